@@ -1,0 +1,332 @@
+//! What can go wrong: transport failures fed to the machine, and the final errors it returns.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::validate::ValidationError;
+
+/// Bodies kept in errors are cut to this many bytes.
+pub const ERROR_BODY_LIMIT: usize = 8 * 1024;
+
+/// What kind of transport failure ended an attempt before a full response arrived.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum TransportFailureKind {
+    /// The connection could not be made.
+    Connect,
+    /// The attempt's timeout passed.
+    Timeout,
+    /// The connection closed or reset, or another I/O error happened.
+    Io,
+    /// The response could not be read as HTTP (invalid headers, truncated body, …).
+    Protocol,
+}
+
+impl TransportFailureKind {
+    /// A short name: `connect`, `timeout`, `io`, `protocol`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            TransportFailureKind::Connect => "connect",
+            TransportFailureKind::Timeout => "timeout",
+            TransportFailureKind::Io => "io",
+            TransportFailureKind::Protocol => "protocol",
+        }
+    }
+}
+
+/// An attempt that ended without a full response. Always retryable: the server dedupes by
+/// idempotency key, so a request that did reach it is not published twice.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct TransportFailure {
+    /// The kind of failure.
+    pub kind: TransportFailureKind,
+    /// A description for people (never containing the API key).
+    pub message: String,
+}
+
+impl TransportFailure {
+    /// A failure of `kind`.
+    pub fn new(kind: TransportFailureKind, message: impl Into<String>) -> Self {
+        TransportFailure { kind, message: message.into() }
+    }
+}
+
+impl fmt::Display for TransportFailure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(f, "{} failure: {}", self.kind.as_str(), self.message)
+    }
+}
+
+/// The last retryable failure of a publish.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Failure {
+    /// The server answered with a retryable status.
+    Status {
+        /// The HTTP status.
+        status: u16,
+        /// The body, cut to [`ERROR_BODY_LIMIT`].
+        body: String,
+    },
+    /// No full response arrived.
+    Transport(TransportFailure),
+    /// The client's retry budget was empty and it is configured to fail rather than wait.
+    BudgetExhausted,
+}
+
+impl Failure {
+    /// The HTTP status, if the server answered.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+}
+
+impl fmt::Display for Failure {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Failure::Status { status, .. } => write!(f, "the server answered {status}"),
+            Failure::Transport(t) => write!(f, "{t}"),
+            Failure::BudgetExhausted => f.write_str("the client's retry budget is exhausted (too many recent failures)"),
+        }
+    }
+}
+
+/// The kind of a [`PublishError`], with stable snake_case names used by every binding and
+/// by the CLI's JSON output.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum ErrorKind {
+    /// `invalid_input`
+    InvalidInput,
+    /// `permanent`
+    Permanent,
+    /// `idempotency_conflict`
+    IdempotencyConflict,
+    /// `business_key_reused`
+    BusinessKeyReused,
+    /// `rate_limited`
+    RateLimited,
+    /// `transient`
+    Transient,
+    /// `deadline`
+    Deadline,
+    /// `invalid_response`
+    InvalidResponse,
+    /// `cancelled`
+    Cancelled,
+}
+
+impl ErrorKind {
+    /// Every kind, in the order of the outcome table.
+    pub const ALL: [ErrorKind; 9] = [
+        ErrorKind::InvalidInput,
+        ErrorKind::Permanent,
+        ErrorKind::IdempotencyConflict,
+        ErrorKind::BusinessKeyReused,
+        ErrorKind::RateLimited,
+        ErrorKind::Transient,
+        ErrorKind::Deadline,
+        ErrorKind::InvalidResponse,
+        ErrorKind::Cancelled,
+    ];
+
+    /// The stable name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            ErrorKind::InvalidInput => "invalid_input",
+            ErrorKind::Permanent => "permanent",
+            ErrorKind::IdempotencyConflict => "idempotency_conflict",
+            ErrorKind::BusinessKeyReused => "business_key_reused",
+            ErrorKind::RateLimited => "rate_limited",
+            ErrorKind::Transient => "transient",
+            ErrorKind::Deadline => "deadline",
+            ErrorKind::InvalidResponse => "invalid_response",
+            ErrorKind::Cancelled => "cancelled",
+        }
+    }
+
+    /// Parses a stable name.
+    pub fn parse(name: &str) -> Option<ErrorKind> {
+        ErrorKind::ALL.into_iter().find(|k| k.as_str() == name)
+    }
+
+    /// Whether trying again later with the same business key may succeed (rate limits,
+    /// outages, deadlines, cancellations), as opposed to needing a change first.
+    pub fn is_retryable_later(self) -> bool {
+        matches!(self, ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline | ErrorKind::Cancelled)
+    }
+}
+
+impl fmt::Display for ErrorKind {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+/// Why a publish did not succeed. Each variant is one row of the outcome table.
+#[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+pub enum PublishError {
+    /// The post (or the client's configuration) is invalid; nothing was sent.
+    #[error("{0}")]
+    InvalidInput(ValidationError),
+    /// The server rejected the request; retrying the same request cannot help.
+    #[error("permanent failure: the server answered {status} and the request was not retried; fix the request before publishing again: {body}")]
+    Permanent {
+        /// The HTTP status.
+        status: u16,
+        /// The response body, cut to [`ERROR_BODY_LIMIT`].
+        body: String,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// The idempotency key was already used with a different payload.
+    #[error("idempotency conflict: the server already holds a different post under this business key's idempotency key ({status}); the business key was reused for different content: give edited content a new business key")]
+    IdempotencyConflict {
+        /// The HTTP status (422).
+        status: u16,
+        /// The response body.
+        body: String,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// A result store holds this business key with a different payload.
+    #[error("business key {business_key:?} was already used for a different payload (stored fingerprint {stored_fingerprint}, this payload {new_fingerprint}); give edited content a new business key")]
+    BusinessKeyReused {
+        /// The business key.
+        business_key: String,
+        /// The fingerprint stored with the earlier payload.
+        stored_fingerprint: String,
+        /// The fingerprint of this payload.
+        new_fingerprint: String,
+    },
+    /// The server asked to wait longer than the policy allows, or 429s went on past their limit.
+    #[error("rate limited: the server asked to wait {retry_after:?} after {attempts} attempt(s); reschedule the post for later with the same business key")]
+    RateLimited {
+        /// How long the server asked to wait.
+        retry_after: Duration,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// Every attempt failed with a retryable failure.
+    #[error("transient failure after {attempts} attempt(s): {last}; the post may or may not exist, and publishing again later with the same business key is safe")]
+    Transient {
+        /// The last failure.
+        last: Failure,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// The next wait or attempt would end past the deadline.
+    #[error("deadline exceeded after {attempts} attempt(s){}; the post may or may not exist, and publishing again later with the same business key is safe", last.as_ref().map(|l| format!(" (last: {l})")).unwrap_or_default())]
+    DeadlineExceeded {
+        /// The last failure, if any.
+        last: Option<Failure>,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// A 2xx whose body is not `{id, status}`.
+    #[error("invalid response: the server answered {status} but {reason}; the post may exist, and publishing again with the same business key is safe (the server replays the original answer): {body}")]
+    InvalidResponse {
+        /// The HTTP status.
+        status: u16,
+        /// What was wrong with the body.
+        reason: String,
+        /// The body, cut to [`ERROR_BODY_LIMIT`].
+        body: String,
+        /// Requests sent.
+        attempts: u32,
+    },
+    /// The caller cancelled the publish; nothing is retried after it.
+    #[error("cancelled after {attempts} attempt(s); the post may or may not exist, and publishing again with the same business key is safe")]
+    Cancelled {
+        /// Requests sent.
+        attempts: u32,
+    },
+}
+
+impl PublishError {
+    /// The error's kind.
+    pub fn kind(&self) -> ErrorKind {
+        match self {
+            PublishError::InvalidInput(_) => ErrorKind::InvalidInput,
+            PublishError::Permanent { .. } => ErrorKind::Permanent,
+            PublishError::IdempotencyConflict { .. } => ErrorKind::IdempotencyConflict,
+            PublishError::BusinessKeyReused { .. } => ErrorKind::BusinessKeyReused,
+            PublishError::RateLimited { .. } => ErrorKind::RateLimited,
+            PublishError::Transient { .. } => ErrorKind::Transient,
+            PublishError::DeadlineExceeded { .. } => ErrorKind::Deadline,
+            PublishError::InvalidResponse { .. } => ErrorKind::InvalidResponse,
+            PublishError::Cancelled { .. } => ErrorKind::Cancelled,
+        }
+    }
+
+    /// The HTTP status the error is about, if any.
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            PublishError::Permanent { status, .. }
+            | PublishError::IdempotencyConflict { status, .. }
+            | PublishError::InvalidResponse { status, .. } => Some(*status),
+            PublishError::RateLimited { .. } => Some(429),
+            PublishError::Transient { last, .. } => last.status(),
+            PublishError::DeadlineExceeded { last, .. } => last.as_ref().and_then(Failure::status),
+            _ => None,
+        }
+    }
+
+    /// The response body the error is about, if any.
+    pub fn body(&self) -> Option<&str> {
+        match self {
+            PublishError::Permanent { body, .. }
+            | PublishError::IdempotencyConflict { body, .. }
+            | PublishError::InvalidResponse { body, .. }
+            | PublishError::Transient { last: Failure::Status { body, .. }, .. }
+            | PublishError::DeadlineExceeded { last: Some(Failure::Status { body, .. }), .. } => Some(body),
+            _ => None,
+        }
+    }
+
+    /// Requests sent before the error (0 when nothing was sent).
+    pub fn attempts(&self) -> u32 {
+        match self {
+            PublishError::InvalidInput(_) | PublishError::BusinessKeyReused { .. } => 0,
+            PublishError::Permanent { attempts, .. }
+            | PublishError::IdempotencyConflict { attempts, .. }
+            | PublishError::RateLimited { attempts, .. }
+            | PublishError::Transient { attempts, .. }
+            | PublishError::DeadlineExceeded { attempts, .. }
+            | PublishError::InvalidResponse { attempts, .. }
+            | PublishError::Cancelled { attempts } => *attempts,
+        }
+    }
+
+    /// The wait the server asked for, for `RateLimited`.
+    pub fn retry_after(&self) -> Option<Duration> {
+        match self {
+            PublishError::RateLimited { retry_after, .. } => Some(*retry_after),
+            _ => None,
+        }
+    }
+
+    /// The invalid field, for `InvalidInput`.
+    pub fn field(&self) -> Option<&str> {
+        match self {
+            PublishError::InvalidInput(e) => Some(&e.field),
+            _ => None,
+        }
+    }
+}
+
+impl From<ValidationError> for PublishError {
+    fn from(e: ValidationError) -> Self {
+        PublishError::InvalidInput(e)
+    }
+}
+
+/// Cuts `bytes` to [`ERROR_BODY_LIMIT`] as lossy UTF-8, marking the cut.
+pub fn body_text(bytes: &[u8]) -> String {
+    if bytes.len() <= ERROR_BODY_LIMIT {
+        return String::from_utf8_lossy(bytes).into_owned();
+    }
+    let mut text = String::from_utf8_lossy(&bytes[..ERROR_BODY_LIMIT]).into_owned();
+    text.push_str("… (truncated)");
+    text
+}

@@ -1,0 +1,100 @@
+//! Events: one for every decision the machine makes, so drivers can log, trace and call user
+//! hooks without re-deriving anything.
+
+use std::fmt;
+use std::time::Duration;
+
+use crate::error::{ErrorKind, TransportFailureKind};
+
+/// Why the machine is waiting before its next attempt.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum WaitReason {
+    /// Backing off after a retryable status (408, 409, 5xx).
+    RetryableStatus(u16),
+    /// Backing off after a transport failure.
+    TransportFailure(TransportFailureKind),
+    /// A 429's Retry-After.
+    RateLimited,
+    /// The client's shared rate-limit gate holds every publish.
+    RateLimitGate,
+    /// The client's shared retry budget is empty.
+    RetryBudget,
+}
+
+impl WaitReason {
+    /// Whether this wait precedes a retry of a failed attempt (as opposed to pacing).
+    pub fn is_retry(self) -> bool {
+        !matches!(self, WaitReason::RateLimitGate | WaitReason::RetryBudget)
+    }
+}
+
+impl fmt::Display for WaitReason {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            WaitReason::RetryableStatus(status) => write!(f, "server answered {status}"),
+            WaitReason::TransportFailure(kind) => write!(f, "transport failure ({})", kind.as_str()),
+            WaitReason::RateLimited => f.write_str("rate limited (429)"),
+            WaitReason::RateLimitGate => f.write_str("shared rate-limit gate"),
+            WaitReason::RetryBudget => f.write_str("retry budget empty"),
+        }
+    }
+}
+
+/// What the machine decided about a response.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Decision {
+    /// Published: done.
+    Published,
+    /// Retry after a wait.
+    Retry,
+    /// Stop with an error.
+    Fail(ErrorKind),
+}
+
+/// One decision of the machine.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Event {
+    /// Attempt `attempt` (1-based, counting every request) is being sent.
+    AttemptStarted {
+        /// The attempt number.
+        attempt: u32,
+        /// The time the attempt may take.
+        timeout: Duration,
+    },
+    /// A response arrived and was classified.
+    ResponseClassified {
+        /// The attempt number.
+        attempt: u32,
+        /// The HTTP status.
+        status: u16,
+        /// Whether the server replayed a stored response.
+        replayed: bool,
+        /// The decision.
+        decision: Decision,
+    },
+    /// An attempt ended without a full response.
+    TransportFailed {
+        /// The attempt number.
+        attempt: u32,
+        /// The kind of failure.
+        kind: TransportFailureKind,
+        /// Its description.
+        message: String,
+    },
+    /// The machine waits `delay` before attempt `next_attempt`.
+    Waiting {
+        /// The attempt that follows the wait.
+        next_attempt: u32,
+        /// How long.
+        delay: Duration,
+        /// Why.
+        reason: WaitReason,
+    },
+    /// The publish ended.
+    Finished {
+        /// Requests sent.
+        attempts: u32,
+        /// `Ok` when published, else the error's kind.
+        result: Result<(), ErrorKind>,
+    },
+}

@@ -1,0 +1,42 @@
+//! Keys: the idempotency key (compatible with the reference), business keys composed from
+//! parts without ambiguity, and the payload fingerprint stores use to notice edited posts.
+
+use sha2::{Digest, Sha256};
+
+/// The idempotency key for a business key: lowercase hex SHA-256 of its UTF-8 bytes, first
+/// 32 characters, byte-compatible with the reference implementation.
+///
+/// ```
+/// assert_eq!(postato_core::idempotency_key("draft-123"), "f62695618dbb558b0d9768a8003ec862");
+/// ```
+pub fn idempotency_key(business_key: &str) -> String {
+    let mut hex = format!("{:x}", Sha256::digest(business_key.as_bytes()));
+    hex.truncate(32);
+    hex
+}
+
+/// Composes a business key from parts such that different part lists never give the same
+/// key: each part is written as its length in bytes, `:`, then the part. So `["ab", "c"]`
+/// gives `2:ab1:c` and `["a", "bc"]` gives `1:a2:bc`.
+///
+/// ```
+/// use postato_core::compose_business_key;
+/// assert_ne!(compose_business_key(&["ab", "c"]), compose_business_key(&["a", "bc"]));
+/// ```
+pub fn compose_business_key<S: AsRef<str>>(parts: &[S]) -> String {
+    let mut key = String::new();
+    for part in parts {
+        let part = part.as_ref();
+        key.push_str(&part.len().to_string());
+        key.push(':');
+        key.push_str(part);
+    }
+    key
+}
+
+/// A stable fingerprint of a request body: lowercase hex SHA-256 of the bytes. Equal bodies
+/// give equal fingerprints; stores compare them to catch a business key reused for edited
+/// content.
+pub fn payload_fingerprint(body: &[u8]) -> String {
+    format!("{:x}", Sha256::digest(body))
+}

@@ -1,0 +1,88 @@
+//! # postato-core
+//!
+//! Everything about publishing one post to the Postato API retry-safely, as pure logic in the
+//! sans-IO style: the caller tells the [`PublishMachine`] the time and the outcome of each
+//! attempt; it answers what to do next ([`Action`]: send, wait, done). This crate never opens
+//! a socket, reads a clock, sleeps, or draws from a global random generator.
+//!
+//! It owns the [`Post`] model and its validation, the [`idempotency_key`] (byte-compatible
+//! with the reference), the [`Request`] (serialised once, identical on every attempt), the
+//! [`RetryPolicy`], the classification of each outcome, [`Event`]s for every decision, the
+//! [`SharedLimits`] a client shares across publishes, and the seams ([`Transport`],
+//! [`Clock`]) with a runtime-agnostic [`drive`]r.
+//!
+//! ## The outcome table
+//!
+//! | outcome | decision |
+//! |---|---|
+//! | 2xx with a body `{id, status}` | done: published |
+//! | 2xx whose body is not that | `InvalidResponse`: not retried; the post may exist, and retrying with the same business key is safe |
+//! | 400, 401, 403, 404, 413, 415 and other 4xx not listed (and unexpected 1xx/3xx) | `Permanent`: never retried |
+//! | 408 Request Timeout, 409 Conflict (request in progress) | retried with backoff, same key |
+//! | 422 with error code `idempotency_key_reused` | `IdempotencyConflict`: never retried |
+//! | 429 | wait Retry-After (seconds or HTTP-date; missing or unreadable: 1 s), retry with the same key; these waits do not use up attempts but are capped (20) and bounded by the deadline; a Retry-After above `max_retry_after` (60 s) ends with `RateLimited` |
+//! | 500, 502, 503, 504 and other 5xx except 501, 505 | retried with backoff; a 503's Retry-After is a minimum (capped at `max_retry_after`) |
+//! | 501, 505 | `Permanent` |
+//! | transport failure | retried with backoff, same key |
+//! | cancellation | `Cancelled`, never retried |
+//! | attempts exhausted | `Transient` with the last failure and the attempts |
+//! | next wait past the deadline | `DeadlineExceeded` |
+//!
+//! ## Driving the machine by hand
+//!
+//! ```
+//! use postato_core::*;
+//!
+//! let post = Post::new("draft-1", "x", "acc_1", PostStatus::Publish, "post", "hello");
+//! let request = Request::new(&post, "ws_1", &ApiKey::new("secret"), "rust").unwrap();
+//! let mut now = Timestamp::from_millis(1_000);
+//! let mut machine = PublishMachine::new(request, RetryPolicy::default(), 42, now);
+//! let mut answers = vec![
+//!     Response::new(202, r#"{"id":"post_1","status":"published"}"#),
+//!     Response::new(429, "").with_header("Retry-After", "2"),
+//!     Response::new(503, "down"),
+//! ];
+//! let published = loop {
+//!     match machine.poll(now) {
+//!         Action::Send(attempt) => {
+//!             assert_eq!(attempt.request.idempotency_key(), idempotency_key("draft-1"));
+//!             machine.handle_response(now, &answers.pop().unwrap());
+//!         }
+//!         Action::Wait { until } => now = until,
+//!         Action::Done(result) => break result.unwrap(),
+//!         Action::AwaitingOutcome => unreachable!(),
+//!     }
+//! };
+//! assert_eq!(published.attempts, 3);
+//! ```
+#![deny(missing_docs)]
+
+mod driver;
+mod error;
+mod event;
+mod key;
+mod limits;
+mod machine;
+mod policy;
+mod post;
+mod request;
+mod response;
+mod retry_after;
+pub mod scenario;
+mod secret;
+mod time;
+mod validate;
+
+pub use driver::{drive, Clock, Transport};
+pub use error::{body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT};
+pub use event::{Decision, Event, WaitReason};
+pub use key::{compose_business_key, idempotency_key, payload_fingerprint};
+pub use limits::{Admission, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits, WhenBudgetEmpty};
+pub use machine::{Action, NextSend, Published, PublishMachine, SendAttempt};
+pub use policy::{Jitter, RetryPolicy};
+pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
+pub use request::{Request, VERSION};
+pub use response::{classify, parse_published_body, PublishedBody, Response, Verdict};
+pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
+pub use secret::ApiKey;
+pub use time::Timestamp;

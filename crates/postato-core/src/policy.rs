@@ -1,0 +1,104 @@
+//! The retry policy: how many attempts, how long to back off, how to treat rate limits,
+//! timeouts and deadlines. The defaults are the reference's behaviour, with its gaps bounded.
+
+use std::time::Duration;
+
+use crate::validate::ValidationError;
+
+/// How the random part of a backoff is drawn.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Jitter {
+    /// `min(cap, base * 2^n) + uniform[0, max)`: the reference's formula (max 500 ms).
+    Additive {
+        /// The exclusive upper bound of the added jitter.
+        max: Duration,
+    },
+    /// `uniform[0, min(cap, base * 2^n))`: "full jitter", which spreads retries best.
+    Full,
+}
+
+/// When and how often to retry. Build with [`RetryPolicy::default`] and adjust fields.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct RetryPolicy {
+    /// Attempts that may end in a retryable failure (429s excluded); default 5.
+    pub max_attempts: u32,
+    /// The backoff base; default 500 ms.
+    pub backoff_base: Duration,
+    /// The backoff cap, before jitter; default 30 s.
+    pub backoff_cap: Duration,
+    /// The jitter; default additive up to 500 ms.
+    pub jitter: Jitter,
+    /// How many 429 waits one publish may make; default 20.
+    pub max_rate_limit_waits: u32,
+    /// A Retry-After above this ends the publish with `RateLimited`; default 60 s.
+    pub max_retry_after: Duration,
+    /// The wait on a 429 whose Retry-After is missing or unreadable; default 1 s.
+    pub default_retry_after: Duration,
+    /// The limit on one attempt, from sending to the end of the response; default 30 s.
+    pub attempt_timeout: Duration,
+    /// An optional limit on the whole publish, waits included; default none.
+    pub deadline: Option<Duration>,
+}
+
+impl Default for RetryPolicy {
+    fn default() -> Self {
+        RetryPolicy {
+            max_attempts: 5,
+            backoff_base: Duration::from_millis(500),
+            backoff_cap: Duration::from_secs(30),
+            jitter: Jitter::Additive { max: Duration::from_millis(500) },
+            max_rate_limit_waits: 20,
+            max_retry_after: Duration::from_secs(60),
+            default_retry_after: Duration::from_secs(1),
+            attempt_timeout: Duration::from_secs(30),
+            deadline: None,
+        }
+    }
+}
+
+impl RetryPolicy {
+    /// Checks that the policy can work: at least one attempt, a non-zero timeout, a base not
+    /// above the cap.
+    pub fn validate(&self) -> Result<(), ValidationError> {
+        if self.max_attempts == 0 {
+            return Err(ValidationError::new("maxAttempts", "is 0: allow at least 1 attempt"));
+        }
+        if self.attempt_timeout.is_zero() {
+            return Err(ValidationError::new("timeout", "is 0: give each attempt time to complete"));
+        }
+        if self.backoff_base > self.backoff_cap {
+            return Err(ValidationError::new(
+                "backoffBase",
+                format!("({:?}) is above backoffCap ({:?}): lower it or raise the cap", self.backoff_base, self.backoff_cap),
+            ));
+        }
+        if self.deadline == Some(Duration::ZERO) {
+            return Err(ValidationError::new("deadline", "is 0: give the publish time, or set no deadline"));
+        }
+        Ok(())
+    }
+
+    /// The backoff before the retry that follows the `failures`-th failure (1 for the first),
+    /// `roll` being a uniform random number.
+    pub fn backoff(&self, failures: u32, roll: u64) -> Duration {
+        let exponential = self
+            .backoff_base
+            .checked_mul(2u32.saturating_pow(failures.min(31)))
+            .unwrap_or(Duration::MAX)
+            .min(self.backoff_cap);
+        match self.jitter {
+            Jitter::Additive { max } => exponential + uniform_below(max, roll),
+            Jitter::Full => uniform_below(exponential, roll),
+        }
+    }
+}
+
+/// A duration uniform in `[0, bound)` at millisecond resolution (zero when `bound` is zero).
+fn uniform_below(bound: Duration, roll: u64) -> Duration {
+    let millis = u64::try_from(bound.as_millis()).unwrap_or(u64::MAX);
+    if millis == 0 {
+        Duration::ZERO
+    } else {
+        Duration::from_millis(roll % millis)
+    }
+}

@@ -1,0 +1,209 @@
+//! The post model, matching the wire format of the Postato API (camelCase JSON).
+
+use chrono::{DateTime, SecondsFormat, Utc};
+use serde::{Deserialize, Deserializer, Serialize, Serializer};
+use std::fmt;
+use std::str::FromStr;
+
+use crate::validate::ValidationError;
+
+/// One logical post, identified by the caller's stable business key.
+///
+/// Deserialises from the wire format plus `businessKey` (a campaign line); unknown fields are
+/// rejected so that a misspelt field is an error rather than silently dropped.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+pub struct Post {
+    /// The caller's stable identifier for this logical post; the idempotency key derives from it.
+    pub business_key: String,
+    /// The network to publish on, for example `x` or `linkedin`.
+    pub platform: String,
+    /// The connected account on that network.
+    pub account_id: String,
+    /// Publish now, schedule, or save as a draft.
+    pub status: PostStatus,
+    /// The kind of post on that network, for example `post` or `thread`.
+    pub post_type: String,
+    /// The text, or a thread of items.
+    pub content: Content,
+    /// When to publish; required when `status` is `scheduled`.
+    #[serde(default, skip_serializing_if = "Option::is_none", with = "iso_millis")]
+    pub scheduled_at: Option<DateTime<Utc>>,
+}
+
+/// What the API is asked to do with the post.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, Serialize, Deserialize)]
+#[serde(rename_all = "lowercase")]
+pub enum PostStatus {
+    /// Publish now.
+    Publish,
+    /// Publish at `scheduledAt`.
+    Scheduled,
+    /// Save without publishing.
+    Draft,
+}
+
+impl PostStatus {
+    /// The wire name: `publish`, `scheduled` or `draft`.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            PostStatus::Publish => "publish",
+            PostStatus::Scheduled => "scheduled",
+            PostStatus::Draft => "draft",
+        }
+    }
+}
+
+impl fmt::Display for PostStatus {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl FromStr for PostStatus {
+    type Err = ValidationError;
+
+    fn from_str(s: &str) -> Result<Self, Self::Err> {
+        match s {
+            "publish" => Ok(PostStatus::Publish),
+            "scheduled" => Ok(PostStatus::Scheduled),
+            "draft" => Ok(PostStatus::Draft),
+            other => Err(ValidationError::new(
+                "status",
+                format!("unknown status {other:?}: use \"publish\", \"scheduled\" or \"draft\""),
+            )),
+        }
+    }
+}
+
+/// A post's content: one text, or a thread of items.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum Content {
+    /// A single text.
+    Text(String),
+    /// A thread: each item is one post of the thread.
+    Thread(Vec<ThreadItem>),
+}
+
+impl From<&str> for Content {
+    fn from(text: &str) -> Self {
+        Content::Text(text.to_owned())
+    }
+}
+
+impl From<String> for Content {
+    fn from(text: String) -> Self {
+        Content::Text(text)
+    }
+}
+
+/// One item of a thread.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ThreadItem {
+    /// The item's text.
+    pub text: String,
+    /// Media already uploaded to Postato, by id.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub media: Option<Vec<Media>>,
+}
+
+/// A reference to uploaded media.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Media {
+    /// The media id.
+    pub id: String,
+}
+
+/// The request body sent to the API: the post without its business key, fields in the
+/// reference's order.
+#[derive(Serialize)]
+#[serde(rename_all = "camelCase")]
+pub(crate) struct WireBody<'a> {
+    platform: &'a str,
+    account_id: &'a str,
+    status: PostStatus,
+    post_type: &'a str,
+    content: &'a Content,
+    #[serde(skip_serializing_if = "Option::is_none", with = "iso_millis")]
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl Post {
+    /// A post with the given fields and no schedule.
+    pub fn new(
+        business_key: impl Into<String>,
+        platform: impl Into<String>,
+        account_id: impl Into<String>,
+        status: PostStatus,
+        post_type: impl Into<String>,
+        content: impl Into<Content>,
+    ) -> Self {
+        Post {
+            business_key: business_key.into(),
+            platform: platform.into(),
+            account_id: account_id.into(),
+            status,
+            post_type: post_type.into(),
+            content: content.into(),
+            scheduled_at: None,
+        }
+    }
+
+    /// The same post, scheduled at `at`.
+    pub fn scheduled_at(mut self, at: DateTime<Utc>) -> Self {
+        self.scheduled_at = Some(at);
+        self
+    }
+
+    /// The exact JSON body the API receives, as the reference builds it.
+    pub fn wire_body(&self) -> Vec<u8> {
+        let body = WireBody {
+            platform: &self.platform,
+            account_id: &self.account_id,
+            status: self.status,
+            post_type: &self.post_type,
+            content: &self.content,
+            scheduled_at: self.scheduled_at,
+        };
+        serde_json::to_vec(&body).expect("a post body always serialises")
+    }
+}
+
+/// Formats a time as JavaScript's `toISOString` does: UTC, milliseconds, `Z`.
+pub fn format_timestamp(at: &DateTime<Utc>) -> String {
+    at.to_rfc3339_opts(SecondsFormat::Millis, true)
+}
+
+/// Parses an RFC 3339 time with any offset (for example `2026-12-01T09:00:00+01:00`) into UTC.
+pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ValidationError> {
+    DateTime::parse_from_rfc3339(text.trim())
+        .map(|at| at.with_timezone(&Utc))
+        .map_err(|e| {
+            ValidationError::new(
+                "scheduledAt",
+                format!(
+                    "{text:?} is not an RFC 3339 time ({e}): write it like 2026-12-01T09:00:00Z, with a time zone"
+                ),
+            )
+        })
+}
+
+mod iso_millis {
+    use super::*;
+
+    pub fn serialize<S: Serializer>(at: &Option<DateTime<Utc>>, s: S) -> Result<S::Ok, S::Error> {
+        match at {
+            Some(at) => s.serialize_str(&format_timestamp(at)),
+            None => s.serialize_none(),
+        }
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
+        let text: Option<String> = Option::deserialize(d)?;
+        text.map(|t| parse_timestamp(&t).map_err(serde::de::Error::custom))
+            .transpose()
+    }
+}

@@ -1,0 +1,88 @@
+//! The request for an attempt: built once per publish, identical on every attempt.
+
+use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::sync::Arc;
+
+use crate::key::{idempotency_key, payload_fingerprint};
+use crate::post::Post;
+use crate::secret::ApiKey;
+use crate::validate::ValidationError;
+
+/// Everything in a path segment except RFC 3986 unreserved characters is percent-encoded.
+const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
+
+/// This crate's version, named in the `User-Agent`.
+pub const VERSION: &str = env!("CARGO_PKG_VERSION");
+
+/// One publish request. The body is serialised once; every attempt sends these exact bytes
+/// with the same `Idempotency-Key`. Its `Debug` output never shows the API key.
+#[derive(Clone, Debug)]
+pub struct Request {
+    path: String,
+    idempotency_key: String,
+    fingerprint: String,
+    user_agent: String,
+    api_key: ApiKey,
+    body: Arc<[u8]>,
+}
+
+impl Request {
+    /// Validates `post`, then builds its request for `workspace_id`. `language` names the
+    /// calling language in the `User-Agent` (for example `rust`, `python/3.11`).
+    pub fn new(post: &Post, workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
+        post.validate()?;
+        if workspace_id.trim().is_empty() {
+            return Err(ValidationError::new("workspaceId", "is empty: give the Postato workspace to publish into"));
+        }
+        if api_key.is_empty() {
+            return Err(ValidationError::new("apiKey", "is empty: give a Postato API key"));
+        }
+        if api_key.expose().chars().any(|c| c.is_control() || c == ' ') {
+            return Err(ValidationError::new("apiKey", "contains spaces or control characters: check how it was copied"));
+        }
+        let body: Arc<[u8]> = post.wire_body().into();
+        Ok(Request {
+            path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
+            idempotency_key: idempotency_key(&post.business_key),
+            fingerprint: payload_fingerprint(&body),
+            user_agent: format!("postato/{VERSION} ({language})"),
+            api_key: api_key.clone(),
+            body,
+        })
+    }
+
+    /// Always `POST`.
+    pub fn method(&self) -> &'static str {
+        "POST"
+    }
+
+    /// `/v1/workspaces/{workspaceId}/posts`, the workspace id percent-encoded.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// The `Idempotency-Key` sent on every attempt.
+    pub fn idempotency_key(&self) -> &str {
+        &self.idempotency_key
+    }
+
+    /// The payload fingerprint of the body (see [`payload_fingerprint`]).
+    pub fn fingerprint(&self) -> &str {
+        &self.fingerprint
+    }
+
+    /// The JSON body bytes.
+    pub fn body(&self) -> &[u8] {
+        &self.body
+    }
+
+    /// The headers to send, `Authorization` included: never log these values.
+    pub fn headers(&self) -> [(&'static str, String); 4] {
+        [
+            ("authorization", format!("Bearer {}", self.api_key.expose())),
+            ("content-type", "application/json".to_owned()),
+            ("idempotency-key", self.idempotency_key.clone()),
+            ("user-agent", self.user_agent.clone()),
+        ]
+    }
+}

@@ -1,0 +1,138 @@
+//! A response as the core sees it, and the classification of each outcome: the one place
+//! where the outcome table is written.
+
+use serde::Deserialize;
+use std::time::Duration;
+
+use crate::policy::RetryPolicy;
+use crate::retry_after::{parse_http_date, parse_retry_after};
+use crate::time::Timestamp;
+
+/// A full HTTP response to one attempt.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Response {
+    /// The HTTP status.
+    pub status: u16,
+    /// The headers, names in any case.
+    pub headers: Vec<(String, String)>,
+    /// The body (possibly cut at the transport's cap).
+    pub body: Vec<u8>,
+    /// Whether the body was cut because it exceeded the transport's cap.
+    pub body_truncated: bool,
+}
+
+impl Response {
+    /// A response with a status and a body, without headers.
+    pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
+        Response { status, body: body.into(), ..Response::default() }
+    }
+
+    /// The same response with one more header.
+    pub fn with_header(mut self, name: &str, value: &str) -> Self {
+        self.headers.push((name.to_owned(), value.to_owned()));
+        self
+    }
+
+    /// The first value of header `name`, compared case-insensitively.
+    pub fn header(&self, name: &str) -> Option<&str> {
+        self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// Whether the server says it replayed a stored response (`Idempotent-Replayed: true`).
+    pub fn replayed(&self) -> bool {
+        self.header("idempotent-replayed").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
+    }
+
+    /// The `Retry-After` delay, judged against the response's `Date` when it has one.
+    pub fn retry_after(&self, now: Timestamp) -> Option<Duration> {
+        let reference = self.header("date").and_then(parse_http_date).unwrap_or(now);
+        self.header("retry-after").and_then(|v| parse_retry_after(v, reference))
+    }
+}
+
+/// The body of a successful publish.
+#[derive(Clone, Debug, PartialEq, Eq, Deserialize)]
+pub struct PublishedBody {
+    /// The post's id at Postato.
+    pub id: String,
+    /// Its status at Postato.
+    pub status: String,
+}
+
+/// What an outcome means, per the outcome table.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Verdict {
+    /// 2xx with `{id, status}`.
+    Published(PublishedBody),
+    /// 2xx whose body is not `{id, status}`.
+    InvalidResponse {
+        /// What is wrong with the body.
+        reason: String,
+    },
+    /// 4xx (and unexpected 1xx/3xx, 501, 505): never retried.
+    Permanent,
+    /// 422 saying the idempotency key was reused with a different payload.
+    IdempotencyConflict,
+    /// 408, 409, 5xx: retry with backoff, waiting at least `min_wait` (503's Retry-After).
+    Retry {
+        /// A lower bound on the wait, from a 503's Retry-After (capped by the policy).
+        min_wait: Option<Duration>,
+    },
+    /// 429: wait `retry_after` and retry.
+    RateLimited {
+        /// The server's Retry-After, or the policy's default.
+        retry_after: Duration,
+    },
+}
+
+#[derive(Deserialize)]
+struct ErrorEnvelope {
+    error: ErrorBody,
+}
+
+#[derive(Deserialize)]
+struct ErrorBody {
+    code: Option<String>,
+}
+
+/// Whether a 422 body says the idempotency key was reused with a different payload:
+/// `{"error": {"code": "idempotency_key_reused"}}`.
+fn says_key_reused(body: &[u8]) -> bool {
+    serde_json::from_slice::<ErrorEnvelope>(body)
+        .ok()
+        .and_then(|e| e.error.code)
+        .is_some_and(|code| code == "idempotency_key_reused")
+}
+
+/// Reads a 2xx body as `{id, status}` with a non-empty id.
+pub fn parse_published_body(body: &[u8]) -> Result<PublishedBody, String> {
+    match serde_json::from_slice::<PublishedBody>(body) {
+        Ok(parsed) if parsed.id.trim().is_empty() => Err("its body has an empty \"id\"".to_owned()),
+        Ok(parsed) => Ok(parsed),
+        Err(e) => Err(format!("its body is not {{\"id\", \"status\"}} ({e})")),
+    }
+}
+
+/// Classifies a response. `now` is used for HTTP-date Retry-After values.
+pub fn classify(response: &Response, policy: &RetryPolicy, now: Timestamp) -> Verdict {
+    match response.status {
+        200..=299 if response.body_truncated => Verdict::InvalidResponse {
+            reason: "its body exceeded the client's size limit".to_owned(),
+        },
+        200..=299 => match parse_published_body(&response.body) {
+            Ok(body) => Verdict::Published(body),
+            Err(reason) => Verdict::InvalidResponse { reason },
+        },
+        429 => Verdict::RateLimited {
+            retry_after: response.retry_after(now).unwrap_or(policy.default_retry_after),
+        },
+        408 | 409 => Verdict::Retry { min_wait: None },
+        422 if says_key_reused(&response.body) => Verdict::IdempotencyConflict,
+        503 => Verdict::Retry {
+            min_wait: response.retry_after(now).map(|wait| wait.min(policy.max_retry_after)),
+        },
+        501 | 505 => Verdict::Permanent,
+        500..=599 => Verdict::Retry { min_wait: None },
+        _ => Verdict::Permanent,
+    }
+}

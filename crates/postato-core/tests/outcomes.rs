@@ -1,0 +1,277 @@
+//! The outcome table, row by row.
+use postato_core::*;
+use std::time::Duration;
+
+mod common;
+use common::*;
+
+fn done_err(action: Action) -> PublishError {
+    match action {
+        Action::Done(Err(e)) => e,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+fn waits(action: &Action) -> Timestamp {
+    match action {
+        Action::Wait { until } => *until,
+        other => panic!("expected a wait, got {other:?}"),
+    }
+}
+
+#[test]
+fn row_2xx_with_id_and_status_is_published() {
+    for status in [200, 201, 202, 204] {
+        let (_, action) = first_outcome(RetryPolicy::default(), Response::new(status, r#"{"id":"p","status":"queued","extra":1}"#));
+        let Action::Done(Ok(p)) = action else { panic!("{action:?}") };
+        assert_eq!((p.id.as_str(), p.status.as_str(), p.attempts, p.replayed), ("p", "queued", 1, false));
+        assert_eq!(p.idempotency_key, idempotency_key("k"));
+    }
+    let (_, action) = first_outcome(RetryPolicy::default(), ok_body().with_header("idempotent-replayed", "true"));
+    assert!(matches!(action, Action::Done(Ok(Published { replayed: true, .. }))));
+}
+
+#[test]
+fn row_2xx_without_that_body_is_invalid_response_and_says_retry_is_safe() {
+    for body in ["", "null", "[]", r#"{"id":""}"#, r#"{"status":"x"}"#, r#"{"id":5,"status":"x"}"#, "<html>"] {
+        let e = done_err(first_outcome(RetryPolicy::default(), Response::new(202, body)).1);
+        assert_eq!(e.kind(), ErrorKind::InvalidResponse, "{body}");
+        assert!(e.to_string().contains("same business key is safe"), "{e}");
+    }
+    let mut truncated = ok_body();
+    truncated.body_truncated = true;
+    assert_eq!(done_err(first_outcome(RetryPolicy::default(), truncated).1).kind(), ErrorKind::InvalidResponse);
+}
+
+#[test]
+fn row_4xx_is_permanent_and_never_retried() {
+    for status in [400, 401, 403, 404, 405, 410, 411, 412, 413, 414, 415, 418, 421, 422, 423, 451, 499] {
+        let e = done_err(first_outcome(RetryPolicy::default(), Response::new(status, "nope")).1);
+        assert_eq!((e.kind(), e.status(), e.attempts(), e.body()), (ErrorKind::Permanent, Some(status), 1, Some("nope")));
+    }
+}
+
+#[test]
+fn unexpected_1xx_and_3xx_and_501_505_are_permanent() {
+    for status in [101, 301, 302, 304, 501, 505] {
+        let e = done_err(first_outcome(RetryPolicy::default(), Response::new(status, "")).1);
+        assert_eq!(e.kind(), ErrorKind::Permanent, "{status}");
+    }
+}
+
+#[test]
+fn row_408_409_and_5xx_are_retried_with_backoff() {
+    for status in [408, 409, 500, 502, 503, 504, 507, 599] {
+        let (mut machine, action) = first_outcome(RetryPolicy::default(), Response::new(status, ""));
+        let until = waits(&action);
+        let delay = until.saturating_since(T0);
+        assert!(delay >= Duration::from_millis(1000) && delay < Duration::from_millis(1500), "{status}: {delay:?}");
+        let Action::Send(attempt) = machine.poll(until) else { panic!() };
+        assert_eq!(attempt.attempt, 2);
+    }
+}
+
+#[test]
+fn row_422_idempotency_key_reused_is_a_conflict_that_explains_itself() {
+    let body = r#"{"error":{"code":"idempotency_key_reused","message":"different body"}}"#;
+    let e = done_err(first_outcome(RetryPolicy::default(), Response::new(422, body)).1);
+    assert_eq!(e.kind(), ErrorKind::IdempotencyConflict);
+    assert!(e.to_string().contains("reused for different content"), "{e}");
+}
+
+#[test]
+fn row_429_waits_retry_after_in_both_forms_and_defaults_to_one_second() {
+    let cases = [
+        (Response::new(429, "").with_header("Retry-After", "7"), 7_000),
+        (Response::new(429, "").with_header("retry-after", "0.25"), 250),
+        (Response::new(429, ""), 1_000),
+        (Response::new(429, "").with_header("Retry-After", "-3"), 1_000),
+        (Response::new(429, "").with_header("Retry-After", "later"), 1_000),
+        (
+            Response::new(429, "")
+                .with_header("Date", &format_http_date(T0))
+                .with_header("Retry-After", &format_http_date(T0.saturating_add(Duration::from_secs(9)))),
+            9_000,
+        ),
+    ];
+    for (response, ms) in cases {
+        let (_, action) = first_outcome(RetryPolicy::default(), response.clone());
+        assert_eq!(waits(&action).saturating_since(T0), Duration::from_millis(ms), "{response:?}");
+    }
+}
+
+#[test]
+fn row_429_does_not_use_attempts_but_is_capped() {
+    let policy = RetryPolicy { max_rate_limit_waits: 20, ..RetryPolicy::default() };
+    let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
+    let mut now = T0;
+    for i in 1..=21 {
+        match machine.poll(now) {
+            Action::Send(a) => assert_eq!(a.attempt, i),
+            other => panic!("{other:?}"),
+        }
+        machine.handle_response(now, &Response::new(429, "").with_header("Retry-After", "1"));
+        if let Action::Wait { until } = machine.poll(now) {
+            now = until;
+        }
+    }
+    let e = done_err(machine.poll(now));
+    assert_eq!((e.kind(), e.attempts(), e.retry_after()), (ErrorKind::RateLimited, 21, Some(Duration::from_secs(1))));
+}
+
+#[test]
+fn row_429_above_max_retry_after_ends_at_once_so_the_caller_can_reschedule() {
+    for value in ["61", "3600", "1000000000000", "99999999999999999999999"] {
+        let e = done_err(first_outcome(RetryPolicy::default(), Response::new(429, "").with_header("Retry-After", value)).1);
+        assert_eq!(e.kind(), ErrorKind::RateLimited, "{value}");
+        assert!(e.to_string().contains("reschedule"));
+    }
+}
+
+#[test]
+fn row_503_retry_after_is_a_capped_minimum() {
+    let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "20"));
+    assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(20));
+    let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "100000"));
+    assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(60));
+    let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "0"));
+    assert!(waits(&action).saturating_since(T0) >= Duration::from_secs(1));
+}
+
+#[test]
+fn row_transport_failure_is_retried_with_the_same_request() {
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(first) = machine.poll(T0) else { panic!() };
+    machine.handle_transport_failure(T0, TransportFailure::new(TransportFailureKind::Connect, "refused"));
+    let until = waits(&machine.poll(T0));
+    let Action::Send(second) = machine.poll(until) else { panic!() };
+    assert!(std::sync::Arc::ptr_eq(&first.request, &second.request));
+}
+
+#[test]
+fn row_cancellation_is_final_and_never_retried() {
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!() };
+    machine.cancel();
+    machine.handle_response(T0, &Response::new(500, ""));
+    let e = done_err(machine.poll(T0.saturating_add(Duration::from_secs(100))));
+    assert_eq!((e.kind(), e.attempts()), (ErrorKind::Cancelled, 1));
+}
+
+#[test]
+fn row_attempts_exhausted_is_transient_with_the_last_failure() {
+    let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+    let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
+    let mut now = T0;
+    let outcomes = [Some(500), None, Some(502)];
+    for outcome in outcomes {
+        let Action::Send(_) = machine.poll(now) else { panic!() };
+        match outcome {
+            Some(status) => machine.handle_response(now, &Response::new(status, "down")),
+            None => machine.handle_transport_failure(now, TransportFailure::new(TransportFailureKind::Io, "reset")),
+        }
+        if let Action::Wait { until } = machine.poll(now) {
+            now = until;
+        }
+    }
+    let e = done_err(machine.poll(now));
+    assert_eq!((e.kind(), e.status(), e.attempts(), e.body()), (ErrorKind::Transient, Some(502), 3, Some("down")));
+    assert!(e.to_string().contains("same business key is safe"));
+}
+
+#[test]
+fn row_a_wait_past_the_deadline_is_deadline_exceeded() {
+    let policy = RetryPolicy { deadline: Some(Duration::from_millis(900)), ..RetryPolicy::default() };
+    let (_, action) = first_outcome(policy, Response::new(500, ""));
+    let e = done_err(action);
+    assert_eq!((e.kind(), e.attempts(), e.status()), (ErrorKind::Deadline, 1, Some(500)));
+    assert!(e.to_string().contains("may or may not exist"));
+}
+
+#[test]
+fn the_attempt_timeout_is_shortened_to_meet_the_deadline() {
+    let policy = RetryPolicy { deadline: Some(Duration::from_secs(10)), ..RetryPolicy::default() };
+    let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
+    let Action::Send(a) = machine.poll(T0.saturating_add(Duration::from_secs(4))) else { panic!() };
+    assert_eq!(a.timeout, Duration::from_secs(6));
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(a) = machine.poll(T0) else { panic!() };
+    assert_eq!(a.timeout, Duration::from_secs(30));
+}
+
+#[test]
+fn events_describe_every_decision() {
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!() };
+    machine.handle_response(T0, &Response::new(503, ""));
+    let until = waits(&machine.poll(T0));
+    let Action::Send(_) = machine.poll(until) else { panic!() };
+    machine.handle_response(until, &ok_body());
+    let _ = machine.poll(until);
+    let events: Vec<Event> = std::iter::from_fn(|| machine.poll_event()).collect();
+    assert!(matches!(events[0], Event::AttemptStarted { attempt: 1, .. }));
+    assert!(matches!(events[1], Event::ResponseClassified { attempt: 1, status: 503, decision: Decision::Retry, .. }));
+    assert!(matches!(events[2], Event::Waiting { next_attempt: 2, reason: WaitReason::RetryableStatus(503), .. }));
+    assert!(matches!(events[3], Event::AttemptStarted { attempt: 2, .. }));
+    assert!(matches!(events[4], Event::ResponseClassified { attempt: 2, status: 202, decision: Decision::Published, .. }));
+    assert!(matches!(events[5], Event::Finished { attempts: 2, result: Ok(()) }));
+    assert_eq!(events.len(), 6);
+}
+
+#[test]
+fn the_same_seed_gives_the_same_schedule_and_another_seed_differs() {
+    let schedule = |seed| {
+        let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), seed, T0);
+        let mut now = T0;
+        let mut waits = Vec::new();
+        for _ in 0..4 {
+            let Action::Send(_) = machine.poll(now) else { panic!() };
+            machine.handle_response(now, &Response::new(500, ""));
+            now = match machine.poll(now) {
+                Action::Wait { until } => until,
+                _ => break,
+            };
+            waits.push(now);
+        }
+        waits
+    };
+    assert_eq!(schedule(7), schedule(7));
+    assert_ne!(schedule(7), schedule(8));
+}
+
+#[test]
+fn full_jitter_stays_below_the_exponential_bound() {
+    let policy = RetryPolicy { jitter: Jitter::Full, ..RetryPolicy::default() };
+    for roll in [0, 1, 999, u64::MAX] {
+        assert!(policy.backoff(1, roll) < Duration::from_millis(1000));
+        assert!(policy.backoff(20, roll) < Duration::from_secs(30));
+    }
+    let reference = RetryPolicy::default();
+    assert_eq!(reference.backoff(1, 0), Duration::from_millis(1000));
+    assert_eq!(reference.backoff(2, 499), Duration::from_millis(2499));
+    assert_eq!(reference.backoff(30, 0), Duration::from_secs(30));
+    assert_eq!(reference.backoff(u32::MAX, 0), Duration::from_secs(30));
+}
+
+#[test]
+fn budget_refusal_ends_a_retry_as_transient_and_budget_waits_defer() {
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll_with(T0, |next| {
+        assert!(!next.is_retry);
+        Admission::Go
+    }) else {
+        panic!()
+    };
+    machine.handle_transport_failure(T0, TransportFailure::new(TransportFailureKind::Timeout, "slow"));
+    let until = waits(&machine.poll(T0));
+    let later = until.saturating_add(Duration::from_millis(100));
+    let deferred = machine.poll_with(until, |next| {
+        assert!(next.is_retry && next.after_timeout);
+        Admission::WaitUntil { until: later, reason: WaitReason::RetryBudget }
+    });
+    assert_eq!(waits(&deferred), later);
+    assert_eq!(machine.attempts(), 1);
+    let e = done_err(machine.poll_with(later, |_| Admission::Refuse));
+    assert_eq!(e.kind(), ErrorKind::Transient);
+    assert!(matches!(e, PublishError::Transient { last: Failure::BudgetExhausted, attempts: 1 }));
+}
