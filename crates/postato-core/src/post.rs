@@ -172,6 +172,47 @@ impl Post {
     }
 }
 
+/// The request body as a server reads it.
+#[derive(Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields)]
+struct OwnedWireBody {
+    platform: String,
+    account_id: String,
+    status: PostStatus,
+    post_type: String,
+    content: Content,
+    #[serde(default, with = "iso_millis")]
+    scheduled_at: Option<DateTime<Utc>>,
+}
+
+impl Post {
+    /// Reads a request body as a server does, validating it exactly as [`Post::validate`]
+    /// does. `business_key` stands in for the key the body does not carry.
+    pub fn from_wire_body(business_key: &str, body: &[u8]) -> Result<Post, ValidationError> {
+        let wire: OwnedWireBody = serde_json::from_slice(body).map_err(|e| {
+            let message = e.to_string();
+            let field = message
+                .split('`')
+                .nth(1)
+                .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
+                .unwrap_or("body")
+                .to_owned();
+            ValidationError::new(field, format!("the body is not a valid post: {message}"))
+        })?;
+        let post = Post {
+            business_key: business_key.to_owned(),
+            platform: wire.platform,
+            account_id: wire.account_id,
+            status: wire.status,
+            post_type: wire.post_type,
+            content: wire.content,
+            scheduled_at: wire.scheduled_at,
+        };
+        post.validate()?;
+        Ok(post)
+    }
+}
+
 /// Formats a time as JavaScript's `toISOString` does: UTC, milliseconds, `Z`.
 pub fn format_timestamp(at: &DateTime<Utc>) -> String {
     at.to_rfc3339_opts(SecondsFormat::Millis, true)

@@ -107,3 +107,16 @@ fn policies_that_cannot_work_are_rejected_with_the_field() {
         assert_eq!(policy.validate().unwrap_err().field, field);
     }
 }
+
+#[test]
+fn servers_read_bodies_with_the_same_validation() {
+    let p = post("k");
+    assert_eq!(Post::from_wire_body("k", &p.wire_body()).unwrap(), p);
+    let missing = Post::from_wire_body("k", br#"{"platform":"x","status":"publish","postType":"post","content":"x"}"#).unwrap_err();
+    assert_eq!(missing.field, "accountId");
+    let unknown = Post::from_wire_body("k", br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":"x","foo":1}"#).unwrap_err();
+    assert_eq!(unknown.field, "foo");
+    let empty = Post::from_wire_body("k", br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":[]}"#).unwrap_err();
+    assert_eq!(empty.field, "content");
+    assert_eq!(Post::from_wire_body("k", b"nope").unwrap_err().field, "body");
+}

@@ -1,0 +1,120 @@
+//! The simulator's configuration: who may call it, idempotency settings, rate limits, faults.
+
+use serde::{Deserialize, Serialize};
+use std::time::Duration;
+
+/// The API key the simulator accepts unless configured otherwise.
+pub const DEFAULT_API_KEY: &str = "sk_test_postato";
+
+/// How the simulator behaves. `SimConfig::default()` is a faithful, fault-free API on a free
+/// loopback port.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct SimConfig {
+    /// The port on 127.0.0.1; 0 picks a free one.
+    pub port: u16,
+    /// Accepted bearer API keys.
+    pub api_keys: Vec<String>,
+    /// Whether a POST without `Idempotency-Key` is rejected with 400 (default true).
+    pub require_idempotency_key: bool,
+    /// How long a stored response is replayed (default 24 h).
+    #[serde(with = "millis")]
+    pub retention: Duration,
+    /// An optional per-workspace rate limit.
+    pub rate_limit: Option<RateLimitConfig>,
+    /// Probabilistic faults.
+    pub faults: FaultRates,
+    /// The seed of the fault generator: the same seed and requests give the same faults.
+    pub seed: u64,
+    /// Whether the `/_sim/` admin API is served (default true).
+    pub admin: bool,
+}
+
+impl Default for SimConfig {
+    fn default() -> Self {
+        SimConfig {
+            port: 0,
+            api_keys: vec![DEFAULT_API_KEY.to_owned()],
+            require_idempotency_key: true,
+            retention: Duration::from_secs(24 * 3600),
+            rate_limit: None,
+            faults: FaultRates::default(),
+            seed: 0,
+            admin: true,
+        }
+    }
+}
+
+/// A token bucket per workspace: `rate_per_second` tokens added per second, at most `burst`.
+#[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct RateLimitConfig {
+    /// Requests per second.
+    pub rate_per_second: f64,
+    /// The bucket's size.
+    pub burst: u32,
+}
+
+/// Probabilities (0 to 1) of each fault, drawn per request from the seeded generator.
+#[derive(Clone, Debug, Default, PartialEq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase", default)]
+pub struct FaultRates {
+    /// Answer 500, 502, 503 or 504 (evenly) before processing.
+    pub server_error: f64,
+    /// Answer 429 with `Retry-After: 1` before processing.
+    pub rate_limited: f64,
+    /// Close the connection before processing.
+    pub reset_before: f64,
+    /// Publish and store the response, then close the connection without answering.
+    pub drop_after_commit: f64,
+    /// Take `slow_commit_ms` to publish (a client with a shorter timeout retries meanwhile).
+    pub slow_commit: f64,
+    /// How long a slow commit takes, in ms (default 0 means 2,000).
+    pub slow_commit_ms: u64,
+    /// Add `latency_ms` before answering.
+    pub latency: f64,
+    /// The added latency in ms.
+    pub latency_ms: u64,
+}
+
+impl FaultRates {
+    /// Checks that every probability is in [0, 1] and they add up to at most 1 (latency aside).
+    pub fn validate(&self) -> Result<(), String> {
+        let named = [
+            ("serverError", self.server_error),
+            ("rateLimited", self.rate_limited),
+            ("resetBefore", self.reset_before),
+            ("dropAfterCommit", self.drop_after_commit),
+            ("slowCommit", self.slow_commit),
+            ("latency", self.latency),
+        ];
+        for (name, p) in named {
+            if !(0.0..=1.0).contains(&p) {
+                return Err(format!("fault rate {name} is {p}: give a probability from 0 to 1"));
+            }
+        }
+        let total: f64 = named[..5].iter().map(|(_, p)| p).sum();
+        if total > 1.0 + 1e-9 {
+            return Err(format!("fault rates add up to {total}: they must add up to at most 1"));
+        }
+        Ok(())
+    }
+
+    pub(crate) fn slow_commit_duration(&self) -> Duration {
+        Duration::from_millis(if self.slow_commit_ms == 0 { 2_000 } else { self.slow_commit_ms })
+    }
+}
+
+/// Durations as whole milliseconds in JSON.
+pub(crate) mod millis {
+    use serde::{Deserialize, Deserializer, Serializer};
+    use std::time::Duration;
+
+    pub fn serialize<S: Serializer>(d: &Duration, s: S) -> Result<S::Ok, S::Error> {
+        s.serialize_u64(d.as_millis() as u64)
+    }
+
+    pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Duration, D::Error> {
+        u64::deserialize(d).map(Duration::from_millis)
+    }
+}

@@ -1,0 +1,57 @@
+//! Building answers: JSON bodies, the API's error envelope, and closing a connection unanswered.
+
+use bytes::Bytes;
+use http_body_util::Full;
+use hyper::Response;
+use serde_json::json;
+
+use crate::state::StoredAnswer;
+
+/// What the server does with a request.
+pub(crate) enum Reply {
+    /// Write this answer.
+    Answer(StoredAnswer),
+    /// Close the connection without answering.
+    Close,
+}
+
+impl Reply {
+    pub fn json(status: u16, value: &serde_json::Value) -> Reply {
+        Reply::Answer(StoredAnswer {
+            status,
+            headers: vec![("content-type".into(), "application/json".into())],
+            body: Bytes::from(serde_json::to_vec(value).expect("JSON values serialise")),
+        })
+    }
+
+    /// The API's error envelope: `{"error": {"code", "message", "field"}}`.
+    pub fn error(status: u16, code: &str, message: &str, field: Option<&str>) -> Reply {
+        Reply::json(status, &json!({"error": {"code": code, "message": message, "field": field}}))
+    }
+
+    pub fn with_headers(mut self, extra: &[(String, String)]) -> Reply {
+        if let Reply::Answer(answer) = &mut self {
+            answer.headers.extend(extra.iter().cloned());
+        }
+        self
+    }
+
+    pub fn status(&self) -> Option<u16> {
+        match self {
+            Reply::Answer(a) => Some(a.status),
+            Reply::Close => None,
+        }
+    }
+}
+
+pub(crate) fn to_response(answer: StoredAnswer) -> Response<Full<Bytes>> {
+    let mut builder = Response::builder().status(answer.status);
+    for (name, value) in &answer.headers {
+        builder = builder.header(name.as_str(), value.as_str());
+    }
+    builder.body(Full::new(answer.body)).unwrap_or_else(|e| {
+        let mut fallback = Response::new(Full::new(Bytes::from(format!("simulator: invalid scripted answer: {e}"))));
+        *fallback.status_mut() = hyper::StatusCode::INTERNAL_SERVER_ERROR;
+        fallback
+    })
+}
