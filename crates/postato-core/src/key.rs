@@ -40,3 +40,21 @@ pub fn compose_business_key<S: AsRef<str>>(parts: &[S]) -> String {
 pub fn payload_fingerprint(body: &[u8]) -> String {
     format!("{:x}", Sha256::digest(body))
 }
+
+/// The result-store guard: a business key already recorded with another payload fingerprint
+/// is `BusinessKeyReused`, never a silently wrong old result (the reference's warning about
+/// edited posts, enforced).
+pub fn check_business_key_reuse(
+    business_key: &str,
+    stored_fingerprint: &str,
+    new_fingerprint: &str,
+) -> Result<(), crate::PublishError> {
+    if stored_fingerprint == new_fingerprint {
+        return Ok(());
+    }
+    Err(crate::PublishError::BusinessKeyReused {
+        business_key: business_key.to_owned(),
+        stored_fingerprint: stored_fingerprint.to_owned(),
+        new_fingerprint: new_fingerprint.to_owned(),
+    })
+}

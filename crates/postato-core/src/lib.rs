@@ -76,7 +76,7 @@ mod validate;
 pub use driver::{drive, Clock, Transport};
 pub use error::{body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT};
 pub use event::{Decision, Event, WaitReason};
-pub use key::{compose_business_key, idempotency_key, payload_fingerprint};
+pub use key::{check_business_key_reuse, compose_business_key, idempotency_key, payload_fingerprint};
 pub use limits::{Admission, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits, WhenBudgetEmpty};
 pub use machine::{Action, NextSend, Published, PublishMachine, SendAttempt};
 pub use policy::{Jitter, RetryPolicy};
@@ -86,3 +86,4 @@ pub use response::{classify, parse_published_body, PublishedBody, Response, Verd
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
 pub use secret::ApiKey;
 pub use time::Timestamp;
+pub use validate::ValidationError;

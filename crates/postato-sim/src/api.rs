@@ -211,6 +211,9 @@ async fn process_keyed(state: &Arc<State>, workspace: String, key: String, body:
         };
         if let Processing::Slow(_) = processing {
             s.stats.slow_commits += 1;
+        }
+        if matches!(processing, Processing::Slow(_) | Processing::Delayed(_)) {
+            // Whatever takes time holds the key, so a concurrent request gets 409.
             s.entries.insert(entry_key.clone(), Entry::InProgress);
         }
         processing

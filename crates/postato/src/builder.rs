@@ -1,0 +1,264 @@
+//! [`ClientBuilder`]: configuration with validation; every mistake is an `InvalidInput` error
+//! naming the setting.
+
+use postato_core::{ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError};
+use std::net::IpAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::client::{Client, ClientConfig};
+use crate::observe::{EventHook, RetryHook, RetryInfo};
+use crate::transport::ReqwestTransport;
+
+/// The production API.
+pub const DEFAULT_BASE_URL: &str = "https://api.postato.com.br";
+/// Response bodies are read up to this size by default.
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+
+/// Builds a [`Client`]. Only the API key and workspace id are required.
+#[derive(Clone)]
+pub struct ClientBuilder {
+    api_key: Option<ApiKey>,
+    workspace_id: Option<String>,
+    base_url: String,
+    policy: RetryPolicy,
+    connect_timeout: Duration,
+    budget: RetryBudgetConfig,
+    max_response_bytes: usize,
+    allow_insecure_http: bool,
+    language: String,
+    seed: Option<u64>,
+    fast_forward_waits: bool,
+    on_retry: Option<RetryHook>,
+    on_event: Option<EventHook>,
+}
+
+impl std::fmt::Debug for ClientBuilder {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("ClientBuilder")
+            .field("api_key", &self.api_key)
+            .field("workspace_id", &self.workspace_id)
+            .field("base_url", &self.base_url)
+            .field("policy", &self.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Default for ClientBuilder {
+    fn default() -> Self {
+        ClientBuilder {
+            api_key: None,
+            workspace_id: None,
+            base_url: DEFAULT_BASE_URL.to_owned(),
+            policy: RetryPolicy::default(),
+            connect_timeout: Duration::from_secs(10),
+            budget: RetryBudgetConfig::default(),
+            max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
+            allow_insecure_http: false,
+            language: "rust".to_owned(),
+            seed: None,
+            fast_forward_waits: false,
+            on_retry: None,
+            on_event: None,
+        }
+    }
+}
+
+fn invalid(field: &str, message: impl Into<String>) -> PublishError {
+    PublishError::InvalidInput(ValidationError::new(field, message))
+}
+
+impl ClientBuilder {
+    /// The API key (required). It never appears in Debug output, errors or logs.
+    pub fn api_key(mut self, key: impl Into<String>) -> Self {
+        self.api_key = Some(ApiKey::new(key));
+        self
+    }
+
+    /// The workspace to publish into (required).
+    pub fn workspace_id(mut self, id: impl Into<String>) -> Self {
+        self.workspace_id = Some(id.into());
+        self
+    }
+
+    /// The API's base URL; default the production URL. Plain `http://` is accepted only for
+    /// loopback hosts unless [`ClientBuilder::allow_insecure_http`] is set.
+    pub fn base_url(mut self, url: impl Into<String>) -> Self {
+        self.base_url = url.into();
+        self
+    }
+
+    /// The whole retry policy (replaces the settings below).
+    pub fn policy(mut self, policy: RetryPolicy) -> Self {
+        self.policy = policy;
+        self
+    }
+
+    /// Attempts that may end in a retryable failure; default 5.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.policy.max_attempts = attempts;
+        self
+    }
+
+    /// Backoff base and cap; default 500 ms and 30 s.
+    pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
+        self.policy.backoff_base = base;
+        self.policy.backoff_cap = cap;
+        self
+    }
+
+    /// The jitter; default additive up to 500 ms, as the reference.
+    pub fn jitter(mut self, jitter: Jitter) -> Self {
+        self.policy.jitter = jitter;
+        self
+    }
+
+    /// The limit on one attempt; default 30 s.
+    pub fn timeout(mut self, timeout: Duration) -> Self {
+        self.policy.attempt_timeout = timeout;
+        self
+    }
+
+    /// The limit on connecting; default 10 s.
+    pub fn connect_timeout(mut self, timeout: Duration) -> Self {
+        self.connect_timeout = timeout;
+        self
+    }
+
+    /// A limit on each whole publish, waits included; default none.
+    pub fn deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.policy.deadline = deadline;
+        self
+    }
+
+    /// The shared retry budget; see [`RetryBudgetConfig`] for the defaults and why.
+    pub fn retry_budget(mut self, budget: RetryBudgetConfig) -> Self {
+        self.budget = budget;
+        self
+    }
+
+    /// The cap on response bodies; default 1 MiB.
+    pub fn max_response_bytes(mut self, bytes: usize) -> Self {
+        self.max_response_bytes = bytes;
+        self
+    }
+
+    /// Allows plain `http://` to non-loopback hosts (the API key then crosses the network in
+    /// clear text). Off by default.
+    pub fn allow_insecure_http(mut self, allow: bool) -> Self {
+        self.allow_insecure_http = allow;
+        self
+    }
+
+    /// Names the calling language in the `User-Agent`; bindings set it (`python/3.11`).
+    pub fn language(mut self, language: impl Into<String>) -> Self {
+        self.language = language.into();
+        self
+    }
+
+    /// Seeds the jitter, for reproducible schedules; default random.
+    pub fn seed(mut self, seed: u64) -> Self {
+        self.seed = Some(seed);
+        self
+    }
+
+    /// For tests: waits (backoff, Retry-After) advance a virtual clock instead of sleeping,
+    /// so a test of a 30 s Retry-After takes no time. Attempt timeouts stay real.
+    pub fn fast_forward_waits(mut self, on: bool) -> Self {
+        self.fast_forward_waits = on;
+        self
+    }
+
+    /// Calls `hook` before each retry.
+    pub fn on_retry(mut self, hook: impl Fn(&RetryInfo) + Send + Sync + 'static) -> Self {
+        self.on_retry = Some(Arc::new(hook));
+        self
+    }
+
+    /// Calls `hook` with every event of every publish (and the post's business key).
+    pub fn on_event(mut self, hook: impl Fn(&str, &postato_core::Event) + Send + Sync + 'static) -> Self {
+        self.on_event = Some(Arc::new(hook));
+        self
+    }
+
+    /// Same as [`ClientBuilder::on_event`] with a shared hook.
+    pub fn on_event_shared(mut self, hook: EventHook) -> Self {
+        self.on_event = Some(hook);
+        self
+    }
+
+    fn check(&self) -> Result<(ApiKey, String, String), PublishError> {
+        let api_key = self.api_key.clone().ok_or_else(|| invalid("apiKey", "is missing: give a Postato API key"))?;
+        if api_key.is_empty() {
+            return Err(invalid("apiKey", "is empty: give a Postato API key"));
+        }
+        let workspace_id = self.workspace_id.clone().ok_or_else(|| invalid("workspaceId", "is missing: give the workspace to publish into"))?;
+        if workspace_id.trim().is_empty() {
+            return Err(invalid("workspaceId", "is empty: give the workspace to publish into"));
+        }
+        self.policy.validate()?;
+        if self.connect_timeout.is_zero() {
+            return Err(invalid("connectTimeout", "is 0: give connecting time"));
+        }
+        if self.max_response_bytes == 0 {
+            return Err(invalid("maxResponseBytes", "is 0: allow at least a small body"));
+        }
+        let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
+        Ok((api_key, workspace_id, base_url))
+    }
+
+    /// Builds the client over reqwest.
+    pub fn build(self) -> Result<Client, PublishError> {
+        let (_, _, base_url) = self.check()?;
+        let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes)
+            .map_err(|message| invalid("baseUrl", message))?;
+        self.build_with_transport(transport)
+    }
+
+    /// Builds the client over your own transport.
+    pub fn build_with_transport<T: postato_core::Transport>(self, transport: T) -> Result<Client<T>, PublishError> {
+        let (api_key, workspace_id, base_url) = self.check()?;
+        Ok(Client::from_parts(
+            ClientConfig {
+                api_key,
+                workspace_id,
+                base_url,
+                policy: self.policy,
+                language: self.language,
+                seed: self.seed,
+                fast_forward_waits: self.fast_forward_waits,
+                on_retry: self.on_retry,
+                on_event: self.on_event,
+            },
+            self.budget,
+            transport,
+        ))
+    }
+}
+
+/// Checks a base URL: https anywhere; http only to loopback unless allowed.
+fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, PublishError> {
+    let parsed = url::Url::parse(url.trim())
+        .map_err(|e| invalid("baseUrl", format!("{url:?} is not a URL ({e}): give one like https://api.postato.com.br")))?;
+    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() || parsed.password().is_some() {
+        return Err(invalid("baseUrl", "must not carry a query, fragment or credentials: give scheme, host and port only"));
+    }
+    let loopback = match parsed.host() {
+        Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),
+        Some(url::Host::Ipv4(ip)) => IpAddr::V4(ip).is_loopback(),
+        Some(url::Host::Ipv6(ip)) => IpAddr::V6(ip).is_loopback(),
+        None => false,
+    };
+    match parsed.scheme() {
+        "https" => {}
+        "http" if loopback || allow_insecure_http => {}
+        "http" => {
+            return Err(invalid(
+                "baseUrl",
+                "plain http:// is only allowed for loopback hosts: use https://, or allow insecure HTTP explicitly",
+            ))
+        }
+        other => return Err(invalid("baseUrl", format!("scheme {other:?} is not supported: use https://"))),
+    }
+    Ok(parsed.as_str().trim_end_matches('/').to_owned())
+}

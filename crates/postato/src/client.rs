@@ -1,0 +1,155 @@
+//! [`Client`]: publishes posts by driving the core's machine over a transport, with a
+//! rate-limit gate and retry budget shared by all its publishes. It decides nothing itself.
+
+use postato_core::{
+    drive, ApiKey, Event, Post, PublishError, PublishMachine, Published, Request, RetryBudgetConfig, RetryPolicy,
+    SharedLimits, Transport,
+};
+use std::collections::hash_map::RandomState;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
+use std::sync::Arc;
+use tokio_util::sync::CancellationToken;
+
+use crate::builder::ClientBuilder;
+use crate::clock::ClientClock;
+use crate::observe::{observe, EventHook, RetryHook};
+use crate::transport::ReqwestTransport;
+
+pub(crate) struct ClientConfig {
+    pub api_key: ApiKey,
+    pub workspace_id: String,
+    pub base_url: String,
+    pub policy: RetryPolicy,
+    pub language: String,
+    pub seed: Option<u64>,
+    pub fast_forward_waits: bool,
+    pub on_retry: Option<RetryHook>,
+    pub on_event: Option<EventHook>,
+}
+
+struct Inner<T> {
+    config: ClientConfig,
+    transport: T,
+    clock: ClientClock,
+    limits: SharedLimits,
+    seed: u64,
+    publishes: AtomicU64,
+}
+
+/// Publishes posts to one workspace. Cheap to clone: clones share the connection pool, the
+/// rate-limit gate and the retry budget. Its `Debug` output never shows the API key.
+pub struct Client<T = ReqwestTransport> {
+    inner: Arc<Inner<T>>,
+}
+
+impl<T> Clone for Client<T> {
+    fn clone(&self) -> Self {
+        Client { inner: Arc::clone(&self.inner) }
+    }
+}
+
+impl<T> std::fmt::Debug for Client<T> {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let c = &self.inner.config;
+        f.debug_struct("Client")
+            .field("api_key", &c.api_key)
+            .field("workspace_id", &c.workspace_id)
+            .field("base_url", &c.base_url)
+            .field("policy", &c.policy)
+            .finish_non_exhaustive()
+    }
+}
+
+impl Client {
+    /// Starts building a client.
+    pub fn builder() -> ClientBuilder {
+        ClientBuilder::default()
+    }
+}
+
+impl<T: Transport> Client<T> {
+    pub(crate) fn from_parts(config: ClientConfig, budget: RetryBudgetConfig, transport: T) -> Self {
+        let seed = config.seed.unwrap_or_else(|| RandomState::new().build_hasher().finish());
+        Client {
+            inner: Arc::new(Inner {
+                clock: ClientClock::new(config.fast_forward_waits),
+                config,
+                transport,
+                limits: SharedLimits::new(budget),
+                seed,
+                publishes: AtomicU64::new(0),
+            }),
+        }
+    }
+
+    /// The workspace this client publishes into.
+    pub fn workspace_id(&self) -> &str {
+        &self.inner.config.workspace_id
+    }
+
+    /// The base URL.
+    pub fn base_url(&self) -> &str {
+        &self.inner.config.base_url
+    }
+
+    /// The retry policy.
+    pub fn policy(&self) -> &RetryPolicy {
+        &self.inner.config.policy
+    }
+
+    /// Tokens left in the shared retry budget.
+    pub fn retry_budget_tokens(&self) -> f64 {
+        self.inner.limits.budget_tokens()
+    }
+
+    /// Builds the request for `post` (validating it): what every attempt sends.
+    pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
+        let c = &self.inner.config;
+        Ok(Request::new(post, &c.workspace_id, &c.api_key, &c.language)?)
+    }
+
+    /// Publishes `post`, retrying per the policy with the same idempotency key. An invalid
+    /// post fails with `InvalidInput` before any request. Dropping the future cancels the
+    /// publish: nothing more is sent.
+    pub async fn publish(&self, post: &Post) -> Result<Published, PublishError> {
+        self.publish_with_cancel(post, &CancellationToken::new()).await
+    }
+
+    /// Like [`Client::publish`], ending with `Cancelled` when `cancel` fires.
+    pub async fn publish_with_cancel(&self, post: &Post, cancel: &CancellationToken) -> Result<Published, PublishError> {
+        let request = self.request_for(post)?;
+        self.publish_request(&post.business_key, request, cancel).await
+    }
+
+    /// Publishes a prepared request (see [`Client::request_for`]).
+    pub async fn publish_request(
+        &self,
+        business_key: &str,
+        request: Request,
+        cancel: &CancellationToken,
+    ) -> Result<Published, PublishError> {
+        let inner = &*self.inner;
+        let n = inner.publishes.fetch_add(1, Ordering::Relaxed);
+        let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
+        let machine = PublishMachine::new(request, inner.config.policy.clone(), seed, postato_core::Clock::now(&inner.clock));
+        let attempts = AtomicU32::new(0);
+        let on_event = |event: &Event| {
+            if let Event::AttemptStarted { attempt, .. } = event {
+                attempts.store(*attempt, Ordering::Relaxed);
+            }
+            observe(business_key, event, inner.config.on_retry.as_ref(), inner.config.on_event.as_ref());
+        };
+        let span = tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());
+        let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
+        tokio::select! {
+            biased;
+            _ = cancel.cancelled() => {
+                let attempts = attempts.load(Ordering::Relaxed);
+                tracing::info!(parent: &span, business_key, attempts, "postato: publish cancelled");
+                Err(PublishError::Cancelled { attempts })
+            }
+            result = tracing::Instrument::instrument(run, span.clone()) => result,
+        }
+    }
+}

@@ -1,0 +1,48 @@
+//! # postato
+//!
+//! Retry-safe publishing to the Postato API: a [`Client`] that never double-posts (every
+//! attempt carries the same `Idempotency-Key`, derived from your business key) and a
+//! [`Publisher`] that never loses a post (results and dead letters are recorded in a
+//! [`ResultStore`]). Every retry decision is made by [`postato_core`]'s state machine; this
+//! crate supplies the I/O: reqwest with rustls, tokio time, SQLite.
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
+//! use postato::{Client, Post, PostStatus, Publisher, SqliteStore};
+//!
+//! let client = Client::builder().api_key("sk_live_…").workspace_id("ws_1").build()?;
+//! let post = Post::new("draft-123", "x", "acc_1", PostStatus::Publish, "post", "hello");
+//! let published = client.publish(&post).await?;
+//! println!("{} after {} attempt(s)", published.id, published.attempts);
+//!
+//! let publisher = Publisher::new(client, SqliteStore::open("posts.db")?);
+//! publisher.publish(&post).await?; // already published: answered from the store
+//! # Ok(()) }
+//! ```
+//!
+//! The outcome table, the retry budget's defaults and the rate-limit gate are documented in
+//! [`postato_core`]; see [`RetryBudgetConfig`] and [`postato_core::RateLimitGate`].
+#![deny(missing_docs)]
+
+mod builder;
+mod client;
+mod clock;
+mod observe;
+mod publisher;
+pub mod store;
+mod transport;
+
+pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
+pub use client::Client;
+pub use observe::{EventHook, RetryHook, RetryInfo};
+pub use publisher::{PublishReport, Publisher};
+pub use store::{DeadLetter, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError};
+pub use transport::ReqwestTransport;
+
+pub use postato_core;
+pub use postato_core::{
+    compose_business_key, idempotency_key, payload_fingerprint, ApiKey, Content, ErrorKind, Event, Failure, Jitter, Media,
+    Post, PostStatus, PublishError, Published, RetryBudgetConfig, RetryPolicy, ThreadItem, ValidationError, WaitReason,
+    WhenBudgetEmpty,
+};
+pub use tokio_util::sync::CancellationToken;

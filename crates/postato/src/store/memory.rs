@@ -1,0 +1,92 @@
+//! [`MemoryStore`]: results in memory, for tests and short-lived processes.
+
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Mutex;
+use std::time::Duration;
+
+use super::claims::Claims;
+use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+
+/// Keeps results in memory: a restarted process forgets them (the server's dedupe still
+/// prevents double posts within its retention).
+#[derive(Debug, Default)]
+pub struct MemoryStore {
+    data: Mutex<Data>,
+    claims: Claims,
+}
+
+#[derive(Debug, Default)]
+struct Data {
+    published: HashMap<String, PublishedRecord>,
+    dead: BTreeMap<String, DeadLetter>,
+}
+
+impl MemoryStore {
+    /// An empty store.
+    pub fn new() -> Self {
+        MemoryStore::default()
+    }
+
+    fn data(&self) -> std::sync::MutexGuard<'_, Data> {
+        self.data.lock().unwrap_or_else(|p| p.into_inner())
+    }
+}
+
+#[async_trait::async_trait]
+impl ResultStore for MemoryStore {
+    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+        if let Some(record) = self.data().published.get(business_key) {
+            return Ok(Begin::Published(record.clone()));
+        }
+        Ok(match self.claims.claim(business_key, worker, lease) {
+            Ok(()) => Begin::Claimed,
+            Err(expires_in) => Begin::HeldByOther { expires_in },
+        })
+    }
+
+    async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+        let mut data = self.data();
+        data.dead.remove(&record.business_key);
+        data.published.insert(record.business_key.clone(), record.clone());
+        drop(data);
+        self.claims.release(&record.business_key, worker);
+        Ok(())
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        self.data().dead.insert(letter.business_key.clone(), letter.clone());
+        self.claims.release(&letter.business_key, worker);
+        Ok(())
+    }
+
+    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
+        self.claims.release(business_key, worker);
+        Ok(())
+    }
+
+    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        Ok(self.data().published.get(business_key).cloned())
+    }
+
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let data = self.data();
+        let range = match after {
+            Some(after) => data.dead.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+            None => data.dead.range::<str, _>(..),
+        };
+        Ok(range.take(limit).map(|(_, l)| l.clone()).collect())
+    }
+
+    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
+        Ok(self.data().dead.remove(business_key).is_some())
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let data = self.data();
+        let mut counts = StoreCounts { published: data.published.len() as u64, dead_letters: data.dead.len() as u64, ..Default::default() };
+        for letter in data.dead.values() {
+            *counts.dead_letters_by_kind.entry(letter.kind.clone()).or_default() += 1;
+        }
+        Ok(counts)
+    }
+}

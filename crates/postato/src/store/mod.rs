@@ -1,0 +1,133 @@
+//! Result stores: where a [`Publisher`](crate::Publisher) records what it published and what
+//! it dead-lettered, so a restarted process skips the first and can replay the second. The
+//! trait is shaped for shared stores too: a worker claims a business key with a lease before
+//! publishing it.
+
+mod claims;
+mod memory;
+mod sqlite;
+
+pub use memory::MemoryStore;
+pub use sqlite::SqliteStore;
+
+use postato_core::ErrorKind;
+use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+/// A published post as recorded.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PublishedRecord {
+    /// The caller's business key.
+    pub business_key: String,
+    /// The idempotency key it was published under.
+    pub idempotency_key: String,
+    /// The payload fingerprint of the published body.
+    pub fingerprint: String,
+    /// The post's id at Postato.
+    pub post_id: String,
+    /// Its status at Postato.
+    pub status: String,
+    /// Requests it took.
+    pub attempts: u32,
+    /// Whether the final answer was a replay.
+    pub replayed: bool,
+    /// When it was recorded, in ms since the Unix epoch.
+    pub published_at_ms: u64,
+}
+
+/// A post that could not be published, kept for inspection and replay.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DeadLetter {
+    /// The business key (for a campaign line that could not be read, `line:N`).
+    pub business_key: String,
+    /// The error kind's stable name (`permanent`, `transient`, …).
+    pub kind: String,
+    /// The HTTP status, if any.
+    pub status: Option<u16>,
+    /// What went wrong.
+    pub message: String,
+    /// The response body, if any.
+    pub body: Option<String>,
+    /// Requests sent.
+    pub attempts: u32,
+    /// When, in ms since the Unix epoch.
+    pub failed_at_ms: u64,
+    /// The post as JSON (a campaign line), so it can be replayed; absent when unreadable.
+    pub payload: Option<String>,
+    /// The campaign line it came from, if any.
+    pub line: Option<u64>,
+}
+
+impl DeadLetter {
+    /// The error kind, if the name is known.
+    pub fn error_kind(&self) -> Option<ErrorKind> {
+        ErrorKind::parse(&self.kind)
+    }
+}
+
+/// Counts in a store.
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct StoreCounts {
+    /// Published posts.
+    pub published: u64,
+    /// Dead letters.
+    pub dead_letters: u64,
+    /// Dead letters by error kind.
+    pub dead_letters_by_kind: BTreeMap<String, u64>,
+}
+
+/// What a store says when a worker begins a business key.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub enum Begin {
+    /// Already published: here is the record.
+    Published(PublishedRecord),
+    /// Claimed for this worker until the lease ends: publish it.
+    Claimed,
+    /// Another worker holds a live lease on it.
+    HeldByOther {
+        /// How long until that lease ends.
+        expires_in: Duration,
+    },
+}
+
+/// A store failed.
+#[derive(Debug, thiserror::Error)]
+#[error("result store: {0}")]
+pub struct StoreError(pub String);
+
+impl From<rusqlite::Error> for StoreError {
+    fn from(e: rusqlite::Error) -> Self {
+        StoreError(e.to_string())
+    }
+}
+
+/// Where publish results and dead letters live.
+#[async_trait::async_trait]
+pub trait ResultStore: Send + Sync + 'static {
+    /// Looks up `business_key`; unless it is published or held by another worker, claims it
+    /// for `worker` for `lease`.
+    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError>;
+    /// Records a publish, removes any dead letter for the key and releases the claim.
+    async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError>;
+    /// Records (or replaces) a dead letter and releases the claim.
+    async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError>;
+    /// Releases `worker`'s claim without recording anything (after a cancellation).
+    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError>;
+    /// The record of a published business key.
+    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError>;
+    /// Dead letters in business-key order, after `after` (exclusive), at most `limit`.
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError>;
+    /// Removes a dead letter; whether there was one.
+    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError>;
+    /// Counts.
+    async fn counts(&self) -> Result<StoreCounts, StoreError>;
+}
+
+/// The current time in ms since the Unix epoch, for records.
+pub(crate) fn now_ms() -> u64 {
+    postato_core::Timestamp::from_system_time(std::time::SystemTime::now()).as_millis()
+}

@@ -1,0 +1,229 @@
+//! [`SqliteStore`]: the embedded default, one SQLite file (WAL) with a versioned schema.
+
+use rusqlite::{params, Connection, OptionalExtension};
+use std::path::Path;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use super::claims::Claims;
+use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+
+/// The schema version this build writes.
+const SCHEMA_VERSION: i64 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS published (
+    business_key    TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    post_id         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    replayed        INTEGER NOT NULL,
+    published_at_ms INTEGER NOT NULL
+);
+CREATE TABLE IF NOT EXISTS dead_letters (
+    business_key TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    status       INTEGER,
+    message      TEXT NOT NULL,
+    body         TEXT,
+    attempts     INTEGER NOT NULL,
+    failed_at_ms INTEGER NOT NULL,
+    payload      TEXT,
+    line         INTEGER
+);
+";
+
+/// Results in one SQLite file. Safe to reopen after a crash: a new process on the same file
+/// skips what was published. Claims are held in memory, per process: to share a campaign
+/// across processes or machines, use a shared store (PostgreSQL).
+#[derive(Clone)]
+pub struct SqliteStore {
+    conn: Arc<Mutex<Connection>>,
+    claims: Arc<Claims>,
+    path: String,
+}
+
+impl std::fmt::Debug for SqliteStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("SqliteStore").field("path", &self.path).finish()
+    }
+}
+
+impl SqliteStore {
+    /// Opens (creating if needed) the store at `path`.
+    pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = path.as_ref();
+        let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        Self::init(conn, path.display().to_string())
+    }
+
+    /// A store in memory (for tests).
+    pub fn in_memory() -> Result<Self, StoreError> {
+        Self::init(Connection::open_in_memory()?, ":memory:".into())
+    }
+
+    fn init(conn: Connection, path: String) -> Result<Self, StoreError> {
+        conn.busy_timeout(Duration::from_secs(10))?;
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError(format!(
+                "{path} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
+            )));
+        }
+        if version < SCHEMA_VERSION {
+            conn.execute_batch(SCHEMA_V1)?;
+            conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+        }
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), claims: Arc::new(Claims::default()), path })
+    }
+
+    /// The file's path.
+    pub fn path(&self) -> &str {
+        &self.path
+    }
+
+    /// Runs `f` on the connection on a blocking thread.
+    async fn with<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        let conn = Arc::clone(&self.conn);
+        tokio::task::spawn_blocking(move || {
+            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+            f(&mut conn).map_err(StoreError::from)
+        })
+        .await
+        .map_err(|e| StoreError(format!("store task failed: {e}")))?
+    }
+}
+
+fn published_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PublishedRecord> {
+    Ok(PublishedRecord {
+        business_key: row.get(0)?,
+        idempotency_key: row.get(1)?,
+        fingerprint: row.get(2)?,
+        post_id: row.get(3)?,
+        status: row.get(4)?,
+        attempts: row.get(5)?,
+        replayed: row.get(6)?,
+        published_at_ms: row.get::<_, i64>(7)? as u64,
+    })
+}
+
+fn select_published(conn: &Connection, key: &str) -> rusqlite::Result<Option<PublishedRecord>> {
+    conn.prepare_cached(
+        "SELECT business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms
+         FROM published WHERE business_key = ?1",
+    )?
+    .query_row([key], published_row)
+    .optional()
+}
+
+#[async_trait::async_trait]
+impl ResultStore for SqliteStore {
+    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+        let key = business_key.to_owned();
+        if let Some(record) = self.with(move |c| select_published(c, &key)).await? {
+            return Ok(Begin::Published(record));
+        }
+        Ok(match self.claims.claim(business_key, worker, lease) {
+            Ok(()) => Begin::Claimed,
+            Err(expires_in) => Begin::HeldByOther { expires_in },
+        })
+    }
+
+    async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+        let r = record.clone();
+        self.with(move |c| {
+            let tx = c.transaction()?;
+            tx.prepare_cached(
+                "INSERT OR REPLACE INTO published
+                 (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
+            )?
+            .execute(params![r.business_key, r.idempotency_key, r.fingerprint, r.post_id, r.status, r.attempts, r.replayed, r.published_at_ms as i64])?;
+            tx.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&r.business_key])?;
+            tx.commit()
+        })
+        .await?;
+        self.claims.release(&record.business_key, worker);
+        Ok(())
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        let l = letter.clone();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT OR REPLACE INTO dead_letters
+                 (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
+                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
+            )?
+            .execute(params![l.business_key, l.kind, l.status, l.message, l.body, l.attempts, l.failed_at_ms as i64, l.payload, l.line.map(|n| n as i64)])
+            .map(drop)
+        })
+        .await?;
+        self.claims.release(&letter.business_key, worker);
+        Ok(())
+    }
+
+    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
+        self.claims.release(business_key, worker);
+        Ok(())
+    }
+
+    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        let key = business_key.to_owned();
+        self.with(move |c| select_published(c, &key)).await
+    }
+
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let after = after.unwrap_or("").to_owned();
+        let include_empty = after.is_empty();
+        self.with(move |c| {
+            let mut statement = c.prepare_cached(
+                "SELECT business_key, kind, status, message, body, attempts, failed_at_ms, payload, line
+                 FROM dead_letters WHERE business_key > ?1 OR (?2 AND business_key = '')
+                 ORDER BY business_key LIMIT ?3",
+            )?;
+            let rows = statement.query_map(params![after, include_empty, limit as i64], |row| {
+                Ok(DeadLetter {
+                    business_key: row.get(0)?,
+                    kind: row.get(1)?,
+                    status: row.get(2)?,
+                    message: row.get(3)?,
+                    body: row.get(4)?,
+                    attempts: row.get(5)?,
+                    failed_at_ms: row.get::<_, i64>(6)? as u64,
+                    payload: row.get(7)?,
+                    line: row.get::<_, Option<i64>>(8)?.map(|n| n as u64),
+                })
+            })?;
+            rows.collect()
+        })
+        .await
+    }
+
+    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
+        let key = business_key.to_owned();
+        self.with(move |c| c.execute("DELETE FROM dead_letters WHERE business_key = ?1", [key]).map(|n| n > 0)).await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.with(|c| {
+            let published: i64 = c.query_row("SELECT COUNT(*) FROM published", [], |r| r.get(0))?;
+            let mut counts = StoreCounts { published: published as u64, ..Default::default() };
+            let mut statement = c.prepare("SELECT kind, COUNT(*) FROM dead_letters GROUP BY kind")?;
+            for row in statement.query_map([], |r| Ok((r.get::<_, String>(0)?, r.get::<_, i64>(1)?)))? {
+                let (kind, n) = row?;
+                counts.dead_letters += n as u64;
+                counts.dead_letters_by_kind.insert(kind, n as u64);
+            }
+            Ok(counts)
+        })
+        .await
+    }
+}

@@ -1,0 +1,159 @@
+//! The Publisher: stored results, the payload guard, restarts, claims, dead letters, and a
+//! store that fails after a publish.
+use postato::store::Begin;
+use postato::*;
+use std::sync::Arc;
+use std::time::Duration;
+
+mod common;
+use common::*;
+
+#[tokio::test]
+async fn a_reused_business_key_with_edited_content_is_refused() {
+    let sim = sim().await;
+    let publisher = Publisher::new(client(&sim), MemoryStore::new());
+    let k = key("edit");
+    publisher.publish(&post(&k)).await.unwrap();
+    let mut edited = post(&k);
+    edited.content = "edited".into();
+    let error = publisher.publish(&edited).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::BusinessKeyReused);
+    let PublishError::BusinessKeyReused { stored_fingerprint, new_fingerprint, .. } = &error else { panic!() };
+    assert!(error.to_string().contains(stored_fingerprint.as_str()) && error.to_string().contains(new_fingerprint.as_str()));
+    assert_eq!(sim.stats().requests, 1, "no request for the edited post");
+}
+
+#[tokio::test]
+async fn a_new_process_on_the_same_sqlite_file_skips_what_was_published() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("posts.db");
+    let keys: Vec<String> = (0..3).map(|_| key("restart")).collect();
+    {
+        let publisher = Publisher::new(client(&sim), SqliteStore::open(&path).unwrap());
+        for k in &keys {
+            assert!(!publisher.publish(&post(k)).await.unwrap().from_store);
+        }
+    }
+    let requests = sim.stats().requests;
+    let publisher = Publisher::new(client(&sim), SqliteStore::open(&path).unwrap());
+    for k in &keys {
+        let report = publisher.publish(&post(k)).await.unwrap();
+        assert!(report.from_store);
+        assert_eq!(report.published.idempotency_key, idempotency_key(k));
+    }
+    assert_eq!(sim.stats().requests, requests, "nothing sent after the restart");
+    assert_eq!(publisher.store().counts().await.unwrap().published, 3);
+}
+
+#[tokio::test]
+async fn concurrent_publishes_of_one_key_make_one_request() {
+    let sim = sim().await;
+    sim.script_business_key("same", vec![postato_sim::ScriptAction::Latency { ms: 100 }]);
+    let publisher = Publisher::new(client(&sim), SqliteStore::in_memory().unwrap());
+    let same = post("same");
+    let (a, b) = tokio::join!(publisher.publish(&same), publisher.publish(&same));
+    let (a, b) = (a.unwrap(), b.unwrap());
+    assert_eq!(a.published.id, b.published.id);
+    assert!(a.from_store != b.from_store);
+    assert_eq!(sim.stats().requests, 1);
+}
+
+#[tokio::test]
+async fn dead_letters_page_by_key_count_by_kind_and_can_be_removed() {
+    for store in [Arc::new(MemoryStore::new()) as Arc<dyn ResultStore>, Arc::new(SqliteStore::in_memory().unwrap())] {
+        for (k, kind) in [("a", "permanent"), ("b", "transient"), ("c", "permanent")] {
+            let letter = DeadLetter {
+                business_key: k.into(),
+                kind: kind.into(),
+                status: Some(400),
+                message: "m".into(),
+                body: None,
+                attempts: 1,
+                failed_at_ms: 5,
+                payload: None,
+                line: Some(3),
+            };
+            store.record_dead_letter(&letter, "w").await.unwrap();
+        }
+        let first = store.dead_letters(None, 2).await.unwrap();
+        assert_eq!(first.iter().map(|l| l.business_key.as_str()).collect::<Vec<_>>(), ["a", "b"]);
+        assert_eq!(first[0].line, Some(3));
+        let rest = store.dead_letters(Some("b"), 10).await.unwrap();
+        assert_eq!(rest.len(), 1);
+        let counts = store.counts().await.unwrap();
+        assert_eq!((counts.dead_letters, counts.dead_letters_by_kind["permanent"]), (3, 2));
+        assert!(store.remove_dead_letter("a").await.unwrap());
+        assert!(!store.remove_dead_letter("a").await.unwrap());
+    }
+}
+
+#[tokio::test]
+async fn claims_hold_other_workers_until_released_or_expired() {
+    let store = MemoryStore::new();
+    assert_eq!(store.begin("k", "w1", Duration::from_millis(100)).await.unwrap(), Begin::Claimed);
+    assert!(matches!(store.begin("k", "w2", Duration::from_secs(1)).await.unwrap(), Begin::HeldByOther { .. }));
+    tokio::time::sleep(Duration::from_millis(120)).await;
+    assert_eq!(store.begin("k", "w2", Duration::from_secs(1)).await.unwrap(), Begin::Claimed, "an expired lease is taken over");
+    store.release("k", "w2").await.unwrap();
+    assert_eq!(store.begin("k", "w1", Duration::from_secs(1)).await.unwrap(), Begin::Claimed);
+}
+
+/// A store whose writes fail.
+struct BrokenStore(MemoryStore);
+
+#[async_trait::async_trait]
+impl ResultStore for BrokenStore {
+    async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
+        self.0.begin(k, w, l).await
+    }
+    async fn record_published(&self, _: &PublishedRecord, _: &str) -> Result<(), StoreError> {
+        Err(StoreError("disk full".into()))
+    }
+    async fn record_dead_letter(&self, _: &DeadLetter, _: &str) -> Result<(), StoreError> {
+        Err(StoreError("disk full".into()))
+    }
+    async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
+        self.0.release(k, w).await
+    }
+    async fn published(&self, k: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        self.0.published(k).await
+    }
+    async fn dead_letters(&self, a: Option<&str>, l: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.0.dead_letters(a, l).await
+    }
+    async fn remove_dead_letter(&self, k: &str) -> Result<bool, StoreError> {
+        self.0.remove_dead_letter(k).await
+    }
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.0.counts().await
+    }
+}
+
+#[tokio::test]
+async fn a_store_failure_after_a_publish_still_returns_the_result_and_says_so() {
+    let sim = sim().await;
+    let publisher = Publisher::new(client(&sim), BrokenStore(MemoryStore::new()));
+    let k = key("broken");
+    let report = publisher.publish(&post(&k)).await.unwrap();
+    assert!(report.store_error.as_deref().unwrap().contains("disk full"));
+    // Publishing again is safe: the server replays.
+    let again = publisher.publish(&post(&k)).await.unwrap();
+    assert_eq!((again.published.id, again.published.replayed), (report.published.id, true));
+    assert_eq!(sim.platform_publishes_for(&k), 1);
+}
+
+#[tokio::test]
+async fn a_store_from_a_newer_postato_is_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("new.db");
+    rusqlite_set_version(&path, 99);
+    let error = SqliteStore::open(&path).unwrap_err();
+    assert!(error.to_string().contains("newer"), "{error}");
+}
+
+fn rusqlite_set_version(path: &std::path::Path, version: i64) {
+    drop(SqliteStore::open(path).unwrap());
+    let connection = ::rusqlite::Connection::open(path).unwrap();
+    connection.pragma_update(None, "user_version", version).unwrap();
+}
