@@ -98,6 +98,12 @@ impl<T: Transport> Publisher<T> {
 
     /// Like [`Publisher::publish`], ending with `Cancelled` when `cancel` fires.
     pub async fn publish_with_cancel(&self, post: &Post, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
+        self.publish_line(post, None, cancel).await
+    }
+
+    /// Like [`Publisher::publish_with_cancel`] for a post read from line `line` of a
+    /// campaign file: a dead letter records the line.
+    pub async fn publish_line(&self, post: &Post, line: Option<u64>, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
         let request = self.client.request_for(post)?;
         let key = post.business_key.as_str();
         // Each publish claims under its own name, so two publishes of one key wait for each other.
@@ -144,7 +150,12 @@ impl<T: Transport> Publisher<T> {
                     replayed: published.replayed,
                     published_at_ms: now_ms(),
                 };
-                let store_error = self.store.record_published(&record, &claimant).await.err().map(|e| {
+                let recorded = self.store.record_published(&record, &claimant).await;
+                if recorded.is_err() {
+                    // The claim must not outlive this publish, or the key would stall for a lease.
+                    let _ = self.store.release(key, &claimant).await;
+                }
+                let store_error = recorded.err().map(|e| {
                     tracing::error!(
                         business_key = key,
                         post_id = published.id.as_str(),
@@ -166,13 +177,14 @@ impl<T: Transport> Publisher<T> {
                         attempts: error.attempts(),
                         failed_at_ms: now_ms(),
                         payload: serde_json::to_string(post).ok(),
-                        line: None,
+                        line,
                     };
                     self.store.record_dead_letter(&letter, &claimant).await
                 } else {
                     self.store.release(key, &claimant).await
                 };
                 if let Err(e) = outcome {
+                    let _ = self.store.release(key, &claimant).await;
                     tracing::error!(business_key = key, error = %e, "postato: could not record the failure in the result store");
                 }
                 Err(error)

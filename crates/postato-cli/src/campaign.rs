@@ -1,0 +1,75 @@
+//! Campaign files: one post per line (the wire format plus `businessKey`), read as a stream so
+//! memory does not grow with the file. A line that is not a post is reported with its number.
+
+use postato::Post;
+use std::io::BufRead;
+
+/// One non-blank line of a campaign.
+#[derive(Debug)]
+pub struct CampaignLine {
+    /// The 1-based line number.
+    pub line: u64,
+    /// The post, or why the line is not one.
+    pub post: Result<Post, UnreadableLine>,
+}
+
+/// A line that is not a post.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct UnreadableLine {
+    /// The line's `businessKey` if it has one, else `line:N`.
+    pub business_key: String,
+    /// What is wrong.
+    pub reason: String,
+    /// The line's text (cut at 4 KiB), kept with its dead letter.
+    pub text: String,
+}
+
+/// Parses one line.
+pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
+    serde_json::from_str::<Post>(text).map_err(|e| {
+        let business_key = serde_json::from_str::<serde_json::Value>(text)
+            .ok()
+            .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
+            .filter(|k| !k.is_empty())
+            .unwrap_or_else(|| format!("line:{line}"));
+        let mut text = text.to_owned();
+        if text.len() > 4096 {
+            let mut cut = 4096;
+            while !text.is_char_boundary(cut) {
+                cut -= 1;
+            }
+            text.truncate(cut);
+        }
+        UnreadableLine { business_key, reason: format!("not a post: {e}"), text }
+    })
+}
+
+/// Reads a campaign, line by line.
+pub fn read(reader: impl BufRead) -> impl Iterator<Item = std::io::Result<CampaignLine>> {
+    reader.lines().enumerate().filter_map(|(i, text)| {
+        let line = i as u64 + 1;
+        match text {
+            Ok(text) if text.trim().is_empty() => None,
+            Ok(text) => Some(Ok(CampaignLine { line, post: parse_line(line, &text) })),
+            Err(e) => Some(Err(e)),
+        }
+    })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn lines_parse_or_say_why_with_their_number_and_key() {
+        let text = "\n{\"businessKey\":\"a\",\"platform\":\"x\",\"accountId\":\"1\",\"status\":\"publish\",\"postType\":\"post\",\"content\":\"hi\"}\n{\"businessKey\":\"b\",\"status\":\"now\"}\nnot json\n";
+        let lines: Vec<CampaignLine> = read(text.as_bytes()).map(Result::unwrap).collect();
+        assert_eq!(lines.len(), 3);
+        assert_eq!(lines[0].line, 2);
+        assert_eq!(lines[0].post.as_ref().unwrap().business_key, "a");
+        let bad = lines[1].post.as_ref().unwrap_err();
+        assert_eq!((bad.business_key.as_str(), lines[1].line), ("b", 3));
+        assert!(bad.reason.starts_with("not a post: unknown variant"), "{}", bad.reason);
+        assert_eq!(lines[2].post.as_ref().unwrap_err().business_key, "line:4");
+    }
+}

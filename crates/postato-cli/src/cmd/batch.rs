@@ -1,0 +1,86 @@
+//! `postato batch`: publishes a campaign file, resumably.
+
+use clap::Args;
+use postato::Publisher;
+use std::io::{BufRead, BufReader};
+
+use crate::args::{open_store, ConnectionArgs, Output};
+use crate::runner::{self, Progress};
+use crate::{campaign, exit, report};
+
+/// Publish a campaign: one post per line (JSON Lines). Rerun to resume.
+#[derive(Args, Debug)]
+pub struct BatchArgs {
+    /// The campaign file (.jsonl), or - for stdin
+    pub campaign: String,
+    /// Publishes at once
+    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
+    pub concurrency: u16,
+    /// The result store (SQLite file)
+    #[arg(long, default_value = "postato.db")]
+    pub store: String,
+    /// text or json (the summary as one JSON line)
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+    /// Progress: a bar on a terminal, plain lines otherwise
+    #[arg(long)]
+    pub no_progress: bool,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+fn count_lines(path: &str) -> Option<u64> {
+    let file = std::fs::File::open(path).ok()?;
+    let mut reader = BufReader::with_capacity(1 << 16, file);
+    let mut count = 0;
+    loop {
+        let buffer = reader.fill_buf().ok()?;
+        if buffer.is_empty() {
+            return Some(count);
+        }
+        count += buffer.iter().filter(|b| **b == b'\n').count() as u64;
+        let n = buffer.len();
+        reader.consume(n);
+    }
+}
+
+pub async fn run(args: &BatchArgs) -> u8 {
+    let client = match args.connection.client() {
+        Ok(client) => client,
+        Err(error) => {
+            report::failed(args.output, &error);
+            return exit::for_kind(error.kind());
+        }
+    };
+    let store = match open_store(&args.store) {
+        Ok(store) => store,
+        Err(message) => {
+            report::fatal(args.output, &message);
+            return exit::INVALID_INPUT;
+        }
+    };
+    let reader: Box<dyn BufRead + Send> = if args.campaign == "-" {
+        Box::new(BufReader::new(std::io::stdin()))
+    } else {
+        match std::fs::File::open(&args.campaign) {
+            Ok(file) => Box::new(BufReader::new(file)),
+            Err(e) => {
+                report::fatal(args.output, &format!("cannot open {}: {e}", args.campaign));
+                return exit::INVALID_INPUT;
+            }
+        }
+    };
+    let total = if args.campaign == "-" || args.no_progress { None } else { count_lines(&args.campaign) };
+    let progress = Progress { total, enabled: !args.no_progress };
+    let publisher = Publisher::with_shared_store(client, store);
+    match runner::run(publisher, campaign::read(reader), usize::from(args.concurrency), progress).await {
+        Ok(summary) => {
+            summary.print(args.output);
+            summary.exit_code()
+        }
+        Err(message) => {
+            report::fatal(args.output, &message);
+            exit::FAILURE
+        }
+    }
+}

@@ -1,0 +1,147 @@
+//! `postato demo`: the main job on an embedded default. It starts the simulator in-process
+//! with faults on, publishes the bundled sample campaign through a Publisher into a temporary
+//! SQLite store, and verifies against the simulator's ground truth that every post was
+//! published exactly once or dead-lettered with its reason.
+
+use clap::Args;
+use postato::{Client, Jitter, Publisher, ResultStore, SqliteStore};
+use postato_sim::{FaultRates, ScriptAction, SimConfig, Simulator};
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::args::Output;
+use crate::campaign;
+use crate::exit;
+use crate::runner::{self, Progress};
+
+/// The bundled sample campaign: a few hundred posts across platforms, a few deliberately bad.
+pub const SAMPLE_CAMPAIGN: &str = include_str!("../../../../examples/campaign.jsonl");
+
+/// A post in the sample whose account the simulator reports as suspended (a permanent error).
+const SUSPENDED: &str = "campaign-dec-03-07-instagram";
+
+/// Run the demo: a faulty simulator, the sample campaign, and a verification.
+#[derive(Args, Debug)]
+pub struct DemoArgs {
+    /// Publishes at once
+    #[arg(long, default_value_t = 32)]
+    pub concurrency: usize,
+    /// The seed of the simulator's faults
+    #[arg(long, default_value_t = 2026)]
+    pub seed: u64,
+    /// text or json (the verification as one JSON line)
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub async fn run(args: &DemoArgs) -> u8 {
+    match demo(args).await {
+        Ok(code) => code,
+        Err(message) => {
+            eprintln!("demo failed: {message}");
+            exit::FAILURE
+        }
+    }
+}
+
+async fn demo(args: &DemoArgs) -> Result<u8, String> {
+    let faults = FaultRates {
+        server_error: 0.10,
+        rate_limited: 0.05,
+        reset_before: 0.02,
+        drop_after_commit: 0.05,
+        slow_commit: 0.03,
+        slow_commit_ms: 1_500,
+        ..FaultRates::default()
+    };
+    let sim = Simulator::start(SimConfig { faults, seed: args.seed, ..SimConfig::default() }).await.map_err(|e| e.to_string())?;
+    let suspended = json!({"error": {"code": "account_suspended", "message": "the account is suspended", "field": "accountId"}});
+    sim.script_business_key(SUSPENDED, vec![ScriptAction::Respond { status: 403, headers: Default::default(), body: Some(suspended), body_text: None }]);
+    let client = Client::builder()
+        .api_key(sim.api_key())
+        .workspace_id("ws_demo")
+        .base_url(sim.base_url())
+        .language("cli-demo")
+        .timeout(Duration::from_millis(1_000))
+        .backoff(Duration::from_millis(200), Duration::from_secs(3))
+        .jitter(Jitter::Additive { max: Duration::from_millis(200) })
+        .max_attempts(6)
+        .build()
+        .map_err(|e| e.to_string())?;
+    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
+    let store = Arc::new(SqliteStore::open(dir.path().join("demo.db")).map_err(|e| e.to_string())?);
+    let publisher = Publisher::with_shared_store(client, Arc::clone(&store) as Arc<dyn ResultStore>);
+    let lines = SAMPLE_CAMPAIGN.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+    if args.output == Output::Text {
+        println!("postato demo: publishing {lines} posts through a simulator at {} that fails on purpose", sim.base_url());
+        println!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
+    }
+    let summary = runner::run(publisher, campaign::read(SAMPLE_CAMPAIGN.as_bytes()), args.concurrency, Progress { total: Some(lines), enabled: true })
+        .await?;
+    if args.output == Output::Text {
+        summary.print(Output::Text);
+    }
+
+    // Verification against the platform's ground truth.
+    let publishes = sim.publishes();
+    let stats = sim.stats();
+    let letters = store.dead_letters(None, usize::MAX).await.map_err(|e| e.to_string())?;
+    let dead: BTreeMap<&str, &postato::DeadLetter> = letters.iter().map(|l| (l.business_key.as_str(), l)).collect();
+    let (mut published, mut exactly_once, mut lost) = (0u64, 0u64, Vec::new());
+    for item in campaign::read(SAMPLE_CAMPAIGN.as_bytes()) {
+        let item = item.map_err(|e| e.to_string())?;
+        let key = match &item.post {
+            Ok(post) if !post.business_key.is_empty() => post.business_key.clone(),
+            Ok(_) => format!("line:{}", item.line),
+            Err(unreadable) => unreadable.business_key.clone(),
+        };
+        match store.published(&key).await.map_err(|e| e.to_string())? {
+            Some(record) => {
+                published += 1;
+                if publishes.get(&record.idempotency_key) == Some(&1) {
+                    exactly_once += 1;
+                }
+            }
+            None if dead.contains_key(key.as_str()) => {}
+            None => lost.push(key),
+        }
+    }
+    let duplicates = stats.duplicate_keys.len();
+    let ok = duplicates == 0 && lost.is_empty() && exactly_once == published && !summary.interrupted;
+    match args.output {
+        Output::Json => println!(
+            "{}",
+            json!({
+                "ok": ok,
+                "posts": summary.total,
+                "published": published,
+                "publishedExactlyOnce": exactly_once,
+                "duplicates": duplicates,
+                "lost": lost.len(),
+                "deadLettered": letters.len(),
+                "deadLetters": letters.iter().map(|l| json!({"businessKey": l.business_key, "kind": l.kind, "status": l.status, "line": l.line, "message": l.message})).collect::<Vec<_>>(),
+                "requests": stats.requests,
+                "faultsInjected": stats.faults_injected,
+                "replays": stats.replays,
+                "platformPublishes": stats.platform_publishes,
+            })
+        ),
+        Output::Text => {
+            println!();
+            println!("verification against the simulator's ground truth:");
+            println!("  requests: {}, faults injected: {}, replays: {}", stats.requests, stats.faults_injected, stats.replays);
+            println!("  posts published: {published}; platform publishes per key: {exactly_once} of {published} exactly 1");
+            println!("  duplicates: {duplicates}");
+            println!("  lost: {}{}", lost.len(), if lost.is_empty() { String::new() } else { format!(" ({})", lost.join(", ")) });
+            println!("  dead letters: {}", letters.len());
+            for letter in &letters {
+                let line = letter.line.map(|l| format!(" (line {l})")).unwrap_or_default();
+                println!("    {}{line}: {}: {}", letter.business_key, letter.kind, letter.message);
+            }
+            println!("{}", if ok { "OK: every post published exactly once or dead-lettered with its reason" } else { "FAILED" });
+        }
+    }
+    Ok(if ok { exit::SUCCESS } else { exit::FAILURE })
+}

@@ -1,0 +1,141 @@
+//! `postato dlq`: inspect and requeue dead letters.
+
+use clap::{Args, Subcommand};
+use postato::{Publisher, ResultStore};
+use std::sync::Arc;
+
+use crate::args::{open_store, ConnectionArgs, Output};
+use crate::campaign::{parse_line, CampaignLine};
+use crate::runner::{self, Progress};
+use crate::{exit, report};
+
+/// Inspect and requeue dead letters.
+#[derive(Args, Debug)]
+pub struct DlqArgs {
+    #[command(subcommand)]
+    pub command: DlqCommand,
+}
+
+#[derive(Subcommand, Debug)]
+pub enum DlqCommand {
+    /// List dead letters with their reasons
+    List {
+        /// The result store (SQLite file)
+        #[arg(long, default_value = "postato.db")]
+        store: String,
+        /// At most this many
+        #[arg(long, default_value_t = 1000)]
+        limit: usize,
+        /// text or json (one JSON line per dead letter)
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+    },
+    /// Publish dead letters again (all, or the given business keys)
+    Retry {
+        /// Only these business keys
+        #[arg(long = "key")]
+        keys: Vec<String>,
+        /// The result store (SQLite file)
+        #[arg(long, default_value = "postato.db")]
+        store: String,
+        /// Publishes at once
+        #[arg(long, default_value_t = 8)]
+        concurrency: usize,
+        /// text or json
+        #[arg(long, value_enum, default_value_t = Output::Text)]
+        output: Output,
+        #[command(flatten)]
+        connection: ConnectionArgs,
+    },
+}
+
+async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<postato::DeadLetter>, String> {
+    let mut letters = Vec::new();
+    while letters.len() < limit {
+        let after = letters.last().map(|l: &postato::DeadLetter| l.business_key.clone());
+        let page = store.dead_letters(after.as_deref(), (limit - letters.len()).min(500)).await.map_err(|e| e.to_string())?;
+        if page.is_empty() {
+            break;
+        }
+        letters.extend(page);
+    }
+    Ok(letters)
+}
+
+pub async fn run(args: &DlqArgs) -> u8 {
+    match &args.command {
+        DlqCommand::List { store, limit, output } => {
+            let letters = match open_store(store) {
+                Ok(store) => all_letters(&store, *limit).await,
+                Err(e) => Err(e),
+            };
+            match letters {
+                Ok(letters) => {
+                    for letter in &letters {
+                        match output {
+                            Output::Json => println!("{}", serde_json::to_string(letter).unwrap_or_default()),
+                            Output::Text => println!(
+                                "{}  {}{}{}  {}",
+                                letter.business_key,
+                                letter.kind,
+                                letter.status.map(|s| format!(" {s}")).unwrap_or_default(),
+                                letter.line.map(|l| format!(" (line {l})")).unwrap_or_default(),
+                                letter.message
+                            ),
+                        }
+                    }
+                    if *output == Output::Text && letters.is_empty() {
+                        println!("no dead letters");
+                    }
+                    exit::SUCCESS
+                }
+                Err(message) => {
+                    report::fatal(*output, &message);
+                    exit::INVALID_INPUT
+                }
+            }
+        }
+        DlqCommand::Retry { keys, store, concurrency, output, connection } => {
+            let client = match connection.client() {
+                Ok(client) => client,
+                Err(error) => {
+                    report::failed(*output, &error);
+                    return exit::for_kind(error.kind());
+                }
+            };
+            let store = match open_store(store) {
+                Ok(store) => store,
+                Err(message) => {
+                    report::fatal(*output, &message);
+                    return exit::INVALID_INPUT;
+                }
+            };
+            let letters = match all_letters(&store, usize::MAX).await {
+                Ok(letters) => letters,
+                Err(message) => {
+                    report::fatal(*output, &message);
+                    return exit::FAILURE;
+                }
+            };
+            let mut lines = Vec::new();
+            for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
+                match &letter.payload {
+                    Some(payload) => lines.push(Ok(CampaignLine { line: letter.line.unwrap_or(0), post: parse_line(letter.line.unwrap_or(0), payload) })),
+                    None => eprintln!("skipping {}: its line could not be read; fix the campaign and run `postato batch` again", letter.business_key),
+                }
+            }
+            let publisher = Publisher::with_shared_store(client, store);
+            let progress = Progress { total: Some(lines.len() as u64), enabled: true };
+            match runner::run(publisher, lines.into_iter(), *concurrency, progress).await {
+                Ok(summary) => {
+                    summary.print(*output);
+                    summary.exit_code()
+                }
+                Err(message) => {
+                    report::fatal(*output, &message);
+                    exit::FAILURE
+                }
+            }
+        }
+    }
+}

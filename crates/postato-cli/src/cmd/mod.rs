@@ -1,0 +1,9 @@
+//! One module per subcommand.
+
+pub mod batch;
+pub mod demo;
+pub mod dlq;
+pub mod key;
+pub mod publish;
+pub mod sim;
+pub mod status;

@@ -1,0 +1,116 @@
+//! `postato sim`: runs the simulator until Ctrl-C; its base URL is the first line of stdout.
+
+use clap::Args;
+use postato_sim::{FaultRates, RateLimitConfig, SimConfig, Simulator, DEFAULT_API_KEY};
+use std::io::Write;
+use std::time::Duration;
+
+use crate::exit;
+
+/// Run the Postato API simulator on 127.0.0.1.
+#[derive(Args, Debug)]
+pub struct SimArgs {
+    /// The port (0 picks a free one)
+    #[arg(long, default_value_t = 0)]
+    pub port: u16,
+    /// Accepted API keys (repeatable)
+    #[arg(long = "api-key", default_value = DEFAULT_API_KEY)]
+    pub api_keys: Vec<String>,
+    /// Probability of a 5xx before processing
+    #[arg(long, default_value_t = 0.0)]
+    pub server_error_rate: f64,
+    /// Probability of a 429 before processing
+    #[arg(long, default_value_t = 0.0)]
+    pub rate_limited_rate: f64,
+    /// Probability of closing the connection before processing
+    #[arg(long, default_value_t = 0.0)]
+    pub reset_rate: f64,
+    /// Probability of publishing and then closing the connection without answering
+    #[arg(long, default_value_t = 0.0)]
+    pub drop_after_commit_rate: f64,
+    /// Probability of a slow commit
+    #[arg(long, default_value_t = 0.0)]
+    pub slow_commit_rate: f64,
+    /// How long a slow commit takes, in ms
+    #[arg(long, default_value_t = 2_000)]
+    pub slow_commit_ms: u64,
+    /// Probability of extra latency
+    #[arg(long, default_value_t = 0.0)]
+    pub latency_rate: f64,
+    /// The extra latency, in ms
+    #[arg(long, default_value_t = 0)]
+    pub latency_ms: u64,
+    /// Requests per second per workspace (no limit when absent)
+    #[arg(long)]
+    pub rate_limit: Option<f64>,
+    /// The rate limit's burst
+    #[arg(long, default_value_t = 10)]
+    pub burst: u32,
+    /// The seed of the fault generator
+    #[arg(long, default_value_t = 0)]
+    pub seed: u64,
+    /// How long stored answers are replayed, in seconds
+    #[arg(long, default_value_t = 86_400)]
+    pub retention_secs: u64,
+    /// Accept POSTs without Idempotency-Key
+    #[arg(long)]
+    pub no_require_idempotency_key: bool,
+    /// Do not serve the /_sim/ admin API
+    #[arg(long)]
+    pub no_admin: bool,
+}
+
+pub async fn run(args: &SimArgs) -> u8 {
+    let config = SimConfig {
+        port: args.port,
+        api_keys: args.api_keys.clone(),
+        require_idempotency_key: !args.no_require_idempotency_key,
+        retention: Duration::from_secs(args.retention_secs),
+        rate_limit: args.rate_limit.map(|rate| RateLimitConfig { rate_per_second: rate, burst: args.burst }),
+        faults: FaultRates {
+            server_error: args.server_error_rate,
+            rate_limited: args.rate_limited_rate,
+            reset_before: args.reset_rate,
+            drop_after_commit: args.drop_after_commit_rate,
+            slow_commit: args.slow_commit_rate,
+            slow_commit_ms: args.slow_commit_ms,
+            latency: args.latency_rate,
+            latency_ms: args.latency_ms,
+        },
+        seed: args.seed,
+        admin: !args.no_admin,
+    };
+    if let Some(rate) = args.rate_limit.filter(|r| !(*r > 0.0 && r.is_finite())) {
+        eprintln!("error: --rate-limit {rate} must be a positive number of requests per second");
+        return exit::INVALID_INPUT;
+    }
+    let sim = match Simulator::start(config).await {
+        Ok(sim) => sim,
+        Err(e) => {
+            eprintln!("error: {e}");
+            return exit::INVALID_INPUT;
+        }
+    };
+    println!("{}", sim.base_url());
+    let _ = std::io::stdout().flush();
+    eprintln!("postato simulator listening on {} (admin API under /_sim/); Ctrl-C stops it", sim.base_url());
+    wait_for_shutdown().await;
+    sim.stop().await;
+    exit::SUCCESS
+}
+
+async fn wait_for_shutdown() {
+    #[cfg(unix)]
+    {
+        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
+            Ok(signal) => signal,
+            Err(_) => return std::future::pending().await,
+        };
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    }
+    #[cfg(not(unix))]
+    let _ = tokio::signal::ctrl_c().await;
+}

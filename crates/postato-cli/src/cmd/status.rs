@@ -1,0 +1,46 @@
+//! `postato status`: counts in a store.
+
+use clap::Args;
+use serde_json::json;
+
+use crate::args::{open_store, Output};
+use crate::{exit, report};
+
+/// Show how many posts a store holds as published and dead-lettered.
+#[derive(Args, Debug)]
+pub struct StatusArgs {
+    /// The result store (SQLite file)
+    #[arg(long, default_value = "postato.db")]
+    pub store: String,
+    /// text or json
+    #[arg(long, value_enum, default_value_t = Output::Text)]
+    pub output: Output,
+}
+
+pub async fn run(args: &StatusArgs) -> u8 {
+    let counts = match open_store(&args.store) {
+        Ok(store) => store.counts().await.map_err(|e| e.to_string()),
+        Err(e) => Err(e),
+    };
+    match counts {
+        Ok(counts) => {
+            match args.output {
+                Output::Json => println!(
+                    "{}",
+                    json!({"ok": true, "published": counts.published, "deadLettered": counts.dead_letters, "deadLetteredByKind": counts.dead_letters_by_kind})
+                ),
+                Output::Text => {
+                    println!("{}: {} published, {} dead-lettered", args.store, counts.published, counts.dead_letters);
+                    for (kind, n) in &counts.dead_letters_by_kind {
+                        println!("  dead-lettered ({kind}): {n}");
+                    }
+                }
+            }
+            exit::SUCCESS
+        }
+        Err(message) => {
+            report::fatal(args.output, &message);
+            exit::INVALID_INPUT
+        }
+    }
+}

@@ -1,0 +1,26 @@
+//! Exit codes, so scripts can tell success, permanent failures and transient failures apart.
+
+use postato::ErrorKind;
+
+/// Everything was published (or already was).
+pub const SUCCESS: u8 = 0;
+/// Unexpected failure: the store could not be opened, a file could not be read.
+pub const FAILURE: u8 = 1;
+/// Invalid input or usage: nothing was sent.
+pub const INVALID_INPUT: u8 = 2;
+/// A permanent failure: fix the post before publishing again.
+pub const PERMANENT: u8 = 3;
+/// A transient failure: publishing again later with the same business key is safe.
+pub const TRANSIENT: u8 = 4;
+/// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish.
+pub const INTERRUPTED: u8 = 130;
+
+/// The exit code for an error kind.
+pub fn for_kind(kind: ErrorKind) -> u8 {
+    match kind {
+        ErrorKind::InvalidInput => INVALID_INPUT,
+        ErrorKind::Permanent | ErrorKind::IdempotencyConflict | ErrorKind::BusinessKeyReused | ErrorKind::InvalidResponse => PERMANENT,
+        ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
+        ErrorKind::Cancelled => INTERRUPTED,
+    }
+}

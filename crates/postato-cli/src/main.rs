@@ -1,0 +1,69 @@
+//! `postato`: publish posts retry-safely from the command line. See `postato --help`.
+
+mod args;
+mod campaign;
+mod cmd;
+mod exit;
+mod report;
+mod runner;
+
+use clap::{Parser, Subcommand};
+
+/// Retry-safe publishing to the Postato API: never double-posts, never loses a post.
+///
+/// Exit codes: 0 success; 1 unexpected failure; 2 invalid input or usage (nothing sent);
+/// 3 permanent failure (fix the post first); 4 transient failure (retrying later with the
+/// same business key is safe); 130 interrupted (run again to finish).
+#[derive(Parser, Debug)]
+#[command(name = "postato", version, about, long_about)]
+struct Cli {
+    /// Log each retry (to stderr); POSTATO_LOG=debug shows more
+    #[arg(long, short, global = true)]
+    verbose: bool,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Subcommand, Debug)]
+enum Command {
+    /// Print the idempotency key of each business key
+    Key(cmd::key::KeyArgs),
+    /// Publish one post
+    Publish(Box<cmd::publish::PublishArgs>),
+    /// Publish a campaign file (JSON Lines), resumably
+    Batch(Box<cmd::batch::BatchArgs>),
+    /// Inspect and requeue dead letters
+    Dlq(cmd::dlq::DlqArgs),
+    /// Show counts in a result store
+    Status(cmd::status::StatusArgs),
+    /// Run the Postato API simulator
+    Sim(cmd::sim::SimArgs),
+    /// Run the demo: a faulty simulator, a sample campaign, a verification
+    Demo(cmd::demo::DemoArgs),
+}
+
+fn main() -> std::process::ExitCode {
+    let cli = Cli::parse();
+    let default_level = if cli.verbose { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTATO_LOG").unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt().with_env_filter(filter).with_writer(std::io::stderr).with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr())).with_target(false).init();
+    let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
+        Ok(runtime) => runtime,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return std::process::ExitCode::from(exit::FAILURE);
+        }
+    };
+    let code = runtime.block_on(async {
+        match &cli.command {
+            Command::Key(args) => cmd::key::run(args),
+            Command::Publish(args) => cmd::publish::run(args).await,
+            Command::Batch(args) => cmd::batch::run(args).await,
+            Command::Dlq(args) => cmd::dlq::run(args).await,
+            Command::Status(args) => cmd::status::run(args).await,
+            Command::Sim(args) => cmd::sim::run(args).await,
+            Command::Demo(args) => cmd::demo::run(args).await,
+        }
+    });
+    std::process::ExitCode::from(code)
+}

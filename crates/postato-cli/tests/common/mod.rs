@@ -1,0 +1,54 @@
+//! Helpers for the CLI's tests: run the `postato` binary against an in-process simulator.
+#![allow(dead_code)]
+
+use postato_sim::SimulatorHandle;
+use serde_json::Value;
+use std::process::Output;
+
+pub const BIN: &str = env!("CARGO_BIN_EXE_postato");
+
+/// Runs `postato` with `args` (and optional stdin), without inheriting POSTATO_* variables.
+pub async fn postato(args: &[&str], stdin: Option<&str>) -> Output {
+    let mut command = tokio::process::Command::new(BIN);
+    command.args(args).env_remove("POSTATO_API_KEY").env_remove("POSTATO_WORKSPACE_ID").env_remove("POSTATO_BASE_URL");
+    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("postato runs");
+    if let Some(input) = stdin {
+        use tokio::io::AsyncWriteExt;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).await.unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().await.unwrap()
+}
+
+/// The connection flags for `sim`, with fast-forwarded waits.
+pub fn connection(sim: &SimulatorHandle) -> Vec<String> {
+    vec![
+        "--base-url".into(),
+        sim.base_url(),
+        "--api-key".into(),
+        sim.api_key().into(),
+        "--workspace".into(),
+        "ws_cli".into(),
+        "--fast-forward-waits".into(),
+    ]
+}
+
+pub fn json_line(output: &Output) -> Value {
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 1, "exactly one JSON line, got {stdout:?} (stderr {:?})", String::from_utf8_lossy(&output.stderr));
+    serde_json::from_str(lines[0]).unwrap()
+}
+
+pub fn code(output: &Output) -> i32 {
+    output.status.code().unwrap_or(-1)
+}
+
+pub fn post_line(key: &str, content: &str) -> String {
+    format!(r#"{{"businessKey":"{key}","platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"{content}"}}"#)
+}
+
+pub fn strings(v: &[String]) -> Vec<&str> {
+    v.iter().map(String::as_str).collect()
+}

@@ -1,0 +1,93 @@
+//! Crash and resume: `postato batch` on 1,200 posts against a faulty simulator, killed with
+//! SIGKILL at several points and rerun until done. Every key must end with exactly one
+//! platform publish and a stored post id (or a dead letter with its reason); none missing.
+use postato::{idempotency_key, ResultStore, SqliteStore};
+use postato_sim::{FaultRates, SimConfig, Simulator};
+use std::time::{Duration, Instant};
+
+mod common;
+use common::*;
+
+const POSTS: usize = 1_200;
+const KILLS: usize = 4;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
+    let faults = FaultRates { server_error: 0.10, rate_limited: 0.03, reset_before: 0.02, drop_after_commit: 0.05, latency: 0.2, latency_ms: 20, ..FaultRates::default() };
+    let sim = Simulator::start(SimConfig { faults, seed: 11, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("campaign.jsonl");
+    let store_path = dir.path().join("crash.db");
+    let keys: Vec<String> = (0..POSTS).map(|i| format!("crash-{i:05}")).collect();
+    std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let connection = connection(&sim);
+    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store_path.to_str().unwrap(), "--output", "json", "--no-progress", "--concurrency", "16", "--max-attempts", "12"];
+    args.extend(strings(&connection));
+
+    let store = SqliteStore::open(&store_path).unwrap();
+    let mut kills = 0;
+    let mut runs = 0;
+    let started = Instant::now();
+    loop {
+        runs += 1;
+        let before = store.counts().await.unwrap().published;
+        let mut child = tokio::process::Command::new(BIN)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if kills < KILLS {
+            // Kill it once it has made progress, mid-run.
+            let target = before + 80 + 40 * kills as u64;
+            loop {
+                if child.try_wait().unwrap().is_some() {
+                    break;
+                }
+                if store.counts().await.unwrap().published >= target {
+                    child.start_kill().unwrap();
+                    kills += 1;
+                    break;
+                }
+                tokio::time::sleep(Duration::from_millis(5)).await;
+            }
+            let status = child.wait().await.unwrap();
+            if status.code() == Some(0) {
+                break;
+            }
+            continue;
+        }
+        let output = child.wait_with_output().await.unwrap();
+        if output.status.code() == Some(0) {
+            break;
+        }
+        assert!(runs < KILLS + 5, "the batch does not finish: {:?}", String::from_utf8_lossy(&output.stdout));
+    }
+    assert_eq!(kills, KILLS, "every kill landed mid-run");
+
+    let publishes = sim.publishes();
+    let (mut published, mut dead, mut missing) = (0, 0, Vec::new());
+    let letters = store.dead_letters(None, usize::MAX).await.unwrap();
+    for key in &keys {
+        match store.published(key).await.unwrap() {
+            Some(record) => {
+                assert_eq!(publishes.get(&idempotency_key(key)), Some(&1), "{key} published {:?} times", publishes.get(&idempotency_key(key)));
+                assert!(record.post_id.starts_with("post_"));
+                published += 1;
+            }
+            None if letters.iter().any(|l| &l.business_key == key && !l.message.is_empty()) => dead += 1,
+            None => missing.push(key.clone()),
+        }
+    }
+    let stats = sim.stats();
+    println!(
+        "crash/resume: {POSTS} posts, {kills} SIGKILLs, {runs} runs, {:.1} s; {published} published, {dead} dead-lettered, {} missing; {} faults injected, {} duplicates",
+        started.elapsed().as_secs_f64(),
+        missing.len(),
+        stats.faults_injected,
+        stats.duplicate_keys.len()
+    );
+    assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(stats.duplicate_keys.is_empty(), "published twice: {:?}", stats.duplicate_keys);
+    assert_eq!(published + dead, POSTS);
+}
