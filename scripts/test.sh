@@ -1,12 +1,30 @@
 #!/usr/bin/env bash
 # Builds and tests every language present, from a fresh machine. Run from anywhere:
 #   ./scripts/test.sh
+# It installs what it needs itself: a Python venv with maturin, pytest and mypy (pinned).
 set -euo pipefail
 cd "$(dirname "$0")/.."
-export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
+ROOT=$PWD
+export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR=never
 
-echo "== Rust: build and test the workspace"
+section() { printf '\n== %s\n' "$*"; }
+
+section "Rust: build and test the workspace"
 cargo test --workspace --all-targets
 cargo test --workspace --doc
+
+section "Python: build the package from source (pip install ./python) and test it"
+VENV="$ROOT/python/.venv"
+[ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
+"$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt
+"$VENV/bin/pip" install -q --disable-pip-version-check ./python
+(cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider)
+(cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato)
+SDIST_DIR=$(mktemp -d)
+(cd python && "$VENV/bin/maturin" sdist -q -o "$SDIST_DIR")
+tar tzf "$SDIST_DIR"/postato-*.tar.gz | grep -q "crates/postato-core/src/machine.rs" \
+  || { echo "the sdist lacks the Rust sources it needs"; exit 1; }
+rm -rf "$SDIST_DIR"
+echo "python sdist: ok"

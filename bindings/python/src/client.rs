@@ -1,0 +1,173 @@
+//! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
+//! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
+
+use postato::{Client, ClientBuilder, Event, Post, PublishError, Published};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::errors::to_py;
+use crate::runtime::{self, ExtensionRuntime};
+
+/// Parses the post the Python wrapper serialised; a bad field is an `InvalidPostError`
+/// whose message comes from the core (an unknown status, say).
+pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
+    let value: serde_json::Value = serde_json::from_str(post_json)
+        .map_err(|e| PublishError::InvalidInput(postato::ValidationError::new("post", format!("is not valid JSON: {e}"))))?;
+    if let Some(status) = value.get("status").and_then(|s| s.as_str()) {
+        status.parse::<postato::PostStatus>()?;
+    }
+    if let Some(at) = value.get("scheduledAt").and_then(|s| s.as_str()) {
+        postato::postato_core::parse_timestamp(at)?;
+    }
+    serde_json::from_value::<Post>(value).map_err(|e| {
+        let message = e.to_string();
+        let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("post").to_owned();
+        PublishError::InvalidInput(postato::ValidationError::new(field, format!("is not valid: {message}")))
+    })
+}
+
+/// A published post as a dict for the Python `Post`.
+pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("id", &p.id)?;
+    d.set_item("status", &p.status)?;
+    d.set_item("idempotency_key", &p.idempotency_key)?;
+    d.set_item("attempts", p.attempts)?;
+    d.set_item("replayed", p.replayed)?;
+    d.set_item("from_store", from_store)?;
+    Ok(d)
+}
+
+/// Sends retries and failures to `postato._log.emit`, under the GIL.
+fn log_event(business_key: &str, event: &Event) {
+    let fields: Option<(&str, u32, Option<u16>, String, f64)> = match event {
+        Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
+            let status = match reason {
+                postato::WaitReason::RetryableStatus(s) => Some(*s),
+                postato::WaitReason::RateLimited => Some(429),
+                _ => None,
+            };
+            Some(("retry", *next_attempt, status, reason.to_string(), delay.as_secs_f64()))
+        }
+        Event::Finished { attempts, result: Err(kind) } => Some(("failed", *attempts, None, kind.as_str().to_owned(), 0.0)),
+        _ => None,
+    };
+    if let Some((what, attempt, status, reason, delay)) = fields {
+        Python::attach(|py| {
+            let _ = py
+                .import("postato._log")
+                .and_then(|m| m.getattr("emit"))
+                .and_then(|emit| emit.call1((what, business_key, attempt, status, reason, delay)));
+        });
+    }
+}
+
+/// The Rust client for one workspace.
+#[pyclass(module = "postato._native", frozen)]
+pub struct NativeClient {
+    builder: ClientBuilder,
+    current: Mutex<(u32, Client)>,
+}
+
+impl NativeClient {
+    /// The client for this process (rebuilt after a fork: sockets do not survive one).
+    pub fn client(&self) -> Result<Client, PublishError> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.0 != std::process::id() {
+            *current = (std::process::id(), self.build()?);
+        }
+        Ok(current.1.clone())
+    }
+
+    fn build(&self) -> Result<Client, PublishError> {
+        // reqwest needs a runtime context to build its pool.
+        let _guard = runtime::get().enter();
+        self.builder.clone().build()
+    }
+}
+
+#[pymethods]
+impl NativeClient {
+    #[new]
+    #[pyo3(signature = (api_key, workspace_id, base_url, max_attempts, timeout, connect_timeout, backoff_base, backoff_cap, deadline, max_rate_limit_waits, max_retry_after, fast_forward_waits, language))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        api_key: String,
+        workspace_id: String,
+        base_url: Option<String>,
+        max_attempts: u32,
+        timeout: f64,
+        connect_timeout: f64,
+        backoff_base: f64,
+        backoff_cap: f64,
+        deadline: Option<f64>,
+        max_rate_limit_waits: u32,
+        max_retry_after: f64,
+        fast_forward_waits: bool,
+        language: String,
+    ) -> PyResult<Self> {
+        let seconds = |name: &str, v: f64| -> PyResult<Duration> {
+            Duration::try_from_secs_f64(v).map_err(|_| {
+                to_py(&PublishError::InvalidInput(postato::ValidationError::new(name, format!("is {v}: give a non-negative number of seconds"))))
+            })
+        };
+        let mut policy = postato::RetryPolicy {
+            max_attempts,
+            attempt_timeout: seconds("timeout", timeout)?,
+            backoff_base: seconds("backoffBase", backoff_base)?,
+            backoff_cap: seconds("backoffCap", backoff_cap)?,
+            max_rate_limit_waits,
+            max_retry_after: seconds("maxRetryAfter", max_retry_after)?,
+            ..postato::RetryPolicy::default()
+        };
+        policy.deadline = deadline.map(|d| seconds("deadline", d)).transpose()?;
+        let mut builder = Client::builder()
+            .api_key(api_key)
+            .workspace_id(workspace_id)
+            .policy(policy)
+            .connect_timeout(seconds("connectTimeout", connect_timeout)?)
+            .fast_forward_waits(fast_forward_waits)
+            .language(language)
+            .on_event_shared(Arc::new(log_event));
+        if let Some(url) = base_url {
+            builder = builder.base_url(url);
+        }
+        let client = {
+            let _guard = runtime::get().enter();
+            builder.clone().build().map_err(|e| to_py(&e))?
+        };
+        Ok(NativeClient { builder, current: Mutex::new((std::process::id(), client)) })
+    }
+
+    /// Publishes synchronously, with the GIL released.
+    fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
+        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let client = self.client().map_err(|e| to_py(&e))?;
+        let published = runtime::block_on(py, async move { client.publish(&post).await })?.map_err(|e| to_py(&e))?;
+        published_dict(py, &published, false)
+    }
+
+    /// Publishes as an asyncio awaitable; cancelling the task cancels the publish.
+    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
+        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let client = self.client().map_err(|e| to_py(&e))?;
+        pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
+            let published = client.publish(&post).await.map_err(|e| to_py(&e))?;
+            Python::attach(|py| published_dict(py, &published, false).map(Bound::unbind))
+        })
+    }
+
+    /// The workspace id.
+    #[getter]
+    fn workspace_id(&self) -> PyResult<String> {
+        Ok(self.client().map_err(|e| to_py(&e))?.workspace_id().to_owned())
+    }
+
+    /// The base URL.
+    #[getter]
+    fn base_url(&self) -> PyResult<String> {
+        Ok(self.client().map_err(|e| to_py(&e))?.base_url().to_owned())
+    }
+}

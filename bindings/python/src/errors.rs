@@ -1,0 +1,51 @@
+//! Errors: each `PublishError` becomes the matching exception class of `postato.errors`
+//! (defined in Python so they pickle), carrying its kind, status, body, attempts,
+//! retry_after and field. Messages never contain the API key.
+
+use postato::{ErrorKind, PublishError};
+use pyo3::exceptions::PyRuntimeError;
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+
+fn class_name(kind: ErrorKind) -> &'static str {
+    match kind {
+        ErrorKind::InvalidInput => "InvalidPostError",
+        ErrorKind::Permanent => "PermanentPostError",
+        ErrorKind::IdempotencyConflict => "IdempotencyConflictError",
+        ErrorKind::BusinessKeyReused => "BusinessKeyReusedError",
+        ErrorKind::RateLimited => "RateLimitedError",
+        ErrorKind::Transient => "TransientPostError",
+        ErrorKind::Deadline => "DeadlineExceededError",
+        ErrorKind::InvalidResponse => "InvalidResponseError",
+        ErrorKind::Cancelled => "PublishCancelledError",
+    }
+}
+
+fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
+    let class = py.import("postato.errors")?.getattr(class_name(error.kind()))?;
+    let kwargs = PyDict::new(py);
+    kwargs.set_item("message", error.to_string())?;
+    kwargs.set_item("status", error.status())?;
+    kwargs.set_item("body", error.body())?;
+    kwargs.set_item("attempts", error.attempts())?;
+    kwargs.set_item("retry_after", error.retry_after().map(|d| d.as_secs_f64()))?;
+    kwargs.set_item("field", error.field())?;
+    Ok(PyErr::from_value(class.call((), Some(&kwargs))?))
+}
+
+/// The Python exception for `error`.
+pub fn to_py(error: &PublishError) -> PyErr {
+    Python::attach(|py| build(py, error).unwrap_or_else(|e| PyRuntimeError::new_err(format!("{error} (while raising: {e})"))))
+}
+
+/// A store or simulator failure, as a `PostatoError`.
+pub fn other(message: impl Into<String>) -> PyErr {
+    let message = message.into();
+    Python::attach(|py| {
+        py.import("postato.errors")
+            .and_then(|m| m.getattr("PostatoError"))
+            .and_then(|class| class.call1((message.clone(),)))
+            .map(PyErr::from_value)
+            .unwrap_or_else(|_| PyRuntimeError::new_err(message))
+    })
+}

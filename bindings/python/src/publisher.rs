@@ -1,0 +1,115 @@
+//! `NativePublisher` and its stores: `NativeMemoryStore`, `NativeSqliteStore` (reopened in a
+//! forked child: a SQLite connection must not cross a fork).
+
+use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
+use pyo3::prelude::*;
+use pyo3::types::PyDict;
+use std::sync::{Arc, Mutex};
+
+use crate::client::{parse_post, published_dict, NativeClient};
+use crate::errors::{other, to_py};
+use crate::runtime::{self, ExtensionRuntime};
+
+/// A result store.
+#[pyclass(module = "postato._native", frozen)]
+pub struct NativeStore {
+    path: Option<String>,
+    current: Mutex<(u32, Arc<dyn ResultStore>)>,
+}
+
+impl NativeStore {
+    fn open(path: &Option<String>) -> PyResult<Arc<dyn ResultStore>> {
+        Ok(match path {
+            Some(path) => Arc::new(SqliteStore::open(path).map_err(|e| other(e.to_string()))?),
+            None => Arc::new(MemoryStore::new()),
+        })
+    }
+
+    /// The store for this process.
+    pub fn store(&self) -> PyResult<Arc<dyn ResultStore>> {
+        let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
+        if current.0 != std::process::id() {
+            if self.path.is_none() {
+                return Err(other("a MemoryStore cannot be used in a forked process: create a new one there"));
+            }
+            *current = (std::process::id(), Self::open(&self.path)?);
+        }
+        Ok(Arc::clone(&current.1))
+    }
+}
+
+#[pymethods]
+impl NativeStore {
+    /// A SQLite store at `path`, or a memory store when `path` is None.
+    #[new]
+    #[pyo3(signature = (path=None))]
+    fn new(path: Option<String>) -> PyResult<Self> {
+        let store = Self::open(&path)?;
+        Ok(NativeStore { path, current: Mutex::new((std::process::id(), store)) })
+    }
+
+    /// Counts as a dict: published, dead_letters, dead_letters_by_kind.
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let store = self.store()?;
+        let counts = runtime::block_on(py, async move { store.counts().await })?.map_err(|e| other(e.to_string()))?;
+        let d = PyDict::new(py);
+        d.set_item("published", counts.published)?;
+        d.set_item("dead_letters", counts.dead_letters)?;
+        d.set_item("dead_letters_by_kind", counts.dead_letters_by_kind.into_iter().collect::<Vec<_>>())?;
+        Ok(d)
+    }
+
+    /// Dead letters as JSON lines (camelCase, as the CLI prints them).
+    fn dead_letters_json(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<String>> {
+        let store = self.store()?;
+        let letters = runtime::block_on(py, async move { store.dead_letters(None, limit).await })?.map_err(|e| other(e.to_string()))?;
+        Ok(letters.iter().map(|l| serde_json::to_string(l).unwrap_or_default()).collect())
+    }
+
+    /// The stored post id of a business key, if published.
+    fn published_id(&self, py: Python<'_>, business_key: String) -> PyResult<Option<String>> {
+        let store = self.store()?;
+        let record = runtime::block_on(py, async move { store.published(&business_key).await })?.map_err(|e| other(e.to_string()))?;
+        Ok(record.map(|r| r.post_id))
+    }
+}
+
+/// A client with a store.
+#[pyclass(module = "postato._native", frozen)]
+pub struct NativePublisher {
+    client: Py<NativeClient>,
+    store: Py<NativeStore>,
+}
+
+impl NativePublisher {
+    fn publisher(&self) -> PyResult<Publisher> {
+        let client = self.client.get().client().map_err(|e| to_py(&e))?;
+        Ok(Publisher::with_shared_store(client, self.store.get().store()?))
+    }
+}
+
+#[pymethods]
+impl NativePublisher {
+    #[new]
+    fn new(client: Py<NativeClient>, store: Py<NativeStore>) -> Self {
+        NativePublisher { client, store }
+    }
+
+    /// Publishes unless the store has it, synchronously with the GIL released.
+    fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
+        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let publisher = self.publisher()?;
+        let report = runtime::block_on(py, async move { publisher.publish(&post).await })?.map_err(|e| to_py(&e))?;
+        published_dict(py, &report.published, report.from_store)
+    }
+
+    /// Publishes unless the store has it, as an asyncio awaitable.
+    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
+        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let publisher = self.publisher()?;
+        pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
+            let report = publisher.publish(&post).await.map_err(|e| to_py(&e))?;
+            Python::attach(|py| published_dict(py, &report.published, report.from_store).map(Bound::unbind))
+        })
+    }
+}

@@ -1,0 +1,80 @@
+"""Uses every public name of the package; `mypy --strict` must pass on it (CI runs it)."""
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+from typing import List, Optional
+
+import postato
+from postato import (
+    AsyncClient,
+    BusinessKeyReusedError,
+    Client,
+    DeadLetter,
+    DeadlineExceededError,
+    IdempotencyConflictError,
+    InvalidPostError,
+    InvalidResponseError,
+    MemoryStore,
+    PermanentPostError,
+    Post,
+    PostatoError,
+    PublishCancelledError,
+    Publisher,
+    RateLimitedError,
+    SqliteStore,
+    StoreCounts,
+    TransientPostError,
+    idempotency_key,
+)
+from postato.testing import DEFAULT_API_KEY, Simulator, SimulatorStats
+
+
+def describe(error: PostatoError) -> str:
+    status: Optional[int] = error.status
+    retry_after: Optional[float] = error.retry_after
+    return f"{error.kind} {status} {error.attempts} {retry_after} {error.field} {error.body!r}"
+
+
+def main() -> None:
+    key: str = idempotency_key("draft-1")
+    assert postato.__version__
+    with Simulator(faults={"server_error": 0.1}, rate_limit=(100.0, 10), seed=1, api_keys=[DEFAULT_API_KEY]) as sim:
+        sim.script("draft-1", [{"action": "respond", "status": 500}, {"action": "ok"}])
+        client = Client(api_key=sim.api_key, workspace_id="ws", base_url=sim.base_url, max_attempts=5, timeout=30.0,
+                        backoff_base=0.5, backoff_cap=30.0, deadline=None, fast_forward_waits=True)
+        post: Post = client.publish(business_key="draft-1", platform="x", account_id="acc", content="hello",
+                                    status="scheduled", post_type="post",
+                                    scheduled_at=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        ids: List[str] = [post.id, post.status, post.idempotency_key]
+        attempts: int = post.attempts
+        replayed: bool = post.replayed or post.from_store
+        publisher = Publisher(client, store=SqliteStore(":memory:"))
+        again: Post = publisher.publish("draft-1-thread", "x", "acc", [{"text": "one", "media": [{"id": "m1"}]}])
+        counts: StoreCounts = publisher.store.counts()
+        letters: List[DeadLetter] = MemoryStore().dead_letters(limit=10)
+
+        async def run() -> Post:
+            async with AsyncClient(api_key=sim.api_key, workspace_id="ws", base_url=sim.base_url) as async_client:
+                first = await async_client.publish(business_key="draft-2", platform="x", account_id="acc", content="hi")
+                await Publisher(async_client, store=MemoryStore()).publish_async("draft-3", "x", "acc", "hi")
+                return first
+
+        asyncio.run(run())
+        stats: SimulatorStats = sim.stats()
+        published: int = sim.publishes("draft-1") + stats.platform_publishes
+        sim.set_faults(server_error=0.0)
+        sim.set_rate_limit(None)
+        sim.outage(duration=0.0)
+        sim.reset()
+        print(key, ids, attempts, replayed, again, counts, letters, published)
+    errors: List[PostatoError] = [
+        InvalidPostError("bad", field="content"), PermanentPostError(400, {}), IdempotencyConflictError("x"),
+        BusinessKeyReusedError("x"), TransientPostError(503, None, 5), RateLimitedError(60.0),
+        DeadlineExceededError("x"), InvalidResponseError("x"), PublishCancelledError("x"),
+    ]
+    print([describe(e) for e in errors])
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,62 @@
+"""postato: retry-safe publishing to the Postato API. Never double-posts, never loses a post.
+
+Every retry rule lives in the Rust core; this package converts types and errors.
+"""
+from __future__ import annotations
+
+import atexit
+import os
+
+from . import _native
+from ._client import AsyncClient, Client, Post
+from ._publisher import DeadLetter, MemoryStore, Publisher, SqliteStore, StoreCounts
+from .errors import (
+    BusinessKeyReusedError,
+    DeadlineExceededError,
+    IdempotencyConflictError,
+    InvalidPostError,
+    InvalidResponseError,
+    PermanentPostError,
+    PostatoError,
+    PublishCancelledError,
+    RateLimitedError,
+    TransientPostError,
+)
+
+__version__ = _native.version()
+
+__all__ = [
+    "Client",
+    "AsyncClient",
+    "Publisher",
+    "SqliteStore",
+    "MemoryStore",
+    "StoreCounts",
+    "DeadLetter",
+    "Post",
+    "idempotency_key",
+    "PostatoError",
+    "InvalidPostError",
+    "PermanentPostError",
+    "IdempotencyConflictError",
+    "BusinessKeyReusedError",
+    "TransientPostError",
+    "RateLimitedError",
+    "DeadlineExceededError",
+    "InvalidResponseError",
+    "PublishCancelledError",
+]
+
+
+def idempotency_key(business_key: str) -> str:
+    """The idempotency key of a business key: the first 32 hex characters of its SHA-256."""
+    if not isinstance(business_key, str):
+        raise InvalidPostError("invalid post: businessKey: must be a string", field="businessKey")
+    return _native.idempotency_key(business_key)
+
+
+# The extension's tokio runtime stops before the interpreter finalizes (so no Rust thread
+# resolves an asyncio future during shutdown), and is rebuilt in forked children.
+atexit.register(_native.shutdown)
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_native.after_fork_in_child)

@@ -1,0 +1,135 @@
+"""``Client`` and ``AsyncClient``: publish posts through the Rust client.
+
+Sync calls release the GIL, so threads publish in parallel; async calls are asyncio
+awaitables, and cancelling the task cancels the publish (nothing is retried after it).
+"""
+from __future__ import annotations
+
+import sys
+from dataclasses import dataclass
+from typing import Any, Dict, Optional
+
+from . import _native
+from ._wire import Content, ScheduledAt, post_json
+
+_LANGUAGE = f"python/{sys.version_info.major}.{sys.version_info.minor}"
+
+
+@dataclass(frozen=True)
+class Post:
+    """A published post."""
+
+    id: str
+    status: str
+    idempotency_key: str
+    attempts: int
+    replayed: bool
+    from_store: bool = False
+
+    @classmethod
+    def _from_native(cls, d: Dict[str, Any]) -> "Post":
+        return cls(d["id"], d["status"], d["idempotency_key"], d["attempts"], d["replayed"], d["from_store"])
+
+
+class _ClientBase:
+    def __init__(
+        self,
+        api_key: str,
+        workspace_id: str,
+        base_url: Optional[str] = None,
+        max_attempts: int = 5,
+        timeout: float = 30.0,
+        backoff_base: float = 0.5,
+        backoff_cap: float = 30.0,
+        deadline: Optional[float] = None,
+        *,
+        connect_timeout: float = 10.0,
+        max_rate_limit_waits: int = 20,
+        max_retry_after: float = 60.0,
+        fast_forward_waits: bool = False,
+    ) -> None:
+        """``base_url=None`` means the production API. Times are in seconds.
+
+        ``fast_forward_waits`` is for tests: backoffs and Retry-After waits advance a
+        virtual clock instead of sleeping (attempt timeouts stay real).
+        """
+        self._native = _native.NativeClient(
+            api_key,
+            workspace_id,
+            base_url,
+            max_attempts,
+            float(timeout),
+            float(connect_timeout),
+            float(backoff_base),
+            float(backoff_cap),
+            None if deadline is None else float(deadline),
+            max_rate_limit_waits,
+            float(max_retry_after),
+            fast_forward_waits,
+            _LANGUAGE,
+        )
+
+    @property
+    def workspace_id(self) -> str:
+        return self._native.workspace_id
+
+    @property
+    def base_url(self) -> str:
+        return self._native.base_url
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(workspace_id={self.workspace_id!r}, base_url={self.base_url!r})"
+
+
+class Client(_ClientBase):
+    """Publishes synchronously."""
+
+    def publish(
+        self,
+        business_key: str,
+        platform: str,
+        account_id: str,
+        content: Content,
+        status: str = "publish",
+        post_type: str = "post",
+        scheduled_at: ScheduledAt = None,
+    ) -> Post:
+        """Publishes one post, retrying per the policy with the same idempotency key."""
+        wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
+        return Post._from_native(self._native.publish(wire))
+
+    def close(self) -> None:
+        """Nothing to release eagerly; present for symmetry with ``with``."""
+
+    def __enter__(self) -> "Client":
+        return self
+
+    def __exit__(self, *_: object) -> None:
+        self.close()
+
+
+class AsyncClient(_ClientBase):
+    """Publishes as asyncio awaitables."""
+
+    async def publish(
+        self,
+        business_key: str,
+        platform: str,
+        account_id: str,
+        content: Content,
+        status: str = "publish",
+        post_type: str = "post",
+        scheduled_at: ScheduledAt = None,
+    ) -> Post:
+        """Publishes one post; cancelling the awaiting task cancels the publish."""
+        wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
+        return Post._from_native(await self._native.publish_async(wire))
+
+    async def aclose(self) -> None:
+        """Nothing to release eagerly; present for ``async with``."""
+
+    async def __aenter__(self) -> "AsyncClient":
+        return self
+
+    async def __aexit__(self, *_: object) -> None:
+        await self.aclose()

@@ -1,0 +1,124 @@
+"""``Publisher``, ``SqliteStore`` and ``MemoryStore``: skip what was published, record
+results, dead-letter failures."""
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass, field
+from typing import Any, Dict, List, Optional, Union
+
+from . import _native
+from ._client import AsyncClient, Client, Post
+from ._wire import Content, ScheduledAt, post_json
+
+
+@dataclass(frozen=True)
+class StoreCounts:
+    """How many posts a store holds."""
+
+    published: int
+    dead_letters: int
+    dead_letters_by_kind: Dict[str, int] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class DeadLetter:
+    """A post that could not be published, with its reason."""
+
+    business_key: str
+    kind: str
+    status: Optional[int]
+    message: str
+    body: Optional[str]
+    attempts: int
+    failed_at_ms: int
+    payload: Optional[str]
+    line: Optional[int]
+
+
+class _Store:
+    _native: "_native.NativeStore"
+
+    def counts(self) -> StoreCounts:
+        d = self._native.counts()
+        return StoreCounts(d["published"], d["dead_letters"], dict(d["dead_letters_by_kind"]))
+
+    def dead_letters(self, limit: int = 1000) -> List[DeadLetter]:
+        letters = []
+        for line in self._native.dead_letters_json(limit):
+            d: Dict[str, Any] = json.loads(line)
+            letters.append(
+                DeadLetter(
+                    d["businessKey"], d["kind"], d.get("status"), d["message"], d.get("body"),
+                    d["attempts"], d["failedAtMs"], d.get("payload"), d.get("line"),
+                )
+            )
+        return letters
+
+    def published_id(self, business_key: str) -> Optional[str]:
+        """The stored post id of ``business_key``, if it was published."""
+        return self._native.published_id(business_key)
+
+
+class SqliteStore(_Store):
+    """Results in one SQLite file: a restarted process skips what was published."""
+
+    def __init__(self, path: str) -> None:
+        self.path = str(path)
+        self._native = _native.NativeStore(self.path)
+
+    def __repr__(self) -> str:
+        return f"SqliteStore({self.path!r})"
+
+
+class MemoryStore(_Store):
+    """Results in memory, for tests and short-lived processes."""
+
+    def __init__(self) -> None:
+        self._native = _native.NativeStore(None)
+
+    def __repr__(self) -> str:
+        return "MemoryStore()"
+
+
+class Publisher:
+    """A client with a result store: the thing most programs call.
+
+    ``publish`` is synchronous; ``publish_async`` is an asyncio awaitable. Either works with
+    a ``Client`` or an ``AsyncClient``.
+    """
+
+    def __init__(self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, None] = None) -> None:
+        self.client = client
+        self.store: Union[SqliteStore, MemoryStore] = store if store is not None else MemoryStore()
+        self._native = _native.NativePublisher(client._native, self.store._native)
+
+    def publish(
+        self,
+        business_key: str,
+        platform: str,
+        account_id: str,
+        content: Content,
+        status: str = "publish",
+        post_type: str = "post",
+        scheduled_at: ScheduledAt = None,
+    ) -> Post:
+        """Publishes unless the store has it (then ``from_store`` is true and nothing is sent)."""
+        wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
+        return Post._from_native(self._native.publish(wire))
+
+    async def publish_async(
+        self,
+        business_key: str,
+        platform: str,
+        account_id: str,
+        content: Content,
+        status: str = "publish",
+        post_type: str = "post",
+        scheduled_at: ScheduledAt = None,
+    ) -> Post:
+        """Like :meth:`publish`, as an awaitable."""
+        wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
+        return Post._from_native(await self._native.publish_async(wire))
+
+    def __repr__(self) -> str:
+        return f"Publisher({self.client!r}, store={self.store!r})"
