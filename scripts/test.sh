@@ -28,3 +28,15 @@ tar tzf "$SDIST_DIR"/postato-*.tar.gz | grep -q "crates/postato-core/src/machine
   || { echo "the sdist lacks the Rust sources it needs"; exit 1; }
 rm -rf "$SDIST_DIR"
 echo "python sdist: ok"
+
+section "Node: build the addon from source (npm install runs the napi CLI) and test it"
+(cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")
+# Install it into a fresh project as a user does (npm 11 runs a dependency's build only when
+# the project allows it).
+CONSUMER=$(mktemp -d)
+echo '{"name":"consumer","private":true,"allowScripts":{"postato":true}}' > "$CONSUMER/package.json"
+(cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" \
+  && node -e "const p = require('postato'); if (p.idempotencyKey('draft-123') !== 'f62695618dbb558b0d9768a8003ec862') process.exit(1)" \
+  && node --input-type=module -e "import { Client } from 'postato'; import { Simulator } from 'postato/testing'; if (typeof Client !== 'function' || typeof Simulator !== 'function') process.exit(1)")
+rm -rf "$CONSUMER"
+echo "npm install ./node from another project: ok"

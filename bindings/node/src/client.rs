@@ -1,0 +1,172 @@
+//! `NativeClient`: the Rust client behind the JS `Client`. A publish may be given a cancel id;
+//! `cancel(id)` (called by the wrapper on `abort`) ends it with nothing retried after.
+
+use napi_derive::napi;
+use postato::{CancellationToken, Client, Post, PublishError, Published, RetryPolicy};
+use std::collections::HashMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use crate::errors::publish_error;
+
+/// The client's settings (times in ms).
+#[napi(object)]
+pub struct ClientOptions {
+    pub api_key: String,
+    pub workspace_id: String,
+    pub base_url: Option<String>,
+    pub max_attempts: Option<u32>,
+    pub timeout_ms: Option<f64>,
+    pub connect_timeout_ms: Option<f64>,
+    pub backoff_base_ms: Option<f64>,
+    pub backoff_cap_ms: Option<f64>,
+    pub deadline_ms: Option<f64>,
+    pub max_rate_limit_waits: Option<u32>,
+    pub max_retry_after_ms: Option<f64>,
+    pub fast_forward_waits: Option<bool>,
+    pub language: Option<String>,
+}
+
+/// A published post.
+#[napi(object)]
+pub struct PublishedPost {
+    pub id: String,
+    pub status: String,
+    pub idempotency_key: String,
+    pub attempts: u32,
+    pub replayed: bool,
+    pub from_store: bool,
+}
+
+impl PublishedPost {
+    pub fn new(p: Published, from_store: bool) -> Self {
+        PublishedPost { id: p.id, status: p.status, idempotency_key: p.idempotency_key, attempts: p.attempts, replayed: p.replayed, from_store }
+    }
+}
+
+fn millis(field: &str, value: Option<f64>, default: Duration) -> Result<Duration, PublishError> {
+    match value {
+        None => Ok(default),
+        Some(ms) => Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
+            PublishError::InvalidInput(postato::ValidationError::new(field, format!("is {ms}: give a non-negative number of milliseconds")))
+        }),
+    }
+}
+
+fn build(o: ClientOptions) -> Result<Client, PublishError> {
+    let defaults = RetryPolicy::default();
+    let policy = RetryPolicy {
+        max_attempts: o.max_attempts.unwrap_or(defaults.max_attempts),
+        attempt_timeout: millis("timeoutMs", o.timeout_ms, defaults.attempt_timeout)?,
+        backoff_base: millis("backoffBaseMs", o.backoff_base_ms, defaults.backoff_base)?,
+        backoff_cap: millis("backoffCapMs", o.backoff_cap_ms, defaults.backoff_cap)?,
+        max_rate_limit_waits: o.max_rate_limit_waits.unwrap_or(defaults.max_rate_limit_waits),
+        max_retry_after: millis("maxRetryAfterMs", o.max_retry_after_ms, defaults.max_retry_after)?,
+        deadline: o.deadline_ms.map(|ms| millis("deadlineMs", Some(ms), Duration::ZERO)).transpose()?,
+        ..defaults
+    };
+    let mut builder = Client::builder()
+        .api_key(o.api_key)
+        .workspace_id(o.workspace_id)
+        .policy(policy)
+        .connect_timeout(millis("connectTimeoutMs", o.connect_timeout_ms, Duration::from_secs(10))?)
+        .fast_forward_waits(o.fast_forward_waits.unwrap_or(false))
+        .language(o.language.unwrap_or_else(|| "node".into()));
+    if let Some(url) = o.base_url {
+        builder = builder.base_url(url);
+    }
+    napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
+}
+
+/// Parses the post the JS wrapper serialised; a bad field is an `InvalidPostError` whose
+/// message comes from the core.
+pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
+    let invalid = |field: &str, message: String| PublishError::InvalidInput(postato::ValidationError::new(field, message));
+    let value: serde_json::Value = serde_json::from_str(post_json).map_err(|e| invalid("post", format!("is not valid JSON: {e}")))?;
+    if let Some(status) = value.get("status").and_then(|s| s.as_str()) {
+        status.parse::<postato::PostStatus>()?;
+    }
+    if let Some(at) = value.get("scheduledAt").and_then(|s| s.as_str()) {
+        postato::postato_core::parse_timestamp(at)?;
+    }
+    serde_json::from_value::<Post>(value).map_err(|e| {
+        let message = e.to_string();
+        let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("post").to_owned();
+        invalid(&field, format!("is not valid: {message}"))
+    })
+}
+
+/// Cancellation tokens of publishes in flight, by the wrapper's cancel id.
+#[derive(Clone, Default)]
+pub struct Cancels(Arc<Mutex<HashMap<u32, CancellationToken>>>);
+
+impl Cancels {
+    pub fn register(&self, id: Option<u32>) -> (CancellationToken, CancelGuard) {
+        let token = CancellationToken::new();
+        if let Some(id) = id {
+            self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id, token.clone());
+        }
+        (token, CancelGuard { cancels: self.clone(), id })
+    }
+
+    pub fn cancel(&self, id: u32) {
+        if let Some(token) = self.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id) {
+            token.cancel();
+        }
+    }
+}
+
+/// Forgets a publish's token when it ends.
+pub struct CancelGuard {
+    cancels: Cancels,
+    id: Option<u32>,
+}
+
+impl Drop for CancelGuard {
+    fn drop(&mut self) {
+        if let Some(id) = self.id {
+            self.cancels.0.lock().unwrap_or_else(|p| p.into_inner()).remove(&id);
+        }
+    }
+}
+
+/// The Rust client for one workspace.
+#[napi]
+pub struct NativeClient {
+    pub(crate) client: Client,
+    pub(crate) cancels: Cancels,
+}
+
+#[napi]
+impl NativeClient {
+    #[napi(constructor)]
+    pub fn new(options: ClientOptions) -> napi::Result<Self> {
+        Ok(NativeClient { client: build(options).map_err(|e| publish_error(&e))?, cancels: Cancels::default() })
+    }
+
+    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it.
+    #[napi]
+    pub async fn publish(&self, post_json: String, cancel_id: Option<u32>) -> napi::Result<PublishedPost> {
+        let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+        let client = self.client.clone();
+        let (token, _guard) = self.cancels.register(cancel_id);
+        let published = client.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
+        Ok(PublishedPost::new(published, false))
+    }
+
+    /// Cancels the publish registered under `cancel_id`, if it is still running.
+    #[napi]
+    pub fn cancel(&self, cancel_id: u32) {
+        self.cancels.cancel(cancel_id);
+    }
+
+    #[napi(getter)]
+    pub fn workspace_id(&self) -> String {
+        self.client.workspace_id().to_owned()
+    }
+
+    #[napi(getter)]
+    pub fn base_url(&self) -> String {
+        self.client.base_url().to_owned()
+    }
+}

@@ -1,0 +1,26 @@
+//! Errors cross to JavaScript as a JSON reason (`{"postato": true, "kind", "message", …}`);
+//! the JS wrapper turns it into the matching `PostatoError` subclass. Messages never contain
+//! the API key.
+
+use postato::PublishError;
+use serde_json::json;
+
+/// The napi error for a publish error.
+pub fn publish_error(error: &PublishError) -> napi::Error {
+    let reason = json!({
+        "postato": true,
+        "kind": error.kind().as_str(),
+        "message": error.to_string(),
+        "status": error.status(),
+        "body": error.body(),
+        "attempts": error.attempts(),
+        "retryAfterMs": error.retry_after().map(|d| d.as_millis() as u64),
+        "field": error.field(),
+    });
+    napi::Error::from_reason(reason.to_string())
+}
+
+/// A store or simulator failure, as a plain `PostatoError`.
+pub fn other(message: impl std::fmt::Display) -> napi::Error {
+    napi::Error::from_reason(json!({"postato": true, "kind": "error", "message": message.to_string()}).to_string())
+}

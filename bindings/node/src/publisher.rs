@@ -1,0 +1,81 @@
+//! `NativeStore` (SQLite or memory) and `NativePublisher`, behind the JS `SqliteStore`,
+//! `MemoryStore` and `Publisher`.
+
+use napi::bindgen_prelude::ClassInstance;
+use napi_derive::napi;
+use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
+use std::sync::Arc;
+
+use crate::client::{parse_post, Cancels, NativeClient, PublishedPost};
+use crate::errors::{other, publish_error};
+
+/// A result store: SQLite at `path`, or memory when `path` is absent.
+#[napi]
+pub struct NativeStore {
+    store: Arc<dyn ResultStore>,
+}
+
+#[napi]
+impl NativeStore {
+    #[napi(constructor)]
+    pub fn new(path: Option<String>) -> napi::Result<Self> {
+        let store: Arc<dyn ResultStore> = match path {
+            Some(path) => Arc::new(SqliteStore::open(&path).map_err(other)?),
+            None => Arc::new(MemoryStore::new()),
+        };
+        Ok(NativeStore { store })
+    }
+
+    /// Counts, as JSON (`published`, `deadLetters`, `deadLettersByKind`).
+    #[napi]
+    pub async fn counts_json(&self) -> napi::Result<String> {
+        let counts = self.store.counts().await.map_err(other)?;
+        Ok(serde_json::to_string(&counts).unwrap_or_default())
+    }
+
+    /// Dead letters, as a JSON array (camelCase).
+    #[napi]
+    pub async fn dead_letters_json(&self, limit: u32) -> napi::Result<String> {
+        let letters = self.store.dead_letters(None, limit as usize).await.map_err(other)?;
+        Ok(serde_json::to_string(&letters).unwrap_or_default())
+    }
+
+    /// The stored post id of a business key.
+    #[napi]
+    pub async fn published_id(&self, business_key: String) -> napi::Result<Option<String>> {
+        Ok(self.store.published(&business_key).await.map_err(other)?.map(|r| r.post_id))
+    }
+}
+
+/// A client with a store.
+#[napi]
+pub struct NativePublisher {
+    publisher: Publisher,
+    cancels: Cancels,
+}
+
+#[napi]
+impl NativePublisher {
+    #[napi(constructor)]
+    pub fn new(client: ClassInstance<NativeClient>, store: ClassInstance<NativeStore>) -> Self {
+        NativePublisher {
+            publisher: Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)),
+            cancels: Cancels::default(),
+        }
+    }
+
+    /// Publishes unless the store has it.
+    #[napi]
+    pub async fn publish(&self, post_json: String, cancel_id: Option<u32>) -> napi::Result<PublishedPost> {
+        let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+        let publisher = self.publisher.clone();
+        let (token, _guard) = self.cancels.register(cancel_id);
+        let report = publisher.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
+        Ok(PublishedPost::new(report.published, report.from_store))
+    }
+
+    #[napi]
+    pub fn cancel(&self, cancel_id: u32) {
+        self.cancels.cancel(cancel_id);
+    }
+}

@@ -1,0 +1,139 @@
+/** postato: retry-safe publishing to the Postato API. Never double-posts, never loses a post. */
+
+export interface ClientOptions {
+  apiKey: string;
+  workspaceId: string;
+  /** Default: the production API. Plain http:// is accepted only for loopback hosts. */
+  baseUrl?: string | null;
+  /** Attempts that may end in a retryable failure (429s excluded). Default 5. */
+  maxAttempts?: number;
+  /** The limit on one attempt. Default 30000. */
+  timeoutMs?: number;
+  /** Default 500. */
+  backoffBaseMs?: number;
+  /** Default 30000. */
+  backoffCapMs?: number;
+  /** A limit on the whole publish, waits included. Default none. */
+  deadlineMs?: number;
+  /** Default 10000. */
+  connectTimeoutMs?: number;
+  /** Default 20. */
+  maxRateLimitWaits?: number;
+  /** A Retry-After above this ends the publish with RateLimitedError. Default 60000. */
+  maxRetryAfterMs?: number;
+  /** For tests: waits advance a virtual clock instead of sleeping. */
+  fastForwardWaits?: boolean;
+}
+
+export interface ThreadItem {
+  text: string;
+  media?: Array<{ id: string }>;
+}
+
+export type PostStatus = 'publish' | 'scheduled' | 'draft';
+
+export interface PostInput {
+  /** Your stable id for this logical post; the idempotency key derives from it. */
+  businessKey: string;
+  platform: string;
+  accountId: string;
+  /** Default 'publish'. */
+  status?: PostStatus;
+  /** Default 'post'. */
+  postType?: string;
+  content: string | ThreadItem[];
+  scheduledAt?: Date | string;
+}
+
+export interface PublishOptions {
+  /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
+  signal?: AbortSignal;
+}
+
+/** A published post. */
+export declare class Post {
+  readonly id: string;
+  readonly status: string;
+  readonly idempotencyKey: string;
+  readonly attempts: number;
+  readonly replayed: boolean;
+  /** True when a Publisher answered from its store (no request was made). */
+  readonly fromStore: boolean;
+  private constructor();
+}
+
+export declare class Client {
+  constructor(options: ClientOptions);
+  readonly workspaceId: string;
+  readonly baseUrl: string;
+  publish(post: PostInput, options?: PublishOptions): Promise<Post>;
+  toJSON(): { workspaceId: string; baseUrl: string };
+}
+
+export interface StoreCounts {
+  published: number;
+  deadLetters: number;
+  deadLettersByKind: Record<string, number>;
+}
+
+export interface DeadLetter {
+  businessKey: string;
+  kind: ErrorKind;
+  status: number | null;
+  message: string;
+  body: string | null;
+  attempts: number;
+  failedAtMs: number;
+  payload: string | null;
+  line: number | null;
+}
+
+declare abstract class Store {
+  counts(): Promise<StoreCounts>;
+  deadLetters(limit?: number): Promise<DeadLetter[]>;
+  publishedId(businessKey: string): Promise<string | null>;
+}
+
+export declare class SqliteStore extends Store {
+  constructor(path: string);
+  readonly path: string;
+}
+
+export declare class MemoryStore extends Store {
+  constructor();
+}
+
+export declare class Publisher {
+  constructor(client: Client, store?: SqliteStore | MemoryStore);
+  readonly client: Client;
+  readonly store: SqliteStore | MemoryStore;
+  /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */
+  publish(post: PostInput, options?: PublishOptions): Promise<Post>;
+}
+
+export declare function idempotencyKey(businessKey: string): string;
+export declare const version: string;
+
+export type ErrorKind =
+  | 'invalid_input' | 'permanent' | 'idempotency_conflict' | 'business_key_reused'
+  | 'rate_limited' | 'transient' | 'deadline' | 'invalid_response' | 'cancelled';
+
+export declare class PostatoError extends Error {
+  readonly kind: ErrorKind | 'error';
+  readonly status: number | null;
+  /** The response body, parsed as JSON when it is JSON. */
+  readonly body: unknown;
+  readonly attempts: number;
+  readonly retryAfterMs: number | null;
+  /** For InvalidPostError: the invalid field. */
+  readonly field: string | null;
+}
+export declare class InvalidPostError extends PostatoError {}
+export declare class PermanentPostError extends PostatoError {}
+export declare class IdempotencyConflictError extends PostatoError {}
+export declare class BusinessKeyReusedError extends PostatoError {}
+export declare class TransientPostError extends PostatoError {}
+export declare class RateLimitedError extends PostatoError {}
+export declare class DeadlineExceededError extends PostatoError {}
+export declare class InvalidResponseError extends PostatoError {}
+export declare class PublishCancelledError extends PostatoError {}

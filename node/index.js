@@ -1,0 +1,210 @@
+'use strict';
+/**
+ * postato: retry-safe publishing to the Postato API. Never double-posts, never loses a post.
+ * Every retry rule lives in the Rust core; this wrapper converts types and errors and wires
+ * AbortSignal to cancellation.
+ */
+const util = require('node:util');
+const native = require('./native.js');
+const errors = require('./lib/errors');
+const { postJson } = require('./lib/wire');
+
+const { fromNative, invalid } = errors;
+let nextCancelId = 1;
+
+function abortError(signal) {
+  const reason = signal.reason;
+  if (reason instanceof Error && reason.name === 'AbortError') return reason;
+  return new DOMException('The publish was aborted', 'AbortError');
+}
+
+/** Runs `publish(cancelId)` with `signal` wired to `cancel(cancelId)`. */
+async function withSignal(signal, publish, cancel) {
+  if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
+  if (signal?.aborted) throw abortError(signal);
+  const id = nextCancelId++;
+  const onAbort = () => cancel(id);
+  signal?.addEventListener('abort', onAbort, { once: true });
+  try {
+    return new Post(await publish(id));
+  } catch (error) {
+    if (signal?.aborted) throw abortError(signal);
+    throw fromNative(error);
+  } finally {
+    signal?.removeEventListener('abort', onAbort);
+  }
+}
+
+function optionalNumber(options, name) {
+  const value = options[name];
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
+    throw invalid(name, `must be a non-negative number, got ${JSON.stringify(value)}`);
+  }
+  return value;
+}
+
+/** A published post. */
+class Post {
+  constructor(p) {
+    this.id = p.id;
+    this.status = p.status;
+    this.idempotencyKey = p.idempotencyKey;
+    this.attempts = p.attempts;
+    this.replayed = p.replayed;
+    this.fromStore = p.fromStore;
+    Object.freeze(this);
+  }
+}
+
+/** Publishes posts to one workspace. Its inspect output never shows the API key. */
+class Client {
+  #native;
+
+  constructor(options) {
+    if (options === null || typeof options !== 'object') throw invalid('options', 'must be an object with apiKey and workspaceId');
+    for (const name of ['apiKey', 'workspaceId']) {
+      if (typeof options[name] !== 'string') throw invalid(name, 'must be a string');
+    }
+    if (options.baseUrl !== undefined && options.baseUrl !== null && typeof options.baseUrl !== 'string') {
+      throw invalid('baseUrl', 'must be a string');
+    }
+    for (const name of ['maxAttempts', 'timeoutMs', 'backoffBaseMs', 'backoffCapMs', 'deadlineMs', 'connectTimeoutMs', 'maxRateLimitWaits', 'maxRetryAfterMs']) {
+      optionalNumber(options, name);
+    }
+    try {
+      this.#native = new native.NativeClient({
+        apiKey: options.apiKey,
+        workspaceId: options.workspaceId,
+        baseUrl: options.baseUrl ?? undefined,
+        maxAttempts: options.maxAttempts,
+        timeoutMs: options.timeoutMs,
+        connectTimeoutMs: options.connectTimeoutMs,
+        backoffBaseMs: options.backoffBaseMs,
+        backoffCapMs: options.backoffCapMs,
+        deadlineMs: options.deadlineMs,
+        maxRateLimitWaits: options.maxRateLimitWaits,
+        maxRetryAfterMs: options.maxRetryAfterMs,
+        fastForwardWaits: Boolean(options.fastForwardWaits),
+        language: `node/${process.versions.node}`,
+      });
+    } catch (error) {
+      throw fromNative(error);
+    }
+  }
+
+  get workspaceId() {
+    return this.#native.workspaceId;
+  }
+
+  get baseUrl() {
+    return this.#native.baseUrl;
+  }
+
+  /** Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried after. */
+  async publish(post, options = {}) {
+    const wire = postJson(post);
+    return withSignal(options?.signal, (id) => this.#native.publish(wire, id), (id) => this.#native.cancel(id));
+  }
+
+  /** @internal */
+  get _native() {
+    return this.#native;
+  }
+
+  [util.inspect.custom]() {
+    return `Client { workspaceId: ${JSON.stringify(this.workspaceId)}, baseUrl: ${JSON.stringify(this.baseUrl)} }`;
+  }
+
+  toJSON() {
+    return { workspaceId: this.workspaceId, baseUrl: this.baseUrl };
+  }
+}
+
+class Store {
+  #native;
+
+  constructor(path) {
+    try {
+      this.#native = new native.NativeStore(path);
+    } catch (error) {
+      throw fromNative(error);
+    }
+  }
+
+  /** @internal */
+  get _native() {
+    return this.#native;
+  }
+
+  async counts() {
+    return JSON.parse(await this.#native.countsJson().catch((e) => Promise.reject(fromNative(e))));
+  }
+
+  async deadLetters(limit = 1000) {
+    return JSON.parse(await this.#native.deadLettersJson(limit).catch((e) => Promise.reject(fromNative(e))));
+  }
+
+  async publishedId(businessKey) {
+    return (await this.#native.publishedId(businessKey).catch((e) => Promise.reject(fromNative(e)))) ?? null;
+  }
+}
+
+/** Results in one SQLite file: a restarted process skips what was published. */
+class SqliteStore extends Store {
+  constructor(path) {
+    if (typeof path !== 'string' || path === '') throw invalid('path', 'must be a file path');
+    super(path);
+    this.path = path;
+  }
+}
+
+/** Results in memory, for tests and short-lived processes. */
+class MemoryStore extends Store {
+  constructor() {
+    super(undefined);
+  }
+}
+
+/** A client with a result store: skips what was published, records results, dead-letters failures. */
+class Publisher {
+  #native;
+
+  constructor(client, store = new MemoryStore()) {
+    if (!(client instanceof Client)) throw invalid('client', 'must be a Client');
+    if (!(store instanceof Store)) throw invalid('store', 'must be a SqliteStore or a MemoryStore');
+    this.client = client;
+    this.store = store;
+    this.#native = new native.NativePublisher(client._native, store._native);
+  }
+
+  async publish(post, options = {}) {
+    const wire = postJson(post);
+    return withSignal(options?.signal, (id) => this.#native.publish(wire, id), (id) => this.#native.cancel(id));
+  }
+}
+
+/** The idempotency key of a business key: the first 32 hex characters of its SHA-256. */
+function idempotencyKey(businessKey) {
+  if (typeof businessKey !== 'string') throw invalid('businessKey', 'must be a string');
+  return native.idempotencyKey(businessKey);
+}
+
+module.exports = {
+  Client,
+  Publisher,
+  SqliteStore,
+  MemoryStore,
+  Post,
+  idempotencyKey,
+  version: native.version(),
+  PostatoError: errors.PostatoError,
+  InvalidPostError: errors.InvalidPostError,
+  PermanentPostError: errors.PermanentPostError,
+  IdempotencyConflictError: errors.IdempotencyConflictError,
+  BusinessKeyReusedError: errors.BusinessKeyReusedError,
+  TransientPostError: errors.TransientPostError,
+  RateLimitedError: errors.RateLimitedError,
+  DeadlineExceededError: errors.DeadlineExceededError,
+  InvalidResponseError: errors.InvalidResponseError,
+  PublishCancelledError: errors.PublishCancelledError,
+};

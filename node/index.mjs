@@ -1,0 +1,9 @@
+// ESM entry point: the same objects as the CommonJS one.
+import postato from './index.js';
+
+export const {
+  Client, Publisher, SqliteStore, MemoryStore, Post, idempotencyKey, version,
+  PostatoError, InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError,
+  TransientPostError, RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError,
+} = postato;
+export default postato;

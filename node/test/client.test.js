@@ -1,0 +1,157 @@
+'use strict';
+const test = require('node:test');
+const assert = require('node:assert/strict');
+const util = require('node:util');
+const os = require('node:os');
+const fs = require('node:fs');
+const path = require('node:path');
+const postato = require('..');
+const { Simulator, key, client, post } = require('./helpers');
+
+const { Publisher, SqliteStore, MemoryStore, PostatoError, InvalidPostError } = postato;
+let sim;
+test.before(async () => { sim = await Simulator.start(); });
+test.after(() => sim.stop());
+
+test('reference case 1: a normal publish returns 202 and is stored', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postato-'));
+  const publisher = new Publisher(client(sim), new SqliteStore(path.join(dir, 'posts.db')));
+  const k = key();
+  const published = await publisher.publish(post(k));
+  assert.deepEqual([published.attempts, published.status, published.fromStore], [1, 'published', false]);
+  assert.equal(await publisher.store.publishedId(k), published.id);
+  assert.equal(sim.publishes(k), 1);
+});
+
+test('reference case 2: 500 twice then 202 is stored once', async () => {
+  const k = key();
+  sim.script(k, [{ action: 'respond', status: 500 }, { action: 'respond', status: 500 }, { action: 'ok' }]);
+  const publisher = new Publisher(client(sim), new MemoryStore());
+  const published = await publisher.publish(post(k));
+  assert.equal(published.attempts, 3);
+  assert.equal((await publisher.store.counts()).published, 1);
+  assert.equal(sim.publishes(k), 1);
+});
+
+test('reference case 3: the same post twice gets the same answer', async () => {
+  const c = client(sim);
+  const k = key();
+  const first = await c.publish(post(k));
+  const second = await c.publish(post(k));
+  assert.deepEqual([first.id, first.status], [second.id, second.status]);
+  assert.deepEqual([first.replayed, second.replayed], [false, true]);
+  assert.equal(sim.publishes(k), 1);
+});
+
+const BAD = [
+  [{ businessKey: '' }, 'businessKey'],
+  [{ businessKey: 7 }, 'businessKey'],
+  [{ platform: undefined }, 'platform'],
+  [{ accountId: '' }, 'accountId'],
+  [{ content: '' }, 'content'],
+  [{ content: 12 }, 'content'],
+  [{ content: [] }, 'content'],
+  [{ content: [{ text: 'a' }, { text: '' }] }, 'content[1].text'],
+  [{ content: [{ text: 'a', media: [{ id: '' }] }] }, 'content[0].media[0].id'],
+  [{ status: 'now' }, 'status'],
+  [{ status: 'scheduled' }, 'scheduledAt'],
+  [{ status: 'scheduled', scheduledAt: 'next tuesday' }, 'scheduledAt'],
+  [{ status: 'scheduled', scheduledAt: new Date('nope') }, 'scheduledAt'],
+  [{ scheduledAt: 5 }, 'scheduledAt'],
+  [{ postType: '' }, 'postType'],
+];
+
+test('bad inputs are rejected with InvalidPostError naming the field, and make no request', async () => {
+  const c = client(sim);
+  for (const [change, field] of BAD) {
+    const before = sim.stats().requests;
+    await assert.rejects(c.publish({ ...post(key()), ...change }), (e) => {
+      assert.ok(e instanceof InvalidPostError && e instanceof PostatoError && e instanceof Error, String(e));
+      assert.equal(e.name, 'InvalidPostError');
+      assert.equal(e.field, field, e.message);
+      assert.ok(e.message.includes(field));
+      return true;
+    });
+    assert.equal(sim.stats().requests, before);
+  }
+});
+
+test('dates are sent in UTC with milliseconds', async () => {
+  const published = await client(sim).publish({ ...post(key()), status: 'scheduled', scheduledAt: new Date(Date.UTC(2026, 11, 1, 9)) });
+  assert.equal(published.status, 'scheduled');
+});
+
+test('invalid client options are InvalidPostErrors naming the option', () => {
+  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', baseUrl: 'http://example.com' }), (e) => e.field === 'baseUrl');
+  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', maxAttempts: 0 }), (e) => e.field === 'maxAttempts');
+  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', timeoutMs: -5 }), (e) => e.field === 'timeoutMs');
+  assert.throws(() => new postato.Client({ workspaceId: 'w' }), (e) => e instanceof InvalidPostError && e.field === 'apiKey');
+});
+
+test('200 concurrent publishes', async () => {
+  const c = client(sim);
+  const keys = Array.from({ length: 200 }, () => key('concurrent'));
+  const posts = await Promise.all(keys.map((k) => c.publish(post(k))));
+  assert.equal(new Set(posts.map((p) => p.id)).size, 200);
+  assert.deepEqual(sim.stats().duplicateKeys, []);
+});
+
+test('an aborted signal rejects with AbortError and nothing is retried after it', async () => {
+  const c = client(sim);
+  const k = key('abort');
+  sim.script(k, [{ action: 'hang', ms: 3000 }, { action: 'ok' }]);
+  const before = sim.stats().requests;
+  const controller = new AbortController();
+  setTimeout(() => controller.abort(), 150);
+  await assert.rejects(c.publish(post(k), { signal: controller.signal }), (e) => e.name === 'AbortError');
+  await new Promise((resolve) => setTimeout(resolve, 400));
+  assert.equal(sim.stats().requests, before + 1);
+  assert.equal(sim.publishes(k), 0);
+  const already = AbortSignal.abort();
+  await assert.rejects(c.publish(post(key()), { signal: already }), (e) => e.name === 'AbortError');
+  assert.equal(sim.stats().requests, before + 1, 'an already-aborted signal sends nothing');
+});
+
+test('the Publisher with SQLite: a second client on the same file skips what was published, and edits are refused', async () => {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postato-'));
+  const file = path.join(dir, 'shared.db');
+  const keys = [key('shared'), key('shared')];
+  const first = new Publisher(client(sim), new SqliteStore(file));
+  const ids = [];
+  for (const k of keys) ids.push((await first.publish(post(k))).id);
+  const before = sim.stats().requests;
+  const second = new Publisher(client(sim), new SqliteStore(file));
+  for (const [i, k] of keys.entries()) {
+    const again = await second.publish(post(k));
+    assert.deepEqual([again.id, again.fromStore, again.attempts], [ids[i], true, 0]);
+  }
+  assert.equal(sim.stats().requests, before);
+  await assert.rejects(second.publish(post(keys[0], 'edited')), (e) => e instanceof postato.BusinessKeyReusedError && e.kind === 'business_key_reused');
+});
+
+test('errors carry their class and fields', async () => {
+  const c = client(sim);
+  const cases = [
+    [[{ action: 'respond', status: 400, body: { error: { code: 'bad' } } }], postato.PermanentPostError, (e) => e.status === 400 && e.body.error.code === 'bad' && e.attempts === 1],
+    [Array(5).fill({ action: 'respond', status: 503 }), postato.TransientPostError, (e) => e.status === 503 && e.attempts === 5],
+    [[{ action: 'respond', status: 429, headers: { 'Retry-After': '7200' } }], postato.RateLimitedError, (e) => e.retryAfterMs === 7_200_000],
+    [[{ action: 'respond', status: 200, bodyText: '<html>' }], postato.InvalidResponseError, (e) => e.status === 200],
+  ];
+  for (const [script, cls, check] of cases) {
+    const k = key('err');
+    sim.script(k, script);
+    await assert.rejects(c.publish(post(k)), (e) => {
+      assert.ok(e instanceof cls, `${e.name}: ${e.message}`);
+      assert.equal(e.name, cls.name);
+      assert.ok(check(e), util.inspect(e));
+      return true;
+    });
+  }
+  const k = key('conflict');
+  await c.publish(post(k));
+  await assert.rejects(c.publish(post(k, 'other')), (e) => e instanceof postato.IdempotencyConflictError);
+  const late = new postato.Client({ apiKey: sim.apiKey, workspaceId: 'w', baseUrl: sim.baseUrl, deadlineMs: 300 });
+  const hang = key('hang');
+  sim.script(hang, Array(5).fill({ action: 'hang', ms: 3000 }));
+  await assert.rejects(late.publish(post(hang)), (e) => e instanceof postato.DeadlineExceededError);
+});

@@ -1,0 +1,23 @@
+'use strict';
+// Shared helpers: a simulator per test file, clients pointed at it, unique business keys.
+const path = require('node:path');
+const { Client } = require('..');
+const { Simulator } = require('../testing');
+
+const REPO = path.resolve(__dirname, '..', '..');
+let counter = 0;
+
+function key(prefix = 'node') {
+  counter += 1;
+  return `${prefix}-${process.pid}-${counter}`;
+}
+
+function client(sim, options = {}) {
+  return new Client({ apiKey: sim.apiKey, workspaceId: 'ws_node', baseUrl: sim.baseUrl, fastForwardWaits: true, timeoutMs: 5000, ...options });
+}
+
+function post(businessKey, content = 'hello') {
+  return { businessKey, platform: 'x', accountId: 'acc_1', content };
+}
+
+module.exports = { REPO, Simulator, key, client, post };
