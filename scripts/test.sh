@@ -23,7 +23,7 @@ VENV="$ROOT/python/.venv"
 (cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider)
 (cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato)
 SDIST_DIR=$(mktemp -d)
-(cd python && "$VENV/bin/maturin" sdist -q -o "$SDIST_DIR")
+(cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
 tar tzf "$SDIST_DIR"/postato-*.tar.gz | grep -q "crates/postato-core/src/machine.rs" \
   || { echo "the sdist lacks the Rust sources it needs"; exit 1; }
 rm -rf "$SDIST_DIR"
@@ -40,3 +40,8 @@ echo '{"name":"consumer","private":true,"allowScripts":{"postato":true}}' > "$CO
   && node --input-type=module -e "import { Client } from 'postato'; import { Simulator } from 'postato/testing'; if (typeof Client !== 'function' || typeof Simulator !== 'function') process.exit(1)")
 rm -rf "$CONSUMER"
 echo "npm install ./node from another project: ok"
+
+section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real through Maven"
+./scripts/generate-uniffi.sh
+(cd kotlin && mvn -B -ntp test -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
+echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"

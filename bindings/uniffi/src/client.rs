@@ -1,0 +1,168 @@
+//! `Client`, `Store`, `Publisher` and `CancelHandle`. `publish` is async (`suspend fun` in
+//! Kotlin, `async throws` in Swift); cancelling the coroutine or task cancels the publish,
+//! and so does `CancelHandle.cancel()` with `publishCancellable`.
+
+use postato::{CancellationToken, MemoryStore, ResultStore, RetryPolicy, SqliteStore};
+use std::sync::Arc;
+use std::time::Duration;
+
+use crate::errors::PostatoError;
+use crate::runtime;
+use crate::types::{ClientOptions, DeadLetter, PostInput, PublishedPost, StoreCounts};
+
+/// A cancellation handle for `publishCancellable`.
+#[derive(uniffi::Object, Default)]
+pub struct CancelHandle {
+    token: CancellationToken,
+}
+
+#[uniffi::export]
+impl CancelHandle {
+    #[uniffi::constructor]
+    pub fn new() -> Arc<Self> {
+        Arc::new(CancelHandle::default())
+    }
+
+    /// Cancels the publish; nothing is retried after it.
+    pub fn cancel(&self) {
+        self.token.cancel();
+    }
+
+    pub fn is_cancelled(&self) -> bool {
+        self.token.is_cancelled()
+    }
+}
+
+/// Publishes posts to one workspace.
+#[derive(uniffi::Object)]
+pub struct Client {
+    client: postato::Client,
+}
+
+#[uniffi::export]
+impl Client {
+    /// A client for `workspace_id`. The API key never appears in messages or logs.
+    #[uniffi::constructor]
+    pub fn new(api_key: String, workspace_id: String, options: ClientOptions) -> Result<Arc<Self>, PostatoError> {
+        let defaults = RetryPolicy::default();
+        let policy = RetryPolicy {
+            max_attempts: options.max_attempts,
+            attempt_timeout: Duration::from_millis(options.timeout_ms),
+            backoff_base: Duration::from_millis(options.backoff_base_ms),
+            backoff_cap: Duration::from_millis(options.backoff_cap_ms),
+            max_rate_limit_waits: options.max_rate_limit_waits,
+            max_retry_after: Duration::from_millis(options.max_retry_after_ms),
+            deadline: options.deadline_ms.map(Duration::from_millis),
+            ..defaults
+        };
+        let mut builder = postato::Client::builder()
+            .api_key(api_key)
+            .workspace_id(workspace_id)
+            .policy(policy)
+            .connect_timeout(Duration::from_millis(options.connect_timeout_ms))
+            .fast_forward_waits(options.fast_forward_waits)
+            .language("uniffi");
+        if let Some(url) = options.base_url {
+            builder = builder.base_url(url);
+        }
+        let _guard = runtime::enter();
+        Ok(Arc::new(Client { client: builder.build()? }))
+    }
+
+    pub fn workspace_id(&self) -> String {
+        self.client.workspace_id().to_owned()
+    }
+
+    pub fn base_url(&self) -> String {
+        self.client.base_url().to_owned()
+    }
+
+    /// Publishes one post, retrying per the policy with the same idempotency key.
+    pub async fn publish(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
+        self.publish_cancellable(post, CancelHandle::new()).await
+    }
+
+    /// Like `publish`; `cancel.cancel()` ends it with `Cancelled`.
+    pub async fn publish_cancellable(&self, post: PostInput, cancel: Arc<CancelHandle>) -> Result<PublishedPost, PostatoError> {
+        let post = post.to_post()?;
+        let client = self.client.clone();
+        let token = cancel.token.clone();
+        let result = runtime::run(async move { client.publish_with_cancel(&post, &token).await }).await.map_err(PostatoError::internal)?;
+        Ok(PublishedPost::new(result?, false))
+    }
+}
+
+/// A result store: SQLite (the embedded default) or memory.
+#[derive(uniffi::Object)]
+pub struct Store {
+    store: Arc<dyn ResultStore>,
+}
+
+#[uniffi::export]
+impl Store {
+    /// A SQLite store at `path`.
+    #[uniffi::constructor]
+    pub fn sqlite(path: String) -> Result<Arc<Self>, PostatoError> {
+        Ok(Arc::new(Store { store: Arc::new(SqliteStore::open(&path).map_err(PostatoError::store)?) }))
+    }
+
+    /// A store in memory.
+    #[uniffi::constructor]
+    pub fn memory() -> Arc<Self> {
+        Arc::new(Store { store: Arc::new(MemoryStore::new()) })
+    }
+
+    pub async fn counts(&self) -> Result<StoreCounts, PostatoError> {
+        let store = Arc::clone(&self.store);
+        let counts = runtime::run(async move { store.counts().await }).await.map_err(PostatoError::internal)?.map_err(PostatoError::store)?;
+        Ok(StoreCounts { published: counts.published, dead_letters: counts.dead_letters })
+    }
+
+    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, PostatoError> {
+        let store = Arc::clone(&self.store);
+        let letters = runtime::run(async move { store.dead_letters(None, limit as usize).await })
+            .await
+            .map_err(PostatoError::internal)?
+            .map_err(PostatoError::store)?;
+        Ok(letters
+            .into_iter()
+            .map(|l| DeadLetter { business_key: l.business_key, kind: l.kind, status: l.status, message: l.message, attempts: l.attempts, failed_at_ms: l.failed_at_ms })
+            .collect())
+    }
+
+    pub async fn published_id(&self, business_key: String) -> Result<Option<String>, PostatoError> {
+        let store = Arc::clone(&self.store);
+        let record = runtime::run(async move { store.published(&business_key).await })
+            .await
+            .map_err(PostatoError::internal)?
+            .map_err(PostatoError::store)?;
+        Ok(record.map(|r| r.post_id))
+    }
+}
+
+/// A client with a store: skips what was published, records results, dead-letters failures.
+#[derive(uniffi::Object)]
+pub struct Publisher {
+    publisher: postato::Publisher,
+}
+
+#[uniffi::export]
+impl Publisher {
+    #[uniffi::constructor]
+    pub fn new(client: Arc<Client>, store: Arc<Store>) -> Arc<Self> {
+        Arc::new(Publisher { publisher: postato::Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)) })
+    }
+
+    /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).
+    pub async fn publish(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
+        self.publish_cancellable(post, CancelHandle::new()).await
+    }
+
+    pub async fn publish_cancellable(&self, post: PostInput, cancel: Arc<CancelHandle>) -> Result<PublishedPost, PostatoError> {
+        let post = post.to_post()?;
+        let publisher = self.publisher.clone();
+        let token = cancel.token.clone();
+        let report = runtime::run(async move { publisher.publish_with_cancel(&post, &token).await }).await.map_err(PostatoError::internal)??;
+        Ok(PublishedPost::new(report.published, report.from_store))
+    }
+}

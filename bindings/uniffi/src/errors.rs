@@ -1,0 +1,79 @@
+//! `PostatoError` (Kotlin: `PostatoException`, Swift: `PostatoError`): one case per error
+//! kind, with its fields. Messages never contain the API key.
+
+use postato::PublishError;
+
+/// Why a call failed.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum PostatoError {
+    /// The post or the settings are invalid; nothing was sent. `field` names the culprit.
+    #[error("{reason}")]
+    InvalidPost { reason: String, field: Option<String> },
+    /// The server rejected the request; retrying cannot help.
+    #[error("{reason}")]
+    Permanent { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    /// The business key was reused for different content (server-side).
+    #[error("{reason}")]
+    IdempotencyConflict { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    /// The store holds this business key with a different payload.
+    #[error("{reason}")]
+    BusinessKeyReused { reason: String },
+    /// Every attempt failed with a retryable failure; retrying later is safe.
+    #[error("{reason}")]
+    Transient { reason: String, status: Option<u16>, body: Option<String>, attempts: u32 },
+    /// The server asked to wait longer than allowed: reschedule.
+    #[error("{reason}")]
+    RateLimited { reason: String, retry_after_ms: u64, attempts: u32 },
+    /// The deadline passed; retrying later is safe.
+    #[error("{reason}")]
+    DeadlineExceeded { reason: String, status: Option<u16>, attempts: u32 },
+    /// A 2xx whose body is not `{id, status}`; retrying is safe.
+    #[error("{reason}")]
+    InvalidResponse { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    /// Cancelled; nothing is retried after it.
+    #[error("{reason}")]
+    Cancelled { reason: String, attempts: u32 },
+    /// A result store or the simulator failed.
+    #[error("{reason}")]
+    Store { reason: String },
+    /// A bug inside postato (a panic), caught at the boundary.
+    #[error("{reason}")]
+    Internal { reason: String },
+}
+
+impl From<PublishError> for PostatoError {
+    fn from(e: PublishError) -> Self {
+        let reason = e.to_string();
+        let body = e.body().map(str::to_owned);
+        let attempts = e.attempts();
+        match &e {
+            PublishError::InvalidInput(v) => PostatoError::InvalidPost { reason, field: Some(v.field.clone()) },
+            PublishError::Permanent { status, .. } => PostatoError::Permanent { reason, status: *status, body, attempts },
+            PublishError::IdempotencyConflict { status, .. } => PostatoError::IdempotencyConflict { reason, status: *status, body, attempts },
+            PublishError::BusinessKeyReused { .. } => PostatoError::BusinessKeyReused { reason },
+            PublishError::RateLimited { retry_after, .. } => {
+                PostatoError::RateLimited { reason, retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64, attempts }
+            }
+            PublishError::Transient { .. } => PostatoError::Transient { reason, status: e.status(), body, attempts },
+            PublishError::DeadlineExceeded { .. } => PostatoError::DeadlineExceeded { reason, status: e.status(), attempts },
+            PublishError::InvalidResponse { status, .. } => PostatoError::InvalidResponse { reason, status: *status, body, attempts },
+            PublishError::Cancelled { .. } => PostatoError::Cancelled { reason, attempts },
+        }
+    }
+}
+
+impl From<postato::ValidationError> for PostatoError {
+    fn from(e: postato::ValidationError) -> Self {
+        PublishError::InvalidInput(e).into()
+    }
+}
+
+impl PostatoError {
+    pub fn store(e: impl std::fmt::Display) -> Self {
+        PostatoError::Store { reason: e.to_string() }
+    }
+
+    pub fn internal(reason: String) -> Self {
+        PostatoError::Internal { reason }
+    }
+}

@@ -1,0 +1,33 @@
+//! The uniffi binding of postato for Kotlin and Swift: a thin layer over the Rust client. It
+//! converts types and errors; every retry decision is made by `postato-core`. Async calls run
+//! on this crate's tokio runtime; panics are caught and surface as `PostatoError.Internal`.
+
+mod client;
+mod errors;
+mod runtime;
+mod sim;
+mod types;
+
+pub use client::{CancelHandle, Client, Publisher, Store};
+pub use errors::PostatoError;
+pub use sim::{start_simulator, Simulator};
+pub use types::{ClientOptions, Content, DeadLetter, Media, PostInput, PublishedPost, StoreCounts, ThreadItem};
+
+uniffi::setup_scaffolding!();
+
+/// The idempotency key of a business key.
+#[uniffi::export]
+pub fn idempotency_key(business_key: String) -> String {
+    postato::idempotency_key(&business_key)
+}
+
+/// For FFI-safety tests: panics inside Rust when the environment variable
+/// `POSTATO_TEST_PANIC` is `1` (otherwise returns an `InvalidPost` error). The panic must
+/// arrive as an exception, never crash the host process.
+#[uniffi::export]
+pub async fn test_panic() -> Result<(), PostatoError> {
+    if std::env::var("POSTATO_TEST_PANIC").as_deref() != Ok("1") {
+        return Err(PostatoError::InvalidPost { reason: "test panics are off: set POSTATO_TEST_PANIC=1".into(), field: None });
+    }
+    runtime::run(async { panic!("deliberate test panic") }).await.map_err(PostatoError::internal)
+}

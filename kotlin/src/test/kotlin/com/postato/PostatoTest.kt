@@ -1,0 +1,173 @@
+package com.postato
+
+import kotlinx.coroutines.CancellationException
+import kotlinx.coroutines.async
+import kotlinx.coroutines.delay
+import kotlinx.coroutines.runBlocking
+import org.json.JSONObject
+import org.junit.jupiter.api.AfterAll
+import org.junit.jupiter.api.Assertions.assertEquals
+import org.junit.jupiter.api.Assertions.assertFalse
+import org.junit.jupiter.api.Assertions.assertTrue
+import org.junit.jupiter.api.BeforeAll
+import org.junit.jupiter.api.Test
+import org.junit.jupiter.api.TestInstance
+import org.junit.jupiter.api.assertThrows
+import java.io.File
+import java.nio.file.Files
+
+@TestInstance(TestInstance.Lifecycle.PER_CLASS)
+class PostatoTest {
+    private lateinit var sim: Simulator
+
+    @BeforeAll
+    fun start() = runBlocking { sim = startSimulator("{}") }
+
+    @AfterAll
+    fun stop() = runBlocking { sim.stop() }
+
+    @Test
+    fun `every shared vector matches the reference`() {
+        val cases = JSONObject(File(Support.repo, "tests/vectors/idempotency-keys.json").readText()).getJSONArray("cases")
+        assertTrue(cases.length() >= 10)
+        for (i in 0 until cases.length()) {
+            val case = cases.getJSONObject(i)
+            assertEquals(case.getString("idempotencyKey"), idempotencyKey(case.getString("businessKey")))
+        }
+    }
+
+    @Test
+    fun `reference case 1 - a normal publish returns 202 and is stored`() = runBlocking {
+        val db = Files.createTempDirectory("postato").resolve("posts.db").toString()
+        val publisher = Publisher(Support.client(sim), Store.sqlite(db))
+        val k = Support.key()
+        val post = publisher.publish(Support.post(k))
+        assertEquals(1u, post.attempts)
+        assertEquals("published", post.status)
+        assertFalse(post.fromStore)
+        assertEquals(post.id, Store.sqlite(db).publishedId(k))
+        assertEquals(1uL, sim.publishes(k))
+    }
+
+    @Test
+    fun `reference case 2 - 500 twice then 202 is stored once`() = runBlocking {
+        val k = Support.key()
+        sim.script(k, """[{"action":"respond","status":500},{"action":"respond","status":500},{"action":"ok"}]""")
+        val store = Store.memory()
+        val post = Publisher(Support.client(sim), store).publish(Support.post(k))
+        assertEquals(3u, post.attempts)
+        assertEquals(1uL, store.counts().published)
+        assertEquals(1uL, sim.publishes(k))
+    }
+
+    @Test
+    fun `reference case 3 - the same post twice gets the same answer`() = runBlocking {
+        val client = Support.client(sim)
+        val k = Support.key()
+        val first = client.publish(Support.post(k))
+        val second = client.publish(Support.post(k))
+        assertEquals(first.id, second.id)
+        assertFalse(first.replayed)
+        assertTrue(second.replayed)
+        assertEquals(1uL, sim.publishes(k))
+    }
+
+    @Test
+    fun `errors arrive as PostatoException subclasses with their fields`() = runBlocking {
+        val client = Support.client(sim)
+        val permanent = Support.key()
+        sim.script(permanent, """[{"action":"respond","status":400,"body":{"error":{"code":"bad"}}}]""")
+        val p = assertThrows<PostatoException.Permanent> { runBlocking { client.publish(Support.post(permanent)) } }
+        assertEquals(400.toUShort(), p.status)
+        assertEquals(1u, p.attempts)
+        assertTrue(p.body!!.contains("bad"))
+
+        val transient = Support.key()
+        sim.script(transient, """[{"action":"respond","status":503},{"action":"respond","status":503},{"action":"respond","status":503},{"action":"respond","status":503},{"action":"respond","status":503}]""")
+        val t = assertThrows<PostatoException.Transient> { runBlocking { client.publish(Support.post(transient)) } }
+        assertEquals(503.toUShort(), t.status)
+        assertEquals(5u, t.attempts)
+
+        val limited = Support.key()
+        sim.script(limited, """[{"action":"respond","status":429,"headers":{"Retry-After":"7200"}}]""")
+        val r = assertThrows<PostatoException.RateLimited> { runBlocking { client.publish(Support.post(limited)) } }
+        assertEquals(7_200_000uL, r.retryAfterMs)
+
+        val garbled = Support.key()
+        sim.script(garbled, """[{"action":"respond","status":200,"bodyText":"<html>"}]""")
+        assertThrows<PostatoException.InvalidResponse> { runBlocking { client.publish(Support.post(garbled)) } }
+
+        val conflict = Support.key()
+        client.publish(Support.post(conflict))
+        assertThrows<PostatoException.IdempotencyConflict> { runBlocking { client.publish(Support.post(conflict, "edited")) } }
+
+        val publisher = Publisher(client, Store.memory())
+        val reused = Support.key()
+        publisher.publish(Support.post(reused))
+        assertThrows<PostatoException.BusinessKeyReused> { runBlocking { publisher.publish(Support.post(reused, "edited")) } }
+        Unit
+    }
+
+    @Test
+    fun `bad input is an InvalidPost naming the field and sends nothing`() = runBlocking {
+        val client = Support.client(sim)
+        val before = Support.requests(sim)
+        val cases = listOf(
+            Support.post("") to "businessKey",
+            Support.post(Support.key()).copy(status = "now") to "status",
+            Support.post(Support.key()).copy(status = "scheduled") to "scheduledAt",
+            Support.post(Support.key()).copy(status = "scheduled", scheduledAt = "tomorrow") to "scheduledAt",
+            Support.post(Support.key()).copy(content = Content.Thread(listOf(ThreadItem("a"), ThreadItem("")))) to "content[1].text",
+            Support.post(Support.key(), "") to "content",
+        )
+        for ((post, field) in cases) {
+            val e = assertThrows<PostatoException.InvalidPost> { runBlocking { client.publish(post) } }
+            assertEquals(field, e.field, e.reason)
+        }
+        assertEquals(before, Support.requests(sim))
+        val bad = assertThrows<PostatoException.InvalidPost> { Client("k", "w", ClientOptions(baseUrl = "http://example.com")) }
+        assertEquals("baseUrl", bad.field)
+    }
+
+    @Test
+    fun `a cancelled coroutine cancels the publish and nothing is retried after`() = runBlocking {
+        val client = Support.client(sim)
+        val k = Support.key("cancel")
+        sim.script(k, """[{"action":"hang","ms":3000},{"action":"ok"}]""")
+        val before = Support.requests(sim)
+        val job = async { client.publish(Support.post(k)) }
+        delay(150)
+        job.cancel()
+        assertThrows<CancellationException> { runBlocking { job.await() } }
+        delay(400)
+        assertEquals(before + 1, Support.requests(sim))
+        assertEquals(0uL, sim.publishes(k))
+
+        val handle = CancelHandle()
+        val k2 = Support.key("handle")
+        sim.script(k2, """[{"action":"hang","ms":3000}]""")
+        val pending = async { runCatching { client.publishCancellable(Support.post(k2), handle) } }
+        delay(150)
+        handle.cancel()
+        val error = pending.await().exceptionOrNull()
+        assertTrue(error is PostatoException.Cancelled, "got $error")
+    }
+
+    @Test
+    fun `a panic inside Rust arrives as an exception and the JVM lives on`() = runBlocking {
+        val e = assertThrows<PostatoException.Internal> { runBlocking { testPanic() } }
+        assertTrue(e.reason.contains("deliberate test panic"))
+        assertEquals(32, idempotencyKey("still alive").length)
+    }
+
+    @Test
+    fun `the API key appears in no exception text`() = runBlocking {
+        val secret = "sk_live_kotlin_secret_value"
+        val wrong = Client(secret, "w", ClientOptions(baseUrl = sim.baseUrl()))
+        val e = assertThrows<PostatoException.Permanent> { runBlocking { wrong.publish(Support.post(Support.key())) } }
+        assertEquals(401.toUShort(), e.status)
+        for (text in listOf(e.message ?: "", e.toString(), e.stackTraceToString(), wrong.toString())) {
+            assertFalse(text.contains(secret), text)
+        }
+    }
+}

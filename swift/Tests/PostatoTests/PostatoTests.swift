@@ -1,0 +1,103 @@
+// The same cases as the Kotlin suite, for macOS: `swift test` after building the Rust
+// library (`cargo build -p postato-uniffi`) and generating the bindings.
+import XCTest
+@testable import Postato
+
+final class PostatoTests: XCTestCase {
+    var sim: Simulator!
+
+    override func setUp() async throws {
+        sim = try await startSimulator(configJson: "{}")
+    }
+
+    override func tearDown() async throws {
+        await sim.stop()
+    }
+
+    private func key(_ prefix: String = "swift") -> String {
+        "\(prefix)-\(ProcessInfo.processInfo.processIdentifier)-\(UUID().uuidString)"
+    }
+
+    private func post(_ businessKey: String, _ content: String = "hello") -> PostInput {
+        PostInput(businessKey: businessKey, platform: "x", accountId: "acc_1", content: .text(text: content))
+    }
+
+    private func client() throws -> Client {
+        try Client(apiKey: sim.apiKey(), workspaceId: "ws_swift", options: ClientOptions(baseUrl: sim.baseUrl(), fastForwardWaits: true))
+    }
+
+    private var repo: URL {
+        URL(fileURLWithPath: #filePath).deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent().deletingLastPathComponent()
+    }
+
+    func testSharedVectors() throws {
+        let data = try Data(contentsOf: repo.appendingPathComponent("tests/vectors/idempotency-keys.json"))
+        let json = try JSONSerialization.jsonObject(with: data) as! [String: Any]
+        let cases = json["cases"] as! [[String: String]]
+        XCTAssertGreaterThanOrEqual(cases.count, 10)
+        for c in cases {
+            XCTAssertEqual(idempotencyKey(businessKey: c["businessKey"]!), c["idempotencyKey"]!)
+        }
+    }
+
+    func testNormalPublishIsStored() async throws {
+        let store = try Store.sqlite(path: NSTemporaryDirectory() + "/\(UUID().uuidString).db")
+        let k = key()
+        let published = try await Publisher(client: client(), store: store).publish(post: post(k))
+        XCTAssertEqual(published.attempts, 1)
+        XCTAssertEqual(try await store.publishedId(businessKey: k), published.id)
+        XCTAssertEqual(try sim.publishes(businessKey: k), 1)
+    }
+
+    func test500TwiceThen202IsStoredOnce() async throws {
+        let k = key()
+        try sim.script(businessKey: k, actionsJson: #"[{"action":"respond","status":500},{"action":"respond","status":500},{"action":"ok"}]"#)
+        let store = Store.memory()
+        let published = try await Publisher(client: client(), store: store).publish(post: post(k))
+        XCTAssertEqual(published.attempts, 3)
+        XCTAssertEqual(try await store.counts().published, 1)
+        XCTAssertEqual(try sim.publishes(businessKey: k), 1)
+    }
+
+    func testTheSamePostTwiceGetsTheSameAnswer() async throws {
+        let c = try client()
+        let k = key()
+        let first = try await c.publish(post: post(k))
+        let second = try await c.publish(post: post(k))
+        XCTAssertEqual(first.id, second.id)
+        XCTAssertFalse(first.replayed)
+        XCTAssertTrue(second.replayed)
+    }
+
+    func testErrorsCarryTheirFields() async throws {
+        let k = key()
+        try sim.script(businessKey: k, actionsJson: #"[{"action":"respond","status":400}]"#)
+        do {
+            _ = try await client().publish(post: post(k))
+            XCTFail("expected Permanent")
+        } catch PostatoError.Permanent(_, let status, _, let attempts) {
+            XCTAssertEqual(status, 400)
+            XCTAssertEqual(attempts, 1)
+        }
+    }
+
+    func testBadInputNamesTheField() async throws {
+        do {
+            _ = try await client().publish(post: post(""))
+            XCTFail("expected InvalidPost")
+        } catch PostatoError.InvalidPost(_, let field) {
+            XCTAssertEqual(field, "businessKey")
+        }
+    }
+
+    func testCancellingTheTaskCancelsThePublish() async throws {
+        let c = try client()
+        let k = key("cancel")
+        try sim.script(businessKey: k, actionsJson: #"[{"action":"hang","ms":3000}]"#)
+        let task = Task { try await c.publish(post: post(k)) }
+        try await Task.sleep(nanoseconds: 150_000_000)
+        task.cancel()
+        _ = await task.result
+        XCTAssertEqual(try sim.publishes(businessKey: k), 0)
+    }
+}
