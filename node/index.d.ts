@@ -103,10 +103,17 @@ export declare class MemoryStore extends Store {
   constructor();
 }
 
+/** Shared by many workers: each post is claimed by one of them. Connects on first use. */
+export declare class PostgresStore extends Store {
+  constructor(url: string, options?: { poolSize?: number });
+  /** The URL without its password. */
+  readonly url: string;
+}
+
 export declare class Publisher {
-  constructor(client: Client, store?: SqliteStore | MemoryStore);
+  constructor(client: Client, store?: SqliteStore | MemoryStore | PostgresStore);
   readonly client: Client;
-  readonly store: SqliteStore | MemoryStore;
+  readonly store: SqliteStore | MemoryStore | PostgresStore;
   /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */
   publish(post: PostInput, options?: PublishOptions): Promise<Post>;
 }

@@ -123,9 +123,9 @@ class Client {
 class Store {
   #native;
 
-  constructor(path) {
+  constructor(makeNative) {
     try {
-      this.#native = new native.NativeStore(path);
+      this.#native = makeNative();
     } catch (error) {
       throw fromNative(error);
     }
@@ -153,7 +153,7 @@ class Store {
 class SqliteStore extends Store {
   constructor(path) {
     if (typeof path !== 'string' || path === '') throw invalid('path', 'must be a file path');
-    super(path);
+    super(() => new native.NativeStore(path));
     this.path = path;
   }
 }
@@ -161,7 +161,20 @@ class SqliteStore extends Store {
 /** Results in memory, for tests and short-lived processes. */
 class MemoryStore extends Store {
   constructor() {
-    super(undefined);
+    super(() => new native.NativeStore(undefined));
+  }
+}
+
+/**
+ * Results, dead letters and claims in PostgreSQL, shared by many workers: each post is claimed
+ * by one of them, so a campaign is published exactly once however many processes run it.
+ */
+class PostgresStore extends Store {
+  constructor(url, options = {}) {
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) throw invalid('url', 'must be a postgres:// URL');
+    super(() => native.NativeStore.postgres(url, options.poolSize));
+    // The URL without its password, for display.
+    this.url = url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/, '$1:***@');
   }
 }
 
@@ -171,7 +184,7 @@ class Publisher {
 
   constructor(client, store = new MemoryStore()) {
     if (!(client instanceof Client)) throw invalid('client', 'must be a Client');
-    if (!(store instanceof Store)) throw invalid('store', 'must be a SqliteStore or a MemoryStore');
+    if (!(store instanceof Store)) throw invalid('store', 'must be a SqliteStore, MemoryStore or PostgresStore');
     this.client = client;
     this.store = store;
     this.#native = new native.NativePublisher(client._native, store._native);
@@ -194,6 +207,7 @@ module.exports = {
   Publisher,
   SqliteStore,
   MemoryStore,
+  PostgresStore,
   Post,
   idempotencyKey,
   version: native.version(),

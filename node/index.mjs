@@ -2,7 +2,7 @@
 import postato from './index.js';
 
 export const {
-  Client, Publisher, SqliteStore, MemoryStore, Post, idempotencyKey, version,
+  Client, Publisher, SqliteStore, MemoryStore, PostgresStore, Post, idempotencyKey, version,
   PostatoError, InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError,
   TransientPostError, RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError,
 } = postato;

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds and tests every language present, from a fresh machine. Run from anywhere:
 #   ./scripts/test.sh
-# It installs what it needs itself: a Python venv with maturin, pytest and mypy (pinned).
+# It installs what it needs itself: a PostgreSQL server (Debian's package), a Python venv
+# with maturin, pytest and mypy (pinned), the npm packages and the Maven dependencies.
 set -euo pipefail
 cd "$(dirname "$0")/.."
 ROOT=$PWD
@@ -10,6 +11,11 @@ export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR=never
 
 section() { printf '\n== %s\n' "$*"; }
+
+section "PostgreSQL: start a throwaway server for the shared-store tests"
+POSTATO_TEST_POSTGRES_URL=$(./scripts/postgres.sh)
+export POSTATO_TEST_POSTGRES_URL
+echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL"
 
 section "Rust: build and test the workspace"
 cargo test --workspace --all-targets

@@ -1,6 +1,6 @@
 // Uses every public name of the package; `tsc --noEmit --strict` must pass (CI runs it).
 import {
-  Client, Publisher, SqliteStore, MemoryStore, Post, idempotencyKey, version,
+  Client, Publisher, SqliteStore, MemoryStore, PostgresStore, Post, idempotencyKey, version,
   PostatoError, InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError,
   TransientPostError, RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError,
 } from 'postato';
@@ -34,6 +34,8 @@ async function main(): Promise<void> {
   const counts: StoreCounts = await publisher.store.counts();
   const letters: DeadLetter[] = await new MemoryStore().deadLetters(10);
   const id: string | null = await publisher.store.publishedId('draft-2');
+  const shared = new Publisher(client, new PostgresStore('postgres://postato@127.0.0.1:5432/postato', { poolSize: 4 }));
+  const url: string = (shared.store as PostgresStore).url;
   const stats: SimulatorStats = sim.stats();
   const once: number = sim.publishes('draft-1');
   sim.setFaults({ serverError: 0 });
@@ -45,7 +47,7 @@ async function main(): Promise<void> {
     new InvalidPostError('x'), new PermanentPostError('x'), new IdempotencyConflictError('x'), new BusinessKeyReusedError('x'),
     new TransientPostError('x'), new RateLimitedError('x'), new DeadlineExceededError('x'), new InvalidResponseError('x'), new PublishCancelledError('x'),
   ];
-  console.log(idempotencyKey('draft-1'), version, fields, counts, letters, id, stats.platformPublishes, once, errors.map(describe), client.toJSON());
+  console.log(idempotencyKey('draft-1'), version, fields, counts, letters, id, stats.platformPublishes, once, errors.map(describe), client.toJSON(), url);
 }
 
 main().catch((error: unknown) => {

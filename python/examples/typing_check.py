@@ -19,6 +19,7 @@ from postato import (
     PermanentPostError,
     Post,
     PostatoError,
+    PostgresStore,
     PublishCancelledError,
     Publisher,
     RateLimitedError,
@@ -53,6 +54,8 @@ def main() -> None:
         again: Post = publisher.publish("draft-1-thread", "x", "acc", [{"text": "one", "media": [{"id": "m1"}]}])
         counts: StoreCounts = publisher.store.counts()
         letters: List[DeadLetter] = MemoryStore().dead_letters(limit=10)
+        shared = Publisher(client, store=PostgresStore("postgres://postato@127.0.0.1:5432/postato", pool_size=4))
+        print(repr(shared.store))
 
         async def run() -> Post:
             async with AsyncClient(api_key=sim.api_key, workspace_id="ws", base_url=sim.base_url) as async_client:

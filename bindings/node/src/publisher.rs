@@ -26,6 +26,13 @@ impl NativeStore {
         Ok(NativeStore { store })
     }
 
+    /// A PostgreSQL store shared by many workers (connects on first use).
+    #[napi(factory)]
+    pub fn postgres(url: String, pool_size: Option<u32>) -> napi::Result<Self> {
+        let store = postato_postgres::PostgresStore::lazy(&url, pool_size.unwrap_or(8) as usize).map_err(other)?;
+        Ok(NativeStore { store: Arc::new(store) })
+    }
+
     /// Counts, as JSON (`published`, `deadLetters`, `deadLettersByKind`).
     #[napi]
     pub async fn counts_json(&self) -> napi::Result<String> {

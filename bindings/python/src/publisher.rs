@@ -10,29 +10,45 @@ use crate::client::{parse_post, published_dict, NativeClient};
 use crate::errors::{other, to_py};
 use crate::runtime::{self, ExtensionRuntime};
 
+/// Where a store keeps its records.
+#[derive(Clone)]
+enum Location {
+    Memory,
+    Sqlite(String),
+    Postgres { url: String, pool_size: usize },
+}
+
 /// A result store.
 #[pyclass(module = "postato._native", frozen)]
 pub struct NativeStore {
-    path: Option<String>,
+    location: Location,
     current: Mutex<(u32, Arc<dyn ResultStore>)>,
 }
 
 impl NativeStore {
-    fn open(path: &Option<String>) -> PyResult<Arc<dyn ResultStore>> {
-        Ok(match path {
-            Some(path) => Arc::new(SqliteStore::open(path).map_err(|e| other(e.to_string()))?),
-            None => Arc::new(MemoryStore::new()),
+    fn open(location: &Location) -> PyResult<Arc<dyn ResultStore>> {
+        Ok(match location {
+            Location::Sqlite(path) => Arc::new(SqliteStore::open(path).map_err(|e| other(e.to_string()))?),
+            Location::Postgres { url, pool_size } => {
+                Arc::new(postato_postgres::PostgresStore::lazy(url, *pool_size).map_err(|e| other(e.to_string()))?)
+            }
+            Location::Memory => Arc::new(MemoryStore::new()),
         })
     }
 
-    /// The store for this process.
+    fn with_location(location: Location) -> PyResult<Self> {
+        let store = Self::open(&location)?;
+        Ok(NativeStore { location, current: Mutex::new((std::process::id(), store)) })
+    }
+
+    /// The store for this process (reopened after a fork: connections do not survive one).
     pub fn store(&self) -> PyResult<Arc<dyn ResultStore>> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if current.0 != std::process::id() {
-            if self.path.is_none() {
+            if matches!(self.location, Location::Memory) {
                 return Err(other("a MemoryStore cannot be used in a forked process: create a new one there"));
             }
-            *current = (std::process::id(), Self::open(&self.path)?);
+            *current = (std::process::id(), Self::open(&self.location)?);
         }
         Ok(Arc::clone(&current.1))
     }
@@ -44,8 +60,13 @@ impl NativeStore {
     #[new]
     #[pyo3(signature = (path=None))]
     fn new(path: Option<String>) -> PyResult<Self> {
-        let store = Self::open(&path)?;
-        Ok(NativeStore { path, current: Mutex::new((std::process::id(), store)) })
+        Self::with_location(path.map_or(Location::Memory, Location::Sqlite))
+    }
+
+    /// A PostgreSQL store shared by many workers (connects on first use).
+    #[staticmethod]
+    fn postgres(url: String, pool_size: usize) -> PyResult<Self> {
+        Self::with_location(Location::Postgres { url, pool_size })
     }
 
     /// Counts as a dict: published, dead_letters, dead_letters_by_kind.

@@ -83,10 +83,13 @@ impl ConnectionArgs {
     }
 }
 
-/// Opens the result store named by `--store`: a SQLite file path.
-pub fn open_store(location: &str) -> Result<Arc<dyn ResultStore>, String> {
+/// Opens the result store named by `--store`: a `postgres://` URL (shared by many workers;
+/// `pool` connections) or a SQLite file path.
+pub async fn open_store(location: &str, pool: usize) -> Result<Arc<dyn ResultStore>, String> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        return Err("PostgreSQL stores are not available in this build yet: give a SQLite file path".into());
+        let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
+        let store = postato_postgres::PostgresStore::connect(location, pool).await.map_err(|e| e.to_string())?;
+        return Ok(Arc::new(store.with_audit(audit)));
     }
     SqliteStore::open(location).map(|s| Arc::new(s) as Arc<dyn ResultStore>).map_err(|e| e.to_string())
 }

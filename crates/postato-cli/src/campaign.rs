@@ -5,7 +5,7 @@ use postato::Post;
 use std::io::BufRead;
 
 /// One non-blank line of a campaign.
-#[derive(Debug)]
+#[derive(Debug, Clone)]
 pub struct CampaignLine {
     /// The 1-based line number.
     pub line: u64,

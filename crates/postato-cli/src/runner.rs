@@ -130,7 +130,9 @@ fn now_ms() -> u64 {
     SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
-async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters, cancel: &CancellationToken) {
+/// Publishes one line. With `skip_held`, a key another worker holds is left for later and
+/// `true` is returned (nothing is counted).
+async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters, cancel: &CancellationToken, skip_held: bool) -> bool {
     let invalid = |business_key: String, message: String, body: Option<String>| DeadLetter {
         business_key,
         kind: ErrorKind::InvalidInput.as_str().to_owned(),
@@ -144,27 +146,35 @@ async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters,
     };
     let letter = match &item.post {
         Err(unreadable) => Some(invalid(unreadable.business_key.clone(), unreadable.reason.clone(), Some(unreadable.text.clone()))),
-        Ok(post) => match publisher.publish_line(post, Some(item.line), cancel).await {
-            Ok(report) => {
-                let counter = if report.from_store { &counters.already } else { &counters.published };
-                counter.fetch_add(1, Ordering::Relaxed);
-                if report.store_error.is_some() {
-                    counters.store_errors.fetch_add(1, Ordering::Relaxed);
+        Ok(post) => {
+            let outcome = if skip_held {
+                publisher.try_publish_line(post, Some(item.line), cancel).await
+            } else {
+                publisher.publish_line(post, Some(item.line), cancel).await.map(Some)
+            };
+            match outcome {
+                Ok(None) => return true,
+                Ok(Some(report)) => {
+                    let counter = if report.from_store { &counters.already } else { &counters.published };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if report.store_error.is_some() {
+                        counters.store_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None
                 }
-                None
+                Err(e) if e.kind() == ErrorKind::Cancelled => return false,
+                Err(e) if e.kind() == ErrorKind::InvalidInput => {
+                    let key = if post.business_key.is_empty() { format!("line:{}", item.line) } else { post.business_key.clone() };
+                    let mut letter = invalid(key, e.to_string(), None);
+                    letter.payload = serde_json::to_string(post).ok();
+                    Some(letter)
+                }
+                Err(e) => {
+                    counters.dead(e.kind().as_str());
+                    None
+                }
             }
-            Err(e) if e.kind() == ErrorKind::Cancelled => return,
-            Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                let key = if post.business_key.is_empty() { format!("line:{}", item.line) } else { post.business_key.clone() };
-                let mut letter = invalid(key, e.to_string(), None);
-                letter.payload = serde_json::to_string(post).ok();
-                Some(letter)
-            }
-            Err(e) => {
-                counters.dead(e.kind().as_str());
-                None
-            }
-        },
+        }
     };
     if let Some(letter) = letter {
         if let Err(e) = publisher.store().record_dead_letter(&letter, publisher.worker()).await {
@@ -173,6 +183,7 @@ async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters,
         counters.dead(&letter.kind);
     }
     counters.done.fetch_add(1, Ordering::Relaxed);
+    false
 }
 
 /// How the run shows progress.
@@ -184,10 +195,19 @@ pub struct Progress {
     pub enabled: bool,
 }
 
-/// Publishes every line with at most `concurrency` publishes at once.
+/// A campaign's lines.
+pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
+
+/// Publishes every line of `open()` with at most `concurrency` publishes at once.
+///
+/// When the source can be read again (`reopenable`), a first pass leaves the keys that another
+/// worker holds for a second pass, which re-reads the source and finishes just those lines
+/// (waiting for the other worker where needed); so several processes can share one campaign
+/// without waiting on each other. A source read once (stdin) gets one waiting pass.
 pub async fn run(
     publisher: Publisher,
-    lines: impl Iterator<Item = std::io::Result<CampaignLine>> + Send + 'static,
+    mut open: impl FnMut() -> Result<Lines, String>,
+    reopenable: bool,
     concurrency: usize,
     progress: Progress,
 ) -> Result<Summary, String> {
@@ -195,40 +215,6 @@ pub async fn run(
     let counters = Arc::new(Counters::default());
     let stop = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
-    let (tx, rx) = tokio::sync::mpsc::channel::<CampaignLine>(concurrency * 2);
-    let rx = Arc::new(tokio::sync::Mutex::new(rx));
-
-    let reader = {
-        let stop = Arc::clone(&stop);
-        tokio::task::spawn_blocking(move || -> Result<(), String> {
-            for item in lines {
-                if stop.load(Ordering::Relaxed) {
-                    break;
-                }
-                let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
-                if tx.blocking_send(item).is_err() {
-                    break;
-                }
-            }
-            Ok(())
-        })
-    };
-    let workers: Vec<_> = (0..concurrency.max(1))
-        .map(|_| {
-            let (publisher, counters, stop, cancel, rx) =
-                (publisher.clone(), Arc::clone(&counters), Arc::clone(&stop), cancel.clone(), Arc::clone(&rx));
-            tokio::spawn(async move {
-                loop {
-                    let next = rx.lock().await.recv().await;
-                    let Some(item) = next else { break };
-                    if stop.load(Ordering::Relaxed) {
-                        break;
-                    }
-                    process(&publisher, item, &counters, &cancel).await;
-                }
-            })
-        })
-        .collect();
     let signals = {
         let (stop, cancel) = (Arc::clone(&stop), cancel.clone());
         tokio::spawn(async move {
@@ -242,8 +228,10 @@ pub async fn run(
         })
     };
     let reporter = progress.enabled.then(|| spawn_progress(Arc::clone(&counters), progress.total, started));
-    for worker in workers {
-        let _ = worker.await;
+    let shared = Shared { publisher, counters: Arc::clone(&counters), stop: Arc::clone(&stop), cancel: cancel.clone(), concurrency };
+    let held = shared.pass(open()?, None, reopenable).await?;
+    if !held.is_empty() && !stop.load(Ordering::Relaxed) {
+        shared.pass(open()?, Some(held), false).await?;
     }
     signals.abort();
     if let Some((task, bar)) = reporter {
@@ -252,8 +240,6 @@ pub async fn run(
             bar.finish_and_clear();
         }
     }
-    let read = reader.await.map_err(|e| format!("the campaign reader failed: {e}"))?;
-    read?;
     let dead_lettered = counters.dead_by_kind.lock().unwrap_or_else(|p| p.into_inner()).clone();
     Ok(Summary {
         total: counters.done.load(Ordering::Relaxed),
@@ -264,6 +250,68 @@ pub async fn run(
         interrupted: stop.load(Ordering::Relaxed) || cancel.is_cancelled(),
         elapsed: started.elapsed(),
     })
+}
+
+struct Shared {
+    publisher: Publisher,
+    counters: Arc<Counters>,
+    stop: Arc<AtomicBool>,
+    cancel: CancellationToken,
+    concurrency: usize,
+}
+
+impl Shared {
+    /// One pass over `lines` (only the line numbers in `only`, when given). With `skip_held`,
+    /// returns the line numbers left because another worker held them.
+    async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<Vec<u64>, String> {
+        let (tx, rx) = tokio::sync::mpsc::channel::<CampaignLine>(self.concurrency * 2);
+        let rx = Arc::new(tokio::sync::Mutex::new(rx));
+        let held = Arc::new(Mutex::new(Vec::new()));
+        let reader = {
+            let stop = Arc::clone(&self.stop);
+            tokio::task::spawn_blocking(move || -> Result<(), String> {
+                for item in lines {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
+                    if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
+                        continue;
+                    }
+                    if tx.blocking_send(item).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+        };
+        let workers: Vec<_> = (0..self.concurrency.max(1))
+            .map(|_| {
+                let (publisher, counters, stop, cancel, rx, held) =
+                    (self.publisher.clone(), Arc::clone(&self.counters), Arc::clone(&self.stop), self.cancel.clone(), Arc::clone(&rx), Arc::clone(&held));
+                tokio::spawn(async move {
+                    loop {
+                        let next = rx.lock().await.recv().await;
+                        let Some(item) = next else { break };
+                        if stop.load(Ordering::Relaxed) {
+                            break;
+                        }
+                        let line = item.line;
+                        if process(&publisher, item, &counters, &cancel, skip_held).await {
+                            held.lock().unwrap_or_else(|p| p.into_inner()).push(line);
+                        }
+                    }
+                })
+            })
+            .collect();
+        for worker in workers {
+            let _ = worker.await;
+        }
+        reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
+        let mut held = std::mem::take(&mut *held.lock().unwrap_or_else(|p| p.into_inner()));
+        held.sort_unstable();
+        Ok(held)
+    }
 }
 
 fn spawn_progress(counters: Arc<Counters>, total: Option<u64>, started: Instant) -> (tokio::task::JoinHandle<()>, Option<indicatif::ProgressBar>) {

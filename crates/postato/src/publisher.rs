@@ -67,10 +67,12 @@ impl<T: Transport> Publisher<T> {
     /// A publisher over a store shared with others.
     pub fn with_shared_store(client: Client<T>, store: Arc<dyn ResultStore>) -> Self {
         let worker = format!("{}-{:x}", std::process::id(), std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8));
-        Publisher { client, store, worker, lease: Duration::from_secs(300), publishes: Arc::new(AtomicU64::new(0)) }
+        Publisher { client, store, worker, lease: Duration::from_secs(60), publishes: Arc::new(AtomicU64::new(0)) }
     }
 
-    /// How long a claim lasts before another worker may take the key over; default 5 min.
+    /// How long a claim lasts before another worker may take the key over (it is renewed every
+    /// third of it while a publish runs, so a crashed worker's keys are taken over within one
+    /// lease); default 60 s.
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -104,6 +106,23 @@ impl<T: Transport> Publisher<T> {
     /// Like [`Publisher::publish_with_cancel`] for a post read from line `line` of a
     /// campaign file: a dead letter records the line.
     pub async fn publish_line(&self, post: &Post, line: Option<u64>, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
+        let report = self.publish_inner(post, line, cancel, true).await?;
+        Ok(report.expect("a publisher that waits for claims always reports"))
+    }
+
+    /// Like [`Publisher::publish_line`], but when another worker holds a live claim on the key
+    /// it returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
+    pub async fn try_publish_line(&self, post: &Post, line: Option<u64>, cancel: &CancellationToken) -> Result<Option<PublishReport>, PublishError> {
+        self.publish_inner(post, line, cancel, false).await
+    }
+
+    async fn publish_inner(
+        &self,
+        post: &Post,
+        line: Option<u64>,
+        cancel: &CancellationToken,
+        wait_for_claims: bool,
+    ) -> Result<Option<PublishReport>, PublishError> {
         let request = self.client.request_for(post)?;
         let key = post.business_key.as_str();
         // Each publish claims under its own name, so two publishes of one key wait for each other.
@@ -119,9 +138,10 @@ impl<T: Transport> Publisher<T> {
                         attempts: 0,
                         replayed: false,
                     };
-                    return Ok(PublishReport { published, from_store: true, store_error: None });
+                    return Ok(Some(PublishReport { published, from_store: true, store_error: None }));
                 }
                 Ok(Begin::Claimed) => break,
+                Ok(Begin::HeldByOther { .. }) if !wait_for_claims => return Ok(None),
                 Ok(Begin::HeldByOther { expires_in }) => {
                     tokio::select! {
                         _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
@@ -137,7 +157,23 @@ impl<T: Transport> Publisher<T> {
             }
         }
         let fingerprint = request.fingerprint().to_owned();
-        let result = self.client.publish_request(key, request, cancel).await;
+        let result = {
+            let publish = self.client.publish_request(key, request, cancel);
+            tokio::pin!(publish);
+            // Renew the claim while the publish runs, so a long publish keeps its key.
+            let mut renew = tokio::time::interval(self.lease / 3);
+            renew.tick().await;
+            loop {
+                tokio::select! {
+                    result = &mut publish => break result,
+                    _ = renew.tick() => {
+                        if let Err(e) = self.store.renew(key, &claimant, self.lease).await {
+                            tracing::warn!(business_key = key, error = %e, "postato: could not renew the claim");
+                        }
+                    }
+                }
+            }
+        };
         match result {
             Ok(published) => {
                 let record = PublishedRecord {
@@ -164,7 +200,7 @@ impl<T: Transport> Publisher<T> {
                     );
                     e.to_string()
                 });
-                Ok(PublishReport { published, from_store: false, store_error })
+                Ok(Some(PublishReport { published, from_store: false, store_error }))
             }
             Err(error) => {
                 let outcome = if dead_letters(error.kind()) {

@@ -9,7 +9,7 @@ import os
 
 from . import _native
 from ._client import AsyncClient, Client, Post
-from ._publisher import DeadLetter, MemoryStore, Publisher, SqliteStore, StoreCounts
+from ._publisher import DeadLetter, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
 from .errors import (
     BusinessKeyReusedError,
     DeadlineExceededError,
@@ -31,6 +31,7 @@ __all__ = [
     "Publisher",
     "SqliteStore",
     "MemoryStore",
+    "PostgresStore",
     "StoreCounts",
     "DeadLetter",
     "Post",

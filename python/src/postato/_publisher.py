@@ -80,6 +80,34 @@ class MemoryStore(_Store):
         return "MemoryStore()"
 
 
+def _redact(url: str) -> str:
+    """The URL without its password, for repr."""
+    from urllib.parse import urlsplit, urlunsplit
+
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = f"{parts.username}:***@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    return urlunsplit(parts._replace(netloc=netloc))
+
+
+class PostgresStore(_Store):
+    """Results, dead letters and claims in PostgreSQL, shared by many workers: each post is
+    claimed by one of them (with a lease, renewed while it publishes), so a campaign is
+    published exactly once however many processes run it. Connects on first use."""
+
+    def __init__(self, url: str, pool_size: int = 8) -> None:
+        if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
+            from .errors import InvalidPostError
+
+            raise InvalidPostError("invalid store: url: give a postgres:// URL", field="url")
+        self._display = _redact(url)
+        self._native = _native.NativeStore.postgres(url, pool_size)
+
+    def __repr__(self) -> str:
+        return f"PostgresStore({self._display!r})"
+
+
 class Publisher:
     """A client with a result store: the thing most programs call.
 
@@ -87,9 +115,9 @@ class Publisher:
     a ``Client`` or an ``AsyncClient``.
     """
 
-    def __init__(self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, None] = None) -> None:
+    def __init__(self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, PostgresStore, None] = None) -> None:
         self.client = client
-        self.store: Union[SqliteStore, MemoryStore] = store if store is not None else MemoryStore()
+        self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
         self._native = _native.NativePublisher(client._native, self.store._native)
 
     def publish(

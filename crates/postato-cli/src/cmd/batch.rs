@@ -16,9 +16,13 @@ pub struct BatchArgs {
     /// Publishes at once
     #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
     pub concurrency: u16,
-    /// The result store (SQLite file)
+    /// The result store: a SQLite file, or a postgres:// URL shared by many workers
     #[arg(long, default_value = "postato.db")]
     pub store: String,
+    /// How long a worker's claim on a post lasts before another worker may take it over
+    /// (renewed while publishing), in ms
+    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
+    pub lease_ms: u64,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -52,28 +56,32 @@ pub async fn run(args: &BatchArgs) -> u8 {
             return exit::for_kind(error.kind());
         }
     };
-    let store = match open_store(&args.store) {
+    let store = match open_store(&args.store, usize::from(args.concurrency) + 2).await {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);
             return exit::INVALID_INPUT;
         }
     };
-    let reader: Box<dyn BufRead + Send> = if args.campaign == "-" {
-        Box::new(BufReader::new(std::io::stdin()))
-    } else {
-        match std::fs::File::open(&args.campaign) {
-            Ok(file) => Box::new(BufReader::new(file)),
-            Err(e) => {
-                report::fatal(args.output, &format!("cannot open {}: {e}", args.campaign));
-                return exit::INVALID_INPUT;
-            }
-        }
+    let campaign = args.campaign.clone();
+    let open = move || -> Result<runner::Lines, String> {
+        let reader: Box<dyn BufRead + Send> = if campaign == "-" {
+            Box::new(BufReader::new(std::io::stdin()))
+        } else {
+            let file = std::fs::File::open(&campaign).map_err(|e| format!("cannot open {campaign}: {e}"))?;
+            Box::new(BufReader::new(file))
+        };
+        Ok(Box::new(campaign::read(reader)))
     };
+    if let Err(message) = open() {
+        report::fatal(args.output, &message);
+        return exit::INVALID_INPUT;
+    }
     let total = if args.campaign == "-" || args.no_progress { None } else { count_lines(&args.campaign) };
     let progress = Progress { total, enabled: !args.no_progress };
-    let publisher = Publisher::with_shared_store(client, store);
-    match runner::run(publisher, campaign::read(reader), usize::from(args.concurrency), progress).await {
+    let publisher = Publisher::with_shared_store(client, store).lease(std::time::Duration::from_millis(args.lease_ms));
+    let reopenable = args.campaign != "-";
+    match runner::run(publisher, open, reopenable, usize::from(args.concurrency), progress).await {
         Ok(summary) => {
             summary.print(args.output);
             summary.exit_code()

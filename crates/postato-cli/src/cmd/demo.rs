@@ -78,7 +78,8 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         println!("postato demo: publishing {lines} posts through a simulator at {} that fails on purpose", sim.base_url());
         println!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
     }
-    let summary = runner::run(publisher, campaign::read(SAMPLE_CAMPAIGN.as_bytes()), args.concurrency, Progress { total: Some(lines), enabled: true })
+    let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes())) as runner::Lines);
+    let summary = runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true })
         .await?;
     if args.output == Output::Text {
         summary.print(Output::Text);

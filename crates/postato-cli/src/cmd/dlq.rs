@@ -65,7 +65,7 @@ async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<p
 pub async fn run(args: &DlqArgs) -> u8 {
     match &args.command {
         DlqCommand::List { store, limit, output } => {
-            let letters = match open_store(store) {
+            let letters = match open_store(store, 4).await {
                 Ok(store) => all_letters(&store, *limit).await,
                 Err(e) => Err(e),
             };
@@ -103,7 +103,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     return exit::for_kind(error.kind());
                 }
             };
-            let store = match open_store(store) {
+            let store = match open_store(store, 4).await {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);
@@ -120,13 +120,13 @@ pub async fn run(args: &DlqArgs) -> u8 {
             let mut lines = Vec::new();
             for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
                 match &letter.payload {
-                    Some(payload) => lines.push(Ok(CampaignLine { line: letter.line.unwrap_or(0), post: parse_line(letter.line.unwrap_or(0), payload) })),
+                    Some(payload) => lines.push(CampaignLine { line: letter.line.unwrap_or(0), post: parse_line(letter.line.unwrap_or(0), payload) }),
                     None => eprintln!("skipping {}: its line could not be read; fix the campaign and run `postato batch` again", letter.business_key),
                 }
             }
             let publisher = Publisher::with_shared_store(client, store);
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };
-            match runner::run(publisher, lines.into_iter(), *concurrency, progress).await {
+            match runner::run(publisher, move || Ok(Box::new(lines.clone().into_iter().map(Ok)) as runner::Lines), true, *concurrency, progress).await {
                 Ok(summary) => {
                     summary.print(*output);
                     summary.exit_code()

@@ -95,7 +95,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
         let client = args.connection.client()?;
         match &args.store {
             Some(location) => {
-                let store = open_store(location).map_err(|e| invalid("store", e))?;
+                let store = open_store(location, 2).await.map_err(|e| invalid("store", e))?;
                 let report = Publisher::with_shared_store(client, store).publish(&post).await?;
                 if let Some(error) = &report.store_error {
                     eprintln!("warning: published, but the store could not record it: {error}");

@@ -111,6 +111,11 @@ pub trait ResultStore: Send + Sync + 'static {
     /// Looks up `business_key`; unless it is published or held by another worker, claims it
     /// for `worker` for `lease`.
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError>;
+    /// Extends `worker`'s claim by `lease` from now (called while a publish runs, so that a
+    /// long publish keeps its key). Stores whose claims live in one process need nothing here.
+    async fn renew(&self, _business_key: &str, _worker: &str, _lease: Duration) -> Result<(), StoreError> {
+        Ok(())
+    }
     /// Records a publish, removes any dead letter for the key and releases the claim.
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError>;
     /// Records (or replaces) a dead letter and releases the claim.

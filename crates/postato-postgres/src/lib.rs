@@ -1,0 +1,397 @@
+//! # postato-postgres
+//!
+//! [`PostgresStore`]: a [`ResultStore`] in PostgreSQL, so that many workers (processes,
+//! machines) can publish one campaign exactly once. It follows the pattern of Stripe-style
+//! idempotency keys in PostgreSQL: a worker *claims* a business key with a lease before
+//! publishing; a live lease held by another worker means skip or wait; the publisher renews
+//! its lease while it works; a lease whose worker crashed expires and another worker finishes
+//! the post with the same idempotency key, so the server's dedupe covers the overlap. Results
+//! and dead letters are recorded in the same database, in the same transaction that releases
+//! the claim.
+//!
+//! The schema is versioned and created by the store itself (under an advisory lock, so many
+//! workers may start at once).
+
+use async_trait::async_trait;
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use postato::store::Begin;
+use postato::{DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use std::time::Duration;
+use tokio_postgres::{NoTls, Row};
+
+pub mod testing;
+
+/// The schema version this build writes.
+pub const SCHEMA_VERSION: i32 = 1;
+
+const SCHEMA_V1: &str = "
+CREATE TABLE IF NOT EXISTS postato_published (
+    business_key    TEXT PRIMARY KEY,
+    idempotency_key TEXT NOT NULL,
+    fingerprint     TEXT NOT NULL,
+    post_id         TEXT NOT NULL,
+    status          TEXT NOT NULL,
+    attempts        INTEGER NOT NULL,
+    replayed        BOOLEAN NOT NULL,
+    published_at_ms BIGINT NOT NULL
+);
+CREATE TABLE IF NOT EXISTS postato_dead_letters (
+    business_key TEXT PRIMARY KEY,
+    kind         TEXT NOT NULL,
+    status       INTEGER,
+    message      TEXT NOT NULL,
+    body         TEXT,
+    attempts     INTEGER NOT NULL,
+    failed_at_ms BIGINT NOT NULL,
+    payload      TEXT,
+    line         BIGINT
+);
+CREATE TABLE IF NOT EXISTS postato_claims (
+    business_key TEXT PRIMARY KEY,
+    worker       TEXT NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL
+);
+CREATE TABLE IF NOT EXISTS postato_claim_log (
+    id           BIGSERIAL PRIMARY KEY,
+    business_key TEXT NOT NULL,
+    worker       TEXT NOT NULL,
+    claimed_at   TIMESTAMPTZ NOT NULL,
+    expires_at   TIMESTAMPTZ NOT NULL,
+    released_at  TIMESTAMPTZ
+);
+";
+
+fn db(e: impl std::fmt::Display) -> StoreError {
+    StoreError(format!("postgres: {e}"))
+}
+
+/// Results, dead letters and claims in PostgreSQL. Cheap to clone (a pool).
+#[derive(Clone)]
+pub struct PostgresStore {
+    pool: Pool,
+    audit: bool,
+    migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
+}
+
+impl std::fmt::Debug for PostgresStore {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        // The URL may hold a password: never print it.
+        f.debug_struct("PostgresStore").field("audit", &self.audit).finish_non_exhaustive()
+    }
+}
+
+impl PostgresStore {
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) with a pool of
+    /// `pool_size` connections, and creates or checks the schema.
+    pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let store = Self::lazy(url, pool_size)?;
+        store.ready().await?;
+        Ok(store)
+    }
+
+    /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
+    pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let config: tokio_postgres::Config =
+            url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL (give postgres://user@host:port/db): {e}")))?;
+        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
+        let pool = Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(db)?;
+        Ok(PostgresStore { pool, audit: false, migrated: Default::default() })
+    }
+
+    async fn ready(&self) -> Result<(), StoreError> {
+        self.migrated.get_or_try_init(|| self.migrate()).await.map(|_| ())
+    }
+
+    /// Records every claim in `postato_claim_log` (for audits and tests: it proves that no two
+    /// live leases ever held one key).
+    pub fn with_audit(mut self, audit: bool) -> Self {
+        self.audit = audit;
+        self
+    }
+
+    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.ready().await?;
+        self.connection().await
+    }
+
+    async fn connection(&self) -> Result<deadpool_postgres::Object, StoreError> {
+        self.pool.get().await.map_err(|e| StoreError(format!("postgres: cannot get a connection: {e}")))
+    }
+
+    async fn migrate(&self) -> Result<(), StoreError> {
+        let mut client = self.connection().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute("SELECT pg_advisory_xact_lock(7074617401)", &[]).await.map_err(db)?;
+        tx.batch_execute("CREATE TABLE IF NOT EXISTS postato_schema (version INTEGER NOT NULL)").await.map_err(db)?;
+        let version: Option<i32> = tx.query_opt("SELECT max(version) FROM postato_schema", &[]).await.map_err(db)?.and_then(|r| r.get(0));
+        match version {
+            Some(v) if v > SCHEMA_VERSION => {
+                return Err(StoreError(format!(
+                    "the database has postato schema version {v}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
+                )))
+            }
+            Some(v) if v == SCHEMA_VERSION => {}
+            _ => {
+                tx.batch_execute(SCHEMA_V1).await.map_err(db)?;
+                tx.execute("INSERT INTO postato_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(db)?;
+            }
+        }
+        tx.commit().await.map_err(db)
+    }
+
+    /// Checks `postato_claim_log` for two live leases on one key at the same time; returns the
+    /// keys where that happened (empty when the store kept its promise).
+    pub async fn overlapping_claims(&self) -> Result<Vec<String>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT DISTINCT a.business_key FROM postato_claim_log a JOIN postato_claim_log b
+                   ON a.business_key = b.business_key AND a.id < b.id
+                  WHERE b.claimed_at < LEAST(a.expires_at, COALESCE(a.released_at, a.expires_at))
+                    AND a.claimed_at < LEAST(b.expires_at, COALESCE(b.released_at, b.expires_at))
+                    AND a.worker <> b.worker",
+                &[],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Deletes every row (for tests and for reusing a database for a new campaign).
+    pub async fn clear(&self) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .batch_execute("TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log")
+            .await
+            .map_err(db)
+    }
+
+    async fn published_row(client: &impl deadpool_postgres::GenericClient, key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        let row = client
+            .query_opt(
+                "SELECT business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms
+                 FROM postato_published WHERE business_key = $1",
+                &[&key],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| PublishedRecord {
+            business_key: r.get(0),
+            idempotency_key: r.get(1),
+            fingerprint: r.get(2),
+            post_id: r.get(3),
+            status: r.get(4),
+            attempts: r.get::<_, i32>(5) as u32,
+            replayed: r.get(6),
+            published_at_ms: r.get::<_, i64>(7) as u64,
+        }))
+    }
+
+    async fn release_claim(&self, tx: &impl deadpool_postgres::GenericClient, key: &str, worker: &str) -> Result<(), StoreError> {
+        tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&key, &worker]).await.map_err(db)?;
+        if self.audit {
+            tx.execute(
+                "UPDATE postato_claim_log SET released_at = clock_timestamp()
+                  WHERE business_key = $1 AND worker = $2 AND released_at IS NULL",
+                &[&key, &worker],
+            )
+            .await
+            .map_err(db)?;
+        }
+        Ok(())
+    }
+}
+
+fn dead_letter(r: &Row) -> DeadLetter {
+    DeadLetter {
+        business_key: r.get(0),
+        kind: r.get(1),
+        status: r.get::<_, Option<i32>>(2).map(|s| s as u16),
+        message: r.get(3),
+        body: r.get(4),
+        attempts: r.get::<_, i32>(5) as u32,
+        failed_at_ms: r.get::<_, i64>(6) as u64,
+        payload: r.get(7),
+        line: r.get::<_, Option<i64>>(8).map(|l| l as u64),
+    }
+}
+
+fn millis(d: Duration) -> f64 {
+    d.as_secs_f64() * 1000.0
+}
+
+#[async_trait]
+impl ResultStore for PostgresStore {
+    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+        let mut client = self.client().await?;
+        if let Some(record) = Self::published_row(&client, business_key).await? {
+            return Ok(Begin::Published(record));
+        }
+        let tx = client.transaction().await.map_err(db)?;
+        // Take the claim if it is free, expired, or already ours; the primary key makes two
+        // live claims on one key impossible.
+        let claimed = tx
+            .query_opt(
+                "INSERT INTO postato_claims (business_key, worker, expires_at)
+                 VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
+                 ON CONFLICT (business_key) DO UPDATE SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at
+                   WHERE postato_claims.expires_at < clock_timestamp() OR postato_claims.worker = EXCLUDED.worker
+                 RETURNING expires_at",
+                &[&business_key, &worker, &millis(lease)],
+            )
+            .await
+            .map_err(db)?;
+        let outcome = match claimed {
+            Some(_) => {
+                // Published by another worker between the lookup and the claim: let go.
+                if let Some(record) = Self::published_row(&tx, business_key).await? {
+                    tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&business_key, &worker])
+                        .await
+                        .map_err(db)?;
+                    Begin::Published(record)
+                } else {
+                    if self.audit {
+                        tx.execute(
+                            "INSERT INTO postato_claim_log (business_key, worker, claimed_at, expires_at)
+                             VALUES ($1, $2, clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')",
+                            &[&business_key, &worker, &millis(lease)],
+                        )
+                        .await
+                        .map_err(db)?;
+                    }
+                    Begin::Claimed
+                }
+            }
+            None => {
+                let left: f64 = tx
+                    .query_one(
+                        "SELECT GREATEST(0, EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::float8
+                         FROM postato_claims WHERE business_key = $1",
+                        &[&business_key],
+                    )
+                    .await
+                    .map_err(db)?
+                    .get(0);
+                Begin::HeldByOther { expires_in: Duration::from_secs_f64(left / 1000.0) }
+            }
+        };
+        tx.commit().await.map_err(db)?;
+        Ok(outcome)
+    }
+
+    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        let renewed = client
+            .execute(
+                "UPDATE postato_claims SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+                  WHERE business_key = $1 AND worker = $2 AND expires_at > clock_timestamp()",
+                &[&business_key, &worker, &millis(lease)],
+            )
+            .await
+            .map_err(db)?;
+        if renewed == 0 {
+            return Err(StoreError(format!(
+                "the claim on {business_key:?} expired before it was renewed; another worker may finish it (retry-safe)"
+            )));
+        }
+        if self.audit {
+            client
+                .execute(
+                    "UPDATE postato_claim_log SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+                      WHERE business_key = $1 AND worker = $2 AND released_at IS NULL",
+                    &[&business_key, &worker, &millis(lease)],
+                )
+                .await
+                .map_err(db)?;
+        }
+        Ok(())
+    }
+
+    async fn record_published(&self, r: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO postato_published
+               (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+             ON CONFLICT (business_key) DO UPDATE SET post_id = EXCLUDED.post_id, status = EXCLUDED.status,
+               attempts = EXCLUDED.attempts, replayed = EXCLUDED.replayed, published_at_ms = EXCLUDED.published_at_ms",
+            &[&r.business_key, &r.idempotency_key, &r.fingerprint, &r.post_id, &r.status, &(r.attempts as i32), &r.replayed, &(r.published_at_ms as i64)],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
+        self.release_claim(&tx, &r.business_key, worker).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn record_dead_letter(&self, l: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        tx.execute(
+            "INSERT INTO postato_dead_letters (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
+             VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
+             ON CONFLICT (business_key) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status, message = EXCLUDED.message,
+               body = EXCLUDED.body, attempts = EXCLUDED.attempts, failed_at_ms = EXCLUDED.failed_at_ms,
+               payload = EXCLUDED.payload, line = EXCLUDED.line",
+            &[
+                &l.business_key,
+                &l.kind,
+                &l.status.map(i32::from),
+                &l.message,
+                &l.body,
+                &(l.attempts as i32),
+                &(l.failed_at_ms as i64),
+                &l.payload,
+                &l.line.map(|n| n as i64),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        self.release_claim(&tx, &l.business_key, worker).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
+        let client = self.client().await?;
+        self.release_claim(&client, business_key, worker).await
+    }
+
+    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        let client = self.client().await?;
+        Self::published_row(&client, business_key).await
+    }
+
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                "SELECT business_key, kind, status, message, body, attempts, failed_at_ms, payload, line
+                 FROM postato_dead_letters WHERE $1::text IS NULL OR business_key > $1
+                 ORDER BY business_key LIMIT $2",
+                &[&after, &(limit.min(i64::MAX as usize) as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(dead_letter).collect())
+    }
+
+    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
+        let n = self.client().await?.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&business_key]).await.map_err(db)?;
+        Ok(n > 0)
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        let client = self.client().await?;
+        let published: i64 = client.query_one("SELECT count(*) FROM postato_published", &[]).await.map_err(db)?.get(0);
+        let mut counts = StoreCounts { published: published as u64, ..Default::default() };
+        for row in client.query("SELECT kind, count(*) FROM postato_dead_letters GROUP BY kind", &[]).await.map_err(db)? {
+            let n = row.get::<_, i64>(1) as u64;
+            counts.dead_letters += n;
+            counts.dead_letters_by_kind.insert(row.get(0), n);
+        }
+        Ok(counts)
+    }
+}
