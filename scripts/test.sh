@@ -30,7 +30,8 @@ VENV="$ROOT/python/.venv"
 (cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato)
 SDIST_DIR=$(mktemp -d)
 (cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
-tar tzf "$SDIST_DIR"/postato-*.tar.gz | grep -q "crates/postato-core/src/machine.rs" \
+tar tzf "$SDIST_DIR"/postato-*.tar.gz > "$SDIST_DIR/contents"
+grep -q "crates/postato-core/src/machine.rs" "$SDIST_DIR/contents" \
   || { echo "the sdist lacks the Rust sources it needs"; exit 1; }
 rm -rf "$SDIST_DIR"
 echo "python sdist: ok"
