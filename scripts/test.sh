@@ -52,3 +52,13 @@ section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real th
 ./scripts/generate-uniffi.sh
 (cd kotlin && mvn -B -ntp test -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
+
+section "Fuzzing: a short run of each cargo-fuzz target"
+if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
+  command -v cargo-fuzz >/dev/null || cargo install cargo-fuzz --locked --quiet
+  for target in retry_after response_body campaign_line; do
+    (cd fuzz && CARGO_TARGET_DIR="$ROOT/fuzz/target" cargo +nightly fuzz run "$target" -- -max_total_time=15 2>&1 | grep -E "^Done|SUMMARY|panicked")
+  done
+else
+  echo "no nightly toolchain on this machine: skipped (their proptest equivalents ran with the Rust tests)"
+fi

@@ -21,3 +21,26 @@ pub fn idempotency_key(business_key: String) -> String {
 pub fn version() -> String {
     postato_core::VERSION.to_owned()
 }
+
+fn check_test_panics() -> napi::Result<()> {
+    if std::env::var("POSTATO_TEST_PANIC").as_deref() != Ok("1") {
+        return Err(napi::Error::from_reason("test panics are off: set POSTATO_TEST_PANIC=1"));
+    }
+    Ok(())
+}
+
+/// For FFI-safety tests: panics inside Rust (when `POSTATO_TEST_PANIC=1`); the panic arrives
+/// as a JS exception and the process lives on.
+#[napi(catch_unwind)]
+pub fn test_panic() -> napi::Result<()> {
+    check_test_panics()?;
+    panic!("deliberate test panic");
+}
+
+/// The same, inside a future on the addon's runtime.
+#[napi]
+pub async fn test_panic_async() -> napi::Result<()> {
+    check_test_panics()?;
+    let task = tokio::spawn(async { panic!("deliberate test panic") });
+    task.await.map_err(|e| napi::Error::from_reason(format!("a panic inside postato: {e}")))
+}

@@ -21,10 +21,34 @@ fn version() -> &'static str {
     postato_core::VERSION
 }
 
+fn check_test_panics() -> PyResult<()> {
+    if std::env::var("POSTATO_TEST_PANIC").as_deref() != Ok("1") {
+        return Err(pyo3::exceptions::PyRuntimeError::new_err("test panics are off: set POSTATO_TEST_PANIC=1"));
+    }
+    Ok(())
+}
+
+/// For FFI-safety tests: panics inside Rust (when `POSTATO_TEST_PANIC=1`); the panic arrives
+/// as a Python exception and the interpreter lives on.
+#[pyfunction]
+fn test_panic() -> PyResult<()> {
+    check_test_panics()?;
+    panic!("deliberate test panic");
+}
+
+/// The same, inside a future on the extension's runtime.
+#[pyfunction]
+fn test_panic_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+    check_test_panics()?;
+    pyo3_async_runtimes::generic::future_into_py::<runtime::ExtensionRuntime, _, ()>(py, async { panic!("deliberate test panic") })
+}
+
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(test_panic, m)?)?;
+    m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::after_fork_in_child, m)?)?;
     m.add_class::<client::NativeClient>()?;

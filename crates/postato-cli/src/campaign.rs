@@ -72,4 +72,28 @@ mod tests {
         assert!(bad.reason.starts_with("not a post: unknown variant"), "{}", bad.reason);
         assert_eq!(lines[2].post.as_ref().unwrap_err().business_key, "line:4");
     }
+
+    proptest::proptest! {
+        #[test]
+        fn any_line_parses_or_says_why(text in "\\PC{0,200}") {
+            if let Err(unreadable) = parse_line(7, &text) {
+                proptest::prop_assert!(!unreadable.business_key.is_empty());
+                proptest::prop_assert!(unreadable.reason.starts_with("not a post"));
+                proptest::prop_assert!(unreadable.text.len() <= 4096);
+            }
+        }
+
+        #[test]
+        fn any_bytes_as_a_line_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
+            let _ = parse_line(1, &String::from_utf8_lossy(&bytes));
+        }
+
+        #[test]
+        fn valid_lines_keep_their_fields(key in "[a-z0-9-]{1,20}", content in "[a-zA-Z0-9 ]{1,40}") {
+            let line = serde_json::json!({"businessKey": key, "platform": "x", "accountId": "a", "status": "publish", "postType": "post", "content": content}).to_string();
+            let post = parse_line(1, &line).unwrap();
+            proptest::prop_assert_eq!(post.business_key, key);
+            proptest::prop_assert_eq!(post.content, postato::Content::Text(content));
+        }
+    }
 }
