@@ -26,8 +26,10 @@ pub enum Admission {
     Refuse,
 }
 
-/// How often a waiter re-checks a limit that others can refill (budget refunds, the probe).
+/// How often a waiter re-checks a budget that successes elsewhere can refill.
 const RECHECK: Duration = Duration::from_millis(100);
+/// How often a waiter re-checks whether the probe has answered (about one round trip).
+const PROBE_RECHECK: Duration = Duration::from_millis(5);
 /// A first request that has not answered within this long no longer holds the others.
 const PROBE_PATIENCE: Duration = Duration::from_secs(2);
 /// Pacing runs this much below the server's advertised rate, to absorb clock drift.
@@ -94,7 +96,7 @@ impl RateLimitGate {
                 return Admission::Go;
             }
             Probe::InFlight { since } if now.saturating_since(since) < PROBE_PATIENCE => {
-                return hold(now.saturating_add(RECHECK));
+                return hold(now.saturating_add(PROBE_RECHECK));
             }
             Probe::InFlight { .. } => self.probe = Probe::Known,
             Probe::Known => {}
