@@ -6,10 +6,12 @@ const { Simulator } = require('../testing');
 
 const REPO = path.resolve(__dirname, '..', '..');
 let counter = 0;
+// Distinguishes runs: stores such as PostgreSQL keep records between runs on one machine.
+const run = require('node:crypto').randomBytes(4).toString('hex');
 
 function key(prefix = 'node') {
   counter += 1;
-  return `${prefix}-${process.pid}-${counter}`;
+  return `${prefix}-${process.pid}-${run}-${counter}`;
 }
 
 function client(sim, options = {}) {

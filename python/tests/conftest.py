@@ -3,6 +3,7 @@ from __future__ import annotations
 
 import itertools
 import os
+import uuid
 from pathlib import Path
 from typing import Iterator
 
@@ -13,6 +14,8 @@ from postato.testing import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
 _counter = itertools.count()
+# Distinguishes runs: stores such as PostgreSQL keep records between runs on one machine.
+_RUN = uuid.uuid4().hex[:8]
 
 
 @pytest.fixture(scope="module")
@@ -28,7 +31,7 @@ def key() -> "KeyFactory":
 
 class KeyFactory:
     def __call__(self, prefix: str = "py") -> str:
-        return f"{prefix}-{os.getpid()}-{next(_counter)}"
+        return f"{prefix}-{os.getpid()}-{_RUN}-{next(_counter)}"
 
 
 @pytest.fixture

@@ -78,22 +78,9 @@ fn build(o: ClientOptions) -> Result<Client, PublishError> {
     napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
 }
 
-/// Parses the post the JS wrapper serialised; a bad field is an `InvalidPostError` whose
-/// message comes from the core.
+/// Parses the post the wrapper serialised (the core names the field of any error).
 pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
-    let invalid = |field: &str, message: String| PublishError::InvalidInput(postato::ValidationError::new(field, message));
-    let value: serde_json::Value = serde_json::from_str(post_json).map_err(|e| invalid("post", format!("is not valid JSON: {e}")))?;
-    if let Some(status) = value.get("status").and_then(|s| s.as_str()) {
-        status.parse::<postato::PostStatus>()?;
-    }
-    if let Some(at) = value.get("scheduledAt").and_then(|s| s.as_str()) {
-        postato::postato_core::parse_timestamp(at)?;
-    }
-    serde_json::from_value::<Post>(value).map_err(|e| {
-        let message = e.to_string();
-        let field = message.split('`').nth(1).filter(|_| message.contains("field")).unwrap_or("post").to_owned();
-        invalid(&field, format!("is not valid: {message}"))
-    })
+    Ok(Post::from_json(post_json)?)
 }
 
 /// Cancellation tokens of publishes in flight, by the wrapper's cancel id.

@@ -21,6 +21,7 @@ pub struct NativeSimulator {
 }
 
 /// Starts a simulator with `config_json` (SimConfig, camelCase).
+#[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub async fn start_simulator(config_json: String) -> napi::Result<NativeSimulator> {
     let config: SimConfig = json("config", &config_json)?;

@@ -110,7 +110,7 @@ async fn overhead(n: usize) -> Row {
         baseline: format!("plain reqwest POST loop: {best_plain:.0}/s"),
         result: format!("ratio {ratio:.2}"),
         target: format!("≥ 0.95: {}", if ratio >= 0.95 { "met" } else { "missed" }),
-        note: "Client and simulator share the 2 cores, so the server's CPU caps both; the client adds request validation, one JSON serialisation, the shared-limits lock and tracing spans per publish.".into(),
+        note: "Client and simulator share the 2 cores, so every cycle the client spends is taken from the server. Per publish the client adds validation, one JSON serialisation and two SHA-256 (key and fingerprint), a tokio timer for the attempt timeout, the shared-limits lock, response headers copied into owned strings, and a tracing span. Target missed (0.89): what would close it is sending the body as shared `Bytes` instead of copying it per attempt, borrowing header values instead of allocating them, and entering the tracing span only when a subscriber is interested; the timer is a deliberate cost (the reference has no timeout).".into(),
     }
 }
 
@@ -184,7 +184,10 @@ async fn outage(n: usize, window: Duration) -> Row {
     Row {
         scenario: format!("3. Outage: {n} posts, every request answered 503 for {} s", window.as_secs()),
         ours: format!("{ours_rpp:.2} requests/post ({ours_failed:.2} during the outage), {ours_lost} lost, drained {:.1} s after recovery", ours_drain.as_secs_f64()),
-        baseline: format!("reference: {ref_rpp:.2} requests/post, {ref_lost} lost (gave up after 5 attempts), drained {:.1} s after", ref_drain.as_secs_f64()),
+        baseline: format!(
+            "reference: {ref_rpp:.2} requests/post, {ref_lost} lost (gave up after 5 attempts){}",
+            if ref_lost == n { String::new() } else { format!(", drained {:.1} s after", ref_drain.as_secs_f64()) }
+        ),
         result: format!("{:.1}× fewer requests; {} fewer lost", ref_rpp / ours_rpp, ref_lost.saturating_sub(ours_lost)),
         target: format!("nothing lost, amplification far below 5×: {}", if ours_lost == 0 && ours_rpp < 2.5 { "met" } else { "missed" }),
         note: "The retry budget allows a burst of 100 retries, then 2/s, during the outage; each success after recovery deposits 2 tokens, so the backlog drains in rounds rather than one retry per 0.5 s. Posts still back off (up to 16 s after the 4th failure), which bounds the drain time.".into(),

@@ -26,7 +26,7 @@ pub struct UnreadableLine {
 
 /// Parses one line.
 pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
-    serde_json::from_str::<Post>(text).map_err(|e| {
+    Post::from_json(text).map_err(|e| {
         let business_key = serde_json::from_str::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
@@ -69,7 +69,7 @@ mod tests {
         assert_eq!(lines[0].post.as_ref().unwrap().business_key, "a");
         let bad = lines[1].post.as_ref().unwrap_err();
         assert_eq!((bad.business_key.as_str(), lines[1].line), ("b", 3));
-        assert!(bad.reason.starts_with("not a post: unknown variant"), "{}", bad.reason);
+        assert!(bad.reason.starts_with("not a post: invalid post: status: unknown status"), "{}", bad.reason);
         assert_eq!(lines[2].post.as_ref().unwrap_err().business_key, "line:4");
     }
 

@@ -25,45 +25,9 @@ async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
     args.extend(strings(&connection));
 
     let store = SqliteStore::open(&store_path).unwrap();
-    let mut kills = 0;
-    let mut runs = 0;
     let started = Instant::now();
-    loop {
-        runs += 1;
-        let before = store.counts().await.unwrap().published;
-        let mut child = tokio::process::Command::new(BIN)
-            .args(&args)
-            .stdout(std::process::Stdio::piped())
-            .stderr(std::process::Stdio::null())
-            .spawn()
-            .unwrap();
-        if kills < KILLS {
-            // Kill it once it has made progress, mid-run.
-            let target = before + 80 + 40 * kills as u64;
-            loop {
-                if child.try_wait().unwrap().is_some() {
-                    break;
-                }
-                if store.counts().await.unwrap().published >= target {
-                    child.start_kill().unwrap();
-                    kills += 1;
-                    break;
-                }
-                tokio::time::sleep(Duration::from_millis(5)).await;
-            }
-            let status = child.wait().await.unwrap();
-            if status.code() == Some(0) {
-                break;
-            }
-            continue;
-        }
-        let output = child.wait_with_output().await.unwrap();
-        if output.status.code() == Some(0) {
-            break;
-        }
-        assert!(runs < KILLS + 5, "the batch does not finish: {:?}", String::from_utf8_lossy(&output.stdout));
-    }
-    assert_eq!(kills, KILLS, "every kill landed mid-run");
+    let runs = run_with_kills(&args, &store, KILLS, |kill| 80 + 40 * kill as u64, Duration::from_secs(120)).await;
+    let kills = KILLS;
 
     let publishes = sim.publishes();
     let (mut published, mut dead, mut missing) = (0, 0, Vec::new());

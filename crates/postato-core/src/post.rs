@@ -189,16 +189,7 @@ impl Post {
     /// Reads a request body as a server does, validating it exactly as [`Post::validate`]
     /// does. `business_key` stands in for the key the body does not carry.
     pub fn from_wire_body(business_key: &str, body: &[u8]) -> Result<Post, ValidationError> {
-        let wire: OwnedWireBody = serde_json::from_slice(body).map_err(|e| {
-            let message = e.to_string();
-            let field = message
-                .split('`')
-                .nth(1)
-                .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
-                .unwrap_or("body")
-                .to_owned();
-            ValidationError::new(field, format!("the body is not a valid post: {message}"))
-        })?;
+        let wire: OwnedWireBody = serde_json::from_slice(body).map_err(|e| serde_error("the body is not a valid post", &e))?;
         let post = Post {
             business_key: business_key.to_owned(),
             platform: wire.platform,
@@ -210,6 +201,33 @@ impl Post {
         };
         post.validate()?;
         Ok(post)
+    }
+}
+
+/// A serde error as a validation error naming the field it is about, when it says.
+fn serde_error(what: &str, e: &serde_json::Error) -> ValidationError {
+    let message = e.to_string();
+    let field = message
+        .split('`')
+        .nth(1)
+        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
+        .unwrap_or("post");
+    ValidationError::new(field, format!("{what}: {message}"))
+}
+
+impl Post {
+    /// Reads a post from JSON (a campaign line: the wire format plus `businessKey`). Errors
+    /// name the field; an unknown status or an unreadable `scheduledAt` gets the core's own
+    /// message. Call [`Post::validate`] for the rules.
+    pub fn from_json(text: &str) -> Result<Post, ValidationError> {
+        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| serde_error("not valid JSON", &e))?;
+        if let Some(status) = value.get("status").and_then(|s| s.as_str()) {
+            status.parse::<PostStatus>()?;
+        }
+        if let Some(at) = value.get("scheduledAt").and_then(|s| s.as_str()) {
+            parse_timestamp(at)?;
+        }
+        serde_json::from_value(value).map_err(|e| serde_error("not a valid post", &e))
     }
 }
 

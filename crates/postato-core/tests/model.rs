@@ -118,5 +118,20 @@ fn servers_read_bodies_with_the_same_validation() {
     assert_eq!(unknown.field, "foo");
     let empty = Post::from_wire_body("k", br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":[]}"#).unwrap_err();
     assert_eq!(empty.field, "content");
-    assert_eq!(Post::from_wire_body("k", b"nope").unwrap_err().field, "body");
+    assert_eq!(Post::from_wire_body("k", b"nope").unwrap_err().field, "post");
+}
+
+#[test]
+fn posts_read_from_json_name_the_field_of_any_error() {
+    let line = r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi"}"#;
+    assert_eq!(Post::from_json(line).unwrap().business_key, "b");
+    for (text, field) in [
+        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"now","postType":"post","content":"hi"}"#, "status"),
+        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"scheduled","postType":"post","content":"hi","scheduledAt":"soon"}"#, "scheduledAt"),
+        (r#"{"businessKey":"b","platform":"x","status":"publish","postType":"post","content":"hi"}"#, "accountId"),
+        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi","extra":1}"#, "extra"),
+        ("not json", "post"),
+    ] {
+        assert_eq!(Post::from_json(text).unwrap_err().field, field, "{text}");
+    }
 }

@@ -103,8 +103,13 @@ proptest! {
                         prop_assert!(is_retryable(previous), "retried after a non-retryable outcome {previous:?}");
                     }
                     sends.push(attempt.request.clone());
-                    let outcome = outcomes.next().unwrap_or(Outcome::Ok);
-                    now = now.saturating_add(Duration::from_millis(seed % 50));
+                    let mut outcome = outcomes.next().unwrap_or(Outcome::Ok);
+                    // A transport gives up at the attempt's timeout: a slower answer is a timeout.
+                    let latency = Duration::from_millis(seed % 50);
+                    if latency > attempt.timeout {
+                        outcome = Outcome::Transport(TransportFailureKind::Timeout);
+                    }
+                    now = now.saturating_add(latency.min(attempt.timeout));
                     match &outcome {
                         Outcome::Status(s, ra) => {
                             let mut response = Response::new(*s, "{}");

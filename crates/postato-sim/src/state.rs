@@ -122,9 +122,8 @@ impl Inner {
 
     pub fn in_outage(&mut self, now: Instant) -> bool {
         match self.outage {
-            Some((start, end)) if now >= end => {
+            Some((_, end)) if now >= end => {
                 self.outage = None;
-                let _ = start;
                 false
             }
             Some((start, _)) => now >= start,

@@ -52,3 +52,49 @@ pub fn post_line(key: &str, content: &str) -> String {
 pub fn strings(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
+
+/// Runs `postato args…` until it exits 0, killing it with SIGKILL `kills` times, each time once
+/// the store has recorded `progress(kill)` more posts than when that run started. Returns the
+/// number of runs. Panics if a kill did not land mid-run, or after `limit`.
+pub async fn run_with_kills(
+    args: &[&str],
+    store: &postato::SqliteStore,
+    kills: usize,
+    mut progress: impl FnMut(usize) -> u64,
+    limit: std::time::Duration,
+) -> usize {
+    use postato::ResultStore;
+    let started = std::time::Instant::now();
+    let (mut killed, mut runs) = (0, 0);
+    loop {
+        runs += 1;
+        assert!(started.elapsed() < limit, "not done after {limit:?} ({runs} runs)");
+        let before = store.counts().await.unwrap().published;
+        let mut child = tokio::process::Command::new(BIN)
+            .args(args)
+            .stdout(std::process::Stdio::null())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .unwrap();
+        if killed < kills {
+            let target = before + progress(killed);
+            loop {
+                if let Some(status) = child.try_wait().unwrap() {
+                    assert!(status.success(), "a run failed: {status}");
+                    panic!("the run finished before kill {} could land; lower the progress targets", killed + 1);
+                }
+                if store.counts().await.unwrap().published >= target {
+                    child.start_kill().unwrap();
+                    child.wait().await.unwrap();
+                    killed += 1;
+                    break;
+                }
+                tokio::time::sleep(std::time::Duration::from_millis(2)).await;
+            }
+            continue;
+        }
+        if child.wait().await.unwrap().success() {
+            return runs;
+        }
+    }
+}
