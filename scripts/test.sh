@@ -18,8 +18,12 @@ export POSTATO_TEST_POSTGRES_URL
 echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL"
 
 section "Rust: build and test the workspace"
-cargo test --workspace --all-targets
+# The three crash and chaos runs go in their own section below, where their figures print.
+cargo test --workspace --all-targets -- --skip chaos_run --skip four_workers --skip a_batch_killed
 cargo test --workspace --doc
+
+section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
+cargo test -p postato-cli --test chaos --test crash_resume --test workers -- --nocapture --test-threads=1
 
 section "Python: build the package from source (pip install ./python) and test it"
 VENV="$ROOT/python/.venv"
