@@ -157,6 +157,15 @@ impl ErrorKind {
     }
 }
 
+impl ErrorKind {
+    /// Whether a publish that ended this way is recorded as a dead letter by a result store.
+    /// Not: invalid input (nothing was attempted; the caller fixes it), a cancellation (the
+    /// key is left for a later run), a reused business key (its published record stands).
+    pub fn is_dead_lettered(self) -> bool {
+        !matches!(self, ErrorKind::InvalidInput | ErrorKind::Cancelled | ErrorKind::BusinessKeyReused)
+    }
+}
+
 impl fmt::Display for ErrorKind {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(self.as_str())

@@ -275,3 +275,12 @@ fn budget_refusal_ends_a_retry_as_transient_and_budget_waits_defer() {
     assert_eq!(e.kind(), ErrorKind::Transient);
     assert!(matches!(e, PublishError::Transient { last: Failure::BudgetExhausted, attempts: 1 }));
 }
+
+#[test]
+fn every_kind_has_a_stable_name_and_a_dead_letter_rule() {
+    for kind in ErrorKind::ALL {
+        assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
+    }
+    let dead: Vec<&str> = ErrorKind::ALL.into_iter().filter(|k| k.is_dead_lettered()).map(ErrorKind::as_str).collect();
+    assert_eq!(dead, ["permanent", "idempotency_conflict", "rate_limited", "transient", "deadline", "invalid_response"]);
+}

@@ -2,7 +2,7 @@
 //! published, refuses a business key reused for another payload, records every publish and
 //! dead-letters every failure worth replaying.
 
-use postato_core::{check_business_key_reuse, ErrorKind, Post, PublishError, Published, Transport};
+use postato_core::{check_business_key_reuse, Post, PublishError, Published, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,13 +49,6 @@ impl<T> std::fmt::Debug for Publisher<T> {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
         f.debug_struct("Publisher").field("client", &self.client).field("worker", &self.worker).finish_non_exhaustive()
     }
-}
-
-/// Whether a failure of this kind is recorded as a dead letter. Invalid input is the
-/// caller's to fix before anything is claimed; a cancellation leaves the key for later; a
-/// reused business key keeps its published record.
-fn dead_letters(kind: ErrorKind) -> bool {
-    !matches!(kind, ErrorKind::InvalidInput | ErrorKind::Cancelled | ErrorKind::BusinessKeyReused)
 }
 
 impl<T: Transport> Publisher<T> {
@@ -203,7 +196,7 @@ impl<T: Transport> Publisher<T> {
                 Ok(Some(PublishReport { published, from_store: false, store_error }))
             }
             Err(error) => {
-                let outcome = if dead_letters(error.kind()) {
+                let outcome = if error.kind().is_dead_lettered() {
                     let letter = DeadLetter {
                         business_key: key.to_owned(),
                         kind: error.kind().as_str().to_owned(),
