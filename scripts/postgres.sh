@@ -22,11 +22,11 @@ if "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PORT"; then
   echo "$URL"
   exit 0
 fi
-if [ ! -f "$DATA/PG_VERSION" ]; then
-  rm -rf "$DATA" && mkdir -p "$DATA"
-  [ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA"
-  as_postgres "'$PGBIN/initdb' -D '$DATA' -A trust -U postgres" >/dev/null
-fi
+# Nothing answers: start a fresh cluster (a killed one may have left a stale pid file).
+as_postgres "'$PGBIN/pg_ctl' -D '$DATA' -m immediate stop" >/dev/null 2>&1 || true
+rm -rf "$DATA" && mkdir -p "$DATA"
+[ "$(id -u)" = 0 ] && chown postgres:postgres "$DATA"
+as_postgres "'$PGBIN/initdb' -D '$DATA' -A trust -U postgres" >/dev/null
 as_postgres "'$PGBIN/pg_ctl' -D '$DATA' -l '$DATA/server.log' -w -o \"-p $PORT -k /tmp -c listen_addresses=127.0.0.1 -c max_connections=200 -c fsync=off\" start" >&2
 "$PGBIN/pg_isready" -q -h 127.0.0.1 -p "$PORT" -t 30
 echo "$URL"
