@@ -265,3 +265,36 @@ async fn the_demo_verifies_exactly_once_with_nothing_lost() {
     let kinds: Vec<&str> = v["deadLetters"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"invalid_input") && kinds.contains(&"permanent"), "{kinds:?}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
+    use postato::ResultStore;
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 20, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("interrupt.jsonl");
+    let store_path = dir.path().join("interrupt.db");
+    std::fs::write(&campaign, (0..1_500).map(|i| post_line(&format!("int-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let connection = connection(&sim);
+    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store_path.to_str().unwrap(), "--output", "json", "--no-progress", "--concurrency", "8"];
+    args.extend(strings(&connection));
+    let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let store = postato::SqliteStore::open(&store_path).unwrap();
+    while store.counts().await.unwrap().published < 100 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(interrupted.success());
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(code(&output), 130, "{}", String::from_utf8_lossy(&output.stdout));
+    let summary = json_line(&output);
+    assert_eq!(summary["interrupted"], true);
+    let stopped_at = summary["published"].as_u64().unwrap();
+    assert!(stopped_at < 1_500, "stopped early: {stopped_at}");
+    let rerun = postato(&args, None).await;
+    assert_eq!(code(&rerun), 0);
+    let rerun = json_line(&rerun);
+    assert_eq!(rerun["alreadyPublished"].as_u64().unwrap() + rerun["published"].as_u64().unwrap(), 1_500);
+    assert_eq!(sim.stats().published_keys, 1_500);
+    assert!(sim.stats().duplicate_keys.is_empty());
+}
