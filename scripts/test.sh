@@ -19,7 +19,7 @@ echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL"
 
 section "Rust: build and test the workspace"
 # The three crash and chaos runs go in their own section below, where their figures print.
-cargo test --workspace --all-targets -- --skip chaos_run --skip four_workers --skip a_batch_killed
+cargo test --workspace --lib --bins --tests --examples -- --skip chaos_run --skip four_workers --skip a_batch_killed
 cargo test --workspace --doc
 
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
