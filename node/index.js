@@ -18,7 +18,11 @@ function abortError(signal) {
   return new DOMException('The publish was aborted', 'AbortError');
 }
 
-/** Runs `publish(cancelId)` with `signal` wired to `cancel(cancelId)`. */
+/**
+ * Runs `publish(cancelId)` with `signal` wired to `cancel(cancelId)`. The native `publish`
+ * registers `cancelId` before it returns its promise, so an abort on the line right after
+ * `client.publish(...)` still cancels the publish.
+ */
 async function withSignal(signal, publish, cancel) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
   if (signal?.aborted) throw abortError(signal);

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Generates the Kotlin and Swift bindings from the built cdylib, in library mode, with the
 # workspace's own uniffi-bindgen (same uniffi version as the library). Generated code stays
-# out of git: Kotlin goes to kotlin/target/generated-sources/uniffi, Swift to swift/Sources.
+# out of git: Kotlin goes to kotlin/target/generated-sources/uniffi, Swift to swift/Sources
+# (only Postato.swift and PostatoFFI/include are replaced; hand-written Swift files stay).
 set -euo pipefail
 cd "$(dirname "$0")/.."
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$PWD/target}"
@@ -21,5 +22,8 @@ rm -rf "$SWIFT_OUT"
 grep -q "suspend fun \`publish\`" kotlin/target/generated-sources/uniffi/com/postato/postato_uniffi.kt
 grep -q "sealed class PostatoException" kotlin/target/generated-sources/uniffi/com/postato/postato_uniffi.kt
 grep -q "func publish(post: PostInput) *async throws" swift/Sources/Postato/Postato.swift
+# The hand-written swift/Sources/Postato/TaskCancellation.swift (never deleted here) calls these.
+test "$(grep -c 'open func publishCancellable(post: PostInput, cancel: CancelHandle) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift)" = 2
+grep -q "open class CancelHandle: .*Sendable" swift/Sources/Postato/Postato.swift
 grep -q "module PostatoFFI" swift/Sources/PostatoFFI/include/module.modulemap
 echo "uniffi: Kotlin and Swift bindings generated"

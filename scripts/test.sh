@@ -12,15 +12,27 @@ export CARGO_TERM_COLOR=never
 
 section() { printf '\n== %s\n' "$*"; }
 
+section "Tree: no build outputs or large files in git"
+./scripts/check-tree.sh
+
 section "PostgreSQL: start a throwaway server for the shared-store tests"
 POSTATO_TEST_POSTGRES_URL=$(./scripts/postgres.sh)
 export POSTATO_TEST_POSTGRES_URL
 echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL"
 
+section "Format and lint: rustfmt, clippy (warnings are errors)"
+cargo fmt --all --check
+cargo clippy --workspace --all-targets -- -D warnings
+echo "rustfmt and clippy: clean"
+
 section "Rust: build and test the workspace"
 # The three crash and chaos runs go in their own section below, where their figures print.
-cargo test --workspace --lib --bins --tests --examples -- --skip chaos_run --skip four_workers --skip a_batch_killed
+cargo test --workspace --lib --bins --tests --examples -- --skip chaos_run --skip four_workers --skip a_batch_killed \
+  --skip simulation_of_the_shared_machinery
 cargo test --workspace --doc
+
+section "Deterministic simulation of the shared machinery (10,000 seeds on a virtual clock)"
+cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --nocapture
 
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
 cargo test -p postato-cli --test chaos --test crash_resume --test workers -- --nocapture --test-threads=1
@@ -30,6 +42,7 @@ VENV="$ROOT/python/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt
 "$VENV/bin/pip" install -q --disable-pip-version-check ./python
+(cd python && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && echo "ruff: clean")
 (cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider)
 (cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato)
 SDIST_DIR=$(mktemp -d)
@@ -37,8 +50,11 @@ SDIST_DIR=$(mktemp -d)
 tar tzf "$SDIST_DIR"/postato-*.tar.gz > "$SDIST_DIR/contents"
 grep -q "crates/postato-core/src/machine.rs" "$SDIST_DIR/contents" \
   || { echo "the sdist lacks the Rust sources it needs"; exit 1; }
+if grep -E '\.(so|pyd|dylib|dll)$|/target/' "$SDIST_DIR/contents"; then
+  echo "the sdist holds build outputs (above): it must hold sources only"; exit 1
+fi
 rm -rf "$SDIST_DIR"
-echo "python sdist: ok"
+echo "python sdist: sources only, ok"
 
 section "Node: build the addon from source (npm install runs the napi CLI) and test it"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")

@@ -10,6 +10,17 @@ const { Simulator, key, client, post } = require('./helpers');
 
 const { Publisher, SqliteStore, MemoryStore, PostatoError, InvalidPostError } = postato;
 let sim;
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Waits (polling) until `condition()` holds; fails after `timeoutMs`. */
+async function until(condition, timeoutMs = 5000) {
+  const deadline = Date.now() + timeoutMs;
+  while (!condition()) {
+    if (Date.now() > deadline) throw new Error(`timed out after ${timeoutMs} ms waiting for ${condition}`);
+    await sleep(5);
+  }
+}
+
 test.before(async () => { sim = await Simulator.start(); });
 test.after(() => sim.stop());
 
@@ -99,13 +110,18 @@ test('200 concurrent publishes', async () => {
 test('an aborted signal rejects with AbortError and nothing is retried after it', async () => {
   const c = client(sim);
   const k = key('abort');
-  sim.script(k, [{ action: 'hang', ms: 3000 }, { action: 'ok' }]);
+  // The first request hangs 500 ms, then the server closes the connection. The helper client
+  // fast-forwards its backoff, so a retry that survived the abort would arrive as soon as the
+  // hang ends and publish (`ok`); the checks run 2 s after the abort, well past that moment.
+  sim.script(k, [{ action: 'hang', ms: 500 }, { action: 'ok' }]);
   const before = sim.stats().requests;
   const controller = new AbortController();
-  setTimeout(() => controller.abort(), 150);
-  await assert.rejects(c.publish(post(k), { signal: controller.signal }), (e) => e.name === 'AbortError');
-  await new Promise((resolve) => setTimeout(resolve, 400));
-  assert.equal(sim.stats().requests, before + 1);
+  const publishing = c.publish(post(k), { signal: controller.signal });
+  await until(() => sim.stats().requests > before); // the first request is hanging at the server
+  controller.abort();
+  await assert.rejects(publishing, (e) => e.name === 'AbortError');
+  await sleep(2000);
+  assert.equal(sim.stats().requests, before + 1, 'exactly one request: nothing was retried after the abort');
   assert.equal(sim.publishes(k), 0);
   const already = AbortSignal.abort();
   await assert.rejects(c.publish(post(key()), { signal: already }), (e) => e.name === 'AbortError');
@@ -140,7 +156,8 @@ test('errors carry their class and fields', async () => {
   for (const [script, cls, check] of cases) {
     const k = key('err');
     sim.script(k, script);
-    await assert.rejects(c.publish(post(k)), (e) => {
+    // A fresh client per case: the 429's two-hour hold would end every later publish on one.
+    await assert.rejects(client(sim).publish(post(k)), (e) => {
       assert.ok(e instanceof cls, `${e.name}: ${e.message}`);
       assert.equal(e.name, cls.name);
       assert.ok(check(e), util.inspect(e));

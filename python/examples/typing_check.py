@@ -1,4 +1,5 @@
 """Uses every public name of the package; `mypy --strict` must pass on it (CI runs it)."""
+
 from __future__ import annotations
 
 import asyncio
@@ -42,11 +43,26 @@ def main() -> None:
     assert postato.__version__
     with Simulator(faults={"server_error": 0.1}, rate_limit=(100.0, 10), seed=1, api_keys=[DEFAULT_API_KEY]) as sim:
         sim.script("draft-1", [{"action": "respond", "status": 500}, {"action": "ok"}])
-        client = Client(api_key=sim.api_key, workspace_id="ws", base_url=sim.base_url, max_attempts=5, timeout=30.0,
-                        backoff_base=0.5, backoff_cap=30.0, deadline=None, fast_forward_waits=True)
-        post: Post = client.publish(business_key="draft-1", platform="x", account_id="acc", content="hello",
-                                    status="scheduled", post_type="post",
-                                    scheduled_at=datetime(2026, 12, 1, tzinfo=timezone.utc))
+        client = Client(
+            api_key=sim.api_key,
+            workspace_id="ws",
+            base_url=sim.base_url,
+            max_attempts=5,
+            timeout=30.0,
+            backoff_base=0.5,
+            backoff_cap=30.0,
+            deadline=None,
+            fast_forward_waits=True,
+        )
+        post: Post = client.publish(
+            business_key="draft-1",
+            platform="x",
+            account_id="acc",
+            content="hello",
+            status="scheduled",
+            post_type="post",
+            scheduled_at=datetime(2026, 12, 1, tzinfo=timezone.utc),
+        )
         ids: List[str] = [post.id, post.status, post.idempotency_key]
         attempts: int = post.attempts
         replayed: bool = post.replayed or post.from_store
@@ -72,9 +88,15 @@ def main() -> None:
         sim.reset()
         print(key, ids, attempts, replayed, again, counts, letters, published)
     errors: List[PostatoError] = [
-        InvalidPostError("bad", field="content"), PermanentPostError(400, {}), IdempotencyConflictError("x"),
-        BusinessKeyReusedError("x"), TransientPostError(503, None, 5), RateLimitedError(60.0),
-        DeadlineExceededError("x"), InvalidResponseError("x"), PublishCancelledError("x"),
+        InvalidPostError("bad", field="content"),
+        PermanentPostError(400, {}),
+        IdempotencyConflictError("x"),
+        BusinessKeyReusedError("x"),
+        TransientPostError(503, None, 5),
+        RateLimitedError(60.0),
+        DeadlineExceededError("x"),
+        InvalidResponseError("x"),
+        PublishCancelledError("x"),
     ]
     print([describe(e) for e in errors])
 

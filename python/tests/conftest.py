@@ -1,11 +1,12 @@
 """Fixtures: one simulator per test module, clients pointed at it, unique business keys."""
+
 from __future__ import annotations
 
 import itertools
 import os
 import uuid
+from collections.abc import Iterator
 from pathlib import Path
-from typing import Iterator
 
 import pytest
 
@@ -25,7 +26,7 @@ def sim() -> Iterator[Simulator]:
 
 
 @pytest.fixture
-def key() -> "KeyFactory":
+def key() -> KeyFactory:
     return KeyFactory()
 
 
@@ -36,12 +37,16 @@ class KeyFactory:
 
 @pytest.fixture
 def client(sim: Simulator) -> Client:
-    return Client(api_key=sim.api_key, workspace_id="ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0)
+    return Client(
+        api_key=sim.api_key, workspace_id="ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0
+    )
 
 
 @pytest.fixture
 def async_client(sim: Simulator) -> AsyncClient:
-    return AsyncClient(api_key=sim.api_key, workspace_id="ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0)
+    return AsyncClient(
+        api_key=sim.api_key, workspace_id="ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0
+    )
 
 
 def post_args(business_key: str, content: str = "hello") -> dict:

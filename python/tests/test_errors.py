@@ -1,12 +1,13 @@
 """Exceptions: the hierarchy, their fields, pickling, and no API key anywhere."""
+
 import logging
 import pickle
 from typing import Any, List
 
 import pytest
+from conftest import post_args
 
 import postato
-from conftest import post_args
 from postato.testing import Simulator
 
 SECRET = "sk_live_python_secret_value"
@@ -35,7 +36,12 @@ def test_every_error_is_a_postato_error_and_pickles() -> None:
         copy = pickle.loads(pickle.dumps(error))
         assert type(copy) is type(error)
         assert (str(copy), copy.status, copy.body, copy.attempts, copy.retry_after, copy.field) == (
-            str(error), error.status, error.body, error.attempts, error.retry_after, error.field,
+            str(error),
+            error.status,
+            error.body,
+            error.attempts,
+            error.retry_after,
+            error.field,
         )
     assert errors[1].status == 400 and errors[1].body == {"error": "x"}
     assert (errors[4].status, errors[4].attempts) == (503, 5)
@@ -64,7 +70,9 @@ def test_the_api_key_is_in_no_repr_error_or_log_record(secret_sim: Simulator, ke
     wrong = postato.Client(api_key=SECRET + "_wrong", workspace_id="w", base_url=secret_sim.base_url)
     texts = [repr(client), str(client), repr(wrong), repr(postato.Publisher(client))]
     k = key("leak")
-    secret_sim.script(k, [{"action": "respond", "status": 500}, {"action": "reset"}, {"action": "respond", "status": 400}])
+    secret_sim.script(
+        k, [{"action": "respond", "status": 500}, {"action": "reset"}, {"action": "respond", "status": 400}]
+    )
     for c, k in ((client, k), (wrong, key("wrong"))):
         with pytest.raises(postato.PostatoError) as raised:
             c.publish(**post_args(k))

@@ -1,4 +1,5 @@
 """A panic inside Rust arrives as a Python exception; the interpreter lives on."""
+
 import asyncio
 from typing import Any
 

@@ -1,11 +1,12 @@
 """Bad inputs raise InvalidPostError naming the field, and make no request."""
+
 from datetime import datetime, timezone
 from typing import Any, Dict
 
 import pytest
+from conftest import post_args
 
 import postato
-from conftest import post_args
 from postato.testing import Simulator
 
 CASES = [
@@ -29,7 +30,9 @@ CASES = [
 
 
 @pytest.mark.parametrize("change,field", CASES, ids=[f for _, f in CASES])
-def test_bad_input_names_the_field_and_sends_nothing(client: postato.Client, sim: Simulator, key: Any, change: Dict[str, Any], field: str) -> None:
+def test_bad_input_names_the_field_and_sends_nothing(
+    client: postato.Client, sim: Simulator, key: Any, change: Dict[str, Any], field: str
+) -> None:
     before = sim.stats().requests
     with pytest.raises(postato.InvalidPostError) as raised:
         client.publish(**{**post_args(key()), **change})

@@ -1,4 +1,5 @@
 """Every process that used the package exits cleanly, and a forked child keeps working."""
+
 import multiprocessing
 import os
 import subprocess
@@ -7,9 +8,9 @@ import textwrap
 from typing import Any
 
 import pytest
+from conftest import post_args
 
 import postato
-from conftest import post_args
 from postato.testing import Simulator
 
 SCRIPT = textwrap.dedent(

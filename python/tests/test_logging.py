@@ -1,9 +1,11 @@
 """Retries are logged through the `postato` logger with attempt, status, reason and delay."""
+
 import logging
 from typing import Any
 
-import postato
 from conftest import post_args
+
+import postato
 from postato.testing import Simulator
 
 

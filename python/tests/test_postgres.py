@@ -1,11 +1,12 @@
 """PostgresStore: many clients share one campaign's results (needs POSTATO_TEST_POSTGRES_URL)."""
+
 import os
 from typing import Any
 
 import pytest
+from conftest import post_args
 
 import postato
-from conftest import post_args
 from postato.testing import Simulator
 
 URL = os.environ.get("POSTATO_TEST_POSTGRES_URL")

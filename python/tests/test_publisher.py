@@ -1,10 +1,11 @@
 """The Publisher with stores: skip, guard, dead letters, two clients on one SQLite file."""
+
 from typing import Any
 
 import pytest
+from conftest import post_args
 
 import postato
-from conftest import post_args
 from postato.testing import Simulator
 
 

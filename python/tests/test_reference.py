@@ -1,8 +1,10 @@
 """The reference page's three test cases."""
+
 from typing import Any
 
-from postato import Client, Publisher, SqliteStore
 from conftest import post_args
+
+from postato import Client, Publisher, SqliteStore
 from postato.testing import Simulator
 
 

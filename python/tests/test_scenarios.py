@@ -1,13 +1,14 @@
 """Every shared scenario file, through the Python API against the simulator."""
+
 from __future__ import annotations
 
 import json
 from typing import Any, Dict
 
 import pytest
+from conftest import REPO
 
 import postato
-from conftest import REPO
 from postato.testing import Simulator
 
 SCENARIOS = sorted((REPO / "tests/scenarios").glob("*.json"))
@@ -21,7 +22,11 @@ def script_for(steps: list) -> list:
         if step.get("ok"):
             actions.append({"action": "ok"})
         elif "respond" in step:
-            action: Dict[str, Any] = {"action": "respond", "status": step["respond"], "headers": step.get("headers", {})}
+            action: Dict[str, Any] = {
+                "action": "respond",
+                "status": step["respond"],
+                "headers": step.get("headers", {}),
+            }
             if "body" in step:
                 action["body"] = step["body"]
             if "bodyText" in step:
@@ -44,7 +49,12 @@ def test_there_are_scenarios() -> None:
 def test_scenario(path: Any, sim: Simulator, key: Any) -> None:
     scenario = json.loads(path.read_text(encoding="utf-8"))
     name = scenario["name"]
-    fields = {**DEFAULT_POST, "businessKey": f"scenario-{name}", "content": f"hello from {name}", **scenario.get("post", {})}
+    fields = {
+        **DEFAULT_POST,
+        "businessKey": f"scenario-{name}",
+        "content": f"hello from {name}",
+        **scenario.get("post", {}),
+    }
     if fields["businessKey"]:
         fields["businessKey"] = f"{key()}-{fields['businessKey']}"
     policy = scenario.get("policy", {})
@@ -64,8 +74,13 @@ def test_scenario(path: Any, sim: Simulator, key: Any) -> None:
     requests_before = sim.stats().requests
     try:
         post = client.publish(
-            fields["businessKey"], fields["platform"], fields["accountId"], fields["content"],
-            fields["status"], fields["postType"], fields.get("scheduledAt"),
+            fields["businessKey"],
+            fields["platform"],
+            fields["accountId"],
+            fields["content"],
+            fields["status"],
+            fields["postType"],
+            fields.get("scheduledAt"),
         )
         outcome, attempts, status = "published", post.attempts, None
         if "replayed" in expect:

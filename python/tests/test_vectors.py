@@ -1,10 +1,11 @@
 """The shared idempotency vectors, through the Python API."""
+
 import json
 
 import pytest
+from conftest import REPO
 
 import postato
-from conftest import REPO
 
 
 def test_every_vector_matches_the_reference() -> None:

@@ -1,6 +1,8 @@
 //! `NativeClient`: the Rust client behind the JS `Client`. A publish may be given a cancel id;
 //! `cancel(id)` (called by the wrapper on `abort`) ends it with nothing retried after.
 
+use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
+use napi::Env;
 use napi_derive::napi;
 use postato::{CancellationToken, Client, Post, PublishError, Published, RetryPolicy};
 use std::collections::HashMap;
@@ -40,7 +42,14 @@ pub struct PublishedPost {
 
 impl PublishedPost {
     pub fn new(p: Published, from_store: bool) -> Self {
-        PublishedPost { id: p.id, status: p.status, idempotency_key: p.idempotency_key, attempts: p.attempts, replayed: p.replayed, from_store }
+        PublishedPost {
+            id: p.id,
+            status: p.status,
+            idempotency_key: p.idempotency_key,
+            attempts: p.attempts,
+            replayed: p.replayed,
+            from_store,
+        }
     }
 }
 
@@ -48,7 +57,10 @@ fn millis(field: &str, value: Option<f64>, default: Duration) -> Result<Duration
     match value {
         None => Ok(default),
         Some(ms) => Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-            PublishError::InvalidInput(postato::ValidationError::new(field, format!("is {ms}: give a non-negative number of milliseconds")))
+            PublishError::InvalidInput(postato::ValidationError::new(
+                field,
+                format!("is {ms}: give a non-negative number of milliseconds"),
+            ))
         }),
     }
 }
@@ -83,7 +95,9 @@ pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
     Ok(Post::from_json(post_json)?)
 }
 
-/// Cancellation tokens of publishes in flight, by the wrapper's cancel id.
+/// Cancellation tokens of publishes in flight, by the wrapper's cancel id. A publish registers
+/// its token synchronously, inside the call that starts it, and its `CancelGuard` (owned by
+/// the publish's future) removes it when the publish ends or its future is dropped.
 #[derive(Clone, Default)]
 pub struct Cancels(Arc<Mutex<HashMap<u32, CancellationToken>>>);
 
@@ -131,14 +145,25 @@ impl NativeClient {
         Ok(NativeClient { client: build(options).map_err(|e| publish_error(&e))?, cancels: Cancels::default() })
     }
 
-    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it.
+    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it. The id is registered before
+    /// the promise is returned (not when the runtime first polls the publish), so a `cancel`
+    /// on the very next line still ends it.
     #[napi]
-    pub async fn publish(&self, post_json: String, cancel_id: Option<u32>) -> napi::Result<PublishedPost> {
-        let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+    pub fn publish(
+        &self,
+        env: &Env,
+        post_json: String,
+        cancel_id: Option<u32>,
+    ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let client = self.client.clone();
-        let (token, _guard) = self.cancels.register(cancel_id);
-        let published = client.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
-        Ok(PublishedPost::new(published, false))
+        let (token, guard) = self.cancels.register(cancel_id);
+        AsyncBlockBuilder::new(async move {
+            let _guard = guard;
+            let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+            let published = client.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
+            Ok(PublishedPost::new(published, false))
+        })
+        .build(env)
     }
 
     /// Cancels the publish registered under `cancel_id`, if it is still running.

@@ -1,7 +1,8 @@
 //! `NativeStore` (SQLite or memory) and `NativePublisher`, behind the JS `SqliteStore`,
 //! `MemoryStore` and `Publisher`.
 
-use napi::bindgen_prelude::ClassInstance;
+use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, ClassInstance};
+use napi::Env;
 use napi_derive::napi;
 use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
 use std::sync::Arc;
@@ -71,14 +72,24 @@ impl NativePublisher {
         }
     }
 
-    /// Publishes unless the store has it.
+    /// Publishes unless the store has it. Like `NativeClient::publish`, the cancel id is
+    /// registered before the promise is returned.
     #[napi]
-    pub async fn publish(&self, post_json: String, cancel_id: Option<u32>) -> napi::Result<PublishedPost> {
-        let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+    pub fn publish(
+        &self,
+        env: &Env,
+        post_json: String,
+        cancel_id: Option<u32>,
+    ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let publisher = self.publisher.clone();
-        let (token, _guard) = self.cancels.register(cancel_id);
-        let report = publisher.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
-        Ok(PublishedPost::new(report.published, report.from_store))
+        let (token, guard) = self.cancels.register(cancel_id);
+        AsyncBlockBuilder::new(async move {
+            let _guard = guard;
+            let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+            let report = publisher.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
+            Ok(PublishedPost::new(report.published, report.from_store))
+        })
+        .build(env)
     }
 
     #[napi]

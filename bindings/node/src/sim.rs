@@ -26,7 +26,11 @@ pub struct NativeSimulator {
 pub async fn start_simulator(config_json: String) -> napi::Result<NativeSimulator> {
     let config: SimConfig = json("config", &config_json)?;
     let handle = Simulator::start(config).await.map_err(other)?;
-    Ok(NativeSimulator { base_url: handle.base_url(), api_key: handle.api_key().to_owned(), handle: Mutex::new(Some(handle)) })
+    Ok(NativeSimulator {
+        base_url: handle.base_url(),
+        api_key: handle.api_key().to_owned(),
+        handle: Mutex::new(Some(handle)),
+    })
 }
 
 impl NativeSimulator {
@@ -74,13 +78,17 @@ impl NativeSimulator {
 
     #[napi]
     pub fn set_rate_limit(&self, rate_per_second: Option<f64>, burst: Option<u32>) -> napi::Result<()> {
-        let limit = rate_per_second.map(|rate_per_second| RateLimitConfig { rate_per_second, burst: burst.unwrap_or(10) });
+        let limit =
+            rate_per_second.map(|rate_per_second| RateLimitConfig { rate_per_second, burst: burst.unwrap_or(10) });
         self.with(|h| h.set_rate_limit(limit))
     }
 
     #[napi]
     pub fn outage(&self, start_in_ms: f64, duration_ms: f64) -> napi::Result<()> {
-        let (start, duration) = (Duration::from_secs_f64(start_in_ms.max(0.0) / 1000.0), Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0));
+        let (start, duration) = (
+            Duration::from_secs_f64(start_in_ms.max(0.0) / 1000.0),
+            Duration::from_secs_f64(duration_ms.max(0.0) / 1000.0),
+        );
         self.with(|h| h.outage(start, duration))
     }
 

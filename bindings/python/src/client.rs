@@ -38,7 +38,9 @@ fn log_event(business_key: &str, event: &Event) {
             };
             Some(("retry", *next_attempt, status, reason.to_string(), delay.as_secs_f64()))
         }
-        Event::Finished { attempts, result: Err(kind) } => Some(("failed", *attempts, None, kind.as_str().to_owned(), 0.0)),
+        Event::Finished { attempts, result: Err(kind) } => {
+            Some(("failed", *attempts, None, kind.as_str().to_owned(), 0.0))
+        }
         _ => None,
     };
     if let Some((what, attempt, status, reason, delay)) = fields {
@@ -97,7 +99,10 @@ impl NativeClient {
     ) -> PyResult<Self> {
         let seconds = |name: &str, v: f64| -> PyResult<Duration> {
             Duration::try_from_secs_f64(v).map_err(|_| {
-                to_py(&PublishError::InvalidInput(postato::ValidationError::new(name, format!("is {v}: give a non-negative number of seconds"))))
+                to_py(&PublishError::InvalidInput(postato::ValidationError::new(
+                    name,
+                    format!("is {v}: give a non-negative number of seconds"),
+                )))
             })
         };
         let mut policy = postato::RetryPolicy {

@@ -35,7 +35,9 @@ fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
 
 /// The Python exception for `error`.
 pub fn to_py(error: &PublishError) -> PyErr {
-    Python::attach(|py| build(py, error).unwrap_or_else(|e| PyRuntimeError::new_err(format!("{error} (while raising: {e})"))))
+    Python::attach(|py| {
+        build(py, error).unwrap_or_else(|e| PyRuntimeError::new_err(format!("{error} (while raising: {e})")))
+    })
 }
 
 /// A store or simulator failure, as a `PostatoError`.

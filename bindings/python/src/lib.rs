@@ -40,7 +40,9 @@ fn test_panic() -> PyResult<()> {
 #[pyfunction]
 fn test_panic_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     check_test_panics()?;
-    pyo3_async_runtimes::generic::future_into_py::<runtime::ExtensionRuntime, _, ()>(py, async { panic!("deliberate test panic") })
+    pyo3_async_runtimes::generic::future_into_py::<runtime::ExtensionRuntime, _, ()>(py, async {
+        panic!("deliberate test panic")
+    })
 }
 
 #[pymodule]

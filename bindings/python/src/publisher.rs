@@ -83,14 +83,16 @@ impl NativeStore {
     /// Dead letters as JSON lines (camelCase, as the CLI prints them).
     fn dead_letters_json(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<String>> {
         let store = self.store()?;
-        let letters = runtime::block_on(py, async move { store.dead_letters(None, limit).await })?.map_err(|e| other(e.to_string()))?;
+        let letters = runtime::block_on(py, async move { store.dead_letters(None, limit).await })?
+            .map_err(|e| other(e.to_string()))?;
         Ok(letters.iter().map(|l| serde_json::to_string(l).unwrap_or_default()).collect())
     }
 
     /// The stored post id of a business key, if published.
     fn published_id(&self, py: Python<'_>, business_key: String) -> PyResult<Option<String>> {
         let store = self.store()?;
-        let record = runtime::block_on(py, async move { store.published(&business_key).await })?.map_err(|e| other(e.to_string()))?;
+        let record = runtime::block_on(py, async move { store.published(&business_key).await })?
+            .map_err(|e| other(e.to_string()))?;
         Ok(record.map(|r| r.post_id))
     }
 }

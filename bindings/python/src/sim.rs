@@ -37,7 +37,11 @@ impl NativeSimulator {
     fn new(py: Python<'_>, config_json: &str) -> PyResult<Self> {
         let config: SimConfig = json("config", config_json)?;
         let handle = runtime::block_on(py, Simulator::start(config))?.map_err(|e| other(e.to_string()))?;
-        Ok(NativeSimulator { base_url: handle.base_url(), api_key: handle.api_key().to_owned(), handle: Mutex::new(Some(handle)) })
+        Ok(NativeSimulator {
+            base_url: handle.base_url(),
+            api_key: handle.api_key().to_owned(),
+            handle: Mutex::new(Some(handle)),
+        })
     }
 
     #[getter]
@@ -75,12 +79,15 @@ impl NativeSimulator {
     /// Sets (or, with None, removes) the rate limit.
     #[pyo3(signature = (rate_per_second=None, burst=10))]
     fn set_rate_limit(&self, rate_per_second: Option<f64>, burst: u32) -> PyResult<()> {
-        self.with(|h| h.set_rate_limit(rate_per_second.map(|rate_per_second| RateLimitConfig { rate_per_second, burst })))
+        self.with(|h| {
+            h.set_rate_limit(rate_per_second.map(|rate_per_second| RateLimitConfig { rate_per_second, burst }))
+        })
     }
 
     /// Every request fails with 503 from `start_in` for `duration` seconds.
     fn outage(&self, start_in: f64, duration: f64) -> PyResult<()> {
-        let (start_in, duration) = (Duration::from_secs_f64(start_in.max(0.0)), Duration::from_secs_f64(duration.max(0.0)));
+        let (start_in, duration) =
+            (Duration::from_secs_f64(start_in.max(0.0)), Duration::from_secs_f64(duration.max(0.0)));
         self.with(|h| h.outage(start_in, duration))
     }
 

@@ -1,6 +1,8 @@
 //! `Client`, `Store`, `Publisher` and `CancelHandle`. `publish` is async (`suspend fun` in
-//! Kotlin, `async throws` in Swift); cancelling the coroutine or task cancels the publish,
-//! and so does `CancelHandle.cancel()` with `publishCancellable`.
+//! Kotlin, `async throws` in Swift); cancelling the Kotlin coroutine cancels the publish, and
+//! so does `CancelHandle.cancel()` with `publishCancellable`. Cancelling a Swift `Task` does
+//! not (uniffi's Swift async calls have no cancellation handler); the hand-written
+//! `publishCancellingOnTaskCancel` in `swift/Sources/Postato/TaskCancellation.swift` does.
 
 use postato::{CancellationToken, MemoryStore, ResultStore, RetryPolicy, SqliteStore};
 use std::sync::Arc;
@@ -83,11 +85,17 @@ impl Client {
     }
 
     /// Like `publish`; `cancel.cancel()` ends it with `Cancelled`.
-    pub async fn publish_cancellable(&self, post: PostInput, cancel: Arc<CancelHandle>) -> Result<PublishedPost, PostatoError> {
+    pub async fn publish_cancellable(
+        &self,
+        post: PostInput,
+        cancel: Arc<CancelHandle>,
+    ) -> Result<PublishedPost, PostatoError> {
         let post = post.to_post()?;
         let client = self.client.clone();
         let token = cancel.token.clone();
-        let result = runtime::run(async move { client.publish_with_cancel(&post, &token).await }).await.map_err(PostatoError::internal)?;
+        let result = runtime::run(async move { client.publish_with_cancel(&post, &token).await })
+            .await
+            .map_err(PostatoError::internal)?;
         Ok(PublishedPost::new(result?, false))
     }
 }
@@ -114,7 +122,10 @@ impl Store {
 
     pub async fn counts(&self) -> Result<StoreCounts, PostatoError> {
         let store = Arc::clone(&self.store);
-        let counts = runtime::run(async move { store.counts().await }).await.map_err(PostatoError::internal)?.map_err(PostatoError::store)?;
+        let counts = runtime::run(async move { store.counts().await })
+            .await
+            .map_err(PostatoError::internal)?
+            .map_err(PostatoError::store)?;
         Ok(StoreCounts { published: counts.published, dead_letters: counts.dead_letters })
     }
 
@@ -126,7 +137,14 @@ impl Store {
             .map_err(PostatoError::store)?;
         Ok(letters
             .into_iter()
-            .map(|l| DeadLetter { business_key: l.business_key, kind: l.kind, status: l.status, message: l.message, attempts: l.attempts, failed_at_ms: l.failed_at_ms })
+            .map(|l| DeadLetter {
+                business_key: l.business_key,
+                kind: l.kind,
+                status: l.status,
+                message: l.message,
+                attempts: l.attempts,
+                failed_at_ms: l.failed_at_ms,
+            })
             .collect())
     }
 
@@ -150,7 +168,9 @@ pub struct Publisher {
 impl Publisher {
     #[uniffi::constructor]
     pub fn new(client: Arc<Client>, store: Arc<Store>) -> Arc<Self> {
-        Arc::new(Publisher { publisher: postato::Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)) })
+        Arc::new(Publisher {
+            publisher: postato::Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)),
+        })
     }
 
     /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).
@@ -158,11 +178,17 @@ impl Publisher {
         self.publish_cancellable(post, CancelHandle::new()).await
     }
 
-    pub async fn publish_cancellable(&self, post: PostInput, cancel: Arc<CancelHandle>) -> Result<PublishedPost, PostatoError> {
+    pub async fn publish_cancellable(
+        &self,
+        post: PostInput,
+        cancel: Arc<CancelHandle>,
+    ) -> Result<PublishedPost, PostatoError> {
         let post = post.to_post()?;
         let publisher = self.publisher.clone();
         let token = cancel.token.clone();
-        let report = runtime::run(async move { publisher.publish_with_cancel(&post, &token).await }).await.map_err(PostatoError::internal)??;
+        let report = runtime::run(async move { publisher.publish_with_cancel(&post, &token).await })
+            .await
+            .map_err(PostatoError::internal)??;
         Ok(PublishedPost::new(report.published, report.from_store))
     }
 }

@@ -48,15 +48,25 @@ impl From<PublishError> for PostatoError {
         let attempts = e.attempts();
         match &e {
             PublishError::InvalidInput(v) => PostatoError::InvalidPost { reason, field: Some(v.field.clone()) },
-            PublishError::Permanent { status, .. } => PostatoError::Permanent { reason, status: *status, body, attempts },
-            PublishError::IdempotencyConflict { status, .. } => PostatoError::IdempotencyConflict { reason, status: *status, body, attempts },
-            PublishError::BusinessKeyReused { .. } => PostatoError::BusinessKeyReused { reason },
-            PublishError::RateLimited { retry_after, .. } => {
-                PostatoError::RateLimited { reason, retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64, attempts }
+            PublishError::Permanent { status, .. } => {
+                PostatoError::Permanent { reason, status: *status, body, attempts }
             }
+            PublishError::IdempotencyConflict { status, .. } => {
+                PostatoError::IdempotencyConflict { reason, status: *status, body, attempts }
+            }
+            PublishError::BusinessKeyReused { .. } => PostatoError::BusinessKeyReused { reason },
+            PublishError::RateLimited { retry_after, .. } => PostatoError::RateLimited {
+                reason,
+                retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64,
+                attempts,
+            },
             PublishError::Transient { .. } => PostatoError::Transient { reason, status: e.status(), body, attempts },
-            PublishError::DeadlineExceeded { .. } => PostatoError::DeadlineExceeded { reason, status: e.status(), attempts },
-            PublishError::InvalidResponse { status, .. } => PostatoError::InvalidResponse { reason, status: *status, body, attempts },
+            PublishError::DeadlineExceeded { .. } => {
+                PostatoError::DeadlineExceeded { reason, status: e.status(), attempts }
+            }
+            PublishError::InvalidResponse { status, .. } => {
+                PostatoError::InvalidResponse { reason, status: *status, body, attempts }
+            }
             PublishError::Cancelled { .. } => PostatoError::Cancelled { reason, attempts },
         }
     }

@@ -27,7 +27,10 @@ pub fn idempotency_key(business_key: String) -> String {
 #[uniffi::export]
 pub async fn test_panic() -> Result<(), PostatoError> {
     if std::env::var("POSTATO_TEST_PANIC").as_deref() != Ok("1") {
-        return Err(PostatoError::InvalidPost { reason: "test panics are off: set POSTATO_TEST_PANIC=1".into(), field: None });
+        return Err(PostatoError::InvalidPost {
+            reason: "test panics are off: set POSTATO_TEST_PANIC=1".into(),
+            field: None,
+        });
     }
     runtime::run(async { panic!("deliberate test panic") }).await.map_err(PostatoError::internal)
 }

@@ -1,5 +1,7 @@
 //! The crate's tokio runtime. Exported async functions run their work on it and await the
-//! task; dropping the await (a cancelled coroutine or Swift task) aborts the task.
+//! task; dropping the await (a cancelled Kotlin coroutine) aborts the task. Swift's generated
+//! async calls never drop it when their `Task` is cancelled: see
+//! `swift/Sources/Postato/TaskCancellation.swift`.
 
 use std::future::Future;
 use std::pin::Pin;
@@ -44,7 +46,8 @@ pub async fn run<T: Send + 'static>(future: impl Future<Output = T> + Send + 'st
     AbortOnDrop(runtime().spawn(future)).await.map_err(|e| {
         if e.is_panic() {
             let panic = e.into_panic();
-            let message = panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
+            let message =
+                panic.downcast_ref::<String>().cloned().or_else(|| panic.downcast_ref::<&str>().map(|s| s.to_string()));
             format!("a panic inside postato: {}", message.unwrap_or_else(|| "unknown".into()))
         } else {
             "the publish task was cancelled".into()

@@ -24,8 +24,15 @@ pub struct Simulator {
 #[uniffi::export]
 pub async fn start_simulator(config_json: String) -> Result<Arc<Simulator>, PostatoError> {
     let config: SimConfig = json("config", &config_json)?;
-    let handle = runtime::run(postato_sim::Simulator::start(config)).await.map_err(PostatoError::internal)?.map_err(PostatoError::store)?;
-    Ok(Arc::new(Simulator { base_url: handle.base_url(), api_key: handle.api_key().to_owned(), handle: Mutex::new(Some(handle)) }))
+    let handle = runtime::run(postato_sim::Simulator::start(config))
+        .await
+        .map_err(PostatoError::internal)?
+        .map_err(PostatoError::store)?;
+    Ok(Arc::new(Simulator {
+        base_url: handle.base_url(),
+        api_key: handle.api_key().to_owned(),
+        handle: Mutex::new(Some(handle)),
+    }))
 }
 
 impl Simulator {

@@ -86,7 +86,14 @@ impl PostInput {
                     .collect(),
             ),
         };
-        let mut post = Post::new(&self.business_key, &self.platform, &self.account_id, self.status.parse::<PostStatus>()?, &self.post_type, content);
+        let mut post = Post::new(
+            &self.business_key,
+            &self.platform,
+            &self.account_id,
+            self.status.parse::<PostStatus>()?,
+            &self.post_type,
+            content,
+        );
         post.scheduled_at = self.scheduled_at.as_deref().map(postato::postato_core::parse_timestamp).transpose()?;
         Ok(post)
     }
@@ -106,7 +113,14 @@ pub struct PublishedPost {
 
 impl PublishedPost {
     pub fn new(p: postato::Published, from_store: bool) -> Self {
-        PublishedPost { id: p.id, status: p.status, idempotency_key: p.idempotency_key, attempts: p.attempts, replayed: p.replayed, from_store }
+        PublishedPost {
+            id: p.id,
+            status: p.status,
+            idempotency_key: p.idempotency_key,
+            attempts: p.attempts,
+            replayed: p.replayed,
+            from_store,
+        }
     }
 }
 

@@ -52,7 +52,12 @@ pub async fn publish(client: &reqwest::Client, url: &str, api_key: &str, key: &s
             return Outcome::Lost;
         }
         if status == 429 {
-            let seconds: f64 = response.headers().get("retry-after").and_then(|v| v.to_str().ok()).and_then(|v| v.parse().ok()).unwrap_or(1.0);
+            let seconds: f64 = response
+                .headers()
+                .get("retry-after")
+                .and_then(|v| v.to_str().ok())
+                .and_then(|v| v.parse().ok())
+                .unwrap_or(1.0);
             let _ = response.bytes().await;
             tokio::time::sleep(Duration::from_secs_f64(seconds)).await;
             continue;

@@ -59,7 +59,8 @@ fn missing(field: &str, flag: &str, env: &str) -> PublishError {
 impl ConnectionArgs {
     /// A client builder from the flags and environment.
     pub fn builder(&self) -> Result<ClientBuilder, PublishError> {
-        let api_key = setting(&self.api_key, "POSTATO_API_KEY").ok_or_else(|| missing("apiKey", "--api-key", "POSTATO_API_KEY"))?;
+        let api_key = setting(&self.api_key, "POSTATO_API_KEY")
+            .ok_or_else(|| missing("apiKey", "--api-key", "POSTATO_API_KEY"))?;
         let workspace = setting(&self.workspace, "POSTATO_WORKSPACE_ID")
             .ok_or_else(|| missing("workspaceId", "--workspace", "POSTATO_WORKSPACE_ID"))?;
         let mut builder = Client::builder()

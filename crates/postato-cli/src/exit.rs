@@ -19,7 +19,10 @@ pub const INTERRUPTED: u8 = 130;
 pub fn for_kind(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::InvalidInput => INVALID_INPUT,
-        ErrorKind::Permanent | ErrorKind::IdempotencyConflict | ErrorKind::BusinessKeyReused | ErrorKind::InvalidResponse => PERMANENT,
+        ErrorKind::Permanent
+        | ErrorKind::IdempotencyConflict
+        | ErrorKind::BusinessKeyReused
+        | ErrorKind::InvalidResponse => PERMANENT,
         ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
         ErrorKind::Cancelled => INTERRUPTED,
     }

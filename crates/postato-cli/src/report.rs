@@ -12,7 +12,9 @@ pub fn published(output: Output, published: &Published, from_store: bool) {
             "{}",
             json!({"ok": true, "id": published.id, "status": published.status, "attempts": published.attempts, "replayed": published.replayed})
         ),
-        Output::Text if from_store => println!("already published: {} ({}), no request sent", published.id, published.status),
+        Output::Text if from_store => {
+            println!("already published: {} ({}), no request sent", published.id, published.status)
+        }
         Output::Text => println!(
             "published: {} ({}) after {} attempt(s){}",
             published.id,

@@ -132,7 +132,13 @@ fn now_ms() -> u64 {
 
 /// Publishes one line. With `skip_held`, a key another worker holds is left for later and
 /// `true` is returned (nothing is counted).
-async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters, cancel: &CancellationToken, skip_held: bool) -> bool {
+async fn process(
+    publisher: &Publisher,
+    item: CampaignLine,
+    counters: &Counters,
+    cancel: &CancellationToken,
+    skip_held: bool,
+) -> bool {
     let invalid = |business_key: String, message: String, body: Option<String>| DeadLetter {
         business_key,
         kind: ErrorKind::InvalidInput.as_str().to_owned(),
@@ -145,7 +151,9 @@ async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters,
         line: Some(item.line),
     };
     let letter = match &item.post {
-        Err(unreadable) => Some(invalid(unreadable.business_key.clone(), unreadable.reason.clone(), Some(unreadable.text.clone()))),
+        Err(unreadable) => {
+            Some(invalid(unreadable.business_key.clone(), unreadable.reason.clone(), Some(unreadable.text.clone())))
+        }
         Ok(post) => {
             let outcome = if skip_held {
                 publisher.try_publish_line(post, Some(item.line), cancel).await
@@ -164,7 +172,11 @@ async fn process(publisher: &Publisher, item: CampaignLine, counters: &Counters,
                 }
                 Err(e) if e.kind() == ErrorKind::Cancelled => return false,
                 Err(e) if e.kind() == ErrorKind::InvalidInput => {
-                    let key = if post.business_key.is_empty() { format!("line:{}", item.line) } else { post.business_key.clone() };
+                    let key = if post.business_key.is_empty() {
+                        format!("line:{}", item.line)
+                    } else {
+                        post.business_key.clone()
+                    };
                     let mut letter = invalid(key, e.to_string(), None);
                     letter.payload = serde_json::to_string(post).ok();
                     Some(letter)
@@ -228,7 +240,13 @@ pub async fn run(
         })
     };
     let reporter = progress.enabled.then(|| spawn_progress(Arc::clone(&counters), progress.total, started));
-    let shared = Shared { publisher, counters: Arc::clone(&counters), stop: Arc::clone(&stop), cancel: cancel.clone(), concurrency };
+    let shared = Shared {
+        publisher,
+        counters: Arc::clone(&counters),
+        stop: Arc::clone(&stop),
+        cancel: cancel.clone(),
+        concurrency,
+    };
     let held = shared.pass(open()?, None, reopenable).await?;
     if !held.is_empty() && !stop.load(Ordering::Relaxed) {
         shared.pass(open()?, Some(held), false).await?;
@@ -287,8 +305,14 @@ impl Shared {
         };
         let workers: Vec<_> = (0..self.concurrency.max(1))
             .map(|_| {
-                let (publisher, counters, stop, cancel, rx, held) =
-                    (self.publisher.clone(), Arc::clone(&self.counters), Arc::clone(&self.stop), self.cancel.clone(), Arc::clone(&rx), Arc::clone(&held));
+                let (publisher, counters, stop, cancel, rx, held) = (
+                    self.publisher.clone(),
+                    Arc::clone(&self.counters),
+                    Arc::clone(&self.stop),
+                    self.cancel.clone(),
+                    Arc::clone(&rx),
+                    Arc::clone(&held),
+                );
                 tokio::spawn(async move {
                     loop {
                         let next = rx.lock().await.recv().await;
@@ -314,14 +338,19 @@ impl Shared {
     }
 }
 
-fn spawn_progress(counters: Arc<Counters>, total: Option<u64>, started: Instant) -> (tokio::task::JoinHandle<()>, Option<indicatif::ProgressBar>) {
+fn spawn_progress(
+    counters: Arc<Counters>,
+    total: Option<u64>,
+    started: Instant,
+) -> (tokio::task::JoinHandle<()>, Option<indicatif::ProgressBar>) {
     if std::io::stderr().is_terminal() {
         let bar = match total {
             Some(total) => indicatif::ProgressBar::new(total),
             None => indicatif::ProgressBar::no_length(),
         };
         bar.set_style(
-            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}").unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
+            indicatif::ProgressStyle::with_template("{bar:30} {pos}/{len} {msg}")
+                .unwrap_or_else(|_| indicatif::ProgressStyle::default_bar()),
         );
         let handle = bar.clone();
         let task = tokio::spawn(async move {

@@ -43,13 +43,24 @@ async fn chaos_run_publishes_every_post_exactly_once() {
     std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let connection = connection(&sim);
     let mut args = vec![
-        "batch", campaign.to_str().unwrap(), "--store", store_path.to_str().unwrap(), "--output", "json", "--no-progress",
-        "--concurrency", "32", "--max-attempts", "25", "--timeout-ms", "400",
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        store_path.to_str().unwrap(),
+        "--output",
+        "json",
+        "--no-progress",
+        "--concurrency",
+        "32",
+        "--max-attempts",
+        "25",
+        "--timeout-ms",
+        "400",
     ];
     args.extend(strings(&connection));
 
     let store = SqliteStore::open(&store_path).unwrap();
-    let mut moments = Moments(0x5eed_c4a0_5);
+    let mut moments = Moments(0x0005_eedc_4a05);
     let started = Instant::now();
     let runs = run_with_kills(&args, &store, KILLS, |_| moments.next_in(50, 400), Duration::from_secs(150)).await;
     let kills = KILLS;

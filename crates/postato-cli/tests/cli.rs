@@ -21,7 +21,11 @@ fn respond(status: u16, headers: &[(&str, &str)]) -> ScriptAction {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn key_prints_the_shared_vectors() {
-    let vectors: Value = serde_json::from_str(&std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/idempotency-keys.json")).unwrap()).unwrap();
+    let vectors: Value = serde_json::from_str(
+        &std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../tests/vectors/idempotency-keys.json"))
+            .unwrap(),
+    )
+    .unwrap();
     let cases = vectors["cases"].as_array().unwrap();
     let mut args = vec!["key"];
     args.extend(cases.iter().map(|c| c["businessKey"].as_str().unwrap()));
@@ -39,7 +43,10 @@ async fn publish_succeeds_then_replays_in_one_json_line() {
     let first = publish(&sim, &args).await;
     assert_eq!(code(&first), 0);
     let v = json_line(&first);
-    assert_eq!((v["ok"].as_bool(), v["attempts"].as_u64(), v["replayed"].as_bool(), v["status"].as_str()), (Some(true), Some(1), Some(false), Some("published")));
+    assert_eq!(
+        (v["ok"].as_bool(), v["attempts"].as_u64(), v["replayed"].as_bool(), v["status"].as_str()),
+        (Some(true), Some(1), Some(false), Some("published"))
+    );
     let second = json_line(&publish(&sim, &args).await);
     assert_eq!((second["id"].clone(), second["replayed"].as_bool()), (v["id"].clone(), Some(true)));
     assert_eq!(sim.platform_publishes_for("cli-1"), 1);
@@ -50,15 +57,25 @@ async fn publish_succeeds_then_replays_in_one_json_line() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn every_failure_has_its_kind_and_exit_code() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let post = |key: &'static str| ["--business-key", key, "--platform", "x", "--account", "acc_1", "--content", "hello"];
+    let post =
+        |key: &'static str| ["--business-key", key, "--platform", "x", "--account", "acc_1", "--content", "hello"];
 
     let missing = json_line(&publish(&sim, &["--business-key", "k", "--account", "a", "--content", "c"]).await);
     assert_eq!((missing["ok"].as_bool(), missing["kind"].as_str()), (Some(false), Some("invalid_input")));
     assert!(missing["message"].as_str().unwrap().contains("--platform"));
     assert!(missing["status"].is_null());
-    assert_eq!(code(&publish(&sim, &["--business-key", "", "--platform", "x", "--account", "a", "--content", "c"]).await), 2);
+    assert_eq!(
+        code(&publish(&sim, &["--business-key", "", "--platform", "x", "--account", "a", "--content", "c"]).await),
+        2
+    );
     assert_eq!(code(&publish(&sim, &[&post("bad-status")[..], &["--status", "soon"]].concat()).await), 2);
-    assert_eq!(code(&publish(&sim, &[&post("bad-time")[..], &["--status", "scheduled", "--scheduled-at", "tomorrow"]].concat()).await), 2);
+    assert_eq!(
+        code(
+            &publish(&sim, &[&post("bad-time")[..], &["--status", "scheduled", "--scheduled-at", "tomorrow"]].concat())
+                .await
+        ),
+        2
+    );
 
     sim.script_business_key("perm", vec![respond(400, &[])]);
     let output = publish(&sim, &post("perm")).await;
@@ -75,10 +92,20 @@ async fn every_failure_has_its_kind_and_exit_code() {
     assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (4, Some("rate_limited")));
 
     assert_eq!(code(&publish(&sim, &post("conflict")).await), 0);
-    let output = publish(&sim, &["--business-key", "conflict", "--platform", "x", "--account", "acc_1", "--content", "edited"]).await;
+    let output =
+        publish(&sim, &["--business-key", "conflict", "--platform", "x", "--account", "acc_1", "--content", "edited"])
+            .await;
     assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (3, Some("idempotency_conflict")));
 
-    sim.script_business_key("garbled", vec![ScriptAction::Respond { status: 200, headers: Default::default(), body: None, body_text: Some("<html>".into()) }]);
+    sim.script_business_key(
+        "garbled",
+        vec![ScriptAction::Respond {
+            status: 200,
+            headers: Default::default(),
+            body: None,
+            body_text: Some("<html>".into()),
+        }],
+    );
     let output = publish(&sim, &post("garbled")).await;
     assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (3, Some("invalid_response")));
 
@@ -86,7 +113,29 @@ async fn every_failure_has_its_kind_and_exit_code() {
     let output = publish(&sim, &[&post("deadline")[..], &["--deadline-ms", "300"]].concat()).await;
     assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (4, Some("deadline")));
 
-    let insecure = postato(&["publish", "--output", "json", "--base-url", "http://example.com", "--api-key", "k", "--workspace", "w", "--business-key", "k", "--platform", "x", "--account", "a", "--content", "c"], None).await;
+    let insecure = postato(
+        &[
+            "publish",
+            "--output",
+            "json",
+            "--base-url",
+            "http://example.com",
+            "--api-key",
+            "k",
+            "--workspace",
+            "w",
+            "--business-key",
+            "k",
+            "--platform",
+            "x",
+            "--account",
+            "a",
+            "--content",
+            "c",
+        ],
+        None,
+    )
+    .await;
     assert_eq!((code(&insecure), json_line(&insecure)["kind"].as_str()), (2, Some("invalid_input")));
 }
 
@@ -102,10 +151,33 @@ async fn publish_reads_whole_posts_threads_and_schedules() {
     args.extend(strings(&connection));
     assert_eq!(code(&postato(&args, Some(&post_line("from-stdin", "hi"))).await), 0);
     let thread = r#"[{"text":"one","media":[{"id":"m1"}]},{"text":"two"}]"#;
-    let output = publish(&sim, &["--business-key", "thread", "--platform", "threads", "--account", "a", "--post-type", "thread", "--content-json", thread, "--status", "scheduled", "--scheduled-at", "2026-12-01T10:00:00+01:00"]).await;
+    let output = publish(
+        &sim,
+        &[
+            "--business-key",
+            "thread",
+            "--platform",
+            "threads",
+            "--account",
+            "a",
+            "--post-type",
+            "thread",
+            "--content-json",
+            thread,
+            "--status",
+            "scheduled",
+            "--scheduled-at",
+            "2026-12-01T10:00:00+01:00",
+        ],
+    )
+    .await;
     let v = json_line(&output);
     assert_eq!(v["status"], "scheduled");
-    let stored: Value = read_post(&format!("{}/v1/workspaces/ws_cli/posts/{}", sim.base_url(), v["id"].as_str().unwrap()), sim.api_key()).await;
+    let stored: Value = read_post(
+        &format!("{}/v1/workspaces/ws_cli/posts/{}", sim.base_url(), v["id"].as_str().unwrap()),
+        sim.api_key(),
+    )
+    .await;
     assert_eq!(stored["post"]["scheduledAt"], "2026-12-01T09:00:00.000Z");
     assert_eq!(stored["post"]["content"][0]["media"][0]["id"], "m1");
     assert_eq!(code(&publish(&sim, &["--json", "/nonexistent/post.json"]).await), 2);
@@ -117,7 +189,8 @@ async fn read_post(url: &str, key: &str) -> Value {
     let rest = url.strip_prefix("http://").unwrap();
     let (host, path) = rest.split_at(rest.find('/').unwrap());
     let mut stream = tokio::net::TcpStream::connect(host).await.unwrap();
-    let request = format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
+    let request =
+        format!("GET {path} HTTP/1.1\r\nHost: {host}\r\nAuthorization: Bearer {key}\r\nConnection: close\r\n\r\n");
     stream.write_all(request.as_bytes()).await.unwrap();
     let mut response = String::new();
     stream.read_to_string(&mut response).await.unwrap();
@@ -129,7 +202,19 @@ async fn configuration_comes_from_the_environment_and_the_key_is_never_printed()
     let secret = "sk_live_cli_secret_value";
     let sim = Simulator::start(SimConfig { api_keys: vec![secret.into()], ..SimConfig::default() }).await.unwrap();
     let output = tokio::process::Command::new(BIN)
-        .args(["publish", "--output", "json", "--business-key", "env", "--platform", "x", "--account", "a", "--content", "c"])
+        .args([
+            "publish",
+            "--output",
+            "json",
+            "--business-key",
+            "env",
+            "--platform",
+            "x",
+            "--account",
+            "a",
+            "--content",
+            "c",
+        ])
         .env("POSTATO_API_KEY", secret)
         .env("POSTATO_WORKSPACE_ID", "ws_env")
         .env("POSTATO_BASE_URL", sim.base_url())
@@ -150,7 +235,11 @@ async fn configuration_comes_from_the_environment_and_the_key_is_never_printed()
     for text in [&output.stdout, &output.stderr, &wrong.stdout, &wrong.stderr] {
         assert!(!String::from_utf8_lossy(text).contains(secret), "the key leaked");
     }
-    let missing = postato(&["publish", "--output", "json", "--business-key", "k", "--platform", "x", "--account", "a", "--content", "c"], None).await;
+    let missing = postato(
+        &["publish", "--output", "json", "--business-key", "k", "--platform", "x", "--account", "a", "--content", "c"],
+        None,
+    )
+    .await;
     assert_eq!(code(&missing), 2);
     assert!(json_line(&missing)["message"].as_str().unwrap().contains("POSTATO_API_KEY"));
 }
@@ -166,7 +255,11 @@ async fn publish_with_a_store_skips_what_it_published_and_guards_the_payload() {
     let second = json_line(&publish(&sim, &args).await);
     assert_eq!((first["id"].clone(), second["attempts"].as_u64()), (second["id"].clone(), Some(0)));
     assert_eq!(sim.stats().requests, 1);
-    let edited = publish(&sim, &["--business-key", "stored", "--platform", "x", "--account", "a", "--content", "edited", "--store", store]).await;
+    let edited = publish(
+        &sim,
+        &["--business-key", "stored", "--platform", "x", "--account", "a", "--content", "edited", "--store", store],
+    )
+    .await;
     assert_eq!((code(&edited), json_line(&edited)["kind"].as_str()), (3, Some("business_key_reused")));
 }
 
@@ -178,12 +271,25 @@ async fn batch_publishes_dead_letters_resumes_and_dlq_retry_requeues() {
     let store = dir.path().join("batch.db");
     let mut lines: Vec<String> = (0..20).map(|i| post_line(&format!("b-{i}"), &format!("post {i}"))).collect();
     lines.insert(5, "{not json".into());
-    lines.insert(9, r#"{"businessKey":"b-empty","platform":"x","accountId":"a","status":"publish","postType":"post","content":""}"#.into());
+    lines.insert(
+        9,
+        r#"{"businessKey":"b-empty","platform":"x","accountId":"a","status":"publish","postType":"post","content":""}"#
+            .into(),
+    );
     std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
     sim.script_business_key("b-3", (0..3).map(|_| respond(503, &[])).collect());
     let connection = connection(&sim);
     let batch = |extra: Vec<&str>| {
-        let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json", "--max-attempts", "3"];
+        let mut args = vec![
+            "batch",
+            campaign.to_str().unwrap(),
+            "--store",
+            store.to_str().unwrap(),
+            "--output",
+            "json",
+            "--max-attempts",
+            "3",
+        ];
         args.extend(extra);
         args.extend(strings(&connection));
         args.into_iter().map(str::to_owned).collect::<Vec<_>>()
@@ -191,12 +297,18 @@ async fn batch_publishes_dead_letters_resumes_and_dlq_retry_requeues() {
     let output = postato(&strings(&batch(vec![])), None).await;
     let summary = json_line(&output);
     assert_eq!(code(&output), 3, "invalid lines need a fix");
-    assert_eq!((summary["total"].as_u64(), summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(22), Some(19), Some(3)));
+    assert_eq!(
+        (summary["total"].as_u64(), summary["published"].as_u64(), summary["deadLettered"].as_u64()),
+        (Some(22), Some(19), Some(3))
+    );
     assert_eq!(summary["deadLetteredByKind"], serde_json::json!({"invalid_input": 2, "transient": 1}));
-    assert!(String::from_utf8_lossy(&output.stderr).contains("progress") || summary["elapsedMs"].as_u64().unwrap() < 2_000);
+    assert!(
+        String::from_utf8_lossy(&output.stderr).contains("progress") || summary["elapsedMs"].as_u64().unwrap() < 2_000
+    );
 
     let list = postato(&["dlq", "list", "--store", store.to_str().unwrap(), "--output", "json"], None).await;
-    let letters: Vec<Value> = String::from_utf8(list.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let letters: Vec<Value> =
+        String::from_utf8(list.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     assert_eq!(letters.len(), 3);
     let by_key: BTreeMap<&str, &Value> = letters.iter().map(|l| (l["businessKey"].as_str().unwrap(), l)).collect();
     assert_eq!(by_key["line:6"]["line"], 6);
@@ -204,7 +316,11 @@ async fn batch_publishes_dead_letters_resumes_and_dlq_retry_requeues() {
     assert_eq!((by_key["b-3"]["kind"].as_str(), by_key["b-3"]["status"].as_u64()), (Some("transient"), Some(503)));
 
     let rerun = json_line(&postato(&strings(&batch(vec![])), None).await);
-    assert_eq!((rerun["alreadyPublished"].as_u64(), rerun["published"].as_u64()), (Some(19), Some(1)), "the rerun retried what was left");
+    assert_eq!(
+        (rerun["alreadyPublished"].as_u64(), rerun["published"].as_u64()),
+        (Some(19), Some(1)),
+        "the rerun retried what was left"
+    );
 
     let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
     assert_eq!((status["published"].as_u64(), status["deadLettered"].as_u64()), (Some(20), Some(2)));
@@ -219,7 +335,24 @@ async fn dlq_retry_publishes_dead_letters_after_an_outage() {
     let store = dir.path().join("dlq.db");
     let store = store.to_str().unwrap();
     sim.script_business_key("d-1", (0..2).map(|_| respond(503, &[])).collect());
-    let output = publish(&sim, &["--business-key", "d-1", "--platform", "x", "--account", "a", "--content", "c", "--store", store, "--max-attempts", "2"]).await;
+    let output = publish(
+        &sim,
+        &[
+            "--business-key",
+            "d-1",
+            "--platform",
+            "x",
+            "--account",
+            "a",
+            "--content",
+            "c",
+            "--store",
+            store,
+            "--max-attempts",
+            "2",
+        ],
+    )
+    .await;
     assert_eq!(code(&output), 4);
     let connection = connection(&sim);
     let mut args = vec!["dlq", "retry", "--store", store, "--output", "json"];
@@ -246,7 +379,29 @@ async fn sim_prints_its_base_url_first_and_serves_until_stopped() {
     let mut lines = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
     let url = lines.next_line().await.unwrap().unwrap();
     assert!(url.starts_with("http://127.0.0.1:"), "{url}");
-    let output = postato(&["publish", "--output", "json", "--base-url", &url, "--api-key", "sk_test_postato", "--workspace", "w", "--business-key", "via-sim", "--platform", "x", "--account", "a", "--content", "c"], None).await;
+    let output = postato(
+        &[
+            "publish",
+            "--output",
+            "json",
+            "--base-url",
+            &url,
+            "--api-key",
+            "sk_test_postato",
+            "--workspace",
+            "w",
+            "--business-key",
+            "via-sim",
+            "--platform",
+            "x",
+            "--account",
+            "a",
+            "--content",
+            "c",
+        ],
+        None,
+    )
+    .await;
     assert_eq!(code(&output), 0);
     child.kill().await.unwrap();
     let bad = postato(&["sim", "--server-error-rate", "2"], None).await;
@@ -274,16 +429,31 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("interrupt.jsonl");
     let store_path = dir.path().join("interrupt.db");
-    std::fs::write(&campaign, (0..1_500).map(|i| post_line(&format!("int-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    std::fs::write(
+        &campaign,
+        (0..1_500).map(|i| post_line(&format!("int-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
     let connection = connection(&sim);
-    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store_path.to_str().unwrap(), "--output", "json", "--no-progress", "--concurrency", "8"];
+    let mut args = vec![
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        store_path.to_str().unwrap(),
+        "--output",
+        "json",
+        "--no-progress",
+        "--concurrency",
+        "8",
+    ];
     args.extend(strings(&connection));
     let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let store = postato::SqliteStore::open(&store_path).unwrap();
     while store.counts().await.unwrap().published < 100 {
         tokio::time::sleep(std::time::Duration::from_millis(10)).await;
     }
-    let interrupted = std::process::Command::new("kill").args(["-INT", &child.id().unwrap().to_string()]).status().unwrap();
+    let interrupted =
+        std::process::Command::new("kill").args(["-INT", &child.id().unwrap().to_string()]).status().unwrap();
     assert!(interrupted.success());
     let output = child.wait_with_output().await.unwrap();
     assert_eq!(code(&output), 130, "{}", String::from_utf8_lossy(&output.stdout));
@@ -297,4 +467,50 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
     assert_eq!(rerun["alreadyPublished"].as_u64().unwrap() + rerun["published"].as_u64().unwrap(), 1_500);
     assert_eq!(sim.stats().published_keys, 1_500);
     assert!(sim.stats().duplicate_keys.is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_that_meets_an_hourly_quota_ends_quickly_with_those_posts_dead_lettered() {
+    // 1 % of requests answer 429 with `Retry-After: 3000` (and one early post surely does):
+    // the gate's hold must not hold the batch for 50 minutes.
+    let faults =
+        postato_sim::FaultRates { rate_limited: 0.01, rate_limited_retry_after_secs: 3_000, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let quota = BTreeMap::from([("Retry-After".to_owned(), "3000".to_owned())]);
+    sim.script_business_key(
+        "quota-5",
+        vec![ScriptAction::Respond { status: 429, headers: quota, body: None, body_text: None }],
+    );
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("quota.jsonl");
+    let store = dir.path().join("quota.db");
+    std::fs::write(
+        &campaign,
+        (0..400).map(|i| post_line(&format!("quota-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n",
+    )
+    .unwrap();
+    let mut args = vec![
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--output",
+        "json",
+        "--no-progress",
+    ];
+    let (base_url, api_key) = (sim.base_url(), sim.api_key().to_owned());
+    args.extend(["--concurrency", "4", "--base-url", &base_url, "--api-key", &api_key, "--workspace", "ws_quota"]);
+    let started = std::time::Instant::now();
+    let output =
+        tokio::time::timeout(std::time::Duration::from_secs(120), postato(&args, None)).await.expect("the batch ended");
+    let took = started.elapsed();
+    let summary = json_line(&output);
+    assert_eq!(code(&output), 4, "dead letters worth retrying later: {summary}");
+    assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
+    let (published, dead) = (summary["published"].as_u64().unwrap(), summary["deadLettered"].as_u64().unwrap());
+    assert_eq!(published + dead, 400, "{summary}");
+    assert!(dead >= 1 && summary["deadLetteredByKind"]["rate_limited"].as_u64() == Some(dead), "{summary}");
+    let stats = sim.stats();
+    assert_eq!(stats.published_keys as u64, published, "nothing lost");
+    assert!(stats.duplicate_keys.is_empty(), "nothing published twice");
 }

@@ -13,7 +13,15 @@ const KILLS: usize = 4;
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
-    let faults = FaultRates { server_error: 0.10, rate_limited: 0.03, reset_before: 0.02, drop_after_commit: 0.05, latency: 0.2, latency_ms: 20, ..FaultRates::default() };
+    let faults = FaultRates {
+        server_error: 0.10,
+        rate_limited: 0.03,
+        reset_before: 0.02,
+        drop_after_commit: 0.05,
+        latency: 0.2,
+        latency_ms: 20,
+        ..FaultRates::default()
+    };
     let sim = Simulator::start(SimConfig { faults, seed: 11, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("campaign.jsonl");
@@ -21,7 +29,19 @@ async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
     let keys: Vec<String> = (0..POSTS).map(|i| format!("crash-{i:05}")).collect();
     std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let connection = connection(&sim);
-    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store_path.to_str().unwrap(), "--output", "json", "--no-progress", "--concurrency", "16", "--max-attempts", "12"];
+    let mut args = vec![
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        store_path.to_str().unwrap(),
+        "--output",
+        "json",
+        "--no-progress",
+        "--concurrency",
+        "16",
+        "--max-attempts",
+        "12",
+    ];
     args.extend(strings(&connection));
 
     let store = SqliteStore::open(&store_path).unwrap();
@@ -35,7 +55,12 @@ async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
     for key in &keys {
         match store.published(key).await.unwrap() {
             Some(record) => {
-                assert_eq!(publishes.get(&idempotency_key(key)), Some(&1), "{key} published {:?} times", publishes.get(&idempotency_key(key)));
+                assert_eq!(
+                    publishes.get(&idempotency_key(key)),
+                    Some(&1),
+                    "{key} published {:?} times",
+                    publishes.get(&idempotency_key(key))
+                );
                 assert!(record.post_id.starts_with("post_"));
                 published += 1;
             }

@@ -17,14 +17,35 @@ const WORKERS: usize = 4;
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     let Some(url) = fresh_database("workers").await else { return };
-    let faults = FaultRates { server_error: 0.10, rate_limited: 0.02, drop_after_commit: 0.05, latency: 0.3, latency_ms: 10, ..FaultRates::default() };
+    let faults = FaultRates {
+        server_error: 0.10,
+        rate_limited: 0.02,
+        drop_after_commit: 0.05,
+        latency: 0.3,
+        latency_ms: 10,
+        ..FaultRates::default()
+    };
     let sim = Simulator::start(SimConfig { faults, seed: 5, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("campaign.jsonl");
     let keys: Vec<String> = (0..POSTS).map(|i| format!("multi-{i:05}")).collect();
     std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let connection = connection(&sim);
-    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", &url, "--output", "json", "--no-progress", "--concurrency", "8", "--max-attempts", "12", "--lease-ms", "2000"];
+    let mut args = vec![
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        &url,
+        "--output",
+        "json",
+        "--no-progress",
+        "--concurrency",
+        "8",
+        "--max-attempts",
+        "12",
+        "--lease-ms",
+        "2000",
+    ];
     args.extend(strings(&connection));
     let store = PostgresStore::connect(&url, 2).await.unwrap();
 
@@ -64,7 +85,12 @@ async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     for key in &keys {
         match store.published(key).await.unwrap() {
             Some(_) => {
-                assert_eq!(publishes.get(&idempotency_key(key)), Some(&1), "{key} was published {:?} times", publishes.get(&idempotency_key(key)));
+                assert_eq!(
+                    publishes.get(&idempotency_key(key)),
+                    Some(&1),
+                    "{key} was published {:?} times",
+                    publishes.get(&idempotency_key(key))
+                );
                 published += 1;
             }
             None if letters.iter().any(|l| &l.business_key == key && !l.message.is_empty()) => dead += 1,

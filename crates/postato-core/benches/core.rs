@@ -22,7 +22,9 @@ fn machine_step(c: &mut Criterion) {
 }
 
 fn key_derivation(c: &mut Criterion) {
-    c.bench_function("idempotency_key", |b| b.iter(|| idempotency_key(black_box("user-42|2026-12-01T09:00:00.000Z|9f86d081884c7d65"))));
+    c.bench_function("idempotency_key", |b| {
+        b.iter(|| idempotency_key(black_box("user-42|2026-12-01T09:00:00.000Z|9f86d081884c7d65")))
+    });
 }
 
 criterion_group!(benches, machine_step, key_derivation);

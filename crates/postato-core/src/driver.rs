@@ -8,7 +8,7 @@ use std::time::Duration;
 use crate::error::{PublishError, TransportFailure};
 use crate::event::Event;
 use crate::limits::SharedLimits;
-use crate::machine::{Action, Published, PublishMachine};
+use crate::machine::{Action, PublishMachine, Published};
 use crate::request::Request;
 use crate::response::Response;
 use crate::time::Timestamp;
@@ -19,7 +19,11 @@ use crate::time::Timestamp;
 /// relies on it, so that a hung connection cannot hang a publish.
 pub trait Transport: Send + Sync {
     /// Sends `request`, with `timeout` for the whole exchange.
-    fn send(&self, request: &Request, timeout: Duration) -> impl Future<Output = Result<Response, TransportFailure>> + Send;
+    fn send(
+        &self,
+        request: &Request,
+        timeout: Duration,
+    ) -> impl Future<Output = Result<Response, TransportFailure>> + Send;
 }
 
 /// The time source and the sleeper.
@@ -51,18 +55,22 @@ pub async fn drive<T: Transport, C: Clock>(
         }
         match action {
             Action::Send(attempt) => {
+                // Reports the send as abandoned if this future is dropped while it is out.
+                let in_flight = limits.map(|limits| InFlight { limits, sent_at: now, settled: false });
                 let outcome = transport.send(&attempt.request, attempt.timeout).await;
                 let now = clock.now();
                 match outcome {
                     Ok(response) => {
-                        if let Some(limits) = limits {
-                            limits.on_response(now, &response);
+                        if let Some(mut in_flight) = in_flight {
+                            in_flight.settled = true;
+                            in_flight.limits.on_response(now, in_flight.sent_at, &response);
                         }
                         machine.handle_response(now, &response);
                     }
                     Err(failure) => {
-                        if let Some(limits) = limits {
-                            limits.on_transport_failure();
+                        if let Some(mut in_flight) = in_flight {
+                            in_flight.settled = true;
+                            in_flight.limits.on_transport_failure(in_flight.sent_at);
                         }
                         machine.handle_transport_failure(now, failure);
                     }
@@ -73,6 +81,21 @@ pub async fn drive<T: Transport, C: Clock>(
             // ending the publish is the safe answer if it ever did.
             Action::AwaitingOutcome => machine.cancel(),
             Action::Done(result) => return result,
+        }
+    }
+}
+
+/// A send the shared limits count as in flight; dropped unsettled, it was abandoned.
+struct InFlight<'a> {
+    limits: &'a SharedLimits,
+    sent_at: Timestamp,
+    settled: bool,
+}
+
+impl Drop for InFlight<'_> {
+    fn drop(&mut self) {
+        if !self.settled {
+            self.limits.on_abandoned();
         }
     }
 }

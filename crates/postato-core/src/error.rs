@@ -87,7 +87,9 @@ impl fmt::Display for Failure {
         match self {
             Failure::Status { status, .. } => write!(f, "the server answered {status}"),
             Failure::Transport(t) => write!(f, "{t}"),
-            Failure::BudgetExhausted => f.write_str("the client's retry budget is exhausted (too many recent failures)"),
+            Failure::BudgetExhausted => {
+                f.write_str("the client's retry budget is exhausted (too many recent failures)")
+            }
         }
     }
 }

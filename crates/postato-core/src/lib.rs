@@ -74,11 +74,16 @@ mod time;
 mod validate;
 
 pub use driver::{drive, Clock, Transport};
-pub use error::{body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT};
+pub use error::{
+    body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT,
+};
 pub use event::{Decision, Event, WaitReason};
 pub use key::{check_business_key_reuse, compose_business_key, idempotency_key, payload_fingerprint};
-pub use limits::{Admission, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits, WhenBudgetEmpty};
-pub use machine::{Action, NextSend, Published, PublishMachine, SendAttempt};
+pub use limits::{
+    Admission, GateSnapshot, LimitsSnapshot, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits,
+    WhenBudgetEmpty,
+};
+pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use request::{Request, VERSION};

@@ -109,6 +109,10 @@ pub struct PublishMachine {
     sends: u32,
     failures: u32,
     rate_limit_waits: u32,
+    /// Waits on the shared gate, counted and capped like 429 waits.
+    gate_waits: u32,
+    /// When the current wait on the shared limits began (reset by every send and backoff).
+    shared_wait_since: Option<Timestamp>,
     last: Option<Failure>,
     state: State,
     events: VecDeque<Event>,
@@ -127,6 +131,8 @@ impl PublishMachine {
             sends: 0,
             failures: 0,
             rate_limit_waits: 0,
+            gate_waits: 0,
+            shared_wait_since: None,
             last: None,
             state: State::Ready,
             events: VecDeque::new(),
@@ -165,6 +171,11 @@ impl PublishMachine {
 
     /// What to do at `now`. Before a send, `admit` is asked whether it may go now (a shared
     /// rate-limit gate, a retry budget): it may defer the send or refuse it.
+    ///
+    /// Waits on the shared limits are bounded like the publish's own: one wait that would
+    /// last beyond the policy's `max_retry_after` ends the publish at once (`RateLimited` for
+    /// the gate, `Transient` for an empty budget), and gate waits count against
+    /// `max_rate_limit_waits`.
     pub fn poll_with(&mut self, now: Timestamp, admit: impl FnOnce(NextSend) -> Admission) -> Action {
         match &self.state {
             State::Done(result) => return Action::Done(result.clone()),
@@ -182,14 +193,27 @@ impl PublishMachine {
         match admit(next) {
             Admission::Go => {}
             Admission::WaitUntil { until, reason } => {
-                self.wait_until(now, until.max(now), reason);
+                // A wait must let time pass, or the caller would ask again at the same instant.
+                let until = until.max(now.saturating_add(Duration::from_millis(1)));
+                if self.shared_wait_since.is_none() && reason == WaitReason::RateLimitGate {
+                    self.gate_waits += 1;
+                }
+                let since = *self.shared_wait_since.get_or_insert(now);
+                if until.saturating_since(since) > self.policy.max_retry_after
+                    || self.gate_waits > self.policy.max_rate_limit_waits
+                {
+                    return self.finish_shared_wait(now, until, reason);
+                }
+                self.wait_until(now, until, reason);
                 return self.current_action();
             }
             Admission::Refuse => {
                 self.last = Some(Failure::BudgetExhausted);
-                return self.finish(Err(PublishError::Transient { last: Failure::BudgetExhausted, attempts: self.sends }));
+                return self
+                    .finish(Err(PublishError::Transient { last: Failure::BudgetExhausted, attempts: self.sends }));
             }
         }
+        self.shared_wait_since = None;
         self.sends += 1;
         let mut timeout = self.policy.attempt_timeout;
         if let Some(deadline) = self.deadline {
@@ -272,6 +296,7 @@ impl PublishMachine {
     }
 
     fn rate_limited(&mut self, now: Timestamp, status: u16, retry_after: Duration) {
+        self.shared_wait_since = None;
         let attempts = self.sends;
         if retry_after > self.policy.max_retry_after || self.rate_limit_waits >= self.policy.max_rate_limit_waits {
             self.record(status, false, Decision::Fail(crate::ErrorKind::RateLimited));
@@ -284,6 +309,7 @@ impl PublishMachine {
     }
 
     fn back_off(&mut self, now: Timestamp, reason: WaitReason, min_wait: Option<Duration>) {
+        self.shared_wait_since = None;
         self.failures += 1;
         if self.failures >= self.policy.max_attempts {
             let last = self.last.clone().expect("a failure was recorded before backing off");
@@ -310,6 +336,16 @@ impl PublishMachine {
             });
         }
         self.state = State::Waiting { until, reason };
+    }
+
+    /// Ends a publish whose wait on the shared limits exceeds its bounds.
+    fn finish_shared_wait(&mut self, now: Timestamp, until: Timestamp, reason: WaitReason) -> Action {
+        let attempts = self.sends;
+        if reason == WaitReason::RetryBudget {
+            self.last = Some(Failure::BudgetExhausted);
+            return self.finish(Err(PublishError::Transient { last: Failure::BudgetExhausted, attempts }));
+        }
+        self.finish(Err(PublishError::RateLimited { retry_after: until.saturating_since(now), attempts }))
     }
 
     fn finish_deadline(&mut self) -> Action {

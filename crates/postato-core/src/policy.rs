@@ -69,7 +69,10 @@ impl RetryPolicy {
         if self.backoff_base > self.backoff_cap {
             return Err(ValidationError::new(
                 "backoffBase",
-                format!("({:?}) is above backoffCap ({:?}): lower it or raise the cap", self.backoff_base, self.backoff_cap),
+                format!(
+                    "({:?}) is above backoffCap ({:?}): lower it or raise the cap",
+                    self.backoff_base, self.backoff_cap
+                ),
             ));
         }
         if self.deadline == Some(Duration::ZERO) {

@@ -189,7 +189,8 @@ impl Post {
     /// Reads a request body as a server does, validating it exactly as [`Post::validate`]
     /// does. `business_key` stands in for the key the body does not carry.
     pub fn from_wire_body(business_key: &str, body: &[u8]) -> Result<Post, ValidationError> {
-        let wire: OwnedWireBody = serde_json::from_slice(body).map_err(|e| serde_error("the body is not a valid post", &e))?;
+        let wire: OwnedWireBody =
+            serde_json::from_slice(body).map_err(|e| serde_error("the body is not a valid post", &e))?;
         let post = Post {
             business_key: business_key.to_owned(),
             platform: wire.platform,
@@ -238,16 +239,12 @@ pub fn format_timestamp(at: &DateTime<Utc>) -> String {
 
 /// Parses an RFC 3339 time with any offset (for example `2026-12-01T09:00:00+01:00`) into UTC.
 pub fn parse_timestamp(text: &str) -> Result<DateTime<Utc>, ValidationError> {
-    DateTime::parse_from_rfc3339(text.trim())
-        .map(|at| at.with_timezone(&Utc))
-        .map_err(|e| {
-            ValidationError::new(
-                "scheduledAt",
-                format!(
-                    "{text:?} is not an RFC 3339 time ({e}): write it like 2026-12-01T09:00:00Z, with a time zone"
-                ),
-            )
-        })
+    DateTime::parse_from_rfc3339(text.trim()).map(|at| at.with_timezone(&Utc)).map_err(|e| {
+        ValidationError::new(
+            "scheduledAt",
+            format!("{text:?} is not an RFC 3339 time ({e}): write it like 2026-12-01T09:00:00Z, with a time zone"),
+        )
+    })
 }
 
 mod iso_millis {
@@ -262,7 +259,6 @@ mod iso_millis {
 
     pub fn deserialize<'de, D: Deserializer<'de>>(d: D) -> Result<Option<DateTime<Utc>>, D::Error> {
         let text: Option<String> = Option::deserialize(d)?;
-        text.map(|t| parse_timestamp(&t).map_err(serde::de::Error::custom))
-            .transpose()
+        text.map(|t| parse_timestamp(&t).map_err(serde::de::Error::custom)).transpose()
     }
 }

@@ -38,7 +38,10 @@ impl Request {
             return Err(ValidationError::new("apiKey", "is empty: give a Postato API key"));
         }
         if api_key.expose().chars().any(|c| c.is_control() || c == ' ') {
-            return Err(ValidationError::new("apiKey", "contains spaces or control characters: check how it was copied"));
+            return Err(ValidationError::new(
+                "apiKey",
+                "contains spaces or control characters: check how it was copied",
+            ));
         }
         let body: Arc<[u8]> = post.wire_body().into();
         Ok(Request {

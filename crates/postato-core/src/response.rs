@@ -116,21 +116,17 @@ pub fn parse_published_body(body: &[u8]) -> Result<PublishedBody, String> {
 /// Classifies a response. `now` is used for HTTP-date Retry-After values.
 pub fn classify(response: &Response, policy: &RetryPolicy, now: Timestamp) -> Verdict {
     match response.status {
-        200..=299 if response.body_truncated => Verdict::InvalidResponse {
-            reason: "its body exceeded the client's size limit".to_owned(),
-        },
+        200..=299 if response.body_truncated => {
+            Verdict::InvalidResponse { reason: "its body exceeded the client's size limit".to_owned() }
+        }
         200..=299 => match parse_published_body(&response.body) {
             Ok(body) => Verdict::Published(body),
             Err(reason) => Verdict::InvalidResponse { reason },
         },
-        429 => Verdict::RateLimited {
-            retry_after: response.retry_after(now).unwrap_or(policy.default_retry_after),
-        },
+        429 => Verdict::RateLimited { retry_after: response.retry_after(now).unwrap_or(policy.default_retry_after) },
         408 | 409 => Verdict::Retry { min_wait: None },
         422 if says_key_reused(&response.body) => Verdict::IdempotencyConflict,
-        503 => Verdict::Retry {
-            min_wait: response.retry_after(now).map(|wait| wait.min(policy.max_retry_after)),
-        },
+        503 => Verdict::Retry { min_wait: response.retry_after(now).map(|wait| wait.min(policy.max_retry_after)) },
         501 | 505 => Verdict::Permanent,
         500..=599 => Verdict::Retry { min_wait: None },
         _ => Verdict::Permanent,

@@ -10,7 +10,7 @@ use std::time::Duration;
 
 use crate::error::{PublishError, TransportFailure, TransportFailureKind};
 use crate::event::{Event, WaitReason};
-use crate::machine::{Action, Published, PublishMachine};
+use crate::machine::{Action, PublishMachine, Published};
 use crate::policy::RetryPolicy;
 use crate::post::Post;
 use crate::request::Request;
@@ -231,7 +231,7 @@ impl Scenario {
             .collect();
         let fits = actual.len() == expected.len()
             && actual.iter().zip(expected).all(|((reason, ms), want)| {
-                *reason == want.reason && want.ms.is_none_or(|w| w == *ms) && want.min_ms.is_none_or(|m| *ms >= m)
+                *reason == want.reason && want.ms.map_or(true, |w| w == *ms) && want.min_ms.map_or(true, |m| *ms >= m)
             });
         if fits {
             Ok(())
@@ -274,12 +274,16 @@ pub fn run_on_virtual_clock(scenario: &Scenario, seed: u64) -> (Result<Published
                         response.headers = headers.iter().map(|(k, v)| (k.clone(), v.clone())).collect();
                         machine.handle_response(now, &response);
                     }
-                    Step::Reset { .. } => {
-                        machine.handle_transport_failure(now, TransportFailure::new(TransportFailureKind::Io, "connection reset"))
-                    }
+                    Step::Reset { .. } => machine.handle_transport_failure(
+                        now,
+                        TransportFailure::new(TransportFailureKind::Io, "connection reset"),
+                    ),
                     Step::DropAfterCommit { .. } => {
                         committed_id = Some("post_committed");
-                        machine.handle_transport_failure(now, TransportFailure::new(TransportFailureKind::Io, "connection closed"))
+                        machine.handle_transport_failure(
+                            now,
+                            TransportFailure::new(TransportFailureKind::Io, "connection closed"),
+                        )
                     }
                     Step::Replay { .. } => {
                         let id = committed_id.expect("a replay follows a commit");
@@ -288,7 +292,10 @@ pub fn run_on_virtual_clock(scenario: &Scenario, seed: u64) -> (Result<Published
                     }
                     Step::Timeout { .. } => {
                         now = now.saturating_add(policy.attempt_timeout);
-                        machine.handle_transport_failure(now, TransportFailure::new(TransportFailureKind::Timeout, "timed out"))
+                        machine.handle_transport_failure(
+                            now,
+                            TransportFailure::new(TransportFailureKind::Timeout, "timed out"),
+                        )
                     }
                 }
             }

@@ -1,9 +1,10 @@
-//! The shared rate-limit gate and retry budget.
+//! The shared rate-limit gate and retry budget, and the bounds a publish keeps while it waits
+//! on them.
 use postato_core::*;
 use std::time::Duration;
 
 mod common;
-use common::T0;
+use common::{request, T0};
 
 fn at(ms: u64) -> Timestamp {
     T0.saturating_add(Duration::from_millis(ms))
@@ -17,14 +18,32 @@ fn retry() -> NextSend {
     NextSend { is_retry: true, after_timeout: false }
 }
 
+fn accepted() -> Response {
+    Response::new(202, "{}")
+}
+
+/// Admits a send at `now`; if it goes, settles it at once (without teaching the gate anything).
+fn send_and_settle(limits: &SharedLimits, now: Timestamp, next: NextSend) -> Admission {
+    let admission = limits.admit(now, next);
+    if admission == Admission::Go {
+        limits.on_transport_failure(now);
+    }
+    admission
+}
+
+fn is_gate_wait(admission: Admission) -> bool {
+    matches!(admission, Admission::WaitUntil { reason: WaitReason::RateLimitGate, .. })
+}
+
 #[test]
 fn the_first_request_probes_while_others_wait_for_its_answer() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
     assert_eq!(limits.admit(T0, first()), Admission::Go);
-    assert!(matches!(limits.admit(T0, first()), Admission::WaitUntil { reason: WaitReason::RateLimitGate, .. }));
-    limits.on_response(at(5), &Response::new(202, "{}"));
+    assert!(is_gate_wait(limits.admit(T0, first())));
+    limits.on_response(at(5), T0, &accepted());
     assert_eq!(limits.admit(at(5), first()), Admission::Go);
-    assert_eq!(limits.admit(at(5), first()), Admission::Go, "no headers: no pacing");
+    assert_eq!(limits.admit(at(5), first()), Admission::Go, "each answer lets one more go beside it");
+    assert!(is_gate_wait(limits.admit(at(5), first())), "spread, not all at once");
 }
 
 #[test]
@@ -35,28 +54,74 @@ fn a_probe_that_never_answers_stops_holding_others() {
 }
 
 #[test]
+fn an_abandoned_probe_lets_the_next_request_probe() {
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    assert_eq!(limits.admit(T0, first()), Admission::Go);
+    limits.on_abandoned();
+    assert_eq!(limits.admit(at(1), first()), Admission::Go);
+}
+
+#[test]
 fn a_429_holds_every_publish_until_retry_after() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
     limits.admit(T0, first());
-    limits.on_response(T0, &Response::new(429, "").with_header("Retry-After", "3"));
-    assert_eq!(limits.admit(at(10), first()), Admission::WaitUntil { until: at(3_000), reason: WaitReason::RateLimitGate });
+    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "3"));
+    assert_eq!(
+        limits.admit(at(10), first()),
+        Admission::WaitUntil { until: at(3_000), reason: WaitReason::RateLimitGate }
+    );
     assert_eq!(limits.admit(at(3_000), first()), Admission::Go);
+}
+
+#[test]
+fn a_429_without_retry_after_holds_for_the_default_wait() {
+    let limits = SharedLimits::with_default_retry_after(RetryBudgetConfig::default(), Duration::from_millis(1_500));
+    limits.admit(T0, first());
+    limits.on_response(T0, T0, &Response::new(429, ""));
+    assert_eq!(
+        limits.admit(at(10), first()),
+        Admission::WaitUntil { until: at(1_500), reason: WaitReason::RateLimitGate }
+    );
+}
+
+#[test]
+fn after_a_hold_one_request_probes_and_the_rest_follow_spread() {
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(T0, first());
+    limits.on_response(T0, T0, &accepted());
+    limits.admit(T0, first());
+    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "1"));
+    assert_eq!(limits.admit(at(1_000), first()), Admission::Go, "the probe");
+    for _ in 0..50 {
+        assert!(is_gate_wait(limits.admit(at(1_000), first())), "nobody else in the hold's first millisecond");
+    }
+    limits.on_response(at(1_001), at(1_000), &accepted());
+    let mut sent = 0;
+    for _ in 0..50 {
+        if send_and_settle(&limits, at(1_001), first()) == Admission::Go {
+            sent += 1;
+        }
+    }
+    assert!(sent < 5, "{sent} went at once after the probe answered");
 }
 
 #[test]
 fn ratelimit_policy_headers_pace_at_the_advertised_rate() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
     limits.admit(T0, first());
-    let headers = Response::new(202, "{}")
+    let headers = accepted()
         .with_header("RateLimit-Policy", "100;w=1;burst=5")
         .with_header("RateLimit-Remaining", "3")
         .with_header("RateLimit-Limit", "5");
-    limits.on_response(T0, &headers);
+    limits.on_response(T0, T0, &headers);
     let mut sent = 0;
     let mut now = T0;
     while now < at(1_000) {
         match limits.admit(now, first()) {
-            Admission::Go => sent += 1,
+            Admission::Go => {
+                sent += 1;
+                limits.on_response(now, now, &accepted());
+            }
             Admission::WaitUntil { until, .. } => now = until,
             Admission::Refuse => unreachable!(),
         }
@@ -66,11 +131,29 @@ fn ratelimit_policy_headers_pace_at_the_advertised_rate() {
 }
 
 #[test]
+fn absurd_policies_never_pace_to_hours() {
+    for policy in ["1;w=100000000", "1e-9;w=1", "NaN;w=1", "inf;w=1"] {
+        let limits = SharedLimits::new(RetryBudgetConfig::default());
+        limits.admit(T0, first());
+        limits.on_response(
+            T0,
+            T0,
+            &accepted().with_header("RateLimit-Policy", policy).with_header("RateLimit-Remaining", "0"),
+        );
+        let snapshot = limits.snapshot(T0);
+        assert_eq!(snapshot.gate.pacing_rate, None, "{policy} was followed");
+    }
+}
+
+#[test]
 fn remaining_zero_without_a_policy_holds_until_reset() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
     limits.admit(T0, first());
-    limits.on_response(T0, &Response::new(202, "{}").with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "2"));
-    assert_eq!(limits.admit(at(1), first()), Admission::WaitUntil { until: at(2_000), reason: WaitReason::RateLimitGate });
+    limits.on_response(T0, T0, &accepted().with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "2"));
+    assert_eq!(
+        limits.admit(at(1), first()),
+        Admission::WaitUntil { until: at(2_000), reason: WaitReason::RateLimitGate }
+    );
 }
 
 #[test]
@@ -78,16 +161,16 @@ fn the_budget_limits_retries_in_an_outage_and_refills_on_success() {
     let config = RetryBudgetConfig { capacity: 10.0, refill_per_second: 1.0, ..RetryBudgetConfig::default() };
     let limits = SharedLimits::new(config);
     limits.admit(T0, first());
-    limits.on_response(T0, &Response::new(503, ""));
+    limits.on_response(T0, T0, &Response::new(503, ""));
     for _ in 0..10 {
-        assert_eq!(limits.admit(T0, retry()), Admission::Go);
+        assert_eq!(send_and_settle(&limits, T0, retry()), Admission::Go);
     }
     assert!(matches!(limits.admit(T0, retry()), Admission::WaitUntil { reason: WaitReason::RetryBudget, .. }));
-    assert_eq!(limits.admit(T0, first()), Admission::Go, "first attempts are free");
-    assert_eq!(limits.admit(at(1_000), retry()), Admission::Go, "time refills");
-    limits.on_response(at(1_000), &Response::new(202, "{}"));
-    assert_eq!(limits.admit(at(1_000), retry()), Admission::Go, "a success deposits");
-    assert_eq!(limits.admit(at(1_000), retry()), Admission::Go);
+    assert_eq!(send_and_settle(&limits, T0, first()), Admission::Go, "first attempts are free");
+    assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go, "time refills");
+    limits.on_response(at(1_000), at(1_000), &accepted());
+    assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go, "a success deposits");
+    assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go);
     assert!(matches!(limits.admit(at(1_000), retry()), Admission::WaitUntil { .. }));
 }
 
@@ -100,4 +183,109 @@ fn timeouts_cost_more_and_a_failing_budget_refuses() {
     assert_eq!(budget.tokens(), 1.0);
     assert_eq!(budget.check_retry(T0, true), Admission::Refuse);
     assert_eq!(budget.check_retry(T0, false), Admission::Go);
+}
+
+/// Runs `machine` against `limits` with every send answered by `answer`, until it ends.
+fn run(
+    mut machine: PublishMachine,
+    limits: &SharedLimits,
+    start: Timestamp,
+    answer: impl Fn() -> Response,
+) -> (Result<Published, PublishError>, Timestamp) {
+    let mut now = start;
+    for _ in 0..100_000 {
+        match machine.poll_with(now, |next| limits.admit(now, next)) {
+            Action::Send(_) => {
+                let response = answer();
+                limits.on_response(now, now, &response);
+                machine.handle_response(now, &response);
+            }
+            Action::Wait { until } => now = until,
+            Action::Done(result) => return (result, now),
+            Action::AwaitingOutcome => unreachable!(),
+        }
+    }
+    panic!("the publish never ended");
+}
+
+#[test]
+fn a_gate_hold_past_max_retry_after_ends_the_publish_at_once_with_the_servers_wait() {
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(T0, first());
+    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "3000"));
+    let machine = PublishMachine::new(request("other"), RetryPolicy::default(), 1, at(5));
+    let (result, ended) = run(machine, &limits, at(5), common::ok_body);
+    let error = result.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited);
+    assert_eq!(error.attempts(), 0, "nothing was sent");
+    assert!(error.retry_after().unwrap() >= Duration::from_secs(2_999), "{error:?}");
+    assert_eq!(ended, at(5), "it ended at once");
+}
+
+#[test]
+fn remaining_zero_with_an_hour_long_reset_ends_publishes_instead_of_holding_them() {
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(T0, first());
+    limits.on_response(
+        T0,
+        T0,
+        &accepted().with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "3000"),
+    );
+    let machine = PublishMachine::new(request("other"), RetryPolicy::default(), 1, at(5));
+    let (result, ended) = run(machine, &limits, at(5), common::ok_body);
+    assert_eq!(result.unwrap_err().kind(), ErrorKind::RateLimited);
+    assert_eq!(ended, at(5));
+}
+
+#[test]
+fn a_budget_that_stays_empty_ends_the_retry_after_max_retry_after() {
+    let config = RetryBudgetConfig { capacity: 1.0, refill_per_second: 0.0, ..RetryBudgetConfig::default() };
+    let limits = SharedLimits::new(config);
+    let policy = RetryPolicy { max_attempts: 10, ..RetryPolicy::default() };
+    let machine = PublishMachine::new(request("outage"), policy, 1, T0);
+    let (result, ended) = run(machine, &limits, T0, || Response::new(503, ""));
+    let error = result.unwrap_err();
+    assert!(matches!(error, PublishError::Transient { last: Failure::BudgetExhausted, .. }), "{error:?}");
+    // Two backoffs (at most 3 s) before the budget is empty, then at most 60 s of waiting.
+    assert!(ended.saturating_since(T0) <= Duration::from_secs(64), "{:?}", ended.saturating_since(T0));
+}
+
+#[test]
+fn gate_waits_are_counted_and_capped_like_429_waits() {
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(T0, first());
+    limits.on_response(T0, T0, &accepted());
+    let policy = RetryPolicy { max_rate_limit_waits: 3, max_attempts: 100, ..RetryPolicy::default() };
+    let mut machine = PublishMachine::new(request("held"), policy, 1, T0);
+    let mut now = T0;
+    let mut result = None;
+    for _ in 0..100 {
+        // Before every send another publish's 429 holds the gate for 2 s.
+        limits.admit(now, first());
+        limits.on_response(now, now, &Response::new(429, "").with_header("Retry-After", "2"));
+        match machine.poll_with(now, |next| limits.admit(now, next)) {
+            Action::Send(_) => machine.handle_response(now, &Response::new(503, "")),
+            Action::Wait { until } => now = until,
+            Action::Done(done) => {
+                result = Some(done);
+                break;
+            }
+            Action::AwaitingOutcome => unreachable!(),
+        }
+    }
+    assert_eq!(result.expect("the publish ended").unwrap_err().kind(), ErrorKind::RateLimited);
+}
+
+#[test]
+fn a_budget_wait_always_lets_time_pass() {
+    // Found by the deterministic simulation: a wait that rounded to zero was asked again at
+    // the same instant, for ever.
+    let config = RetryBudgetConfig { capacity: 1.0, refill_per_second: 1e9, ..RetryBudgetConfig::default() };
+    let mut budget = RetryBudget::new(config);
+    budget.check_retry(T0, false);
+    budget.take(false);
+    match budget.check_retry(T0, false) {
+        Admission::WaitUntil { until, .. } => assert!(until > T0, "a wait until {until:?} at {T0:?}"),
+        other => panic!("{other:?}"),
+    }
 }

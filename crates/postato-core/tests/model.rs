@@ -29,13 +29,15 @@ fn campaign_lines_parse_with_camel_case_and_offsets_become_utc() {
     assert_eq!(post.scheduled_at.map(|t| format_timestamp(&t)).as_deref(), Some("2026-12-01T09:00:00.500Z"));
     let typo = r#"{"businessKey":"b1","platform":"x","accountId":"a","status":"publish","postType":"post","content":"x","scheduled_at":"2026"}"#;
     assert!(serde_json::from_str::<Post>(typo).unwrap_err().to_string().contains("scheduled_at"));
-    let bad_status = r#"{"businessKey":"b1","platform":"x","accountId":"a","status":"now","postType":"post","content":"x"}"#;
+    let bad_status =
+        r#"{"businessKey":"b1","platform":"x","accountId":"a","status":"now","postType":"post","content":"x"}"#;
     assert!(serde_json::from_str::<Post>(bad_status).is_err());
 }
 
 #[test]
 fn validation_names_the_field_and_says_what_to_do() {
-    let cases: Vec<(Box<dyn Fn(&mut Post)>, &str)> = vec![
+    type Edit = Box<dyn Fn(&mut Post)>;
+    let cases: Vec<(Edit, &str)> = vec![
         (Box::new(|p| p.business_key.clear()), "businessKey"),
         (Box::new(|p| p.platform = " ".into()), "platform"),
         (Box::new(|p| p.account_id.clear()), "accountId"),
@@ -44,11 +46,19 @@ fn validation_names_the_field_and_says_what_to_do() {
         (Box::new(|p| p.content = "a\0b".into()), "content"),
         (Box::new(|p| p.content = Content::Thread(vec![])), "content"),
         (
-            Box::new(|p| p.content = Content::Thread(vec![ThreadItem { text: "a".into(), media: None }, ThreadItem { text: "".into(), media: None }])),
+            Box::new(|p| {
+                p.content = Content::Thread(vec![
+                    ThreadItem { text: "a".into(), media: None },
+                    ThreadItem { text: "".into(), media: None },
+                ])
+            }),
             "content[1].text",
         ),
         (
-            Box::new(|p| p.content = Content::Thread(vec![ThreadItem { text: "a".into(), media: Some(vec![Media { id: "".into() }]) }])),
+            Box::new(|p| {
+                p.content =
+                    Content::Thread(vec![ThreadItem { text: "a".into(), media: Some(vec![Media { id: "".into() }]) }])
+            }),
             "content[0].media[0].id",
         ),
         (Box::new(|p| p.status = PostStatus::Scheduled), "scheduledAt"),
@@ -112,24 +122,43 @@ fn policies_that_cannot_work_are_rejected_with_the_field() {
 fn servers_read_bodies_with_the_same_validation() {
     let p = post("k");
     assert_eq!(Post::from_wire_body("k", &p.wire_body()).unwrap(), p);
-    let missing = Post::from_wire_body("k", br#"{"platform":"x","status":"publish","postType":"post","content":"x"}"#).unwrap_err();
+    let missing = Post::from_wire_body("k", br#"{"platform":"x","status":"publish","postType":"post","content":"x"}"#)
+        .unwrap_err();
     assert_eq!(missing.field, "accountId");
-    let unknown = Post::from_wire_body("k", br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":"x","foo":1}"#).unwrap_err();
+    let unknown = Post::from_wire_body(
+        "k",
+        br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":"x","foo":1}"#,
+    )
+    .unwrap_err();
     assert_eq!(unknown.field, "foo");
-    let empty = Post::from_wire_body("k", br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":[]}"#).unwrap_err();
+    let empty = Post::from_wire_body(
+        "k",
+        br#"{"platform":"x","accountId":"a","status":"publish","postType":"post","content":[]}"#,
+    )
+    .unwrap_err();
     assert_eq!(empty.field, "content");
     assert_eq!(Post::from_wire_body("k", b"nope").unwrap_err().field, "post");
 }
 
 #[test]
 fn posts_read_from_json_name_the_field_of_any_error() {
-    let line = r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi"}"#;
+    let line =
+        r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi"}"#;
     assert_eq!(Post::from_json(line).unwrap().business_key, "b");
     for (text, field) in [
-        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"now","postType":"post","content":"hi"}"#, "status"),
-        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"scheduled","postType":"post","content":"hi","scheduledAt":"soon"}"#, "scheduledAt"),
+        (
+            r#"{"businessKey":"b","platform":"x","accountId":"a","status":"now","postType":"post","content":"hi"}"#,
+            "status",
+        ),
+        (
+            r#"{"businessKey":"b","platform":"x","accountId":"a","status":"scheduled","postType":"post","content":"hi","scheduledAt":"soon"}"#,
+            "scheduledAt",
+        ),
         (r#"{"businessKey":"b","platform":"x","status":"publish","postType":"post","content":"hi"}"#, "accountId"),
-        (r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi","extra":1}"#, "extra"),
+        (
+            r#"{"businessKey":"b","platform":"x","accountId":"a","status":"publish","postType":"post","content":"hi","extra":1}"#,
+            "extra",
+        ),
         ("not json", "post"),
     ] {
         assert_eq!(Post::from_json(text).unwrap_err().field, field, "{text}");

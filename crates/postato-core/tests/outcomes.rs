@@ -22,7 +22,8 @@ fn waits(action: &Action) -> Timestamp {
 #[test]
 fn row_2xx_with_id_and_status_is_published() {
     for status in [200, 201, 202, 204] {
-        let (_, action) = first_outcome(RetryPolicy::default(), Response::new(status, r#"{"id":"p","status":"queued","extra":1}"#));
+        let (_, action) =
+            first_outcome(RetryPolicy::default(), Response::new(status, r#"{"id":"p","status":"queued","extra":1}"#));
         let Action::Done(Ok(p)) = action else { panic!("{action:?}") };
         assert_eq!((p.id.as_str(), p.status.as_str(), p.attempts, p.replayed), ("p", "queued", 1, false));
         assert_eq!(p.idempotency_key, idempotency_key("k"));
@@ -47,7 +48,10 @@ fn row_2xx_without_that_body_is_invalid_response_and_says_retry_is_safe() {
 fn row_4xx_is_permanent_and_never_retried() {
     for status in [400, 401, 403, 404, 405, 410, 411, 412, 413, 414, 415, 418, 421, 422, 423, 451, 499] {
         let e = done_err(first_outcome(RetryPolicy::default(), Response::new(status, "nope")).1);
-        assert_eq!((e.kind(), e.status(), e.attempts(), e.body()), (ErrorKind::Permanent, Some(status), 1, Some("nope")));
+        assert_eq!(
+            (e.kind(), e.status(), e.attempts(), e.body()),
+            (ErrorKind::Permanent, Some(status), 1, Some("nope"))
+        );
     }
 }
 
@@ -122,7 +126,8 @@ fn row_429_does_not_use_attempts_but_is_capped() {
 #[test]
 fn row_429_above_max_retry_after_ends_at_once_so_the_caller_can_reschedule() {
     for value in ["61", "3600", "1000000000000", "99999999999999999999999"] {
-        let e = done_err(first_outcome(RetryPolicy::default(), Response::new(429, "").with_header("Retry-After", value)).1);
+        let e =
+            done_err(first_outcome(RetryPolicy::default(), Response::new(429, "").with_header("Retry-After", value)).1);
         assert_eq!(e.kind(), ErrorKind::RateLimited, "{value}");
         assert!(e.to_string().contains("reschedule"));
     }
@@ -132,7 +137,8 @@ fn row_429_above_max_retry_after_ends_at_once_so_the_caller_can_reschedule() {
 fn row_503_retry_after_is_a_capped_minimum() {
     let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "20"));
     assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(20));
-    let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "100000"));
+    let (_, action) =
+        first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "100000"));
     assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(60));
     let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "0"));
     assert!(waits(&action).saturating_since(T0) >= Duration::from_secs(1));
@@ -213,7 +219,10 @@ fn events_describe_every_decision() {
     assert!(matches!(events[1], Event::ResponseClassified { attempt: 1, status: 503, decision: Decision::Retry, .. }));
     assert!(matches!(events[2], Event::Waiting { next_attempt: 2, reason: WaitReason::RetryableStatus(503), .. }));
     assert!(matches!(events[3], Event::AttemptStarted { attempt: 2, .. }));
-    assert!(matches!(events[4], Event::ResponseClassified { attempt: 2, status: 202, decision: Decision::Published, .. }));
+    assert!(matches!(
+        events[4],
+        Event::ResponseClassified { attempt: 2, status: 202, decision: Decision::Published, .. }
+    ));
     assert!(matches!(events[5], Event::Finished { attempts: 2, result: Ok(()) }));
     assert_eq!(events.len(), 6);
 }
@@ -282,5 +291,8 @@ fn every_kind_has_a_stable_name_and_a_dead_letter_rule() {
         assert_eq!(ErrorKind::parse(kind.as_str()), Some(kind));
     }
     let dead: Vec<&str> = ErrorKind::ALL.into_iter().filter(|k| k.is_dead_lettered()).map(ErrorKind::as_str).collect();
-    assert_eq!(dead, ["permanent", "idempotency_conflict", "rate_limited", "transient", "deadline", "invalid_response"]);
+    assert_eq!(
+        dead,
+        ["permanent", "idempotency_conflict", "rate_limited", "transient", "deadline", "invalid_response"]
+    );
 }

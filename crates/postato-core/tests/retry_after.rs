@@ -30,7 +30,9 @@ fn a_date_in_the_past_means_no_wait() {
 
 #[test]
 fn garbage_and_negative_are_unreadable() {
-    for value in ["", " ", "-1", "-0.5", "soon", "1e3", "0x10", "1.", ".5", "1.2.3", "Sun, 32 Nov 1994 08:49:37 GMT", "５"] {
+    for value in
+        ["", " ", "-1", "-0.5", "soon", "1e3", "0x10", "1.", ".5", "1.2.3", "Sun, 32 Nov 1994 08:49:37 GMT", "５"]
+    {
         assert_eq!(parse_retry_after(value, RFC_DATE), None, "{value:?}");
     }
 }

@@ -10,8 +10,13 @@ fn load_all() -> Vec<Scenario> {
         .map(|e| e.unwrap().path())
         .filter(|p| p.extension().is_some_and(|e| e == "json"))
         .map(|p| {
-            let scenario = Scenario::from_json(&std::fs::read_to_string(&p).unwrap()).unwrap_or_else(|e| panic!("{p:?}: {e}"));
-            assert_eq!(p.file_stem().unwrap().to_str(), Some(scenario.name.as_str()), "file name matches scenario name");
+            let scenario =
+                Scenario::from_json(&std::fs::read_to_string(&p).unwrap()).unwrap_or_else(|e| panic!("{p:?}: {e}"));
+            assert_eq!(
+                p.file_stem().unwrap().to_str(),
+                Some(scenario.name.as_str()),
+                "file name matches scenario name"
+            );
             scenario
         })
         .collect();
@@ -23,7 +28,16 @@ fn load_all() -> Vec<Scenario> {
 fn there_are_at_least_25_scenarios_covering_every_error_kind() {
     let scenarios = load_all();
     assert!(scenarios.len() >= 25, "{}", scenarios.len());
-    for kind in ["published", "permanent", "idempotency_conflict", "rate_limited", "transient", "deadline", "invalid_response", "invalid_input"] {
+    for kind in [
+        "published",
+        "permanent",
+        "idempotency_conflict",
+        "rate_limited",
+        "transient",
+        "deadline",
+        "invalid_response",
+        "invalid_input",
+    ] {
         assert!(scenarios.iter().any(|s| s.expect.result == kind), "no scenario ends in {kind}");
     }
 }

@@ -91,8 +91,9 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config =
-            url.parse().map_err(|e| StoreError(format!("invalid PostgreSQL URL (give postgres://user@host:port/db): {e}")))?;
+        let config: tokio_postgres::Config = url
+            .parse()
+            .map_err(|e| StoreError(format!("invalid PostgreSQL URL (give postgres://user@host:port/db): {e}")))?;
         let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
         let pool = Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(db)?;
         Ok(PostgresStore { pool, audit: false, migrated: Default::default() })
@@ -123,7 +124,8 @@ impl PostgresStore {
         let tx = client.transaction().await.map_err(db)?;
         tx.execute("SELECT pg_advisory_xact_lock(7074617401)", &[]).await.map_err(db)?;
         tx.batch_execute("CREATE TABLE IF NOT EXISTS postato_schema (version INTEGER NOT NULL)").await.map_err(db)?;
-        let version: Option<i32> = tx.query_opt("SELECT max(version) FROM postato_schema", &[]).await.map_err(db)?.and_then(|r| r.get(0));
+        let version: Option<i32> =
+            tx.query_opt("SELECT max(version) FROM postato_schema", &[]).await.map_err(db)?.and_then(|r| r.get(0));
         match version {
             Some(v) if v > SCHEMA_VERSION => {
                 return Err(StoreError(format!(
@@ -167,7 +169,10 @@ impl PostgresStore {
             .map_err(db)
     }
 
-    async fn published_row(client: &impl deadpool_postgres::GenericClient, key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+    async fn published_row(
+        client: &impl deadpool_postgres::GenericClient,
+        key: &str,
+    ) -> Result<Option<PublishedRecord>, StoreError> {
         let row = client
             .query_opt(
                 "SELECT business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms
@@ -188,8 +193,15 @@ impl PostgresStore {
         }))
     }
 
-    async fn release_claim(&self, tx: &impl deadpool_postgres::GenericClient, key: &str, worker: &str) -> Result<(), StoreError> {
-        tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&key, &worker]).await.map_err(db)?;
+    async fn release_claim(
+        &self,
+        tx: &impl deadpool_postgres::GenericClient,
+        key: &str,
+        worker: &str,
+    ) -> Result<(), StoreError> {
+        tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&key, &worker])
+            .await
+            .map_err(db)?;
         if self.audit {
             tx.execute(
                 "UPDATE postato_claim_log SET released_at = clock_timestamp()
@@ -246,9 +258,12 @@ impl ResultStore for PostgresStore {
             Some(_) => {
                 // Published by another worker between the lookup and the claim: let go.
                 if let Some(record) = Self::published_row(&tx, business_key).await? {
-                    tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&business_key, &worker])
-                        .await
-                        .map_err(db)?;
+                    tx.execute(
+                        "DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2",
+                        &[&business_key, &worker],
+                    )
+                    .await
+                    .map_err(db)?;
                     Begin::Published(record)
                 } else {
                     if self.audit {
@@ -317,7 +332,16 @@ impl ResultStore for PostgresStore {
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
              ON CONFLICT (business_key) DO UPDATE SET post_id = EXCLUDED.post_id, status = EXCLUDED.status,
                attempts = EXCLUDED.attempts, replayed = EXCLUDED.replayed, published_at_ms = EXCLUDED.published_at_ms",
-            &[&r.business_key, &r.idempotency_key, &r.fingerprint, &r.post_id, &r.status, &(r.attempts as i32), &r.replayed, &(r.published_at_ms as i64)],
+            &[
+                &r.business_key,
+                &r.idempotency_key,
+                &r.fingerprint,
+                &r.post_id,
+                &r.status,
+                &(r.attempts as i32),
+                &r.replayed,
+                &(r.published_at_ms as i64),
+            ],
         )
         .await
         .map_err(db)?;
@@ -379,7 +403,12 @@ impl ResultStore for PostgresStore {
     }
 
     async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
-        let n = self.client().await?.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&business_key]).await.map_err(db)?;
+        let n = self
+            .client()
+            .await?
+            .execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&business_key])
+            .await
+            .map_err(db)?;
         Ok(n > 0)
     }
 
@@ -387,7 +416,9 @@ impl ResultStore for PostgresStore {
         let client = self.client().await?;
         let published: i64 = client.query_one("SELECT count(*) FROM postato_published", &[]).await.map_err(db)?.get(0);
         let mut counts = StoreCounts { published: published as u64, ..Default::default() };
-        for row in client.query("SELECT kind, count(*) FROM postato_dead_letters GROUP BY kind", &[]).await.map_err(db)? {
+        for row in
+            client.query("SELECT kind, count(*) FROM postato_dead_letters GROUP BY kind", &[]).await.map_err(db)?
+        {
             let n = row.get::<_, i64>(1) as u64;
             counts.dead_letters += n;
             counts.dead_letters_by_kind.insert(row.get(0), n);

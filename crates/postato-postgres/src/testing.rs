@@ -17,7 +17,13 @@ pub async fn fresh_database(name_hint: &str) -> Option<String> {
         .await
         .unwrap_or_else(|e| panic!("cannot reach PostgreSQL at POSTATO_TEST_POSTGRES_URL: {e}"));
     tokio::spawn(connection);
-    let name = format!("postato_{}_{}_{}", name_hint, std::process::id(), std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos() % 1_000_000_000);
+    let name = format!(
+        "postato_{}_{}_{}",
+        name_hint,
+        std::process::id(),
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap_or_default().as_nanos()
+            % 1_000_000_000
+    );
     client.batch_execute(&format!("CREATE DATABASE {name}")).await.expect("the test database is created");
     let base = url.rsplit_once('/').map(|(base, _)| base).unwrap_or(&url);
     Some(format!("{base}/{name}"))

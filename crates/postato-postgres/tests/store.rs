@@ -19,7 +19,17 @@ fn record(key: &str) -> PublishedRecord {
 }
 
 fn letter(key: &str, kind: &str) -> DeadLetter {
-    DeadLetter { business_key: key.into(), kind: kind.into(), status: Some(503), message: "down".into(), body: None, attempts: 5, failed_at_ms: 2, payload: Some("{}".into()), line: Some(7) }
+    DeadLetter {
+        business_key: key.into(),
+        kind: kind.into(),
+        status: Some(503),
+        message: "down".into(),
+        body: None,
+        attempts: 5,
+        failed_at_ms: 2,
+        payload: Some("{}".into()),
+        line: Some(7),
+    }
 }
 
 #[tokio::test]
@@ -27,12 +37,22 @@ async fn claims_hold_other_workers_until_released_or_expired() {
     let Some(url) = fresh_database("claims").await else { return };
     let store = PostgresStore::connect(&url, 4).await.unwrap().with_audit(true);
     assert_eq!(store.begin("k", "w1", Duration::from_millis(300)).await.unwrap(), Begin::Claimed);
-    let Begin::HeldByOther { expires_in } = store.begin("k", "w2", Duration::from_secs(5)).await.unwrap() else { panic!("w1 holds k") };
+    let Begin::HeldByOther { expires_in } = store.begin("k", "w2", Duration::from_secs(5)).await.unwrap() else {
+        panic!("w1 holds k")
+    };
     assert!(expires_in <= Duration::from_millis(300));
-    assert_eq!(store.begin("k", "w1", Duration::from_millis(300)).await.unwrap(), Begin::Claimed, "a worker may re-claim its own key");
+    assert_eq!(
+        store.begin("k", "w1", Duration::from_millis(300)).await.unwrap(),
+        Begin::Claimed,
+        "a worker may re-claim its own key"
+    );
     tokio::time::sleep(Duration::from_millis(350)).await;
     assert!(store.renew("k", "w1", Duration::from_secs(1)).await.is_err(), "an expired claim is not renewed");
-    assert_eq!(store.begin("k", "w2", Duration::from_secs(5)).await.unwrap(), Begin::Claimed, "an expired lease is taken over");
+    assert_eq!(
+        store.begin("k", "w2", Duration::from_secs(5)).await.unwrap(),
+        Begin::Claimed,
+        "an expired lease is taken over"
+    );
     store.renew("k", "w2", Duration::from_secs(5)).await.unwrap();
     store.release("k", "w2").await.unwrap();
     assert_eq!(store.begin("k", "w3", Duration::from_secs(5)).await.unwrap(), Begin::Claimed);
@@ -45,7 +65,11 @@ async fn records_release_claims_and_replace_dead_letters() {
     let store = PostgresStore::connect(&url, 4).await.unwrap();
     assert_eq!(store.begin("a", "w1", Duration::from_secs(5)).await.unwrap(), Begin::Claimed);
     store.record_dead_letter(&letter("a", "transient"), "w1").await.unwrap();
-    assert_eq!(store.begin("a", "w2", Duration::from_secs(5)).await.unwrap(), Begin::Claimed, "a dead letter releases the claim");
+    assert_eq!(
+        store.begin("a", "w2", Duration::from_secs(5)).await.unwrap(),
+        Begin::Claimed,
+        "a dead letter releases the claim"
+    );
     store.record_published(&record("a"), "w2").await.unwrap();
     assert_eq!(store.begin("a", "w3", Duration::from_secs(5)).await.unwrap(), Begin::Published(record("a")));
     assert!(store.dead_letters(None, 10).await.unwrap().is_empty(), "publishing clears the dead letter");
@@ -83,9 +107,9 @@ async fn many_workers_starting_at_once_create_the_schema_once_and_newer_schemas_
     assert!(!format!("{:?}", PostgresStore::lazy("postgres://u:hunter2@h/db", 1).unwrap()).contains("hunter2"));
 }
 
-async fn futures_join<F: std::future::Future>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
+async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
-    F: Send + 'static,
+    F: std::future::Future + Send + 'static,
     F::Output: Send + 'static,
 {
     let handles: Vec<_> = futures.map(tokio::spawn).collect();
@@ -100,7 +124,8 @@ where
 async fn a_publisher_over_postgres_publishes_once_and_skips_after() {
     let Some(url) = fresh_database("publisher").await else { return };
     let sim = postato_sim::Simulator::start(postato_sim::SimConfig::default()).await.unwrap();
-    let client = postato::Client::builder().api_key(sim.api_key()).workspace_id("ws").base_url(sim.base_url()).build().unwrap();
+    let client =
+        postato::Client::builder().api_key(sim.api_key()).workspace_id("ws").base_url(sim.base_url()).build().unwrap();
     let store = PostgresStore::connect(&url, 4).await.unwrap();
     let publisher = postato::Publisher::new(client, store);
     let post = postato::Post::new("pg-1", "x", "a", postato::PostStatus::Publish, "post", "hi");

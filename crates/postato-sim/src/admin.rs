@@ -22,7 +22,8 @@ struct OutageRequest {
 }
 
 fn parse<T: for<'de> Deserialize<'de>>(body: &Bytes) -> Result<T, Reply> {
-    serde_json::from_slice(body).map_err(|e| Reply::error(400, "invalid_request", &format!("invalid admin request: {e}"), None))
+    serde_json::from_slice(body)
+        .map_err(|e| Reply::error(400, "invalid_request", &format!("invalid admin request: {e}"), None))
 }
 
 fn no_content() -> Reply {

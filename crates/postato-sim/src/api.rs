@@ -17,10 +17,7 @@ pub(crate) const MAX_BODY: usize = 1024 * 1024;
 
 /// The bearer key, if the request is authorized.
 fn authorized(inner: &Inner, headers: &HeaderMap) -> bool {
-    let bearer = headers
-        .get("authorization")
-        .and_then(|v| v.to_str().ok())
-        .and_then(|v| v.strip_prefix("Bearer "));
+    let bearer = headers.get("authorization").and_then(|v| v.to_str().ok()).and_then(|v| v.strip_prefix("Bearer "));
     bearer.is_some_and(|key| inner.config.api_keys.iter().any(|k| k == key))
 }
 
@@ -37,7 +34,12 @@ enum Processing {
     Slow(Duration),
 }
 
-pub(crate) async fn publish(state: Arc<State>, workspace: String, headers: HeaderMap, body: Result<Bytes, Reply>) -> Reply {
+pub(crate) async fn publish(
+    state: Arc<State>,
+    workspace: String,
+    headers: HeaderMap,
+    body: Result<Bytes, Reply>,
+) -> Reply {
     let now = Instant::now();
     let idempotency_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
     let (rate_headers, latency, fault) = {
@@ -65,12 +67,22 @@ pub(crate) async fn publish(state: Arc<State>, workspace: String, headers: Heade
     let key = match idempotency_key {
         Some(Ok(key)) if !key.is_empty() && key.len() <= 255 => Some(key),
         Some(_) => {
-            return Reply::error(400, "invalid_idempotency_key", "Idempotency-Key must be 1 to 255 visible ASCII characters", Some("Idempotency-Key"))
-                .with_headers(&rate_headers)
+            return Reply::error(
+                400,
+                "invalid_idempotency_key",
+                "Idempotency-Key must be 1 to 255 visible ASCII characters",
+                Some("Idempotency-Key"),
+            )
+            .with_headers(&rate_headers)
         }
         None if state.lock().config.require_idempotency_key => {
-            return Reply::error(400, "missing_idempotency_key", "send an Idempotency-Key header derived from the post's business key", Some("Idempotency-Key"))
-                .with_headers(&rate_headers)
+            return Reply::error(
+                400,
+                "missing_idempotency_key",
+                "send an Idempotency-Key header derived from the post's business key",
+                Some("Idempotency-Key"),
+            )
+            .with_headers(&rate_headers)
         }
         None => None,
     };
@@ -97,9 +109,10 @@ fn early_fault(inner: &mut Inner, fault: DrawnFault) -> Option<Reply> {
         }
         DrawnFault::RateLimited => {
             inner.stats.faults_injected += 1;
+            let retry_after = inner.config.faults.rate_limited_retry_after().to_string();
             Some(
                 Reply::error(429, "rate_limited", "simulated rate limit", None)
-                    .with_headers(&[("Retry-After".into(), "1".into())]),
+                    .with_headers(&[("Retry-After".into(), retry_after)]),
             )
         }
         DrawnFault::Reset => {
@@ -163,7 +176,12 @@ async fn process_keyed(state: &Arc<State>, workspace: String, key: String, body:
             }
             Some(Entry::InProgress) => {
                 s.stats.in_progress_conflicts += 1;
-                return Reply::error(409, "request_in_progress", "a request with this Idempotency-Key is still being processed", Some("Idempotency-Key"));
+                return Reply::error(
+                    409,
+                    "request_in_progress",
+                    "a request with this Idempotency-Key is still being processed",
+                    Some("Idempotency-Key"),
+                );
             }
             None => {}
         }

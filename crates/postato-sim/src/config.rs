@@ -22,6 +22,9 @@ pub struct SimConfig {
     pub retention: Duration,
     /// An optional per-workspace rate limit.
     pub rate_limit: Option<RateLimitConfig>,
+    /// Whether the rate limit advertises itself with `RateLimit-*` headers (default true);
+    /// false makes a bare limiter that says only `Retry-After` on its 429s.
+    pub rate_limit_headers: bool,
     /// Probabilistic faults.
     pub faults: FaultRates,
     /// The seed of the fault generator: the same seed and requests give the same faults.
@@ -38,6 +41,7 @@ impl Default for SimConfig {
             require_idempotency_key: true,
             retention: Duration::from_secs(24 * 3600),
             rate_limit: None,
+            rate_limit_headers: true,
             faults: FaultRates::default(),
             seed: 0,
             admin: true,
@@ -61,8 +65,10 @@ pub struct RateLimitConfig {
 pub struct FaultRates {
     /// Answer 500, 502, 503 or 504 (evenly) before processing.
     pub server_error: f64,
-    /// Answer 429 with `Retry-After: 1` before processing.
+    /// Answer 429 with `Retry-After` (`rate_limited_retry_after_secs`) before processing.
     pub rate_limited: f64,
+    /// The Retry-After of those 429s, in seconds (default 0 means 1).
+    pub rate_limited_retry_after_secs: u64,
     /// Close the connection before processing.
     pub reset_before: f64,
     /// Publish and store the response, then close the connection without answering.
@@ -98,6 +104,10 @@ impl FaultRates {
             return Err(format!("fault rates add up to {total}: they must add up to at most 1"));
         }
         Ok(())
+    }
+
+    pub(crate) fn rate_limited_retry_after(&self) -> u64 {
+        self.rate_limited_retry_after_secs.max(1)
     }
 
     pub(crate) fn slow_commit_duration(&self) -> Duration {

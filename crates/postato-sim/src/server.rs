@@ -80,7 +80,10 @@ async fn route(state: Arc<State>, request: Request<Incoming>, close: Arc<Notify>
         (_, ["v1", "workspaces", _, "posts", ..]) => {
             Reply::error(405, "method_not_allowed", &format!("{method} is not allowed on {path}"), None)
         }
-        _ => Reply::json(404, &json!({"error": {"code": "not_found", "message": format!("no route {method} {path}"), "field": null}})),
+        _ => Reply::json(
+            404,
+            &json!({"error": {"code": "not_found", "message": format!("no route {method} {path}"), "field": null}}),
+        ),
     };
     if let Some(status) = reply.status() {
         if path.starts_with("/v1/") {

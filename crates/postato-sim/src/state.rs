@@ -182,6 +182,9 @@ impl Inner {
         let tokens = bucket.tokens;
         let reset = ((burst - tokens) / rate).ceil().max(0.0) as u64;
         let retry_after_secs = ((1.0 - tokens) / rate).ceil().max(1.0) as u64;
+        if !self.config.rate_limit_headers {
+            return Some(RateVerdict { allowed, headers: Vec::new(), retry_after_secs });
+        }
         Some(RateVerdict {
             allowed,
             headers: vec![
@@ -206,7 +209,13 @@ impl Inner {
     }
 
     /// Publishes to "the underlying network": one genuine publish, counted per key.
-    pub fn commit(&mut self, workspace: &str, key: &str, post: &postato_core::Post, body: serde_json::Value) -> (String, &'static str) {
+    pub fn commit(
+        &mut self,
+        workspace: &str,
+        key: &str,
+        post: &postato_core::Post,
+        body: serde_json::Value,
+    ) -> (String, &'static str) {
         self.next_id += 1;
         let id = format!("post_{:08}", self.next_id);
         let status = match post.status {

@@ -34,7 +34,13 @@ async fn stats_count_statuses_replays_and_platform_publishes() {
 #[tokio::test]
 async fn faults_scripts_rate_limits_and_outages_can_be_set_over_http() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let r = admin(&sim, reqwest::Method::PUT, "scripts/k", Some(json!([{"action": "respond", "status": 503}, {"action": "ok"}]))).await;
+    let r = admin(
+        &sim,
+        reqwest::Method::PUT,
+        "scripts/k",
+        Some(json!([{"action": "respond", "status": 503}, {"action": "ok"}])),
+    )
+    .await;
     assert_eq!(r.status(), 200);
     assert_eq!(post(&sim, "k", &body("x")).await.status(), 503);
     assert_eq!(post(&sim, "k", &body("x")).await.status(), 202);
@@ -44,7 +50,10 @@ async fn faults_scripts_rate_limits_and_outages_can_be_set_over_http() {
     assert_eq!(faults["serverError"], 1.0);
     assert_eq!(admin(&sim, reqwest::Method::PUT, "faults", Some(json!({"serverError": 3}))).await.status(), 400);
     assert_eq!(admin(&sim, reqwest::Method::PUT, "faults", Some(json!({}))).await.status(), 200);
-    assert_eq!(admin(&sim, reqwest::Method::PUT, "rate-limit", Some(json!({"ratePerSecond": 0.1, "burst": 1}))).await.status(), 200);
+    assert_eq!(
+        admin(&sim, reqwest::Method::PUT, "rate-limit", Some(json!({"ratePerSecond": 0.1, "burst": 1}))).await.status(),
+        200
+    );
     assert_eq!(post(&sim, "k3", &body("x")).await.status(), 202);
     assert_eq!(post(&sim, "k4", &body("x")).await.status(), 429);
     assert_eq!(admin(&sim, reqwest::Method::PUT, "rate-limit", Some(Value::Null)).await.status(), 200);

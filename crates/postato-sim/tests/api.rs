@@ -25,7 +25,12 @@ async fn a_publish_answers_202_and_the_post_can_be_read_back() {
         .unwrap();
     assert_eq!((got["id"].as_str(), got["idempotencyKey"].as_str()), (Some(id.as_str()), Some("k1")));
     assert_eq!(got["post"]["content"], "hello");
-    let other_ws = client().get(format!("{}/v1/workspaces/ws_2/posts/{id}", sim.base_url())).bearer_auth(sim.api_key()).send().await.unwrap();
+    let other_ws = client()
+        .get(format!("{}/v1/workspaces/ws_2/posts/{id}", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .send()
+        .await
+        .unwrap();
     assert_eq!(other_ws.status(), 404);
     assert_eq!(sim.platform_publishes("k1"), 1);
 }
@@ -48,7 +53,10 @@ async fn scheduled_posts_and_drafts_keep_their_status() {
 async fn unknown_or_missing_api_keys_get_401() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     for auth in [None, Some("Bearer wrong"), Some("sk_test_postato")] {
-        let mut request = client().post(format!("{}/v1/workspaces/ws_1/posts", sim.base_url())).header("Idempotency-Key", "k").json(&body("x"));
+        let mut request = client()
+            .post(format!("{}/v1/workspaces/ws_1/posts", sim.base_url()))
+            .header("Idempotency-Key", "k")
+            .json(&body("x"));
         if let Some(auth) = auth {
             request = request.header("Authorization", auth);
         }
@@ -68,7 +76,10 @@ async fn bad_bodies_get_400_naming_the_field_and_are_replayed() {
     let r = post(&sim, "bad", &bad).await;
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
-    assert_eq!((v["error"]["code"].as_str(), v["error"]["field"].as_str()), (Some("invalid_request"), Some("content[1].text")));
+    assert_eq!(
+        (v["error"]["code"].as_str(), v["error"]["field"].as_str()),
+        (Some("invalid_request"), Some("content[1].text"))
+    );
     let again = post(&sim, "bad", &bad).await;
     assert_eq!((again.status().as_u16(), header(&again, "idempotent-replayed")), (400, Some("true".into())));
     let mut missing = body("x");
@@ -99,13 +110,25 @@ async fn bad_bodies_get_400_naming_the_field_and_are_replayed() {
 #[tokio::test]
 async fn the_idempotency_key_is_required_unless_configured_otherwise() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let r = client().post(format!("{}/v1/workspaces/ws_1/posts", sim.base_url())).bearer_auth(sim.api_key()).json(&body("x")).send().await.unwrap();
+    let r = client()
+        .post(format!("{}/v1/workspaces/ws_1/posts", sim.base_url()))
+        .bearer_auth(sim.api_key())
+        .json(&body("x"))
+        .send()
+        .await
+        .unwrap();
     assert_eq!(r.status(), 400);
     let v: Value = r.json().await.unwrap();
     assert_eq!(v["error"]["code"], "missing_idempotency_key");
     let lax = Simulator::start(SimConfig { require_idempotency_key: false, ..SimConfig::default() }).await.unwrap();
     for _ in 0..2 {
-        let r = client().post(format!("{}/v1/workspaces/ws_1/posts", lax.base_url())).bearer_auth(lax.api_key()).json(&body("x")).send().await.unwrap();
+        let r = client()
+            .post(format!("{}/v1/workspaces/ws_1/posts", lax.base_url()))
+            .bearer_auth(lax.api_key())
+            .json(&body("x"))
+            .send()
+            .await
+            .unwrap();
         assert_eq!(r.status(), 202);
     }
     assert_eq!(lax.stats().platform_publishes, 2, "without a key every request is a new post");
@@ -164,7 +187,8 @@ async fn a_key_in_progress_gets_409_then_the_replay() {
 
 #[tokio::test]
 async fn keys_expire_after_the_retention() {
-    let sim = Simulator::start(SimConfig { retention: Duration::from_millis(150), ..SimConfig::default() }).await.unwrap();
+    let sim =
+        Simulator::start(SimConfig { retention: Duration::from_millis(150), ..SimConfig::default() }).await.unwrap();
     post(&sim, "k", &body("x")).await;
     tokio::time::sleep(Duration::from_millis(200)).await;
     let r = post(&sim, "k", &body("x")).await;
@@ -174,7 +198,8 @@ async fn keys_expire_after_the_retention() {
 
 #[tokio::test]
 async fn a_rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
-    let config = SimConfig { rate_limit: Some(RateLimitConfig { rate_per_second: 0.5, burst: 2 }), ..SimConfig::default() };
+    let config =
+        SimConfig { rate_limit: Some(RateLimitConfig { rate_per_second: 0.5, burst: 2 }), ..SimConfig::default() };
     let sim = Simulator::start(config).await.unwrap();
     let ok = post(&sim, "a", &body("x")).await;
     assert_eq!(ok.status(), 202);

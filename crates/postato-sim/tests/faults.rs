@@ -9,7 +9,12 @@ use common::*;
 #[tokio::test]
 async fn a_script_is_consumed_in_order_for_its_key() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let fail = || ScriptAction::Respond { status: 500, headers: Default::default(), body: None, body_text: Some("boom".into()) };
+    let fail = || ScriptAction::Respond {
+        status: 500,
+        headers: Default::default(),
+        body: None,
+        body_text: Some("boom".into()),
+    };
     sim.script("k", vec![fail(), fail(), ScriptAction::Ok]);
     let statuses = [
         post(&sim, "k", &body("x")).await.status().as_u16(),
@@ -35,7 +40,15 @@ async fn a_scripted_429_carries_its_retry_after_and_is_not_stored() {
 #[tokio::test]
 async fn a_scripted_malformed_2xx_is_stored_and_replayed() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    sim.script("k", vec![ScriptAction::Respond { status: 200, headers: Default::default(), body: None, body_text: Some("<html>".into()) }]);
+    sim.script(
+        "k",
+        vec![ScriptAction::Respond {
+            status: 200,
+            headers: Default::default(),
+            body: None,
+            body_text: Some("<html>".into()),
+        }],
+    );
     assert_eq!(post(&sim, "k", &body("x")).await.text().await.unwrap(), "<html>");
     let again = post(&sim, "k", &body("x")).await;
     assert_eq!(header(&again, "idempotent-replayed"), Some("true".into()));

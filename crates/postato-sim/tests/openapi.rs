@@ -39,7 +39,13 @@ fn conforms(spec: &Value, schema: &Value, value: &Value) -> Result<(), String> {
     Ok(())
 }
 
-async fn check(spec: &Value, path: &str, method: &str, response: reqwest::Response, seen: &mut BTreeSet<(String, String, u16)>) {
+async fn check(
+    spec: &Value,
+    path: &str,
+    method: &str,
+    response: reqwest::Response,
+    seen: &mut BTreeSet<(String, String, u16)>,
+) {
     let status = response.status().as_u16();
     let documented = &spec["paths"][path][method]["responses"][status.to_string()];
     assert!(documented.is_object(), "{method} {path} answered {status}, which is not documented");
@@ -56,7 +62,8 @@ async fn check(spec: &Value, path: &str, method: &str, response: reqwest::Respon
 #[tokio::test]
 async fn every_documented_answer_is_produced_and_conforms() {
     let spec = spec();
-    let config = SimConfig { rate_limit: Some(RateLimitConfig { rate_per_second: 0.01, burst: 8 }), ..SimConfig::default() };
+    let config =
+        SimConfig { rate_limit: Some(RateLimitConfig { rate_per_second: 0.01, burst: 8 }), ..SimConfig::default() };
     let sim = Simulator::start(config).await.unwrap();
     let posts = "/v1/workspaces/{workspaceId}/posts";
     let one = "/v1/workspaces/{workspaceId}/posts/{postId}";
@@ -68,7 +75,21 @@ async fn every_documented_answer_is_produced_and_conforms() {
     seen.insert((posts.to_owned(), "post".to_owned(), 202));
     check(&spec, posts, "post", post(&sim, "b", &json!({"platform": ""})).await, &mut seen).await;
     check(&spec, posts, "post", client().post(&url).json(&body("x")).send().await.unwrap(), &mut seen).await;
-    check(&spec, posts, "post", client().post(&url).bearer_auth(sim.api_key()).header("Idempotency-Key", "c").body(vec![b' '; 2 << 20]).send().await.unwrap(), &mut seen).await;
+    check(
+        &spec,
+        posts,
+        "post",
+        client()
+            .post(&url)
+            .bearer_auth(sim.api_key())
+            .header("Idempotency-Key", "c")
+            .body(vec![b' '; 2 << 20])
+            .send()
+            .await
+            .unwrap(),
+        &mut seen,
+    )
+    .await;
     check(&spec, posts, "post", post(&sim, "a", &body("edited")).await, &mut seen).await;
     sim.script("slow", vec![ScriptAction::SlowCommit { ms: 300 }]);
     let (base, key) = (sim.base_url(), sim.api_key().to_owned());
@@ -88,10 +109,16 @@ async fn every_documented_answer_is_produced_and_conforms() {
     let id = published["id"].as_str().unwrap();
     let get = |path: String, auth: bool| {
         let request = client().get(format!("{}{path}", sim.base_url()));
-        if auth { request.bearer_auth(sim.api_key()) } else { request }
+        if auth {
+            request.bearer_auth(sim.api_key())
+        } else {
+            request
+        }
     };
-    check(&spec, one, "get", get(format!("/v1/workspaces/ws_1/posts/{id}"), true).send().await.unwrap(), &mut seen).await;
-    check(&spec, one, "get", get(format!("/v1/workspaces/ws_1/posts/{id}"), false).send().await.unwrap(), &mut seen).await;
+    check(&spec, one, "get", get(format!("/v1/workspaces/ws_1/posts/{id}"), true).send().await.unwrap(), &mut seen)
+        .await;
+    check(&spec, one, "get", get(format!("/v1/workspaces/ws_1/posts/{id}"), false).send().await.unwrap(), &mut seen)
+        .await;
     check(&spec, one, "get", get("/v1/workspaces/ws_1/posts/nope".into(), true).send().await.unwrap(), &mut seen).await;
 
     let mut documented = BTreeSet::new();

@@ -20,10 +20,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let publisher = Publisher::new(client, SqliteStore::open(dir.path().join("posts.db"))?);
     for round in 1..=2 {
         for i in 0..5 {
-            let post = Post::new(format!("draft-{i}"), "linkedin", "acc_1", PostStatus::Publish, "post", format!("Post {i}"));
+            let post =
+                Post::new(format!("draft-{i}"), "linkedin", "acc_1", PostStatus::Publish, "post", format!("Post {i}"));
             let report = publisher.publish(&post).await?;
             let source = if report.from_store { "from the store" } else { "published" };
-            println!("round {round}: {} -> {} ({source}, {} attempt(s))", post.business_key, report.published.id, report.published.attempts);
+            println!(
+                "round {round}: {} -> {} ({source}, {} attempt(s))",
+                post.business_key, report.published.id, report.published.attempts
+            );
         }
     }
     let stats = sim.stats();

@@ -192,7 +192,10 @@ impl ClientBuilder {
         if api_key.is_empty() {
             return Err(invalid("apiKey", "is empty: give a Postato API key"));
         }
-        let workspace_id = self.workspace_id.clone().ok_or_else(|| invalid("workspaceId", "is missing: give the workspace to publish into"))?;
+        let workspace_id = self
+            .workspace_id
+            .clone()
+            .ok_or_else(|| invalid("workspaceId", "is missing: give the workspace to publish into"))?;
         if workspace_id.trim().is_empty() {
             return Err(invalid("workspaceId", "is empty: give the workspace to publish into"));
         }
@@ -238,10 +241,18 @@ impl ClientBuilder {
 
 /// Checks a base URL: https anywhere; http only to loopback unless allowed.
 fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, PublishError> {
-    let parsed = url::Url::parse(url.trim())
-        .map_err(|e| invalid("baseUrl", format!("{url:?} is not a URL ({e}): give one like https://api.postato.com.br")))?;
-    if parsed.query().is_some() || parsed.fragment().is_some() || !parsed.username().is_empty() || parsed.password().is_some() {
-        return Err(invalid("baseUrl", "must not carry a query, fragment or credentials: give scheme, host and port only"));
+    let parsed = url::Url::parse(url.trim()).map_err(|e| {
+        invalid("baseUrl", format!("{url:?} is not a URL ({e}): give one like https://api.postato.com.br"))
+    })?;
+    if parsed.query().is_some()
+        || parsed.fragment().is_some()
+        || !parsed.username().is_empty()
+        || parsed.password().is_some()
+    {
+        return Err(invalid(
+            "baseUrl",
+            "must not carry a query, fragment or credentials: give scheme, host and port only",
+        ));
     }
     let loopback = match parsed.host() {
         Some(url::Host::Domain(domain)) => domain.eq_ignore_ascii_case("localhost"),

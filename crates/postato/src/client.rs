@@ -2,8 +2,8 @@
 //! rate-limit gate and retry budget shared by all its publishes. It decides nothing itself.
 
 use postato_core::{
-    drive, ApiKey, Event, Post, PublishError, PublishMachine, Published, Request, RetryBudgetConfig, RetryPolicy,
-    SharedLimits, Transport,
+    drive, ApiKey, Event, LimitsSnapshot, Post, PublishError, PublishMachine, Published, Request, RetryBudgetConfig,
+    RetryPolicy, SharedLimits, Transport,
 };
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -71,12 +71,13 @@ impl Client {
 impl<T: Transport> Client<T> {
     pub(crate) fn from_parts(config: ClientConfig, budget: RetryBudgetConfig, transport: T) -> Self {
         let seed = config.seed.unwrap_or_else(|| RandomState::new().build_hasher().finish());
+        let limits = SharedLimits::with_default_retry_after(budget, config.policy.default_retry_after);
         Client {
             inner: Arc::new(Inner {
                 clock: ClientClock::new(config.fast_forward_waits),
                 config,
                 transport,
-                limits: SharedLimits::new(budget),
+                limits,
                 seed,
                 publishes: AtomicU64::new(0),
             }),
@@ -103,6 +104,12 @@ impl<T: Transport> Client<T> {
         self.inner.limits.budget_tokens()
     }
 
+    /// What the shared rate-limit gate and retry budget know now: a hold, the pacing rate,
+    /// requests in flight, budget tokens.
+    pub fn limits_snapshot(&self) -> LimitsSnapshot {
+        self.inner.limits.snapshot(postato_core::Clock::now(&self.inner.clock))
+    }
+
     /// Builds the request for `post` (validating it): what every attempt sends.
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
         let c = &self.inner.config;
@@ -117,7 +124,11 @@ impl<T: Transport> Client<T> {
     }
 
     /// Like [`Client::publish`], ending with `Cancelled` when `cancel` fires.
-    pub async fn publish_with_cancel(&self, post: &Post, cancel: &CancellationToken) -> Result<Published, PublishError> {
+    pub async fn publish_with_cancel(
+        &self,
+        post: &Post,
+        cancel: &CancellationToken,
+    ) -> Result<Published, PublishError> {
         let request = self.request_for(post)?;
         self.publish_request(&post.business_key, request, cancel).await
     }
@@ -132,7 +143,8 @@ impl<T: Transport> Client<T> {
         let inner = &*self.inner;
         let n = inner.publishes.fetch_add(1, Ordering::Relaxed);
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let machine = PublishMachine::new(request, inner.config.policy.clone(), seed, postato_core::Clock::now(&inner.clock));
+        let machine =
+            PublishMachine::new(request, inner.config.policy.clone(), seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
         let on_event = |event: &Event| {
             if let Event::AttemptStarted { attempt, .. } = event {
@@ -140,7 +152,8 @@ impl<T: Transport> Client<T> {
             }
             observe(business_key, event, inner.config.on_retry.as_ref(), inner.config.on_event.as_ref());
         };
-        let span = tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());
+        let span =
+            tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
         tokio::select! {
             biased;

@@ -34,7 +34,13 @@ pub(crate) fn observe(business_key: &str, event: &Event, on_retry: Option<&Retry
             tracing::debug!(business_key, attempt, status, replayed, decision = ?decision, "postato: response classified")
         }
         Event::TransportFailed { attempt, kind, message } => {
-            tracing::info!(business_key, attempt, kind = kind.as_str(), message = message.as_str(), "postato: transport failure")
+            tracing::info!(
+                business_key,
+                attempt,
+                kind = kind.as_str(),
+                message = message.as_str(),
+                "postato: transport failure"
+            )
         }
         Event::Waiting { next_attempt, delay, reason } => {
             let status = match reason {
@@ -51,7 +57,12 @@ pub(crate) fn observe(business_key: &str, event: &Event, on_retry: Option<&Retry
                 "postato: waiting before the next attempt"
             );
             if let (Some(hook), true) = (on_retry, reason.is_retry()) {
-                hook(&RetryInfo { business_key: business_key.to_owned(), next_attempt: *next_attempt, delay: *delay, reason: *reason });
+                hook(&RetryInfo {
+                    business_key: business_key.to_owned(),
+                    next_attempt: *next_attempt,
+                    delay: *delay,
+                    reason: *reason,
+                });
             }
         }
         Event::Finished { attempts, result: Ok(()) } => tracing::debug!(business_key, attempts, "postato: published"),

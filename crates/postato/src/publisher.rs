@@ -59,7 +59,11 @@ impl<T: Transport> Publisher<T> {
 
     /// A publisher over a store shared with others.
     pub fn with_shared_store(client: Client<T>, store: Arc<dyn ResultStore>) -> Self {
-        let worker = format!("{}-{:x}", std::process::id(), std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8));
+        let worker = format!(
+            "{}-{:x}",
+            std::process::id(),
+            std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
+        );
         Publisher { client, store, worker, lease: Duration::from_secs(60), publishes: Arc::new(AtomicU64::new(0)) }
     }
 
@@ -92,20 +96,34 @@ impl<T: Transport> Publisher<T> {
     }
 
     /// Like [`Publisher::publish`], ending with `Cancelled` when `cancel` fires.
-    pub async fn publish_with_cancel(&self, post: &Post, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
+    pub async fn publish_with_cancel(
+        &self,
+        post: &Post,
+        cancel: &CancellationToken,
+    ) -> Result<PublishReport, PublishError> {
         self.publish_line(post, None, cancel).await
     }
 
     /// Like [`Publisher::publish_with_cancel`] for a post read from line `line` of a
     /// campaign file: a dead letter records the line.
-    pub async fn publish_line(&self, post: &Post, line: Option<u64>, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
+    pub async fn publish_line(
+        &self,
+        post: &Post,
+        line: Option<u64>,
+        cancel: &CancellationToken,
+    ) -> Result<PublishReport, PublishError> {
         let report = self.publish_inner(post, line, cancel, true).await?;
         Ok(report.expect("a publisher that waits for claims always reports"))
     }
 
     /// Like [`Publisher::publish_line`], but when another worker holds a live claim on the key
     /// it returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
-    pub async fn try_publish_line(&self, post: &Post, line: Option<u64>, cancel: &CancellationToken) -> Result<Option<PublishReport>, PublishError> {
+    pub async fn try_publish_line(
+        &self,
+        post: &Post,
+        line: Option<u64>,
+        cancel: &CancellationToken,
+    ) -> Result<Option<PublishReport>, PublishError> {
         self.publish_inner(post, line, cancel, false).await
     }
 

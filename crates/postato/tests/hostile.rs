@@ -36,7 +36,9 @@ fn client(url: &str) -> ClientBuilder {
 fn rss_kib() -> u64 {
     std::fs::read_to_string("/proc/self/status")
         .ok()
-        .and_then(|s| s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok()))
+        .and_then(|s| {
+            s.lines().find(|l| l.starts_with("VmRSS:")).and_then(|l| l.split_whitespace().nth(1)?.parse().ok())
+        })
         .unwrap_or(0)
 }
 
@@ -50,7 +52,8 @@ async fn an_endless_chunked_body_is_cut_at_the_cap_in_bounded_memory() {
     .await;
     let before = rss_kib();
     let started = Instant::now();
-    let error = client(&url).max_response_bytes(256 * 1024).build().unwrap().publish(&post("endless")).await.unwrap_err();
+    let error =
+        client(&url).max_response_bytes(256 * 1024).build().unwrap().publish(&post("endless")).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidResponse, "{error}");
     assert!(error.to_string().contains("size limit"));
     assert!(started.elapsed() < Duration::from_secs(5));
@@ -62,7 +65,9 @@ async fn an_endless_chunked_body_is_cut_at_the_cap_in_bounded_memory() {
 async fn a_huge_error_body_is_cut_and_the_message_stays_small() {
     let url = hostile(|mut s| async move {
         let body = "e".repeat(5 * 1024 * 1024);
-        let _ = s.write_all(format!("HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes()).await;
+        let _ = s
+            .write_all(format!("HTTP/1.1 400 Bad Request\r\nContent-Length: {}\r\n\r\n{body}", body.len()).as_bytes())
+            .await;
     })
     .await;
     let error = client(&url).build().unwrap().publish(&post("huge")).await.unwrap_err();
@@ -73,11 +78,21 @@ async fn a_huge_error_body_is_cut_and_the_message_stays_small() {
 #[tokio::test]
 async fn an_absurd_retry_after_ends_at_once_as_rate_limited() {
     let url = hostile(|mut s| async move {
-        let _ = s.write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1000000000000\r\nContent-Length: 0\r\n\r\n").await;
+        let _ = s
+            .write_all(b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: 1000000000000\r\nContent-Length: 0\r\n\r\n")
+            .await;
     })
     .await;
     let started = Instant::now();
-    let error = Client::builder().api_key("k").workspace_id("w").base_url(&url).build().unwrap().publish(&post("absurd")).await.unwrap_err();
+    let error = Client::builder()
+        .api_key("k")
+        .workspace_id("w")
+        .base_url(&url)
+        .build()
+        .unwrap()
+        .publish(&post("absurd"))
+        .await
+        .unwrap_err();
     assert_eq!((error.kind(), error.attempts()), (ErrorKind::RateLimited, 1));
     assert_eq!(error.retry_after(), Some(Duration::from_secs(1_000_000_000_000)));
     assert!(started.elapsed() < Duration::from_secs(2));
@@ -85,7 +100,11 @@ async fn an_absurd_retry_after_ends_at_once_as_rate_limited() {
 
 #[tokio::test]
 async fn invalid_header_bytes_and_garbage_are_transport_failures() {
-    for answer in [&b"HTTP/1.1 202 Accepted\r\nX-Bad\x01: \x02\x03\r\nContent-Length: 2\r\n\r\n{}"[..], b"SMTP ready\r\n\r\n", b"\x00\x01\x02\x03"] {
+    for answer in [
+        &b"HTTP/1.1 202 Accepted\r\nX-Bad\x01: \x02\x03\r\nContent-Length: 2\r\n\r\n{}"[..],
+        b"SMTP ready\r\n\r\n",
+        b"\x00\x01\x02\x03",
+    ] {
         let answer = answer.to_vec();
         let url = hostile_bytes(answer).await;
         let error = client(&url).build().unwrap().publish(&post("garbage")).await.unwrap_err();

@@ -19,7 +19,9 @@ async fn a_reused_business_key_with_edited_content_is_refused() {
     let error = publisher.publish(&edited).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::BusinessKeyReused);
     let PublishError::BusinessKeyReused { stored_fingerprint, new_fingerprint, .. } = &error else { panic!() };
-    assert!(error.to_string().contains(stored_fingerprint.as_str()) && error.to_string().contains(new_fingerprint.as_str()));
+    assert!(
+        error.to_string().contains(stored_fingerprint.as_str()) && error.to_string().contains(new_fingerprint.as_str())
+    );
     assert_eq!(sim.stats().requests, 1, "no request for the edited post");
 }
 
@@ -94,7 +96,11 @@ async fn claims_hold_other_workers_until_released_or_expired() {
     assert_eq!(store.begin("k", "w1", Duration::from_millis(100)).await.unwrap(), Begin::Claimed);
     assert!(matches!(store.begin("k", "w2", Duration::from_secs(1)).await.unwrap(), Begin::HeldByOther { .. }));
     tokio::time::sleep(Duration::from_millis(120)).await;
-    assert_eq!(store.begin("k", "w2", Duration::from_secs(1)).await.unwrap(), Begin::Claimed, "an expired lease is taken over");
+    assert_eq!(
+        store.begin("k", "w2", Duration::from_secs(1)).await.unwrap(),
+        Begin::Claimed,
+        "an expired lease is taken over"
+    );
     store.release("k", "w2").await.unwrap();
     assert_eq!(store.begin("k", "w1", Duration::from_secs(1)).await.unwrap(), Begin::Claimed);
 }

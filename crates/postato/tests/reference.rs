@@ -12,7 +12,10 @@ async fn case_1_normal_publish_returns_202_and_is_stored() {
     let publisher = Publisher::new(client(&sim), MemoryStore::new());
     let k = key("normal");
     let report = publisher.publish(&post(&k)).await.unwrap();
-    assert_eq!((report.published.attempts, report.from_store, report.published.status.as_str()), (1, false, "published"));
+    assert_eq!(
+        (report.published.attempts, report.from_store, report.published.status.as_str()),
+        (1, false, "published")
+    );
     let stored = publisher.store().published(&k).await.unwrap().unwrap();
     assert_eq!(stored.post_id, report.published.id);
     assert_eq!(sim.platform_publishes_for(&k), 1);

@@ -14,7 +14,8 @@ async fn a_self_signed_certificate_is_refused() {
     let certified = rcgen::generate_simple_self_signed(vec!["localhost".to_owned()]).unwrap();
     let cert = certified.cert.der().clone();
     let key = tokio_rustls::rustls::pki_types::PrivateKeyDer::try_from(certified.key_pair.serialize_der()).unwrap();
-    let config = tokio_rustls::rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert], key).unwrap();
+    let config =
+        tokio_rustls::rustls::ServerConfig::builder().with_no_client_auth().with_single_cert(vec![cert], key).unwrap();
     let acceptor = tokio_rustls::TlsAcceptor::from(Arc::new(config));
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let port = listener.local_addr().unwrap().port();
@@ -43,5 +44,9 @@ async fn a_self_signed_certificate_is_refused() {
     assert_eq!(error.kind(), ErrorKind::Transient, "{error}");
     let PublishError::Transient { last: Failure::Transport(failure), .. } = &error else { panic!("{error:?}") };
     assert!(failure.message.to_lowercase().contains("certificate"), "{}", failure.message);
-    assert_eq!(handshakes.load(std::sync::atomic::Ordering::SeqCst), 0, "no handshake completed, so the API key was never sent");
+    assert_eq!(
+        handshakes.load(std::sync::atomic::Ordering::SeqCst),
+        0,
+        "no handshake completed, so the API key was never sent"
+    );
 }

@@ -19,7 +19,13 @@ fn plain_http_is_refused_for_non_loopback_hosts_unless_allowed() {
         assert!(error.to_string().contains("loopback"));
         assert!(base(url).allow_insecure_http(true).build().is_ok());
     }
-    for url in ["http://127.0.0.1:9", "http://localhost:9", "http://[::1]:9", "https://api.postato.com.br", "https://proxy.internal/postato/"] {
+    for url in [
+        "http://127.0.0.1:9",
+        "http://localhost:9",
+        "http://[::1]:9",
+        "https://api.postato.com.br",
+        "https://proxy.internal/postato/",
+    ] {
         assert!(base(url).build().is_ok(), "{url}");
     }
     for url in ["ftp://x", "not a url", "https://user:pw@host", "https://host/?q=1"] {
@@ -57,7 +63,10 @@ async fn bodies_over_the_cap_are_cut_and_a_2xx_becomes_invalid_response() {
     let sim = sim().await;
     let k = key("huge");
     let huge = "x".repeat(3 * 1024 * 1024);
-    sim.script_business_key(&k, vec![ScriptAction::Respond { status: 202, headers: Default::default(), body: None, body_text: Some(huge) }]);
+    sim.script_business_key(
+        &k,
+        vec![ScriptAction::Respond { status: 202, headers: Default::default(), body: None, body_text: Some(huge) }],
+    );
     let error = client(&sim).publish(&post(&k)).await.unwrap_err();
     assert_eq!(error.kind(), ErrorKind::InvalidResponse);
     assert!(error.to_string().contains("size limit"), "{error}");
@@ -78,7 +87,9 @@ async fn refused_connections_are_retried_then_transient() {
         .unwrap();
     let error = client.publish(&post("k")).await.unwrap_err();
     assert_eq!((error.kind(), error.attempts()), (ErrorKind::Transient, 5));
-    assert!(matches!(&error, PublishError::Transient { last: Failure::Transport(t), .. } if t.kind == postato_core::TransportFailureKind::Connect));
+    assert!(
+        matches!(&error, PublishError::Transient { last: Failure::Transport(t), .. } if t.kind == postato_core::TransportFailureKind::Connect)
+    );
     assert!(!error.to_string().contains(SECRET));
 }
 
@@ -95,31 +106,56 @@ async fn a_hung_server_cannot_hang_a_publish_past_its_deadline() {
     assert!(error.to_string().contains("may or may not exist"));
 }
 
+/// Waits until the simulator has seen `requests` requests (at most 5 s).
+async fn until_requests(sim: &postato_sim::SimulatorHandle, requests: u64) {
+    for _ in 0..500 {
+        if sim.stats().requests >= requests {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    panic!("the simulator never saw {requests} request(s)");
+}
+
 #[tokio::test]
 async fn cancelling_ends_the_publish_and_nothing_is_retried_after() {
+    // The first attempt hangs 300 ms, then the connection closes: a publish that survived
+    // its cancellation would retry after its backoff (at most 50 ms here), well before the
+    // check 1.5 s later.
     let sim = sim().await;
+    let client = builder(&sim)
+        .fast_forward_waits(false)
+        .backoff(Duration::from_millis(20), Duration::from_millis(50))
+        .build()
+        .unwrap();
     let k = key("cancel");
-    sim.script_business_key(&k, vec![ScriptAction::Hang { ms: 3_000 }]);
-    let client = client(&sim);
+    sim.script_business_key(&k, vec![ScriptAction::Hang { ms: 300 }, ScriptAction::Ok]);
     let token = CancellationToken::new();
     let cancel = token.clone();
-    tokio::spawn(async move {
-        tokio::time::sleep(Duration::from_millis(100)).await;
-        cancel.cancel();
-    });
-    let error = client.publish_with_cancel(&post(&k), &token).await.unwrap_err();
+    let publish = {
+        let (client, post) = (client.clone(), post(&k));
+        tokio::spawn(async move { client.publish_with_cancel(&post, &token).await })
+    };
+    until_requests(&sim, 1).await;
+    cancel.cancel();
+    let error = publish.await.unwrap().unwrap_err();
     assert_eq!((error.kind(), error.attempts()), (ErrorKind::Cancelled, 1));
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sim.stats().requests, 1);
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(sim.stats().requests, 1, "a retry went out after the cancel");
+    assert_eq!(sim.platform_publishes_for(&k), 0);
 
     // Dropping the future cancels too.
     let k2 = key("drop");
-    sim.script_business_key(&k2, vec![ScriptAction::Hang { ms: 3_000 }]);
-    let dropped = post(&k2);
-    let publish = client.publish(&dropped);
-    assert!(tokio::time::timeout(Duration::from_millis(100), publish).await.is_err());
-    tokio::time::sleep(Duration::from_millis(300)).await;
-    assert_eq!(sim.stats().requests, 2);
+    sim.script_business_key(&k2, vec![ScriptAction::Hang { ms: 300 }, ScriptAction::Ok]);
+    let publish = {
+        let (client, post) = (client.clone(), post(&k2));
+        tokio::spawn(async move { client.publish(&post).await })
+    };
+    until_requests(&sim, 2).await;
+    publish.abort();
+    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    assert_eq!(sim.stats().requests, 2, "a retry went out after the drop");
+    assert_eq!(sim.platform_publishes_for(&k2), 0);
 }
 
 #[tokio::test]
@@ -129,7 +165,10 @@ async fn retry_hooks_see_each_retry() {
     sim.script_business_key(&k, vec![respond(503), ScriptAction::Reset, ScriptAction::Ok]);
     let seen = Arc::new(Mutex::new(Vec::new()));
     let sink = Arc::clone(&seen);
-    let client = builder(&sim).on_retry(move |info| sink.lock().unwrap().push((info.next_attempt, info.reason))).build().unwrap();
+    let client = builder(&sim)
+        .on_retry(move |info| sink.lock().unwrap().push((info.next_attempt, info.reason)))
+        .build()
+        .unwrap();
     client.publish(&post(&k)).await.unwrap();
     let seen = seen.lock().unwrap();
     assert_eq!(seen.len(), 2);
@@ -154,10 +193,14 @@ impl std::io::Write for Capture {
 async fn the_api_key_appears_in_no_debug_output_error_or_log_line() {
     let capture = Capture::default();
     let writer = capture.clone();
-    let subscriber = tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
+    let subscriber =
+        tracing_subscriber::fmt().with_max_level(tracing::Level::TRACE).with_writer(move || writer.clone()).finish();
     let _guard = tracing::subscriber::set_default(subscriber);
 
-    let sim = postato_sim::Simulator::start(postato_sim::SimConfig { api_keys: vec![SECRET.into()], ..Default::default() }).await.unwrap();
+    let sim =
+        postato_sim::Simulator::start(postato_sim::SimConfig { api_keys: vec![SECRET.into()], ..Default::default() })
+            .await
+            .unwrap();
     let builder = builder(&sim).api_key(SECRET);
     let client = builder.clone().build().unwrap();
     let mut texts = vec![format!("{builder:?}"), format!("{client:?}")];

@@ -2,6 +2,7 @@
 
 Every retry rule lives in the Rust core; this package converts types and errors.
 """
+
 from __future__ import annotations
 
 import atexit

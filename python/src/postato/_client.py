@@ -3,6 +3,7 @@
 Sync calls release the GIL, so threads publish in parallel; async calls are asyncio
 awaitables, and cancelling the task cancels the publish (nothing is retried after it).
 """
+
 from __future__ import annotations
 
 import sys
@@ -27,7 +28,7 @@ class Post:
     from_store: bool = False
 
     @classmethod
-    def _from_native(cls, d: Dict[str, Any]) -> "Post":
+    def _from_native(cls, d: Dict[str, Any]) -> Post:
         return cls(d["id"], d["status"], d["idempotency_key"], d["attempts"], d["replayed"], d["from_store"])
 
 
@@ -101,7 +102,7 @@ class Client(_ClientBase):
     def close(self) -> None:
         """Nothing to release eagerly; present for symmetry with ``with``."""
 
-    def __enter__(self) -> "Client":
+    def __enter__(self) -> Client:
         return self
 
     def __exit__(self, *_: object) -> None:
@@ -128,7 +129,7 @@ class AsyncClient(_ClientBase):
     async def aclose(self) -> None:
         """Nothing to release eagerly; present for ``async with``."""
 
-    async def __aenter__(self) -> "AsyncClient":
+    async def __aenter__(self) -> AsyncClient:
         return self
 
     async def __aexit__(self, *_: object) -> None:

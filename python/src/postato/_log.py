@@ -1,4 +1,5 @@
 """Forwards retries and failures from Rust to the ``postato`` logger."""
+
 from __future__ import annotations
 
 import logging

@@ -1,5 +1,7 @@
 """Type stubs of the Rust extension (private: use the ``postato`` package)."""
-from typing import Any, Awaitable, Dict, List, Optional
+
+from collections.abc import Awaitable
+from typing import Any, Dict, List, Optional
 
 def idempotency_key(business_key: str) -> str: ...
 def version() -> str: ...

@@ -1,5 +1,6 @@
 """``Publisher``, ``SqliteStore`` and ``MemoryStore``: skip what was published, record
 results, dead-letter failures."""
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,7 @@ class DeadLetter:
 
 
 class _Store:
-    _native: "_native.NativeStore"
+    _native: _native.NativeStore
 
     def counts(self) -> StoreCounts:
         d = self._native.counts()
@@ -48,8 +49,15 @@ class _Store:
             d: Dict[str, Any] = json.loads(line)
             letters.append(
                 DeadLetter(
-                    d["businessKey"], d["kind"], d.get("status"), d["message"], d.get("body"),
-                    d["attempts"], d["failedAtMs"], d.get("payload"), d.get("line"),
+                    d["businessKey"],
+                    d["kind"],
+                    d.get("status"),
+                    d["message"],
+                    d.get("body"),
+                    d["attempts"],
+                    d["failedAtMs"],
+                    d.get("payload"),
+                    d.get("line"),
                 )
             )
         return letters
@@ -115,7 +123,9 @@ class Publisher:
     a ``Client`` or an ``AsyncClient``.
     """
 
-    def __init__(self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, PostgresStore, None] = None) -> None:
+    def __init__(
+        self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, PostgresStore, None] = None
+    ) -> None:
         self.client = client
         self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
         self._native = _native.NativePublisher(client._native, self.store._native)

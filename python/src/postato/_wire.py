@@ -2,11 +2,13 @@
 
 Only types are checked here; the rules (empty values, scheduled posts, …) are the core's.
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Union
+from typing import Any, Dict, List, Optional, Union
 
 from .errors import InvalidPostError
 
@@ -25,22 +27,32 @@ def _content(content: Any) -> Union[str, List[Dict[str, Any]]]:
         return content
     if not isinstance(content, (list, tuple)):
         raise InvalidPostError(
-            f"invalid post: content: must be a string or a list of thread items, got {type(content).__name__}", field="content"
+            f"invalid post: content: must be a string or a list of thread items, got {type(content).__name__}",
+            field="content",
         )
     items: List[Dict[str, Any]] = []
     for i, item in enumerate(content):
         if not isinstance(item, Mapping):
-            raise InvalidPostError(f"invalid post: content[{i}]: must be a dict with 'text', got {type(item).__name__}", field=f"content[{i}]")
+            raise InvalidPostError(
+                f"invalid post: content[{i}]: must be a dict with 'text', got {type(item).__name__}",
+                field=f"content[{i}]",
+            )
         converted: Dict[str, Any] = {"text": _text(f"content[{i}].text", item.get("text"))}
         unknown = set(item) - {"text", "media"}
         if unknown:
-            raise InvalidPostError(f"invalid post: content[{i}]: unknown keys {sorted(unknown)}: use 'text' and 'media'", field=f"content[{i}]")
+            raise InvalidPostError(
+                f"invalid post: content[{i}]: unknown keys {sorted(unknown)}: use 'text' and 'media'",
+                field=f"content[{i}]",
+            )
         media = item.get("media")
         if media is not None:
             if not isinstance(media, (list, tuple)):
-                raise InvalidPostError(f"invalid post: content[{i}].media: must be a list of {{'id': ...}}", field=f"content[{i}].media")
+                raise InvalidPostError(
+                    f"invalid post: content[{i}].media: must be a list of {{'id': ...}}", field=f"content[{i}].media"
+                )
             converted["media"] = [
-                {"id": _text(f"content[{i}].media[{j}].id", m.get("id") if isinstance(m, Mapping) else m)} for j, m in enumerate(media)
+                {"id": _text(f"content[{i}].media[{j}].id", m.get("id") if isinstance(m, Mapping) else m)}
+                for j, m in enumerate(media)
             ]
         items.append(converted)
     return items
@@ -56,7 +68,10 @@ def _scheduled_at(value: Any) -> Optional[str]:
                 field="scheduledAt",
             )
         return value.astimezone(timezone.utc).isoformat()
-    raise InvalidPostError(f"invalid post: scheduledAt: must be a datetime or an ISO string, got {type(value).__name__}", field="scheduledAt")
+    raise InvalidPostError(
+        f"invalid post: scheduledAt: must be a datetime or an ISO string, got {type(value).__name__}",
+        field="scheduledAt",
+    )
 
 
 def post_json(

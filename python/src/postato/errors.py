@@ -2,6 +2,7 @@
 
 They pickle, and their ``str()``/``repr()`` never contain the API key.
 """
+
 from __future__ import annotations
 
 import json
@@ -83,9 +84,13 @@ class PermanentPostError(PostatoError):
 
     kind = "permanent"
 
-    def __init__(self, status: Optional[int] = None, body: Any = None, message: Optional[str] = None, **fields: Any) -> None:
+    def __init__(
+        self, status: Optional[int] = None, body: Any = None, message: Optional[str] = None, **fields: Any
+    ) -> None:
         fields.setdefault("attempts", 1)
-        super().__init__(message if message is not None else f"Permanent error {status}", status=status, body=body, **fields)
+        super().__init__(
+            message if message is not None else f"Permanent error {status}", status=status, body=body, **fields
+        )
 
 
 class IdempotencyConflictError(PostatoError):
@@ -106,9 +111,20 @@ class TransientPostError(PostatoError):
     kind = "transient"
 
     def __init__(
-        self, status: Optional[int] = None, body: Any = None, attempts: int = 0, message: Optional[str] = None, **fields: Any
+        self,
+        status: Optional[int] = None,
+        body: Any = None,
+        attempts: int = 0,
+        message: Optional[str] = None,
+        **fields: Any,
     ) -> None:
-        super().__init__(message if message is not None else f"Transient error {status}", status=status, body=body, attempts=attempts, **fields)
+        super().__init__(
+            message if message is not None else f"Transient error {status}",
+            status=status,
+            body=body,
+            attempts=attempts,
+            **fields,
+        )
 
 
 class RateLimitedError(PostatoError):
@@ -118,7 +134,9 @@ class RateLimitedError(PostatoError):
 
     def __init__(self, retry_after: Optional[float] = None, message: Optional[str] = None, **fields: Any) -> None:
         fields.setdefault("status", 429)
-        super().__init__(message if message is not None else f"Rate limited for {retry_after} s", retry_after=retry_after, **fields)
+        super().__init__(
+            message if message is not None else f"Rate limited for {retry_after} s", retry_after=retry_after, **fields
+        )
 
 
 class DeadlineExceededError(PostatoError):

@@ -7,11 +7,13 @@
 ...     ...
 ...     assert sim.stats().duplicate_keys == []
 """
+
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any, Dict, List, Mapping, Optional, Sequence, Tuple
+from typing import Any, Dict, List, Optional, Tuple
 
 from . import _native
 
@@ -83,7 +85,7 @@ class Simulator:
         }
         self._native: Optional[_native.NativeSimulator] = None
 
-    def start(self) -> "Simulator":
+    def start(self) -> Simulator:
         if self._native is None:
             self._native = _native.NativeSimulator(json.dumps(self._config))
         return self
@@ -93,14 +95,14 @@ class Simulator:
             self._native.stop()
             self._native = None
 
-    def __enter__(self) -> "Simulator":
+    def __enter__(self) -> Simulator:
         return self.start()
 
     def __exit__(self, *_: object) -> None:
         self.stop()
 
     @property
-    def _sim(self) -> "_native.NativeSimulator":
+    def _sim(self) -> _native.NativeSimulator:
         if self._native is None:
             raise RuntimeError("the simulator is not running: use it as a context manager or call start()")
         return self._native

@@ -90,14 +90,70 @@ final class PostatoTests: XCTestCase {
         }
     }
 
-    func testCancellingTheTaskCancelsThePublish() async throws {
+    // The generated `publish(post:)` ignores Task cancellation (uniffi 0.32); the hand-written
+    // `publishCancellingOnTaskCancel(post:)` (Sources/Postato/TaskCancellation.swift) honours it.
+    func testCancellingTheTaskCancelsClientPublishCancellingOnTaskCancel() async throws {
         let c = try client()
-        let k = key("cancel")
-        try sim.script(businessKey: k, actionsJson: #"[{"action":"hang","ms":3000}]"#)
-        let task = Task { try await c.publish(post: post(k)) }
-        try await Task.sleep(nanoseconds: 150_000_000)
+        try await assertTaskCancellationCancelsThePublish { try await c.publishCancellingOnTaskCancel(post: $0) }
+    }
+
+    func testCancellingTheTaskCancelsPublisherPublishCancellingOnTaskCancel() async throws {
+        let publisher = try Publisher(client: client(), store: Store.memory())
+        try await assertTaskCancellationCancelsThePublish { try await publisher.publishCancellingOnTaskCancel(post: $0) }
+    }
+
+    func testAnAlreadyCancelledTaskSendsNothing() async throws {
+        let c = try client()
+        let p = post(key("cancelled-before"))
+        let before = try requests()
+        let task = Task { () async throws -> PublishedPost in
+            while !Task.isCancelled { await Task.yield() }
+            return try await c.publishCancellingOnTaskCancel(post: p)
+        }
         task.cancel()
-        _ = await task.result
+        do {
+            _ = try await task.value
+            XCTFail("expected PostatoError.Cancelled")
+        } catch PostatoError.Cancelled(_, _) {}
+        XCTAssertEqual(try requests(), before)
+    }
+
+    /// The first request hangs 500 ms, then the server closes the connection. The client
+    /// fast-forwards its backoff, so a retry that survived the cancel would arrive as soon as the
+    /// hang ends and publish ("ok"); the checks run 2 s after the cancel, well past that moment.
+    private func assertTaskCancellationCancelsThePublish(
+        _ publish: @escaping @Sendable (PostInput) async throws -> PublishedPost
+    ) async throws {
+        let k = key("cancel")
+        try sim.script(businessKey: k, actionsJson: #"[{"action":"hang","ms":500},{"action":"ok"}]"#)
+        let p = post(k)
+        let before = try requests()
+        let task = Task { try await publish(p) }
+        try await waitForRequests(before + 1) // the first request hangs at the server
+        task.cancel()
+        do {
+            _ = try await task.value
+            XCTFail("expected PostatoError.Cancelled")
+        } catch PostatoError.Cancelled(_, _) {}
+        try await Task.sleep(nanoseconds: 2_000_000_000)
+        XCTAssertEqual(try requests(), before + 1, "exactly one request: nothing was retried after the cancel")
         XCTAssertEqual(try sim.publishes(businessKey: k), 0)
+    }
+
+    private func requests() throws -> Int {
+        let stats = try JSONSerialization.jsonObject(with: Data(sim.statsJson().utf8)) as! [String: Any]
+        return stats["requests"] as! Int
+    }
+
+    /// Waits (polling) until the simulator has seen `count` requests; fails after 5 s.
+    private func waitForRequests(_ count: Int) async throws {
+        let deadline = Date().addingTimeInterval(5)
+        while try requests() < count {
+            guard Date() < deadline else {
+                XCTFail("timed out waiting for request \(count)")
+                return
+            }
+            try await Task.sleep(nanoseconds: 5_000_000)
+        }
     }
 }

@@ -56,9 +56,20 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         slow_commit_ms: 1_500,
         ..FaultRates::default()
     };
-    let sim = Simulator::start(SimConfig { faults, seed: args.seed, ..SimConfig::default() }).await.map_err(|e| e.to_string())?;
-    let suspended = json!({"error": {"code": "account_suspended", "message": "the account is suspended", "field": "accountId"}});
-    sim.script_business_key(SUSPENDED, vec![ScriptAction::Respond { status: 403, headers: Default::default(), body: Some(suspended), body_text: None }]);
+    let sim = Simulator::start(SimConfig { faults, seed: args.seed, ..SimConfig::default() })
+        .await
+        .map_err(|e| e.to_string())?;
+    let suspended =
+        json!({"error": {"code": "account_suspended", "message": "the account is suspended", "field": "accountId"}});
+    sim.script_business_key(
+        SUSPENDED,
+        vec![ScriptAction::Respond {
+            status: 403,
+            headers: Default::default(),
+            body: Some(suspended),
+            body_text: None,
+        }],
+    );
     let client = Client::builder()
         .api_key(sim.api_key())
         .workspace_id("ws_demo")
@@ -75,12 +86,15 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let publisher = Publisher::with_shared_store(client, Arc::clone(&store) as Arc<dyn ResultStore>);
     let lines = SAMPLE_CAMPAIGN.lines().filter(|l| !l.trim().is_empty()).count() as u64;
     if args.output == Output::Text {
-        println!("postato demo: publishing {lines} posts through a simulator at {} that fails on purpose", sim.base_url());
+        println!(
+            "postato demo: publishing {lines} posts through a simulator at {} that fails on purpose",
+            sim.base_url()
+        );
         println!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
     }
     let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes())) as runner::Lines);
-    let summary = runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true })
-        .await?;
+    let summary =
+        runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }).await?;
     if args.output == Output::Text {
         summary.print(Output::Text);
     }
@@ -132,16 +146,28 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         Output::Text => {
             println!();
             println!("verification against the simulator's ground truth:");
-            println!("  requests: {}, faults injected: {}, replays: {}", stats.requests, stats.faults_injected, stats.replays);
-            println!("  posts published: {published}; platform publishes per key: {exactly_once} of {published} exactly 1");
+            println!(
+                "  requests: {}, faults injected: {}, replays: {}",
+                stats.requests, stats.faults_injected, stats.replays
+            );
+            println!(
+                "  posts published: {published}; platform publishes per key: {exactly_once} of {published} exactly 1"
+            );
             println!("  duplicates: {duplicates}");
-            println!("  lost: {}{}", lost.len(), if lost.is_empty() { String::new() } else { format!(" ({})", lost.join(", ")) });
+            println!(
+                "  lost: {}{}",
+                lost.len(),
+                if lost.is_empty() { String::new() } else { format!(" ({})", lost.join(", ")) }
+            );
             println!("  dead letters: {}", letters.len());
             for letter in &letters {
                 let line = letter.line.map(|l| format!(" (line {l})")).unwrap_or_default();
                 println!("    {}{line}: {}: {}", letter.business_key, letter.kind, letter.message);
             }
-            println!("{}", if ok { "OK: every post published exactly once or dead-lettered with its reason" } else { "FAILED" });
+            println!(
+                "{}",
+                if ok { "OK: every post published exactly once or dead-lettered with its reason" } else { "FAILED" }
+            );
         }
     }
     Ok(if ok { exit::SUCCESS } else { exit::FAILURE })

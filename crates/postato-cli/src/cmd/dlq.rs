@@ -53,7 +53,8 @@ async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<p
     let mut letters = Vec::new();
     while letters.len() < limit {
         let after = letters.last().map(|l: &postato::DeadLetter| l.business_key.clone());
-        let page = store.dead_letters(after.as_deref(), (limit - letters.len()).min(500)).await.map_err(|e| e.to_string())?;
+        let page =
+            store.dead_letters(after.as_deref(), (limit - letters.len()).min(500)).await.map_err(|e| e.to_string())?;
         if page.is_empty() {
             break;
         }
@@ -120,13 +121,27 @@ pub async fn run(args: &DlqArgs) -> u8 {
             let mut lines = Vec::new();
             for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
                 match &letter.payload {
-                    Some(payload) => lines.push(CampaignLine { line: letter.line.unwrap_or(0), post: parse_line(letter.line.unwrap_or(0), payload) }),
-                    None => eprintln!("skipping {}: its line could not be read; fix the campaign and run `postato batch` again", letter.business_key),
+                    Some(payload) => lines.push(CampaignLine {
+                        line: letter.line.unwrap_or(0),
+                        post: parse_line(letter.line.unwrap_or(0), payload),
+                    }),
+                    None => eprintln!(
+                        "skipping {}: its line could not be read; fix the campaign and run `postato batch` again",
+                        letter.business_key
+                    ),
                 }
             }
             let publisher = Publisher::with_shared_store(client, store);
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };
-            match runner::run(publisher, move || Ok(Box::new(lines.clone().into_iter().map(Ok)) as runner::Lines), true, *concurrency, progress).await {
+            match runner::run(
+                publisher,
+                move || Ok(Box::new(lines.clone().into_iter().map(Ok)) as runner::Lines),
+                true,
+                *concurrency,
+                progress,
+            )
+            .await
+            {
                 Ok(summary) => {
                     summary.print(*output);
                     summary.exit_code()

@@ -22,6 +22,9 @@ pub struct SimArgs {
     /// Probability of a 429 before processing
     #[arg(long, default_value_t = 0.0)]
     pub rate_limited_rate: f64,
+    /// The Retry-After of those 429s, in seconds
+    #[arg(long, default_value_t = 1, value_name = "SECS")]
+    pub rate_limited_retry_after: u64,
     /// Probability of closing the connection before processing
     #[arg(long, default_value_t = 0.0)]
     pub reset_rate: f64,
@@ -46,6 +49,9 @@ pub struct SimArgs {
     /// The rate limit's burst
     #[arg(long, default_value_t = 10)]
     pub burst: u32,
+    /// Answer the rate limit's 429s with Retry-After only: no RateLimit-* headers
+    #[arg(long)]
+    pub no_rate_limit_headers: bool,
     /// The seed of the fault generator
     #[arg(long, default_value_t = 0)]
     pub seed: u64,
@@ -67,9 +73,11 @@ pub async fn run(args: &SimArgs) -> u8 {
         require_idempotency_key: !args.no_require_idempotency_key,
         retention: Duration::from_secs(args.retention_secs),
         rate_limit: args.rate_limit.map(|rate| RateLimitConfig { rate_per_second: rate, burst: args.burst }),
+        rate_limit_headers: !args.no_rate_limit_headers,
         faults: FaultRates {
             server_error: args.server_error_rate,
             rate_limited: args.rate_limited_rate,
+            rate_limited_retry_after_secs: args.rate_limited_retry_after,
             reset_before: args.reset_rate,
             drop_after_commit: args.drop_after_commit_rate,
             slow_commit: args.slow_commit_rate,

@@ -11,7 +11,10 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_postato");
 pub async fn postato(args: &[&str], stdin: Option<&str>) -> Output {
     let mut command = tokio::process::Command::new(BIN);
     command.args(args).env_remove("POSTATO_API_KEY").env_remove("POSTATO_WORKSPACE_ID").env_remove("POSTATO_BASE_URL");
-    command.stdin(std::process::Stdio::piped()).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    command
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped());
     let mut child = command.spawn().expect("postato runs");
     if let Some(input) = stdin {
         use tokio::io::AsyncWriteExt;
@@ -37,7 +40,12 @@ pub fn connection(sim: &SimulatorHandle) -> Vec<String> {
 pub fn json_line(output: &Output) -> Value {
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
-    assert_eq!(lines.len(), 1, "exactly one JSON line, got {stdout:?} (stderr {:?})", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(
+        lines.len(),
+        1,
+        "exactly one JSON line, got {stdout:?} (stderr {:?})",
+        String::from_utf8_lossy(&output.stderr)
+    );
     serde_json::from_str(lines[0]).unwrap()
 }
 
@@ -46,7 +54,9 @@ pub fn code(output: &Output) -> i32 {
 }
 
 pub fn post_line(key: &str, content: &str) -> String {
-    format!(r#"{{"businessKey":"{key}","platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"{content}"}}"#)
+    format!(
+        r#"{{"businessKey":"{key}","platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"{content}"}}"#
+    )
 }
 
 pub fn strings(v: &[String]) -> Vec<&str> {

@@ -83,7 +83,11 @@ impl ResultStore for MemoryStore {
 
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
         let data = self.data();
-        let mut counts = StoreCounts { published: data.published.len() as u64, dead_letters: data.dead.len() as u64, ..Default::default() };
+        let mut counts = StoreCounts {
+            published: data.published.len() as u64,
+            dead_letters: data.dead.len() as u64,
+            ..Default::default()
+        };
         for letter in data.dead.values() {
             *counts.dead_letters_by_kind.entry(letter.kind.clone()).or_default() += 1;
         }

@@ -145,7 +145,16 @@ impl ResultStore for SqliteStore {
                  (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
-            .execute(params![r.business_key, r.idempotency_key, r.fingerprint, r.post_id, r.status, r.attempts, r.replayed, r.published_at_ms as i64])?;
+            .execute(params![
+                r.business_key,
+                r.idempotency_key,
+                r.fingerprint,
+                r.post_id,
+                r.status,
+                r.attempts,
+                r.replayed,
+                r.published_at_ms as i64
+            ])?;
             tx.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&r.business_key])?;
             tx.commit()
         })
@@ -162,7 +171,17 @@ impl ResultStore for SqliteStore {
                  (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
             )?
-            .execute(params![l.business_key, l.kind, l.status, l.message, l.body, l.attempts, l.failed_at_ms as i64, l.payload, l.line.map(|n| n as i64)])
+            .execute(params![
+                l.business_key,
+                l.kind,
+                l.status,
+                l.message,
+                l.body,
+                l.attempts,
+                l.failed_at_ms as i64,
+                l.payload,
+                l.line.map(|n| n as i64)
+            ])
             .map(drop)
         })
         .await?;

@@ -88,11 +88,6 @@ class PostatoTest {
         assertEquals(503.toUShort(), t.status)
         assertEquals(5u, t.attempts)
 
-        val limited = Support.key()
-        sim.script(limited, """[{"action":"respond","status":429,"headers":{"Retry-After":"7200"}}]""")
-        val r = assertThrows<PostatoException.RateLimited> { runBlocking { client.publish(Support.post(limited)) } }
-        assertEquals(7_200_000uL, r.retryAfterMs)
-
         val garbled = Support.key()
         sim.script(garbled, """[{"action":"respond","status":200,"bodyText":"<html>"}]""")
         assertThrows<PostatoException.InvalidResponse> { runBlocking { client.publish(Support.post(garbled)) } }
@@ -105,6 +100,15 @@ class PostatoTest {
         val reused = Support.key()
         publisher.publish(Support.post(reused))
         assertThrows<PostatoException.BusinessKeyReused> { runBlocking { publisher.publish(Support.post(reused, "edited")) } }
+
+        // Last: a 429 asking for two hours holds the client's gate, so every later publish on
+        // this client ends rate_limited at once too.
+        val limited = Support.key()
+        sim.script(limited, """[{"action":"respond","status":429,"headers":{"Retry-After":"7200"}}]""")
+        val r = assertThrows<PostatoException.RateLimited> { runBlocking { client.publish(Support.post(limited)) } }
+        assertEquals(7_200_000uL, r.retryAfterMs)
+        val held = assertThrows<PostatoException.RateLimited> { runBlocking { client.publish(Support.post(Support.key())) } }
+        assertEquals(0u, held.attempts)
         Unit
     }
 
@@ -131,26 +135,42 @@ class PostatoTest {
 
     @Test
     fun `a cancelled coroutine cancels the publish and nothing is retried after`() = runBlocking {
+        // Each first request hangs 500 ms, then the server closes the connection. The client
+        // fast-forwards its backoff, so a retry that survived the cancel would arrive as soon as
+        // the hang ends and publish ("ok"); the checks run 2 s after the cancel, well past that.
         val client = Support.client(sim)
         val k = Support.key("cancel")
-        sim.script(k, """[{"action":"hang","ms":3000},{"action":"ok"}]""")
+        sim.script(k, """[{"action":"hang","ms":500},{"action":"ok"}]""")
         val before = Support.requests(sim)
         val job = async { client.publish(Support.post(k)) }
-        delay(150)
+        awaitRequests(before + 1) // the first request hangs at the server
         job.cancel()
         assertThrows<CancellationException> { runBlocking { job.await() } }
-        delay(400)
-        assertEquals(before + 1, Support.requests(sim))
+        delay(2000)
+        assertEquals(before + 1, Support.requests(sim), "exactly one request: nothing was retried after the cancel")
         assertEquals(0uL, sim.publishes(k))
 
         val handle = CancelHandle()
         val k2 = Support.key("handle")
-        sim.script(k2, """[{"action":"hang","ms":3000}]""")
+        sim.script(k2, """[{"action":"hang","ms":500},{"action":"ok"}]""")
+        val before2 = Support.requests(sim)
         val pending = async { runCatching { client.publishCancellable(Support.post(k2), handle) } }
-        delay(150)
+        awaitRequests(before2 + 1)
         handle.cancel()
         val error = pending.await().exceptionOrNull()
         assertTrue(error is PostatoException.Cancelled, "got $error")
+        delay(2000)
+        assertEquals(before2 + 1, Support.requests(sim), "exactly one request: nothing was retried after the cancel")
+        assertEquals(0uL, sim.publishes(k2))
+    }
+
+    /** Waits (polling) until the simulator has seen `count` requests; fails after 5 s. */
+    private suspend fun awaitRequests(count: Int) {
+        val deadline = System.nanoTime() + 5_000_000_000L
+        while (Support.requests(sim) < count) {
+            assertTrue(System.nanoTime() < deadline, "timed out waiting for request $count")
+            delay(5)
+        }
     }
 
     @Test

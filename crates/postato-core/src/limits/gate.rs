@@ -1,0 +1,234 @@
+//! The shared rate-limit gate: every send of one client asks it first. It holds everyone on a
+//! 429, probes with one request before letting the others go, paces by the server's
+//! `RateLimit-*` headers when it sends them and by an adaptive rate learned from 429s when it
+//! does not.
+
+use std::time::Duration;
+
+use super::adaptive::AdaptiveRate;
+use super::pacer::{parse_policy, TokenBucket};
+use super::Admission;
+use crate::event::WaitReason;
+use crate::response::Response;
+use crate::time::Timestamp;
+
+/// How often a request waiting for the probe's answer re-checks.
+const WINDOW_RECHECK: Duration = Duration::from_millis(1);
+/// A window that has not moved for this long lets more requests go (a hung probe must not
+/// hold the others for its whole timeout).
+const PROBE_PATIENCE: Duration = Duration::from_secs(2);
+/// A window this wide no longer limits anything: it opens.
+const WINDOW_OPEN: u32 = 1024;
+/// Pacing by a policy runs this much below the server's advertised rate, for clock drift.
+const PACING_MARGIN: f64 = 0.97;
+/// Once the client paces itself, a 429 whose Retry-After is at most this slows the pace
+/// instead of holding everyone (the publish that got it still waits its Retry-After).
+const SHORT_RETRY_AFTER: Duration = Duration::from_secs(1);
+/// `RateLimit-Reset` and Retry-After holds are cut here; publishes stop waiting long before
+/// (at their `max_retry_after`).
+const MAX_HOLD: Duration = Duration::from_secs(3600);
+
+/// How many requests may be in flight while the server's limits are unknown: one (the probe)
+/// at first and after every hold, then one more for every answer, until it opens.
+#[derive(Clone, Copy, Debug)]
+struct SendWindow {
+    /// `None` once open.
+    limit: Option<u32>,
+    /// Answers to requests sent before this were sent before the window began: not probes.
+    from: Timestamp,
+    /// When the limit last changed or, at first, when the probe went.
+    changed: Option<Timestamp>,
+}
+
+impl SendWindow {
+    fn probe_from(from: Timestamp) -> Self {
+        SendWindow { limit: Some(1), from, changed: None }
+    }
+
+    /// Whether one more request may go with `in_flight` already out.
+    fn admits(&mut self, now: Timestamp, in_flight: u32) -> bool {
+        let Some(limit) = self.limit else { return true };
+        let changed = *self.changed.get_or_insert(now);
+        if in_flight < limit {
+            return true;
+        }
+        if now.saturating_since(changed) >= PROBE_PATIENCE {
+            self.limit = Some(limit.saturating_mul(2).max(in_flight + 1));
+            self.changed = Some(now);
+            return true;
+        }
+        false
+    }
+
+    /// An answer to a request sent at `sent_at` lets one more go, except in the window's first
+    /// millisecond: that one belongs to the probe alone.
+    fn on_answer(&mut self, now: Timestamp, sent_at: Timestamp) {
+        if let Some(limit) = self.limit.filter(|_| sent_at >= self.from && now > self.from) {
+            self.limit = (limit < WINDOW_OPEN).then_some(limit + 1);
+            self.changed = Some(now);
+        }
+    }
+}
+
+/// What the gate knows, for metrics and tests.
+#[derive(Clone, Copy, Debug, PartialEq)]
+pub struct GateSnapshot {
+    /// Every send waits until this time (a 429, `RateLimit-Remaining: 0`); in the past when
+    /// nothing holds.
+    pub hold_until: Timestamp,
+    /// The rate the client paces itself at, requests per second: from `RateLimit-Policy`, or
+    /// learned from 429s; `None` when it does not pace.
+    pub pacing_rate: Option<f64>,
+    /// Requests sent and not yet answered.
+    pub in_flight: u32,
+}
+
+/// The shared rate-limit gate.
+///
+/// - **Holds.** A 429 holds every publish until its Retry-After (missing or unreadable: the
+///   policy's default, 1 s); so does `RateLimit-Remaining: 0` with `RateLimit-Reset` when no
+///   policy is advertised. Once the client paces itself, a 429 with a Retry-After of at most
+///   1 s slows the pace instead of holding everyone.
+/// - **Probe.** At first and after every hold, one request goes alone; each answer lets one
+///   more go beside it, so the others follow spread, never all at once (a probe that has not
+///   answered within 2 s stops holding them).
+/// - **Pacing.** `RateLimit-Policy: <quota>;w=<seconds>[;burst=<n>]` with
+///   `RateLimit-Remaining` paces at 97 % of the advertised rate (policies slower than one
+///   request an hour, or unreadable, are ignored). Without a policy the gate learns a rate
+///   from 429s ([`adaptive`](super::adaptive)).
+///
+/// The gate bounds nothing by itself: a publish ends `rate_limited` rather than wait on it
+/// longer than its policy's `max_retry_after` (see `PublishMachine::poll_with`).
+#[derive(Clone, Debug)]
+pub struct RateLimitGate {
+    hold_until: Timestamp,
+    window: SendWindow,
+    policy: Option<TokenBucket>,
+    adaptive: AdaptiveRate,
+    default_retry_after: Duration,
+    in_flight: u32,
+}
+
+impl Default for RateLimitGate {
+    fn default() -> Self {
+        RateLimitGate::new(Duration::from_secs(1))
+    }
+}
+
+impl RateLimitGate {
+    /// A gate that holds for `default_retry_after` on a 429 without a readable Retry-After.
+    pub fn new(default_retry_after: Duration) -> Self {
+        RateLimitGate {
+            hold_until: Timestamp::EPOCH,
+            window: SendWindow::probe_from(Timestamp::EPOCH),
+            policy: None,
+            adaptive: AdaptiveRate::default(),
+            default_retry_after,
+            in_flight: 0,
+        }
+    }
+
+    /// What the gate knows at `now`.
+    pub fn snapshot(&self, now: Timestamp) -> GateSnapshot {
+        let pacing_rate = match &self.policy {
+            Some(bucket) => Some(bucket.rate_per_second()),
+            None => self.adaptive.rate(now),
+        };
+        GateSnapshot { hold_until: self.hold_until, pacing_rate, in_flight: self.in_flight }
+    }
+
+    /// May a request go at `now`? A `Go` counts it as in flight until
+    /// [`on_response`](Self::on_response), [`on_transport_failure`](Self::on_transport_failure)
+    /// or [`on_abandoned`](Self::on_abandoned).
+    pub fn admit(&mut self, now: Timestamp) -> Admission {
+        let wait = |until| Admission::WaitUntil { until, reason: WaitReason::RateLimitGate };
+        if now < self.hold_until {
+            return wait(self.hold_until);
+        }
+        if !self.window.admits(now, self.in_flight) {
+            return wait(now.saturating_add(WINDOW_RECHECK));
+        }
+        let paced = match &mut self.policy {
+            Some(bucket) => bucket.take(now),
+            None => self.adaptive.admit(now),
+        };
+        if let Some(until) = paced {
+            return wait(until);
+        }
+        self.in_flight += 1;
+        Admission::Go
+    }
+
+    /// Learns from the response to a request sent at `sent_at`: 429s hold or slow the pace,
+    /// `RateLimit-*` headers pace, answers widen the probe window.
+    pub fn on_response(&mut self, now: Timestamp, sent_at: Timestamp, response: &Response) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        let number = |name: &str| {
+            response.header(name).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
+        };
+        let remaining = number("ratelimit-remaining");
+        if let Some(policy) = response.header("ratelimit-policy").and_then(parse_policy) {
+            let rate = policy.rate_per_second * PACING_MARGIN;
+            let bucket = self
+                .policy
+                .get_or_insert_with(|| TokenBucket::new(rate, policy.burst, remaining.unwrap_or(policy.burst), now));
+            bucket.set_rate(now, rate, policy.burst);
+            if let Some(remaining) = remaining {
+                bucket.limit_tokens(now, remaining);
+            }
+        } else if remaining == Some(0.0) && response.status != 429 {
+            if let Some(reset) = number("ratelimit-reset") {
+                self.hold(now, now.saturating_add(Duration::from_secs_f64(reset.min(MAX_HOLD.as_secs_f64()))));
+            }
+        }
+        if response.status == 429 {
+            self.on_throttle(now, sent_at, response);
+        } else {
+            self.window.on_answer(now, sent_at);
+            self.adaptive.on_success(now);
+        }
+    }
+
+    fn on_throttle(&mut self, now: Timestamp, sent_at: Timestamp, response: &Response) {
+        let retry_after = response.retry_after(now).unwrap_or(self.default_retry_after).min(MAX_HOLD);
+        let resume_at = now.saturating_add(retry_after);
+        if let Some(bucket) = &mut self.policy {
+            bucket.limit_tokens(now, 0.0);
+            self.hold(now, resume_at);
+            return;
+        }
+        if sent_at < self.window.from {
+            // Sent before the current hold began: it says nothing the hold does not.
+            self.hold(now, resume_at);
+            return;
+        }
+        let paced_before = self.adaptive.is_pacing();
+        self.adaptive.on_throttle(now, resume_at);
+        if !paced_before || retry_after > SHORT_RETRY_AFTER {
+            self.hold(now, resume_at);
+        }
+    }
+
+    /// Learns that a request sent at `sent_at` failed without a response.
+    pub fn on_transport_failure(&mut self, _sent_at: Timestamp) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Learns that a request in flight was abandoned (its publish was cancelled or dropped).
+    pub fn on_abandoned(&mut self) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+    }
+
+    /// Holds every request until `until`; afterwards one probes first and the rest follow
+    /// paced.
+    pub fn hold(&mut self, now: Timestamp, until: Timestamp) {
+        if until <= self.hold_until || until <= now {
+            return;
+        }
+        self.hold_until = until;
+        self.window = SendWindow::probe_from(until);
+        if self.policy.is_none() {
+            self.adaptive.on_hold(now, until);
+        }
+    }
+}

@@ -1,0 +1,169 @@
+//! A deterministic simulation of the client's shared machinery (FoundationDB/TigerBeetle
+//! style): each seed runs many concurrent publishes through the real `Client` and
+//! `Publisher` — the rate-limit gate, the retry budget, the policy, the machine, cancellation
+//! by token and by dropping — on tokio's paused clock against a seeded, fault-injecting
+//! server, then checks the invariants in `invariants.rs`.
+//!
+//! ```sh
+//! cargo test -p postato --test simulation -- --nocapture                 # 10,000 seeds
+//! POSTATO_SIM_SEEDS=1000000 cargo test --release -p postato --test simulation -- --nocapture
+//! POSTATO_SIM_SEED=1234 cargo test -p postato --test simulation -- --nocapture   # replay one
+//! ```
+
+mod dice;
+mod invariants;
+mod run;
+mod server;
+mod transport;
+
+use std::time::{Duration, Instant};
+
+use run::{Plan, PlannedPublish};
+use server::{Faults, Limiter};
+
+fn env_number(name: &str) -> Option<u64> {
+    let value = std::env::var(name).ok()?;
+    Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")))
+}
+
+#[test]
+fn simulation_of_the_shared_machinery_keeps_every_invariant() {
+    let seeds: Vec<u64> = match env_number("POSTATO_SIM_SEED") {
+        Some(seed) => vec![seed],
+        None => {
+            let first = env_number("POSTATO_SIM_FIRST_SEED").unwrap_or(0);
+            (first..first + env_number("POSTATO_SIM_SEEDS").unwrap_or(10_000)).collect()
+        }
+    };
+    let started = Instant::now();
+    // Seeds are independent: spread them over the cores, each run on its own thread.
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let mut found: Vec<(u64, Vec<String>)> = std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<u64> = seeds.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || {
+                    mine.into_iter()
+                        .map(|seed| {
+                            let started = Instant::now();
+                            if std::env::var_os("POSTATO_SIM_TRACE").is_some() {
+                                eprintln!("seed {seed} starting");
+                            }
+                            let violations = invariants::check(&run::run(seed, Plan::draw(seed)));
+                            if started.elapsed() > Duration::from_secs(5) {
+                                eprintln!("seed {seed} took {:.1} s of real time", started.elapsed().as_secs_f64());
+                            }
+                            (seed, violations)
+                        })
+                        .filter(|(_, violations)| !violations.is_empty())
+                        .collect::<Vec<_>>()
+                })
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a simulation thread panicked")).collect()
+    });
+    found.sort();
+    let violations: usize = found.iter().map(|(_, v)| v.len()).sum();
+    for (seed, list) in found.iter().take(10) {
+        eprintln!("seed {seed}: {} violation(s):", list.len());
+        for violation in list.iter().take(5) {
+            eprintln!("  {violation}");
+        }
+        eprintln!("  replay: POSTATO_SIM_SEED={seed} cargo test -p postato --test simulation -- --nocapture");
+    }
+    let failing: Vec<u64> = found.iter().map(|(seed, _)| *seed).collect();
+    println!("simulation: {} seeds, {violations} violations ({:.1} s)", seeds.len(), started.elapsed().as_secs_f64());
+    assert!(failing.is_empty(), "seeds with violations: {failing:?}");
+}
+
+#[test]
+fn a_seed_replays_exactly() {
+    for seed in [7, 4242, 90_001] {
+        let trace = |seed| {
+            let report = run::run(seed, Plan::draw(seed));
+            report.arrivals.iter().map(|a| (a.seq, a.at - report.started, a.key.clone(), a.status)).collect::<Vec<_>>()
+        };
+        assert_eq!(trace(seed), trace(seed), "seed {seed} ran two different ways");
+    }
+}
+
+/// `count` publishes at once against a server that fails only as `faults` and `limiter` say.
+fn plan_of(count: usize, faults: Faults, limiter: Option<Limiter>) -> Plan {
+    let mut plan = Plan::draw(0);
+    plan.policy = postato::RetryPolicy::default();
+    plan.budget = postato::RetryBudgetConfig::default();
+    plan.faults = faults;
+    plan.limiter = limiter;
+    plan.via_publisher = false;
+    plan.publishes = (0..count)
+        .map(|i| PlannedPublish {
+            business_key: format!("campaign-{i}"),
+            // All at once: harder on the gate than a batch's 64 at a time.
+            start: Duration::ZERO,
+            cancel: None,
+            shared_key: false,
+        })
+        .collect();
+    plan
+}
+
+#[test]
+fn the_gate_learns_a_bare_429_limiter() {
+    // 100 requests/s with a burst of 10, `Retry-After: 1`, no RateLimit-* headers: 500
+    // posts take 4.9 s at best.
+    let faults = Faults { max_latency_ms: 3, max_stall_ms: 1, ..Faults::default() };
+    let report = run::run(1, plan_of(500, faults, Some(Limiter { rate_per_second: 100.0, burst: 10.0 })));
+    assert!(invariants::check(&report).is_empty(), "{:?}", invariants::check(&report));
+    let published = report.outcomes.iter().filter(|o| matches!(o.result, Some(Ok(_)))).count();
+    let last = report.outcomes.iter().filter_map(|o| o.ended).max().unwrap();
+    let took = last.duration_since(report.started).as_secs_f64();
+    let share = report.rate_limited_requests as f64 / report.arrivals.len() as f64;
+    println!(
+        "bare 429 limiter: {published} of 500 published in {took:.2} s (ideal 4.9 s: {:.2}x), {} of {} requests 429 ({:.1} %)",
+        took / 4.9,
+        report.rate_limited_requests,
+        report.arrivals.len(),
+        share * 100.0
+    );
+    if std::env::var_os("POSTATO_SIM_TIMELINE").is_some() {
+        for arrival in &report.arrivals {
+            println!("{:>6} ms {:?}", (arrival.at - report.started).as_millis(), arrival.status);
+        }
+    }
+    assert_eq!(published, 500);
+    assert!(took <= 4.9 * 1.3, "{took:.2} s");
+    assert!(share <= 0.05, "{:.1} % of requests were 429", share * 100.0);
+}
+
+/// Prints the plan a seed draws: `POSTATO_SIM_SEED=N cargo test … print_the_plan -- --ignored`.
+#[test]
+#[ignore]
+fn print_the_plan_of_a_seed() {
+    let seed = env_number("POSTATO_SIM_SEED").unwrap();
+    eprintln!("{:#?}", Plan::draw(seed));
+}
+
+#[test]
+fn the_retry_budget_bounds_load_during_an_outage_and_everything_publishes_after() {
+    let faults = Faults { max_latency_ms: 3, max_stall_ms: 1, outage: Duration::from_secs(1), ..Faults::default() };
+    let mut plan = plan_of(200, faults, None);
+    plan.policy = postato::RetryPolicy {
+        backoff_base: Duration::from_millis(20),
+        backoff_cap: Duration::from_millis(200),
+        jitter: postato::Jitter::Full,
+        max_attempts: 20,
+        ..postato::RetryPolicy::default()
+    };
+    plan.budget =
+        postato::RetryBudgetConfig { capacity: 20.0, refill_per_second: 10.0, ..postato::RetryBudgetConfig::default() };
+    let report = run::run(2, plan);
+    assert!(invariants::check(&report).is_empty(), "{:?}", invariants::check(&report));
+    assert!(report.outcomes.iter().all(|o| matches!(o.result, Some(Ok(_)))), "every post publishes after the outage");
+    // During the outage: one first attempt per post, plus the budget (20 tokens, 10/s for
+    // about 1 s). Without the budget each post would retry every 20-200 ms (about 8 times).
+    let failed = report.unavailable_requests;
+    println!("outage: {failed} requests failed for 200 posts, {} requests in all", report.arrivals.len());
+    assert!(failed <= 200 + 45, "{failed} requests failed during the outage for 200 posts");
+    // Afterwards each post needs exactly one more request.
+    assert!(report.arrivals.len() <= failed + 200, "{} requests", report.arrivals.len());
+}

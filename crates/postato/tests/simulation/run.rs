@@ -1,0 +1,254 @@
+//! One run of the simulation: a seed draws the client's settings, the server's faults and a
+//! schedule of publishes and cancellations; the run drives them through the real `Client`
+//! (or `Publisher` over a `MemoryStore`) on tokio's paused clock, and records what happened.
+
+use postato::{CancellationToken, PublishError, Published, RetryBudgetConfig, RetryPolicy, WhenBudgetEmpty};
+use postato::{Client, ErrorKind, Event, Jitter, MemoryStore, Post, PostStatus, Publisher, ResultStore};
+use postato_core::Timestamp;
+use std::collections::BTreeSet;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+use tokio::time::Instant;
+
+use crate::dice::Dice;
+use crate::server::{Arrival, Faults, Limiter, Server};
+use crate::transport::SimTransport;
+
+/// No run may take longer than this (virtual time): a publish still running then has hung.
+pub const RUN_LIMIT: Duration = Duration::from_secs(6 * 3600);
+
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum CancelHow {
+    Token,
+    Drop,
+}
+
+#[derive(Clone, Debug)]
+pub struct PlannedPublish {
+    pub business_key: String,
+    pub start: Duration,
+    pub cancel: Option<(CancelHow, Duration)>,
+    /// Another publish uses the same business key at the same time.
+    pub shared_key: bool,
+}
+
+#[derive(Clone, Debug)]
+pub struct Plan {
+    pub policy: RetryPolicy,
+    pub budget: RetryBudgetConfig,
+    pub faults: Faults,
+    pub limiter: Option<Limiter>,
+    pub via_publisher: bool,
+    pub publishes: Vec<PlannedPublish>,
+}
+
+impl Plan {
+    /// Everything a seed decides.
+    pub fn draw(seed: u64) -> Plan {
+        let mut dice = Dice::new(seed);
+        let backoff_base = Duration::from_millis(dice.between(10, 1_000));
+        let policy = RetryPolicy {
+            max_attempts: dice.between(1, 6) as u32,
+            backoff_base,
+            backoff_cap: backoff_base * dice.between(1, 30) as u32,
+            jitter: if dice.chance(0.5) {
+                Jitter::Full
+            } else {
+                Jitter::Additive { max: Duration::from_millis(dice.below(500)) }
+            },
+            max_rate_limit_waits: if dice.chance(0.7) { 20 } else { dice.below(21) as u32 },
+            max_retry_after: Duration::from_secs(if dice.chance(0.7) { 60 } else { dice.between(1, 60) }),
+            default_retry_after: Duration::from_secs(1),
+            attempt_timeout: Duration::from_millis(dice.between(200, 30_000)),
+            deadline: dice.chance(0.4).then(|| Duration::from_millis(dice.between(1_000, 120_000))),
+        };
+        let budget = if dice.chance(0.6) {
+            RetryBudgetConfig::default()
+        } else {
+            RetryBudgetConfig {
+                capacity: dice.between(1, 20) as f64,
+                refill_per_second: dice.below(6) as f64,
+                when_empty: if dice.chance(0.5) { WhenBudgetEmpty::Wait } else { WhenBudgetEmpty::Fail },
+                ..RetryBudgetConfig::default()
+            }
+        };
+        let limiter = dice
+            .chance(0.2)
+            .then(|| Limiter { rate_per_second: dice.between(5, 200) as f64, burst: dice.between(1, 10) as f64 });
+        let faults = Faults {
+            server_error: dice.rate(0.3),
+            rate_limited: dice.rate(0.1),
+            reset: dice.rate(0.1),
+            hang: dice.rate(0.05),
+            drop_after_commit: dice.rate(0.1),
+            slow_commit: dice.rate(0.1),
+            ratelimit_headers: dice.rate(0.1),
+            max_latency_ms: dice.below(50),
+            max_stall_ms: dice.between(1, 40_000),
+            outage: Duration::from_millis(if dice.chance(0.1) { dice.below(20_000) } else { 0 }),
+        };
+        let count = dice.between(2, if limiter.is_some() { 40 } else { 20 }) as usize;
+        let mut publishes: Vec<PlannedPublish> = Vec::with_capacity(count);
+        for i in 0..count {
+            let start = Duration::from_millis(dice.below(2_000));
+            if i > 0 && dice.chance(0.1) {
+                let twin = dice.below(i as u64) as usize;
+                if publishes[twin].cancel.is_none() {
+                    publishes[twin].shared_key = true;
+                    let business_key = publishes[twin].business_key.clone();
+                    publishes.push(PlannedPublish { business_key, start, cancel: None, shared_key: true });
+                    continue;
+                }
+            }
+            let cancel = dice.chance(0.15).then(|| {
+                let how = if dice.chance(0.5) { CancelHow::Token } else { CancelHow::Drop };
+                (how, Duration::from_millis(dice.below(5_000)))
+            });
+            publishes.push(PlannedPublish { business_key: format!("sim-{i}"), start, cancel, shared_key: false });
+        }
+        Plan { policy, budget, faults, limiter, via_publisher: dice.chance(0.3), publishes }
+    }
+}
+
+/// What happened to one planned publish.
+#[derive(Clone, Debug, Default)]
+pub struct Outcome {
+    pub started: Option<Instant>,
+    pub ended: Option<Instant>,
+    pub result: Option<Result<Published, PublishError>>,
+    /// The server's request counter when the publish was cancelled or dropped.
+    pub cancelled_after_seq: Option<u64>,
+}
+
+/// Everything a run leaves for the invariants.
+pub struct Report {
+    pub plan: Plan,
+    pub outcomes: Vec<Outcome>,
+    pub arrivals: Vec<Arrival>,
+    pub server_publishes: Vec<(String, u32)>,
+    pub server_ids: Vec<(String, Option<String>)>,
+    pub store_ids: Vec<(String, Option<String>, bool)>,
+    /// Each request as the client sent it: when (client time).
+    pub sends: Vec<Timestamp>,
+    /// Every hold end the gate had.
+    pub holds: BTreeSet<Timestamp>,
+    pub rate_limited_requests: usize,
+    pub unavailable_requests: usize,
+    pub started: Instant,
+}
+
+#[derive(Default)]
+struct Recorder {
+    sends: Vec<Timestamp>,
+    holds: BTreeSet<Timestamp>,
+}
+
+/// Runs `plan` on a fresh single-threaded runtime with a paused clock.
+pub fn run(seed: u64, plan: Plan) -> Report {
+    let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
+    runtime.block_on(run_on_virtual_clock(seed, plan))
+}
+
+async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
+    let started = Instant::now();
+    let seq = Arc::new(AtomicU64::new(0));
+    let server = Arc::new(Mutex::new(Server::new(seed, plan.faults.clone(), plan.limiter, Arc::clone(&seq))));
+    let recorder = Arc::new(Mutex::new(Recorder::default()));
+    let cell: Arc<OnceLock<Client<SimTransport>>> = Arc::new(OnceLock::new());
+    let (hook_cell, hook_recorder) = (Arc::clone(&cell), Arc::clone(&recorder));
+    let client = Client::builder()
+        .api_key("sk_test_simulation")
+        .workspace_id("ws_1")
+        .base_url("http://127.0.0.1:9")
+        .policy(plan.policy.clone())
+        .retry_budget(plan.budget)
+        .seed(seed)
+        .fast_forward_waits(false)
+        .on_event(move |_key, event| {
+            let Some(client) = hook_cell.get() else { return };
+            let snapshot = client.limits_snapshot();
+            let mut recorder = hook_recorder.lock().unwrap();
+            recorder.holds.insert(snapshot.gate.hold_until);
+            if matches!(event, Event::AttemptStarted { .. }) {
+                recorder.sends.push(snapshot.taken_at);
+            }
+        })
+        .build_with_transport(SimTransport { server: Arc::clone(&server) })
+        .expect("a drawn policy is valid");
+    let _ = cell.set(client.clone());
+    let store = Arc::new(MemoryStore::new());
+    let publisher = plan.via_publisher.then(|| Publisher::with_shared_store(client.clone(), store.clone()));
+
+    let outcomes = Arc::new(Mutex::new(vec![Outcome::default(); plan.publishes.len()]));
+    let mut handles = Vec::new();
+    for (i, planned) in plan.publishes.iter().enumerate() {
+        let post =
+            Post::new(&planned.business_key, "x", "acc_1", PostStatus::Publish, "post", "hello from the simulation");
+        let token = CancellationToken::new();
+        let (client, publisher, results, cancel) =
+            (client.clone(), publisher.clone(), Arc::clone(&outcomes), token.clone());
+        let start = planned.start;
+        let handle = tokio::spawn(async move {
+            tokio::time::sleep(start).await;
+            results.lock().unwrap()[i].started = Some(Instant::now());
+            let result = match &publisher {
+                Some(publisher) => publisher.publish_with_cancel(&post, &cancel).await.map(|report| report.published),
+                None => client.publish_with_cancel(&post, &cancel).await,
+            };
+            let mut results = results.lock().unwrap();
+            results[i].ended = Some(Instant::now());
+            results[i].result = Some(result);
+        });
+        if let Some((how, after)) = planned.cancel {
+            let (abort, outcomes, seq) = (handle.abort_handle(), Arc::clone(&outcomes), Arc::clone(&seq));
+            tokio::spawn(async move {
+                tokio::time::sleep(start + after).await;
+                outcomes.lock().unwrap()[i].cancelled_after_seq = Some(seq.load(Ordering::SeqCst));
+                match how {
+                    CancelHow::Token => token.cancel(),
+                    CancelHow::Drop => abort.abort(),
+                }
+            });
+        }
+        handles.push(handle);
+    }
+    let limit = started + RUN_LIMIT;
+    for handle in handles {
+        let _ = tokio::time::timeout_at(limit, handle).await;
+    }
+    // Let requests still being processed (slow commits, hangs) reach the server's truth.
+    tokio::time::sleep(Duration::from_millis(plan.faults.max_stall_ms + plan.faults.max_latency_ms + 10)).await;
+
+    let mut store_ids = Vec::new();
+    if plan.via_publisher {
+        let letters = store.dead_letters(None, 10_000).await.unwrap_or_default();
+        for planned in &plan.publishes {
+            let record = store.published(&planned.business_key).await.unwrap_or(None);
+            let dead = letters.iter().any(|l| l.business_key == planned.business_key);
+            store_ids.push((planned.business_key.clone(), record.map(|r| r.post_id), dead));
+        }
+    }
+    let server = server.lock().unwrap();
+    let keys: BTreeSet<String> = plan.publishes.iter().map(|p| postato::idempotency_key(&p.business_key)).collect();
+    let recorder = recorder.lock().unwrap();
+    let outcomes = outcomes.lock().unwrap().clone();
+    Report {
+        outcomes,
+        arrivals: server.arrivals.clone(),
+        server_publishes: server.publishes.iter().map(|(k, n)| (k.clone(), *n)).collect(),
+        server_ids: keys.iter().map(|k| (k.clone(), server.published_id(k).map(str::to_owned))).collect(),
+        store_ids,
+        sends: recorder.sends.clone(),
+        holds: recorder.holds.clone(),
+        rate_limited_requests: server.rate_limited_requests(),
+        unavailable_requests: server.requests_answered(503),
+        plan,
+        started,
+    }
+}
+
+/// Whether an error's kind is one a publish may end with.
+pub fn is_typed(kind: ErrorKind) -> bool {
+    !matches!(kind, ErrorKind::InvalidInput)
+}
