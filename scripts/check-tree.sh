@@ -10,11 +10,17 @@ if [ -n "$artifacts" ]; then
   echo "$artifacts" | sed 's/^/  /'
   status=1
 fi
-large=$(git ls-files -z | xargs -0 -r stat -c '%s %n' 2>/dev/null | awk '$1 > 1048576 { print "  " $2 " (" $1 " bytes)" }')
+# Sizes of the blobs git stores (not of the work tree), so a file deleted or edited locally
+# is still judged by what would be committed.
+large=$(git ls-files -s | awk '{ print $2 " " $4 }' \
+  | git cat-file --batch-check='%(objectsize) %(rest)' \
+  | awk '$1 > 1048576 { print "  " $2 " (" $1 " bytes)" }')
 if [ -n "$large" ]; then
   echo "tracked files larger than 1 MB:"
   echo "$large"
   status=1
 fi
-[ "$status" = 0 ] && echo "tree: no build outputs, no file over 1 MB ($(git ls-files | wc -l) files)"
+if [ "$status" = 0 ]; then
+  echo "tree: no build outputs, no file over 1 MB ($(git ls-files | wc -l) files)"
+fi
 exit "$status"

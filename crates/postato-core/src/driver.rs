@@ -50,13 +50,17 @@ pub async fn drive<T: Transport, C: Clock>(
             Some(limits) => machine.poll_with(now, |next| limits.admit(now, next)),
             None => machine.poll(now),
         };
+        // An admitted send is the limits' until settled: the guard reports it abandoned if
+        // anything (a panicking hook, a dropped future) ends this publish before its outcome.
+        let in_flight = match (&action, limits) {
+            (Action::Send(_), Some(limits)) => Some(InFlight { limits, sent_at: now, settled: false }),
+            _ => None,
+        };
         while let Some(event) = machine.poll_event() {
             on_event(&event);
         }
         match action {
             Action::Send(attempt) => {
-                // Reports the send as abandoned if this future is dropped while it is out.
-                let in_flight = limits.map(|limits| InFlight { limits, sent_at: now, settled: false });
                 let outcome = transport.send(&attempt.request, attempt.timeout).await;
                 let now = clock.now();
                 match outcome {

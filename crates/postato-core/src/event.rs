@@ -15,8 +15,14 @@ pub enum WaitReason {
     TransportFailure(TransportFailureKind),
     /// A 429's Retry-After.
     RateLimited,
-    /// The client's shared rate-limit gate holds every publish.
+    /// The client's shared rate-limit gate holds every publish (after a 429, or
+    /// `RateLimit-Remaining: 0`).
     RateLimitGate,
+    /// The client waits for the first request's answer before sending more (at first, and
+    /// after every hold).
+    Probe,
+    /// The client paces its sends to the server's rate (advertised or learned).
+    Pacing,
     /// The client's shared retry budget is empty.
     RetryBudget,
 }
@@ -24,7 +30,7 @@ pub enum WaitReason {
 impl WaitReason {
     /// Whether this wait precedes a retry of a failed attempt (as opposed to pacing).
     pub fn is_retry(self) -> bool {
-        !matches!(self, WaitReason::RateLimitGate | WaitReason::RetryBudget)
+        !matches!(self, WaitReason::RateLimitGate | WaitReason::Probe | WaitReason::Pacing | WaitReason::RetryBudget)
     }
 }
 
@@ -35,6 +41,8 @@ impl fmt::Display for WaitReason {
             WaitReason::TransportFailure(kind) => write!(f, "transport failure ({})", kind.as_str()),
             WaitReason::RateLimited => f.write_str("rate limited (429)"),
             WaitReason::RateLimitGate => f.write_str("shared rate-limit gate"),
+            WaitReason::Probe => f.write_str("waiting for the first request's answer"),
+            WaitReason::Pacing => f.write_str("pacing to the server's rate"),
             WaitReason::RetryBudget => f.write_str("retry budget empty"),
         }
     }

@@ -109,7 +109,7 @@ pub struct PublishMachine {
     sends: u32,
     failures: u32,
     rate_limit_waits: u32,
-    /// Waits on the shared gate, counted and capped like 429 waits.
+    /// Holds of the shared gate waited out, counted and capped like 429 waits.
     gate_waits: u32,
     /// When the current wait on the shared limits began (reset by every send and backoff).
     shared_wait_since: Option<Timestamp>,
@@ -172,10 +172,11 @@ impl PublishMachine {
     /// What to do at `now`. Before a send, `admit` is asked whether it may go now (a shared
     /// rate-limit gate, a retry budget): it may defer the send or refuse it.
     ///
-    /// Waits on the shared limits are bounded like the publish's own: one wait that would
-    /// last beyond the policy's `max_retry_after` ends the publish at once (`RateLimited` for
-    /// the gate, `Transient` for an empty budget), and gate waits count against
-    /// `max_rate_limit_waits`.
+    /// Waits on the shared limits are bounded like the publish's own: one wait on a hold, on
+    /// pacing or on the budget that would last beyond the policy's `max_retry_after` ends the
+    /// publish at once (`RateLimited` for the gate, `Transient` for an empty budget), and each
+    /// hold it waits out counts against `max_rate_limit_waits`. Waiting for the probe's
+    /// answer is bounded by the gate (2 s without an answer lets more go).
     pub fn poll_with(&mut self, now: Timestamp, admit: impl FnOnce(NextSend) -> Admission) -> Action {
         match &self.state {
             State::Done(result) => return Action::Done(result.clone()),
@@ -195,14 +196,19 @@ impl PublishMachine {
             Admission::WaitUntil { until, reason } => {
                 // A wait must let time pass, or the caller would ask again at the same instant.
                 let until = until.max(now.saturating_add(Duration::from_millis(1)));
-                if self.shared_wait_since.is_none() && reason == WaitReason::RateLimitGate {
-                    self.gate_waits += 1;
-                }
-                let since = *self.shared_wait_since.get_or_insert(now);
-                if until.saturating_since(since) > self.policy.max_retry_after
-                    || self.gate_waits > self.policy.max_rate_limit_waits
-                {
-                    return self.finish_shared_wait(now, until, reason);
+                // Waiting for the probe's answer is bounded by the gate itself (it lets more go
+                // after 2 s without an answer); holds, pacing and the budget are bounded here.
+                if reason != WaitReason::Probe {
+                    let in_a_hold = matches!(self.state, State::Waiting { reason: WaitReason::RateLimitGate, .. });
+                    if reason == WaitReason::RateLimitGate && !in_a_hold {
+                        self.gate_waits += 1;
+                    }
+                    let since = *self.shared_wait_since.get_or_insert(now);
+                    if until.saturating_since(since) > self.policy.max_retry_after
+                        || self.gate_waits > self.policy.max_rate_limit_waits
+                    {
+                        return self.finish_shared_wait(now, until, reason);
+                    }
                 }
                 self.wait_until(now, until, reason);
                 return self.current_action();

@@ -31,19 +31,19 @@ fn send_and_settle(limits: &SharedLimits, now: Timestamp, next: NextSend) -> Adm
     admission
 }
 
-fn is_gate_wait(admission: Admission) -> bool {
-    matches!(admission, Admission::WaitUntil { reason: WaitReason::RateLimitGate, .. })
+fn is_probe_wait(admission: Admission) -> bool {
+    matches!(admission, Admission::WaitUntil { reason: WaitReason::Probe, .. })
 }
 
 #[test]
 fn the_first_request_probes_while_others_wait_for_its_answer() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
     assert_eq!(limits.admit(T0, first()), Admission::Go);
-    assert!(is_gate_wait(limits.admit(T0, first())));
+    assert!(is_probe_wait(limits.admit(T0, first())));
     limits.on_response(at(5), T0, &accepted());
     assert_eq!(limits.admit(at(5), first()), Admission::Go);
     assert_eq!(limits.admit(at(5), first()), Admission::Go, "each answer lets one more go beside it");
-    assert!(is_gate_wait(limits.admit(at(5), first())), "spread, not all at once");
+    assert!(is_probe_wait(limits.admit(at(5), first())), "spread, not all at once");
 }
 
 #[test]
@@ -93,16 +93,11 @@ fn after_a_hold_one_request_probes_and_the_rest_follow_spread() {
     limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "1"));
     assert_eq!(limits.admit(at(1_000), first()), Admission::Go, "the probe");
     for _ in 0..50 {
-        assert!(is_gate_wait(limits.admit(at(1_000), first())), "nobody else in the hold's first millisecond");
+        assert!(is_probe_wait(limits.admit(at(1_000), first())), "nobody else in the hold's first millisecond");
     }
     limits.on_response(at(1_001), at(1_000), &accepted());
-    let mut sent = 0;
-    for _ in 0..50 {
-        if send_and_settle(&limits, at(1_001), first()) == Admission::Go {
-            sent += 1;
-        }
-    }
-    assert!(sent < 5, "{sent} went at once after the probe answered");
+    let sent = (0..50).filter(|_| limits.admit(at(1_001), first()) == Admission::Go).count();
+    assert_eq!(sent, 2, "the probe's answer lets two go, not everyone");
 }
 
 #[test]
@@ -251,29 +246,52 @@ fn a_budget_that_stays_empty_ends_the_retry_after_max_retry_after() {
 }
 
 #[test]
-fn gate_waits_are_counted_and_capped_like_429_waits() {
-    let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &accepted());
-    let policy = RetryPolicy { max_rate_limit_waits: 3, max_attempts: 100, ..RetryPolicy::default() };
+fn gate_holds_are_counted_and_capped_like_429_waits() {
+    // Every send fails with a 503 and, meanwhile, another publish's 429 holds the gate for
+    // 2 s: the publish waits out three holds, and the fourth ends it.
+    let mut gate = RateLimitGate::default();
+    let policy = RetryPolicy {
+        max_rate_limit_waits: 3,
+        max_attempts: 100,
+        backoff_base: Duration::from_millis(10),
+        backoff_cap: Duration::from_millis(100),
+        ..RetryPolicy::default()
+    };
     let mut machine = PublishMachine::new(request("held"), policy, 1, T0);
     let mut now = T0;
-    let mut result = None;
-    for _ in 0..100 {
-        // Before every send another publish's 429 holds the gate for 2 s.
-        limits.admit(now, first());
-        limits.on_response(now, now, &Response::new(429, "").with_header("Retry-After", "2"));
-        match machine.poll_with(now, |next| limits.admit(now, next)) {
-            Action::Send(_) => machine.handle_response(now, &Response::new(503, "")),
-            Action::Wait { until } => now = until,
-            Action::Done(done) => {
-                result = Some(done);
-                break;
+    let result = (0..1_000)
+        .find_map(|_| match machine.poll_with(now, |_| gate.admit(now)) {
+            Action::Send(_) => {
+                gate.on_response(now, now, &Response::new(503, ""));
+                machine.handle_response(now, &Response::new(503, ""));
+                gate.hold(now, now.saturating_add(Duration::from_secs(2)));
+                None
             }
+            Action::Wait { until } => {
+                now = until;
+                None
+            }
+            Action::Done(done) => Some(done),
             Action::AwaitingOutcome => unreachable!(),
-        }
-    }
-    assert_eq!(result.expect("the publish ended").unwrap_err().kind(), ErrorKind::RateLimited);
+        })
+        .expect("the publish ended");
+    let error = result.unwrap_err();
+    assert_eq!((error.kind(), error.attempts()), (ErrorKind::RateLimited, 4), "{error:?}");
+}
+
+#[test]
+fn waiting_for_the_probe_or_for_pacing_is_not_a_hold() {
+    // Publishes queued behind the first request never count as rate-limit waits: with no
+    // waits allowed at all, a healthy server still gets every publish.
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    let policy = RetryPolicy { max_rate_limit_waits: 0, ..RetryPolicy::default() };
+    let mut first = PublishMachine::new(request("first"), policy.clone(), 1, T0);
+    let mut second = PublishMachine::new(request("second"), policy, 2, T0);
+    assert!(matches!(first.poll_with(T0, |next| limits.admit(T0, next)), Action::Send(_)));
+    assert!(matches!(second.poll_with(T0, |next| limits.admit(T0, next)), Action::Wait { .. }));
+    limits.on_response(at(3), T0, &common::ok_body());
+    first.handle_response(at(3), &common::ok_body());
+    assert!(matches!(second.poll_with(at(3), |next| limits.admit(at(3), next)), Action::Send(_)));
 }
 
 #[test]

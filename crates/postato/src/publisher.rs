@@ -155,6 +155,7 @@ impl<T: Transport> Publisher<T> {
                 Ok(Begin::HeldByOther { .. }) if !wait_for_claims => return Ok(None),
                 Ok(Begin::HeldByOther { expires_in }) => {
                     tokio::select! {
+                        biased;
                         _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
                         _ = tokio::time::sleep(expires_in.min(Duration::from_millis(200))) => {}
                     }
@@ -176,6 +177,7 @@ impl<T: Transport> Publisher<T> {
             renew.tick().await;
             loop {
                 tokio::select! {
+                    biased;
                     result = &mut publish => break result,
                     _ = renew.tick() => {
                         if let Err(e) = self.store.renew(key, &claimant, self.lease).await {

@@ -119,9 +119,9 @@ async fn until_requests(sim: &postato_sim::SimulatorHandle, requests: u64) {
 
 #[tokio::test]
 async fn cancelling_ends_the_publish_and_nothing_is_retried_after() {
-    // The first attempt hangs 300 ms, then the connection closes: a publish that survived
-    // its cancellation would retry after its backoff (at most 50 ms here), well before the
-    // check 1.5 s later.
+    // The first attempt hangs 1 s, then the connection closes: a publish that survived its
+    // cancellation would retry after its backoff (at most 50 ms here), well before the check
+    // 2.5 s after the cancel.
     let sim = sim().await;
     let client = builder(&sim)
         .fast_forward_waits(false)
@@ -129,7 +129,7 @@ async fn cancelling_ends_the_publish_and_nothing_is_retried_after() {
         .build()
         .unwrap();
     let k = key("cancel");
-    sim.script_business_key(&k, vec![ScriptAction::Hang { ms: 300 }, ScriptAction::Ok]);
+    sim.script_business_key(&k, vec![ScriptAction::Hang { ms: 1_000 }, ScriptAction::Ok]);
     let token = CancellationToken::new();
     let cancel = token.clone();
     let publish = {
@@ -140,20 +140,20 @@ async fn cancelling_ends_the_publish_and_nothing_is_retried_after() {
     cancel.cancel();
     let error = publish.await.unwrap().unwrap_err();
     assert_eq!((error.kind(), error.attempts()), (ErrorKind::Cancelled, 1));
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(sim.stats().requests, 1, "a retry went out after the cancel");
     assert_eq!(sim.platform_publishes_for(&k), 0);
 
     // Dropping the future cancels too.
     let k2 = key("drop");
-    sim.script_business_key(&k2, vec![ScriptAction::Hang { ms: 300 }, ScriptAction::Ok]);
+    sim.script_business_key(&k2, vec![ScriptAction::Hang { ms: 1_000 }, ScriptAction::Ok]);
     let publish = {
         let (client, post) = (client.clone(), post(&k2));
         tokio::spawn(async move { client.publish(&post).await })
     };
     until_requests(&sim, 2).await;
     publish.abort();
-    tokio::time::sleep(Duration::from_millis(1_500)).await;
+    tokio::time::sleep(Duration::from_millis(2_500)).await;
     assert_eq!(sim.stats().requests, 2, "a retry went out after the drop");
     assert_eq!(sim.platform_publishes_for(&k2), 0);
 }

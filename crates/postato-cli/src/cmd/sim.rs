@@ -23,7 +23,7 @@ pub struct SimArgs {
     #[arg(long, default_value_t = 0.0)]
     pub rate_limited_rate: f64,
     /// The Retry-After of those 429s, in seconds
-    #[arg(long, default_value_t = 1, value_name = "SECS")]
+    #[arg(long, default_value_t = 1, value_name = "SECS", value_parser = clap::value_parser!(u64).range(1..))]
     pub rate_limited_retry_after: u64,
     /// Probability of closing the connection before processing
     #[arg(long, default_value_t = 0.0)]

@@ -141,19 +141,19 @@ impl RateLimitGate {
     /// [`on_response`](Self::on_response), [`on_transport_failure`](Self::on_transport_failure)
     /// or [`on_abandoned`](Self::on_abandoned).
     pub fn admit(&mut self, now: Timestamp) -> Admission {
-        let wait = |until| Admission::WaitUntil { until, reason: WaitReason::RateLimitGate };
+        let wait = |until, reason| Admission::WaitUntil { until, reason };
         if now < self.hold_until {
-            return wait(self.hold_until);
+            return wait(self.hold_until, WaitReason::RateLimitGate);
         }
         if !self.window.admits(now, self.in_flight) {
-            return wait(now.saturating_add(WINDOW_RECHECK));
+            return wait(now.saturating_add(WINDOW_RECHECK), WaitReason::Probe);
         }
         let paced = match &mut self.policy {
             Some(bucket) => bucket.take(now),
             None => self.adaptive.admit(now),
         };
         if let Some(until) = paced {
-            return wait(until);
+            return wait(until, WaitReason::Pacing);
         }
         self.in_flight += 1;
         Admission::Go
@@ -203,7 +203,7 @@ impl RateLimitGate {
             return;
         }
         let paced_before = self.adaptive.is_pacing();
-        self.adaptive.on_throttle(now, resume_at);
+        self.adaptive.on_throttle(now, sent_at, resume_at);
         if !paced_before || retry_after > SHORT_RETRY_AFTER {
             self.hold(now, resume_at);
         }
@@ -219,8 +219,9 @@ impl RateLimitGate {
         self.in_flight = self.in_flight.saturating_sub(1);
     }
 
-    /// Holds every request until `until`; afterwards one probes first and the rest follow
-    /// paced.
+    /// Holds every request until `until`; afterwards one probes first and the rest follow,
+    /// one more beside it for every answer, paced by a slow start unless the gate already
+    /// paces (see [`adaptive`](super::adaptive)).
     pub fn hold(&mut self, now: Timestamp, until: Timestamp) {
         if until <= self.hold_until || until <= now {
             return;

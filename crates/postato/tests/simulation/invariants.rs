@@ -3,18 +3,23 @@
 //! the first millisecond after a gate hold carries at most one request; a store agrees with
 //! the server.
 
-use postato::{idempotency_key, ErrorKind, Jitter};
+use postato::{idempotency_key, ErrorKind, Event, Jitter, WaitReason};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::run::{is_typed, CancelHow, Report};
+use crate::run::{is_expected, CancelHow, Report};
 
 /// Slack for the millisecond clock.
 const TICK: Duration = Duration::from_millis(2);
+/// The longest a publish may wait for the gate's probe to answer: the window doubles every
+/// 2 s without an answer, so 64 publishes get through within 7 rounds.
+const PROBE_ALLOWANCE: Duration = Duration::from_secs(16);
 
 pub fn check(report: &Report) -> Vec<String> {
     let mut violations = Vec::new();
     each_post_ends_one_way(report, &mut violations);
     publishes_keep_their_bounds(report, &mut violations);
+    shared_waits_keep_their_bound(report, &mut violations);
     nothing_is_sent_after_a_cancel(report, &mut violations);
     a_hold_ends_with_one_probe(report, &mut violations);
     the_store_agrees_with_the_server(report, &mut violations);
@@ -43,7 +48,7 @@ fn each_post_ends_one_way(report: &Report, violations: &mut Vec<String>) {
                 }
             }
             Some(Err(error)) => {
-                if !is_typed(error.kind()) {
+                if !is_expected(error.kind()) {
                     violations.push(format!("{} ended with an unexpected {error:?}", planned.business_key));
                 }
                 if error.kind() == ErrorKind::Cancelled && !matches!(planned.cancel, Some((CancelHow::Token, _))) {
@@ -60,10 +65,11 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
         Jitter::Additive { max } => max,
         Jitter::Full => Duration::ZERO,
     };
-    let first_send_bound = policy.max_retry_after + TICK;
+    let first_send_bound = policy.max_retry_after + PROBE_ALLOWANCE + TICK;
     let gap_bound = policy.attempt_timeout
         + (policy.backoff_cap + jitter).max(policy.max_retry_after)
         + policy.max_retry_after
+        + PROBE_ALLOWANCE
         + TICK;
     let max_sends = (policy.max_attempts + policy.max_rate_limit_waits) as usize;
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
@@ -98,6 +104,46 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
     }
 }
 
+/// A wait on the shared limits (a hold, pacing, the budget) lasts at most `max_retry_after`,
+/// from the first such wait to the next request or the end, not counting the time spent
+/// waiting for the gate's probe to answer (bounded by `PROBE_ALLOWANCE` above).
+fn shared_waits_keep_their_bound(report: &Report, violations: &mut Vec<String>) {
+    use postato_core::Timestamp;
+    let bound = report.plan.policy.max_retry_after + TICK;
+    // Per key: the shared wait so far, and since when the current stretch of it runs.
+    let mut waits: BTreeMap<&str, (Duration, Option<Timestamp>)> = BTreeMap::new();
+    let close = |entry: &mut (Duration, Option<Timestamp>), at: Timestamp| {
+        if let Some(started) = entry.1.take() {
+            entry.0 += at.saturating_since(started);
+        }
+    };
+    for (at, key, event) in &report.events {
+        match event {
+            Event::Waiting { reason: WaitReason::Probe, .. } => {
+                if let Some(entry) = waits.get_mut(key.as_str()) {
+                    close(entry, *at);
+                }
+            }
+            Event::Waiting { reason, .. } if !reason.is_retry() => {
+                let entry = waits.entry(key).or_insert((Duration::ZERO, None));
+                entry.1.get_or_insert(*at);
+            }
+            Event::Waiting { .. } => {
+                waits.remove(key.as_str());
+            }
+            Event::AttemptStarted { .. } | Event::Finished { .. } => {
+                if let Some(mut entry) = waits.remove(key.as_str()) {
+                    close(&mut entry, *at);
+                    if entry.0 > bound {
+                        violations.push(format!("{key} waited {:?} on the shared limits (bound {bound:?})", entry.0));
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+}
+
 fn nothing_is_sent_after_a_cancel(report: &Report, violations: &mut Vec<String>) {
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
         let (Some(after), false) = (outcome.cancelled_after_seq, planned.shared_key) else { continue };
@@ -122,16 +168,37 @@ fn a_hold_ends_with_one_probe(report: &Report, violations: &mut Vec<String>) {
 }
 
 fn the_store_agrees_with_the_server(report: &Report, violations: &mut Vec<String>) {
-    for (business_key, stored, dead) in &report.store_ids {
+    for view in &report.store_ids {
+        let business_key = &view.business_key;
         let key = idempotency_key(business_key);
         let truth = report.server_ids.iter().find(|(k, _)| *k == key).and_then(|(_, id)| id.clone());
-        if let Some(stored) = stored {
+        if let Some(stored) = &view.published {
             if truth.as_ref() != Some(stored) {
                 violations.push(format!("the store has {business_key} as {stored}, the server {truth:?}"));
             }
-            if *dead {
+            if view.dead {
                 violations.push(format!("the store has {business_key} both published and dead-lettered"));
             }
+        }
+    }
+    // Nothing lost: what a publish reported, the store recorded.
+    for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
+        let Some(view) = report.store_ids.iter().find(|v| v.business_key == planned.business_key) else { continue };
+        match &outcome.result {
+            Some(Ok(published)) if view.published.as_deref() != Some(published.id.as_str()) => {
+                violations.push(format!(
+                    "{} was published as {} but the store has {:?}",
+                    planned.business_key, published.id, view.published
+                ))
+            }
+            Some(Err(error)) if error.kind().is_dead_lettered() && !view.dead && view.published.is_none() => {
+                let kind = error.kind().as_str();
+                violations.push(format!(
+                    "{} failed ({kind}) but was neither recorded nor dead-lettered",
+                    planned.business_key
+                ))
+            }
+            _ => {}
         }
     }
 }

@@ -87,6 +87,7 @@ impl Plan {
             max_latency_ms: dice.below(50),
             max_stall_ms: dice.between(1, 40_000),
             outage: Duration::from_millis(if dice.chance(0.1) { dice.below(20_000) } else { 0 }),
+            rate_limited_retry_after: dice.chance(0.3).then_some(1),
         };
         let count = dice.between(2, if limiter.is_some() { 40 } else { 20 }) as usize;
         let mut publishes: Vec<PlannedPublish> = Vec::with_capacity(count);
@@ -128,9 +129,12 @@ pub struct Report {
     pub arrivals: Vec<Arrival>,
     pub server_publishes: Vec<(String, u32)>,
     pub server_ids: Vec<(String, Option<String>)>,
-    pub store_ids: Vec<(String, Option<String>, bool)>,
+    /// What the store says of each planned publish (Publisher runs only).
+    pub store_ids: Vec<StoreView>,
     /// Each request as the client sent it: when (client time).
     pub sends: Vec<Timestamp>,
+    /// Every event of every publish, with its business key and time (client time).
+    pub events: Vec<(Timestamp, String, Event)>,
     /// Every hold end the gate had.
     pub holds: BTreeSet<Timestamp>,
     pub rate_limited_requests: usize,
@@ -138,9 +142,17 @@ pub struct Report {
     pub started: Instant,
 }
 
+/// What a result store holds for one business key.
+pub struct StoreView {
+    pub business_key: String,
+    pub published: Option<String>,
+    pub dead: bool,
+}
+
 #[derive(Default)]
 struct Recorder {
     sends: Vec<Timestamp>,
+    events: Vec<(Timestamp, String, Event)>,
     holds: BTreeSet<Timestamp>,
 }
 
@@ -165,7 +177,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         .retry_budget(plan.budget)
         .seed(seed)
         .fast_forward_waits(false)
-        .on_event(move |_key, event| {
+        .on_event(move |key, event| {
             let Some(client) = hook_cell.get() else { return };
             let snapshot = client.limits_snapshot();
             let mut recorder = hook_recorder.lock().unwrap();
@@ -173,6 +185,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
             if matches!(event, Event::AttemptStarted { .. }) {
                 recorder.sends.push(snapshot.taken_at);
             }
+            recorder.events.push((snapshot.taken_at, key.to_owned(), event.clone()));
         })
         .build_with_transport(SimTransport { server: Arc::clone(&server) })
         .expect("a drawn policy is valid");
@@ -226,7 +239,11 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         for planned in &plan.publishes {
             let record = store.published(&planned.business_key).await.unwrap_or(None);
             let dead = letters.iter().any(|l| l.business_key == planned.business_key);
-            store_ids.push((planned.business_key.clone(), record.map(|r| r.post_id), dead));
+            store_ids.push(StoreView {
+                business_key: planned.business_key.clone(),
+                published: record.map(|r| r.post_id),
+                dead,
+            });
         }
     }
     let server = server.lock().unwrap();
@@ -240,6 +257,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         server_ids: keys.iter().map(|k| (k.clone(), server.published_id(k).map(str::to_owned))).collect(),
         store_ids,
         sends: recorder.sends.clone(),
+        events: recorder.events.clone(),
         holds: recorder.holds.clone(),
         rate_limited_requests: server.rate_limited_requests(),
         unavailable_requests: server.requests_answered(503),
@@ -248,7 +266,8 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     }
 }
 
-/// Whether an error's kind is one a publish may end with.
-pub fn is_typed(kind: ErrorKind) -> bool {
-    !matches!(kind, ErrorKind::InvalidInput)
+/// Whether a publish may end with an error of this kind against this server: it never
+/// rejects a post, never garbles a body and never sees a key reused with other content.
+pub fn is_expected(kind: ErrorKind) -> bool {
+    matches!(kind, ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline | ErrorKind::Cancelled)
 }

@@ -29,6 +29,8 @@ pub struct Faults {
     pub max_stall_ms: u64,
     /// Every request answers 503 until this long after the start.
     pub outage: Duration,
+    /// The Retry-After of random 429s (drawn from 0 to 10^7 s when `None`).
+    pub rate_limited_retry_after: Option<u64>,
 }
 
 /// A bare token bucket: 429 with `Retry-After: 1` and no `RateLimit-*` headers.
@@ -194,7 +196,9 @@ impl Server {
             Fault::RateLimited => {
                 let mut s = server.lock().unwrap();
                 let mut response = Response::new(429, "slow down");
-                if s.dice.chance(0.85) {
+                if let Some(seconds) = s.faults.rate_limited_retry_after {
+                    response = response.with_header("Retry-After", &seconds.to_string());
+                } else if s.dice.chance(0.85) {
                     let (name, value) = retry_after(&mut s);
                     response = response.with_header(&name, &value);
                 }
