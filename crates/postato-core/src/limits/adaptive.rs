@@ -5,13 +5,14 @@
 //! - **Detection.** One 429 proves little (a server may shed a request at random); a
 //!   throttle is at least 3 of the last 50 answers and 15 % of them being 429s. A server that
 //!   sheds a few requests at random (5 %) therefore never slows the client down for long.
-//! - **Slow start.** On the first throttle the client starts pacing at the success rate of
-//!   the second before it and doubles that rate every 100 ms, measuring how many requests
-//!   succeed until the next 429.
+//! - **Slow start.** After a hold of the gate (when not already pacing), and on a detected
+//!   throttle, the client paces at the success rate of the second before and doubles that
+//!   rate every 100 ms, until the requests it sends meet 429s.
 //! - **Fit.** Below a token-bucket server's rate its bucket stays full; once the slow start
 //!   passes that rate it drains the burst, and the first 429 comes. When it came, given the
 //!   burst seen before the first throttle, tells where the slow start passed the server's
-//!   rate (see [`fit_rate`]). Pacing goes on at 90 % of that rate, levelling off at 93 %.
+//!   rate (see [`fit_rate`]), fitted at the slow start's second 429. Pacing goes on at 90 % of
+//!   that rate, levelling off at 93 %.
 //! - **Steady.** Between throttles the rate follows CUBIC (relative to the rate, so it is the
 //!   same at 10/s and 10,000/s): flat near the rate that last throttled, growing beyond it
 //!   slowly, cut to 90 % at the next throttle.
@@ -41,9 +42,9 @@ const BETA: f64 = 0.9;
 /// sends a little less than its curve and the fit comes out a few percent high.
 const FITTED_START: f64 = 0.90;
 const FITTED_PLATEAU: f64 = 0.93;
-/// CUBIC's growth, relative to the rate that last throttled (per s³): back to that rate 5 s
-/// after a fit and 6.3 s after a cut, beyond it slowly (+5 % another 5 s later). Relative, so
-/// a client paced at 10/s probes as patiently as one at 10,000/s.
+/// CUBIC's growth, relative to the rate it levels off at (per s³): back to it 4.3 s after a
+/// fit and 6.3 s after a cut, beyond it slowly (+5 % another 5 s later). Relative, so a client
+/// paced at 10/s probes as patiently as one at 10,000/s.
 const CUBIC_C: f64 = 0.0004;
 /// How far ahead a bucket may save tokens: bursts of 10 ms worth of the rate, and never less
 /// than two requests, so a waiter that wakes a little late (timers are coarse) does not lose
