@@ -95,7 +95,7 @@ pub struct GateSnapshot {
 /// - **Pacing.** `RateLimit-Policy: <quota>;w=<seconds>[;burst=<n>]` with
 ///   `RateLimit-Remaining` paces at 97 % of the advertised rate (policies slower than one
 ///   request an hour, or unreadable, are ignored). Without a policy the gate learns a rate
-///   from 429s ([`adaptive`](super::adaptive)).
+///   from 429s (see `limits/adaptive.rs`).
 ///
 /// The gate bounds nothing by itself: a publish ends `rate_limited` rather than wait on it
 /// longer than its policy's `max_retry_after` (see `PublishMachine::poll_with`).
@@ -221,7 +221,7 @@ impl RateLimitGate {
 
     /// Holds every request until `until`; afterwards one probes first and the rest follow,
     /// one more beside it for every answer, paced by a slow start unless the gate already
-    /// paces (see [`adaptive`](super::adaptive)).
+    /// paces (see `limits/adaptive.rs`).
     pub fn hold(&mut self, now: Timestamp, until: Timestamp) {
         if until <= self.hold_until || until <= now {
             return;
