@@ -102,7 +102,30 @@ pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
 pub struct Cancels(Arc<Mutex<HashMap<u32, CancellationToken>>>);
 
 impl Cancels {
-    pub fn register(&self, id: Option<u32>) -> (CancellationToken, CancelGuard) {
+    /// Starts a publish of the post in `post_json` as a promise: its cancel id is registered
+    /// before the promise is returned (not when the runtime first polls the publish), so a
+    /// `cancel` on the very next line still ends it; the id is forgotten when it ends.
+    pub fn start<F, Fut>(
+        &self,
+        env: &Env,
+        cancel_id: Option<u32>,
+        post_json: String,
+        publish: F,
+    ) -> napi::Result<AsyncBlock<PublishedPost>>
+    where
+        F: FnOnce(Post, CancellationToken) -> Fut + Send + 'static,
+        Fut: std::future::Future<Output = Result<PublishedPost, PublishError>> + Send + 'static,
+    {
+        let (token, guard) = self.register(cancel_id);
+        AsyncBlockBuilder::new(async move {
+            let _guard = guard;
+            let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
+            publish(post, token).await.map_err(|e| publish_error(&e))
+        })
+        .build(env)
+    }
+
+    fn register(&self, id: Option<u32>) -> (CancellationToken, CancelGuard) {
         let token = CancellationToken::new();
         if let Some(id) = id {
             self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id, token.clone());
@@ -118,7 +141,7 @@ impl Cancels {
 }
 
 /// Forgets a publish's token when it ends.
-pub struct CancelGuard {
+struct CancelGuard {
     cancels: Cancels,
     id: Option<u32>,
 }
@@ -145,9 +168,7 @@ impl NativeClient {
         Ok(NativeClient { client: build(options).map_err(|e| publish_error(&e))?, cancels: Cancels::default() })
     }
 
-    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it. The id is registered before
-    /// the promise is returned (not when the runtime first polls the publish), so a `cancel`
-    /// on the very next line still ends it.
+    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick.
     #[napi]
     pub fn publish(
         &self,
@@ -156,14 +177,9 @@ impl NativeClient {
         cancel_id: Option<u32>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let client = self.client.clone();
-        let (token, guard) = self.cancels.register(cancel_id);
-        AsyncBlockBuilder::new(async move {
-            let _guard = guard;
-            let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
-            let published = client.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
-            Ok(PublishedPost::new(published, false))
+        self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
+            Ok(PublishedPost::new(client.publish_with_cancel(&post, &token).await?, false))
         })
-        .build(env)
     }
 
     /// Cancels the publish registered under `cancel_id`, if it is still running.

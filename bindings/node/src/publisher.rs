@@ -1,14 +1,14 @@
 //! `NativeStore` (SQLite or memory) and `NativePublisher`, behind the JS `SqliteStore`,
 //! `MemoryStore` and `Publisher`.
 
-use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, ClassInstance};
+use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
 use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
 use std::sync::Arc;
 
-use crate::client::{parse_post, Cancels, NativeClient, PublishedPost};
-use crate::errors::{other, publish_error};
+use crate::client::{Cancels, NativeClient, PublishedPost};
+use crate::errors::other;
 
 /// A result store: SQLite at `path`, or memory when `path` is absent.
 #[napi]
@@ -82,14 +82,10 @@ impl NativePublisher {
         cancel_id: Option<u32>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let publisher = self.publisher.clone();
-        let (token, guard) = self.cancels.register(cancel_id);
-        AsyncBlockBuilder::new(async move {
-            let _guard = guard;
-            let post = parse_post(&post_json).map_err(|e| publish_error(&e))?;
-            let report = publisher.publish_with_cancel(&post, &token).await.map_err(|e| publish_error(&e))?;
+        self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
+            let report = publisher.publish_with_cancel(&post, &token).await?;
             Ok(PublishedPost::new(report.published, report.from_store))
         })
-        .build(env)
     }
 
     #[napi]
