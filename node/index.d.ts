@@ -1,29 +1,43 @@
 /** postato: retry-safe publishing to the Postato API. Never double-posts, never loses a post. */
 
+/** Client settings; every one left out takes its default from `DEFAULTS`. Times in ms. */
 export interface ClientOptions {
   apiKey: string;
   workspaceId: string;
   /** Default: the production API. Plain http:// is accepted only for loopback hosts. */
   baseUrl?: string | null;
-  /** Attempts that may end in a retryable failure (429s excluded). Default 5. */
+  /** Attempts that may end in a retryable failure (429s excluded). */
   maxAttempts?: number;
-  /** The limit on one attempt. Default 30000. */
+  /** The limit on one attempt. */
   timeoutMs?: number;
-  /** Default 500. */
+  /** The first backoff; each retryable failure doubles it. */
   backoffBaseMs?: number;
-  /** Default 30000. */
+  /** The largest backoff, before jitter. */
   backoffCapMs?: number;
   /** A limit on the whole publish, waits included. Default none. */
   deadlineMs?: number;
-  /** Default 10000. */
+  /** The limit on connecting. */
   connectTimeoutMs?: number;
-  /** Default 20. */
+  /** 429 waits one publish may make. */
   maxRateLimitWaits?: number;
-  /** A Retry-After above this ends the publish with RateLimitedError. Default 60000. */
+  /** A wait (Retry-After, shared hold) longer than this ends the publish with RateLimitedError. */
   maxRetryAfterMs?: number;
   /** For tests: waits advance a virtual clock instead of sleeping. */
   fastForwardWaits?: boolean;
 }
+
+/** The defaults of every ClientOptions setting, from the Rust client (times in ms). */
+export declare const DEFAULTS: Readonly<{
+  baseUrl: string;
+  maxAttempts: number;
+  timeoutMs: number;
+  connectTimeoutMs: number;
+  backoffBaseMs: number;
+  backoffCapMs: number;
+  deadlineMs: number | null;
+  maxRateLimitWaits: number;
+  maxRetryAfterMs: number;
+}>;
 
 export interface ThreadItem {
   text: string;
@@ -122,8 +136,15 @@ export declare function idempotencyKey(businessKey: string): string;
 export declare const version: string;
 
 export type ErrorKind =
-  | 'invalid_input' | 'permanent' | 'idempotency_conflict' | 'business_key_reused'
-  | 'rate_limited' | 'transient' | 'deadline' | 'invalid_response' | 'cancelled';
+  | 'invalid_input'
+  | 'permanent'
+  | 'idempotency_conflict'
+  | 'business_key_reused'
+  | 'rate_limited'
+  | 'transient'
+  | 'deadline'
+  | 'invalid_response'
+  | 'cancelled';
 
 export declare class PostatoError extends Error {
   readonly kind: ErrorKind | 'error';

@@ -65,14 +65,24 @@ class Client {
   #native;
 
   constructor(options) {
-    if (options === null || typeof options !== 'object') throw invalid('options', 'must be an object with apiKey and workspaceId');
+    if (options === null || typeof options !== 'object')
+      throw invalid('options', 'must be an object with apiKey and workspaceId');
     for (const name of ['apiKey', 'workspaceId']) {
       if (typeof options[name] !== 'string') throw invalid(name, 'must be a string');
     }
     if (options.baseUrl !== undefined && options.baseUrl !== null && typeof options.baseUrl !== 'string') {
       throw invalid('baseUrl', 'must be a string');
     }
-    for (const name of ['maxAttempts', 'timeoutMs', 'backoffBaseMs', 'backoffCapMs', 'deadlineMs', 'connectTimeoutMs', 'maxRateLimitWaits', 'maxRetryAfterMs']) {
+    for (const name of [
+      'maxAttempts',
+      'timeoutMs',
+      'backoffBaseMs',
+      'backoffCapMs',
+      'deadlineMs',
+      'connectTimeoutMs',
+      'maxRateLimitWaits',
+      'maxRetryAfterMs',
+    ]) {
       optionalNumber(options, name);
     }
     try {
@@ -107,7 +117,11 @@ class Client {
   /** Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried after. */
   async publish(post, options = {}) {
     const wire = postJson(post);
-    return withSignal(options?.signal, (id) => this.#native.publish(wire, id), (id) => this.#native.cancel(id));
+    return withSignal(
+      options?.signal,
+      (id) => this.#native.publish(wire, id),
+      (id) => this.#native.cancel(id),
+    );
   }
 
   /** @internal */
@@ -196,9 +210,32 @@ class Publisher {
 
   async publish(post, options = {}) {
     const wire = postJson(post);
-    return withSignal(options?.signal, (id) => this.#native.publish(wire, id), (id) => this.#native.cancel(id));
+    return withSignal(
+      options?.signal,
+      (id) => this.#native.publish(wire, id),
+      (id) => this.#native.cancel(id),
+    );
   }
 }
+
+/**
+ * Every ClientOptions default, as the Rust client defines them (times in ms); an option left
+ * out takes its default.
+ */
+const DEFAULTS = (() => {
+  const d = JSON.parse(native.clientDefaultsJson());
+  return Object.freeze({
+    baseUrl: d.baseUrl,
+    maxAttempts: d.maxAttempts,
+    timeoutMs: d.timeout,
+    connectTimeoutMs: d.connectTimeout,
+    backoffBaseMs: d.backoffBase,
+    backoffCapMs: d.backoffCap,
+    deadlineMs: d.deadline,
+    maxRateLimitWaits: d.maxRateLimitWaits,
+    maxRetryAfterMs: d.maxRetryAfter,
+  });
+})();
 
 /** The idempotency key of a business key: the first 32 hex characters of its SHA-256. */
 function idempotencyKey(businessKey) {
@@ -214,6 +251,7 @@ module.exports = {
   PostgresStore,
   Post,
   idempotencyKey,
+  DEFAULTS,
   version: native.version(),
   PostatoError: errors.PostatoError,
   InvalidPostError: errors.InvalidPostError,

@@ -2,8 +2,24 @@
 import postato from './index.js';
 
 export const {
-  Client, Publisher, SqliteStore, MemoryStore, PostgresStore, Post, idempotencyKey, version,
-  PostatoError, InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError,
-  TransientPostError, RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError,
+  Client,
+  Publisher,
+  SqliteStore,
+  MemoryStore,
+  PostgresStore,
+  Post,
+  idempotencyKey,
+  DEFAULTS,
+  version,
+  PostatoError,
+  InvalidPostError,
+  PermanentPostError,
+  IdempotencyConflictError,
+  BusinessKeyReusedError,
+  TransientPostError,
+  RateLimitedError,
+  DeadlineExceededError,
+  InvalidResponseError,
+  PublishCancelledError,
 } = postato;
 export default postato;

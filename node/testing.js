@@ -1,82 +1,16 @@
 'use strict';
-/** A test kit: the Rust simulator of the Postato API, in-process on 127.0.0.1. */
-const native = require('./native.js');
-const { fromNative } = require('./lib/errors');
-
-const DEFAULT_API_KEY = 'sk_test_postato';
-
-class Simulator {
-  #native;
-
-  constructor(handle) {
-    this.#native = handle;
-  }
-
-  /**
-   * Starts a simulator. `faults`: probabilities by name (serverError, rateLimited,
-   * resetBefore, dropAfterCommit, slowCommit, latency) plus slowCommitMs and latencyMs.
-   * `rateLimit`: { ratePerSecond, burst }.
-   */
-  static async start(options = {}) {
-    const config = {
-      apiKeys: options.apiKeys ?? [DEFAULT_API_KEY],
-      faults: options.faults ?? {},
-      rateLimit: options.rateLimit ?? null,
-      seed: options.seed ?? 0,
-      requireIdempotencyKey: options.requireIdempotencyKey ?? true,
-    };
-    try {
-      return new Simulator(await native.startSimulator(JSON.stringify(config)));
-    } catch (error) {
-      throw fromNative(error);
-    }
-  }
-
-  get baseUrl() {
-    return this.#native.baseUrl;
-  }
-
-  get apiKey() {
-    return this.#native.apiKey;
-  }
-
-  /** Counters; `platformPublishes` is the ground truth of real publishes. */
-  stats() {
-    const stats = JSON.parse(this.#native.statsJson());
-    stats.byStatus = Object.fromEntries(Object.entries(stats.byStatus).map(([k, v]) => [Number(k), v]));
-    return stats;
-  }
-
-  /** Genuine publishes of a business key (exactly 1 for a post published once). */
-  publishes(businessKey) {
-    return this.#native.publishesFor(businessKey);
-  }
-
-  /** Scripts a business key's requests: [{ action: 'respond', status: 500 }, { action: 'ok' }, …]. */
-  script(businessKey, actions) {
-    this.#native.script(businessKey, JSON.stringify(actions));
-  }
-
-  setFaults(faults) {
-    this.#native.setFaults(JSON.stringify(faults));
-  }
-
-  setRateLimit(ratePerSecond, burst = 10) {
-    this.#native.setRateLimit(ratePerSecond ?? undefined, burst);
-  }
-
-  /** Every request fails with 503 for `durationMs`, from `startInMs`. */
-  outage(durationMs, startInMs = 0) {
-    this.#native.outage(startInMs, durationMs);
-  }
-
-  reset() {
-    this.#native.reset();
-  }
-
-  async stop() {
-    await this.#native.stop();
-  }
+/**
+ * `postato/testing`: the test kit, shipped as its own package (`npm install --save-dev
+ * postato-testing`) so that the simulator is never part of the addon production code loads.
+ * This entry point re-exports it for tests written against `postato/testing`.
+ */
+let testing;
+try {
+  testing = require('postato-testing');
+} catch (error) {
+  if (error.code !== 'MODULE_NOT_FOUND') throw error;
+  throw new Error('postato/testing needs the test kit, a package of its own: npm install --save-dev postato-testing', {
+    cause: error,
+  });
 }
-
-module.exports = { Simulator, DEFAULT_API_KEY };
+module.exports = testing;

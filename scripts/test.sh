@@ -37,14 +37,14 @@ cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
 cargo test -p postato-cli --test chaos --test crash_resume --test workers -- --nocapture --test-threads=1
 
-section "Python: build the package from source (pip install ./python) and test it"
+section "Python: build the package and its test kit from source (pip install ./python ./python/testing) and test them"
 VENV="$ROOT/python/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt
-"$VENV/bin/pip" install -q --disable-pip-version-check ./python
+"$VENV/bin/pip" install -q --disable-pip-version-check ./python ./python/testing
 (cd python && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && echo "ruff: clean")
 (cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider)
-(cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato)
+(cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato testing/src/postato_testing)
 SDIST_DIR=$(mktemp -d)
 (cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
 tar tzf "$SDIST_DIR"/postato-*.tar.gz > "$SDIST_DIR/contents"
@@ -56,22 +56,34 @@ fi
 rm -rf "$SDIST_DIR"
 echo "python sdist: sources only, ok"
 
-section "Node: build the addon from source (npm install runs the napi CLI) and test it"
+section "Node: build the addon and its test kit from source (npm install runs the napi CLI) and test them"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")
+(cd node && npm run --silent lint && echo "biome: clean")
 # Install it into a fresh project as a user does (npm 11 runs a dependency's build only when
 # the project allows it).
 CONSUMER=$(mktemp -d)
-echo '{"name":"consumer","private":true,"allowScripts":{"postato":true}}' > "$CONSUMER/package.json"
-(cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" \
+echo '{"name":"consumer","private":true,"allowScripts":{"postato":true,"postato-testing":true}}' > "$CONSUMER/package.json"
+(cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" "$ROOT/node/testing" \
   && node -e "const p = require('postato'); if (p.idempotencyKey('draft-123') !== 'f62695618dbb558b0d9768a8003ec862') process.exit(1)" \
-  && node --input-type=module -e "import { Client } from 'postato'; import { Simulator } from 'postato/testing'; if (typeof Client !== 'function' || typeof Simulator !== 'function') process.exit(1)")
+  && node --input-type=module -e "import { Client, DEFAULTS } from 'postato'; import { Simulator } from 'postato/testing'; import kit from 'postato-testing'; if (typeof Client !== 'function' || Simulator !== kit.Simulator || !DEFAULTS.maxAttempts) process.exit(1)")
 rm -rf "$CONSUMER"
 echo "npm install ./node from another project: ok"
 
 section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real through Maven"
 ./scripts/generate-uniffi.sh
-(cd kotlin && mvn -B -ntp test -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
+(cd kotlin && mvn -B -ntp package -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
+# Two jars: the library, and the test kit (com.postato.testing) apart from it.
+jar tf kotlin/target/postato-0.1.0.jar | grep -q 'com/postato/Client.class'
+! jar tf kotlin/target/postato-0.1.0.jar | grep -q 'com/postato/testing/'
+jar tf kotlin/target/postato-0.1.0-testing.jar | grep -q 'com/postato/testing/Simulator.class'
+echo "kotlin: postato-0.1.0.jar without the simulator, postato-0.1.0-testing.jar with it"
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
+
+section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"
+PY_LIBS=$("$VENV/bin/python" -c "import postato._native as p, postato_testing._native as t; print(p.__file__, t.__file__)")
+read -r PY_NATIVE PY_KIT <<< "$PY_LIBS"
+./scripts/check-no-simulator.sh "$PY_NATIVE" node/postato.linux-x64-gnu.node "$CARGO_TARGET_DIR/debug/libpostato_uniffi.so" \
+  -- "$PY_KIT" node/testing/postato-testing.linux-x64-gnu.node "$CARGO_TARGET_DIR/debug/libpostato_testing_uniffi.so"
 
 section "Fuzzing: a short run of each cargo-fuzz target"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

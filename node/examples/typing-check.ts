@@ -1,12 +1,37 @@
 // Uses every public name of the package; `tsc --noEmit --strict` must pass (CI runs it).
-import {
-  Client, Publisher, SqliteStore, MemoryStore, PostgresStore, Post, idempotencyKey, version,
-  PostatoError, InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError,
-  TransientPostError, RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError,
+
+import type {
+  ClientOptions,
+  DeadLetter,
+  ErrorKind,
+  PostInput,
+  PostStatus,
+  PublishOptions,
+  StoreCounts,
+  ThreadItem,
 } from 'postato';
-import type { ClientOptions, PostInput, PublishOptions, StoreCounts, DeadLetter, ErrorKind, ThreadItem, PostStatus } from 'postato';
-import { Simulator, DEFAULT_API_KEY } from 'postato/testing';
-import type { SimulatorStats, ScriptAction, Faults } from 'postato/testing';
+import {
+  BusinessKeyReusedError,
+  Client,
+  DeadlineExceededError,
+  IdempotencyConflictError,
+  InvalidPostError,
+  InvalidResponseError,
+  idempotencyKey,
+  MemoryStore,
+  PermanentPostError,
+  type Post,
+  type PostatoError,
+  PostgresStore,
+  PublishCancelledError,
+  Publisher,
+  RateLimitedError,
+  SqliteStore,
+  TransientPostError,
+  version,
+} from 'postato';
+import type { Faults, ScriptAction, SimulatorStats } from 'postato/testing';
+import { DEFAULT_API_KEY, Simulator } from 'postato/testing';
 
 function describe(error: PostatoError): string {
   const kind: ErrorKind | 'error' = error.kind;
@@ -17,18 +42,47 @@ function describe(error: PostatoError): string {
 
 async function main(): Promise<void> {
   const faults: Faults = { serverError: 0.1 };
-  const sim = await Simulator.start({ faults, seed: 1, rateLimit: { ratePerSecond: 100, burst: 10 }, apiKeys: [DEFAULT_API_KEY] });
+  const sim = await Simulator.start({
+    faults,
+    seed: 1,
+    rateLimit: { ratePerSecond: 100, burst: 10 },
+    apiKeys: [DEFAULT_API_KEY],
+  });
   const script: ScriptAction[] = [{ action: 'respond', status: 500 }, { action: 'ok' }];
   sim.script('draft-1', script);
-  const options: ClientOptions = { apiKey: sim.apiKey, workspaceId: 'ws', baseUrl: sim.baseUrl, maxAttempts: 5, timeoutMs: 30_000, backoffBaseMs: 500, backoffCapMs: 30_000, deadlineMs: 60_000 };
+  const options: ClientOptions = {
+    apiKey: sim.apiKey,
+    workspaceId: 'ws',
+    baseUrl: sim.baseUrl,
+    maxAttempts: 5,
+    timeoutMs: 30_000,
+    backoffBaseMs: 500,
+    backoffCapMs: 30_000,
+    deadlineMs: 60_000,
+  };
   const client = new Client(options);
   const thread: ThreadItem[] = [{ text: 'one', media: [{ id: 'm1' }] }, { text: 'two' }];
   const status: PostStatus = 'scheduled';
-  const input: PostInput = { businessKey: 'draft-1', platform: 'x', accountId: 'acc', status, postType: 'thread', content: thread, scheduledAt: new Date() };
+  const input: PostInput = {
+    businessKey: 'draft-1',
+    platform: 'x',
+    accountId: 'acc',
+    status,
+    postType: 'thread',
+    content: thread,
+    scheduledAt: new Date(),
+  };
   const controller = new AbortController();
   const publishOptions: PublishOptions = { signal: controller.signal };
   const post: Post = await client.publish(input, publishOptions);
-  const fields: [string, string, string, number, boolean, boolean] = [post.id, post.status, post.idempotencyKey, post.attempts, post.replayed, post.fromStore];
+  const fields: [string, string, string, number, boolean, boolean] = [
+    post.id,
+    post.status,
+    post.idempotencyKey,
+    post.attempts,
+    post.replayed,
+    post.fromStore,
+  ];
   const publisher = new Publisher(client, new SqliteStore(':memory:'));
   await publisher.publish({ businessKey: 'draft-2', platform: 'x', accountId: 'acc', content: 'hi' });
   const counts: StoreCounts = await publisher.store.counts();
@@ -44,10 +98,29 @@ async function main(): Promise<void> {
   sim.reset();
   await sim.stop();
   const errors: PostatoError[] = [
-    new InvalidPostError('x'), new PermanentPostError('x'), new IdempotencyConflictError('x'), new BusinessKeyReusedError('x'),
-    new TransientPostError('x'), new RateLimitedError('x'), new DeadlineExceededError('x'), new InvalidResponseError('x'), new PublishCancelledError('x'),
+    new InvalidPostError('x'),
+    new PermanentPostError('x'),
+    new IdempotencyConflictError('x'),
+    new BusinessKeyReusedError('x'),
+    new TransientPostError('x'),
+    new RateLimitedError('x'),
+    new DeadlineExceededError('x'),
+    new InvalidResponseError('x'),
+    new PublishCancelledError('x'),
   ];
-  console.log(idempotencyKey('draft-1'), version, fields, counts, letters, id, stats.platformPublishes, once, errors.map(describe), client.toJSON(), url);
+  console.log(
+    idempotencyKey('draft-1'),
+    version,
+    fields,
+    counts,
+    letters,
+    id,
+    stats.platformPublishes,
+    once,
+    errors.map(describe),
+    client.toJSON(),
+    url,
+  );
 }
 
 main().catch((error: unknown) => {

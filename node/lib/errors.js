@@ -44,8 +44,17 @@ const InvalidResponseError = errorClass('InvalidResponseError', 'invalid_respons
 const PublishCancelledError = errorClass('PublishCancelledError', 'cancelled');
 
 const BY_KIND = Object.fromEntries(
-  [InvalidPostError, PermanentPostError, IdempotencyConflictError, BusinessKeyReusedError, TransientPostError,
-    RateLimitedError, DeadlineExceededError, InvalidResponseError, PublishCancelledError].map((cls) => [cls.kind, cls]),
+  [
+    InvalidPostError,
+    PermanentPostError,
+    IdempotencyConflictError,
+    BusinessKeyReusedError,
+    TransientPostError,
+    RateLimitedError,
+    DeadlineExceededError,
+    InvalidResponseError,
+    PublishCancelledError,
+  ].map((cls) => [cls.kind, cls]),
 );
 
 /** Turns an error from the addon into its class; anything else passes through. */

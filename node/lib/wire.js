@@ -16,13 +16,15 @@ function describe(value) {
 
 function content(value) {
   if (typeof value === 'string') return value;
-  if (!Array.isArray(value)) throw invalid('content', `must be a string or an array of thread items, got ${describe(value)}`);
+  if (!Array.isArray(value))
+    throw invalid('content', `must be a string or an array of thread items, got ${describe(value)}`);
   return value.map((item, i) => {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       throw invalid(`content[${i}]`, `must be an object with "text", got ${describe(item)}`);
     }
     const unknown = Object.keys(item).filter((k) => k !== 'text' && k !== 'media');
-    if (unknown.length) throw invalid(`content[${i}]`, `has unknown keys ${JSON.stringify(unknown)}: use "text" and "media"`);
+    if (unknown.length)
+      throw invalid(`content[${i}]`, `has unknown keys ${JSON.stringify(unknown)}: use "text" and "media"`);
     const converted = { text: text(`content[${i}].text`, item.text) };
     if (item.media !== undefined && item.media !== null) {
       if (!Array.isArray(item.media)) throw invalid(`content[${i}].media`, 'must be an array of { id }');

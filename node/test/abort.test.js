@@ -8,7 +8,9 @@ const { Publisher, MemoryStore } = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
 let sim;
-test.before(async () => { sim = await Simulator.start(); });
+test.before(async () => {
+  sim = await Simulator.start();
+});
 test.after(() => sim.stop());
 
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -46,7 +48,10 @@ for (const [name, make] of Object.entries(makers)) {
     }
     await sleep(SETTLE_MS);
     // Each publish sent at most its first request (0 when the abort came before it).
-    assert.ok(sim.stats().requests - before <= PUBLISHES, `${sim.stats().requests - before} requests for ${PUBLISHES} aborted publishes`);
+    assert.ok(
+      sim.stats().requests - before <= PUBLISHES,
+      `${sim.stats().requests - before} requests for ${PUBLISHES} aborted publishes`,
+    );
     for (const k of keys) assert.equal(sim.publishes(k), 0, `${k} was published after its abort`);
   });
 

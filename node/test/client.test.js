@@ -21,7 +21,9 @@ async function until(condition, timeoutMs = 5000) {
   }
 }
 
-test.before(async () => { sim = await Simulator.start(); });
+test.before(async () => {
+  sim = await Simulator.start();
+});
 test.after(() => sim.stop());
 
 test('reference case 1: a normal publish returns 202 and is stored', async () => {
@@ -88,15 +90,31 @@ test('bad inputs are rejected with InvalidPostError naming the field, and make n
 });
 
 test('dates are sent in UTC with milliseconds', async () => {
-  const published = await client(sim).publish({ ...post(key()), status: 'scheduled', scheduledAt: new Date(Date.UTC(2026, 11, 1, 9)) });
+  const published = await client(sim).publish({
+    ...post(key()),
+    status: 'scheduled',
+    scheduledAt: new Date(Date.UTC(2026, 11, 1, 9)),
+  });
   assert.equal(published.status, 'scheduled');
 });
 
 test('invalid client options are InvalidPostErrors naming the option', () => {
-  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', baseUrl: 'http://example.com' }), (e) => e.field === 'baseUrl');
-  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', maxAttempts: 0 }), (e) => e.field === 'maxAttempts');
-  assert.throws(() => new postato.Client({ apiKey: 'k', workspaceId: 'w', timeoutMs: -5 }), (e) => e.field === 'timeoutMs');
-  assert.throws(() => new postato.Client({ workspaceId: 'w' }), (e) => e instanceof InvalidPostError && e.field === 'apiKey');
+  assert.throws(
+    () => new postato.Client({ apiKey: 'k', workspaceId: 'w', baseUrl: 'http://example.com' }),
+    (e) => e.field === 'baseUrl',
+  );
+  assert.throws(
+    () => new postato.Client({ apiKey: 'k', workspaceId: 'w', maxAttempts: 0 }),
+    (e) => e.field === 'maxAttempts',
+  );
+  assert.throws(
+    () => new postato.Client({ apiKey: 'k', workspaceId: 'w', timeoutMs: -5 }),
+    (e) => e.field === 'timeoutMs',
+  );
+  assert.throws(
+    () => new postato.Client({ workspaceId: 'w' }),
+    (e) => e instanceof InvalidPostError && e.field === 'apiKey',
+  );
 });
 
 test('200 concurrent publishes', async () => {
@@ -142,15 +160,30 @@ test('the Publisher with SQLite: a second client on the same file skips what was
     assert.deepEqual([again.id, again.fromStore, again.attempts], [ids[i], true, 0]);
   }
   assert.equal(sim.stats().requests, before);
-  await assert.rejects(second.publish(post(keys[0], 'edited')), (e) => e instanceof postato.BusinessKeyReusedError && e.kind === 'business_key_reused');
+  await assert.rejects(
+    second.publish(post(keys[0], 'edited')),
+    (e) => e instanceof postato.BusinessKeyReusedError && e.kind === 'business_key_reused',
+  );
 });
 
 test('errors carry their class and fields', async () => {
   const c = client(sim);
   const cases = [
-    [[{ action: 'respond', status: 400, body: { error: { code: 'bad' } } }], postato.PermanentPostError, (e) => e.status === 400 && e.body.error.code === 'bad' && e.attempts === 1],
-    [Array(5).fill({ action: 'respond', status: 503 }), postato.TransientPostError, (e) => e.status === 503 && e.attempts === 5],
-    [[{ action: 'respond', status: 429, headers: { 'Retry-After': '7200' } }], postato.RateLimitedError, (e) => e.retryAfterMs === 7_200_000],
+    [
+      [{ action: 'respond', status: 400, body: { error: { code: 'bad' } } }],
+      postato.PermanentPostError,
+      (e) => e.status === 400 && e.body.error.code === 'bad' && e.attempts === 1,
+    ],
+    [
+      Array(5).fill({ action: 'respond', status: 503 }),
+      postato.TransientPostError,
+      (e) => e.status === 503 && e.attempts === 5,
+    ],
+    [
+      [{ action: 'respond', status: 429, headers: { 'Retry-After': '7200' } }],
+      postato.RateLimitedError,
+      (e) => e.retryAfterMs === 7_200_000,
+    ],
     [[{ action: 'respond', status: 200, bodyText: '<html>' }], postato.InvalidResponseError, (e) => e.status === 200],
   ];
   for (const [script, cls, check] of cases) {

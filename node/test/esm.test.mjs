@@ -1,7 +1,8 @@
 // Both `import` and `require` work, and give the same objects.
-import test from 'node:test';
+
 import assert from 'node:assert/strict';
 import { createRequire } from 'node:module';
+import test from 'node:test';
 import postato, { Client, idempotencyKey, PostatoError } from 'postato';
 import { Simulator } from 'postato/testing';
 

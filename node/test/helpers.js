@@ -15,7 +15,14 @@ function key(prefix = 'node') {
 }
 
 function client(sim, options = {}) {
-  return new Client({ apiKey: sim.apiKey, workspaceId: 'ws_node', baseUrl: sim.baseUrl, fastForwardWaits: true, timeoutMs: 5000, ...options });
+  return new Client({
+    apiKey: sim.apiKey,
+    workspaceId: 'ws_node',
+    baseUrl: sim.baseUrl,
+    fastForwardWaits: true,
+    timeoutMs: 5000,
+    ...options,
+  });
 }
 
 function post(businessKey, content = 'hello') {

@@ -7,7 +7,8 @@ const { Publisher, PostgresStore, InvalidPostError } = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
 const URL = process.env.POSTATO_TEST_POSTGRES_URL;
-if (!URL && process.env.CI) throw new Error('POSTATO_TEST_POSTGRES_URL is not set: CI must start PostgreSQL (scripts/postgres.sh)');
+if (!URL && process.env.CI)
+  throw new Error('POSTATO_TEST_POSTGRES_URL is not set: CI must start PostgreSQL (scripts/postgres.sh)');
 
 test('two publishers share results through PostgreSQL', { skip: !URL && 'set POSTATO_TEST_POSTGRES_URL' }, async () => {
   const sim = await Simulator.start();
@@ -28,5 +29,8 @@ test('two publishers share results through PostgreSQL', { skip: !URL && 'set POS
 test('the password is not shown, and bad URLs are refused', () => {
   const store = new PostgresStore('postgres://postato:hunter2@127.0.0.1:1/db');
   assert.ok(!util.inspect(store).includes('hunter2'));
-  assert.throws(() => new PostgresStore('mysql://nope'), (e) => e instanceof InvalidPostError && e.field === 'url');
+  assert.throws(
+    () => new PostgresStore('mysql://nope'),
+    (e) => e instanceof InvalidPostError && e.field === 'url',
+  );
 });

@@ -8,7 +8,10 @@ const { Client, PostatoError } = require('..');
 const { REPO, Simulator, key } = require('./helpers');
 
 const dir = path.join(REPO, 'tests/scenarios');
-const files = fs.readdirSync(dir).filter((f) => f.endsWith('.json')).sort();
+const files = fs
+  .readdirSync(dir)
+  .filter((f) => f.endsWith('.json'))
+  .sort();
 
 function scriptFor(steps) {
   const actions = [];
@@ -33,12 +36,26 @@ test('shared scenarios', async (t) => {
   for (const file of files) {
     const scenario = JSON.parse(fs.readFileSync(path.join(dir, file), 'utf8'));
     await t.test(scenario.name, async () => {
-      const fields = { platform: 'x', accountId: 'acc_1', status: 'publish', postType: 'post', businessKey: `scenario-${scenario.name}`, content: `hello from ${scenario.name}`, ...scenario.post };
+      const fields = {
+        platform: 'x',
+        accountId: 'acc_1',
+        status: 'publish',
+        postType: 'post',
+        businessKey: `scenario-${scenario.name}`,
+        content: `hello from ${scenario.name}`,
+        ...scenario.post,
+      };
       if (fields.businessKey) fields.businessKey = `${key()}-${fields.businessKey}`;
       const policy = scenario.policy ?? {};
       const client = new Client({
-        apiKey: sim.apiKey, workspaceId: 'ws_node', baseUrl: sim.baseUrl, fastForwardWaits: true,
-        maxAttempts: policy.maxAttempts, timeoutMs: policy.timeoutMs, deadlineMs: policy.deadlineMs, maxRateLimitWaits: policy.maxRateLimitWaits,
+        apiKey: sim.apiKey,
+        workspaceId: 'ws_node',
+        baseUrl: sim.baseUrl,
+        fastForwardWaits: true,
+        maxAttempts: policy.maxAttempts,
+        timeoutMs: policy.timeoutMs,
+        deadlineMs: policy.deadlineMs,
+        maxRateLimitWaits: policy.maxRateLimitWaits,
       });
       if (fields.businessKey) sim.script(fields.businessKey, scriptFor(scenario.steps));
       const before = sim.stats().requests;
@@ -55,7 +72,8 @@ test('shared scenarios', async (t) => {
       assert.equal(outcome, expect.result);
       assert.equal(attempts, expect.attempts);
       if (outcome !== 'published') assert.equal(status, expect.status ?? null);
-      if (expect.result === 'invalid_input') assert.equal(sim.stats().requests, before, 'no request for an invalid post');
+      if (expect.result === 'invalid_input')
+        assert.equal(sim.stats().requests, before, 'no request for an invalid post');
       else if ('platformPublishes' in expect) assert.equal(sim.publishes(fields.businessKey), expect.platformPublishes);
     });
   }

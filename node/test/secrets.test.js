@@ -13,10 +13,19 @@ test('the API key appears in no error and no inspect output', async () => {
   try {
     const client = new Client({ apiKey: SECRET, workspaceId: 'w', baseUrl: sim.baseUrl, fastForwardWaits: true });
     const wrong = new Client({ apiKey: `${SECRET}_wrong`, workspaceId: 'w', baseUrl: sim.baseUrl });
-    const texts = [util.inspect(client), util.inspect(client, { showHidden: true, depth: 5 }), JSON.stringify(client), util.inspect(wrong), util.inspect(new Publisher(client))];
+    const texts = [
+      util.inspect(client),
+      util.inspect(client, { showHidden: true, depth: 5 }),
+      JSON.stringify(client),
+      util.inspect(wrong),
+      util.inspect(new Publisher(client)),
+    ];
     const k = key('leak');
     sim.script(k, [{ action: 'respond', status: 500 }, { action: 'reset' }, { action: 'respond', status: 400 }]);
-    for (const [c, bk] of [[client, k], [wrong, key('wrong')]]) {
+    for (const [c, bk] of [
+      [client, k],
+      [wrong, key('wrong')],
+    ]) {
       try {
         await c.publish(post(bk));
         assert.fail('expected an error');

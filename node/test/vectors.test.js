@@ -13,5 +13,32 @@ test('every shared vector matches the reference', () => {
 });
 
 test('a non-string business key is an InvalidPostError', () => {
-  assert.throws(() => idempotencyKey(42), (e) => e instanceof InvalidPostError && e.field === 'businessKey');
+  assert.throws(
+    () => idempotencyKey(42),
+    (e) => e instanceof InvalidPostError && e.field === 'businessKey',
+  );
+});
+
+test('the defaults are the Rust client’s, as the shared vector pins them', () => {
+  const vector = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/vectors/client-defaults.json'), 'utf8'));
+  const { DEFAULTS } = require('..');
+  assert.deepEqual(DEFAULTS, {
+    baseUrl: vector.baseUrl,
+    maxAttempts: vector.maxAttempts,
+    timeoutMs: vector.timeout,
+    connectTimeoutMs: vector.connectTimeout,
+    backoffBaseMs: vector.backoffBase,
+    backoffCapMs: vector.backoffCap,
+    deadlineMs: vector.deadline,
+    maxRateLimitWaits: vector.maxRateLimitWaits,
+    maxRetryAfterMs: vector.maxRetryAfter,
+  });
+  assert.ok(Object.isFrozen(DEFAULTS));
+});
+
+test('the test kit is its own package with its own addon, and postato/testing re-exports it', () => {
+  const kit = require('postato-testing');
+  assert.equal(require('../testing').Simulator, kit.Simulator);
+  assert.equal(require('../native.js').startSimulator, undefined);
+  assert.equal(typeof require('../testing/native.js').startSimulator, 'function');
 });

@@ -4,14 +4,14 @@
 use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
 use napi::Env;
 use napi_derive::napi;
-use postato::{CancellationToken, Client, Post, PublishError, Published, RetryPolicy};
+use postato::{CancellationToken, Client, Post, PublishError, Published};
+use postato_ffi::{parse_post, ClientDefaults, GivenOptions, Units};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::errors::publish_error;
 
-/// The client's settings (times in ms).
+/// The client's settings (times in ms); an absent setting takes its default.
 #[napi(object)]
 pub struct ClientOptions {
     pub api_key: String,
@@ -53,46 +53,33 @@ impl PublishedPost {
     }
 }
 
-fn millis(field: &str, value: Option<f64>, default: Duration) -> Result<Duration, PublishError> {
-    match value {
-        None => Ok(default),
-        Some(ms) => Duration::try_from_secs_f64(ms / 1000.0).map_err(|_| {
-            PublishError::InvalidInput(postato::ValidationError::new(
-                field,
-                format!("is {ms}: give a non-negative number of milliseconds"),
-            ))
-        }),
-    }
-}
-
 fn build(o: ClientOptions) -> Result<Client, PublishError> {
-    let defaults = RetryPolicy::default();
-    let policy = RetryPolicy {
-        max_attempts: o.max_attempts.unwrap_or(defaults.max_attempts),
-        attempt_timeout: millis("timeoutMs", o.timeout_ms, defaults.attempt_timeout)?,
-        backoff_base: millis("backoffBaseMs", o.backoff_base_ms, defaults.backoff_base)?,
-        backoff_cap: millis("backoffCapMs", o.backoff_cap_ms, defaults.backoff_cap)?,
-        max_rate_limit_waits: o.max_rate_limit_waits.unwrap_or(defaults.max_rate_limit_waits),
-        max_retry_after: millis("maxRetryAfterMs", o.max_retry_after_ms, defaults.max_retry_after)?,
-        deadline: o.deadline_ms.map(|ms| millis("deadlineMs", Some(ms), Duration::ZERO)).transpose()?,
-        ..defaults
+    let given = GivenOptions {
+        base_url: o.base_url,
+        max_attempts: o.max_attempts,
+        timeout: o.timeout_ms,
+        connect_timeout: o.connect_timeout_ms,
+        backoff_base: o.backoff_base_ms,
+        backoff_cap: o.backoff_cap_ms,
+        deadline: o.deadline_ms,
+        max_rate_limit_waits: o.max_rate_limit_waits,
+        max_retry_after: o.max_retry_after_ms,
+        fast_forward_waits: o.fast_forward_waits,
     };
-    let mut builder = Client::builder()
-        .api_key(o.api_key)
-        .workspace_id(o.workspace_id)
-        .policy(policy)
-        .connect_timeout(millis("connectTimeoutMs", o.connect_timeout_ms, Duration::from_secs(10))?)
-        .fast_forward_waits(o.fast_forward_waits.unwrap_or(false))
-        .language(o.language.unwrap_or_else(|| "node".into()));
-    if let Some(url) = o.base_url {
-        builder = builder.base_url(url);
-    }
+    let builder = given.resolve(Units::Millis)?.apply(
+        Client::builder()
+            .api_key(o.api_key)
+            .workspace_id(o.workspace_id)
+            .language(o.language.unwrap_or_else(|| "node".into())),
+    );
     napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
 }
 
-/// Parses the post the wrapper serialised (the core names the field of any error).
-pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
-    Ok(Post::from_json(post_json)?)
+/// The client's defaults (times in ms), for the wrapper's `DEFAULTS`.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn client_defaults_json() -> String {
+    serde_json::to_string(&ClientDefaults::new(Units::Millis)).unwrap_or_default()
 }
 
 /// Cancellation tokens of publishes in flight, by the wrapper's cancel id. A publish registers

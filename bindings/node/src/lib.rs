@@ -6,7 +6,6 @@
 mod client;
 mod errors;
 mod publisher;
-mod sim;
 
 use napi_derive::napi;
 

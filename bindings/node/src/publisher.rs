@@ -4,7 +4,8 @@
 use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
-use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
+use postato::{Publisher, ResultStore};
+use postato_ffi::StoreLocation;
 use std::sync::Arc;
 
 use crate::client::{Cancels, NativeClient, PublishedPost};
@@ -20,18 +21,16 @@ pub struct NativeStore {
 impl NativeStore {
     #[napi(constructor)]
     pub fn new(path: Option<String>) -> napi::Result<Self> {
-        let store: Arc<dyn ResultStore> = match path {
-            Some(path) => Arc::new(SqliteStore::open(&path).map_err(other)?),
-            None => Arc::new(MemoryStore::new()),
-        };
-        Ok(NativeStore { store })
+        let location = path.map_or(StoreLocation::Memory, StoreLocation::Sqlite);
+        Ok(NativeStore { store: location.open().map_err(other)? })
     }
 
-    /// A PostgreSQL store shared by many workers (connects on first use).
+    /// A PostgreSQL store shared by many workers (connects on first use); an absent
+    /// `pool_size` is the default.
     #[napi(factory)]
     pub fn postgres(url: String, pool_size: Option<u32>) -> napi::Result<Self> {
-        let store = postato_postgres::PostgresStore::lazy(&url, pool_size.unwrap_or(8) as usize).map_err(other)?;
-        Ok(NativeStore { store: Arc::new(store) })
+        let location = StoreLocation::Postgres { url, pool_size: pool_size.map(|n| n as usize) };
+        Ok(NativeStore { store: location.open().map_err(other)? })
     }
 
     /// Counts, as JSON (`published`, `deadLetters`, `deadLettersByKind`).

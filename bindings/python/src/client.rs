@@ -1,19 +1,14 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato::{Client, ClientBuilder, Event, Post, PublishError, Published};
+use postato::{Client, ClientBuilder, Event, PublishError, Published};
+use postato_ffi::{parse_post, GivenOptions, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
-use std::time::Duration;
 
 use crate::errors::to_py;
 use crate::runtime::{self, ExtensionRuntime};
-
-/// Parses the post the wrapper serialised (the core names the field of any error).
-pub fn parse_post(post_json: &str) -> Result<Post, PublishError> {
-    Ok(Post::from_json(post_json)?)
-}
 
 /// A published post as a dict for the Python `Post`.
 pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> PyResult<Bound<'py, PyDict>> {
@@ -79,53 +74,45 @@ impl NativeClient {
 
 #[pymethods]
 impl NativeClient {
+    /// `None` for any setting means its default (`client_defaults_json`); times in seconds.
     #[new]
-    #[pyo3(signature = (api_key, workspace_id, base_url, max_attempts, timeout, connect_timeout, backoff_base, backoff_cap, deadline, max_rate_limit_waits, max_retry_after, fast_forward_waits, language))]
+    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: String,
         workspace_id: String,
-        base_url: Option<String>,
-        max_attempts: u32,
-        timeout: f64,
-        connect_timeout: f64,
-        backoff_base: f64,
-        backoff_cap: f64,
-        deadline: Option<f64>,
-        max_rate_limit_waits: u32,
-        max_retry_after: f64,
-        fast_forward_waits: bool,
         language: String,
+        base_url: Option<String>,
+        max_attempts: Option<u32>,
+        timeout: Option<f64>,
+        connect_timeout: Option<f64>,
+        backoff_base: Option<f64>,
+        backoff_cap: Option<f64>,
+        deadline: Option<f64>,
+        max_rate_limit_waits: Option<u32>,
+        max_retry_after: Option<f64>,
+        fast_forward_waits: Option<bool>,
     ) -> PyResult<Self> {
-        let seconds = |name: &str, v: f64| -> PyResult<Duration> {
-            Duration::try_from_secs_f64(v).map_err(|_| {
-                to_py(&PublishError::InvalidInput(postato::ValidationError::new(
-                    name,
-                    format!("is {v}: give a non-negative number of seconds"),
-                )))
-            })
-        };
-        let mut policy = postato::RetryPolicy {
+        let given = GivenOptions {
+            base_url,
             max_attempts,
-            attempt_timeout: seconds("timeout", timeout)?,
-            backoff_base: seconds("backoffBase", backoff_base)?,
-            backoff_cap: seconds("backoffCap", backoff_cap)?,
+            timeout,
+            connect_timeout,
+            backoff_base,
+            backoff_cap,
+            deadline,
             max_rate_limit_waits,
-            max_retry_after: seconds("maxRetryAfter", max_retry_after)?,
-            ..postato::RetryPolicy::default()
+            max_retry_after,
+            fast_forward_waits,
         };
-        policy.deadline = deadline.map(|d| seconds("deadline", d)).transpose()?;
-        let mut builder = Client::builder()
-            .api_key(api_key)
-            .workspace_id(workspace_id)
-            .policy(policy)
-            .connect_timeout(seconds("connectTimeout", connect_timeout)?)
-            .fast_forward_waits(fast_forward_waits)
-            .language(language)
-            .on_event_shared(Arc::new(log_event));
-        if let Some(url) = base_url {
-            builder = builder.base_url(url);
-        }
+        let options = given.resolve(Units::Seconds).map_err(|e| to_py(&e))?;
+        let builder = options.apply(
+            Client::builder()
+                .api_key(api_key)
+                .workspace_id(workspace_id)
+                .language(language)
+                .on_event_shared(Arc::new(log_event)),
+        );
         let client = {
             let _guard = runtime::get().enter();
             builder.clone().build().map_err(|e| to_py(&e))?

@@ -5,7 +5,6 @@ mod client;
 mod errors;
 mod publisher;
 mod runtime;
-mod sim;
 
 use pyo3::prelude::*;
 
@@ -19,6 +18,12 @@ fn idempotency_key(business_key: &str) -> String {
 #[pyfunction]
 fn version() -> &'static str {
     postato_core::VERSION
+}
+
+/// The client's defaults as JSON (times in seconds), for `postato.DEFAULTS`.
+#[pyfunction]
+fn client_defaults_json() -> String {
+    serde_json::to_string(&postato_ffi::ClientDefaults::new(postato_ffi::Units::Seconds)).unwrap_or_default()
 }
 
 fn check_test_panics() -> PyResult<()> {
@@ -49,6 +54,7 @@ fn test_panic_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
@@ -56,6 +62,5 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_class::<client::NativeClient>()?;
     m.add_class::<publisher::NativeStore>()?;
     m.add_class::<publisher::NativePublisher>()?;
-    m.add_class::<sim::NativeSimulator>()?;
     Ok(())
 }

@@ -1,43 +1,26 @@
 //! `NativePublisher` and its stores: `NativeMemoryStore`, `NativeSqliteStore` (reopened in a
 //! forked child: a SQLite connection must not cross a fork).
 
-use postato::{MemoryStore, Publisher, ResultStore, SqliteStore};
+use postato::{Publisher, ResultStore};
+use postato_ffi::{parse_post, StoreLocation};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
-use crate::client::{parse_post, published_dict, NativeClient};
+use crate::client::{published_dict, NativeClient};
 use crate::errors::{other, to_py};
 use crate::runtime::{self, ExtensionRuntime};
-
-/// Where a store keeps its records.
-#[derive(Clone)]
-enum Location {
-    Memory,
-    Sqlite(String),
-    Postgres { url: String, pool_size: usize },
-}
 
 /// A result store.
 #[pyclass(module = "postato._native", frozen)]
 pub struct NativeStore {
-    location: Location,
+    location: StoreLocation,
     current: Mutex<(u32, Arc<dyn ResultStore>)>,
 }
 
 impl NativeStore {
-    fn open(location: &Location) -> PyResult<Arc<dyn ResultStore>> {
-        Ok(match location {
-            Location::Sqlite(path) => Arc::new(SqliteStore::open(path).map_err(|e| other(e.to_string()))?),
-            Location::Postgres { url, pool_size } => {
-                Arc::new(postato_postgres::PostgresStore::lazy(url, *pool_size).map_err(|e| other(e.to_string()))?)
-            }
-            Location::Memory => Arc::new(MemoryStore::new()),
-        })
-    }
-
-    fn with_location(location: Location) -> PyResult<Self> {
-        let store = Self::open(&location)?;
+    fn with_location(location: StoreLocation) -> PyResult<Self> {
+        let store = location.open().map_err(other)?;
         Ok(NativeStore { location, current: Mutex::new((std::process::id(), store)) })
     }
 
@@ -45,10 +28,10 @@ impl NativeStore {
     pub fn store(&self) -> PyResult<Arc<dyn ResultStore>> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if current.0 != std::process::id() {
-            if matches!(self.location, Location::Memory) {
+            if self.location == StoreLocation::Memory {
                 return Err(other("a MemoryStore cannot be used in a forked process: create a new one there"));
             }
-            *current = (std::process::id(), Self::open(&self.location)?);
+            *current = (std::process::id(), self.location.open().map_err(other)?);
         }
         Ok(Arc::clone(&current.1))
     }
@@ -60,13 +43,15 @@ impl NativeStore {
     #[new]
     #[pyo3(signature = (path=None))]
     fn new(path: Option<String>) -> PyResult<Self> {
-        Self::with_location(path.map_or(Location::Memory, Location::Sqlite))
+        Self::with_location(path.map_or(StoreLocation::Memory, StoreLocation::Sqlite))
     }
 
-    /// A PostgreSQL store shared by many workers (connects on first use).
+    /// A PostgreSQL store shared by many workers (connects on first use); `pool_size` None
+    /// is the default.
     #[staticmethod]
-    fn postgres(url: String, pool_size: usize) -> PyResult<Self> {
-        Self::with_location(Location::Postgres { url, pool_size })
+    #[pyo3(signature = (url, pool_size=None))]
+    fn postgres(url: String, pool_size: Option<usize>) -> PyResult<Self> {
+        Self::with_location(StoreLocation::Postgres { url, pool_size })
     }
 
     /// Counts as a dict: published, dead_letters, dead_letters_by_kind.

@@ -18,12 +18,7 @@ struct Owned {
 static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
 
 fn build() -> tokio::runtime::Runtime {
-    tokio::runtime::Builder::new_multi_thread()
-        .worker_threads(2)
-        .thread_name("postato-tokio")
-        .enable_all()
-        .build()
-        .expect("the tokio runtime starts")
+    postato_ffi::multi_thread_runtime("postato-tokio").expect("the tokio runtime starts")
 }
 
 /// The runtime for this process.

@@ -4,9 +4,9 @@
 //! not (uniffi's Swift async calls have no cancellation handler); the hand-written
 //! `publishCancellingOnTaskCancel` in `swift/Sources/Postato/TaskCancellation.swift` does.
 
-use postato::{CancellationToken, MemoryStore, ResultStore, RetryPolicy, SqliteStore};
+use postato::{CancellationToken, ResultStore};
+use postato_ffi::{StoreLocation, Units};
 use std::sync::Arc;
-use std::time::Duration;
 
 use crate::errors::PostatoError;
 use crate::runtime;
@@ -46,27 +46,10 @@ impl Client {
     /// A client for `workspace_id`. The API key never appears in messages or logs.
     #[uniffi::constructor]
     pub fn new(api_key: String, workspace_id: String, options: ClientOptions) -> Result<Arc<Self>, PostatoError> {
-        let defaults = RetryPolicy::default();
-        let policy = RetryPolicy {
-            max_attempts: options.max_attempts,
-            attempt_timeout: Duration::from_millis(options.timeout_ms),
-            backoff_base: Duration::from_millis(options.backoff_base_ms),
-            backoff_cap: Duration::from_millis(options.backoff_cap_ms),
-            max_rate_limit_waits: options.max_rate_limit_waits,
-            max_retry_after: Duration::from_millis(options.max_retry_after_ms),
-            deadline: options.deadline_ms.map(Duration::from_millis),
-            ..defaults
-        };
-        let mut builder = postato::Client::builder()
-            .api_key(api_key)
-            .workspace_id(workspace_id)
-            .policy(policy)
-            .connect_timeout(Duration::from_millis(options.connect_timeout_ms))
-            .fast_forward_waits(options.fast_forward_waits)
-            .language("uniffi");
-        if let Some(url) = options.base_url {
-            builder = builder.base_url(url);
-        }
+        let builder = options
+            .given()
+            .resolve(Units::Millis)?
+            .apply(postato::Client::builder().api_key(api_key).workspace_id(workspace_id).language("uniffi"));
         let _guard = runtime::enter();
         Ok(Arc::new(Client { client: builder.build()? }))
     }
@@ -100,10 +83,17 @@ impl Client {
     }
 }
 
-/// A result store: SQLite (the embedded default) or memory.
+/// A result store: SQLite (the embedded default), memory, or PostgreSQL shared by many workers.
 #[derive(uniffi::Object)]
 pub struct Store {
     store: Arc<dyn ResultStore>,
+}
+
+impl Store {
+    fn open(location: StoreLocation) -> Result<Arc<Self>, PostatoError> {
+        let _guard = runtime::enter();
+        Ok(Arc::new(Store { store: location.open().map_err(PostatoError::store)? }))
+    }
 }
 
 #[uniffi::export]
@@ -111,13 +101,20 @@ impl Store {
     /// A SQLite store at `path`.
     #[uniffi::constructor]
     pub fn sqlite(path: String) -> Result<Arc<Self>, PostatoError> {
-        Ok(Arc::new(Store { store: Arc::new(SqliteStore::open(&path).map_err(PostatoError::store)?) }))
+        Store::open(StoreLocation::Sqlite(path))
     }
 
     /// A store in memory.
     #[uniffi::constructor]
     pub fn memory() -> Arc<Self> {
-        Arc::new(Store { store: Arc::new(MemoryStore::new()) })
+        Arc::new(Store { store: Arc::new(postato::MemoryStore::new()) })
+    }
+
+    /// A PostgreSQL store shared by many workers (connects on first use); a null `pool_size`
+    /// is the default.
+    #[uniffi::constructor(default(pool_size = None))]
+    pub fn postgres(url: String, pool_size: Option<u32>) -> Result<Arc<Self>, PostatoError> {
+        Store::open(StoreLocation::Postgres { url, pool_size: pool_size.map(|n| n as usize) })
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, PostatoError> {

@@ -5,13 +5,13 @@
 mod client;
 mod errors;
 mod runtime;
-mod sim;
 mod types;
 
 pub use client::{CancelHandle, Client, Publisher, Store};
 pub use errors::PostatoError;
-pub use sim::{start_simulator, Simulator};
-pub use types::{ClientOptions, Content, DeadLetter, Media, PostInput, PublishedPost, StoreCounts, ThreadItem};
+pub use types::{
+    ClientDefaults, ClientOptions, Content, DeadLetter, Media, PostInput, PublishedPost, StoreCounts, ThreadItem,
+};
 
 uniffi::setup_scaffolding!();
 
@@ -19,6 +19,12 @@ uniffi::setup_scaffolding!();
 #[uniffi::export]
 pub fn idempotency_key(business_key: String) -> String {
     postato::idempotency_key(&business_key)
+}
+
+/// The default of every client setting (times in ms).
+#[uniffi::export]
+pub fn client_defaults() -> ClientDefaults {
+    postato_ffi::ClientDefaults::new(postato_ffi::Units::Millis).into()
 }
 
 /// For FFI-safety tests: panics inside Rust when the environment variable

@@ -10,14 +10,7 @@ use std::task::{Context, Poll};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| {
-        tokio::runtime::Builder::new_multi_thread()
-            .worker_threads(2)
-            .thread_name("postato-uniffi")
-            .enable_all()
-            .build()
-            .expect("the tokio runtime starts")
-    })
+    RUNTIME.get_or_init(|| postato_ffi::multi_thread_runtime("postato-uniffi").expect("the tokio runtime starts"))
 }
 
 /// Enters the runtime (for constructors that need its context).

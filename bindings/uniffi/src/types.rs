@@ -2,35 +2,86 @@
 //! counts, dead letters; and their conversion to the core's types.
 
 use postato::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
+use postato_ffi::GivenOptions;
 
 use crate::errors::PostatoError;
 
-/// Client settings (times in ms). The API key is a separate constructor argument, so that no
-/// generated `toString` can print it.
-#[derive(uniffi::Record)]
+/// Client settings (times in ms); every one left null takes its default (`clientDefaults()`).
+/// The API key is a separate constructor argument, so that no generated `toString` can print it.
+#[derive(uniffi::Record, Default)]
 pub struct ClientOptions {
     /// Default: the production API.
     #[uniffi(default = None)]
     pub base_url: Option<String>,
-    #[uniffi(default = 5)]
-    pub max_attempts: u32,
-    #[uniffi(default = 30000)]
-    pub timeout_ms: u64,
-    #[uniffi(default = 10000)]
-    pub connect_timeout_ms: u64,
-    #[uniffi(default = 500)]
-    pub backoff_base_ms: u64,
-    #[uniffi(default = 30000)]
-    pub backoff_cap_ms: u64,
+    #[uniffi(default = None)]
+    pub max_attempts: Option<u32>,
+    #[uniffi(default = None)]
+    pub timeout_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub connect_timeout_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub backoff_base_ms: Option<u64>,
+    #[uniffi(default = None)]
+    pub backoff_cap_ms: Option<u64>,
+    /// Default: none.
     #[uniffi(default = None)]
     pub deadline_ms: Option<u64>,
-    #[uniffi(default = 20)]
-    pub max_rate_limit_waits: u32,
-    #[uniffi(default = 60000)]
-    pub max_retry_after_ms: u64,
+    #[uniffi(default = None)]
+    pub max_rate_limit_waits: Option<u32>,
+    #[uniffi(default = None)]
+    pub max_retry_after_ms: Option<u64>,
     /// For tests: waits advance a virtual clock instead of sleeping.
-    #[uniffi(default = false)]
-    pub fast_forward_waits: bool,
+    #[uniffi(default = None)]
+    pub fast_forward_waits: Option<bool>,
+}
+
+impl ClientOptions {
+    /// The options as the shared FFI layer takes them.
+    pub fn given(self) -> GivenOptions {
+        let ms = |v: Option<u64>| v.map(|ms| ms as f64);
+        GivenOptions {
+            base_url: self.base_url,
+            max_attempts: self.max_attempts,
+            timeout: ms(self.timeout_ms),
+            connect_timeout: ms(self.connect_timeout_ms),
+            backoff_base: ms(self.backoff_base_ms),
+            backoff_cap: ms(self.backoff_cap_ms),
+            deadline: ms(self.deadline_ms),
+            max_rate_limit_waits: self.max_rate_limit_waits,
+            max_retry_after: ms(self.max_retry_after_ms),
+            fast_forward_waits: self.fast_forward_waits,
+        }
+    }
+}
+
+/// The default of every client setting, from the Rust client (times in ms).
+#[derive(uniffi::Record)]
+pub struct ClientDefaults {
+    pub base_url: String,
+    pub max_attempts: u32,
+    pub timeout_ms: u64,
+    pub connect_timeout_ms: u64,
+    pub backoff_base_ms: u64,
+    pub backoff_cap_ms: u64,
+    pub deadline_ms: Option<u64>,
+    pub max_rate_limit_waits: u32,
+    pub max_retry_after_ms: u64,
+}
+
+impl From<postato_ffi::ClientDefaults> for ClientDefaults {
+    fn from(d: postato_ffi::ClientDefaults) -> Self {
+        ClientDefaults {
+            base_url: d.base_url,
+            max_attempts: d.max_attempts,
+            timeout_ms: d.timeout as u64,
+            connect_timeout_ms: d.connect_timeout as u64,
+            backoff_base_ms: d.backoff_base as u64,
+            backoff_cap_ms: d.backoff_cap as u64,
+            deadline_ms: d.deadline.map(|ms| ms as u64),
+            max_rate_limit_waits: d.max_rate_limit_waits,
+            max_retry_after_ms: d.max_retry_after as u64,
+        }
+    }
 }
 
 /// Uploaded media, by id.

@@ -14,17 +14,29 @@ const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 async function workers(job) {
   let next = 0;
   const started = performance.now();
-  await Promise.all(Array.from({ length: 64 }, async () => {
-    while (next < N) await job(next++);
-  }));
+  await Promise.all(
+    Array.from({ length: 64 }, async () => {
+      while (next < N) await job(next++);
+    }),
+  );
   return (performance.now() - started) / 1000;
 }
 
 async function reference(i) {
-  const body = JSON.stringify({ platform: 'x', accountId: 'acc_1', status: 'publish', postType: 'post', content: `benchmark post ${i}` });
+  const body = JSON.stringify({
+    platform: 'x',
+    accountId: 'acc_1',
+    status: 'publish',
+    postType: 'post',
+    content: `benchmark post ${i}`,
+  });
   const key = crypto.createHash('sha256').update(`node-ref-${i}`).digest('hex').slice(0, 32);
   for (let attempt = 1; attempt <= 5; attempt++) {
-    const response = await fetch(URL, { method: 'POST', headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': key }, body });
+    const response = await fetch(URL, {
+      method: 'POST',
+      headers: { Authorization: `Bearer ${apiKey}`, 'Content-Type': 'application/json', 'Idempotency-Key': key },
+      body,
+    });
     if (response.ok) return response.json();
     await response.arrayBuffer();
     if (response.status === 429) await sleep(Number(response.headers.get('retry-after') ?? 1) * 1000);
@@ -36,7 +48,9 @@ async function reference(i) {
 
 async function main() {
   const client = new Client({ apiKey, workspaceId: 'ws_bench', baseUrl: base });
-  const ours = await workers((i) => client.publish({ businessKey: `node-${i}`, platform: 'x', accountId: 'acc_1', content: `benchmark post ${i}` }));
+  const ours = await workers((i) =>
+    client.publish({ businessKey: `node-${i}`, platform: 'x', accountId: 'acc_1', content: `benchmark post ${i}` }),
+  );
   console.log(JSON.stringify({ name: 'client', perSecond: N / ours }));
   const theirs = await workers(reference);
   console.log(JSON.stringify({ name: 'reference-fetch', perSecond: N / theirs }));

@@ -5,6 +5,9 @@
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
+/// The attempts after which a post is given up.
+pub const MAX_ATTEMPTS: u32 = 5;
+
 /// What happened to one post.
 pub enum Outcome {
     Published,
@@ -37,7 +40,7 @@ pub async fn publish(client: &reqwest::Client, url: &str, api_key: &str, key: &s
             .await;
         let response = match response {
             Ok(r) => r,
-            Err(_) if attempt >= 5 => return Outcome::Lost,
+            Err(_) if attempt >= MAX_ATTEMPTS => return Outcome::Lost,
             Err(_) => {
                 backoff(attempt).await;
                 continue;
@@ -63,7 +66,7 @@ pub async fn publish(client: &reqwest::Client, url: &str, api_key: &str, key: &s
             continue;
         }
         let _ = response.bytes().await;
-        if attempt >= 5 {
+        if attempt >= MAX_ATTEMPTS {
             return Outcome::Lost;
         }
         backoff(attempt).await;

@@ -6,6 +6,13 @@ use postato::{Client, ClientBuilder, PublishError, ResultStore, SqliteStore, Val
 use std::sync::Arc;
 use std::time::Duration;
 
+use postato::postato_core::defaults;
+
+/// A default duration as the flags take it.
+const fn millis(duration: Duration) -> u64 {
+    duration.as_millis() as u64
+}
+
 /// How results are printed.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, ValueEnum, Default)]
 pub enum Output {
@@ -29,16 +36,16 @@ pub struct ConnectionArgs {
     #[arg(long)]
     pub workspace: Option<String>,
     /// The limit on each attempt, in ms
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = millis(defaults::ATTEMPT_TIMEOUT))]
     pub timeout_ms: u64,
     /// Attempts that may fail with a retryable error
-    #[arg(long, default_value_t = 5)]
+    #[arg(long, default_value_t = defaults::MAX_ATTEMPTS)]
     pub max_attempts: u32,
     /// The backoff base, in ms
-    #[arg(long, default_value_t = 500)]
+    #[arg(long, default_value_t = millis(defaults::BACKOFF_BASE))]
     pub backoff_base_ms: u64,
     /// The backoff cap, in ms
-    #[arg(long, default_value_t = 30_000)]
+    #[arg(long, default_value_t = millis(defaults::BACKOFF_CAP))]
     pub backoff_cap_ms: u64,
     /// A limit on each whole publish (waits included), in ms
     #[arg(long)]

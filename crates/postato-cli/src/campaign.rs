@@ -1,7 +1,7 @@
 //! Campaign files: one post per line (the wire format plus `businessKey`), read as a stream so
 //! memory does not grow with the file. A line that is not a post is reported with its number.
 
-use postato::Post;
+use postato::{Post, ValidationError};
 use std::io::BufRead;
 
 /// One non-blank line of a campaign.
@@ -16,12 +16,23 @@ pub struct CampaignLine {
 /// A line that is not a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableLine {
-    /// The line's `businessKey` if it has one, else `line:N`.
+    /// The line's `businessKey` if it has one, else `line:N` ([`line_key`]).
     pub business_key: String,
-    /// What is wrong.
+    /// What is wrong, as [`what_is_wrong`] says it.
     pub reason: String,
     /// The line's text (cut at 4 KiB), kept with its dead letter.
     pub text: String,
+}
+
+/// The key of a line without a business key: `line:N`.
+pub fn line_key(line: u64) -> String {
+    format!("line:{line}")
+}
+
+/// What is wrong with a post, said once: `field: what is wrong and what to do`. The kind
+/// (`invalid_input`) and the line number are kept beside the message, not repeated in it.
+pub fn what_is_wrong(error: &ValidationError) -> String {
+    format!("{}: {}", error.field, error.message)
 }
 
 /// Parses one line.
@@ -31,7 +42,7 @@ pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
             .ok()
             .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
             .filter(|k| !k.is_empty())
-            .unwrap_or_else(|| format!("line:{line}"));
+            .unwrap_or_else(|| line_key(line));
         let mut text = text.to_owned();
         if text.len() > 4096 {
             let mut cut = 4096;
@@ -40,7 +51,10 @@ pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
             }
             text.truncate(cut);
         }
-        UnreadableLine { business_key, reason: format!("not a post: {e}"), text }
+        // A line is one line of JSON: the parser's "at line 1 column N" would be a second,
+        // different line number beside the campaign's.
+        let reason = what_is_wrong(&e).replace(" at line 1 column ", " at column ");
+        UnreadableLine { business_key, reason, text }
     })
 }
 
@@ -69,8 +83,11 @@ mod tests {
         assert_eq!(lines[0].post.as_ref().unwrap().business_key, "a");
         let bad = lines[1].post.as_ref().unwrap_err();
         assert_eq!((bad.business_key.as_str(), lines[1].line), ("b", 3));
-        assert!(bad.reason.starts_with("not a post: invalid post: status: unknown status"), "{}", bad.reason);
-        assert_eq!(lines[2].post.as_ref().unwrap_err().business_key, "line:4");
+        assert!(bad.reason.starts_with("status: unknown status \"now\""), "{}", bad.reason);
+        let unreadable = lines[2].post.as_ref().unwrap_err();
+        assert_eq!(unreadable.business_key, "line:4");
+        assert!(unreadable.reason.starts_with("post: not valid JSON: "), "{}", unreadable.reason);
+        assert!(!unreadable.reason.contains("line"), "one line number, kept beside: {}", unreadable.reason);
     }
 
     proptest::proptest! {
@@ -78,7 +95,8 @@ mod tests {
         fn any_line_parses_or_says_why(text in "\\PC{0,200}") {
             if let Err(unreadable) = parse_line(7, &text) {
                 proptest::prop_assert!(!unreadable.business_key.is_empty());
-                proptest::prop_assert!(unreadable.reason.starts_with("not a post"));
+                proptest::prop_assert!(!unreadable.reason.is_empty());
+                proptest::prop_assert!(!unreadable.reason.starts_with("invalid post"), "{}", unreadable.reason);
                 proptest::prop_assert!(unreadable.text.len() <= 4096);
             }
         }

@@ -6,6 +6,7 @@ mod cmd;
 mod exit;
 mod report;
 mod runner;
+mod terminal;
 
 use clap::{Parser, Subcommand};
 
@@ -49,7 +50,7 @@ fn main() -> std::process::ExitCode {
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
-        .with_writer(std::io::stderr)
+        .with_writer(terminal::Stderr)
         .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
         .with_target(false)
         .init();

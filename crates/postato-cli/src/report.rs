@@ -1,9 +1,11 @@
 //! Printing results: one JSON line or a line of text per result, and errors in the same form.
+//! In text, each error says its kind once and each dead letter its line number once.
 
-use postato::{PublishError, Published};
+use postato::{DeadLetter, PublishError, Published};
 use serde_json::json;
 
 use crate::args::Output;
+use crate::campaign;
 
 /// Prints a successful publish.
 pub fn published(output: Output, published: &Published, from_store: bool) {
@@ -32,7 +34,10 @@ pub fn failed(output: Output, error: &PublishError) {
             "{}",
             json!({"ok": false, "kind": error.kind().as_str(), "status": error.status(), "message": error.to_string()})
         ),
-        Output::Text => eprintln!("error ({}): {error}", error.kind()),
+        Output::Text => {
+            let kind = error.kind();
+            eprintln!("error ({kind}): {}", without_kind(kind.as_str(), &error.to_string()))
+        }
     }
 }
 
@@ -41,5 +46,72 @@ pub fn fatal(output: Output, message: &str) {
     match output {
         Output::Json => println!("{}", json!({"ok": false, "kind": "error", "status": null, "message": message})),
         Output::Text => eprintln!("error: {message}"),
+    }
+}
+
+/// `message` without the words that restate `kind` beside it: `permanent failure: the server
+/// answered 403…` is shown as `permanent: the server answered 403…`, and `invalid post: status:
+/// …` (or `not a post: invalid post: …`, as earlier versions recorded it) as `invalid_input:
+/// status: …`.
+pub fn without_kind<'a>(kind: &str, message: &'a str) -> &'a str {
+    let spoken = kind.replace('_', " ");
+    // "transient failure after 3 attempt(s)", "deadline exceeded after …", "cancelled after …"
+    // lose their kind words too, leaving "after 3 attempt(s)".
+    let mut prefixes =
+        vec![format!("{spoken} failure: "), format!("{spoken}: "), format!("{spoken} failure "), format!("{spoken} ")];
+    if kind == postato::ErrorKind::InvalidInput.as_str() {
+        prefixes.extend(["not a post: ".to_owned(), "invalid post: ".to_owned()]);
+    }
+    let mut rest = message;
+    while let Some(shorter) = prefixes.iter().find_map(|prefix| rest.strip_prefix(prefix.as_str())) {
+        rest = shorter;
+    }
+    rest
+}
+
+/// A dead letter on one line of text: `business-key: kind: line N: message`, each said once. A
+/// line without a business key (`line:N`) is named by its line number alone.
+pub fn dead_letter(letter: &DeadLetter) -> String {
+    let keyless = letter.line.is_some_and(|line| letter.business_key == campaign::line_key(line));
+    let key = if keyless { String::new() } else { format!("{}: ", letter.business_key) };
+    let line = letter.line.map(|line| format!("line {line}: ")).unwrap_or_default();
+    format!("{key}{}: {line}{}", letter.kind, without_kind(&letter.kind, &letter.message))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn letter(business_key: &str, kind: &str, message: &str, line: Option<u64>) -> DeadLetter {
+        DeadLetter {
+            business_key: business_key.into(),
+            kind: kind.into(),
+            status: None,
+            message: message.into(),
+            body: None,
+            attempts: 0,
+            failed_at_ms: 0,
+            payload: None,
+            line,
+        }
+    }
+
+    #[test]
+    fn a_dead_letter_says_its_kind_and_line_once() {
+        let bad_status = letter("b", "invalid_input", "status: unknown status \"now\"", Some(151));
+        assert_eq!(dead_letter(&bad_status), "b: invalid_input: line 151: status: unknown status \"now\"");
+        let keyless = letter("line:151", "invalid_input", "post: not valid JSON: EOF", Some(151));
+        assert_eq!(dead_letter(&keyless), "invalid_input: line 151: post: not valid JSON: EOF");
+        let recorded_earlier =
+            letter("line:7", "invalid_input", "not a post: invalid post: status: unknown status", Some(7));
+        assert_eq!(dead_letter(&recorded_earlier), "invalid_input: line 7: status: unknown status");
+        let permanent = letter("p", "permanent", "permanent failure: the server answered 403", None);
+        assert_eq!(dead_letter(&permanent), "p: permanent: the server answered 403");
+        let limited = letter("r", "rate_limited", "rate limited: the server asked to wait 3s", Some(2));
+        assert_eq!(dead_letter(&limited), "r: rate_limited: line 2: the server asked to wait 3s");
+        let transient = letter("t", "transient", "transient failure after 3 attempt(s): 503", None);
+        assert_eq!(dead_letter(&transient), "t: transient: after 3 attempt(s): 503");
+        let late = letter("d", "deadline_exceeded", "deadline exceeded after 2 attempt(s) (last: 503)", None);
+        assert_eq!(dead_letter(&late), "d: deadline_exceeded: after 2 attempt(s) (last: 503)");
     }
 }

@@ -514,3 +514,57 @@ async fn a_batch_that_meets_an_hourly_quota_ends_quickly_with_those_posts_dead_l
     assert_eq!(stats.published_keys as u64, published, "nothing lost");
     assert!(stats.duplicate_keys.is_empty(), "nothing published twice");
 }
+
+/// How many line numbers `text` gives: `line 151`, `line:151`, `(line 151)`, `at line 1 …`.
+fn line_references(text: &str) -> usize {
+    text.match_indices("line")
+        .filter(|(at, _)| text[at + 4..].trim_start_matches([' ', ':']).starts_with(|c: char| c.is_ascii_digit()))
+        .count()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_invalid_line_says_its_kind_and_its_line_number_once() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("stutter.jsonl");
+    let store = dir.path().join("stutter.db");
+    let store = store.to_str().unwrap();
+    // Line 1 a post, lines 2-150 blank, line 151 a bad status, line 152 cut JSON without a key.
+    let bad_status =
+        r#"{"businessKey":"bad-status","platform":"x","accountId":"a","status":"now","postType":"post","content":"c"}"#;
+    let text = format!("{}{}{bad_status}\n{{\"platform\":\"x\n", post_line("fine", "c"), "\n".repeat(150));
+    std::fs::write(&campaign, text).unwrap();
+    let connection = connection(&sim);
+    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store, "--output", "json", "--no-progress"];
+    args.extend(strings(&connection));
+    let output = postato(&args, None).await;
+    assert_eq!(code(&output), 3, "{}", String::from_utf8_lossy(&output.stderr));
+    assert_eq!(json_line(&output)["deadLetteredByKind"], serde_json::json!({"invalid_input": 2}));
+
+    let list = postato(&["dlq", "list", "--store", store], None).await;
+    let rows: Vec<String> = String::from_utf8(list.stdout).unwrap().lines().map(str::to_owned).collect();
+    assert_eq!(rows.len(), 2, "{rows:?}");
+    for row in &rows {
+        assert_eq!(line_references(row), 1, "one line number: {row}");
+        assert_eq!(row.matches("invalid").count(), 1, "one kind prefix: {row}");
+        assert!(!row.contains("not a post"), "one kind prefix: {row}");
+    }
+    assert!(rows[0].starts_with(r#"bad-status: invalid_input: line 151: status: unknown status "now""#), "{}", rows[0]);
+    assert!(rows[1].starts_with("invalid_input: line 152: post: not valid JSON"), "{}", rows[1]);
+
+    let list = postato(&["dlq", "list", "--store", store, "--output", "json"], None).await;
+    for letter in String::from_utf8(list.stdout).unwrap().lines() {
+        let letter: Value = serde_json::from_str(letter).unwrap();
+        let message = letter["message"].as_str().unwrap();
+        assert_eq!((line_references(message), message.matches("invalid").count()), (0, 0), "{letter}");
+    }
+
+    let publish = postato(
+        &["publish", "--business-key", "k", "--platform", "x", "--account", "a", "--content", "c", "--status", "now"],
+        None,
+    )
+    .await;
+    let error = String::from_utf8_lossy(&publish.stderr);
+    assert_eq!(code(&publish), 2);
+    assert!(error.starts_with(r#"error (invalid_input): status: unknown status "now""#), "{error}");
+}

@@ -57,6 +57,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod defaults;
 mod driver;
 mod error;
 mod event;
@@ -68,6 +69,7 @@ mod post;
 mod request;
 mod response;
 mod retry_after;
+#[cfg(feature = "testing")]
 pub mod scenario;
 mod secret;
 mod time;

@@ -3,6 +3,7 @@
 
 use std::time::Duration;
 
+use crate::defaults;
 use crate::validate::ValidationError;
 
 /// How the random part of a backoff is drawn.
@@ -17,24 +18,25 @@ pub enum Jitter {
     Full,
 }
 
-/// When and how often to retry. Build with [`RetryPolicy::default`] and adjust fields.
+/// When and how often to retry. Build with [`RetryPolicy::default`] (the values in
+/// [`defaults`](crate::defaults)) and adjust fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct RetryPolicy {
-    /// Attempts that may end in a retryable failure (429s excluded); default 5.
+    /// Attempts that may end in a retryable failure (429s excluded); default [`MAX_ATTEMPTS`](defaults::MAX_ATTEMPTS).
     pub max_attempts: u32,
-    /// The backoff base; default 500 ms.
+    /// The backoff base; default [`BACKOFF_BASE`](defaults::BACKOFF_BASE).
     pub backoff_base: Duration,
-    /// The backoff cap, before jitter; default 30 s.
+    /// The backoff cap, before jitter; default [`BACKOFF_CAP`](defaults::BACKOFF_CAP).
     pub backoff_cap: Duration,
-    /// The jitter; default additive up to 500 ms.
+    /// The jitter; default additive up to [`JITTER_MAX`](defaults::JITTER_MAX).
     pub jitter: Jitter,
-    /// How many 429 waits one publish may make; default 20.
+    /// How many 429 waits one publish may make; default [`MAX_RATE_LIMIT_WAITS`](defaults::MAX_RATE_LIMIT_WAITS).
     pub max_rate_limit_waits: u32,
-    /// A Retry-After above this ends the publish with `RateLimited`; default 60 s.
+    /// A Retry-After above this ends the publish with `RateLimited`; default [`MAX_RETRY_AFTER`](defaults::MAX_RETRY_AFTER).
     pub max_retry_after: Duration,
-    /// The wait on a 429 whose Retry-After is missing or unreadable; default 1 s.
+    /// The wait on a 429 whose Retry-After is missing or unreadable; default [`DEFAULT_RETRY_AFTER`](defaults::DEFAULT_RETRY_AFTER).
     pub default_retry_after: Duration,
-    /// The limit on one attempt, from sending to the end of the response; default 30 s.
+    /// The limit on one attempt, from sending to the end of the response; default [`ATTEMPT_TIMEOUT`](defaults::ATTEMPT_TIMEOUT).
     pub attempt_timeout: Duration,
     /// An optional limit on the whole publish, waits included; default none.
     pub deadline: Option<Duration>,
@@ -43,15 +45,15 @@ pub struct RetryPolicy {
 impl Default for RetryPolicy {
     fn default() -> Self {
         RetryPolicy {
-            max_attempts: 5,
-            backoff_base: Duration::from_millis(500),
-            backoff_cap: Duration::from_secs(30),
-            jitter: Jitter::Additive { max: Duration::from_millis(500) },
-            max_rate_limit_waits: 20,
-            max_retry_after: Duration::from_secs(60),
-            default_retry_after: Duration::from_secs(1),
-            attempt_timeout: Duration::from_secs(30),
-            deadline: None,
+            max_attempts: defaults::MAX_ATTEMPTS,
+            backoff_base: defaults::BACKOFF_BASE,
+            backoff_cap: defaults::BACKOFF_CAP,
+            jitter: Jitter::Additive { max: defaults::JITTER_MAX },
+            max_rate_limit_waits: defaults::MAX_RATE_LIMIT_WAITS,
+            max_retry_after: defaults::MAX_RETRY_AFTER,
+            default_retry_after: defaults::DEFAULT_RETRY_AFTER,
+            attempt_timeout: defaults::ATTEMPT_TIMEOUT,
+            deadline: defaults::DEADLINE,
         }
     }
 }

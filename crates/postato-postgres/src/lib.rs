@@ -19,6 +19,7 @@ use postato::{DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError}
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
 
+#[cfg(feature = "testing")]
 pub mod testing;
 
 /// The schema version this build writes.

@@ -21,6 +21,7 @@
 mod admin;
 mod api;
 mod config;
+pub mod kit;
 mod reply;
 mod script;
 mod server;

@@ -1,7 +1,7 @@
 //! [`ClientBuilder`]: configuration with validation; every mistake is an `InvalidInput` error
 //! naming the setting.
 
-use postato_core::{ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError};
+use postato_core::{defaults, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -10,10 +10,10 @@ use crate::client::{Client, ClientConfig};
 use crate::observe::{EventHook, RetryHook, RetryInfo};
 use crate::transport::ReqwestTransport;
 
-/// The production API.
-pub const DEFAULT_BASE_URL: &str = "https://api.postato.com.br";
-/// Response bodies are read up to this size by default.
-pub const DEFAULT_MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// The production API ([`defaults::BASE_URL`]).
+pub const DEFAULT_BASE_URL: &str = defaults::BASE_URL;
+/// Response bodies are read up to this size by default ([`defaults::MAX_RESPONSE_BYTES`]).
+pub const DEFAULT_MAX_RESPONSE_BYTES: usize = defaults::MAX_RESPONSE_BYTES;
 
 /// Builds a [`Client`]. Only the API key and workspace id are required.
 #[derive(Clone)]
@@ -51,7 +51,7 @@ impl Default for ClientBuilder {
             workspace_id: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
             policy: RetryPolicy::default(),
-            connect_timeout: Duration::from_secs(10),
+            connect_timeout: defaults::CONNECT_TIMEOUT,
             budget: RetryBudgetConfig::default(),
             max_response_bytes: DEFAULT_MAX_RESPONSE_BYTES,
             allow_insecure_http: false,
@@ -94,32 +94,32 @@ impl ClientBuilder {
         self
     }
 
-    /// Attempts that may end in a retryable failure; default 5.
+    /// Attempts that may end in a retryable failure; default [`defaults::MAX_ATTEMPTS`].
     pub fn max_attempts(mut self, attempts: u32) -> Self {
         self.policy.max_attempts = attempts;
         self
     }
 
-    /// Backoff base and cap; default 500 ms and 30 s.
+    /// Backoff base and cap; default [`defaults::BACKOFF_BASE`] and [`defaults::BACKOFF_CAP`].
     pub fn backoff(mut self, base: Duration, cap: Duration) -> Self {
         self.policy.backoff_base = base;
         self.policy.backoff_cap = cap;
         self
     }
 
-    /// The jitter; default additive up to 500 ms, as the reference.
+    /// The jitter; default additive up to [`defaults::JITTER_MAX`], as the reference.
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.policy.jitter = jitter;
         self
     }
 
-    /// The limit on one attempt; default 30 s.
+    /// The limit on one attempt; default [`defaults::ATTEMPT_TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
         self.policy.attempt_timeout = timeout;
         self
     }
 
-    /// The limit on connecting; default 10 s.
+    /// The limit on connecting; default [`defaults::CONNECT_TIMEOUT`].
     pub fn connect_timeout(mut self, timeout: Duration) -> Self {
         self.connect_timeout = timeout;
         self
@@ -137,7 +137,7 @@ impl ClientBuilder {
         self
     }
 
-    /// The cap on response bodies; default 1 MiB.
+    /// The cap on response bodies; default [`defaults::MAX_RESPONSE_BYTES`].
     pub fn max_response_bytes(mut self, bytes: usize) -> Self {
         self.max_response_bytes = bytes;
         self

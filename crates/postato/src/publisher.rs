@@ -2,7 +2,7 @@
 //! published, refuses a business key reused for another payload, records every publish and
 //! dead-letters every failure worth replaying.
 
-use postato_core::{check_business_key_reuse, Post, PublishError, Published, Transport};
+use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,12 +64,18 @@ impl<T: Transport> Publisher<T> {
             std::process::id(),
             std::hash::BuildHasher::hash_one(&std::collections::hash_map::RandomState::new(), 0u8)
         );
-        Publisher { client, store, worker, lease: Duration::from_secs(60), publishes: Arc::new(AtomicU64::new(0)) }
+        Publisher {
+            client,
+            store,
+            worker,
+            lease: postato_core::defaults::LEASE,
+            publishes: Arc::new(AtomicU64::new(0)),
+        }
     }
 
     /// How long a claim lasts before another worker may take the key over (it is renewed every
     /// third of it while a publish runs, so a crashed worker's keys are taken over within one
-    /// lease); default 60 s.
+    /// lease); default [`LEASE`](postato_core::defaults::LEASE).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
@@ -105,15 +111,29 @@ impl<T: Transport> Publisher<T> {
     }
 
     /// Like [`Publisher::publish_with_cancel`] for a post read from line `line` of a
-    /// campaign file: a dead letter records the line.
+    /// campaign file: a dead letter records the line. While another publish holds a live
+    /// claim on the key, it waits for that claim to end.
     pub async fn publish_line(
         &self,
         post: &Post,
         line: Option<u64>,
         cancel: &CancellationToken,
     ) -> Result<PublishReport, PublishError> {
-        let report = self.publish_inner(post, line, cancel, true).await?;
-        Ok(report.expect("a publisher that waits for claims always reports"))
+        let request = self.client.request_for(post)?;
+        let claimant = self.next_claimant();
+        loop {
+            match self.claim(post, &request, &claimant).await? {
+                Claim::Recorded(report) => return Ok(report),
+                Claim::Ours => return self.publish_claimed(post, line, request, &claimant, cancel).await,
+                Claim::HeldByOther { expires_in } => {
+                    tokio::select! {
+                        biased;
+                        _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
+                        _ = tokio::time::sleep(expires_in.min(CLAIM_POLL)) => {}
+                    }
+                }
+            }
+        }
     }
 
     /// Like [`Publisher::publish_line`], but when another worker holds a live claim on the key
@@ -124,120 +144,163 @@ impl<T: Transport> Publisher<T> {
         line: Option<u64>,
         cancel: &CancellationToken,
     ) -> Result<Option<PublishReport>, PublishError> {
-        self.publish_inner(post, line, cancel, false).await
+        let request = self.client.request_for(post)?;
+        let claimant = self.next_claimant();
+        match self.claim(post, &request, &claimant).await? {
+            Claim::Recorded(report) => Ok(Some(report)),
+            Claim::Ours => self.publish_claimed(post, line, request, &claimant, cancel).await.map(Some),
+            Claim::HeldByOther { .. } => Ok(None),
+        }
     }
 
-    async fn publish_inner(
+    /// Each publish claims under its own name, so two publishes of one key wait for each other.
+    fn next_claimant(&self) -> String {
+        format!("{}/{}", self.worker, self.publishes.fetch_add(1, Ordering::Relaxed))
+    }
+
+    /// Step 1: asks the store for the key. A recorded publish is answered from the store
+    /// (after the payload guard); a store that cannot answer lets the publish go ahead, which
+    /// is retry-safe (the server dedupes by idempotency key), with only the guard skipped.
+    async fn claim(&self, post: &Post, request: &Request, claimant: &str) -> Result<Claim, PublishError> {
+        let key = post.business_key.as_str();
+        match self.store.begin(key, claimant, self.lease).await {
+            Ok(Begin::Published(record)) => {
+                check_business_key_reuse(key, &record.fingerprint, request.fingerprint())?;
+                let published = Published {
+                    id: record.post_id,
+                    status: record.status,
+                    idempotency_key: record.idempotency_key,
+                    attempts: 0,
+                    replayed: false,
+                };
+                Ok(Claim::Recorded(PublishReport { published, from_store: true, store_error: None }))
+            }
+            Ok(Begin::Claimed) => Ok(Claim::Ours),
+            Ok(Begin::HeldByOther { expires_in }) => Ok(Claim::HeldByOther { expires_in }),
+            Err(e) => {
+                tracing::error!(business_key = key, error = %e, "postato: result store lookup failed; publishing anyway (retry-safe)");
+                Ok(Claim::Ours)
+            }
+        }
+    }
+
+    /// Steps 2 and 3 for a claimed key: publish, renewing the claim, then record the outcome.
+    async fn publish_claimed(
         &self,
         post: &Post,
         line: Option<u64>,
+        request: Request,
+        claimant: &str,
         cancel: &CancellationToken,
-        wait_for_claims: bool,
-    ) -> Result<Option<PublishReport>, PublishError> {
-        let request = self.client.request_for(post)?;
-        let key = post.business_key.as_str();
-        // Each publish claims under its own name, so two publishes of one key wait for each other.
-        let claimant = format!("{}/{}", self.worker, self.publishes.fetch_add(1, Ordering::Relaxed));
-        loop {
-            match self.store.begin(key, &claimant, self.lease).await {
-                Ok(Begin::Published(record)) => {
-                    check_business_key_reuse(key, &record.fingerprint, request.fingerprint())?;
-                    let published = Published {
-                        id: record.post_id,
-                        status: record.status,
-                        idempotency_key: record.idempotency_key,
-                        attempts: 0,
-                        replayed: false,
-                    };
-                    return Ok(Some(PublishReport { published, from_store: true, store_error: None }));
-                }
-                Ok(Begin::Claimed) => break,
-                Ok(Begin::HeldByOther { .. }) if !wait_for_claims => return Ok(None),
-                Ok(Begin::HeldByOther { expires_in }) => {
-                    tokio::select! {
-                        biased;
-                        _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
-                        _ = tokio::time::sleep(expires_in.min(Duration::from_millis(200))) => {}
-                    }
-                }
-                Err(e) => {
-                    // Publishing without the store's answer is still safe: the server dedupes
-                    // by idempotency key. Only the payload guard is skipped.
-                    tracing::error!(business_key = key, error = %e, "postato: result store lookup failed; publishing anyway (retry-safe)");
-                    break;
-                }
-            }
-        }
+    ) -> Result<PublishReport, PublishError> {
         let fingerprint = request.fingerprint().to_owned();
-        let result = {
-            let publish = self.client.publish_request(key, request, cancel);
-            tokio::pin!(publish);
-            // Renew the claim while the publish runs, so a long publish keeps its key.
-            let mut renew = tokio::time::interval(self.lease / 3);
-            renew.tick().await;
-            loop {
-                tokio::select! {
-                    biased;
-                    result = &mut publish => break result,
-                    _ = renew.tick() => {
-                        if let Err(e) = self.store.renew(key, &claimant, self.lease).await {
-                            tracing::warn!(business_key = key, error = %e, "postato: could not renew the claim");
-                        }
-                    }
-                }
-            }
-        };
-        match result {
-            Ok(published) => {
-                let record = PublishedRecord {
-                    business_key: key.to_owned(),
-                    idempotency_key: published.idempotency_key.clone(),
-                    fingerprint,
-                    post_id: published.id.clone(),
-                    status: published.status.clone(),
-                    attempts: published.attempts,
-                    replayed: published.replayed,
-                    published_at_ms: now_ms(),
-                };
-                let recorded = self.store.record_published(&record, &claimant).await;
-                if recorded.is_err() {
-                    // The claim must not outlive this publish, or the key would stall for a lease.
-                    let _ = self.store.release(key, &claimant).await;
-                }
-                let store_error = recorded.err().map(|e| {
-                    tracing::error!(
-                        business_key = key,
-                        post_id = published.id.as_str(),
-                        error = %e,
-                        "postato: PUBLISHED but the result could not be recorded; publishing this business key again is safe (same idempotency key)"
-                    );
-                    e.to_string()
-                });
-                Ok(Some(PublishReport { published, from_store: false, store_error }))
-            }
+        match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
+            Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
-                let outcome = if error.kind().is_dead_lettered() {
-                    let letter = DeadLetter {
-                        business_key: key.to_owned(),
-                        kind: error.kind().as_str().to_owned(),
-                        status: error.status(),
-                        message: error.to_string(),
-                        body: error.body().map(str::to_owned),
-                        attempts: error.attempts(),
-                        failed_at_ms: now_ms(),
-                        payload: serde_json::to_string(post).ok(),
-                        line,
-                    };
-                    self.store.record_dead_letter(&letter, &claimant).await
-                } else {
-                    self.store.release(key, &claimant).await
-                };
-                if let Err(e) = outcome {
-                    let _ = self.store.release(key, &claimant).await;
-                    tracing::error!(business_key = key, error = %e, "postato: could not record the failure in the result store");
-                }
+                self.record_failure(post, line, &error, claimant).await;
                 Err(error)
             }
         }
     }
+
+    /// Step 2: publishes, renewing the claim every third of the lease so a long publish keeps
+    /// its key.
+    async fn publish_renewing(
+        &self,
+        key: &str,
+        request: Request,
+        claimant: &str,
+        cancel: &CancellationToken,
+    ) -> Result<Published, PublishError> {
+        let publish = self.client.publish_request(key, request, cancel);
+        tokio::pin!(publish);
+        let mut renew = tokio::time::interval(self.lease / 3);
+        renew.tick().await;
+        loop {
+            tokio::select! {
+                biased;
+                result = &mut publish => return result,
+                _ = renew.tick() => {
+                    if let Err(e) = self.store.renew(key, claimant, self.lease).await {
+                        tracing::warn!(business_key = key, error = %e, "postato: could not renew the claim");
+                    }
+                }
+            }
+        }
+    }
+
+    /// Step 3a: records a publish. A store failure here is reported, not raised: the post
+    /// exists, and publishing the same business key again is safe (same idempotency key).
+    async fn record_published(
+        &self,
+        key: &str,
+        fingerprint: String,
+        published: Published,
+        claimant: &str,
+    ) -> PublishReport {
+        let record = PublishedRecord {
+            business_key: key.to_owned(),
+            idempotency_key: published.idempotency_key.clone(),
+            fingerprint,
+            post_id: published.id.clone(),
+            status: published.status.clone(),
+            attempts: published.attempts,
+            replayed: published.replayed,
+            published_at_ms: now_ms(),
+        };
+        let store_error = match self.store.record_published(&record, claimant).await {
+            Ok(()) => None,
+            Err(e) => {
+                // The claim must not outlive this publish, or the key would stall for a lease.
+                let _ = self.store.release(key, claimant).await;
+                tracing::error!(
+                    business_key = key,
+                    post_id = published.id.as_str(),
+                    error = %e,
+                    "postato: PUBLISHED but the result could not be recorded; publishing this business key again is safe (same idempotency key)"
+                );
+                Some(e.to_string())
+            }
+        };
+        PublishReport { published, from_store: false, store_error }
+    }
+
+    /// Step 3b: dead-letters a failure worth replaying, or releases the claim of one that is
+    /// not (a cancellation, an invalid input).
+    async fn record_failure(&self, post: &Post, line: Option<u64>, error: &PublishError, claimant: &str) {
+        let key = post.business_key.as_str();
+        let outcome = if error.kind().is_dead_lettered() {
+            let letter = DeadLetter {
+                business_key: key.to_owned(),
+                kind: error.kind().as_str().to_owned(),
+                status: error.status(),
+                message: error.to_string(),
+                body: error.body().map(str::to_owned),
+                attempts: error.attempts(),
+                failed_at_ms: now_ms(),
+                payload: serde_json::to_string(post).ok(),
+                line,
+            };
+            self.store.record_dead_letter(&letter, claimant).await
+        } else {
+            self.store.release(key, claimant).await
+        };
+        if let Err(e) = outcome {
+            let _ = self.store.release(key, claimant).await;
+            tracing::error!(business_key = key, error = %e, "postato: could not record the failure in the result store");
+        }
+    }
 }
+
+/// What the store said about a key.
+enum Claim {
+    /// Published and recorded before: answered from the store.
+    Recorded(PublishReport),
+    /// This publish holds the key (or the store could not answer).
+    Ours,
+    /// Another publish holds a live claim that ends within `expires_in`.
+    HeldByOther { expires_in: Duration },
+}
+
+/// How often a publish waiting for another's claim asks the store again, at most.
+const CLAIM_POLL: Duration = Duration::from_millis(200);

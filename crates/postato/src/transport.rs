@@ -20,7 +20,7 @@ impl ReqwestTransport {
             .connect_timeout(connect_timeout)
             .redirect(reqwest::redirect::Policy::none())
             .tcp_nodelay(true)
-            .pool_idle_timeout(Duration::from_secs(60))
+            .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
         Ok(ReqwestTransport { client, base_url: base_url.trim_end_matches('/').to_owned(), max_response_bytes })

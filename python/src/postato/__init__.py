@@ -9,7 +9,7 @@ import atexit
 import os
 
 from . import _native
-from ._client import AsyncClient, Client, Post
+from ._client import DEFAULTS, AsyncClient, Client, ClientDefaults, Post
 from ._publisher import DeadLetter, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
 from .errors import (
     BusinessKeyReusedError,
@@ -36,6 +36,8 @@ __all__ = [
     "StoreCounts",
     "DeadLetter",
     "Post",
+    "DEFAULTS",
+    "ClientDefaults",
     "idempotency_key",
     "PostatoError",
     "InvalidPostError",

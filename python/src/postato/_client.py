@@ -6,6 +6,7 @@ awaitables, and cancelling the task cancels the publish (nothing is retried afte
 
 from __future__ import annotations
 
+import json
 import sys
 from dataclasses import dataclass
 from typing import Any, Dict, Optional
@@ -32,24 +33,59 @@ class Post:
         return cls(d["id"], d["status"], d["idempotency_key"], d["attempts"], d["replayed"], d["from_store"])
 
 
+@dataclass(frozen=True)
+class ClientDefaults:
+    """The defaults of every ``Client`` setting (times in seconds), as the Rust client
+    defines them: ``postato.DEFAULTS``. A setting left at ``None`` takes its default."""
+
+    base_url: str
+    max_attempts: int
+    timeout: float
+    connect_timeout: float
+    backoff_base: float
+    backoff_cap: float
+    deadline: Optional[float]
+    max_rate_limit_waits: int
+    max_retry_after: float
+
+
+def _client_defaults() -> ClientDefaults:
+    d = json.loads(_native.client_defaults_json())
+    return ClientDefaults(
+        base_url=d["baseUrl"],
+        max_attempts=d["maxAttempts"],
+        timeout=d["timeout"],
+        connect_timeout=d["connectTimeout"],
+        backoff_base=d["backoffBase"],
+        backoff_cap=d["backoffCap"],
+        deadline=d["deadline"],
+        max_rate_limit_waits=d["maxRateLimitWaits"],
+        max_retry_after=d["maxRetryAfter"],
+    )
+
+
+DEFAULTS = _client_defaults()
+
+
 class _ClientBase:
     def __init__(
         self,
         api_key: str,
         workspace_id: str,
         base_url: Optional[str] = None,
-        max_attempts: int = 5,
-        timeout: float = 30.0,
-        backoff_base: float = 0.5,
-        backoff_cap: float = 30.0,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+        backoff_base: Optional[float] = None,
+        backoff_cap: Optional[float] = None,
         deadline: Optional[float] = None,
         *,
-        connect_timeout: float = 10.0,
-        max_rate_limit_waits: int = 20,
-        max_retry_after: float = 60.0,
+        connect_timeout: Optional[float] = None,
+        max_rate_limit_waits: Optional[int] = None,
+        max_retry_after: Optional[float] = None,
         fast_forward_waits: bool = False,
     ) -> None:
-        """``base_url=None`` means the production API. Times are in seconds.
+        """Times are in seconds; a setting left at ``None`` takes its default from
+        ``postato.DEFAULTS`` (``base_url=None`` is the production API).
 
         ``fast_forward_waits`` is for tests: backoffs and Retry-After waits advance a
         virtual clock instead of sleeping (attempt timeouts stay real).
@@ -57,17 +93,17 @@ class _ClientBase:
         self._native = _native.NativeClient(
             api_key,
             workspace_id,
-            base_url,
-            max_attempts,
-            float(timeout),
-            float(connect_timeout),
-            float(backoff_base),
-            float(backoff_cap),
-            None if deadline is None else float(deadline),
-            max_rate_limit_waits,
-            float(max_retry_after),
-            fast_forward_waits,
             _LANGUAGE,
+            base_url=base_url,
+            max_attempts=max_attempts,
+            timeout=None if timeout is None else float(timeout),
+            connect_timeout=None if connect_timeout is None else float(connect_timeout),
+            backoff_base=None if backoff_base is None else float(backoff_base),
+            backoff_cap=None if backoff_cap is None else float(backoff_cap),
+            deadline=None if deadline is None else float(deadline),
+            max_rate_limit_waits=max_rate_limit_waits,
+            max_retry_after=None if max_retry_after is None else float(max_retry_after),
+            fast_forward_waits=fast_forward_waits,
         )
 
     @property

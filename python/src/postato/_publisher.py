@@ -104,7 +104,8 @@ class PostgresStore(_Store):
     claimed by one of them (with a lease, renewed while it publishes), so a campaign is
     published exactly once however many processes run it. Connects on first use."""
 
-    def __init__(self, url: str, pool_size: int = 8) -> None:
+    def __init__(self, url: str, pool_size: Optional[int] = None) -> None:
+        """``pool_size=None``: the default pool size."""
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
             from .errors import InvalidPostError
 

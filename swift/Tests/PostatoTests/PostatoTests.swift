@@ -1,7 +1,8 @@
-// The same cases as the Kotlin suite, for macOS: `swift test` after building the Rust
-// library (`cargo build -p postato-uniffi`) and generating the bindings.
+// The same cases as the Kotlin suite, for macOS: `swift test` after
+// `./scripts/generate-uniffi.sh` (which builds the library and its test kit, PostatoTesting).
 import XCTest
 @testable import Postato
+import PostatoTesting
 
 final class PostatoTests: XCTestCase {
     var sim: Simulator!

@@ -1,6 +1,7 @@
 //! `postato batch`: publishes a campaign file, resumably.
 
 use clap::Args;
+use postato::postato_core::defaults;
 use postato::Publisher;
 use std::io::{BufRead, BufReader};
 
@@ -21,7 +22,7 @@ pub struct BatchArgs {
     pub store: String,
     /// How long a worker's claim on a post lasts before another worker may take it over
     /// (renewed while publishing), in ms
-    #[arg(long, default_value_t = 60_000, value_parser = clap::value_parser!(u64).range(100..))]
+    #[arg(long, default_value_t = defaults::LEASE.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..))]
     pub lease_ms: u64,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]

@@ -12,9 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::args::Output;
-use crate::campaign;
-use crate::exit;
 use crate::runner::{self, Progress};
+use crate::{campaign, exit, report};
 
 /// The bundled sample campaign: a few hundred posts across platforms, a few deliberately bad.
 pub const SAMPLE_CAMPAIGN: &str = include_str!("../../../../examples/campaign.jsonl");
@@ -109,7 +108,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         let item = item.map_err(|e| e.to_string())?;
         let key = match &item.post {
             Ok(post) if !post.business_key.is_empty() => post.business_key.clone(),
-            Ok(_) => format!("line:{}", item.line),
+            Ok(_) => campaign::line_key(item.line),
             Err(unreadable) => unreadable.business_key.clone(),
         };
         match store.published(&key).await.map_err(|e| e.to_string())? {
@@ -161,8 +160,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
             );
             println!("  dead letters: {}", letters.len());
             for letter in &letters {
-                let line = letter.line.map(|l| format!(" (line {l})")).unwrap_or_default();
-                println!("    {}{line}: {}: {}", letter.business_key, letter.kind, letter.message);
+                println!("    {}", report::dead_letter(letter));
             }
             println!(
                 "{}",

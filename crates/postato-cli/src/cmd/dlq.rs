@@ -75,14 +75,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     for letter in &letters {
                         match output {
                             Output::Json => println!("{}", serde_json::to_string(letter).unwrap_or_default()),
-                            Output::Text => println!(
-                                "{}  {}{}{}  {}",
-                                letter.business_key,
-                                letter.kind,
-                                letter.status.map(|s| format!(" {s}")).unwrap_or_default(),
-                                letter.line.map(|l| format!(" (line {l})")).unwrap_or_default(),
-                                letter.message
-                            ),
+                            Output::Text => println!("{}", report::dead_letter(letter)),
                         }
                     }
                     if *output == Output::Text && letters.is_empty() {

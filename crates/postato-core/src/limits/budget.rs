@@ -4,6 +4,7 @@
 use std::time::Duration;
 
 use super::Admission;
+use crate::defaults;
 use crate::event::WaitReason;
 use crate::time::Timestamp;
 
@@ -22,15 +23,16 @@ pub enum WhenBudgetEmpty {
 /// The retry budget's settings. See [`RetryBudget`].
 #[derive(Clone, Copy, Debug, PartialEq)]
 pub struct RetryBudgetConfig {
-    /// Tokens the bucket holds, and starts with; default 100.
+    /// Tokens the bucket holds, and starts with; default [`BUDGET_CAPACITY`](defaults::BUDGET_CAPACITY).
     pub capacity: f64,
-    /// Tokens one retry takes; default 1.
+    /// Tokens one retry takes; default [`BUDGET_RETRY_COST`](defaults::BUDGET_RETRY_COST).
     pub retry_cost: f64,
-    /// Tokens one retry after a timeout takes; default 2 (a slow server is hurt most by retries).
+    /// Tokens one retry after a timeout takes; default [`BUDGET_TIMEOUT_RETRY_COST`](defaults::BUDGET_TIMEOUT_RETRY_COST)
+    /// (a slow server is hurt most by retries).
     pub timeout_retry_cost: f64,
-    /// Tokens a successful response returns; default 2.
+    /// Tokens a successful response returns; default [`BUDGET_SUCCESS_DEPOSIT`](defaults::BUDGET_SUCCESS_DEPOSIT).
     pub success_deposit: f64,
-    /// Tokens added per second regardless; default 2.
+    /// Tokens added per second regardless; default [`BUDGET_REFILL_PER_SECOND`](defaults::BUDGET_REFILL_PER_SECOND).
     pub refill_per_second: f64,
     /// Wait or fail when empty; default wait.
     pub when_empty: WhenBudgetEmpty,
@@ -39,11 +41,11 @@ pub struct RetryBudgetConfig {
 impl Default for RetryBudgetConfig {
     fn default() -> Self {
         RetryBudgetConfig {
-            capacity: 100.0,
-            retry_cost: 1.0,
-            timeout_retry_cost: 2.0,
-            success_deposit: 2.0,
-            refill_per_second: 2.0,
+            capacity: defaults::BUDGET_CAPACITY,
+            retry_cost: defaults::BUDGET_RETRY_COST,
+            timeout_retry_cost: defaults::BUDGET_TIMEOUT_RETRY_COST,
+            success_deposit: defaults::BUDGET_SUCCESS_DEPOSIT,
+            refill_per_second: defaults::BUDGET_REFILL_PER_SECOND,
             when_empty: WhenBudgetEmpty::Wait,
         }
     }

@@ -111,7 +111,7 @@ pub struct RateLimitGate {
 
 impl Default for RateLimitGate {
     fn default() -> Self {
-        RateLimitGate::new(Duration::from_secs(1))
+        RateLimitGate::new(crate::defaults::DEFAULT_RETRY_AFTER)
     }
 }
 

@@ -55,7 +55,7 @@ pub struct SharedLimits {
 impl SharedLimits {
     /// Limits with a fresh gate (holding 1 s on a 429 without Retry-After) and a full budget.
     pub fn new(budget: RetryBudgetConfig) -> Self {
-        SharedLimits::with_default_retry_after(budget, Duration::from_secs(1))
+        SharedLimits::with_default_retry_after(budget, crate::defaults::DEFAULT_RETRY_AFTER)
     }
 
     /// Limits whose gate holds `default_retry_after` on a 429 without a readable Retry-After:

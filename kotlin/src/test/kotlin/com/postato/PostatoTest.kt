@@ -1,5 +1,7 @@
 package com.postato
 
+import com.postato.testing.Simulator
+import com.postato.testing.startSimulator
 import kotlinx.coroutines.CancellationException
 import kotlinx.coroutines.async
 import kotlinx.coroutines.delay
@@ -131,6 +133,39 @@ class PostatoTest {
         assertEquals(before, Support.requests(sim))
         val bad = assertThrows<PostatoException.InvalidPost> { Client("k", "w", ClientOptions(baseUrl = "http://example.com")) }
         assertEquals("baseUrl", bad.field)
+    }
+
+    @Test
+    fun `two publishers share results through a PostgreSQL store`() = runBlocking {
+        val url = System.getenv("POSTATO_TEST_POSTGRES_URL")
+        if (url == null) {
+            check(System.getenv("CI") == null) { "POSTATO_TEST_POSTGRES_URL is not set: CI must start PostgreSQL" }
+            return@runBlocking
+        }
+        val client = Support.client(sim)
+        val first = Publisher(client, Store.postgres(url))
+        val second = Publisher(client, Store.postgres(url, 2u))
+        val key = Support.key("kt-pg")
+        val post = first.publish(Support.post(key))
+        val again = second.publish(Support.post(key))
+        assertEquals(post.id, again.id)
+        assertTrue(again.fromStore)
+        assertEquals(1uL, sim.publishes(key))
+    }
+
+    @Test
+    fun `the defaults are the Rust client's, as the shared vector pins them`() {
+        val vector = JSONObject(File(Support.repo, "tests/vectors/client-defaults.json").readText())
+        val d = clientDefaults()
+        assertEquals(vector.getString("baseUrl"), d.baseUrl)
+        assertEquals(vector.getInt("maxAttempts").toUInt(), d.maxAttempts)
+        assertEquals(vector.getLong("timeout").toULong(), d.timeoutMs)
+        assertEquals(vector.getLong("connectTimeout").toULong(), d.connectTimeoutMs)
+        assertEquals(vector.getLong("backoffBase").toULong(), d.backoffBaseMs)
+        assertEquals(vector.getLong("backoffCap").toULong(), d.backoffCapMs)
+        assertTrue(vector.isNull("deadline") && d.deadlineMs == null)
+        assertEquals(vector.getInt("maxRateLimitWaits").toUInt(), d.maxRateLimitWaits)
+        assertEquals(vector.getLong("maxRetryAfter").toULong(), d.maxRetryAfterMs)
     }
 
     @Test

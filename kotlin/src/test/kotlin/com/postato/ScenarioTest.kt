@@ -1,5 +1,7 @@
 package com.postato
 
+import com.postato.testing.Simulator
+import com.postato.testing.startSimulator
 import kotlinx.coroutines.runBlocking
 import org.json.JSONArray
 import org.json.JSONObject

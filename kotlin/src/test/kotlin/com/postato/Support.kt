@@ -1,5 +1,7 @@
 package com.postato
 
+import com.postato.testing.Simulator
+import com.postato.testing.startSimulator
 import java.io.File
 import java.util.concurrent.atomic.AtomicInteger
 

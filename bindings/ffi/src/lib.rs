@@ -1,0 +1,15 @@
+//! The layer every language binding shares, as matrix-rust-sdk keeps one FFI layer: option
+//! conversion (with the defaults of `postato_core::defaults`), the tokio runtime, store
+//! selection and post parsing. A binding file converts its language's types into these and
+//! maps errors, nothing more. Production code only: the simulator and the test kits live in
+//! the `*-testing` bindings.
+
+mod options;
+mod post;
+mod runtime;
+mod store;
+
+pub use options::{ClientDefaults, GivenOptions, Units};
+pub use post::parse_post;
+pub use runtime::multi_thread_runtime;
+pub use store::StoreLocation;

@@ -1,0 +1,189 @@
+//! A language's client options as its users gave them (absent means the default), turned
+//! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
+
+use postato::{ClientOptions, PublishError, ValidationError};
+use serde::Serialize;
+use std::time::Duration;
+
+/// How a language writes durations. Errors name a setting in camelCase, as every other
+/// error field is named (`backoffBase`), with `Ms` where the language gives milliseconds.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Units {
+    /// Python: seconds.
+    Seconds,
+    /// Node, Kotlin and Swift: milliseconds.
+    Millis,
+}
+
+/// `backoff_base` → `backoffBase`.
+fn camel_case(snake: &str) -> String {
+    let mut camel = String::new();
+    let mut upper = false;
+    for c in snake.chars() {
+        match c {
+            '_' => upper = true,
+            c if upper => {
+                camel.extend(c.to_uppercase());
+                upper = false;
+            }
+            c => camel.push(c),
+        }
+    }
+    camel
+}
+
+impl Units {
+    fn duration(self, snake: &str, value: f64) -> Result<Duration, PublishError> {
+        let (seconds, unit, name) = match self {
+            Units::Seconds => (value, "seconds", camel_case(snake)),
+            Units::Millis => (value / 1000.0, "milliseconds", format!("{}Ms", camel_case(snake))),
+        };
+        Duration::try_from_secs_f64(seconds).map_err(|_| {
+            PublishError::InvalidInput(ValidationError::new(
+                name,
+                format!("is {value}: give a non-negative number of {unit}"),
+            ))
+        })
+    }
+
+    fn report(self, duration: Duration) -> f64 {
+        match self {
+            Units::Seconds => duration.as_secs_f64(),
+            Units::Millis => duration.as_secs_f64() * 1000.0,
+        }
+    }
+}
+
+/// Client options as a language's user gave them: `None` is "not given" (the default).
+/// Durations are in the language's [`Units`].
+#[derive(Clone, Debug, Default)]
+pub struct GivenOptions {
+    /// The API's base URL (default: production).
+    pub base_url: Option<String>,
+    /// Attempts that may end in a retryable failure.
+    pub max_attempts: Option<u32>,
+    /// The limit on one attempt.
+    pub timeout: Option<f64>,
+    /// The limit on connecting.
+    pub connect_timeout: Option<f64>,
+    /// The first backoff.
+    pub backoff_base: Option<f64>,
+    /// The largest backoff.
+    pub backoff_cap: Option<f64>,
+    /// A limit on each whole publish (default: none).
+    pub deadline: Option<f64>,
+    /// 429 waits one publish may make.
+    pub max_rate_limit_waits: Option<u32>,
+    /// The longest wait a publish makes before ending.
+    pub max_retry_after: Option<f64>,
+    /// For tests: waits advance a virtual clock.
+    pub fast_forward_waits: Option<bool>,
+}
+
+impl GivenOptions {
+    /// The options with every absent setting at its default; a duration that is negative,
+    /// not a number or too large is an `InvalidInput` naming the setting as the user wrote it.
+    pub fn resolve(self, units: Units) -> Result<ClientOptions, PublishError> {
+        let defaults = ClientOptions::default();
+        let duration = |snake: &str, given: Option<f64>, default: Duration| match given {
+            Some(value) => units.duration(snake, value),
+            None => Ok(default),
+        };
+        Ok(ClientOptions {
+            base_url: self.base_url.or(defaults.base_url),
+            max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts),
+            attempt_timeout: duration("timeout", self.timeout, defaults.attempt_timeout)?,
+            connect_timeout: duration("connect_timeout", self.connect_timeout, defaults.connect_timeout)?,
+            backoff_base: duration("backoff_base", self.backoff_base, defaults.backoff_base)?,
+            backoff_cap: duration("backoff_cap", self.backoff_cap, defaults.backoff_cap)?,
+            deadline: match self.deadline {
+                Some(value) => Some(units.duration("deadline", value)?),
+                None => defaults.deadline,
+            },
+            max_rate_limit_waits: self.max_rate_limit_waits.unwrap_or(defaults.max_rate_limit_waits),
+            max_retry_after: duration("max_retry_after", self.max_retry_after, defaults.max_retry_after)?,
+            fast_forward_waits: self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits),
+        })
+    }
+}
+
+/// The defaults as a binding reports them to its users, in its [`Units`]. The test vector
+/// `tests/vectors/client-defaults.json` pins them (in milliseconds) for every language.
+#[derive(Clone, Debug, PartialEq, Serialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ClientDefaults {
+    /// The production API.
+    pub base_url: String,
+    /// See [`postato::ClientOptions`].
+    pub max_attempts: u32,
+    /// The attempt timeout.
+    pub timeout: f64,
+    /// The connect timeout.
+    pub connect_timeout: f64,
+    /// The first backoff.
+    pub backoff_base: f64,
+    /// The largest backoff.
+    pub backoff_cap: f64,
+    /// The deadline (none).
+    pub deadline: Option<f64>,
+    /// 429 waits one publish may make.
+    pub max_rate_limit_waits: u32,
+    /// The longest wait a publish makes.
+    pub max_retry_after: f64,
+}
+
+impl ClientDefaults {
+    /// The defaults of [`postato::ClientOptions`], durations in `units`.
+    pub fn new(units: Units) -> Self {
+        let d = ClientOptions::default();
+        ClientDefaults {
+            base_url: d.base_url.unwrap_or_else(|| postato::DEFAULT_BASE_URL.to_owned()),
+            max_attempts: d.max_attempts,
+            timeout: units.report(d.attempt_timeout),
+            connect_timeout: units.report(d.connect_timeout),
+            backoff_base: units.report(d.backoff_base),
+            backoff_cap: units.report(d.backoff_cap),
+            deadline: d.deadline.map(|d| units.report(d)),
+            max_rate_limit_waits: d.max_rate_limit_waits,
+            max_retry_after: units.report(d.max_retry_after),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn nothing_given_is_the_client_defaults() {
+        assert_eq!(GivenOptions::default().resolve(Units::Millis).unwrap(), ClientOptions::default());
+        assert_eq!(GivenOptions::default().resolve(Units::Seconds).unwrap(), ClientOptions::default());
+    }
+
+    #[test]
+    fn durations_are_read_in_the_languages_units() {
+        let given = GivenOptions { backoff_base: Some(250.0), ..GivenOptions::default() };
+        assert_eq!(given.clone().resolve(Units::Millis).unwrap().backoff_base, Duration::from_millis(250));
+        assert_eq!(given.resolve(Units::Seconds).unwrap().backoff_base, Duration::from_secs(250));
+    }
+
+    #[test]
+    fn a_bad_duration_names_the_setting_as_the_user_wrote_it() {
+        for (units, name) in [(Units::Seconds, "maxRetryAfter"), (Units::Millis, "maxRetryAfterMs")] {
+            let given = GivenOptions { max_retry_after: Some(-1.0), ..GivenOptions::default() };
+            let PublishError::InvalidInput(e) = given.resolve(units).unwrap_err() else { panic!("not invalid input") };
+            assert_eq!(e.field, name);
+            let given = GivenOptions { timeout: Some(f64::NAN), ..GivenOptions::default() };
+            assert!(matches!(given.resolve(units), Err(PublishError::InvalidInput(_))));
+        }
+    }
+
+    #[test]
+    fn the_reported_defaults_are_the_shared_test_vector() {
+        let vector: serde_json::Value =
+            serde_json::from_str(include_str!("../../../tests/vectors/client-defaults.json")).unwrap();
+        assert_eq!(serde_json::to_value(ClientDefaults::new(Units::Millis)).unwrap(), vector);
+        let seconds = ClientDefaults::new(Units::Seconds);
+        assert_eq!(seconds.timeout * 1000.0, vector["timeout"].as_f64().unwrap());
+    }
+}

@@ -1,0 +1,4 @@
+//! Sets up the napi link flags for the addon.
+fn main() {
+    napi_build::setup();
+}

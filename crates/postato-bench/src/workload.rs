@@ -1,0 +1,90 @@
+//! The load the scenarios share: a post and its JSON body, the workers that run a job for
+//! every post at a given concurrency, and the two ways to reach a simulator (our client, and a
+//! plain HTTP endpoint for the baselines).
+
+use postato::{Client, Post, PostStatus};
+use postato_sim::{SimConfig, Simulator, SimulatorHandle};
+use std::future::Future;
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use crate::reference;
+
+/// The JSON body of post `i`, as the baselines send it.
+pub fn body(i: usize) -> String {
+    format!(
+        r#"{{"platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"benchmark post {i}"}}"#
+    )
+}
+
+/// Post `i`, as our client publishes it.
+pub fn post(prefix: &str, i: usize) -> Post {
+    Post::new(format!("{prefix}-{i}"), "x", "acc_1", PostStatus::Publish, "post", format!("benchmark post {i}"))
+}
+
+/// Runs `job(i)` for i in 0..n with `concurrency` workers; returns the wall time.
+pub async fn run<F, Fut>(n: usize, concurrency: usize, job: F) -> Duration
+where
+    F: Fn(usize) -> Fut + Clone + Send + Sync + 'static,
+    Fut: Future<Output = ()> + Send,
+{
+    let next = Arc::new(AtomicUsize::new(0));
+    let started = Instant::now();
+    let workers: Vec<_> = (0..concurrency)
+        .map(|_| {
+            let (next, job) = (Arc::clone(&next), job.clone());
+            tokio::spawn(async move {
+                loop {
+                    let i = next.fetch_add(1, Ordering::Relaxed);
+                    if i >= n {
+                        break;
+                    }
+                    job(i).await;
+                }
+            })
+        })
+        .collect();
+    for worker in workers {
+        worker.await.expect("a benchmark worker ends");
+    }
+    started.elapsed()
+}
+
+pub async fn simulator(config: SimConfig) -> SimulatorHandle {
+    Simulator::start(config).await.expect("the simulator starts")
+}
+
+/// Our client, with its defaults, pointed at `sim`.
+pub fn client(sim: &SimulatorHandle) -> Client {
+    Client::builder()
+        .api_key(sim.api_key())
+        .workspace_id("ws_bench")
+        .base_url(sim.base_url())
+        .build()
+        .expect("the client builds")
+}
+
+/// The simulator's publish endpoint, reached with plain reqwest (the baselines' way).
+#[derive(Clone)]
+pub struct Endpoint {
+    pub http: reqwest::Client,
+    pub url: String,
+    pub api_key: String,
+}
+
+impl Endpoint {
+    pub fn new(sim: &SimulatorHandle, http: reqwest::Client) -> Endpoint {
+        Endpoint {
+            http,
+            url: format!("{}/v1/workspaces/ws_bench/posts", sim.base_url()),
+            api_key: sim.api_key().to_owned(),
+        }
+    }
+
+    /// Publishes post `i` the reference's way, keyed by `key_prefix`.
+    pub async fn reference(&self, key_prefix: &str, i: usize) -> reference::Outcome {
+        let key = postato::idempotency_key(&format!("{key_prefix}-{i}"));
+        reference::publish(&self.http, &self.url, &self.api_key, &key, &body(i)).await
+    }
+}

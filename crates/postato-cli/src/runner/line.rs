@@ -1,0 +1,97 @@
+//! One campaign line through the Publisher, and its [`Outcome`]: tallied (published, already
+//! published or dead-lettered), left for a later pass because another worker holds its key, or
+//! cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
+//! their line number and text or payload); the Publisher records its own failures.
+
+use postato::{CancellationToken, DeadLetter, ErrorKind, PublishError, Publisher};
+use std::sync::atomic::Ordering;
+use std::time::SystemTime;
+
+use super::tally::Tally;
+use crate::campaign::{self, CampaignLine};
+
+/// What became of a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub(super) enum Outcome {
+    /// Published, already published, or dead-lettered: counted in the tally.
+    Done,
+    /// Another worker holds its business key; nothing was counted, a later pass finishes it.
+    HeldByAnotherWorker,
+    /// Cancelled in flight (a second Ctrl-C); nothing was counted, and running again is safe.
+    Cancelled,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+/// Publishes one line and counts the result in `tally`. With `skip_held`, a key that another
+/// worker holds is not waited for: the line is left, [`Outcome::HeldByAnotherWorker`].
+pub(super) async fn process(
+    publisher: &Publisher,
+    item: CampaignLine,
+    tally: &Tally,
+    cancel: &CancellationToken,
+    skip_held: bool,
+) -> Outcome {
+    let invalid = |business_key: String, message: String| DeadLetter {
+        business_key,
+        kind: ErrorKind::InvalidInput.as_str().to_owned(),
+        status: None,
+        message,
+        body: None,
+        attempts: 0,
+        failed_at_ms: now_ms(),
+        payload: None,
+        line: Some(item.line),
+    };
+    let letter = match &item.post {
+        Err(unreadable) => Some(DeadLetter {
+            body: Some(unreadable.text.clone()),
+            ..invalid(unreadable.business_key.clone(), unreadable.reason.clone())
+        }),
+        Ok(post) => {
+            let published = if skip_held {
+                publisher.try_publish_line(post, Some(item.line), cancel).await
+            } else {
+                publisher.publish_line(post, Some(item.line), cancel).await.map(Some)
+            };
+            match published {
+                Ok(None) => return Outcome::HeldByAnotherWorker,
+                Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,
+                Ok(Some(report)) => {
+                    let counter = if report.from_store { &tally.already_published } else { &tally.published };
+                    counter.fetch_add(1, Ordering::Relaxed);
+                    if report.store_error.is_some() {
+                        tally.store_errors.fetch_add(1, Ordering::Relaxed);
+                    }
+                    None
+                }
+                Err(PublishError::InvalidInput(invalid_post)) => {
+                    let key = if post.business_key.is_empty() {
+                        campaign::line_key(item.line)
+                    } else {
+                        post.business_key.clone()
+                    };
+                    Some(DeadLetter {
+                        payload: serde_json::to_string(post).ok(),
+                        ..invalid(key, campaign::what_is_wrong(&invalid_post))
+                    })
+                }
+                Err(e) => {
+                    // The Publisher recorded this dead letter itself.
+                    tally.count_dead_letter(e.kind().as_str());
+                    None
+                }
+            }
+        }
+    };
+    if let Some(letter) = letter {
+        if let Err(e) = publisher.store().record_dead_letter(&letter, publisher.worker()).await {
+            tracing::error!(business_key = letter.business_key.as_str(), error = %e, "could not record a dead letter");
+        }
+        tally.count_dead_letter(&letter.kind);
+    }
+    tally.done.fetch_add(1, Ordering::Relaxed);
+    Outcome::Done
+}

@@ -1,0 +1,160 @@
+//! Runs a stream of campaign lines through a Publisher with bounded concurrency: progress on
+//! the terminal (or periodic plain lines), a summary, and a clean stop on Ctrl-C (first: no
+//! new posts, in-flight ones finish; second: in-flight ones are cancelled, retry-safe).
+//!
+//! This module owns the run and its passes over the campaign; [`line`] publishes one line,
+//! [`tally`] counts, [`progress`] shows, [`summary`] reports.
+
+mod line;
+mod progress;
+mod summary;
+mod tally;
+
+use postato::{CancellationToken, Publisher};
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::Arc;
+use std::time::Instant;
+use tokio::task::{JoinError, JoinSet};
+
+use crate::campaign::CampaignLine;
+use crate::terminal;
+use line::{process, Outcome};
+pub use progress::Progress;
+use progress::Reporter;
+pub use summary::Summary;
+use tally::Tally;
+
+/// A campaign's lines.
+pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
+
+/// Publishes every line of `open()` with at most `concurrency` publishes at once.
+///
+/// When the source can be read again (`reopenable`), a first pass leaves the keys that another
+/// worker holds for a second pass, which re-reads the source and finishes just those lines
+/// (waiting for the other worker where needed); so several processes can share one campaign
+/// without waiting on each other. A source read once (stdin) gets one waiting pass.
+pub async fn run(
+    publisher: Publisher,
+    mut open: impl FnMut() -> Result<Lines, String>,
+    reopenable: bool,
+    concurrency: usize,
+    progress: Progress,
+) -> Result<Summary, String> {
+    let started = Instant::now();
+    let tally = Arc::new(Tally::default());
+    let stop = Arc::new(AtomicBool::new(false));
+    let cancel = CancellationToken::new();
+    let signals = {
+        let (stop, cancel) = (Arc::clone(&stop), cancel.clone());
+        tokio::spawn(async move {
+            if tokio::signal::ctrl_c().await.is_ok() {
+                stop.store(true, Ordering::Relaxed);
+                terminal::eprintln(
+                    "stopping: no new posts; posts in flight finish (Ctrl-C again to cancel them, retry-safe)",
+                );
+                if tokio::signal::ctrl_c().await.is_ok() {
+                    cancel.cancel();
+                }
+            }
+        })
+    };
+    let reporter = progress.enabled.then(|| Reporter::start(Arc::clone(&tally), progress.total, started));
+    let batch = Batch {
+        publisher,
+        tally: Arc::clone(&tally),
+        stop: Arc::clone(&stop),
+        cancel: cancel.clone(),
+        concurrency: concurrency.max(1),
+    };
+    let passes = async {
+        let held = batch.pass(open()?, None, reopenable).await?;
+        if !held.is_empty() && !stop.load(Ordering::Relaxed) {
+            batch.pass(open()?, Some(held), false).await?;
+        }
+        Ok::<_, String>(())
+    }
+    .await;
+    signals.abort();
+    if let Some(reporter) = reporter {
+        reporter.stop();
+    }
+    passes?;
+    Ok(tally.summary(stop.load(Ordering::Relaxed) || cancel.is_cancelled(), started.elapsed()))
+}
+
+/// What every pass of a run works with: the Publisher, the tally, the Ctrl-C flag and token,
+/// and how many lines may be in flight at once.
+struct Batch {
+    publisher: Publisher,
+    tally: Arc<Tally>,
+    stop: Arc<AtomicBool>,
+    cancel: CancellationToken,
+    concurrency: usize,
+}
+
+impl Batch {
+    /// One pass over `lines` (only the line numbers in `only`, when given). With `skip_held`,
+    /// returns the line numbers left because another worker held them.
+    ///
+    /// A reader thread reads ahead at most `2 × concurrency` lines; lines start in campaign
+    /// order, each as its own task, with at most `concurrency` in flight.
+    async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<Vec<u64>, String> {
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<CampaignLine>(self.concurrency * 2);
+        let reader = {
+            let stop = Arc::clone(&self.stop);
+            tokio::task::spawn_blocking(move || -> Result<(), String> {
+                for item in lines {
+                    if stop.load(Ordering::Relaxed) {
+                        break;
+                    }
+                    let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
+                    if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
+                        continue;
+                    }
+                    if tx.blocking_send(item).is_err() {
+                        break;
+                    }
+                }
+                Ok(())
+            })
+        };
+        let mut in_flight = JoinSet::new();
+        let mut held = Vec::new();
+        loop {
+            while in_flight.len() >= self.concurrency {
+                if let Some(finished) = in_flight.join_next().await {
+                    note_held(&mut held, &self.tally, finished);
+                }
+            }
+            let Some(item) = rx.recv().await else { break };
+            if self.stop.load(Ordering::Relaxed) {
+                break;
+            }
+            let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
+            in_flight.spawn(async move {
+                let line = item.line;
+                (line, process(&publisher, item, &tally, &cancel, skip_held).await)
+            });
+        }
+        drop(rx);
+        while let Some(finished) = in_flight.join_next().await {
+            note_held(&mut held, &self.tally, finished);
+        }
+        reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
+        held.sort_unstable();
+        Ok(held)
+    }
+}
+
+/// Adds a finished line to `held` if another worker held it; counts a line whose task
+/// panicked as failed (the run then exits 1), so that no line is lost silently.
+fn note_held(held: &mut Vec<u64>, tally: &Tally, finished: Result<(u64, Outcome), JoinError>) {
+    match finished {
+        Ok((line, Outcome::HeldByAnotherWorker)) => held.push(line),
+        Ok((_, Outcome::Done | Outcome::Cancelled)) => {}
+        Err(e) => {
+            tally.failed.fetch_add(1, Ordering::Relaxed);
+            tracing::error!(error = %e, "publishing a line failed inside postato; running the campaign again is safe");
+        }
+    }
+}

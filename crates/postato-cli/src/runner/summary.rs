@@ -1,0 +1,104 @@
+//! What a run did: the [`Summary`] of a run, its exit code, and how it is printed (text, or one
+//! JSON line).
+
+use postato::ErrorKind;
+use serde_json::json;
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+use crate::args::Output;
+use crate::exit;
+
+/// What a run did.
+#[derive(Debug, Default)]
+pub struct Summary {
+    /// Posts read (valid or not).
+    pub total: u64,
+    /// Published by this run.
+    pub published: u64,
+    /// Already published before this run (answered by the store).
+    pub already_published: u64,
+    /// Dead-lettered by this run, by error kind.
+    pub dead_lettered: BTreeMap<String, u64>,
+    /// Publishes whose result could not be recorded.
+    pub store_errors: u64,
+    /// Lines whose publish failed inside postato (a bug, logged): nothing was recorded for
+    /// them, and running again is safe.
+    pub failed: u64,
+    /// Whether Ctrl-C stopped the run before the end.
+    pub interrupted: bool,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl Summary {
+    fn dead_total(&self) -> u64 {
+        self.dead_lettered.values().sum()
+    }
+
+    /// 0: all published; 1: lines that failed inside postato; 3: dead letters that need a
+    /// fix; 4: only dead letters worth retrying later; 130: interrupted.
+    pub fn exit_code(&self) -> u8 {
+        if self.interrupted {
+            return exit::INTERRUPTED;
+        }
+        if self.failed > 0 {
+            return exit::FAILURE;
+        }
+        let kinds: Vec<ErrorKind> = self.dead_lettered.keys().filter_map(|k| ErrorKind::parse(k)).collect();
+        if kinds.iter().any(|k| !k.is_retryable_later()) {
+            exit::PERMANENT
+        } else if kinds.is_empty() {
+            exit::SUCCESS
+        } else {
+            exit::TRANSIENT
+        }
+    }
+
+    /// Prints the summary.
+    pub fn print(&self, output: Output) {
+        let rate = self.total as f64 / self.elapsed.as_secs_f64().max(1e-3);
+        match output {
+            Output::Json => println!(
+                "{}",
+                json!({
+                    "ok": self.exit_code() == exit::SUCCESS,
+                    "total": self.total,
+                    "published": self.published,
+                    "alreadyPublished": self.already_published,
+                    "deadLettered": self.dead_total(),
+                    "deadLetteredByKind": self.dead_lettered,
+                    "storeErrors": self.store_errors,
+                    "failed": self.failed,
+                    "interrupted": self.interrupted,
+                    "elapsedMs": self.elapsed.as_millis() as u64,
+                })
+            ),
+            Output::Text => {
+                println!(
+                    "{} posts in {:.1} s ({rate:.0}/s): {} published, {} already published, {} dead-lettered",
+                    self.total,
+                    self.elapsed.as_secs_f64(),
+                    self.published,
+                    self.already_published,
+                    self.dead_total()
+                );
+                for (kind, n) in &self.dead_lettered {
+                    println!("  dead-lettered ({kind}): {n}");
+                }
+                if self.dead_total() > 0 {
+                    println!("  inspect them with `postato dlq list`, requeue with `postato dlq retry`");
+                }
+                if self.store_errors > 0 {
+                    println!("  {} published posts could not be recorded; running again is safe", self.store_errors);
+                }
+                if self.failed > 0 {
+                    println!("  {} posts failed inside postato (see the log); running again is safe", self.failed);
+                }
+                if self.interrupted {
+                    println!("  interrupted: run the same command again to finish (nothing is published twice)");
+                }
+            }
+        }
+    }
+}

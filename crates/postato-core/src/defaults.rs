@@ -1,0 +1,53 @@
+//! Every default a user can change, in one file. The retry policy, the retry budget, the
+//! client, the publisher and every language binding take their defaults from here; a
+//! binding that reports its defaults reports these (the shared test vector
+//! `tests/vectors/client-defaults.json` pins that all four languages do).
+
+use std::time::Duration;
+
+/// The production API.
+pub const BASE_URL: &str = "https://api.postato.com.br";
+
+/// Attempts that may end in a retryable failure (429s are not counted).
+pub const MAX_ATTEMPTS: u32 = 5;
+/// The limit on one attempt, from sending to the end of the response.
+pub const ATTEMPT_TIMEOUT: Duration = Duration::from_secs(30);
+/// The limit on opening a connection (TCP and TLS).
+pub const CONNECT_TIMEOUT: Duration = Duration::from_secs(10);
+/// The first backoff; each retryable failure doubles it.
+pub const BACKOFF_BASE: Duration = Duration::from_millis(500);
+/// The largest backoff, before jitter.
+pub const BACKOFF_CAP: Duration = Duration::from_secs(30);
+/// The exclusive upper bound of the jitter added to each backoff.
+pub const JITTER_MAX: Duration = Duration::from_millis(500);
+/// An optional limit on a whole publish, waits included: none.
+pub const DEADLINE: Option<Duration> = None;
+/// How many 429 waits (and gate holds) one publish may make.
+pub const MAX_RATE_LIMIT_WAITS: u32 = 20;
+/// A wait longer than this (a Retry-After, a hold, pacing or an empty budget) ends the publish.
+pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
+/// The wait on a 429 whose Retry-After is missing or unreadable.
+pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
+
+/// Response bodies are read up to this size.
+pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
+/// An idle pooled connection is closed after this long.
+pub const POOL_IDLE_TIMEOUT: Duration = Duration::from_secs(60);
+
+/// Retry budget: the tokens the bucket holds, and starts with.
+pub const BUDGET_CAPACITY: f64 = 100.0;
+/// Retry budget: the tokens one retry takes.
+pub const BUDGET_RETRY_COST: f64 = 1.0;
+/// Retry budget: the tokens one retry after a timeout takes (a slow server is hurt most).
+pub const BUDGET_TIMEOUT_RETRY_COST: f64 = 2.0;
+/// Retry budget: the tokens a successful response returns.
+pub const BUDGET_SUCCESS_DEPOSIT: f64 = 2.0;
+/// Retry budget: the tokens added per second regardless.
+pub const BUDGET_REFILL_PER_SECOND: f64 = 2.0;
+
+/// A publisher's claim on a business key lasts this long and is renewed while it publishes.
+pub const LEASE: Duration = Duration::from_secs(60);
+/// How long SQLite waits for another connection's lock before failing.
+pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
+/// Connections in a PostgreSQL store's pool, when the caller gives no size.
+pub const POSTGRES_POOL_SIZE: usize = 8;

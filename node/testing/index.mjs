@@ -1,0 +1,4 @@
+import testing from './index.js';
+
+export const { Simulator, DEFAULT_API_KEY } = testing;
+export default testing;

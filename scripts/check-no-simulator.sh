@@ -1,0 +1,35 @@
+#!/usr/bin/env bash
+# Checks that the libraries production code loads hold no simulator, and that the test kits
+# do (so the check can fail): by the dependency graph (cargo tree) and by the symbols of
+# built artifacts (nm).
+#   ./scripts/check-no-simulator.sh [PRODUCTION_LIBRARY ...] [-- TEST_KIT_LIBRARY ...]
+set -euo pipefail
+cd "$(dirname "$0")/.."
+status=0
+
+for package in postato-python postato-node postato-uniffi; do
+  # Any path to postato-sim, or a `testing` feature (the core's scenario runner, the
+  # PostgreSQL store's test databases). The tree is read first, so that a failing
+  # `cargo tree` fails the check instead of passing it.
+  tree=$(cargo tree -q -p "$package" -e normal,build -f '{p} {f}')
+  if grep -E 'postato-sim|postato-(core|postgres) .*testing' <<< "$tree"; then
+    echo "$package depends on the simulator or a test harness (above)"; status=1
+  fi
+done
+
+symbols() { nm -C "$1" 2>/dev/null | grep -c -E 'postato_sim::|postato_core::scenario' || true; }
+side=production
+for library in "$@"; do
+  if [ "$library" = "--" ]; then side=test-kit; continue; fi
+  [ -f "$library" ] || { echo "no such library: $library"; status=1; continue; }
+  count=$(symbols "$library")
+  if [ "$side" = production ] && [ "$count" -ne 0 ]; then
+    echo "$library: $count simulator symbols in a production library"; status=1
+  elif [ "$side" = test-kit ] && [ "$count" -eq 0 ]; then
+    echo "$library: no simulator symbols in a test kit (is nm reading this library?)"; status=1
+  else
+    echo "$library ($side): $count simulator symbols, $(du -k "$library" | cut -f1) KiB"
+  fi
+done
+[ "$status" -eq 0 ] && echo "no simulator in production libraries: ok"
+exit "$status"
