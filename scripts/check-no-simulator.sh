@@ -4,6 +4,12 @@
 # built artifacts (nm).
 #   ./scripts/check-no-simulator.sh [PRODUCTION_LIBRARY ...] [-- TEST_KIT_LIBRARY ...]
 set -euo pipefail
+# Library paths are taken relative to where the script is run from.
+libraries=()
+for arg in "$@"; do
+  if [ "$arg" = "--" ]; then libraries+=(--); else libraries+=("$(realpath -m "$arg")"); fi
+done
+set -- ${libraries[@]+"${libraries[@]}"}
 cd "$(dirname "$0")/.."
 status=0
 
