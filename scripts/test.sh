@@ -17,8 +17,9 @@ section "Tree: no build outputs or large files in git"
 
 section "PostgreSQL: start a throwaway server for the shared-store tests"
 POSTATO_TEST_POSTGRES_URL=$(./scripts/postgres.sh)
-export POSTATO_TEST_POSTGRES_URL
-echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL"
+POSTATO_TEST_POSTGRES_CA=$(./scripts/postgres.sh --ca)
+export POSTATO_TEST_POSTGRES_URL POSTATO_TEST_POSTGRES_CA
+echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL (TLS certificate: $POSTATO_TEST_POSTGRES_CA)"
 
 section "Format and lint: rustfmt, clippy (warnings are errors)"
 cargo fmt --all --check

@@ -1,5 +1,9 @@
 """The Publisher with stores: skip, guard, dead letters, two clients on one SQLite file."""
 
+import subprocess
+import sys
+import threading
+import time
 from typing import Any
 
 import pytest
@@ -59,3 +63,41 @@ def test_the_async_publisher_path(sim: Simulator, key: Any) -> None:
     first = asyncio.run(publisher.publish_async(**post_args(k)))
     again = asyncio.run(publisher.publish_async(**post_args(k)))
     assert (again.id, again.from_store) == (first.id, True)
+
+
+def test_opening_a_locked_sqlite_store_lets_other_threads_run(tmp_path: Any) -> None:
+    # Opening switches the file to WAL, which waits (up to the busy timeout) while another
+    # process holds the lock; the GIL must be released meanwhile. (A process, not a thread:
+    # SQLite's file locks do not exclude connections of one process.)
+    path = str(tmp_path / "locked.db")
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
+            "c.execute('CREATE TABLE t (x INTEGER)'); c.execute('BEGIN EXCLUSIVE'); "
+            "print('locked', flush=True); time.sleep(1.0); c.execute('ROLLBACK')",
+            path,
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout is not None and holder.stdout.readline().strip() == "locked"
+    opened = threading.Event()
+
+    def open_store() -> None:
+        postato.SqliteStore(path)
+        opened.set()
+
+    opener = threading.Thread(target=open_store)
+    started = time.monotonic()
+    opener.start()
+    ticks = 0
+    while time.monotonic() < started + 0.5:
+        ticks += 1
+        time.sleep(0.01)
+    assert not opened.is_set(), "the store waited for the lock"
+    opener.join(15)
+    holder.wait(15)
+    assert opened.is_set(), "the store opened once the lock was released"
+    assert ticks > 10, f"the main thread ran only {ticks} times while the store was opening"

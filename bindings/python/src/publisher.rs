@@ -19,8 +19,10 @@ pub struct NativeStore {
 }
 
 impl NativeStore {
-    fn with_location(location: StoreLocation) -> PyResult<Self> {
-        let store = location.open().map_err(other)?;
+    /// Opens the store with the GIL released: opening SQLite may wait for another process's
+    /// lock (up to its busy timeout), and other Python threads must run meanwhile.
+    fn with_location(py: Python<'_>, location: StoreLocation) -> PyResult<Self> {
+        let store = py.detach(|| location.open()).map_err(other)?;
         Ok(NativeStore { location, current: Mutex::new((std::process::id(), store)) })
     }
 
@@ -42,16 +44,16 @@ impl NativeStore {
     /// A SQLite store at `path`, or a memory store when `path` is None.
     #[new]
     #[pyo3(signature = (path=None))]
-    fn new(path: Option<String>) -> PyResult<Self> {
-        Self::with_location(path.map_or(StoreLocation::Memory, StoreLocation::Sqlite))
+    fn new(py: Python<'_>, path: Option<String>) -> PyResult<Self> {
+        Self::with_location(py, path.map_or(StoreLocation::Memory, StoreLocation::Sqlite))
     }
 
     /// A PostgreSQL store shared by many workers (connects on first use); `pool_size` None
     /// is the default.
     #[staticmethod]
     #[pyo3(signature = (url, pool_size=None))]
-    fn postgres(url: String, pool_size: Option<usize>) -> PyResult<Self> {
-        Self::with_location(StoreLocation::Postgres { url, pool_size })
+    fn postgres(py: Python<'_>, url: String, pool_size: Option<usize>) -> PyResult<Self> {
+        Self::with_location(py, StoreLocation::Postgres { url, pool_size })
     }
 
     /// Counts as a dict: published, dead_letters, dead_letters_by_kind.

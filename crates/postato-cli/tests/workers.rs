@@ -1,7 +1,8 @@
 //! Many machines: 4 `postato batch` processes share one 2,000-post campaign through a
-//! PostgreSQL store against a faulty simulator; one is killed with SIGKILL mid-run and the
-//! others finish. Every key must have exactly one platform publish and be recorded as
-//! published or dead-lettered, and no two live leases may ever have held one key.
+//! PostgreSQL store against a faulty simulator; one is killed with SIGKILL mid-run, then every
+//! PostgreSQL connection of the others is cut (as a database restart would), and they finish.
+//! Every key must have exactly one platform publish and be recorded as published or
+//! dead-lettered (never both), and no two live leases may ever have held one key.
 use postato::{idempotency_key, ResultStore};
 use postato_postgres::testing::fresh_database;
 use postato_postgres::PostgresStore;
@@ -74,6 +75,22 @@ async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     assert!(victim.try_wait().unwrap().is_none(), "the victim was still running when killed");
     victim.start_kill().unwrap();
     victim.wait().await.unwrap();
+    // Then cut every connection to the campaign's database, mid-run.
+    while store.counts().await.unwrap().published < 1_000 {
+        assert!(started.elapsed() < Duration::from_secs(90), "the workers make no progress");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    let (admin, admin_connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(admin_connection);
+    let cut = admin
+        .query(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+              WHERE datname = current_database() AND pid <> pg_backend_pid()",
+            &[],
+        )
+        .await
+        .unwrap()
+        .len();
     for child in children {
         let output = child.wait_with_output().await.unwrap();
         assert_eq!(output.status.code(), Some(0), "{}", String::from_utf8_lossy(&output.stdout));
@@ -82,8 +99,13 @@ async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     let publishes = sim.publishes();
     let letters = store.dead_letters(None, usize::MAX).await.unwrap();
     let (mut published, mut dead, mut missing) = (0, 0, Vec::new());
+    let mut both = Vec::new();
     for key in &keys {
-        match store.published(key).await.unwrap() {
+        let recorded = store.published(key).await.unwrap();
+        if recorded.is_some() && letters.iter().any(|l| &l.business_key == key) {
+            both.push(key.clone());
+        }
+        match recorded {
             Some(_) => {
                 assert_eq!(
                     publishes.get(&idempotency_key(key)),
@@ -100,15 +122,18 @@ async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     let overlaps = store.overlapping_claims().await.unwrap();
     let stats = sim.stats();
     println!(
-        "workers: {POSTS} posts, {WORKERS} workers (1 SIGKILLed), {:.1} s; {published} published, {dead} dead-lettered, {} missing; {} faults, {} replays, {} duplicates, {} overlapping leases",
+        "workers: {POSTS} posts, {WORKERS} workers (1 SIGKILLed, then {cut} PostgreSQL connections cut), {:.1} s; {published} published, {dead} dead-lettered, {} missing, {} both; {} faults, {} replays, {} duplicates, {} overlapping leases",
         started.elapsed().as_secs_f64(),
         missing.len(),
+        both.len(),
         stats.faults_injected,
         stats.replays,
         stats.duplicate_keys.len(),
         overlaps.len()
     );
     assert!(missing.is_empty(), "lost: {missing:?}");
+    assert!(both.is_empty(), "published and dead-lettered: {both:?}");
+    assert!(cut > 0, "connections were cut mid-run");
     assert!(stats.duplicate_keys.is_empty(), "published twice: {:?}", stats.duplicate_keys);
     assert!(overlaps.is_empty(), "two live leases held: {overlaps:?}");
     assert_eq!(published + dead, POSTS);

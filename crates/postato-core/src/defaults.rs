@@ -51,3 +51,8 @@ pub const LEASE: Duration = Duration::from_secs(60);
 pub const SQLITE_BUSY_TIMEOUT: Duration = Duration::from_secs(10);
 /// Connections in a PostgreSQL store's pool, when the caller gives no size.
 pub const POSTGRES_POOL_SIZE: usize = 8;
+/// How long a PostgreSQL store keeps retrying an operation while the database cannot be
+/// reached (a restart, a cut connection), before the operation fails.
+pub const STORE_OUTAGE: Duration = Duration::from_secs(30);
+/// The longest a PostgreSQL store waits for a pooled connection, or to open one.
+pub const POSTGRES_POOL_WAIT: Duration = Duration::from_secs(10);

@@ -12,10 +12,13 @@
 //! The schema is versioned and created by the store itself (under an advisory lock, so many
 //! workers may start at once).
 
+pub mod tls;
+
 use async_trait::async_trait;
-use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod};
+use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
+use postato::postato_core::defaults;
 use postato::store::Begin;
-use postato::{DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use postato::{DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError, StoreErrorKind};
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
 
@@ -62,8 +65,63 @@ CREATE TABLE IF NOT EXISTS postato_claim_log (
 );
 ";
 
-fn db(e: impl std::fmt::Display) -> StoreError {
-    StoreError(format!("postgres: {e}"))
+/// A PostgreSQL error as a store error: a lost or refused connection, or a server shutting
+/// down or starting, is `Unavailable` (retried for a while); anything else is a failure.
+fn db(e: tokio_postgres::Error) -> StoreError {
+    use std::io::ErrorKind::*;
+    let io_kind = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).map(|s| s.kind());
+    let unavailable = e.is_closed()
+        || match e.code() {
+            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now.
+            Some(code) => code.code().starts_with("08") || code.code().starts_with("57P"),
+            // The connection failed or was cut (not a refused TLS or login: those stay).
+            None => matches!(
+                io_kind,
+                Some(
+                    ConnectionRefused
+                        | ConnectionReset
+                        | ConnectionAborted
+                        | BrokenPipe
+                        | UnexpectedEof
+                        | TimedOut
+                        | NotConnected
+                )
+            ),
+        };
+    // tokio-postgres keeps the cause (a TLS or I/O error) out of its message.
+    let message = match std::error::Error::source(&e) {
+        Some(cause) if !e.to_string().contains(&cause.to_string()) => format!("postgres: {e}: {cause}"),
+        _ => format!("postgres: {e}"),
+    };
+    if unavailable {
+        StoreError::unavailable(message)
+    } else {
+        StoreError::new(message)
+    }
+}
+
+/// Retries `operation` while the store is `Unavailable`, with backoff, for at most
+/// [`defaults::STORE_OUTAGE`]: a database restart or a cut connection is ridden out (the pool
+/// opens new connections) instead of turning into unrecorded results or skipped claims.
+async fn retrying<T, F, Fut>(operation: F) -> Result<T, StoreError>
+where
+    F: Fn() -> Fut,
+    Fut: std::future::Future<Output = Result<T, StoreError>>,
+{
+    let started = tokio::time::Instant::now();
+    let mut backoff = Duration::from_millis(50);
+    loop {
+        match operation().await {
+            Err(e)
+                if e.kind() == StoreErrorKind::Unavailable && started.elapsed() + backoff < defaults::STORE_OUTAGE =>
+            {
+                tracing::warn!(error = %e, "postato: the PostgreSQL store is unavailable; trying again");
+                tokio::time::sleep(backoff).await;
+                backoff = (backoff * 2).min(Duration::from_secs(2));
+            }
+            result => return result,
+        }
+    }
 }
 
 /// Results, dead letters and claims in PostgreSQL. Cheap to clone (a pool).
@@ -82,8 +140,9 @@ impl std::fmt::Debug for PostgresStore {
 }
 
 impl PostgresStore {
-    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`) with a pool of
-    /// `pool_size` connections, and creates or checks the schema.
+    /// Connects to `url` (`postgres://user[:password]@host[:port]/db`, with `?sslmode=…` and
+    /// `sslrootcert=…` as libpq reads them: see [`tls`]) with a pool of `pool_size`
+    /// connections, and creates or checks the schema.
     pub async fn connect(url: &str, pool_size: usize) -> Result<Self, StoreError> {
         let store = Self::lazy(url, pool_size)?;
         store.ready().await?;
@@ -92,11 +151,21 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let config: tokio_postgres::Config = url
-            .parse()
-            .map_err(|e| StoreError(format!("invalid PostgreSQL URL (give postgres://user@host:port/db): {e}")))?;
-        let manager = Manager::from_config(config, NoTls, ManagerConfig { recycling_method: RecyclingMethod::Fast });
-        let pool = Pool::builder(manager).max_size(pool_size.max(1)).build().map_err(db)?;
+        let connection = tls::connection(url)?;
+        let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
+        let manager = match connection.tls {
+            Some(tls) => Manager::from_config(connection.config, tls, manager_config),
+            None => Manager::from_config(connection.config, NoTls, manager_config),
+        };
+        // Waiting for a pooled connection, or for a new one, is bounded: a clear error instead
+        // of a hang when the server is unreachable or every connection is busy.
+        let pool = Pool::builder(manager)
+            .max_size(pool_size.max(1))
+            .runtime(Runtime::Tokio1)
+            .wait_timeout(Some(defaults::POSTGRES_POOL_WAIT))
+            .create_timeout(Some(defaults::POSTGRES_POOL_WAIT))
+            .build()
+            .map_err(|e| StoreError::new(format!("postgres: {e}")))?;
         Ok(PostgresStore { pool, audit: false, migrated: Default::default() })
     }
 
@@ -117,7 +186,13 @@ impl PostgresStore {
     }
 
     async fn connection(&self) -> Result<deadpool_postgres::Object, StoreError> {
-        self.pool.get().await.map_err(|e| StoreError(format!("postgres: cannot get a connection: {e}")))
+        self.pool.get().await.map_err(|e| match e {
+            deadpool_postgres::PoolError::Backend(e) => db(e),
+            e @ deadpool_postgres::PoolError::Timeout(_) => {
+                StoreError::unavailable(format!("postgres: cannot get a connection: {e}"))
+            }
+            e => StoreError::new(format!("postgres: cannot get a connection: {e}")),
+        })
     }
 
     async fn migrate(&self) -> Result<(), StoreError> {
@@ -129,7 +204,7 @@ impl PostgresStore {
             tx.query_opt("SELECT max(version) FROM postato_schema", &[]).await.map_err(db)?.and_then(|r| r.get(0));
         match version {
             Some(v) if v > SCHEMA_VERSION => {
-                return Err(StoreError(format!(
+                return Err(StoreError::new(format!(
                     "the database has postato schema version {v}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
                 )))
             }
@@ -159,6 +234,17 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         Ok(rows.iter().map(|r| r.get(0)).collect())
+    }
+
+    /// Whether the store's connections are encrypted (TLS), as the server reports it.
+    pub async fn connection_is_encrypted(&self) -> Result<bool, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt("SELECT ssl FROM pg_stat_ssl WHERE pid = pg_backend_pid()", &[])
+            .await
+            .map_err(db)?;
+        Ok(row.is_some_and(|r| r.get(0)))
     }
 
     /// Deletes every row (for tests and for reusing a database for a new campaign).
@@ -234,9 +320,9 @@ fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
 
-#[async_trait]
-impl ResultStore for PostgresStore {
-    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+/// Each operation once; the [`ResultStore`] impl below retries them through outages.
+impl PostgresStore {
+    async fn begin_once(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
         let mut client = self.client().await?;
         if let Some(record) = Self::published_row(&client, business_key).await? {
             return Ok(Begin::Published(record));
@@ -296,7 +382,7 @@ impl ResultStore for PostgresStore {
         Ok(outcome)
     }
 
-    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+    async fn renew_once(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
         let client = self.client().await?;
         let renewed = client
             .execute(
@@ -307,9 +393,7 @@ impl ResultStore for PostgresStore {
             .await
             .map_err(db)?;
         if renewed == 0 {
-            return Err(StoreError(format!(
-                "the claim on {business_key:?} expired before it was renewed; another worker may finish it (retry-safe)"
-            )));
+            return Err(StoreError::lost_claim(business_key));
         }
         if self.audit {
             client
@@ -324,15 +408,14 @@ impl ResultStore for PostgresStore {
         Ok(())
     }
 
-    async fn record_published(&self, r: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+    async fn record_published_once(&self, r: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         tx.execute(
             "INSERT INTO postato_published
                (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
-             ON CONFLICT (business_key) DO UPDATE SET post_id = EXCLUDED.post_id, status = EXCLUDED.status,
-               attempts = EXCLUDED.attempts, replayed = EXCLUDED.replayed, published_at_ms = EXCLUDED.published_at_ms",
+             ON CONFLICT (business_key) DO NOTHING",
             &[
                 &r.business_key,
                 &r.idempotency_key,
@@ -351,9 +434,24 @@ impl ResultStore for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn record_dead_letter(&self, l: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+    async fn record_dead_letter_once(&self, l: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        // Only the claim's owner (or anyone, when nobody holds it) writes a dead letter, and
+        // never for a published key; the claim row is locked for the transaction.
+        let holder: Option<String> = tx
+            .query_opt("SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE", &[&l.business_key])
+            .await
+            .map_err(db)?
+            .map(|r| r.get(0));
+        if holder.is_some_and(|holder| holder != worker) {
+            return Err(StoreError::lost_claim(&l.business_key));
+        }
+        if Self::published_row(&tx, &l.business_key).await?.is_some() {
+            self.release_claim(&tx, &l.business_key, worker).await?;
+            tx.commit().await.map_err(db)?;
+            return Err(StoreError::already_published(&l.business_key));
+        }
         tx.execute(
             "INSERT INTO postato_dead_letters (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
@@ -378,17 +476,17 @@ impl ResultStore for PostgresStore {
         tx.commit().await.map_err(db)
     }
 
-    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
+    async fn release_once(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
         let client = self.client().await?;
         self.release_claim(&client, business_key, worker).await
     }
 
-    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+    async fn published_once(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
         let client = self.client().await?;
         Self::published_row(&client, business_key).await
     }
 
-    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+    async fn dead_letters_once(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         let rows = self
             .client()
             .await?
@@ -403,7 +501,7 @@ impl ResultStore for PostgresStore {
         Ok(rows.iter().map(dead_letter).collect())
     }
 
-    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
+    async fn remove_dead_letter_once(&self, business_key: &str) -> Result<bool, StoreError> {
         let n = self
             .client()
             .await?
@@ -413,7 +511,7 @@ impl ResultStore for PostgresStore {
         Ok(n > 0)
     }
 
-    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+    async fn counts_once(&self) -> Result<StoreCounts, StoreError> {
         let client = self.client().await?;
         let published: i64 = client.query_one("SELECT count(*) FROM postato_published", &[]).await.map_err(db)?.get(0);
         let mut counts = StoreCounts { published: published as u64, ..Default::default() };
@@ -425,5 +523,45 @@ impl ResultStore for PostgresStore {
             counts.dead_letters_by_kind.insert(row.get(0), n);
         }
         Ok(counts)
+    }
+}
+
+#[async_trait]
+impl ResultStore for PostgresStore {
+    async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+        retrying(|| self.begin_once(business_key, worker, lease)).await
+    }
+
+    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        // Not retried here: the Publisher renews again on its next tick.
+        self.renew_once(business_key, worker, lease).await
+    }
+
+    async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+        retrying(|| self.record_published_once(record, worker)).await
+    }
+
+    async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        retrying(|| self.record_dead_letter_once(letter, worker)).await
+    }
+
+    async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
+        retrying(|| self.release_once(business_key, worker)).await
+    }
+
+    async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        retrying(|| self.published_once(business_key)).await
+    }
+
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        retrying(|| self.dead_letters_once(after, limit)).await
+    }
+
+    async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
+        retrying(|| self.remove_dead_letter_once(business_key)).await
+    }
+
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        retrying(|| self.counts_once()).await
     }
 }

@@ -133,3 +133,69 @@ async fn a_publisher_over_postgres_publishes_once_and_skips_after() {
     assert!(publisher.publish(&post).await.unwrap().from_store);
     assert_eq!(sim.platform_publishes_for("pg-1"), 1);
 }
+
+#[tokio::test]
+async fn the_postgres_store_keeps_the_claim_protocol() {
+    let Some(url) = fresh_database("conformance").await else { return };
+    let store = PostgresStore::connect(&url, 4).await.unwrap().with_audit(true);
+    postato::store::conformance::check_store(std::sync::Arc::new(store.clone()), "postgres").await;
+    assert!(store.overlapping_claims().await.unwrap().is_empty());
+}
+
+/// A TCP proxy in front of PostgreSQL that can go down like a restarting server: every
+/// connection cut, new ones refused, until it comes back.
+struct Proxy {
+    addr: std::net::SocketAddr,
+    up: tokio::sync::watch::Sender<bool>,
+}
+
+impl Proxy {
+    async fn start(upstream: String) -> Proxy {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let (up, _) = tokio::sync::watch::channel(true);
+        let state = up.clone();
+        tokio::spawn(async move {
+            while let Ok((mut client, _)) = listener.accept().await {
+                let mut up = state.subscribe();
+                if !*up.borrow() {
+                    continue; // refused: dropped at once
+                }
+                let upstream = upstream.clone();
+                tokio::spawn(async move {
+                    let Ok(mut server) = tokio::net::TcpStream::connect(upstream).await else { return };
+                    tokio::select! {
+                        _ = tokio::io::copy_bidirectional(&mut client, &mut server) => {}
+                        _ = up.wait_for(|up| !*up) => {} // cut
+                    }
+                });
+            }
+        });
+        Proxy { addr, up }
+    }
+
+    fn set_up(&self, up: bool) {
+        self.up.send_replace(up);
+    }
+}
+
+#[tokio::test]
+async fn a_database_restart_is_ridden_out_and_the_result_recorded() {
+    let Some(url) = fresh_database("outage").await else { return };
+    // postgres://user@host:port/db → the same through the proxy.
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let (host_port, database) = rest.split_once('/').unwrap();
+    let proxy = Proxy::start(host_port.to_owned()).await;
+    let store = PostgresStore::connect(&format!("{scheme_user}@{}/{database}", proxy.addr), 2).await.unwrap();
+    assert_eq!(store.begin("k", "w", Duration::from_secs(60)).await.unwrap(), Begin::Claimed);
+    proxy.set_up(false);
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let restart = async {
+        tokio::time::sleep(Duration::from_millis(1_500)).await;
+        proxy.set_up(true);
+    };
+    let published = record("k");
+    let (recorded, ()) = tokio::join!(store.record_published(&published, "w"), restart);
+    recorded.expect("recorded once the database was back");
+    assert_eq!(store.published("k").await.unwrap(), Some(record("k")));
+}

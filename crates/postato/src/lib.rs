@@ -38,7 +38,9 @@ pub use client::Client;
 pub use observe::{EventHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
 pub use publisher::{PublishReport, Publisher};
-pub use store::{DeadLetter, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError};
+pub use store::{
+    DeadLetter, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError, StoreErrorKind,
+};
 pub use transport::ReqwestTransport;
 
 pub use postato_core;

@@ -9,7 +9,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::store::{now_ms, Begin, DeadLetter, PublishedRecord, ResultStore};
+use crate::store::{now_ms, Begin, DeadLetter, PublishedRecord, ResultStore, StoreErrorKind};
 use crate::transport::ReqwestTransport;
 
 /// How a publish through the [`Publisher`] went.
@@ -76,8 +76,9 @@ impl<T: Transport> Publisher<T> {
     /// How long a claim lasts before another worker may take the key over (it is renewed every
     /// third of it while a publish runs, so a crashed worker's keys are taken over within one
     /// lease); default [`LEASE`](postato_core::defaults::LEASE).
+    /// A lease below [`MIN_LEASE`] is raised to it (a claim must outlast a store round trip).
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease;
+        self.lease = lease.max(MIN_LEASE);
         self
     }
 
@@ -185,6 +186,8 @@ impl<T: Transport> Publisher<T> {
     }
 
     /// Steps 2 and 3 for a claimed key: publish, renewing the claim, then record the outcome.
+    /// However the publish ends — an outcome, a cancellation, its future dropped, a panic —
+    /// the claim is released (see [`ClaimGuard`]).
     async fn publish_claimed(
         &self,
         post: &Post,
@@ -193,18 +196,21 @@ impl<T: Transport> Publisher<T> {
         claimant: &str,
         cancel: &CancellationToken,
     ) -> Result<PublishReport, PublishError> {
+        let guard = ClaimGuard::new(&self.store, &post.business_key, claimant);
         let fingerprint = request.fingerprint().to_owned();
-        match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
+        let result = match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
                 self.record_failure(post, line, &error, claimant).await;
                 Err(error)
             }
-        }
+        };
+        guard.disarm();
+        result
     }
 
-    /// Step 2: publishes, renewing the claim every third of the lease so a long publish keeps
-    /// its key.
+    /// Step 2: publishes while [`Publisher::keep_claim`] renews the claim beside it, in the
+    /// same task: a slow or failing store never stalls the publish.
     async fn publish_renewing(
         &self,
         key: &str,
@@ -213,18 +219,38 @@ impl<T: Transport> Publisher<T> {
         cancel: &CancellationToken,
     ) -> Result<Published, PublishError> {
         let publish = self.client.publish_request(key, request, cancel);
-        tokio::pin!(publish);
-        let mut renew = tokio::time::interval(self.lease / 3);
-        renew.tick().await;
+        let keep_claim = self.keep_claim(key, claimant);
+        tokio::pin!(publish, keep_claim);
+        tokio::select! {
+            biased;
+            result = &mut publish => result,
+            () = &mut keep_claim => {
+                // The claim went to another worker. Finishing is retry-safe (same idempotency
+                // key), and the stores refuse a lost claim's dead letter.
+                publish.await
+            }
+        }
+    }
+
+    /// Renews the claim every third of the lease, each renewal bounded by that third, for as
+    /// long as it is held; returns when it is lost to another worker.
+    async fn keep_claim(&self, key: &str, claimant: &str) {
+        let period = self.lease / 3;
+        let mut tick = tokio::time::interval_at(tokio::time::Instant::now() + period, period);
+        tick.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
         loop {
-            tokio::select! {
-                biased;
-                result = &mut publish => return result,
-                _ = renew.tick() => {
-                    if let Err(e) = self.store.renew(key, claimant, self.lease).await {
-                        tracing::warn!(business_key = key, error = %e, "postato: could not renew the claim");
-                    }
+            tick.tick().await;
+            match tokio::time::timeout(period, self.store.renew(key, claimant, self.lease)).await {
+                Ok(Ok(())) => {}
+                Ok(Err(e)) if e.kind() == StoreErrorKind::LostClaim => {
+                    tracing::warn!(business_key = key, error = %e, "postato: the claim was lost while publishing");
+                    return;
                 }
+                Ok(Err(e)) => tracing::warn!(business_key = key, error = %e, "postato: could not renew the claim"),
+                Err(_) => tracing::warn!(
+                    business_key = key,
+                    "postato: renewing the claim took longer than a third of the lease; trying again"
+                ),
             }
         }
     }
@@ -287,7 +313,14 @@ impl<T: Transport> Publisher<T> {
         };
         if let Err(e) = outcome {
             let _ = self.store.release(key, claimant).await;
-            tracing::error!(business_key = key, error = %e, "postato: could not record the failure in the result store");
+            match e.kind() {
+                StoreErrorKind::Failed => tracing::error!(
+                    business_key = key,
+                    error = %e,
+                    "postato: could not record the failure in the result store"
+                ),
+                _ => tracing::warn!(business_key = key, error = %e, "postato: the failure is not recorded"),
+            }
         }
     }
 }
@@ -304,3 +337,44 @@ enum Claim {
 
 /// How often a publish waiting for another's claim asks the store again, at most.
 const CLAIM_POLL: Duration = Duration::from_millis(200);
+
+/// The shortest lease a [`Publisher`] takes.
+pub const MIN_LEASE: Duration = Duration::from_millis(100);
+
+/// Releases a claim when a publish ends without recording its outcome: its future dropped
+/// (an asyncio task or a Kotlin coroutine cancelled, a `tokio::time::timeout`, Ctrl-C in a
+/// sync Python call) or a panic. The release is spawned on the runtime, since a drop cannot
+/// wait; without it the key would stay claimed for a whole lease. Disarmed once the outcome
+/// is recorded (recording releases the claim itself).
+struct ClaimGuard {
+    release: Option<(Arc<dyn ResultStore>, String, String)>,
+}
+
+impl ClaimGuard {
+    fn new(store: &Arc<dyn ResultStore>, key: &str, claimant: &str) -> Self {
+        ClaimGuard { release: Some((Arc::clone(store), key.to_owned(), claimant.to_owned())) }
+    }
+
+    fn disarm(mut self) {
+        self.release = None;
+    }
+}
+
+impl Drop for ClaimGuard {
+    fn drop(&mut self) {
+        let Some((store, key, claimant)) = self.release.take() else { return };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => {
+                runtime.spawn(async move {
+                    if let Err(e) = store.release(&key, &claimant).await {
+                        tracing::warn!(business_key = key.as_str(), error = %e, "postato: could not release the claim");
+                    }
+                });
+            }
+            Err(_) => tracing::warn!(
+                business_key = key.as_str(),
+                "postato: a publish ended outside a runtime; its claim lapses with its lease"
+            ),
+        }
+    }
+}

@@ -113,11 +113,14 @@ impl ResultStore for BrokenStore {
     async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
         self.0.begin(k, w, l).await
     }
+    async fn renew(&self, k: &str, w: &str, l: Duration) -> Result<(), StoreError> {
+        self.0.renew(k, w, l).await
+    }
     async fn record_published(&self, _: &PublishedRecord, _: &str) -> Result<(), StoreError> {
-        Err(StoreError("disk full".into()))
+        Err(StoreError::new("disk full"))
     }
     async fn record_dead_letter(&self, _: &DeadLetter, _: &str) -> Result<(), StoreError> {
-        Err(StoreError("disk full".into()))
+        Err(StoreError::new("disk full"))
     }
     async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
         self.0.release(k, w).await
@@ -162,4 +165,76 @@ fn rusqlite_set_version(path: &std::path::Path, version: i64) {
     drop(SqliteStore::open(path).unwrap());
     let connection = ::rusqlite::Connection::open(path).unwrap();
     connection.pragma_update(None, "user_version", version).unwrap();
+}
+
+#[tokio::test]
+async fn a_publish_whose_future_is_dropped_releases_its_claim_at_once() {
+    // A cancelled asyncio task, a cancelled coroutine or a timeout drops the publish's future:
+    // the claim must not stay for the whole lease (60 s), or the next publish of the key
+    // would wait that long.
+    let sim = sim().await;
+    let publisher = Publisher::new(client(&sim), MemoryStore::new());
+    let k = key("dropped");
+    sim.script_business_key(&k, vec![postato_sim::ScriptAction::Hang { ms: 5_000 }, postato_sim::ScriptAction::Ok]);
+    let dropped = tokio::time::timeout(Duration::from_millis(300), publisher.publish(&post(&k))).await;
+    assert!(dropped.is_err(), "the first publish hangs and is dropped");
+    let again = tokio::time::timeout(Duration::from_secs(10), publisher.publish(&post(&k))).await;
+    let report = again.expect("the key was released when the first publish was dropped").unwrap();
+    assert!(!report.from_store);
+    assert_eq!(sim.platform_publishes_for(&k), 1);
+}
+
+/// A store whose renewals never answer (a stalled database, an exhausted pool).
+struct StalledRenewals(MemoryStore);
+
+#[async_trait::async_trait]
+impl ResultStore for StalledRenewals {
+    async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
+        self.0.begin(k, w, l).await
+    }
+    async fn renew(&self, _: &str, _: &str, _: Duration) -> Result<(), StoreError> {
+        std::future::pending().await
+    }
+    async fn record_published(&self, r: &PublishedRecord, w: &str) -> Result<(), StoreError> {
+        self.0.record_published(r, w).await
+    }
+    async fn record_dead_letter(&self, l: &DeadLetter, w: &str) -> Result<(), StoreError> {
+        self.0.record_dead_letter(l, w).await
+    }
+    async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
+        self.0.release(k, w).await
+    }
+    async fn published(&self, k: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        self.0.published(k).await
+    }
+    async fn dead_letters(&self, a: Option<&str>, l: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.0.dead_letters(a, l).await
+    }
+    async fn remove_dead_letter(&self, k: &str) -> Result<bool, StoreError> {
+        self.0.remove_dead_letter(k).await
+    }
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.0.counts().await
+    }
+}
+
+#[tokio::test]
+async fn a_stalled_renewal_never_stalls_the_publish() {
+    let sim = sim().await;
+    let publisher = Publisher::new(client(&sim), StalledRenewals(MemoryStore::new())).lease(Duration::from_millis(300));
+    let k = key("stalled");
+    // The publish outlasts several renewal periods (100 ms each).
+    sim.script_business_key(&k, vec![postato_sim::ScriptAction::Latency { ms: 600 }]);
+    let report = tokio::time::timeout(Duration::from_secs(10), publisher.publish(&post(&k)))
+        .await
+        .expect("the publish ends although every renewal hangs")
+        .unwrap();
+    assert_eq!(report.published.attempts, 1);
+}
+
+#[tokio::test]
+async fn a_zero_lease_is_raised_to_the_minimum_instead_of_panicking() {
+    let sim = sim().await;
+    let publisher = Publisher::new(client(&sim), MemoryStore::new()).lease(Duration::ZERO);
+    publisher.publish(&post(&key("zero-lease"))).await.unwrap();
 }

@@ -36,13 +36,14 @@ impl Summary {
         self.dead_lettered.values().sum()
     }
 
-    /// 0: all published; 1: lines that failed inside postato; 3: dead letters that need a
-    /// fix; 4: only dead letters worth retrying later; 130: interrupted.
+    /// 0: all published; 1: lines that failed inside postato, or results the store could not
+    /// record (run again to record them); 3: dead letters that need a fix; 4: only dead
+    /// letters worth retrying later; 130: interrupted.
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             return exit::INTERRUPTED;
         }
-        if self.failed > 0 {
+        if self.failed > 0 || self.store_errors > 0 {
             return exit::FAILURE;
         }
         let kinds: Vec<ErrorKind> = self.dead_lettered.keys().filter_map(|k| ErrorKind::parse(k)).collect();
@@ -90,7 +91,11 @@ impl Summary {
                     println!("  inspect them with `postato dlq list`, requeue with `postato dlq retry`");
                 }
                 if self.store_errors > 0 {
-                    println!("  {} published posts could not be recorded; running again is safe", self.store_errors);
+                    println!(
+                        "  {} published posts could not be recorded: run the same command again to record them \
+                         (nothing is published twice)",
+                        self.store_errors
+                    );
                 }
                 if self.failed > 0 {
                     println!("  {} posts failed inside postato (see the log); running again is safe", self.failed);

@@ -1,9 +1,15 @@
-//! In-process claims with leases, for the single-process stores (memory, SQLite): two
-//! publishes of one business key in one process never run at once.
+//! The claim protocol of the single-process stores (memory, SQLite), written once: claims
+//! with leases held in this process, so that two publishes of one business key in one process
+//! never run at once; the lookup re-checked after claiming, so that a key recorded between
+//! the first lookup and the claim is answered from the store instead of sent again; and the
+//! owner checks that keep a worker whose claim lapsed from writing over another's result.
 
 use std::collections::HashMap;
+use std::future::Future;
 use std::sync::Mutex;
 use std::time::{Duration, Instant};
+
+use super::{Begin, PublishedRecord, StoreError};
 
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
@@ -11,9 +17,13 @@ pub(crate) struct Claims {
 }
 
 impl Claims {
+    fn held(&self) -> std::sync::MutexGuard<'_, HashMap<String, (String, Instant)>> {
+        self.held.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
     /// Claims `key` for `worker`, or says how long another worker's lease has left.
     pub fn claim(&self, key: &str, worker: &str, lease: Duration) -> Result<(), Duration> {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held();
         let now = Instant::now();
         if let Some((holder, until)) = held.get(key) {
             if holder != worker && *until > now {
@@ -24,11 +34,99 @@ impl Claims {
         Ok(())
     }
 
+    /// Extends `worker`'s claim on `key` by `lease` from now; an error when the claim lapsed
+    /// and another worker took the key (or it was released).
+    pub fn renew(&self, key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        match self.held().get_mut(key) {
+            Some((holder, until)) if holder == worker => {
+                *until = Instant::now() + lease;
+                Ok(())
+            }
+            _ => Err(StoreError::lost_claim(key)),
+        }
+    }
+
+    /// Whether `worker` may write `key`'s outcome: it holds the claim, or nobody else does
+    /// (a publish that went ahead without a claim because the store could not answer).
+    pub fn may_record(&self, key: &str, worker: &str) -> bool {
+        !matches!(self.held().get(key), Some((holder, _)) if holder != worker)
+    }
+
     /// Releases `worker`'s claim on `key`.
     pub fn release(&self, key: &str, worker: &str) {
-        let mut held = self.held.lock().unwrap_or_else(|p| p.into_inner());
+        let mut held = self.held();
         if held.get(key).is_some_and(|(holder, _)| holder == worker) {
             held.remove(key);
         }
+    }
+
+    /// Begins `key` for `worker`: published (by `lookup`), held by another, or claimed. The
+    /// lookup runs again once the claim is taken, so a record written in between is seen.
+    pub async fn begin<F, Fut>(&self, key: &str, worker: &str, lease: Duration, lookup: F) -> Result<Begin, StoreError>
+    where
+        F: Fn() -> Fut,
+        Fut: Future<Output = Result<Option<PublishedRecord>, StoreError>>,
+    {
+        if let Some(record) = lookup().await? {
+            return Ok(Begin::Published(record));
+        }
+        if let Err(expires_in) = self.claim(key, worker, lease) {
+            return Ok(Begin::HeldByOther { expires_in });
+        }
+        match lookup().await {
+            Ok(None) => Ok(Begin::Claimed),
+            Ok(Some(record)) => {
+                self.release(key, worker);
+                Ok(Begin::Published(record))
+            }
+            Err(e) => {
+                self.release(key, worker);
+                Err(e)
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use std::cell::Cell;
+
+    fn record(key: &str) -> PublishedRecord {
+        PublishedRecord {
+            business_key: key.into(),
+            idempotency_key: "k".into(),
+            fingerprint: "f".into(),
+            post_id: "post_1".into(),
+            status: "published".into(),
+            attempts: 1,
+            replayed: false,
+            published_at_ms: 0,
+        }
+    }
+
+    #[tokio::test]
+    async fn a_record_written_between_the_lookup_and_the_claim_is_seen_and_the_claim_let_go() {
+        let claims = Claims::default();
+        let lookups = Cell::new(0);
+        let lookup = || {
+            lookups.set(lookups.get() + 1);
+            let found = (lookups.get() > 1).then(|| record("k"));
+            async move { Ok(found) }
+        };
+        let begun = claims.begin("k", "a", Duration::from_secs(60), lookup).await.unwrap();
+        assert_eq!(begun, Begin::Published(record("k")));
+        assert_eq!(claims.claim("k", "b", Duration::from_secs(60)), Ok(()), "the claim was released");
+    }
+
+    #[test]
+    fn a_lapsed_claim_taken_by_another_cannot_be_renewed_or_recorded() {
+        let claims = Claims::default();
+        claims.claim("k", "a", Duration::ZERO).unwrap();
+        claims.claim("k", "b", Duration::from_secs(60)).unwrap();
+        assert!(claims.renew("k", "a", Duration::from_secs(60)).is_err());
+        assert!(!claims.may_record("k", "a"));
+        assert!(claims.may_record("k", "b"));
+        assert!(claims.may_record("unclaimed", "a"));
     }
 }

@@ -35,27 +35,37 @@ impl MemoryStore {
 #[async_trait::async_trait]
 impl ResultStore for MemoryStore {
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
-        if let Some(record) = self.data().published.get(business_key) {
-            return Ok(Begin::Published(record.clone()));
-        }
-        Ok(match self.claims.claim(business_key, worker, lease) {
-            Ok(()) => Begin::Claimed,
-            Err(expires_in) => Begin::HeldByOther { expires_in },
-        })
+        let lookup = || std::future::ready(Ok(self.data().published.get(business_key).cloned()));
+        self.claims.begin(business_key, worker, lease, lookup).await
+    }
+
+    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        self.claims.renew(business_key, worker, lease)
     }
 
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let mut data = self.data();
         data.dead.remove(&record.business_key);
-        data.published.insert(record.business_key.clone(), record.clone());
+        data.published.entry(record.business_key.clone()).or_insert_with(|| record.clone());
         drop(data);
         self.claims.release(&record.business_key, worker);
         Ok(())
     }
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
-        self.data().dead.insert(letter.business_key.clone(), letter.clone());
-        self.claims.release(&letter.business_key, worker);
+        let key = letter.business_key.as_str();
+        if !self.claims.may_record(key, worker) {
+            return Err(StoreError::lost_claim(key));
+        }
+        let mut data = self.data();
+        if data.published.contains_key(key) {
+            drop(data);
+            self.claims.release(key, worker);
+            return Err(StoreError::already_published(key));
+        }
+        data.dead.insert(key.to_owned(), letter.clone());
+        drop(data);
+        self.claims.release(key, worker);
         Ok(())
     }
 

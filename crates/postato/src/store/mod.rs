@@ -4,6 +4,8 @@
 //! publishing it.
 
 mod claims;
+#[cfg(feature = "testing")]
+pub mod conformance;
 mod memory;
 mod sqlite;
 
@@ -94,14 +96,74 @@ pub enum Begin {
     },
 }
 
-/// A store failed.
+/// A store failed, or refused a write that would break its promises.
 #[derive(Debug, thiserror::Error)]
-#[error("result store: {0}")]
-pub struct StoreError(pub String);
+#[error("result store: {message}")]
+pub struct StoreError {
+    message: String,
+    kind: StoreErrorKind,
+}
+
+/// What kind of [`StoreError`] it is.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
+pub enum StoreErrorKind {
+    /// The store could not do it (unreachable, full, corrupt, …).
+    Failed,
+    /// This worker's claim lapsed and another worker holds the key now.
+    LostClaim,
+    /// The key is published: its record is never overwritten or dead-lettered.
+    AlreadyPublished,
+    /// The store could not be reached (a restart, a cut connection, a full pool): trying
+    /// again shortly may work.
+    Unavailable,
+}
+
+impl StoreError {
+    /// A store failure, described by `message`.
+    pub fn new(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), kind: StoreErrorKind::Failed }
+    }
+
+    /// A store that could not be reached; trying again shortly may work.
+    pub fn unavailable(message: impl Into<String>) -> Self {
+        StoreError { message: message.into(), kind: StoreErrorKind::Unavailable }
+    }
+
+    /// What kind of error it is.
+    pub fn kind(&self) -> StoreErrorKind {
+        self.kind
+    }
+
+    /// What went wrong.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+
+    /// A worker whose claim lapsed and went to another tried to renew it or record an outcome.
+    pub fn lost_claim(business_key: &str) -> Self {
+        let mut error = StoreError::new(format!(
+            "the claim on {business_key:?} lapsed and another worker holds it now: this worker's outcome is not \
+             recorded (the other worker finishes the post with the same idempotency key)"
+        ));
+        error.kind = StoreErrorKind::LostClaim;
+        error
+    }
+
+    /// A dead letter refused because the key is published: a published record is never
+    /// dead-lettered.
+    pub fn already_published(business_key: &str) -> Self {
+        let mut error = StoreError::new(format!(
+            "{business_key:?} is published (by another publish): its failure here is not dead-lettered"
+        ));
+        error.kind = StoreErrorKind::AlreadyPublished;
+        error
+    }
+}
 
 impl From<rusqlite::Error> for StoreError {
     fn from(e: rusqlite::Error) -> Self {
-        StoreError(e.to_string())
+        StoreError::new(e.to_string())
     }
 }
 
@@ -112,13 +174,15 @@ pub trait ResultStore: Send + Sync + 'static {
     /// for `worker` for `lease`.
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError>;
     /// Extends `worker`'s claim by `lease` from now (called while a publish runs, so that a
-    /// long publish keeps its key). Stores whose claims live in one process need nothing here.
-    async fn renew(&self, _business_key: &str, _worker: &str, _lease: Duration) -> Result<(), StoreError> {
-        Ok(())
-    }
-    /// Records a publish, removes any dead letter for the key and releases the claim.
+    /// long publish keeps its key); an error when the claim lapsed and went to another worker.
+    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError>;
+    /// Records a publish, removes any dead letter for the key and releases the claim. A key
+    /// already recorded keeps its first record: a published record is never overwritten (the
+    /// same idempotency key means the same post).
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError>;
-    /// Records (or replaces) a dead letter and releases the claim.
+    /// Records (or replaces) a dead letter and releases the claim; refused (an error, nothing
+    /// written) when the key is published or another worker holds its claim, so a worker whose
+    /// claim lapsed never writes over another's outcome.
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError>;
     /// Releases `worker`'s claim without recording anything (after a cancellation).
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError>;

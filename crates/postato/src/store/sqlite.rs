@@ -55,7 +55,8 @@ impl SqliteStore {
     /// Opens (creating if needed) the store at `path`.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = path.as_ref();
-        let conn = Connection::open(path).map_err(|e| StoreError(format!("cannot open {}: {e}", path.display())))?;
+        let conn =
+            Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
         Self::init(conn, path.display().to_string())
     }
 
@@ -70,7 +71,7 @@ impl SqliteStore {
         conn.pragma_update(None, "synchronous", "NORMAL")?;
         let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
         if version > SCHEMA_VERSION {
-            return Err(StoreError(format!(
+            return Err(StoreError::new(format!(
                 "{path} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
             )));
         }
@@ -97,7 +98,7 @@ impl SqliteStore {
             f(&mut conn).map_err(StoreError::from)
         })
         .await
-        .map_err(|e| StoreError(format!("store task failed: {e}")))?
+        .map_err(|e| StoreError::new(format!("store task failed: {e}")))?
     }
 }
 
@@ -126,14 +127,15 @@ fn select_published(conn: &Connection, key: &str) -> rusqlite::Result<Option<Pub
 #[async_trait::async_trait]
 impl ResultStore for SqliteStore {
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
-        let key = business_key.to_owned();
-        if let Some(record) = self.with(move |c| select_published(c, &key)).await? {
-            return Ok(Begin::Published(record));
-        }
-        Ok(match self.claims.claim(business_key, worker, lease) {
-            Ok(()) => Begin::Claimed,
-            Err(expires_in) => Begin::HeldByOther { expires_in },
-        })
+        let lookup = || {
+            let key = business_key.to_owned();
+            self.with(move |c| select_published(c, &key))
+        };
+        self.claims.begin(business_key, worker, lease, lookup).await
+    }
+
+    async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        self.claims.renew(business_key, worker, lease)
     }
 
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
@@ -141,7 +143,7 @@ impl ResultStore for SqliteStore {
         self.with(move |c| {
             let tx = c.transaction()?;
             tx.prepare_cached(
-                "INSERT OR REPLACE INTO published
+                "INSERT OR IGNORE INTO published
                  (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
                  VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8)",
             )?
@@ -164,28 +166,36 @@ impl ResultStore for SqliteStore {
     }
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        if !self.claims.may_record(&letter.business_key, worker) {
+            return Err(StoreError::lost_claim(&letter.business_key));
+        }
         let l = letter.clone();
-        self.with(move |c| {
-            c.prepare_cached(
-                "INSERT OR REPLACE INTO dead_letters
+        // One statement: written only while the key is not published.
+        let written = self
+            .with(move |c| {
+                c.prepare_cached(
+                    "INSERT OR REPLACE INTO dead_letters
                  (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
-                 VALUES (?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9)",
-            )?
-            .execute(params![
-                l.business_key,
-                l.kind,
-                l.status,
-                l.message,
-                l.body,
-                l.attempts,
-                l.failed_at_ms as i64,
-                l.payload,
-                l.line.map(|n| n as i64)
-            ])
-            .map(drop)
-        })
-        .await?;
+                 SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
+                 WHERE NOT EXISTS (SELECT 1 FROM published WHERE business_key = ?1)",
+                )?
+                .execute(params![
+                    l.business_key,
+                    l.kind,
+                    l.status,
+                    l.message,
+                    l.body,
+                    l.attempts,
+                    l.failed_at_ms as i64,
+                    l.payload,
+                    l.line.map(|n| n as i64)
+                ])
+            })
+            .await?;
         self.claims.release(&letter.business_key, worker);
+        if written == 0 {
+            return Err(StoreError::already_published(&letter.business_key));
+        }
         Ok(())
     }
 

@@ -1,0 +1,107 @@
+//! The claim protocol every [`ResultStore`] keeps, as one test suite that any store runs
+//! against itself (the memory, SQLite and PostgreSQL stores do; a fourth store gets it for
+//! free): claims exclude each other and lapse with their lease; a lapsed claim cannot be
+//! renewed or write a dead letter; a published record is never overwritten or
+//! dead-lettered; a claim is released only by its owner. Behind the `testing` feature.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreErrorKind};
+
+const LONG: Duration = Duration::from_secs(60);
+
+fn record(key: &str, post_id: &str) -> PublishedRecord {
+    PublishedRecord {
+        business_key: key.into(),
+        idempotency_key: postato_core::idempotency_key(key),
+        fingerprint: "fingerprint".into(),
+        post_id: post_id.into(),
+        status: "published".into(),
+        attempts: 1,
+        replayed: false,
+        published_at_ms: 1,
+    }
+}
+
+fn letter(key: &str, message: &str) -> DeadLetter {
+    DeadLetter {
+        business_key: key.into(),
+        kind: "transient".into(),
+        status: Some(503),
+        message: message.into(),
+        body: None,
+        attempts: 5,
+        failed_at_ms: 1,
+        payload: None,
+        line: None,
+    }
+}
+
+async fn dead_letter(store: &dyn ResultStore, key: &str) -> Option<DeadLetter> {
+    store.dead_letters(None, usize::MAX).await.unwrap().into_iter().find(|l| l.business_key == key)
+}
+
+/// Runs every case against `store`. Keys start with `prefix`, so one store (a shared
+/// database) can run it more than once. Panics with the broken promise.
+pub async fn check_store(store: Arc<dyn ResultStore>, prefix: &str) {
+    let store = store.as_ref();
+    claims_exclude_each_other_and_only_the_owner_releases(store, &format!("{prefix}-exclusive")).await;
+    a_lapsed_claim_goes_to_another_and_its_old_owner_records_nothing(store, &format!("{prefix}-lapsed")).await;
+    a_published_record_is_never_overwritten_or_dead_lettered(store, &format!("{prefix}-published")).await;
+    a_dead_letter_is_replaced_by_its_owner_and_cleared_by_a_publish(store, &format!("{prefix}-dead")).await;
+}
+
+async fn claims_exclude_each_other_and_only_the_owner_releases(store: &dyn ResultStore, key: &str) {
+    assert_eq!(store.begin(key, "a", LONG).await.unwrap(), Begin::Claimed, "a free key is claimed");
+    assert!(
+        matches!(store.begin(key, "b", LONG).await.unwrap(), Begin::HeldByOther { .. }),
+        "a live claim excludes another worker"
+    );
+    store.renew(key, "a", LONG).await.expect("the owner renews its claim");
+    store.release(key, "b").await.unwrap();
+    assert!(
+        matches!(store.begin(key, "c", LONG).await.unwrap(), Begin::HeldByOther { .. }),
+        "a release by another worker leaves the claim in place"
+    );
+    store.release(key, "a").await.unwrap();
+    assert_eq!(store.begin(key, "c", LONG).await.unwrap(), Begin::Claimed, "a released key is free");
+    store.release(key, "c").await.unwrap();
+}
+
+async fn a_lapsed_claim_goes_to_another_and_its_old_owner_records_nothing(store: &dyn ResultStore, key: &str) {
+    assert_eq!(store.begin(key, "a", Duration::from_millis(50)).await.unwrap(), Begin::Claimed);
+    tokio::time::sleep(Duration::from_millis(150)).await;
+    assert_eq!(store.begin(key, "b", LONG).await.unwrap(), Begin::Claimed, "a lapsed claim is taken over");
+    let renewed = store.renew(key, "a", LONG).await;
+    assert_eq!(renewed.map_err(|e| e.kind()), Err(StoreErrorKind::LostClaim), "a lost claim cannot be renewed");
+    let refused = store.record_dead_letter(&letter(key, "from a"), "a").await;
+    assert_eq!(refused.map_err(|e| e.kind()), Err(StoreErrorKind::LostClaim), "a lost claim writes no dead letter");
+    assert_eq!(dead_letter(store, key).await, None);
+    assert!(matches!(store.begin(key, "c", LONG).await.unwrap(), Begin::HeldByOther { .. }), "b still holds it");
+    store.record_published(&record(key, "post_b"), "b").await.unwrap();
+    assert_eq!(store.published(key).await.unwrap(), Some(record(key, "post_b")));
+}
+
+async fn a_published_record_is_never_overwritten_or_dead_lettered(store: &dyn ResultStore, key: &str) {
+    assert_eq!(store.begin(key, "a", LONG).await.unwrap(), Begin::Claimed);
+    store.record_published(&record(key, "post_first"), "a").await.unwrap();
+    assert_eq!(store.begin(key, "b", LONG).await.unwrap(), Begin::Published(record(key, "post_first")));
+    store.record_published(&record(key, "post_second"), "b").await.unwrap();
+    assert_eq!(store.published(key).await.unwrap(), Some(record(key, "post_first")), "the first record stays");
+    let refused = store.record_dead_letter(&letter(key, "late failure"), "b").await;
+    assert_eq!(refused.map_err(|e| e.kind()), Err(StoreErrorKind::AlreadyPublished));
+    assert_eq!(dead_letter(store, key).await, None, "a published key is never dead-lettered");
+}
+
+async fn a_dead_letter_is_replaced_by_its_owner_and_cleared_by_a_publish(store: &dyn ResultStore, key: &str) {
+    assert_eq!(store.begin(key, "a", LONG).await.unwrap(), Begin::Claimed);
+    store.record_dead_letter(&letter(key, "first"), "a").await.unwrap();
+    assert_eq!(store.begin(key, "a2", LONG).await.unwrap(), Begin::Claimed, "a dead letter releases the claim");
+    store.record_dead_letter(&letter(key, "second"), "a2").await.unwrap();
+    assert_eq!(dead_letter(store, key).await.map(|l| l.message), Some("second".to_owned()));
+    assert_eq!(store.begin(key, "a3", LONG).await.unwrap(), Begin::Claimed);
+    store.record_published(&record(key, "post_1"), "a3").await.unwrap();
+    assert_eq!(dead_letter(store, key).await, None, "a publish clears the dead letter");
+    assert!(!store.remove_dead_letter(key).await.unwrap());
+}
