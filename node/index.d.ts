@@ -64,6 +64,14 @@ export interface PublishOptions {
   signal?: AbortSignal;
 }
 
+export interface PublisherPublishOptions extends PublishOptions {
+  /**
+   * Send a post whose earlier send's outcome is unknown (OutcomeUnknownError): only after
+   * checking that the post does not exist.
+   */
+  force?: boolean;
+}
+
 /** A published post. */
 export declare class Post {
   readonly id: string;
@@ -129,7 +137,7 @@ export declare class Publisher {
   readonly client: Client;
   readonly store: SqliteStore | MemoryStore | PostgresStore;
   /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */
-  publish(post: PostInput, options?: PublishOptions): Promise<Post>;
+  publish(post: PostInput, options?: PublisherPublishOptions): Promise<Post>;
 }
 
 export declare function idempotencyKey(businessKey: string): string;
@@ -165,3 +173,5 @@ export declare class RateLimitedError extends PostatoError {}
 export declare class DeadlineExceededError extends PostatoError {}
 export declare class InvalidResponseError extends PostatoError {}
 export declare class PublishCancelledError extends PostatoError {}
+/** Sent longer ago than the server keeps idempotency keys, outcome never recorded: not sent again. Check, then publish with `{ force: true }`. */
+export declare class OutcomeUnknownError extends PostatoError {}

@@ -208,11 +208,13 @@ class Publisher {
     this.#native = new native.NativePublisher(client._native, store._native);
   }
 
+  /** Publishes unless the store has it; `force` sends a post whose earlier send's outcome is unknown. */
   async publish(post, options = {}) {
     const wire = postJson(post);
+    const force = options?.force === true;
     return withSignal(
       options?.signal,
-      (id) => this.#native.publish(wire, id),
+      (id) => this.#native.publish(wire, id, force),
       (id) => this.#native.cancel(id),
     );
   }
@@ -263,4 +265,5 @@ module.exports = {
   DeadlineExceededError: errors.DeadlineExceededError,
   InvalidResponseError: errors.InvalidResponseError,
   PublishCancelledError: errors.PublishCancelledError,
+  OutcomeUnknownError: errors.OutcomeUnknownError,
 };

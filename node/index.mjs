@@ -21,5 +21,6 @@ export const {
   DeadlineExceededError,
   InvalidResponseError,
   PublishCancelledError,
+  OutcomeUnknownError,
 } = postato;
 export default postato;

@@ -42,6 +42,7 @@ const RateLimitedError = errorClass('RateLimitedError', 'rate_limited');
 const DeadlineExceededError = errorClass('DeadlineExceededError', 'deadline');
 const InvalidResponseError = errorClass('InvalidResponseError', 'invalid_response');
 const PublishCancelledError = errorClass('PublishCancelledError', 'cancelled');
+const OutcomeUnknownError = errorClass('OutcomeUnknownError', 'outcome_unknown');
 
 const BY_KIND = Object.fromEntries(
   [
@@ -54,6 +55,7 @@ const BY_KIND = Object.fromEntries(
     DeadlineExceededError,
     InvalidResponseError,
     PublishCancelledError,
+    OutcomeUnknownError,
   ].map((cls) => [cls.kind, cls]),
 );
 
@@ -86,6 +88,7 @@ module.exports = {
   DeadlineExceededError,
   InvalidResponseError,
   PublishCancelledError,
+  OutcomeUnknownError,
   fromNative,
   invalid,
 };

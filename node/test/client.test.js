@@ -205,3 +205,15 @@ test('errors carry their class and fields', async () => {
   sim.script(hang, Array(5).fill({ action: 'hang', ms: 3000 }));
   await assert.rejects(late.publish(post(hang)), (e) => e instanceof postato.DeadlineExceededError);
 });
+
+test('OutcomeUnknownError is a PostatoError, and a forced publish of a fresh key publishes it once', async () => {
+  const { OutcomeUnknownError } = postato;
+  const error = new OutcomeUnknownError('outcome unknown', {});
+  assert.ok(error instanceof PostatoError);
+  assert.equal(error.kind, 'outcome_unknown');
+  const publisher = new Publisher(client(sim), new MemoryStore());
+  const k = key('forced');
+  const published = await publisher.publish(post(k), { force: true });
+  assert.equal(published.fromStore, false);
+  assert.equal(sim.publishes(k), 1);
+});

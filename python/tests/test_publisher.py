@@ -1,5 +1,6 @@
 """The Publisher with stores: skip, guard, dead letters, two clients on one SQLite file."""
 
+import sqlite3
 import subprocess
 import sys
 import threading
@@ -101,3 +102,25 @@ def test_opening_a_locked_sqlite_store_lets_other_threads_run(tmp_path: Any) -> 
     holder.wait(15)
     assert opened.is_set(), "the store opened once the lock was released"
     assert ticks > 10, f"the main thread ran only {ticks} times while the store was opening"
+
+
+def test_an_outcome_unknown_post_is_not_sent_until_forced(sim: Simulator, key: Any, tmp_path: Any) -> None:
+    # A crash between the send and the record, three days ago (longer than the server keeps
+    # idempotency keys): the store holds the intent, no outcome.
+    path = str(tmp_path / "unknown.db")
+    store = postato.SqliteStore(path)
+    k = key("unknown")
+    db = sqlite3.connect(path)
+    db.execute("INSERT INTO intents VALUES (?, 'fingerprint', ?)", (k, int((time.time() - 3 * 86_400) * 1000)))
+    db.commit()
+    db.close()
+    publisher = postato.Publisher(_client(sim), store=store)
+    with pytest.raises(postato.OutcomeUnknownError) as raised:
+        publisher.publish(**post_args(k))
+    assert raised.value.kind == "outcome_unknown"
+    assert "--force" in str(raised.value)
+    assert sim.publishes(k) == 0
+    assert [letter.kind for letter in store.dead_letters()] == ["outcome_unknown"]
+    post = publisher.publish(**post_args(k), force=True)
+    assert sim.publishes(k) == 1
+    assert store.published_id(k) == post.id

@@ -79,10 +79,15 @@ impl NativePublisher {
         env: &Env,
         post_json: String,
         cancel_id: Option<u32>,
+        force: Option<bool>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let publisher = self.publisher.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
-            let report = publisher.publish_with_cancel(&post, &token).await?;
+            let report = if force.unwrap_or(false) {
+                publisher.publish_forced(&post, &token).await?
+            } else {
+                publisher.publish_with_cancel(&post, &token).await?
+            };
             Ok(PublishedPost::new(report.published, report.from_store))
         })
     }

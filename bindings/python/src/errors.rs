@@ -18,6 +18,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::Deadline => "DeadlineExceededError",
         ErrorKind::InvalidResponse => "InvalidResponseError",
         ErrorKind::Cancelled => "PublishCancelledError",
+        ErrorKind::OutcomeUnknown => "OutcomeUnknownError",
     }
 }
 

@@ -1,7 +1,7 @@
 //! `NativePublisher` and its stores: `NativeMemoryStore`, `NativeSqliteStore` (reopened in a
 //! forked child: a SQLite connection must not cross a fork).
 
-use postato::{Publisher, ResultStore};
+use postato::{PublishError, PublishReport, Publisher, ResultStore};
 use postato_ffi::{parse_post, StoreLocation};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -84,6 +84,16 @@ impl NativeStore {
     }
 }
 
+/// A publish, forced or not.
+async fn publish(publisher: &Publisher, post: &postato::Post, force: bool) -> Result<PublishReport, PublishError> {
+    let cancel = postato::CancellationToken::new();
+    if force {
+        publisher.publish_forced(post, &cancel).await
+    } else {
+        publisher.publish_with_cancel(post, &cancel).await
+    }
+}
+
 /// A client with a store.
 #[pyclass(module = "postato._native", frozen)]
 pub struct NativePublisher {
@@ -105,20 +115,24 @@ impl NativePublisher {
         NativePublisher { client, store }
     }
 
-    /// Publishes unless the store has it, synchronously with the GIL released.
-    fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
+    /// Publishes unless the store has it, synchronously with the GIL released; `force` sends
+    /// a post whose earlier send's outcome is unknown.
+    #[pyo3(signature = (post_json, force=false))]
+    fn publish<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyDict>> {
         let post = parse_post(post_json).map_err(|e| to_py(&e))?;
         let publisher = self.publisher()?;
-        let report = runtime::block_on(py, async move { publisher.publish(&post).await })?.map_err(|e| to_py(&e))?;
+        let report =
+            runtime::block_on(py, async move { publish(&publisher, &post, force).await })?.map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
     }
 
     /// Publishes unless the store has it, as an asyncio awaitable.
-    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
+    #[pyo3(signature = (post_json, force=false))]
+    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_post(post_json).map_err(|e| to_py(&e))?;
         let publisher = self.publisher()?;
         pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
-            let report = publisher.publish(&post).await.map_err(|e| to_py(&e))?;
+            let report = publish(&publisher, &post, force).await.map_err(|e| to_py(&e))?;
             Python::attach(|py| published_dict(py, &report.published, report.from_store).map(Bound::unbind))
         })
     }

@@ -180,12 +180,35 @@ impl Publisher {
         post: PostInput,
         cancel: Arc<CancelHandle>,
     ) -> Result<PublishedPost, PostatoError> {
+        self.publish_as(post, cancel, false).await
+    }
+
+    /// Sends a post whose earlier send's outcome is unknown (`PostatoException.OutcomeUnknown`):
+    /// only after checking that the post does not exist.
+    pub async fn publish_forced(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
+        self.publish_as(post, CancelHandle::new(), true).await
+    }
+}
+
+impl Publisher {
+    async fn publish_as(
+        &self,
+        post: PostInput,
+        cancel: Arc<CancelHandle>,
+        force: bool,
+    ) -> Result<PublishedPost, PostatoError> {
         let post = post.to_post()?;
         let publisher = self.publisher.clone();
         let token = cancel.token.clone();
-        let report = runtime::run(async move { publisher.publish_with_cancel(&post, &token).await })
-            .await
-            .map_err(PostatoError::internal)??;
+        let report = runtime::run(async move {
+            if force {
+                publisher.publish_forced(&post, &token).await
+            } else {
+                publisher.publish_with_cancel(&post, &token).await
+            }
+        })
+        .await
+        .map_err(PostatoError::internal)??;
         Ok(PublishedPost::new(report.published, report.from_store))
     }
 }

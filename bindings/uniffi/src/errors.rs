@@ -33,6 +33,10 @@ pub enum PostatoError {
     /// Cancelled; nothing is retried after it.
     #[error("{reason}")]
     Cancelled { reason: String, attempts: u32 },
+    /// Sent longer ago than the server keeps idempotency keys, with no recorded outcome: not
+    /// sent again. Check whether the post exists, then `publishForced`.
+    #[error("{reason}")]
+    OutcomeUnknown { reason: String, first_sent_at_ms: u64 },
     /// A result store or the simulator failed.
     #[error("{reason}")]
     Store { reason: String },
@@ -68,6 +72,9 @@ impl From<PublishError> for PostatoError {
                 PostatoError::InvalidResponse { reason, status: *status, body, attempts }
             }
             PublishError::Cancelled { .. } => PostatoError::Cancelled { reason, attempts },
+            PublishError::OutcomeUnknown { first_sent_at_ms, .. } => {
+                PostatoError::OutcomeUnknown { reason, first_sent_at_ms: *first_sent_at_ms }
+            }
         }
     }
 }

@@ -22,7 +22,8 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         ErrorKind::Permanent
         | ErrorKind::IdempotencyConflict
         | ErrorKind::BusinessKeyReused
-        | ErrorKind::InvalidResponse => PERMANENT,
+        | ErrorKind::InvalidResponse
+        | ErrorKind::OutcomeUnknown => PERMANENT,
         ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
         ErrorKind::Cancelled => INTERRUPTED,
     }

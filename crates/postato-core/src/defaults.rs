@@ -45,6 +45,9 @@ pub const BUDGET_SUCCESS_DEPOSIT: f64 = 2.0;
 /// Retry budget: the tokens added per second regardless.
 pub const BUDGET_REFILL_PER_SECOND: f64 = 2.0;
 
+/// How long the server keeps an idempotency key (and answers a repeat with the first
+/// answer). A publish sent longer ago whose outcome was never recorded is not sent again.
+pub const SERVER_KEY_RETENTION: Duration = Duration::from_secs(24 * 60 * 60);
 /// A publisher's claim on a business key lasts this long and is renewed while it publishes.
 pub const LEASE: Duration = Duration::from_secs(60);
 /// How long SQLite waits for another connection's lock before failing.

@@ -116,11 +116,13 @@ pub enum ErrorKind {
     InvalidResponse,
     /// `cancelled`
     Cancelled,
+    /// `outcome_unknown`
+    OutcomeUnknown,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of the outcome table.
-    pub const ALL: [ErrorKind; 9] = [
+    pub const ALL: [ErrorKind; 10] = [
         ErrorKind::InvalidInput,
         ErrorKind::Permanent,
         ErrorKind::IdempotencyConflict,
@@ -130,6 +132,7 @@ impl ErrorKind {
         ErrorKind::Deadline,
         ErrorKind::InvalidResponse,
         ErrorKind::Cancelled,
+        ErrorKind::OutcomeUnknown,
     ];
 
     /// The stable name.
@@ -144,6 +147,7 @@ impl ErrorKind {
             ErrorKind::Deadline => "deadline",
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::Cancelled => "cancelled",
+            ErrorKind::OutcomeUnknown => "outcome_unknown",
         }
     }
 
@@ -246,6 +250,19 @@ pub enum PublishError {
         /// Requests sent.
         attempts: u32,
     },
+    /// A publish of this business key was sent longer ago than the server keeps idempotency
+    /// keys, and its outcome was never recorded (a crash between the send and the record):
+    /// sending again could publish the post a second time, so it is not sent. A person checks
+    /// whether the post exists, then publishes it with `force` (`postato dlq retry --force`).
+    #[error("outcome unknown: this business key was first sent {:.1} h ago, longer than the server keeps idempotency keys ({:.1} h), and its outcome was never recorded; it was not sent again, since the server would publish it a second time: check whether the post exists, then publish it with force (postato dlq retry --force)", *age_ms as f64 / 3_600_000.0, *retention_ms as f64 / 3_600_000.0)]
+    OutcomeUnknown {
+        /// When the first request was about to be sent, in ms since the Unix epoch.
+        first_sent_at_ms: u64,
+        /// Milliseconds since then.
+        age_ms: u64,
+        /// The idempotency-key retention it exceeds, in ms.
+        retention_ms: u64,
+    },
     /// The caller cancelled the publish; nothing is retried after it.
     #[error("cancelled after {attempts} attempt(s); the post may or may not exist, and publishing again with the same business key is safe")]
     Cancelled {
@@ -267,6 +284,7 @@ impl PublishError {
             PublishError::DeadlineExceeded { .. } => ErrorKind::Deadline,
             PublishError::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             PublishError::Cancelled { .. } => ErrorKind::Cancelled,
+            PublishError::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
         }
     }
 
@@ -298,7 +316,9 @@ impl PublishError {
     /// Requests sent before the error (0 when nothing was sent).
     pub fn attempts(&self) -> u32 {
         match self {
-            PublishError::InvalidInput(_) | PublishError::BusinessKeyReused { .. } => 0,
+            PublishError::InvalidInput(_)
+            | PublishError::BusinessKeyReused { .. }
+            | PublishError::OutcomeUnknown { .. } => 0,
             PublishError::Permanent { attempts, .. }
             | PublishError::IdempotencyConflict { attempts, .. }
             | PublishError::RateLimited { attempts, .. }

@@ -293,6 +293,14 @@ fn every_kind_has_a_stable_name_and_a_dead_letter_rule() {
     let dead: Vec<&str> = ErrorKind::ALL.into_iter().filter(|k| k.is_dead_lettered()).map(ErrorKind::as_str).collect();
     assert_eq!(
         dead,
-        ["permanent", "idempotency_conflict", "rate_limited", "transient", "deadline", "invalid_response"]
+        [
+            "permanent",
+            "idempotency_conflict",
+            "rate_limited",
+            "transient",
+            "deadline",
+            "invalid_response",
+            "outcome_unknown"
+        ]
     );
 }

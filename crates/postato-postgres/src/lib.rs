@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use postato::postato_core::defaults;
 use postato::store::Begin;
-use postato::{DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError, StoreErrorKind};
+use postato::{DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError, StoreErrorKind};
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
 
@@ -26,7 +26,7 @@ use tokio_postgres::{NoTls, Row};
 pub mod testing;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 1;
+pub const SCHEMA_VERSION: i32 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS postato_published (
@@ -62,6 +62,15 @@ CREATE TABLE IF NOT EXISTS postato_claim_log (
     claimed_at   TIMESTAMPTZ NOT NULL,
     expires_at   TIMESTAMPTZ NOT NULL,
     released_at  TIMESTAMPTZ
+);
+";
+
+/// Version 2: intents, the publishes sent whose outcome is not yet recorded.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS postato_intents (
+    business_key     TEXT PRIMARY KEY,
+    fingerprint      TEXT NOT NULL,
+    first_sent_at_ms BIGINT NOT NULL
 );
 ";
 
@@ -211,6 +220,7 @@ impl PostgresStore {
             Some(v) if v == SCHEMA_VERSION => {}
             _ => {
                 tx.batch_execute(SCHEMA_V1).await.map_err(db)?;
+                tx.batch_execute(SCHEMA_V2).await.map_err(db)?;
                 tx.execute("INSERT INTO postato_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(db)?;
             }
         }
@@ -251,7 +261,9 @@ impl PostgresStore {
     pub async fn clear(&self) -> Result<(), StoreError> {
         self.client()
             .await?
-            .batch_execute("TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log")
+            .batch_execute(
+                "TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log, postato_intents",
+            )
             .await
             .map_err(db)
     }
@@ -430,6 +442,7 @@ impl PostgresStore {
         .await
         .map_err(db)?;
         tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
+        tx.execute("DELETE FROM postato_intents WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
         self.release_claim(&tx, &r.business_key, worker).await?;
         tx.commit().await.map_err(db)
     }
@@ -474,6 +487,46 @@ impl PostgresStore {
         .map_err(db)?;
         self.release_claim(&tx, &l.business_key, worker).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn intent_once(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
+        let row = self
+            .client()
+            .await?
+            .query_opt(
+                "SELECT business_key, fingerprint, first_sent_at_ms FROM postato_intents WHERE business_key = $1",
+                &[&business_key],
+            )
+            .await
+            .map_err(db)?;
+        Ok(row.map(|r| Intent {
+            business_key: r.get(0),
+            fingerprint: r.get(1),
+            first_sent_at_ms: r.get::<_, i64>(2) as u64,
+        }))
+    }
+
+    async fn record_intent_once(&self, i: &Intent) -> Result<(), StoreError> {
+        self.client()
+            .await?
+            .execute(
+                "INSERT INTO postato_intents (business_key, fingerprint, first_sent_at_ms) VALUES ($1, $2, $3)
+                 ON CONFLICT (business_key) DO NOTHING",
+                &[&i.business_key, &i.fingerprint, &(i.first_sent_at_ms as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(())
+    }
+
+    async fn forget_intent_once(&self, business_key: &str) -> Result<bool, StoreError> {
+        let n = self
+            .client()
+            .await?
+            .execute("DELETE FROM postato_intents WHERE business_key = $1", &[&business_key])
+            .await
+            .map_err(db)?;
+        Ok(n > 0)
     }
 
     async fn release_once(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
@@ -543,6 +596,18 @@ impl ResultStore for PostgresStore {
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         retrying(|| self.record_dead_letter_once(letter, worker)).await
+    }
+
+    async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
+        retrying(|| self.intent_once(business_key)).await
+    }
+
+    async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        retrying(|| self.record_intent_once(intent)).await
+    }
+
+    async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError> {
+        retrying(|| self.forget_intent_once(business_key)).await
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {

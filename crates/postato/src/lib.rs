@@ -39,7 +39,7 @@ pub use observe::{EventHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
 pub use publisher::{PublishReport, Publisher};
 pub use store::{
-    DeadLetter, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError, StoreErrorKind,
+    DeadLetter, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError, StoreErrorKind,
 };
 pub use transport::ReqwestTransport;
 

@@ -2,14 +2,14 @@
 //! published, refuses a business key reused for another payload, records every publish and
 //! dead-letters every failure worth replaying.
 
-use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Transport};
+use postato_core::{check_business_key_reuse, ErrorKind, Post, PublishError, Published, Request, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::store::{now_ms, Begin, DeadLetter, PublishedRecord, ResultStore, StoreErrorKind};
+use crate::store::{now_ms, Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreErrorKind};
 use crate::transport::ReqwestTransport;
 
 /// How a publish through the [`Publisher`] went.
@@ -30,6 +30,7 @@ pub struct Publisher<T = ReqwestTransport> {
     store: Arc<dyn ResultStore>,
     worker: String,
     lease: Duration,
+    key_retention: Duration,
     publishes: Arc<AtomicU64>,
 }
 
@@ -40,6 +41,7 @@ impl<T> Clone for Publisher<T> {
             store: Arc::clone(&self.store),
             worker: self.worker.clone(),
             lease: self.lease,
+            key_retention: self.key_retention,
             publishes: Arc::clone(&self.publishes),
         }
     }
@@ -69,6 +71,7 @@ impl<T: Transport> Publisher<T> {
             store,
             worker,
             lease: postato_core::defaults::LEASE,
+            key_retention: postato_core::defaults::SERVER_KEY_RETENTION,
             publishes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -79,6 +82,15 @@ impl<T: Transport> Publisher<T> {
     /// A lease below [`MIN_LEASE`] is raised to it (a claim must outlast a store round trip).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(MIN_LEASE);
+        self
+    }
+
+    /// How long the server keeps idempotency keys; default
+    /// [`SERVER_KEY_RETENTION`](postato_core::defaults::SERVER_KEY_RETENTION). A key sent
+    /// longer ago whose outcome was never recorded (a crash between the send and the record)
+    /// is not sent again: it ends as [`PublishError::OutcomeUnknown`] and is dead-lettered.
+    pub fn key_retention(mut self, retention: Duration) -> Self {
+        self.key_retention = retention;
         self
     }
 
@@ -100,6 +112,16 @@ impl<T: Transport> Publisher<T> {
     /// Publishes `post` unless the store has it (see the module docs).
     pub async fn publish(&self, post: &Post) -> Result<PublishReport, PublishError> {
         self.publish_with_cancel(post, &CancellationToken::new()).await
+    }
+
+    /// Publishes `post` even when an earlier send's outcome is unknown
+    /// ([`PublishError::OutcomeUnknown`]): for after a person has checked that the post does
+    /// not exist. Its intent is forgotten first; the publish then goes as any other.
+    pub async fn publish_forced(&self, post: &Post, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
+        if let Err(e) = self.store.forget_intent(&post.business_key).await {
+            tracing::warn!(business_key = post.business_key.as_str(), error = %e, "postato: could not forget the intent");
+        }
+        self.publish_with_cancel(post, cancel).await
     }
 
     /// Like [`Publisher::publish`], ending with `Cancelled` when `cancel` fires.
@@ -198,6 +220,11 @@ impl<T: Transport> Publisher<T> {
     ) -> Result<PublishReport, PublishError> {
         let guard = ClaimGuard::new(&self.store, &post.business_key, claimant);
         let fingerprint = request.fingerprint().to_owned();
+        if let Err(error) = self.note_intent(&post.business_key, &fingerprint).await {
+            self.record_failure(post, line, &error, claimant).await;
+            guard.disarm();
+            return Err(error);
+        }
         let result = match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
@@ -207,6 +234,40 @@ impl<T: Transport> Publisher<T> {
         };
         guard.disarm();
         result
+    }
+
+    /// Step 1b: records the intent before the first send, or finds one from an earlier run. An
+    /// intent older than the server's key retention means "sent, outcome never recorded, and
+    /// the server no longer dedupes it": not sent again. A store that cannot answer lets the
+    /// publish go (the server still dedupes within its retention).
+    async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<(), PublishError> {
+        let now = now_ms();
+        match self.store.intent(key).await {
+            Ok(Some(intent)) => {
+                let age_ms = now.saturating_sub(intent.first_sent_at_ms);
+                let retention_ms = u64::try_from(self.key_retention.as_millis()).unwrap_or(u64::MAX);
+                if age_ms > retention_ms {
+                    return Err(PublishError::OutcomeUnknown {
+                        first_sent_at_ms: intent.first_sent_at_ms,
+                        age_ms,
+                        retention_ms,
+                    });
+                }
+                Ok(())
+            }
+            Ok(None) => {
+                let intent =
+                    Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
+                if let Err(e) = self.store.record_intent(&intent).await {
+                    tracing::error!(business_key = key, error = %e, "postato: could not record the intent; publishing anyway (retry-safe for the server's key retention)");
+                }
+                Ok(())
+            }
+            Err(e) => {
+                tracing::error!(business_key = key, error = %e, "postato: could not read the intent; publishing anyway (retry-safe for the server's key retention)");
+                Ok(())
+            }
+        }
     }
 
     /// Step 2: publishes while [`Publisher::keep_claim`] renews the claim beside it, in the
@@ -295,6 +356,10 @@ impl<T: Transport> Publisher<T> {
     /// not (a cancellation, an invalid input).
     async fn record_failure(&self, post: &Post, line: Option<u64>, error: &PublishError, claimant: &str) {
         let key = post.business_key.as_str();
+        // A failure that proves nothing was published settles the intent.
+        if matches!(error.kind(), ErrorKind::Permanent | ErrorKind::IdempotencyConflict | ErrorKind::RateLimited) {
+            let _ = self.store.forget_intent(key).await;
+        }
         let outcome = if error.kind().is_dead_lettered() {
             let letter = DeadLetter {
                 business_key: key.to_owned(),

@@ -122,6 +122,15 @@ impl ResultStore for BrokenStore {
     async fn record_dead_letter(&self, _: &DeadLetter, _: &str) -> Result<(), StoreError> {
         Err(StoreError::new("disk full"))
     }
+    async fn intent(&self, k: &str) -> Result<Option<Intent>, StoreError> {
+        self.0.intent(k).await
+    }
+    async fn record_intent(&self, i: &Intent) -> Result<(), StoreError> {
+        self.0.record_intent(i).await
+    }
+    async fn forget_intent(&self, k: &str) -> Result<bool, StoreError> {
+        self.0.forget_intent(k).await
+    }
     async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
         self.0.release(k, w).await
     }
@@ -201,6 +210,15 @@ impl ResultStore for StalledRenewals {
     async fn record_dead_letter(&self, l: &DeadLetter, w: &str) -> Result<(), StoreError> {
         self.0.record_dead_letter(l, w).await
     }
+    async fn intent(&self, k: &str) -> Result<Option<Intent>, StoreError> {
+        self.0.intent(k).await
+    }
+    async fn record_intent(&self, i: &Intent) -> Result<(), StoreError> {
+        self.0.record_intent(i).await
+    }
+    async fn forget_intent(&self, k: &str) -> Result<bool, StoreError> {
+        self.0.forget_intent(k).await
+    }
     async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
         self.0.release(k, w).await
     }
@@ -237,4 +255,67 @@ async fn a_zero_lease_is_raised_to_the_minimum_instead_of_panicking() {
     let sim = sim().await;
     let publisher = Publisher::new(client(&sim), MemoryStore::new()).lease(Duration::ZERO);
     publisher.publish(&post(&key("zero-lease"))).await.unwrap();
+}
+
+fn days_ago(days: u64) -> u64 {
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64;
+    now - days * 24 * 3_600_000
+}
+
+#[tokio::test]
+async fn a_resume_past_the_servers_key_retention_does_not_send_and_dead_letters_outcome_unknown() {
+    // A crash between the server's success and the store's write left an intent; days later
+    // the server has forgotten the key, so sending would publish the post a second time.
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let store = SqliteStore::open(dir.path().join("resume.db")).unwrap();
+    let k = key("unknown");
+    let fingerprint = client(&sim).request_for(&post(&k)).unwrap().fingerprint().to_owned();
+    store.record_intent(&Intent { business_key: k.clone(), fingerprint, first_sent_at_ms: days_ago(3) }).await.unwrap();
+    let publisher = Publisher::new(client(&sim), store.clone());
+    let error = publisher.publish(&post(&k)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::OutcomeUnknown);
+    assert!(error.to_string().contains("--force"), "{error}");
+    assert_eq!(sim.stats().requests, 0, "nothing was sent");
+    let letters = store.dead_letters(None, 10).await.unwrap();
+    assert_eq!(
+        letters.iter().map(|l| (l.business_key.as_str(), l.kind.as_str())).collect::<Vec<_>>(),
+        [(k.as_str(), "outcome_unknown")]
+    );
+    // Again without force: still not sent.
+    assert_eq!(publisher.publish(&post(&k)).await.unwrap_err().kind(), ErrorKind::OutcomeUnknown);
+    assert_eq!(sim.stats().requests, 0);
+    // A person checked: forced, it is sent once, recorded, and the dead letter cleared.
+    let report = publisher.publish_forced(&post(&k), &CancellationToken::new()).await.unwrap();
+    assert_eq!(sim.platform_publishes_for(&k), 1);
+    assert_eq!(store.published(&k).await.unwrap().map(|r| r.post_id), Some(report.published.id));
+    assert!(store.dead_letters(None, 10).await.unwrap().is_empty());
+    assert_eq!(store.intent(&k).await.unwrap(), None, "a recorded publish settles its intent");
+}
+
+#[tokio::test]
+async fn a_resume_within_the_retention_sends_again_under_the_same_key() {
+    let sim = sim().await;
+    let store = MemoryStore::new();
+    let k = key("young");
+    let fingerprint = client(&sim).request_for(&post(&k)).unwrap().fingerprint().to_owned();
+    store.record_intent(&Intent { business_key: k.clone(), fingerprint, first_sent_at_ms: days_ago(0) }).await.unwrap();
+    let publisher = Publisher::new(client(&sim), store);
+    publisher.publish(&post(&k)).await.unwrap();
+    assert_eq!(sim.platform_publishes_for(&k), 1);
+}
+
+#[tokio::test]
+async fn every_publish_records_its_intent_before_sending() {
+    // The server sees the request only after the intent is in the store.
+    let sim = sim().await;
+    let store = Arc::new(MemoryStore::new());
+    let publisher = Publisher::with_shared_store(client(&sim), store.clone());
+    let k = key("intent");
+    sim.script_business_key(&k, vec![postato_sim::ScriptAction::Hang { ms: 5_000 }]);
+    let publish = tokio::time::timeout(Duration::from_millis(300), publisher.publish(&post(&k))).await;
+    assert!(publish.is_err());
+    assert_eq!(sim.stats().requests, 1);
+    let intent = store.intent(&k).await.unwrap().expect("the intent was recorded before the send");
+    assert_eq!(intent.business_key, k);
 }

@@ -20,6 +20,7 @@ from .errors import (
     PermanentPostError,
     PostatoError,
     PublishCancelledError,
+    OutcomeUnknownError,
     RateLimitedError,
     TransientPostError,
 )
@@ -49,6 +50,7 @@ __all__ = [
     "DeadlineExceededError",
     "InvalidResponseError",
     "PublishCancelledError",
+    "OutcomeUnknownError",
 ]
 
 

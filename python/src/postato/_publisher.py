@@ -140,10 +140,15 @@ class Publisher:
         status: str = "publish",
         post_type: str = "post",
         scheduled_at: ScheduledAt = None,
+        *,
+        force: bool = False,
     ) -> Post:
-        """Publishes unless the store has it (then ``from_store`` is true and nothing is sent)."""
+        """Publishes unless the store has it (then ``from_store`` is true and nothing is sent).
+
+        ``force=True`` sends a post whose earlier send's outcome is unknown
+        (:class:`OutcomeUnknownError`): only after checking that the post does not exist."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire))
+        return Post._from_native(self._native.publish(wire, force))
 
     async def publish_async(
         self,
@@ -154,10 +159,12 @@ class Publisher:
         status: str = "publish",
         post_type: str = "post",
         scheduled_at: ScheduledAt = None,
+        *,
+        force: bool = False,
     ) -> Post:
         """Like :meth:`publish`, as an awaitable."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire))
+        return Post._from_native(await self._native.publish_async(wire, force))
 
     def __repr__(self) -> str:
         return f"Publisher({self.client!r}, store={self.store!r})"

@@ -19,6 +19,7 @@ __all__ = [
     "DeadlineExceededError",
     "InvalidResponseError",
     "PublishCancelledError",
+    "OutcomeUnknownError",
 ]
 
 
@@ -155,3 +156,11 @@ class PublishCancelledError(PostatoError):
     """The publish was cancelled; nothing is retried after it."""
 
     kind = "cancelled"
+
+
+class OutcomeUnknownError(PostatoError):
+    """A Publisher found this business key sent longer ago than the server keeps idempotency
+    keys, with no recorded outcome: it did not send it again. Check whether the post exists,
+    then publish with ``force=True``."""
+
+    kind = "outcome_unknown"

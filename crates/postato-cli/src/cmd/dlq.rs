@@ -1,7 +1,7 @@
 //! `postato dlq`: inspect and requeue dead letters.
 
 use clap::{Args, Subcommand};
-use postato::{Publisher, ResultStore};
+use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::args::{open_store, ConnectionArgs, Output};
@@ -41,6 +41,10 @@ pub enum DlqCommand {
         /// Publishes at once
         #[arg(long, default_value_t = 8)]
         concurrency: usize,
+        /// Send `outcome_unknown` letters anyway: only after checking that those posts do not
+        /// exist (their first send is older than the server's idempotency-key retention)
+        #[arg(long)]
+        force: bool,
         /// text or json
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -89,7 +93,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
             }
         }
-        DlqCommand::Retry { keys, store, concurrency, output, connection } => {
+        DlqCommand::Retry { keys, store, concurrency, force, output, connection } => {
             let client = match connection.client() {
                 Ok(client) => client,
                 Err(error) => {
@@ -112,7 +116,18 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
             };
             let mut lines = Vec::new();
+            let mut unknown = 0;
             for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
+                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) {
+                    if *force {
+                        if let Err(e) = store.forget_intent(&letter.business_key).await {
+                            report::fatal(*output, &e.to_string());
+                            return exit::FAILURE;
+                        }
+                    } else {
+                        unknown += 1;
+                    }
+                }
                 match &letter.payload {
                     Some(payload) => lines.push(CampaignLine {
                         line: letter.line.unwrap_or(0),
@@ -123,6 +138,12 @@ pub async fn run(args: &DlqArgs) -> u8 {
                         letter.business_key
                     ),
                 }
+            }
+            if unknown > 0 {
+                eprintln!(
+                    "{unknown} dead letter(s) are outcome_unknown: they stay dead-lettered until you check that those \
+                     posts do not exist and run again with --force"
+                );
             }
             let publisher = Publisher::with_shared_store(client, store);
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };

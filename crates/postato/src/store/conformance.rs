@@ -7,7 +7,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreErrorKind};
+use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreErrorKind};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -50,6 +50,7 @@ pub async fn check_store(store: Arc<dyn ResultStore>, prefix: &str) {
     a_lapsed_claim_goes_to_another_and_its_old_owner_records_nothing(store, &format!("{prefix}-lapsed")).await;
     a_published_record_is_never_overwritten_or_dead_lettered(store, &format!("{prefix}-published")).await;
     a_dead_letter_is_replaced_by_its_owner_and_cleared_by_a_publish(store, &format!("{prefix}-dead")).await;
+    an_intent_keeps_its_first_time_until_the_outcome_is_recorded(store, &format!("{prefix}-intent")).await;
 }
 
 async fn claims_exclude_each_other_and_only_the_owner_releases(store: &dyn ResultStore, key: &str) {
@@ -104,4 +105,18 @@ async fn a_dead_letter_is_replaced_by_its_owner_and_cleared_by_a_publish(store: 
     store.record_published(&record(key, "post_1"), "a3").await.unwrap();
     assert_eq!(dead_letter(store, key).await, None, "a publish clears the dead letter");
     assert!(!store.remove_dead_letter(key).await.unwrap());
+}
+
+async fn an_intent_keeps_its_first_time_until_the_outcome_is_recorded(store: &dyn ResultStore, key: &str) {
+    let intent = |at| Intent { business_key: key.into(), fingerprint: "fingerprint".into(), first_sent_at_ms: at };
+    assert_eq!(store.intent(key).await.unwrap(), None);
+    store.record_intent(&intent(10)).await.unwrap();
+    store.record_intent(&intent(20)).await.unwrap();
+    assert_eq!(store.intent(key).await.unwrap(), Some(intent(10)), "the first send's time stands");
+    assert_eq!(store.begin(key, "a", LONG).await.unwrap(), Begin::Claimed);
+    store.record_published(&record(key, "post_1"), "a").await.unwrap();
+    assert_eq!(store.intent(key).await.unwrap(), None, "a recorded publish settles the intent");
+    store.record_intent(&intent(30)).await.unwrap();
+    assert!(store.forget_intent(key).await.unwrap());
+    assert!(!store.forget_intent(key).await.unwrap());
 }

@@ -5,7 +5,7 @@ use std::sync::Mutex;
 use std::time::Duration;
 
 use super::claims::Claims;
-use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// Keeps results in memory: a restarted process forgets them (the server's dedupe still
 /// prevents double posts within its retention).
@@ -19,6 +19,7 @@ pub struct MemoryStore {
 struct Data {
     published: HashMap<String, PublishedRecord>,
     dead: BTreeMap<String, DeadLetter>,
+    intents: HashMap<String, Intent>,
 }
 
 impl MemoryStore {
@@ -46,6 +47,7 @@ impl ResultStore for MemoryStore {
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let mut data = self.data();
         data.dead.remove(&record.business_key);
+        data.intents.remove(&record.business_key);
         data.published.entry(record.business_key.clone()).or_insert_with(|| record.clone());
         drop(data);
         self.claims.release(&record.business_key, worker);
@@ -67,6 +69,19 @@ impl ResultStore for MemoryStore {
         drop(data);
         self.claims.release(key, worker);
         Ok(())
+    }
+
+    async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
+        Ok(self.data().intents.get(business_key).cloned())
+    }
+
+    async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        self.data().intents.entry(intent.business_key.clone()).or_insert_with(|| intent.clone());
+        Ok(())
+    }
+
+    async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError> {
+        Ok(self.data().intents.remove(business_key).is_some())
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {

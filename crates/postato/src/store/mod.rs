@@ -70,6 +70,21 @@ impl DeadLetter {
     }
 }
 
+/// A publish about to be sent: recorded before its first request and forgotten once its
+/// outcome is recorded. One still there after a crash says "sent, outcome unknown"; past the
+/// server's idempotency-key retention, a resume does not send it again (see
+/// [`PublishError::OutcomeUnknown`](postato_core::PublishError::OutcomeUnknown)).
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Intent {
+    /// The business key.
+    pub business_key: String,
+    /// The payload fingerprint of what was sent.
+    pub fingerprint: String,
+    /// When the first request was about to be sent, in ms since the Unix epoch.
+    pub first_sent_at_ms: u64,
+}
+
 /// Counts in a store.
 #[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -176,7 +191,16 @@ pub trait ResultStore: Send + Sync + 'static {
     /// Extends `worker`'s claim by `lease` from now (called while a publish runs, so that a
     /// long publish keeps its key); an error when the claim lapsed and went to another worker.
     async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError>;
-    /// Records a publish, removes any dead letter for the key and releases the claim. A key
+    /// The intent of `business_key` whose outcome is not recorded, if any.
+    async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError>;
+    /// Records an intent before the first send; an earlier intent for the key stands (the
+    /// server's retention counts from the first request).
+    async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError>;
+    /// Forgets an intent (the outcome is known, or a person checked the post); whether there
+    /// was one.
+    async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError>;
+    /// Records a publish, removes any dead letter and intent for the key and releases the
+    /// claim. A key
     /// already recorded keeps its first record: a published record is never overwritten (the
     /// same idempotency key means the same post).
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError>;

@@ -6,10 +6,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::claims::Claims;
-use super::{Begin, DeadLetter, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 1;
+const SCHEMA_VERSION: i64 = 2;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS published (
@@ -32,6 +32,15 @@ CREATE TABLE IF NOT EXISTS dead_letters (
     failed_at_ms INTEGER NOT NULL,
     payload      TEXT,
     line         INTEGER
+);
+";
+
+/// Version 2: intents, the publishes sent whose outcome is not yet recorded.
+const SCHEMA_V2: &str = "
+CREATE TABLE IF NOT EXISTS intents (
+    business_key     TEXT PRIMARY KEY,
+    fingerprint      TEXT NOT NULL,
+    first_sent_at_ms INTEGER NOT NULL
 );
 ";
 
@@ -77,6 +86,7 @@ impl SqliteStore {
         }
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA_V1)?;
+            conn.execute_batch(SCHEMA_V2)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
         }
         Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), claims: Arc::new(Claims::default()), path })
@@ -158,6 +168,7 @@ impl ResultStore for SqliteStore {
                 r.published_at_ms as i64
             ])?;
             tx.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&r.business_key])?;
+            tx.prepare_cached("DELETE FROM intents WHERE business_key = ?1")?.execute([&r.business_key])?;
             tx.commit()
         })
         .await?;
@@ -197,6 +208,39 @@ impl ResultStore for SqliteStore {
             return Err(StoreError::already_published(&letter.business_key));
         }
         Ok(())
+    }
+
+    async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
+        let key = business_key.to_owned();
+        self.with(move |c| {
+            c.prepare_cached("SELECT business_key, fingerprint, first_sent_at_ms FROM intents WHERE business_key = ?1")?
+                .query_row([key], |row| {
+                    Ok(Intent {
+                        business_key: row.get(0)?,
+                        fingerprint: row.get(1)?,
+                        first_sent_at_ms: row.get::<_, i64>(2)? as u64,
+                    })
+                })
+                .optional()
+        })
+        .await
+    }
+
+    async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        let i = intent.clone();
+        self.with(move |c| {
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO intents (business_key, fingerprint, first_sent_at_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![i.business_key, i.fingerprint, i.first_sent_at_ms as i64])
+            .map(drop)
+        })
+        .await
+    }
+
+    async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError> {
+        let key = business_key.to_owned();
+        self.with(move |c| c.execute("DELETE FROM intents WHERE business_key = ?1", [key]).map(|n| n > 0)).await
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {

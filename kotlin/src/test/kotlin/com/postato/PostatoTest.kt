@@ -154,6 +154,15 @@ class PostatoTest {
     }
 
     @Test
+    fun `a forced publish of a fresh key publishes it once`() = runBlocking {
+        val publisher = Publisher(Support.client(sim), Store.memory())
+        val key = Support.key("kt-forced")
+        val post = publisher.publishForced(Support.post(key))
+        assertFalse(post.fromStore)
+        assertEquals(1uL, sim.publishes(key))
+    }
+
+    @Test
     fun `the defaults are the Rust client's, as the shared vector pins them`() {
         val vector = JSONObject(File(Support.repo, "tests/vectors/client-defaults.json").readText())
         val d = clientDefaults()
