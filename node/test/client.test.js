@@ -217,3 +217,23 @@ test('OutcomeUnknownError is a PostatoError, and a forced publish of a fresh key
   assert.equal(published.fromStore, false);
   assert.equal(sim.publishes(k), 1);
 });
+
+test('opening a SQLite store that another process has locked does not block the event loop', async () => {
+  const { spawn } = require('node:child_process');
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'postato-lock-')), 'locked.db');
+  // Opening switches the file to WAL, which waits while another process holds the lock.
+  const holder = spawn('python3', [
+    '-c',
+    "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('CREATE TABLE t (x INTEGER)'); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(1.0); c.execute('ROLLBACK')",
+    file,
+  ]);
+  const exited = new Promise((resolve) => holder.once('exit', resolve));
+  await new Promise((resolve) => holder.stdout.once('data', resolve));
+  const started = Date.now();
+  const store = new SqliteStore(file);
+  const constructing = Date.now() - started;
+  assert.ok(constructing < 300, `the constructor blocked the event loop for ${constructing} ms`);
+  assert.equal((await store.counts()).published, 0, 'the store opens once the lock is released');
+  assert.ok(Date.now() - started >= 500, 'the store waited for the lock');
+  await exited;
+});

@@ -12,4 +12,4 @@ mod store;
 pub use options::{ClientDefaults, GivenOptions, Units};
 pub use post::parse_post;
 pub use runtime::multi_thread_runtime;
-pub use store::StoreLocation;
+pub use store::{OpenedOnFirstUse, StoreLocation};

@@ -2,8 +2,10 @@
 //! in every language: memory, a SQLite file, a PostgreSQL database shared by many workers.
 
 use postato::postato_core::defaults;
-use postato::{MemoryStore, ResultStore, SqliteStore};
+use postato::store::Begin;
+use postato::{DeadLetter, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError};
 use std::sync::Arc;
+use std::time::Duration;
 
 /// A result store's location. Its Debug output never shows a PostgreSQL URL (it may hold a
 /// password).
@@ -46,6 +48,73 @@ impl std::fmt::Debug for StoreLocation {
                 f.debug_struct("Postgres").field("url", &"<hidden>").field("pool_size", pool_size).finish()
             }
         }
+    }
+}
+
+/// A store opened on its first use, on a blocking thread, for bindings whose constructors run
+/// on an event loop (Node): opening SQLite may wait for another process's lock, and that wait
+/// must not block the loop. An error opening it is the error of that first use.
+pub struct OpenedOnFirstUse {
+    location: StoreLocation,
+    store: tokio::sync::OnceCell<Arc<dyn ResultStore>>,
+}
+
+impl OpenedOnFirstUse {
+    /// A store at `location`, not opened yet.
+    pub fn new(location: StoreLocation) -> Self {
+        OpenedOnFirstUse { location, store: tokio::sync::OnceCell::new() }
+    }
+
+    async fn get(&self) -> Result<&Arc<dyn ResultStore>, StoreError> {
+        self.store
+            .get_or_try_init(|| async {
+                let location = self.location.clone();
+                tokio::task::spawn_blocking(move || location.open())
+                    .await
+                    .map_err(|e| StoreError::new(format!("opening the store failed: {e}")))?
+                    .map_err(StoreError::new)
+            })
+            .await
+    }
+}
+
+#[async_trait::async_trait]
+impl ResultStore for OpenedOnFirstUse {
+    async fn begin(&self, key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
+        self.get().await?.begin(key, worker, lease).await
+    }
+    async fn renew(&self, key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
+        self.get().await?.renew(key, worker, lease).await
+    }
+    async fn intent(&self, key: &str) -> Result<Option<Intent>, StoreError> {
+        self.get().await?.intent(key).await
+    }
+    async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
+        self.get().await?.record_intent(intent).await
+    }
+    async fn forget_intent(&self, key: &str) -> Result<bool, StoreError> {
+        self.get().await?.forget_intent(key).await
+    }
+    async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
+        self.get().await?.record_published(record, worker).await
+    }
+    async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
+        self.get().await?.record_dead_letter(letter, worker).await
+    }
+    async fn release(&self, key: &str, worker: &str) -> Result<(), StoreError> {
+        self.get().await?.release(key, worker).await
+    }
+    async fn published(&self, key: &str) -> Result<Option<PublishedRecord>, StoreError> {
+        self.get().await?.published(key).await
+    }
+    async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
+        self.get().await?.dead_letters(after, limit).await
+    }
+    async fn remove_dead_letter(&self, key: &str) -> Result<bool, StoreError> {
+        self.get().await?.remove_dead_letter(key).await
+    }
+    async fn counts(&self) -> Result<StoreCounts, StoreError> {
+        self.get().await?.counts().await
     }
 }
 

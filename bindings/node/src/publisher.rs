@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
 use postato::{Publisher, ResultStore};
-use postato_ffi::StoreLocation;
+use postato_ffi::{OpenedOnFirstUse, StoreLocation};
 use std::sync::Arc;
 
 use crate::client::{Cancels, NativeClient, PublishedPost};
@@ -19,10 +19,15 @@ pub struct NativeStore {
 
 #[napi]
 impl NativeStore {
+    /// A SQLite file is opened on first use, on a blocking thread: opening may wait for
+    /// another process's lock, which must not block the event loop.
     #[napi(constructor)]
     pub fn new(path: Option<String>) -> napi::Result<Self> {
-        let location = path.map_or(StoreLocation::Memory, StoreLocation::Sqlite);
-        Ok(NativeStore { store: location.open().map_err(other)? })
+        let store: Arc<dyn ResultStore> = match path {
+            Some(path) => Arc::new(OpenedOnFirstUse::new(StoreLocation::Sqlite(path))),
+            None => StoreLocation::Memory.open().map_err(other)?,
+        };
+        Ok(NativeStore { store })
     }
 
     /// A PostgreSQL store shared by many workers (connects on first use); an absent

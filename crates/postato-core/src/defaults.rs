@@ -57,5 +57,6 @@ pub const POSTGRES_POOL_SIZE: usize = 8;
 /// How long a PostgreSQL store keeps retrying an operation while the database cannot be
 /// reached (a restart, a cut connection), before the operation fails.
 pub const STORE_OUTAGE: Duration = Duration::from_secs(30);
-/// The longest a PostgreSQL store waits for a pooled connection, or to open one.
+/// The longest a PostgreSQL store waits for a pooled connection, to open one, or for one
+/// operation's answer (then it counts as an outage, retried as above).
 pub const POSTGRES_POOL_WAIT: Duration = Duration::from_secs(10);

@@ -70,6 +70,9 @@ pub enum Failure {
     Transport(TransportFailure),
     /// The client's retry budget was empty and it is configured to fail rather than wait.
     BudgetExhausted,
+    /// A Publisher's result store could not be reached, so nothing was sent: without its
+    /// answer a post published long ago could be published again.
+    StoreUnavailable(String),
 }
 
 impl Failure {
@@ -89,6 +92,9 @@ impl fmt::Display for Failure {
             Failure::Transport(t) => write!(f, "{t}"),
             Failure::BudgetExhausted => {
                 f.write_str("the client's retry budget is exhausted (too many recent failures)")
+            }
+            Failure::StoreUnavailable(reason) => {
+                write!(f, "the result store could not be reached, so nothing was sent ({reason})")
             }
         }
     }

@@ -81,8 +81,14 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     let io_kind = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).map(|s| s.kind());
     let unavailable = e.is_closed()
         || match e.code() {
-            // 08: connection exception; 57P01-03: admin/crash shutdown, cannot connect now.
-            Some(code) => code.code().starts_with("08") || code.code().starts_with("57P"),
+            // 08: connection exception (but not 08P01, a protocol violation); 57P01-03: admin or
+            // crash shutdown, cannot connect now; 53300: too many connections (every worker
+            // reconnecting after a restart); 40001, 40P01: serialization failure, deadlock.
+            Some(code) => {
+                let code = code.code();
+                (code.starts_with("08") && code != "08P01")
+                    || matches!(code, "57P01" | "57P02" | "57P03" | "53300" | "40001" | "40P01")
+            }
             // The connection failed or was cut (not a refused TLS or login: those stay).
             None => matches!(
                 io_kind,
@@ -109,6 +115,14 @@ fn db(e: tokio_postgres::Error) -> StoreError {
     }
 }
 
+/// Serialises the writes of one business key's outcome (a publish recorded, a dead letter
+/// written) for the rest of the transaction, so the two never interleave: a key is never left
+/// both published and dead-lettered.
+async fn lock_key(tx: &impl deadpool_postgres::GenericClient, business_key: &str) -> Result<(), StoreError> {
+    tx.execute("SELECT pg_advisory_xact_lock(7074617402, hashtext($1))", &[&business_key]).await.map_err(db)?;
+    Ok(())
+}
+
 /// Retries `operation` while the store is `Unavailable`, with backoff, for at most
 /// [`defaults::STORE_OUTAGE`]: a database restart or a cut connection is ridden out (the pool
 /// opens new connections) instead of turning into unrecorded results or skipped claims.
@@ -120,7 +134,14 @@ where
     let started = tokio::time::Instant::now();
     let mut backoff = Duration::from_millis(50);
     loop {
-        match operation().await {
+        // A connection black-holed by the network never answers: each try is bounded.
+        let attempt = match tokio::time::timeout(defaults::POSTGRES_POOL_WAIT, operation()).await {
+            Ok(result) => result,
+            Err(_) => {
+                Err(StoreError::unavailable(format!("postgres: no answer within {:?}", defaults::POSTGRES_POOL_WAIT)))
+            }
+        };
+        match attempt {
             Err(e)
                 if e.kind() == StoreErrorKind::Unavailable && started.elapsed() + backoff < defaults::STORE_OUTAGE =>
             {
@@ -423,6 +444,7 @@ impl PostgresStore {
     async fn record_published_once(&self, r: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        lock_key(&tx, &r.business_key).await?;
         tx.execute(
             "INSERT INTO postato_published
                (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
@@ -450,6 +472,7 @@ impl PostgresStore {
     async fn record_dead_letter_once(&self, l: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
+        lock_key(&tx, &l.business_key).await?;
         // Only the claim's owner (or anyone, when nobody holds it) writes a dead letter, and
         // never for a published key; the claim row is locked for the transaction.
         let holder: Option<String> = tx

@@ -1,9 +1,11 @@
 //! How a PostgreSQL store connects: plain TCP or TLS with rustls, chosen by the URL's
-//! `sslmode`, as libpq reads it. `disable` is plain text; `prefer` (the default) uses TLS
-//! when the server offers it; `require` insists on TLS without checking the certificate;
-//! `verify-ca` checks the certificate against `sslrootcert` (a PEM file; default: the Mozilla
-//! roots), and `verify-full` also checks that it names the host. A URL that asks for TLS
-//! (`require`, `verify-ca`, `verify-full`) never falls back to plain text.
+//! `sslmode`, as libpq reads it. `disable` is plain text; `prefer` (the default; `allow` is
+//! read as `prefer`) uses TLS when the server offers it; `require` insists on TLS without
+//! checking the certificate; `verify-ca` checks the certificate against `sslrootcert` (a PEM
+//! file, required), and `verify-full` also checks that it names the host (against
+//! `sslrootcert`, or the Mozilla roots without it). A URL that asks for TLS (`require`,
+//! `verify-ca`, `verify-full`) never falls back to plain text. `verify-*` and `sslrootcert`
+//! need the single-host `postgres://` URL form.
 
 use postato::StoreError;
 use rustls::client::danger::{HandshakeSignatureValid, ServerCertVerified, ServerCertVerifier};
@@ -50,6 +52,7 @@ pub fn connection(url: &str) -> Result<Connection, StoreError> {
     let (rest, mode, root_cert) = if url.starts_with("postgres://") || url.starts_with("postgresql://") {
         split_tls_parameters(url)?
     } else {
+        // key=value strings go to tokio-postgres as they are: sslmode disable, prefer or require.
         (url.to_owned(), None, None)
     };
     let mut config: tokio_postgres::Config =
@@ -61,6 +64,10 @@ pub fn connection(url: &str) -> Result<Connection, StoreError> {
     });
     if root_cert.is_some() && matches!(mode, TlsMode::Disable | TlsMode::Prefer | TlsMode::Require) {
         return Err(invalid("sslrootcert is given but sslmode does not verify: use sslmode=verify-full"));
+    }
+    if mode == TlsMode::VerifyCa && root_cert.is_none() {
+        // Any public CA's certificate would pass for any host: libpq refuses this too.
+        return Err(invalid("sslmode=verify-ca needs sslrootcert=/path/ca.pem (or use sslmode=verify-full)"));
     }
     config.ssl_mode(match mode {
         TlsMode::Disable => SslMode::Disable,
@@ -84,7 +91,11 @@ pub fn connection(url: &str) -> Result<Connection, StoreError> {
 /// Takes `sslmode` and `sslrootcert` out of the URL's query (tokio-postgres reads neither
 /// `verify-*` nor `sslrootcert`).
 fn split_tls_parameters(url: &str) -> Result<(String, Option<TlsMode>, Option<String>), StoreError> {
-    let mut parsed = url::Url::parse(url).map_err(invalid)?;
+    let Ok(mut parsed) = url::Url::parse(url) else {
+        // Not a single-host URL (postgres://h1:5432,h2:5432/db): tokio-postgres reads it,
+        // with sslmode disable, prefer or require only.
+        return Ok((url.to_owned(), None, None));
+    };
     let (mut mode, mut root_cert, mut kept) = (None, None, Vec::new());
     for (key, value) in parsed.query_pairs() {
         match key.as_ref() {
@@ -247,6 +258,9 @@ mod tests {
         assert_eq!(connection("postgres://u@db/app").unwrap().mode, TlsMode::Prefer, "libpq's default");
         assert_eq!(connection("postgres://u@db/app?sslmode=disable").unwrap().mode, TlsMode::Disable);
         assert!(connection("postgres://u@db/app?sslmode=disable").unwrap().tls.is_none());
+        let several_hosts = connection("postgres://u@h1:5432,h2:5432/app?sslmode=require").unwrap();
+        assert_eq!(several_hosts.config.get_hosts().len(), 2, "multi-host URLs still work");
+        assert_eq!(several_hosts.mode, TlsMode::Require);
     }
 
     #[test]
@@ -255,6 +269,7 @@ mod tests {
             "postgres://u:hunter2@db/app?sslmode=verify-everything",
             "postgres://u:hunter2@db/app?sslmode=require&sslrootcert=/ca.pem",
             "postgres://u:hunter2@db/app?sslmode=verify-full&sslrootcert=/no/such/ca.pem",
+            "postgres://u:hunter2@db/app?sslmode=verify-ca",
         ] {
             let message = connection(url).err().expect("refused").to_string();
             assert!(!message.contains("hunter2"), "{message}");

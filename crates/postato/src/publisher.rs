@@ -2,7 +2,7 @@
 //! published, refuses a business key reused for another payload, records every publish and
 //! dead-letters every failure worth replaying.
 
-use postato_core::{check_business_key_reuse, ErrorKind, Post, PublishError, Published, Request, Transport};
+use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -31,6 +31,7 @@ pub struct Publisher<T = ReqwestTransport> {
     worker: String,
     lease: Duration,
     key_retention: Duration,
+    force: bool,
     publishes: Arc<AtomicU64>,
 }
 
@@ -42,6 +43,7 @@ impl<T> Clone for Publisher<T> {
             worker: self.worker.clone(),
             lease: self.lease,
             key_retention: self.key_retention,
+            force: self.force,
             publishes: Arc::clone(&self.publishes),
         }
     }
@@ -72,6 +74,7 @@ impl<T: Transport> Publisher<T> {
             worker,
             lease: postato_core::defaults::LEASE,
             key_retention: postato_core::defaults::SERVER_KEY_RETENTION,
+            force: false,
             publishes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -116,12 +119,16 @@ impl<T: Transport> Publisher<T> {
 
     /// Publishes `post` even when an earlier send's outcome is unknown
     /// ([`PublishError::OutcomeUnknown`]): for after a person has checked that the post does
-    /// not exist. Its intent is forgotten first; the publish then goes as any other.
+    /// not exist. Once the key is claimed, its old intent is replaced by this send's.
     pub async fn publish_forced(&self, post: &Post, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
-        if let Err(e) = self.store.forget_intent(&post.business_key).await {
-            tracing::warn!(business_key = post.business_key.as_str(), error = %e, "postato: could not forget the intent");
-        }
-        self.publish_with_cancel(post, cancel).await
+        self.clone().forcing(true).publish_with_cancel(post, cancel).await
+    }
+
+    /// With `true`, every publish sends even when an earlier send's outcome is unknown (see
+    /// [`Publisher::publish_forced`]); `postato dlq retry --force` uses it. Off by default.
+    pub fn forcing(mut self, force: bool) -> Self {
+        self.force = force;
+        self
     }
 
     /// Like [`Publisher::publish`], ending with `Cancelled` when `cancel` fires.
@@ -145,10 +152,12 @@ impl<T: Transport> Publisher<T> {
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
         loop {
+            let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
             match self.claim(post, &request, &claimant).await? {
                 Claim::Recorded(report) => return Ok(report),
-                Claim::Ours => return self.publish_claimed(post, line, request, &claimant, cancel).await,
+                Claim::Ours => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
                 Claim::HeldByOther { expires_in } => {
+                    guard.disarm();
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
@@ -169,10 +178,14 @@ impl<T: Transport> Publisher<T> {
     ) -> Result<Option<PublishReport>, PublishError> {
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
+        let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
         match self.claim(post, &request, &claimant).await? {
             Claim::Recorded(report) => Ok(Some(report)),
-            Claim::Ours => self.publish_claimed(post, line, request, &claimant, cancel).await.map(Some),
-            Claim::HeldByOther { .. } => Ok(None),
+            Claim::Ours => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
+            Claim::HeldByOther { .. } => {
+                guard.disarm();
+                Ok(None)
+            }
         }
     }
 
@@ -182,8 +195,9 @@ impl<T: Transport> Publisher<T> {
     }
 
     /// Step 1: asks the store for the key. A recorded publish is answered from the store
-    /// (after the payload guard); a store that cannot answer lets the publish go ahead, which
-    /// is retry-safe (the server dedupes by idempotency key), with only the guard skipped.
+    /// (after the payload guard). A store that cannot answer (after riding out a short outage)
+    /// ends the publish with nothing sent: without its answer, a post published longer ago than
+    /// the server keeps idempotency keys would be published again.
     async fn claim(&self, post: &Post, request: &Request, claimant: &str) -> Result<Claim, PublishError> {
         let key = post.business_key.as_str();
         match self.store.begin(key, claimant, self.lease).await {
@@ -200,10 +214,7 @@ impl<T: Transport> Publisher<T> {
             }
             Ok(Begin::Claimed) => Ok(Claim::Ours),
             Ok(Begin::HeldByOther { expires_in }) => Ok(Claim::HeldByOther { expires_in }),
-            Err(e) => {
-                tracing::error!(business_key = key, error = %e, "postato: result store lookup failed; publishing anyway (retry-safe)");
-                Ok(Claim::Ours)
-            }
+            Err(e) => Err(store_unavailable(&e)),
         }
     }
 
@@ -216,18 +227,26 @@ impl<T: Transport> Publisher<T> {
         line: Option<u64>,
         request: Request,
         claimant: &str,
+        guard: ClaimGuard,
         cancel: &CancellationToken,
     ) -> Result<PublishReport, PublishError> {
-        let guard = ClaimGuard::new(&self.store, &post.business_key, claimant);
         let fingerprint = request.fingerprint().to_owned();
-        if let Err(error) = self.note_intent(&post.business_key, &fingerprint).await {
-            self.record_failure(post, line, &error, claimant).await;
-            guard.disarm();
-            return Err(error);
-        }
+        let created = match self.note_intent(&post.business_key, &fingerprint).await {
+            Ok(created) => created,
+            Err(error) => {
+                self.record_failure(post, line, &error, claimant).await;
+                guard.disarm();
+                return Err(error);
+            }
+        };
         let result = match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
+                // Nothing was sent (a cancellation before the first request): the intent this
+                // publish recorded says nothing.
+                if created && error.attempts() == 0 {
+                    let _ = self.store.forget_intent(&post.business_key).await;
+                }
                 self.record_failure(post, line, &error, claimant).await;
                 Err(error)
             }
@@ -236,14 +255,21 @@ impl<T: Transport> Publisher<T> {
         result
     }
 
-    /// Step 1b: records the intent before the first send, or finds one from an earlier run. An
-    /// intent older than the server's key retention means "sent, outcome never recorded, and
-    /// the server no longer dedupes it": not sent again. A store that cannot answer lets the
-    /// publish go (the server still dedupes within its retention).
-    async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<(), PublishError> {
+    /// Step 1b: records the intent before the first send (whether this publish created it), or
+    /// finds one from an earlier run. An intent older than the server's key retention means
+    /// "sent, outcome never recorded, and the server no longer dedupes it": not sent again,
+    /// unless forced. A store that cannot record or read the intent ends the publish with
+    /// nothing sent.
+    async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<bool, PublishError> {
         let now = now_ms();
-        match self.store.intent(key).await {
-            Ok(Some(intent)) => {
+        let fresh = Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
+        if self.force {
+            self.store.forget_intent(key).await.map_err(|e| store_unavailable(&e))?;
+            self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
+            return Ok(true);
+        }
+        match self.store.intent(key).await.map_err(|e| store_unavailable(&e))? {
+            Some(intent) => {
                 let age_ms = now.saturating_sub(intent.first_sent_at_ms);
                 let retention_ms = u64::try_from(self.key_retention.as_millis()).unwrap_or(u64::MAX);
                 if age_ms > retention_ms {
@@ -253,19 +279,11 @@ impl<T: Transport> Publisher<T> {
                         retention_ms,
                     });
                 }
-                Ok(())
+                Ok(false)
             }
-            Ok(None) => {
-                let intent =
-                    Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
-                if let Err(e) = self.store.record_intent(&intent).await {
-                    tracing::error!(business_key = key, error = %e, "postato: could not record the intent; publishing anyway (retry-safe for the server's key retention)");
-                }
-                Ok(())
-            }
-            Err(e) => {
-                tracing::error!(business_key = key, error = %e, "postato: could not read the intent; publishing anyway (retry-safe for the server's key retention)");
-                Ok(())
+            None => {
+                self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
+                Ok(true)
             }
         }
     }
@@ -356,10 +374,6 @@ impl<T: Transport> Publisher<T> {
     /// not (a cancellation, an invalid input).
     async fn record_failure(&self, post: &Post, line: Option<u64>, error: &PublishError, claimant: &str) {
         let key = post.business_key.as_str();
-        // A failure that proves nothing was published settles the intent.
-        if matches!(error.kind(), ErrorKind::Permanent | ErrorKind::IdempotencyConflict | ErrorKind::RateLimited) {
-            let _ = self.store.forget_intent(key).await;
-        }
         let outcome = if error.kind().is_dead_lettered() {
             let letter = DeadLetter {
                 business_key: key.to_owned(),
@@ -413,11 +427,18 @@ pub const MIN_LEASE: Duration = Duration::from_millis(100);
 /// is recorded (recording releases the claim itself).
 struct ClaimGuard {
     release: Option<(Arc<dyn ResultStore>, String, String)>,
+    /// The runtime of the publish, taken when it starts: the drop may happen elsewhere.
+    runtime: Option<tokio::runtime::Handle>,
 }
 
 impl ClaimGuard {
+    /// Armed from before the claim is asked for, so a drop during the store's answer releases
+    /// it too (a release by a worker that holds nothing changes nothing).
     fn new(store: &Arc<dyn ResultStore>, key: &str, claimant: &str) -> Self {
-        ClaimGuard { release: Some((Arc::clone(store), key.to_owned(), claimant.to_owned())) }
+        ClaimGuard {
+            release: Some((Arc::clone(store), key.to_owned(), claimant.to_owned())),
+            runtime: tokio::runtime::Handle::try_current().ok(),
+        }
     }
 
     fn disarm(mut self) {
@@ -428,18 +449,23 @@ impl ClaimGuard {
 impl Drop for ClaimGuard {
     fn drop(&mut self) {
         let Some((store, key, claimant)) = self.release.take() else { return };
-        match tokio::runtime::Handle::try_current() {
-            Ok(runtime) => {
+        match self.runtime.take().or_else(|| tokio::runtime::Handle::try_current().ok()) {
+            Some(runtime) => {
                 runtime.spawn(async move {
                     if let Err(e) = store.release(&key, &claimant).await {
                         tracing::warn!(business_key = key.as_str(), error = %e, "postato: could not release the claim");
                     }
                 });
             }
-            Err(_) => tracing::warn!(
+            None => tracing::warn!(
                 business_key = key.as_str(),
                 "postato: a publish ended outside a runtime; its claim lapses with its lease"
             ),
         }
     }
+}
+
+/// A store that could not answer, as the publish's error: nothing was sent.
+fn store_unavailable(e: &crate::store::StoreError) -> PublishError {
+    PublishError::Transient { last: postato_core::Failure::StoreUnavailable(e.to_string()), attempts: 0 }
 }

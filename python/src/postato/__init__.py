@@ -17,10 +17,10 @@ from .errors import (
     IdempotencyConflictError,
     InvalidPostError,
     InvalidResponseError,
+    OutcomeUnknownError,
     PermanentPostError,
     PostatoError,
     PublishCancelledError,
-    OutcomeUnknownError,
     RateLimitedError,
     TransientPostError,
 )

@@ -118,15 +118,8 @@ pub async fn run(args: &DlqArgs) -> u8 {
             let mut lines = Vec::new();
             let mut unknown = 0;
             for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
-                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) {
-                    if *force {
-                        if let Err(e) = store.forget_intent(&letter.business_key).await {
-                            report::fatal(*output, &e.to_string());
-                            return exit::FAILURE;
-                        }
-                    } else {
-                        unknown += 1;
-                    }
+                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) && !*force {
+                    unknown += 1;
                 }
                 match &letter.payload {
                     Some(payload) => lines.push(CampaignLine {
@@ -145,7 +138,8 @@ pub async fn run(args: &DlqArgs) -> u8 {
                      posts do not exist and run again with --force"
                 );
             }
-            let publisher = Publisher::with_shared_store(client, store);
+            // --force: each post's old intent is replaced once its key is claimed.
+            let publisher = Publisher::with_shared_store(client, store).forcing(*force);
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };
             match runner::run(
                 publisher,
