@@ -119,7 +119,7 @@ fn db(e: tokio_postgres::Error) -> StoreError {
 /// written) for the rest of the transaction, so the two never interleave: a key is never left
 /// both published and dead-lettered.
 async fn lock_key(tx: &impl deadpool_postgres::GenericClient, business_key: &str) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_advisory_xact_lock(7074617402, hashtext($1))", &[&business_key]).await.map_err(db)?;
+    tx.execute("SELECT pg_advisory_xact_lock(70746174, hashtext($1))", &[&business_key]).await.map_err(db)?;
     Ok(())
 }
 

@@ -110,6 +110,12 @@ impl<T: Transport> Client<T> {
         self.inner.limits.snapshot(postato_core::Clock::now(&self.inner.clock))
     }
 
+    /// The client's time in ms since the Unix epoch: the wall clock read once, advanced by
+    /// tokio's monotonic clock (so a paused test clock moves it too).
+    pub(crate) fn now_ms(&self) -> u64 {
+        postato_core::Clock::now(&self.inner.clock).as_millis()
+    }
+
     /// Builds the request for `post` (validating it): what every attempt sends.
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
         let c = &self.inner.config;

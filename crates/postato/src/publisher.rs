@@ -261,7 +261,7 @@ impl<T: Transport> Publisher<T> {
     /// unless forced. A store that cannot record or read the intent ends the publish with
     /// nothing sent.
     async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<bool, PublishError> {
-        let now = now_ms();
+        let now = self.client.now_ms();
         let fresh = Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
         if self.force {
             self.store.forget_intent(key).await.map_err(|e| store_unavailable(&e))?;

@@ -7,7 +7,9 @@
 use std::collections::HashMap;
 use std::future::Future;
 use std::sync::Mutex;
-use std::time::{Duration, Instant};
+use std::time::Duration;
+// tokio's clock: the real one in production, the paused one under test (the simulation).
+use tokio::time::Instant;
 
 use super::{Begin, PublishedRecord, StoreError};
 

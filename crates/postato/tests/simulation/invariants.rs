@@ -1,7 +1,8 @@
 //! What must hold after every run, whatever the seed: each post ends one way and is published
 //! at most once; no publish waits past its bounds; nothing is sent for a cancelled publish;
 //! the first millisecond after a gate hold carries at most one request; a store agrees with
-//! the server.
+//! the server, holds no key both published and dead-lettered, keeps no claim past its
+//! publish, and a key is never sent again once the server's key retention has passed.
 
 use postato::{idempotency_key, ErrorKind, Event, Jitter, WaitReason};
 use std::collections::BTreeMap;
@@ -23,6 +24,8 @@ pub fn check(report: &Report) -> Vec<String> {
     nothing_is_sent_after_a_cancel(report, &mut violations);
     a_hold_ends_with_one_probe(report, &mut violations);
     the_store_agrees_with_the_server(report, &mut violations);
+    no_claim_outlives_its_publish(report, &mut violations);
+    nothing_is_resent_past_the_key_retention(report, &mut violations);
     violations
 }
 
@@ -35,8 +38,24 @@ fn each_post_ends_one_way(report: &Report, violations: &mut Vec<String>) {
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
         let key = idempotency_key(&planned.business_key);
         let dropped = matches!(planned.cancel, Some((CancelHow::Drop, _)));
+        if let Some(restarted) = &outcome.restarted {
+            match restarted {
+                Ok(published) => {
+                    let truth = report.server_ids.iter().find(|(k, _)| *k == key).and_then(|(_, id)| id.as_deref());
+                    if truth != Some(published.id.as_str()) {
+                        violations.push(format!(
+                            "{} was reported published as {} after the restart, but the server has {truth:?}",
+                            planned.business_key, published.id
+                        ));
+                    }
+                }
+                Err(error) if !is_expected(error.kind()) && error.kind() != ErrorKind::OutcomeUnknown => violations
+                    .push(format!("{} ended with an unexpected {error:?} after the restart", planned.business_key)),
+                Err(_) => {}
+            }
+        }
         match &outcome.result {
-            None if dropped => {}
+            None if dropped || outcome.crashed => {}
             None => violations.push(format!("{} never ended (hung past the run's limit)", planned.business_key)),
             Some(Ok(published)) => {
                 let truth = report.server_ids.iter().find(|(k, _)| *k == key).and_then(|(_, id)| id.as_deref());
@@ -74,7 +93,9 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
     let max_sends = (policy.max_attempts + policy.max_rate_limit_waits) as usize;
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
         let (Some(started), Some(ended)) = (outcome.started, outcome.ended) else { continue };
-        if planned.shared_key || planned.cancel.is_some() {
+        // The bounds are the client's; a stalling store adds its own time (bounded by the store).
+        let stalling_store = report.plan.via_publisher && report.plan.store_faults.stall > 0.0;
+        if planned.shared_key || planned.cancel.is_some() || outcome.crashed || stalling_store {
             continue;
         }
         let key = idempotency_key(&planned.business_key);
@@ -110,6 +131,15 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
 fn shared_waits_keep_their_bound(report: &Report, violations: &mut Vec<String>) {
     use postato_core::Timestamp;
     let bound = report.plan.policy.max_retry_after + TICK;
+    // A crashed publish's waits never end; its successor's are its own publish.
+    let crashed: std::collections::BTreeSet<&str> = report
+        .plan
+        .publishes
+        .iter()
+        .zip(&report.outcomes)
+        .filter(|(_, o)| o.crashed)
+        .map(|(p, _)| p.business_key.as_str())
+        .collect();
     // Per key: the shared wait so far, and since when the current stretch of it runs.
     let mut waits: BTreeMap<&str, (Duration, Option<Timestamp>)> = BTreeMap::new();
     let close = |entry: &mut (Duration, Option<Timestamp>), at: Timestamp| {
@@ -118,6 +148,9 @@ fn shared_waits_keep_their_bound(report: &Report, violations: &mut Vec<String>) 
         }
     };
     for (at, key, event) in &report.events {
+        if crashed.contains(key.as_str()) {
+            continue;
+        }
         match event {
             Event::Waiting { reason: WaitReason::Probe, .. } => {
                 if let Some(entry) = waits.get_mut(key.as_str()) {
@@ -146,7 +179,9 @@ fn shared_waits_keep_their_bound(report: &Report, violations: &mut Vec<String>) 
 
 fn nothing_is_sent_after_a_cancel(report: &Report, violations: &mut Vec<String>) {
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
-        let (Some(after), false) = (outcome.cancelled_after_seq, planned.shared_key) else { continue };
+        let (Some(after), false) = (outcome.cancelled_after_seq, planned.shared_key || outcome.crashed) else {
+            continue;
+        };
         let key = idempotency_key(&planned.business_key);
         let late = report.arrivals.iter().filter(|a| a.key == key && a.seq > after).count();
         if late > 0 {
@@ -181,9 +216,12 @@ fn the_store_agrees_with_the_server(report: &Report, violations: &mut Vec<String
             }
         }
     }
-    // Nothing lost: what a publish reported, the store recorded.
+    // Nothing lost: what a publish reported, the store recorded (unless the store failed it).
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
         let Some(view) = report.store_ids.iter().find(|v| v.business_key == planned.business_key) else { continue };
+        if outcome.store_error || report.troubled_keys.contains(&planned.business_key) {
+            continue;
+        }
         match &outcome.result {
             Some(Ok(published)) if view.published.as_deref() != Some(published.id.as_str()) => {
                 violations.push(format!(
@@ -199,6 +237,33 @@ fn the_store_agrees_with_the_server(report: &Report, violations: &mut Vec<String
                 ))
             }
             _ => {}
+        }
+    }
+}
+
+fn no_claim_outlives_its_publish(report: &Report, violations: &mut Vec<String>) {
+    for key in &report.claims_left {
+        // A release the store failed leaves the claim to its lease: the store's fault.
+        if !report.troubled_keys.contains(key) {
+            violations.push(format!("{key} is still claimed after every publish of it ended"));
+        }
+    }
+}
+
+fn nothing_is_resent_past_the_key_retention(report: &Report, violations: &mut Vec<String>) {
+    if !report.plan.via_publisher {
+        return;
+    }
+    let retention = report.plan.key_retention;
+    let mut first: BTreeMap<&str, tokio::time::Instant> = BTreeMap::new();
+    for arrival in &report.arrivals {
+        let first = *first.entry(arrival.key.as_str()).or_insert(arrival.at);
+        if arrival.at > first + retention {
+            violations.push(format!(
+                "key {} was sent again {:.0} s after its first send, past the key retention",
+                arrival.key,
+                (arrival.at - first).as_secs_f64()
+            ));
         }
     }
 }

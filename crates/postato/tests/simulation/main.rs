@@ -1,8 +1,9 @@
 //! A deterministic simulation of the client's shared machinery (FoundationDB/TigerBeetle
 //! style): each seed runs many concurrent publishes through the real `Client` and
-//! `Publisher` — the rate-limit gate, the retry budget, the policy, the machine, cancellation
-//! by token and by dropping — on tokio's paused clock against a seeded, fault-injecting
-//! server, then checks the invariants in `invariants.rs`.
+//! `Publisher`s — the rate-limit gate, the retry budget, the policy, the machine, cancellation
+//! by token and by dropping, claims, intents, a store that fails, loses answers and stalls,
+//! a process that dies and its successor — on tokio's paused clock against a seeded,
+//! fault-injecting server, then checks the invariants in `invariants.rs`.
 //!
 //! ```sh
 //! cargo test -p postato --test simulation -- --nocapture                 # 10,000 seeds
@@ -14,6 +15,7 @@ mod dice;
 mod invariants;
 mod run;
 mod server;
+mod store;
 mod transport;
 
 use std::time::{Duration, Instant};
@@ -97,6 +99,7 @@ fn plan_of(count: usize, faults: Faults, limiter: Option<Limiter>) -> Plan {
     plan.faults = faults;
     plan.limiter = limiter;
     plan.via_publisher = false;
+    plan.crash = None;
     plan.publishes = (0..count)
         .map(|i| PlannedPublish {
             business_key: format!("campaign-{i}"),
@@ -104,6 +107,7 @@ fn plan_of(count: usize, faults: Faults, limiter: Option<Limiter>) -> Plan {
             start: Duration::ZERO,
             cancel: None,
             shared_key: false,
+            process: 0,
         })
         .collect();
     plan

@@ -1,7 +1,10 @@
 //! One run of the simulation: a seed draws the client's settings, the server's faults and a
 //! schedule of publishes and cancellations; the run drives them through the real `Client`
-//! (or `Publisher` over a `MemoryStore`) on tokio's paused clock, and records what happened.
+//! (or `Publishers` in one or two processes over one shared store that fails, stalls and loses
+//! answers, one process crashing and restarting) on tokio's paused clock, and records what
+//! happened.
 
+use postato::store::Begin;
 use postato::{CancellationToken, PublishError, Published, RetryBudgetConfig, RetryPolicy, WhenBudgetEmpty};
 use postato::{Client, ErrorKind, Event, Jitter, MemoryStore, Post, PostStatus, Publisher, ResultStore};
 use postato_core::Timestamp;
@@ -13,6 +16,7 @@ use tokio::time::Instant;
 
 use crate::dice::Dice;
 use crate::server::{Arrival, Faults, Limiter, Server};
+use crate::store::{SimStore, StoreFaults};
 use crate::transport::SimTransport;
 
 /// No run may take longer than this (virtual time): a publish still running then has hung.
@@ -31,6 +35,16 @@ pub struct PlannedPublish {
     pub cancel: Option<(CancelHow, Duration)>,
     /// Another publish uses the same business key at the same time.
     pub shared_key: bool,
+    /// Which process publishes it (Publisher runs).
+    pub process: usize,
+}
+
+/// Process 0 dies (as by SIGKILL) at `at`; a new process 0 starts `restart_after` later on
+/// the same store and publishes again what the dead one had not finished.
+#[derive(Clone, Copy, Debug)]
+pub struct Crash {
+    pub at: Duration,
+    pub restart_after: Duration,
 }
 
 #[derive(Clone, Debug)]
@@ -40,6 +54,10 @@ pub struct Plan {
     pub faults: Faults,
     pub limiter: Option<Limiter>,
     pub via_publisher: bool,
+    pub store_faults: StoreFaults,
+    pub crash: Option<Crash>,
+    /// The Publishers' idempotency-key retention.
+    pub key_retention: Duration,
     pub publishes: Vec<PlannedPublish>,
 }
 
@@ -98,7 +116,8 @@ impl Plan {
                 if publishes[twin].cancel.is_none() {
                     publishes[twin].shared_key = true;
                     let business_key = publishes[twin].business_key.clone();
-                    publishes.push(PlannedPublish { business_key, start, cancel: None, shared_key: true });
+                    let process = publishes[twin].process;
+                    publishes.push(PlannedPublish { business_key, start, cancel: None, shared_key: true, process });
                     continue;
                 }
             }
@@ -106,9 +125,34 @@ impl Plan {
                 let how = if dice.chance(0.5) { CancelHow::Token } else { CancelHow::Drop };
                 (how, Duration::from_millis(dice.below(5_000)))
             });
-            publishes.push(PlannedPublish { business_key: format!("sim-{i}"), start, cancel, shared_key: false });
+            let process = dice.below(2) as usize;
+            publishes.push(PlannedPublish {
+                business_key: format!("sim-{i}"),
+                start,
+                cancel,
+                shared_key: false,
+                process,
+            });
         }
-        Plan { policy, budget, faults, limiter, via_publisher: dice.chance(0.3), publishes }
+        let via_publisher = dice.chance(0.4);
+        let store_faults = if dice.chance(0.5) {
+            StoreFaults {
+                fail: dice.rate(0.1),
+                lost_answer: dice.rate(0.05),
+                stall: dice.rate(0.2),
+                max_stall_ms: dice.between(1, 30_000),
+            }
+        } else {
+            StoreFaults::default()
+        };
+        // The retention outlasts any one publish (as the server's 24 h do); a restart comes
+        // within it or well after it.
+        let key_retention = Duration::from_secs(3 * 3600);
+        let crash = dice.chance(0.4).then(|| Crash {
+            at: Duration::from_millis(dice.below(20_000)),
+            restart_after: if dice.chance(0.5) { Duration::from_secs(70) } else { Duration::from_secs(4 * 3600) },
+        });
+        Plan { policy, budget, faults, limiter, via_publisher, store_faults, crash, key_retention, publishes }
     }
 }
 
@@ -120,6 +164,12 @@ pub struct Outcome {
     pub result: Option<Result<Published, PublishError>>,
     /// The server's request counter when the publish was cancelled or dropped.
     pub cancelled_after_seq: Option<u64>,
+    /// Its process died before it ended.
+    pub crashed: bool,
+    /// The publish again by the restarted process.
+    pub restarted: Option<Result<Published, PublishError>>,
+    /// The publish succeeded but its record could not be written.
+    pub store_error: bool,
 }
 
 /// Everything a run leaves for the invariants.
@@ -140,6 +190,10 @@ pub struct Report {
     pub rate_limited_requests: usize,
     pub unavailable_requests: usize,
     pub started: Instant,
+    /// Keys whose store writes failed or lost their answer.
+    pub troubled_keys: BTreeSet<String>,
+    /// Keys still claimed once every publish ended (and a tick passed).
+    pub claims_left: Vec<String>,
 }
 
 /// What a result store holds for one business key.
@@ -191,28 +245,51 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         .expect("a drawn policy is valid");
     let _ = cell.set(client.clone());
     let store = Arc::new(MemoryStore::new());
-    let publisher = plan.via_publisher.then(|| Publisher::with_shared_store(client.clone(), store.clone()));
+    let troubled = Arc::new(Mutex::new(BTreeSet::new()));
+    let process_store = |process: u64| {
+        let faults = if plan.via_publisher { plan.store_faults } else { StoreFaults::default() };
+        Arc::new(SimStore::new(
+            Arc::clone(&store),
+            faults,
+            seed.wrapping_mul(31).wrapping_add(process),
+            Arc::clone(&troubled),
+        ))
+    };
+    let stores = [process_store(0), process_store(1)];
+    let publishers: Vec<Option<Publisher<SimTransport>>> = stores
+        .iter()
+        .map(|s| {
+            plan.via_publisher.then(|| {
+                Publisher::with_shared_store(client.clone(), Arc::clone(s) as Arc<dyn ResultStore>)
+                    .key_retention(plan.key_retention)
+            })
+        })
+        .collect();
 
     let outcomes = Arc::new(Mutex::new(vec![Outcome::default(); plan.publishes.len()]));
     let mut handles = Vec::new();
+    let mut aborts = Vec::new();
     for (i, planned) in plan.publishes.iter().enumerate() {
-        let post =
-            Post::new(&planned.business_key, "x", "acc_1", PostStatus::Publish, "post", "hello from the simulation");
+        let post = post_of(&planned.business_key);
         let token = CancellationToken::new();
         let (client, publisher, results, cancel) =
-            (client.clone(), publisher.clone(), Arc::clone(&outcomes), token.clone());
+            (client.clone(), publishers[planned.process].clone(), Arc::clone(&outcomes), token.clone());
         let start = planned.start;
         let handle = tokio::spawn(async move {
             tokio::time::sleep(start).await;
             results.lock().unwrap()[i].started = Some(Instant::now());
             let result = match &publisher {
-                Some(publisher) => publisher.publish_with_cancel(&post, &cancel).await.map(|report| report.published),
+                Some(publisher) => publisher.publish_with_cancel(&post, &cancel).await.map(|report| {
+                    results.lock().unwrap()[i].store_error = report.store_error.is_some();
+                    report.published
+                }),
                 None => client.publish_with_cancel(&post, &cancel).await,
             };
             let mut results = results.lock().unwrap();
             results[i].ended = Some(Instant::now());
             results[i].result = Some(result);
         });
+        aborts.push((planned.process, handle.abort_handle()));
         if let Some((how, after)) = planned.cancel {
             let (abort, outcomes, seq) = (handle.abort_handle(), Arc::clone(&outcomes), Arc::clone(&seq));
             tokio::spawn(async move {
@@ -226,14 +303,54 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         }
         handles.push(handle);
     }
+    // Process 0 dies: its store calls never return, its publishes stop where they are.
+    let crash = plan.crash.filter(|_| plan.via_publisher);
+    let crashed_at = match crash {
+        Some(crash) => {
+            tokio::time::sleep(crash.at).await;
+            stores[0].crashed.store(true, Ordering::SeqCst);
+            let mut outcomes = outcomes.lock().unwrap();
+            for (i, (process, abort)) in aborts.iter().enumerate() {
+                if *process == 0 && outcomes[i].result.is_none() {
+                    outcomes[i].crashed = true;
+                    abort.abort();
+                }
+            }
+            Some(Instant::now())
+        }
+        None => None,
+    };
     let limit = started + RUN_LIMIT;
     for handle in handles {
         let _ = tokio::time::timeout_at(limit, handle).await;
     }
-    // Let requests still being processed (slow commits, hangs) reach the server's truth.
+    // The successor of the dead process publishes again what it had not finished.
+    if let (Some(crash), Some(crashed_at)) = (crash, crashed_at) {
+        tokio::time::sleep_until(crashed_at + crash.restart_after).await;
+        let restarted_at = Instant::now();
+        let successor = Publisher::with_shared_store(client.clone(), process_store(2) as Arc<dyn ResultStore>)
+            .key_retention(plan.key_retention);
+        let again: Vec<usize> = (0..plan.publishes.len()).filter(|&i| outcomes.lock().unwrap()[i].crashed).collect();
+        let mut restarts = Vec::new();
+        for i in again {
+            let (successor, post, results) =
+                (successor.clone(), post_of(&plan.publishes[i].business_key), Arc::clone(&outcomes));
+            restarts.push(tokio::spawn(async move {
+                let result = successor.publish(&post).await.map(|report| report.published);
+                results.lock().unwrap()[i].restarted = Some(result);
+            }));
+        }
+        for restart in restarts {
+            let _ = tokio::time::timeout_at(restarted_at + RUN_LIMIT, restart).await;
+        }
+    }
+    // Let requests still being processed (slow commits, hangs) reach the server's truth, and
+    // releases spawned by dropped publishes land.
     tokio::time::sleep(Duration::from_millis(plan.faults.max_stall_ms + plan.faults.max_latency_ms + 10)).await;
+    tokio::time::sleep(Duration::from_millis(plan.store_faults.max_stall_ms + 10)).await;
 
     let mut store_ids = Vec::new();
+    let mut claims_left = Vec::new();
     if plan.via_publisher {
         let letters = store.dead_letters(None, 10_000).await.unwrap_or_default();
         for planned in &plan.publishes {
@@ -244,8 +361,15 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
                 published: record.map(|r| r.post_id),
                 dead,
             });
+            if let Ok(Begin::HeldByOther { .. }) =
+                store.begin(&planned.business_key, "probe", Duration::from_millis(1)).await
+            {
+                claims_left.push(planned.business_key.clone());
+            }
+            let _ = store.release(&planned.business_key, "probe").await;
         }
     }
+    let troubled_keys = troubled.lock().unwrap().clone();
     let server = server.lock().unwrap();
     let keys: BTreeSet<String> = plan.publishes.iter().map(|p| postato::idempotency_key(&p.business_key)).collect();
     let recorder = recorder.lock().unwrap();
@@ -263,7 +387,13 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         unavailable_requests: server.requests_answered(503),
         plan,
         started,
+        troubled_keys,
+        claims_left,
     }
+}
+
+fn post_of(business_key: &str) -> Post {
+    Post::new(business_key, "x", "acc_1", PostStatus::Publish, "post", "hello from the simulation")
 }
 
 /// Whether a publish may end with an error of this kind against this server: it never
