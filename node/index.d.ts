@@ -133,7 +133,12 @@ export declare class PostgresStore extends Store {
 }
 
 export declare class Publisher {
-  constructor(client: Client, store?: SqliteStore | MemoryStore | PostgresStore);
+  /**
+   * `keyRetentionMs`: how long the API keeps idempotency keys (default 24 h). A post sent
+   * longer ago whose outcome was never recorded rejects with OutcomeUnknownError instead of
+   * being sent again.
+   */
+  constructor(client: Client, store?: SqliteStore | MemoryStore | PostgresStore, options?: { keyRetentionMs?: number });
   readonly client: Client;
   readonly store: SqliteStore | MemoryStore | PostgresStore;
   /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */

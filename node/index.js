@@ -200,12 +200,17 @@ class PostgresStore extends Store {
 class Publisher {
   #native;
 
-  constructor(client, store = new MemoryStore()) {
+  /** `options.keyRetentionMs`: how long the API keeps idempotency keys (default 24 h). */
+  constructor(client, store = new MemoryStore(), options = {}) {
     if (!(client instanceof Client)) throw invalid('client', 'must be a Client');
     if (!(store instanceof Store)) throw invalid('store', 'must be a SqliteStore, MemoryStore or PostgresStore');
     this.client = client;
     this.store = store;
-    this.#native = new native.NativePublisher(client._native, store._native);
+    try {
+      this.#native = new native.NativePublisher(client._native, store._native, options?.keyRetentionMs ?? undefined);
+    } catch (error) {
+      throw fromNative(error);
+    }
   }
 
   /** Publishes unless the store has it; `force` sends a post whose earlier send's outcome is unknown. */

@@ -237,3 +237,11 @@ test('opening a SQLite store that another process has locked does not block the 
   assert.ok(Date.now() - started >= 500, 'the store waited for the lock');
   await exited;
 });
+
+test('the key retention is a Publisher option checked up front', () => {
+  assert.throws(
+    () => new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: -1 }),
+    (e) => e instanceof InvalidPostError && e.field === 'keyRetentionMs',
+  );
+  assert.ok(new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: 3_600_000 }));
+});

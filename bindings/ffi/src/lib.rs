@@ -1,15 +1,17 @@
 //! The layer every language binding shares, as matrix-rust-sdk keeps one FFI layer: option
 //! conversion (with the defaults of `postato_core::defaults`), the tokio runtime, store
-//! selection and post parsing. A binding file converts its language's types into these and
+//! selection, the Publisher's options and post parsing. A binding file converts its language's types into these and
 //! maps errors, nothing more. Production code only: the simulator and the test kits live in
 //! the `*-testing` bindings.
 
 mod options;
 mod post;
+mod publisher;
 mod runtime;
 mod store;
 
 pub use options::{ClientDefaults, GivenOptions, Units};
 pub use post::parse_post;
+pub use publisher::publisher;
 pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};

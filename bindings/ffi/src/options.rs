@@ -33,7 +33,7 @@ fn camel_case(snake: &str) -> String {
 }
 
 impl Units {
-    fn duration(self, snake: &str, value: f64) -> Result<Duration, PublishError> {
+    pub(crate) fn duration(self, snake: &str, value: f64) -> Result<Duration, PublishError> {
         let (seconds, unit, name) = match self {
             Units::Seconds => (value, "seconds", camel_case(snake)),
             Units::Millis => (value / 1000.0, "milliseconds", format!("{}Ms", camel_case(snake))),

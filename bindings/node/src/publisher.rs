@@ -5,11 +5,11 @@ use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
 use postato::{Publisher, ResultStore};
-use postato_ffi::{OpenedOnFirstUse, StoreLocation};
+use postato_ffi::{OpenedOnFirstUse, StoreLocation, Units};
 use std::sync::Arc;
 
 use crate::client::{Cancels, NativeClient, PublishedPost};
-use crate::errors::other;
+use crate::errors::{other, publish_error};
 
 /// A result store: SQLite at `path`, or memory when `path` is absent.
 #[napi]
@@ -68,12 +68,17 @@ pub struct NativePublisher {
 
 #[napi]
 impl NativePublisher {
+    /// `key_retention_ms`: how long the server keeps idempotency keys (absent: the default).
     #[napi(constructor)]
-    pub fn new(client: ClassInstance<NativeClient>, store: ClassInstance<NativeStore>) -> Self {
-        NativePublisher {
-            publisher: Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)),
-            cancels: Cancels::default(),
-        }
+    pub fn new(
+        client: ClassInstance<NativeClient>,
+        store: ClassInstance<NativeStore>,
+        key_retention_ms: Option<f64>,
+    ) -> napi::Result<Self> {
+        let publisher =
+            postato_ffi::publisher(client.client.clone(), Arc::clone(&store.store), key_retention_ms, Units::Millis)
+                .map_err(|e| publish_error(&e))?;
+        Ok(NativePublisher { publisher, cancels: Cancels::default() })
     }
 
     /// Publishes unless the store has it. Like `NativeClient::publish`, the cancel id is

@@ -2,7 +2,7 @@
 //! forked child: a SQLite connection must not cross a fork).
 
 use postato::{PublishError, PublishReport, Publisher, ResultStore};
-use postato_ffi::{parse_post, StoreLocation};
+use postato_ffi::{parse_post, StoreLocation, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
@@ -99,20 +99,27 @@ async fn publish(publisher: &Publisher, post: &postato::Post, force: bool) -> Re
 pub struct NativePublisher {
     client: Py<NativeClient>,
     store: Py<NativeStore>,
+    key_retention: Option<f64>,
 }
 
 impl NativePublisher {
     fn publisher(&self) -> PyResult<Publisher> {
         let client = self.client.get().client().map_err(|e| to_py(&e))?;
-        Ok(Publisher::with_shared_store(client, self.store.get().store()?))
+        postato_ffi::publisher(client, self.store.get().store()?, self.key_retention, Units::Seconds)
+            .map_err(|e| to_py(&e))
     }
 }
 
 #[pymethods]
 impl NativePublisher {
+    /// `key_retention` (seconds): how long the server keeps idempotency keys; None is the
+    /// default. Checked here, so a bad value fails the constructor.
     #[new]
-    fn new(client: Py<NativeClient>, store: Py<NativeStore>) -> Self {
-        NativePublisher { client, store }
+    #[pyo3(signature = (client, store, key_retention=None))]
+    fn new(client: Py<NativeClient>, store: Py<NativeStore>, key_retention: Option<f64>) -> PyResult<Self> {
+        let publisher = NativePublisher { client, store, key_retention };
+        publisher.publisher()?;
+        Ok(publisher)
     }
 
     /// Publishes unless the store has it, synchronously with the GIL released; `force` sends

@@ -163,11 +163,17 @@ pub struct Publisher {
 
 #[uniffi::export]
 impl Publisher {
-    #[uniffi::constructor]
-    pub fn new(client: Arc<Client>, store: Arc<Store>) -> Arc<Self> {
-        Arc::new(Publisher {
-            publisher: postato::Publisher::with_shared_store(client.client.clone(), Arc::clone(&store.store)),
-        })
+    /// `key_retention_ms`: how long the server keeps idempotency keys (null: the default).
+    #[uniffi::constructor(default(key_retention_ms = None))]
+    pub fn new(
+        client: Arc<Client>,
+        store: Arc<Store>,
+        key_retention_ms: Option<u64>,
+    ) -> Result<Arc<Self>, PostatoError> {
+        let retention = key_retention_ms.map(|ms| ms as f64);
+        let publisher =
+            postato_ffi::publisher(client.client.clone(), Arc::clone(&store.store), retention, Units::Millis)?;
+        Ok(Arc::new(Publisher { publisher }))
     }
 
     /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).

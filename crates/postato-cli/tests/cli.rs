@@ -367,6 +367,40 @@ async fn dlq_retry_publishes_dead_letters_after_an_outage() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_outcome_unknown_post_is_sent_again_only_with_dlq_retry_force() {
+    use postato::ResultStore;
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store_path = dir.path().join("unknown.db");
+    let store = store_path.to_str().unwrap();
+    // A crash between the send and the record, two days ago: the intent is all that is left.
+    let two_days_ago =
+        std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as u64 - 2 * 86_400_000;
+    let intent = postato::Intent {
+        business_key: "u-1".into(),
+        fingerprint: "fingerprint".into(),
+        first_sent_at_ms: two_days_ago,
+    };
+    postato::SqliteStore::open(&store_path).unwrap().record_intent(&intent).await.unwrap();
+    let args = ["--business-key", "u-1", "--platform", "x", "--account", "a", "--content", "c", "--store", store];
+    let output = publish(&sim, &args).await;
+    assert_eq!(code(&output), 3, "outcome_unknown needs a person: {}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(sim.stats().requests, 0, "nothing was sent");
+    let connection = connection(&sim);
+    let mut retry = vec!["dlq", "retry", "--store", store, "--output", "json"];
+    retry.extend(strings(&connection));
+    let unforced = postato(&retry, None).await;
+    assert!(String::from_utf8_lossy(&unforced.stderr).contains("--force"), "the hint names --force");
+    assert_eq!(sim.stats().requests, 0, "without --force nothing is sent");
+    retry.push("--force");
+    let forced = postato(&retry, None).await;
+    assert_eq!(code(&forced), 0, "{}", String::from_utf8_lossy(&forced.stdout));
+    assert_eq!(sim.platform_publishes_for("u-1"), 1);
+    let status = json_line(&postato(&["status", "--store", store, "--output", "json"], None).await);
+    assert_eq!((status["published"].as_u64(), status["deadLettered"].as_u64()), (Some(1), Some(0)));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_prints_its_base_url_first_and_serves_until_stopped() {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(BIN)

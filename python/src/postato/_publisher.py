@@ -125,11 +125,20 @@ class Publisher:
     """
 
     def __init__(
-        self, client: Union[Client, AsyncClient], store: Union[SqliteStore, MemoryStore, PostgresStore, None] = None
+        self,
+        client: Union[Client, AsyncClient],
+        store: Union[SqliteStore, MemoryStore, PostgresStore, None] = None,
+        *,
+        key_retention: Optional[float] = None,
     ) -> None:
+        """``key_retention`` (seconds, default 24 h): how long the API keeps idempotency keys. A
+        post sent longer ago whose outcome was never recorded raises ``OutcomeUnknownError``
+        instead of being sent again."""
         self.client = client
         self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
-        self._native = _native.NativePublisher(client._native, self.store._native)
+        self._native = _native.NativePublisher(
+            client._native, self.store._native, None if key_retention is None else float(key_retention)
+        )
 
     def publish(
         self,

@@ -24,6 +24,10 @@ pub struct BatchArgs {
     /// (renewed while publishing), in ms
     #[arg(long, default_value_t = defaults::LEASE.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..))]
     pub lease_ms: u64,
+    /// How long the API keeps idempotency keys, in hours: a post sent longer ago whose outcome
+    /// was never recorded is dead-lettered `outcome_unknown` instead of sent again
+    #[arg(long, default_value_t = defaults::SERVER_KEY_RETENTION.as_secs_f64() / 3600.0)]
+    pub key_retention_hours: f64,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -80,7 +84,13 @@ pub async fn run(args: &BatchArgs) -> u8 {
     }
     let total = if args.campaign == "-" || args.no_progress { None } else { count_lines(&args.campaign) };
     let progress = Progress { total, enabled: !args.no_progress };
-    let publisher = Publisher::with_shared_store(client, store).lease(std::time::Duration::from_millis(args.lease_ms));
+    let Ok(key_retention) = std::time::Duration::try_from_secs_f64(args.key_retention_hours * 3600.0) else {
+        report::fatal(args.output, "--key-retention-hours: give a non-negative number of hours");
+        return exit::INVALID_INPUT;
+    };
+    let publisher = Publisher::with_shared_store(client, store)
+        .lease(std::time::Duration::from_millis(args.lease_ms))
+        .key_retention(key_retention);
     let reopenable = args.campaign != "-";
     match runner::run(publisher, open, reopenable, usize::from(args.concurrency), progress).await {
         Ok(summary) => {

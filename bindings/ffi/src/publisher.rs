@@ -1,0 +1,21 @@
+//! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
+
+use postato::{Client, PublishError, Publisher, ResultStore};
+use std::sync::Arc;
+
+use crate::options::Units;
+
+/// The Publisher over `client` and `store`; `key_retention` (in the language's units) is how
+/// long the server keeps idempotency keys.
+pub fn publisher(
+    client: Client,
+    store: Arc<dyn ResultStore>,
+    key_retention: Option<f64>,
+    units: Units,
+) -> Result<Publisher, PublishError> {
+    let publisher = Publisher::with_shared_store(client, store);
+    Ok(match key_retention {
+        Some(value) => publisher.key_retention(units.duration("key_retention", value)?),
+        None => publisher,
+    })
+}
