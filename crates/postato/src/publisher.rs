@@ -31,8 +31,26 @@ pub struct Publisher<T = ReqwestTransport> {
     worker: String,
     lease: Duration,
     key_retention: Duration,
-    force: bool,
+    force: Force,
     publishes: Arc<AtomicU64>,
+}
+
+/// Which publishes send although an earlier send's outcome is unknown.
+#[derive(Clone, Debug)]
+enum Force {
+    None,
+    All,
+    Keys(Arc<std::collections::BTreeSet<String>>),
+}
+
+impl Force {
+    fn covers(&self, key: &str) -> bool {
+        match self {
+            Force::None => false,
+            Force::All => true,
+            Force::Keys(keys) => keys.contains(key),
+        }
+    }
 }
 
 impl<T> Clone for Publisher<T> {
@@ -43,7 +61,7 @@ impl<T> Clone for Publisher<T> {
             worker: self.worker.clone(),
             lease: self.lease,
             key_retention: self.key_retention,
-            force: self.force,
+            force: self.force.clone(),
             publishes: Arc::clone(&self.publishes),
         }
     }
@@ -74,7 +92,7 @@ impl<T: Transport> Publisher<T> {
             worker,
             lease: postato_core::defaults::LEASE,
             key_retention: postato_core::defaults::SERVER_KEY_RETENTION,
-            force: false,
+            force: Force::None,
             publishes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -125,9 +143,16 @@ impl<T: Transport> Publisher<T> {
     }
 
     /// With `true`, every publish sends even when an earlier send's outcome is unknown (see
-    /// [`Publisher::publish_forced`]); `postato dlq retry --force` uses it. Off by default.
+    /// [`Publisher::publish_forced`]). Off by default.
     pub fn forcing(mut self, force: bool) -> Self {
-        self.force = force;
+        self.force = if force { Force::All } else { Force::None };
+        self
+    }
+
+    /// Publishes of these business keys only send even when an earlier send's outcome is
+    /// unknown: `postato dlq retry --force` passes its `outcome_unknown` letters.
+    pub fn forcing_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
+        self.force = Force::Keys(Arc::new(keys.into_iter().collect()));
         self
     }
 
@@ -154,7 +179,10 @@ impl<T: Transport> Publisher<T> {
         loop {
             let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
             match self.claim(post, &request, &claimant).await? {
-                Claim::Recorded(report) => return Ok(report),
+                Claim::Recorded(report) => {
+                    guard.disarm();
+                    return Ok(report);
+                }
                 Claim::Ours => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
                 Claim::HeldByOther { expires_in } => {
                     guard.disarm();
@@ -180,7 +208,10 @@ impl<T: Transport> Publisher<T> {
         let claimant = self.next_claimant();
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
         match self.claim(post, &request, &claimant).await? {
-            Claim::Recorded(report) => Ok(Some(report)),
+            Claim::Recorded(report) => {
+                guard.disarm();
+                Ok(Some(report))
+            }
             Claim::Ours => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
             Claim::HeldByOther { .. } => {
                 guard.disarm();
@@ -263,15 +294,16 @@ impl<T: Transport> Publisher<T> {
     async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<bool, PublishError> {
         let now = self.client.now_ms();
         let fresh = Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
-        if self.force {
-            self.store.forget_intent(key).await.map_err(|e| store_unavailable(&e))?;
-            self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
-            return Ok(true);
-        }
         match self.store.intent(key).await.map_err(|e| store_unavailable(&e))? {
             Some(intent) => {
                 let age_ms = now.saturating_sub(intent.first_sent_at_ms);
                 let retention_ms = u64::try_from(self.key_retention.as_millis()).unwrap_or(u64::MAX);
+                if age_ms > retention_ms && self.force.covers(key) {
+                    // A person checked: this send starts a new retention.
+                    self.store.forget_intent(key).await.map_err(|e| store_unavailable(&e))?;
+                    self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
+                    return Ok(true);
+                }
                 if age_ms > retention_ms {
                     return Err(PublishError::OutcomeUnknown {
                         first_sent_at_ms: intent.first_sent_at_ms,
@@ -281,10 +313,15 @@ impl<T: Transport> Publisher<T> {
                 }
                 Ok(false)
             }
-            None => {
-                self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
-                Ok(true)
-            }
+            None => match self.store.record_intent(&fresh).await {
+                Ok(()) => Ok(true),
+                Err(e) => {
+                    // It may have landed with its answer lost: nothing will be sent, so it must
+                    // not stay to call this key's outcome unknown later.
+                    let _ = self.store.forget_intent(key).await;
+                    Err(store_unavailable(&e))
+                }
+            },
         }
     }
 
@@ -408,7 +445,7 @@ impl<T: Transport> Publisher<T> {
 enum Claim {
     /// Published and recorded before: answered from the store.
     Recorded(PublishReport),
-    /// This publish holds the key (or the store could not answer).
+    /// This publish holds the key.
     Ours,
     /// Another publish holds a live claim that ends within `expires_in`.
     HeldByOther { expires_in: Duration },

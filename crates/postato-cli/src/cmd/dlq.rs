@@ -1,6 +1,7 @@
 //! `postato dlq`: inspect and requeue dead letters.
 
 use clap::{Args, Subcommand};
+use postato::postato_core::defaults;
 use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
@@ -45,6 +46,9 @@ pub enum DlqCommand {
         /// exist (their first send is older than the server's idempotency-key retention)
         #[arg(long)]
         force: bool,
+        /// How long the API keeps idempotency keys, in hours (as for `postato batch`)
+        #[arg(long, default_value_t = defaults::SERVER_KEY_RETENTION.as_secs_f64() / 3600.0)]
+        key_retention_hours: f64,
         /// text or json
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -93,7 +97,11 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
             }
         }
-        DlqCommand::Retry { keys, store, concurrency, force, output, connection } => {
+        DlqCommand::Retry { keys, store, concurrency, force, key_retention_hours, output, connection } => {
+            let Ok(key_retention) = std::time::Duration::try_from_secs_f64(key_retention_hours * 3600.0) else {
+                report::fatal(*output, "--key-retention-hours: give a non-negative number of hours");
+                return exit::INVALID_INPUT;
+            };
             let client = match connection.client() {
                 Ok(client) => client,
                 Err(error) => {
@@ -116,10 +124,10 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
             };
             let mut lines = Vec::new();
-            let mut unknown = 0;
+            let mut unknown = Vec::new();
             for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
-                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) && !*force {
-                    unknown += 1;
+                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) {
+                    unknown.push(letter.business_key.clone());
                 }
                 match &letter.payload {
                     Some(payload) => lines.push(CampaignLine {
@@ -132,14 +140,18 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     ),
                 }
             }
-            if unknown > 0 {
+            if !unknown.is_empty() && !*force {
                 eprintln!(
-                    "{unknown} dead letter(s) are outcome_unknown: they stay dead-lettered until you check that those \
-                     posts do not exist and run again with --force"
+                    "{} dead letter(s) are outcome_unknown: they stay dead-lettered until you check that those \
+                     posts do not exist and run again with --force (and --key for each one you checked)",
+                    unknown.len()
                 );
             }
-            // --force: each post's old intent is replaced once its key is claimed.
-            let publisher = Publisher::with_shared_store(client, store).forcing(*force);
+            // --force sends the outcome_unknown letters (only those), replacing their intents
+            // once their keys are claimed.
+            let publisher = Publisher::with_shared_store(client, store)
+                .key_retention(key_retention)
+                .forcing_keys(if *force { unknown } else { Vec::new() });
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };
             match runner::run(
                 publisher,

@@ -3,7 +3,7 @@
 //! cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
 //! their line number and text or payload); the Publisher records its own failures.
 
-use postato::{CancellationToken, DeadLetter, ErrorKind, PublishError, Publisher};
+use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher};
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -77,6 +77,11 @@ pub(super) async fn process(
                         payload: serde_json::to_string(post).ok(),
                         ..invalid(key, campaign::what_is_wrong(&invalid_post))
                     })
+                }
+                Err(PublishError::Transient { last: Failure::StoreUnavailable(_), .. }) => {
+                    // Nothing was sent and nothing recorded: running again finishes it.
+                    tally.store_errors.fetch_add(1, Ordering::Relaxed);
+                    None
                 }
                 Err(e) => {
                     // The Publisher recorded this dead letter itself.

@@ -49,7 +49,7 @@ impl Claims {
     }
 
     /// Whether `worker` may write `key`'s outcome: it holds the claim, or nobody else does
-    /// (a publish that went ahead without a claim because the store could not answer).
+    /// (its claim was released, or lapsed and nobody took the key).
     pub fn may_record(&self, key: &str, worker: &str) -> bool {
         !matches!(self.held().get(key), Some((holder, _)) if holder != worker)
     }

@@ -229,6 +229,8 @@ fn the_store_agrees_with_the_server(report: &Report, violations: &mut Vec<String
                     planned.business_key, published.id, view.published
                 ))
             }
+            // A store that could not answer: nothing sent, nothing to record (a rerun finishes it).
+            Some(Err(postato::PublishError::Transient { last: postato::Failure::StoreUnavailable(_), .. })) => {}
             Some(Err(error)) if error.kind().is_dead_lettered() && !view.dead && view.published.is_none() => {
                 let kind = error.kind().as_str();
                 violations.push(format!(
@@ -246,6 +248,11 @@ fn no_claim_outlives_its_publish(report: &Report, violations: &mut Vec<String>) 
         // A release the store failed leaves the claim to its lease: the store's fault.
         if !report.troubled_keys.contains(key) {
             violations.push(format!("{key} is still claimed after every publish of it ended"));
+        }
+    }
+    for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
+        if outcome.claim_left && !report.troubled_keys.contains(&planned.business_key) {
+            violations.push(format!("{} was still claimed a moment after its publish ended", planned.business_key));
         }
     }
 }

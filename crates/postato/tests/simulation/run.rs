@@ -170,6 +170,8 @@ pub struct Outcome {
     pub restarted: Option<Result<Published, PublishError>>,
     /// The publish succeeded but its record could not be written.
     pub store_error: bool,
+    /// Its key was still claimed a moment after it ended (or was dropped).
+    pub claim_left: bool,
 }
 
 /// Everything a run leaves for the invariants.
@@ -274,6 +276,9 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         let token = CancellationToken::new();
         let (client, publisher, results, cancel) =
             (client.clone(), publishers[planned.process].clone(), Arc::clone(&outcomes), token.clone());
+        // Whether its claim is gone right after it ends: a key no other publish shares.
+        let probe_store =
+            (plan.via_publisher && !planned.shared_key).then(|| (Arc::clone(&store), plan.store_faults.max_stall_ms));
         let start = planned.start;
         let handle = tokio::spawn(async move {
             tokio::time::sleep(start).await;
@@ -285,19 +290,42 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
                 }),
                 None => client.publish_with_cancel(&post, &cancel).await,
             };
-            let mut results = results.lock().unwrap();
-            results[i].ended = Some(Instant::now());
-            results[i].result = Some(result);
+            {
+                let mut results = results.lock().unwrap();
+                results[i].ended = Some(Instant::now());
+                results[i].result = Some(result);
+            }
+            if let Some((store, stall)) = probe_store {
+                // A release may go through the store after the publish returns (a guard's), and
+                // the store may stall it: gone within that stall and a tick.
+                tokio::time::sleep(Duration::from_millis(stall + 2)).await;
+                results.lock().unwrap()[i].claim_left = still_claimed(&store, &post.business_key).await;
+            }
         });
         aborts.push((planned.process, handle.abort_handle()));
         if let Some((how, after)) = planned.cancel {
             let (abort, outcomes, seq) = (handle.abort_handle(), Arc::clone(&outcomes), Arc::clone(&seq));
+            let probe = (plan.via_publisher && !planned.shared_key)
+                .then(|| (Arc::clone(&store), planned.business_key.clone(), plan.store_faults.max_stall_ms));
             tokio::spawn(async move {
                 tokio::time::sleep(start + after).await;
-                outcomes.lock().unwrap()[i].cancelled_after_seq = Some(seq.load(Ordering::SeqCst));
+                let dropped_unfinished = {
+                    let mut outcomes = outcomes.lock().unwrap();
+                    outcomes[i].cancelled_after_seq = Some(seq.load(Ordering::SeqCst));
+                    outcomes[i].result.is_none()
+                };
                 match how {
                     CancelHow::Token => token.cancel(),
                     CancelHow::Drop => abort.abort(),
+                }
+                // A dropped publish's claim is released by its guard, through the store (which
+                // may stall): gone once that release has had its time.
+                if let (CancelHow::Drop, true, Some((store, key, stall))) = (how, dropped_unfinished, probe) {
+                    tokio::time::sleep(Duration::from_millis(stall + 2)).await;
+                    let crashed = outcomes.lock().unwrap()[i].crashed;
+                    if !crashed {
+                        outcomes.lock().unwrap()[i].claim_left = still_claimed(&store, &key).await;
+                    }
                 }
             });
         }
@@ -390,6 +418,13 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         troubled_keys,
         claims_left,
     }
+}
+
+/// Whether another publish could not claim `key` now (a probe claim, let go at once).
+async fn still_claimed(store: &MemoryStore, key: &str) -> bool {
+    let held = matches!(store.begin(key, "probe", Duration::from_millis(1)).await, Ok(Begin::HeldByOther { .. }));
+    let _ = store.release(key, "probe").await;
+    held
 }
 
 fn post_of(business_key: &str) -> Post {

@@ -32,7 +32,8 @@ pub struct SimStore {
     faults: StoreFaults,
     dice: Mutex<Dice>,
     pub crashed: Arc<AtomicBool>,
-    /// Business keys whose write failed or lost its answer (their outcome may be unrecorded).
+    /// Business keys whose outcome write or claim release failed or lost its answer (their
+    /// outcome may be unrecorded, their claim left to its lease).
     pub troubled: Arc<Mutex<BTreeSet<String>>>,
 }
 
@@ -54,9 +55,10 @@ impl SimStore {
 
     /// Runs one call: a dead process never returns; otherwise it may stall, fail or lose its
     /// answer, as the dice say.
+    /// `tracked` names the key of an outcome write or a release: its failure is the store's.
     async fn call<T, F: Future<Output = Result<T, StoreError>>>(
         &self,
-        key: Option<&str>,
+        tracked: Option<&str>,
         write: bool,
         op: F,
     ) -> Result<T, StoreError> {
@@ -75,7 +77,7 @@ impl SimStore {
             }
         }
         if fail || lost {
-            if let Some(key) = key {
+            if let Some(key) = tracked {
                 self.troubled.lock().unwrap().insert(key.to_owned());
             }
         }
@@ -93,19 +95,19 @@ impl SimStore {
 #[async_trait::async_trait]
 impl ResultStore for SimStore {
     async fn begin(&self, key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
-        self.call(Some(key), true, self.inner.begin(key, worker, lease)).await
+        self.call(None, true, self.inner.begin(key, worker, lease)).await
     }
     async fn renew(&self, key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
-        self.call(Some(key), false, self.inner.renew(key, worker, lease)).await
+        self.call(None, false, self.inner.renew(key, worker, lease)).await
     }
     async fn intent(&self, key: &str) -> Result<Option<Intent>, StoreError> {
-        self.call(Some(key), false, self.inner.intent(key)).await
+        self.call(None, false, self.inner.intent(key)).await
     }
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
-        self.call(Some(&intent.business_key), true, self.inner.record_intent(intent)).await
+        self.call(None, true, self.inner.record_intent(intent)).await
     }
     async fn forget_intent(&self, key: &str) -> Result<bool, StoreError> {
-        self.call(Some(key), true, self.inner.forget_intent(key)).await
+        self.call(None, true, self.inner.forget_intent(key)).await
     }
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         self.call(Some(&record.business_key), true, self.inner.record_published(record, worker)).await
@@ -117,13 +119,13 @@ impl ResultStore for SimStore {
         self.call(Some(key), true, self.inner.release(key, worker)).await
     }
     async fn published(&self, key: &str) -> Result<Option<PublishedRecord>, StoreError> {
-        self.call(Some(key), false, self.inner.published(key)).await
+        self.call(None, false, self.inner.published(key)).await
     }
     async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         self.call(None, false, self.inner.dead_letters(after, limit)).await
     }
     async fn remove_dead_letter(&self, key: &str) -> Result<bool, StoreError> {
-        self.call(Some(key), true, self.inner.remove_dead_letter(key)).await
+        self.call(None, true, self.inner.remove_dead_letter(key)).await
     }
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
         self.call(None, false, self.inner.counts()).await
