@@ -16,6 +16,12 @@ if ! ls /usr/lib/postgresql/*/bin/initdb >/dev/null 2>&1; then
   apt-get update -qq >&2 || true
   apt-get install -y -qq postgresql >&2
 fi
+if ! command -v openssl >/dev/null 2>&1; then
+  echo "installing openssl (Debian package), for the server's TLS certificate" >&2
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >&2 || true
+  apt-get install -y -qq openssl >&2
+fi
 PGBIN=$(ls -d /usr/lib/postgresql/*/bin | sort -V | tail -n 1)
 
 as_postgres() {
