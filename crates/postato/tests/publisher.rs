@@ -105,53 +105,68 @@ async fn claims_hold_other_workers_until_released_or_expired() {
     assert_eq!(store.begin("k", "w1", Duration::from_secs(1)).await.unwrap(), Begin::Claimed);
 }
 
-/// A store whose writes fail.
-struct BrokenStore(MemoryStore);
+/// A memory store that misbehaves on purpose: its outcome writes fail (a full disk), or its
+/// renewals never answer (a stalled database, an exhausted pool).
+#[derive(Default)]
+struct MisbehavingStore {
+    inner: MemoryStore,
+    writes_fail: bool,
+    renewals_stall: bool,
+}
 
 #[async_trait::async_trait]
-impl ResultStore for BrokenStore {
+impl ResultStore for MisbehavingStore {
     async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
-        self.0.begin(k, w, l).await
+        self.inner.begin(k, w, l).await
     }
     async fn renew(&self, k: &str, w: &str, l: Duration) -> Result<(), StoreError> {
-        self.0.renew(k, w, l).await
+        if self.renewals_stall {
+            std::future::pending::<()>().await;
+        }
+        self.inner.renew(k, w, l).await
     }
-    async fn record_published(&self, _: &PublishedRecord, _: &str) -> Result<(), StoreError> {
-        Err(StoreError::new("disk full"))
+    async fn record_published(&self, r: &PublishedRecord, w: &str) -> Result<(), StoreError> {
+        if self.writes_fail {
+            return Err(StoreError::new("disk full"));
+        }
+        self.inner.record_published(r, w).await
     }
-    async fn record_dead_letter(&self, _: &DeadLetter, _: &str) -> Result<(), StoreError> {
-        Err(StoreError::new("disk full"))
+    async fn record_dead_letter(&self, l: &DeadLetter, w: &str) -> Result<(), StoreError> {
+        if self.writes_fail {
+            return Err(StoreError::new("disk full"));
+        }
+        self.inner.record_dead_letter(l, w).await
     }
     async fn intent(&self, k: &str) -> Result<Option<Intent>, StoreError> {
-        self.0.intent(k).await
+        self.inner.intent(k).await
     }
     async fn record_intent(&self, i: &Intent) -> Result<(), StoreError> {
-        self.0.record_intent(i).await
+        self.inner.record_intent(i).await
     }
     async fn forget_intent(&self, k: &str) -> Result<bool, StoreError> {
-        self.0.forget_intent(k).await
+        self.inner.forget_intent(k).await
     }
     async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
-        self.0.release(k, w).await
+        self.inner.release(k, w).await
     }
     async fn published(&self, k: &str) -> Result<Option<PublishedRecord>, StoreError> {
-        self.0.published(k).await
+        self.inner.published(k).await
     }
     async fn dead_letters(&self, a: Option<&str>, l: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.0.dead_letters(a, l).await
+        self.inner.dead_letters(a, l).await
     }
     async fn remove_dead_letter(&self, k: &str) -> Result<bool, StoreError> {
-        self.0.remove_dead_letter(k).await
+        self.inner.remove_dead_letter(k).await
     }
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.0.counts().await
+        self.inner.counts().await
     }
 }
 
 #[tokio::test]
 async fn a_store_failure_after_a_publish_still_returns_the_result_and_says_so() {
     let sim = sim().await;
-    let publisher = Publisher::new(client(&sim), BrokenStore(MemoryStore::new()));
+    let publisher = Publisher::new(client(&sim), MisbehavingStore { writes_fail: true, ..Default::default() });
     let k = key("broken");
     let report = publisher.publish(&post(&k)).await.unwrap();
     assert!(report.store_error.as_deref().unwrap().contains("disk full"));
@@ -193,53 +208,11 @@ async fn a_publish_whose_future_is_dropped_releases_its_claim_at_once() {
     assert_eq!(sim.platform_publishes_for(&k), 1);
 }
 
-/// A store whose renewals never answer (a stalled database, an exhausted pool).
-struct StalledRenewals(MemoryStore);
-
-#[async_trait::async_trait]
-impl ResultStore for StalledRenewals {
-    async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
-        self.0.begin(k, w, l).await
-    }
-    async fn renew(&self, _: &str, _: &str, _: Duration) -> Result<(), StoreError> {
-        std::future::pending().await
-    }
-    async fn record_published(&self, r: &PublishedRecord, w: &str) -> Result<(), StoreError> {
-        self.0.record_published(r, w).await
-    }
-    async fn record_dead_letter(&self, l: &DeadLetter, w: &str) -> Result<(), StoreError> {
-        self.0.record_dead_letter(l, w).await
-    }
-    async fn intent(&self, k: &str) -> Result<Option<Intent>, StoreError> {
-        self.0.intent(k).await
-    }
-    async fn record_intent(&self, i: &Intent) -> Result<(), StoreError> {
-        self.0.record_intent(i).await
-    }
-    async fn forget_intent(&self, k: &str) -> Result<bool, StoreError> {
-        self.0.forget_intent(k).await
-    }
-    async fn release(&self, k: &str, w: &str) -> Result<(), StoreError> {
-        self.0.release(k, w).await
-    }
-    async fn published(&self, k: &str) -> Result<Option<PublishedRecord>, StoreError> {
-        self.0.published(k).await
-    }
-    async fn dead_letters(&self, a: Option<&str>, l: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.0.dead_letters(a, l).await
-    }
-    async fn remove_dead_letter(&self, k: &str) -> Result<bool, StoreError> {
-        self.0.remove_dead_letter(k).await
-    }
-    async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.0.counts().await
-    }
-}
-
 #[tokio::test]
 async fn a_stalled_renewal_never_stalls_the_publish() {
     let sim = sim().await;
-    let publisher = Publisher::new(client(&sim), StalledRenewals(MemoryStore::new())).lease(Duration::from_millis(300));
+    let publisher = Publisher::new(client(&sim), MisbehavingStore { renewals_stall: true, ..Default::default() })
+        .lease(Duration::from_millis(300));
     let k = key("stalled");
     // The publish outlasts several renewal periods (100 ms each).
     sim.script_business_key(&k, vec![postato_sim::ScriptAction::Latency { ms: 600 }]);
