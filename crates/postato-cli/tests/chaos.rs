@@ -40,24 +40,10 @@ async fn chaos_run_publishes_every_post_exactly_once() {
     let campaign = dir.path().join("chaos.jsonl");
     let store_path = dir.path().join("chaos.db");
     let keys: Vec<String> = (0..POSTS).map(|i| format!("chaos-{i:05}")).collect();
-    std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    let connection = connection(&sim);
-    let mut args = vec![
-        "batch",
-        campaign.to_str().unwrap(),
-        "--store",
-        store_path.to_str().unwrap(),
-        "--output",
-        "json",
-        "--no-progress",
-        "--concurrency",
-        "32",
-        "--max-attempts",
-        "25",
-        "--timeout-ms",
-        "400",
-    ];
-    args.extend(strings(&connection));
+    write_campaign(&campaign, &keys);
+    let args =
+        batch_args(&campaign, store_path.to_str().unwrap(), 32, &["--max-attempts", "25", "--timeout-ms", "400"], &sim);
+    let args = strings(&args);
 
     let store = SqliteStore::open(&store_path).unwrap();
     let mut moments = Moments(0x0005_eedc_4a05);

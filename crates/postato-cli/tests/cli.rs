@@ -468,19 +468,7 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
         (0..1_500).map(|i| post_line(&format!("int-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n",
     )
     .unwrap();
-    let connection = connection(&sim);
-    let mut args = vec![
-        "batch",
-        campaign.to_str().unwrap(),
-        "--store",
-        store_path.to_str().unwrap(),
-        "--output",
-        "json",
-        "--no-progress",
-        "--concurrency",
-        "8",
-    ];
-    args.extend(strings(&connection));
+    let args = batch_args(&campaign, store_path.to_str().unwrap(), 8, &[], &sim);
     let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
     let store = postato::SqliteStore::open(&store_path).unwrap();
     while store.counts().await.unwrap().published < 100 {
@@ -495,7 +483,7 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
     assert_eq!(summary["interrupted"], true);
     let stopped_at = summary["published"].as_u64().unwrap();
     assert!(stopped_at < 1_500, "stopped early: {stopped_at}");
-    let rerun = postato(&args, None).await;
+    let rerun = postato(&strings(&args), None).await;
     assert_eq!(code(&rerun), 0);
     let rerun = json_line(&rerun);
     assert_eq!(rerun["alreadyPublished"].as_u64().unwrap() + rerun["published"].as_u64().unwrap(), 1_500);

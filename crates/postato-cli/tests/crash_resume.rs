@@ -27,22 +27,9 @@ async fn a_batch_killed_with_sigkill_resumes_without_duplicates_or_losses() {
     let campaign = dir.path().join("campaign.jsonl");
     let store_path = dir.path().join("crash.db");
     let keys: Vec<String> = (0..POSTS).map(|i| format!("crash-{i:05}")).collect();
-    std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    let connection = connection(&sim);
-    let mut args = vec![
-        "batch",
-        campaign.to_str().unwrap(),
-        "--store",
-        store_path.to_str().unwrap(),
-        "--output",
-        "json",
-        "--no-progress",
-        "--concurrency",
-        "16",
-        "--max-attempts",
-        "12",
-    ];
-    args.extend(strings(&connection));
+    write_campaign(&campaign, &keys);
+    let args = batch_args(&campaign, store_path.to_str().unwrap(), 16, &["--max-attempts", "12"], &sim);
+    let args = strings(&args);
 
     let store = SqliteStore::open(&store_path).unwrap();
     let started = Instant::now();

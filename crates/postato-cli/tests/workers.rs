@@ -30,24 +30,8 @@ async fn four_workers_publish_one_campaign_exactly_once_despite_a_sigkill() {
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("campaign.jsonl");
     let keys: Vec<String> = (0..POSTS).map(|i| format!("multi-{i:05}")).collect();
-    std::fs::write(&campaign, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
-    let connection = connection(&sim);
-    let mut args = vec![
-        "batch",
-        campaign.to_str().unwrap(),
-        "--store",
-        &url,
-        "--output",
-        "json",
-        "--no-progress",
-        "--concurrency",
-        "8",
-        "--max-attempts",
-        "12",
-        "--lease-ms",
-        "2000",
-    ];
-    args.extend(strings(&connection));
+    write_campaign(&campaign, &keys);
+    let args = batch_args(&campaign, &url, 8, &["--max-attempts", "12", "--lease-ms", "2000"], &sim);
     // The test's own connections are named, so that the cut below counts the workers' only.
     let store = PostgresStore::connect(&format!("{url}?application_name=postato-test"), 2).await.unwrap();
 

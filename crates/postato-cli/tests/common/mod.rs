@@ -63,6 +63,30 @@ pub fn strings(v: &[String]) -> Vec<&str> {
     v.iter().map(String::as_str).collect()
 }
 
+/// Writes a campaign of one post per key (each post's content is its key).
+pub fn write_campaign(path: &std::path::Path, keys: &[String]) {
+    std::fs::write(path, keys.iter().map(|k| post_line(k, k)).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+}
+
+/// `postato batch CAMPAIGN --store STORE --output json --no-progress --concurrency N`, then
+/// `extra`, then the flags that point it at `sim`.
+pub fn batch_args(
+    campaign: &std::path::Path,
+    store: &str,
+    concurrency: u16,
+    extra: &[&str],
+    sim: &SimulatorHandle,
+) -> Vec<String> {
+    let mut args: Vec<String> = ["batch", campaign.to_str().unwrap(), "--store", store, "--output", "json"]
+        .into_iter()
+        .chain(["--no-progress", "--concurrency", &concurrency.to_string()])
+        .chain(extra.iter().copied())
+        .map(str::to_owned)
+        .collect();
+    args.extend(connection(sim));
+    args
+}
+
 /// Runs `postato args…` until it exits 0, killing it with SIGKILL `kills` times, each time once
 /// the store has recorded `progress(kill)` more posts than when that run started. Returns the
 /// number of runs. Panics if a kill did not land mid-run, or after `limit`.
