@@ -51,11 +51,15 @@ export interface PostInput {
   businessKey: string;
   platform: string;
   accountId: string;
-  /** Default 'publish'. */
+  /**
+   * Default: 'scheduled' when scheduledAt is given, else 'publish'. 'publish' with a
+   * scheduledAt is refused (it would publish at once).
+   */
   status?: PostStatus;
   /** Default 'post'. */
   postType?: string;
   content: string | ThreadItem[];
+  /** When to publish (a Date, or RFC 3339 with a time zone); implies status 'scheduled'. */
   scheduledAt?: Date | string;
 }
 

@@ -7,9 +7,9 @@
 const util = require('node:util');
 const native = require('./native.js');
 const errors = require('./lib/errors');
-const { postJson } = require('./lib/wire');
+const { postJson, refuseUnknown, settingNumber, wellFormed } = require('./lib/wire');
 
-const { fromNative, invalid } = errors;
+const { fromNative, invalid, invalidSetting } = errors;
 let nextCancelId = 1;
 
 function abortError(signal) {
@@ -39,12 +39,29 @@ async function withSignal(signal, publish, cancel) {
   }
 }
 
-function optionalNumber(options, name) {
-  const value = options[name];
-  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value) || value < 0)) {
-    throw invalid(name, `must be a non-negative number, got ${JSON.stringify(value)}`);
+/** The options each constructor and call takes; any other is refused by name. */
+const CLIENT_OPTIONS = [
+  'apiKey',
+  'workspaceId',
+  'baseUrl',
+  'maxAttempts',
+  'timeoutMs',
+  'connectTimeoutMs',
+  'backoffBaseMs',
+  'backoffCapMs',
+  'deadlineMs',
+  'maxRateLimitWaits',
+  'maxRetryAfterMs',
+  'fastForwardWaits',
+];
+
+/** `options`, or `{}` when left out; anything else that is not an object is refused. */
+function optionsObject(options, name) {
+  if (options === undefined || options === null) return {};
+  if (typeof options !== 'object' || Array.isArray(options)) {
+    throw invalidSetting(name, 'must be an object of options');
   }
-  return value;
+  return options;
 }
 
 /** A published post. */
@@ -66,38 +83,28 @@ class Client {
 
   constructor(options) {
     if (options === null || typeof options !== 'object')
-      throw invalid('options', 'must be an object with apiKey and workspaceId');
+      throw invalidSetting('options', 'must be an object with apiKey and workspaceId');
+    refuseUnknown(options, CLIENT_OPTIONS, 'a Client option', invalidSetting);
     for (const name of ['apiKey', 'workspaceId']) {
-      if (typeof options[name] !== 'string') throw invalid(name, 'must be a string');
+      if (typeof options[name] !== 'string') throw invalidSetting(name, 'must be a string');
+      wellFormed(name, options[name], invalidSetting);
     }
     if (options.baseUrl !== undefined && options.baseUrl !== null && typeof options.baseUrl !== 'string') {
-      throw invalid('baseUrl', 'must be a string');
-    }
-    for (const name of [
-      'maxAttempts',
-      'timeoutMs',
-      'backoffBaseMs',
-      'backoffCapMs',
-      'deadlineMs',
-      'connectTimeoutMs',
-      'maxRateLimitWaits',
-      'maxRetryAfterMs',
-    ]) {
-      optionalNumber(options, name);
+      throw invalidSetting('baseUrl', 'must be a string');
     }
     try {
       this.#native = new native.NativeClient({
         apiKey: options.apiKey,
         workspaceId: options.workspaceId,
         baseUrl: options.baseUrl ?? undefined,
-        maxAttempts: options.maxAttempts,
-        timeoutMs: options.timeoutMs,
-        connectTimeoutMs: options.connectTimeoutMs,
-        backoffBaseMs: options.backoffBaseMs,
-        backoffCapMs: options.backoffCapMs,
-        deadlineMs: options.deadlineMs,
-        maxRateLimitWaits: options.maxRateLimitWaits,
-        maxRetryAfterMs: options.maxRetryAfterMs,
+        maxAttempts: settingNumber('maxAttempts', options.maxAttempts),
+        timeoutMs: settingNumber('timeoutMs', options.timeoutMs),
+        connectTimeoutMs: settingNumber('connectTimeoutMs', options.connectTimeoutMs),
+        backoffBaseMs: settingNumber('backoffBaseMs', options.backoffBaseMs),
+        backoffCapMs: settingNumber('backoffCapMs', options.backoffCapMs),
+        deadlineMs: settingNumber('deadlineMs', options.deadlineMs),
+        maxRateLimitWaits: settingNumber('maxRateLimitWaits', options.maxRateLimitWaits),
+        maxRetryAfterMs: settingNumber('maxRetryAfterMs', options.maxRetryAfterMs),
         fastForwardWaits: Boolean(options.fastForwardWaits),
         language: `node/${process.versions.node}`,
       });
@@ -117,8 +124,10 @@ class Client {
   /** Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried after. */
   async publish(post, options = {}) {
     const wire = postJson(post);
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['signal'], 'an option of Client.publish', invalidSetting);
     return withSignal(
-      options?.signal,
+      options.signal,
       (id) => this.#native.publish(wire, id),
       (id) => this.#native.cancel(id),
     );
@@ -159,6 +168,9 @@ class Store {
   }
 
   async deadLetters(limit = 1000) {
+    if (!Number.isInteger(limit) || limit < 1 || limit > 2 ** 32 - 1) {
+      throw invalidSetting('limit', `is ${limit}: give a whole number from 1 to 4294967295`);
+    }
     return JSON.parse(await this.#native.deadLettersJson(limit).catch((e) => Promise.reject(fromNative(e))));
   }
 
@@ -170,7 +182,13 @@ class Store {
 /** Results in one SQLite file: a restarted process skips what was published. */
 class SqliteStore extends Store {
   constructor(path) {
-    if (typeof path !== 'string' || path === '') throw invalid('path', 'must be a file path');
+    if (typeof path !== 'string') {
+      throw invalidSetting('path', `must be a file path (a string), got ${path === null ? 'null' : typeof path}`);
+    }
+    if (path.trim() === '') {
+      throw invalidSetting('path', 'is empty: give a file, such as posts.db (use MemoryStore for a store in memory)');
+    }
+    wellFormed('path', path, invalidSetting);
     super(() => new native.NativeStore(path));
     this.path = path;
   }
@@ -189,8 +207,13 @@ class MemoryStore extends Store {
  */
 class PostgresStore extends Store {
   constructor(url, options = {}) {
-    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) throw invalid('url', 'must be a postgres:// URL');
-    super(() => native.NativeStore.postgres(url, options.poolSize));
+    if (typeof url !== 'string' || !/^postgres(ql)?:\/\//.test(url)) {
+      throw invalidSetting('url', 'must be a postgres:// URL');
+    }
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['poolSize'], 'a PostgresStore option', invalidSetting);
+    const poolSize = settingNumber('poolSize', options.poolSize);
+    super(() => native.NativeStore.postgres(url, poolSize));
     // The URL without its password, for display.
     this.url = url.replace(/^(postgres(?:ql)?:\/\/[^:@/]+):[^@/]*@/, '$1:***@');
   }
@@ -202,12 +225,17 @@ class Publisher {
 
   /** `options.keyRetentionMs`: how long the API keeps idempotency keys (default 24 h). */
   constructor(client, store = new MemoryStore(), options = {}) {
-    if (!(client instanceof Client)) throw invalid('client', 'must be a Client');
-    if (!(store instanceof Store)) throw invalid('store', 'must be a SqliteStore, MemoryStore or PostgresStore');
+    if (!(client instanceof Client)) throw invalidSetting('client', 'must be a Client');
+    if (!(store instanceof Store)) {
+      throw invalidSetting('store', 'must be a SqliteStore, MemoryStore or PostgresStore');
+    }
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['keyRetentionMs'], 'a Publisher option', invalidSetting);
     this.client = client;
     this.store = store;
     try {
-      this.#native = new native.NativePublisher(client._native, store._native, options?.keyRetentionMs ?? undefined);
+      const keyRetentionMs = settingNumber('keyRetentionMs', options.keyRetentionMs);
+      this.#native = new native.NativePublisher(client._native, store._native, keyRetentionMs);
     } catch (error) {
       throw fromNative(error);
     }
@@ -216,9 +244,11 @@ class Publisher {
   /** Publishes unless the store has it; `force` sends a post whose earlier send's outcome is unknown. */
   async publish(post, options = {}) {
     const wire = postJson(post);
-    const force = options?.force === true;
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['signal', 'force'], 'an option of Publisher.publish', invalidSetting);
+    const force = options.force === true;
     return withSignal(
-      options?.signal,
+      options.signal,
       (id) => this.#native.publish(wire, id, force),
       (id) => this.#native.cancel(id),
     );
@@ -246,8 +276,13 @@ const DEFAULTS = (() => {
 
 /** The idempotency key of a business key: the first 32 hex characters of its SHA-256. */
 function idempotencyKey(businessKey) {
-  if (typeof businessKey !== 'string') throw invalid('businessKey', 'must be a string');
-  return native.idempotencyKey(businessKey);
+  if (typeof businessKey !== 'string') throw invalid('businessKey', `must be a string, got ${typeof businessKey}`);
+  wellFormed('businessKey', businessKey);
+  try {
+    return native.idempotencyKey(businessKey);
+  } catch (error) {
+    throw fromNative(error);
+  }
 }
 
 module.exports = {

@@ -77,7 +77,13 @@ function invalid(field, message) {
   return new InvalidPostError(`invalid post: ${field}: ${message}`, { field });
 }
 
+/** An error about a setting (an option of a client, a store, a publisher or a call). */
+function invalidSetting(field, message) {
+  return new InvalidPostError(`invalid setting: ${field}: ${message}`, { field });
+}
+
 module.exports = {
+  invalidSetting,
   PostatoError,
   InvalidPostError,
   PermanentPostError,

@@ -3,19 +3,53 @@
  * Converts a JS post to the wire JSON the addon reads, naming the field of any wrong type.
  * Only types are checked here; the rules (empty values, scheduled posts, …) are the core's.
  */
-const { invalid } = require('./errors');
+const { invalid, invalidSetting } = require('./errors');
 
-function text(field, value) {
-  if (typeof value !== 'string') throw invalid(field, `must be a string, got ${describe(value)}`);
+/** The fields of a post; any other is refused (a misspelt `scheduled_at` must not publish now). */
+const POST_FIELDS = ['businessKey', 'platform', 'accountId', 'status', 'postType', 'content', 'scheduledAt'];
+
+/** A string that is text: a lone UTF-16 surrogate (`'\ud800'`) is not, and would be replaced. */
+function wellFormed(field, value, fail = invalid) {
+  if (!value.isWellFormed()) {
+    throw fail(field, 'holds a lone surrogate (\\ud800-\\udfff), which is not text: remove it');
+  }
   return value;
 }
 
+function text(field, value) {
+  if (typeof value !== 'string') throw invalid(field, `must be a string, got ${describe(value)}`);
+  return wellFormed(field, value);
+}
+
 function describe(value) {
-  return value === null ? 'null' : Array.isArray(value) ? 'an array' : typeof value;
+  if (value === null) return 'null';
+  if (Array.isArray(value)) return 'an array';
+  if (typeof value === 'number' && Number.isNaN(value)) return 'NaN';
+  return typeof value;
+}
+
+/**
+ * Refuses keys of `object` not in `known`, naming the first: `what` is how messages name
+ * the object's fields (`scheduled_at is not a field of a post`).
+ */
+function refuseUnknown(object, known, what, fail = invalid) {
+  const unknown = Object.keys(object).find((k) => !known.includes(k));
+  if (unknown !== undefined) throw fail(unknown, `is not ${what}: use ${known.join(', ')}`);
+}
+
+/**
+ * A numeric setting as the addon takes it (a number; `undefined` for the default). Only the
+ * type is checked here: the bounds are the Rust client's, which names the setting.
+ */
+function settingNumber(name, value) {
+  if (value === undefined || value === null) return undefined;
+  if (typeof value === 'bigint') return Number(value);
+  if (typeof value !== 'number') throw invalidSetting(name, `must be a number, got ${describe(value)}`);
+  return value;
 }
 
 function content(value) {
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text('content', value);
   if (!Array.isArray(value))
     throw invalid('content', `must be a string or an array of thread items, got ${describe(value)}`);
   return value.map((item, i) => {
@@ -36,7 +70,7 @@ function content(value) {
 
 function scheduledAt(value) {
   if (value === undefined || value === null) return undefined;
-  if (typeof value === 'string') return value;
+  if (typeof value === 'string') return text('scheduledAt', value);
   if (value instanceof Date) {
     if (Number.isNaN(value.getTime())) throw invalid('scheduledAt', 'is an invalid Date');
     return value.toISOString();
@@ -47,17 +81,19 @@ function scheduledAt(value) {
 /** The post as the campaign-line JSON. */
 function postJson(post) {
   if (post === null || typeof post !== 'object') throw invalid('post', `must be an object, got ${describe(post)}`);
+  refuseUnknown(post, POST_FIELDS, 'a field of a post');
   const wire = {
     businessKey: text('businessKey', post.businessKey),
     platform: text('platform', post.platform),
     accountId: text('accountId', post.accountId),
-    status: text('status', post.status ?? 'publish'),
     postType: text('postType', post.postType ?? 'post'),
     content: content(post.content),
   };
+  // No status: the core reads it from scheduledAt ("scheduled" with one, else "publish").
+  if (post.status !== undefined && post.status !== null) wire.status = text('status', post.status);
   const at = scheduledAt(post.scheduledAt);
   if (at !== undefined) wire.scheduledAt = at;
   return JSON.stringify(wire);
 }
 
-module.exports = { postJson };
+module.exports = { postJson, refuseUnknown, settingNumber, wellFormed };

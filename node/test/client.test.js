@@ -224,7 +224,7 @@ test('opening a SQLite store that another process has locked does not block the 
   // Opening switches the file to WAL, which waits while another process holds the lock.
   const holder = spawn('python3', [
     '-c',
-    "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('CREATE TABLE t (x INTEGER)'); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(1.0); c.execute('ROLLBACK')",
+    "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); c.execute('CREATE TABLE intents (business_key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, first_sent_at_ms INTEGER NOT NULL)'); c.execute('BEGIN EXCLUSIVE'); print('locked', flush=True); time.sleep(1.0); c.execute('ROLLBACK')",
     file,
   ]);
   const exited = new Promise((resolve) => holder.once('exit', resolve));

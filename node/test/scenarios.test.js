@@ -39,7 +39,6 @@ test('shared scenarios', async (t) => {
       const fields = {
         platform: 'x',
         accountId: 'acc_1',
-        status: 'publish',
         postType: 'post',
         businessKey: `scenario-${scenario.name}`,
         content: `hello from ${scenario.name}`,

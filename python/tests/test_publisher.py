@@ -76,7 +76,9 @@ def test_opening_a_locked_sqlite_store_lets_other_threads_run(tmp_path: Any) -> 
             sys.executable,
             "-c",
             "import sqlite3, sys, time; c = sqlite3.connect(sys.argv[1], isolation_level=None); "
-            "c.execute('CREATE TABLE t (x INTEGER)'); c.execute('BEGIN EXCLUSIVE'); "
+            # One of a store's own tables (another program's would be refused).
+            "c.execute('CREATE TABLE intents (business_key TEXT PRIMARY KEY, fingerprint TEXT NOT NULL, "
+            "first_sent_at_ms INTEGER NOT NULL)'); c.execute('BEGIN EXCLUSIVE'); "
             "print('locked', flush=True); time.sleep(1.0); c.execute('ROLLBACK')",
             path,
         ],

@@ -12,7 +12,7 @@ import postato
 from postato.testing import Simulator
 
 SCENARIOS = sorted((REPO / "tests/scenarios").glob("*.json"))
-DEFAULT_POST = {"platform": "x", "accountId": "acc_1", "status": "publish", "postType": "post"}
+DEFAULT_POST = {"platform": "x", "accountId": "acc_1", "postType": "post"}
 
 
 def script_for(steps: list) -> list:
@@ -78,7 +78,7 @@ def test_scenario(path: Any, sim: Simulator, key: Any) -> None:
             fields["platform"],
             fields["accountId"],
             fields["content"],
-            fields["status"],
+            fields.get("status"),
             fields["postType"],
             fields.get("scheduledAt"),
         )

@@ -10,7 +10,7 @@ mod publisher;
 mod runtime;
 mod store;
 
-pub use options::{ClientDefaults, GivenOptions, Units};
+pub use options::{pool_size, ClientDefaults, GivenOptions, Units};
 pub use post::parse_post;
 pub use publisher::publisher;
 pub use runtime::multi_thread_runtime;

@@ -1,8 +1,10 @@
 //! A language's client options as its users gave them (absent means the default), turned
 //! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
 
-use postato::{ClientOptions, PublishError, ValidationError};
+use postato::postato_core::bounds;
+use postato::{ClientOptions, PublishError};
 use serde::Serialize;
+use std::ops::RangeInclusive;
 use std::time::Duration;
 
 /// How a language writes durations. Errors name a setting in camelCase, as every other
@@ -33,17 +35,26 @@ fn camel_case(snake: &str) -> String {
 }
 
 impl Units {
-    pub(crate) fn duration(self, snake: &str, value: f64) -> Result<Duration, PublishError> {
-        let (seconds, unit, name) = match self {
-            Units::Seconds => (value, "seconds", camel_case(snake)),
-            Units::Millis => (value / 1000.0, "milliseconds", format!("{}Ms", camel_case(snake))),
+    /// The setting's name as this language's users know it in errors (`backoffBaseMs`).
+    fn name(self, snake: &str) -> String {
+        match self {
+            Units::Seconds => camel_case(snake),
+            Units::Millis => format!("{}Ms", camel_case(snake)),
+        }
+    }
+
+    /// A duration given in this language's units, within `range` (see `postato_core::bounds`).
+    pub(crate) fn duration(
+        self,
+        snake: &str,
+        value: f64,
+        range: &RangeInclusive<Duration>,
+    ) -> Result<Duration, PublishError> {
+        let (per_second, unit) = match self {
+            Units::Seconds => (1.0, "seconds"),
+            Units::Millis => (1000.0, "milliseconds"),
         };
-        Duration::try_from_secs_f64(seconds).map_err(|_| {
-            PublishError::InvalidInput(ValidationError::new(
-                name,
-                format!("is {value}: give a non-negative number of {unit}"),
-            ))
-        })
+        Ok(bounds::duration_from_f64(&self.name(snake), value, per_second, unit, range)?)
     }
 
     fn report(self, duration: Duration) -> f64 {
@@ -54,6 +65,17 @@ impl Units {
     }
 }
 
+/// A PostgreSQL pool size as a language gives it (a number), within its bounds.
+pub fn pool_size(value: f64) -> Result<usize, PublishError> {
+    count("pool_size", value, &bounds::POSTGRES_POOL_SIZE).map(|n| n as usize)
+}
+
+/// A count given as a number (JavaScript has no other; a Python int arrives as one too), so
+/// that `2**32 + 3` is refused rather than wrapped to 3, and `2.5` rather than cut to 2.
+pub(crate) fn count(snake: &str, value: f64, range: &RangeInclusive<u32>) -> Result<u32, PublishError> {
+    Ok(bounds::count_from_f64(&camel_case(snake), value, range)?)
+}
+
 /// Client options as a language's user gave them: `None` is "not given" (the default).
 /// Durations are in the language's [`Units`].
 #[derive(Clone, Debug, Default)]
@@ -61,7 +83,7 @@ pub struct GivenOptions {
     /// The API's base URL (default: production).
     pub base_url: Option<String>,
     /// Attempts that may end in a retryable failure.
-    pub max_attempts: Option<u32>,
+    pub max_attempts: Option<f64>,
     /// The limit on one attempt.
     pub timeout: Option<f64>,
     /// The limit on connecting.
@@ -73,7 +95,7 @@ pub struct GivenOptions {
     /// A limit on each whole publish (default: none).
     pub deadline: Option<f64>,
     /// 429 waits one publish may make.
-    pub max_rate_limit_waits: Option<u32>,
+    pub max_rate_limit_waits: Option<f64>,
     /// The longest wait a publish makes before ending.
     pub max_retry_after: Option<f64>,
     /// For tests: waits advance a virtual clock.
@@ -81,27 +103,48 @@ pub struct GivenOptions {
 }
 
 impl GivenOptions {
-    /// The options with every absent setting at its default; a duration that is negative,
-    /// not a number or too large is an `InvalidInput` naming the setting as the user wrote it.
+    /// The options with every absent setting at its default; a value outside its bounds
+    /// (`postato_core::bounds`), not a number or not whole where a count is due is an
+    /// `InvalidInput` naming the setting as the user wrote it. An empty base URL is an error,
+    /// never the production API.
     pub fn resolve(self, units: Units) -> Result<ClientOptions, PublishError> {
         let defaults = ClientOptions::default();
-        let duration = |snake: &str, given: Option<f64>, default: Duration| match given {
-            Some(value) => units.duration(snake, value),
+        let duration = |snake: &str, given: Option<f64>, range, default: Duration| match given {
+            Some(value) => units.duration(snake, value, range),
+            None => Ok(default),
+        };
+        let counted = |snake: &str, given: Option<f64>, range, default: u32| match given {
+            Some(value) => count(snake, value, range),
             None => Ok(default),
         };
         Ok(ClientOptions {
             base_url: self.base_url.or(defaults.base_url),
-            max_attempts: self.max_attempts.unwrap_or(defaults.max_attempts),
-            attempt_timeout: duration("timeout", self.timeout, defaults.attempt_timeout)?,
-            connect_timeout: duration("connect_timeout", self.connect_timeout, defaults.connect_timeout)?,
-            backoff_base: duration("backoff_base", self.backoff_base, defaults.backoff_base)?,
-            backoff_cap: duration("backoff_cap", self.backoff_cap, defaults.backoff_cap)?,
+            max_attempts: counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?,
+            attempt_timeout: duration("timeout", self.timeout, &bounds::ATTEMPT_TIMEOUT, defaults.attempt_timeout)?,
+            connect_timeout: duration(
+                "connect_timeout",
+                self.connect_timeout,
+                &bounds::CONNECT_TIMEOUT,
+                defaults.connect_timeout,
+            )?,
+            backoff_base: duration("backoff_base", self.backoff_base, &bounds::BACKOFF_BASE, defaults.backoff_base)?,
+            backoff_cap: duration("backoff_cap", self.backoff_cap, &bounds::BACKOFF_CAP, defaults.backoff_cap)?,
             deadline: match self.deadline {
-                Some(value) => Some(units.duration("deadline", value)?),
+                Some(value) => Some(units.duration("deadline", value, &bounds::DEADLINE)?),
                 None => defaults.deadline,
             },
-            max_rate_limit_waits: self.max_rate_limit_waits.unwrap_or(defaults.max_rate_limit_waits),
-            max_retry_after: duration("max_retry_after", self.max_retry_after, defaults.max_retry_after)?,
+            max_rate_limit_waits: counted(
+                "max_rate_limit_waits",
+                self.max_rate_limit_waits,
+                &bounds::MAX_RATE_LIMIT_WAITS,
+                defaults.max_rate_limit_waits,
+            )?,
+            max_retry_after: duration(
+                "max_retry_after",
+                self.max_retry_after,
+                &bounds::MAX_RETRY_AFTER,
+                defaults.max_retry_after,
+            )?,
             fast_forward_waits: self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits),
         })
     }
@@ -176,6 +219,21 @@ mod tests {
             let given = GivenOptions { timeout: Some(f64::NAN), ..GivenOptions::default() };
             assert!(matches!(given.resolve(units), Err(PublishError::InvalidInput(_))));
         }
+    }
+
+    #[test]
+    fn counts_are_never_wrapped_or_cut_and_durations_are_bounded() {
+        for bad in [2f64.powi(32) + 3.0, 2.5, f64::NAN, -1.0, 0.0, 1e300] {
+            let given = GivenOptions { max_attempts: Some(bad), ..GivenOptions::default() };
+            let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+            assert_eq!(e.field, "maxAttempts");
+            assert!(e.message.len() < 80, "{}", e.message);
+        }
+        let given = GivenOptions { backoff_base: Some(2f64.powi(53)), ..GivenOptions::default() };
+        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+        assert_eq!((e.field.as_str(), e.subject), ("backoffBaseMs", postato::Subject::Setting));
+        let given = GivenOptions { max_attempts: Some(7.0), ..GivenOptions::default() };
+        assert_eq!(given.resolve(Units::Seconds).unwrap().max_attempts, 7);
     }
 
     #[test]

@@ -1,5 +1,6 @@
 //! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
 
+use postato::postato_core::bounds;
 use postato::{Client, PublishError, Publisher, ResultStore};
 use std::sync::Arc;
 
@@ -15,7 +16,7 @@ pub fn publisher(
 ) -> Result<Publisher, PublishError> {
     let publisher = Publisher::with_shared_store(client, store);
     Ok(match key_retention {
-        Some(value) => publisher.key_retention(units.duration("key_retention", value)?),
+        Some(value) => publisher.key_retention(units.duration("key_retention", value, &bounds::KEY_RETENTION)?),
         None => publisher,
     })
 }

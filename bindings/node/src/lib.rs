@@ -11,8 +11,8 @@ use napi_derive::napi;
 
 /// The idempotency key of a business key.
 #[napi]
-pub fn idempotency_key(business_key: String) -> String {
-    postato::idempotency_key(&business_key)
+pub fn idempotency_key(business_key: String) -> napi::Result<String> {
+    postato::checked_idempotency_key(&business_key).map_err(|e| errors::publish_error(&e.into()))
 }
 
 /// The Rust library's version.

@@ -33,8 +33,9 @@ impl NativeStore {
     /// A PostgreSQL store shared by many workers (connects on first use); an absent
     /// `pool_size` is the default.
     #[napi(factory)]
-    pub fn postgres(url: String, pool_size: Option<u32>) -> napi::Result<Self> {
-        let location = StoreLocation::Postgres { url, pool_size: pool_size.map(|n| n as usize) };
+    pub fn postgres(url: String, pool_size: Option<f64>) -> napi::Result<Self> {
+        let pool_size = pool_size.map(postato_ffi::pool_size).transpose().map_err(|e| publish_error(&e))?;
+        let location = StoreLocation::Postgres { url, pool_size };
         Ok(NativeStore { store: location.open().map_err(other)? })
     }
 

@@ -48,6 +48,21 @@ fn log_event(business_key: &str, event: &Event) {
     }
 }
 
+/// Parses a post for publishing, and passes its notice (a schedule time already past) to the
+/// `postato` logger.
+pub fn parse_for_publish(post_json: &str) -> PyResult<postato::Post> {
+    let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+    let now_ms = std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
+    if let Some(notice) = post.schedule_notice(now_ms) {
+        Python::attach(|py| {
+            let _ = py.import("postato._log").and_then(|m| m.getattr("notice")).and_then(|f| f.call1((notice,)));
+        });
+    }
+    Ok(post)
+}
+
 /// The Rust client for one workspace.
 #[pyclass(module = "postato._native", frozen)]
 pub struct NativeClient {
@@ -83,13 +98,13 @@ impl NativeClient {
         workspace_id: String,
         language: String,
         base_url: Option<String>,
-        max_attempts: Option<u32>,
+        max_attempts: Option<f64>,
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
         backoff_base: Option<f64>,
         backoff_cap: Option<f64>,
         deadline: Option<f64>,
-        max_rate_limit_waits: Option<u32>,
+        max_rate_limit_waits: Option<f64>,
         max_retry_after: Option<f64>,
         fast_forward_waits: Option<bool>,
     ) -> PyResult<Self> {
@@ -122,7 +137,7 @@ impl NativeClient {
 
     /// Publishes synchronously, with the GIL released.
     fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
-        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let post = parse_for_publish(post_json)?;
         let client = self.client().map_err(|e| to_py(&e))?;
         let published = runtime::block_on(py, async move { client.publish(&post).await })?.map_err(|e| to_py(&e))?;
         published_dict(py, &published, false)
@@ -130,7 +145,7 @@ impl NativeClient {
 
     /// Publishes as an asyncio awaitable; cancelling the task cancels the publish.
     fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
-        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let post = parse_for_publish(post_json)?;
         let client = self.client().map_err(|e| to_py(&e))?;
         pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
             let published = client.publish(&post).await.map_err(|e| to_py(&e))?;

@@ -22,10 +22,38 @@ fn class_name(kind: ErrorKind) -> &'static str {
     }
 }
 
+/// A field or setting as a Python caller passes it, with its wire name (the exception's
+/// `field`) beside it where they differ: `business_key (businessKey)`, `max_retry_after
+/// (maxRetryAfter)`, `content[1].text`.
+fn python_name(field: &str) -> String {
+    let mut name = String::new();
+    for c in field.chars() {
+        if c.is_ascii_uppercase() {
+            name.push('_');
+            name.push(c.to_ascii_lowercase());
+        } else {
+            name.push(c);
+        }
+    }
+    if name == field {
+        name
+    } else {
+        format!("{name} ({field})")
+    }
+}
+
+/// The message, a field or setting named as Python code passes it.
+fn message(error: &PublishError) -> String {
+    match error {
+        PublishError::InvalidInput(e) => e.named(&python_name(&e.field)),
+        other => other.to_string(),
+    }
+}
+
 fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
     let class = py.import("postato.errors")?.getattr(class_name(error.kind()))?;
     let kwargs = PyDict::new(py);
-    kwargs.set_item("message", error.to_string())?;
+    kwargs.set_item("message", message(error))?;
     kwargs.set_item("status", error.status())?;
     kwargs.set_item("body", error.body())?;
     kwargs.set_item("attempts", error.attempts())?;

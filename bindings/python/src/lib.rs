@@ -10,8 +10,8 @@ use pyo3::prelude::*;
 
 /// The idempotency key of a business key.
 #[pyfunction]
-fn idempotency_key(business_key: &str) -> String {
-    postato::idempotency_key(business_key)
+fn idempotency_key(business_key: &str) -> PyResult<String> {
+    postato::checked_idempotency_key(business_key).map_err(|e| errors::to_py(&e.into()))
 }
 
 /// The version of the Rust library.

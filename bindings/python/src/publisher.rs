@@ -2,12 +2,12 @@
 //! forked child: a SQLite connection must not cross a fork).
 
 use postato::{PublishError, PublishReport, Publisher, ResultStore};
-use postato_ffi::{parse_post, StoreLocation, Units};
+use postato_ffi::{StoreLocation, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
-use crate::client::{published_dict, NativeClient};
+use crate::client::{parse_for_publish, published_dict, NativeClient};
 use crate::errors::{other, to_py};
 use crate::runtime::{self, ExtensionRuntime};
 
@@ -52,7 +52,8 @@ impl NativeStore {
     /// is the default.
     #[staticmethod]
     #[pyo3(signature = (url, pool_size=None))]
-    fn postgres(py: Python<'_>, url: String, pool_size: Option<usize>) -> PyResult<Self> {
+    fn postgres(py: Python<'_>, url: String, pool_size: Option<f64>) -> PyResult<Self> {
+        let pool_size = pool_size.map(postato_ffi::pool_size).transpose().map_err(|e| to_py(&e))?;
         Self::with_location(py, StoreLocation::Postgres { url, pool_size })
     }
 
@@ -126,7 +127,7 @@ impl NativePublisher {
     /// a post whose earlier send's outcome is unknown.
     #[pyo3(signature = (post_json, force=false))]
     fn publish<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyDict>> {
-        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let report =
             runtime::block_on(py, async move { publish(&publisher, &post, force).await })?.map_err(|e| to_py(&e))?;
@@ -136,7 +137,7 @@ impl NativePublisher {
     /// Publishes unless the store has it, as an asyncio awaitable.
     #[pyo3(signature = (post_json, force=false))]
     fn publish_async<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyAny>> {
-        let post = parse_post(post_json).map_err(|e| to_py(&e))?;
+        let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
             let report = publish(&publisher, &post, force).await.map_err(|e| to_py(&e))?;

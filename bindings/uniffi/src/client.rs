@@ -114,7 +114,8 @@ impl Store {
     /// is the default.
     #[uniffi::constructor(default(pool_size = None))]
     pub fn postgres(url: String, pool_size: Option<u32>) -> Result<Arc<Self>, PostatoError> {
-        Store::open(StoreLocation::Postgres { url, pool_size: pool_size.map(|n| n as usize) })
+        let pool_size = pool_size.map(|n| postato_ffi::pool_size(n.into())).transpose()?;
+        Store::open(StoreLocation::Postgres { url, pool_size })
     }
 
     pub async fn counts(&self) -> Result<StoreCounts, PostatoError> {

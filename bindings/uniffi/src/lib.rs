@@ -17,8 +17,8 @@ uniffi::setup_scaffolding!();
 
 /// The idempotency key of a business key.
 #[uniffi::export]
-pub fn idempotency_key(business_key: String) -> String {
-    postato::idempotency_key(&business_key)
+pub fn idempotency_key(business_key: String) -> Result<String, PostatoError> {
+    Ok(postato::checked_idempotency_key(&business_key)?)
 }
 
 /// The default of every client setting (times in ms).

@@ -41,13 +41,13 @@ impl ClientOptions {
         let ms = |v: Option<u64>| v.map(|ms| ms as f64);
         GivenOptions {
             base_url: self.base_url,
-            max_attempts: self.max_attempts,
+            max_attempts: self.max_attempts.map(f64::from),
             timeout: ms(self.timeout_ms),
             connect_timeout: ms(self.connect_timeout_ms),
             backoff_base: ms(self.backoff_base_ms),
             backoff_cap: ms(self.backoff_cap_ms),
             deadline: ms(self.deadline_ms),
-            max_rate_limit_waits: self.max_rate_limit_waits,
+            max_rate_limit_waits: self.max_rate_limit_waits.map(f64::from),
             max_retry_after: ms(self.max_retry_after_ms),
             fast_forward_waits: self.fast_forward_waits,
         }
@@ -113,12 +113,13 @@ pub struct PostInput {
     pub platform: String,
     pub account_id: String,
     pub content: Content,
-    /// `publish`, `scheduled` or `draft`.
-    #[uniffi(default = "publish")]
-    pub status: String,
+    /// `publish`, `scheduled` or `draft`; null: `scheduled` with a `scheduled_at`, else
+    /// `publish` (`publish` with a `scheduled_at` is refused: it would publish at once).
+    #[uniffi(default = None)]
+    pub status: Option<String>,
     #[uniffi(default = "post")]
     pub post_type: String,
-    /// RFC 3339, such as `2026-12-01T09:00:00Z`; required for `scheduled`.
+    /// RFC 3339, such as `2026-12-01T09:00:00Z`; implies status `scheduled`.
     #[uniffi(default = None)]
     pub scheduled_at: Option<String>,
 }
@@ -137,15 +138,15 @@ impl PostInput {
                     .collect(),
             ),
         };
-        let mut post = Post::new(
-            &self.business_key,
-            &self.platform,
-            &self.account_id,
-            self.status.parse::<PostStatus>()?,
-            &self.post_type,
-            content,
-        );
-        post.scheduled_at = self.scheduled_at.as_deref().map(postato::postato_core::parse_timestamp).transpose()?;
+        let scheduled_at = self.scheduled_at.as_deref().map(postato::postato_core::parse_timestamp).transpose()?;
+        let status = match &self.status {
+            Some(status) => status.parse::<PostStatus>()?,
+            None => PostStatus::implied(scheduled_at.is_some()),
+        };
+        let mut post =
+            Post::new(&self.business_key, &self.platform, &self.account_id, status, &self.post_type, content);
+        post.scheduled_at = scheduled_at;
+        post.validate()?;
         Ok(post)
     }
 }

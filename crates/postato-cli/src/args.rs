@@ -2,15 +2,73 @@
 //! Each connection setting comes from its flag, then the environment, then the default.
 
 use clap::{Args, ValueEnum};
+use postato::postato_core::{bounds, defaults};
 use postato::{Client, ClientBuilder, PublishError, ResultStore, SqliteStore, ValidationError};
+use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
-use postato::postato_core::defaults;
-
 /// A default duration as the flags take it.
-const fn millis(duration: Duration) -> u64 {
+pub const fn millis(duration: Duration) -> u64 {
     duration.as_millis() as u64
+}
+
+/// A number as a flag gives it (negative ones included, so that `-1` is refused by its range,
+/// not taken for a flag).
+fn number(text: &str) -> Result<f64, String> {
+    text.trim().parse::<f64>().map_err(|_| format!("{text:?} is not a number"))
+}
+
+/// A `--…-ms` flag: whole milliseconds within `range` (`postato_core::bounds`).
+fn millis_in(text: &str, range: &RangeInclusive<Duration>) -> Result<u64, String> {
+    let value = number(text)?;
+    if value.fract() != 0.0 {
+        return Err(format!("is {value}: give whole milliseconds"));
+    }
+    bounds::duration_from_f64("", value, 1000.0, "milliseconds", range).map(millis).map_err(|e| e.message)
+}
+
+/// A count flag within `range`.
+pub fn count_in(text: &str, range: &RangeInclusive<u32>) -> Result<u32, String> {
+    bounds::count_from_f64("", number(text)?, range).map_err(|e| e.message)
+}
+
+/// A `--…-hours` flag within `range`.
+pub fn hours_in(text: &str, range: &RangeInclusive<Duration>) -> Result<Duration, String> {
+    bounds::duration_from_f64("", number(text)?, 1.0 / 3600.0, "hours", range).map_err(|e| e.message)
+}
+
+fn timeout_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::ATTEMPT_TIMEOUT)
+}
+fn max_attempts(text: &str) -> Result<u32, String> {
+    count_in(text, &bounds::MAX_ATTEMPTS)
+}
+fn backoff_base_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::BACKOFF_BASE)
+}
+fn backoff_cap_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::BACKOFF_CAP)
+}
+fn deadline_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::DEADLINE)
+}
+
+/// The flag (or environment variable) behind a setting an error names, so that the message
+/// speaks of what the user typed.
+pub fn flag_for(setting: &str) -> Option<&'static str> {
+    Some(match setting {
+        "baseUrl" => "--base-url (or POSTATO_BASE_URL)",
+        "apiKey" => "--api-key (or POSTATO_API_KEY)",
+        "workspaceId" => "--workspace (or POSTATO_WORKSPACE_ID)",
+        "timeout" => "--timeout-ms",
+        "maxAttempts" => "--max-attempts",
+        "backoffBase" => "--backoff-base-ms",
+        "backoffCap" => "--backoff-cap-ms",
+        "deadline" => "--deadline-ms",
+        "store" => "--store",
+        _ => return None,
+    })
 }
 
 /// How results are printed.
@@ -35,32 +93,34 @@ pub struct ConnectionArgs {
     /// The workspace to publish into [env: POSTATO_WORKSPACE_ID]
     #[arg(long)]
     pub workspace: Option<String>,
-    /// The limit on each attempt, in ms
-    #[arg(long, default_value_t = millis(defaults::ATTEMPT_TIMEOUT))]
+    /// The limit on each attempt, in ms (1 to 600000)
+    #[arg(long, default_value_t = millis(defaults::ATTEMPT_TIMEOUT), value_parser = timeout_ms, allow_negative_numbers = true)]
     pub timeout_ms: u64,
-    /// Attempts that may fail with a retryable error
-    #[arg(long, default_value_t = defaults::MAX_ATTEMPTS)]
+    /// Attempts that may fail with a retryable error (1 to 100)
+    #[arg(long, default_value_t = defaults::MAX_ATTEMPTS, value_parser = max_attempts, allow_negative_numbers = true)]
     pub max_attempts: u32,
-    /// The backoff base, in ms
-    #[arg(long, default_value_t = millis(defaults::BACKOFF_BASE))]
+    /// The backoff base, in ms (0 to 600000)
+    #[arg(long, default_value_t = millis(defaults::BACKOFF_BASE), value_parser = backoff_base_ms, allow_negative_numbers = true)]
     pub backoff_base_ms: u64,
-    /// The backoff cap, in ms
-    #[arg(long, default_value_t = millis(defaults::BACKOFF_CAP))]
+    /// The backoff cap, in ms (0 to 3600000)
+    #[arg(long, default_value_t = millis(defaults::BACKOFF_CAP), value_parser = backoff_cap_ms, allow_negative_numbers = true)]
     pub backoff_cap_ms: u64,
-    /// A limit on each whole publish (waits included), in ms
-    #[arg(long)]
+    /// A limit on each whole publish (waits included), in ms (1 to 86400000)
+    #[arg(long, value_parser = deadline_ms, allow_negative_numbers = true)]
     pub deadline_ms: Option<u64>,
     /// For tests: waits advance a virtual clock instead of sleeping
     #[arg(long, hide = true)]
     pub fast_forward_waits: bool,
 }
 
+/// A setting from its flag, else its environment variable. Given but empty is given: the
+/// client refuses it (an empty base URL must never mean the production API).
 fn setting(flag: &Option<String>, env: &str) -> Option<String> {
-    flag.clone().or_else(|| std::env::var(env).ok()).filter(|v| !v.is_empty())
+    flag.clone().or_else(|| std::env::var(env).ok())
 }
 
 fn missing(field: &str, flag: &str, env: &str) -> PublishError {
-    PublishError::InvalidInput(ValidationError::new(field, format!("is missing: pass {flag} or set {env}")))
+    PublishError::InvalidInput(ValidationError::setting(field, format!("is missing: pass {flag} or set {env}")))
 }
 
 impl ConnectionArgs {
@@ -91,13 +151,26 @@ impl ConnectionArgs {
     }
 }
 
+/// Whether a command may create the store it is given.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StoreUse {
+    /// `publish`, `batch`: a new path starts a new store.
+    Create,
+    /// `status`, `dlq`: the store must exist (a mistyped path is an error, not a new store).
+    Existing,
+}
+
 /// Opens the result store named by `--store`: a `postgres://` URL (shared by many workers;
 /// `pool` connections) or a SQLite file path.
-pub async fn open_store(location: &str, pool: usize) -> Result<Arc<dyn ResultStore>, String> {
+pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
     if location.starts_with("postgres://") || location.starts_with("postgresql://") {
         let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
         let store = postato_postgres::PostgresStore::connect(location, pool).await.map_err(|e| e.to_string())?;
         return Ok(Arc::new(store.with_audit(audit)));
     }
-    SqliteStore::open(location).map(|s| Arc::new(s) as Arc<dyn ResultStore>).map_err(|e| e.to_string())
+    let store = match mode {
+        StoreUse::Create => SqliteStore::open(location),
+        StoreUse::Existing => SqliteStore::open_existing(location),
+    };
+    store.map(|s| Arc::new(s) as Arc<dyn ResultStore>).map_err(|e| format!("--store: {e}"))
 }

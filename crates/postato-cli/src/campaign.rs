@@ -1,8 +1,15 @@
 //! Campaign files: one post per line (the wire format plus `businessKey`), read as a stream so
-//! memory does not grow with the file. A line that is not a post is reported with its number.
+//! memory does not grow with the file. No line is trusted: one longer than the largest post
+//! the API accepts, one that is not UTF-8 or starts with a byte-order mark, and one that is
+//! not a post are each reported with their number (to be dead-lettered), and reading goes on.
 
+use postato::postato_core::bounds::{self, MAX_POST_BYTES};
 use postato::{Post, ValidationError};
-use std::io::BufRead;
+use std::io::{self, BufRead, Read};
+
+/// A line running on without an end for this long is not a campaign at all (`/dev/zero`, a
+/// binary file): reading stops with an error instead of skipping for ever.
+const MAX_SKIPPED_BYTES: u64 = 1 << 30;
 
 /// One non-blank line of a campaign.
 #[derive(Debug, Clone)]
@@ -35,39 +42,211 @@ pub fn what_is_wrong(error: &ValidationError) -> String {
     format!("{}: {}", error.field, error.message)
 }
 
+/// The first line of each business key wins: a later line with the same key (whatever its
+/// content) is turned into a dead letter naming the first, before anything is sent, so which
+/// content is published never depends on timing.
+///
+/// Keys are remembered as 64-bit hashes with their first line (12 bytes a post, about 24 MiB
+/// at a million posts). Two different keys sharing a hash (odds about 1 in 30 million for a
+/// million-post campaign) would dead-letter the second as a duplicate: recorded and
+/// explained, never lost silently.
+#[derive(Default)]
+pub struct FirstLineWins {
+    first_line: std::collections::HashMap<u64, u32>,
+}
+
+impl FirstLineWins {
+    /// `item`, or a dead letter if an earlier line had its business key.
+    pub fn check(&mut self, item: CampaignLine) -> CampaignLine {
+        let key = match &item.post {
+            Ok(post) => post.business_key.as_str(),
+            Err(unreadable) if unreadable.business_key != line_key(item.line) => unreadable.business_key.as_str(),
+            Err(_) => return item,
+        };
+        let hash = {
+            use std::hash::{Hash, Hasher};
+            let mut hasher = std::hash::DefaultHasher::new();
+            key.hash(&mut hasher);
+            hasher.finish()
+        };
+        let line = u32::try_from(item.line).unwrap_or(u32::MAX);
+        let first = *self.first_line.entry(hash).or_insert(line);
+        if first == line {
+            return item;
+        }
+        let reason = format!(
+            "businessKey: {key:?} is already the key of line {first}, which is the one published: give this post a key \
+             of its own, or remove the line"
+        );
+        let text = match &item.post {
+            Ok(post) => excerpt(&serde_json::to_string(post).unwrap_or_default()),
+            Err(unreadable) => unreadable.text.clone(),
+        };
+        CampaignLine { line: item.line, post: Err(UnreadableLine { business_key: line_key(item.line), reason, text }) }
+    }
+}
+
+/// The first 4 KiB of a line, kept with its dead letter.
+fn excerpt(text: &str) -> String {
+    let mut cut = text.len().min(4096);
+    while !text.is_char_boundary(cut) {
+        cut -= 1;
+    }
+    text[..cut].to_owned()
+}
+
 /// Parses one line.
 pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
     Post::from_json(text).map_err(|e| {
         let business_key = serde_json::from_str::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
-            .filter(|k| !k.is_empty())
+            .filter(|k| !k.trim().is_empty())
             .unwrap_or_else(|| line_key(line));
-        let mut text = text.to_owned();
-        if text.len() > 4096 {
-            let mut cut = 4096;
-            while !text.is_char_boundary(cut) {
-                cut -= 1;
-            }
-            text.truncate(cut);
-        }
         // A line is one line of JSON: the parser's "at line 1 column N" would be a second,
         // different line number beside the campaign's.
         let reason = what_is_wrong(&e).replace(" at line 1 column ", " at column ");
-        UnreadableLine { business_key, reason, text }
+        UnreadableLine { business_key, reason, text: excerpt(text) }
     })
 }
 
-/// Reads a campaign, line by line.
-pub fn read(reader: impl BufRead) -> impl Iterator<Item = std::io::Result<CampaignLine>> {
-    reader.lines().enumerate().filter_map(|(i, text)| {
-        let line = i as u64 + 1;
-        match text {
-            Ok(text) if text.trim().is_empty() => None,
-            Ok(text) => Some(Ok(CampaignLine { line, post: parse_line(line, &text) })),
-            Err(e) => Some(Err(e)),
+/// A line's bytes as text: refused when not UTF-8 or when it starts with a byte-order mark
+/// (an editor's "UTF-8 with BOM", which JSON does not allow).
+pub fn line_text(bytes: &[u8]) -> Result<&str, String> {
+    let text = std::str::from_utf8(bytes).map_err(|e| {
+        format!(
+            "post: is not UTF-8 text (byte {} at column {} is not): save the campaign as UTF-8",
+            bytes.get(e.valid_up_to()).map_or("?".to_owned(), |b| format!("0x{b:02x}")),
+            e.valid_up_to() + 1
+        )
+    })?;
+    if text.starts_with('\u{feff}') {
+        return Err("post: starts with a byte-order mark (U+FEFF, \"UTF-8 with BOM\"): save the campaign as UTF-8 \
+                    without a BOM"
+            .to_owned());
+    }
+    Ok(text)
+}
+
+/// Reads at most the largest post the API accepts from `source` (a `--json` file): a longer
+/// one is refused without reading further.
+pub fn read_post_file(source: impl Read) -> io::Result<Result<Vec<u8>, String>> {
+    let mut bytes = Vec::new();
+    source.take(MAX_POST_BYTES as u64 + 1).read_to_end(&mut bytes)?;
+    if bytes.len() > MAX_POST_BYTES {
+        return Ok(Err(too_long()));
+    }
+    Ok(Ok(bytes))
+}
+
+fn too_long() -> String {
+    format!(
+        "post: is longer than {}, the largest post the API accepts: shorten the content, or check that each post \
+         is on a line of its own",
+        bounds::human_bytes(MAX_POST_BYTES as u64)
+    )
+}
+
+/// Reads a campaign, line by line, holding at most one line (of at most the largest post the
+/// API accepts) in memory.
+pub fn read(reader: impl BufRead) -> impl Iterator<Item = io::Result<CampaignLine>> {
+    CampaignReader { reader, line: 0, bytes: Vec::new(), done: false, unfinished: false }
+}
+
+struct CampaignReader<R> {
+    reader: R,
+    line: u64,
+    bytes: Vec<u8>,
+    done: bool,
+    /// The last line was reported too long before its end was read: skip to it first.
+    unfinished: bool,
+}
+
+impl<R: BufRead> CampaignReader<R> {
+    /// Discards the rest of an over-long line, up to [`MAX_SKIPPED_BYTES`].
+    fn skip_rest_of_line(&mut self) -> io::Result<()> {
+        let mut skipped = 0u64;
+        loop {
+            let buffer = self.reader.fill_buf()?;
+            if buffer.is_empty() {
+                return Ok(());
+            }
+            if let Some(end) = buffer.iter().position(|b| *b == b'\n') {
+                self.reader.consume(end + 1);
+                return Ok(());
+            }
+            let n = buffer.len();
+            self.reader.consume(n);
+            skipped += n as u64;
+            if skipped > MAX_SKIPPED_BYTES {
+                return Err(io::Error::new(
+                    io::ErrorKind::InvalidData,
+                    format!(
+                        "line {} runs on for more than {} without ending: this is not a campaign (JSON Lines) file",
+                        self.line,
+                        bounds::human_bytes(MAX_SKIPPED_BYTES)
+                    ),
+                ));
+            }
         }
-    })
+    }
+
+    fn unreadable(&self, reason: String, text: String) -> CampaignLine {
+        let post = Err(UnreadableLine { business_key: line_key(self.line), reason, text });
+        CampaignLine { line: self.line, post }
+    }
+}
+
+impl<R: BufRead> Iterator for CampaignReader<R> {
+    type Item = io::Result<CampaignLine>;
+
+    fn next(&mut self) -> Option<Self::Item> {
+        if std::mem::take(&mut self.unfinished) {
+            if let Err(e) = self.skip_rest_of_line() {
+                self.done = true;
+                return Some(Err(e));
+            }
+        }
+        while !self.done {
+            self.bytes.clear();
+            let read = (&mut self.reader).take(MAX_POST_BYTES as u64 + 2).read_until(b'\n', &mut self.bytes);
+            match read {
+                Ok(0) => self.done = true,
+                Err(e) => {
+                    self.done = true;
+                    return Some(Err(e));
+                }
+                Ok(_) => {
+                    self.line += 1;
+                    let ended = self.bytes.last() == Some(&b'\n');
+                    if ended {
+                        self.bytes.pop();
+                    }
+                    if self.bytes.last() == Some(&b'\r') {
+                        self.bytes.pop();
+                    }
+                    if self.bytes.len() > MAX_POST_BYTES {
+                        // Reported now, its rest skipped on the next call: even a line that
+                        // never ends (`/dev/zero`) is dead-lettered before reading stops.
+                        self.unfinished = !ended;
+                        let text = excerpt(&String::from_utf8_lossy(&self.bytes[..4096]));
+                        return Some(Ok(self.unreadable(too_long(), text)));
+                    }
+                    match line_text(&self.bytes) {
+                        Err(reason) => {
+                            let text = excerpt(&String::from_utf8_lossy(&self.bytes));
+                            return Some(Ok(self.unreadable(reason, text)));
+                        }
+                        Ok(text) if text.trim().is_empty() => {}
+                        Ok(text) => {
+                            return Some(Ok(CampaignLine { line: self.line, post: parse_line(self.line, text) }))
+                        }
+                    }
+                }
+            }
+        }
+        None
+    }
 }
 
 #[cfg(test)]

@@ -1,10 +1,10 @@
 //! Printing results: one JSON line or a line of text per result, and errors in the same form.
 //! In text, each error says its kind once and each dead letter its line number once.
 
-use postato::{DeadLetter, PublishError, Published};
+use postato::{DeadLetter, PublishError, Published, Subject};
 use serde_json::json;
 
-use crate::args::Output;
+use crate::args::{self, Output};
 use crate::campaign;
 
 /// Prints a successful publish.
@@ -27,16 +27,28 @@ pub fn published(output: Output, published: &Published, from_store: bool) {
     }
 }
 
+/// An error's message, a setting named by its flag (`invalid setting: --max-attempts: …`).
+pub fn message(error: &PublishError) -> String {
+    match error {
+        PublishError::InvalidInput(e) if e.subject == Subject::Setting => match args::flag_for(&e.field) {
+            Some(flag) => e.named(flag),
+            None => e.to_string(),
+        },
+        other => other.to_string(),
+    }
+}
+
 /// Prints a failed publish (JSON on stdout, text on stderr).
 pub fn failed(output: Output, error: &PublishError) {
+    let message = message(error);
     match output {
         Output::Json => println!(
             "{}",
-            json!({"ok": false, "kind": error.kind().as_str(), "status": error.status(), "message": error.to_string()})
+            json!({"ok": false, "kind": error.kind().as_str(), "status": error.status(), "message": message})
         ),
         Output::Text => {
             let kind = error.kind();
-            eprintln!("error ({kind}): {}", without_kind(kind.as_str(), &error.to_string()))
+            eprintln!("error ({kind}): {}", without_kind(kind.as_str(), &message))
         }
     }
 }

@@ -29,6 +29,12 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 /// The wait on a 429 whose Retry-After is missing or unreadable.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
+/// The largest request body the API accepts (its 413 limit), so the largest campaign line
+/// or `--json` post file that is read.
+pub const MAX_POST_BYTES: usize = 1024 * 1024;
+/// Publishes at once in `postato batch`.
+pub const CONCURRENCY: u32 = 8;
+
 /// Response bodies are read up to this size.
 pub const MAX_RESPONSE_BYTES: usize = 1024 * 1024;
 /// An idle pooled connection is closed after this long.

@@ -15,6 +15,19 @@ pub fn idempotency_key(business_key: &str) -> String {
     hex
 }
 
+/// The idempotency key of a business key a user typed: an empty one is refused, since no
+/// post can be published under it. (A blank one such as `" "` still has its key, as the
+/// shared test vector pins; `publish` refuses it, see [`check_business_key`](crate::check_business_key).)
+pub fn checked_idempotency_key(business_key: &str) -> Result<String, crate::ValidationError> {
+    if business_key.is_empty() {
+        return Err(crate::ValidationError::new(
+            "businessKey",
+            "is empty: give the business key whose idempotency key you want",
+        ));
+    }
+    Ok(idempotency_key(business_key))
+}
+
 /// Composes a business key from parts such that different part lists never give the same
 /// key: each part is written as its length in bytes, `:`, then the part. So `["ab", "c"]`
 /// gives `2:ab1:c` and `["a", "bc"]` gives `1:a2:bc`.

@@ -57,6 +57,7 @@
 //! ```
 #![deny(missing_docs)]
 
+pub mod bounds;
 pub mod defaults;
 mod driver;
 mod error;
@@ -80,7 +81,9 @@ pub use error::{
     body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT,
 };
 pub use event::{Decision, Event, WaitReason};
-pub use key::{check_business_key_reuse, compose_business_key, idempotency_key, payload_fingerprint};
+pub use key::{
+    check_business_key_reuse, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint,
+};
 pub use limits::{
     Admission, GateSnapshot, LimitsSnapshot, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits,
     WhenBudgetEmpty,
@@ -93,4 +96,4 @@ pub use response::{classify, parse_published_body, PublishedBody, Response, Verd
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
 pub use secret::ApiKey;
 pub use time::Timestamp;
-pub use validate::ValidationError;
+pub use validate::{check_business_key, check_workspace_id, Subject, ValidationError};

@@ -3,8 +3,8 @@
 
 use std::time::Duration;
 
-use crate::defaults;
 use crate::validate::ValidationError;
+use crate::{bounds, defaults};
 
 /// How the random part of a backoff is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -59,26 +59,31 @@ impl Default for RetryPolicy {
 }
 
 impl RetryPolicy {
-    /// Checks that the policy can work: at least one attempt, a non-zero timeout, a base not
-    /// above the cap.
+    /// Checks that the policy can work and cannot wait for ever: every setting within its
+    /// [`bounds`](crate::bounds), and a base not above the cap.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.max_attempts == 0 {
-            return Err(ValidationError::new("maxAttempts", "is 0: allow at least 1 attempt"));
+        bounds::check_count("maxAttempts", self.max_attempts.into(), &bounds::MAX_ATTEMPTS)?;
+        bounds::check_count("maxRateLimitWaits", self.max_rate_limit_waits.into(), &bounds::MAX_RATE_LIMIT_WAITS)?;
+        bounds::check_duration("timeout", self.attempt_timeout, &bounds::ATTEMPT_TIMEOUT)?;
+        bounds::check_duration("backoffBase", self.backoff_base, &bounds::BACKOFF_BASE)?;
+        bounds::check_duration("backoffCap", self.backoff_cap, &bounds::BACKOFF_CAP)?;
+        bounds::check_duration("maxRetryAfter", self.max_retry_after, &bounds::MAX_RETRY_AFTER)?;
+        bounds::check_duration("defaultRetryAfter", self.default_retry_after, &bounds::MAX_RETRY_AFTER)?;
+        if let Some(deadline) = self.deadline {
+            bounds::check_duration("deadline", deadline, &bounds::DEADLINE)?;
         }
-        if self.attempt_timeout.is_zero() {
-            return Err(ValidationError::new("timeout", "is 0: give each attempt time to complete"));
+        if let Jitter::Additive { max } = self.jitter {
+            bounds::check_duration("jitter", max, &bounds::BACKOFF_CAP)?;
         }
         if self.backoff_base > self.backoff_cap {
-            return Err(ValidationError::new(
+            return Err(ValidationError::setting(
                 "backoffBase",
                 format!(
-                    "({:?}) is above backoffCap ({:?}): lower it or raise the cap",
-                    self.backoff_base, self.backoff_cap
+                    "({}) is above backoffCap ({}): lower it or raise the cap",
+                    bounds::human(self.backoff_base),
+                    bounds::human(self.backoff_cap)
                 ),
             ));
-        }
-        if self.deadline == Some(Duration::ZERO) {
-            return Err(ValidationError::new("deadline", "is 0: give the publish time, or set no deadline"));
         }
         Ok(())
     }

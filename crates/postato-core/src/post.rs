@@ -44,6 +44,16 @@ pub enum PostStatus {
 }
 
 impl PostStatus {
+    /// The status a post means when its caller gives none: `scheduled` when it has a schedule
+    /// time, else `publish`. (An explicit `publish` with a schedule time is refused.)
+    pub fn implied(scheduled: bool) -> PostStatus {
+        if scheduled {
+            PostStatus::Scheduled
+        } else {
+            PostStatus::Publish
+        }
+    }
+
     /// The wire name: `publish`, `scheduled` or `draft`.
     pub fn as_str(self) -> &'static str {
         match self {
@@ -208,27 +218,133 @@ impl Post {
 /// A serde error as a validation error naming the field it is about, when it says.
 fn serde_error(what: &str, e: &serde_json::Error) -> ValidationError {
     let message = e.to_string();
-    let field = message
-        .split('`')
-        .nth(1)
-        .filter(|_| message.starts_with("missing field") || message.starts_with("unknown field"))
-        .unwrap_or("post");
-    ValidationError::new(field, format!("{what}: {message}"))
+    let named = message.split('`').nth(1);
+    match named {
+        Some(field) if message.starts_with("missing field") => ValidationError::new(
+            field,
+            "is missing: every post needs businessKey, platform, accountId, postType and content",
+        ),
+        Some(field) if message.starts_with("unknown field") => ValidationError::new(
+            field,
+            "is not a field of a post: use businessKey, platform, accountId, status, postType, content and scheduledAt",
+        ),
+        _ if message.contains("surrogate") || message.contains("hex escape") => ValidationError::new(
+            "post",
+            format!(
+                "{what}: a string holds a lone UTF-16 surrogate (\\ud800-\\udfff) or a broken \\u escape, which is \
+                 not text: remove it"
+            ),
+        ),
+        _ => ValidationError::new("post", format!("{what}: {message}")),
+    }
 }
 
 impl Post {
     /// Reads a post from JSON (a campaign line: the wire format plus `businessKey`). Errors
     /// name the field; an unknown status or an unreadable `scheduledAt` gets the core's own
-    /// message. Call [`Post::validate`] for the rules.
+    /// message. A missing (or null) `status` is [`PostStatus::implied`] by `scheduledAt`.
+    /// Call [`Post::validate`] for the rules.
     pub fn from_json(text: &str) -> Result<Post, ValidationError> {
-        let value: serde_json::Value = serde_json::from_str(text).map_err(|e| serde_error("not valid JSON", &e))?;
-        if let Some(status) = value.get("status").and_then(|s| s.as_str()) {
-            status.parse::<PostStatus>()?;
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| serde_error("not valid JSON", &e))?;
+        let Some(fields) = value.as_object_mut() else {
+            return Err(ValidationError::new(
+                "post",
+                format!(
+                    "is a JSON {}: give an object such as {{\"businessKey\": …, \"platform\": …}}",
+                    json_type(&value)
+                ),
+            ));
+        };
+        let scheduled = !matches!(fields.get("scheduledAt"), None | Some(serde_json::Value::Null));
+        match fields.get("status") {
+            None | Some(serde_json::Value::Null) => {
+                fields.insert("status".into(), PostStatus::implied(scheduled).as_str().into());
+            }
+            Some(serde_json::Value::String(status)) => {
+                status.parse::<PostStatus>()?;
+            }
+            Some(other) => return Err(wrong_type("status", "\"publish\", \"scheduled\" or \"draft\"", other)),
         }
-        if let Some(at) = value.get("scheduledAt").and_then(|s| s.as_str()) {
+        if let Some(at) = fields.get("scheduledAt").and_then(|s| s.as_str()) {
             parse_timestamp(at)?;
         }
+        check_types(fields)?;
         serde_json::from_value(value).map_err(|e| serde_error("not a valid post", &e))
+    }
+}
+
+/// `string`, `number`, … as a message says a JSON value's type.
+fn json_type(value: &serde_json::Value) -> &'static str {
+    match value {
+        serde_json::Value::Null => "null",
+        serde_json::Value::Bool(_) => "boolean",
+        serde_json::Value::Number(_) => "number",
+        serde_json::Value::String(_) => "string",
+        serde_json::Value::Array(_) => "array",
+        serde_json::Value::Object(_) => "object",
+    }
+}
+
+fn wrong_type(field: &str, wanted: &str, got: &serde_json::Value) -> ValidationError {
+    ValidationError::new(field, format!("must be {wanted}, got a JSON {}", json_type(got)))
+}
+
+/// Names the field of a value of the wrong type, where serde's own message would not (the
+/// content is a string or a thread; a thread item has `text` and maybe `media`).
+fn check_types(fields: &serde_json::Map<String, serde_json::Value>) -> Result<(), ValidationError> {
+    use serde_json::Value;
+    for field in ["businessKey", "platform", "accountId", "postType", "scheduledAt"] {
+        match fields.get(field) {
+            None | Some(Value::String(_)) => {}
+            Some(Value::Null) if field == "scheduledAt" => {}
+            Some(other) => return Err(wrong_type(field, "a string", other)),
+        }
+    }
+    let thread_item = "a string, or a thread: a list of {\"text\": …, \"media\": [{\"id\": …}]}";
+    match fields.get("content") {
+        None | Some(Value::String(_)) => Ok(()),
+        Some(Value::Array(items)) => {
+            for (i, item) in items.iter().enumerate() {
+                let Value::Object(item) = item else {
+                    return Err(wrong_type(&format!("content[{i}]"), "an object with \"text\"", item));
+                };
+                match item.get("text") {
+                    Some(Value::String(_)) => {}
+                    None => {
+                        return Err(ValidationError::new(
+                            format!("content[{i}].text"),
+                            "is missing: give the item's text",
+                        ))
+                    }
+                    Some(other) => return Err(wrong_type(&format!("content[{i}].text"), "a string", other)),
+                }
+                if let Some(unknown) = item.keys().find(|k| *k != "text" && *k != "media") {
+                    return Err(ValidationError::new(
+                        format!("content[{i}].{unknown}"),
+                        "is not a field of a thread item: use \"text\" and \"media\"",
+                    ));
+                }
+                match item.get("media") {
+                    None | Some(Value::Null) => {}
+                    Some(Value::Array(media)) => {
+                        for (j, m) in media.iter().enumerate() {
+                            let id = m.as_object().and_then(|m| m.get("id"));
+                            if !matches!(id, Some(Value::String(_))) || m.as_object().is_some_and(|m| m.len() != 1) {
+                                return Err(ValidationError::new(
+                                    format!("content[{i}].media[{j}]"),
+                                    "must be {\"id\": \"…\"}: the id of media uploaded to Postato",
+                                ));
+                            }
+                        }
+                    }
+                    Some(other) => {
+                        return Err(wrong_type(&format!("content[{i}].media"), "a list of {\"id\": …}", other))
+                    }
+                }
+            }
+            Ok(())
+        }
+        Some(other) => Err(wrong_type("content", thread_item, other)),
     }
 }
 

@@ -6,7 +6,7 @@ use std::sync::Arc;
 use crate::key::{idempotency_key, payload_fingerprint};
 use crate::post::Post;
 use crate::secret::ApiKey;
-use crate::validate::ValidationError;
+use crate::validate::{check_workspace_id, ValidationError};
 
 /// Everything in a path segment except RFC 3986 unreserved characters is percent-encoded.
 const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remove(b'.').remove(b'~');
@@ -31,14 +31,12 @@ impl Request {
     /// calling language in the `User-Agent` (for example `rust`, `python/3.11`).
     pub fn new(post: &Post, workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
         post.validate()?;
-        if workspace_id.trim().is_empty() {
-            return Err(ValidationError::new("workspaceId", "is empty: give the Postato workspace to publish into"));
-        }
+        check_workspace_id(workspace_id)?;
         if api_key.is_empty() {
-            return Err(ValidationError::new("apiKey", "is empty: give a Postato API key"));
+            return Err(ValidationError::setting("apiKey", "is empty: give a Postato API key"));
         }
         if api_key.expose().chars().any(|c| c.is_control() || c == ' ') {
-            return Err(ValidationError::new(
+            return Err(ValidationError::setting(
                 "apiKey",
                 "contains spaces or control characters: check how it was copied",
             ));

@@ -156,10 +156,14 @@ impl Scenario {
         fields.insert("businessKey".into(), Value::from(format!("scenario-{}", self.name)));
         fields.insert("platform".into(), Value::from("x"));
         fields.insert("accountId".into(), Value::from("acc_1"));
-        fields.insert("status".into(), Value::from("publish"));
         fields.insert("postType".into(), Value::from("post"));
         fields.insert("content".into(), Value::from(format!("hello from {}", self.name)));
         fields.extend(self.post.clone());
+        // No status: the one its schedule implies, as every language reads a post.
+        if !fields.contains_key("status") {
+            let status = crate::PostStatus::implied(fields.contains_key("scheduledAt"));
+            fields.insert("status".into(), Value::from(status.as_str()));
+        }
         if let Some(Value::String(key)) = fields.get_mut("businessKey") {
             if !key.is_empty() {
                 *key = format!("{business_key_prefix}{key}");

@@ -1,29 +1,63 @@
-//! Validation before any request: an invalid post never reaches the network.
+//! Validation before any request: an invalid post, or a setting that cannot work, never
+//! reaches the network. [`ValidationError`] says which field or setting and what to do.
 
 use chrono::Datelike;
 use std::fmt;
 
 use crate::post::{Content, Post, PostStatus};
 
-/// What is wrong with a post: the field (wire name) and what to do about it.
+/// What a [`ValidationError`] is about: a post's field, or one of the caller's settings.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+pub enum Subject {
+    /// A field of a post (`businessKey`, `content[2].text`, …).
+    Post,
+    /// A client, publisher or store setting (`maxAttempts`, `baseUrl`, …).
+    Setting,
+}
+
+impl Subject {
+    /// `post` or `setting`, as messages say it.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            Subject::Post => "post",
+            Subject::Setting => "setting",
+        }
+    }
+}
+
+/// What is wrong with a post or a setting: its name and what to do about it.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct ValidationError {
-    /// The offending field, as named on the wire (`businessKey`, `content[2].text`, …).
+    /// A post field or a setting.
+    pub subject: Subject,
+    /// The offending field or setting, in camelCase as on the wire (`businessKey`,
+    /// `content[2].text`, `maxAttempts`); each language shows it in its own terms.
     pub field: String,
     /// What is wrong and how to fix it.
     pub message: String,
 }
 
 impl ValidationError {
-    /// An error about `field`.
+    /// An error about the post field `field`.
     pub fn new(field: impl Into<String>, message: impl Into<String>) -> Self {
-        ValidationError { field: field.into(), message: message.into() }
+        ValidationError { subject: Subject::Post, field: field.into(), message: message.into() }
+    }
+
+    /// An error about the setting `setting`.
+    pub fn setting(setting: impl Into<String>, message: impl Into<String>) -> Self {
+        ValidationError { subject: Subject::Setting, field: setting.into(), message: message.into() }
+    }
+
+    /// The message with the field named as the caller knows it (a flag, a keyword argument):
+    /// `invalid setting: --max-attempts: …`.
+    pub fn named(&self, name: &str) -> String {
+        format!("invalid {}: {name}: {}", self.subject.as_str(), self.message)
     }
 }
 
 impl fmt::Display for ValidationError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-        write!(f, "invalid post: {}: {}", self.field, self.message)
+        f.write_str(&self.named(&self.field))
     }
 }
 
@@ -39,15 +73,64 @@ fn require_text(field: &str, value: &str, what: &str) -> Result<(), ValidationEr
     Ok(())
 }
 
+/// Checks a business key: not empty, not only whitespace (a blank key is usually a template
+/// whose variable was never filled, and every such post would share one idempotency key).
+pub fn check_business_key(key: &str) -> Result<(), ValidationError> {
+    if key.is_empty() {
+        return Err(ValidationError::new(
+            "businessKey",
+            "is empty: give a stable identifier for this logical post, such as your draft's id",
+        ));
+    }
+    if key.trim().is_empty() {
+        return Err(ValidationError::new(
+            "businessKey",
+            "is only whitespace: give a stable identifier for this logical post, such as your draft's id",
+        ));
+    }
+    Ok(())
+}
+
+/// Checks a workspace id: it becomes one path segment of the request, so it must not be
+/// empty, `.` or `..` (which a URL resolves into another path), nor hold control characters.
+pub fn check_workspace_id(id: &str) -> Result<(), ValidationError> {
+    if id.trim().is_empty() {
+        return Err(ValidationError::setting("workspaceId", "is empty: give the Postato workspace to publish into"));
+    }
+    if id == "." || id == ".." {
+        return Err(ValidationError::setting(
+            "workspaceId",
+            format!("is {id:?}, which is not a workspace: give the workspace's id, such as ws_1"),
+        ));
+    }
+    if id.chars().any(char::is_control) {
+        return Err(ValidationError::setting(
+            "workspaceId",
+            "contains control characters: give the workspace's id, such as ws_1",
+        ));
+    }
+    Ok(())
+}
+
 impl Post {
+    /// A word about a valid post that is probably not what its caller meant, for the client
+    /// to log: a schedule time already past (the API then publishes at once). `now_ms` is the
+    /// caller's clock, in ms since the Unix epoch.
+    pub fn schedule_notice(&self, now_ms: u64) -> Option<String> {
+        let at = self.scheduled_at?;
+        let now = chrono::DateTime::from_timestamp_millis(i64::try_from(now_ms).ok()?)?;
+        (at < now).then(|| {
+            format!(
+                "scheduledAt {} of {:?} is in the past: the API publishes it at once",
+                crate::post::format_timestamp(&at),
+                self.business_key
+            )
+        })
+    }
+
     /// Checks everything the API would reject, so that no request is made for a bad post.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        if self.business_key.is_empty() {
-            return Err(ValidationError::new(
-                "businessKey",
-                "is empty: give a stable identifier for this logical post, such as your draft's id",
-            ));
-        }
+        check_business_key(&self.business_key)?;
         require_text("platform", &self.platform, "the network to publish on, such as \"x\"")?;
         require_text("accountId", &self.account_id, "the connected account's id")?;
         require_text("postType", &self.post_type, "the kind of post, such as \"post\"")?;
@@ -73,6 +156,13 @@ impl Post {
                 return Err(ValidationError::new(
                     "scheduledAt",
                     "is missing: a post with status \"scheduled\" needs the time to publish it",
+                ))
+            }
+            (PostStatus::Publish, Some(_)) => {
+                return Err(ValidationError::new(
+                    "scheduledAt",
+                    "is given with status \"publish\", which publishes at once: leave status out (or make it \
+                     \"scheduled\") to publish at that time, or drop scheduledAt to publish now",
                 ))
             }
             (_, Some(at)) if !(0..=9999).contains(&at.year()) => {

@@ -72,7 +72,10 @@ fn validation_names_the_field_and_says_what_to_do() {
         let e = PublishError::from(Request::new(&p, "ws", &ApiKey::new("k"), "rust").unwrap_err());
         assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some(field)));
     }
-    assert!(post(" ").validate().is_ok(), "a business key of a space is one the reference accepts");
+    // A blank business key is refused like blank content (its idempotency key still derives,
+    // as the shared vector pins, for code that only computes keys).
+    let blank = post(" \t").validate().unwrap_err();
+    assert_eq!(blank.to_string(), "invalid post: businessKey: is only whitespace: give a stable identifier for this logical post, such as your draft's id");
     assert_eq!("now".parse::<PostStatus>().unwrap_err().field, "status");
     assert_eq!(parse_timestamp("2026-12-01 09:00").unwrap_err().field, "scheduledAt");
 }

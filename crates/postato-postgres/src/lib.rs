@@ -160,6 +160,24 @@ pub struct PostgresStore {
     pool: Pool,
     audit: bool,
     migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
+    /// `host:port/database`, for messages (never the user or password).
+    target: String,
+}
+
+/// Where a configuration points: `host:port/database` (hosts and ports joined by commas).
+fn target(config: &tokio_postgres::Config) -> String {
+    let hosts: Vec<String> = config
+        .get_hosts()
+        .iter()
+        .map(|host| match host {
+            tokio_postgres::config::Host::Tcp(name) => name.clone(),
+            #[cfg(unix)]
+            tokio_postgres::config::Host::Unix(path) => path.display().to_string(),
+        })
+        .collect();
+    let ports: Vec<String> = config.get_ports().iter().map(u16::to_string).collect();
+    let port = if ports.is_empty() { "5432".to_owned() } else { ports.join(",") };
+    format!("{}:{port}/{}", hosts.join(","), config.get_dbname().unwrap_or("(default database)"))
 }
 
 impl std::fmt::Debug for PostgresStore {
@@ -182,6 +200,7 @@ impl PostgresStore {
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
         let connection = tls::connection(url)?;
+        let target = target(&connection.config);
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let manager = match connection.tls {
             Some(tls) => Manager::from_config(connection.config, tls, manager_config),
@@ -196,11 +215,27 @@ impl PostgresStore {
             .create_timeout(Some(defaults::POSTGRES_POOL_WAIT))
             .build()
             .map_err(|e| StoreError::new(format!("postgres: {e}")))?;
-        Ok(PostgresStore { pool, audit: false, migrated: Default::default() })
+        Ok(PostgresStore { pool, audit: false, migrated: Default::default(), target })
     }
 
+    /// Connects and checks the schema once. Failing that first contact is an error at once,
+    /// naming the server and the cause, never an outage ridden out for
+    /// [`defaults::STORE_OUTAGE`]: a store that was never reached is almost always a wrong
+    /// URL, a server that is not running, or a refused login.
     async fn ready(&self) -> Result<(), StoreError> {
-        self.migrated.get_or_try_init(|| self.migrate()).await.map(|_| ())
+        self.migrated
+            .get_or_try_init(|| async {
+                self.migrate().await.map_err(|e| {
+                    StoreError::new(format!(
+                        "cannot use the PostgreSQL store at {}: {}: check the URL, and that the server runs and \
+                         accepts this user",
+                        self.target,
+                        e.to_string().trim_start_matches("result store: ")
+                    ))
+                })
+            })
+            .await
+            .map(|_| ())
     }
 
     /// Records every claim in `postato_claim_log` (for audits and tests: it proves that no two

@@ -1,5 +1,5 @@
 //! The admin API under `/_sim/`: stats, reset, faults, rate limit, scripts, outages and the
-//! platform's publish counts.
+//! platform's publish counts and stored posts.
 
 use bytes::Bytes;
 use serde::Deserialize;
@@ -79,6 +79,18 @@ pub(crate) fn handle(state: &Arc<State>, method: &str, path: &str, body: &Bytes)
         ("GET", p) if p.starts_with("publishes/") => {
             let key = &p["publishes/".len()..];
             Reply::json(200, &json!({"idempotencyKey": key, "count": s.platform.get(key).copied().unwrap_or(0)}))
+        }
+        ("GET", p) if p.starts_with("posts/") => {
+            // The post as the platform stored it: the request body exactly as it arrived, for
+            // tests that check a post reached the wire as given.
+            let key = &p["posts/".len()..];
+            match s.posts.iter().filter(|(_, post)| post.idempotency_key == key).max_by_key(|(id, _)| id.as_str()) {
+                Some((id, post)) => Reply::json(
+                    200,
+                    &json!({"id": id, "idempotencyKey": key, "workspace": post.workspace, "status": post.status, "body": post.body}),
+                ),
+                None => Reply::error(404, "not_found", &format!("no post with idempotency key {key}"), None),
+            }
         }
         _ => Reply::error(404, "not_found", &format!("no admin route {method} /_sim/{path}"), None),
     }

@@ -1,7 +1,9 @@
 //! [`ClientBuilder`]: configuration with validation; every mistake is an `InvalidInput` error
 //! naming the setting.
 
-use postato_core::{defaults, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError};
+use postato_core::{
+    bounds, check_workspace_id, defaults, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError,
+};
 use std::net::IpAddr;
 use std::sync::Arc;
 use std::time::Duration;
@@ -64,8 +66,8 @@ impl Default for ClientBuilder {
     }
 }
 
-fn invalid(field: &str, message: impl Into<String>) -> PublishError {
-    PublishError::InvalidInput(ValidationError::new(field, message))
+fn invalid(setting: &str, message: impl Into<String>) -> PublishError {
+    PublishError::InvalidInput(ValidationError::setting(setting, message))
 }
 
 impl ClientBuilder {
@@ -196,16 +198,10 @@ impl ClientBuilder {
             .workspace_id
             .clone()
             .ok_or_else(|| invalid("workspaceId", "is missing: give the workspace to publish into"))?;
-        if workspace_id.trim().is_empty() {
-            return Err(invalid("workspaceId", "is empty: give the workspace to publish into"));
-        }
+        check_workspace_id(&workspace_id)?;
         self.policy.validate()?;
-        if self.connect_timeout.is_zero() {
-            return Err(invalid("connectTimeout", "is 0: give connecting time"));
-        }
-        if self.max_response_bytes == 0 {
-            return Err(invalid("maxResponseBytes", "is 0: allow at least a small body"));
-        }
+        bounds::check_duration("connectTimeout", self.connect_timeout, &bounds::CONNECT_TIMEOUT)?;
+        bounds::check_count("maxResponseBytes", self.max_response_bytes as u64, &bounds::MAX_RESPONSE_BYTES)?;
         let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
         Ok((api_key, workspace_id, base_url))
     }
@@ -241,6 +237,12 @@ impl ClientBuilder {
 
 /// Checks a base URL: https anywhere; http only to loopback unless allowed.
 fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, PublishError> {
+    if url.trim().is_empty() {
+        return Err(invalid(
+            "baseUrl",
+            "is empty: give the API's URL, such as https://api.postato.com.br, or leave the setting out for it",
+        ));
+    }
     let parsed = url::Url::parse(url.trim()).map_err(|e| {
         invalid("baseUrl", format!("{url:?} is not a URL ({e}): give one like https://api.postato.com.br"))
     })?;

@@ -119,7 +119,11 @@ impl<T: Transport> Client<T> {
     /// Builds the request for `post` (validating it): what every attempt sends.
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
         let c = &self.inner.config;
-        Ok(Request::new(post, &c.workspace_id, &c.api_key, &c.language)?)
+        let request = Request::new(post, &c.workspace_id, &c.api_key, &c.language)?;
+        if let Some(notice) = post.schedule_notice(self.now_ms()) {
+            tracing::warn!(business_key = post.business_key.as_str(), "postato: {notice}");
+        }
+        Ok(request)
     }
 
     /// Publishes `post`, retrying per the policy with the same idempotency key. An invalid

@@ -45,8 +45,8 @@ pub use transport::ReqwestTransport;
 
 pub use postato_core;
 pub use postato_core::{
-    compose_business_key, idempotency_key, payload_fingerprint, ApiKey, Content, ErrorKind, Event, Failure, Jitter,
-    Media, Post, PostStatus, PublishError, Published, RetryBudgetConfig, RetryPolicy, ThreadItem, ValidationError,
-    WaitReason, WhenBudgetEmpty,
+    check_business_key, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint, ApiKey,
+    Content, ErrorKind, Event, Failure, Jitter, Media, Post, PostStatus, PublishError, Published, RetryBudgetConfig,
+    RetryPolicy, Subject, ThreadItem, ValidationError, WaitReason, WhenBudgetEmpty,
 };
 pub use tokio_util::sync::CancellationToken;

@@ -74,6 +74,17 @@ fn failure(error: reqwest::Error) -> TransportFailure {
         message.push_str(&cause.to_string());
         source = cause.source();
     }
+    // rustls meeting a server that answers in plain HTTP says "corrupt message" or "invalid
+    // content type": name the likely mistake.
+    if message.contains("CorruptMessage")
+        || message.contains("corrupt message")
+        || message.contains("InvalidContentType")
+    {
+        message.push_str(
+            " (the server did not answer in TLS: if it serves plain HTTP, give a base URL with http://, which is \
+             allowed for loopback hosts)",
+        );
+    }
     TransportFailure::new(kind, message)
 }
 

@@ -57,7 +57,10 @@ __all__ = [
 def idempotency_key(business_key: str) -> str:
     """The idempotency key of a business key: the first 32 hex characters of its SHA-256."""
     if not isinstance(business_key, str):
-        raise InvalidPostError("invalid post: businessKey: must be a string", field="businessKey")
+        raise InvalidPostError(
+            f"invalid post: business_key (businessKey): must be a string, got {type(business_key).__name__}",
+            field="businessKey",
+        )
     return _native.idempotency_key(business_key)
 
 

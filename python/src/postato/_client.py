@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from typing import Any, Dict, Optional
 
 from . import _native
-from ._wire import Content, ScheduledAt, post_json
+from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
 
 _LANGUAGE = f"python/{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -95,14 +95,14 @@ class _ClientBase:
             workspace_id,
             _LANGUAGE,
             base_url=base_url,
-            max_attempts=max_attempts,
-            timeout=None if timeout is None else float(timeout),
-            connect_timeout=None if connect_timeout is None else float(connect_timeout),
-            backoff_base=None if backoff_base is None else float(backoff_base),
-            backoff_cap=None if backoff_cap is None else float(backoff_cap),
-            deadline=None if deadline is None else float(deadline),
-            max_rate_limit_waits=max_rate_limit_waits,
-            max_retry_after=None if max_retry_after is None else float(max_retry_after),
+            max_attempts=setting_number("max_attempts", "maxAttempts", max_attempts),
+            timeout=setting_number("timeout", "timeout", timeout),
+            connect_timeout=setting_number("connect_timeout", "connectTimeout", connect_timeout),
+            backoff_base=setting_number("backoff_base", "backoffBase", backoff_base),
+            backoff_cap=setting_number("backoff_cap", "backoffCap", backoff_cap),
+            deadline=setting_number("deadline", "deadline", deadline),
+            max_rate_limit_waits=setting_number("max_rate_limit_waits", "maxRateLimitWaits", max_rate_limit_waits),
+            max_retry_after=setting_number("max_retry_after", "maxRetryAfter", max_retry_after),
             fast_forward_waits=fast_forward_waits,
         )
 
@@ -127,11 +127,14 @@ class Client(_ClientBase):
         platform: str,
         account_id: str,
         content: Content,
-        status: str = "publish",
-        post_type: str = "post",
+        status: Optional[Status] = None,
+        post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
     ) -> Post:
-        """Publishes one post, retrying per the policy with the same idempotency key."""
+        """Publishes one post, retrying per the policy with the same idempotency key.
+
+        ``status=None`` means ``"scheduled"`` when ``scheduled_at`` is given, else ``"publish"``;
+        ``"publish"`` with a ``scheduled_at`` is refused (it would publish at once)."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
         return Post._from_native(self._native.publish(wire))
 
@@ -154,8 +157,8 @@ class AsyncClient(_ClientBase):
         platform: str,
         account_id: str,
         content: Content,
-        status: str = "publish",
-        post_type: str = "post",
+        status: Optional[Status] = None,
+        post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
     ) -> Post:
         """Publishes one post; cancelling the awaiting task cancels the publish."""

@@ -18,13 +18,13 @@ class NativeClient:
         workspace_id: str,
         language: str,
         base_url: Optional[str] = None,
-        max_attempts: Optional[int] = None,
+        max_attempts: Optional[float] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,
         backoff_base: Optional[float] = None,
         backoff_cap: Optional[float] = None,
         deadline: Optional[float] = None,
-        max_rate_limit_waits: Optional[int] = None,
+        max_rate_limit_waits: Optional[float] = None,
         max_retry_after: Optional[float] = None,
         fast_forward_waits: Optional[bool] = None,
     ) -> None: ...
@@ -38,7 +38,7 @@ class NativeClient:
 class NativeStore:
     def __init__(self, path: Optional[str] = None) -> None: ...
     @staticmethod
-    def postgres(url: str, pool_size: Optional[int] = None) -> NativeStore: ...
+    def postgres(url: str, pool_size: Optional[float] = None) -> NativeStore: ...
     def counts(self) -> Dict[str, Any]: ...
     def dead_letters_json(self, limit: int) -> List[str]: ...
     def published_id(self, business_key: str) -> Optional[str]: ...

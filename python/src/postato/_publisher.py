@@ -4,12 +4,14 @@ results, dead-letter failures."""
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
 from . import _native
 from ._client import AsyncClient, Client, Post
-from ._wire import Content, ScheduledAt, post_json
+from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
+from .errors import InvalidPostError
 
 
 @dataclass(frozen=True)
@@ -44,6 +46,10 @@ class _Store:
         return StoreCounts(d["published"], d["dead_letters"], dict(d["dead_letters_by_kind"]))
 
     def dead_letters(self, limit: int = 1000) -> List[DeadLetter]:
+        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**32 - 1:
+            raise InvalidPostError(
+                f"invalid setting: limit: is {limit!r}: give a whole number from 1 to 4294967295", field="limit"
+            )
         letters = []
         for line in self._native.dead_letters_json(limit):
             d: Dict[str, Any] = json.loads(line)
@@ -70,8 +76,24 @@ class _Store:
 class SqliteStore(_Store):
     """Results in one SQLite file: a restarted process skips what was published."""
 
-    def __init__(self, path: str) -> None:
-        self.path = str(path)
+    def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
+        """``path``: the SQLite file (created if needed). An empty path is refused: SQLite
+        would take it for a temporary database, lost when the process ends."""
+        if not isinstance(path, (str, os.PathLike)):
+            raise InvalidPostError(
+                f"invalid setting: path: must be a file path (str or os.PathLike), got {type(path).__name__}: "
+                "give a file such as 'posts.db', or use MemoryStore()",
+                field="path",
+            )
+        self.path = os.fspath(path)
+        if not isinstance(self.path, str):
+            raise InvalidPostError("invalid setting: path: must be a text path, not bytes", field="path")
+        if not self.path.strip():
+            raise InvalidPostError(
+                "invalid setting: path: is empty: give a file, such as 'posts.db' (an empty name would be a temporary "
+                "database, lost when the process ends; use MemoryStore() for a store in memory)",
+                field="path",
+            )
         self._native = _native.NativeStore(self.path)
 
     def __repr__(self) -> str:
@@ -107,11 +129,9 @@ class PostgresStore(_Store):
     def __init__(self, url: str, pool_size: Optional[int] = None) -> None:
         """``pool_size=None``: the default pool size."""
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
-            from .errors import InvalidPostError
-
-            raise InvalidPostError("invalid store: url: give a postgres:// URL", field="url")
+            raise InvalidPostError("invalid setting: url: give a postgres:// URL", field="url")
         self._display = _redact(url)
-        self._native = _native.NativeStore.postgres(url, pool_size)
+        self._native = _native.NativeStore.postgres(url, setting_number("pool_size", "poolSize", pool_size))
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._display!r})"
@@ -137,7 +157,7 @@ class Publisher:
         self.client = client
         self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
         self._native = _native.NativePublisher(
-            client._native, self.store._native, None if key_retention is None else float(key_retention)
+            client._native, self.store._native, setting_number("key_retention", "keyRetention", key_retention)
         )
 
     def publish(
@@ -146,8 +166,8 @@ class Publisher:
         platform: str,
         account_id: str,
         content: Content,
-        status: str = "publish",
-        post_type: str = "post",
+        status: Optional[Status] = None,
+        post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
         *,
         force: bool = False,
@@ -165,8 +185,8 @@ class Publisher:
         platform: str,
         account_id: str,
         content: Content,
-        status: str = "publish",
-        post_type: str = "post",
+        status: Optional[Status] = None,
+        post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
         *,
         force: bool = False,

@@ -8,23 +8,59 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, Union
 
 from .errors import InvalidPostError
 
 Content = Union[str, Sequence[Mapping[str, Any]]]
+Status = Literal["publish", "scheduled", "draft"]
+PostType = str
 ScheduledAt = Union[datetime, str, None]
+
+
+def _python_name(field: str) -> str:
+    """A field as Python callers pass it, with its wire name (the exception's ``field``) beside
+    it where they differ: ``business_key (businessKey)``; ``content[1].text`` as it is."""
+    name = "".join(f"_{c.lower()}" if c.isupper() else c for c in field)
+    return name if name == field else f"{name} ({field})"
 
 
 def _text(field: str, value: Any) -> str:
     if not isinstance(value, str):
-        raise InvalidPostError(f"invalid post: {field}: must be a string, got {type(value).__name__}", field=field)
+        raise InvalidPostError(
+            f"invalid post: {_python_name(field)}: must be a string, got {type(value).__name__}", field=field
+        )
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError:
+        # A lone surrogate (such as "\ud800") is not text: JSON would carry it as an escape that
+        # no API reads back as the same string.
+        raise InvalidPostError(
+            f"invalid post: {_python_name(field)}: holds a lone surrogate (\\ud800-\\udfff), which is not text: "
+            "remove it",
+            field=field,
+        ) from None
     return value
+
+
+def setting_number(name: str, field: str, value: Any) -> Optional[float]:
+    """A numeric setting as the extension takes it (a float; ``None`` for the default). Only
+    the type is checked here: the bounds are the Rust client's. A huge int becomes infinity,
+    which the bounds refuse by name."""
+    if value is None:
+        return None
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        shown = name if name == field else f"{name} ({field})"
+        raise InvalidPostError(f"invalid setting: {shown}: must be a number, got {type(value).__name__}", field=field)
+    try:
+        return float(value)
+    except OverflowError:
+        return float("inf") if value > 0 else float("-inf")
 
 
 def _content(content: Any) -> Union[str, List[Dict[str, Any]]]:
     if isinstance(content, str):
-        return content
+        return _text("content", content)
     if not isinstance(content, (list, tuple)):
         raise InvalidPostError(
             f"invalid post: content: must be a string or a list of thread items, got {type(content).__name__}",
@@ -64,12 +100,13 @@ def _scheduled_at(value: Any) -> Optional[str]:
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise InvalidPostError(
-                "invalid post: scheduledAt: is a naive datetime: give a timezone-aware one, such as datetime(..., tzinfo=timezone.utc)",
+                "invalid post: scheduled_at (scheduledAt): is a naive datetime: give a timezone-aware one, such as "
+                "datetime(..., tzinfo=timezone.utc)",
                 field="scheduledAt",
             )
         return value.astimezone(timezone.utc).isoformat()
     raise InvalidPostError(
-        f"invalid post: scheduledAt: must be a datetime or an ISO string, got {type(value).__name__}",
+        f"invalid post: scheduled_at (scheduledAt): must be a datetime or an ISO string, got {type(value).__name__}",
         field="scheduledAt",
     )
 
@@ -88,10 +125,12 @@ def post_json(
         "businessKey": _text("businessKey", business_key),
         "platform": _text("platform", platform),
         "accountId": _text("accountId", account_id),
-        "status": _text("status", status),
         "postType": _text("postType", post_type),
         "content": _content(content),
     }
+    # No status: the core reads it from scheduled_at ("scheduled" with one, else "publish").
+    if status is not None:
+        post["status"] = _text("status", status)
     at = _scheduled_at(scheduled_at)
     if at is not None:
         post["scheduledAt"] = at

@@ -37,7 +37,7 @@ final class PostatoTests: XCTestCase {
         let cases = json["cases"] as! [[String: String]]
         XCTAssertGreaterThanOrEqual(cases.count, 10)
         for c in cases {
-            XCTAssertEqual(idempotencyKey(businessKey: c["businessKey"]!), c["idempotencyKey"]!)
+            XCTAssertEqual(try idempotencyKey(businessKey: c["businessKey"]!), c["idempotencyKey"]!)
         }
     }
 

@@ -1,11 +1,12 @@
 //! `postato batch`: publishes a campaign file, resumably.
 
 use clap::Args;
-use postato::postato_core::defaults;
+use postato::postato_core::{bounds, defaults};
 use postato::Publisher;
 use std::io::{BufRead, BufReader};
 
-use crate::args::{open_store, ConnectionArgs, Output};
+use crate::args::{self, millis, open_store, ConnectionArgs, Output, StoreUse};
+use crate::cmd::dlq;
 use crate::runner::{self, Progress};
 use crate::{campaign, exit, report};
 
@@ -14,20 +15,20 @@ use crate::{campaign, exit, report};
 pub struct BatchArgs {
     /// The campaign file (.jsonl), or - for stdin
     pub campaign: String,
-    /// Publishes at once
-    #[arg(long, default_value_t = 8, value_parser = clap::value_parser!(u16).range(1..=1024))]
-    pub concurrency: u16,
+    /// Publishes at once (1 to 1024)
+    #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = dlq::concurrency, allow_negative_numbers = true)]
+    pub concurrency: u32,
     /// The result store: a SQLite file, or a postgres:// URL shared by many workers
     #[arg(long, default_value = "postato.db")]
     pub store: String,
     /// How long a worker's claim on a post lasts before another worker may take it over
-    /// (renewed while publishing), in ms
-    #[arg(long, default_value_t = defaults::LEASE.as_millis() as u64, value_parser = clap::value_parser!(u64).range(100..))]
+    /// (renewed while publishing), in ms (100 to 3600000)
+    #[arg(long, default_value_t = millis(defaults::LEASE), value_parser = lease_ms, allow_negative_numbers = true)]
     pub lease_ms: u64,
     /// How long the API keeps idempotency keys, in hours: a post sent longer ago whose outcome
     /// was never recorded is dead-lettered `outcome_unknown` instead of sent again
-    #[arg(long, default_value_t = defaults::SERVER_KEY_RETENTION.as_secs_f64() / 3600.0)]
-    pub key_retention_hours: f64,
+    #[arg(long, default_value = "24", value_parser = dlq::key_retention_hours, allow_negative_numbers = true)]
+    pub key_retention_hours: std::time::Duration,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -36,6 +37,13 @@ pub struct BatchArgs {
     pub no_progress: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
+}
+
+fn lease_ms(text: &str) -> Result<u64, String> {
+    let value = args::count_in(text, &(0..=u32::MAX))?;
+    bounds::check_duration("", std::time::Duration::from_millis(value.into()), &bounds::LEASE)
+        .map(|()| value.into())
+        .map_err(|e| e.message)
 }
 
 fn count_lines(path: &str) -> Option<u64> {
@@ -61,7 +69,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
             return exit::for_kind(error.kind());
         }
     };
-    let store = match open_store(&args.store, usize::from(args.concurrency) + 2).await {
+    let store = match open_store(&args.store, args.concurrency as usize + 2, StoreUse::Create).await {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);
@@ -84,15 +92,11 @@ pub async fn run(args: &BatchArgs) -> u8 {
     }
     let total = if args.campaign == "-" || args.no_progress { None } else { count_lines(&args.campaign) };
     let progress = Progress { total, enabled: !args.no_progress };
-    let Ok(key_retention) = std::time::Duration::try_from_secs_f64(args.key_retention_hours * 3600.0) else {
-        report::fatal(args.output, "--key-retention-hours: give a non-negative number of hours");
-        return exit::INVALID_INPUT;
-    };
     let publisher = Publisher::with_shared_store(client, store)
         .lease(std::time::Duration::from_millis(args.lease_ms))
-        .key_retention(key_retention);
+        .key_retention(args.key_retention_hours);
     let reopenable = args.campaign != "-";
-    match runner::run(publisher, open, reopenable, usize::from(args.concurrency), progress).await {
+    match runner::run(publisher, open, reopenable, args.concurrency as usize, progress).await {
         Ok(summary) => {
             summary.print(args.output);
             summary.exit_code()

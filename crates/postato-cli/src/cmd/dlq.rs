@@ -1,11 +1,11 @@
 //! `postato dlq`: inspect and requeue dead letters.
 
 use clap::{Args, Subcommand};
-use postato::postato_core::defaults;
+use postato::postato_core::{bounds, defaults};
 use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
-use crate::args::{open_store, ConnectionArgs, Output};
+use crate::args::{count_in, hours_in, open_store, ConnectionArgs, Output, StoreUse};
 use crate::campaign::{parse_line, CampaignLine};
 use crate::runner::{self, Progress};
 use crate::{exit, report};
@@ -21,11 +21,11 @@ pub struct DlqArgs {
 pub enum DlqCommand {
     /// List dead letters with their reasons
     List {
-        /// The result store (SQLite file)
+        /// The result store: a SQLite file, or a postgres:// URL
         #[arg(long, default_value = "postato.db")]
         store: String,
-        /// At most this many
-        #[arg(long, default_value_t = 1000)]
+        /// At most this many (1 or more)
+        #[arg(long, default_value_t = 1000, value_parser = limit, allow_negative_numbers = true)]
         limit: usize,
         /// text or json (one JSON line per dead letter)
         #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -36,25 +36,37 @@ pub enum DlqCommand {
         /// Only these business keys
         #[arg(long = "key")]
         keys: Vec<String>,
-        /// The result store (SQLite file)
+        /// The result store: a SQLite file, or a postgres:// URL
         #[arg(long, default_value = "postato.db")]
         store: String,
-        /// Publishes at once
-        #[arg(long, default_value_t = 8)]
-        concurrency: usize,
+        /// Publishes at once (1 to 1024)
+        #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = concurrency, allow_negative_numbers = true)]
+        concurrency: u32,
         /// Send `outcome_unknown` letters anyway: only after checking that those posts do not
         /// exist (their first send is older than the server's idempotency-key retention)
         #[arg(long)]
         force: bool,
         /// How long the API keeps idempotency keys, in hours (as for `postato batch`)
-        #[arg(long, default_value_t = defaults::SERVER_KEY_RETENTION.as_secs_f64() / 3600.0)]
-        key_retention_hours: f64,
+        #[arg(long, default_value = "24", value_parser = key_retention_hours, allow_negative_numbers = true)]
+        key_retention_hours: std::time::Duration,
         /// text or json
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
         #[command(flatten)]
         connection: ConnectionArgs,
     },
+}
+
+fn limit(text: &str) -> Result<usize, String> {
+    count_in(text, &(1..=u32::MAX)).map(|n| n as usize)
+}
+
+pub(crate) fn concurrency(text: &str) -> Result<u32, String> {
+    count_in(text, &bounds::CONCURRENCY)
+}
+
+pub(crate) fn key_retention_hours(text: &str) -> Result<std::time::Duration, String> {
+    hours_in(text, &bounds::KEY_RETENTION)
 }
 
 async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<postato::DeadLetter>, String> {
@@ -74,7 +86,7 @@ async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<p
 pub async fn run(args: &DlqArgs) -> u8 {
     match &args.command {
         DlqCommand::List { store, limit, output } => {
-            let letters = match open_store(store, 4).await {
+            let letters = match open_store(store, 4, StoreUse::Existing).await {
                 Ok(store) => all_letters(&store, *limit).await,
                 Err(e) => Err(e),
             };
@@ -98,10 +110,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
             }
         }
         DlqCommand::Retry { keys, store, concurrency, force, key_retention_hours, output, connection } => {
-            let Ok(key_retention) = std::time::Duration::try_from_secs_f64(key_retention_hours * 3600.0) else {
-                report::fatal(*output, "--key-retention-hours: give a non-negative number of hours");
-                return exit::INVALID_INPUT;
-            };
+            let key_retention = *key_retention_hours;
             let client = match connection.client() {
                 Ok(client) => client,
                 Err(error) => {
@@ -109,7 +118,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     return exit::for_kind(error.kind());
                 }
             };
-            let store = match open_store(store, 4).await {
+            let store = match open_store(store, 4, StoreUse::Existing).await {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);
@@ -157,7 +166,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 publisher,
                 move || Ok(Box::new(lines.clone().into_iter().map(Ok)) as runner::Lines),
                 true,
-                *concurrency,
+                *concurrency as usize,
                 progress,
             )
             .await

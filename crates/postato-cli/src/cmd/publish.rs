@@ -1,11 +1,10 @@
 //! `postato publish`: publishes one post, directly or through a Publisher with a store.
 
 use clap::Args;
-use postato::{Content, Post, PostStatus, PublishError, Publisher, ValidationError};
-use std::io::Read;
+use postato::{Post, PublishError, Publisher, ValidationError};
 
-use crate::args::{open_store, ConnectionArgs, Output};
-use crate::{exit, report};
+use crate::args::{open_store, ConnectionArgs, Output, StoreUse};
+use crate::{campaign, exit, report};
 
 /// Publish one post.
 #[derive(Args, Debug)]
@@ -19,9 +18,9 @@ pub struct PublishArgs {
     /// The connected account's id
     #[arg(long)]
     pub account: Option<String>,
-    /// publish, scheduled or draft
-    #[arg(long, default_value = "publish")]
-    pub status: String,
+    /// publish, scheduled or draft [default: scheduled with --scheduled-at, else publish]
+    #[arg(long)]
+    pub status: Option<String>,
     /// The kind of post
     #[arg(long, default_value = "post")]
     pub post_type: String,
@@ -31,13 +30,14 @@ pub struct PublishArgs {
     /// The content as JSON: a string, or a thread [{"text": …, "media": [{"id": …}]}, …]
     #[arg(long)]
     pub content_json: Option<String>,
-    /// When to publish (RFC 3339), for status scheduled
+    /// When to publish (RFC 3339, such as 2026-12-01T09:00:00Z); implies --status scheduled
     #[arg(long)]
     pub scheduled_at: Option<String>,
     /// The whole post as JSON (a campaign line), from a file or - for stdin
-    #[arg(long, conflicts_with_all = ["business_key", "platform", "account", "content", "content_json", "scheduled_at"])]
+    #[arg(long, conflicts_with_all = ["business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
     pub json: Option<String>,
-    /// Go through a Publisher with this SQLite store: skip what it published, record the result
+    /// Go through a Publisher with this store (a SQLite file or a postgres:// URL): skip what it
+    /// published, record the result
     #[arg(long)]
     pub store: Option<String>,
     /// text or json (one JSON line)
@@ -56,37 +56,57 @@ fn required(value: &Option<String>, field: &str, flag: &str) -> Result<String, P
 }
 
 impl PublishArgs {
+    /// The post from `--json`, or from the flags; either way read by the core's one parser
+    /// (`Post::from_json`) and checked by its one validation.
     fn post(&self) -> Result<Post, PublishError> {
-        if let Some(source) = &self.json {
-            let mut text = String::new();
-            let read = if source == "-" {
-                std::io::stdin().read_to_string(&mut text).map(drop)
-            } else {
-                std::fs::read_to_string(source).map(|t| text = t)
-            };
-            read.map_err(|e| invalid("json", format!("cannot read {source}: {e}")))?;
-            return serde_json::from_str(&text).map_err(|e| invalid("json", format!("is not a post: {e}")));
-        }
-        let content = match (&self.content, &self.content_json) {
-            (Some(text), _) => Content::Text(text.clone()),
-            (None, Some(json)) => serde_json::from_str(json)
-                .map_err(|e| invalid("content", format!("--content-json is not a string or a thread: {e}")))?,
-            (None, None) => return Err(invalid("content", "is missing: pass --content or --content-json")),
+        let post = match &self.json {
+            Some(source) => Post::from_json(&read_post(source)?)?,
+            None => Post::from_json(&self.post_from_flags()?.to_string())?,
         };
-        let mut post = Post::new(
-            required(&self.business_key, "businessKey", "--business-key")?,
-            required(&self.platform, "platform", "--platform")?,
-            required(&self.account, "accountId", "--account")?,
-            self.status.parse::<PostStatus>()?,
-            self.post_type.clone(),
-            content,
-        );
-        if let Some(at) = &self.scheduled_at {
-            post.scheduled_at = Some(postato::postato_core::parse_timestamp(at)?);
-        }
         post.validate()?;
         Ok(post)
     }
+
+    fn post_from_flags(&self) -> Result<serde_json::Value, PublishError> {
+        let content = match (&self.content, &self.content_json) {
+            (Some(text), _) => serde_json::Value::String(text.clone()),
+            (None, Some(json)) => serde_json::from_str(json).map_err(|e| {
+                invalid(
+                    "content",
+                    format!("--content-json is not JSON ({e}): give a string or a thread [{{\"text\": …}}, …]"),
+                )
+            })?,
+            (None, None) => return Err(invalid("content", "is missing: pass --content or --content-json")),
+        };
+        let mut post = serde_json::json!({
+            "businessKey": required(&self.business_key, "businessKey", "--business-key")?,
+            "platform": required(&self.platform, "platform", "--platform")?,
+            "accountId": required(&self.account, "accountId", "--account")?,
+            "postType": self.post_type,
+            "content": content,
+        });
+        if let Some(status) = &self.status {
+            post["status"] = status.as_str().into();
+        }
+        if let Some(at) = &self.scheduled_at {
+            post["scheduledAt"] = at.as_str().into();
+        }
+        Ok(post)
+    }
+}
+
+/// A `--json` post file (or `-` for stdin), read in bounded memory as a campaign line is.
+fn read_post(source: &str) -> Result<String, PublishError> {
+    let cannot_read = |e: std::io::Error| invalid("json", format!("cannot read {source}: {e}"));
+    let bytes = if source == "-" {
+        campaign::read_post_file(std::io::stdin().lock())
+    } else {
+        std::fs::File::open(source).and_then(campaign::read_post_file)
+    }
+    .map_err(cannot_read)?
+    .map_err(|reason| invalid("json", format!("{source}: {reason}")))?;
+    let text = campaign::line_text(&bytes).map_err(|reason| invalid("json", format!("{source}: {reason}")))?;
+    Ok(text.to_owned())
 }
 
 pub async fn run(args: &PublishArgs) -> u8 {
@@ -95,7 +115,10 @@ pub async fn run(args: &PublishArgs) -> u8 {
         let client = args.connection.client()?;
         match &args.store {
             Some(location) => {
-                let store = open_store(location, 2).await.map_err(|e| invalid("store", e))?;
+                let store = open_store(location, 2, StoreUse::Create).await.map_err(|e| {
+                    let message = e.strip_prefix("--store: ").unwrap_or(&e);
+                    PublishError::InvalidInput(ValidationError::setting("store", message))
+                })?;
                 let report = Publisher::with_shared_store(client, store).publish(&post).await?;
                 if let Some(error) = &report.store_error {
                     eprintln!("warning: published, but the store could not record it: {error}");

@@ -3,13 +3,13 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{open_store, Output};
+use crate::args::{open_store, Output, StoreUse};
 use crate::{exit, report};
 
 /// Show how many posts a store holds as published and dead-lettered.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The result store (SQLite file)
+    /// The result store: a SQLite file, or a postgres:// URL
     #[arg(long, default_value = "postato.db")]
     pub store: String,
     /// text or json
@@ -18,7 +18,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: &StatusArgs) -> u8 {
-    let counts = match open_store(&args.store, 2).await {
+    let counts = match open_store(&args.store, 2, StoreUse::Existing).await {
         Ok(store) => store.counts().await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };

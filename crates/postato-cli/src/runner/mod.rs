@@ -16,7 +16,7 @@ use std::sync::Arc;
 use std::time::Instant;
 use tokio::task::{JoinError, JoinSet};
 
-use crate::campaign::CampaignLine;
+use crate::campaign::{CampaignLine, FirstLineWins};
 use crate::terminal;
 use line::{process, Outcome};
 pub use progress::Progress;
@@ -103,6 +103,8 @@ impl Batch {
         let reader = {
             let stop = Arc::clone(&self.stop);
             tokio::task::spawn_blocking(move || -> Result<(), String> {
+                // A later pass reads only lines the first let through.
+                let mut first_line_wins = only.is_none().then(FirstLineWins::default);
                 for item in lines {
                     if stop.load(Ordering::Relaxed) {
                         break;
@@ -111,6 +113,10 @@ impl Batch {
                     if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
                         continue;
                     }
+                    let item = match &mut first_line_wins {
+                        Some(first_line_wins) => first_line_wins.check(item),
+                        None => item,
+                    };
                     if tx.blocking_send(item).is_err() {
                         break;
                     }

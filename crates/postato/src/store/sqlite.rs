@@ -1,6 +1,6 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file (WAL) with a versioned schema.
 
-use rusqlite::{params, Connection, OptionalExtension};
+use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -60,36 +60,97 @@ impl std::fmt::Debug for SqliteStore {
     }
 }
 
+/// Marks a SQLite file as a postato store (`PRAGMA application_id`, "post" in ASCII), so that
+/// another program's database is never taken for one.
+const APPLICATION_ID: i64 = 0x706f_7374;
+
+/// The tables a postato store holds, with their columns.
+const OUR_TABLES: [(&str, &[&str]); 3] = [
+    (
+        "published",
+        &[
+            "business_key",
+            "idempotency_key",
+            "fingerprint",
+            "post_id",
+            "status",
+            "attempts",
+            "replayed",
+            "published_at_ms",
+        ],
+    ),
+    (
+        "dead_letters",
+        &["business_key", "kind", "status", "message", "body", "attempts", "failed_at_ms", "payload", "line"],
+    ),
+    ("intents", &["business_key", "fingerprint", "first_sent_at_ms"]),
+];
+
 impl SqliteStore {
-    /// Opens (creating if needed) the store at `path`.
+    /// Opens the store at `path`, creating it if needed. An empty path (which SQLite would
+    /// take for a temporary database, lost at the end) and a file that is another program's
+    /// database are refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
-        let path = path.as_ref();
+        let path = checked_path(path.as_ref())?;
+        let conn = Connection::open(path).map_err(|e| cannot_open(path, &e))?;
+        Self::init(conn, path, true)
+    }
+
+    /// Opens an existing store at `path`, never creating one: for commands that only read or
+    /// tidy a store (`status`, `dlq`), where a mistyped path must be an error, not a new empty
+    /// store.
+    pub fn open_existing(path: impl AsRef<Path>) -> Result<Self, StoreError> {
+        let path = checked_path(path.as_ref())?;
+        if !path.is_file() {
+            return Err(StoreError::new(format!(
+                "there is no store at {}: check the path (this command reads an existing store and never creates one)",
+                path.display()
+            )));
+        }
         let conn =
-            Connection::open(path).map_err(|e| StoreError::new(format!("cannot open {}: {e}", path.display())))?;
-        Self::init(conn, path.display().to_string())
+            Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
+                .map_err(|e| cannot_open(path, &e))?;
+        Self::init(conn, path, false)
     }
 
     /// A store in memory (for tests).
     pub fn in_memory() -> Result<Self, StoreError> {
-        Self::init(Connection::open_in_memory()?, ":memory:".into())
+        Self::init(Connection::open_in_memory()?, Path::new(":memory:"), true)
     }
 
-    fn init(conn: Connection, path: String) -> Result<Self, StoreError> {
-        conn.busy_timeout(postato_core::defaults::SQLITE_BUSY_TIMEOUT)?;
-        conn.pragma_update(None, "journal_mode", "WAL")?;
-        conn.pragma_update(None, "synchronous", "NORMAL")?;
-        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0))?;
-        if version > SCHEMA_VERSION {
+    fn init(conn: Connection, path: &Path, create: bool) -> Result<Self, StoreError> {
+        let shown = path.display().to_string();
+        let not_a_database = |e: rusqlite::Error| cannot_open(path, &e);
+        conn.busy_timeout(postato_core::defaults::SQLITE_BUSY_TIMEOUT).map_err(not_a_database)?;
+        let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(not_a_database)?;
+        let application_id: i64 =
+            conn.pragma_query_value(None, "application_id", |row| row.get(0)).map_err(not_a_database)?;
+        let foreign = foreign_tables(&conn).map_err(not_a_database)?;
+        if (application_id != 0 && application_id != APPLICATION_ID) || !foreign.is_empty() {
             return Err(StoreError::new(format!(
-                "{path} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
+                "{shown} is another program's SQLite database (tables: {}): give postato a file of its own, such as postato.db",
+                if foreign.is_empty() { "none of postato's".to_owned() } else { foreign.join(", ") }
             )));
         }
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::new(format!(
+                "{shown} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
+            )));
+        }
+        if version == 0 && !create {
+            return Err(StoreError::new(format!(
+                "{shown} is not a postato store (it holds no postato tables): check the path"
+            )));
+        }
+        conn.pragma_update(None, "journal_mode", "WAL")?;
+        conn.pragma_update(None, "synchronous", "NORMAL")?;
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA_V1)?;
             conn.execute_batch(SCHEMA_V2)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
+            conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), claims: Arc::new(Claims::default()), path })
+        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), claims: Arc::new(Claims::default()), path: shown })
     }
 
     /// The file's path.
@@ -110,6 +171,53 @@ impl SqliteStore {
         .await
         .map_err(|e| StoreError::new(format!("store task failed: {e}")))?
     }
+}
+
+/// A store path, refused when empty or blank: SQLite reads an empty name as "a temporary
+/// database", whose dead letters and resume state would vanish when the run ends.
+fn checked_path(path: &Path) -> Result<&Path, StoreError> {
+    let text = path.as_os_str().to_string_lossy();
+    if text.trim().is_empty() {
+        return Err(StoreError::new(
+            "the store's path is empty: give a file, such as postato.db (an empty name would be a temporary database, lost when the process ends)",
+        ));
+    }
+    if text == ":memory:" {
+        return Err(StoreError::new(
+            "the store's path is \":memory:\", a database lost when the process ends: give a file, such as postato.db, or use a memory store",
+        ));
+    }
+    Ok(path)
+}
+
+fn cannot_open(path: &Path, e: &rusqlite::Error) -> StoreError {
+    StoreError::new(format!(
+        "cannot use {} as a store: {e}: give a SQLite file of postato's, or a new path",
+        path.display()
+    ))
+}
+
+/// Tables in the file that a postato store does not hold, or holds with other columns.
+fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+    let mut statement =
+        conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
+    let names = statement.query_map([], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+    let mut foreign = Vec::new();
+    for name in names {
+        let ours = match OUR_TABLES.iter().find(|(table, _)| *table == name) {
+            Some((_, columns)) => {
+                let mut info = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
+                let found =
+                    info.query_map([&name], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
+                found == *columns
+            }
+            None => false,
+        };
+        if !ours {
+            foreign.push(name);
+        }
+    }
+    Ok(foreign)
 }
 
 fn published_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PublishedRecord> {

@@ -82,7 +82,7 @@ class ScenarioTest {
             platform = post.optString("platform", "x"),
             accountId = post.optString("accountId", "acc_1"),
             content = content(post.opt("content") ?: "hello from $name"),
-            status = post.optString("status", "publish"),
+            status = if (post.has("status")) post.getString("status") else null,
             postType = post.optString("postType", "post"),
             scheduledAt = if (post.has("scheduledAt")) post.getString("scheduledAt") else null,
         )
