@@ -83,7 +83,7 @@ async function main(): Promise<void> {
     post.replayed,
     post.fromStore,
   ];
-  const publisher = new Publisher(client, new SqliteStore(':memory:'));
+  const publisher = new Publisher(client, new SqliteStore('posts.db'));
   await publisher.publish({ businessKey: 'draft-2', platform: 'x', accountId: 'acc', content: 'hi' });
   const counts: StoreCounts = await publisher.store.counts();
   const letters: DeadLetter[] = await new MemoryStore().deadLetters(10);

@@ -8,9 +8,12 @@ const { invalid, invalidSetting } = require('./errors');
 /** The fields of a post; any other is refused (a misspelt `scheduled_at` must not publish now). */
 const POST_FIELDS = ['businessKey', 'platform', 'accountId', 'status', 'postType', 'content', 'scheduledAt'];
 
+/** A lone UTF-16 surrogate (`String.prototype.isWellFormed` is Node 20+; engines says 18). */
+const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
+
 /** A string that is text: a lone UTF-16 surrogate (`'\ud800'`) is not, and would be replaced. */
 function wellFormed(field, value, fail = invalid) {
-  if (!value.isWellFormed()) {
+  if (LONE_SURROGATE.test(value)) {
     throw fail(field, 'holds a lone surrogate (\\ud800-\\udfff), which is not text: remove it');
   }
   return value;
@@ -62,7 +65,10 @@ function content(value) {
     const converted = { text: text(`content[${i}].text`, item.text) };
     if (item.media !== undefined && item.media !== null) {
       if (!Array.isArray(item.media)) throw invalid(`content[${i}].media`, 'must be an array of { id }');
-      converted.media = item.media.map((m, j) => ({ id: text(`content[${i}].media[${j}].id`, m?.id) }));
+      converted.media = item.media.map((m, j) => {
+        if (m !== null && typeof m === 'object') refuseUnknown(m, ['id'], 'a field of a media reference');
+        return { id: text(`content[${i}].media[${j}].id`, m?.id) };
+      });
     }
     return converted;
   });

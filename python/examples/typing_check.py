@@ -66,7 +66,7 @@ def main() -> None:
         ids: List[str] = [post.id, post.status, post.idempotency_key]
         attempts: int = post.attempts
         replayed: bool = post.replayed or post.from_store
-        publisher = Publisher(client, store=SqliteStore(":memory:"))
+        publisher = Publisher(client, store=SqliteStore("posts.db"))
         again: Post = publisher.publish("draft-1-thread", "x", "acc", [{"text": "one", "media": [{"id": "m1"}]}])
         counts: StoreCounts = publisher.store.counts()
         letters: List[DeadLetter] = MemoryStore().dead_letters(limit=10)

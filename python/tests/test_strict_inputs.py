@@ -5,7 +5,6 @@ exactly as given."""
 from __future__ import annotations
 
 import json
-import os
 import time
 import urllib.request
 from datetime import datetime, timezone
@@ -95,8 +94,8 @@ def test_case_4_every_setting_has_bounds_and_a_named_error(
     assert str(error).startswith("invalid setting: "), str(error)
 
 
-def test_case_6_and_12_a_sqlite_store_needs_a_real_path(tmp_path: Any) -> None:
-    os.chdir(tmp_path)
+def test_case_6_and_12_a_sqlite_store_needs_a_real_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.chdir(tmp_path)
     with pytest.raises(postato.InvalidPostError, match="is empty") as empty:
         postato.SqliteStore("")
     assert empty.value.field == "path"
@@ -133,6 +132,10 @@ def test_unclear_inputs_name_the_parameter(client: postato.Client, sim: Simulato
     refused(sim, lambda: client.publish(**post_args("  ")), "businessKey", "business_key", "only whitespace")
     refused(sim, lambda: client.publish(**post_args(key(), content="a\ud800")), "content", "lone surrogate")
     refused(sim, lambda: client.publish(**post_args("\ud800")), "businessKey", "lone surrogate")
+    refused(sim, lambda: postato.idempotency_key("\udc00"), "businessKey", "lone surrogate")
+    refused(sim, lambda: client.publish(**post_args(key()), scheduled_at="\ud800"), "scheduledAt", "lone surrogate")
+    media = [{"text": "a", "media": [{"id": "m", "alt": "x"}]}]
+    refused(sim, lambda: client.publish(**post_args(key(), content=media)), "content[0].media[0]", "alt")  # type: ignore[arg-type]
     refused(sim, lambda: postato.PostgresStore("postgres://u@h/db", pool_size=0), "poolSize", "pool_size")
     refused(sim, lambda: postato.Publisher(client, key_retention=-1), "keyRetention", "key_retention")
 
@@ -163,7 +166,7 @@ def test_a_random_post_is_refused_by_name_or_reaches_the_wire_as_given(
     scheduled_at: Any,
 ) -> None:
     # A unique prefix keeps examples apart (a key reused with other content is its own error).
-    unique = f"{key()}{business_key}" if business_key.strip() else business_key
+    unique = business_key if business_key in ("", "  ") else f"{key()}{business_key}"
     before = sim.stats().requests
     try:
         post = client.publish(

@@ -33,9 +33,31 @@ pub fn count_in(text: &str, range: &RangeInclusive<u32>) -> Result<u32, String> 
     bounds::count_from_f64("", number(text)?, range).map_err(|e| e.message)
 }
 
-/// A `--…-hours` flag within `range`.
-pub fn hours_in(text: &str, range: &RangeInclusive<Duration>) -> Result<Duration, String> {
-    bounds::duration_from_f64("", number(text)?, 1.0 / 3600.0, "hours", range).map_err(|e| e.message)
+/// A duration given in hours (`--key-retention-hours`), shown the same way in `--help`.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Hours(pub Duration);
+
+impl std::fmt::Display for Hours {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        write!(f, "{}", self.0.as_secs_f64() / 3600.0)
+    }
+}
+
+/// `--key-retention-hours`: how long the API keeps idempotency keys, within its bounds.
+pub fn key_retention_hours(text: &str) -> Result<Hours, String> {
+    bounds::duration_from_f64("", number(text)?, 1.0 / 3600.0, "hours", &bounds::KEY_RETENTION)
+        .map(Hours)
+        .map_err(|e| e.message)
+}
+
+/// `--concurrency`: publishes at once, within its bounds.
+pub fn concurrency(text: &str) -> Result<u32, String> {
+    count_in(text, &bounds::CONCURRENCY)
+}
+
+/// `--lease-ms`: a claim's lease, within its bounds.
+pub fn lease_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::LEASE)
 }
 
 fn timeout_ms(text: &str) -> Result<u64, String> {

@@ -7,9 +7,19 @@ use postato::postato_core::bounds::{self, MAX_POST_BYTES};
 use postato::{Post, ValidationError};
 use std::io::{self, BufRead, Read};
 
-/// A line running on without an end for this long is not a campaign at all (`/dev/zero`, a
-/// binary file): reading stops with an error instead of skipping for ever.
+/// In a source that may never end (stdin, a device such as `/dev/zero`), a line running on
+/// without an end for this long stops reading with an error instead of skipping for ever. In
+/// a regular file, which ends, an over-long line is skipped however long it is.
 const MAX_SKIPPED_BYTES: u64 = 1 << 30;
+
+/// Where a campaign comes from, which decides how long an unending line may be skipped.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Source {
+    /// A regular file: it ends, so any over-long line is skipped to its end.
+    File,
+    /// Stdin, a pipe or a device: it may never end.
+    Stream,
+}
 
 /// One non-blank line of a campaign.
 #[derive(Debug, Clone)]
@@ -52,36 +62,39 @@ pub fn what_is_wrong(error: &ValidationError) -> String {
 /// explained, never lost silently.
 #[derive(Default)]
 pub struct FirstLineWins {
-    first_line: std::collections::HashMap<u64, u32>,
+    /// A key's hash → its first line and a hash of that line's post.
+    first: std::collections::HashMap<u64, (u32, u32)>,
+}
+
+fn hash_of(value: &impl std::hash::Hash) -> u64 {
+    use std::hash::Hasher;
+    let mut hasher = std::hash::DefaultHasher::new();
+    value.hash(&mut hasher);
+    hasher.finish()
 }
 
 impl FirstLineWins {
-    /// `item`, or a dead letter if an earlier line had its business key.
+    /// `item`, or a dead letter if an earlier line had its business key with other content. Only
+    /// posts count (a line that is not one is dead-lettered on its own); a repeat of the same
+    /// post goes on, to be answered from the store as already published (if two different
+    /// posts shared a content hash, the Publisher's payload guard still refuses the second).
     pub fn check(&mut self, item: CampaignLine) -> CampaignLine {
-        let key = match &item.post {
-            Ok(post) => post.business_key.as_str(),
-            Err(unreadable) if unreadable.business_key != line_key(item.line) => unreadable.business_key.as_str(),
-            Err(_) => return item,
-        };
-        let hash = {
-            use std::hash::{Hash, Hasher};
-            let mut hasher = std::hash::DefaultHasher::new();
-            key.hash(&mut hasher);
-            hasher.finish()
-        };
+        let Ok(post) = &item.post else { return item };
+        if postato::check_business_key(&post.business_key).is_err() {
+            return item;
+        }
         let line = u32::try_from(item.line).unwrap_or(u32::MAX);
-        let first = *self.first_line.entry(hash).or_insert(line);
-        if first == line {
+        let content = hash_of(&post.wire_body()) as u32;
+        let (first, first_content) = *self.first.entry(hash_of(&post.business_key)).or_insert((line, content));
+        if first == line || first_content == content {
             return item;
         }
         let reason = format!(
-            "businessKey: {key:?} is already the key of line {first}, which is the one published: give this post a key \
-             of its own, or remove the line"
+            "businessKey: {:?} is also the key of line {first}, which comes first and is the one published: give this \
+             post a key of its own, or remove the line",
+            post.business_key
         );
-        let text = match &item.post {
-            Ok(post) => excerpt(&serde_json::to_string(post).unwrap_or_default()),
-            Err(unreadable) => unreadable.text.clone(),
-        };
+        let text = excerpt(&serde_json::to_string(post).unwrap_or_default());
         CampaignLine { line: item.line, post: Err(UnreadableLine { business_key: line_key(item.line), reason, text }) }
     }
 }
@@ -149,12 +162,13 @@ fn too_long() -> String {
 
 /// Reads a campaign, line by line, holding at most one line (of at most the largest post the
 /// API accepts) in memory.
-pub fn read(reader: impl BufRead) -> impl Iterator<Item = io::Result<CampaignLine>> {
-    CampaignReader { reader, line: 0, bytes: Vec::new(), done: false, unfinished: false }
+pub fn read(reader: impl BufRead, source: Source) -> impl Iterator<Item = io::Result<CampaignLine>> {
+    CampaignReader { reader, source, line: 0, bytes: Vec::new(), done: false, unfinished: false }
 }
 
 struct CampaignReader<R> {
     reader: R,
+    source: Source,
     line: u64,
     bytes: Vec<u8>,
     done: bool,
@@ -163,7 +177,7 @@ struct CampaignReader<R> {
 }
 
 impl<R: BufRead> CampaignReader<R> {
-    /// Discards the rest of an over-long line, up to [`MAX_SKIPPED_BYTES`].
+    /// Discards the rest of an over-long line (from a stream, up to [`MAX_SKIPPED_BYTES`]).
     fn skip_rest_of_line(&mut self) -> io::Result<()> {
         let mut skipped = 0u64;
         loop {
@@ -178,7 +192,7 @@ impl<R: BufRead> CampaignReader<R> {
             let n = buffer.len();
             self.reader.consume(n);
             skipped += n as u64;
-            if skipped > MAX_SKIPPED_BYTES {
+            if self.source == Source::Stream && skipped > MAX_SKIPPED_BYTES {
                 return Err(io::Error::new(
                     io::ErrorKind::InvalidData,
                     format!(
@@ -256,7 +270,7 @@ mod tests {
     #[test]
     fn lines_parse_or_say_why_with_their_number_and_key() {
         let text = "\n{\"businessKey\":\"a\",\"platform\":\"x\",\"accountId\":\"1\",\"status\":\"publish\",\"postType\":\"post\",\"content\":\"hi\"}\n{\"businessKey\":\"b\",\"status\":\"now\"}\nnot json\n";
-        let lines: Vec<CampaignLine> = read(text.as_bytes()).map(Result::unwrap).collect();
+        let lines: Vec<CampaignLine> = read(text.as_bytes(), Source::File).map(Result::unwrap).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].line, 2);
         assert_eq!(lines[0].post.as_ref().unwrap().business_key, "a");
@@ -267,6 +281,98 @@ mod tests {
         assert_eq!(unreadable.business_key, "line:4");
         assert!(unreadable.reason.starts_with("post: not valid JSON: "), "{}", unreadable.reason);
         assert!(!unreadable.reason.contains("line"), "one line number, kept beside: {}", unreadable.reason);
+    }
+
+    fn line_of(len: usize) -> Vec<u8> {
+        let mut line = br#"{"businessKey":"k","platform":"x","accountId":"a","postType":"p","content":""#.to_vec();
+        line.resize(len - 2, b'x');
+        line.extend(br#""}"#);
+        line
+    }
+
+    fn reasons(bytes: &[u8], source: Source) -> Vec<Result<String, String>> {
+        read(bytes, source)
+            .map(|item| match item {
+                Ok(line) => Ok(match line.post {
+                    Ok(post) => format!("{}: post {}", line.line, post.business_key),
+                    Err(e) => format!("{}: {}", line.line, e.reason.split(':').nth(1).unwrap_or("").trim()),
+                }),
+                Err(e) => Err(e.to_string()),
+            })
+            .collect()
+    }
+
+    #[test]
+    fn lines_up_to_the_largest_post_are_read_and_longer_ones_reported_with_the_rest_going_on() {
+        let ok = |n: usize| Ok(format!("{n}: post k"));
+        let too_long = |n: usize| Ok(format!("{n}: is longer than 1 MiB, the largest post the API accepts"));
+        for (ending, name) in [(&b"\n"[..], "LF"), (&b"\r\n"[..], "CRLF")] {
+            let mut bytes = line_of(MAX_POST_BYTES);
+            bytes.extend(ending);
+            bytes.extend(line_of(MAX_POST_BYTES + 1));
+            bytes.extend(ending);
+            bytes.extend(line_of(3 * MAX_POST_BYTES));
+            bytes.extend(ending);
+            bytes.extend(line_of(100));
+            assert_eq!(
+                reasons(&bytes, Source::File),
+                vec![ok(1), too_long(2), too_long(3), ok(4)],
+                "{name}: exactly 1 MiB is read, one byte more is not, and the line after each is"
+            );
+        }
+        // An over-long last line without an end.
+        let mut bytes = line_of(100);
+        bytes.extend(b"\n");
+        bytes.extend(vec![b'x'; 2 * MAX_POST_BYTES]);
+        assert_eq!(reasons(&bytes, Source::File), vec![ok(1), too_long(2)]);
+    }
+
+    #[test]
+    fn an_endless_stream_stops_after_its_over_long_line_is_reported() {
+        let endless = std::io::BufReader::new(std::io::repeat(b'0'));
+        let mut lines = read(endless, Source::Stream);
+        assert_eq!(lines.next().unwrap().unwrap().line, 1, "the line is reported before the skip");
+        let error = lines.next().unwrap().unwrap_err();
+        assert!(error.to_string().contains("runs on for more than 1 GiB"), "{error}");
+        assert!(lines.next().is_none());
+    }
+
+    #[test]
+    fn non_utf8_and_bom_lines_are_reported_and_reading_goes_on() {
+        let mut bytes = b"\xef\xbb\xbf".to_vec();
+        bytes.extend(line_of(100));
+        bytes.extend(b"\n\xff\xfe\n");
+        bytes.extend(line_of(100));
+        let got = reasons(&bytes, Source::File);
+        assert!(got[0].as_ref().unwrap().starts_with("1: starts with a byte-order mark"), "{got:?}");
+        assert!(got[1].as_ref().unwrap().starts_with("2: is not UTF-8 text (byte 0xff at column 1"), "{got:?}");
+        assert_eq!(got[2], Ok("3: post k".to_owned()));
+    }
+
+    #[test]
+    fn the_first_line_of_a_key_wins_and_a_repeat_of_the_same_post_goes_on() {
+        let line = |key: &str, content: &str| CampaignLine {
+            line: 0,
+            post: Post::from_json(&format!(
+                r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
+            ))
+            .map_err(|_| unreachable!()),
+        };
+        let mut first_line_wins = FirstLineWins::default();
+        let numbered = |n: u64, mut l: CampaignLine| {
+            l.line = n;
+            l
+        };
+        assert!(first_line_wins.check(numbered(1, line("a", "one"))).post.is_ok());
+        assert!(first_line_wins.check(numbered(2, line("a", "one"))).post.is_ok(), "the same post again");
+        let other = first_line_wins.check(numbered(3, line("a", "two")));
+        let letter = other.post.unwrap_err();
+        assert_eq!(letter.business_key, "line:3");
+        assert!(letter.reason.contains("line 1, which comes first"), "{}", letter.reason);
+        assert!(first_line_wins.check(numbered(4, line("b", "two"))).post.is_ok());
+        // A blank key is the validation's to refuse, not a duplicate.
+        assert!(first_line_wins.check(numbered(5, line(" ", "x"))).post.is_ok());
+        assert!(first_line_wins.check(numbered(6, line(" ", "y"))).post.is_ok());
     }
 
     proptest::proptest! {

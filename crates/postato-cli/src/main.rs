@@ -43,8 +43,29 @@ enum Command {
     Demo(cmd::demo::DemoArgs),
 }
 
+/// A flag's value refused by its bounds, as the JSON error line when `--output json` was asked
+/// for (a program reading stdout gets one line whatever went wrong); other usage errors as clap
+/// prints them. Either way the exit code is 2.
+fn usage_error(error: clap::Error) -> ! {
+    use clap::error::{ContextKind, ContextValue, ErrorKind};
+    let json = std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--output" && w[1] == "json")
+        || std::env::args().any(|a| a == "--output=json");
+    let flag = match error.get(ContextKind::InvalidArg) {
+        Some(ContextValue::String(arg)) => arg.split(' ').next().map(str::to_owned),
+        _ => None,
+    };
+    let reason = std::error::Error::source(&error).map(ToString::to_string);
+    match (json, error.kind(), flag, reason) {
+        (true, ErrorKind::ValueValidation, Some(flag), Some(reason)) => {
+            report::fatal_invalid(args::Output::Json, &format!("invalid setting: {flag}: {reason}"));
+            std::process::exit(i32::from(exit::INVALID_INPUT))
+        }
+        _ => error.exit(),
+    }
+}
+
 fn main() -> std::process::ExitCode {
-    let cli = Cli::parse();
+    let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     let default_level = if cli.verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("POSTATO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));

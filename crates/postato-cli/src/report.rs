@@ -53,6 +53,17 @@ pub fn failed(output: Output, error: &PublishError) {
     }
 }
 
+/// Prints an invalid input found before any publish (a flag out of its bounds), as an
+/// `invalid_input` error.
+pub fn fatal_invalid(output: Output, message: &str) {
+    match output {
+        Output::Json => {
+            println!("{}", json!({"ok": false, "kind": "invalid_input", "status": null, "message": message}))
+        }
+        Output::Text => eprintln!("error (invalid_input): {message}"),
+    }
+}
+
 /// Prints a failure that is not a publish error (a file, a store).
 pub fn fatal(output: Output, message: &str) {
     match output {

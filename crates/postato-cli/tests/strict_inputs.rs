@@ -86,18 +86,33 @@ async fn case_4_durations_and_counts_beyond_their_bounds_are_refused_by_flag() {
     ] {
         let output = publish(&sim, &[&POST[..], &[flag, value]].concat()).await;
         assert_eq!(code(&output), 2, "{flag} {value}: {output:?}");
-        let error = stderr(&output);
+        let error = json_line(&output)["message"].as_str().unwrap().to_owned();
         assert!(error.contains(flag) && error.contains("give"), "{flag} {value}: {error}");
         assert!(error.len() < 400 && !error.contains(&"0".repeat(30)), "short, never 300 digits: {error}");
+        // In text, clap's own line on stderr names the flag too.
+        let args: Vec<&str> = ["publish"].into_iter().chain(POST).chain([flag, value]).collect();
+        let text = postato(&args, None).await;
+        assert!(stderr(&text).contains(flag) && stderr(&text).contains("give"), "{}", stderr(&text));
     }
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("c.jsonl");
     write_campaign(&campaign, &["k".to_owned()]);
-    for (flag, value) in [("--lease-ms", "99999999999"), ("--key-retention-hours", "-1"), ("--concurrency", "0")] {
-        let args = batch_args(&campaign, dir.path().join("s.db").to_str().unwrap(), 1, &[flag, value], &sim);
+    for (flag, value, range) in [
+        ("--lease-ms", "99999999999", "from 100 to 3600000"),
+        ("--key-retention-hours", "-1", "hours from"),
+        ("--concurrency", "0", "from 1 to 1024"),
+    ] {
+        let mut args = batch_args(&campaign, dir.path().join("s.db").to_str().unwrap(), 1, &[], &sim);
+        match args.iter().position(|a| a == flag) {
+            Some(at) => args[at + 1] = value.to_owned(),
+            None => args.extend([flag.to_owned(), value.to_owned()]),
+        }
         let output = postato(&strings(&args), None).await;
         assert_eq!(code(&output), 2, "{flag} {value}: {output:?}");
-        assert!(stderr(&output).contains(flag), "{}", stderr(&output));
+        // --output json: the refusal is one JSON line on stdout, like every other error.
+        let message = json_line(&output)["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with(&format!("invalid setting: {flag}: ")), "{message}");
+        assert!(message.contains(range), "{message}");
     }
     assert_eq!(sim.stats().requests, 0);
 }
@@ -117,6 +132,13 @@ async fn case_5_the_first_line_of_a_business_key_wins_and_the_other_is_a_recorde
         assert_eq!(code(&output), 3, "run {run}: {output:?}");
     }
     assert_eq!(sim.platform_publishes_for("dup"), 1);
+    // The same post twice is no conflict: the second is answered from the store.
+    let same = dir.path().join("same.jsonl");
+    std::fs::write(&same, [post_line("same", "x"), post_line("same", "x")].join("\n")).unwrap();
+    let output = postato(&strings(&batch_args(&same, store.to_str().unwrap(), 1, &[], &sim)), None).await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    let summary = json_line(&output);
+    assert_eq!((summary["published"].as_u64(), summary["alreadyPublished"].as_u64()), (Some(1), Some(1)));
     let published = postato::SqliteStore::open(&store).unwrap();
     use postato::ResultStore;
     let record = published.published("dup").await.unwrap().unwrap();
@@ -188,9 +210,14 @@ async fn a_batch_of_dev_zero_dead_letters_its_line_and_stops_without_growing() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
-    let output =
-        postato(&strings(&batch_args(std::path::Path::new("/dev/zero"), store.to_str().unwrap(), 1, &[], &sim)), None)
-            .await;
+    // With progress on (the default): counting the lines of an endless device must not hang.
+    let args: Vec<String> = batch_args(std::path::Path::new("/dev/zero"), store.to_str().unwrap(), 1, &[], &sim)
+        .into_iter()
+        .filter(|a| a != "--no-progress")
+        .collect();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(120), postato(&strings(&args), None))
+        .await
+        .expect("batch /dev/zero ends");
     assert_eq!(code(&output), 1, "{output:?}");
     let message = json_line(&output)["message"].as_str().unwrap().to_owned();
     assert!(message.contains("line 1 runs on for more than 1 GiB without ending"), "{message}");
@@ -231,6 +258,11 @@ async fn unclear_inputs_get_messages_that_name_them() {
     .await;
     assert_eq!(code(&past), 0, "{past:?}");
     assert!(stderr(&past).contains("is in the past"), "{}", stderr(&past));
+    // https to a server that answers in plain HTTP names the likely mistake.
+    let https = sim.base_url().replace("http://", "https://");
+    let tls = publish_with(&sim, "--base-url", &https).await;
+    let message = json_line(&tls)["message"].as_str().unwrap().to_owned();
+    assert!(message.contains("the server did not answer in TLS"), "{message}");
     // A setting is not "invalid post".
     let setting = publish_with(&sim, "--workspace", " ").await;
     assert!(json_line(&setting)["message"].as_str().unwrap().starts_with("invalid setting: --workspace"));

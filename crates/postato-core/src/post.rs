@@ -245,7 +245,15 @@ impl Post {
     /// message. A missing (or null) `status` is [`PostStatus::implied`] by `scheduledAt`.
     /// Call [`Post::validate`] for the rules.
     pub fn from_json(text: &str) -> Result<Post, ValidationError> {
-        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| serde_error("not valid JSON", &e))?;
+        let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
+            let mut error = serde_error("not valid JSON", &e);
+            if error.message.contains("surrogate") {
+                if let Some(field) = field_before(text, e.column()) {
+                    error.field = field;
+                }
+            }
+            error
+        })?;
         let Some(fields) = value.as_object_mut() else {
             return Err(ValidationError::new(
                 "post",
@@ -271,6 +279,16 @@ impl Post {
         check_types(fields)?;
         serde_json::from_value(value).map_err(|e| serde_error("not a valid post", &e))
     }
+}
+
+/// The field whose string value holds byte `column` (1-based) of a one-line JSON text: the
+/// last `"name":` before it (`text` and `id` are inside `content`).
+fn field_before(text: &str, column: usize) -> Option<String> {
+    let prefix = text.as_bytes().get(..column.min(text.len()))?;
+    let colon = prefix.windows(2).rposition(|w| w == b"\":")?;
+    let start = prefix[..colon].iter().rposition(|b| *b == b'"')? + 1;
+    let name = String::from_utf8_lossy(&prefix[start..colon]).into_owned();
+    Some(if name == "text" || name == "id" { "content".to_owned() } else { name })
 }
 
 /// `string`, `number`, … as a message says a JSON value's type.

@@ -132,6 +132,9 @@ fn each_case_of_the_issue_is_refused_by_name_or_means_what_it_says() {
     let e = Post::from_json(r#"{"businessKey":"\ud800","platform":"x","accountId":"a","postType":"p","content":"c"}"#)
         .unwrap_err();
     assert!(e.message.contains("lone UTF-16 surrogate"), "{e}");
+    assert_eq!(e.field, "businessKey", "the field holding it is named");
+    let e = Post::from_json(r#"{"businessKey":"k","content":[{"text":"a\udc00b"}]}"#).unwrap_err();
+    assert_eq!(e.field, "content");
     // Unclear: content of the wrong type names the field, not "untagged enum Content".
     let mut post = base();
     post["content"] = json!({"text": "a"});

@@ -199,6 +199,14 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
+        let pool_limit = &postato::postato_core::bounds::POSTGRES_POOL_SIZE;
+        if !(*pool_limit.start() as usize..=*pool_limit.end() as usize).contains(&pool_size) {
+            return Err(StoreError::new(format!(
+                "the pool size is {pool_size}: give a whole number from {} to {}",
+                pool_limit.start(),
+                pool_limit.end()
+            )));
+        }
         let connection = tls::connection(url)?;
         let target = target(&connection.config);
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
@@ -226,12 +234,15 @@ impl PostgresStore {
         self.migrated
             .get_or_try_init(|| async {
                 self.migrate().await.map_err(|e| {
-                    StoreError::new(format!(
-                        "cannot use the PostgreSQL store at {}: {}: check the URL, and that the server runs and \
-                         accepts this user",
-                        self.target,
-                        e.to_string().trim_start_matches("result store: ")
-                    ))
+                    let cause = e.to_string().trim_start_matches("result store: ").to_owned();
+                    match e.kind() {
+                        StoreErrorKind::Unavailable => StoreError::new(format!(
+                            "cannot reach the PostgreSQL store at {}: {cause}: check the URL, and that the server \
+                             runs and accepts this user",
+                            self.target
+                        )),
+                        _ => StoreError::new(format!("the PostgreSQL store at {}: {cause}", self.target)),
+                    }
                 })
             })
             .await

@@ -115,6 +115,15 @@ impl<T: Transport> Publisher<T> {
         self
     }
 
+    /// The lease and the key retention within their [`bounds`](postato_core::bounds), checked
+    /// by every publish (the setters cannot fail).
+    fn check_settings(&self) -> Result<(), PublishError> {
+        use postato_core::bounds;
+        bounds::check_duration("lease", self.lease, &bounds::LEASE)?;
+        bounds::check_duration("keyRetention", self.key_retention, &bounds::KEY_RETENTION)?;
+        Ok(())
+    }
+
     /// This publisher's worker id; each publish claims as `{worker}/{n}`.
     pub fn worker(&self) -> &str {
         &self.worker
@@ -174,6 +183,7 @@ impl<T: Transport> Publisher<T> {
         line: Option<u64>,
         cancel: &CancellationToken,
     ) -> Result<PublishReport, PublishError> {
+        self.check_settings()?;
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
         loop {
@@ -204,6 +214,7 @@ impl<T: Transport> Publisher<T> {
         line: Option<u64>,
         cancel: &CancellationToken,
     ) -> Result<Option<PublishReport>, PublishError> {
+        self.check_settings()?;
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);

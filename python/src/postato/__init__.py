@@ -11,6 +11,7 @@ import os
 from . import _native
 from ._client import DEFAULTS, AsyncClient, Client, ClientDefaults, Post
 from ._publisher import DeadLetter, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
+from ._wire import _text
 from .errors import (
     BusinessKeyReusedError,
     DeadlineExceededError,
@@ -61,7 +62,7 @@ def idempotency_key(business_key: str) -> str:
             f"invalid post: business_key (businessKey): must be a string, got {type(business_key).__name__}",
             field="businessKey",
         )
-    return _native.idempotency_key(business_key)
+    return _native.idempotency_key(_text("businessKey", business_key))
 
 
 # The extension's tokio runtime stops before the interpreter finalizes (so no Rust thread

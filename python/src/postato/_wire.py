@@ -86,17 +86,26 @@ def _content(content: Any) -> Union[str, List[Dict[str, Any]]]:
                 raise InvalidPostError(
                     f"invalid post: content[{i}].media: must be a list of {{'id': ...}}", field=f"content[{i}].media"
                 )
-            converted["media"] = [
-                {"id": _text(f"content[{i}].media[{j}].id", m.get("id") if isinstance(m, Mapping) else m)}
-                for j, m in enumerate(media)
-            ]
+            converted["media"] = [_media(f"content[{i}].media[{j}]", m) for j, m in enumerate(media)]
         items.append(converted)
     return items
 
 
+def _media(field: str, media: Any) -> Dict[str, str]:
+    """A media reference: ``{"id": ...}`` (or the id alone); any other key is refused."""
+    if isinstance(media, Mapping):
+        unknown = set(media) - {"id"}
+        if unknown:
+            raise InvalidPostError(f"invalid post: {field}: unknown keys {sorted(unknown)}: use 'id'", field=field)
+        media = media.get("id")
+    return {"id": _text(f"{field}.id", media)}
+
+
 def _scheduled_at(value: Any) -> Optional[str]:
-    if value is None or isinstance(value, str):
-        return value
+    if value is None:
+        return None
+    if isinstance(value, str):
+        return _text("scheduledAt", value)
     if isinstance(value, datetime):
         if value.tzinfo is None or value.tzinfo.utcoffset(value) is None:
             raise InvalidPostError(

@@ -5,8 +5,7 @@ use postato::postato_core::{bounds, defaults};
 use postato::Publisher;
 use std::io::{BufRead, BufReader};
 
-use crate::args::{self, millis, open_store, ConnectionArgs, Output, StoreUse};
-use crate::cmd::dlq;
+use crate::args::{self, millis, open_store, ConnectionArgs, Hours, Output, StoreUse};
 use crate::runner::{self, Progress};
 use crate::{campaign, exit, report};
 
@@ -16,19 +15,19 @@ pub struct BatchArgs {
     /// The campaign file (.jsonl), or - for stdin
     pub campaign: String,
     /// Publishes at once (1 to 1024)
-    #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = dlq::concurrency, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
     pub concurrency: u32,
     /// The result store: a SQLite file, or a postgres:// URL shared by many workers
     #[arg(long, default_value = "postato.db")]
     pub store: String,
     /// How long a worker's claim on a post lasts before another worker may take it over
     /// (renewed while publishing), in ms (100 to 3600000)
-    #[arg(long, default_value_t = millis(defaults::LEASE), value_parser = lease_ms, allow_negative_numbers = true)]
+    #[arg(long, default_value_t = millis(defaults::LEASE), value_parser = args::lease_ms, allow_negative_numbers = true)]
     pub lease_ms: u64,
     /// How long the API keeps idempotency keys, in hours: a post sent longer ago whose outcome
     /// was never recorded is dead-lettered `outcome_unknown` instead of sent again
-    #[arg(long, default_value = "24", value_parser = dlq::key_retention_hours, allow_negative_numbers = true)]
-    pub key_retention_hours: std::time::Duration,
+    #[arg(long, default_value_t = Hours(defaults::SERVER_KEY_RETENTION), value_parser = args::key_retention_hours, allow_negative_numbers = true)]
+    pub key_retention_hours: Hours,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
     pub output: Output,
@@ -39,14 +38,13 @@ pub struct BatchArgs {
     pub connection: ConnectionArgs,
 }
 
-fn lease_ms(text: &str) -> Result<u64, String> {
-    let value = args::count_in(text, &(0..=u32::MAX))?;
-    bounds::check_duration("", std::time::Duration::from_millis(value.into()), &bounds::LEASE)
-        .map(|()| value.into())
-        .map_err(|e| e.message)
-}
-
+/// The campaign's lines, for the progress bar: a regular file's only (a device such as
+/// `/dev/zero` or a pipe may never end), and at most the first [`COUNTED_BYTES`].
 fn count_lines(path: &str) -> Option<u64> {
+    const COUNTED_BYTES: u64 = 1 << 30;
+    if !std::fs::metadata(path).ok()?.is_file() || std::fs::metadata(path).ok()?.len() > COUNTED_BYTES {
+        return None;
+    }
     let file = std::fs::File::open(path).ok()?;
     let mut reader = BufReader::with_capacity(1 << 16, file);
     let mut count = 0;
@@ -69,7 +67,9 @@ pub async fn run(args: &BatchArgs) -> u8 {
             return exit::for_kind(error.kind());
         }
     };
-    let store = match open_store(&args.store, args.concurrency as usize + 2, StoreUse::Create).await {
+    // One connection per publish in flight, and two for claims' renewals.
+    let pool = (args.concurrency + 2).min(*bounds::POSTGRES_POOL_SIZE.end()) as usize;
+    let store = match open_store(&args.store, pool, StoreUse::Create).await {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);
@@ -78,13 +78,15 @@ pub async fn run(args: &BatchArgs) -> u8 {
     };
     let campaign = args.campaign.clone();
     let open = move || -> Result<runner::Lines, String> {
-        let reader: Box<dyn BufRead + Send> = if campaign == "-" {
-            Box::new(BufReader::new(std::io::stdin()))
+        let (reader, source): (Box<dyn BufRead + Send>, _) = if campaign == "-" {
+            (Box::new(BufReader::new(std::io::stdin())), campaign::Source::Stream)
         } else {
             let file = std::fs::File::open(&campaign).map_err(|e| format!("cannot open {campaign}: {e}"))?;
-            Box::new(BufReader::new(file))
+            let regular = file.metadata().is_ok_and(|m| m.is_file());
+            let source = if regular { campaign::Source::File } else { campaign::Source::Stream };
+            (Box::new(BufReader::new(file)), source)
         };
-        Ok(Box::new(campaign::read(reader)))
+        Ok(Box::new(campaign::read(reader, source)))
     };
     if let Err(message) = open() {
         report::fatal(args.output, &message);
@@ -94,7 +96,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
     let progress = Progress { total, enabled: !args.no_progress };
     let publisher = Publisher::with_shared_store(client, store)
         .lease(std::time::Duration::from_millis(args.lease_ms))
-        .key_retention(args.key_retention_hours);
+        .key_retention(args.key_retention_hours.0);
     let reopenable = args.campaign != "-";
     match runner::run(publisher, open, reopenable, args.concurrency as usize, progress).await {
         Ok(summary) => {

@@ -91,7 +91,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         );
         println!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
     }
-    let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes())) as runner::Lines);
+    let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes(), campaign::Source::File)) as runner::Lines);
     let summary =
         runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }).await?;
     if args.output == Output::Text {
@@ -104,7 +104,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let letters = store.dead_letters(None, usize::MAX).await.map_err(|e| e.to_string())?;
     let dead: BTreeMap<&str, &postato::DeadLetter> = letters.iter().map(|l| (l.business_key.as_str(), l)).collect();
     let (mut published, mut exactly_once, mut lost) = (0u64, 0u64, Vec::new());
-    for item in campaign::read(SAMPLE_CAMPAIGN.as_bytes()) {
+    for item in campaign::read(SAMPLE_CAMPAIGN.as_bytes(), campaign::Source::File) {
         let item = item.map_err(|e| e.to_string())?;
         let key = match &item.post {
             Ok(post) if !post.business_key.is_empty() => post.business_key.clone(),

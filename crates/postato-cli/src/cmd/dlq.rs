@@ -1,11 +1,11 @@
 //! `postato dlq`: inspect and requeue dead letters.
 
 use clap::{Args, Subcommand};
-use postato::postato_core::{bounds, defaults};
+use postato::postato_core::defaults;
 use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
-use crate::args::{count_in, hours_in, open_store, ConnectionArgs, Output, StoreUse};
+use crate::args::{self, count_in, open_store, ConnectionArgs, Hours, Output, StoreUse};
 use crate::campaign::{parse_line, CampaignLine};
 use crate::runner::{self, Progress};
 use crate::{exit, report};
@@ -40,15 +40,15 @@ pub enum DlqCommand {
         #[arg(long, default_value = "postato.db")]
         store: String,
         /// Publishes at once (1 to 1024)
-        #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = concurrency, allow_negative_numbers = true)]
+        #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
         concurrency: u32,
         /// Send `outcome_unknown` letters anyway: only after checking that those posts do not
         /// exist (their first send is older than the server's idempotency-key retention)
         #[arg(long)]
         force: bool,
         /// How long the API keeps idempotency keys, in hours (as for `postato batch`)
-        #[arg(long, default_value = "24", value_parser = key_retention_hours, allow_negative_numbers = true)]
-        key_retention_hours: std::time::Duration,
+        #[arg(long, default_value_t = Hours(defaults::SERVER_KEY_RETENTION), value_parser = args::key_retention_hours, allow_negative_numbers = true)]
+        key_retention_hours: Hours,
         /// text or json
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -59,14 +59,6 @@ pub enum DlqCommand {
 
 fn limit(text: &str) -> Result<usize, String> {
     count_in(text, &(1..=u32::MAX)).map(|n| n as usize)
-}
-
-pub(crate) fn concurrency(text: &str) -> Result<u32, String> {
-    count_in(text, &bounds::CONCURRENCY)
-}
-
-pub(crate) fn key_retention_hours(text: &str) -> Result<std::time::Duration, String> {
-    hours_in(text, &bounds::KEY_RETENTION)
 }
 
 async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<postato::DeadLetter>, String> {
@@ -110,7 +102,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
             }
         }
         DlqCommand::Retry { keys, store, concurrency, force, key_retention_hours, output, connection } => {
-            let key_retention = *key_retention_hours;
+            let key_retention = key_retention_hours.0;
             let client = match connection.client() {
                 Ok(client) => client,
                 Err(error) => {

@@ -92,7 +92,9 @@ impl SqliteStore {
     /// database are refused.
     pub fn open(path: impl AsRef<Path>) -> Result<Self, StoreError> {
         let path = checked_path(path.as_ref())?;
-        let conn = Connection::open(path).map_err(|e| cannot_open(path, &e))?;
+        // No SQLITE_OPEN_URI: `file::memory:` is a file name here, never a temporary database.
+        let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
+        let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, &e))?;
         Self::init(conn, path, true)
     }
 
@@ -125,16 +127,20 @@ impl SqliteStore {
         let version: i64 = conn.pragma_query_value(None, "user_version", |row| row.get(0)).map_err(not_a_database)?;
         let application_id: i64 =
             conn.pragma_query_value(None, "application_id", |row| row.get(0)).map_err(not_a_database)?;
-        let foreign = foreign_tables(&conn).map_err(not_a_database)?;
+        if version > SCHEMA_VERSION {
+            return Err(StoreError::new(format!(
+                "{shown} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
+            )));
+        }
+        // A postato store (marked, or versioned by an earlier postato) may hold tables of its
+        // own beside ours (a replication tool's, a user's); an unmarked file with tables that
+        // are not ours is another program's database.
+        let ours = application_id == APPLICATION_ID || (application_id == 0 && version > 0);
+        let foreign = foreign_tables(&conn, ours).map_err(not_a_database)?;
         if (application_id != 0 && application_id != APPLICATION_ID) || !foreign.is_empty() {
             return Err(StoreError::new(format!(
                 "{shown} is another program's SQLite database (tables: {}): give postato a file of its own, such as postato.db",
                 if foreign.is_empty() { "none of postato's".to_owned() } else { foreign.join(", ") }
-            )));
-        }
-        if version > SCHEMA_VERSION {
-            return Err(StoreError::new(format!(
-                "{shown} has schema version {version}, newer than this postato understands ({SCHEMA_VERSION}): upgrade postato"
             )));
         }
         if version == 0 && !create {
@@ -197,23 +203,24 @@ fn cannot_open(path: &Path, e: &rusqlite::Error) -> StoreError {
     ))
 }
 
-/// Tables in the file that a postato store does not hold, or holds with other columns.
-fn foreign_tables(conn: &Connection) -> rusqlite::Result<Vec<String>> {
+/// Tables in the file that a postato store does not hold (ignored in a postato store, `ours`),
+/// or holds without the columns it needs.
+fn foreign_tables(conn: &Connection, ours: bool) -> rusqlite::Result<Vec<String>> {
     let mut statement =
         conn.prepare("SELECT name FROM sqlite_master WHERE type = 'table' AND name NOT LIKE 'sqlite_%'")?;
     let names = statement.query_map([], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
     let mut foreign = Vec::new();
     for name in names {
-        let ours = match OUR_TABLES.iter().find(|(table, _)| *table == name) {
+        let fits = match OUR_TABLES.iter().find(|(table, _)| *table == name) {
             Some((_, columns)) => {
                 let mut info = conn.prepare("SELECT name FROM pragma_table_info(?1)")?;
                 let found =
                     info.query_map([&name], |row| row.get::<_, String>(0))?.collect::<rusqlite::Result<Vec<_>>>()?;
-                found == *columns
+                columns.iter().all(|column| found.iter().any(|f| f == column))
             }
-            None => false,
+            None => ours,
         };
-        if !ours {
+        if !fits {
             foreign.push(name);
         }
     }

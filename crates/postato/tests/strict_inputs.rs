@@ -1,0 +1,70 @@
+//! Issue #17's cases through the Rust API, as a table: every setting out of its bounds and every
+//! store path that would lose records is refused, naming the setting, before anything is sent.
+use postato::{Client, ErrorKind, MemoryStore, Post, PostStatus, Publisher, SqliteStore, Subject};
+use std::time::Duration;
+
+fn builder() -> postato::ClientBuilder {
+    Client::builder().api_key("k").workspace_id("ws").base_url("http://127.0.0.1:9")
+}
+
+#[test]
+fn every_setting_out_of_its_bounds_is_refused_by_name() {
+    let cases: Vec<(postato::ClientBuilder, &str)> = vec![
+        (builder().workspace_id(".."), "workspaceId"),
+        (builder().workspace_id("."), "workspaceId"),
+        (builder().workspace_id(" "), "workspaceId"),
+        (builder().base_url(""), "baseUrl"),
+        (builder().max_attempts(0), "maxAttempts"),
+        (builder().max_attempts(101), "maxAttempts"),
+        (builder().backoff(Duration::from_secs(1_000_000_000), Duration::from_secs(1_000_000_000)), "backoffBase"),
+        (builder().backoff(Duration::ZERO, Duration::from_secs(2 * 3600)), "backoffCap"),
+        (builder().timeout(Duration::ZERO), "timeout"),
+        (builder().timeout(Duration::from_secs(3600)), "timeout"),
+        (builder().deadline(Some(Duration::from_secs(2 * 86_400))), "deadline"),
+        (builder().connect_timeout(Duration::from_secs(3600)), "connectTimeout"),
+    ];
+    for (builder, setting) in cases {
+        let Err(postato::PublishError::InvalidInput(e)) = builder.build() else { panic!("{setting} was accepted") };
+        assert_eq!((e.field.as_str(), e.subject), (setting, Subject::Setting), "{e}");
+        assert!(e.to_string().starts_with(&format!("invalid setting: {setting}: ")), "{e}");
+        assert!(e.message.contains("give") || e.message.contains("lower"), "says what to do: {e}");
+    }
+}
+
+#[tokio::test]
+async fn a_publisher_with_a_lease_or_retention_out_of_bounds_sends_nothing() {
+    let client = builder().build().unwrap();
+    let post = Post::new("k", "x", "a", PostStatus::Publish, "post", "hi");
+    for (publisher, setting) in [
+        (Publisher::new(client.clone(), MemoryStore::new()).lease(Duration::from_secs(2 * 3600)), "lease"),
+        (Publisher::new(client.clone(), MemoryStore::new()).key_retention(Duration::ZERO), "keyRetention"),
+    ] {
+        let error = publisher.publish(&post).await.unwrap_err();
+        assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some(setting)));
+    }
+}
+
+#[test]
+fn store_paths_that_would_lose_records_or_take_another_programs_file_are_refused() {
+    let dir = tempfile::tempdir().unwrap();
+    for path in ["", " ", ":memory:"] {
+        assert!(SqliteStore::open(path).is_err(), "{path:?} opened");
+    }
+    // Not a URI: `file::memory:` is an ordinary file name, never a temporary database.
+    let uri = dir.path().join("file::memory:");
+    SqliteStore::open(&uri).unwrap();
+    assert!(uri.exists());
+    let foreign = dir.path().join("foreign.db");
+    rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
+    let error = SqliteStore::open(&foreign).unwrap_err().to_string();
+    assert!(error.contains("another program's SQLite database (tables: users)"), "{error}");
+    // A postato store may hold other tables beside its own (a replication tool's, a user's).
+    let ours = dir.path().join("ours.db");
+    drop(SqliteStore::open(&ours).unwrap());
+    rusqlite::Connection::open(&ours).unwrap().execute_batch("CREATE TABLE _litestream_seq (id INTEGER)").unwrap();
+    SqliteStore::open(&ours).unwrap();
+    SqliteStore::open_existing(&ours).unwrap();
+    let missing = dir.path().join("typo.db");
+    assert!(SqliteStore::open_existing(&missing).unwrap_err().to_string().contains("there is no store at"));
+    assert!(!missing.exists());
+}
