@@ -15,6 +15,10 @@ section() { printf '\n== %s\n' "$*"; }
 section "Tree: no build outputs or large files in git"
 ./scripts/check-tree.sh
 
+section "Release pipeline: actionlint on the workflows; one version across every artifact"
+./scripts/lint-workflows.sh
+./scripts/check-versions.sh
+
 section "PostgreSQL: start a throwaway server for the shared-store tests"
 POSTATO_TEST_POSTGRES_URL=$(./scripts/postgres.sh)
 POSTATO_TEST_POSTGRES_CA=$(./scripts/postgres.sh --ca)
@@ -73,11 +77,13 @@ echo "npm install ./node from another project: ok"
 section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real through Maven"
 ./scripts/generate-uniffi.sh
 (cd kotlin && mvn -B -ntp package -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
-# Two jars: the library, and the test kit (com.postato.testing) apart from it.
-jar tf kotlin/target/postato-0.1.0.jar | grep -q 'com/postato/Client.class'
-! jar tf kotlin/target/postato-0.1.0.jar | grep -q 'com/postato/testing/'
-jar tf kotlin/target/postato-0.1.0-testing.jar | grep -q 'com/postato/testing/Simulator.class'
-echo "kotlin: postato-0.1.0.jar without the simulator, postato-0.1.0-testing.jar with it"
+# Two jars: the library, and the test kit (com.postato.testing) apart from it. Their version
+# is the workspace's (scripts/check-versions.sh keeps pom.xml at it).
+VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/Client.class'
+! jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/testing/'
+jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -q 'com/postato/testing/Simulator.class'
+echo "kotlin: postato-$VERSION.jar without the simulator, postato-$VERSION-testing.jar with it"
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"
