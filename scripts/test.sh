@@ -11,6 +11,13 @@ export CARGO_PROFILE_DEV_DEBUG=0
 export CARGO_TERM_COLOR=never
 
 section() { printf '\n== %s\n' "$*"; }
+# The workspace's version, which every artifact carries (scripts/check-versions.sh).
+VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+# PATH without a Rust toolchain: the installs users make with none.
+NO_RUST_PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -e '/\.cargo/bin' -e '/\.rustup/' | paste -sd: -)
+if env PATH="$NO_RUST_PATH" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
+  echo "cannot hide the Rust toolchain from PATH for the no-toolchain installs"; exit 1
+fi
 
 section "Tree: no build outputs or large files in git"
 ./scripts/check-tree.sh
@@ -42,14 +49,35 @@ cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
 cargo test -p postato-cli --test chaos --test crash_resume --test workers -- --nocapture --test-threads=1
 
-section "Python: build the package and its test kit from source (pip install ./python ./python/testing) and test them"
+section "Python: abi3 manylinux wheels (maturin --zig), tested from a venv with no Rust toolchain; the sdist builds from source"
 VENV="$ROOT/python/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt
-"$VENV/bin/pip" install -q --disable-pip-version-check ./python ./python/testing
+WHEELS=$(mktemp -d)
+# zig links against an old glibc, so the wheels are manylinux2014 (glibc 2.17) whatever this
+# machine's glibc is; auditwheel says which tag a wheel really qualifies for.
+for package in python python/testing; do
+  (cd "$package" && PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" build --release --zig --compatibility manylinux2014 \
+    --out "$WHEELS" --quiet)
+done
+for wheel in "$WHEELS"/*.whl; do
+  "$VENV/bin/auditwheel" show "$wheel" | tee "$WHEELS/show" | grep -q 'manylinux_2_17_x86_64' \
+    || { cat "$WHEELS/show"; echo "$wheel is not manylinux2014"; exit 1; }
+  case "$wheel" in *-cp39-abi3-manylinux*) ;; *) echo "$wheel is not an abi3 manylinux wheel"; exit 1 ;; esac
+done
+echo "python wheels: $(cd "$WHEELS" && ls *.whl | tr '\n' ' ')(auditwheel: manylinux_2_17_x86_64)"
+"$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/*.whl
 (cd python && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && echo "ruff: clean")
-(cd python && "$VENV/bin/python" -m pytest -q -p no:cacheprovider)
 (cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato testing/src/postato_testing)
+# The whole suite against the wheels, from a fresh venv whose PATH has no cargo or rustc.
+WHEEL_VENV=$(mktemp -d)
+python3 -m venv "$WHEEL_VENV"
+"$WHEEL_VENV/bin/pip" install -q --disable-pip-version-check "$WHEELS"/*.whl \
+  $(grep -E '^(pytest|hypothesis)==' python/requirements-dev.txt)
+(cd python && env PATH="$WHEEL_VENV/bin:$NO_RUST_PATH" python -c "import postato, sys; assert '/site-packages/' in postato.__file__, postato.__file__" \
+  && env PATH="$WHEEL_VENV/bin:$NO_RUST_PATH" python -m pytest -q -p no:cacheprovider)
+rm -rf "$WHEEL_VENV"
+echo "python: the suite passed against the installed wheels, with no Rust toolchain on PATH"
 SDIST_DIR=$(mktemp -d)
 (cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
 tar tzf "$SDIST_DIR"/postato-*.tar.gz > "$SDIST_DIR/contents"
@@ -58,32 +86,76 @@ grep -q "crates/postato-core/src/machine.rs" "$SDIST_DIR/contents" \
 if grep -E '\.(so|pyd|dylib|dll)$|/target/' "$SDIST_DIR/contents"; then
   echo "the sdist holds build outputs (above): it must hold sources only"; exit 1
 fi
-rm -rf "$SDIST_DIR"
-echo "python sdist: sources only, ok"
+# The source path: the sdist into another fresh venv (pip builds it with maturin and cargo).
+SDIST_VENV=$(mktemp -d)
+python3 -m venv "$SDIST_VENV"
+"$SDIST_VENV/bin/pip" install -q --disable-pip-version-check "$SDIST_DIR"/postato-*.tar.gz
+(cd /tmp && "$SDIST_VENV/bin/python" -c "import postato; assert postato.idempotency_key('draft-123') == 'f62695618dbb558b0d9768a8003ec862'; print('python sdist: built from source and imported,', postato.__file__)")
+rm -rf "$SDIST_DIR" "$SDIST_VENV" "$WHEELS"
 
-section "Node: build the addon and its test kit from source (npm install runs the napi CLI) and test them"
-(cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")
-(cd node && npm run --silent lint && echo "biome: clean")
-# Install it into a fresh project as a user does (npm 11 runs a dependency's build only when
-# the project allows it).
+section "Node: npm install ./node from a fresh checkout builds from source; the packed tarballs install with no toolchain"
+# First, as a user of a checkout does, before node/ has a node_modules of its own: the install
+# script builds the addon with a pinned napi CLI fetched by npx (npm 11 runs a dependency's
+# script only when the project allows it).
 CONSUMER=$(mktemp -d)
 echo '{"name":"consumer","private":true,"allowScripts":{"postato":true,"postato-testing":true}}' > "$CONSUMER/package.json"
 (cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" "$ROOT/node/testing" \
   && node -e "const p = require('postato'); if (p.idempotencyKey('draft-123') !== 'f62695618dbb558b0d9768a8003ec862') process.exit(1)" \
   && node --input-type=module -e "import { Client, DEFAULTS } from 'postato'; import { Simulator } from 'postato/testing'; import kit from 'postato-testing'; if (typeof Client !== 'function' || Simulator !== kit.Simulator || !DEFAULTS.maxAttempts) process.exit(1)")
 rm -rf "$CONSUMER"
-echo "npm install ./node from another project: ok"
+echo "npm install ./node from another project (built from source): ok"
+(cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")
+(cd node && npm run --silent lint && echo "biome: clean")
+# postato and postato-testing ship the same loader and install script.
+for shared in native.js lib/platform.js scripts/install.js; do cmp "node/$shared" "node/testing/$shared"; done
+# The packages as the registry would serve them: the main packages (JS, types, loader; no
+# binary) and this platform's prebuilt packages, installed into a project with no cargo or rustc
+# on PATH and npm's install scripts off.
+PLATFORM=$(node -p "require('./node/lib/platform').platform()")
+PACKS=$(mktemp -d)
+cp "node/postato.$PLATFORM.node" "node/npm/$PLATFORM/"
+cp "node/testing/postato-testing.$PLATFORM.node" "node/testing/npm/$PLATFORM/"
+for dir in node "node/npm/$PLATFORM" node/testing "node/testing/npm/$PLATFORM"; do
+  (cd "$dir" && npm pack --silent --pack-destination "$PACKS" >/dev/null)
+done
+rm -f "node/npm/$PLATFORM"/*.node "node/testing/npm/$PLATFORM"/*.node
+if tar tzf "$PACKS/postato-$VERSION.tgz" | grep '\.node$'; then echo "the main npm package holds a binary"; exit 1; fi
+CONSUMER=$(mktemp -d)
+echo '{"name":"consumer","private":true}' > "$CONSUMER/package.json"
+cp tests/npm-consumer/publish.cjs tests/npm-consumer/publish.mjs "$CONSUMER/"
+(cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --no-audit --no-fund --loglevel=error "$PACKS"/*.tgz \
+  && env PATH="$NO_RUST_PATH" node publish.cjs && env PATH="$NO_RUST_PATH" node publish.mjs)
+rm -rf "$CONSUMER"
+# Without a toolchain and without a prebuilt package for the platform, the install says in one
+# sentence what to install.
+CONSUMER=$(mktemp -d)
+echo '{"name":"consumer","private":true,"allowScripts":{"postato":true}}' > "$CONSUMER/package.json"
+if (cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --no-audit --no-fund --loglevel=error \
+  "$PACKS/postato-$VERSION.tgz" > install.log 2>&1); then
+  echo "postato installed with neither a prebuilt package nor a toolchain"; exit 1
+fi
+grep -q "postato: no prebuilt native library for $PLATFORM (@postato/$PLATFORM) and no way to build one here: install @postato/$PLATFORM, or install Rust" "$CONSUMER/install.log" \
+  || { cat "$CONSUMER/install.log"; exit 1; }
+rm -rf "$CONSUMER" "$PACKS"
+echo "npm: packed postato, postato-testing and their $PLATFORM packages install and publish with no toolchain; without a prebuilt package the install names what to install"
 
 section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real through Maven"
 ./scripts/generate-uniffi.sh
 (cd kotlin && mvn -B -ntp package -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
 # Two jars: the library, and the test kit (com.postato.testing) apart from it. Their version
 # is the workspace's (scripts/check-versions.sh keeps pom.xml at it).
-VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
 jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/Client.class'
 ! jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/testing/'
 jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -q 'com/postato/testing/Simulator.class'
 echo "kotlin: postato-$VERSION.jar without the simulator, postato-$VERSION-testing.jar with it"
+# Each jar carries its native library where JNA finds it on the classpath (the tests above ran
+# with no jna.library.path); then a separate project uses them by coordinates, as users do.
+jar tf "kotlin/target/postato-$VERSION.jar" | grep -qx 'linux-x86-64/libpostato_uniffi.so'
+! jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'libpostato_testing_uniffi'
+jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -qx 'linux-x86-64/libpostato_testing_uniffi.so'
+(cd kotlin && mvn -B -ntp -q install -DskipTests -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
+mvn -B -ntp -f tests/kotlin-consumer/pom.xml test -Dpostato.version="$VERSION"
+echo "kotlin: the jars carry their libraries; tests/kotlin-consumer uses com.postato:postato:$VERSION by coordinates and publishes"
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"

@@ -16,7 +16,7 @@ use crate::runner::{self, Progress};
 use crate::{campaign, exit, report};
 
 /// The bundled sample campaign: a few hundred posts across platforms, a few deliberately bad.
-pub const SAMPLE_CAMPAIGN: &str = include_str!("../../../../examples/campaign.jsonl");
+pub const SAMPLE_CAMPAIGN: &str = include_str!("../../campaign.jsonl");
 
 /// A post in the sample whose account the simulator reports as suspended (a permanent error).
 const SUSPENDED: &str = "campaign-dec-03-07-instagram";

@@ -1,0 +1,23 @@
+'use strict';
+/**
+ * This machine's platform as the prebuilt packages name it (`linux-x64-gnu`, `darwin-arm64`,
+ * `win32-x64-msvc`, …), and the prebuilt package of a platform. (postato and postato-testing ship
+ * this same file: test.sh checks that the copies are equal.)
+ */
+function platform() {
+  const { platform: os, arch } = process;
+  if (os === 'linux') {
+    // glibc reports its version; musl (Alpine) does not.
+    const glibc = process.report?.getReport?.().header?.glibcVersionRuntime;
+    return `linux-${arch}-${glibc ? 'gnu' : 'musl'}`;
+  }
+  if (os === 'win32') return `win32-${arch}-msvc`;
+  return `${os}-${arch}`;
+}
+
+/** The optional dependency of `pkg` (its package.json) that carries the library for `name`. */
+function prebuiltPackage(pkg, name) {
+  return Object.keys(pkg.optionalDependencies ?? {}).find((d) => d.endsWith(`/${name}`) || d.endsWith(`-${name}`));
+}
+
+module.exports = { platform, prebuiltPackage };
