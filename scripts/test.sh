@@ -12,15 +12,23 @@ export CARGO_TERM_COLOR=never
 
 section() { printf '\n== %s\n' "$*"; }
 # The workspace's version, which every artifact carries (scripts/check-versions.sh).
-VERSION=$(python3 -c 'import tomllib; print(tomllib.load(open("Cargo.toml", "rb"))["workspace"]["package"]["version"])')
+VERSION=$(sed -n 's/^version = "\(.*\)"$/\1/p' Cargo.toml | head -n 1)
 # PATH without a Rust toolchain: the installs users make with none.
-NO_RUST_PATH=$(printf '%s' "$PATH" | tr ':' '\n' | grep -v -e '/\.cargo/bin' -e '/\.rustup/' | paste -sd: -)
-if env PATH="$NO_RUST_PATH" sh -c 'command -v cargo || command -v rustc' >/dev/null; then
-  echo "cannot hide the Rust toolchain from PATH for the no-toolchain installs"; exit 1
-fi
+NO_RUST_PATH=$PATH
+while tool=$(env PATH="$NO_RUST_PATH" sh -c 'command -v cargo || command -v rustc'); do
+  dir=$(dirname "$tool")
+  NO_RUST_PATH=$(printf '%s' "$NO_RUST_PATH" | tr ':' '\n' | grep -vxF "$dir" | paste -sd: -)
+done
+for tool in node npm mvn python3; do
+  env PATH="$NO_RUST_PATH" sh -c "command -v $tool" >/dev/null \
+    || { echo "hiding the Rust toolchain from PATH hides $tool too (same folder)"; exit 1; }
+done
 
 section "Tree: no build outputs or large files in git"
 ./scripts/check-tree.sh
+# The CLI crate carries its demo campaign (a .crate file holds nothing outside it); the copy in
+# examples/ is the one the README points at.
+cmp crates/postato-cli/campaign.jsonl examples/campaign.jsonl
 
 section "Release pipeline: actionlint on the workflows; one version across every artifact"
 ./scripts/lint-workflows.sh
@@ -65,7 +73,7 @@ for wheel in "$WHEELS"/*.whl; do
     || { cat "$WHEELS/show"; echo "$wheel is not manylinux2014"; exit 1; }
   case "$wheel" in *-cp39-abi3-manylinux*) ;; *) echo "$wheel is not an abi3 manylinux wheel"; exit 1 ;; esac
 done
-echo "python wheels: $(cd "$WHEELS" && ls *.whl | tr '\n' ' ')(auditwheel: manylinux_2_17_x86_64)"
+echo "python wheels (auditwheel: manylinux_2_17_x86_64): $(cd "$WHEELS" && for f in *.whl; do printf '%s %s B; ' "$f" "$(stat -c %s "$f")"; done)"
 "$VENV/bin/pip" install -q --disable-pip-version-check --force-reinstall --no-deps "$WHEELS"/*.whl
 (cd python && "$VENV/bin/ruff" check . && "$VENV/bin/ruff" format --check . && echo "ruff: clean")
 (cd python && "$VENV/bin/mypy" --strict --no-incremental examples/typing_check.py src/postato testing/src/postato_testing)
@@ -93,10 +101,12 @@ python3 -m venv "$SDIST_VENV"
 (cd /tmp && "$SDIST_VENV/bin/python" -c "import postato; assert postato.idempotency_key('draft-123') == 'f62695618dbb558b0d9768a8003ec862'; print('python sdist: built from source and imported,', postato.__file__)")
 rm -rf "$SDIST_DIR" "$SDIST_VENV" "$WHEELS"
 
-section "Node: npm install ./node from a fresh checkout builds from source; the packed tarballs install with no toolchain"
-# First, as a user of a checkout does, before node/ has a node_modules of its own: the install
-# script builds the addon with a pinned napi CLI fetched by npx (npm 11 runs a dependency's
-# script only when the project allows it).
+section "Node: npm install ./node from a fresh checkout builds from source; the packed packages install with no toolchain"
+# The pinned napi CLI the install scripts fetch through npx, fetched once first: two installs
+# filling an empty npx cache at the same moment can trip over each other.
+npx --yes --package @napi-rs/cli@3.10.12 napi --version >/dev/null
+# As a user of a checkout does, before node/ has a node_modules of its own: the install script
+# builds the addon from source (npm 11 runs a dependency's script when the project allows it).
 CONSUMER=$(mktemp -d)
 echo '{"name":"consumer","private":true,"allowScripts":{"postato":true,"postato-testing":true}}' > "$CONSUMER/package.json"
 (cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" "$ROOT/node/testing" \
@@ -108,36 +118,50 @@ echo "npm install ./node from another project (built from source): ok"
 (cd node && npm run --silent lint && echo "biome: clean")
 # postato and postato-testing ship the same loader and install script.
 for shared in native.js lib/platform.js scripts/install.js; do cmp "node/$shared" "node/testing/$shared"; done
-# The packages as the registry would serve them: the main packages (JS, types, loader; no
-# binary) and this platform's prebuilt packages, installed into a project with no cargo or rustc
-# on PATH and npm's install scripts off.
+# The packages as the registry serves them: postato and postato-testing made so by
+# node/scripts/prepublish.js (their platform packages as optional dependencies, no install
+# script), and this platform's prebuilt packages; installed with no cargo or rustc on PATH and
+# npm's scripts off, then a publish from CommonJS and from ESM.
 PLATFORM=$(node -p "require('./node/lib/platform').platform()")
 PACKS=$(mktemp -d)
+STAGE=$(mktemp -d)
+for package in node node/testing; do
+  tarball=$(cd "$package" && npm pack --silent --pack-destination "$STAGE")
+  mkdir -p "$STAGE/${tarball%.tgz}" && tar xzf "$STAGE/$tarball" -C "$STAGE/${tarball%.tgz}"
+  cp -R "$package/npm" "$STAGE/${tarball%.tgz}/package/npm"
+  node node/scripts/prepublish.js "$STAGE/${tarball%.tgz}/package"
+  rm -rf "$STAGE/${tarball%.tgz}/package/npm"
+  (cd "$STAGE/${tarball%.tgz}/package" && npm pack --silent --pack-destination "$PACKS" >/dev/null)
+done
 cp "node/postato.$PLATFORM.node" "node/npm/$PLATFORM/"
 cp "node/testing/postato-testing.$PLATFORM.node" "node/testing/npm/$PLATFORM/"
-for dir in node "node/npm/$PLATFORM" node/testing "node/testing/npm/$PLATFORM"; do
+for dir in "node/npm/$PLATFORM" "node/testing/npm/$PLATFORM"; do
   (cd "$dir" && npm pack --silent --pack-destination "$PACKS" >/dev/null)
 done
 rm -f "node/npm/$PLATFORM"/*.node "node/testing/npm/$PLATFORM"/*.node
-if tar tzf "$PACKS/postato-$VERSION.tgz" | grep '\.node$'; then echo "the main npm package holds a binary"; exit 1; fi
+if tar tzf "$PACKS/postato-$VERSION.tgz" | grep -E '\.node$|scripts/install'; then
+  echo "the main npm package holds a binary or an install script"; exit 1
+fi
 CONSUMER=$(mktemp -d)
 echo '{"name":"consumer","private":true}' > "$CONSUMER/package.json"
 cp tests/npm-consumer/publish.cjs tests/npm-consumer/publish.mjs "$CONSUMER/"
-(cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --no-audit --no-fund --loglevel=error "$PACKS"/*.tgz \
+(cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --ignore-scripts --no-audit --no-fund --loglevel=error "$PACKS"/*.tgz \
   && env PATH="$NO_RUST_PATH" node publish.cjs && env PATH="$NO_RUST_PATH" node publish.mjs)
 rm -rf "$CONSUMER"
-# Without a toolchain and without a prebuilt package for the platform, the install says in one
-# sentence what to install.
+echo "npm: sizes: $(cd "$PACKS" && for f in *.tgz; do printf '%s %s B; ' "$f" "$(stat -c %s "$f")"; done)"
+# From a checkout with neither a toolchain nor a prebuilt package: one sentence naming what to install.
+CHECKOUT=$(mktemp -d)
+(cd node && git ls-files -z . | xargs -0 cp --parents -t "$CHECKOUT")
 CONSUMER=$(mktemp -d)
 echo '{"name":"consumer","private":true,"allowScripts":{"postato":true}}' > "$CONSUMER/package.json"
-if (cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --no-audit --no-fund --loglevel=error \
-  "$PACKS/postato-$VERSION.tgz" > install.log 2>&1); then
+if (cd "$CONSUMER" && env PATH="$NO_RUST_PATH" npm install --omit=optional --no-audit --no-fund --loglevel=error \
+  "$CHECKOUT" > install.log 2>&1); then
   echo "postato installed with neither a prebuilt package nor a toolchain"; exit 1
 fi
 grep -q "postato: no prebuilt native library for $PLATFORM (@postato/$PLATFORM) and no way to build one here: install @postato/$PLATFORM, or install Rust" "$CONSUMER/install.log" \
   || { cat "$CONSUMER/install.log"; exit 1; }
-rm -rf "$CONSUMER" "$PACKS"
-echo "npm: packed postato, postato-testing and their $PLATFORM packages install and publish with no toolchain; without a prebuilt package the install names what to install"
+rm -rf "$CONSUMER" "$CHECKOUT" "$PACKS" "$STAGE"
+echo "npm: the packed postato, postato-testing and their $PLATFORM packages install and publish with no toolchain; a checkout without one names what to install"
 
 section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real through Maven"
 ./scripts/generate-uniffi.sh
@@ -145,16 +169,17 @@ section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real th
 # Two jars: the library, and the test kit (com.postato.testing) apart from it. Their version
 # is the workspace's (scripts/check-versions.sh keeps pom.xml at it).
 jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/Client.class'
-! jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/testing/'
+if jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/testing/'; then echo "the library jar holds the test kit"; exit 1; fi
 jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -q 'com/postato/testing/Simulator.class'
 echo "kotlin: postato-$VERSION.jar without the simulator, postato-$VERSION-testing.jar with it"
 # Each jar carries its native library where JNA finds it on the classpath (the tests above ran
 # with no jna.library.path); then a separate project uses them by coordinates, as users do.
 jar tf "kotlin/target/postato-$VERSION.jar" | grep -qx 'linux-x86-64/libpostato_uniffi.so'
-! jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'libpostato_testing_uniffi'
+if jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'libpostato_testing_uniffi'; then echo "the library jar holds the simulator's library"; exit 1; fi
 jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -qx 'linux-x86-64/libpostato_testing_uniffi.so'
 (cd kotlin && mvn -B -ntp -q install -DskipTests -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
-mvn -B -ntp -f tests/kotlin-consumer/pom.xml test -Dpostato.version="$VERSION"
+env PATH="$NO_RUST_PATH" mvn -B -ntp -f tests/kotlin-consumer/pom.xml test -Dpostato.version="$VERSION"
+echo "kotlin: sizes: $(for f in kotlin/target/postato-"$VERSION"*.jar; do printf '%s %s B; ' "$(basename "$f")" "$(stat -c %s "$f")"; done)"
 echo "kotlin: the jars carry their libraries; tests/kotlin-consumer uses com.postato:postato:$VERSION by coordinates and publishes"
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
 

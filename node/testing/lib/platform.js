@@ -15,9 +15,12 @@ function platform() {
   return `${os}-${arch}`;
 }
 
-/** The optional dependency of `pkg` (its package.json) that carries the library for `name`. */
+/**
+ * The package that carries the library of `pkg` (its package.json) for platform `name`:
+ * `@postato/linux-x64-gnu` for postato, `@postato/testing-linux-x64-gnu` for postato-testing.
+ */
 function prebuiltPackage(pkg, name) {
-  return Object.keys(pkg.optionalDependencies ?? {}).find((d) => d.endsWith(`/${name}`) || d.endsWith(`-${name}`));
+  return `${pkg.platformPackagePrefix}${name}`;
 }
 
 module.exports = { platform, prebuiltPackage };
