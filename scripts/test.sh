@@ -69,8 +69,8 @@ for package in python python/testing; do
     --out "$WHEELS" --quiet)
 done
 for wheel in "$WHEELS"/*.whl; do
-  "$VENV/bin/auditwheel" show "$wheel" | tee "$WHEELS/show" | grep -q 'manylinux_2_17_x86_64' \
-    || { cat "$WHEELS/show"; echo "$wheel is not manylinux2014"; exit 1; }
+  "$VENV/bin/auditwheel" show "$wheel" > "$WHEELS/show.txt"
+  grep -q '"manylinux_2_17_x86_64"' "$WHEELS/show.txt" || { cat "$WHEELS/show.txt"; echo "$wheel is not manylinux2014"; exit 1; }
   case "$wheel" in *-cp39-abi3-manylinux*) ;; *) echo "$wheel is not an abi3 manylinux wheel"; exit 1 ;; esac
 done
 echo "python wheels (auditwheel: manylinux_2_17_x86_64): $(cd "$WHEELS" && for f in *.whl; do printf '%s %s B; ' "$f" "$(stat -c %s "$f")"; done)"
@@ -168,15 +168,15 @@ section "Kotlin and Swift: generate the uniffi bindings; test Kotlin for real th
 (cd kotlin && mvn -B -ntp package -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
 # Two jars: the library, and the test kit (com.postato.testing) apart from it. Their version
 # is the workspace's (scripts/check-versions.sh keeps pom.xml at it).
-jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/Client.class'
-if jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'com/postato/testing/'; then echo "the library jar holds the test kit"; exit 1; fi
-jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -q 'com/postato/testing/Simulator.class'
+jar tf "kotlin/target/postato-$VERSION.jar" | grep 'com/postato/Client.class' >/dev/null
+if jar tf "kotlin/target/postato-$VERSION.jar" | grep 'com/postato/testing/' >/dev/null; then echo "the library jar holds the test kit"; exit 1; fi
+jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep 'com/postato/testing/Simulator.class' >/dev/null
 echo "kotlin: postato-$VERSION.jar without the simulator, postato-$VERSION-testing.jar with it"
 # Each jar carries its native library where JNA finds it on the classpath (the tests above ran
 # with no jna.library.path); then a separate project uses them by coordinates, as users do.
-jar tf "kotlin/target/postato-$VERSION.jar" | grep -qx 'linux-x86-64/libpostato_uniffi.so'
-if jar tf "kotlin/target/postato-$VERSION.jar" | grep -q 'libpostato_testing_uniffi'; then echo "the library jar holds the simulator's library"; exit 1; fi
-jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -qx 'linux-x86-64/libpostato_testing_uniffi.so'
+jar tf "kotlin/target/postato-$VERSION.jar" | grep -x 'linux-x86-64/libpostato_uniffi.so' >/dev/null
+if jar tf "kotlin/target/postato-$VERSION.jar" | grep 'libpostato_testing_uniffi' >/dev/null; then echo "the library jar holds the simulator's library"; exit 1; fi
+jar tf "kotlin/target/postato-$VERSION-testing.jar" | grep -x 'linux-x86-64/libpostato_testing_uniffi.so' >/dev/null
 (cd kotlin && mvn -B -ntp -q install -DskipTests -Dpostato.lib.dir="$CARGO_TARGET_DIR/debug")
 env PATH="$NO_RUST_PATH" mvn -B -ntp -f tests/kotlin-consumer/pom.xml test -Dpostato.version="$VERSION"
 echo "kotlin: sizes: $(for f in kotlin/target/postato-"$VERSION"*.jar; do printf '%s %s B; ' "$(basename "$f")" "$(stat -c %s "$f")"; done)"

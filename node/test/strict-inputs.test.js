@@ -146,6 +146,7 @@ test('a random post is refused by name or reaches the wire exactly as given', as
         assert.equal((await sim.stats()).requests, before);
         return;
       }
+      assert.ok(!(given === 'publish' && scheduledAt !== undefined), 'publish with a schedule time went out');
       const wire = await received(unique);
       assert.equal(wire.status, given ?? (scheduledAt ? 'scheduled' : 'publish'));
       assert.equal(published.idempotencyKey, idempotencyKey(unique));

@@ -185,6 +185,7 @@ def test_a_random_post_is_refused_by_name_or_reaches_the_wire_as_given(
     wire = received(sim, unique)
     assert wire is not None
     body = wire["body"]
+    assert not (status == "publish" and scheduled_at is not None), "publish with a schedule time went out"
     expected_status = status or ("scheduled" if scheduled_at is not None else "publish")
     assert body["status"] == expected_status
     assert post.idempotency_key == postato.idempotency_key(unique)

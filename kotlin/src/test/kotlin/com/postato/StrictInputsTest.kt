@@ -94,6 +94,7 @@ class StrictInputsTest {
                 assertEquals(before, Support.requests(sim))
                 return@repeat
             }
+            assertTrue(!(status == "publish" && at != null), "publish with a schedule time went out")
             val wire = received(businessKey)!!
             assertEquals(status ?: if (at != null) "scheduled" else "publish", wire.getString("status"))
             assertEquals(text, wire.getString("content"))
