@@ -199,14 +199,9 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let pool_limit = &postato::postato_core::bounds::POSTGRES_POOL_SIZE;
-        if !(*pool_limit.start() as usize..=*pool_limit.end() as usize).contains(&pool_size) {
-            return Err(StoreError::new(format!(
-                "the pool size is {pool_size}: give a whole number from {} to {}",
-                pool_limit.start(),
-                pool_limit.end()
-            )));
-        }
+        let bounds = postato::postato_core::bounds::POSTGRES_POOL_SIZE;
+        postato::postato_core::bounds::check_count("poolSize", pool_size as u64, &bounds)
+            .map_err(|e| StoreError::new(e.to_string()))?;
         let connection = tls::connection(url)?;
         let target = target(&connection.config);
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };

@@ -131,7 +131,7 @@ class PostgresStore(_Store):
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
             raise InvalidPostError("invalid setting: url: give a postgres:// URL", field="url")
         self._display = _redact(url)
-        self._native = _native.NativeStore.postgres(url, setting_number("pool_size", "poolSize", pool_size))
+        self._native = _native.NativeStore.postgres(url, setting_number("poolSize", pool_size))
 
     def __repr__(self) -> str:
         return f"PostgresStore({self._display!r})"
@@ -157,7 +157,7 @@ class Publisher:
         self.client = client
         self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
         self._native = _native.NativePublisher(
-            client._native, self.store._native, setting_number("key_retention", "keyRetention", key_retention)
+            client._native, self.store._native, setting_number("keyRetention", key_retention)
         )
 
     def publish(

@@ -43,15 +43,16 @@ def _text(field: str, value: Any) -> str:
     return value
 
 
-def setting_number(name: str, field: str, value: Any) -> Optional[float]:
+def setting_number(field: str, value: Any) -> Optional[float]:
     """A numeric setting as the extension takes it (a float; ``None`` for the default). Only
     the type is checked here: the bounds are the Rust client's. A huge int becomes infinity,
     which the bounds refuse by name."""
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        shown = name if name == field else f"{name} ({field})"
-        raise InvalidPostError(f"invalid setting: {shown}: must be a number, got {type(value).__name__}", field=field)
+        raise InvalidPostError(
+            f"invalid setting: {_python_name(field)}: must be a number, got {type(value).__name__}", field=field
+        )
     try:
         return float(value)
     except OverflowError:

@@ -42,7 +42,8 @@ pub struct BatchArgs {
 /// `/dev/zero` or a pipe may never end), and at most the first [`COUNTED_BYTES`].
 fn count_lines(path: &str) -> Option<u64> {
     const COUNTED_BYTES: u64 = 1 << 30;
-    if !std::fs::metadata(path).ok()?.is_file() || std::fs::metadata(path).ok()?.len() > COUNTED_BYTES {
+    let metadata = std::fs::metadata(path).ok()?;
+    if !metadata.is_file() || metadata.len() > COUNTED_BYTES {
         return None;
     }
     let file = std::fs::File::open(path).ok()?;
