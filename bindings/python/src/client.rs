@@ -1,14 +1,14 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato::{Client, ClientBuilder, Event, PublishError, Published};
+use postato::{Client, ClientBuilder, Event, Published};
 use postato_ffi::{parse_post, GivenOptions, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
 use crate::errors::to_py;
-use crate::runtime::{self, ExtensionRuntime};
+use crate::runtime;
 
 /// A published post as a dict for the Python `Post`.
 pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> PyResult<Bound<'py, PyDict>> {
@@ -72,7 +72,7 @@ pub struct NativeClient {
 
 impl NativeClient {
     /// The client for this process (rebuilt after a fork: sockets do not survive one).
-    pub fn client(&self) -> Result<Client, PublishError> {
+    pub fn client(&self) -> PyResult<Client> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
         if current.0 != std::process::id() {
             *current = (std::process::id(), self.build()?);
@@ -80,10 +80,11 @@ impl NativeClient {
         Ok(current.1.clone())
     }
 
-    fn build(&self) -> Result<Client, PublishError> {
+    fn build(&self) -> PyResult<Client> {
         // reqwest needs a runtime context to build its pool.
-        let _guard = runtime::get().enter();
-        self.builder.clone().build()
+        let handle = runtime::handle()?;
+        let _guard = handle.enter();
+        self.builder.clone().build().map_err(|e| to_py(&e))
     }
 }
 
@@ -129,7 +130,8 @@ impl NativeClient {
                 .on_event_shared(Arc::new(log_event)),
         );
         let client = {
-            let _guard = runtime::get().enter();
+            let handle = runtime::handle()?;
+            let _guard = handle.enter();
             builder.clone().build().map_err(|e| to_py(&e))?
         };
         Ok(NativeClient { builder, current: Mutex::new((std::process::id(), client)) })
@@ -138,7 +140,7 @@ impl NativeClient {
     /// Publishes synchronously, with the GIL released.
     fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
         let post = parse_for_publish(post_json)?;
-        let client = self.client().map_err(|e| to_py(&e))?;
+        let client = self.client()?;
         let published = runtime::block_on(py, async move { client.publish(&post).await })?.map_err(|e| to_py(&e))?;
         published_dict(py, &published, false)
     }
@@ -146,8 +148,8 @@ impl NativeClient {
     /// Publishes as an asyncio awaitable; cancelling the task cancels the publish.
     fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
-        let client = self.client().map_err(|e| to_py(&e))?;
-        pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
+        let client = self.client()?;
+        runtime::future_into_py(py, async move {
             let published = client.publish(&post).await.map_err(|e| to_py(&e))?;
             Python::attach(|py| published_dict(py, &published, false).map(Bound::unbind))
         })
@@ -156,12 +158,12 @@ impl NativeClient {
     /// The workspace id.
     #[getter]
     fn workspace_id(&self) -> PyResult<String> {
-        Ok(self.client().map_err(|e| to_py(&e))?.workspace_id().to_owned())
+        Ok(self.client()?.workspace_id().to_owned())
     }
 
     /// The base URL.
     #[getter]
     fn base_url(&self) -> PyResult<String> {
-        Ok(self.client().map_err(|e| to_py(&e))?.base_url().to_owned())
+        Ok(self.client()?.base_url().to_owned())
     }
 }

@@ -45,13 +45,12 @@ fn test_panic() -> PyResult<()> {
 #[pyfunction]
 fn test_panic_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
     check_test_panics()?;
-    pyo3_async_runtimes::generic::future_into_py::<runtime::ExtensionRuntime, _, ()>(py, async {
-        panic!("deliberate test panic")
-    })
+    runtime::future_into_py::<_, ()>(py, async { panic!("deliberate test panic") })
 }
 
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    runtime::init();
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;

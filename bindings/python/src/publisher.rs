@@ -9,7 +9,7 @@ use std::sync::{Arc, Mutex};
 
 use crate::client::{parse_for_publish, published_dict, NativeClient};
 use crate::errors::{other, to_py};
-use crate::runtime::{self, ExtensionRuntime};
+use crate::runtime;
 
 /// A result store.
 #[pyclass(module = "postato._native", frozen)]
@@ -105,7 +105,7 @@ pub struct NativePublisher {
 
 impl NativePublisher {
     fn publisher(&self) -> PyResult<Publisher> {
-        let client = self.client.get().client().map_err(|e| to_py(&e))?;
+        let client = self.client.get().client()?;
         postato_ffi::publisher(client, self.store.get().store()?, self.key_retention, Units::Seconds)
             .map_err(|e| to_py(&e))
     }
@@ -139,7 +139,7 @@ impl NativePublisher {
     fn publish_async<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
-        pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, async move {
+        runtime::future_into_py(py, async move {
             let report = publish(&publisher, &post, force).await.map_err(|e| to_py(&e))?;
             Python::attach(|py| published_dict(py, &report.published, report.from_store).map(Bound::unbind))
         })

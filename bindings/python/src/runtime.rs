@@ -1,67 +1,108 @@
 //! The extension's one tokio runtime: created on first use, recreated in a process forked
-//! after import (the parent's worker threads do not exist there), and shut down at
-//! interpreter exit so that no tokio thread touches Python during finalization.
+//! after import (the parent's worker threads do not exist there), and stopped for good at
+//! interpreter exit, so that no thread of ours touches Python during finalization.
+//!
+//! During finalization CPython ends any thread that asks for the GIL with `pthread_exit`, whose
+//! forced unwind through our frames crashes the process when the library carries its own
+//! unwinder (the zig-linked manylinux wheels do). So after `shutdown` nothing starts a runtime
+//! again: work handed to the runtime is dropped, new calls are refused with a clear error, and a
+//! daemon thread coming back from a publish waits for the process to end instead of retaking
+//! the GIL.
 
+use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
 use pyo3_async_runtimes::TaskLocals;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::{Arc, Mutex};
+use std::sync::{Mutex, OnceLock};
+use std::thread::ThreadId;
 use std::time::Duration;
+use tokio::runtime::{Handle, Runtime};
 
-struct Owned {
-    pid: u32,
-    runtime: Arc<tokio::runtime::Runtime>,
+enum State {
+    /// Not started in this process yet.
+    Idle,
+    Running {
+        pid: u32,
+        runtime: Runtime,
+    },
+    /// Shut down at interpreter exit; never started again in this process.
+    Stopped {
+        pid: u32,
+    },
 }
 
-static RUNTIME: Mutex<Option<Owned>> = Mutex::new(None);
+static STATE: Mutex<State> = Mutex::new(State::Idle);
 
-fn build() -> tokio::runtime::Runtime {
-    postato_ffi::multi_thread_runtime("postato-tokio").expect("the tokio runtime starts")
+/// The thread that imported the extension (the main thread): the only one whose blocking
+/// calls poll for Ctrl-C, since Python runs signal handlers there only.
+static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
+
+/// Remembers the importing thread; called once from the module's init.
+pub fn init() {
+    let _ = MAIN_THREAD.set(std::thread::current().id());
 }
 
-/// The runtime for this process.
-pub fn get() -> Arc<tokio::runtime::Runtime> {
-    let mut slot = RUNTIME.lock().unwrap_or_else(|p| p.into_inner());
+fn lock() -> std::sync::MutexGuard<'static, State> {
+    STATE.lock().unwrap_or_else(|p| p.into_inner())
+}
+
+/// The runtime's handle, starting it on first use; `None` once the interpreter is exiting.
+fn running() -> Option<Handle> {
+    let mut state = lock();
     let pid = std::process::id();
-    match slot.as_ref() {
-        Some(owned) if owned.pid == pid => Arc::clone(&owned.runtime),
-        _ => {
-            if let Some(stale) = slot.take() {
-                // Forked: the parent's threads are gone; dropping would wait for them forever.
-                std::mem::forget(stale);
-            }
-            let runtime = Arc::new(build());
-            *slot = Some(Owned { pid, runtime: Arc::clone(&runtime) });
-            runtime
-        }
+    match &*state {
+        State::Running { pid: owner, runtime } if *owner == pid => return Some(runtime.handle().clone()),
+        State::Stopped { pid: owner } if *owner == pid => return None,
+        _ => {}
     }
+    if let State::Running { runtime, .. } = std::mem::replace(&mut *state, State::Idle) {
+        // Forked: the parent's threads are gone; dropping would wait for them forever.
+        std::mem::forget(runtime);
+    }
+    // A runtime that cannot start (no threads left) is out of our hands: say so plainly.
+    let runtime = postato_ffi::multi_thread_runtime("postato-tokio").expect("the tokio runtime starts");
+    let handle = runtime.handle().clone();
+    *state = State::Running { pid, runtime };
+    Some(handle)
 }
 
-/// Shuts the runtime down (called by `atexit`). In-flight tasks are dropped: a publish that
-/// was in flight is cancelled, which is retry-safe.
+fn is_stopped() -> bool {
+    matches!(&*lock(), State::Stopped { pid } if *pid == std::process::id())
+}
+
+/// The runtime's handle for a call from Python; an error once the interpreter is exiting.
+pub fn handle() -> PyResult<Handle> {
+    running().ok_or_else(|| {
+        PyRuntimeError::new_err(
+            "postato has shut down because the interpreter is exiting: publish before exit \
+             (an atexit handler registered after `import postato` runs before the shutdown)",
+        )
+    })
+}
+
+/// Shuts the runtime down (registered with `atexit` by the package). In-flight tasks are
+/// dropped: a publish that was in flight is cancelled, which is retry-safe.
 #[pyfunction]
 pub fn shutdown(py: Python<'_>) {
-    let owned = RUNTIME.lock().unwrap_or_else(|p| p.into_inner()).take();
-    if let Some(owned) = owned {
-        if owned.pid != std::process::id() {
-            std::mem::forget(owned);
-            return;
-        }
+    let pid = std::process::id();
+    let previous = std::mem::replace(&mut *lock(), State::Stopped { pid });
+    match previous {
         // Release the GIL so a worker waiting for it can finish, then stop the workers.
-        py.detach(move || match Arc::try_unwrap(owned.runtime) {
-            Ok(runtime) => runtime.shutdown_timeout(Duration::from_secs(1)),
-            Err(shared) => std::mem::forget(shared),
-        });
+        State::Running { pid: owner, runtime } if owner == pid => {
+            py.detach(move || runtime.shutdown_timeout(Duration::from_secs(1)))
+        }
+        State::Running { runtime, .. } => std::mem::forget(runtime),
+        State::Idle | State::Stopped { .. } => {}
     }
 }
 
 /// Forgets the runtime in a forked child (registered with `os.register_at_fork`).
 #[pyfunction]
 pub fn after_fork_in_child() {
-    if let Some(stale) = RUNTIME.lock().unwrap_or_else(|p| p.into_inner()).take() {
-        std::mem::forget(stale);
+    if let State::Running { runtime, .. } = std::mem::replace(&mut *lock(), State::Idle) {
+        std::mem::forget(runtime);
     }
 }
 
@@ -83,24 +124,38 @@ tokio::task_local! {
     static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
 }
 
+type JoinHandle = Pin<Box<dyn Future<Output = Result<(), Join>> + Send>>;
+
 impl GenericRuntime for ExtensionRuntime {
     type JoinError = Join;
-    type JoinHandle = Pin<Box<dyn Future<Output = Result<(), Join>> + Send>>;
+    type JoinHandle = JoinHandle;
 
+    /// After `shutdown` the work is dropped unstarted (pyo3-async-runtimes hands over the
+    /// setting of an asyncio result this way, even from a task finishing during shutdown).
     fn spawn<F>(fut: F) -> Self::JoinHandle
     where
         F: Future<Output = ()> + Send + 'static,
     {
-        let handle = get().spawn(fut);
-        Box::pin(async move { handle.await.map_err(Join) })
+        match running() {
+            Some(handle) => {
+                let task = handle.spawn(fut);
+                Box::pin(async move { task.await.map_err(Join) })
+            }
+            None => Box::pin(std::future::ready(Ok(()))),
+        }
     }
 
     fn spawn_blocking<F>(f: F) -> Self::JoinHandle
     where
         F: FnOnce() + Send + 'static,
     {
-        let handle = get().spawn_blocking(f);
-        Box::pin(async move { handle.await.map_err(Join) })
+        match running() {
+            Some(handle) => {
+                let task = handle.spawn_blocking(f);
+                Box::pin(async move { task.await.map_err(Join) })
+            }
+            None => Box::pin(std::future::ready(Ok(()))),
+        }
     }
 }
 
@@ -119,21 +174,61 @@ impl ContextExt for ExtensionRuntime {
     }
 }
 
-/// Runs `future` to completion from a Python thread with the GIL released, checking for
-/// signals (Ctrl-C) every 100 ms: a pending KeyboardInterrupt cancels the future (drops it).
-pub fn block_on<T: Send>(py: Python<'_>, future: impl Future<Output = T> + Send) -> PyResult<T> {
-    let runtime = get();
-    py.detach(|| {
-        runtime.block_on(async {
-            tokio::pin!(future);
+/// Runs `future` to completion for a Python thread, with the GIL released. The future runs on
+/// the runtime's workers (so whatever it calls back into Python runs there, and stops with the
+/// runtime); the caller waits, and on the main thread checks for signals every 100 ms: a
+/// pending KeyboardInterrupt cancels the future.
+pub fn block_on<T: Send + 'static>(py: Python<'_>, future: impl Future<Output = T> + Send + 'static) -> PyResult<T> {
+    let handle = handle()?;
+    let on_main_thread = MAIN_THREAD.get() == Some(&std::thread::current().id());
+    let outcome = py.detach(|| {
+        let task = AbortOnDrop(handle.spawn(future));
+        let outcome: PyResult<Result<T, tokio::task::JoinError>> = handle.block_on(async {
+            let mut task = task;
+            if !on_main_thread {
+                return Ok((&mut task.0).await);
+            }
             loop {
                 tokio::select! {
-                    value = &mut future => return Ok(value),
+                    joined = &mut task.0 => return Ok(joined),
                     _ = tokio::time::sleep(Duration::from_millis(100)) => {
                         Python::attach(|py| py.check_signals())?;
                     }
                 }
             }
-        })
-    })
+        });
+        if is_stopped() {
+            // A daemon thread whose publish outlived the interpreter: retaking the GIL now
+            // would end it inside our frames. It waits here until the process exits.
+            loop {
+                std::thread::park();
+            }
+        }
+        outcome
+    });
+    match outcome? {
+        Ok(value) => Ok(value),
+        Err(joined) if joined.is_panic() => std::panic::resume_unwind(joined.into_panic()),
+        Err(joined) => Err(PyRuntimeError::new_err(format!("postato's runtime dropped the call: {joined}"))),
+    }
+}
+
+/// A spawned task that is cancelled when its waiter goes away (Ctrl-C).
+struct AbortOnDrop<T>(tokio::task::JoinHandle<T>);
+
+impl<T> Drop for AbortOnDrop<T> {
+    fn drop(&mut self) {
+        self.0.abort();
+    }
+}
+
+/// `future` as an asyncio awaitable run on this runtime; an error once the interpreter is
+/// exiting (the awaitable would never resolve).
+pub fn future_into_py<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
+where
+    F: Future<Output = PyResult<T>> + Send + 'static,
+    T: for<'a> IntoPyObject<'a> + Send + 'static,
+{
+    handle()?;
+    pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, future)
 }
