@@ -37,6 +37,8 @@ export declare const DEFAULTS: Readonly<{
   deadlineMs: number | null;
   maxRateLimitWaits: number;
   maxRetryAfterMs: number;
+  /** Posts in flight at once in `publishMany`. */
+  concurrency: number;
 }>;
 
 export interface ThreadItem {
@@ -76,6 +78,16 @@ export interface PublisherPublishOptions extends PublishOptions {
   force?: boolean;
 }
 
+export interface PublishManyOptions {
+  /** Posts in flight at once, 1 to 1024. Default `DEFAULTS.concurrency`. */
+  concurrency?: number;
+  /** Aborting rejects with an AbortError: posts in flight stop, no more are sent. */
+  signal?: AbortSignal;
+}
+
+/** One post's outcome in `publishMany`, shaped as `Promise.allSettled`'s entries. */
+export type PublishManyResult = { status: 'fulfilled'; value: Post } | { status: 'rejected'; reason: PostatoError };
+
 /** A published post. */
 export declare class Post {
   readonly id: string;
@@ -93,6 +105,8 @@ export declare class Client {
   readonly workspaceId: string;
   readonly baseUrl: string;
   publish(post: PostInput, options?: PublishOptions): Promise<Post>;
+  /** Every post, `concurrency` at once; one entry per post, in input order; never rejects for one post. */
+  publishMany(posts: PostInput[], options?: PublishManyOptions): Promise<PublishManyResult[]>;
   toJSON(): { workspaceId: string; baseUrl: string };
 }
 

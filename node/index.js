@@ -23,14 +23,14 @@ function abortError(signal) {
  * registers `cancelId` before it returns its promise, so an abort on the line right after
  * `client.publish(...)` still cancels the publish.
  */
-async function withSignal(signal, publish, cancel) {
+async function withSignal(signal, publish, cancel, convert = (p) => new Post(p)) {
   if (signal !== undefined && !(signal instanceof AbortSignal)) throw invalid('signal', 'must be an AbortSignal');
   if (signal?.aborted) throw abortError(signal);
   const id = nextCancelId++;
   const onAbort = () => cancel(id);
   signal?.addEventListener('abort', onAbort, { once: true });
   try {
-    return new Post(await publish(id));
+    return convert(await publish(id));
   } catch (error) {
     if (signal?.aborted) throw abortError(signal);
     throw fromNative(error);
@@ -131,6 +131,47 @@ class Client {
       (id) => this.#native.publish(wire, id),
       (id) => this.#native.cancel(id),
     );
+  }
+
+  /**
+   * Publishes every post, `concurrency` at once (default `DEFAULTS.concurrency`), each as
+   * `publish` would, sharing this client's rate-limit gate and retry budget. Resolves to one
+   * entry per post, in input order, shaped as `Promise.allSettled`'s:
+   * `{ status: 'fulfilled', value: Post }` or `{ status: 'rejected', reason: PostatoError }`;
+   * one post's failure never rejects the call. An aborted `signal` rejects with an AbortError:
+   * the posts in flight stop and no more are sent (those already published stay published,
+   * and publishing the same list again is safe).
+   */
+  async publishMany(posts, options = {}) {
+    if (!Array.isArray(posts)) throw invalid('posts', `must be an array of posts, got ${typeof posts}`);
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['concurrency', 'signal'], 'an option of Client.publishMany', invalidSetting);
+    const concurrency = settingNumber('concurrency', options.concurrency);
+    const wires = [];
+    const converted = posts.map((post) => {
+      try {
+        wires.push(postJson(post));
+        return null;
+      } catch (error) {
+        return { status: 'rejected', reason: error };
+      }
+    });
+    const entries = await withSignal(
+      options.signal,
+      (id) => this.#native.publishMany(wires, concurrency, id),
+      (id) => this.#native.cancel(id),
+      JSON.parse,
+    );
+    // Aborted while the last posts were ending: the call still ends with the abort.
+    if (options.signal?.aborted) throw abortError(options.signal);
+    let sent = 0;
+    return converted.map((local) => {
+      if (local !== null) return local;
+      const entry = entries[sent++];
+      return entry.post !== undefined
+        ? { status: 'fulfilled', value: new Post(entry.post) }
+        : { status: 'rejected', reason: errors.fromInfo(entry.error) };
+    });
   }
 
   /** @internal */
@@ -271,6 +312,7 @@ const DEFAULTS = (() => {
     deadlineMs: d.deadline,
     maxRateLimitWaits: d.maxRateLimitWaits,
     maxRetryAfterMs: d.maxRetryAfter,
+    concurrency: d.concurrency,
   });
 })();
 

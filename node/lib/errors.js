@@ -69,6 +69,11 @@ function fromNative(error) {
     return error;
   }
   if (info?.postato !== true) return error;
+  return fromInfo(info);
+}
+
+/** The error a native error's fields describe (`{ postato: true, kind, message, … }`). */
+function fromInfo(info) {
   const cls = BY_KIND[info.kind] ?? PostatoError;
   return new cls(info.message, info);
 }
@@ -83,6 +88,7 @@ function invalidSetting(field, message) {
 }
 
 module.exports = {
+  fromInfo,
   invalidSetting,
   PostatoError,
   InvalidPostError,

@@ -32,6 +32,7 @@ test('the defaults are the Rust client’s, as the shared vector pins them', () 
     deadlineMs: vector.deadline,
     maxRateLimitWaits: vector.maxRateLimitWaits,
     maxRetryAfterMs: vector.maxRetryAfter,
+    concurrency: vector.concurrency,
   });
   assert.ok(Object.isFrozen(DEFAULTS));
 });

@@ -27,6 +27,7 @@ def test_the_defaults_are_the_rust_clients_as_the_shared_vector_pins_them() -> N
     assert d.base_url == vector["baseUrl"]
     assert d.max_attempts == vector["maxAttempts"]
     assert d.max_rate_limit_waits == vector["maxRateLimitWaits"]
+    assert d.concurrency == vector["concurrency"]
     assert d.deadline is None and vector["deadline"] is None
     for name, key in [
         ("timeout", "timeout"),

@@ -4,12 +4,14 @@
 //! maps errors, nothing more. Production code only: the simulator and the test kits live in
 //! the `*-testing` bindings.
 
+mod many;
 mod options;
 mod post;
 mod publisher;
 mod runtime;
 mod store;
 
+pub use many::{many_options, publish_many};
 pub use options::{pool_size, ClientDefaults, GivenOptions, Units};
 pub use post::parse_post;
 pub use publisher::publisher;

@@ -173,6 +173,8 @@ pub struct ClientDefaults {
     pub max_rate_limit_waits: u32,
     /// The longest wait a publish makes.
     pub max_retry_after: f64,
+    /// Posts in flight at once in `publish_many`.
+    pub concurrency: u32,
 }
 
 impl ClientDefaults {
@@ -189,6 +191,7 @@ impl ClientDefaults {
             deadline: d.deadline.map(|d| units.report(d)),
             max_rate_limit_waits: d.max_rate_limit_waits,
             max_retry_after: units.report(d.max_retry_after),
+            concurrency: postato::postato_core::defaults::CONCURRENCY,
         }
     }
 }

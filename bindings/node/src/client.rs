@@ -9,7 +9,7 @@ use postato_ffi::{parse_post, ClientDefaults, GivenOptions, Units};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
-use crate::errors::publish_error;
+use crate::errors::{error_json, publish_error};
 
 /// The client's settings (times in ms); an absent setting takes its default.
 #[napi(object)]
@@ -42,6 +42,18 @@ pub struct PublishedPost {
 }
 
 impl PublishedPost {
+    /// The fields as the JS `Post` reads them (camelCase, as napi converts the object).
+    fn to_json(&self) -> serde_json::Value {
+        serde_json::json!({
+            "id": self.id,
+            "status": self.status,
+            "idempotencyKey": self.idempotency_key,
+            "attempts": self.attempts,
+            "replayed": self.replayed,
+            "fromStore": self.from_store,
+        })
+    }
+
     pub fn new(p: Published, from_store: bool) -> Self {
         PublishedPost {
             id: p.id,
@@ -168,6 +180,36 @@ impl NativeClient {
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
             Ok(PublishedPost::new(client.publish_with_cancel(&post, &token).await?, false))
         })
+    }
+
+    /// Publishes many posts (one JSON each), `concurrency` at once; `cancel(cancel_id)` ends
+    /// them all. Resolves to a JSON array in input order: `{"post": …}` or `{"error": …}`.
+    #[napi]
+    pub fn publish_many(
+        &self,
+        env: &Env,
+        posts_json: Vec<String>,
+        concurrency: Option<f64>,
+        cancel_id: Option<u32>,
+    ) -> napi::Result<AsyncBlock<String>> {
+        let options = postato_ffi::many_options(concurrency).map_err(|e| publish_error(&e))?;
+        let client = self.client.clone();
+        let (token, guard) = self.cancels.register(cancel_id);
+        AsyncBlockBuilder::new(async move {
+            let _guard = guard;
+            let results = postato_ffi::publish_many(&client, &posts_json, &options.cancel(token))
+                .await
+                .map_err(|e| publish_error(&e))?;
+            let entries: Vec<serde_json::Value> = results
+                .iter()
+                .map(|result| match result {
+                    Ok(p) => serde_json::json!({ "post": PublishedPost::new(p.clone(), false).to_json() }),
+                    Err(e) => serde_json::json!({ "error": error_json(e) }),
+                })
+                .collect();
+            Ok(serde_json::Value::Array(entries).to_string())
+        })
+        .build(env)
     }
 
     /// Cancels the publish registered under `cancel_id`, if it is still running.

@@ -7,7 +7,12 @@ use serde_json::json;
 
 /// The napi error for a publish error.
 pub fn publish_error(error: &PublishError) -> napi::Error {
-    let reason = json!({
+    napi::Error::from_reason(error_json(error).to_string())
+}
+
+/// What the wrapper's `fromNative` reads to rebuild the error in JavaScript.
+pub fn error_json(error: &PublishError) -> serde_json::Value {
+    json!({
         "postato": true,
         "kind": error.kind().as_str(),
         "message": error.to_string(),
@@ -16,8 +21,7 @@ pub fn publish_error(error: &PublishError) -> napi::Error {
         "attempts": error.attempts(),
         "retryAfterMs": error.retry_after().map(|d| d.as_millis() as u64),
         "field": error.field(),
-    });
-    napi::Error::from_reason(reason.to_string())
+    })
 }
 
 /// A store or simulator failure, as a plain `PostatoError`.

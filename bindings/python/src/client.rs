@@ -1,12 +1,13 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato::{Client, ClientBuilder, Event, Published};
+use postato::{Client, ClientBuilder, Event, PublishError, Published};
 use postato_ffi::{parse_post, GivenOptions, Units};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
 
+use crate::bridge::{self, Completions};
 use crate::errors::to_py;
 use crate::runtime;
 
@@ -20,6 +21,19 @@ pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> 
     d.set_item("replayed", p.replayed)?;
     d.set_item("from_store", from_store)?;
     Ok(d)
+}
+
+/// The results of `publish_many` for Python: a dict per published post, the exception
+/// instance of each failure.
+fn many_list<'py>(py: Python<'py>, results: &[Result<Published, PublishError>]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for result in results {
+        match result {
+            Ok(published) => list.append(published_dict(py, published, false)?)?,
+            Err(error) => list.append(to_py(error).into_value(py))?,
+        }
+    }
+    Ok(list)
 }
 
 /// Sends retries and failures to `postato._log.emit`, under the GIL.
@@ -145,13 +159,52 @@ impl NativeClient {
         published_dict(py, &published, false)
     }
 
-    /// Publishes as an asyncio awaitable; cancelling the task cancels the publish.
-    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyAny>> {
+    /// Publishes as a future of `event_loop`; cancelling it cancels the publish.
+    fn publish_async<'py>(
+        &self,
+        py: Python<'py>,
+        post_json: &str,
+        event_loop: &Bound<'py, PyAny>,
+        completions: &Bound<'py, Completions>,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
-        runtime::future_into_py(py, async move {
-            let published = client.publish(&post).await.map_err(|e| to_py(&e))?;
-            Python::attach(|py| published_dict(py, &published, false).map(Bound::unbind))
+        bridge::spawn(py, event_loop, completions, async move { client.publish(&post).await }, |py, result| {
+            Ok(published_dict(py, &result.map_err(|e| to_py(&e))?, false)?.into_any().unbind())
+        })
+    }
+
+    /// Publishes many posts synchronously, with the GIL released: one dict or exception per
+    /// post, in input order.
+    #[pyo3(signature = (posts_json, concurrency=None))]
+    fn publish_many<'py>(
+        &self,
+        py: Python<'py>,
+        posts_json: Vec<String>,
+        concurrency: Option<f64>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let options = postato_ffi::many_options(concurrency).map_err(|e| to_py(&e))?;
+        let client = self.client()?;
+        let results =
+            runtime::block_on(py, async move { postato_ffi::publish_many(&client, &posts_json, &options).await })?
+                .map_err(|e| to_py(&e))?;
+        many_list(py, &results)
+    }
+
+    /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
+    fn publish_many_async<'py>(
+        &self,
+        py: Python<'py>,
+        posts_json: Vec<String>,
+        concurrency: Option<f64>,
+        event_loop: &Bound<'py, PyAny>,
+        completions: &Bound<'py, Completions>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options = postato_ffi::many_options(concurrency).map_err(|e| to_py(&e))?;
+        let client = self.client()?;
+        let work = async move { postato_ffi::publish_many(&client, &posts_json, &options).await };
+        bridge::spawn(py, event_loop, completions, work, |py, results| {
+            Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
         })
     }
 

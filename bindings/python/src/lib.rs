@@ -1,6 +1,7 @@
 //! The `postato._native` extension: a thin pyo3 layer over the Rust client. It converts
 //! types and errors; every retry decision is made by `postato-core`.
 
+mod bridge;
 mod client;
 mod errors;
 mod publisher;
@@ -58,6 +59,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::after_fork_in_child, m)?)?;
+    m.add_class::<bridge::Completions>()?;
     m.add_class::<client::NativeClient>()?;
     m.add_class::<publisher::NativeStore>()?;
     m.add_class::<publisher::NativePublisher>()?;

@@ -7,6 +7,7 @@ use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
+use crate::bridge::{self, Completions};
 use crate::client::{parse_for_publish, published_dict, NativeClient};
 use crate::errors::{other, to_py};
 use crate::runtime;
@@ -134,14 +135,22 @@ impl NativePublisher {
         published_dict(py, &report.published, report.from_store)
     }
 
-    /// Publishes unless the store has it, as an asyncio awaitable.
-    #[pyo3(signature = (post_json, force=false))]
-    fn publish_async<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyAny>> {
+    /// Publishes unless the store has it, as a future of `event_loop`.
+    #[pyo3(signature = (post_json, event_loop, completions, force=false))]
+    fn publish_async<'py>(
+        &self,
+        py: Python<'py>,
+        post_json: &str,
+        event_loop: &Bound<'py, PyAny>,
+        completions: &Bound<'py, Completions>,
+        force: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
-        runtime::future_into_py(py, async move {
-            let report = publish(&publisher, &post, force).await.map_err(|e| to_py(&e))?;
-            Python::attach(|py| published_dict(py, &report.published, report.from_store).map(Bound::unbind))
+        let work = async move { publish(&publisher, &post, force).await };
+        bridge::spawn(py, event_loop, completions, work, |py, report| {
+            let report = report.map_err(|e| to_py(&e))?;
+            Ok(published_dict(py, &report.published, report.from_store)?.into_any().unbind())
         })
     }
 }

@@ -82,6 +82,13 @@ pub fn handle() -> PyResult<Handle> {
     })
 }
 
+/// Runs `f` on the runtime's blocking pool; dropped unrun once the interpreter is exiting.
+pub fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
+    if let Some(handle) = running() {
+        handle.spawn_blocking(f);
+    }
+}
+
 /// Shuts the runtime down (registered with `atexit` by the package). In-flight tasks are
 /// dropped: a publish that was in flight is cancelled, which is retry-safe.
 #[pyfunction]

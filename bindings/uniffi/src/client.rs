@@ -81,6 +81,54 @@ impl Client {
             .map_err(PostatoError::internal)?;
         Ok(PublishedPost::new(result?, false))
     }
+
+    /// Publishes every post, `concurrency` at once (null: `clientDefaults().concurrency`),
+    /// each as `publish` would, sharing this client's gate and budget. One outcome per post,
+    /// in input order; only an invalid `concurrency` throws. Cancelling the coroutine (or
+    /// `cancel.cancel()`) stops the posts in flight and sends no more.
+    #[uniffi::method(default(concurrency = None, cancel = None))]
+    pub async fn publish_many(
+        &self,
+        posts: Vec<PostInput>,
+        concurrency: Option<u32>,
+        cancel: Option<Arc<CancelHandle>>,
+    ) -> Result<Vec<PublishOutcome>, PostatoError> {
+        let options = postato_ffi::many_options(concurrency.map(f64::from))?
+            .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
+        let mut converted: Vec<Option<PostatoError>> = Vec::with_capacity(posts.len());
+        let mut valid = Vec::with_capacity(posts.len());
+        for post in &posts {
+            match post.to_post() {
+                Ok(post) => {
+                    valid.push(post);
+                    converted.push(None);
+                }
+                Err(error) => converted.push(Some(error)),
+            }
+        }
+        let client = self.client.clone();
+        let results = runtime::run(async move { client.publish_many(&valid, &options).await })
+            .await
+            .map_err(PostatoError::internal)??;
+        let mut sent = results.into_iter();
+        Ok(converted
+            .into_iter()
+            .map(|error| match error.map(Err).or_else(|| sent.next().map(|r| r.map_err(PostatoError::from))) {
+                Some(Ok(post)) => PublishOutcome::Published { post: PublishedPost::new(post, false) },
+                Some(Err(error)) => PublishOutcome::Failed { error },
+                None => PublishOutcome::Failed {
+                    error: PostatoError::from(postato::PublishError::Cancelled { attempts: 0 }),
+                },
+            })
+            .collect())
+    }
+}
+
+/// One post's outcome in `publishMany`.
+#[derive(uniffi::Enum)]
+pub enum PublishOutcome {
+    Published { post: PublishedPost },
+    Failed { error: PostatoError },
 }
 
 /// A result store: SQLite (the embedded default), memory, or PostgreSQL shared by many workers.

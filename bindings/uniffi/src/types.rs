@@ -66,6 +66,8 @@ pub struct ClientDefaults {
     pub deadline_ms: Option<u64>,
     pub max_rate_limit_waits: u32,
     pub max_retry_after_ms: u64,
+    /// Posts in flight at once in `publish_many`.
+    pub concurrency: u32,
 }
 
 impl From<postato_ffi::ClientDefaults> for ClientDefaults {
@@ -80,6 +82,7 @@ impl From<postato_ffi::ClientDefaults> for ClientDefaults {
             deadline_ms: d.deadline.map(|ms| ms as u64),
             max_rate_limit_waits: d.max_rate_limit_waits,
             max_retry_after_ms: d.max_retry_after as u64,
+            concurrency: d.concurrency,
         }
     }
 }

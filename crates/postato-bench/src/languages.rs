@@ -6,26 +6,36 @@ use postato_sim::SimulatorHandle;
 use std::path::Path;
 use std::process::Command;
 
-use crate::results::{Baseline, Binding, BindingNotRun, BindingParameters, Figures, Rate, Scenario};
+use crate::results::{
+    Baseline, Binding, BindingNotRun, BindingParameters, Bound, Figures, Metric, Rate, Scenario, Target,
+};
+use crate::workload;
 
 /// The publishes the scripts run at once (`CONCURRENCY` in `bench_python.py`, the workers in
 /// `bench_node.js`).
 const SCRIPT_CONCURRENCY: usize = 64;
 
-/// One measurement a script reports, beside its baseline's.
+/// One measurement a script reports, beside its baseline's: another line of the script (a
+/// peer library), or `RUST_CLIENT`, the Rust client measured by the harness in the same run.
 struct Pair {
     ours: &'static str,
     baseline: &'static str,
+    baseline_description: &'static str,
     /// How the script runs publishes at once.
     style: &'static str,
+    /// The least ratio to the baseline the issue asks for, if any.
+    target: Option<f64>,
 }
+
+/// The baseline name of the Rust client measured by the harness.
+const RUST_CLIENT: &str = "rust-client";
+const RUST_CLIENT_DESCRIPTION: &str = "the Rust Client, 64 tasks, same run";
 
 struct Script {
     language: &'static str,
     /// Relative to the repository, or a program on the PATH.
     program: &'static str,
     file: &'static str,
-    baseline: &'static str,
     pairs: &'static [Pair],
 }
 
@@ -34,26 +44,104 @@ const SCRIPTS: [Script; 2] = [
         language: "Python",
         program: "python/.venv/bin/python",
         file: "bench_python.py",
-        baseline: "httpx, the reference's loop",
         pairs: &[
-            Pair { ours: "threads", baseline: "reference-threads", style: "threads" },
-            Pair { ours: "asyncio", baseline: "reference-asyncio", style: "asyncio" },
+            Pair {
+                ours: "threads",
+                baseline: "urllib3-threads",
+                baseline_description: "urllib3 PoolManager with Retry, the cookbook's loop, 64 threads",
+                style: "threads",
+                target: None,
+            },
+            Pair {
+                ours: "threads",
+                baseline: "httpx-threads",
+                baseline_description: "httpx Client, the cookbook's loop, 64 threads",
+                style: "threads",
+                target: None,
+            },
+            Pair {
+                ours: "threads",
+                baseline: RUST_CLIENT,
+                baseline_description: RUST_CLIENT_DESCRIPTION,
+                style: "threads",
+                target: Some(0.6),
+            },
+            Pair {
+                ours: "asyncio",
+                baseline: "aiohttp",
+                baseline_description: "aiohttp ClientSession (TCPConnector limit 64), the cookbook's loop",
+                style: "asyncio",
+                target: Some(2.0),
+            },
+            Pair {
+                ours: "asyncio",
+                baseline: "httpx-asyncio",
+                baseline_description: "httpx AsyncClient, the cookbook's loop",
+                style: "asyncio",
+                target: None,
+            },
+            Pair {
+                ours: "publish_many",
+                baseline: RUST_CLIENT,
+                baseline_description: RUST_CLIENT_DESCRIPTION,
+                style: "one call, concurrency 64",
+                target: Some(0.8),
+            },
+            Pair {
+                ours: "publish_many-asyncio",
+                baseline: RUST_CLIENT,
+                baseline_description: RUST_CLIENT_DESCRIPTION,
+                style: "one awaitable, concurrency 64",
+                target: Some(0.8),
+            },
         ],
     },
     Script {
         language: "Node",
         program: "node",
         file: "bench_node.js",
-        baseline: "fetch, the reference's loop",
-        pairs: &[Pair { ours: "client", baseline: "reference-fetch", style: "Promise.all" }],
+        pairs: &[
+            Pair {
+                ours: "client",
+                baseline: "fetch",
+                baseline_description: "fetch, the cookbook's loop",
+                style: "Promise.all",
+                target: None,
+            },
+            Pair {
+                ours: "publishMany",
+                baseline: RUST_CLIENT,
+                baseline_description: RUST_CLIENT_DESCRIPTION,
+                style: "one call, concurrency 64",
+                target: Some(0.8),
+            },
+        ],
     },
 ];
 
-/// Installs what the scripts' baselines need: httpx, into the test venv, if it is missing.
+/// Installs the scripts' peers, pinned, into the test venv when missing.
 pub fn prepare(repo: &Path) {
     let _ = Command::new(repo.join("python/.venv/bin/python"))
-        .args(["-m", "pip", "install", "-q", "httpx==0.28.1"])
+        .args(["-m", "pip", "install", "-q", "httpx==0.28.1", "aiohttp==3.14.5", "urllib3==2.8.0"])
         .status();
+}
+
+/// Publishes/s of the Rust client on `sim`: `n` posts, 64 tasks, best of two rounds.
+pub async fn rust_client(sim: &SimulatorHandle, n: usize) -> f64 {
+    let client = workload::client(sim);
+    let mut best = 0f64;
+    for round in 0..2 {
+        let c = client.clone();
+        let took = workload::run(n, SCRIPT_CONCURRENCY, move |i| {
+            let (c, post) = (c.clone(), workload::post(&format!("rust-bindings-{round}"), i));
+            async move {
+                c.publish(&post).await.expect("the publish succeeds");
+            }
+        })
+        .await;
+        best = best.max(n as f64 / took.as_secs_f64());
+    }
+    best
 }
 
 /// Runs a script; its stdout, or why it failed.
@@ -70,7 +158,7 @@ fn execute(repo: &Path, script: &Script, sim: &SimulatorHandle, n: usize) -> Res
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
 }
 
-pub fn bindings(repo: &Path, sim: &SimulatorHandle, n: usize) -> Vec<Scenario> {
+pub fn bindings(repo: &Path, sim: &SimulatorHandle, n: usize, rust_client: f64) -> Vec<Scenario> {
     let mut scenarios = Vec::new();
     for script in &SCRIPTS {
         let stdout = match execute(repo, script, sim, n) {
@@ -83,7 +171,10 @@ pub fn bindings(repo: &Path, sim: &SimulatorHandle, n: usize) -> Vec<Scenario> {
             }
         };
         let lines: Vec<serde_json::Value> = stdout.lines().filter_map(|l| serde_json::from_str(l).ok()).collect();
-        let per_second = |name: &str| lines.iter().find(|r| r["name"] == name).and_then(|r| r["perSecond"].as_f64());
+        let per_second = |name: &str| match name {
+            RUST_CLIENT => Some(rust_client),
+            _ => lines.iter().find(|r| r["name"] == name).and_then(|r| r["perSecond"].as_f64()),
+        };
         for pair in script.pairs {
             let Some(ours) = per_second(pair.ours) else { continue };
             let figures = Figures::Binding(Binding {
@@ -96,11 +187,12 @@ pub fn bindings(repo: &Path, sim: &SimulatorHandle, n: usize) -> Vec<Scenario> {
                 },
                 ours: Rate { publishes_per_second: ours },
                 baseline: Baseline {
-                    description: script.baseline.into(),
+                    description: pair.baseline_description.into(),
                     figures: Rate { publishes_per_second: per_second(pair.baseline).unwrap_or(0.0) },
                 },
             });
-            scenarios.push(Scenario::new("5", format!("{} `{}`", script.language, pair.ours), figures, vec![]));
+            let targets = pair.target.map(|t| Target::new(Metric::Ratio, Bound::AtLeast(t))).into_iter().collect();
+            scenarios.push(Scenario::new("5", format!("{} `{}`", script.language, pair.ours), figures, targets));
         }
     }
     scenarios

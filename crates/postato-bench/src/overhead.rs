@@ -1,10 +1,10 @@
-//! Scenario 1, overhead: publishes/s of our client against a plain reqwest POST loop, with no
-//! faults, best of a few rounds each.
+//! Scenarios 1 and 7, overhead and scaling: publishes/s of our client against a plain reqwest
+//! POST loop in the same run, with no faults.
 
 use postato_sim::SimConfig;
 
 use crate::results::{Baseline, Bound, Figures, Metric, Overhead, OverheadParameters, Rate, Scenario, Target};
-use crate::workload::{client, post, run, simulator, Endpoint};
+use crate::workload::{client, run, simulator, sized_body, sized_post, Endpoint};
 
 const CONCURRENCY: usize = 64;
 const ROUNDS: usize = 3;
@@ -13,23 +13,65 @@ const MIN_RATIO: f64 = 0.95;
 
 pub async fn overhead(posts: usize) -> Scenario {
     let sim = simulator(SimConfig::default()).await;
+    let load = Load { posts, concurrency: CONCURRENCY, content_bytes: None, rounds: ROUNDS };
+    let figures = Figures::Overhead(compare(&sim, &load).await);
+    Scenario::new("1", "Overhead", figures, vec![Target::new(Metric::Ratio, Bound::AtLeast(MIN_RATIO))])
+}
+
+/// Scenario 7, how the cost grows: the same comparison at concurrency 1, 8, 64 and 512, then
+/// with bodies of 100 B, 10 KiB and 1 MiB (fewer posts for the larger bodies).
+pub async fn scaling(posts: usize) -> Vec<Scenario> {
+    let sim = simulator(SimConfig::default()).await;
+    let mut scenarios = Vec::new();
+    for concurrency in [1, 8, 64, 512] {
+        let load = Load {
+            posts: if concurrency == 1 { posts / 4 } else { posts },
+            concurrency,
+            content_bytes: None,
+            rounds: 1,
+        };
+        let figures = Figures::Overhead(compare(&sim, &load).await);
+        scenarios.push(Scenario::new("7", format!("Scaling: concurrency {concurrency}"), figures, vec![]));
+    }
+    for (bytes, shown, posts) in
+        [(100, "100 B", posts), (10 * 1024, "10 KiB", posts / 2), (1_000_000, "1 MiB", posts / 50)]
+    {
+        let load = Load { posts, concurrency: CONCURRENCY, content_bytes: Some(bytes), rounds: 1 };
+        let figures = Figures::Overhead(compare(&sim, &load).await);
+        scenarios.push(Scenario::new("7", format!("Scaling: {shown} bodies"), figures, vec![]));
+    }
+    scenarios
+}
+
+struct Load {
+    posts: usize,
+    concurrency: usize,
+    content_bytes: Option<usize>,
+    rounds: usize,
+}
+
+/// Our client against a plain reqwest POST loop on `load`, best of its rounds each.
+async fn compare(sim: &postato_sim::SimulatorHandle, load: &Load) -> Overhead {
     let http = reqwest::Client::builder().tcp_nodelay(true).build().expect("reqwest builds");
-    let endpoint = Endpoint::new(&sim, http);
-    let ours = client(&sim);
+    let endpoint = Endpoint::new(sim, http);
+    let ours = client(sim);
     let (mut best_plain, mut best_ours) = (0f64, 0f64);
-    for round in 0..ROUNDS {
+    let (posts, size) = (load.posts, load.content_bytes);
+    let tag = format!("c{}-b{}", load.concurrency, size.unwrap_or(0));
+    for round in 0..load.rounds {
         let e = endpoint.clone();
-        let plain = run(posts, CONCURRENCY, move |i| {
-            let e = e.clone();
+        let prefix = format!("plain-{tag}-{round}");
+        let plain = run(posts, load.concurrency, move |i| {
+            let (e, key) = (e.clone(), postato::idempotency_key(&format!("{prefix}-{i}")));
             async move {
                 let response = e
                     .http
                     .post(&e.url)
                     .header("Authorization", format!("Bearer {}", e.api_key))
                     .header("Content-Type", "application/json")
-                    .header("Idempotency-Key", postato::idempotency_key(&format!("plain-{round}-{i}")))
+                    .header("Idempotency-Key", key)
                     .header("User-Agent", "postato-bench")
-                    .body(crate::workload::body(i))
+                    .body(sized_body(i, size))
                     .send()
                     .await
                     .expect("the plain request succeeds");
@@ -39,23 +81,28 @@ pub async fn overhead(posts: usize) -> Scenario {
         })
         .await;
         let c = ours.clone();
-        let with_client = run(posts, CONCURRENCY, move |i| {
-            let c = c.clone();
+        let prefix = format!("ours-{tag}-{round}");
+        let with_client = run(posts, load.concurrency, move |i| {
+            let (c, post) = (c.clone(), sized_post(&prefix, i, size));
             async move {
-                c.publish(&post(&format!("ours-{round}"), i)).await.expect("the publish succeeds");
+                c.publish(&post).await.expect("the publish succeeds");
             }
         })
         .await;
         best_plain = best_plain.max(posts as f64 / plain.as_secs_f64());
         best_ours = best_ours.max(posts as f64 / with_client.as_secs_f64());
     }
-    let figures = Figures::Overhead(Overhead {
-        parameters: OverheadParameters { posts, concurrency: CONCURRENCY, rounds: ROUNDS },
+    Overhead {
+        parameters: OverheadParameters {
+            posts,
+            concurrency: load.concurrency,
+            rounds: load.rounds,
+            content_bytes: load.content_bytes,
+        },
         ours: Rate { publishes_per_second: best_ours },
         baseline: Baseline {
             description: "plain reqwest POST loop".into(),
             figures: Rate { publishes_per_second: best_plain },
         },
-    });
-    Scenario::new("1", "Overhead", figures, vec![Target::new(Metric::Ratio, Bound::AtLeast(MIN_RATIO))])
+    }
 }

@@ -68,8 +68,11 @@ fn row(s: &Scenario) -> Row {
             let p = &o.parameters;
             Row {
                 scenario: format!(
-                    "{id}. {name}: {} publishes, concurrency {}, no faults (best of {})",
-                    p.posts, p.concurrency, p.rounds
+                    "{id}. {name}: {} publishes, concurrency {}, {} content, no faults{}",
+                    p.posts,
+                    p.concurrency,
+                    p.content_bytes.map_or("short".to_owned(), |b| format!("{b}-byte")),
+                    if p.rounds > 1 { format!(" (best of {})", p.rounds) } else { String::new() }
                 ),
                 ours: format!("{:.0} publishes/s", o.ours.publishes_per_second),
                 baseline: format!("{}: {:.0}/s", o.baseline.description, o.baseline.figures.publishes_per_second),

@@ -169,6 +169,9 @@ pub struct OverheadParameters {
     pub concurrency: usize,
     /// The best of this many rounds is kept, for each side.
     pub rounds: usize,
+    /// The size of each post's content, when not the short default.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub content_bytes: Option<usize>,
 }
 
 impl Overhead {
@@ -430,7 +433,7 @@ mod tests {
     #[test]
     fn a_scenario_round_trips_with_its_kind_beside_its_figures() {
         let figures = Figures::Overhead(Overhead {
-            parameters: OverheadParameters { posts: 10, concurrency: 2, rounds: 3 },
+            parameters: OverheadParameters { posts: 10, concurrency: 2, rounds: 3, content_bytes: None },
             ours: Rate { publishes_per_second: 90.0 },
             baseline: Baseline { description: "plain".into(), figures: Rate { publishes_per_second: 100.0 } },
         });

@@ -11,16 +11,34 @@ use std::time::{Duration, Instant};
 
 use crate::reference;
 
+/// The content of post `i`: `benchmark post {i}`, padded with `.` to `size` bytes if given.
+pub fn content(i: usize, size: Option<usize>) -> String {
+    let mut text = format!("benchmark post {i}");
+    if let Some(size) = size {
+        text.extend(std::iter::repeat_n('.', size.saturating_sub(text.len())));
+    }
+    text
+}
+
 /// The JSON body of post `i`, as the baselines send it.
 pub fn body(i: usize) -> String {
-    format!(
-        r#"{{"platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"benchmark post {i}"}}"#
-    )
+    sized_body(i, None)
+}
+
+/// The JSON body of post `i` with its content of `size` bytes.
+pub fn sized_body(i: usize, size: Option<usize>) -> String {
+    let content = content(i, size);
+    format!(r#"{{"platform":"x","accountId":"acc_1","status":"publish","postType":"post","content":"{content}"}}"#)
 }
 
 /// Post `i`, as our client publishes it.
 pub fn post(prefix: &str, i: usize) -> Post {
-    Post::new(format!("{prefix}-{i}"), "x", "acc_1", PostStatus::Publish, "post", format!("benchmark post {i}"))
+    sized_post(prefix, i, None)
+}
+
+/// Post `i` with its content of `size` bytes.
+pub fn sized_post(prefix: &str, i: usize, size: Option<usize>) -> Post {
+    Post::new(format!("{prefix}-{i}"), "x", "acc_1", PostStatus::Publish, "post", content(i, size))
 }
 
 /// Runs `job(i)` for i in 0..n with `concurrency` workers; returns the wall time.

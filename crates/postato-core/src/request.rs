@@ -1,7 +1,7 @@
 //! The request for an attempt: built once per publish, identical on every attempt.
 
+use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
-use std::sync::Arc;
 
 use crate::key::{idempotency_key, payload_fingerprint};
 use crate::post::Post;
@@ -22,8 +22,9 @@ pub struct Request {
     idempotency_key: String,
     fingerprint: String,
     user_agent: String,
-    api_key: ApiKey,
-    body: Arc<[u8]>,
+    /// `Bearer <key>`, kept as a secret so `Debug` never shows it.
+    authorization: ApiKey,
+    body: Bytes,
 }
 
 impl Request {
@@ -41,13 +42,13 @@ impl Request {
                 "contains spaces or control characters: check how it was copied",
             ));
         }
-        let body: Arc<[u8]> = post.wire_body().into();
+        let body = Bytes::from(post.wire_body());
         Ok(Request {
             path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
             idempotency_key: idempotency_key(&post.business_key),
             fingerprint: payload_fingerprint(&body),
             user_agent: format!("postato/{VERSION} ({language})"),
-            api_key: api_key.clone(),
+            authorization: ApiKey::new(format!("Bearer {}", api_key.expose())),
             body,
         })
     }
@@ -78,12 +79,17 @@ impl Request {
     }
 
     /// The headers to send, `Authorization` included: never log these values.
-    pub fn headers(&self) -> [(&'static str, String); 4] {
+    pub fn headers(&self) -> [(&'static str, &str); 4] {
         [
-            ("authorization", format!("Bearer {}", self.api_key.expose())),
-            ("content-type", "application/json".to_owned()),
-            ("idempotency-key", self.idempotency_key.clone()),
-            ("user-agent", self.user_agent.clone()),
+            ("authorization", self.authorization.expose()),
+            ("content-type", "application/json"),
+            ("idempotency-key", &self.idempotency_key),
+            ("user-agent", &self.user_agent),
         ]
+    }
+
+    /// The body as shared bytes: every attempt sends this one buffer, never a copy.
+    pub fn body_bytes(&self) -> Bytes {
+        self.body.clone()
     }
 }

@@ -27,6 +27,7 @@
 mod builder;
 mod client;
 mod clock;
+mod many;
 mod observe;
 mod options;
 mod publisher;
@@ -35,6 +36,7 @@ mod transport;
 
 pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
 pub use client::Client;
+pub use many::ManyOptions;
 pub use observe::{EventHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
 pub use publisher::{PublishReport, Publisher};

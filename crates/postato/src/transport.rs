@@ -1,8 +1,10 @@
 //! The HTTP transport over reqwest with rustls: one pooled client, no redirects, a timeout
 //! per attempt, and response bodies read with a cap.
 
-use bytes::Bytes;
 use postato_core::{Request, Response, Transport, TransportFailure, TransportFailureKind};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
+use reqwest::Url;
+use std::sync::{Arc, OnceLock};
 use std::time::Duration;
 
 /// Sends publish requests over HTTPS (or loopback HTTP) with reqwest.
@@ -11,6 +13,12 @@ pub struct ReqwestTransport {
     client: reqwest::Client,
     base_url: String,
     max_response_bytes: usize,
+    /// The first path sent and its URL: a client's requests all go to its workspace's path.
+    posts_url: Arc<OnceLock<(String, Result<Url, String>)>>,
+}
+
+fn parse_url(base_url: &str, path: &str) -> Result<Url, String> {
+    Url::parse(&format!("{base_url}{path}")).map_err(|e| format!("the URL {base_url}{path} is not valid: {e}"))
 }
 
 impl ReqwestTransport {
@@ -23,19 +31,39 @@ impl ReqwestTransport {
             .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
             .build()
             .map_err(|e| format!("could not build the HTTP client: {e}"))?;
-        Ok(ReqwestTransport { client, base_url: base_url.trim_end_matches('/').to_owned(), max_response_bytes })
+        Ok(ReqwestTransport {
+            client,
+            base_url: base_url.trim_end_matches('/').to_owned(),
+            max_response_bytes,
+            posts_url: Arc::new(OnceLock::new()),
+        })
     }
 
-    async fn exchange(&self, request: &Request, timeout: Duration) -> Result<Response, reqwest::Error> {
-        let mut builder = self
-            .client
-            .post(format!("{}{}", self.base_url, request.path()))
-            .timeout(timeout)
-            .body(Bytes::copy_from_slice(request.body()));
-        for (name, value) in request.headers() {
-            builder = builder.header(name, value);
+    /// The URL of `path`: parsed once per client for its workspace's path.
+    fn url(&self, path: &str) -> Result<Url, String> {
+        let parsed = self.posts_url.get_or_init(|| (path.to_owned(), parse_url(&self.base_url, path)));
+        let (cached_path, url) = parsed;
+        if cached_path == path {
+            return url.clone();
         }
-        let mut response = builder.send().await?;
+        parse_url(&self.base_url, path)
+    }
+
+    async fn exchange(&self, request: &Request, timeout: Duration) -> Result<Response, TransportFailure> {
+        let url = self.url(request.path()).map_err(|why| TransportFailure::new(TransportFailureKind::Io, why))?;
+        let mut headers = HeaderMap::with_capacity(4);
+        for (name, value) in request.headers() {
+            let mut value = HeaderValue::from_str(value).map_err(|_| {
+                TransportFailure::new(TransportFailureKind::Io, format!("the {name} header is not valid"))
+            })?;
+            value.set_sensitive(name == "authorization");
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        let sent = self.client.post(url).timeout(timeout).headers(headers).body(request.body_bytes()).send();
+        self.read(sent.await.map_err(failure)?).await.map_err(failure)
+    }
+
+    async fn read(&self, mut response: reqwest::Response) -> Result<Response, reqwest::Error> {
         let status = response.status().as_u16();
         let headers = response
             .headers()
@@ -90,6 +118,6 @@ fn failure(error: reqwest::Error) -> TransportFailure {
 
 impl Transport for ReqwestTransport {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, TransportFailure> {
-        self.exchange(request, timeout).await.map_err(failure)
+        self.exchange(request, timeout).await
     }
 }

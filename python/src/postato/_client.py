@@ -8,11 +8,14 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, Optional
+from typing import Any, Dict, List, Optional, Tuple, Union
 
 from . import _native
-from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
+from ._bridge import running_loop
+from ._wire import Content, PostType, ScheduledAt, Status, item_json, post_json, setting_number
+from .errors import PostatoError
 
 _LANGUAGE = f"python/{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -47,6 +50,8 @@ class ClientDefaults:
     deadline: Optional[float]
     max_rate_limit_waits: int
     max_retry_after: float
+    concurrency: int
+    """Posts in flight at once in ``publish_many``."""
 
 
 def _client_defaults() -> ClientDefaults:
@@ -61,10 +66,40 @@ def _client_defaults() -> ClientDefaults:
         deadline=d["deadline"],
         max_rate_limit_waits=d["maxRateLimitWaits"],
         max_retry_after=d["maxRetryAfter"],
+        concurrency=d["concurrency"],
     )
 
 
 DEFAULTS = _client_defaults()
+
+
+PostItem = Mapping[str, Any]
+"""One post of ``publish_many``: ``publish``'s keyword arguments as a mapping."""
+
+
+def _many_wires(posts: Iterable[PostItem]) -> Tuple[List[str], List[Optional[PostatoError]]]:
+    """The wire JSON of every post that converts, and each post's own error where one does not."""
+    wires: List[str] = []
+    errors: List[Optional[PostatoError]] = []
+    for index, item in enumerate(posts):
+        try:
+            wires.append(item_json(index, item))
+            errors.append(None)
+        except PostatoError as error:
+            errors.append(error)
+    return wires, errors
+
+
+def _many_results(native: List[Any], errors: List[Optional[PostatoError]]) -> List[Union[Post, PostatoError]]:
+    sent = iter(native)
+    results: List[Union[Post, PostatoError]] = []
+    for error in errors:
+        if error is not None:
+            results.append(error)
+            continue
+        outcome = next(sent)
+        results.append(outcome if isinstance(outcome, PostatoError) else Post._from_native(outcome))
+    return results
 
 
 class _ClientBase:
@@ -138,6 +173,19 @@ class Client(_ClientBase):
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
         return Post._from_native(self._native.publish(wire))
 
+    def publish_many(
+        self, posts: Iterable[PostItem], *, concurrency: Optional[int] = None
+    ) -> List[Union[Post, PostatoError]]:
+        """Publishes every post, ``concurrency`` at once (default ``DEFAULTS.concurrency``),
+        each as ``publish`` would, sharing this client's rate-limit gate and retry budget.
+
+        Returns one entry per post, in input order: its ``Post``, or the ``PostatoError`` it
+        ended with (never raised: one failed post does not hide the others). Only an invalid
+        ``concurrency`` raises. Ctrl-C cancels the posts in flight and sends no more."""
+        wires, errors = _many_wires(posts)
+        native = self._native.publish_many(wires, setting_number("concurrency", concurrency))
+        return _many_results(native, errors)
+
     def close(self) -> None:
         """Nothing to release eagerly; present for symmetry with ``with``."""
 
@@ -163,7 +211,18 @@ class AsyncClient(_ClientBase):
     ) -> Post:
         """Publishes one post; cancelling the awaiting task cancels the publish."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire))
+        return Post._from_native(await self._native.publish_async(wire, *running_loop()))
+
+    async def publish_many(
+        self, posts: Iterable[PostItem], *, concurrency: Optional[int] = None
+    ) -> List[Union[Post, PostatoError]]:
+        """``Client.publish_many`` as one awaitable; cancelling the awaiting task cancels the
+        posts in flight and sends no more."""
+        wires, errors = _many_wires(posts)
+        native = await self._native.publish_many_async(
+            wires, setting_number("concurrency", concurrency), *running_loop()
+        )
+        return _many_results(native, errors)
 
     async def aclose(self) -> None:
         """Nothing to release eagerly; present for ``async with``."""

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from typing import Any, Dict, List, Optional, Union
 
 from . import _native
+from ._bridge import running_loop
 from ._client import AsyncClient, Client, Post
 from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
 from .errors import InvalidPostError
@@ -193,7 +194,7 @@ class Publisher:
     ) -> Post:
         """Like :meth:`publish`, as an awaitable."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire, force))
+        return Post._from_native(await self._native.publish_async(wire, *running_loop(), force))
 
     def __repr__(self) -> str:
         return f"Publisher({self.client!r}, store={self.store!r})"

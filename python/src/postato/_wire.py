@@ -145,3 +145,34 @@ def post_json(
     if at is not None:
         post["scheduledAt"] = at
     return json.dumps(post)
+
+
+_ITEM_FIELDS = ("business_key", "platform", "account_id", "content", "status", "post_type", "scheduled_at")
+_REQUIRED_ITEM_FIELDS = ("business_key", "platform", "account_id", "content")
+
+
+def item_json(index: int, item: Any) -> str:
+    """One post of ``publish_many``: a mapping of ``publish``'s keyword arguments."""
+    if not isinstance(item, Mapping):
+        raise InvalidPostError(
+            f"invalid post: posts[{index}]: must be a mapping of publish's keyword arguments, "
+            f"got {type(item).__name__}",
+            field="",
+        )
+    unknown = sorted(str(name) for name in item if name not in _ITEM_FIELDS)
+    if unknown:
+        raise InvalidPostError(
+            f"invalid post: posts[{index}]: unknown field(s) {unknown}: use {list(_ITEM_FIELDS)}", field=unknown[0]
+        )
+    missing = [name for name in _REQUIRED_ITEM_FIELDS if name not in item]
+    if missing:
+        raise InvalidPostError(f"invalid post: posts[{index}]: missing {missing}", field=missing[0])
+    return post_json(
+        item["business_key"],
+        item["platform"],
+        item["account_id"],
+        item["content"],
+        item.get("status"),
+        item.get("post_type", "post"),
+        item.get("scheduled_at"),
+    )

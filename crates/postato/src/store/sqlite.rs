@@ -6,6 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use super::claims::Claims;
+use super::group_commit::GroupCommit;
 use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
@@ -50,6 +51,8 @@ CREATE TABLE IF NOT EXISTS intents (
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
+    /// Writes from concurrent publishes, committed together (see `group_commit`).
+    writes: GroupCommit,
     claims: Arc<Claims>,
     path: String,
 }
@@ -156,7 +159,12 @@ impl SqliteStore {
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
-        Ok(SqliteStore { conn: Arc::new(Mutex::new(conn)), claims: Arc::new(Claims::default()), path: shown })
+        Ok(SqliteStore {
+            conn: Arc::new(Mutex::new(conn)),
+            writes: GroupCommit::default(),
+            claims: Arc::new(Claims::default()),
+            path: shown,
+        })
     }
 
     /// The file's path.
@@ -164,7 +172,15 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs `f` on the connection on a blocking thread.
+    /// Runs the statements of `f` in the next group commit; returns once committed.
+    async fn write<R: Send + 'static>(
+        &self,
+        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> Result<R, StoreError> {
+        self.writes.write(&self.conn, f).await
+    }
+
+    /// Runs `f` (a read) on the connection on a blocking thread.
     async fn with<R: Send + 'static>(
         &self,
         f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
@@ -265,8 +281,7 @@ impl ResultStore for SqliteStore {
 
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let r = record.clone();
-        self.with(move |c| {
-            let tx = c.transaction()?;
+        self.write(move |tx| {
             tx.prepare_cached(
                 "INSERT OR IGNORE INTO published
                  (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
@@ -284,7 +299,7 @@ impl ResultStore for SqliteStore {
             ])?;
             tx.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&r.business_key])?;
             tx.prepare_cached("DELETE FROM intents WHERE business_key = ?1")?.execute([&r.business_key])?;
-            tx.commit()
+            Ok(())
         })
         .await?;
         self.claims.release(&record.business_key, worker);
@@ -298,7 +313,7 @@ impl ResultStore for SqliteStore {
         let l = letter.clone();
         // One statement: written only while the key is not published.
         let written = self
-            .with(move |c| {
+            .write(move |c| {
                 c.prepare_cached(
                     "INSERT OR REPLACE INTO dead_letters
                  (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
@@ -343,7 +358,7 @@ impl ResultStore for SqliteStore {
 
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
         let i = intent.clone();
-        self.with(move |c| {
+        self.write(move |c| {
             c.prepare_cached(
                 "INSERT OR IGNORE INTO intents (business_key, fingerprint, first_sent_at_ms) VALUES (?1, ?2, ?3)",
             )?
@@ -355,7 +370,7 @@ impl ResultStore for SqliteStore {
 
     async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError> {
         let key = business_key.to_owned();
-        self.with(move |c| c.execute("DELETE FROM intents WHERE business_key = ?1", [key]).map(|n| n > 0)).await
+        self.write(move |c| c.execute("DELETE FROM intents WHERE business_key = ?1", [key]).map(|n| n > 0)).await
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
@@ -397,7 +412,7 @@ impl ResultStore for SqliteStore {
 
     async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
         let key = business_key.to_owned();
-        self.with(move |c| c.execute("DELETE FROM dead_letters WHERE business_key = ?1", [key]).map(|n| n > 0)).await
+        self.write(move |c| c.execute("DELETE FROM dead_letters WHERE business_key = ?1", [key]).map(|n| n > 0)).await
     }
 
     async fn counts(&self) -> Result<StoreCounts, StoreError> {

@@ -75,6 +75,31 @@ class PostatoTest {
     }
 
     @Test
+    fun `publishMany gives each post its own outcome, in input order`() = runBlocking {
+        val client = Support.client(sim)
+        val keys = (0 until 6).map { Support.key("kt-many") }
+        sim.script(keys[2], """[{"action":"respond","status":400}]""")
+        val posts = keys.map { Support.post(it) }.toMutableList()
+        posts.add(4, Support.post(""))
+        val outcomes = client.publishMany(posts, concurrency = 3u)
+        assertEquals(7, outcomes.size)
+        outcomes.forEachIndexed { i, outcome ->
+            when (i) {
+                2 -> assertTrue((outcome as PublishOutcome.Failed).error is PostatoException.Permanent, "$outcome")
+                4 -> assertTrue((outcome as PublishOutcome.Failed).error is PostatoException.InvalidPost, "$outcome")
+                else -> {
+                    val k = keys[if (i < 4) i else i - 1]
+                    val post = (outcome as PublishOutcome.Published).post
+                    assertEquals(idempotencyKey(k), post.idempotencyKey, "entry $i is not its post's")
+                    assertEquals(1uL, sim.publishes(k))
+                }
+            }
+        }
+        assertThrows<PostatoException.InvalidPost> { runBlocking { client.publishMany(posts, concurrency = 0u) } }
+        Unit
+    }
+
+    @Test
     fun `errors arrive as PostatoException subclasses with their fields`() = runBlocking {
         val client = Support.client(sim)
         val permanent = Support.key()
@@ -175,6 +200,7 @@ class PostatoTest {
         assertTrue(vector.isNull("deadline") && d.deadlineMs == null)
         assertEquals(vector.getInt("maxRateLimitWaits").toUInt(), d.maxRateLimitWaits)
         assertEquals(vector.getLong("maxRetryAfter").toULong(), d.maxRetryAfterMs)
+        assertEquals(vector.getInt("concurrency").toUInt(), d.concurrency)
     }
 
     @Test
