@@ -88,8 +88,8 @@ impl NativeClient {
     /// The client for this process (rebuilt after a fork: sockets do not survive one).
     pub fn client(&self) -> PyResult<Client> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.0 != std::process::id() {
-            *current = (std::process::id(), self.build()?);
+        if current.0 != runtime::pid() {
+            *current = (runtime::pid(), self.build()?);
         }
         Ok(current.1.clone())
     }
@@ -148,7 +148,7 @@ impl NativeClient {
             let _guard = handle.enter();
             builder.clone().build().map_err(|e| to_py(&e))?
         };
-        Ok(NativeClient { builder, current: Mutex::new((std::process::id(), client)) })
+        Ok(NativeClient { builder, current: Mutex::new((runtime::pid(), client)) })
     }
 
     /// Publishes synchronously, with the GIL released.

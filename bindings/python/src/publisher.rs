@@ -24,17 +24,17 @@ impl NativeStore {
     /// lock (up to its busy timeout), and other Python threads must run meanwhile.
     fn with_location(py: Python<'_>, location: StoreLocation) -> PyResult<Self> {
         let store = py.detach(|| location.open()).map_err(other)?;
-        Ok(NativeStore { location, current: Mutex::new((std::process::id(), store)) })
+        Ok(NativeStore { location, current: Mutex::new((runtime::pid(), store)) })
     }
 
     /// The store for this process (reopened after a fork: connections do not survive one).
     pub fn store(&self) -> PyResult<Arc<dyn ResultStore>> {
         let mut current = self.current.lock().unwrap_or_else(|p| p.into_inner());
-        if current.0 != std::process::id() {
+        if current.0 != runtime::pid() {
             if self.location == StoreLocation::Memory {
                 return Err(other("a MemoryStore cannot be used in a forked process: create a new one there"));
             }
-            *current = (std::process::id(), self.location.open().map_err(other)?);
+            *current = (runtime::pid(), self.location.open().map_err(other)?);
         }
         Ok(Arc::clone(&current.1))
     }

@@ -15,6 +15,7 @@ use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRunt
 use pyo3_async_runtimes::TaskLocals;
 use std::future::Future;
 use std::pin::Pin;
+use std::sync::atomic::{AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::thread::ThreadId;
 use std::time::Duration;
@@ -35,6 +36,22 @@ enum State {
 
 static STATE: Mutex<State> = Mutex::new(State::Idle);
 
+/// This process's id, read once and again after a fork (`getpid` is a system call, and a
+/// publish asks for it several times).
+static PID: AtomicU32 = AtomicU32::new(0);
+
+/// This process's id.
+pub fn pid() -> u32 {
+    match PID.load(Ordering::Relaxed) {
+        0 => {
+            let pid = std::process::id();
+            PID.store(pid, Ordering::Relaxed);
+            pid
+        }
+        pid => pid,
+    }
+}
+
 /// The thread that imported the extension (the main thread): the only one whose blocking
 /// calls poll for Ctrl-C, since Python runs signal handlers there only.
 static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
@@ -51,7 +68,7 @@ fn lock() -> std::sync::MutexGuard<'static, State> {
 /// The runtime's handle, starting it on first use; `None` once the interpreter is exiting.
 fn running() -> Option<Handle> {
     let mut state = lock();
-    let pid = std::process::id();
+    let pid = pid();
     match &*state {
         State::Running { pid: owner, runtime } if *owner == pid => return Some(runtime.handle().clone()),
         State::Stopped { pid: owner } if *owner == pid => return None,
@@ -69,7 +86,7 @@ fn running() -> Option<Handle> {
 }
 
 fn is_stopped() -> bool {
-    matches!(&*lock(), State::Stopped { pid } if *pid == std::process::id())
+    matches!(&*lock(), State::Stopped { pid: owner } if *owner == pid())
 }
 
 /// The runtime's handle for a call from Python; an error once the interpreter is exiting.
@@ -93,7 +110,7 @@ pub fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
 /// dropped: a publish that was in flight is cancelled, which is retry-safe.
 #[pyfunction]
 pub fn shutdown(py: Python<'_>) {
-    let pid = std::process::id();
+    let pid = pid();
     let previous = std::mem::replace(&mut *lock(), State::Stopped { pid });
     match previous {
         // Release the GIL so a worker waiting for it can finish, then stop the workers.
@@ -108,6 +125,7 @@ pub fn shutdown(py: Python<'_>) {
 /// Forgets the runtime in a forked child (registered with `os.register_at_fork`).
 #[pyfunction]
 pub fn after_fork_in_child() {
+    PID.store(std::process::id(), Ordering::Relaxed);
     if let State::Running { runtime, .. } = std::mem::replace(&mut *lock(), State::Idle) {
         std::mem::forget(runtime);
     }

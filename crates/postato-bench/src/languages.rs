@@ -9,7 +9,6 @@ use std::process::Command;
 use crate::results::{
     Baseline, Binding, BindingNotRun, BindingParameters, Bound, Figures, Metric, Rate, Scenario, Target,
 };
-use crate::workload;
 
 /// The publishes the scripts run at once (`CONCURRENCY` in `bench_python.py`, the workers in
 /// `bench_node.js`).
@@ -29,7 +28,7 @@ struct Pair {
 
 /// The baseline name of the Rust client measured by the harness.
 const RUST_CLIENT: &str = "rust-client";
-const RUST_CLIENT_DESCRIPTION: &str = "the Rust Client, 64 tasks, same run";
+const RUST_CLIENT_DESCRIPTION: &str = "the Rust Client in its own process, 64 tasks, same run";
 
 struct Script {
     language: &'static str,
@@ -124,24 +123,6 @@ pub fn prepare(repo: &Path) {
     let _ = Command::new(repo.join("python/.venv/bin/python"))
         .args(["-m", "pip", "install", "-q", "httpx==0.28.1", "aiohttp==3.14.5", "urllib3==2.8.0"])
         .status();
-}
-
-/// Publishes/s of the Rust client on `sim`: `n` posts, 64 tasks, best of two rounds.
-pub async fn rust_client(sim: &SimulatorHandle, n: usize) -> f64 {
-    let client = workload::client(sim);
-    let mut best = 0f64;
-    for round in 0..2 {
-        let c = client.clone();
-        let took = workload::run(n, SCRIPT_CONCURRENCY, move |i| {
-            let (c, post) = (c.clone(), workload::post(&format!("rust-bindings-{round}"), i));
-            async move {
-                c.publish(&post).await.expect("the publish succeeds");
-            }
-        })
-        .await;
-        best = best.max(n as f64 / took.as_secs_f64());
-    }
-    best
 }
 
 /// Runs a script; its stdout, or why it failed.

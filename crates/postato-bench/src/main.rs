@@ -81,14 +81,14 @@ async fn run(args: &Args, repo: &Path) -> Results {
         eprintln!("4/7 campaign memory (building the release CLI first)");
         let cli = campaign::build_cli(repo, &target_dir);
         let sizes: &[usize] = if quick { &[10_000, 100_000] } else { &[100_000, 1_000_000] };
-        scenarios.push(campaign::campaign(&cli, sizes).await);
+        scenarios.extend(campaign::campaign(&cli, sizes).await);
     }
     if runs("bindings") {
         eprintln!("5/7 bindings");
         languages::prepare(repo);
         let sim = workload::simulator(postato_sim::SimConfig::default()).await;
         let n = if quick { 2_000 } else { 5_000 };
-        let rust_client = languages::rust_client(&sim, n).await;
+        let rust_client = workload::client_process_rate(&sim, n, "rust-bindings");
         scenarios.extend(languages::bindings(repo, &sim, n, rust_client));
     }
     if runs("core") {
@@ -113,6 +113,15 @@ fn render(repo: &Path) -> Result<(), String> {
 
 #[tokio::main]
 async fn main() -> ExitCode {
+    // The Rust client in a process of its own (see `workload::client_process_rate`).
+    let given: Vec<String> = std::env::args().skip(1).collect();
+    if let [flag, base_url, api_key, n, prefix] = given.as_slice() {
+        if flag == "--client-process" {
+            let n = n.parse().expect("a post count");
+            println!("{}", workload::client_rate_at(base_url, api_key, n, 64, prefix).await);
+            return ExitCode::SUCCESS;
+        }
+    }
     let args = match parse_args() {
         Ok(args) => args,
         Err(why) => {

@@ -152,7 +152,11 @@ fn row(s: &Scenario) -> Row {
                 .collect::<Vec<_>>()
                 .join("; "),
             baseline: format!("{}: {:.0} records/s", c.baseline.description, c.baseline.figures.records_per_second),
-            result: format!("peak RSS ratio smallest/largest campaign {:.2}", c.rss_smallest_to_largest()),
+            result: format!(
+                "peak RSS {:.1} MiB at the largest; grows {:.1} bytes a post",
+                c.largest_peak_rss_mib(),
+                c.rss_bytes_per_post()
+            ),
             target,
         },
         Figures::Binding(b) => {
@@ -215,7 +219,7 @@ fn describe(t: &Target) -> String {
         Metric::Share429 => format!("{op} {} % 429s", number(bound * 100.0)),
         Metric::RequestsPerPost => format!("{op} {} requests/post", number(bound)),
         Metric::PeakRssMib => format!("peak RSS {op} {} MiB", number(bound)),
-        Metric::RssSmallestToLargest => format!("smallest/largest {op} {} (flat in N)", number(bound)),
+        Metric::RssBytesPerPost => format!("growth {op} {} bytes a post", number(bound)),
     }
 }
 

@@ -141,7 +141,7 @@ impl Figures {
             (Figures::Outage(o), Metric::Lost) => Some(o.ours.lost as f64),
             (Figures::Outage(o), Metric::RequestsPerPost) => Some(o.ours.requests_per_post),
             (Figures::Campaign(c), Metric::PeakRssMib) => Some(c.largest_peak_rss_mib()),
-            (Figures::Campaign(c), Metric::RssSmallestToLargest) => Some(c.rss_smallest_to_largest()),
+            (Figures::Campaign(c), Metric::RssBytesPerPost) => Some(c.rss_bytes_per_post()),
             _ => None,
         }
     }
@@ -286,9 +286,13 @@ impl Campaign {
         self.ours.iter().map(|r| r.peak_rss_kib).max().unwrap_or(0) as f64 / 1024.0
     }
 
-    pub fn rss_smallest_to_largest(&self) -> f64 {
-        let first = self.ours.first().map(|r| r.peak_rss_kib as f64).unwrap_or(1.0);
-        first / self.ours.last().map(|r| r.peak_rss_kib as f64).unwrap_or(1.0)
+    pub fn rss_bytes_per_post(&self) -> f64 {
+        match (self.ours.first(), self.ours.last()) {
+            (Some(small), Some(large)) if large.posts > small.posts => {
+                (large.peak_rss_kib as f64 - small.peak_rss_kib as f64) * 1024.0 / (large.posts - small.posts) as f64
+            }
+            _ => 0.0,
+        }
     }
 }
 
@@ -384,8 +388,8 @@ pub enum Metric {
     /// The largest campaign's peak RSS.
     #[serde(rename = "peakRssMiB")]
     PeakRssMib,
-    /// Peak RSS of the smallest campaign over the largest's.
-    RssSmallestToLargest,
+    /// Peak RSS growth from the smallest campaign to the largest, per post.
+    RssBytesPerPost,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

@@ -69,6 +69,42 @@ where
     started.elapsed()
 }
 
+/// Publishes/s of the Rust client on the simulator at `base_url`: `n` posts at `concurrency`,
+/// best of two rounds.
+pub async fn client_rate_at(base_url: &str, api_key: &str, n: usize, concurrency: usize, prefix: &str) -> f64 {
+    let client = Client::builder()
+        .api_key(api_key)
+        .workspace_id("ws_bench")
+        .base_url(base_url)
+        .build()
+        .expect("the client builds");
+    let mut best = 0f64;
+    for round in 0..2 {
+        let (c, prefix) = (client.clone(), format!("{prefix}-{round}"));
+        let took = run(n, concurrency, move |i| {
+            let (c, post) = (c.clone(), post(&prefix, i));
+            async move {
+                c.publish(&post).await.expect("the publish succeeds");
+            }
+        })
+        .await;
+        best = best.max(n as f64 / took.as_secs_f64());
+    }
+    best
+}
+
+/// Publishes/s of the Rust client in a process of its own (this harness run again with
+/// `--client-process`), as the language scripts and `postato batch` run: `n` posts, 64 tasks.
+pub fn client_process_rate(sim: &SimulatorHandle, n: usize, prefix: &str) -> f64 {
+    let exe = std::env::current_exe().expect("the harness knows its path");
+    let output = std::process::Command::new(exe)
+        .args(["--client-process", &sim.base_url(), sim.api_key(), &n.to_string(), prefix])
+        .output()
+        .expect("the harness runs again");
+    assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
+    String::from_utf8_lossy(&output.stdout).trim().parse().expect("the child prints its rate")
+}
+
 pub async fn simulator(config: SimConfig) -> SimulatorHandle {
     Simulator::start(config).await.expect("the simulator starts")
 }

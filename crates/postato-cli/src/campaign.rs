@@ -56,15 +56,21 @@ pub fn what_is_wrong(error: &ValidationError) -> String {
 /// content) is turned into a dead letter naming the first, before anything is sent, so which
 /// content is published never depends on timing.
 ///
-/// Keys are remembered as 64-bit hashes with their first line (12 bytes a post, about 24 MiB
-/// at a million posts). Two different keys sharing a hash (odds about 1 in 30 million for a
-/// million-post campaign) would dead-letter the second as a duplicate: recorded and
-/// explained, never lost silently.
+/// Keys are remembered as 64-bit hashes with their first line and a hash of its post (16
+/// bytes a key, about 18 MiB at a million posts), in shards that are allocated full-size and
+/// never grow, so memory rises by a shard at a time instead of doubling a table (which holds
+/// the old and the new array at once). Two different keys sharing a hash (odds about 1 in 30
+/// million for a million-post campaign) would dead-letter the second as a duplicate: recorded
+/// and explained, never lost silently.
 #[derive(Default)]
 pub struct FirstLineWins {
-    /// A key's hash → its first line and a hash of that line's post.
-    first: std::collections::HashMap<u64, (u32, u32)>,
+    /// A key's hash → its first line and a hash of that line's post; each shard holds at most
+    /// `SHARD_KEYS`.
+    shards: Vec<std::collections::HashMap<u64, (u32, u32)>>,
 }
+
+/// Keys per shard: 7/8 of 65,536 buckets, the most a table of that size holds without growing.
+const SHARD_KEYS: usize = 57_344;
 
 fn hash_of(value: &impl std::hash::Hash) -> u64 {
     use std::hash::Hasher;
@@ -85,7 +91,19 @@ impl FirstLineWins {
         }
         let line = u32::try_from(item.line).unwrap_or(u32::MAX);
         let content = hash_of(&post.wire_body()) as u32;
-        let (first, first_content) = *self.first.entry(hash_of(&post.business_key)).or_insert((line, content));
+        let key = hash_of(&post.business_key);
+        let (first, first_content) = match self.shards.iter().find_map(|shard| shard.get(&key)) {
+            Some(first) => *first,
+            None => {
+                if !matches!(self.shards.last(), Some(shard) if shard.len() < SHARD_KEYS) {
+                    self.shards.push(std::collections::HashMap::with_capacity(SHARD_KEYS));
+                }
+                if let Some(shard) = self.shards.last_mut() {
+                    shard.insert(key, (line, content));
+                }
+                return item;
+            }
+        };
         if first == line || first_content == content {
             return item;
         }
@@ -373,6 +391,27 @@ mod tests {
         // A blank key is the validation's to refuse, not a duplicate.
         assert!(first_line_wins.check(numbered(5, line(" ", "x"))).post.is_ok());
         assert!(first_line_wins.check(numbered(6, line(" ", "y"))).post.is_ok());
+    }
+
+    #[test]
+    fn keys_in_every_shard_are_remembered() {
+        let line = |n: u64, key: &str, content: &str| CampaignLine {
+            line: n,
+            post: Post::from_json(&format!(
+                r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
+            ))
+            .map_err(|_| unreachable!()),
+        };
+        let mut first_line_wins = FirstLineWins::default();
+        let keys = SHARD_KEYS as u64 * 2 + 10;
+        for n in 1..=keys {
+            assert!(first_line_wins.check(line(n, &format!("k{n}"), "one")).post.is_ok());
+        }
+        assert_eq!(first_line_wins.shards.len(), 3, "full shards are never grown");
+        for n in [1, SHARD_KEYS as u64 + 5, keys] {
+            let letter = first_line_wins.check(line(keys + n, &format!("k{n}"), "two")).post.unwrap_err();
+            assert!(letter.reason.contains(&format!("line {n}, which comes first")), "{}", letter.reason);
+        }
     }
 
     proptest::proptest! {

@@ -21,7 +21,18 @@ pub struct Response {
     pub body_truncated: bool,
 }
 
+/// The headers of a 2xx answer the client reads (lowercase): whether it was a replay, the
+/// rate limit's state, and the server's request id. A transport may keep only these from a
+/// 2xx; any other answer keeps every header, for the error's metadata.
+pub const SUCCESS_HEADERS_READ: [&str; 6] =
+    ["idempotent-replayed", "ratelimit-policy", "ratelimit-remaining", "ratelimit-reset", "x-request-id", "request-id"];
+
 impl Response {
+    /// Whether a transport keeps header `name` (lowercase) of an answer with `status`.
+    pub fn keeps_header(status: u16, name: &str) -> bool {
+        !(200..300).contains(&status) || SUCCESS_HEADERS_READ.contains(&name)
+    }
+
     /// A response with a status and a body, without headers.
     pub fn new(status: u16, body: impl Into<Vec<u8>>) -> Self {
         Response { status, body: body.into(), ..Response::default() }

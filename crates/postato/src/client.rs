@@ -165,6 +165,11 @@ impl<T: Transport> Client<T> {
         let span =
             tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
+        // No subscriber wants the span: run without entering it on every poll.
+        let run = match span.is_disabled() {
+            true => futures_util::future::Either::Left(run),
+            false => futures_util::future::Either::Right(tracing::Instrument::instrument(run, span.clone())),
+        };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
@@ -172,7 +177,7 @@ impl<T: Transport> Client<T> {
                 tracing::info!(parent: &span, business_key, attempts, "postato: publish cancelled");
                 Err(PublishError::Cancelled { attempts })
             }
-            result = tracing::Instrument::instrument(run, span.clone()) => result,
+            result = run => result,
         }
     }
 }

@@ -3,8 +3,9 @@
 //! budget. A token cancels the whole call (posts not yet started end `Cancelled` without a
 //! request); dropping the future cancels it too.
 
-use futures_util::stream::{FuturesUnordered, StreamExt};
 use postato_core::{bounds, defaults, Post, PublishError, Published};
+use std::collections::HashMap;
+use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
 use crate::Client;
@@ -54,15 +55,25 @@ impl Client {
         let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::with_capacity(posts.len());
         results.resize_with(posts.len(), || None);
         let mut waiting = posts.iter().enumerate();
-        let mut running = FuturesUnordered::new();
+        // Each post is a task of its own, so the runtime's workers share the posts in flight;
+        // dropping the set (dropping this future) aborts them all.
+        let mut running = JoinSet::new();
+        let mut index_of = HashMap::new();
         loop {
             while running.len() < options.concurrency as usize {
                 let Some((index, post)) = waiting.next() else { break };
-                running.push(async move { (index, self.publish_with_cancel(post, &options.cancel).await) });
+                let (client, post, cancel) = (self.clone(), post.clone(), options.cancel.clone());
+                let task = running.spawn(async move { client.publish_with_cancel(&post, &cancel).await });
+                index_of.insert(task.id(), index);
             }
-            match running.next().await {
-                Some((index, result)) => results[index] = Some(result),
-                None => break,
+            let Some(joined) = running.join_next_with_id().await else { break };
+            let (id, result) = match joined {
+                Ok((id, result)) => (id, result),
+                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+                Err(e) => (e.id(), Err(PublishError::Cancelled { attempts: 0 })),
+            };
+            if let Some(index) = index_of.remove(&id) {
+                results[index] = Some(result);
             }
         }
         Ok(results.into_iter().flatten().collect())

@@ -305,7 +305,7 @@ impl<T: Transport> Publisher<T> {
     async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<bool, PublishError> {
         let now = self.client.now_ms();
         let fresh = Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
-        match self.store.intent(key).await.map_err(|e| store_unavailable(&e))? {
+        match self.store.note_intent(&fresh).await.map_err(|e| store_unavailable(&e))? {
             Some(intent) => {
                 let age_ms = now.saturating_sub(intent.first_sent_at_ms);
                 let retention_ms = u64::try_from(self.key_retention.as_millis()).unwrap_or(u64::MAX);
@@ -324,15 +324,7 @@ impl<T: Transport> Publisher<T> {
                 }
                 Ok(false)
             }
-            None => match self.store.record_intent(&fresh).await {
-                Ok(()) => Ok(true),
-                Err(e) => {
-                    // It may have landed with its answer lost: nothing will be sent, so it must
-                    // not stay to call this key's outcome unknown later.
-                    let _ = self.store.forget_intent(key).await;
-                    Err(store_unavailable(&e))
-                }
-            },
+            None => Ok(true),
         }
     }
 

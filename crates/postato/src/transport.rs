@@ -68,6 +68,7 @@ impl ReqwestTransport {
         let headers = response
             .headers()
             .iter()
+            .filter(|(name, _)| Response::keeps_header(status, name.as_str()))
             .map(|(name, value)| (name.as_str().to_owned(), String::from_utf8_lossy(value.as_bytes()).into_owned()))
             .collect();
         let mut body = Vec::new();
@@ -119,5 +120,34 @@ fn failure(error: reqwest::Error) -> TransportFailure {
 impl Transport for ReqwestTransport {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, TransportFailure> {
         self.exchange(request, timeout).await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use postato_core::{ApiKey, Post, PostStatus};
+    use postato_sim::{ScriptAction, SimConfig, Simulator};
+
+    #[tokio::test]
+    async fn a_2xx_keeps_only_the_headers_the_client_reads_and_an_error_keeps_them_all() {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let transport = ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20).unwrap();
+        let send = |key: &str| {
+            let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
+            Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust").unwrap()
+        };
+        let ok = transport.send(&send("headers-ok"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(ok.status, 202);
+        assert!(ok.header("content-type").is_none() && ok.header("date").is_none(), "{:?}", ok.headers);
+        let extra = [("x-extra".to_owned(), "kept".to_owned())].into_iter().collect();
+        sim.script_business_key(
+            "headers-error",
+            vec![ScriptAction::Respond { status: 400, headers: extra, body: None, body_text: None }],
+        );
+        let error = transport.send(&send("headers-error"), Duration::from_secs(5)).await.unwrap();
+        assert_eq!(error.status, 400);
+        assert_eq!(error.header("x-extra"), Some("kept"));
+        assert!(error.header("content-type").is_some(), "{:?}", error.headers);
     }
 }

@@ -119,4 +119,9 @@ async fn an_intent_keeps_its_first_time_until_the_outcome_is_recorded(store: &dy
     store.record_intent(&intent(30)).await.unwrap();
     assert!(store.forget_intent(key).await.unwrap());
     assert!(!store.forget_intent(key).await.unwrap());
+    // note_intent: records when there is none, else answers the earlier one and writes nothing.
+    assert_eq!(store.note_intent(&intent(40)).await.unwrap(), None);
+    assert_eq!(store.note_intent(&intent(50)).await.unwrap(), Some(intent(40)));
+    assert_eq!(store.intent(key).await.unwrap(), Some(intent(40)), "the first send's time stands");
+    assert!(store.forget_intent(key).await.unwrap());
 }

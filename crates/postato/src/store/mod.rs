@@ -197,6 +197,23 @@ pub trait ResultStore: Send + Sync + 'static {
     /// Records an intent before the first send; an earlier intent for the key stands (the
     /// server's retention counts from the first request).
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError>;
+    /// Records `fresh` unless its key has an intent already, which is returned instead (and
+    /// nothing written). This default reads, then records, and forgets what it recorded if the
+    /// record's answer was lost; a store may do it in one round trip.
+    async fn note_intent(&self, fresh: &Intent) -> Result<Option<Intent>, StoreError> {
+        if let Some(existing) = self.intent(&fresh.business_key).await? {
+            return Ok(Some(existing));
+        }
+        match self.record_intent(fresh).await {
+            Ok(()) => Ok(None),
+            Err(e) => {
+                // It may have landed with its answer lost: nothing will be sent, so it must not
+                // stay to call this key's outcome unknown later.
+                let _ = self.forget_intent(&fresh.business_key).await;
+                Err(e)
+            }
+        }
+    }
     /// Forgets an intent (the outcome is known, or a person checked the post); whether there
     /// was one.
     async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError>;

@@ -51,8 +51,8 @@ CREATE TABLE IF NOT EXISTS intents (
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
-    /// Writes from concurrent publishes, committed together (see `group_commit`).
-    writes: GroupCommit,
+    /// The connection's queue: reads, and writes committed together (see `group_commit`).
+    queue: GroupCommit,
     claims: Arc<Claims>,
     path: String,
 }
@@ -153,6 +153,10 @@ impl SqliteStore {
         }
         conn.pragma_update(None, "journal_mode", "WAL")?;
         conn.pragma_update(None, "synchronous", "NORMAL")?;
+        // Checkpoint every 10,000 WAL pages (about 40 MiB) rather than SQLite's 1,000: each
+        // checkpoint syncs the file while the store's queue waits, and at 1,000 pages they took
+        // a quarter of `postato batch`'s time on ext4. The WAL is no less durable for it.
+        conn.pragma_update(None, "wal_autocheckpoint", 10_000)?;
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA_V1)?;
             conn.execute_batch(SCHEMA_V2)?;
@@ -161,7 +165,7 @@ impl SqliteStore {
         }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
-            writes: GroupCommit::default(),
+            queue: GroupCommit::default(),
             claims: Arc::new(Claims::default()),
             path: shown,
         })
@@ -172,26 +176,23 @@ impl SqliteStore {
         &self.path
     }
 
-    /// Runs the statements of `f` in the next group commit; returns once committed.
+    /// Runs the statements of `f` in the next group transaction, beside those of concurrent
+    /// calls; returns once that transaction committed. One thread serves the whole queue, so
+    /// concurrent publishes cost one hand-off and one commit per batch rather than a
+    /// blocking-pool task and a commit each.
     async fn write<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
-        self.writes.write(&self.conn, f).await
+        self.queue.write(&self.conn, f).await
     }
 
-    /// Runs `f` (a read) on the connection on a blocking thread.
-    async fn with<R: Send + 'static>(
+    /// Runs the read `f` in the next round of the same queue, against committed records.
+    async fn read<R: Send + 'static>(
         &self,
-        f: impl FnOnce(&mut Connection) -> rusqlite::Result<R> + Send + 'static,
+        f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let conn = Arc::clone(&self.conn);
-        tokio::task::spawn_blocking(move || {
-            let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-            f(&mut conn).map_err(StoreError::from)
-        })
-        .await
-        .map_err(|e| StoreError::new(format!("store task failed: {e}")))?
+        self.queue.read(&self.conn, f).await
     }
 }
 
@@ -243,6 +244,18 @@ fn foreign_tables(conn: &Connection, ours: bool) -> rusqlite::Result<Vec<String>
     Ok(foreign)
 }
 
+fn select_intent(conn: &Connection, key: &str) -> rusqlite::Result<Option<Intent>> {
+    conn.prepare_cached("SELECT business_key, fingerprint, first_sent_at_ms FROM intents WHERE business_key = ?1")?
+        .query_row([key], |row| {
+            Ok(Intent {
+                business_key: row.get(0)?,
+                fingerprint: row.get(1)?,
+                first_sent_at_ms: row.get::<_, i64>(2)? as u64,
+            })
+        })
+        .optional()
+}
+
 fn published_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<PublishedRecord> {
     Ok(PublishedRecord {
         business_key: row.get(0)?,
@@ -270,7 +283,7 @@ impl ResultStore for SqliteStore {
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
         let lookup = || {
             let key = business_key.to_owned();
-            self.with(move |c| select_published(c, &key))
+            self.read(move |c| select_published(c, &key))
         };
         self.claims.begin(business_key, worker, lease, lookup).await
     }
@@ -342,16 +355,21 @@ impl ResultStore for SqliteStore {
 
     async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
         let key = business_key.to_owned();
-        self.with(move |c| {
-            c.prepare_cached("SELECT business_key, fingerprint, first_sent_at_ms FROM intents WHERE business_key = ?1")?
-                .query_row([key], |row| {
-                    Ok(Intent {
-                        business_key: row.get(0)?,
-                        fingerprint: row.get(1)?,
-                        first_sent_at_ms: row.get::<_, i64>(2)? as u64,
-                    })
-                })
-                .optional()
+        self.read(move |c| select_intent(c, &key)).await
+    }
+
+    async fn note_intent(&self, fresh: &Intent) -> Result<Option<Intent>, StoreError> {
+        let i = fresh.clone();
+        // One round trip: the lookup and the insert in the same transaction.
+        self.write(move |c| {
+            if let Some(existing) = select_intent(c, &i.business_key)? {
+                return Ok(Some(existing));
+            }
+            c.prepare_cached(
+                "INSERT OR IGNORE INTO intents (business_key, fingerprint, first_sent_at_ms) VALUES (?1, ?2, ?3)",
+            )?
+            .execute(params![i.business_key, i.fingerprint, i.first_sent_at_ms as i64])?;
+            Ok(None)
         })
         .await
     }
@@ -370,7 +388,7 @@ impl ResultStore for SqliteStore {
 
     async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError> {
         let key = business_key.to_owned();
-        self.write(move |c| c.execute("DELETE FROM intents WHERE business_key = ?1", [key]).map(|n| n > 0)).await
+        self.write(move |c| c.execute("DELETE FROM intents WHERE business_key = ?1", [&key]).map(|n| n > 0)).await
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
@@ -380,13 +398,13 @@ impl ResultStore for SqliteStore {
 
     async fn published(&self, business_key: &str) -> Result<Option<PublishedRecord>, StoreError> {
         let key = business_key.to_owned();
-        self.with(move |c| select_published(c, &key)).await
+        self.read(move |c| select_published(c, &key)).await
     }
 
     async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
         let after = after.unwrap_or("").to_owned();
         let include_empty = after.is_empty();
-        self.with(move |c| {
+        self.read(move |c| {
             let mut statement = c.prepare_cached(
                 "SELECT business_key, kind, status, message, body, attempts, failed_at_ms, payload, line
                  FROM dead_letters WHERE business_key > ?1 OR (?2 AND business_key = '')
@@ -412,11 +430,11 @@ impl ResultStore for SqliteStore {
 
     async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
         let key = business_key.to_owned();
-        self.write(move |c| c.execute("DELETE FROM dead_letters WHERE business_key = ?1", [key]).map(|n| n > 0)).await
+        self.write(move |c| c.execute("DELETE FROM dead_letters WHERE business_key = ?1", [&key]).map(|n| n > 0)).await
     }
 
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.with(|c| {
+        self.read(|c| {
             let published: i64 = c.query_row("SELECT COUNT(*) FROM published", [], |r| r.get(0))?;
             let mut counts = StoreCounts { published: published as u64, ..Default::default() };
             let mut statement = c.prepare("SELECT kind, COUNT(*) FROM dead_letters GROUP BY kind")?;
