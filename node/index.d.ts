@@ -86,7 +86,9 @@ export interface PublishManyOptions {
 }
 
 /** One post's outcome in `publishMany`, shaped as `Promise.allSettled`'s entries. */
-export type PublishManyResult = { status: 'fulfilled'; value: Post } | { status: 'rejected'; reason: PostatoError };
+export type PublishManyResult =
+  | { status: 'fulfilled'; value: Post }
+  | { status: 'rejected'; reason: PostatoError | Error };
 
 /** A published post. */
 export declare class Post {

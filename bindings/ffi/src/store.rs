@@ -92,6 +92,9 @@ impl ResultStore for OpenedOnFirstUse {
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
         self.get().await?.record_intent(intent).await
     }
+    async fn note_intent(&self, fresh: &Intent) -> Result<Option<Intent>, StoreError> {
+        self.get().await?.note_intent(fresh).await
+    }
     async fn forget_intent(&self, key: &str) -> Result<bool, StoreError> {
         self.get().await?.forget_intent(key).await
     }

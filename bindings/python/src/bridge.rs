@@ -79,6 +79,7 @@ where
     W: Future<Output = T> + Send + 'static,
 {
     let handle = runtime::handle()?;
+    let wake = handle.clone();
     let future = event_loop.call_method0("create_future")?;
     let (future_ref, loop_ref) = (future.clone().unbind(), event_loop.clone().unbind());
     let (finished, drain) = (Arc::clone(&completions.get().finished), completions.getattr("drain")?.unbind());
@@ -94,8 +95,12 @@ where
             finished.len() == 1
         };
         if first {
-            // Wake the loop once for this batch, taking the GIL off the runtime's workers.
-            runtime::spawn_blocking(move || {
+            // Wake the loop once for this batch, taking the GIL off the runtime's workers
+            // (never once the interpreter is exiting).
+            wake.spawn_blocking(move || {
+                if runtime::stopping() {
+                    return;
+                }
                 Python::attach(|py| {
                     // A closed loop has nobody waiting.
                     let _ = loop_ref.bind(py).call_method1("call_soon_threadsafe", (drain,));

@@ -53,6 +53,11 @@ fn log_event(business_key: &str, event: &Event) {
         _ => None,
     };
     if let Some((what, attempt, status, reason, delay)) = fields {
+        // Once the interpreter is exiting, a worker must not take the GIL (it would be ended
+        // inside our frames): the line is dropped.
+        if runtime::stopping() {
+            return;
+        }
         Python::attach(|py| {
             let _ = py
                 .import("postato._log")

@@ -15,9 +15,8 @@ use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRunt
 use pyo3_async_runtimes::TaskLocals;
 use std::future::Future;
 use std::pin::Pin;
-use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
-use std::thread::ThreadId;
 use std::time::Duration;
 use tokio::runtime::{Handle, Runtime};
 
@@ -36,6 +35,15 @@ enum State {
 
 static STATE: Mutex<State> = Mutex::new(State::Idle);
 
+/// Set when `shutdown` begins: a thread of ours checks it before taking the GIL, so that none
+/// does once the interpreter is exiting (even a worker still busy after the shutdown's grace).
+static STOPPING: AtomicBool = AtomicBool::new(false);
+
+/// Whether the interpreter is exiting: take the GIL no more.
+pub fn stopping() -> bool {
+    STOPPING.load(Ordering::Acquire)
+}
+
 /// This process's id, read once and again after a fork (`getpid` is a system call, and a
 /// publish asks for it several times).
 static PID: AtomicU32 = AtomicU32::new(0);
@@ -52,13 +60,23 @@ pub fn pid() -> u32 {
     }
 }
 
-/// The thread that imported the extension (the main thread): the only one whose blocking
-/// calls poll for Ctrl-C, since Python runs signal handlers there only.
-static MAIN_THREAD: OnceLock<ThreadId> = OnceLock::new();
+/// Python's main thread (`threading.main_thread().ident`): the only one whose blocking calls
+/// poll for Ctrl-C, since Python runs signal handlers there only, and the only one that never
+/// outlives the interpreter (a daemon thread must not take the GIL to poll during exit).
+static MAIN_THREAD: OnceLock<u64> = OnceLock::new();
 
-/// Remembers the importing thread; called once from the module's init.
-pub fn init() {
-    let _ = MAIN_THREAD.set(std::thread::current().id());
+/// Remembers Python's main thread, whichever thread imports the extension.
+pub fn init(py: Python<'_>) -> PyResult<()> {
+    let ident: u64 = py.import("threading")?.call_method0("main_thread")?.getattr("ident")?.extract()?;
+    let _ = MAIN_THREAD.set(ident);
+    Ok(())
+}
+
+/// Whether the calling thread is Python's main thread.
+fn on_main_thread() -> bool {
+    // SAFETY: PyThread_get_thread_ident only reads the calling thread's id.
+    let current = unsafe { pyo3::ffi::PyThread_get_thread_ident() } as u64;
+    MAIN_THREAD.get() == Some(&current)
 }
 
 fn lock() -> std::sync::MutexGuard<'static, State> {
@@ -99,17 +117,11 @@ pub fn handle() -> PyResult<Handle> {
     })
 }
 
-/// Runs `f` on the runtime's blocking pool; dropped unrun once the interpreter is exiting.
-pub fn spawn_blocking(f: impl FnOnce() + Send + 'static) {
-    if let Some(handle) = running() {
-        handle.spawn_blocking(f);
-    }
-}
-
 /// Shuts the runtime down (registered with `atexit` by the package). In-flight tasks are
 /// dropped: a publish that was in flight is cancelled, which is retry-safe.
 #[pyfunction]
 pub fn shutdown(py: Python<'_>) {
+    STOPPING.store(true, Ordering::Release);
     let pid = pid();
     let previous = std::mem::replace(&mut *lock(), State::Stopped { pid });
     match previous {
@@ -126,6 +138,7 @@ pub fn shutdown(py: Python<'_>) {
 #[pyfunction]
 pub fn after_fork_in_child() {
     PID.store(std::process::id(), Ordering::Relaxed);
+    STOPPING.store(false, Ordering::Release);
     if let State::Running { runtime, .. } = std::mem::replace(&mut *lock(), State::Idle) {
         std::mem::forget(runtime);
     }
@@ -205,7 +218,7 @@ impl ContextExt for ExtensionRuntime {
 /// pending KeyboardInterrupt cancels the future.
 pub fn block_on<T: Send + 'static>(py: Python<'_>, future: impl Future<Output = T> + Send + 'static) -> PyResult<T> {
     let handle = handle()?;
-    let on_main_thread = MAIN_THREAD.get() == Some(&std::thread::current().id());
+    let on_main_thread = on_main_thread();
     let outcome = py.detach(|| {
         let task = AbortOnDrop(handle.spawn(future));
         let outcome: PyResult<Result<T, tokio::task::JoinError>> = handle.block_on(async {

@@ -126,7 +126,7 @@ pub async fn campaign(cli: &Path, sizes: &[usize]) -> Vec<Scenario> {
     }
     let records = sqlite_records(&dir.join("records.db"), STORE_RECORDS).await;
     let client_posts = sizes.iter().copied().max().unwrap_or(0).min(CLIENT_POSTS);
-    let client = client_process_rate(&simulator(SimConfig::default()).await, client_posts, "campaign-client");
+    let client = client_process_rate(&simulator(SimConfig::default()).await, client_posts, "campaign-client").await;
     let _ = std::fs::remove_dir_all(&dir);
     let largest = runs.last().cloned().expect("at least one campaign ran");
     let figures = Figures::Campaign(Campaign {

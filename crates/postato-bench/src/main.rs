@@ -88,7 +88,7 @@ async fn run(args: &Args, repo: &Path) -> Results {
         languages::prepare(repo);
         let sim = workload::simulator(postato_sim::SimConfig::default()).await;
         let n = if quick { 2_000 } else { 5_000 };
-        let rust_client = workload::client_process_rate(&sim, n, "rust-bindings");
+        let rust_client = workload::client_process_rate(&sim, n, "rust-bindings").await;
         scenarios.extend(languages::bindings(repo, &sim, n, rust_client));
     }
     if runs("core") {

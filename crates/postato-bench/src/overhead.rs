@@ -19,7 +19,7 @@ pub async fn overhead(posts: usize) -> Scenario {
 }
 
 /// Scenario 7, how the cost grows: the same comparison at concurrency 1, 8, 64 and 512, then
-/// with bodies of 100 B, 10 KiB and 1 MiB (fewer posts for the larger bodies).
+/// with bodies of 100 B, 10 KiB and 1 MiB (fewer posts for the larger bodies); best of 3 rounds.
 pub async fn scaling(posts: usize) -> Vec<Scenario> {
     let sim = simulator(SimConfig::default()).await;
     let mut scenarios = Vec::new();
@@ -36,7 +36,7 @@ pub async fn scaling(posts: usize) -> Vec<Scenario> {
     for (bytes, shown, posts) in
         [(100, "100 B", posts), (10 * 1024, "10 KiB", posts / 2), (1_000_000, "1 MiB", posts / 50)]
     {
-        let load = Load { posts, concurrency: CONCURRENCY, content_bytes: Some(bytes), rounds: 1 };
+        let load = Load { posts, concurrency: CONCURRENCY, content_bytes: Some(bytes), rounds: 3 };
         let figures = Figures::Overhead(compare(&sim, &load).await);
         scenarios.push(Scenario::new("7", format!("Scaling: {shown} bodies"), figures, vec![]));
     }

@@ -95,11 +95,13 @@ pub async fn client_rate_at(base_url: &str, api_key: &str, n: usize, concurrency
 
 /// Publishes/s of the Rust client in a process of its own (this harness run again with
 /// `--client-process`), as the language scripts and `postato batch` run: `n` posts, 64 tasks.
-pub fn client_process_rate(sim: &SimulatorHandle, n: usize, prefix: &str) -> f64 {
+pub async fn client_process_rate(sim: &SimulatorHandle, n: usize, prefix: &str) -> f64 {
     let exe = std::env::current_exe().expect("the harness knows its path");
-    let output = std::process::Command::new(exe)
+    // Waited for without blocking a worker: the simulator in this process keeps both.
+    let output = tokio::process::Command::new(exe)
         .args(["--client-process", &sim.base_url(), sim.api_key(), &n.to_string(), prefix])
         .output()
+        .await
         .expect("the harness runs again");
     assert!(output.status.success(), "{}", String::from_utf8_lossy(&output.stderr));
     String::from_utf8_lossy(&output.stdout).trim().parse().expect("the child prints its rate")

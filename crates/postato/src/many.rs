@@ -62,6 +62,11 @@ impl Client {
         loop {
             while running.len() < options.concurrency as usize {
                 let Some((index, post)) = waiting.next() else { break };
+                if options.cancel.is_cancelled() {
+                    // Cancelled: the posts not started are not even built.
+                    results[index] = Some(Err(PublishError::Cancelled { attempts: 0 }));
+                    continue;
+                }
                 let (client, post, cancel) = (self.clone(), post.clone(), options.cancel.clone());
                 let task = running.spawn(async move { client.publish_with_cancel(&post, &cancel).await });
                 index_of.insert(task.id(), index);

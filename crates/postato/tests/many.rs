@@ -103,3 +103,23 @@ async fn a_concurrency_out_of_bounds_is_refused_before_anything_is_sent() {
     }
     assert_eq!(sim.stats().requests, 0);
 }
+
+#[tokio::test]
+async fn dropping_the_call_stops_the_posts_in_flight_and_sends_no_more() {
+    let sim = sim().await;
+    let client = client(&sim);
+    let keys: Vec<String> = (0..10).map(|i| key(&format!("drop-{i}"))).collect();
+    for k in &keys {
+        sim.script_business_key(k, vec![ScriptAction::Latency { ms: 300 }]);
+    }
+    let posts: Vec<Post> = keys.iter().map(|k| post(k)).collect();
+    let options = ManyOptions::new().concurrency(2);
+    // The call is dropped 100 ms in, while its first two posts are at the server.
+    let dropped = tokio::time::timeout(Duration::from_millis(100), client.publish_many(&posts, &options)).await;
+    assert!(dropped.is_err(), "the call ended before it was dropped");
+    tokio::time::sleep(Duration::from_millis(800)).await;
+    // Without the drop, all 10 would have been sent by now (5 rounds of 300 ms take 1.5 s: at
+    // least the next two rounds would have started).
+    assert!(sim.stats().requests <= 2, "{:?}", sim.stats());
+    assert!(keys.iter().all(|k| sim.platform_publishes_for(k) == 0));
+}

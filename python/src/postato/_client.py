@@ -15,7 +15,7 @@ from typing import Any, Dict, List, Optional, Tuple, Union
 from . import _native
 from ._bridge import running_loop
 from ._wire import Content, PostType, ScheduledAt, Status, item_json, post_json, setting_number
-from .errors import PostatoError
+from .errors import InvalidPostError, PostatoError
 
 _LANGUAGE = f"python/{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -87,6 +87,8 @@ def _many_wires(posts: Iterable[PostItem]) -> Tuple[List[str], List[Optional[Pos
             errors.append(None)
         except PostatoError as error:
             errors.append(error)
+        except Exception as error:  # a value no conversion expected (an out-of-range date, …)
+            errors.append(InvalidPostError(f"invalid post: posts[{index}]: {error}", field=""))
     return wires, errors
 
 

@@ -1,13 +1,14 @@
 //! Group commit for [`super::SqliteStore`]: one thread at a time serves the connection's
-//! queue. Each round takes every queued operation, opens one transaction (taking the write
-//! lock at once when there are writes), answers the reads from the state committed so far,
-//! runs every write, commits, and only then answers each writer; it repeats while operations
-//! keep arriving. No timer: an operation waits at most for the round in progress and its own,
+//! queue. Each round takes every queued operation, answers the reads from one snapshot of the
+//! state committed so far, runs every write in one transaction (taking the write lock at
+//! once), commits, and only then answers each writer; it repeats while operations keep
+//! arriving. No timer: an operation waits at most for the round in progress and its own,
 //! so a transaction grows with the load (up to the number of publishes in flight) and is
 //! committed at once when the load stops.
 //!
 //! Crash safety is the same as one transaction per write: a writer hears `Ok` only after its
-//! transaction committed, so every acknowledged record survives a crash. A publish whose
+//! transaction committed, so every acknowledged record survives a crash of the process (with
+//! WAL and `synchronous=NORMAL`, as before, a power loss may lose the last commits). A publish whose
 //! record was queued but not committed when the process died is not recorded: its intent (or
 //! nothing) is in the store, so the next run sends it again under the same idempotency key and
 //! the server replays the first response. Never a double post, never a lost one.
@@ -46,6 +47,8 @@ where
     F: Fn(&Connection) -> rusqlite::Result<R> + Send,
 {
     fn run(&mut self, conn: &Connection) -> bool {
+        // A run that panics leaves no outcome: never an earlier run's `Ok`.
+        self.outcome = None;
         let outcome = (self.statements)(conn).map_err(StoreError::from);
         let ok = outcome.is_ok();
         self.outcome = Some(outcome);
@@ -68,7 +71,7 @@ struct Queue {
     reads: Vec<Box<dyn Operation>>,
     writes: Vec<Box<dyn Operation>>,
     flushing: bool,
-    /// Write transactions begun, for tests that check writes are grouped.
+    /// Write transactions begun (reruns included), for tests that check writes are grouped.
     transactions: u64,
 }
 
@@ -115,9 +118,46 @@ impl GroupCommit {
             push(&mut queue);
             !std::mem::replace(&mut queue.flushing, true)
         };
-        if start {
-            let (queue, conn) = (Arc::clone(&self.queue), Arc::clone(conn));
-            tokio::task::spawn_blocking(move || flush(&queue, &conn));
+        if !start {
+            return;
+        }
+        let server = Server { queue: Arc::clone(&self.queue), conn: Arc::clone(conn), served: false };
+        match tokio::runtime::Handle::try_current() {
+            Ok(runtime) => drop(runtime.spawn_blocking(move || server.serve())),
+            // Outside a runtime: served here, blocking.
+            Err(_) => server.serve(),
+        }
+    }
+}
+
+/// Serves a connection's queue until it is empty. Dropped without serving (a runtime that
+/// shuts down drops blocking tasks not yet started), it answers what is queued with an error
+/// and lets the next operation start a server, so no caller waits for ever.
+struct Server {
+    queue: Arc<Mutex<Queue>>,
+    conn: Arc<Mutex<Connection>>,
+    served: bool,
+}
+
+impl Server {
+    fn serve(mut self) {
+        flush(&self.queue, &self.conn);
+        self.served = true;
+    }
+}
+
+impl Drop for Server {
+    fn drop(&mut self) {
+        if self.served {
+            return;
+        }
+        let (reads, writes) = {
+            let mut queue = self.queue.lock().unwrap_or_else(|p| p.into_inner());
+            queue.flushing = false;
+            (std::mem::take(&mut queue.reads), std::mem::take(&mut queue.writes))
+        };
+        for op in reads.into_iter().chain(writes) {
+            op.answer(Some("the store's thread did not run (the runtime is shutting down)"));
         }
     }
 }
@@ -136,35 +176,66 @@ fn flush(queue: &Mutex<Queue>, conn: &Mutex<Connection>) {
                 queue.flushing = false;
                 return;
             }
-            if !queue.writes.is_empty() {
-                queue.transactions += 1;
-            }
             (std::mem::take(&mut queue.reads), std::mem::take(&mut queue.writes))
         };
         let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-        round(&mut conn, reads, writes);
+        round(&mut conn, reads, writes, queue);
     }
 }
 
-/// One round: the reads, then the writes in one transaction.
-fn round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>, mut writes: Vec<Box<dyn Operation>>) {
-    // With writes, the write lock is taken up front, so the reads' snapshot is the latest.
-    let behavior = if writes.is_empty() { TransactionBehavior::Deferred } else { TransactionBehavior::Immediate };
-    let tx = match conn.transaction_with_behavior(behavior) {
+/// One round: the reads in one transaction, then the writes in another.
+fn round(
+    conn: &mut Connection,
+    reads: Vec<Box<dyn Operation>>,
+    writes: Vec<Box<dyn Operation>>,
+    counter: &Mutex<Queue>,
+) {
+    if !reads.is_empty() {
+        read_round(conn, reads);
+    }
+    if !writes.is_empty() {
+        write_round(conn, writes, counter);
+    }
+}
+
+/// The reads, answered from one snapshot of the committed state.
+fn read_round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>) {
+    match conn.transaction() {
+        Ok(tx) => {
+            for mut read in reads {
+                run(&mut read, &tx);
+                read.answer(None);
+            }
+        }
+        Err(e) => {
+            let why = e.to_string();
+            for read in reads {
+                read.answer(Some(&why));
+            }
+        }
+    }
+}
+
+/// Whether a transaction began on `conn` is still open: SQLite ends one by itself on some
+/// errors (out of memory, I/O), after which statements would commit one by one.
+fn still_open(conn: &Connection) -> bool {
+    !conn.is_autocommit()
+}
+
+/// The writes in one transaction; if one fails, each again in a transaction of its own.
+fn write_round(conn: &mut Connection, mut writes: Vec<Box<dyn Operation>>, counter: &Mutex<Queue>) {
+    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
             let why = e.to_string();
-            for op in reads.into_iter().chain(writes) {
-                op.answer(Some(&why));
+            for write in writes {
+                write.answer(Some(&why));
             }
             return;
         }
     };
-    for mut read in reads {
-        run(&mut read, &tx);
-        read.answer(None);
-    }
-    if writes.iter_mut().all(|write| run(write, &tx)) {
+    counter.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
+    if writes.iter_mut().all(|write| run(write, &tx) && still_open(&tx)) {
         let commit_error = tx.commit().err().map(|e| e.to_string());
         for write in writes {
             write.answer(commit_error.as_deref());
@@ -174,9 +245,13 @@ fn round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>, mut writes: Vec<
     // A write failed: undo the round, then give each write a transaction of its own.
     drop(tx);
     for mut write in writes {
+        counter.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
         let error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) if run(&mut write, &tx) => tx.commit().err().map(|e| e.to_string()),
-            Ok(_) => None, // dropped: rolled back; the write's own error is its answer
+            Ok(tx) if run(&mut write, &tx) && still_open(&tx) => tx.commit().err().map(|e| e.to_string()),
+            // Dropped: rolled back. The write's own error is its answer, or, if SQLite ended
+            // the transaction under it, that its statements may not have been kept.
+            Ok(tx) if !still_open(&tx) => Some("SQLite ended the transaction (out of memory or I/O)".to_owned()),
+            Ok(_) => None,
             Err(e) => Some(e.to_string()),
         };
         write.answer(error.as_deref());
@@ -187,52 +262,78 @@ fn round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>, mut writes: Vec<
 mod tests {
     use super::*;
 
-    fn connection() -> Arc<Mutex<Connection>> {
-        let conn = Connection::open_in_memory().unwrap();
-        conn.execute_batch("CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
+    fn connection(path: &std::path::Path) -> Arc<Mutex<Connection>> {
+        let conn = Connection::open(path).unwrap();
+        conn.execute_batch("PRAGMA journal_mode=WAL; CREATE TABLE t (k INTEGER PRIMARY KEY)").unwrap();
         Arc::new(Mutex::new(conn))
     }
 
-    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-    async fn concurrent_writes_share_transactions_and_each_hears_its_own_outcome() {
-        let (conn, group) = (connection(), GroupCommit::default());
-        // Hold the connection while the writers queue up, as a slow commit would.
+    fn rows(path: &std::path::Path) -> i64 {
+        // Another connection: it sees only what was committed.
+        Connection::open(path).unwrap().query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap()
+    }
+
+    /// Queues `writes` while the connection is held, as a slow commit would hold it, then
+    /// lets them run; returns each writer's outcome.
+    async fn queued_behind_a_held_connection(
+        conn: &Arc<Mutex<Connection>>,
+        group: &GroupCommit,
+        writes: impl Iterator<Item = (i64, &'static str)>,
+    ) -> Vec<(i64, Result<usize, StoreError>)> {
         let held = conn.lock().unwrap();
         let mut writers = tokio::task::JoinSet::new();
-        for k in 0..200i64 {
-            let (conn, group) = (Arc::clone(&conn), group.clone());
-            writers.spawn(async move {
-                let sql = if k == 50 { "INSERT INTO missing_table VALUES (?1)" } else { "INSERT INTO t VALUES (?1)" };
-                (k, group.write(&conn, move |c| c.execute(sql, [k])).await)
-            });
+        for (k, sql) in writes {
+            let (conn, group) = (Arc::clone(conn), group.clone());
+            writers.spawn(async move { (k, group.write(&conn, move |c| c.execute(sql, [k])).await) });
         }
-        // Until every writer is queued: the first flush took the writes queued when it started
-        // and waits for the connection; the others wait in the queue.
-        let (mut last, mut stable) = (0, 0);
+        // Until every writer is queued (the first flush took what was queued when it started
+        // and waits for the connection).
+        let (mut last, mut stable) = (usize::MAX, 0);
         while stable < 50 {
             let queued = group.queue.lock().unwrap().writes.len();
             (stable, last) = if queued == last { (stable + 1, queued) } else { (0, queued) };
             std::thread::sleep(std::time::Duration::from_millis(1));
         }
         drop(held);
+        let mut outcomes = Vec::new();
         while let Some(joined) = writers.join_next().await {
-            let (k, outcome) = joined.unwrap();
-            assert_eq!(outcome.is_err(), k == 50, "write {k}: {outcome:?}");
+            outcomes.push(joined.unwrap());
         }
-        let rows: i64 = conn.lock().unwrap().query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 199, "the failed write rolled back only itself");
+        outcomes
+    }
+
+    const INSERT: &str = "INSERT INTO t VALUES (?1)";
+
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn concurrent_writes_share_transactions() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("grouped.db");
+        let (conn, group) = (connection(&path), GroupCommit::default());
+        let outcomes = queued_behind_a_held_connection(&conn, &group, (0..200).map(|k| (k, INSERT))).await;
+        assert!(outcomes.iter().all(|(_, o)| o.is_ok()), "{outcomes:?}");
+        assert_eq!(rows(&path), 200);
         let transactions = group.queue.lock().unwrap().transactions;
-        // The first flush took one write before blocking on the connection; the rest wait
-        // together for the next transaction.
         assert!(transactions <= 3, "200 queued writes took {transactions} transactions: not grouped");
     }
 
+    #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+    async fn a_failing_write_is_answered_alone_and_the_others_commit() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("failing.db");
+        let (conn, group) = (connection(&path), GroupCommit::default());
+        let writes = (0..20).map(|k| (k, if k == 7 { "INSERT INTO missing_table VALUES (?1)" } else { INSERT }));
+        for (k, outcome) in queued_behind_a_held_connection(&conn, &group, writes).await {
+            assert_eq!(outcome.is_err(), k == 7, "write {k}: {outcome:?}");
+        }
+        assert_eq!(rows(&path), 19, "the failed write rolled back only itself");
+    }
+
     #[tokio::test]
-    async fn a_write_alone_is_committed_at_once() {
-        let (conn, group) = (connection(), GroupCommit::default());
-        group.write(&conn, |c| c.execute("INSERT INTO t VALUES (1)", [])).await.unwrap();
-        // Answered only after the commit: another connection-level read sees it.
-        let rows: i64 = conn.lock().unwrap().query_row("SELECT COUNT(*) FROM t", [], |r| r.get(0)).unwrap();
-        assert_eq!(rows, 1);
+    async fn a_writer_hears_ok_only_once_its_write_is_committed() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("alone.db");
+        let (conn, group) = (connection(&path), GroupCommit::default());
+        group.write(&conn, |c| c.execute(INSERT, [1])).await.unwrap();
+        assert_eq!(rows(&path), 1);
     }
 }

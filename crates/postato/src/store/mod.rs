@@ -198,8 +198,9 @@ pub trait ResultStore: Send + Sync + 'static {
     /// server's retention counts from the first request).
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError>;
     /// Records `fresh` unless its key has an intent already, which is returned instead (and
-    /// nothing written). This default reads, then records, and forgets what it recorded if the
-    /// record's answer was lost; a store may do it in one round trip.
+    /// nothing written). An error means nothing was kept: this default reads, then records,
+    /// and forgets what it recorded if the record's answer was lost; a store may do both in
+    /// one round trip (SQLite does, in one transaction, so an error writes nothing).
     async fn note_intent(&self, fresh: &Intent) -> Result<Option<Intent>, StoreError> {
         if let Some(existing) = self.intent(&fresh.business_key).await? {
             return Ok(Some(existing));
