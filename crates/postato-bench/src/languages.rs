@@ -28,7 +28,7 @@ struct Pair {
 
 /// The baseline name of the Rust client measured by the harness.
 const RUST_CLIENT: &str = "rust-client";
-const RUST_CLIENT_DESCRIPTION: &str = "the Rust Client in its own process, 64 tasks, same run";
+const RUST_CLIENT_DESCRIPTION: &str = "the Rust Client in its own process, 64 tasks, best of a run before and after";
 
 struct Script {
     language: &'static str,
@@ -137,6 +137,23 @@ fn execute(repo: &Path, script: &Script, sim: &SimulatorHandle, n: usize) -> Res
         return Err(String::from_utf8_lossy(&output.stderr).lines().last().unwrap_or("").to_owned());
     }
     Ok(String::from_utf8_lossy(&output.stdout).into_owned())
+}
+
+/// Sets the Rust client's figure in the rows whose baseline it is, and judges them again.
+pub fn set_rust_client(scenarios: &mut [Scenario], per_second: f64) {
+    for scenario in scenarios.iter_mut() {
+        if let Figures::Binding(b) = &mut scenario.figures {
+            if b.baseline.description == RUST_CLIENT_DESCRIPTION {
+                b.baseline.figures.publishes_per_second = per_second;
+                *scenario = Scenario::new(
+                    &scenario.id,
+                    scenario.name.clone(),
+                    scenario.figures.clone(),
+                    scenario.targets.clone(),
+                );
+            }
+        }
+    }
 }
 
 pub fn bindings(repo: &Path, sim: &SimulatorHandle, n: usize, rust_client: f64) -> Vec<Scenario> {

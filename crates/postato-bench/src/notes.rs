@@ -103,7 +103,9 @@ fn note(results: &Results, s: &Scenario) -> String {
         ),
         Figures::Binding(_) => format!(
             "Each publish crosses the boundary once; the peers and the Rust client run as processes of their own \
-             against the harness's simulator, everything on the shared {cores}. Where the time went in Python \
+             against the harness's simulator, everything on the shared {cores}, and these rows move more than any \
+             other from one full run to the next (several processes contend for the cores; the asyncio ratio to \
+             aiohttp has been on both sides of its target in runs of the same code). Where the time went in Python \
              asyncio (py-spy on a 60,000-publish run): the bridge of pyo3-async-runtimes handed every finished \
              publish to a blocking thread that took the GIL and called `call_soon_threadsafe`, one loop wake-up per \
              publish; the extension's own bridge now queues finished publishes and wakes the loop once per batch, \
@@ -115,7 +117,10 @@ fn note(results: &Results, s: &Scenario) -> String {
              contend for, beside the Python work of each call; fewer hand-offs (64 threads waking one another \
              through the GIL) is what would close that gap, and for a list of posts `publish_many` already does: \
              it crosses once for the whole list, so only each post's conversion is Python's (Node's \
-             `publishMany` the same)."
+             `publishMany` the same). That conversion is what keeps `publish_many` below the Rust client: each \
+             post is type-checked and serialised to JSON in Python (about 4 µs a post measured alone), parsed \
+             again in Rust, and each result becomes a dict and then a `Post`; handing the list over as one \
+             document and the results back as one, built lazily, would close most of it."
         ),
         Figures::BindingNotRun(b) => format!("The {} binding did not run: {}.", b.language, b.reason),
         Figures::Core(_) => core(results),

@@ -28,7 +28,7 @@ pub async fn scaling(posts: usize) -> Vec<Scenario> {
             posts: if concurrency == 1 { posts / 4 } else { posts },
             concurrency,
             content_bytes: None,
-            rounds: 1,
+            rounds: 3,
         };
         let figures = Figures::Overhead(compare(&sim, &load).await);
         scenarios.push(Scenario::new("7", format!("Scaling: concurrency {concurrency}"), figures, vec![]));
