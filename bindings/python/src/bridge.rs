@@ -68,7 +68,6 @@ impl AbortOnCancel {
 /// Starts `work` on the runtime and returns a future of `event_loop` that `finish` resolves
 /// with its output.
 pub fn spawn<'py, T, W>(
-    py: Python<'py>,
     event_loop: &Bound<'py, PyAny>,
     completions: &Bound<'py, Completions>,
     work: W,
@@ -109,6 +108,5 @@ where
         }
     });
     future.call_method1("add_done_callback", (AbortOnCancel(task.abort_handle()),))?;
-    let _ = py;
     Ok(future)
 }

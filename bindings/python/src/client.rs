@@ -167,14 +167,13 @@ impl NativeClient {
     /// Publishes as a future of `event_loop`; cancelling it cancels the publish.
     fn publish_async<'py>(
         &self,
-        py: Python<'py>,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
-        bridge::spawn(py, event_loop, completions, async move { client.publish(&post).await }, |py, result| {
+        bridge::spawn(event_loop, completions, async move { client.publish(&post).await }, |py, result| {
             Ok(published_dict(py, &result.map_err(|e| to_py(&e))?, false)?.into_any().unbind())
         })
     }
@@ -199,7 +198,6 @@ impl NativeClient {
     /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
     fn publish_many_async<'py>(
         &self,
-        py: Python<'py>,
         posts_json: Vec<String>,
         concurrency: Option<f64>,
         event_loop: &Bound<'py, PyAny>,
@@ -208,7 +206,7 @@ impl NativeClient {
         let options = postato_ffi::many_options(concurrency).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let work = async move { postato_ffi::publish_many(&client, &posts_json, &options).await };
-        bridge::spawn(py, event_loop, completions, work, |py, results| {
+        bridge::spawn(event_loop, completions, work, |py, results| {
             Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
         })
     }

@@ -139,7 +139,6 @@ impl NativePublisher {
     #[pyo3(signature = (post_json, event_loop, completions, force=false))]
     fn publish_async<'py>(
         &self,
-        py: Python<'py>,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
@@ -148,7 +147,7 @@ impl NativePublisher {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let work = async move { publish(&publisher, &post, force).await };
-        bridge::spawn(py, event_loop, completions, work, |py, report| {
+        bridge::spawn(event_loop, completions, work, |py, report| {
             let report = report.map_err(|e| to_py(&e))?;
             Ok(published_dict(py, &report.published, report.from_store)?.into_any().unbind())
         })

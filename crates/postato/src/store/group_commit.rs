@@ -89,13 +89,7 @@ impl GroupCommit {
         conn: &Arc<Mutex<Connection>>,
         f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
-        let (reply, answer) = oneshot::channel();
-        let write = Box::new(Queued { statements: f, outcome: None, reply });
-        self.enqueue(conn, |queue| queue.writes.push(write));
-        // The sender is dropped unanswered only if the write panicked.
-        answer
-            .await
-            .map_err(|_| StoreError::new("the store's write failed inside postato (a bug): it was not recorded"))?
+        self.submit(conn, f, |queue| &mut queue.writes).await
     }
 
     /// Runs the read `f` on `conn` in the next round, before its writes: it sees only
@@ -105,10 +99,23 @@ impl GroupCommit {
         conn: &Arc<Mutex<Connection>>,
         f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
+        self.submit(conn, f, |queue| &mut queue.reads).await
+    }
+
+    /// Queues `f` on the list `list` picks and waits for its answer.
+    async fn submit<R: Send + 'static>(
+        &self,
+        conn: &Arc<Mutex<Connection>>,
+        f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
+        list: fn(&mut Queue) -> &mut Vec<Box<dyn Operation>>,
+    ) -> Result<R, StoreError> {
         let (reply, answer) = oneshot::channel();
-        let read = Box::new(Queued { statements: f, outcome: None, reply });
-        self.enqueue(conn, |queue| queue.reads.push(read));
-        answer.await.map_err(|_| StoreError::new("the store's read failed inside postato (a bug)"))?
+        let op = Box::new(Queued { statements: f, outcome: None, reply });
+        self.enqueue(conn, |queue| list(queue).push(op));
+        // The sender is dropped unanswered only if the operation panicked.
+        answer
+            .await
+            .map_err(|_| StoreError::new("the store's operation failed inside postato (a bug): nothing was recorded"))?
     }
 
     /// Queues an operation; starts serving the queue on a blocking thread unless that runs.
