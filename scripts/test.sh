@@ -8,6 +8,8 @@ cd "$(dirname "$0")/.."
 ROOT=$PWD
 export CARGO_TARGET_DIR="${CARGO_TARGET_DIR:-$ROOT/target}"
 export CARGO_PROFILE_DEV_DEBUG=0
+# One cold build each: incremental caches would only take disk (gigabytes on a fresh machine).
+export CARGO_INCREMENTAL=0
 export CARGO_TERM_COLOR=never
 
 section() { printf '\n== %s\n' "$*"; }
@@ -23,6 +25,9 @@ for tool in node npm mvn python3; do
   env PATH="$NO_RUST_PATH" sh -c "command -v $tool" >/dev/null \
     || { echo "hiding the Rust toolchain from PATH hides $tool too (same folder)"; exit 1; }
 done
+
+# A full run writes about 4 GB (mostly target/); a disk that fills up fails it far from the cause.
+echo "disk before the run: $(df -h --output=avail . | tail -n 1 | tr -d ' ') free where the build goes"
 
 section "Tree: no build outputs or large files in git"
 ./scripts/check-tree.sh
@@ -198,3 +203,6 @@ if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then
 else
   echo "no nightly toolchain on this machine: skipped (their proptest equivalents ran with the Rust tests)"
 fi
+
+section "Done"
+echo "disk used by the build: $(du -sh "$CARGO_TARGET_DIR" | cut -f1) in $CARGO_TARGET_DIR; $(df -h --output=avail . | tail -n 1 | tr -d ' ') still free"
