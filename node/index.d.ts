@@ -2,9 +2,15 @@
 
 /** Client settings; every one left out takes its default from `DEFAULTS`. Times in ms. */
 export interface ClientOptions {
-  apiKey: string;
-  workspaceId: string;
-  /** Default: the production API. Plain http:// is accepted only for loopback hosts. */
+  /** Default: POSTATO_API_KEY. */
+  apiKey?: string | null;
+  /** Default: POSTATO_WORKSPACE_ID. */
+  workspaceId?: string | null;
+  /** Called before each retry (on Node's thread); a hook that throws does not fail the publish. */
+  onRetry?: (event: RetryEvent) => void;
+  /** Gets each retry (`info`) and failed publish (`warn`); `console` works. Default: per POSTATO_LOG. */
+  logger?: Logger;
+  /** Default: POSTATO_BASE_URL, else the production API. Plain http:// only for loopback hosts. */
   baseUrl?: string | null;
   /** Attempts that may end in a retryable failure (429s excluded). */
   maxAttempts?: number;
@@ -24,6 +30,24 @@ export interface ClientOptions {
   maxRetryAfterMs?: number;
   /** For tests: waits advance a virtual clock instead of sleeping. */
   fastForwardWaits?: boolean;
+}
+
+/** What `onRetry` is told before each retry. */
+export interface RetryEvent {
+  readonly businessKey: string;
+  /** The attempt that follows the wait (2 for the first retry). */
+  readonly attempt: number;
+  readonly delayMs: number;
+  /** Why, as the logs say it (`the server answered 503`, …). */
+  readonly reason: string;
+  /** The HTTP status behind the retry, when the server answered. */
+  readonly status: number | null;
+}
+
+/** A console-like logger. */
+export interface Logger {
+  info(message: string, fields: object): void;
+  warn(message: string, fields: object): void;
 }
 
 /** The defaults of every ClientOptions setting, from the Rust client (times in ms). */
@@ -68,9 +92,15 @@ export interface PostInput {
 export interface PublishOptions {
   /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
   signal?: AbortSignal;
+  /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
+  deadlineMs?: number;
+  /** Attempts that may end in a retryable failure, for this publish. */
+  maxAttempts?: number;
 }
 
-export interface PublisherPublishOptions extends PublishOptions {
+export interface PublisherPublishOptions {
+  /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
+  signal?: AbortSignal;
   /**
    * Send a post whose earlier send's outcome is unknown (OutcomeUnknownError): only after
    * checking that the post does not exist.
@@ -81,6 +111,10 @@ export interface PublisherPublishOptions extends PublishOptions {
 export interface PublishManyOptions {
   /** Posts in flight at once, 1 to 1024. Default `DEFAULTS.concurrency`. */
   concurrency?: number;
+  /** Each post's own deadline. */
+  deadlineMs?: number;
+  /** Each post's own attempts. */
+  maxAttempts?: number;
   /** Aborting rejects with an AbortError: posts in flight stop, no more are sent. */
   signal?: AbortSignal;
 }
@@ -103,7 +137,7 @@ export declare class Post {
 }
 
 export declare class Client {
-  constructor(options: ClientOptions);
+  constructor(options?: ClientOptions);
   readonly workspaceId: string;
   readonly baseUrl: string;
   publish(post: PostInput, options?: PublishOptions): Promise<Post>;
@@ -188,6 +222,10 @@ export declare class PostatoError extends Error {
   readonly retryAfterMs: number | null;
   /** For InvalidPostError: the invalid field. */
   readonly field: string | null;
+  /** The headers of the answer the error is about (lowercase names; empty when none is behind it). */
+  readonly headers: Readonly<Record<string, string>>;
+  /** The server's id of that answer (X-Request-Id): quote it when reporting a problem. */
+  readonly requestId: string | null;
 }
 export declare class InvalidPostError extends PostatoError {}
 export declare class PermanentPostError extends PostatoError {}

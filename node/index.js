@@ -41,6 +41,8 @@ async function withSignal(signal, publish, cancel, convert = (p) => new Post(p))
 
 /** The options each constructor and call takes; any other is refused by name. */
 const CLIENT_OPTIONS = [
+  'onRetry',
+  'logger',
   'apiKey',
   'workspaceId',
   'baseUrl',
@@ -64,6 +66,65 @@ function optionsObject(options, name) {
   return options;
 }
 
+/** The levels of POSTATO_LOG (as for the CLI), most severe first. */
+const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'];
+
+/**
+ * The logger POSTATO_LOG asks for (`error`, `warn`, `info`, `debug` or `trace`): lines on
+ * stderr at that level and above; `null` when it is unset. A tracing filter such as
+ * `postato=debug` is read for its level.
+ */
+function loggerFromEnv() {
+  const value = (process.env.POSTATO_LOG ?? '').trim().toLowerCase();
+  if (value === '') return null;
+  const name = value.split(',')[0].split('=').pop();
+  const level = LOG_LEVELS.indexOf(name === 'warning' ? 'warn' : name);
+  if (level < 0) {
+    process.emitWarning(`POSTATO_LOG=${JSON.stringify(value)} is not a level: use error, warn, info, debug or trace`);
+    return null;
+  }
+  const line = (at) => (message, fields) =>
+    LOG_LEVELS.indexOf(at) <= level &&
+    process.stderr.write(
+      `${new Date().toISOString()} ${at.toUpperCase()} postato: ${message} ${JSON.stringify(fields)}\n`,
+    );
+  return { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') };
+}
+
+/**
+ * The native client's event listener for `onRetry` and `logger` (a console-like object:
+ * `info` for retries, `warn` for failed publishes), or `undefined` when neither is wanted.
+ * A hook or logger that throws is reported with `process.emitWarning`; the publish goes on.
+ */
+function eventListener(onRetry, logger) {
+  if (onRetry === undefined && logger === undefined) return undefined;
+  return (json) => {
+    const event = JSON.parse(json);
+    try {
+      if (event.event === 'retry') {
+        const { businessKey, attempt, delayMs, reason, status } = event;
+        const retry = Object.freeze({ businessKey, attempt, delayMs, reason, status: status ?? null });
+        logger?.info?.(`retrying ${businessKey}: attempt ${attempt} in ${delayMs} ms (${reason})`, retry);
+        onRetry?.(retry);
+      } else {
+        const { businessKey, attempts, kind } = event;
+        logger?.warn?.(`publish of ${businessKey} failed after ${attempts} attempt(s): ${kind}`, {
+          businessKey,
+          attempts,
+          kind,
+        });
+      }
+    } catch (error) {
+      process.emitWarning(`postato: an onRetry hook or logger threw (the publish goes on): ${error}`);
+    }
+  };
+}
+
+/** `{ deadlineMs, maxAttempts }` of a call, type-checked by name (the bounds are Rust's). */
+function callOptions(options) {
+  return [settingNumber('deadlineMs', options.deadlineMs), settingNumber('maxAttempts', options.maxAttempts)];
+}
+
 /** A published post. */
 class Post {
   constructor(p) {
@@ -81,33 +142,50 @@ class Post {
 class Client {
   #native;
 
-  constructor(options) {
-    if (options === null || typeof options !== 'object')
-      throw invalidSetting('options', 'must be an object with apiKey and workspaceId');
+  /**
+   * `apiKey`, `workspaceId` and `baseUrl` left out are read from POSTATO_API_KEY,
+   * POSTATO_WORKSPACE_ID and POSTATO_BASE_URL (an option wins; a variable set but empty is an
+   * error). `onRetry(event)` is called before each retry; `logger` (console-like) gets each
+   * retry (`info`) and failed publish (`warn`); with neither, POSTATO_LOG picks a stderr logger.
+   */
+  constructor(options = {}) {
+    if (options === null || typeof options !== 'object' || Array.isArray(options))
+      throw invalidSetting('options', 'must be an object of Client options');
     refuseUnknown(options, CLIENT_OPTIONS, 'a Client option', invalidSetting);
     for (const name of ['apiKey', 'workspaceId']) {
+      if (options[name] === undefined || options[name] === null) continue;
       if (typeof options[name] !== 'string') throw invalidSetting(name, 'must be a string');
       wellFormed(name, options[name], invalidSetting);
     }
+    if (options.onRetry !== undefined && typeof options.onRetry !== 'function') {
+      throw invalidSetting('onRetry', 'must be a function');
+    }
+    if (options.logger !== undefined && (options.logger === null || typeof options.logger !== 'object')) {
+      throw invalidSetting('logger', 'must be an object with info and warn methods, such as console');
+    }
+    const logger = options.logger ?? loggerFromEnv() ?? undefined;
     if (options.baseUrl !== undefined && options.baseUrl !== null && typeof options.baseUrl !== 'string') {
       throw invalidSetting('baseUrl', 'must be a string');
     }
     try {
-      this.#native = new native.NativeClient({
-        apiKey: options.apiKey,
-        workspaceId: options.workspaceId,
-        baseUrl: options.baseUrl ?? undefined,
-        maxAttempts: settingNumber('maxAttempts', options.maxAttempts),
-        timeoutMs: settingNumber('timeoutMs', options.timeoutMs),
-        connectTimeoutMs: settingNumber('connectTimeoutMs', options.connectTimeoutMs),
-        backoffBaseMs: settingNumber('backoffBaseMs', options.backoffBaseMs),
-        backoffCapMs: settingNumber('backoffCapMs', options.backoffCapMs),
-        deadlineMs: settingNumber('deadlineMs', options.deadlineMs),
-        maxRateLimitWaits: settingNumber('maxRateLimitWaits', options.maxRateLimitWaits),
-        maxRetryAfterMs: settingNumber('maxRetryAfterMs', options.maxRetryAfterMs),
-        fastForwardWaits: Boolean(options.fastForwardWaits),
-        language: `node/${process.versions.node}`,
-      });
+      this.#native = new native.NativeClient(
+        {
+          apiKey: options.apiKey ?? undefined,
+          workspaceId: options.workspaceId ?? undefined,
+          baseUrl: options.baseUrl ?? undefined,
+          maxAttempts: settingNumber('maxAttempts', options.maxAttempts),
+          timeoutMs: settingNumber('timeoutMs', options.timeoutMs),
+          connectTimeoutMs: settingNumber('connectTimeoutMs', options.connectTimeoutMs),
+          backoffBaseMs: settingNumber('backoffBaseMs', options.backoffBaseMs),
+          backoffCapMs: settingNumber('backoffCapMs', options.backoffCapMs),
+          deadlineMs: settingNumber('deadlineMs', options.deadlineMs),
+          maxRateLimitWaits: settingNumber('maxRateLimitWaits', options.maxRateLimitWaits),
+          maxRetryAfterMs: settingNumber('maxRetryAfterMs', options.maxRetryAfterMs),
+          fastForwardWaits: Boolean(options.fastForwardWaits),
+          language: `node/${process.versions.node}`,
+        },
+        eventListener(options.onRetry, logger),
+      );
     } catch (error) {
       throw fromNative(error);
     }
@@ -121,14 +199,18 @@ class Client {
     return this.#native.baseUrl;
   }
 
-  /** Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried after. */
+  /**
+   * Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried
+   * after. `deadlineMs` and `maxAttempts` are this publish's own (checked as the client's).
+   */
   async publish(post, options = {}) {
     const wire = postJson(post);
     options = optionsObject(options, 'options');
-    refuseUnknown(options, ['signal'], 'an option of Client.publish', invalidSetting);
+    refuseUnknown(options, ['signal', 'deadlineMs', 'maxAttempts'], 'an option of Client.publish', invalidSetting);
+    const [deadlineMs, maxAttempts] = callOptions(options);
     return withSignal(
       options.signal,
-      (id) => this.#native.publish(wire, id),
+      (id) => this.#native.publish(wire, id, deadlineMs, maxAttempts),
       (id) => this.#native.cancel(id),
     );
   }
@@ -145,8 +227,14 @@ class Client {
   async publishMany(posts, options = {}) {
     if (!Array.isArray(posts)) throw invalid('posts', `must be an array of posts, got ${typeof posts}`);
     options = optionsObject(options, 'options');
-    refuseUnknown(options, ['concurrency', 'signal'], 'an option of Client.publishMany', invalidSetting);
+    refuseUnknown(
+      options,
+      ['concurrency', 'signal', 'deadlineMs', 'maxAttempts'],
+      'an option of Client.publishMany',
+      invalidSetting,
+    );
     const concurrency = settingNumber('concurrency', options.concurrency);
+    const [deadlineMs, maxAttempts] = callOptions(options);
     const wires = [];
     const converted = posts.map((post) => {
       try {
@@ -158,7 +246,7 @@ class Client {
     });
     const entries = await withSignal(
       options.signal,
-      (id) => this.#native.publishMany(wires, concurrency, id),
+      (id) => this.#native.publishMany(wires, concurrency, id, deadlineMs, maxAttempts),
       (id) => this.#native.cancel(id),
       JSON.parse,
     );

@@ -2,7 +2,8 @@
 /**
  * Errors raised by postato: real subclasses of PostatoError (itself an Error), each with
  * `name` set to its class name and `kind`, `status`, `body`, `attempts`, `retryAfterMs`,
- * `field` where they apply. Messages never contain the API key.
+ * `field` where they apply, and the answer's `headers` (lowercase names) and `requestId`.
+ * Messages never contain the API key.
  */
 
 class PostatoError extends Error {
@@ -15,6 +16,8 @@ class PostatoError extends Error {
     this.attempts = fields.attempts ?? 0;
     this.retryAfterMs = fields.retryAfterMs ?? null;
     this.field = fields.field ?? null;
+    this.headers = Object.freeze({ ...(fields.headers ?? {}) });
+    this.requestId = fields.requestId ?? null;
   }
 }
 

@@ -102,7 +102,7 @@ test('case 10: unknown post fields and options are refused by name', async () =>
   await refused(() => c.publish({ ...post(key()), scheduled_at: '2027-01-01T00:00:00Z' }), 'scheduled_at');
   await refused(() => c.publish({ ...post(key()), postype: 'story' }), 'postype', 'not a field of a post');
   await refused(() => client(sim, { maxAttempt: 3 }), 'maxAttempt', 'not a Client option');
-  await refused(() => c.publish(post(key()), { deadlineMs: 5 }), 'deadlineMs');
+  await refused(() => c.publish(post(key()), { deadline: 5 }), 'deadline', 'an option of Client.publish');
   await refused(() => new SqliteStore(''), 'path', 'is empty');
 });
 

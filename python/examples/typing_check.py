@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import List, Optional
+from typing import Dict, List, Optional
 
 import postato
 from postato import (
@@ -24,8 +24,11 @@ from postato import (
     PublishCancelledError,
     Publisher,
     RateLimitedError,
+    RetryEvent,
     SqliteStore,
+    Status,
     StoreCounts,
+    ThreadItem,
     TransientPostError,
     idempotency_key,
 )
@@ -35,7 +38,14 @@ from postato.testing import DEFAULT_API_KEY, Simulator, SimulatorStats
 def describe(error: PostatoError) -> str:
     status: Optional[int] = error.status
     retry_after: Optional[float] = error.retry_after
-    return f"{error.kind} {status} {error.attempts} {retry_after} {error.field} {error.body!r}"
+    headers: Dict[str, str] = error.headers
+    request_id: Optional[str] = error.request_id
+    return f"{error.kind} {status} {error.attempts} {retry_after} {error.field} {error.body!r} {headers} {request_id}"
+
+
+def on_retry(event: RetryEvent) -> None:
+    status: Optional[int] = event.status
+    print(event.business_key, event.attempt, event.delay, event.reason, status)
 
 
 def main() -> None:
@@ -53,7 +63,14 @@ def main() -> None:
             backoff_cap=30.0,
             deadline=None,
             fast_forward_waits=True,
+            on_retry=on_retry,
         )
+        from_env = Client()  # POSTATO_API_KEY, POSTATO_WORKSPACE_ID and POSTATO_BASE_URL
+        urgent: Client = client.with_options(deadline=5.0, max_attempts=2)
+        scheduled: Status = "scheduled"
+        thread: List[ThreadItem] = [{"text": "one", "media": [{"id": "m1"}]}, {"text": "two"}]
+        urgent.publish("draft-u", "x", "acc", thread, status=scheduled, deadline=1.0, max_attempts=1)
+        print(from_env)
         post: Post = client.publish(
             business_key="draft-1",
             platform="x",

@@ -78,9 +78,9 @@ def test_scenario(path: Any, sim: Simulator, key: Any) -> None:
             fields["platform"],
             fields["accountId"],
             fields["content"],
-            fields.get("status"),
-            fields["postType"],
-            fields.get("scheduledAt"),
+            status=fields.get("status"),
+            post_type=fields["postType"],
+            scheduled_at=fields.get("scheduledAt"),
         )
         outcome, attempts, status = "published", post.attempts, None
         if "replayed" in expect:

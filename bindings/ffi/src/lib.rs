@@ -12,7 +12,7 @@ mod runtime;
 mod store;
 
 pub use many::{many_options, publish_many};
-pub use options::{pool_size, ClientDefaults, GivenOptions, Units};
+pub use options::{client_builder, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units};
 pub use post::parse_post;
 pub use publisher::publisher;
 pub use runtime::multi_thread_runtime;

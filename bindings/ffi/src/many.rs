@@ -4,11 +4,16 @@
 use postato::postato_core::bounds;
 use postato::{Client, ManyOptions, Post, PublishError, Published};
 
-use crate::options::count;
+use crate::options::{count, GivenCallOptions, Units};
 
-/// The options of a `publish_many` call as a language's user gave them (`None`: the default).
-pub fn many_options(concurrency: Option<f64>) -> Result<ManyOptions, PublishError> {
-    let options = ManyOptions::new();
+/// The options of a `publish_many` call as a language's user gave them (`None`: the default),
+/// with the per-call options every post's publish takes.
+pub fn many_options(
+    concurrency: Option<f64>,
+    call: GivenCallOptions,
+    units: Units,
+) -> Result<ManyOptions, PublishError> {
+    let options = ManyOptions::new().call_options(call.resolve(units)?);
     Ok(match concurrency {
         Some(value) => options.concurrency(count("concurrency", value, &bounds::CONCURRENCY)?),
         None => options,

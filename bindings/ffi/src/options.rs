@@ -2,7 +2,7 @@
 //! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
 
 use postato::postato_core::bounds;
-use postato::{ClientOptions, PublishError};
+use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, PublishError};
 use serde::Serialize;
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -117,36 +117,88 @@ impl GivenOptions {
             Some(value) => count(snake, value, range),
             None => Ok(default),
         };
-        Ok(ClientOptions {
-            base_url: self.base_url.or(defaults.base_url),
-            max_attempts: counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?,
-            attempt_timeout: duration("timeout", self.timeout, &bounds::ATTEMPT_TIMEOUT, defaults.attempt_timeout)?,
-            connect_timeout: duration(
-                "connect_timeout",
-                self.connect_timeout,
-                &bounds::CONNECT_TIMEOUT,
-                defaults.connect_timeout,
-            )?,
-            backoff_base: duration("backoff_base", self.backoff_base, &bounds::BACKOFF_BASE, defaults.backoff_base)?,
-            backoff_cap: duration("backoff_cap", self.backoff_cap, &bounds::BACKOFF_CAP, defaults.backoff_cap)?,
-            deadline: match self.deadline {
-                Some(value) => Some(units.duration("deadline", value, &bounds::DEADLINE)?),
-                None => defaults.deadline,
-            },
-            max_rate_limit_waits: counted(
-                "max_rate_limit_waits",
-                self.max_rate_limit_waits,
-                &bounds::MAX_RATE_LIMIT_WAITS,
-                defaults.max_rate_limit_waits,
-            )?,
-            max_retry_after: duration(
-                "max_retry_after",
-                self.max_retry_after,
-                &bounds::MAX_RETRY_AFTER,
-                defaults.max_retry_after,
-            )?,
-            fast_forward_waits: self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits),
-        })
+        let mut options = ClientOptions::default();
+        options.base_url = given_or_env(self.base_url, env::BASE_URL)?.or(defaults.base_url);
+        options.max_attempts =
+            counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?;
+        options.attempt_timeout =
+            duration("timeout", self.timeout, &bounds::ATTEMPT_TIMEOUT, defaults.attempt_timeout)?;
+        options.connect_timeout =
+            duration("connect_timeout", self.connect_timeout, &bounds::CONNECT_TIMEOUT, defaults.connect_timeout)?;
+        options.backoff_base =
+            duration("backoff_base", self.backoff_base, &bounds::BACKOFF_BASE, defaults.backoff_base)?;
+        options.backoff_cap = duration("backoff_cap", self.backoff_cap, &bounds::BACKOFF_CAP, defaults.backoff_cap)?;
+        options.deadline = match self.deadline {
+            Some(value) => Some(units.duration("deadline", value, &bounds::DEADLINE)?),
+            None => defaults.deadline,
+        };
+        options.max_rate_limit_waits = counted(
+            "max_rate_limit_waits",
+            self.max_rate_limit_waits,
+            &bounds::MAX_RATE_LIMIT_WAITS,
+            defaults.max_rate_limit_waits,
+        )?;
+        options.max_retry_after =
+            duration("max_retry_after", self.max_retry_after, &bounds::MAX_RETRY_AFTER, defaults.max_retry_after)?;
+        options.fast_forward_waits = self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits);
+        Ok(options)
+    }
+}
+
+/// A setting as given, else its environment variable (`None` when neither is there; a
+/// variable set but empty is an error naming it).
+fn given_or_env(given: Option<String>, variable: &str) -> Result<Option<String>, PublishError> {
+    match given {
+        Some(value) => Ok(Some(value)),
+        None => env::setting(variable),
+    }
+}
+
+/// A client's builder from a language's arguments: the API key, workspace and base URL each
+/// from its argument, else the environment (`POSTATO_API_KEY`, `POSTATO_WORKSPACE_ID`,
+/// `POSTATO_BASE_URL`), else (for the base URL) the default; a key or workspace given
+/// nowhere is an error saying both ways to give it. `language` names the binding in the
+/// `User-Agent`.
+pub fn client_builder(
+    api_key: Option<String>,
+    workspace_id: Option<String>,
+    options: GivenOptions,
+    units: Units,
+    language: &str,
+) -> Result<ClientBuilder, PublishError> {
+    let api_key = given_or_env(api_key, env::API_KEY)?;
+    let workspace_id = given_or_env(workspace_id, env::WORKSPACE_ID)?;
+    let mut builder = options.resolve(units)?.apply(Client::builder().language(language));
+    if let Some(key) = api_key {
+        builder = builder.api_key(key);
+    }
+    if let Some(workspace) = workspace_id {
+        builder = builder.workspace_id(workspace);
+    }
+    Ok(builder)
+}
+
+/// Options for one publish as a language's user gave them (absent: the client's), in the
+/// language's [`Units`]; checked by the rules of the client's settings of the same names.
+#[derive(Clone, Copy, Debug, Default)]
+pub struct GivenCallOptions {
+    /// A limit on the whole publish.
+    pub deadline: Option<f64>,
+    /// Attempts that may end in a retryable failure.
+    pub max_attempts: Option<f64>,
+}
+
+impl GivenCallOptions {
+    /// The options, each within the bounds of the client's setting of the same name.
+    pub fn resolve(self, units: Units) -> Result<CallOptions, PublishError> {
+        let mut options = CallOptions::default();
+        if let Some(value) = self.deadline {
+            options.deadline = Some(units.duration("deadline", value, &bounds::DEADLINE)?);
+        }
+        if let Some(value) = self.max_attempts {
+            options.max_attempts = Some(count("max_attempts", value, &bounds::MAX_ATTEMPTS)?);
+        }
+        Ok(options)
     }
 }
 
@@ -237,6 +289,20 @@ mod tests {
         assert_eq!((e.field.as_str(), e.subject), ("backoffBaseMs", postato::Subject::Setting));
         let given = GivenOptions { max_attempts: Some(7.0), ..GivenOptions::default() };
         assert_eq!(given.resolve(Units::Seconds).unwrap().max_attempts, 7);
+    }
+
+    #[test]
+    fn per_call_options_are_read_in_the_languages_units_within_the_client_settings_bounds() {
+        let given = GivenCallOptions { deadline: Some(1.5), max_attempts: Some(2.0) };
+        let options = given.resolve(Units::Seconds).unwrap();
+        assert_eq!((options.deadline, options.max_attempts), (Some(Duration::from_millis(1500)), Some(2)));
+        let given = GivenCallOptions { max_attempts: Some(2f64.powi(32) + 3.0), ..GivenCallOptions::default() };
+        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+        assert_eq!(e.field, "maxAttempts");
+        let given = GivenCallOptions { deadline: Some(0.0), ..GivenCallOptions::default() };
+        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+        assert_eq!(e.field, "deadlineMs");
+        assert!(GivenCallOptions::default().resolve(Units::Millis).unwrap().is_empty());
     }
 
     #[test]

@@ -2,10 +2,11 @@
 //! `cancel(id)` (called by the wrapper on `abort`) ends it with nothing retried after.
 
 use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
-use napi::Env;
+use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
+use napi::{Env, Status};
 use napi_derive::napi;
-use postato::{CancellationToken, Client, Post, PublishError, Published};
-use postato_ffi::{parse_post, ClientDefaults, GivenOptions, Units};
+use postato::{CallOptions, CancellationToken, Client, Event, Post, PublishError, Published, WaitReason};
+use postato_ffi::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -14,8 +15,10 @@ use crate::errors::{error_json, publish_error};
 /// The client's settings (times in ms); an absent setting takes its default.
 #[napi(object)]
 pub struct ClientOptions {
-    pub api_key: String,
-    pub workspace_id: String,
+    /// Absent: `POSTATO_API_KEY`.
+    pub api_key: Option<String>,
+    /// Absent: `POSTATO_WORKSPACE_ID`.
+    pub workspace_id: Option<String>,
     pub base_url: Option<String>,
     /// A number (never wrapped to 32 bits): the bounds are checked in Rust.
     pub max_attempts: Option<f64>,
@@ -66,7 +69,40 @@ impl PublishedPost {
     }
 }
 
-fn build(o: ClientOptions) -> Result<Client, PublishError> {
+/// The wrapper's event listener: called (without blocking a worker, and without keeping
+/// Node alive) with a JSON event for each retry and each failed publish.
+pub type EventListener = ThreadsafeFunction<String, (), String, Status, false, true>;
+
+/// The JSON the wrapper's listener reads: `{"event": "retry", …}` or `{"event": "failed", …}`.
+fn event_json(business_key: &str, event: &Event) -> Option<String> {
+    let json = match event {
+        Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
+            let status = match reason {
+                WaitReason::RetryableStatus(status) => Some(*status),
+                WaitReason::RateLimited => Some(429),
+                _ => None,
+            };
+            serde_json::json!({
+                "event": "retry",
+                "businessKey": business_key,
+                "attempt": next_attempt,
+                "delayMs": delay.as_millis() as u64,
+                "reason": reason.to_string(),
+                "status": status,
+            })
+        }
+        Event::Finished { attempts, result: Err(kind) } => serde_json::json!({
+            "event": "failed",
+            "businessKey": business_key,
+            "attempts": attempts,
+            "kind": kind.as_str(),
+        }),
+        _ => return None,
+    };
+    Some(json.to_string())
+}
+
+fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, PublishError> {
     let given = GivenOptions {
         base_url: o.base_url,
         max_attempts: o.max_attempts,
@@ -79,13 +115,21 @@ fn build(o: ClientOptions) -> Result<Client, PublishError> {
         max_retry_after: o.max_retry_after_ms,
         fast_forward_waits: o.fast_forward_waits,
     };
-    let builder = given.resolve(Units::Millis)?.apply(
-        Client::builder()
-            .api_key(o.api_key)
-            .workspace_id(o.workspace_id)
-            .language(o.language.unwrap_or_else(|| "node".into())),
-    );
+    let language = o.language.unwrap_or_else(|| "node".into());
+    let mut builder = postato_ffi::client_builder(o.api_key, o.workspace_id, given, Units::Millis, &language)?;
+    if let Some(listener) = listener {
+        builder = builder.on_event(move |key: &str, event: &Event| {
+            if let Some(json) = event_json(key, event) {
+                listener.call(json, ThreadsafeFunctionCallMode::NonBlocking);
+            }
+        });
+    }
     napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
+}
+
+/// Per-call options in ms, checked by the client settings' rules.
+fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<CallOptions> {
+    GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
 }
 
 /// The client's defaults (times in ms), for the wrapper's `DEFAULTS`.
@@ -163,22 +207,32 @@ pub struct NativeClient {
 
 #[napi]
 impl NativeClient {
+    /// `listener`, when given, is called with each retry and failure (`event_json`).
     #[napi(constructor)]
-    pub fn new(options: ClientOptions) -> napi::Result<Self> {
-        Ok(NativeClient { client: build(options).map_err(|e| publish_error(&e))?, cancels: Cancels::default() })
+    pub fn new(
+        options: ClientOptions,
+        #[napi(ts_arg_type = "((eventJson: string) => void) | undefined | null")] listener: Option<EventListener>,
+    ) -> napi::Result<Self> {
+        let client = build(options, listener).map_err(|e| publish_error(&e))?;
+        Ok(NativeClient { client, cancels: Cancels::default() })
     }
 
-    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick.
+    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick;
+    /// `deadline_ms` and `max_attempts` are this publish's own.
     #[napi]
     pub fn publish(
         &self,
         env: &Env,
         post_json: String,
         cancel_id: Option<u32>,
+        deadline_ms: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
+        let options = call_options(deadline_ms, max_attempts)?;
         let client = self.client.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
-            Ok(PublishedPost::new(client.publish_with_cancel(&post, &token).await?, false))
+            let published = client.publish_with(&post).options(options).cancel_on(&token).await?;
+            Ok(PublishedPost::new(published, false))
         })
     }
 
@@ -191,8 +245,11 @@ impl NativeClient {
         posts_json: Vec<String>,
         concurrency: Option<f64>,
         cancel_id: Option<u32>,
+        deadline_ms: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> napi::Result<AsyncBlock<String>> {
-        let options = postato_ffi::many_options(concurrency).map_err(|e| publish_error(&e))?;
+        let call = GivenCallOptions { deadline: deadline_ms, max_attempts };
+        let options = postato_ffi::many_options(concurrency, call, Units::Millis).map_err(|e| publish_error(&e))?;
         let client = self.client.clone();
         let (token, guard) = self.cancels.register(cancel_id);
         AsyncBlockBuilder::new(async move {

@@ -21,6 +21,8 @@ pub fn error_json(error: &PublishError) -> serde_json::Value {
         "attempts": error.attempts(),
         "retryAfterMs": error.retry_after().map(|d| d.as_millis() as u64),
         "field": error.field(),
+        "headers": error.headers().map(|h| h.to_map()).unwrap_or_default(),
+        "requestId": error.request_id(),
     })
 }
 

@@ -1,8 +1,8 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato::{Client, ClientBuilder, Event, PublishError, Published};
-use postato_ffi::{parse_post, GivenOptions, Units};
+use postato::{CallOptions, Client, ClientBuilder, Event, PublishError, Published};
+use postato_ffi::{parse_post, GivenCallOptions, GivenOptions, Units};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -36,8 +36,9 @@ fn many_list<'py>(py: Python<'py>, results: &[Result<Published, PublishError>]) 
     Ok(list)
 }
 
-/// Sends retries and failures to `postato._log.emit`, under the GIL.
-fn log_event(business_key: &str, event: &Event) {
+/// Sends retries and failures to `postato._log.emit`, under the GIL, with the client's
+/// `on_retry` callable (which `emit` calls for each retry).
+fn log_event(business_key: &str, event: &Event, on_retry: Option<&Py<PyAny>>) {
     let fields: Option<(&str, u32, Option<u16>, String, f64)> = match event {
         Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
             let status = match reason {
@@ -62,9 +63,14 @@ fn log_event(business_key: &str, event: &Event) {
             let _ = py
                 .import("postato._log")
                 .and_then(|m| m.getattr("emit"))
-                .and_then(|emit| emit.call1((what, business_key, attempt, status, reason, delay)));
+                .and_then(|emit| emit.call1((what, business_key, attempt, status, reason, delay, on_retry)));
         });
     }
+}
+
+/// Per-call options given in seconds, checked by the client settings' rules.
+fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<CallOptions> {
+    GivenCallOptions { deadline, max_attempts }.resolve(Units::Seconds).map_err(|e| to_py(&e))
 }
 
 /// Parses a post for publishing, and passes its notice (a schedule time already past) to the
@@ -111,11 +117,11 @@ impl NativeClient {
 impl NativeClient {
     /// `None` for any setting means its default (`client_defaults_json`); times in seconds.
     #[new]
-    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None))]
+    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None, on_retry=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
-        api_key: String,
-        workspace_id: String,
+        api_key: Option<String>,
+        workspace_id: Option<String>,
         language: String,
         base_url: Option<String>,
         max_attempts: Option<f64>,
@@ -127,6 +133,7 @@ impl NativeClient {
         max_rate_limit_waits: Option<f64>,
         max_retry_after: Option<f64>,
         fast_forward_waits: Option<bool>,
+        on_retry: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
         let given = GivenOptions {
             base_url,
@@ -140,14 +147,10 @@ impl NativeClient {
             max_retry_after,
             fast_forward_waits,
         };
-        let options = given.resolve(Units::Seconds).map_err(|e| to_py(&e))?;
-        let builder = options.apply(
-            Client::builder()
-                .api_key(api_key)
-                .workspace_id(workspace_id)
-                .language(language)
-                .on_event_shared(Arc::new(log_event)),
-        );
+        let on_retry = on_retry.map(Arc::new);
+        let builder = postato_ffi::client_builder(api_key, workspace_id, given, Units::Seconds, &language)
+            .map_err(|e| to_py(&e))?
+            .on_event_shared(Arc::new(move |key: &str, event: &Event| log_event(key, event, on_retry.as_deref())));
         let client = {
             let handle = runtime::handle()?;
             let _guard = handle.enter();
@@ -156,38 +159,56 @@ impl NativeClient {
         Ok(NativeClient { builder, current: Mutex::new((runtime::pid(), client)) })
     }
 
-    /// Publishes synchronously, with the GIL released.
-    fn publish<'py>(&self, py: Python<'py>, post_json: &str) -> PyResult<Bound<'py, PyDict>> {
+    /// Publishes synchronously, with the GIL released; `deadline` (seconds) and
+    /// `max_attempts` are this publish's own (`None`: the client's).
+    #[pyo3(signature = (post_json, deadline=None, max_attempts=None))]
+    fn publish<'py>(
+        &self,
+        py: Python<'py>,
+        post_json: &str,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let options = call_options(deadline, max_attempts)?;
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
-        let published = runtime::block_on(py, async move { client.publish(&post).await })?.map_err(|e| to_py(&e))?;
+        let published = runtime::block_on(py, async move { client.publish_with(&post).options(options).await })?
+            .map_err(|e| to_py(&e))?;
         published_dict(py, &published, false)
     }
 
     /// Publishes as a future of `event_loop`; cancelling it cancels the publish.
+    #[pyo3(signature = (post_json, event_loop, completions, deadline=None, max_attempts=None))]
     fn publish_async<'py>(
         &self,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let options = call_options(deadline, max_attempts)?;
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
-        bridge::spawn(event_loop, completions, async move { client.publish(&post).await }, |py, result| {
+        let work = async move { client.publish_with(&post).options(options).await };
+        bridge::spawn(event_loop, completions, work, |py, result| {
             Ok(published_dict(py, &result.map_err(|e| to_py(&e))?, false)?.into_any().unbind())
         })
     }
 
     /// Publishes many posts synchronously, with the GIL released: one dict or exception per
     /// post, in input order.
-    #[pyo3(signature = (posts_json, concurrency=None))]
+    #[pyo3(signature = (posts_json, concurrency=None, deadline=None, max_attempts=None))]
     fn publish_many<'py>(
         &self,
         py: Python<'py>,
         posts_json: Vec<String>,
         concurrency: Option<f64>,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let options = postato_ffi::many_options(concurrency).map_err(|e| to_py(&e))?;
+        let call = GivenCallOptions { deadline, max_attempts };
+        let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let results =
             runtime::block_on(py, async move { postato_ffi::publish_many(&client, &posts_json, &options).await })?
@@ -196,19 +217,31 @@ impl NativeClient {
     }
 
     /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
+    #[pyo3(signature = (posts_json, concurrency, event_loop, completions, deadline=None, max_attempts=None))]
+    #[allow(clippy::too_many_arguments)]
     fn publish_many_async<'py>(
         &self,
         posts_json: Vec<String>,
         concurrency: Option<f64>,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = postato_ffi::many_options(concurrency).map_err(|e| to_py(&e))?;
+        let call = GivenCallOptions { deadline, max_attempts };
+        let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let work = async move { postato_ffi::publish_many(&client, &posts_json, &options).await };
         bridge::spawn(event_loop, completions, work, |py, results| {
             Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
         })
+    }
+
+    /// Checks per-call options as `publish` would (`with_options` checks them when given).
+    #[staticmethod]
+    #[pyo3(signature = (deadline=None, max_attempts=None))]
+    fn check_call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<()> {
+        call_options(deadline, max_attempts).map(drop)
     }
 
     /// The workspace id.

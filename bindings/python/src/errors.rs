@@ -1,6 +1,6 @@
 //! Errors: each `PublishError` becomes the matching exception class of `postato.errors`
 //! (defined in Python so they pickle), carrying its kind, status, body, attempts,
-//! retry_after and field. Messages never contain the API key.
+//! retry_after, field, and the answer's headers and request id. Messages never contain the API key.
 
 use postato::{ErrorKind, PublishError};
 use pyo3::exceptions::PyRuntimeError;
@@ -19,6 +19,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidResponse => "InvalidResponseError",
         ErrorKind::Cancelled => "PublishCancelledError",
         ErrorKind::OutcomeUnknown => "OutcomeUnknownError",
+        _ => "PostatoError",
     }
 }
 
@@ -59,6 +60,8 @@ fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
     kwargs.set_item("attempts", error.attempts())?;
     kwargs.set_item("retry_after", error.retry_after().map(|d| d.as_secs_f64()))?;
     kwargs.set_item("field", error.field())?;
+    kwargs.set_item("headers", error.headers().map(|h| h.to_map()).unwrap_or_default())?;
+    kwargs.set_item("request_id", error.request_id())?;
     Ok(PyErr::from_value(class.call((), Some(&kwargs))?))
 }
 

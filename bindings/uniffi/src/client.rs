@@ -9,8 +9,9 @@ use postato_ffi::{StoreLocation, Units};
 use std::sync::Arc;
 
 use crate::errors::PostatoError;
+use crate::events::{self, RetryListener};
 use crate::runtime;
-use crate::types::{ClientOptions, DeadLetter, PostInput, PublishedPost, StoreCounts};
+use crate::types::{ClientOptions, DeadLetter, PostInput, PublishOptions, PublishedPost, StoreCounts};
 
 /// A cancellation handle for `publishCancellable`.
 #[derive(uniffi::Object, Default)]
@@ -43,13 +44,20 @@ pub struct Client {
 
 #[uniffi::export]
 impl Client {
-    /// A client for `workspace_id`. The API key never appears in messages or logs.
-    #[uniffi::constructor]
-    pub fn new(api_key: String, workspace_id: String, options: ClientOptions) -> Result<Arc<Self>, PostatoError> {
-        let builder = options
-            .given()
-            .resolve(Units::Millis)?
-            .apply(postato::Client::builder().api_key(api_key).workspace_id(workspace_id).language("uniffi"));
+    /// A client for `workspace_id`. The API key never appears in messages or logs. A null
+    /// `api_key`, `workspace_id` or `options.base_url` is read from `POSTATO_API_KEY`,
+    /// `POSTATO_WORKSPACE_ID` or `POSTATO_BASE_URL`. `listener` is told of each retry.
+    #[uniffi::constructor(default(listener = None))]
+    pub fn new(
+        api_key: Option<String>,
+        workspace_id: Option<String>,
+        options: ClientOptions,
+        listener: Option<Arc<dyn RetryListener>>,
+    ) -> Result<Arc<Self>, PostatoError> {
+        let mut builder = postato_ffi::client_builder(api_key, workspace_id, options.given(), Units::Millis, "uniffi")?;
+        if let Some(listener) = listener {
+            builder = builder.on_event(events::hook(listener));
+        }
         let _guard = runtime::enter();
         Ok(Arc::new(Client { client: builder.build()? }))
     }
@@ -62,21 +70,30 @@ impl Client {
         self.client.base_url().to_owned()
     }
 
-    /// Publishes one post, retrying per the policy with the same idempotency key.
-    pub async fn publish(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
-        self.publish_cancellable(post, CancelHandle::new()).await
+    /// Publishes one post, retrying per the policy with the same idempotency key; `options`
+    /// (deadline, attempts) are this publish's own.
+    #[uniffi::method(default(options = None))]
+    pub async fn publish(
+        &self,
+        post: PostInput,
+        options: Option<PublishOptions>,
+    ) -> Result<PublishedPost, PostatoError> {
+        self.publish_cancellable(post, CancelHandle::new(), options).await
     }
 
     /// Like `publish`; `cancel.cancel()` ends it with `Cancelled`.
+    #[uniffi::method(default(options = None))]
     pub async fn publish_cancellable(
         &self,
         post: PostInput,
         cancel: Arc<CancelHandle>,
+        options: Option<PublishOptions>,
     ) -> Result<PublishedPost, PostatoError> {
+        let options = options.unwrap_or_default().given().resolve(Units::Millis)?;
         let post = post.to_post()?;
         let client = self.client.clone();
         let token = cancel.token.clone();
-        let result = runtime::run(async move { client.publish_with_cancel(&post, &token).await })
+        let result = runtime::run(async move { client.publish_with(&post).options(options).cancel_on(&token).await })
             .await
             .map_err(PostatoError::internal)?;
         Ok(PublishedPost::new(result?, false))
@@ -86,14 +103,16 @@ impl Client {
     /// each as `publish` would, sharing this client's gate and budget. One outcome per post,
     /// in input order; only an invalid `concurrency` throws. Cancelling the coroutine (or
     /// `cancel.cancel()`) stops the posts in flight and sends no more.
-    #[uniffi::method(default(concurrency = None, cancel = None))]
+    #[uniffi::method(default(concurrency = None, cancel = None, options = None))]
     pub async fn publish_many(
         &self,
         posts: Vec<PostInput>,
         concurrency: Option<u32>,
         cancel: Option<Arc<CancelHandle>>,
+        options: Option<PublishOptions>,
     ) -> Result<Vec<PublishOutcome>, PostatoError> {
-        let options = postato_ffi::many_options(concurrency.map(f64::from))?
+        let call = options.unwrap_or_default().given();
+        let options = postato_ffi::many_options(concurrency.map(f64::from), call, Units::Millis)?
             .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
         let mut converted: Vec<Option<PostatoError>> = Vec::with_capacity(posts.len());
         let mut valid = Vec::with_capacity(posts.len());

@@ -2,6 +2,7 @@
 //! kind, with its fields. Messages never contain the API key.
 
 use postato::PublishError;
+use std::collections::HashMap;
 
 /// Why a call failed.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
@@ -11,25 +12,25 @@ pub enum PostatoError {
     InvalidPost { reason: String, field: Option<String> },
     /// The server rejected the request; retrying cannot help.
     #[error("{reason}")]
-    Permanent { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    Permanent { reason: String, status: u16, body: Option<String>, attempts: u32, meta: ResponseMeta },
     /// The business key was reused for different content (server-side).
     #[error("{reason}")]
-    IdempotencyConflict { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    IdempotencyConflict { reason: String, status: u16, body: Option<String>, attempts: u32, meta: ResponseMeta },
     /// The store holds this business key with a different payload.
     #[error("{reason}")]
     BusinessKeyReused { reason: String },
     /// Every attempt failed with a retryable failure; retrying later is safe.
     #[error("{reason}")]
-    Transient { reason: String, status: Option<u16>, body: Option<String>, attempts: u32 },
+    Transient { reason: String, status: Option<u16>, body: Option<String>, attempts: u32, meta: ResponseMeta },
     /// The server asked to wait longer than allowed: reschedule.
     #[error("{reason}")]
-    RateLimited { reason: String, retry_after_ms: u64, attempts: u32 },
+    RateLimited { reason: String, retry_after_ms: u64, attempts: u32, meta: ResponseMeta },
     /// The deadline passed; retrying later is safe.
     #[error("{reason}")]
-    DeadlineExceeded { reason: String, status: Option<u16>, attempts: u32 },
+    DeadlineExceeded { reason: String, status: Option<u16>, attempts: u32, meta: ResponseMeta },
     /// A 2xx whose body is not `{id, status}`; retrying is safe.
     #[error("{reason}")]
-    InvalidResponse { reason: String, status: u16, body: Option<String>, attempts: u32 },
+    InvalidResponse { reason: String, status: u16, body: Option<String>, attempts: u32, meta: ResponseMeta },
     /// Cancelled; nothing is retried after it.
     #[error("{reason}")]
     Cancelled { reason: String, attempts: u32 },
@@ -45,36 +46,52 @@ pub enum PostatoError {
     Internal { reason: String },
 }
 
+/// The answer an error is about: its headers (lowercase names) and the server's request id;
+/// empty when no answer is behind the error.
+#[derive(Clone, Debug, Default, PartialEq, Eq, uniffi::Record)]
+pub struct ResponseMeta {
+    pub headers: HashMap<String, String>,
+    pub request_id: Option<String>,
+}
+
 impl From<PublishError> for PostatoError {
     fn from(e: PublishError) -> Self {
         let reason = e.to_string();
         let body = e.body().map(str::to_owned);
         let attempts = e.attempts();
+        let meta = ResponseMeta {
+            headers: e.headers().map(|h| h.to_map().into_iter().collect()).unwrap_or_default(),
+            request_id: e.request_id().map(str::to_owned),
+        };
         match &e {
             PublishError::InvalidInput(v) => PostatoError::InvalidPost { reason, field: Some(v.field.clone()) },
             PublishError::Permanent { status, .. } => {
-                PostatoError::Permanent { reason, status: *status, body, attempts }
+                PostatoError::Permanent { reason, status: *status, body, attempts, meta }
             }
             PublishError::IdempotencyConflict { status, .. } => {
-                PostatoError::IdempotencyConflict { reason, status: *status, body, attempts }
+                PostatoError::IdempotencyConflict { reason, status: *status, body, attempts, meta }
             }
             PublishError::BusinessKeyReused { .. } => PostatoError::BusinessKeyReused { reason },
             PublishError::RateLimited { retry_after, .. } => PostatoError::RateLimited {
                 reason,
                 retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64,
                 attempts,
+                meta,
             },
-            PublishError::Transient { .. } => PostatoError::Transient { reason, status: e.status(), body, attempts },
+            PublishError::Transient { .. } => {
+                PostatoError::Transient { reason, status: e.status(), body, attempts, meta }
+            }
             PublishError::DeadlineExceeded { .. } => {
-                PostatoError::DeadlineExceeded { reason, status: e.status(), attempts }
+                PostatoError::DeadlineExceeded { reason, status: e.status(), attempts, meta }
             }
             PublishError::InvalidResponse { status, .. } => {
-                PostatoError::InvalidResponse { reason, status: *status, body, attempts }
+                PostatoError::InvalidResponse { reason, status: *status, body, attempts, meta }
             }
             PublishError::Cancelled { .. } => PostatoError::Cancelled { reason, attempts },
             PublishError::OutcomeUnknown { first_sent_at_ms, .. } => {
                 PostatoError::OutcomeUnknown { reason, first_sent_at_ms: *first_sent_at_ms }
             }
+            _ => PostatoError::Internal { reason },
         }
     }
 }

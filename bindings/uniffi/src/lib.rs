@@ -2,15 +2,21 @@
 //! converts types and errors; every retry decision is made by `postato-core`. Async calls run
 //! on this crate's tokio runtime; panics are caught and surface as `PostatoError.Internal`.
 
+// `PostatoError` crosses to Kotlin and Swift by value, as uniffi requires (no boxed fields).
+#![allow(clippy::result_large_err)]
+
 mod client;
 mod errors;
+mod events;
 mod runtime;
 mod types;
 
 pub use client::{CancelHandle, Client, Publisher, Store};
-pub use errors::PostatoError;
+pub use errors::{PostatoError, ResponseMeta};
+pub use events::{RetryEvent, RetryListener};
 pub use types::{
-    ClientDefaults, ClientOptions, Content, DeadLetter, Media, PostInput, PublishedPost, StoreCounts, ThreadItem,
+    ClientDefaults, ClientOptions, Content, DeadLetter, Media, PostInput, PublishOptions, PublishedPost, StoreCounts,
+    ThreadItem,
 };
 
 uniffi::setup_scaffolding!();

@@ -2,7 +2,7 @@
 //! counts, dead letters; and their conversion to the core's types.
 
 use postato::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
-use postato_ffi::GivenOptions;
+use postato_ffi::{GivenCallOptions, GivenOptions};
 
 use crate::errors::PostatoError;
 
@@ -50,6 +50,28 @@ impl ClientOptions {
             max_rate_limit_waits: self.max_rate_limit_waits.map(f64::from),
             max_retry_after: ms(self.max_retry_after_ms),
             fast_forward_waits: self.fast_forward_waits,
+        }
+    }
+}
+
+/// Options for one publish (times in ms); null: the client's. Checked by the rules of the
+/// client's settings of the same names.
+#[derive(uniffi::Record, Default, Clone, Copy)]
+pub struct PublishOptions {
+    /// A limit on this whole publish, waits included.
+    #[uniffi(default = None)]
+    pub deadline_ms: Option<u64>,
+    /// Attempts that may end in a retryable failure, for this publish.
+    #[uniffi(default = None)]
+    pub max_attempts: Option<u32>,
+}
+
+impl PublishOptions {
+    /// The options as the shared FFI layer takes them.
+    pub fn given(self) -> GivenCallOptions {
+        GivenCallOptions {
+            deadline: self.deadline_ms.map(|ms| ms as f64),
+            max_attempts: self.max_attempts.map(f64::from),
         }
     }
 }

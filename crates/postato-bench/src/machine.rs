@@ -46,7 +46,7 @@ pub fn client_settings() -> ClientSettings {
             backoff_cap_ms: ms(policy.backoff_cap),
             jitter_max_ms: match policy.jitter {
                 postato::Jitter::Additive { max } => Some(ms(max)),
-                postato::Jitter::Full => None,
+                _ => None,
             },
         },
         retry_budget: BudgetSettings {

@@ -26,5 +26,6 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         | ErrorKind::OutcomeUnknown => PERMANENT,
         ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
         ErrorKind::Cancelled => INTERRUPTED,
+        _ => FAILURE,
     }
 }

@@ -8,8 +8,59 @@ use crate::validate::ValidationError;
 /// Bodies kept in errors are cut to this many bytes.
 pub const ERROR_BODY_LIMIT: usize = 8 * 1024;
 
+/// The headers of the answer an error is about (names as the server sent them), with the
+/// server's request id: what a support ticket about a failed publish quotes.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct ResponseHeaders(Vec<(String, String)>);
+
+/// The headers a server names its request id with, in the order they are looked for.
+pub const REQUEST_ID_HEADERS: [&str; 2] = ["x-request-id", "request-id"];
+
+impl ResponseHeaders {
+    /// Headers as a transport read them.
+    pub fn new(headers: Vec<(String, String)>) -> Self {
+        ResponseHeaders(headers)
+    }
+
+    /// The first value of header `name` (any case).
+    pub fn get(&self, name: &str) -> Option<&str> {
+        self.0.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
+    }
+
+    /// The server's id for the request (`X-Request-Id`, else `Request-Id`), if it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        REQUEST_ID_HEADERS.iter().find_map(|name| self.get(name))
+    }
+
+    /// Every header, in the order the server sent them.
+    pub fn iter(&self) -> impl Iterator<Item = (&str, &str)> {
+        self.0.iter().map(|(n, v)| (n.as_str(), v.as_str()))
+    }
+
+    /// The headers by lowercase name, a repeated header's values joined with `, ` (as HTTP
+    /// allows): the map every language binding hands its users.
+    pub fn to_map(&self) -> std::collections::BTreeMap<String, String> {
+        let mut map = std::collections::BTreeMap::<String, String>::new();
+        for (name, value) in &self.0 {
+            map.entry(name.to_ascii_lowercase())
+                .and_modify(|joined| {
+                    joined.push_str(", ");
+                    joined.push_str(value);
+                })
+                .or_insert_with(|| value.clone());
+        }
+        map
+    }
+
+    /// Whether there are none (the error is not about an answer).
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
 /// What kind of transport failure ended an attempt before a full response arrived.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum TransportFailureKind {
     /// The connection could not be made.
     Connect,
@@ -58,6 +109,7 @@ impl fmt::Display for TransportFailure {
 
 /// The last retryable failure of a publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Failure {
     /// The server answered with a retryable status.
     Status {
@@ -65,6 +117,8 @@ pub enum Failure {
         status: u16,
         /// The body, cut to [`ERROR_BODY_LIMIT`].
         body: String,
+        /// The answer's headers.
+        headers: ResponseHeaders,
     },
     /// No full response arrived.
     Transport(TransportFailure),
@@ -80,6 +134,14 @@ impl Failure {
     pub fn status(&self) -> Option<u16> {
         match self {
             Failure::Status { status, .. } => Some(*status),
+            _ => None,
+        }
+    }
+
+    /// The answer's headers, if the server answered.
+    pub fn headers(&self) -> Option<&ResponseHeaders> {
+        match self {
+            Failure::Status { headers, .. } => Some(headers),
             _ => None,
         }
     }
@@ -103,6 +165,7 @@ impl fmt::Display for Failure {
 /// The kind of a [`PublishError`], with stable snake_case names used by every binding and
 /// by the CLI's JSON output.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum ErrorKind {
     /// `invalid_input`
     InvalidInput,
@@ -184,8 +247,10 @@ impl fmt::Display for ErrorKind {
     }
 }
 
-/// Why a publish did not succeed. Each variant is one row of the outcome table.
+/// Why a publish did not succeed. Each variant is one row of the outcome table; a new row may
+/// come in a minor release, so a `match` needs a `_` arm (or match on [`PublishError::kind`]).
 #[derive(Clone, Debug, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
 pub enum PublishError {
     /// The post (or the client's configuration) is invalid; nothing was sent.
     #[error("{0}")]
@@ -199,6 +264,8 @@ pub enum PublishError {
         body: String,
         /// Requests sent.
         attempts: u32,
+        /// The answer's headers.
+        headers: ResponseHeaders,
     },
     /// The idempotency key was already used with a different payload.
     #[error("idempotency conflict: the server already holds a different post under this business key's idempotency key ({status}); the business key was reused for different content: give edited content a new business key")]
@@ -209,6 +276,8 @@ pub enum PublishError {
         body: String,
         /// Requests sent.
         attempts: u32,
+        /// The answer's headers.
+        headers: ResponseHeaders,
     },
     /// A result store holds this business key with a different payload.
     #[error("business key {business_key:?} was already used for a different payload (stored fingerprint {stored_fingerprint}, this payload {new_fingerprint}); give edited content a new business key")]
@@ -227,6 +296,9 @@ pub enum PublishError {
         retry_after: Duration,
         /// Requests sent.
         attempts: u32,
+        /// The 429's headers (empty when the client's shared gate ended the publish before
+        /// sending, since an earlier 429 asked every publish to wait that long).
+        headers: ResponseHeaders,
     },
     /// Every attempt failed with a retryable failure.
     #[error("transient failure after {attempts} attempt(s): {last}; the post may or may not exist, and publishing again later with the same business key is safe")]
@@ -255,6 +327,8 @@ pub enum PublishError {
         body: String,
         /// Requests sent.
         attempts: u32,
+        /// The answer's headers.
+        headers: ResponseHeaders,
     },
     /// A publish of this business key was sent longer ago than the server keeps idempotency
     /// keys, and its outcome was never recorded (a crash between the send and the record):
@@ -335,6 +409,27 @@ impl PublishError {
         }
     }
 
+    /// The headers of the answer the error is about: the final answer, or the last retryable
+    /// one for `Transient` and `DeadlineExceeded`. `None` when no answer is behind the error.
+    pub fn headers(&self) -> Option<&ResponseHeaders> {
+        let headers = match self {
+            PublishError::Permanent { headers, .. }
+            | PublishError::IdempotencyConflict { headers, .. }
+            | PublishError::InvalidResponse { headers, .. }
+            | PublishError::RateLimited { headers, .. } => Some(headers),
+            PublishError::Transient { last, .. } => last.headers(),
+            PublishError::DeadlineExceeded { last, .. } => last.as_ref().and_then(Failure::headers),
+            _ => None,
+        };
+        headers.filter(|h| !h.is_empty())
+    }
+
+    /// The server's request id for the answer the error is about (see
+    /// [`PublishError::headers`]), if it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        self.headers().and_then(ResponseHeaders::request_id)
+    }
+
     /// The wait the server asked for, for `RateLimited`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
@@ -366,4 +461,26 @@ pub fn body_text(bytes: &[u8]) -> String {
     let mut text = String::from_utf8_lossy(&bytes[..ERROR_BODY_LIMIT]).into_owned();
     text.push_str("… (truncated)");
     text
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn headers_are_found_in_any_case_and_mapped_by_lowercase_name() {
+        let headers = ResponseHeaders::new(vec![
+            ("Request-Id".into(), "r-2".into()),
+            ("X-Request-Id".into(), "r-1".into()),
+            ("Warning".into(), "a".into()),
+            ("warning".into(), "b".into()),
+        ]);
+        assert_eq!(headers.request_id(), Some("r-1"), "X-Request-Id comes first");
+        assert_eq!(headers.get("WARNING"), Some("a"));
+        let map = headers.to_map();
+        assert_eq!(map.get("warning").map(String::as_str), Some("a, b"));
+        assert_eq!(map.get("request-id").map(String::as_str), Some("r-2"));
+        assert_eq!(ResponseHeaders::new(vec![("Request-Id".into(), "r-2".into())]).request_id(), Some("r-2"));
+        assert_eq!(ResponseHeaders::default().request_id(), None);
+    }
 }

@@ -8,6 +8,7 @@ use crate::error::{ErrorKind, TransportFailureKind};
 
 /// Why the machine is waiting before its next attempt.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WaitReason {
     /// Backing off after a retryable status (408, 409, 5xx).
     RetryableStatus(u16),
@@ -50,6 +51,7 @@ impl fmt::Display for WaitReason {
 
 /// What the machine decided about a response.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Decision {
     /// Published: done.
     Published,
@@ -61,6 +63,7 @@ pub enum Decision {
 
 /// One decision of the machine.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Event {
     /// Attempt `attempt` (1-based, counting every request) is being sent.
     AttemptStarted {

@@ -67,6 +67,7 @@ mod limits;
 mod machine;
 mod policy;
 mod post;
+mod post_builder;
 mod request;
 mod response;
 mod retry_after;
@@ -78,7 +79,8 @@ mod validate;
 
 pub use driver::{drive, Clock, Transport};
 pub use error::{
-    body_text, ErrorKind, Failure, PublishError, TransportFailure, TransportFailureKind, ERROR_BODY_LIMIT,
+    body_text, ErrorKind, Failure, PublishError, ResponseHeaders, TransportFailure, TransportFailureKind,
+    ERROR_BODY_LIMIT, REQUEST_ID_HEADERS,
 };
 pub use event::{Decision, Event, WaitReason};
 pub use key::{
@@ -91,6 +93,7 @@ pub use limits::{
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
+pub use post_builder::PostBuilder;
 pub use request::{Request, VERSION};
 pub use response::{classify, parse_published_body, PublishedBody, Response, Verdict};
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};

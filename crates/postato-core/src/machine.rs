@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{body_text, Failure, PublishError, TransportFailure};
+use crate::error::{body_text, Failure, PublishError, ResponseHeaders, TransportFailure};
 use crate::event::{Decision, Event, WaitReason};
 use crate::limits::Admission;
 use crate::policy::RetryPolicy;
@@ -239,7 +239,8 @@ impl PublishMachine {
         let verdict = classify(response, &self.policy, now);
         let attempts = self.sends;
         let status = response.status;
-        let failure = || Failure::Status { status, body: body_text(&response.body) };
+        let headers = || ResponseHeaders::new(response.headers.clone());
+        let failure = || Failure::Status { status, body: body_text(&response.body), headers: headers() };
         let result = match verdict {
             Verdict::Published(body) => Ok(Published {
                 id: body.id,
@@ -249,11 +250,15 @@ impl PublishMachine {
                 replayed: response.replayed(),
             }),
             Verdict::InvalidResponse { reason } => {
-                Err(PublishError::InvalidResponse { status, reason, body: body_text(&response.body), attempts })
+                let body = body_text(&response.body);
+                Err(PublishError::InvalidResponse { status, reason, body, attempts, headers: headers() })
             }
-            Verdict::Permanent => Err(PublishError::Permanent { status, body: body_text(&response.body), attempts }),
+            Verdict::Permanent => {
+                Err(PublishError::Permanent { status, body: body_text(&response.body), attempts, headers: headers() })
+            }
             Verdict::IdempotencyConflict => {
-                Err(PublishError::IdempotencyConflict { status, body: body_text(&response.body), attempts })
+                let body = body_text(&response.body);
+                Err(PublishError::IdempotencyConflict { status, body, attempts, headers: headers() })
             }
             Verdict::Retry { min_wait } => {
                 self.record(status, response.replayed(), Decision::Retry);
@@ -263,7 +268,7 @@ impl PublishMachine {
             }
             Verdict::RateLimited { retry_after } => {
                 self.last = Some(failure());
-                self.rate_limited(now, status, retry_after);
+                self.rate_limited(now, status, retry_after, headers);
                 return;
             }
         };
@@ -301,12 +306,18 @@ impl PublishMachine {
         self.events.push_back(Event::ResponseClassified { attempt: self.sends, status, replayed, decision });
     }
 
-    fn rate_limited(&mut self, now: Timestamp, status: u16, retry_after: Duration) {
+    fn rate_limited(
+        &mut self,
+        now: Timestamp,
+        status: u16,
+        retry_after: Duration,
+        headers: impl FnOnce() -> ResponseHeaders,
+    ) {
         self.shared_wait_since = None;
         let attempts = self.sends;
         if retry_after > self.policy.max_retry_after || self.rate_limit_waits >= self.policy.max_rate_limit_waits {
             self.record(status, false, Decision::Fail(crate::ErrorKind::RateLimited));
-            self.finish(Err(PublishError::RateLimited { retry_after, attempts }));
+            self.finish(Err(PublishError::RateLimited { retry_after, attempts, headers: headers() }));
             return;
         }
         self.record(status, false, Decision::Retry);
@@ -351,7 +362,8 @@ impl PublishMachine {
             self.last = Some(Failure::BudgetExhausted);
             return self.finish(Err(PublishError::Transient { last: Failure::BudgetExhausted, attempts }));
         }
-        self.finish(Err(PublishError::RateLimited { retry_after: until.saturating_since(now), attempts }))
+        let retry_after = until.saturating_since(now);
+        self.finish(Err(PublishError::RateLimited { retry_after, attempts, headers: ResponseHeaders::default() }))
     }
 
     fn finish_deadline(&mut self) -> Action {

@@ -8,6 +8,7 @@ use crate::{bounds, defaults};
 
 /// How the random part of a backoff is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Jitter {
     /// `min(cap, base * 2^n) + uniform[0, max)`: the reference's formula (max 500 ms).
     Additive {
@@ -21,6 +22,7 @@ pub enum Jitter {
 /// When and how often to retry. Build with [`RetryPolicy::default`] (the values in
 /// [`defaults`](crate::defaults)) and adjust fields.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryPolicy {
     /// Attempts that may end in a retryable failure (429s excluded); default [`MAX_ATTEMPTS`](defaults::MAX_ATTEMPTS).
     pub max_attempts: u32,
@@ -55,6 +57,62 @@ impl Default for RetryPolicy {
             attempt_timeout: defaults::ATTEMPT_TIMEOUT,
             deadline: defaults::DEADLINE,
         }
+    }
+}
+
+impl RetryPolicy {
+    /// The same settings with `max_attempts` set.
+    pub fn with_max_attempts(mut self, max_attempts: u32) -> Self {
+        self.max_attempts = max_attempts;
+        self
+    }
+
+    /// The same settings with `backoff_base` set.
+    pub fn with_backoff_base(mut self, backoff_base: Duration) -> Self {
+        self.backoff_base = backoff_base;
+        self
+    }
+
+    /// The same settings with `backoff_cap` set.
+    pub fn with_backoff_cap(mut self, backoff_cap: Duration) -> Self {
+        self.backoff_cap = backoff_cap;
+        self
+    }
+
+    /// The same settings with `jitter` set.
+    pub fn with_jitter(mut self, jitter: Jitter) -> Self {
+        self.jitter = jitter;
+        self
+    }
+
+    /// The same settings with `max_rate_limit_waits` set.
+    pub fn with_max_rate_limit_waits(mut self, max_rate_limit_waits: u32) -> Self {
+        self.max_rate_limit_waits = max_rate_limit_waits;
+        self
+    }
+
+    /// The same settings with `max_retry_after` set.
+    pub fn with_max_retry_after(mut self, max_retry_after: Duration) -> Self {
+        self.max_retry_after = max_retry_after;
+        self
+    }
+
+    /// The same settings with `default_retry_after` set.
+    pub fn with_default_retry_after(mut self, default_retry_after: Duration) -> Self {
+        self.default_retry_after = default_retry_after;
+        self
+    }
+
+    /// The same settings with `attempt_timeout` set.
+    pub fn with_attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
+        self.attempt_timeout = attempt_timeout;
+        self
+    }
+
+    /// The same settings with `deadline` set.
+    pub fn with_deadline(mut self, deadline: Option<Duration>) -> Self {
+        self.deadline = deadline;
+        self
     }
 }
 

@@ -8,6 +8,7 @@ use crate::post::{Content, Post, PostStatus};
 
 /// What a [`ValidationError`] is about: a post's field, or one of the caller's settings.
 #[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
+#[non_exhaustive]
 pub enum Subject {
     /// A field of a post (`businessKey`, `content[2].text`, …).
     Post,

@@ -153,7 +153,7 @@ fn remaining_zero_without_a_policy_holds_until_reset() {
 
 #[test]
 fn the_budget_limits_retries_in_an_outage_and_refills_on_success() {
-    let config = RetryBudgetConfig { capacity: 10.0, refill_per_second: 1.0, ..RetryBudgetConfig::default() };
+    let config = RetryBudgetConfig::default().with_capacity(10.0).with_refill_per_second(1.0);
     let limits = SharedLimits::new(config);
     limits.admit(T0, first());
     limits.on_response(T0, T0, &Response::new(503, ""));
@@ -171,7 +171,7 @@ fn the_budget_limits_retries_in_an_outage_and_refills_on_success() {
 
 #[test]
 fn timeouts_cost_more_and_a_failing_budget_refuses() {
-    let config = RetryBudgetConfig { capacity: 3.0, when_empty: WhenBudgetEmpty::Fail, ..RetryBudgetConfig::default() };
+    let config = RetryBudgetConfig::default().with_capacity(3.0).with_when_empty(WhenBudgetEmpty::Fail);
     let mut budget = RetryBudget::new(config);
     assert_eq!(budget.check_retry(T0, true), Admission::Go);
     budget.take(true);
@@ -234,9 +234,9 @@ fn remaining_zero_with_an_hour_long_reset_ends_publishes_instead_of_holding_them
 
 #[test]
 fn a_budget_that_stays_empty_ends_the_retry_after_max_retry_after() {
-    let config = RetryBudgetConfig { capacity: 1.0, refill_per_second: 0.0, ..RetryBudgetConfig::default() };
+    let config = RetryBudgetConfig::default().with_capacity(1.0).with_refill_per_second(0.0);
     let limits = SharedLimits::new(config);
-    let policy = RetryPolicy { max_attempts: 10, ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_max_attempts(10);
     let machine = PublishMachine::new(request("outage"), policy, 1, T0);
     let (result, ended) = run(machine, &limits, T0, || Response::new(503, ""));
     let error = result.unwrap_err();
@@ -250,13 +250,11 @@ fn gate_holds_are_counted_and_capped_like_429_waits() {
     // Every send fails with a 503 and, meanwhile, another publish's 429 holds the gate for
     // 2 s: the publish waits out three holds, and the fourth ends it.
     let mut gate = RateLimitGate::default();
-    let policy = RetryPolicy {
-        max_rate_limit_waits: 3,
-        max_attempts: 100,
-        backoff_base: Duration::from_millis(10),
-        backoff_cap: Duration::from_millis(100),
-        ..RetryPolicy::default()
-    };
+    let policy = RetryPolicy::default()
+        .with_max_rate_limit_waits(3)
+        .with_max_attempts(100)
+        .with_backoff_base(Duration::from_millis(10))
+        .with_backoff_cap(Duration::from_millis(100));
     let mut machine = PublishMachine::new(request("held"), policy, 1, T0);
     let mut now = T0;
     let result = (0..1_000)
@@ -284,7 +282,7 @@ fn waiting_for_the_probe_or_for_pacing_is_not_a_hold() {
     // Publishes queued behind the first request never count as rate-limit waits: with no
     // waits allowed at all, a healthy server still gets every publish.
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    let policy = RetryPolicy { max_rate_limit_waits: 0, ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_max_rate_limit_waits(0);
     let mut first = PublishMachine::new(request("first"), policy.clone(), 1, T0);
     let mut second = PublishMachine::new(request("second"), policy, 2, T0);
     assert!(matches!(first.poll_with(T0, |next| limits.admit(T0, next)), Action::Send(_)));
@@ -298,7 +296,7 @@ fn waiting_for_the_probe_or_for_pacing_is_not_a_hold() {
 fn a_budget_wait_always_lets_time_pass() {
     // Found by the deterministic simulation: a wait that rounded to zero was asked again at
     // the same instant, for ever.
-    let config = RetryBudgetConfig { capacity: 1.0, refill_per_second: 1e9, ..RetryBudgetConfig::default() };
+    let config = RetryBudgetConfig::default().with_capacity(1.0).with_refill_per_second(1e9);
     let mut budget = RetryBudget::new(config);
     budget.check_retry(T0, false);
     budget.take(false);

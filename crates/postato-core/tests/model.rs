@@ -112,10 +112,10 @@ fn the_api_key_never_shows_in_debug_output() {
 fn policies_that_cannot_work_are_rejected_with_the_field() {
     assert!(RetryPolicy::default().validate().is_ok());
     let bad = [
-        (RetryPolicy { max_attempts: 0, ..Default::default() }, "maxAttempts"),
-        (RetryPolicy { attempt_timeout: std::time::Duration::ZERO, ..Default::default() }, "timeout"),
-        (RetryPolicy { backoff_base: std::time::Duration::from_secs(60), ..Default::default() }, "backoffBase"),
-        (RetryPolicy { deadline: Some(std::time::Duration::ZERO), ..Default::default() }, "deadline"),
+        (RetryPolicy::default().with_max_attempts(0), "maxAttempts"),
+        (RetryPolicy::default().with_attempt_timeout(std::time::Duration::ZERO), "timeout"),
+        (RetryPolicy::default().with_backoff_base(std::time::Duration::from_secs(60)), "backoffBase"),
+        (RetryPolicy::default().with_deadline(Some(std::time::Duration::ZERO)), "deadline"),
     ];
     for (policy, field) in bad {
         assert_eq!(policy.validate().unwrap_err().field, field);

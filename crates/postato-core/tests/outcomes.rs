@@ -106,7 +106,7 @@ fn row_429_waits_retry_after_in_both_forms_and_defaults_to_one_second() {
 
 #[test]
 fn row_429_does_not_use_attempts_but_is_capped() {
-    let policy = RetryPolicy { max_rate_limit_waits: 20, ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_max_rate_limit_waits(20);
     let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
     let mut now = T0;
     for i in 1..=21 {
@@ -166,7 +166,7 @@ fn row_cancellation_is_final_and_never_retried() {
 
 #[test]
 fn row_attempts_exhausted_is_transient_with_the_last_failure() {
-    let policy = RetryPolicy { max_attempts: 3, ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_max_attempts(3);
     let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
     let mut now = T0;
     let outcomes = [Some(500), None, Some(502)];
@@ -187,7 +187,7 @@ fn row_attempts_exhausted_is_transient_with_the_last_failure() {
 
 #[test]
 fn row_a_wait_past_the_deadline_is_deadline_exceeded() {
-    let policy = RetryPolicy { deadline: Some(Duration::from_millis(900)), ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_deadline(Some(Duration::from_millis(900)));
     let (_, action) = first_outcome(policy, Response::new(500, ""));
     let e = done_err(action);
     assert_eq!((e.kind(), e.attempts(), e.status()), (ErrorKind::Deadline, 1, Some(500)));
@@ -196,7 +196,7 @@ fn row_a_wait_past_the_deadline_is_deadline_exceeded() {
 
 #[test]
 fn the_attempt_timeout_is_shortened_to_meet_the_deadline() {
-    let policy = RetryPolicy { deadline: Some(Duration::from_secs(10)), ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_deadline(Some(Duration::from_secs(10)));
     let mut machine = PublishMachine::new(request("k"), policy, 1, T0);
     let Action::Send(a) = machine.poll(T0.saturating_add(Duration::from_secs(4))) else { panic!() };
     assert_eq!(a.timeout, Duration::from_secs(6));
@@ -250,7 +250,7 @@ fn the_same_seed_gives_the_same_schedule_and_another_seed_differs() {
 
 #[test]
 fn full_jitter_stays_below_the_exponential_bound() {
-    let policy = RetryPolicy { jitter: Jitter::Full, ..RetryPolicy::default() };
+    let policy = RetryPolicy::default().with_jitter(Jitter::Full);
     for roll in [0, 1, 999, u64::MAX] {
         assert!(policy.backoff(1, roll) < Duration::from_millis(1000));
         assert!(policy.backoff(20, roll) < Duration::from_secs(30));

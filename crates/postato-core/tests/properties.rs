@@ -40,14 +40,14 @@ fn outcome() -> impl Strategy<Value = Outcome> {
 
 fn policy() -> impl Strategy<Value = RetryPolicy> {
     (1u32..8, 0u64..2000, 0u64..60_000, any::<bool>(), 0u32..25, proptest::option::of(1u64..600_000)).prop_map(
-        |(max_attempts, base, cap, full, waits, deadline)| RetryPolicy {
-            max_attempts,
-            backoff_base: Duration::from_millis(base.min(cap)),
-            backoff_cap: Duration::from_millis(cap),
-            jitter: if full { Jitter::Full } else { Jitter::Additive { max: Duration::from_millis(500) } },
-            max_rate_limit_waits: waits,
-            deadline: deadline.map(Duration::from_millis),
-            ..RetryPolicy::default()
+        |(max_attempts, base, cap, full, waits, deadline)| {
+            RetryPolicy::default()
+                .with_max_attempts(max_attempts)
+                .with_backoff_base(Duration::from_millis(base.min(cap)))
+                .with_backoff_cap(Duration::from_millis(cap))
+                .with_jitter(if full { Jitter::Full } else { Jitter::Additive { max: Duration::from_millis(500) } })
+                .with_max_rate_limit_waits(waits)
+                .with_deadline(deadline.map(Duration::from_millis))
         },
     )
 }

@@ -10,6 +10,7 @@ use hyper::{Request, Response};
 use hyper_util::rt::TokioIo;
 use serde_json::json;
 use std::convert::Infallible;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use tokio::net::TcpListener;
 use tokio::sync::{watch, Notify};
@@ -62,6 +63,10 @@ async fn read_body(body: Incoming) -> Result<Bytes, Reply> {
     }
 }
 
+/// Every answer of the API carries `X-Request-Id` (`req_` and a number unique in this
+/// process), a replayed answer a new one: what an error report quotes.
+static REQUEST_IDS: AtomicU64 = AtomicU64::new(1);
+
 async fn route(state: Arc<State>, request: Request<Incoming>, close: Arc<Notify>) -> Response<Full<Bytes>> {
     let (parts, body) = request.into_parts();
     let path = parts.uri.path().to_owned();
@@ -85,9 +90,12 @@ async fn route(state: Arc<State>, request: Request<Incoming>, close: Arc<Notify>
             &json!({"error": {"code": "not_found", "message": format!("no route {method} {path}"), "field": null}}),
         ),
     };
+    let mut reply = reply;
     if let Some(status) = reply.status() {
         if path.starts_with("/v1/") {
             state.lock().count_answer(status);
+            let id = format!("req_{:012}", REQUEST_IDS.fetch_add(1, Ordering::Relaxed));
+            reply = reply.with_headers(&[("X-Request-Id".to_owned(), id)]);
         }
     }
     match reply {

@@ -50,7 +50,7 @@ async fn check(
     let documented = &spec["paths"][path][method]["responses"][status.to_string()];
     assert!(documented.is_object(), "{method} {path} answered {status}, which is not documented");
     if let Some(headers) = documented["headers"].as_object() {
-        for name in headers.keys().filter(|n| n.starts_with("Retry")) {
+        for name in headers.keys().filter(|n| n.starts_with("Retry") || *n == "X-Request-Id") {
             assert!(response.headers().contains_key(name.as_str()), "{status} lacks {name}");
         }
     }

@@ -71,6 +71,23 @@ fn invalid(setting: &str, message: impl Into<String>) -> PublishError {
 }
 
 impl ClientBuilder {
+    /// A builder with the settings the environment gives ([`crate::env`]: `POSTATO_API_KEY`,
+    /// `POSTATO_WORKSPACE_ID`, `POSTATO_BASE_URL`); a setting given afterwards wins over its
+    /// variable. A variable set but empty is an error naming it.
+    pub fn from_env() -> Result<Self, PublishError> {
+        let mut builder = ClientBuilder::default();
+        if let Some(key) = crate::env::setting(crate::env::API_KEY)? {
+            builder = builder.api_key(key);
+        }
+        if let Some(workspace) = crate::env::setting(crate::env::WORKSPACE_ID)? {
+            builder = builder.workspace_id(workspace);
+        }
+        if let Some(url) = crate::env::setting(crate::env::BASE_URL)? {
+            builder = builder.base_url(url);
+        }
+        Ok(builder)
+    }
+
     /// The API key (required). It never appears in Debug output, errors or logs.
     pub fn api_key(mut self, key: impl Into<String>) -> Self {
         self.api_key = Some(ApiKey::new(key));
@@ -190,14 +207,18 @@ impl ClientBuilder {
     }
 
     fn check(&self) -> Result<(ApiKey, String, String), PublishError> {
-        let api_key = self.api_key.clone().ok_or_else(|| invalid("apiKey", "is missing: give a Postato API key"))?;
+        let api_key = self.api_key.clone().ok_or_else(|| {
+            invalid("apiKey", format!("is missing: give a Postato API key, or set {}", crate::env::API_KEY))
+        })?;
         if api_key.is_empty() {
             return Err(invalid("apiKey", "is empty: give a Postato API key"));
         }
-        let workspace_id = self
-            .workspace_id
-            .clone()
-            .ok_or_else(|| invalid("workspaceId", "is missing: give the workspace to publish into"))?;
+        let workspace_id = self.workspace_id.clone().ok_or_else(|| {
+            invalid(
+                "workspaceId",
+                format!("is missing: give the workspace to publish into, or set {}", crate::env::WORKSPACE_ID),
+            )
+        })?;
         check_workspace_id(&workspace_id)?;
         self.policy.validate()?;
         bounds::check_duration("connectTimeout", self.connect_timeout, &bounds::CONNECT_TIMEOUT)?;

@@ -12,6 +12,7 @@ use std::sync::Arc;
 use tokio_util::sync::CancellationToken;
 
 use crate::builder::ClientBuilder;
+use crate::call::{CallOptions, PublishCall};
 use crate::clock::ClientClock;
 use crate::observe::{observe, EventHook, RetryHook};
 use crate::transport::ReqwestTransport;
@@ -65,6 +66,11 @@ impl Client {
     /// Starts building a client.
     pub fn builder() -> ClientBuilder {
         ClientBuilder::default()
+    }
+
+    /// Starts building a client from the environment (see [`ClientBuilder::from_env`]).
+    pub fn builder_from_env() -> Result<ClientBuilder, PublishError> {
+        ClientBuilder::from_env()
     }
 }
 
@@ -133,6 +139,11 @@ impl<T: Transport> Client<T> {
         self.publish_with_cancel(post, &CancellationToken::new()).await
     }
 
+    /// A publish with options of its own: `client.publish_with(&post).deadline(d).await`.
+    pub fn publish_with<'a>(&'a self, post: &'a Post) -> PublishCall<'a, T> {
+        PublishCall::new(self, post)
+    }
+
     /// Like [`Client::publish`], ending with `Cancelled` when `cancel` fires.
     pub async fn publish_with_cancel(
         &self,
@@ -150,11 +161,26 @@ impl<T: Transport> Client<T> {
         request: Request,
         cancel: &CancellationToken,
     ) -> Result<Published, PublishError> {
+        self.publish_request_with(business_key, request, &CallOptions::default(), cancel).await
+    }
+
+    /// Publishes a prepared request with per-call options (checked first: an option outside
+    /// its bounds is an `InvalidInput` naming it, and nothing is sent).
+    pub async fn publish_request_with(
+        &self,
+        business_key: &str,
+        request: Request,
+        options: &CallOptions,
+        cancel: &CancellationToken,
+    ) -> Result<Published, PublishError> {
         let inner = &*self.inner;
+        let policy = match options.is_empty() {
+            true => inner.config.policy.clone(),
+            false => options.policy(&inner.config.policy)?,
+        };
         let n = inner.publishes.fetch_add(1, Ordering::Relaxed);
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-        let machine =
-            PublishMachine::new(request, inner.config.policy.clone(), seed, postato_core::Clock::now(&inner.clock));
+        let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
         let on_event = |event: &Event| {
             if let Event::AttemptStarted { attempt, .. } = event {

@@ -25,8 +25,10 @@
 #![deny(missing_docs)]
 
 mod builder;
+mod call;
 mod client;
 mod clock;
+pub mod env;
 mod many;
 mod observe;
 mod options;
@@ -35,6 +37,7 @@ pub mod store;
 mod transport;
 
 pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
+pub use call::{CallOptions, PublishCall};
 pub use client::Client;
 pub use many::ManyOptions;
 pub use observe::{EventHook, RetryHook, RetryInfo};
@@ -48,7 +51,7 @@ pub use transport::ReqwestTransport;
 pub use postato_core;
 pub use postato_core::{
     check_business_key, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint, ApiKey,
-    Content, ErrorKind, Event, Failure, Jitter, Media, Post, PostStatus, PublishError, Published, RetryBudgetConfig,
-    RetryPolicy, Subject, ThreadItem, ValidationError, WaitReason, WhenBudgetEmpty,
+    Content, ErrorKind, Event, Failure, Jitter, Media, Post, PostBuilder, PostStatus, PublishError, Published,
+    ResponseHeaders, RetryBudgetConfig, RetryPolicy, Subject, ThreadItem, ValidationError, WaitReason, WhenBudgetEmpty,
 };
 pub use tokio_util::sync::CancellationToken;

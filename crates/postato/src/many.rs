@@ -8,18 +8,24 @@ use std::collections::HashMap;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
 
-use crate::Client;
+use crate::{CallOptions, Client};
 
 /// How [`Client::publish_many`] runs: how many posts at once, and what cancels it.
 #[derive(Clone, Debug)]
+#[non_exhaustive]
 pub struct ManyOptions {
     concurrency: u32,
     cancel: CancellationToken,
+    call: CallOptions,
 }
 
 impl Default for ManyOptions {
     fn default() -> Self {
-        ManyOptions { concurrency: defaults::CONCURRENCY, cancel: CancellationToken::new() }
+        ManyOptions {
+            concurrency: defaults::CONCURRENCY,
+            cancel: CancellationToken::new(),
+            call: CallOptions::default(),
+        }
     }
 }
 
@@ -40,6 +46,12 @@ impl ManyOptions {
         self.cancel = token;
         self
     }
+
+    /// Options every post's publish takes (see [`Client::publish_with`]); default none.
+    pub fn call_options(mut self, call: CallOptions) -> Self {
+        self.call = call;
+        self
+    }
 }
 
 impl Client {
@@ -52,6 +64,7 @@ impl Client {
         options: &ManyOptions,
     ) -> Result<Vec<Result<Published, PublishError>>, PublishError> {
         bounds::check_count("concurrency", u64::from(options.concurrency), &bounds::CONCURRENCY)?;
+        options.call.policy(self.policy())?;
         let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::with_capacity(posts.len());
         results.resize_with(posts.len(), || None);
         let mut waiting = posts.iter().enumerate();
@@ -68,7 +81,9 @@ impl Client {
                     continue;
                 }
                 let (client, post, cancel) = (self.clone(), post.clone(), options.cancel.clone());
-                let task = running.spawn(async move { client.publish_with_cancel(&post, &cancel).await });
+                let call = options.call.clone();
+                let task = running
+                    .spawn(async move { client.publish_with(&post).options(call).cancel_on(&cancel).send().await });
                 index_of.insert(task.id(), index);
             }
             let Some(joined) = running.join_next_with_id().await else { break };

@@ -7,6 +7,7 @@ use std::time::Duration;
 
 /// What a retry hook is told.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct RetryInfo {
     /// The post's business key.
     pub business_key: String,
@@ -69,6 +70,7 @@ pub(crate) fn observe(business_key: &str, event: &Event, on_retry: Option<&Retry
         Event::Finished { attempts, result: Err(kind) } => {
             tracing::warn!(business_key, attempts, kind = kind.as_str(), "postato: publish failed")
         }
+        other => tracing::debug!(business_key, event = ?other, "postato: event"),
     }
     if let Some(hook) = on_event {
         hook(business_key, event);

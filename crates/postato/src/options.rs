@@ -10,6 +10,7 @@ use crate::builder::ClientBuilder;
 
 /// A client's settings; [`ClientOptions::default`] holds the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct ClientOptions {
     /// The API's base URL; `None` means the production API ([`defaults::BASE_URL`]).
     pub base_url: Option<String>,
@@ -54,16 +55,14 @@ impl Default for ClientOptions {
 impl ClientOptions {
     /// Applies these settings to `builder` (which checks them when it builds).
     pub fn apply(self, builder: ClientBuilder) -> ClientBuilder {
-        let policy = RetryPolicy {
-            max_attempts: self.max_attempts,
-            attempt_timeout: self.attempt_timeout,
-            backoff_base: self.backoff_base,
-            backoff_cap: self.backoff_cap,
-            deadline: self.deadline,
-            max_rate_limit_waits: self.max_rate_limit_waits,
-            max_retry_after: self.max_retry_after,
-            ..RetryPolicy::default()
-        };
+        let mut policy = RetryPolicy::default();
+        policy.max_attempts = self.max_attempts;
+        policy.attempt_timeout = self.attempt_timeout;
+        policy.backoff_base = self.backoff_base;
+        policy.backoff_cap = self.backoff_cap;
+        policy.deadline = self.deadline;
+        policy.max_rate_limit_waits = self.max_rate_limit_waits;
+        policy.max_retry_after = self.max_retry_after;
         let builder =
             builder.policy(policy).connect_timeout(self.connect_timeout).fast_forward_waits(self.fast_forward_waits);
         match self.base_url {

@@ -8,10 +8,11 @@ from __future__ import annotations
 import atexit
 import os
 
-from . import _native
+from . import _log, _native
 from ._client import DEFAULTS, AsyncClient, Client, ClientDefaults, Post
+from ._log import RetryEvent
 from ._publisher import DeadLetter, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
-from ._wire import _text
+from ._wire import Content, MediaRef, PostType, Status, ThreadItem, _text
 from .errors import (
     BusinessKeyReusedError,
     DeadlineExceededError,
@@ -27,6 +28,7 @@ from .errors import (
 )
 
 __version__ = _native.version()
+_log.configure_from_env()
 
 __all__ = [
     "Client",
@@ -38,6 +40,12 @@ __all__ = [
     "StoreCounts",
     "DeadLetter",
     "Post",
+    "RetryEvent",
+    "ThreadItem",
+    "MediaRef",
+    "Content",
+    "Status",
+    "PostType",
     "DEFAULTS",
     "ClientDefaults",
     "idempotency_key",

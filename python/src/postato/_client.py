@@ -10,10 +10,11 @@ import json
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from typing import Any, Dict, List, Optional, Tuple, Union
+from typing import Any, Dict, List, Optional, Tuple, TypeVar, Union
 
 from . import _native
 from ._bridge import running_loop
+from ._log import RetryHook
 from ._wire import Content, PostType, ScheduledAt, Status, item_json, post_json, setting_number
 from .errors import InvalidPostError, PostatoError
 
@@ -73,6 +74,15 @@ def _client_defaults() -> ClientDefaults:
 DEFAULTS = _client_defaults()
 
 
+def _call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
+    """The per-call options given (``None``: not given), type-checked by name."""
+    given = {
+        "deadline": setting_number("deadline", deadline),
+        "max_attempts": setting_number("maxAttempts", max_attempts),
+    }
+    return {name: value for name, value in given.items() if value is not None}
+
+
 PostItem = Mapping[str, Any]
 """One post of ``publish_many``: ``publish``'s keyword arguments as a mapping."""
 
@@ -104,29 +114,45 @@ def _many_results(native: List[Any], errors: List[Optional[PostatoError]]) -> Li
     return results
 
 
+_Self = TypeVar("_Self", bound="_ClientBase")
+
+
 class _ClientBase:
     def __init__(
         self,
-        api_key: str,
-        workspace_id: str,
+        api_key: Optional[str] = None,
+        workspace_id: Optional[str] = None,
+        *,
         base_url: Optional[str] = None,
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
         backoff_base: Optional[float] = None,
         backoff_cap: Optional[float] = None,
         deadline: Optional[float] = None,
-        *,
         connect_timeout: Optional[float] = None,
         max_rate_limit_waits: Optional[int] = None,
         max_retry_after: Optional[float] = None,
         fast_forward_waits: bool = False,
+        on_retry: Optional[RetryHook] = None,
     ) -> None:
         """Times are in seconds; a setting left at ``None`` takes its default from
         ``postato.DEFAULTS`` (``base_url=None`` is the production API).
 
+        ``api_key``, ``workspace_id`` and ``base_url`` not given are read from
+        ``POSTATO_API_KEY``, ``POSTATO_WORKSPACE_ID`` and ``POSTATO_BASE_URL``, as the CLI
+        reads them (an argument wins; a variable set but empty is an error).
+
+        ``on_retry`` is called with a :class:`RetryEvent` before each retry, on one of
+        postato's worker threads (the ``postato`` logger logs each retry too).
+
         ``fast_forward_waits`` is for tests: backoffs and Retry-After waits advance a
         virtual clock instead of sleeping (attempt timeouts stay real).
         """
+        if on_retry is not None and not callable(on_retry):
+            raise InvalidPostError(
+                f"invalid setting: on_retry (onRetry): must be callable, got {type(on_retry).__name__}",
+                field="onRetry",
+            )
         self._native = _native.NativeClient(
             api_key,
             workspace_id,
@@ -141,7 +167,30 @@ class _ClientBase:
             max_rate_limit_waits=setting_number("maxRateLimitWaits", max_rate_limit_waits),
             max_retry_after=setting_number("maxRetryAfter", max_retry_after),
             fast_forward_waits=fast_forward_waits,
+            on_retry=on_retry,
         )
+        self._call: Dict[str, Optional[float]] = {}
+
+    def with_options(self: _Self, *, deadline: Optional[float] = None, max_attempts: Optional[int] = None) -> _Self:
+        """This client with options of its own for every publish it makes (``deadline`` in
+        seconds, ``max_attempts``), checked now by the rules of the client's settings of the
+        same names. It shares the connection pool, rate-limit gate and retry budget::
+
+            client.with_options(deadline=5).publish(...)
+        """
+        call = dict(self._call)
+        call.update(_call_options(deadline, max_attempts))
+        _native.NativeClient.check_call_options(call.get("deadline"), call.get("max_attempts"))
+        copy = object.__new__(type(self))
+        copy.__dict__.update(self.__dict__)
+        copy._call = call
+        return copy
+
+    def _call_options(self, deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
+        """The options of one call: its keywords over ``with_options``."""
+        call = dict(self._call)
+        call.update(_call_options(deadline, max_attempts))
+        return call
 
     @property
     def workspace_id(self) -> str:
@@ -164,19 +213,30 @@ class Client(_ClientBase):
         platform: str,
         account_id: str,
         content: Content,
+        *,
         status: Optional[Status] = None,
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> Post:
         """Publishes one post, retrying per the policy with the same idempotency key.
 
         ``status=None`` means ``"scheduled"`` when ``scheduled_at`` is given, else ``"publish"``;
-        ``"publish"`` with a ``scheduled_at`` is refused (it would publish at once)."""
+        ``"publish"`` with a ``scheduled_at`` is refused (it would publish at once).
+        ``deadline`` (seconds) and ``max_attempts`` are this publish's own, over the client's
+        (and over ``with_options``)."""
+        call = self._call_options(deadline, max_attempts)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire))
+        return Post._from_native(self._native.publish(wire, call.get("deadline"), call.get("max_attempts")))
 
     def publish_many(
-        self, posts: Iterable[PostItem], *, concurrency: Optional[int] = None
+        self,
+        posts: Iterable[PostItem],
+        *,
+        concurrency: Optional[int] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> List[Union[Post, PostatoError]]:
         """Publishes every post, ``concurrency`` at once (default ``DEFAULTS.concurrency``),
         each as ``publish`` would, sharing this client's rate-limit gate and retry budget.
@@ -184,8 +244,11 @@ class Client(_ClientBase):
         Returns one entry per post, in input order: its ``Post``, or the ``PostatoError`` it
         ended with (never raised: one failed post does not hide the others). Only an invalid
         ``concurrency`` raises. Ctrl-C cancels the posts in flight and sends no more."""
+        call = self._call_options(deadline, max_attempts)
         wires, errors = _many_wires(posts)
-        native = self._native.publish_many(wires, setting_number("concurrency", concurrency))
+        native = self._native.publish_many(
+            wires, setting_number("concurrency", concurrency), call.get("deadline"), call.get("max_attempts")
+        )
         return _many_results(native, errors)
 
     def close(self) -> None:
@@ -207,22 +270,41 @@ class AsyncClient(_ClientBase):
         platform: str,
         account_id: str,
         content: Content,
+        *,
         status: Optional[Status] = None,
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> Post:
-        """Publishes one post; cancelling the awaiting task cancels the publish."""
+        """Publishes one post; cancelling the awaiting task cancels the publish. The keywords
+        are ``Client.publish``'s."""
+        call = self._call_options(deadline, max_attempts)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire, *running_loop()))
+        return Post._from_native(
+            await self._native.publish_async(
+                wire, *running_loop(), deadline=call.get("deadline"), max_attempts=call.get("max_attempts")
+            )
+        )
 
     async def publish_many(
-        self, posts: Iterable[PostItem], *, concurrency: Optional[int] = None
+        self,
+        posts: Iterable[PostItem],
+        *,
+        concurrency: Optional[int] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> List[Union[Post, PostatoError]]:
         """``Client.publish_many`` as one awaitable; cancelling the awaiting task cancels the
         posts in flight and sends no more."""
+        call = self._call_options(deadline, max_attempts)
         wires, errors = _many_wires(posts)
         native = await self._native.publish_many_async(
-            wires, setting_number("concurrency", concurrency), *running_loop()
+            wires,
+            setting_number("concurrency", concurrency),
+            *running_loop(),
+            deadline=call.get("deadline"),
+            max_attempts=call.get("max_attempts"),
         )
         return _many_results(native, errors)
 

@@ -2,7 +2,7 @@
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional
 
 def idempotency_key(business_key: str) -> str: ...
 def version() -> str: ...
@@ -19,8 +19,8 @@ class Completions:
 class NativeClient:
     def __init__(
         self,
-        api_key: str,
-        workspace_id: str,
+        api_key: Optional[str],
+        workspace_id: Optional[str],
         language: str,
         base_url: Optional[str] = None,
         max_attempts: Optional[float] = None,
@@ -32,19 +32,37 @@ class NativeClient:
         max_rate_limit_waits: Optional[float] = None,
         max_retry_after: Optional[float] = None,
         fast_forward_waits: Optional[bool] = None,
+        on_retry: Optional[Callable[..., None]] = None,
     ) -> None: ...
-    def publish(self, post_json: str) -> Dict[str, Any]: ...
+    def publish(
+        self, post_json: str, deadline: Optional[float] = None, max_attempts: Optional[float] = None
+    ) -> Dict[str, Any]: ...
     def publish_async(
-        self, post_json: str, event_loop: asyncio.AbstractEventLoop, completions: Completions
+        self,
+        post_json: str,
+        event_loop: asyncio.AbstractEventLoop,
+        completions: Completions,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[float] = None,
     ) -> Awaitable[Dict[str, Any]]: ...
-    def publish_many(self, posts_json: List[str], concurrency: Optional[float] = None) -> List[Any]: ...
+    def publish_many(
+        self,
+        posts_json: List[str],
+        concurrency: Optional[float] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[float] = None,
+    ) -> List[Any]: ...
     def publish_many_async(
         self,
         posts_json: List[str],
         concurrency: Optional[float],
         event_loop: asyncio.AbstractEventLoop,
         completions: Completions,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[float] = None,
     ) -> Awaitable[List[Any]]: ...
+    @staticmethod
+    def check_call_options(deadline: Optional[float] = None, max_attempts: Optional[float] = None) -> None: ...
     @property
     def workspace_id(self) -> str: ...
     @property

@@ -167,10 +167,10 @@ class Publisher:
         platform: str,
         account_id: str,
         content: Content,
+        *,
         status: Optional[Status] = None,
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
-        *,
         force: bool = False,
     ) -> Post:
         """Publishes unless the store has it (then ``from_store`` is true and nothing is sent).
@@ -186,10 +186,10 @@ class Publisher:
         platform: str,
         account_id: str,
         content: Content,
+        *,
         status: Optional[Status] = None,
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
-        *,
         force: bool = False,
     ) -> Post:
         """Like :meth:`publish`, as an awaitable."""

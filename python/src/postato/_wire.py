@@ -8,13 +8,32 @@ from __future__ import annotations
 import json
 from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Literal, Optional, Union
+from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
 from .errors import InvalidPostError
 
-Content = Union[str, Sequence[Mapping[str, Any]]]
+
+class MediaRef(TypedDict):
+    """A media item of a thread item: its id at Postato."""
+
+    id: str
+
+
+class _ThreadItemText(TypedDict):
+    text: str
+
+
+class ThreadItem(_ThreadItemText, total=False):
+    """One item of a thread: ``{"text": ..., "media": [{"id": ...}]}`` (``media`` optional)."""
+
+    media: List[MediaRef]
+
+
+Content = Union[str, Sequence[ThreadItem]]
+"""A text, or a thread: a list of :class:`ThreadItem`."""
 Status = Literal["publish", "scheduled", "draft"]
-PostType = str
+PostType = Union[Literal["post", "thread", "story", "reel", "article"], str]
+"""The kind of post on the network: the usual ones spelled out, any other the network knows."""
 ScheduledAt = Union[datetime, str, None]
 
 

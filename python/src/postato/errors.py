@@ -6,6 +6,7 @@ They pickle, and their ``str()``/``repr()`` never contain the API key.
 from __future__ import annotations
 
 import json
+from collections.abc import Mapping
 from typing import Any, Dict, Optional, Type
 
 __all__ = [
@@ -53,6 +54,8 @@ class PostatoError(Exception):
         attempts: int = 0,
         retry_after: Optional[float] = None,
         field: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        request_id: Optional[str] = None,
     ) -> None:
         self.message: str = message if message is not None else type(self).__name__
         super().__init__(self.message)
@@ -61,13 +64,18 @@ class PostatoError(Exception):
         self.attempts: int = attempts
         self.retry_after: Optional[float] = retry_after
         self.field: Optional[str] = field
+        self.headers: Dict[str, str] = dict(headers or {})
+        """The headers of the answer the error is about (lowercase names; empty when no answer
+        is behind it): the final answer, or the last retryable one."""
+        self.request_id: Optional[str] = request_id
+        """The server's id of that answer (``X-Request-Id``): quote it when reporting a problem."""
 
     def __reduce__(self) -> Any:
         return (_restore, (type(self), dict(self.__dict__)))
 
     def __repr__(self) -> str:
         parts = [repr(self.message)]
-        for name in ("status", "attempts", "retry_after", "field"):
+        for name in ("status", "attempts", "retry_after", "field", "request_id"):
             value = getattr(self, name)
             if value not in (None, 0):
                 parts.append(f"{name}={value!r}")

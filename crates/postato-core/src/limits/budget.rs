@@ -13,6 +13,7 @@ const RECHECK: Duration = Duration::from_millis(100);
 
 /// What a retry does when the budget is empty.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum WhenBudgetEmpty {
     /// Wait until the budget has tokens again.
     Wait,
@@ -22,6 +23,7 @@ pub enum WhenBudgetEmpty {
 
 /// The retry budget's settings. See [`RetryBudget`].
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct RetryBudgetConfig {
     /// Tokens the bucket holds, and starts with; default [`BUDGET_CAPACITY`](defaults::BUDGET_CAPACITY).
     pub capacity: f64,
@@ -48,6 +50,44 @@ impl Default for RetryBudgetConfig {
             refill_per_second: defaults::BUDGET_REFILL_PER_SECOND,
             when_empty: WhenBudgetEmpty::Wait,
         }
+    }
+}
+
+impl RetryBudgetConfig {
+    /// The same settings with `capacity` set.
+    pub fn with_capacity(mut self, capacity: f64) -> Self {
+        self.capacity = capacity;
+        self
+    }
+
+    /// The same settings with `retry_cost` set.
+    pub fn with_retry_cost(mut self, retry_cost: f64) -> Self {
+        self.retry_cost = retry_cost;
+        self
+    }
+
+    /// The same settings with `timeout_retry_cost` set.
+    pub fn with_timeout_retry_cost(mut self, timeout_retry_cost: f64) -> Self {
+        self.timeout_retry_cost = timeout_retry_cost;
+        self
+    }
+
+    /// The same settings with `success_deposit` set.
+    pub fn with_success_deposit(mut self, success_deposit: f64) -> Self {
+        self.success_deposit = success_deposit;
+        self
+    }
+
+    /// The same settings with `refill_per_second` set.
+    pub fn with_refill_per_second(mut self, refill_per_second: f64) -> Self {
+        self.refill_per_second = refill_per_second;
+        self
+    }
+
+    /// The same settings with `when_empty` set.
+    pub fn with_when_empty(mut self, when_empty: WhenBudgetEmpty) -> Self {
+        self.when_empty = when_empty;
+        self
     }
 }
 

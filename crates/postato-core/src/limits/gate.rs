@@ -72,6 +72,7 @@ impl SendWindow {
 
 /// What the gate knows, for metrics and tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct GateSnapshot {
     /// Every send waits until this time (a 429, `RateLimit-Remaining: 0`); in the past when
     /// nothing holds.

@@ -37,6 +37,7 @@ pub enum Admission {
 
 /// What the shared limits know, for metrics and tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
+#[non_exhaustive]
 pub struct LimitsSnapshot {
     /// When it was taken.
     pub taken_at: Timestamp,

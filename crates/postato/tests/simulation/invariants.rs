@@ -83,6 +83,7 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
     let jitter = match policy.jitter {
         Jitter::Additive { max } => max,
         Jitter::Full => Duration::ZERO,
+        other => panic!("the invariants do not know jitter {other:?}: add its bound"),
     };
     let first_send_bound = policy.max_retry_after + PROBE_ALLOWANCE + TICK;
     let gap_bound = policy.attempt_timeout

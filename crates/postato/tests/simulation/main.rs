@@ -172,15 +172,12 @@ fn print_the_plan_of_a_seed() {
 fn the_retry_budget_bounds_load_during_an_outage_and_everything_publishes_after() {
     let faults = Faults { max_latency_ms: 3, max_stall_ms: 1, outage: Duration::from_secs(1), ..Faults::default() };
     let mut plan = plan_of(200, faults, None);
-    plan.policy = postato::RetryPolicy {
-        backoff_base: Duration::from_millis(20),
-        backoff_cap: Duration::from_millis(200),
-        jitter: postato::Jitter::Full,
-        max_attempts: 20,
-        ..postato::RetryPolicy::default()
-    };
-    plan.budget =
-        postato::RetryBudgetConfig { capacity: 20.0, refill_per_second: 10.0, ..postato::RetryBudgetConfig::default() };
+    plan.policy = postato::RetryPolicy::default()
+        .with_backoff_base(Duration::from_millis(20))
+        .with_backoff_cap(Duration::from_millis(200))
+        .with_jitter(postato::Jitter::Full)
+        .with_max_attempts(20);
+    plan.budget = postato::RetryBudgetConfig::default().with_capacity(20.0).with_refill_per_second(10.0);
     let report = run::run(2, plan);
     assert!(invariants::check(&report).is_empty(), "{:?}", invariants::check(&report));
     assert!(report.outcomes.iter().all(|o| matches!(o.result, Some(Ok(_)))), "every post publishes after the outage");

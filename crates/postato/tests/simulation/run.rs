@@ -66,30 +66,27 @@ impl Plan {
     pub fn draw(seed: u64) -> Plan {
         let mut dice = Dice::new(seed);
         let backoff_base = Duration::from_millis(dice.between(10, 1_000));
-        let policy = RetryPolicy {
-            max_attempts: dice.between(1, 6) as u32,
-            backoff_base,
-            backoff_cap: backoff_base * dice.between(1, 30) as u32,
-            jitter: if dice.chance(0.5) {
+        let policy = RetryPolicy::default()
+            .with_max_attempts(dice.between(1, 6) as u32)
+            .with_backoff_base(backoff_base)
+            .with_backoff_cap(backoff_base * dice.between(1, 30) as u32)
+            .with_jitter(if dice.chance(0.5) {
                 Jitter::Full
             } else {
                 Jitter::Additive { max: Duration::from_millis(dice.below(500)) }
-            },
-            max_rate_limit_waits: if dice.chance(0.7) { 20 } else { dice.below(21) as u32 },
-            max_retry_after: Duration::from_secs(if dice.chance(0.7) { 60 } else { dice.between(1, 60) }),
-            default_retry_after: Duration::from_secs(1),
-            attempt_timeout: Duration::from_millis(dice.between(200, 30_000)),
-            deadline: dice.chance(0.4).then(|| Duration::from_millis(dice.between(1_000, 120_000))),
-        };
+            })
+            .with_max_rate_limit_waits(if dice.chance(0.7) { 20 } else { dice.below(21) as u32 })
+            .with_max_retry_after(Duration::from_secs(if dice.chance(0.7) { 60 } else { dice.between(1, 60) }))
+            .with_default_retry_after(Duration::from_secs(1))
+            .with_attempt_timeout(Duration::from_millis(dice.between(200, 30_000)))
+            .with_deadline(dice.chance(0.4).then(|| Duration::from_millis(dice.between(1_000, 120_000))));
         let budget = if dice.chance(0.6) {
             RetryBudgetConfig::default()
         } else {
-            RetryBudgetConfig {
-                capacity: dice.between(1, 20) as f64,
-                refill_per_second: dice.below(6) as f64,
-                when_empty: if dice.chance(0.5) { WhenBudgetEmpty::Wait } else { WhenBudgetEmpty::Fail },
-                ..RetryBudgetConfig::default()
-            }
+            RetryBudgetConfig::default()
+                .with_capacity(dice.between(1, 20) as f64)
+                .with_refill_per_second(dice.below(6) as f64)
+                .with_when_empty(if dice.chance(0.5) { WhenBudgetEmpty::Wait } else { WhenBudgetEmpty::Fail })
         };
         let limiter = dice
             .chance(0.2)

@@ -1,0 +1,54 @@
+//! `RetryListener`: a Kotlin interface / Swift protocol told of each retry, fed from the same
+//! core events as the Rust client's `on_retry`. A listener that throws is reported on
+//! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
+
+use postato::{Event, WaitReason};
+use std::panic::AssertUnwindSafe;
+use std::sync::Arc;
+
+/// What a retry listener is told before each retry.
+#[derive(uniffi::Record, Clone, Debug, PartialEq)]
+pub struct RetryEvent {
+    pub business_key: String,
+    /// The attempt that follows the wait (2 for the first retry).
+    pub attempt: u32,
+    /// How long the publish waits first, in ms.
+    pub delay_ms: u64,
+    /// Why, as the logs say it (`the server answered 503`, …).
+    pub reason: String,
+    /// The HTTP status behind the retry, when the server answered.
+    pub status: Option<u16>,
+}
+
+/// Called before each retry, on one of postato's worker threads: keep it quick.
+#[uniffi::export(with_foreign)]
+pub trait RetryListener: Send + Sync {
+    fn on_retry(&self, event: RetryEvent);
+}
+
+/// The client's event hook for `listener`.
+pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&str, &Event) + Send + Sync + 'static {
+    move |business_key: &str, event: &Event| {
+        let Event::Waiting { next_attempt, delay, reason } = event else { return };
+        if !reason.is_retry() {
+            return;
+        }
+        let status = match reason {
+            WaitReason::RetryableStatus(status) => Some(*status),
+            WaitReason::RateLimited => Some(429),
+            _ => None,
+        };
+        let event = RetryEvent {
+            business_key: business_key.to_owned(),
+            attempt: *next_attempt,
+            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
+            reason: reason.to_string(),
+            status,
+        };
+        // A foreign exception arrives as a panic of the generated code: caught here, so that it
+        // never unwinds through the publish.
+        if std::panic::catch_unwind(AssertUnwindSafe(|| listener.on_retry(event))).is_err() {
+            eprintln!("postato: the retry listener threw on a retry of {business_key} (the publish goes on)");
+        }
+    }
+}

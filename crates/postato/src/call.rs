@@ -1,0 +1,107 @@
+//! [`PublishCall`]: one publish with options of its own (a shorter deadline, fewer attempts, a
+//! cancellation token), checked by the same rules as the client's settings.
+
+use postato_core::{bounds, Post, PublishError, Published, RetryPolicy, Transport};
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use std::time::Duration;
+use tokio_util::sync::CancellationToken;
+
+use crate::client::Client;
+
+/// Options for one publish; what is not given is the client's.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct CallOptions {
+    /// A limit on this whole publish, waits included (within [`bounds::DEADLINE`]).
+    pub deadline: Option<Duration>,
+    /// Attempts that may end in a retryable failure (within [`bounds::MAX_ATTEMPTS`]).
+    pub max_attempts: Option<u32>,
+}
+
+impl CallOptions {
+    /// The client's `policy` with these options applied, checked as a client's settings are.
+    pub fn policy(&self, policy: &RetryPolicy) -> Result<RetryPolicy, PublishError> {
+        let mut policy = policy.clone();
+        if let Some(deadline) = self.deadline {
+            bounds::check_duration("deadline", deadline, &bounds::DEADLINE)?;
+            policy.deadline = Some(deadline);
+        }
+        if let Some(attempts) = self.max_attempts {
+            bounds::check_count("maxAttempts", attempts.into(), &bounds::MAX_ATTEMPTS)?;
+            policy.max_attempts = attempts;
+        }
+        policy.validate()?;
+        Ok(policy)
+    }
+
+    /// Whether no option is given (the client's policy applies unchanged).
+    pub fn is_empty(&self) -> bool {
+        self == &CallOptions::default()
+    }
+}
+
+/// A publish with per-call options, from [`Client::publish_with`]; `.await` it (or call
+/// [`PublishCall::send`]).
+///
+/// ```no_run
+/// # async fn demo(client: postato::Client, post: postato::Post) -> Result<(), postato::PublishError> {
+/// use std::time::Duration;
+/// let urgent = client.publish_with(&post).deadline(Duration::from_secs(5)).max_attempts(2).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a publish call sends nothing until awaited"]
+pub struct PublishCall<'a, T> {
+    client: &'a Client<T>,
+    post: &'a Post,
+    options: CallOptions,
+    cancel: Option<&'a CancellationToken>,
+}
+
+impl<'a, T: Transport> PublishCall<'a, T> {
+    pub(crate) fn new(client: &'a Client<T>, post: &'a Post) -> Self {
+        PublishCall { client, post, options: CallOptions::default(), cancel: None }
+    }
+
+    /// A limit on this whole publish, waits included (replaces the client's deadline).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
+    /// Attempts that may end in a retryable failure, for this publish.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.options.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Every option at once.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
+    }
+
+    /// Ends the publish with `Cancelled` when `cancel` fires; nothing more is sent.
+    pub fn cancel_on(mut self, cancel: &'a CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// Publishes: an option outside its bounds is an `InvalidInput` naming it, before any
+    /// request.
+    pub async fn send(self) -> Result<Published, PublishError> {
+        let request = self.client.request_for(self.post)?;
+        let never = CancellationToken::new();
+        let cancel = self.cancel.unwrap_or(&never);
+        self.client.publish_request_with(&self.post.business_key, request, &self.options, cancel).await
+    }
+}
+
+impl<'a, T: Transport + 'a> IntoFuture for PublishCall<'a, T> {
+    type Output = Result<Published, PublishError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}

@@ -1,0 +1,222 @@
+"""#20's conventions: a retry hook that sees every retry, POSTATO_LOG, error metadata (headers
+and request id), per-call options (keywords and ``with_options``), settings from the
+environment, keyword-only signatures."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import pickle
+import subprocess
+import sys
+from typing import Any, List
+
+import pytest
+from conftest import REPO, post_args
+
+import postato
+from postato.testing import Simulator
+
+
+def _failing(sim: Simulator, k: str, n: int, status: int = 503) -> None:
+    sim.script(k, [{"action": "respond", "status": status}] * n)
+
+
+def _client(sim: Simulator, **kwargs: Any) -> postato.Client:
+    return postato.Client(sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0, **kwargs)
+
+
+# --- events -------------------------------------------------------------------------------
+
+
+def test_on_retry_sees_every_retry_with_its_fields(sim: Simulator, key: Any) -> None:
+    seen: List[postato.RetryEvent] = []
+    k = key("hook")
+    sim.script(k, [{"action": "respond", "status": 503}, {"action": "reset"}, {"action": "ok"}])
+    published = _client(sim, on_retry=seen.append).publish(**post_args(k))
+    assert published.attempts == 3
+    assert [(e.business_key, e.attempt, e.status) for e in seen] == [(k, 2, 503), (k, 3, None)]
+    assert "503" in seen[0].reason and seen[0].delay > 0 and "transport" in seen[1].reason
+
+
+def test_on_retry_is_called_for_async_publishes_too(sim: Simulator, key: Any) -> None:
+    seen: List[postato.RetryEvent] = []
+    k = key("hook-async")
+    _failing(sim, k, 2)
+    client = postato.AsyncClient(
+        sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, on_retry=seen.append
+    )
+    asyncio.run(client.publish(**post_args(k)))
+    assert [e.attempt for e in seen] == [2, 3]
+
+
+def test_a_hook_that_raises_does_not_fail_the_publish(sim: Simulator, key: Any, caplog: Any) -> None:
+    def broken(event: postato.RetryEvent) -> None:
+        raise RuntimeError("hook bug")
+
+    k = key("hook-raises")
+    _failing(sim, k, 1)
+    assert _client(sim, on_retry=broken).publish(**post_args(k)).attempts == 2
+    assert any("on_retry hook raised" in r.getMessage() for r in caplog.records)
+
+
+def test_on_retry_must_be_callable(sim: Simulator) -> None:
+    with pytest.raises(postato.InvalidPostError, match="on_retry"):
+        _client(sim, on_retry="print")
+
+
+def test_postato_log_logs_retries_to_stderr(sim: Simulator, key: Any) -> None:
+    k = key("postato-log")
+    _failing(sim, k, 1)
+    script = (
+        "import postato\n"
+        f"c = postato.Client({sim.api_key!r}, 'ws_py', base_url={sim.base_url!r}, fast_forward_waits=True)\n"
+        f"c.publish({k!r}, 'x', 'acc_1', 'hello')\n"
+    )
+    env = {**os.environ, "POSTATO_LOG": "info"}
+    run = subprocess.run([sys.executable, "-c", script], env=env, capture_output=True, text=True, timeout=60)
+    assert run.returncode == 0, run.stderr
+    assert f"retrying {k}: attempt 2" in run.stderr
+    quiet = subprocess.run(
+        [sys.executable, "-c", "import postato, logging; print(logging.getLogger('postato').handlers)"],
+        env={k: v for k, v in os.environ.items() if k != "POSTATO_LOG"},
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert quiet.stdout.strip() == "[]", "no handler unless POSTATO_LOG asks for one"
+
+
+# --- error metadata ------------------------------------------------------------------------
+
+
+def test_errors_carry_the_answer_s_headers_and_request_id(sim: Simulator, key: Any) -> None:
+    k = key("meta")
+    sim.script(k, [{"action": "respond", "status": 400, "headers": {"X-Trace": "t-1"}}])
+    with pytest.raises(postato.PermanentPostError) as caught:
+        _client(sim).publish(**post_args(k))
+    error = caught.value
+    assert error.headers["x-trace"] == "t-1"
+    assert error.request_id is not None and error.request_id.startswith("req_")
+    assert error.headers["x-request-id"] == error.request_id
+    again = pickle.loads(pickle.dumps(error))
+    assert (again.headers, again.request_id) == (error.headers, error.request_id)
+    assert "request_id=" in repr(error)
+
+
+def test_a_transient_error_carries_the_last_answer_s_request_id(sim: Simulator, key: Any) -> None:
+    k = key("meta-transient")
+    _failing(sim, k, 2)
+    with pytest.raises(postato.TransientPostError) as caught:
+        _client(sim, max_attempts=2).publish(**post_args(k))
+    assert caught.value.request_id is not None and caught.value.headers
+
+
+def test_an_invalid_post_has_no_metadata(sim: Simulator, key: Any) -> None:
+    with pytest.raises(postato.InvalidPostError) as caught:
+        _client(sim).publish(key("meta-invalid"), "", "acc_1", "hello")
+    assert (caught.value.headers, caught.value.request_id) == ({}, None)
+
+
+# --- per-call options ----------------------------------------------------------------------
+
+
+def test_per_call_max_attempts_changes_one_publish(sim: Simulator, key: Any) -> None:
+    client = _client(sim, max_attempts=5)
+    k = key("call-attempts")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.TransientPostError) as caught:
+        client.publish(**post_args(k), max_attempts=2)
+    assert caught.value.attempts == 2
+    k = key("call-usual")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.TransientPostError) as caught:
+        client.publish(**post_args(k))
+    assert caught.value.attempts == 5
+
+
+def test_with_options_applies_to_every_publish_of_the_copy_and_keywords_win(sim: Simulator, key: Any) -> None:
+    client = _client(sim, max_attempts=5, backoff_base=0.1, backoff_cap=1.0)
+    urgent = client.with_options(max_attempts=3)
+    assert urgent.workspace_id == client.workspace_id
+    k = key("with-options")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.TransientPostError) as caught:
+        urgent.publish(**post_args(k))
+    assert caught.value.attempts == 3
+    k = key("with-options-keyword")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.TransientPostError) as caught:
+        urgent.publish(**post_args(k), max_attempts=1)
+    assert caught.value.attempts == 1
+    k = key("with-options-deadline")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.DeadlineExceededError) as deadline:
+        client.with_options(deadline=0.05).publish(**post_args(k))
+    assert deadline.value.attempts == 1
+
+
+def test_per_call_options_are_checked_by_the_client_settings_rules(sim: Simulator, key: Any) -> None:
+    client = _client(sim)
+    before = sim.stats().requests
+    for bad in (0, 101, 2**32 + 3, 2.5):
+        with pytest.raises(postato.InvalidPostError, match=r"max_attempts \(maxAttempts\)"):
+            client.publish(**post_args(key("call-bad")), max_attempts=bad)
+    with pytest.raises(postato.InvalidPostError, match="deadline"):
+        client.with_options(deadline=0)
+    with pytest.raises(postato.InvalidPostError, match="max_attempts"):
+        client.with_options(max_attempts="3")  # type: ignore[arg-type]
+    assert sim.stats().requests == before
+
+
+def test_async_per_call_options_and_publish_many(sim: Simulator, key: Any) -> None:
+    client = postato.AsyncClient(sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, max_attempts=5)
+    k = key("call-async")
+    _failing(sim, k, 5)
+    with pytest.raises(postato.TransientPostError) as caught:
+        asyncio.run(client.publish(**post_args(k), max_attempts=2))
+    assert caught.value.attempts == 2
+    keys = [key("call-many"), key("call-many")]
+    for k in keys:
+        _failing(sim, k, 5)
+    results = _client(sim, max_attempts=5).with_options(max_attempts=2).publish_many([post_args(k) for k in keys])
+    assert [r.attempts for r in results] == [2, 2]
+
+
+# --- settings from the environment -----------------------------------------------------------
+
+
+def test_settings_come_from_the_environment_and_arguments_win(
+    sim: Simulator, key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("POSTATO_API_KEY", sim.api_key)
+    monkeypatch.setenv("POSTATO_WORKSPACE_ID", "ws_env")
+    monkeypatch.setenv("POSTATO_BASE_URL", sim.base_url)
+    client = postato.Client(fast_forward_waits=True)
+    assert (client.workspace_id, client.base_url) == ("ws_env", sim.base_url)
+    assert client.publish(**post_args(key("env"))).attempts == 1
+    assert sim.api_key not in repr(client)
+    assert postato.Client(workspace_id="ws_arg").workspace_id == "ws_arg"
+    monkeypatch.setenv("POSTATO_BASE_URL", "")
+    with pytest.raises(postato.InvalidPostError, match="POSTATO_BASE_URL.*empty"):
+        postato.Client()
+    monkeypatch.delenv("POSTATO_BASE_URL")
+    monkeypatch.delenv("POSTATO_API_KEY")
+    with pytest.raises(postato.InvalidPostError, match="POSTATO_API_KEY") as missing:
+        postato.Client()
+    assert sim.api_key not in str(missing.value)
+
+
+# --- signatures -----------------------------------------------------------------------------
+
+
+def test_settings_and_post_options_are_keyword_only(sim: Simulator) -> None:
+    with pytest.raises(TypeError):
+        postato.Client(sim.api_key, "ws_py", sim.base_url)  # type: ignore[misc]
+    with pytest.raises(TypeError):
+        _client(sim).publish("k", "x", "acc_1", "hello", "publish")  # type: ignore[misc]
+
+
+def test_the_typing_check_example_uses_the_literal_and_typed_dict_types() -> None:
+    source = (REPO / "python" / "examples" / "typing_check.py").read_text()
+    assert "ThreadItem" in source and "with_options" in source
