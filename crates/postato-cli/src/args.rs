@@ -182,17 +182,32 @@ pub enum StoreUse {
     Existing,
 }
 
-/// Opens the result store named by `--store`: a `postgres://` URL (shared by many workers;
-/// `pool` connections) or a SQLite file path.
-pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
-    if location.starts_with("postgres://") || location.starts_with("postgresql://") {
-        let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
-        let store = postato_postgres::PostgresStore::connect(location, pool).await.map_err(|e| e.to_string())?;
-        return Ok(Arc::new(store.with_audit(audit)));
+/// `--store`: where the result store is, refused when blank (SQLite would take an empty name
+/// for a temporary database). A blank value is a usage error, found before anything runs;
+/// whether the store can be opened is learnt by opening it ([`open_store`]).
+pub fn store_location(text: &str) -> Result<String, String> {
+    if text.trim().is_empty() {
+        return Err("is empty: give a SQLite file, such as postato.db, or a PostgreSQL URL (postgres://…)".to_owned());
     }
-    let store = match mode {
-        StoreUse::Create => SqliteStore::open(location),
-        StoreUse::Existing => SqliteStore::open_existing(location),
+    Ok(text.to_owned())
+}
+
+/// Opens the result store named by `--store`: a `postgres://` (or `postgresql://`) URL, shared
+/// by many workers through `pool` connections, or a SQLite file path. The error, a store that
+/// cannot be opened or reached, is said as `--store: what is wrong`; commands exit 1
+/// ([`crate::exit::FAILURE`]) on it.
+pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
+    let store = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+        let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
+        postato_postgres::PostgresStore::connect(location, pool)
+            .await
+            .map(|store| Arc::new(store.with_audit(audit)) as Arc<dyn ResultStore>)
+    } else {
+        match mode {
+            StoreUse::Create => SqliteStore::open(location),
+            StoreUse::Existing => SqliteStore::open_existing(location),
+        }
+        .map(|store| Arc::new(store) as Arc<dyn ResultStore>)
     };
-    store.map(|s| Arc::new(s) as Arc<dyn ResultStore>).map_err(|e| format!("--store: {e}"))
+    store.map_err(|e| format!("--store: {}", e.message()))
 }

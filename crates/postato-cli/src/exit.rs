@@ -4,9 +4,10 @@ use postato::ErrorKind;
 
 /// Everything was published (or already was).
 pub const SUCCESS: u8 = 0;
-/// Unexpected failure: the store could not be opened, a file could not be read.
+/// Unexpected failure: a store that could not be opened (in every command), a campaign that
+/// could not be read to its end, results the store could not record.
 pub const FAILURE: u8 = 1;
-/// Invalid input or usage: nothing was sent.
+/// Invalid input or usage (a flag, an empty `--store`, a post): nothing was sent.
 pub const INVALID_INPUT: u8 = 2;
 /// A permanent failure: fix the post before publishing again.
 pub const PERMANENT: u8 = 3;

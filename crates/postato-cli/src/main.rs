@@ -12,15 +12,23 @@ use clap::{Parser, Subcommand};
 
 /// Retry-safe publishing to the Postato API: never double-posts, never loses a post.
 ///
-/// Exit codes: 0 success; 1 unexpected failure; 2 invalid input or usage (nothing sent);
-/// 3 permanent failure (fix the post first); 4 transient failure (retrying later with the
-/// same business key is safe); 130 interrupted (run again to finish).
+/// Exit codes: 0 success; 1 unexpected failure (such as a store that cannot be opened);
+/// 2 invalid input or usage (nothing sent); 3 permanent failure (fix the post first);
+/// 4 transient failure (retrying later with the same business key is safe); 130 interrupted
+/// (run again to finish).
 #[derive(Parser, Debug)]
 #[command(name = "postato", version, about, long_about)]
 struct Cli {
     /// Log each retry (to stderr); POSTATO_LOG=debug shows more
     #[arg(long, short, global = true)]
     verbose: bool,
+    /// No progress and no notices on stderr (warnings and errors still); stdout and the exit
+    /// code are the same
+    #[arg(long, short, global = true, conflicts_with = "verbose")]
+    quiet: bool,
+    /// No colours (as a non-empty NO_COLOR does)
+    #[arg(long, global = true)]
+    no_color: bool,
     #[command(subcommand)]
     command: Command,
 }
@@ -35,12 +43,20 @@ enum Command {
     Batch(Box<cmd::batch::BatchArgs>),
     /// Inspect and requeue dead letters
     Dlq(cmd::dlq::DlqArgs),
-    /// Show counts in a result store
+    /// Show counts in a result store (a SQLite file or a PostgreSQL database)
     Status(cmd::status::StatusArgs),
     /// Run the Postato API simulator
     Sim(cmd::sim::SimArgs),
     /// Run the demo: a faulty simulator, a sample campaign, a verification
     Demo(cmd::demo::DemoArgs),
+    /// Print the completion script for a shell
+    ///
+    /// Install it where the shell looks (then open a new shell):
+    ///   bash: postato completion bash > ~/.local/share/bash-completion/completions/postato
+    ///   zsh:  postato completion zsh > ~/.zfunc/_postato   (and fpath+=~/.zfunc before compinit in ~/.zshrc)
+    ///   fish: postato completion fish > ~/.config/fish/completions/postato.fish
+    #[command(verbatim_doc_comment)]
+    Completion(cmd::completion::CompletionArgs),
 }
 
 /// A flag's value refused by its bounds, as the JSON error line when `--output json` was asked
@@ -65,14 +81,17 @@ fn usage_error(error: clap::Error) -> ! {
 }
 
 fn main() -> std::process::ExitCode {
+    // Before parsing, so that clap's own help and errors obey --no-color too.
+    terminal::init(false, terminal::no_color_asked());
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
+    terminal::init(cli.quiet, cli.no_color);
     let default_level = if cli.verbose { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env("POSTATO_LOG")
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)
         .with_writer(terminal::Stderr)
-        .with_ansi(std::io::IsTerminal::is_terminal(&std::io::stderr()))
+        .with_ansi(terminal::colours_on_stderr())
         .with_target(false)
         .init();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
@@ -91,6 +110,7 @@ fn main() -> std::process::ExitCode {
             Command::Status(args) => cmd::status::run(args).await,
             Command::Sim(args) => cmd::sim::run(args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
+            Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),
         }
     });
     std::process::ExitCode::from(code)

@@ -1,5 +1,7 @@
 //! Printing results: one JSON line or a line of text per result, and errors in the same form.
-//! In text, each error says its kind once and each dead letter its line number once.
+//! In text, each error says its kind once and each dead letter its line number once. In JSON,
+//! every error object says how many requests were sent (`attempts`), and a `rate_limited` one
+//! how long the server asked to wait (`retryAfterMs`).
 
 use postato::{DeadLetter, PublishError, Published, Subject};
 use serde_json::json;
@@ -38,14 +40,26 @@ pub fn message(error: &PublishError) -> String {
     }
 }
 
+/// A failed publish as its JSON error object.
+fn error_object(error: &PublishError) -> serde_json::Value {
+    let mut object = json!({
+        "ok": false,
+        "kind": error.kind().as_str(),
+        "status": error.status(),
+        "message": message(error),
+        "attempts": error.attempts(),
+    });
+    if let Some(wait) = error.retry_after() {
+        object["retryAfterMs"] = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).into();
+    }
+    object
+}
+
 /// Prints a failed publish (JSON on stdout, text on stderr).
 pub fn failed(output: Output, error: &PublishError) {
     let message = message(error);
     match output {
-        Output::Json => println!(
-            "{}",
-            json!({"ok": false, "kind": error.kind().as_str(), "status": error.status(), "message": message})
-        ),
+        Output::Json => println!("{}", error_object(error)),
         Output::Text => {
             let kind = error.kind();
             eprintln!("error ({kind}): {}", without_kind(kind.as_str(), &message))
@@ -57,17 +71,31 @@ pub fn failed(output: Output, error: &PublishError) {
 /// `invalid_input` error.
 pub fn fatal_invalid(output: Output, message: &str) {
     match output {
-        Output::Json => {
-            println!("{}", json!({"ok": false, "kind": "invalid_input", "status": null, "message": message}))
-        }
+        Output::Json => println!(
+            "{}",
+            json!({"ok": false, "kind": "invalid_input", "status": null, "message": message, "attempts": 0})
+        ),
         Output::Text => eprintln!("error (invalid_input): {message}"),
     }
 }
 
-/// Prints a failure that is not a publish error (a file, a store).
+/// Prints a failure that is not a publish error and came before any request (a file, a store).
 pub fn fatal(output: Output, message: &str) {
+    fatal_after(output, message, Some(0));
+}
+
+/// Prints a run (`batch`, `dlq retry`) that failed part way: its requests were not counted, so
+/// `attempts` is null.
+pub fn run_failed(output: Output, message: &str) {
+    fatal_after(output, message, None);
+}
+
+fn fatal_after(output: Output, message: &str, attempts: Option<u32>) {
     match output {
-        Output::Json => println!("{}", json!({"ok": false, "kind": "error", "status": null, "message": message})),
+        Output::Json => println!(
+            "{}",
+            json!({"ok": false, "kind": "error", "status": null, "message": message, "attempts": attempts})
+        ),
         Output::Text => eprintln!("error: {message}"),
     }
 }

@@ -2,10 +2,45 @@
 //! above it (the bar is cleared, the line written, the bar redrawn), never into it. The tracing
 //! subscriber writes through [`Stderr`]; the runner shows and hides its bar with [`show_bar`] and
 //! [`hide_bar`].
+//!
+//! Also what stderr carries: under `--quiet` no progress and no [`info`] lines (warnings and
+//! errors still); and whether anything is coloured, decided once for clap's help and errors and
+//! for our log lines alike ([`no_color_asked`], [`colours_on_stderr`]).
 
 use indicatif::ProgressBar;
 use std::io::Write;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Whether `--quiet` was given.
+static QUIET: AtomicBool = AtomicBool::new(false);
+
+/// Applies `--quiet` and `--no-color` (the environment's `NO_COLOR` is read where colour is
+/// decided).
+pub fn init(quiet: bool, no_color: bool) {
+    QUIET.store(quiet, Ordering::Relaxed);
+    if no_color {
+        anstream::ColorChoice::Never.write_global();
+    }
+}
+
+/// Whether informational output (progress, notices) is left out: `--quiet`.
+pub fn quiet() -> bool {
+    QUIET.load(Ordering::Relaxed)
+}
+
+/// Whether the command line asks for no colour (`--no-color` before any `--`), read before clap
+/// parses it so that clap's own help and errors are plain too.
+pub fn no_color_asked() -> bool {
+    std::env::args_os().skip(1).take_while(|arg| arg != "--").any(|arg| arg == "--no-color")
+}
+
+/// Whether our lines on stderr carry ANSI colours: as clap decides for its own (never with
+/// `--no-color` or a non-empty `NO_COLOR`; always with a non-empty `CLICOLOR_FORCE`; else on a
+/// terminal that supports them).
+pub fn colours_on_stderr() -> bool {
+    anstream::AutoStream::choice(&std::io::stderr()) != anstream::ColorChoice::Never
+}
 
 /// The progress bar on stderr, while there is one.
 static BAR: Mutex<Option<ProgressBar>> = Mutex::new(None);
@@ -37,6 +72,14 @@ fn write_lines(bytes: &[u8]) -> std::io::Result<()> {
 /// Prints a line to stderr, above the progress bar if one is drawn.
 pub fn eprintln(line: &str) {
     let _ = write_lines(format!("{line}\n").as_bytes());
+}
+
+/// Prints an informational line to stderr (a notice, not a warning or an error), unless
+/// `--quiet`.
+pub fn info(line: &str) {
+    if !quiet() {
+        eprintln(line);
+    }
 }
 
 /// Stderr for the tracing subscriber (which writes each event, a whole line, in one call).

@@ -145,9 +145,9 @@ async fn publish_reads_whole_posts_threads_and_schedules() {
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("post.json");
     std::fs::write(&file, post_line("from-file", "hi")).unwrap();
-    assert_eq!(code(&publish(&sim, &["--json", file.to_str().unwrap()]).await), 0);
+    assert_eq!(code(&publish(&sim, &["--file", file.to_str().unwrap()]).await), 0);
     let connection = connection(&sim);
-    let mut args = vec!["publish", "--output", "json", "--json", "-"];
+    let mut args = vec!["publish", "--output", "json", "--file", "-"];
     args.extend(strings(&connection));
     assert_eq!(code(&postato(&args, Some(&post_line("from-stdin", "hi"))).await), 0);
     let thread = r#"[{"text":"one","media":[{"id":"m1"}]},{"text":"two"}]"#;
@@ -180,7 +180,32 @@ async fn publish_reads_whole_posts_threads_and_schedules() {
     .await;
     assert_eq!(stored["post"]["scheduledAt"], "2026-12-01T09:00:00.000Z");
     assert_eq!(stored["post"]["content"][0]["media"][0]["id"], "m1");
-    assert_eq!(code(&publish(&sim, &["--json", "/nonexistent/post.json"]).await), 2);
+    assert_eq!(code(&publish(&sim, &["--file", "/nonexistent/post.json"]).await), 2);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_is_still_accepted_for_file_with_a_note_and_hidden_from_help() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let file = dir.path().join("post.json");
+    std::fs::write(&file, post_line("old-flag", "hi")).unwrap();
+    let old = publish(&sim, &["--json", file.to_str().unwrap()]).await;
+    assert_eq!(code(&old), 0, "{old:?}");
+    assert_eq!(json_line(&old)["ok"], true);
+    assert_eq!(sim.platform_publishes_for("old-flag"), 1);
+    let note = String::from_utf8_lossy(&old.stderr);
+    assert!(note.contains("--json is now --file"), "{note}");
+    let new = publish(&sim, &["--file", file.to_str().unwrap()]).await;
+    assert_eq!((code(&new), json_line(&new)["replayed"].as_bool()), (0, Some(true)));
+    assert!(new.stderr.is_empty(), "{}", String::from_utf8_lossy(&new.stderr));
+    // An error names the flag as it was given.
+    let missing = json_line(&publish(&sim, &["--json", "/nonexistent/post.json"]).await);
+    assert!(missing["message"].as_str().unwrap().contains("--json: cannot read"), "{missing}");
+    let both = publish(&sim, &["--file", file.to_str().unwrap(), "--json", file.to_str().unwrap()]).await;
+    assert_eq!(code(&both), 2);
+    let help = postato(&["publish", "--help"], None).await;
+    let help = String::from_utf8_lossy(&help.stdout);
+    assert!(help.contains("--file <PATH>") && !help.contains("--json"), "{help}");
 }
 
 /// Reads a post back from the simulator with a plain GET over TCP.
@@ -589,4 +614,258 @@ async fn an_invalid_line_says_its_kind_and_its_line_number_once() {
     let error = String::from_utf8_lossy(&publish.stderr);
     assert_eq!(code(&publish), 2);
     assert!(error.starts_with(r#"error (invalid_input): status: unknown status "now""#), "{error}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn completion_prints_a_script_for_each_shell_and_refuses_others() {
+    for shell in ["bash", "zsh", "fish", "elvish", "powershell"] {
+        let output = postato(&["completion", shell], None).await;
+        assert_eq!(code(&output), 0, "{shell}: {output:?}");
+        let script = String::from_utf8(output.stdout).unwrap();
+        for word in ["postato", "batch", "publish", "no-color"] {
+            assert!(script.contains(word), "{shell}'s script names {word}");
+        }
+    }
+    let unknown = postato(&["completion", "tcsh"], None).await;
+    assert_eq!(code(&unknown), 2);
+    let error = String::from_utf8_lossy(&unknown.stderr);
+    assert!(error.contains("[possible values: bash, elvish, fish, powershell, zsh]"), "{error}");
+    // Where bash is, the script loads and registers the completion.
+    let Ok(bash) = std::process::Command::new("bash")
+        .args(["-c", &format!("source <({BIN} completion bash) && complete -p postato")])
+        .output()
+    else {
+        return;
+    };
+    assert!(String::from_utf8_lossy(&bash.stdout).contains("-F _postato postato"), "{bash:?}");
+}
+
+/// `postato sim` (with `flags` first) until SIGTERM: what it printed on stderr, and its exit code.
+async fn sim_stderr(flags: &[&str]) -> (String, i32) {
+    use tokio::io::AsyncBufReadExt;
+    let mut child = tokio::process::Command::new(BIN)
+        .args(flags.iter().chain(&["sim"]))
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stdout = tokio::io::BufReader::new(child.stdout.take().unwrap()).lines();
+    let url = stdout.next_line().await.unwrap().unwrap();
+    assert!(url.starts_with("http://127.0.0.1:"), "the URL still comes first: {url}");
+    let id = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &id]).status().unwrap().success());
+    let output = child.wait_with_output().await.unwrap();
+    (String::from_utf8_lossy(&output.stderr).into_owned(), code(&output))
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn quiet_leaves_out_progress_and_notices_but_not_warnings_errors_or_results() {
+    // Progress: a plain line every 2 s off a terminal, so a batch made to take 3 s shows one.
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 500, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let mut summaries = Vec::new();
+    for (run, quiet) in [("loud", &[][..]), ("quiet", &["--quiet"][..])] {
+        let campaign = dir.path().join(format!("{run}.jsonl"));
+        write_campaign(&campaign, &(0..6).map(|i| format!("{run}-{i}")).collect::<Vec<_>>());
+        let store = dir.path().join(format!("{run}.db"));
+        let args: Vec<String> = quiet
+            .iter()
+            .map(|flag| flag.to_string())
+            .chain(
+                batch_args(&campaign, store.to_str().unwrap(), 1, &[], &sim)
+                    .into_iter()
+                    .filter(|a| a != "--no-progress"),
+            )
+            .collect();
+        let output = postato(&strings(&args), None).await;
+        assert_eq!(code(&output), 0, "{output:?}");
+        let stderr = String::from_utf8_lossy(&output.stderr).into_owned();
+        assert_eq!(stderr.contains("progress:"), quiet.is_empty(), "{run}: {stderr:?}");
+        let summary = json_line(&output);
+        summaries.push((summary["published"].clone(), summary["ok"].clone()));
+    }
+    assert_eq!(summaries[0], summaries[1], "the same results on stdout");
+    assert_eq!(summaries[0], (Value::from(6), Value::from(true)));
+
+    // Notices: the simulator's banner and --json's note; the URL and the post are unchanged.
+    let (banner, status) = sim_stderr(&[]).await;
+    assert!(banner.contains("listening"), "{banner:?}");
+    assert_eq!(sim_stderr(&["-q"]).await, (String::new(), status));
+    let file = dir.path().join("post.json");
+    std::fs::write(&file, post_line("quiet-file", "c")).unwrap();
+    let noted = publish(&sim, &["--json", file.to_str().unwrap()]).await;
+    assert!(String::from_utf8_lossy(&noted.stderr).contains("--json is now --file"));
+    let quiet = publish(&sim, &["-q", "--json", file.to_str().unwrap()]).await;
+    assert_eq!((code(&quiet), quiet.stderr.is_empty()), (0, true), "{quiet:?}");
+    assert_eq!(json_line(&quiet)["id"], json_line(&noted)["id"]);
+
+    // Warnings and errors still print.
+    let connection = connection(&sim);
+    let post =
+        ["publish", "--quiet", "--business-key", "q-past", "--platform", "x", "--account", "a", "--content", "c"];
+    let past =
+        postato(&[&post[..], &["--scheduled-at", "2020-01-01T00:00:00Z"], &strings(&connection)].concat(), None).await;
+    assert_eq!(code(&past), 0, "{past:?}");
+    assert!(String::from_utf8_lossy(&past.stderr).contains("is in the past"), "{past:?}");
+    sim.script_business_key("q-perm", vec![respond(400, &[])]);
+    let post = ["publish", "-q", "--business-key", "q-perm", "--platform", "x", "--account", "a", "--content", "c"];
+    let failed = postato(&[&post[..], &strings(&connection)].concat(), None).await;
+    assert_eq!(code(&failed), 3);
+    let errors = String::from_utf8_lossy(&failed.stderr).into_owned();
+    assert!(errors.lines().any(|line| line.starts_with("error (permanent): ")), "{errors}");
+    let both = postato(&["--quiet", "--verbose", "status"], None).await;
+    assert_eq!(code(&both), 2, "--quiet and --verbose contradict each other");
+}
+
+/// Where a command writes what a test looks at.
+#[derive(Clone, Copy, Debug)]
+enum Stream {
+    Stdout,
+    Stderr,
+}
+
+impl Stream {
+    fn of(self, output: &std::process::Output) -> &[u8] {
+        match self {
+            Stream::Stdout => &output.stdout,
+            Stream::Stderr => &output.stderr,
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn no_color_and_a_non_empty_no_color_turn_off_every_colour() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let connection = connection(&sim);
+    let past = ["publish", "--business-key", "past", "--platform", "x", "--account", "a", "--content", "c"];
+    let past: Vec<&str> = [&past[..], &["--scheduled-at", "2020-01-01T00:00:00Z"], &strings(&connection)].concat();
+    // Clap's help (stdout) and usage errors (stderr), and a warning logged by postato (stderr).
+    let cases = [
+        ("help", &["--help"][..], Stream::Stdout),
+        ("usage error", &["publish", "--bogus"][..], Stream::Stderr),
+        ("warning", &past[..], Stream::Stderr),
+    ];
+    let coloured = |bytes: &[u8]| String::from_utf8_lossy(bytes).contains("\x1b[");
+    for (what, args, stream) in cases {
+        let stream = |output| stream.of(output);
+        let forced = postato_env(args, None, &[("CLICOLOR_FORCE", "1")]).await;
+        assert!(coloured(stream(&forced)), "{what}: coloured when forced: {forced:?}");
+        let empty = postato_env(args, None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "")]).await;
+        assert!(coloured(stream(&empty)), "{what}: an empty NO_COLOR is no request (no-color.org)");
+        let flag: Vec<&str> = ["--no-color"].into_iter().chain(args.iter().copied()).collect();
+        let plain = postato_env(&flag, None, &[("CLICOLOR_FORCE", "1")]).await;
+        assert!(!coloured(stream(&plain)) && !stream(&plain).is_empty(), "{what}: --no-color: {plain:?}");
+        let plain = postato_env(args, None, &[("CLICOLOR_FORCE", "1"), ("NO_COLOR", "1")]).await;
+        assert!(!coloured(stream(&plain)) && !stream(&plain).is_empty(), "{what}: NO_COLOR=1: {plain:?}");
+        assert_eq!(code(&plain), code(&forced), "{what}: the same exit code");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_store_that_cannot_be_opened_exits_1_in_every_command_and_a_blank_one_2() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("c.jsonl");
+    write_campaign(&campaign, &["k".to_owned()]);
+    let unwritable = "/nonexistent/dir/x.db";
+    // A port where nothing listens.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let unreachable = format!("postgres://postato@127.0.0.1:{port}/postato");
+    let connection = connection(&sim);
+    let post = ["--business-key", "k", "--platform", "x", "--account", "a", "--content", "c"];
+    let commands = |store: &str| -> Vec<Vec<String>> {
+        let with = |args: &[&str], connected: bool| -> Vec<String> {
+            let mut all: Vec<String> = args.iter().map(|a| a.to_string()).collect();
+            all.extend(["--store".to_owned(), store.to_owned(), "--output".to_owned(), "json".to_owned()]);
+            if connected {
+                all.extend(connection.iter().cloned());
+            }
+            all
+        };
+        vec![
+            with(&["status"], false),
+            with(&["dlq", "list"], false),
+            with(&["dlq", "retry"], true),
+            with(&[&["publish"][..], &post].concat(), true),
+            with(&["batch", campaign.to_str().unwrap(), "--no-progress"], true),
+        ]
+    };
+    for store in [unwritable, &unreachable] {
+        for args in commands(store) {
+            let output = postato(&strings(&args), None).await;
+            assert_eq!(code(&output), 1, "{args:?}: {output:?}");
+            let v = json_line(&output);
+            assert_eq!((v["kind"].as_str(), v["attempts"].as_u64()), (Some("error"), Some(0)), "{args:?}: {v}");
+            assert!(v["message"].as_str().unwrap().starts_with("--store: "), "{v}");
+        }
+    }
+    for args in commands(" ") {
+        let output = postato(&strings(&args), None).await;
+        assert_eq!(code(&output), 2, "{args:?}: {output:?}");
+        let message = json_line(&output)["message"].as_str().unwrap().to_owned();
+        assert!(message.starts_with("invalid setting: --store: is empty"), "{message}");
+    }
+    assert_eq!(sim.stats().requests, 0, "nothing was sent");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn json_errors_say_the_requests_sent_and_the_wait_a_429_asked_for() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let post =
+        |key: &'static str| ["--business-key", key, "--platform", "x", "--account", "acc_1", "--content", "hello"];
+
+    sim.script_business_key("quota", vec![respond(429, &[("Retry-After", "3600")])]);
+    let limited = json_line(&publish(&sim, &post("quota")).await);
+    assert_eq!(limited["kind"], "rate_limited", "{limited}");
+    assert_eq!((limited["attempts"].as_u64(), limited["retryAfterMs"].as_u64()), (Some(1), Some(3_600_000)));
+
+    sim.script_business_key("perm", vec![respond(400, &[])]);
+    let permanent = json_line(&publish(&sim, &post("perm")).await);
+    assert_eq!((permanent["kind"].as_str(), permanent["attempts"].as_u64()), (Some("permanent"), Some(1)));
+    assert!(permanent.get("retryAfterMs").is_none(), "only rate_limited says a wait: {permanent}");
+
+    sim.script_business_key("down", (0..3).map(|_| respond(503, &[])).collect());
+    let transient = json_line(&publish(&sim, &[&post("down")[..], &["--max-attempts", "3"]].concat()).await);
+    assert_eq!((transient["kind"].as_str(), transient["attempts"].as_u64()), (Some("transient"), Some(3)));
+
+    let invalid = json_line(&publish(&sim, &[&post("bad")[..], &["--status", "soon"]].concat()).await);
+    assert_eq!((invalid["kind"].as_str(), invalid["attempts"].as_u64()), (Some("invalid_input"), Some(0)));
+    let refused = json_line(&publish(&sim, &[&post("bad")[..], &["--max-attempts", "0"]].concat()).await);
+    assert_eq!((refused["kind"].as_str(), refused["attempts"].as_u64()), (Some("invalid_input"), Some(0)));
+}
+
+/// The exit codes as `(code, meaning)`, from `text` between "Exit codes:" and "(run again to
+/// finish)", items split by `separator`, backticks and line breaks ignored.
+fn exit_codes(text: &str, separator: &str) -> Vec<(String, String)> {
+    let start = text.find("Exit codes:").expect("an exit-code table") + "Exit codes:".len();
+    let end = text[start..].find("(run again to finish)").expect("its end") + start + "(run again to finish)".len();
+    let table = text[start..end].replace('`', "").split_whitespace().collect::<Vec<_>>().join(" ");
+    table
+        .split(separator)
+        .map(|item| {
+            let (code, meaning) = item.trim().split_once(' ').unwrap();
+            (code.to_owned(), meaning.to_owned())
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn help_says_the_readme_s_exit_codes_and_the_stores_each_command_takes() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let help = String::from_utf8(postato(&["--help"], None).await.stdout).unwrap();
+    let codes = exit_codes(&help, "; ");
+    assert_eq!(codes, exit_codes(&readme, " · "));
+    let listed: Vec<&str> = codes.iter().map(|(code, _)| code.as_str()).collect();
+    assert_eq!(listed, ["0", "1", "2", "3", "4", "130"]);
+    assert_eq!(codes[1].1, "unexpected failure (such as a store that cannot be opened)");
+    for command in [&["status"][..], &["dlq", "list"], &["dlq", "retry"], &["batch"], &["publish"]] {
+        let help = postato(&[command, &["--help"][..]].concat(), None).await;
+        let help = String::from_utf8_lossy(&help.stdout).split_whitespace().collect::<Vec<_>>().join(" ");
+        assert!(
+            help.contains("a SQLite file") && help.contains("a PostgreSQL URL (postgres://…)"),
+            "{command:?}: {help}"
+        );
+    }
 }

@@ -48,11 +48,11 @@ async fn case_1_a_schedule_time_without_a_status_schedules_and_publish_with_one_
     let scheduled = publish(&sim, &[&POST[..], &["--scheduled-at", "2027-01-01T00:00:00Z"]].concat()).await;
     assert_eq!(code(&scheduled), 0, "{scheduled:?}");
     assert_eq!(json_line(&scheduled)["status"], "scheduled", "sent as scheduled, not published now");
-    // The same rule for a campaign line and a --json post.
+    // The same rule for a campaign line and a --file post.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("post.json");
     std::fs::write(&file, r#"{"businessKey":"s-2","platform":"x","accountId":"a","postType":"post","content":"c","scheduledAt":"2027-01-01T00:00:00Z"}"#).unwrap();
-    let from_file = publish(&sim, &["--json", file.to_str().unwrap()]).await;
+    let from_file = publish(&sim, &["--file", file.to_str().unwrap()]).await;
     assert_eq!(json_line(&from_file)["status"], "scheduled");
 }
 
@@ -155,6 +155,8 @@ async fn case_5_the_first_line_of_a_business_key_wins_and_the_other_is_a_recorde
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_6_an_empty_store_path_is_refused_and_read_only_commands_never_create_one() {
+    // An empty path is invalid usage (exit 2); a store that cannot be opened, a missing file
+    // for a read-only command or another program's file, an unexpected failure (exit 1).
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let output = publish(&sim, &[&POST[..], &["--store", ""]].concat()).await;
     assert_refused(&output, &sim, "--store");
@@ -166,7 +168,7 @@ async fn case_6_an_empty_store_path_is_refused_and_read_only_commands_never_crea
     let missing = dir.path().join("typo.db");
     for command in [&["status", "--store"][..], &["dlq", "list", "--store"][..]] {
         let output = postato(&[command, &[missing.to_str().unwrap()][..]].concat(), None).await;
-        assert_eq!(code(&output), 2, "{output:?}");
+        assert_eq!(code(&output), 1, "{output:?}");
         assert!(stderr(&output).contains("there is no store at"), "{}", stderr(&output));
         assert!(!missing.exists(), "a read-only command created {missing:?}");
     }
@@ -174,7 +176,11 @@ async fn case_6_an_empty_store_path_is_refused_and_read_only_commands_never_crea
     let foreign = dir.path().join("foreign.db");
     rusqlite::Connection::open(&foreign).unwrap().execute_batch("CREATE TABLE users (id INTEGER)").unwrap();
     let output = publish(&sim, &[&POST[..], &["--store", foreign.to_str().unwrap()]].concat()).await;
-    assert_refused(&output, &sim, "another program's SQLite database (tables: users)");
+    assert_eq!(code(&output), 1, "{output:?}");
+    let v = json_line(&output);
+    assert_eq!(v["kind"], "error", "{v}");
+    assert!(v["message"].as_str().unwrap().contains("another program's SQLite database (tables: users)"), "{v}");
+    assert_eq!(sim.stats().requests, 0, "nothing may reach the server");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,7 +206,7 @@ async fn case_7_a_line_without_an_end_is_dead_lettered_in_bounded_memory_and_the
     assert!(text.contains("line 3: post: starts with a byte-order mark"), "{text}");
     assert!(text.contains("line 4: post: is not UTF-8 text"), "{text}");
     // A post file that never ends is refused after the largest post, not read into memory.
-    let endless = postato(&["publish", "--json", "/dev/zero", "--output", "json"], None).await;
+    let endless = postato(&["publish", "--file", "/dev/zero", "--output", "json"], None).await;
     assert_eq!(code(&endless), 2);
     assert!(json_line(&endless)["message"].as_str().unwrap().contains("is longer than 1 MiB"));
 }
@@ -219,8 +225,10 @@ async fn a_batch_of_dev_zero_dead_letters_its_line_and_stops_without_growing() {
         .await
         .expect("batch /dev/zero ends");
     assert_eq!(code(&output), 1, "{output:?}");
-    let message = json_line(&output)["message"].as_str().unwrap().to_owned();
+    let error = json_line(&output);
+    let message = error["message"].as_str().unwrap().to_owned();
     assert!(message.contains("line 1 runs on for more than 1 GiB without ending"), "{message}");
+    assert!(error["attempts"].is_null(), "a run stopped part way did not count its requests: {error}");
     let list = postato(&["dlq", "list", "--store", store.to_str().unwrap()], None).await;
     assert!(String::from_utf8_lossy(&list.stdout).contains("line 1: post: is longer than 1 MiB"));
 }

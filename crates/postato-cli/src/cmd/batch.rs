@@ -17,8 +17,9 @@ pub struct BatchArgs {
     /// Publishes at once (1 to 1024)
     #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
     pub concurrency: u32,
-    /// The result store: a SQLite file, or a postgres:// URL shared by many workers
-    #[arg(long, default_value = "postato.db")]
+    /// The result store: a SQLite file (created if new), or a PostgreSQL URL (postgres://…)
+    /// shared by many workers
+    #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
     pub store: String,
     /// How long a worker's claim on a post lasts before another worker may take it over
     /// (renewed while publishing), in ms (100 to 3600000)
@@ -74,7 +75,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);
-            return exit::INVALID_INPUT;
+            return exit::FAILURE;
         }
     };
     let campaign = args.campaign.clone();
@@ -105,7 +106,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
             summary.exit_code()
         }
         Err(message) => {
-            report::fatal(args.output, &message);
+            report::run_failed(args.output, &message);
             exit::FAILURE
         }
     }

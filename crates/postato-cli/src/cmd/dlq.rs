@@ -21,8 +21,9 @@ pub struct DlqArgs {
 pub enum DlqCommand {
     /// List dead letters with their reasons
     List {
-        /// The result store: a SQLite file, or a postgres:// URL
-        #[arg(long, default_value = "postato.db")]
+        /// The result store: a SQLite file (an existing one: never created here), or a
+        /// PostgreSQL URL (postgres://…)
+        #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
         store: String,
         /// At most this many (1 or more)
         #[arg(long, default_value_t = 1000, value_parser = limit, allow_negative_numbers = true)]
@@ -36,8 +37,9 @@ pub enum DlqCommand {
         /// Only these business keys
         #[arg(long = "key")]
         keys: Vec<String>,
-        /// The result store: a SQLite file, or a postgres:// URL
-        #[arg(long, default_value = "postato.db")]
+        /// The result store: a SQLite file (an existing one: never created here), or a
+        /// PostgreSQL URL (postgres://…)
+        #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
         store: String,
         /// Publishes at once (1 to 1024)
         #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
@@ -97,7 +99,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
                 Err(message) => {
                     report::fatal(*output, &message);
-                    exit::INVALID_INPUT
+                    exit::FAILURE
                 }
             }
         }
@@ -114,7 +116,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);
-                    return exit::INVALID_INPUT;
+                    return exit::FAILURE;
                 }
             };
             let letters = match all_letters(&store, usize::MAX).await {
@@ -168,7 +170,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     summary.exit_code()
                 }
                 Err(message) => {
-                    report::fatal(*output, &message);
+                    report::run_failed(*output, &message);
                     exit::FAILURE
                 }
             }

@@ -3,8 +3,8 @@
 use clap::Args;
 use postato::{Post, PublishError, Publisher, ValidationError};
 
-use crate::args::{open_store, ConnectionArgs, Output, StoreUse};
-use crate::{campaign, exit, report};
+use crate::args::{self, open_store, ConnectionArgs, Output, StoreUse};
+use crate::{campaign, exit, report, terminal};
 
 /// Publish one post.
 #[derive(Args, Debug)]
@@ -34,11 +34,14 @@ pub struct PublishArgs {
     #[arg(long)]
     pub scheduled_at: Option<String>,
     /// The whole post as JSON (a campaign line), from a file or - for stdin
-    #[arg(long, conflicts_with_all = ["business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
-    pub json: Option<String>,
-    /// Go through a Publisher with this store (a SQLite file or a postgres:// URL): skip what it
-    /// published, record the result
-    #[arg(long)]
+    #[arg(long, value_name = "PATH", conflicts_with_all = ["business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
+    pub file: Option<String>,
+    /// The former name of --file, still accepted for one release; hidden from --help
+    #[arg(long = "json", value_name = "PATH", hide = true, conflicts_with_all = ["file", "business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
+    pub deprecated_json: Option<String>,
+    /// Go through a Publisher with this store, a SQLite file (created if new) or a PostgreSQL
+    /// URL (postgres://…): skip what it published, record the result
+    #[arg(long, value_parser = args::store_location)]
     pub store: Option<String>,
     /// text or json (one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -56,11 +59,20 @@ fn required(value: &Option<String>, field: &str, flag: &str) -> Result<String, P
 }
 
 impl PublishArgs {
-    /// The post from `--json`, or from the flags; either way read by the core's one parser
+    /// The post file and the flag that named it: `--file`, or `--json` as it was called before.
+    fn post_file(&self) -> Option<(&str, &'static str)> {
+        match (&self.file, &self.deprecated_json) {
+            (Some(path), _) => Some((path, "--file")),
+            (None, Some(path)) => Some((path, "--json")),
+            (None, None) => None,
+        }
+    }
+
+    /// The post from `--file`, or from the flags; either way read by the core's one parser
     /// (`Post::from_json`) and checked by its one validation.
     fn post(&self) -> Result<Post, PublishError> {
-        let post = match &self.json {
-            Some(source) => Post::from_json(&read_post(source)?)?,
+        let post = match self.post_file() {
+            Some((source, flag)) => Post::from_json(&read_post(source, flag)?)?,
             None => Post::from_json(&self.post_from_flags()?.to_string())?,
         };
         post.validate()?;
@@ -95,48 +107,57 @@ impl PublishArgs {
     }
 }
 
-/// A `--json` post file (or `-` for stdin), read in bounded memory as a campaign line is.
-fn read_post(source: &str) -> Result<String, PublishError> {
-    let cannot_read = |e: std::io::Error| invalid("json", format!("cannot read {source}: {e}"));
+/// A `--file` post file (or `-` for stdin), read in bounded memory as a campaign line is;
+/// errors name it by `flag`, as it was given.
+fn read_post(source: &str, flag: &str) -> Result<String, PublishError> {
+    let cannot_read = |e: std::io::Error| invalid(flag, format!("cannot read {source}: {e}"));
     let bytes = if source == "-" {
         campaign::read_post_file(std::io::stdin().lock())
     } else {
         std::fs::File::open(source).and_then(campaign::read_post_file)
     }
     .map_err(cannot_read)?
-    .map_err(|reason| invalid("json", format!("{source}: {reason}")))?;
-    let text = campaign::line_text(&bytes).map_err(|reason| invalid("json", format!("{source}: {reason}")))?;
+    .map_err(|reason| invalid(flag, format!("{source}: {reason}")))?;
+    let text = campaign::line_text(&bytes).map_err(|reason| invalid(flag, format!("{source}: {reason}")))?;
     Ok(text.to_owned())
 }
 
 pub async fn run(args: &PublishArgs) -> u8 {
-    let result = async {
-        let post = args.post()?;
-        let client = args.connection.client()?;
-        match &args.store {
-            Some(location) => {
-                let store = open_store(location, 2, StoreUse::Create).await.map_err(|e| {
-                    let message = e.strip_prefix("--store: ").unwrap_or(&e);
-                    PublishError::InvalidInput(ValidationError::setting("store", message))
-                })?;
-                let report = Publisher::with_shared_store(client, store).publish(&post).await?;
+    if args.deprecated_json.is_some() {
+        terminal::info("note: --json is now --file; --json goes away in the next release");
+    }
+    let failed = |error: PublishError| {
+        report::failed(args.output, &error);
+        exit::for_kind(error.kind())
+    };
+    // The post and the settings first: an invalid one is refused before the store is opened.
+    let (post, client) = match args.post().and_then(|post| Ok((post, args.connection.client()?))) {
+        Ok(checked) => checked,
+        Err(error) => return failed(error),
+    };
+    let result = match &args.store {
+        Some(location) => {
+            let store = match open_store(location, 2, StoreUse::Create).await {
+                Ok(store) => store,
+                Err(message) => {
+                    report::fatal(args.output, &message);
+                    return exit::FAILURE;
+                }
+            };
+            Publisher::with_shared_store(client, store).publish(&post).await.map(|report| {
                 if let Some(error) = &report.store_error {
                     eprintln!("warning: published, but the store could not record it: {error}");
                 }
-                Ok((report.published, report.from_store))
-            }
-            None => Ok((client.publish(&post).await?, false)),
+                (report.published, report.from_store)
+            })
         }
-    }
-    .await;
+        None => client.publish(&post).await.map(|published| (published, false)),
+    };
     match result {
         Ok((published, from_store)) => {
             report::published(args.output, &published, from_store);
             exit::SUCCESS
         }
-        Err(error) => {
-            report::failed(args.output, &error);
-            exit::for_kind(error.kind())
-        }
+        Err(error) => failed(error),
     }
 }

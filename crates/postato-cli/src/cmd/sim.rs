@@ -99,26 +99,43 @@ pub async fn run(args: &SimArgs) -> u8 {
             return exit::INVALID_INPUT;
         }
     };
+    // Listening before the URL is out: a caller that stops the simulator as soon as it reads
+    // the URL stops it cleanly, never by the signal's default action.
+    let shutdown = shutdown_signal();
     println!("{}", sim.base_url());
     let _ = std::io::stdout().flush();
-    eprintln!("postato simulator listening on {} (admin API under /_sim/); Ctrl-C stops it", sim.base_url());
-    wait_for_shutdown().await;
+    crate::terminal::info(&format!(
+        "postato simulator listening on {} (admin API under /_sim/); Ctrl-C stops it",
+        sim.base_url()
+    ));
+    shutdown.await;
     sim.stop().await;
     exit::SUCCESS
 }
 
-async fn wait_for_shutdown() {
+/// Resolves on Ctrl-C or SIGTERM, each listened for from this call on (not from the first poll).
+fn shutdown_signal() -> impl std::future::Future<Output = ()> {
     #[cfg(unix)]
     {
-        let mut terminate = match tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()) {
-            Ok(signal) => signal,
-            Err(_) => return std::future::pending().await,
-        };
-        tokio::select! {
-            _ = tokio::signal::ctrl_c() => {}
-            _ = terminate.recv() => {}
+        use tokio::signal::unix::{signal, Signal, SignalKind};
+        async fn received(signal: std::io::Result<Signal>) {
+            match signal {
+                Ok(mut signal) => {
+                    signal.recv().await;
+                }
+                Err(_) => std::future::pending().await,
+            }
+        }
+        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
+        async move {
+            tokio::select! {
+                _ = received(interrupt) => {}
+                _ = received(terminate) => {}
+            }
         }
     }
     #[cfg(not(unix))]
-    let _ = tokio::signal::ctrl_c().await;
+    async {
+        let _ = tokio::signal::ctrl_c().await;
+    }
 }

@@ -3,14 +3,16 @@
 use clap::Args;
 use serde_json::json;
 
-use crate::args::{open_store, Output, StoreUse};
+use crate::args::{self, open_store, Output, StoreUse};
 use crate::{exit, report};
 
-/// Show how many posts a store holds as published and dead-lettered.
+/// Show how many posts a store (a SQLite file or a PostgreSQL database) holds as published and
+/// dead-lettered.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
-    /// The result store: a SQLite file, or a postgres:// URL
-    #[arg(long, default_value = "postato.db")]
+    /// The result store: a SQLite file (an existing one: never created here), or a PostgreSQL
+    /// URL (postgres://…)
+    #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
     pub store: String,
     /// text or json
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -40,7 +42,7 @@ pub async fn run(args: &StatusArgs) -> u8 {
         }
         Err(message) => {
             report::fatal(args.output, &message);
-            exit::INVALID_INPUT
+            exit::FAILURE
         }
     }
 }

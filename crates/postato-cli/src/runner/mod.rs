@@ -49,7 +49,7 @@ pub async fn run(
         tokio::spawn(async move {
             if tokio::signal::ctrl_c().await.is_ok() {
                 stop.store(true, Ordering::Relaxed);
-                terminal::eprintln(
+                terminal::info(
                     "stopping: no new posts; posts in flight finish (Ctrl-C again to cancel them, retry-safe)",
                 );
                 if tokio::signal::ctrl_c().await.is_ok() {
@@ -58,7 +58,8 @@ pub async fn run(
             }
         })
     };
-    let reporter = progress.enabled.then(|| Reporter::start(Arc::clone(&tally), progress.total, started));
+    let reporter =
+        (progress.enabled && !terminal::quiet()).then(|| Reporter::start(Arc::clone(&tally), progress.total, started));
     let batch = Batch {
         publisher,
         tally: Arc::clone(&tally),

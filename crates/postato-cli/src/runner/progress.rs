@@ -14,7 +14,7 @@ use crate::terminal;
 pub struct Progress {
     /// The number of posts, when known (for a bar).
     pub total: Option<u64>,
-    /// Whether to show anything.
+    /// Whether to show anything (never under `--quiet`).
     pub enabled: bool,
 }
 

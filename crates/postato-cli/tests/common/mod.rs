@@ -9,8 +9,20 @@ pub const BIN: &str = env!("CARGO_BIN_EXE_postato");
 
 /// Runs `postato` with `args` (and optional stdin), without inheriting POSTATO_* variables.
 pub async fn postato(args: &[&str], stdin: Option<&str>) -> Output {
+    postato_env(args, stdin, &[]).await
+}
+
+/// The environment variables that decide colours (read by clap and by postato alike).
+const COLOUR_VARIABLES: [&str; 4] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM"];
+
+/// Runs `postato` as [`postato`] does, with `env` set and no colour variable inherited.
+pub async fn postato_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut command = tokio::process::Command::new(BIN);
     command.args(args).env_remove("POSTATO_API_KEY").env_remove("POSTATO_WORKSPACE_ID").env_remove("POSTATO_BASE_URL");
+    for variable in COLOUR_VARIABLES {
+        command.env_remove(variable);
+    }
+    command.envs(env.iter().copied());
     command
         .stdin(std::process::Stdio::piped())
         .stdout(std::process::Stdio::piped())

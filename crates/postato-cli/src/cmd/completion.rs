@@ -1,0 +1,33 @@
+//! `postato completion`: prints the completion script of a shell (clap_complete's), for the
+//! shell to load; the README says where each shell looks for it.
+
+use clap::Args;
+use clap_complete::Shell;
+use std::io::Write;
+
+use crate::exit;
+
+/// Print the completion script for a shell on stdout (`postato completion --help` says where
+/// each shell looks for it).
+#[derive(Args, Debug)]
+pub struct CompletionArgs {
+    /// The shell
+    #[arg(value_enum)]
+    pub shell: Shell,
+}
+
+/// Writes the script for `command` (the whole `postato` command line).
+pub fn run(args: &CompletionArgs, mut command: clap::Command) -> u8 {
+    // Generated whole before it is written: clap_complete panics on a failed write, and a
+    // reader that stops early (`| head`) is no reason to.
+    let mut script = Vec::new();
+    clap_complete::generate(args.shell, &mut command, "postato", &mut script);
+    match std::io::stdout().lock().write_all(&script) {
+        Ok(()) => exit::SUCCESS,
+        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
+        Err(e) => {
+            eprintln!("error: cannot write the completion script: {e}");
+            exit::FAILURE
+        }
+    }
+}
