@@ -1,7 +1,8 @@
 //! Printing results: one JSON line or a line of text per result, and errors in the same form.
 //! In text, each error says its kind once and each dead letter its line number once. In JSON,
 //! every error object says how many requests were sent (`attempts`), and a `rate_limited` one
-//! how long the server asked to wait (`retryAfterMs`).
+//! how long the server asked to wait (`retryAfterMs`); one about an answer of the server adds
+//! that answer's request id (`requestId`), which the text form names too.
 
 use postato::{DeadLetter, PublishError, Published, Subject};
 use serde_json::json;
@@ -52,6 +53,9 @@ fn error_object(error: &PublishError) -> serde_json::Value {
     if let Some(wait) = error.retry_after() {
         object["retryAfterMs"] = u64::try_from(wait.as_millis()).unwrap_or(u64::MAX).into();
     }
+    if let Some(id) = error.request_id() {
+        object["requestId"] = id.into();
+    }
     object
 }
 
@@ -62,7 +66,8 @@ pub fn failed(output: Output, error: &PublishError) {
         Output::Json => println!("{}", error_object(error)),
         Output::Text => {
             let kind = error.kind();
-            eprintln!("error ({kind}): {}", without_kind(kind.as_str(), &message))
+            let request = error.request_id().map(|id| format!(" (request id {id})")).unwrap_or_default();
+            eprintln!("error ({kind}): {}{request}", without_kind(kind.as_str(), &message))
         }
     }
 }

@@ -825,6 +825,9 @@ async fn json_errors_say_the_requests_sent_and_the_wait_a_429_asked_for() {
     let permanent = json_line(&publish(&sim, &post("perm")).await);
     assert_eq!((permanent["kind"].as_str(), permanent["attempts"].as_u64()), (Some("permanent"), Some(1)));
     assert!(permanent.get("retryAfterMs").is_none(), "only rate_limited says a wait: {permanent}");
+    let request_id = permanent["requestId"].as_str().unwrap_or_default();
+    assert!(request_id.starts_with("req_"), "the answer's request id: {permanent}");
+    assert!(limited["requestId"].as_str().is_some_and(|id| id != request_id), "{limited}");
 
     sim.script_business_key("down", (0..3).map(|_| respond(503, &[])).collect());
     let transient = json_line(&publish(&sim, &[&post("down")[..], &["--max-attempts", "3"]].concat()).await);
@@ -832,6 +835,7 @@ async fn json_errors_say_the_requests_sent_and_the_wait_a_429_asked_for() {
 
     let invalid = json_line(&publish(&sim, &[&post("bad")[..], &["--status", "soon"]].concat()).await);
     assert_eq!((invalid["kind"].as_str(), invalid["attempts"].as_u64()), (Some("invalid_input"), Some(0)));
+    assert!(invalid.get("requestId").is_none(), "no answer is behind an invalid post: {invalid}");
     let refused = json_line(&publish(&sim, &[&post("bad")[..], &["--max-attempts", "0"]].concat()).await);
     assert_eq!((refused["kind"].as_str(), refused["attempts"].as_u64()), (Some("invalid_input"), Some(0)));
 }
