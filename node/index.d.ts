@@ -72,6 +72,9 @@ export interface ThreadItem {
 
 export type PostStatus = 'publish' | 'scheduled' | 'draft';
 
+/** The kind of post on the network: the usual ones spelled out, any other the network knows. */
+export type PostType = 'post' | 'thread' | 'story' | 'reel' | 'article' | (string & {});
+
 export interface PostInput {
   /** Your stable id for this logical post; the idempotency key derives from it. */
   businessKey: string;
@@ -83,7 +86,7 @@ export interface PostInput {
    */
   status?: PostStatus;
   /** Default 'post'. */
-  postType?: string;
+  postType?: PostType;
   content: string | ThreadItem[];
   /** When to publish (a Date, or RFC 3339 with a time zone); implies status 'scheduled'. */
   scheduledAt?: Date | string;

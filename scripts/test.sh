@@ -45,10 +45,14 @@ POSTATO_TEST_POSTGRES_CA=$(./scripts/postgres.sh --ca)
 export POSTATO_TEST_POSTGRES_URL POSTATO_TEST_POSTGRES_CA
 echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL (TLS certificate: $POSTATO_TEST_POSTGRES_CA)"
 
-section "Format and lint: rustfmt, clippy (warnings are errors)"
+section "Format and lint: rustfmt, clippy, cargo doc (warnings are errors)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 echo "rustfmt and clippy: clean"
+# The API docs, as docs.rs builds them (every feature), and the CLI's: no broken links, no warnings.
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --features postato/opentelemetry --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc -p postato-cli --no-deps --quiet
+echo "cargo doc: no warnings"
 
 section "Rust: build and test the workspace"
 # The three crash and chaos runs go in their own section below, where their figures print.

@@ -4,9 +4,12 @@ import type {
   ClientOptions,
   DeadLetter,
   ErrorKind,
+  Logger,
   PostInput,
   PostStatus,
+  PostType,
   PublishOptions,
+  RetryEvent,
   StoreCounts,
   ThreadItem,
 } from 'postato';
@@ -37,7 +40,9 @@ function describe(error: PostatoError): string {
   const kind: ErrorKind | 'error' = error.kind;
   const status: number | null = error.status;
   const retry: number | null = error.retryAfterMs;
-  return `${error.name} ${kind} ${status} ${error.attempts} ${retry} ${error.field} ${JSON.stringify(error.body)}`;
+  const requestId: string | null = error.requestId;
+  const headers: Readonly<Record<string, string>> = error.headers;
+  return `${error.name} ${kind} ${status} ${error.attempts} ${retry} ${error.field} ${JSON.stringify(error.body)} ${requestId} ${headers['x-request-id']}`;
 }
 
 async function main(): Promise<void> {
@@ -59,8 +64,12 @@ async function main(): Promise<void> {
     backoffBaseMs: 500,
     backoffCapMs: 30_000,
     deadlineMs: 60_000,
+    onRetry: (event: RetryEvent) => console.log(event.businessKey, event.attempt, event.delayMs, event.status),
+    logger: console satisfies Logger,
   };
   const client = new Client(options);
+  const fromEnv = new Client(); // POSTATO_API_KEY, POSTATO_WORKSPACE_ID, POSTATO_BASE_URL
+  const postType: PostType = 'story';
   const thread: ThreadItem[] = [{ text: 'one', media: [{ id: 'm1' }] }, { text: 'two' }];
   const status: PostStatus = 'scheduled';
   const input: PostInput = {
@@ -73,7 +82,8 @@ async function main(): Promise<void> {
     scheduledAt: new Date(),
   };
   const controller = new AbortController();
-  const publishOptions: PublishOptions = { signal: controller.signal };
+  const publishOptions: PublishOptions = { signal: controller.signal, deadlineMs: 5_000, maxAttempts: 2 };
+  console.log(fromEnv.workspaceId, postType);
   const post: Post = await client.publish(input, publishOptions);
   const fields: [string, string, string, number, boolean, boolean] = [
     post.id,

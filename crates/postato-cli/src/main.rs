@@ -4,6 +4,7 @@ mod args;
 mod campaign;
 mod cmd;
 mod exit;
+mod metrics;
 mod report;
 mod runner;
 mod terminal;

@@ -873,3 +873,72 @@ async fn help_says_the_readme_s_exit_codes_and_the_stores_each_command_takes() {
         );
     }
 }
+
+/// `GET /metrics` over a plain HTTP/1.0 connection: the body.
+async fn scrape(addr: &str) -> String {
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+    let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
+    stream.write_all(b"GET /metrics HTTP/1.0\r\nHost: postato\r\n\r\n").await.unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).await.unwrap();
+    answer.split_once("\r\n\r\n").map(|(_, body)| body.to_owned()).unwrap_or_default()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_serves_its_metrics_as_prometheus_text_while_it_runs() {
+    use tokio::io::AsyncBufReadExt;
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let keys: Vec<String> = ["ok", "retried", "refused", "slow"].iter().map(|k| format!("metrics-{k}")).collect();
+    sim.script_business_key(&keys[1], vec![respond(503, &[]), ScriptAction::Ok]);
+    sim.script_business_key(&keys[2], vec![respond(400, &[])]);
+    // The last post's first request hangs 4 s (then its retry publishes): the run is still
+    // going when the test scrapes what came before.
+    sim.script_business_key(&keys[3], vec![ScriptAction::Hang { ms: 4000 }, ScriptAction::Ok]);
+    let campaign = dir.path().join("metrics.jsonl");
+    write_campaign(&campaign, &keys);
+    let store = dir.path().join("metrics.db");
+    let args = batch_args(&campaign, store.to_str().unwrap(), 1, &["--metrics", "127.0.0.1:0"], &sim);
+    let mut child = tokio::process::Command::new(BIN)
+        .args(&args)
+        .env_remove("POSTATO_API_KEY")
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = stderr.next_line().await.unwrap().expect("postato prints where its metrics are");
+        if let Some(url) = line.strip_prefix("metrics: http://") {
+            break url.trim_end_matches("/metrics").to_owned();
+        }
+    };
+    let mut text = String::new();
+    for _ in 0..300 {
+        text = scrape(&addr).await;
+        if text.contains(r#"postato_publishes_total{outcome="permanent"} 1"#) {
+            break;
+        }
+        tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+    }
+    for line in [
+        r#"postato_publishes_total{outcome="published"} 2"#,
+        r#"postato_publishes_total{outcome="permanent"} 1"#,
+        r#"postato_retries_total{reason="retryable_status"} 1"#,
+        "# TYPE postato_attempts counter",
+        "# TYPE postato_waits counter",
+        "# TYPE postato_wait_duration_seconds histogram",
+        "# TYPE postato_retry_budget_tokens gauge",
+    ] {
+        assert!(text.contains(line), "{line} is not in {text}");
+    }
+    let attempts: u64 = text
+        .lines()
+        .find_map(|l| l.strip_prefix("postato_attempts_total "))
+        .and_then(|n| n.trim().parse().ok())
+        .unwrap_or_else(|| panic!("no attempts in {text}"));
+    assert!(attempts >= 4, "{text}");
+    let output = child.wait_with_output().await.unwrap();
+    let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
+    assert_eq!((summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(3), Some(1)), "{summary}");
+}

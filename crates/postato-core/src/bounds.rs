@@ -1,7 +1,7 @@
 //! The range every setting a user can give must fall in, and the one check each surface calls
 //! (the Rust builder, the CLI, every binding). A setting outside its range would make a
 //! publish that cannot work (0 attempts) or that waits for ever (a backoff of 30 years), so
-//! it is refused before anything is sent. [`TABLE`] is the README's table of bounds.
+//! it is refused before anything is sent. [`table`] is the README's table of bounds.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;

@@ -33,6 +33,20 @@ impl WaitReason {
     pub fn is_retry(self) -> bool {
         !matches!(self, WaitReason::RateLimitGate | WaitReason::Probe | WaitReason::Pacing | WaitReason::RetryBudget)
     }
+
+    /// A short stable name, for metric labels: `retryable_status`, `transport_failure`,
+    /// `rate_limited`, `rate_limit_gate`, `probe`, `pacing`, `retry_budget`.
+    pub fn label(self) -> &'static str {
+        match self {
+            WaitReason::RetryableStatus(_) => "retryable_status",
+            WaitReason::TransportFailure(_) => "transport_failure",
+            WaitReason::RateLimited => "rate_limited",
+            WaitReason::RateLimitGate => "rate_limit_gate",
+            WaitReason::Probe => "probe",
+            WaitReason::Pacing => "pacing",
+            WaitReason::RetryBudget => "retry_budget",
+        }
+    }
 }
 
 impl fmt::Display for WaitReason {

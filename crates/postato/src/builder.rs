@@ -9,6 +9,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, ClientConfig};
+use crate::metrics::Metrics;
 use crate::observe::{EventHook, RetryHook, RetryInfo};
 use crate::transport::ReqwestTransport;
 
@@ -33,6 +34,9 @@ pub struct ClientBuilder {
     fast_forward_waits: bool,
     on_retry: Option<RetryHook>,
     on_event: Option<EventHook>,
+    metrics: Option<Arc<dyn Metrics>>,
+    #[cfg(feature = "opentelemetry")]
+    meter: Option<opentelemetry::metrics::Meter>,
 }
 
 impl std::fmt::Debug for ClientBuilder {
@@ -62,6 +66,9 @@ impl Default for ClientBuilder {
             fast_forward_waits: false,
             on_retry: None,
             on_event: None,
+            metrics: None,
+            #[cfg(feature = "opentelemetry")]
+            meter: None,
         }
     }
 }
@@ -206,6 +213,21 @@ impl ClientBuilder {
         self
     }
 
+    /// Records the client's metrics ([`crate::metrics`]) in `metrics`.
+    pub fn metrics(mut self, metrics: Arc<dyn Metrics>) -> Self {
+        self.metrics = Some(metrics);
+        self
+    }
+
+    /// Records the client's metrics as OpenTelemetry instruments of `meter`
+    /// ([`crate::metrics::METRICS`] names them), the retry budget as an observable gauge.
+    #[cfg(feature = "opentelemetry")]
+    pub fn meter(mut self, meter: opentelemetry::metrics::Meter) -> Self {
+        self.metrics = Some(Arc::new(crate::metrics::OpenTelemetryMetrics::new(&meter)));
+        self.meter = Some(meter);
+        self
+    }
+
     fn check(&self) -> Result<(ApiKey, String, String), PublishError> {
         let api_key = self.api_key.clone().ok_or_else(|| {
             invalid("apiKey", format!("is missing: give a Postato API key, or set {}", crate::env::API_KEY))
@@ -236,9 +258,12 @@ impl ClientBuilder {
     }
 
     /// Builds the client over your own transport.
-    pub fn build_with_transport<T: postato_core::Transport>(self, transport: T) -> Result<Client<T>, PublishError> {
+    pub fn build_with_transport<T: postato_core::Transport + 'static>(
+        self,
+        transport: T,
+    ) -> Result<Client<T>, PublishError> {
         let (api_key, workspace_id, base_url) = self.check()?;
-        Ok(Client::from_parts(
+        let client = Client::from_parts(
             ClientConfig {
                 api_key,
                 workspace_id,
@@ -249,10 +274,16 @@ impl ClientBuilder {
                 fast_forward_waits: self.fast_forward_waits,
                 on_retry: self.on_retry,
                 on_event: self.on_event,
+                metrics: self.metrics,
             },
             self.budget,
             transport,
-        ))
+        );
+        #[cfg(feature = "opentelemetry")]
+        if let Some(meter) = &self.meter {
+            client.observe_budget(meter);
+        }
+        Ok(client)
     }
 }
 

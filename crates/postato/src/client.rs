@@ -14,6 +14,7 @@ use tokio_util::sync::CancellationToken;
 use crate::builder::ClientBuilder;
 use crate::call::{CallOptions, PublishCall};
 use crate::clock::ClientClock;
+use crate::metrics::Metrics;
 use crate::observe::{observe, EventHook, RetryHook};
 use crate::transport::ReqwestTransport;
 
@@ -27,6 +28,7 @@ pub(crate) struct ClientConfig {
     pub fast_forward_waits: bool,
     pub on_retry: Option<RetryHook>,
     pub on_event: Option<EventHook>,
+    pub metrics: Option<Arc<dyn Metrics>>,
 }
 
 struct Inner<T> {
@@ -110,6 +112,28 @@ impl<T: Transport> Client<T> {
         self.inner.limits.budget_tokens()
     }
 
+    /// Reports the retry budget's tokens as the gauge `postato.retry_budget.tokens` of `meter`,
+    /// for as long as the client lives.
+    #[cfg(feature = "opentelemetry")]
+    pub(crate) fn observe_budget(&self, meter: &opentelemetry::metrics::Meter)
+    where
+        T: 'static,
+    {
+        let info = &crate::metrics::METRICS[5];
+        debug_assert_eq!(info.name, crate::metrics::RETRY_BUDGET_TOKENS);
+        let inner = Arc::downgrade(&self.inner);
+        meter
+            .f64_observable_gauge(info.name)
+            .with_unit(info.unit)
+            .with_description(info.help)
+            .with_callback(move |gauge| {
+                if let Some(inner) = inner.upgrade() {
+                    gauge.observe(inner.limits.budget_tokens(), &[]);
+                }
+            })
+            .build();
+    }
+
     /// What the shared rate-limit gate and retry budget know now: a hold, the pacing rate,
     /// requests in flight, budget tokens.
     pub fn limits_snapshot(&self) -> LimitsSnapshot {
@@ -186,7 +210,8 @@ impl<T: Transport> Client<T> {
             if let Event::AttemptStarted { attempt, .. } = event {
                 attempts.store(*attempt, Ordering::Relaxed);
             }
-            observe(business_key, event, inner.config.on_retry.as_ref(), inner.config.on_event.as_ref());
+            let c = &inner.config;
+            observe(business_key, event, c.on_retry.as_ref(), c.on_event.as_ref(), c.metrics.as_deref());
         };
         let span =
             tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());

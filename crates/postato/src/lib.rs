@@ -8,10 +8,10 @@
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), Box<dyn std::error::Error>> {
-//! use postato::{Client, Post, PostStatus, Publisher, SqliteStore};
+//! use postato::{Client, Post, Publisher, SqliteStore};
 //!
 //! let client = Client::builder().api_key("sk_live_…").workspace_id("ws_1").build()?;
-//! let post = Post::new("draft-123", "x", "acc_1", PostStatus::Publish, "post", "hello");
+//! let post = Post::builder("draft-123").platform("x").account_id("acc_1").text("hello").build()?;
 //! let published = client.publish(&post).await?;
 //! println!("{} after {} attempt(s)", published.id, published.attempts);
 //!
@@ -30,6 +30,7 @@ mod client;
 mod clock;
 pub mod env;
 mod many;
+pub mod metrics;
 mod observe;
 mod options;
 mod publisher;

@@ -1,7 +1,10 @@
-//! Observability: every machine event becomes a `tracing` event, and user hooks are called
-//! on retries (and on every event, for bindings that forward them to their own loggers).
+//! Observability: every machine event becomes a `tracing` event and a metric (when the client
+//! has [`Metrics`]), and user hooks are called on retries (and on every event, for bindings
+//! that forward them to their own loggers).
 
 use postato_core::{Event, WaitReason};
+
+use crate::metrics::Metrics;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -25,8 +28,17 @@ pub type RetryHook = Arc<dyn Fn(&RetryInfo) + Send + Sync>;
 /// A hook called with every event and the post's business key.
 pub type EventHook = Arc<dyn Fn(&str, &Event) + Send + Sync>;
 
-/// Logs `event` through `tracing` and calls the hooks.
-pub(crate) fn observe(business_key: &str, event: &Event, on_retry: Option<&RetryHook>, on_event: Option<&EventHook>) {
+/// Logs `event` through `tracing`, records it in the metrics and calls the hooks.
+pub(crate) fn observe(
+    business_key: &str,
+    event: &Event,
+    on_retry: Option<&RetryHook>,
+    on_event: Option<&EventHook>,
+    metrics: Option<&dyn Metrics>,
+) {
+    if let Some(metrics) = metrics {
+        crate::metrics::record(metrics, event);
+    }
     match event {
         Event::AttemptStarted { attempt, timeout } => {
             tracing::debug!(business_key, attempt, timeout_ms = timeout.as_millis() as u64, "postato: sending attempt")

@@ -100,7 +100,7 @@ impl<T: Transport> Publisher<T> {
     /// How long a claim lasts before another worker may take the key over (it is renewed every
     /// third of it while a publish runs, so a crashed worker's keys are taken over within one
     /// lease); default [`LEASE`](postato_core::defaults::LEASE).
-    /// A lease below [`MIN_LEASE`] is raised to it (a claim must outlast a store round trip).
+    /// A lease below 100 ms is raised to it (a claim must outlast a store round trip).
     pub fn lease(mut self, lease: Duration) -> Self {
         self.lease = lease.max(MIN_LEASE);
         self

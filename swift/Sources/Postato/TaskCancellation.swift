@@ -13,11 +13,11 @@ extension Client {
     /// Publishes like `publish(post:)`, except that cancelling the calling `Task` cancels the
     /// publish: it throws `PostatoError.Cancelled` and nothing is retried after it (a request
     /// already sent may still reach the server). If the `Task` is already cancelled, nothing
-    /// is sent.
-    public func publishCancellingOnTaskCancel(post: PostInput) async throws -> PublishedPost {
+    /// is sent. `options` (deadline, attempts) are this publish's own, as for `publish(post:options:)`.
+    public func publishCancellingOnTaskCancel(post: PostInput, options: PublishOptions? = nil) async throws -> PublishedPost {
         let handle = CancelHandle()
         return try await withTaskCancellationHandler {
-            try await self.publishCancellable(post: post, cancel: handle)
+            try await self.publishCancellable(post: post, cancel: handle, options: options)
         } onCancel: {
             handle.cancel()
         }

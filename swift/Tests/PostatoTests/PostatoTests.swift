@@ -76,9 +76,10 @@ final class PostatoTests: XCTestCase {
         do {
             _ = try await client().publish(post: post(k))
             XCTFail("expected Permanent")
-        } catch PostatoError.Permanent(_, let status, _, let attempts) {
+        } catch PostatoError.Permanent(_, let status, _, let attempts, let meta) {
             XCTAssertEqual(status, 400)
             XCTAssertEqual(attempts, 1)
+            XCTAssertTrue(meta.requestId?.hasPrefix("req_") ?? false)
         }
     }
 

@@ -4,10 +4,12 @@ use clap::Args;
 use postato::postato_core::{bounds, defaults};
 use postato::Publisher;
 use std::io::{BufRead, BufReader};
+use std::sync::Arc;
 
 use crate::args::{self, millis, open_store, ConnectionArgs, Hours, Output, StoreUse};
+use crate::metrics::PrometheusMetrics;
 use crate::runner::{self, Progress};
-use crate::{campaign, exit, report};
+use crate::{campaign, exit, report, terminal};
 
 /// Publish a campaign: one post per line (JSON Lines). Rerun to resume.
 #[derive(Args, Debug)]
@@ -35,12 +37,16 @@ pub struct BatchArgs {
     /// Progress: a bar on a terminal, plain lines otherwise
     #[arg(long)]
     pub no_progress: bool,
+    /// Serve the run's metrics as Prometheus text at http://ADDR/metrics while it runs
+    /// (ADDR such as 127.0.0.1:9464; port 0 picks a free one, printed on stderr)
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
 
 /// The campaign's lines, for the progress bar: a regular file's only (a device such as
-/// `/dev/zero` or a pipe may never end), and at most the first [`COUNTED_BYTES`].
+/// `/dev/zero` or a pipe may never end), and at most the first `COUNTED_BYTES`.
 fn count_lines(path: &str) -> Option<u64> {
     const COUNTED_BYTES: u64 = 1 << 30;
     let metadata = std::fs::metadata(path).ok()?;
@@ -62,13 +68,28 @@ fn count_lines(path: &str) -> Option<u64> {
 }
 
 pub async fn run(args: &BatchArgs) -> u8 {
-    let client = match args.connection.client() {
+    let metrics = args.metrics.map(|_| Arc::new(PrometheusMetrics::new()));
+    let built = args.connection.builder().and_then(|builder| match &metrics {
+        Some(metrics) => builder.metrics(Arc::clone(metrics) as Arc<dyn postato::metrics::Metrics>).build(),
+        None => builder.build(),
+    });
+    let client = match built {
         Ok(client) => client,
         Err(error) => {
             report::failed(args.output, &error);
             return exit::for_kind(error.kind());
         }
     };
+    if let (Some(addr), Some(metrics)) = (args.metrics, &metrics) {
+        metrics.watch(client.clone());
+        match crate::metrics::serve(addr, Arc::clone(metrics)).await {
+            Ok(bound) => terminal::info(&format!("metrics: http://{bound}/metrics")),
+            Err(e) => {
+                report::fatal(args.output, &format!("--metrics: cannot listen on {addr}: {e}"));
+                return exit::FAILURE;
+            }
+        }
+    }
     // One connection per publish in flight, and two for claims' renewals.
     let pool = (args.concurrency + 2).min(*bounds::POSTGRES_POOL_SIZE.end()) as usize;
     let store = match open_store(&args.store, pool, StoreUse::Create).await {

@@ -2,7 +2,7 @@
 //! the terminal (or periodic plain lines), a summary, and a clean stop on Ctrl-C (first: no
 //! new posts, in-flight ones finish; second: in-flight ones are cancelled, retry-safe).
 //!
-//! This module owns the run and its passes over the campaign; [`line`] publishes one line,
+//! This module owns the run and its passes over the campaign; [`mod@line`] publishes one line,
 //! [`tally`] counts, [`progress`] shows, [`summary`] reports.
 
 mod line;
