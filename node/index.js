@@ -77,7 +77,8 @@ const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'];
 function loggerFromEnv() {
   const value = (process.env.POSTATO_LOG ?? '').trim().toLowerCase();
   if (value === '') return null;
-  const name = value.split(',')[0].split('=').pop();
+  const name = levelName(value);
+  if (name === 'off') return null;
   const level = LOG_LEVELS.indexOf(name === 'warning' ? 'warn' : name);
   if (level < 0) {
     process.emitWarning(`POSTATO_LOG=${JSON.stringify(value)} is not a level: use error, warn, info, debug or trace`);
@@ -89,6 +90,21 @@ function loggerFromEnv() {
       `${new Date().toISOString()} ${at.toUpperCase()} postato: ${message} ${JSON.stringify(fields)}\n`,
     );
   return { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') };
+}
+
+/**
+ * The level a `tracing` filter such as `hyper=warn,postato=debug` (the CLI's syntax) gives
+ * postato: its `postato=` directive, else its bare level, else `warn`.
+ */
+function levelName(value) {
+  const directives = value
+    .split(',')
+    .map((d) => d.trim())
+    .filter(Boolean);
+  const own = directives.find((d) => d.split('=')[0].trim() === 'postato' && d.includes('='));
+  if (own !== undefined) return own.split('=')[1].trim();
+  const bare = directives.filter((d) => !d.includes('='));
+  return bare.length > 0 ? bare[bare.length - 1] : 'warn';
 }
 
 /**
@@ -157,10 +173,11 @@ class Client {
       if (typeof options[name] !== 'string') throw invalidSetting(name, 'must be a string');
       wellFormed(name, options[name], invalidSetting);
     }
-    if (options.onRetry !== undefined && typeof options.onRetry !== 'function') {
+    const onRetry = options.onRetry ?? undefined;
+    if (onRetry !== undefined && typeof onRetry !== 'function') {
       throw invalidSetting('onRetry', 'must be a function');
     }
-    if (options.logger !== undefined && (options.logger === null || typeof options.logger !== 'object')) {
+    if (options.logger !== undefined && options.logger !== null && typeof options.logger !== 'object') {
       throw invalidSetting('logger', 'must be an object with info and warn methods, such as console');
     }
     const logger = options.logger ?? loggerFromEnv() ?? undefined;
@@ -184,7 +201,7 @@ class Client {
           fastForwardWaits: Boolean(options.fastForwardWaits),
           language: `node/${process.versions.node}`,
         },
-        eventListener(options.onRetry, logger),
+        eventListener(onRetry, logger),
       );
     } catch (error) {
       throw fromNative(error);
@@ -416,6 +433,8 @@ function idempotencyKey(businessKey) {
 }
 
 module.exports = {
+  /** @internal For tests: the level POSTATO_LOG gives postato. */
+  _levelName: levelName,
   Client,
   Publisher,
   SqliteStore,

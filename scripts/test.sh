@@ -50,7 +50,8 @@ cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
 echo "rustfmt and clippy: clean"
 # The API docs, as docs.rs builds them (every feature), and the CLI's: no broken links, no warnings.
-RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --features postato/opentelemetry --quiet
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --quiet \
+  --features postato/opentelemetry,postato/testing,postato-postgres/testing,postato-core/testing
 RUSTDOCFLAGS="-D warnings" cargo doc -p postato-cli --no-deps --quiet
 echo "cargo doc: no warnings"
 

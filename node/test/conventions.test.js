@@ -70,9 +70,24 @@ test('a hook that throws does not fail the publish', async () => {
   );
 });
 
-test('onRetry and logger are checked', () => {
+test('onRetry sees a rate-limit wait with its 429', async () => {
+  const seen = [];
+  const k = key('hook-429');
+  sim.script(k, [{ action: 'respond', status: 429, headers: { 'Retry-After': '2' } }, { action: 'ok' }]);
+  assert.equal((await client(sim, { onRetry: (e) => seen.push(e) }).publish(post(k))).attempts, 2);
+  await drained();
+  assert.deepEqual(
+    seen.map((e) => [e.attempt, e.status, e.delayMs]),
+    [[2, 429, 2000]],
+  );
+});
+
+test('onRetry and logger are checked; null is left out', () => {
   assert.throws(() => client(sim, { onRetry: 'log' }), /onRetry/);
-  assert.throws(() => client(sim, { logger: null }), /logger/);
+  assert.throws(() => client(sim, { logger: 'console' }), /logger/);
+  client(sim, { onRetry: null, logger: null });
+  assert.equal(postato._levelName('hyper=warn,postato=debug'), 'debug');
+  assert.equal(postato._levelName('info'), 'info');
 });
 
 test('POSTATO_LOG logs retries on stderr; a client with a hook lets the process exit', () => {

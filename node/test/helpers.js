@@ -5,6 +5,10 @@ const { Client } = require('..');
 const { Simulator } = require('../testing');
 
 const REPO = path.resolve(__dirname, '..', '..');
+// The tests give every setting themselves: the machine's POSTATO_* variables must not change them.
+for (const name of ['POSTATO_API_KEY', 'POSTATO_WORKSPACE_ID', 'POSTATO_BASE_URL', 'POSTATO_LOG']) {
+  delete process.env[name];
+}
 let counter = 0;
 // Distinguishes runs: stores such as PostgreSQL keep records between runs on one machine.
 const run = require('node:crypto').randomBytes(4).toString('hex');

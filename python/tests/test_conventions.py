@@ -39,6 +39,27 @@ def test_on_retry_sees_every_retry_with_its_fields(sim: Simulator, key: Any) -> 
     assert "503" in seen[0].reason and seen[0].delay > 0 and "transport" in seen[1].reason
 
 
+def test_on_retry_sees_a_rate_limit_wait_with_its_429(sim: Simulator, key: Any) -> None:
+    seen: List[postato.RetryEvent] = []
+    k = key("hook-429")
+    sim.script(k, [{"action": "respond", "status": 429, "headers": {"Retry-After": "2"}}, {"action": "ok"}])
+    assert _client(sim, on_retry=seen.append).publish(**post_args(k)).attempts == 2
+    assert [(e.attempt, e.status, e.delay) for e in seen] == [(2, 429, 2.0)]
+
+
+def test_a_publisher_refuses_a_client_with_per_call_options(sim: Simulator) -> None:
+    with pytest.raises(postato.InvalidPostError, match="with_options"):
+        postato.Publisher(_client(sim).with_options(deadline=5.0))
+
+
+def test_postato_log_reads_the_cli_filter_syntax() -> None:
+    from postato._log import _level_name
+
+    assert _level_name("hyper=warn,postato=debug") == "debug"
+    assert _level_name("info") == "info"
+    assert _level_name("hyper=warn") == "warn"
+
+
 def test_on_retry_is_called_for_async_publishes_too(sim: Simulator, key: Any) -> None:
     seen: List[postato.RetryEvent] = []
     k = key("hook-async")

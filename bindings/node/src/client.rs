@@ -5,7 +5,7 @@ use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use postato::{CallOptions, CancellationToken, Client, Event, Post, PublishError, Published, WaitReason};
+use postato::{CallOptions, CancellationToken, Client, Event, Post, PublishError, Published};
 use postato_ffi::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
@@ -77,11 +77,7 @@ pub type EventListener = ThreadsafeFunction<String, (), String, Status, false, t
 fn event_json(business_key: &str, event: &Event) -> Option<String> {
     let json = match event {
         Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
-            let status = match reason {
-                WaitReason::RetryableStatus(status) => Some(*status),
-                WaitReason::RateLimited => Some(429),
-                _ => None,
-            };
+            let status = reason.status();
             serde_json::json!({
                 "event": "retry",
                 "businessKey": business_key,

@@ -41,11 +41,7 @@ fn many_list<'py>(py: Python<'py>, results: &[Result<Published, PublishError>]) 
 fn log_event(business_key: &str, event: &Event, on_retry: Option<&Py<PyAny>>) {
     let fields: Option<(&str, u32, Option<u16>, String, f64)> = match event {
         Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
-            let status = match reason {
-                postato::WaitReason::RetryableStatus(s) => Some(*s),
-                postato::WaitReason::RateLimited => Some(429),
-                _ => None,
-            };
+            let status = reason.status();
             Some(("retry", *next_attempt, status, reason.to_string(), delay.as_secs_f64()))
         }
         Event::Finished { attempts, result: Err(kind) } => {

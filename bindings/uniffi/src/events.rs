@@ -2,7 +2,7 @@
 //! core events as the Rust client's `on_retry`. A listener that throws is reported on
 //! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
 
-use postato::{Event, WaitReason};
+use postato::Event;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -33,11 +33,7 @@ pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&str, &Event) + Send + 
         if !reason.is_retry() {
             return;
         }
-        let status = match reason {
-            WaitReason::RetryableStatus(status) => Some(*status),
-            WaitReason::RateLimited => Some(429),
-            _ => None,
-        };
+        let status = reason.status();
         let event = RetryEvent {
             business_key: business_key.to_owned(),
             attempt: *next_attempt,

@@ -87,7 +87,7 @@ fn main() -> std::process::ExitCode {
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     terminal::init(cli.quiet, cli.no_color);
     let default_level = if cli.verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env("POSTATO_LOG")
+    let filter = tracing_subscriber::EnvFilter::try_from_env(postato::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     tracing_subscriber::fmt()
         .with_env_filter(filter)

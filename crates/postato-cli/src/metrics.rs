@@ -2,7 +2,8 @@
 //! text at `http://<addr>/metrics` while the campaign runs. The names are the library's with
 //! dots as underscores: `postato_attempts_total`, `postato_retries_total{reason=…}`,
 //! `postato_waits_total{reason=…}`, `postato_wait_duration_seconds{reason=…}`,
-//! `postato_publishes_total{outcome=…}`, `postato_retry_budget_tokens`.
+//! `postato_publishes_total{outcome=…}`, `postato_dead_letters_total{kind=…}`,
+//! `postato_retry_budget_tokens`.
 
 use bytes::Bytes;
 use http_body_util::Full;
@@ -16,7 +17,7 @@ use prometheus_client::encoding::text::encode;
 use prometheus_client::metrics::counter::Counter;
 use prometheus_client::metrics::family::Family;
 use prometheus_client::metrics::gauge::Gauge;
-use prometheus_client::metrics::histogram::{exponential_buckets, Histogram};
+use prometheus_client::metrics::histogram::Histogram;
 use prometheus_client::registry::{Registry, Unit};
 use std::collections::HashMap;
 use std::convert::Infallible;
@@ -80,9 +81,8 @@ impl PrometheusMetrics {
                     counters.insert(info.name, counted);
                 }
                 MetricKind::Histogram => {
-                    // 1 ms to about 4.4 min: a pacing gap to a long Retry-After.
                     let family = Family::<Labels, Histogram>::new_with_constructor(|| {
-                        Histogram::new(exponential_buckets(0.001, 4.0, 10))
+                        Histogram::new(postato::metrics::WAIT_BUCKETS.iter().copied())
                     });
                     registry.register_with_unit(name, info.help, Unit::Seconds, family.clone());
                     histograms.insert(info.name, (family, info.label));

@@ -9,9 +9,16 @@ use crate::validate::ValidationError;
 pub const ERROR_BODY_LIMIT: usize = 8 * 1024;
 
 /// The headers of the answer an error is about (names as the server sent them), with the
-/// server's request id: what a support ticket about a failed publish quotes.
-#[derive(Clone, Debug, Default, PartialEq, Eq)]
+/// server's request id: what a support ticket about a failed publish quotes. Its `Debug`
+/// output is [`ResponseHeaders::to_map`]'s (no `Set-Cookie`).
+#[derive(Clone, Default, PartialEq, Eq)]
 pub struct ResponseHeaders(Vec<(String, String)>);
+
+impl fmt::Debug for ResponseHeaders {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_map().entries(self.to_map()).finish()
+    }
+}
 
 /// The headers a server names its request id with, in the order they are looked for.
 pub const REQUEST_ID_HEADERS: [&str; 2] = ["x-request-id", "request-id"];
@@ -38,10 +45,11 @@ impl ResponseHeaders {
     }
 
     /// The headers by lowercase name, a repeated header's values joined with `, ` (as HTTP
-    /// allows): the map every language binding hands its users.
+    /// allows): the map every language binding hands its users. `Set-Cookie` is left out: a
+    /// session a server hands out does not belong in an exception that gets logged.
     pub fn to_map(&self) -> std::collections::BTreeMap<String, String> {
         let mut map = std::collections::BTreeMap::<String, String>::new();
-        for (name, value) in &self.0 {
+        for (name, value) in self.0.iter().filter(|(name, _)| !name.eq_ignore_ascii_case("set-cookie")) {
             map.entry(name.to_ascii_lowercase())
                 .and_modify(|joined| {
                     joined.push_str(", ");
@@ -474,12 +482,14 @@ mod tests {
             ("X-Request-Id".into(), "r-1".into()),
             ("Warning".into(), "a".into()),
             ("warning".into(), "b".into()),
+            ("Set-Cookie".into(), "session=secret".into()),
         ]);
         assert_eq!(headers.request_id(), Some("r-1"), "X-Request-Id comes first");
         assert_eq!(headers.get("WARNING"), Some("a"));
         let map = headers.to_map();
         assert_eq!(map.get("warning").map(String::as_str), Some("a, b"));
         assert_eq!(map.get("request-id").map(String::as_str), Some("r-2"));
+        assert!(!map.contains_key("set-cookie"), "a session never reaches an exception");
         assert_eq!(ResponseHeaders::new(vec![("Request-Id".into(), "r-2".into())]).request_id(), Some("r-2"));
         assert_eq!(ResponseHeaders::default().request_id(), None);
     }

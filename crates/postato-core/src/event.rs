@@ -34,6 +34,15 @@ impl WaitReason {
         !matches!(self, WaitReason::RateLimitGate | WaitReason::Probe | WaitReason::Pacing | WaitReason::RetryBudget)
     }
 
+    /// The HTTP status behind the wait, when the server answered: the retryable status, or 429.
+    pub fn status(self) -> Option<u16> {
+        match self {
+            WaitReason::RetryableStatus(status) => Some(status),
+            WaitReason::RateLimited => Some(429),
+            _ => None,
+        }
+    }
+
     /// A short stable name, for metric labels: `retryable_status`, `transport_failure`,
     /// `rate_limited`, `rate_limit_gate`, `probe`, `pacing`, `retry_budget`.
     pub fn label(self) -> &'static str {

@@ -55,6 +55,35 @@
 //! };
 //! assert_eq!(published.attempts, 3);
 //! ```
+//!
+//! ## Semver: what may grow
+//!
+//! The error kinds, events and settings that a minor release may extend are
+//! `#[non_exhaustive]`: [`PublishError`], [`ErrorKind`], [`Failure`], [`Event`], [`WaitReason`],
+//! [`RetryPolicy`], [`RetryBudgetConfig`], [`Post`], …. Match on them with a `_` arm (or on
+//! [`PublishError::kind`]); change a policy with its `with_*` methods, build a post with
+//! [`Post::builder`]. Neither of these compiles outside this crate:
+//!
+//! ```compile_fail
+//! fn exit_code(kind: postato_core::ErrorKind) -> u8 {
+//!     use postato_core::ErrorKind::*;
+//!     match kind {
+//!         InvalidInput => 2,
+//!         Permanent | IdempotencyConflict | BusinessKeyReused | InvalidResponse | OutcomeUnknown => 3,
+//!         RateLimited | Transient | Deadline => 4,
+//!         Cancelled => 130,
+//!     }
+//! }
+//! ```
+//!
+//! ```compile_fail
+//! let policy = postato_core::RetryPolicy { max_attempts: 3, ..Default::default() };
+//! ```
+//!
+//! ```
+//! let policy = postato_core::RetryPolicy::default().with_max_attempts(3);
+//! assert_eq!(policy.max_attempts, 3);
+//! ```
 #![deny(missing_docs)]
 
 pub mod bounds;

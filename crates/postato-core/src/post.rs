@@ -11,8 +11,11 @@ use crate::validate::ValidationError;
 ///
 /// Deserialises from the wire format plus `businessKey` (a campaign line); unknown fields are
 /// rejected so that a misspelt field is an error rather than silently dropped.
+/// Built with [`Post::builder`] (or [`Post::new`]); it may gain optional fields in a minor
+/// release, so it cannot be written as a struct literal outside this crate.
 #[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase", deny_unknown_fields)]
+#[non_exhaustive]
 pub struct Post {
     /// The caller's stable identifier for this logical post; the idempotency key derives from it.
     pub business_key: String,

@@ -107,6 +107,15 @@ impl<T: Transport> Client<T> {
         &self.inner.config.policy
     }
 
+    /// Counts a dead letter of `kind` in the client's metrics (if it has any): called by the
+    /// Publisher, and by whoever records a dead letter of its own (the CLI, for a campaign line
+    /// that is not a post).
+    pub fn count_dead_letter(&self, kind: &str) {
+        if let Some(metrics) = &self.inner.config.metrics {
+            metrics.add(crate::metrics::DEAD_LETTERS, 1, Some(kind));
+        }
+    }
+
     /// Tokens left in the shared retry budget.
     pub fn retry_budget_tokens(&self) -> f64 {
         self.inner.limits.budget_tokens()
@@ -119,8 +128,9 @@ impl<T: Transport> Client<T> {
     where
         T: 'static,
     {
-        let info = &crate::metrics::METRICS[5];
-        debug_assert_eq!(info.name, crate::metrics::RETRY_BUDGET_TOKENS);
+        let Some(info) = crate::metrics::METRICS.iter().find(|m| m.name == crate::metrics::RETRY_BUDGET_TOKENS) else {
+            return;
+        };
         let inner = Arc::downgrade(&self.inner);
         meter
             .f64_observable_gauge(info.name)

@@ -20,11 +20,20 @@ pub const WAIT_DURATION: &str = "postato.wait.duration";
 pub const PUBLISHES: &str = "postato.publishes";
 /// Tokens left in the client's shared retry budget.
 pub const RETRY_BUDGET_TOKENS: &str = "postato.retry_budget.tokens";
+/// Dead letters recorded in a result store, by `kind` (the error's kind; `invalid_input` for
+/// a campaign line that is not a post).
+pub const DEAD_LETTERS: &str = "postato.dead_letters";
+
+/// The bucket bounds of [`WAIT_DURATION`], in seconds: 1 ms to about 4.4 min (a pacing gap to
+/// a long Retry-After), each 4 times the last.
+pub const WAIT_BUCKETS: [f64; 10] = [0.001, 0.004, 0.016, 0.064, 0.256, 1.024, 4.096, 16.384, 65.536, 262.144];
 
 /// The label of [`RETRIES`], [`WAITS`] and [`WAIT_DURATION`].
 pub const REASON: &str = "reason";
 /// The label of [`PUBLISHES`].
 pub const OUTCOME: &str = "outcome";
+/// The label of [`DEAD_LETTERS`].
+pub const KIND: &str = "kind";
 
 /// How a metric is recorded.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -55,7 +64,7 @@ pub struct MetricInfo {
 }
 
 /// Every metric postato records.
-pub const METRICS: [MetricInfo; 6] = [
+pub const METRICS: [MetricInfo; 7] = [
     MetricInfo { name: ATTEMPTS, kind: MetricKind::Counter, unit: "{request}", help: "Requests sent", label: None },
     MetricInfo {
         name: RETRIES,
@@ -84,6 +93,13 @@ pub const METRICS: [MetricInfo; 6] = [
         unit: "{publish}",
         help: "Finished publishes, by outcome (published or the error's kind)",
         label: Some(OUTCOME),
+    },
+    MetricInfo {
+        name: DEAD_LETTERS,
+        kind: MetricKind::Counter,
+        unit: "{letter}",
+        help: "Dead letters recorded in a result store, by kind",
+        label: Some(KIND),
     },
     MetricInfo {
         name: RETRY_BUDGET_TOKENS,
@@ -154,7 +170,12 @@ mod otel {
                         counters.insert(name, (counter, info.label));
                     }
                     MetricKind::Histogram => {
-                        let histogram = meter.f64_histogram(name).with_unit(unit).with_description(help).build();
+                        let histogram = meter
+                            .f64_histogram(name)
+                            .with_unit(unit)
+                            .with_description(help)
+                            .with_boundaries(super::WAIT_BUCKETS.to_vec())
+                            .build();
                         histograms.insert(name, (histogram, info.label));
                     }
                     MetricKind::Gauge => {}

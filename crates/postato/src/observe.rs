@@ -56,11 +56,7 @@ pub(crate) fn observe(
             )
         }
         Event::Waiting { next_attempt, delay, reason } => {
-            let status = match reason {
-                WaitReason::RetryableStatus(status) => Some(*status),
-                WaitReason::RateLimited => Some(429),
-                _ => None,
-            };
+            let status = reason.status();
             tracing::info!(
                 business_key,
                 attempt = next_attempt,

@@ -426,7 +426,11 @@ impl<T: Transport> Publisher<T> {
                 payload: serde_json::to_string(post).ok(),
                 line,
             };
-            self.store.record_dead_letter(&letter, claimant).await
+            let recorded = self.store.record_dead_letter(&letter, claimant).await;
+            if recorded.is_ok() {
+                self.client.count_dead_letter(&letter.kind);
+            }
+            recorded
         } else {
             self.store.release(key, claimant).await
         };

@@ -60,9 +60,19 @@ async fn a_faulty_run_exports_every_metric_by_name_with_its_counts() {
     let retried = key("metrics-retried");
     sim.script_business_key(&retried, vec![respond(503), ScriptAction::Reset, ScriptAction::Ok]);
     assert_eq!(client.publish(&post(&retried)).await.unwrap().attempts, 3);
+    let limited = key("metrics-429");
+    let retry_after = [("Retry-After".to_owned(), "1".to_owned())].into_iter().collect();
+    let status = 429;
+    sim.script_business_key(
+        &limited,
+        vec![ScriptAction::Respond { status, headers: retry_after, body: None, body_text: None }, ScriptAction::Ok],
+    );
+    assert_eq!(client.publish(&post(&limited)).await.unwrap().attempts, 2);
+    // Through a Publisher: its dead letter is counted too.
     let refused = key("metrics-permanent");
     sim.script_business_key(&refused, vec![respond(400)]);
-    client.publish(&post(&refused)).await.unwrap_err();
+    let publisher = postato::Publisher::new(client.clone(), postato::MemoryStore::new());
+    publisher.publish(&post(&refused)).await.unwrap_err();
 
     provider.force_flush().unwrap();
     let values = exported(&exporter);
@@ -74,11 +84,14 @@ async fn a_faulty_run_exports_every_metric_by_name_with_its_counts() {
         );
     }
     let value = |key: &str| values.get(key).copied().unwrap_or_else(|| panic!("no {key} in {values:#?}"));
-    assert_eq!(value("postato.attempts"), 4.0);
+    assert_eq!(value("postato.attempts"), 6.0);
     assert_eq!(value("postato.retries{reason=retryable_status}"), 1.0);
     assert_eq!(value("postato.retries{reason=transport_failure}"), 1.0);
-    assert_eq!(value("postato.publishes{outcome=published}"), 1.0);
+    assert_eq!(value("postato.retries{reason=rate_limited}"), 1.0);
+    assert!(value("postato.waits{reason=rate_limited}") >= 1.0);
+    assert_eq!(value("postato.publishes{outcome=published}"), 2.0);
     assert_eq!(value("postato.publishes{outcome=permanent}"), 1.0);
+    assert_eq!(value("postato.dead_letters{kind=permanent}"), 1.0);
     assert!(value("postato.waits{reason=retryable_status}") >= 1.0);
     assert!(value("postato.wait.duration{reason=transport_failure}") >= 1.0);
     assert!(value("postato.retry_budget.tokens") > 0.0);

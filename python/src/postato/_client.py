@@ -243,7 +243,7 @@ class Client(_ClientBase):
 
         Returns one entry per post, in input order: its ``Post``, or the ``PostatoError`` it
         ended with (never raised: one failed post does not hide the others). Only an invalid
-        ``concurrency`` raises. Ctrl-C cancels the posts in flight and sends no more."""
+        ``concurrency``, ``deadline`` or ``max_attempts`` raises. Ctrl-C cancels the posts in flight and sends no more."""
         call = self._call_options(deadline, max_attempts)
         wires, errors = _many_wires(posts)
         native = self._native.publish_many(

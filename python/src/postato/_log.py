@@ -44,13 +44,26 @@ class RetryEvent:
 RetryHook = Callable[[RetryEvent], None]
 
 
+def _level_name(value: str) -> str:
+    """The level a ``tracing`` filter such as ``hyper=warn,postato=debug`` (the CLI's syntax)
+    gives postato: its ``postato=`` directive, else its bare level, else ``warn``."""
+    directives = [d.strip() for d in value.split(",") if d.strip()]
+    for directive in directives:
+        target, _, level = directive.partition("=")
+        if level and target.strip() == "postato":
+            return level.strip()
+    bare = [d for d in directives if "=" not in d]
+    return bare[-1] if bare else "warn"
+
+
 def configure_from_env() -> None:
     """Applies ``POSTATO_LOG``: a stderr handler on the ``postato`` logger at its level."""
     value = os.environ.get("POSTATO_LOG", "").strip().lower()
     if not value or logger.handlers:
         return
-    # A tracing filter such as "postato=debug,info" names its level last for postato's crates.
-    level_name = value.split(",")[0].split("=")[-1]
+    level_name = _level_name(value)
+    if level_name == "off":
+        return
     level = _LEVELS.get(level_name)
     if level is None:
         print(

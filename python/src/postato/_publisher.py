@@ -155,6 +155,13 @@ class Publisher:
         """``key_retention`` (seconds, default 24 h): how long the API keeps idempotency keys. A
         post sent longer ago whose outcome was never recorded raises ``OutcomeUnknownError``
         instead of being sent again."""
+        if client._call:
+            raise InvalidPostError(
+                "invalid setting: client: a Publisher publishes with its client's settings, and this client has "
+                "per-call options (with_options): give the Publisher the client itself, with deadline= and "
+                "max_attempts= as its settings",
+                field="client",
+            )
         self.client = client
         self.store: Union[SqliteStore, MemoryStore, PostgresStore] = store if store is not None else MemoryStore()
         self._native = _native.NativePublisher(

@@ -83,7 +83,8 @@ pub async fn run(args: &BatchArgs) -> u8 {
     if let (Some(addr), Some(metrics)) = (args.metrics, &metrics) {
         metrics.watch(client.clone());
         match crate::metrics::serve(addr, Arc::clone(metrics)).await {
-            Ok(bound) => terminal::info(&format!("metrics: http://{bound}/metrics")),
+            // Said even under --quiet: with port 0 it is the only way to find them.
+            Ok(bound) => terminal::eprintln(&format!("metrics: http://{bound}/metrics")),
             Err(e) => {
                 report::fatal(args.output, &format!("--metrics: cannot listen on {addr}: {e}"));
                 return exit::FAILURE;

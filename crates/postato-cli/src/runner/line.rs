@@ -92,8 +92,11 @@ pub(super) async fn process(
         }
     };
     if let Some(letter) = letter {
-        if let Err(e) = publisher.store().record_dead_letter(&letter, publisher.worker()).await {
-            tracing::error!(business_key = letter.business_key.as_str(), error = %e, "could not record a dead letter");
+        match publisher.store().record_dead_letter(&letter, publisher.worker()).await {
+            Ok(()) => publisher.client().count_dead_letter(&letter.kind),
+            Err(e) => {
+                tracing::error!(business_key = letter.business_key.as_str(), error = %e, "could not record a dead letter")
+            }
         }
         tally.count_dead_letter(&letter.kind);
     }

@@ -18,7 +18,12 @@ const COLOUR_VARIABLES: [&str; 4] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "
 /// Runs `postato` as [`postato`] does, with `env` set and no colour variable inherited.
 pub async fn postato_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut command = tokio::process::Command::new(BIN);
-    command.args(args).env_remove("POSTATO_API_KEY").env_remove("POSTATO_WORKSPACE_ID").env_remove("POSTATO_BASE_URL");
+    command
+        .args(args)
+        .env_remove("POSTATO_API_KEY")
+        .env_remove("POSTATO_WORKSPACE_ID")
+        .env_remove("POSTATO_BASE_URL")
+        .env_remove("POSTATO_LOG");
     for variable in COLOUR_VARIABLES {
         command.env_remove(variable);
     }
