@@ -70,6 +70,12 @@ async function main(): Promise<void> {
   const client = new Client(options);
   const fromEnv = new Client(); // POSTATO_API_KEY, POSTATO_WORKSPACE_ID, POSTATO_BASE_URL
   const postType: PostType = 'story';
+  // tsc fails on an unused @ts-expect-error: were these types loosened, these lines would fail.
+  // @ts-expect-error a status the API does not know
+  const wrongStatus: PostStatus = 'now';
+  // @ts-expect-error a thread item has no alt
+  const wrongItem: ThreadItem = { text: 'x', alt: 'y' };
+  console.log(wrongStatus, wrongItem);
   const thread: ThreadItem[] = [{ text: 'one', media: [{ id: 'm1' }] }, { text: 'two' }];
   const status: PostStatus = 'scheduled';
   const input: PostInput = {

@@ -69,6 +69,10 @@ def main() -> None:
         urgent: Client = client.with_options(deadline=5.0, max_attempts=2)
         scheduled: Status = "scheduled"
         thread: List[ThreadItem] = [{"text": "one", "media": [{"id": "m1"}]}, {"text": "two"}]
+        # mypy --strict reports an unused ignore: were these types loosened, these lines would fail.
+        wrong_item: ThreadItem = {"text": "x", "alt": "y"}  # type: ignore[typeddict-unknown-key]
+        wrong_status: Status = "now"  # type: ignore[assignment]
+        print(wrong_item, wrong_status)
         urgent.publish("draft-u", "x", "acc", thread, status=scheduled, deadline=1.0, max_attempts=1)
         print(from_env)
         post: Post = client.publish(

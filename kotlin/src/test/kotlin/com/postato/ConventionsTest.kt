@@ -44,6 +44,11 @@ class ConventionsTest {
         assertEquals(3u, published.attempts)
         assertEquals(listOf(Triple(k, 2u, 503.toUShort()), Triple(k, 3u, null)), seen.map { Triple(it.businessKey, it.attempt, it.status) })
         assertTrue(seen[0].reason.contains("503") && seen[0].delayMs > 0uL, "${seen[0]}")
+        seen.clear()
+        val limited = Support.key("kt-listener-429")
+        sim.script(limited, """[{"action":"respond","status":429,"headers":{"Retry-After":"2"}},{"action":"ok"}]""")
+        assertEquals(2u, client(ClientOptions(), listener).publish(Support.post(limited)).attempts)
+        assertEquals(listOf(Triple(2u, 429.toUShort(), 2000uL)), seen.map { Triple(it.attempt, it.status, it.delayMs) })
     }
 
     @Test
