@@ -20,10 +20,24 @@ pub struct RetryEvent {
     pub status: Option<u16>,
 }
 
-/// Called before each retry, on one of postato's worker threads: keep it quick.
+/// What a listener threw, as Rust sees it.
+#[derive(Debug, thiserror::Error, uniffi::Error)]
+pub enum ListenerError {
+    #[error("{reason}")]
+    Failed { reason: String },
+}
+
+impl From<uniffi::UnexpectedUniFFICallbackError> for ListenerError {
+    fn from(e: uniffi::UnexpectedUniFFICallbackError) -> Self {
+        ListenerError::Failed { reason: e.reason }
+    }
+}
+
+/// Called before each retry, on one of postato's worker threads: keep it quick. Whatever it
+/// throws arrives as a `ListenerError` (never a panic) and the publish goes on.
 #[uniffi::export(with_foreign)]
 pub trait RetryListener: Send + Sync {
-    fn on_retry(&self, event: RetryEvent);
+    fn on_retry(&self, event: RetryEvent) -> Result<(), ListenerError>;
 }
 
 /// The client's event hook for `listener`.
@@ -41,10 +55,17 @@ pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&str, &Event) + Send + 
             reason: reason.to_string(),
             status,
         };
-        // A foreign exception arrives as a panic of the generated code: caught here, so that it
-        // never unwinds through the publish.
-        if std::panic::catch_unwind(AssertUnwindSafe(|| listener.on_retry(event))).is_err() {
-            eprintln!("postato: the retry listener threw on a retry of {business_key} (the publish goes on)");
+        // A foreign exception arrives as an `Err`; a panic (a bug of ours) is caught too, so that
+        // neither unwinds through the publish.
+        match std::panic::catch_unwind(AssertUnwindSafe(|| listener.on_retry(event))) {
+            Ok(Ok(())) => {}
+            Ok(Err(ListenerError::Failed { reason })) => {
+                let first_line = reason.lines().next().unwrap_or_default();
+                eprintln!("postato: the retry listener threw on a retry of {business_key}: {first_line} (the publish goes on)");
+            }
+            Err(_) => {
+                eprintln!("postato: the retry listener panicked on a retry of {business_key} (the publish goes on)")
+            }
         }
     }
 }

@@ -13,7 +13,7 @@ mod types;
 
 pub use client::{CancelHandle, Client, Publisher, Store};
 pub use errors::{PostatoError, ResponseMeta};
-pub use events::{RetryEvent, RetryListener};
+pub use events::{ListenerError, RetryEvent, RetryListener};
 pub use types::{
     ClientDefaults, ClientOptions, Content, DeadLetter, Media, PostInput, PublishOptions, PublishedPost, StoreCounts,
     ThreadItem,
