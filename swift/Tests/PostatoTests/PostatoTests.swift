@@ -80,6 +80,8 @@ final class PostatoTests: XCTestCase {
             XCTAssertEqual(status, 400)
             XCTAssertEqual(attempts, 1)
             XCTAssertTrue(meta.requestId?.hasPrefix("req_") ?? false)
+        } catch let error as PostatoError {
+            XCTFail("expected Permanent, got \(error) (request \(error.requestId ?? "none"))")
         }
     }
 

@@ -74,6 +74,12 @@ class ConventionsTest {
             runBlocking { client(ClientOptions(maxAttempts = 2u)).publish(Support.post(t)) }
         }
         assertTrue(transient.meta.requestId != null && transient.meta.requestId != error.meta.requestId)
+        val any: PostatoException = transient
+        assertEquals(transient.meta.requestId, any.requestId, "readable from the base type")
+        val invalid = assertThrows<PostatoException.InvalidPost> {
+            runBlocking { client(ClientOptions()).publish(Support.post("")) }
+        }
+        assertEquals(null, (invalid as PostatoException).responseMeta, "no answer behind an invalid post")
     }
 
     @Test
