@@ -32,9 +32,13 @@ generate postato_testing_uniffi kotlin/target/generated-test-sources/uniffi Post
 # Fail if generation produced something unusable.
 grep -q "suspend fun \`publish\`" kotlin/target/generated-sources/uniffi/com/postato/postato_uniffi.kt
 grep -q "sealed class PostatoException" kotlin/target/generated-sources/uniffi/com/postato/postato_uniffi.kt
-grep -q "func publish(post: PostInput) *async throws" swift/Sources/Postato/Postato.swift
-# The hand-written swift/Sources/Postato/TaskCancellation.swift (never deleted here) calls these.
-test "$(grep -c 'open func publishCancellable(post: PostInput, cancel: CancelHandle) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift)" = 2
+grep -q "func publish(post: PostInput, options: PublishOptions?) *async throws" swift/Sources/Postato/Postato.swift
+# The hand-written swift/Sources/Postato/TaskCancellation.swift (never deleted here) calls these:
+# the Client's with per-call options, the Publisher's without.
+grep -q 'open func publishCancellable(post: PostInput, cancel: CancelHandle, options: PublishOptions? = nil) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift
+grep -q 'open func publishCancellable(post: PostInput, cancel: CancelHandle) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift
+# And swift/Sources/Postato/ResponseMetadata.swift reads these cases' `meta`.
+test "$(grep -c 'case [A-Za-z]*(.*meta: ResponseMeta' swift/Sources/Postato/Postato.swift)" = 6
 grep -q "open class CancelHandle: .*Sendable" swift/Sources/Postato/Postato.swift
 grep -q "module PostatoFFI" swift/Sources/PostatoFFI/include/module.modulemap
 grep -q "suspend fun \`startSimulator\`" kotlin/target/generated-test-sources/uniffi/com/postato/testing/postato_testing_uniffi.kt
