@@ -75,13 +75,13 @@ const LOG_LEVELS = ['error', 'warn', 'info', 'debug', 'trace'];
  * `postato=debug` is read for its level.
  */
 function loggerFromEnv() {
-  const value = (process.env.POSTATO_LOG ?? '').trim().toLowerCase();
-  if (value === '') return null;
-  const name = levelName(value);
-  if (name === 'off') return null;
+  const name = native.logLevel();
+  if (name === null || name === undefined || name === 'off') return null;
   const level = LOG_LEVELS.indexOf(name === 'warning' ? 'warn' : name);
   if (level < 0) {
-    process.emitWarning(`POSTATO_LOG=${JSON.stringify(value)} is not a level: use error, warn, info, debug or trace`);
+    process.emitWarning(
+      `POSTATO_LOG gives level ${JSON.stringify(name)}, which is not one: use error, warn, info, debug or trace`,
+    );
     return null;
   }
   const line = (at) => (message, fields) =>
@@ -90,21 +90,6 @@ function loggerFromEnv() {
       `${new Date().toISOString()} ${at.toUpperCase()} postato: ${message} ${JSON.stringify(fields)}\n`,
     );
   return { error: line('error'), warn: line('warn'), info: line('info'), debug: line('debug') };
-}
-
-/**
- * The level a `tracing` filter such as `hyper=warn,postato=debug` (the CLI's syntax) gives
- * postato: its `postato=` directive, else its bare level, else `warn`.
- */
-function levelName(value) {
-  const directives = value
-    .split(',')
-    .map((d) => d.trim())
-    .filter(Boolean);
-  const own = directives.find((d) => d.split('=')[0].trim() === 'postato' && d.includes('='));
-  if (own !== undefined) return own.split('=')[1].trim();
-  const bare = directives.filter((d) => !d.includes('='));
-  return bare.length > 0 ? bare[bare.length - 1] : 'warn';
 }
 
 /**
@@ -433,8 +418,6 @@ function idempotencyKey(businessKey) {
 }
 
 module.exports = {
-  /** @internal For tests: the level POSTATO_LOG gives postato. */
-  _levelName: levelName,
   Client,
   Publisher,
   SqliteStore,

@@ -86,8 +86,9 @@ test('onRetry and logger are checked; null is left out', () => {
   assert.throws(() => client(sim, { onRetry: 'log' }), /onRetry/);
   assert.throws(() => client(sim, { logger: 'console' }), /logger/);
   client(sim, { onRetry: null, logger: null });
-  assert.equal(postato._levelName('hyper=warn,postato=debug'), 'debug');
-  assert.equal(postato._levelName('info'), 'info');
+  const native = require('../native.js');
+  assert.equal(native.logLevel('hyper=warn,postato=debug'), 'debug');
+  assert.equal(native.logLevel('info'), 'info');
 });
 
 test('POSTATO_LOG logs retries on stderr; a client with a hook lets the process exit', () => {

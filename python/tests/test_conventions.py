@@ -22,6 +22,13 @@ def _failing(sim: Simulator, k: str, n: int, status: int = 503) -> None:
     sim.script(k, [{"action": "respond", "status": status}] * n)
 
 
+def _attempts_of_failure(publish: Any, error: type = postato.TransientPostError) -> int:
+    """The attempts of the error ``publish()`` must raise."""
+    with pytest.raises(error) as caught:
+        publish()
+    return int(caught.value.attempts)
+
+
 def _client(sim: Simulator, **kwargs: Any) -> postato.Client:
     return postato.Client(sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0, **kwargs)
 
@@ -53,11 +60,11 @@ def test_a_publisher_refuses_a_client_with_per_call_options(sim: Simulator) -> N
 
 
 def test_postato_log_reads_the_cli_filter_syntax() -> None:
-    from postato._log import _level_name
+    from postato import _native
 
-    assert _level_name("hyper=warn,postato=debug") == "debug"
-    assert _level_name("info") == "info"
-    assert _level_name("hyper=warn") == "warn"
+    assert _native.log_level("hyper=warn,postato=debug") == "debug"
+    assert _native.log_level("info") == "info"
+    assert _native.log_level("hyper=warn") == "warn"
 
 
 def test_on_retry_is_called_for_async_publishes_too(sim: Simulator, key: Any) -> None:
@@ -146,14 +153,10 @@ def test_per_call_max_attempts_changes_one_publish(sim: Simulator, key: Any) -> 
     client = _client(sim, max_attempts=5)
     k = key("call-attempts")
     _failing(sim, k, 5)
-    with pytest.raises(postato.TransientPostError) as caught:
-        client.publish(**post_args(k), max_attempts=2)
-    assert caught.value.attempts == 2
+    assert _attempts_of_failure(lambda: client.publish(**post_args(k), max_attempts=2)) == 2
     k = key("call-usual")
     _failing(sim, k, 5)
-    with pytest.raises(postato.TransientPostError) as caught:
-        client.publish(**post_args(k))
-    assert caught.value.attempts == 5
+    assert _attempts_of_failure(lambda: client.publish(**post_args(k))) == 5
 
 
 def test_with_options_applies_to_every_publish_of_the_copy_and_keywords_win(sim: Simulator, key: Any) -> None:
@@ -162,19 +165,14 @@ def test_with_options_applies_to_every_publish_of_the_copy_and_keywords_win(sim:
     assert urgent.workspace_id == client.workspace_id
     k = key("with-options")
     _failing(sim, k, 5)
-    with pytest.raises(postato.TransientPostError) as caught:
-        urgent.publish(**post_args(k))
-    assert caught.value.attempts == 3
+    assert _attempts_of_failure(lambda: urgent.publish(**post_args(k))) == 3
     k = key("with-options-keyword")
     _failing(sim, k, 5)
-    with pytest.raises(postato.TransientPostError) as caught:
-        urgent.publish(**post_args(k), max_attempts=1)
-    assert caught.value.attempts == 1
+    assert _attempts_of_failure(lambda: urgent.publish(**post_args(k), max_attempts=1)) == 1
     k = key("with-options-deadline")
     _failing(sim, k, 5)
-    with pytest.raises(postato.DeadlineExceededError) as deadline:
-        client.with_options(deadline=0.05).publish(**post_args(k))
-    assert deadline.value.attempts == 1
+    late = client.with_options(deadline=0.05)
+    assert _attempts_of_failure(lambda: late.publish(**post_args(k)), postato.DeadlineExceededError) == 1
 
 
 def test_per_call_options_are_checked_by_the_client_settings_rules(sim: Simulator, key: Any) -> None:

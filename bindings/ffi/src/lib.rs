@@ -12,6 +12,13 @@ mod runtime;
 mod store;
 
 pub use many::{many_options, publish_many};
+
+/// The level `POSTATO_LOG` (or `filter`, when given) gives postato's lines in a binding's own
+/// logger ([`postato::env::log_level`]); `None` when the variable is unset or empty.
+pub fn log_level(filter: Option<String>) -> Option<String> {
+    let filter = filter.or_else(|| std::env::var(postato::env::LOG).ok())?;
+    (!filter.trim().is_empty()).then(|| postato::env::log_level(&filter))
+}
 pub use options::{client_builder, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units};
 pub use post::parse_post;
 pub use publisher::publisher;

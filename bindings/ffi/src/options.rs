@@ -118,7 +118,7 @@ impl GivenOptions {
             None => Ok(default),
         };
         let mut options = ClientOptions::default();
-        options.base_url = given_or_env(self.base_url, env::BASE_URL)?.or(defaults.base_url);
+        options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(defaults.base_url);
         options.max_attempts =
             counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?;
         options.attempt_timeout =
@@ -145,15 +145,6 @@ impl GivenOptions {
     }
 }
 
-/// A setting as given, else its environment variable (`None` when neither is there; a
-/// variable set but empty is an error naming it).
-fn given_or_env(given: Option<String>, variable: &str) -> Result<Option<String>, PublishError> {
-    match given {
-        Some(value) => Ok(Some(value)),
-        None => env::setting(variable),
-    }
-}
-
 /// A client's builder from a language's arguments: the API key, workspace and base URL each
 /// from its argument, else the environment (`POSTATO_API_KEY`, `POSTATO_WORKSPACE_ID`,
 /// `POSTATO_BASE_URL`), else (for the base URL) the default; a key or workspace given
@@ -166,8 +157,8 @@ pub fn client_builder(
     units: Units,
     language: &str,
 ) -> Result<ClientBuilder, PublishError> {
-    let api_key = given_or_env(api_key, env::API_KEY)?;
-    let workspace_id = given_or_env(workspace_id, env::WORKSPACE_ID)?;
+    let api_key = env::given_or(api_key, env::API_KEY)?;
+    let workspace_id = env::given_or(workspace_id, env::WORKSPACE_ID)?;
     let mut builder = options.resolve(units)?.apply(Client::builder().language(language));
     if let Some(key) = api_key {
         builder = builder.api_key(key);

@@ -15,6 +15,12 @@ pub fn idempotency_key(business_key: String) -> napi::Result<String> {
     postato::checked_idempotency_key(&business_key).map_err(|e| errors::publish_error(&e.into()))
 }
 
+/// The level `POSTATO_LOG` (or `filter`) gives the wrapper's stderr logger; null when unset.
+#[napi]
+pub fn log_level(filter: Option<String>) -> Option<String> {
+    postato_ffi::log_level(filter)
+}
+
 /// The Rust library's version.
 #[napi]
 pub fn version() -> String {

@@ -9,6 +9,13 @@ mod runtime;
 
 use pyo3::prelude::*;
 
+/// The level `POSTATO_LOG` (or `filter`) gives the `postato` logger; `None` when unset.
+#[pyfunction]
+#[pyo3(signature = (filter=None))]
+fn log_level(filter: Option<String>) -> Option<String> {
+    postato_ffi::log_level(filter)
+}
+
 /// The idempotency key of a business key.
 #[pyfunction]
 fn idempotency_key(business_key: &str) -> PyResult<String> {
@@ -54,6 +61,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init(m.py())?;
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
+    m.add_function(wrap_pyfunction!(log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;

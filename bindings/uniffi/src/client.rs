@@ -56,7 +56,7 @@ impl Client {
     ) -> Result<Arc<Self>, PostatoError> {
         let mut builder = postato_ffi::client_builder(api_key, workspace_id, options.given(), Units::Millis, "uniffi")?;
         if let Some(listener) = listener {
-            builder = builder.on_event(events::hook(listener));
+            builder = builder.on_retry(events::hook(listener));
         }
         let _guard = runtime::enter();
         Ok(Arc::new(Client { client: builder.build()? }))

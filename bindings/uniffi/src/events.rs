@@ -2,7 +2,7 @@
 //! core events as the Rust client's `on_retry`. A listener that throws is reported on
 //! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
 
-use postato::Event;
+use postato::RetryInfo;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -40,20 +40,16 @@ pub trait RetryListener: Send + Sync {
     fn on_retry(&self, event: RetryEvent) -> Result<(), ListenerError>;
 }
 
-/// The client's event hook for `listener`.
-pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&str, &Event) + Send + Sync + 'static {
-    move |business_key: &str, event: &Event| {
-        let Event::Waiting { next_attempt, delay, reason } = event else { return };
-        if !reason.is_retry() {
-            return;
-        }
-        let status = reason.status();
+/// The client's retry hook for `listener`.
+pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&RetryInfo) + Send + Sync + 'static {
+    move |retry: &RetryInfo| {
+        let business_key = retry.business_key.as_str();
         let event = RetryEvent {
             business_key: business_key.to_owned(),
-            attempt: *next_attempt,
-            delay_ms: u64::try_from(delay.as_millis()).unwrap_or(u64::MAX),
-            reason: reason.to_string(),
-            status,
+            attempt: retry.next_attempt,
+            delay_ms: u64::try_from(retry.delay.as_millis()).unwrap_or(u64::MAX),
+            reason: retry.reason.to_string(),
+            status: retry.reason.status(),
         };
         // A foreign exception arrives as an `Err`; a panic (a bug of ours) is caught too, so that
         // neither unwinds through the publish.

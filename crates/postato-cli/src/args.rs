@@ -135,16 +135,6 @@ pub struct ConnectionArgs {
     pub fast_forward_waits: bool,
 }
 
-/// A setting from its flag, else its environment variable ([`postato::env::setting`]: one set
-/// but empty or not UTF-8 is an error naming it). A flag given empty is given: the client
-/// refuses it (an empty base URL must never mean the production API).
-fn setting(flag: &Option<String>, variable: &str) -> Result<Option<String>, PublishError> {
-    match flag {
-        Some(value) => Ok(Some(value.clone())),
-        None => env::setting(variable),
-    }
-}
-
 fn missing(field: &str, flag: &str, env: &str) -> PublishError {
     PublishError::InvalidInput(ValidationError::setting(field, format!("is missing: pass {flag} or set {env}")))
 }
@@ -152,9 +142,9 @@ fn missing(field: &str, flag: &str, env: &str) -> PublishError {
 impl ConnectionArgs {
     /// A client builder from the flags and environment.
     pub fn builder(&self) -> Result<ClientBuilder, PublishError> {
-        let api_key =
-            setting(&self.api_key, env::API_KEY)?.ok_or_else(|| missing("apiKey", "--api-key", env::API_KEY))?;
-        let workspace = setting(&self.workspace, env::WORKSPACE_ID)?
+        let api_key = env::given_or(self.api_key.clone(), env::API_KEY)?
+            .ok_or_else(|| missing("apiKey", "--api-key", env::API_KEY))?;
+        let workspace = env::given_or(self.workspace.clone(), env::WORKSPACE_ID)?
             .ok_or_else(|| missing("workspaceId", "--workspace", env::WORKSPACE_ID))?;
         let mut builder = Client::builder()
             .api_key(api_key)
@@ -165,7 +155,7 @@ impl ConnectionArgs {
             .backoff(Duration::from_millis(self.backoff_base_ms), Duration::from_millis(self.backoff_cap_ms))
             .deadline(self.deadline_ms.map(Duration::from_millis))
             .fast_forward_waits(self.fast_forward_waits);
-        if let Some(url) = setting(&self.base_url, env::BASE_URL)? {
+        if let Some(url) = env::given_or(self.base_url.clone(), env::BASE_URL)? {
             builder = builder.base_url(url);
         }
         Ok(builder)

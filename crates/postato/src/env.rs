@@ -24,6 +24,29 @@ pub fn setting(name: &str) -> Result<Option<String>, PublishError> {
     }
 }
 
+/// A setting as given, else its environment variable ([`setting`]): the precedence every
+/// language client and the CLI share. The variable is not read when the setting is given.
+pub fn given_or(given: Option<String>, name: &str) -> Result<Option<String>, PublishError> {
+    match given {
+        Some(value) => Ok(Some(value)),
+        None => setting(name),
+    }
+}
+
+/// The level a [`LOG`] value gives postato's own lines, read as the CLI's `tracing` filter
+/// reads it: its `postato=LEVEL` directive, else its last bare level, else `warn`
+/// (`hyper=warn,postato=debug` → `debug`; `info` → `info`; `off` → `off`). For the bindings,
+/// which log through their language's loggers.
+pub fn log_level(filter: &str) -> String {
+    let directives: Vec<&str> = filter.split(',').map(str::trim).filter(|d| !d.is_empty()).collect();
+    let own = directives.iter().find_map(|d| match d.split_once('=') {
+        Some((target, level)) if target.trim() == "postato" => Some(level.trim()),
+        _ => None,
+    });
+    let bare = directives.iter().rev().find(|d| !d.contains('='));
+    own.or(bare.copied()).unwrap_or("warn").to_ascii_lowercase()
+}
+
 fn invalid(name: &str, message: &str) -> PublishError {
     PublishError::InvalidInput(ValidationError::setting(name, message))
 }
@@ -42,5 +65,15 @@ mod tests {
         assert!(error.to_string().contains("POSTATO_TEST_ENV_EMPTY"), "{error}");
         std::env::set_var("POSTATO_TEST_ENV_SET", "ws_1");
         assert_eq!(setting("POSTATO_TEST_ENV_SET").unwrap().as_deref(), Some("ws_1"));
+        assert_eq!(given_or(Some("arg".into()), "POSTATO_TEST_ENV_EMPTY").unwrap().as_deref(), Some("arg"));
+        assert!(given_or(None, "POSTATO_TEST_ENV_EMPTY").is_err());
+    }
+
+    #[test]
+    fn the_log_level_is_read_as_the_cli_reads_its_filter() {
+        assert_eq!(log_level("hyper=warn,postato=debug"), "debug");
+        assert_eq!(log_level("INFO"), "info");
+        assert_eq!(log_level("hyper=warn"), "warn");
+        assert_eq!(log_level("off"), "off");
     }
 }

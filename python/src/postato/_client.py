@@ -74,7 +74,7 @@ def _client_defaults() -> ClientDefaults:
 DEFAULTS = _client_defaults()
 
 
-def _call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
+def _given_call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
     """The per-call options given (``None``: not given), type-checked by name."""
     given = {
         "deadline": setting_number("deadline", deadline),
@@ -178,8 +178,7 @@ class _ClientBase:
 
             client.with_options(deadline=5).publish(...)
         """
-        call = dict(self._call)
-        call.update(_call_options(deadline, max_attempts))
+        call = self._call_options(deadline, max_attempts)
         _native.NativeClient.check_call_options(call.get("deadline"), call.get("max_attempts"))
         copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__)
@@ -189,7 +188,7 @@ class _ClientBase:
     def _call_options(self, deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
         """The options of one call: its keywords over ``with_options``."""
         call = dict(self._call)
-        call.update(_call_options(deadline, max_attempts))
+        call.update(_given_call_options(deadline, max_attempts))
         return call
 
     @property

@@ -1,17 +1,19 @@
 """Retries and failures from Rust: the ``postato`` logger, ``POSTATO_LOG``, and ``on_retry``.
 
-``POSTATO_LOG`` (``error``, ``warn``, ``info``, ``debug`` or ``trace``, as for the CLI) gives
-the ``postato`` logger a stderr handler at that level when the package is imported, unless
-the application configured the logger itself.
+``POSTATO_LOG`` (``error``, ``warn``, ``info``, ``debug`` or ``trace``, or a filter such as
+``hyper=warn,postato=debug``, read by the extension as the CLI reads it) gives the ``postato``
+logger a stderr handler at that level when the package is imported, unless the application
+configured the logger itself.
 """
 
 from __future__ import annotations
 
 import logging
-import os
 import sys
 from dataclasses import dataclass
 from typing import Callable, Optional
+
+from . import _native
 
 logger = logging.getLogger("postato")
 
@@ -44,30 +46,15 @@ class RetryEvent:
 RetryHook = Callable[[RetryEvent], None]
 
 
-def _level_name(value: str) -> str:
-    """The level a ``tracing`` filter such as ``hyper=warn,postato=debug`` (the CLI's syntax)
-    gives postato: its ``postato=`` directive, else its bare level, else ``warn``."""
-    directives = [d.strip() for d in value.split(",") if d.strip()]
-    for directive in directives:
-        target, _, level = directive.partition("=")
-        if level and target.strip() == "postato":
-            return level.strip()
-    bare = [d for d in directives if "=" not in d]
-    return bare[-1] if bare else "warn"
-
-
 def configure_from_env() -> None:
     """Applies ``POSTATO_LOG``: a stderr handler on the ``postato`` logger at its level."""
-    value = os.environ.get("POSTATO_LOG", "").strip().lower()
-    if not value or logger.handlers:
-        return
-    level_name = _level_name(value)
-    if level_name == "off":
+    level_name = _native.log_level()
+    if level_name is None or level_name == "off" or logger.handlers:
         return
     level = _LEVELS.get(level_name)
     if level is None:
         print(
-            f"postato: POSTATO_LOG={value!r} is not a level: use error, warn, info, debug or trace",
+            f"postato: POSTATO_LOG gives level {level_name!r}, which is not one: use error, warn, info, debug or trace",
             file=sys.stderr,
         )
         return
