@@ -219,7 +219,7 @@ class Client {
 
   /**
    * Publishes every post, `concurrency` at once (default `DEFAULTS.concurrency`), each as
-   * `publish` would, sharing this client's rate-limit gate and retry budget. Resolves to one
+   * `publish` would, sharing this client's rate-limit gates and retry budget. Resolves to one
    * entry per post, in input order, shaped as `Promise.allSettled`'s:
    * `{ status: 'fulfilled', value: Post }` or `{ status: 'rejected', reason: PostatoError }`;
    * one post's failure never rejects the call. An aborted `signal` rejects with an AbortError:

@@ -61,7 +61,7 @@ cargo test --workspace --lib --bins --tests --examples -- --skip chaos_run --ski
   --skip simulation_of_the_shared_machinery
 cargo test --workspace --doc
 
-section "Deterministic simulation of the shared machinery (10,000 seeds on a virtual clock)"
+section "Deterministic simulation of the shared machinery (10,000 seeds and every seed that once failed, on a virtual clock)"
 cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --nocapture
 
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"

@@ -26,7 +26,7 @@ pub const DEADLINE: Option<Duration> = None;
 pub const MAX_RATE_LIMIT_WAITS: u32 = 20;
 /// A wait longer than this (a Retry-After, a hold, pacing or an empty budget) ends the publish.
 pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
-/// The wait on a 429 whose Retry-After is missing or unreadable.
+/// The wait on a 429 whose Retry-After is missing, unreadable or zero.
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The largest request body the API accepts (its 413 limit), so the largest campaign line

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::{PublishError, TransportFailure};
 use crate::event::Event;
-use crate::limits::SharedLimits;
+use crate::limits::{Scope, SharedLimits};
 use crate::machine::{Action, PublishMachine, Published};
 use crate::request::Request;
 use crate::response::Response;
@@ -44,16 +44,18 @@ pub async fn drive<T: Transport, C: Clock>(
     limits: Option<&SharedLimits>,
     mut on_event: impl FnMut(&Event) + Send,
 ) -> Result<Published, PublishError> {
+    let scope = machine.request().scope().clone();
+    let scope = &scope;
     loop {
         let now = clock.now();
         let action = match limits {
-            Some(limits) => machine.poll_with(now, |next| limits.admit(now, next)),
+            Some(limits) => machine.poll_with(now, |next| limits.admit(scope, now, next)),
             None => machine.poll(now),
         };
         // An admitted send is the limits' until settled: the guard reports it abandoned if
         // anything (a panicking hook, a dropped future) ends this publish before its outcome.
         let in_flight = match (&action, limits) {
-            (Action::Send(_), Some(limits)) => Some(InFlight { limits, sent_at: now, settled: false }),
+            (Action::Send(_), Some(limits)) => Some(InFlight { limits, scope, sent_at: now, settled: false }),
             _ => None,
         };
         while let Some(event) = machine.poll_event() {
@@ -67,14 +69,14 @@ pub async fn drive<T: Transport, C: Clock>(
                     Ok(response) => {
                         if let Some(mut in_flight) = in_flight {
                             in_flight.settled = true;
-                            in_flight.limits.on_response(now, in_flight.sent_at, &response);
+                            in_flight.limits.on_response(scope, now, in_flight.sent_at, &response);
                         }
                         machine.handle_response(now, &response);
                     }
                     Err(failure) => {
                         if let Some(mut in_flight) = in_flight {
                             in_flight.settled = true;
-                            in_flight.limits.on_transport_failure(in_flight.sent_at);
+                            in_flight.limits.on_transport_failure(scope, now, in_flight.sent_at);
                         }
                         machine.handle_transport_failure(now, failure);
                     }
@@ -92,6 +94,7 @@ pub async fn drive<T: Transport, C: Clock>(
 /// A send the shared limits count as in flight; dropped unsettled, it was abandoned.
 struct InFlight<'a> {
     limits: &'a SharedLimits,
+    scope: &'a Scope,
     sent_at: Timestamp,
     settled: bool,
 }
@@ -99,7 +102,7 @@ struct InFlight<'a> {
 impl Drop for InFlight<'_> {
     fn drop(&mut self) {
         if !self.settled {
-            self.limits.on_abandoned();
+            self.limits.on_abandoned(self.scope, self.sent_at);
         }
     }
 }

@@ -20,7 +20,7 @@
 //! | 400, 401, 403, 404, 413, 415 and other 4xx not listed (and unexpected 1xx/3xx) | `Permanent`: never retried |
 //! | 408 Request Timeout, 409 Conflict (request in progress) | retried with backoff, same key |
 //! | 422 with error code `idempotency_key_reused` | `IdempotencyConflict`: never retried |
-//! | 429 | wait Retry-After (seconds or HTTP-date; missing or unreadable: 1 s), retry with the same key; these waits do not use up attempts but are capped (20) and bounded by the deadline; a Retry-After above `max_retry_after` (60 s) ends with `RateLimited` |
+//! | 429 | wait Retry-After (seconds or HTTP-date; missing, unreadable or zero: 1 s), retry with the same key; these waits do not use up attempts but are capped (20) and bounded by the deadline; a Retry-After above `max_retry_after` (60 s) ends with `RateLimited` |
 //! | 500, 502, 503, 504 and other 5xx except 501, 505 | retried with backoff; a 503's Retry-After is a minimum (capped at `max_retry_after`) |
 //! | 501, 505 | `Permanent` |
 //! | transport failure | retried with backoff, same key |
@@ -116,15 +116,15 @@ pub use key::{
     check_business_key_reuse, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint,
 };
 pub use limits::{
-    Admission, GateSnapshot, LimitsSnapshot, RateLimitGate, RetryBudget, RetryBudgetConfig, SharedLimits,
-    WhenBudgetEmpty,
+    Admission, GateSnapshot, LimitsSnapshot, RateLimitGate, RetryBudget, RetryBudgetConfig, Scope, SharedLimits,
+    WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use post_builder::PostBuilder;
 pub use request::{Request, VERSION};
-pub use response::{classify, parse_published_body, PublishedBody, Response, Verdict};
+pub use response::{classify, parse_published_body, LimitScope, PublishedBody, Response, Verdict};
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
 pub use secret::ApiKey;
 pub use time::Timestamp;

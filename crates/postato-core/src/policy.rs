@@ -36,7 +36,7 @@ pub struct RetryPolicy {
     pub max_rate_limit_waits: u32,
     /// A Retry-After above this ends the publish with `RateLimited`; default [`MAX_RETRY_AFTER`](defaults::MAX_RETRY_AFTER).
     pub max_retry_after: Duration,
-    /// The wait on a 429 whose Retry-After is missing or unreadable; default [`DEFAULT_RETRY_AFTER`](defaults::DEFAULT_RETRY_AFTER).
+    /// The wait on a 429 whose Retry-After is missing, unreadable or zero; default [`DEFAULT_RETRY_AFTER`](defaults::DEFAULT_RETRY_AFTER).
     pub default_retry_after: Duration,
     /// The limit on one attempt, from sending to the end of the response; default [`ATTEMPT_TIMEOUT`](defaults::ATTEMPT_TIMEOUT).
     pub attempt_timeout: Duration,

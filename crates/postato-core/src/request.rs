@@ -4,6 +4,7 @@ use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 
 use crate::key::{idempotency_key, payload_fingerprint};
+use crate::limits::Scope;
 use crate::post::Post;
 use crate::secret::ApiKey;
 use crate::validate::{check_workspace_id, ValidationError};
@@ -25,6 +26,7 @@ pub struct Request {
     /// `Bearer <key>`, kept as a secret so `Debug` never shows it.
     authorization: ApiKey,
     body: Bytes,
+    scope: Scope,
 }
 
 impl Request {
@@ -50,7 +52,13 @@ impl Request {
             user_agent: format!("postato/{VERSION} ({language})"),
             authorization: ApiKey::new(format!("Bearer {}", api_key.expose())),
             body,
+            scope: Scope::of(post),
         })
+    }
+
+    /// The account scope whose rate limits this request is charged to.
+    pub fn scope(&self) -> &Scope {
+        &self.scope
     }
 
     /// Always `POST`.

@@ -24,8 +24,15 @@ pub struct Response {
 /// The headers of a 2xx answer the client reads (lowercase): whether it was a replay, the
 /// rate limit's state, and the server's request id. A transport may keep only these from a
 /// 2xx; any other answer keeps every header, for the error's metadata.
-pub const SUCCESS_HEADERS_READ: [&str; 6] =
-    ["idempotent-replayed", "ratelimit-policy", "ratelimit-remaining", "ratelimit-reset", "x-request-id", "request-id"];
+pub const SUCCESS_HEADERS_READ: [&str; 7] = [
+    "idempotent-replayed",
+    "ratelimit-policy",
+    "ratelimit-remaining",
+    "ratelimit-reset",
+    "ratelimit-scope",
+    "x-request-id",
+    "request-id",
+];
 
 impl Response {
     /// Whether a transport keeps header `name` (lowercase) of an answer with `status`.
@@ -58,6 +65,27 @@ impl Response {
     pub fn retry_after(&self, now: Timestamp) -> Option<Duration> {
         let reference = self.header("date").and_then(parse_http_date).unwrap_or(now);
         self.header("retry-after").and_then(|v| parse_retry_after(v, reference))
+    }
+
+    /// Which limit this answer's 429 or `RateLimit-*` headers are about, when the server says:
+    /// its `RateLimit-Scope` header, else a 429 body's `error.scope` (`workspace` or
+    /// `account`); anything else says nothing.
+    pub fn limit_scope(&self) -> Option<LimitScope> {
+        if let Some(scope) = self.header("ratelimit-scope") {
+            return LimitScope::parse(scope);
+        }
+        if self.status != 429 {
+            return None;
+        }
+        serde_json::from_slice::<ErrorEnvelope>(&self.body).ok()?.error.scope.as_deref().and_then(LimitScope::parse)
+    }
+
+    /// The wait a 429 asks for: its `Retry-After`, or `default` when it has none, an unreadable
+    /// one, or one below the clock's millisecond (zero, a date not in the future). A 429 is
+    /// never an invitation to retry at once: the request that got it would go again in the
+    /// same instant. The machine and the gates all read a 429's wait here.
+    pub fn rate_limit_wait(&self, now: Timestamp, default: Duration) -> Duration {
+        self.retry_after(now).filter(|wait| *wait >= Duration::from_millis(1)).unwrap_or(default)
     }
 }
 
@@ -104,6 +132,26 @@ struct ErrorEnvelope {
 #[derive(Deserialize)]
 struct ErrorBody {
     code: Option<String>,
+    scope: Option<String>,
+}
+
+/// Which limit an answer's 429 or `RateLimit-*` headers are about, when the server says.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum LimitScope {
+    /// The workspace's: every account's posts wait on it.
+    Workspace,
+    /// The account's the post was published through: no other account's posts wait on it.
+    Account,
+}
+
+impl LimitScope {
+    fn parse(value: &str) -> Option<LimitScope> {
+        match value.trim() {
+            v if v.eq_ignore_ascii_case("workspace") => Some(LimitScope::Workspace),
+            v if v.eq_ignore_ascii_case("account") => Some(LimitScope::Account),
+            _ => None,
+        }
+    }
 }
 
 /// Whether a 422 body says the idempotency key was reused with a different payload:
@@ -134,7 +182,7 @@ pub fn classify(response: &Response, policy: &RetryPolicy, now: Timestamp) -> Ve
             Ok(body) => Verdict::Published(body),
             Err(reason) => Verdict::InvalidResponse { reason },
         },
-        429 => Verdict::RateLimited { retry_after: response.retry_after(now).unwrap_or(policy.default_retry_after) },
+        429 => Verdict::RateLimited { retry_after: response.rate_limit_wait(now, policy.default_retry_after) },
         408 | 409 => Verdict::Retry { min_wait: None },
         422 if says_key_reused(&response.body) => Verdict::IdempotencyConflict,
         503 => Verdict::Retry { min_wait: response.retry_after(now).map(|wait| wait.min(policy.max_retry_after)) },

@@ -6,6 +6,11 @@ use std::time::Duration;
 mod common;
 use common::{request, T0};
 
+/// The account every test post is published through (`common::post`'s).
+fn account() -> Scope {
+    Scope::new("x", "acc_1")
+}
+
 fn at(ms: u64) -> Timestamp {
     T0.saturating_add(Duration::from_millis(ms))
 }
@@ -24,9 +29,9 @@ fn accepted() -> Response {
 
 /// Admits a send at `now`; if it goes, settles it at once (without teaching the gate anything).
 fn send_and_settle(limits: &SharedLimits, now: Timestamp, next: NextSend) -> Admission {
-    let admission = limits.admit(now, next);
+    let admission = limits.admit(&account(), now, next);
     if admission == Admission::Go {
-        limits.on_transport_failure(now);
+        limits.on_transport_failure(&account(), now, now);
     }
     admission
 }
@@ -38,84 +43,114 @@ fn is_probe_wait(admission: Admission) -> bool {
 #[test]
 fn the_first_request_probes_while_others_wait_for_its_answer() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    assert_eq!(limits.admit(T0, first()), Admission::Go);
-    assert!(is_probe_wait(limits.admit(T0, first())));
-    limits.on_response(at(5), T0, &accepted());
-    assert_eq!(limits.admit(at(5), first()), Admission::Go);
-    assert_eq!(limits.admit(at(5), first()), Admission::Go, "each answer lets one more go beside it");
-    assert!(is_probe_wait(limits.admit(at(5), first())), "spread, not all at once");
+    assert_eq!(limits.admit(&account(), T0, first()), Admission::Go);
+    assert!(is_probe_wait(limits.admit(&account(), T0, first())));
+    limits.on_response(&account(), at(5), T0, &accepted());
+    assert_eq!(limits.admit(&account(), at(5), first()), Admission::Go);
+    assert_eq!(limits.admit(&account(), at(5), first()), Admission::Go, "each answer lets one more go beside it");
+    assert!(is_probe_wait(limits.admit(&account(), at(5), first())), "spread, not all at once");
 }
 
 #[test]
 fn a_probe_that_never_answers_stops_holding_others() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    assert_eq!(limits.admit(T0, first()), Admission::Go);
-    assert_eq!(limits.admit(at(2_000), first()), Admission::Go);
+    assert_eq!(limits.admit(&account(), T0, first()), Admission::Go);
+    assert_eq!(limits.admit(&account(), at(2_000), first()), Admission::Go);
 }
 
 #[test]
 fn an_abandoned_probe_lets_the_next_request_probe() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    assert_eq!(limits.admit(T0, first()), Admission::Go);
-    limits.on_abandoned();
-    assert_eq!(limits.admit(at(1), first()), Admission::Go);
+    assert_eq!(limits.admit(&account(), T0, first()), Admission::Go);
+    limits.on_abandoned(&account(), T0);
+    assert_eq!(limits.admit(&account(), at(1), first()), Admission::Go);
 }
 
 #[test]
-fn a_429_holds_every_publish_until_retry_after() {
+fn a_429_holds_every_publish_of_its_account_until_retry_after() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "3"));
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, "").with_header("Retry-After", "3"));
     assert_eq!(
-        limits.admit(at(10), first()),
+        limits.admit(&account(), at(10), first()),
         Admission::WaitUntil { until: at(3_000), reason: WaitReason::RateLimitGate }
     );
-    assert_eq!(limits.admit(at(3_000), first()), Admission::Go);
+    assert_eq!(limits.admit(&account(), at(3_000), first()), Admission::Go);
 }
 
 #[test]
 fn a_429_without_retry_after_holds_for_the_default_wait() {
     let limits = SharedLimits::with_default_retry_after(RetryBudgetConfig::default(), Duration::from_millis(1_500));
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &Response::new(429, ""));
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, ""));
     assert_eq!(
-        limits.admit(at(10), first()),
+        limits.admit(&account(), at(10), first()),
         Admission::WaitUntil { until: at(1_500), reason: WaitReason::RateLimitGate }
     );
 }
 
 #[test]
+fn a_429_with_retry_after_zero_holds_for_the_default_wait() {
+    // Read as "no wait", it held nobody, and the request that got it went again in the same
+    // instant, beside the probe (seed 156870 of the simulation).
+    let limits = SharedLimits::with_default_retry_after(RetryBudgetConfig::default(), Duration::from_millis(1_500));
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, "").with_header("Retry-After", "0"));
+    assert_eq!(
+        limits.admit(&account(), T0, retry()),
+        Admission::WaitUntil { until: at(1_500), reason: WaitReason::RateLimitGate }
+    );
+}
+
+#[test]
+fn a_probe_answered_at_once_keeps_the_first_millisecond_to_itself() {
+    // Seeds 873585 and 110712 of the simulation: answered in the millisecond it went, the
+    // probe let the next request go in that same millisecond.
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, "").with_header("Retry-After", "1"));
+    assert_eq!(limits.admit(&account(), at(1_000), first()), Admission::Go, "the probe");
+    limits.on_response(&account(), at(1_000), at(1_000), &accepted());
+    assert!(is_probe_wait(limits.admit(&account(), at(1_000), first())), "nobody else in its millisecond");
+    let next = limits.admit(&account(), at(1_001), first());
+    assert!(!is_probe_wait(next), "then the window lets the others follow (as the slow start paces them): {next:?}");
+}
+
+#[test]
 fn after_a_hold_one_request_probes_and_the_rest_follow_spread() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &accepted());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "1"));
-    assert_eq!(limits.admit(at(1_000), first()), Admission::Go, "the probe");
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &accepted());
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, "").with_header("Retry-After", "1"));
+    assert_eq!(limits.admit(&account(), at(1_000), first()), Admission::Go, "the probe");
     for _ in 0..50 {
-        assert!(is_probe_wait(limits.admit(at(1_000), first())), "nobody else in the hold's first millisecond");
+        assert!(
+            is_probe_wait(limits.admit(&account(), at(1_000), first())),
+            "nobody else in the hold's first millisecond"
+        );
     }
-    limits.on_response(at(1_001), at(1_000), &accepted());
-    let sent = (0..50).filter(|_| limits.admit(at(1_001), first()) == Admission::Go).count();
+    limits.on_response(&account(), at(1_001), at(1_000), &accepted());
+    let sent = (0..50).filter(|_| limits.admit(&account(), at(1_001), first()) == Admission::Go).count();
     assert!(sent <= 2, "{sent} went at once after the probe answered: one more beside each answer, paced");
 }
 
 #[test]
 fn ratelimit_policy_headers_pace_at_the_advertised_rate() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
+    limits.admit(&account(), T0, first());
     let headers = accepted()
         .with_header("RateLimit-Policy", "100;w=1;burst=5")
         .with_header("RateLimit-Remaining", "3")
         .with_header("RateLimit-Limit", "5");
-    limits.on_response(T0, T0, &headers);
+    limits.on_response(&account(), T0, T0, &headers);
     let mut sent = 0;
     let mut now = T0;
     while now < at(1_000) {
-        match limits.admit(now, first()) {
+        match limits.admit(&account(), now, first()) {
             Admission::Go => {
                 sent += 1;
-                limits.on_response(now, now, &accepted());
+                limits.on_response(&account(), now, now, &accepted());
             }
             Admission::WaitUntil { until, .. } => now = until,
             Admission::Refuse => unreachable!(),
@@ -129,24 +164,30 @@ fn ratelimit_policy_headers_pace_at_the_advertised_rate() {
 fn absurd_policies_never_pace_to_hours() {
     for policy in ["1;w=100000000", "1e-9;w=1", "NaN;w=1", "inf;w=1"] {
         let limits = SharedLimits::new(RetryBudgetConfig::default());
-        limits.admit(T0, first());
+        limits.admit(&account(), T0, first());
         limits.on_response(
+            &account(),
             T0,
             T0,
             &accepted().with_header("RateLimit-Policy", policy).with_header("RateLimit-Remaining", "0"),
         );
-        let snapshot = limits.snapshot(T0);
-        assert_eq!(snapshot.gate.pacing_rate, None, "{policy} was followed");
+        let snapshot = limits.scope_snapshot(&account(), T0).unwrap();
+        assert_eq!(snapshot.pacing_rate, None, "{policy} was followed");
     }
 }
 
 #[test]
 fn remaining_zero_without_a_policy_holds_until_reset() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &accepted().with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "2"));
+    limits.admit(&account(), T0, first());
+    limits.on_response(
+        &account(),
+        T0,
+        T0,
+        &accepted().with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "2"),
+    );
     assert_eq!(
-        limits.admit(at(1), first()),
+        limits.admit(&account(), at(1), first()),
         Admission::WaitUntil { until: at(2_000), reason: WaitReason::RateLimitGate }
     );
 }
@@ -155,18 +196,21 @@ fn remaining_zero_without_a_policy_holds_until_reset() {
 fn the_budget_limits_retries_in_an_outage_and_refills_on_success() {
     let config = RetryBudgetConfig::default().with_capacity(10.0).with_refill_per_second(1.0);
     let limits = SharedLimits::new(config);
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &Response::new(503, ""));
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(503, ""));
     for _ in 0..10 {
         assert_eq!(send_and_settle(&limits, T0, retry()), Admission::Go);
     }
-    assert!(matches!(limits.admit(T0, retry()), Admission::WaitUntil { reason: WaitReason::RetryBudget, .. }));
+    assert!(matches!(
+        limits.admit(&account(), T0, retry()),
+        Admission::WaitUntil { reason: WaitReason::RetryBudget, .. }
+    ));
     assert_eq!(send_and_settle(&limits, T0, first()), Admission::Go, "first attempts are free");
     assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go, "time refills");
-    limits.on_response(at(1_000), at(1_000), &accepted());
+    limits.on_response(&account(), at(1_000), at(1_000), &accepted());
     assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go, "a success deposits");
     assert_eq!(send_and_settle(&limits, at(1_000), retry()), Admission::Go);
-    assert!(matches!(limits.admit(at(1_000), retry()), Admission::WaitUntil { .. }));
+    assert!(matches!(limits.admit(&account(), at(1_000), retry()), Admission::WaitUntil { .. }));
 }
 
 #[test]
@@ -189,10 +233,10 @@ fn run(
 ) -> (Result<Published, PublishError>, Timestamp) {
     let mut now = start;
     for _ in 0..100_000 {
-        match machine.poll_with(now, |next| limits.admit(now, next)) {
+        match machine.poll_with(now, |next| limits.admit(&account(), now, next)) {
             Action::Send(_) => {
                 let response = answer();
-                limits.on_response(now, now, &response);
+                limits.on_response(&account(), now, now, &response);
                 machine.handle_response(now, &response);
             }
             Action::Wait { until } => now = until,
@@ -206,8 +250,8 @@ fn run(
 #[test]
 fn a_gate_hold_past_max_retry_after_ends_the_publish_at_once_with_the_servers_wait() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
-    limits.on_response(T0, T0, &Response::new(429, "").with_header("Retry-After", "3000"));
+    limits.admit(&account(), T0, first());
+    limits.on_response(&account(), T0, T0, &Response::new(429, "").with_header("Retry-After", "3000"));
     let machine = PublishMachine::new(request("other"), RetryPolicy::default(), 1, at(5));
     let (result, ended) = run(machine, &limits, at(5), common::ok_body);
     let error = result.unwrap_err();
@@ -220,8 +264,9 @@ fn a_gate_hold_past_max_retry_after_ends_the_publish_at_once_with_the_servers_wa
 #[test]
 fn remaining_zero_with_an_hour_long_reset_ends_publishes_instead_of_holding_them() {
     let limits = SharedLimits::new(RetryBudgetConfig::default());
-    limits.admit(T0, first());
+    limits.admit(&account(), T0, first());
     limits.on_response(
+        &account(),
         T0,
         T0,
         &accepted().with_header("RateLimit-Remaining", "0").with_header("RateLimit-Reset", "3000"),
@@ -285,11 +330,11 @@ fn waiting_for_the_probe_or_for_pacing_is_not_a_hold() {
     let policy = RetryPolicy::default().with_max_rate_limit_waits(0);
     let mut first = PublishMachine::new(request("first"), policy.clone(), 1, T0);
     let mut second = PublishMachine::new(request("second"), policy, 2, T0);
-    assert!(matches!(first.poll_with(T0, |next| limits.admit(T0, next)), Action::Send(_)));
-    assert!(matches!(second.poll_with(T0, |next| limits.admit(T0, next)), Action::Wait { .. }));
-    limits.on_response(at(3), T0, &common::ok_body());
+    assert!(matches!(first.poll_with(T0, |next| limits.admit(&account(), T0, next)), Action::Send(_)));
+    assert!(matches!(second.poll_with(T0, |next| limits.admit(&account(), T0, next)), Action::Wait { .. }));
+    limits.on_response(&account(), at(3), T0, &common::ok_body());
     first.handle_response(at(3), &common::ok_body());
-    assert!(matches!(second.poll_with(at(3), |next| limits.admit(at(3), next)), Action::Send(_)));
+    assert!(matches!(second.poll_with(at(3), |next| limits.admit(&account(), at(3), next)), Action::Send(_)));
 }
 
 #[test]

@@ -84,13 +84,22 @@ fn row_422_idempotency_key_reused_is_a_conflict_that_explains_itself() {
 }
 
 #[test]
-fn row_429_waits_retry_after_in_both_forms_and_defaults_to_one_second() {
+fn row_429_waits_retry_after_in_both_forms_and_defaults_to_one_second_when_missing_or_zero() {
     let cases = [
         (Response::new(429, "").with_header("Retry-After", "7"), 7_000),
         (Response::new(429, "").with_header("retry-after", "0.25"), 250),
         (Response::new(429, ""), 1_000),
         (Response::new(429, "").with_header("Retry-After", "-3"), 1_000),
         (Response::new(429, "").with_header("Retry-After", "later"), 1_000),
+        // Zero is no invitation to retry at once: the default wait, as for a missing header.
+        (Response::new(429, "").with_header("Retry-After", "0"), 1_000),
+        (Response::new(429, "").with_header("Retry-After", "0.0004"), 1_000),
+        (
+            Response::new(429, "")
+                .with_header("Date", &format_http_date(T0))
+                .with_header("Retry-After", &format_http_date(T0)),
+            1_000,
+        ),
         (
             Response::new(429, "")
                 .with_header("Date", &format_http_date(T0))

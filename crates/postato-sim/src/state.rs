@@ -192,6 +192,8 @@ impl Inner {
                 ("RateLimit-Remaining".into(), format!("{}", tokens.max(0.0).floor() as u64)),
                 ("RateLimit-Reset".into(), reset.to_string()),
                 ("RateLimit-Policy".into(), format!("{rate};w=1;burst={}", burst as u64)),
+                // The limit is the workspace's: every account's posts wait on it.
+                ("RateLimit-Scope".into(), "workspace".into()),
             ],
             retry_after_secs,
         })

@@ -206,11 +206,13 @@ async fn a_rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
     assert_eq!(header(&ok, "ratelimit-limit"), Some("2".into()));
     assert_eq!(header(&ok, "ratelimit-remaining"), Some("1".into()));
     assert_eq!(header(&ok, "ratelimit-policy"), Some("0.5;w=1;burst=2".into()));
+    assert_eq!(header(&ok, "ratelimit-scope"), Some("workspace".into()), "every account's posts wait on it");
     assert_eq!(post(&sim, "b", &body("x")).await.status(), 202);
     let limited = post(&sim, "c", &body("x")).await;
     assert_eq!(limited.status(), 429);
     assert_eq!(header(&limited, "retry-after"), Some("2".into()));
     assert_eq!(header(&limited, "ratelimit-remaining"), Some("0".into()));
+    assert_eq!(header(&limited, "ratelimit-scope"), Some("workspace".into()));
     assert_eq!(sim.platform_publishes("c"), 0);
     let other = client()
         .post(format!("{}/v1/workspaces/ws_other/posts", sim.base_url()))

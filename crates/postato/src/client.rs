@@ -1,9 +1,10 @@
-//! [`Client`]: publishes posts by driving the core's machine over a transport, with a
-//! rate-limit gate and retry budget shared by all its publishes. It decides nothing itself.
+//! [`Client`]: publishes posts by driving the core's machine over a transport, with
+//! rate-limit gates (one per account scope, one for the workspace) and a retry budget shared
+//! by all its publishes. It decides nothing itself.
 
 use postato_core::{
-    drive, ApiKey, Event, LimitsSnapshot, Post, PublishError, PublishMachine, Published, Request, RetryBudgetConfig,
-    RetryPolicy, SharedLimits, Transport,
+    drive, ApiKey, Event, GateSnapshot, LimitsSnapshot, Post, PublishError, PublishMachine, Published, Request,
+    RetryBudgetConfig, RetryPolicy, Scope, SharedLimits, Transport,
 };
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -144,10 +145,17 @@ impl<T: Transport> Client<T> {
             .build();
     }
 
-    /// What the shared rate-limit gate and retry budget know now: a hold, the pacing rate,
-    /// requests in flight, budget tokens.
+    /// What the workspace's rate-limit gate and the retry budget know now: a hold, the pacing
+    /// rate, requests in flight, budget tokens, how many account scopes are kept.
     pub fn limits_snapshot(&self) -> LimitsSnapshot {
         self.inner.limits.snapshot(postato_core::Clock::now(&self.inner.clock))
+    }
+
+    /// What the rate-limit gate of one account scope knows now (`None`: it holds nothing,
+    /// never met or idle and forgotten). Each account's limits are its own: a hold learned for
+    /// one never delays another's posts.
+    pub fn scope_snapshot(&self, scope: &Scope) -> Option<GateSnapshot> {
+        self.inner.limits.scope_snapshot(scope, postato_core::Clock::now(&self.inner.clock))
     }
 
     /// The client's time in ms since the Unix epoch: the wall clock read once, advanced by

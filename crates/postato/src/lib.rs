@@ -52,7 +52,8 @@ pub use transport::ReqwestTransport;
 pub use postato_core;
 pub use postato_core::{
     check_business_key, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint, ApiKey,
-    Content, ErrorKind, Event, Failure, Jitter, Media, Post, PostBuilder, PostStatus, PublishError, Published,
-    ResponseHeaders, RetryBudgetConfig, RetryPolicy, Subject, ThreadItem, ValidationError, WaitReason, WhenBudgetEmpty,
+    Content, ErrorKind, Event, Failure, GateSnapshot, Jitter, LimitsSnapshot, Media, Post, PostBuilder, PostStatus,
+    PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem,
+    ValidationError, WaitReason, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use tokio_util::sync::CancellationToken;

@@ -1,5 +1,5 @@
 //! Many publishes in one call ([`Client::publish_many`]): at most `concurrency` in flight,
-//! one result per post in input order, all sharing the client's rate-limit gate and retry
+//! one result per post in input order, all sharing the client's rate-limit gates and retry
 //! budget. A token cancels the whole call (posts not yet started end `Cancelled` without a
 //! request); dropping the future cancels it too.
 

@@ -188,14 +188,10 @@ impl<T: Transport> Publisher<T> {
         let claimant = self.next_claimant();
         loop {
             let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
-            match self.claim(post, &request, &claimant).await? {
-                Claim::Recorded(report) => {
-                    guard.disarm();
-                    return Ok(report);
-                }
-                Claim::Ours => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
+            match self.claim(post, &request, &claimant, guard, cancel).await? {
+                Claim::Recorded(report) => return Ok(report),
+                Claim::Ours(guard) => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
                 Claim::HeldByOther { expires_in } => {
-                    guard.disarm();
                     tokio::select! {
                         biased;
                         _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
@@ -218,16 +214,10 @@ impl<T: Transport> Publisher<T> {
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
-        match self.claim(post, &request, &claimant).await? {
-            Claim::Recorded(report) => {
-                guard.disarm();
-                Ok(Some(report))
-            }
-            Claim::Ours => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
-            Claim::HeldByOther { .. } => {
-                guard.disarm();
-                Ok(None)
-            }
+        match self.claim(post, &request, &claimant, guard, cancel).await? {
+            Claim::Recorded(report) => Ok(Some(report)),
+            Claim::Ours(guard) => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
+            Claim::HeldByOther { .. } => Ok(None),
         }
     }
 
@@ -239,11 +229,24 @@ impl<T: Transport> Publisher<T> {
     /// Step 1: asks the store for the key. A recorded publish is answered from the store
     /// (after the payload guard). A store that cannot answer (after riding out a short outage)
     /// ends the publish with nothing sent: without its answer, a post published longer ago than
-    /// the server keeps idempotency keys would be published again.
-    async fn claim(&self, post: &Post, request: &Request, claimant: &str) -> Result<Claim, PublishError> {
+    /// the server keeps idempotency keys would be published again. `guard` comes back with
+    /// the claim when it is ours; on every other answer it is disarmed, and on an error the
+    /// claim the store may have taken before its answer was lost is released before this
+    /// returns: within [`RELEASE_WAIT`] and unless `cancel` fires, else by the guard in the
+    /// background (see [`ClaimGuard`]).
+    async fn claim(
+        &self,
+        post: &Post,
+        request: &Request,
+        claimant: &str,
+        guard: ClaimGuard,
+        cancel: &CancellationToken,
+    ) -> Result<Claim, PublishError> {
         let key = post.business_key.as_str();
         match self.store.begin(key, claimant, self.lease).await {
+            Ok(Begin::Claimed) => Ok(Claim::Ours(guard)),
             Ok(Begin::Published(record)) => {
+                guard.disarm();
                 check_business_key_reuse(key, &record.fingerprint, request.fingerprint())?;
                 let published = Published {
                     id: record.post_id,
@@ -254,9 +257,24 @@ impl<T: Transport> Publisher<T> {
                 };
                 Ok(Claim::Recorded(PublishReport { published, from_store: true, store_error: None }))
             }
-            Ok(Begin::Claimed) => Ok(Claim::Ours),
-            Ok(Begin::HeldByOther { expires_in }) => Ok(Claim::HeldByOther { expires_in }),
-            Err(e) => Err(store_unavailable(&e)),
+            Ok(Begin::HeldByOther { expires_in }) => {
+                guard.disarm();
+                Ok(Claim::HeldByOther { expires_in })
+            }
+            Err(e) => {
+                // Awaited, not left to the guard: a process that exits once this returns (a
+                // one-shot CLI call) would otherwise leave the key claimed for a whole lease.
+                let release = tokio::time::timeout(RELEASE_WAIT, self.store.release(key, claimant));
+                let released = tokio::select! {
+                    biased;
+                    _ = cancel.cancelled() => false,
+                    done = release => matches!(done, Ok(Ok(()))),
+                };
+                if released {
+                    guard.disarm();
+                }
+                Err(store_unavailable(&e))
+            }
         }
     }
 
@@ -452,14 +470,18 @@ impl<T: Transport> Publisher<T> {
 enum Claim {
     /// Published and recorded before: answered from the store.
     Recorded(PublishReport),
-    /// This publish holds the key.
-    Ours,
+    /// This publish holds the key; the guard releases it if the publish is dropped.
+    Ours(ClaimGuard),
     /// Another publish holds a live claim that ends within `expires_in`.
     HeldByOther { expires_in: Duration },
 }
 
 /// How often a publish waiting for another's claim asks the store again, at most.
 const CLAIM_POLL: Duration = Duration::from_millis(200);
+
+/// How long a publish that ends before sending (its store could not answer) waits for its
+/// claim's release before leaving it to the background.
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 /// The shortest lease a [`Publisher`] takes.
 pub const MIN_LEASE: Duration = Duration::from_millis(100);

@@ -105,19 +105,25 @@ async fn claims_hold_other_workers_until_released_or_expired() {
     assert_eq!(store.begin("k", "w1", Duration::from_secs(1)).await.unwrap(), Begin::Claimed);
 }
 
-/// A memory store that misbehaves on purpose: its outcome writes fail (a full disk), or its
-/// renewals never answer (a stalled database, an exhausted pool).
+/// A memory store that misbehaves on purpose: its outcome writes fail (a full disk), its
+/// renewals never answer (a stalled database, an exhausted pool), or its claims land but their
+/// answers are lost (a connection cut after the commit).
 #[derive(Default)]
 struct MisbehavingStore {
     inner: MemoryStore,
     writes_fail: bool,
     renewals_stall: bool,
+    begin_answers_lost: bool,
 }
 
 #[async_trait::async_trait]
 impl ResultStore for MisbehavingStore {
     async fn begin(&self, k: &str, w: &str, l: Duration) -> Result<Begin, StoreError> {
-        self.inner.begin(k, w, l).await
+        let begun = self.inner.begin(k, w, l).await;
+        if self.begin_answers_lost {
+            return Err(StoreError::unavailable("the connection was cut after the commit"));
+        }
+        begun
     }
     async fn renew(&self, k: &str, w: &str, l: Duration) -> Result<(), StoreError> {
         if self.renewals_stall {
@@ -174,6 +180,22 @@ async fn a_store_failure_after_a_publish_still_returns_the_result_and_says_so() 
     let again = publisher.publish(&post(&k)).await.unwrap();
     assert_eq!((again.published.id, again.published.replayed), (report.published.id, true));
     assert_eq!(sim.platform_publishes_for(&k), 1);
+}
+
+#[tokio::test]
+async fn a_publish_whose_claim_lost_its_answer_has_released_it_when_it_returns() {
+    // The claim landed, its answer did not: the publish ends `store_unavailable` with nothing
+    // sent. A process that exits right then (a one-shot `postato publish`) must not leave the
+    // key claimed for a whole lease, so the release is done, not merely spawned, on return.
+    let sim = sim().await;
+    let store = Arc::new(MisbehavingStore { begin_answers_lost: true, ..Default::default() });
+    let publisher = Publisher::with_shared_store(client(&sim), Arc::clone(&store) as Arc<dyn ResultStore>);
+    let k = key("lost-claim-answer");
+    let error = publisher.publish(&post(&k)).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::Transient, "{error:?}");
+    // No await in between that could let a spawned release run first.
+    assert_eq!(store.inner.begin(&k, "another worker", Duration::from_secs(60)).await.unwrap(), Begin::Claimed);
+    assert_eq!(sim.platform_publishes_for(&k), 0);
 }
 
 #[tokio::test]

@@ -174,7 +174,8 @@ class _ClientBase:
     def with_options(self: _Self, *, deadline: Optional[float] = None, max_attempts: Optional[int] = None) -> _Self:
         """This client with options of its own for every publish it makes (``deadline`` in
         seconds, ``max_attempts``), checked now by the rules of the client's settings of the
-        same names. It shares the connection pool, rate-limit gate and retry budget::
+        same names. It shares the connection pool, rate-limit gates (one per account, one for
+        the workspace) and retry budget::
 
             client.with_options(deadline=5).publish(...)
         """
@@ -238,7 +239,7 @@ class Client(_ClientBase):
         max_attempts: Optional[int] = None,
     ) -> List[Union[Post, PostatoError]]:
         """Publishes every post, ``concurrency`` at once (default ``DEFAULTS.concurrency``),
-        each as ``publish`` would, sharing this client's rate-limit gate and retry budget.
+        each as ``publish`` would, sharing this client's rate-limit gates and retry budget.
 
         Returns one entry per post, in input order: its ``Post``, or the ``PostatoError`` it
         ended with (never raised: one failed post does not hide the others). Only an invalid

@@ -192,6 +192,13 @@ impl AdaptiveRate {
         bucket.take(now)
     }
 
+    /// Returns the token [`AdaptiveRate::admit`] took for a send that did not happen.
+    pub fn give_back(&mut self) {
+        if let (true, Some(bucket)) = (self.is_pacing(), &mut self.bucket) {
+            bucket.give_back();
+        }
+    }
+
     /// Learns from an answer that was not a 429.
     pub fn on_success(&mut self, now: Timestamp) {
         self.recent.push(false);

@@ -1,7 +1,7 @@
-//! The shared rate-limit gate: every send of one client asks it first. It holds everyone on a
-//! 429, probes with one request before letting the others go, paces by the server's
-//! `RateLimit-*` headers when it sends them and by an adaptive rate learned from 429s when it
-//! does not.
+//! A rate-limit gate: every send asks its account scope's and the workspace's first (see
+//! `scope.rs`). It holds every post of its scope on a 429, probes with one request before
+//! letting the others go, paces by the server's `RateLimit-*` headers when it sends them and
+//! by an adaptive rate learned from 429s when it does not.
 
 use std::time::Duration;
 
@@ -38,16 +38,27 @@ struct SendWindow {
     from: Timestamp,
     /// When the limit last changed or, at first, when the probe went.
     changed: Option<Timestamp>,
+    /// Whether a request went in the window's first millisecond: the probe, which has it alone.
+    probed: bool,
 }
 
 impl SendWindow {
     fn probe_from(from: Timestamp) -> Self {
-        SendWindow { limit: Some(1), from, changed: None }
+        SendWindow { limit: Some(1), from, changed: None, probed: false }
     }
 
-    /// Whether one more request may go with `in_flight` already out.
+    /// Whether `now` is in the window's first millisecond.
+    fn in_first_millisecond(&self, now: Timestamp) -> bool {
+        now < self.from.saturating_add(Duration::from_millis(1))
+    }
+
+    /// Whether one more request may go with `in_flight` already out. In the window's first
+    /// millisecond only the probe goes, even when it was answered at once (its own retry too).
     fn admits(&mut self, now: Timestamp, in_flight: u32) -> bool {
         let Some(limit) = self.limit else { return true };
+        if self.probed && self.in_first_millisecond(now) {
+            return false;
+        }
         let changed = *self.changed.get_or_insert(now);
         if in_flight < limit {
             return true;
@@ -84,12 +95,12 @@ pub struct GateSnapshot {
     pub in_flight: u32,
 }
 
-/// The shared rate-limit gate.
+/// The rate-limit gate of one scope (an account, or the workspace).
 ///
-/// - **Holds.** A 429 holds every publish until its Retry-After (missing or unreadable: the
-///   policy's default, 1 s); so does `RateLimit-Remaining: 0` with `RateLimit-Reset` when no
-///   policy is advertised. Once the client paces itself, a 429 with a Retry-After of at most
-///   1 s slows the pace instead of holding everyone.
+/// - **Holds.** A 429 holds every publish of the scope until its Retry-After (missing,
+///   unreadable or zero: the policy's default, 1 s); so does `RateLimit-Remaining: 0` with
+///   `RateLimit-Reset` when no policy is advertised. Once the client paces itself, a 429 with
+///   a Retry-After of at most 1 s slows the pace instead of holding the scope.
 /// - **Probe.** At first and after every hold, one request goes alone; each answer lets one
 ///   more go beside it, so the others follow spread, never all at once (a probe that has not
 ///   answered within 2 s stops holding them).
@@ -108,6 +119,9 @@ pub struct RateLimitGate {
     adaptive: AdaptiveRate,
     default_retry_after: Duration,
     in_flight: u32,
+    /// The window as it was before the last `Go`: [`RateLimitGate::revoke`] puts it back, so
+    /// an ask another gate refused starts no patience clock here.
+    window_before_admit: SendWindow,
 }
 
 impl Default for RateLimitGate {
@@ -126,6 +140,7 @@ impl RateLimitGate {
             adaptive: AdaptiveRate::default(),
             default_retry_after,
             in_flight: 0,
+            window_before_admit: SendWindow::probe_from(Timestamp::EPOCH),
         }
     }
 
@@ -146,6 +161,7 @@ impl RateLimitGate {
         if now < self.hold_until {
             return wait(self.hold_until, WaitReason::RateLimitGate);
         }
+        self.window_before_admit = self.window;
         if !self.window.admits(now, self.in_flight) {
             return wait(now.saturating_add(WINDOW_RECHECK), WaitReason::Probe);
         }
@@ -155,6 +171,9 @@ impl RateLimitGate {
         };
         if let Some(until) = paced {
             return wait(until, WaitReason::Pacing);
+        }
+        if self.window.in_first_millisecond(now) {
+            self.window.probed = true;
         }
         self.in_flight += 1;
         Admission::Go
@@ -191,7 +210,7 @@ impl RateLimitGate {
     }
 
     fn on_throttle(&mut self, now: Timestamp, sent_at: Timestamp, response: &Response) {
-        let retry_after = response.retry_after(now).unwrap_or(self.default_retry_after).min(MAX_HOLD);
+        let retry_after = response.rate_limit_wait(now, self.default_retry_after).min(MAX_HOLD);
         let resume_at = now.saturating_add(retry_after);
         if let Some(bucket) = &mut self.policy {
             bucket.limit_tokens(now, 0.0);
@@ -208,6 +227,36 @@ impl RateLimitGate {
         if !paced_before || retry_after > SHORT_RETRY_AFTER {
             self.hold(now, resume_at);
         }
+    }
+
+    /// Takes back a `Go` whose send did not happen (another gate made it wait): it leaves the
+    /// flight, and the pacing token it took is returned, so a send waiting on one gate never
+    /// spends another's pace.
+    pub fn revoke(&mut self) {
+        self.window = self.window_before_admit;
+        self.in_flight = self.in_flight.saturating_sub(1);
+        match &mut self.policy {
+            Some(bucket) => bucket.give_back(),
+            None => self.adaptive.give_back(),
+        }
+    }
+
+    /// Settles a request sent at `sent_at` whose answer is charged to another gate (an
+    /// account's 429 at the workspace's gate, say): it leaves the flight and widens the probe
+    /// window as any answer does (this gate's limit let it through); nothing else is learned.
+    pub fn on_answer_charged_elsewhere(&mut self, now: Timestamp, sent_at: Timestamp, status: u16) {
+        self.in_flight = self.in_flight.saturating_sub(1);
+        self.window.on_answer(now, sent_at);
+        if status != 429 {
+            self.adaptive.on_success(now);
+        }
+    }
+
+    /// Whether nothing is held at `now`, nothing is in flight and no advertised quota is being
+    /// spent: a gate forgotten then loses only a pace learned from 429s (a fresh one probes
+    /// first, and learns again).
+    pub fn is_idle(&self, now: Timestamp) -> bool {
+        self.in_flight == 0 && now >= self.hold_until && self.policy.as_ref().map_or(true, |bucket| bucket.is_full(now))
     }
 
     /// Learns that a request sent at `sent_at` failed without a response.

@@ -1,23 +1,28 @@
-//! Limits shared by every publish of one client: the rate-limit gate (hold everyone on a 429,
-//! probe before releasing them, pace by the server's `RateLimit-*` headers or by a rate learned
-//! from 429s) and the retry budget (stop multiplying load during an outage). Pure logic: the
-//! client wraps [`SharedLimits`] and asks it before sends.
+//! Limits shared by every publish of one client: the rate-limit gates, one per account scope
+//! and one for the workspace (hold a scope's posts on a 429, probe before releasing them, pace
+//! by the server's `RateLimit-*` headers or by a rate learned from 429s), and the retry budget
+//! (stop multiplying load during an outage). Pure logic: the client wraps [`SharedLimits`] and
+//! asks it before sends.
 
 mod adaptive;
 mod budget;
 mod gate;
 mod pacer;
+mod scope;
 
 use std::sync::Mutex;
 use std::time::Duration;
 
 use crate::event::WaitReason;
 use crate::machine::NextSend;
-use crate::response::Response;
+use crate::response::{LimitScope, Response};
 use crate::time::Timestamp;
 
 pub use budget::{RetryBudget, RetryBudgetConfig, WhenBudgetEmpty};
 pub use gate::{GateSnapshot, RateLimitGate};
+pub use scope::{Scope, MAX_IDLE_SCOPES};
+
+use scope::ScopeGates;
 
 /// The answer to "may this send go now?".
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -41,81 +46,181 @@ pub enum Admission {
 pub struct LimitsSnapshot {
     /// When it was taken.
     pub taken_at: Timestamp,
-    /// The gate's state.
+    /// The workspace gate's state (each account's: [`SharedLimits::scope_snapshot`]).
     pub gate: GateSnapshot,
     /// Tokens left in the retry budget.
     pub budget_tokens: f64,
+    /// How many account scopes are kept (at most [`MAX_IDLE_SCOPES`] twice over when idle).
+    pub scopes: usize,
 }
 
-/// The gate and the budget of one client, behind one lock (never held across an await).
+/// 429s that name no scope and ask for at most [`INFERRED_MAX_WAIT`], from this many accounts
+/// within [`SEVERAL_AT_ONCE`], are taken for a workspace-wide limit: one account's spent quota
+/// never is, nor are several accounts' (they ask for long waits, to their windows' ends). An
+/// inferred limit holds the workspace for the shortest wait among them, at most the default
+/// wait (1 s): accounts' own short limits can look the same, and then cost no more.
+const SEVERAL_SCOPES: usize = 3;
+const SEVERAL_AT_ONCE: Duration = Duration::from_secs(1);
+const INFERRED_MAX_WAIT: Duration = Duration::from_secs(10);
+
+/// The limits of one client: a rate-limit gate per account scope and one for the workspace,
+/// and the retry budget (per client: it is about outages, not limits), behind one lock never
+/// held across an await.
+///
+/// Every send asks the workspace gate and its scope's. A 429 or `RateLimit-*` answer is
+/// charged to the scope of the post that got it, so a hold or pace learned for one account
+/// never delays another's posts. It is charged to the workspace only on evidence: the server
+/// names the workspace ([`Response::limit_scope`]), or short 429s that name no scope arrive
+/// from 3 accounts within a second, which a workspace-wide limit explains and accounts' quotas
+/// do not (then it holds the workspace for at most the default wait).
 #[derive(Debug)]
 pub struct SharedLimits {
-    inner: Mutex<(RateLimitGate, RetryBudget)>,
+    inner: Mutex<State>,
+}
+
+#[derive(Debug)]
+struct State {
+    workspace: RateLimitGate,
+    scopes: ScopeGates,
+    budget: RetryBudget,
+    default_retry_after: Duration,
+    /// The latest short 429 naming no scope of each of the last few accounts that got one:
+    /// when, to which account, and the wait it asked for.
+    unnamed_throttles: Vec<(Timestamp, Scope, Duration)>,
+}
+
+impl State {
+    /// The workspace hold that `response`, a 429 naming no scope to a post in `scope` at
+    /// `now`, implies: with others from several accounts at once, all asking for short waits,
+    /// the shortest of them (at most the default wait).
+    fn inferred_workspace_hold(&mut self, scope: &Scope, now: Timestamp, response: &Response) -> Option<Duration> {
+        let wait = response.rate_limit_wait(now, self.default_retry_after);
+        if wait > INFERRED_MAX_WAIT {
+            return None;
+        }
+        let recent = |at: &Timestamp| now.saturating_since(*at) <= SEVERAL_AT_ONCE;
+        self.unnamed_throttles.retain(|(at, other, _)| recent(at) && other != scope);
+        self.unnamed_throttles.push((now, scope.clone(), wait));
+        if self.unnamed_throttles.len() > SEVERAL_SCOPES {
+            self.unnamed_throttles.remove(0);
+        }
+        let shortest = self.unnamed_throttles.iter().map(|(_, _, wait)| *wait).min()?;
+        (self.unnamed_throttles.len() >= SEVERAL_SCOPES).then(|| shortest.min(self.default_retry_after))
+    }
 }
 
 impl SharedLimits {
-    /// Limits with a fresh gate (holding 1 s on a 429 without Retry-After) and a full budget.
+    /// Limits with fresh gates (holding 1 s on a 429 without Retry-After) and a full budget.
     pub fn new(budget: RetryBudgetConfig) -> Self {
         SharedLimits::with_default_retry_after(budget, crate::defaults::DEFAULT_RETRY_AFTER)
     }
 
-    /// Limits whose gate holds `default_retry_after` on a 429 without a readable Retry-After:
-    /// pass the policy's, so the gate holds as long as the publish that got it waits.
+    /// Limits whose gates hold `default_retry_after` on a 429 without a readable Retry-After:
+    /// pass the policy's, so a gate holds as long as the publish that got it waits.
     pub fn with_default_retry_after(budget: RetryBudgetConfig, default_retry_after: Duration) -> Self {
-        SharedLimits { inner: Mutex::new((RateLimitGate::new(default_retry_after), RetryBudget::new(budget))) }
+        SharedLimits {
+            inner: Mutex::new(State {
+                workspace: RateLimitGate::new(default_retry_after),
+                scopes: ScopeGates::new(default_retry_after),
+                budget: RetryBudget::new(budget),
+                default_retry_after,
+                unnamed_throttles: Vec::new(),
+            }),
+        }
     }
 
-    fn lock(&self) -> std::sync::MutexGuard<'_, (RateLimitGate, RetryBudget)> {
+    fn lock(&self) -> std::sync::MutexGuard<'_, State> {
         // The state is plain numbers: a panic elsewhere cannot leave it inconsistent.
         self.inner.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
     }
 
-    /// May this send go at `now`? Retries need the budget's tokens, and every send the gate's
-    /// leave; tokens are taken only when the send goes. A `Go` is in flight until its outcome
-    /// or abandonment is reported.
-    pub fn admit(&self, now: Timestamp, next: NextSend) -> Admission {
-        let mut guard = self.lock();
-        let (gate, budget) = &mut *guard;
+    /// May this send of a post in `scope` go at `now`? Retries need the budget's tokens, and
+    /// every send the leave of the workspace's gate and its scope's; tokens are taken only
+    /// when the send goes. A `Go` is in flight until its outcome or abandonment is reported.
+    pub fn admit(&self, scope: &Scope, now: Timestamp, next: NextSend) -> Admission {
+        let mut state = self.lock();
+        let state = &mut *state;
         if next.is_retry {
-            match budget.check_retry(now, next.after_timeout) {
+            match state.budget.check_retry(now, next.after_timeout) {
                 Admission::Go => {}
                 other => return other,
             }
         }
-        let admission = gate.admit(now);
-        if admission == Admission::Go && next.is_retry {
-            budget.take(next.after_timeout);
+        let workspace = state.workspace.admit(now);
+        if workspace != Admission::Go {
+            return workspace;
+        }
+        let admission = state.scopes.with_gate(scope, now, |gate| gate.admit(now));
+        if admission != Admission::Go {
+            state.workspace.revoke();
+            return admission;
+        }
+        if next.is_retry {
+            state.budget.take(next.after_timeout);
         }
         admission
     }
 
-    /// Learns from the response to a request sent at `sent_at`.
-    pub fn on_response(&self, now: Timestamp, sent_at: Timestamp, response: &Response) {
-        let mut guard = self.lock();
-        guard.0.on_response(now, sent_at, response);
+    /// Learns from the response to a request of a post in `scope` sent at `sent_at`.
+    pub fn on_response(&self, scope: &Scope, now: Timestamp, sent_at: Timestamp, response: &Response) {
+        let mut state = self.lock();
+        let state = &mut *state;
+        let named = response.limit_scope();
+        let to_scope = named != Some(LimitScope::Workspace);
+        state.scopes.with_gate(scope, now, |gate| match to_scope {
+            true => gate.on_response(now, sent_at, response),
+            false => gate.on_answer_charged_elsewhere(now, sent_at, response.status),
+        });
+        if named == Some(LimitScope::Workspace) {
+            state.workspace.on_response(now, sent_at, response);
+        } else {
+            state.workspace.on_answer_charged_elsewhere(now, sent_at, response.status);
+            let inferred = match (named, response.status) {
+                (None, 429) => state.inferred_workspace_hold(scope, now, response),
+                _ => None,
+            };
+            if let Some(wait) = inferred {
+                state.workspace.hold(now, now.saturating_add(wait));
+            }
+        }
         if (200..300).contains(&response.status) {
-            guard.1.on_success(now);
+            state.budget.on_success(now);
         }
     }
 
-    /// Learns that a request sent at `sent_at` failed without a response.
-    pub fn on_transport_failure(&self, sent_at: Timestamp) {
-        self.lock().0.on_transport_failure(sent_at);
+    /// Learns that a request of a post in `scope` sent at `sent_at` failed without a response.
+    pub fn on_transport_failure(&self, scope: &Scope, now: Timestamp, sent_at: Timestamp) {
+        let mut state = self.lock();
+        state.workspace.on_transport_failure(sent_at);
+        state.scopes.with_gate(scope, now, |gate| gate.on_transport_failure(sent_at));
     }
 
-    /// Learns that a request in flight was abandoned (cancelled or dropped).
-    pub fn on_abandoned(&self) {
-        self.lock().0.on_abandoned();
+    /// Learns that a request of a post in `scope` in flight was abandoned (cancelled, dropped).
+    pub fn on_abandoned(&self, scope: &Scope, now: Timestamp) {
+        let mut state = self.lock();
+        state.workspace.on_abandoned();
+        state.scopes.with_gate(scope, now, RateLimitGate::on_abandoned);
     }
 
     /// Tokens left in the retry budget.
     pub fn budget_tokens(&self) -> f64 {
-        self.lock().1.tokens()
+        self.lock().budget.tokens()
     }
 
-    /// What the gate and the budget know at `now`.
+    /// What the workspace gate and the budget know at `now`.
     pub fn snapshot(&self, now: Timestamp) -> LimitsSnapshot {
-        let guard = self.lock();
-        LimitsSnapshot { taken_at: now, gate: guard.0.snapshot(now), budget_tokens: guard.1.tokens() }
+        let state = self.lock();
+        LimitsSnapshot {
+            taken_at: now,
+            gate: state.workspace.snapshot(now),
+            budget_tokens: state.budget.tokens(),
+            scopes: state.scopes.len(),
+        }
+    }
+
+    /// What the gate of `scope` knows at `now`, if it is kept (a scope never met, or idle and
+    /// forgotten, has none: it holds nothing).
+    pub fn scope_snapshot(&self, scope: &Scope, now: Timestamp) -> Option<GateSnapshot> {
+        self.lock().scopes.existing(scope).map(|gate| gate.snapshot(now))
     }
 }

@@ -56,6 +56,17 @@ impl TokenBucket {
         self.tokens = self.tokens.min(tokens);
     }
 
+    /// Whether the bucket is full at `now`: nothing of its quota is being spent.
+    pub fn is_full(&self, now: Timestamp) -> bool {
+        let elapsed = now.saturating_since(self.updated).as_secs_f64();
+        self.tokens + elapsed * self.rate_per_second >= self.capacity
+    }
+
+    /// Returns a token taken for a send that did not happen.
+    pub fn give_back(&mut self) {
+        self.tokens = (self.tokens + 1.0).min(self.capacity);
+    }
+
     /// `None` when a token is there (and takes it), else when to ask again.
     pub fn take(&mut self, now: Timestamp) -> Option<Timestamp> {
         self.refill(now);

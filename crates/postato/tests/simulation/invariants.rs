@@ -1,8 +1,11 @@
 //! What must hold after every run, whatever the seed: each post ends one way and is published
 //! at most once; no publish waits past its bounds; nothing is sent for a cancelled publish;
-//! the first millisecond after a gate hold carries at most one request; a store agrees with
-//! the server, holds no key both published and dead-lettered, keeps no claim past its
-//! publish, and a key is never sent again once the server's key retention has passed.
+//! the first millisecond after a gate hold carries at most one request of the scope it held
+//! (the probe's, even when it is answered at once);
+//! no post waits on another account's hold; a store agrees with the server, holds no key both
+//! published and dead-lettered, keeps no claim once its publish has returned (a release the
+//! process died before, or the store failed, leaves it to its lease: the design's promise),
+//! and a key is never sent again once the server's key retention has passed.
 
 use postato::{idempotency_key, ErrorKind, Event, Jitter, WaitReason};
 use std::collections::BTreeMap;
@@ -23,6 +26,7 @@ pub fn check(report: &Report) -> Vec<String> {
     shared_waits_keep_their_bound(report, &mut violations);
     nothing_is_sent_after_a_cancel(report, &mut violations);
     a_hold_ends_with_one_probe(report, &mut violations);
+    no_post_waits_on_another_accounts_hold(report, &mut violations);
     the_store_agrees_with_the_server(report, &mut violations);
     no_claim_outlives_its_publish(report, &mut violations);
     nothing_is_resent_past_the_key_retention(report, &mut violations);
@@ -193,12 +197,42 @@ fn nothing_is_sent_after_a_cancel(report: &Report, violations: &mut Vec<String>)
     }
 }
 
+/// After a hold of the workspace one request probes alone, and after an account's one of that
+/// account's (other accounts' posts were never held): the first millisecond of a hold's end is
+/// the probe's, even when it is answered at once (its own retry waits too).
 fn a_hold_ends_with_one_probe(report: &Report, violations: &mut Vec<String>) {
-    for hold_end in report.holds.iter().filter(|h| h.as_millis() > 0) {
+    for (scope, hold_end) in report.holds.iter().filter(|(_, h)| h.as_millis() > 0) {
         let first_ms = hold_end.saturating_add(Duration::from_millis(1));
-        let burst = report.sends.iter().filter(|t| *t >= hold_end && *t < &first_ms).count();
+        let burst = report
+            .sends
+            .iter()
+            .filter(|(t, account)| t >= hold_end && *t < first_ms && scope.as_ref().map_or(true, |s| s == account))
+            .count();
         if burst > 1 {
-            violations.push(format!("{burst} requests went in the first millisecond after a hold ended"));
+            let whose = scope.as_deref().unwrap_or("the workspace");
+            violations.push(format!("{burst} requests went in the first millisecond after a hold of {whose} ended"));
+        }
+    }
+}
+
+/// A post of an account never limited (no 429, no `RateLimit-*` answer) is held, paced or
+/// ended `rate_limited` only while the workspace's gate holds or paces (its limit named by the
+/// server, or inferred from several accounts' 429s at once): never by another account's.
+fn no_post_waits_on_another_accounts_hold(report: &Report, violations: &mut Vec<String>) {
+    let limited: std::collections::BTreeSet<&str> =
+        report.arrivals.iter().filter(|a| a.limiting).map(|a| a.account.as_str()).collect();
+    let account_of: BTreeMap<&str, String> =
+        report.plan.publishes.iter().map(|p| (p.business_key.as_str(), crate::run::account_name(p.account))).collect();
+    for ((_, key, event), workspace_limiting) in report.events.iter().zip(&report.workspace_limiting) {
+        let held = matches!(
+            event,
+            Event::Waiting { reason: WaitReason::RateLimitGate | WaitReason::Pacing, .. }
+                | Event::Finished { result: Err(ErrorKind::RateLimited), .. }
+        );
+        let Some(account) = account_of.get(key.as_str()).filter(|_| held) else { continue };
+        if !limited.contains(account.as_str()) && !workspace_limiting {
+            violations
+                .push(format!("{key} of {account}, never limited, was held while the workspace was not ({event:?})"));
         }
     }
 }
@@ -251,9 +285,12 @@ fn no_claim_outlives_its_publish(report: &Report, violations: &mut Vec<String>) 
             violations.push(format!("{key} is still claimed after every publish of it ended"));
         }
     }
+    // A publish that returned has released its claim, unless the store failed the release or
+    // stalled it past the Publisher's wait (then its guard releases it in the background).
     for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
-        if outcome.claim_left && !report.troubled_keys.contains(&planned.business_key) {
-            violations.push(format!("{} was still claimed a moment after its publish ended", planned.business_key));
+        let key = &planned.business_key;
+        if outcome.claim_left && !report.troubled_keys.contains(key) && !report.slow_releases.contains(key) {
+            violations.push(format!("{key} was still claimed once its publish had ended"));
         }
     }
 }

@@ -7,9 +7,13 @@
 //!
 //! ```sh
 //! cargo test -p postato --test simulation -- --nocapture                 # 10,000 seeds
-//! POSTATO_SIM_SEEDS=1000000 cargo test --release -p postato --test simulation -- --nocapture
-//! POSTATO_SIM_SEED=1234 cargo test -p postato --test simulation -- --nocapture   # replay one
+//! scripts/soak.sh [SEEDS] [FIRST_SEED]                  # 1,000,000 seeds in release mode
+//! POSTATO_SIM_SEED=1234 cargo test -p postato --test simulation \
+//!     simulation_of_the_shared_machinery_keeps_every_invariant -- --exact --nocapture      # replay one
 //! ```
+//!
+//! Every seed that ever failed is listed in `seeds_that_failed.txt` and runs with every test
+//! run: when a soak finds one, fix it and add it there.
 
 mod dice;
 mod invariants;
@@ -37,12 +41,73 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
             (first..first + env_number("POSTATO_SIM_SEEDS").unwrap_or(10_000)).collect()
         }
     };
+    // POSTATO_SIM_ONE_ACCOUNT=1 replays a seed as drawn before accounts were (the seeds list's).
+    let plan: fn(u64) -> Plan = match std::env::var_os("POSTATO_SIM_ONE_ACCOUNT") {
+        Some(_) => |seed| Plan::draw(seed).with_one_account(),
+        None => Plan::draw,
+    };
+    let run = run_seeds(&seeds, plan, "");
+    println!(
+        "simulation: {} seeds, {} violations ({:.1} s); {} resumes past the key retention ended outcome_unknown",
+        seeds.len(),
+        run.violations(),
+        run.took.as_secs_f64(),
+        run.unknown
+    );
+    assert!(run.failing.is_empty(), "seeds with violations (add them to {SEEDS_THAT_FAILED}): {:?}", run.seeds());
+    if seeds.len() >= 1_000 {
+        assert!(run.unknown > 0, "no seed reached a resume past the key retention: the simulation lost that path");
+    }
+}
+
+/// Every seed that ever failed, kept: a fix that comes undone fails here first.
+const SEEDS_THAT_FAILED: &str = "crates/postato/tests/simulation/seeds_that_failed.txt";
+
+#[test]
+fn simulation_of_the_shared_machinery_keeps_every_invariant_on_the_seeds_that_once_failed() {
+    let list = include_str!("seeds_that_failed.txt");
+    let seeds: Vec<u64> = list
+        .lines()
+        .map(|line| line.split('#').next().unwrap_or_default().trim())
+        .filter(|line| !line.is_empty())
+        .map(|seed| seed.parse().unwrap_or_else(|_| panic!("{SEEDS_THAT_FAILED}: {seed:?} is not a seed")))
+        .collect();
+    assert!(!seeds.is_empty(), "{SEEDS_THAT_FAILED} lists no seed");
+    // Each as it was drawn when it failed (through one account), and as seeds draw now.
+    let run = run_seeds(&seeds, |seed| Plan::draw(seed).with_one_account(), "POSTATO_SIM_ONE_ACCOUNT=1 ");
+    assert!(run.failing.is_empty(), "seeds that once failed fail again: {:?}", run.seeds());
+    let run = run_seeds(&seeds, Plan::draw, "");
+    println!("simulation: {} seeds that once failed, {} violations", seeds.len(), run.violations());
+    assert!(run.failing.is_empty(), "seeds that once failed fail again: {:?}", run.seeds());
+}
+
+/// What a run of many seeds found.
+struct SeedsRun {
+    /// The seeds with violations, and what each broke.
+    failing: Vec<(u64, Vec<String>)>,
+    /// Publishes resumed past the key retention that ended `outcome_unknown`.
+    unknown: usize,
+    took: Duration,
+}
+
+impl SeedsRun {
+    fn violations(&self) -> usize {
+        self.failing.iter().map(|(_, v)| v.len()).sum()
+    }
+
+    fn seeds(&self) -> Vec<u64> {
+        self.failing.iter().map(|(seed, _)| *seed).collect()
+    }
+}
+
+/// Runs the plans of `seeds`, spread over the cores (each seed on one thread), and prints the first few
+/// failing ones with what they broke and how to replay them.
+fn run_seeds(seeds: &[u64], plan: fn(u64) -> Plan, replay_with: &str) -> SeedsRun {
     let started = Instant::now();
-    // Seeds are independent: spread them over the cores, each run on its own thread.
     let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let unknown = std::sync::atomic::AtomicUsize::new(0);
     let unknown = &unknown;
-    let mut found: Vec<(u64, Vec<String>)> = std::thread::scope(|scope| {
+    let mut failing: Vec<(u64, Vec<String>)> = std::thread::scope(|scope| {
         let workers: Vec<_> = (0..threads)
             .map(|t| {
                 let mine: Vec<u64> = seeds.iter().copied().skip(t).step_by(threads).collect();
@@ -53,7 +118,7 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
                             if std::env::var_os("POSTATO_SIM_TRACE").is_some() {
                                 eprintln!("seed {seed} starting");
                             }
-                            let report = run::run(seed, Plan::draw(seed));
+                            let report = run::run(seed, plan(seed));
                             let reached = report
                                 .outcomes
                                 .iter()
@@ -75,28 +140,18 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
             .collect();
         workers.into_iter().flat_map(|w| w.join().expect("a simulation thread panicked")).collect()
     });
-    found.sort();
-    let violations: usize = found.iter().map(|(_, v)| v.len()).sum();
-    for (seed, list) in found.iter().take(10) {
+    failing.sort();
+    for (seed, list) in failing.iter().take(10) {
         eprintln!("seed {seed}: {} violation(s):", list.len());
         for violation in list.iter().take(5) {
             eprintln!("  {violation}");
         }
         eprintln!(
-            "  replay: POSTATO_SIM_SEED={seed} cargo test -p postato --test simulation simulation_of -- --nocapture"
+            "  replay: {replay_with}POSTATO_SIM_SEED={seed} cargo test -p postato --test simulation \
+             simulation_of_the_shared_machinery_keeps_every_invariant -- --exact --nocapture"
         );
     }
-    let failing: Vec<u64> = found.iter().map(|(seed, _)| *seed).collect();
-    let unknown = unknown.load(std::sync::atomic::Ordering::Relaxed);
-    println!(
-        "simulation: {} seeds, {violations} violations ({:.1} s); {unknown} resumes past the key retention ended outcome_unknown",
-        seeds.len(),
-        started.elapsed().as_secs_f64()
-    );
-    assert!(failing.is_empty(), "seeds with violations: {failing:?}");
-    if seeds.len() >= 1_000 {
-        assert!(unknown > 0, "no seed reached a resume past the key retention: the simulation lost that path");
-    }
+    SeedsRun { failing, unknown: unknown.load(std::sync::atomic::Ordering::Relaxed), took: started.elapsed() }
 }
 
 #[test]
@@ -112,7 +167,7 @@ fn a_seed_replays_exactly() {
 
 /// `count` publishes at once against a server that fails only as `faults` and `limiter` say.
 fn plan_of(count: usize, faults: Faults, limiter: Option<Limiter>) -> Plan {
-    let mut plan = Plan::draw(0);
+    let mut plan = Plan::draw(0).with_one_account();
     plan.policy = postato::RetryPolicy::default();
     plan.budget = postato::RetryBudgetConfig::default();
     plan.faults = faults;
@@ -127,6 +182,7 @@ fn plan_of(count: usize, faults: Faults, limiter: Option<Limiter>) -> Plan {
             cancel: None,
             shared_key: false,
             process: 0,
+            account: 0,
         })
         .collect();
     plan
@@ -137,7 +193,8 @@ fn the_gate_learns_a_bare_429_limiter() {
     // 100 requests/s with a burst of 10, `Retry-After: 1`, no RateLimit-* headers: the
     // ideal is N/R = 5 s.
     let faults = Faults { max_latency_ms: 3, max_stall_ms: 1, ..Faults::default() };
-    let report = run::run(1, plan_of(500, faults, Some(Limiter { rate_per_second: 100.0, burst: 10.0 })));
+    let report =
+        run::run(1, plan_of(500, faults, Some(Limiter { rate_per_second: 100.0, burst: 10.0, names_scope: false })));
     assert!(invariants::check(&report).is_empty(), "{:?}", invariants::check(&report));
     let published = report.outcomes.iter().filter(|o| matches!(o.result, Some(Ok(_)))).count();
     let last = report.outcomes.iter().filter_map(|o| o.ended).max().unwrap();

@@ -15,7 +15,7 @@ use std::time::Duration;
 use tokio::time::Instant;
 
 use crate::dice::Dice;
-use crate::server::{Arrival, Faults, Limiter, Server};
+use crate::server::{Arrival, Faults, Limiter, Server, Spent};
 use crate::store::{SimStore, StoreFaults};
 use crate::transport::SimTransport;
 
@@ -37,6 +37,8 @@ pub struct PlannedPublish {
     pub shared_key: bool,
     /// Which process publishes it (Publisher runs).
     pub process: usize,
+    /// Which account it is published through (`acc_N`).
+    pub account: u32,
 }
 
 /// Process 0 dies (as by SIGKILL) at `at`; a new process 0 starts `restart_after` later on
@@ -59,6 +61,18 @@ pub struct Plan {
     /// The Publishers' idempotency-key retention.
     pub key_retention: Duration,
     pub publishes: Vec<PlannedPublish>,
+    /// How many accounts the posts go through, and whether one of them has spent its quota.
+    pub accounts: u32,
+    pub spent: Option<SpentAccount>,
+}
+
+/// An account whose quota is spent: every request for it answers 429 until `until` (from the
+/// start), with a Retry-After to that time; half the time the 429 body names the account.
+#[derive(Clone, Copy, Debug)]
+pub struct SpentAccount {
+    pub account: u32,
+    pub until: Duration,
+    pub names_scope: bool,
 }
 
 impl Plan {
@@ -88,9 +102,11 @@ impl Plan {
                 .with_refill_per_second(dice.below(6) as f64)
                 .with_when_empty(if dice.chance(0.5) { WhenBudgetEmpty::Wait } else { WhenBudgetEmpty::Fail })
         };
-        let limiter = dice
-            .chance(0.2)
-            .then(|| Limiter { rate_per_second: dice.between(5, 200) as f64, burst: dice.between(1, 10) as f64 });
+        let limiter = dice.chance(0.2).then(|| Limiter {
+            rate_per_second: dice.between(5, 200) as f64,
+            burst: dice.between(1, 10) as f64,
+            names_scope: false,
+        });
         let faults = Faults {
             server_error: dice.rate(0.3),
             rate_limited: dice.rate(0.1),
@@ -113,8 +129,15 @@ impl Plan {
                 if publishes[twin].cancel.is_none() {
                     publishes[twin].shared_key = true;
                     let business_key = publishes[twin].business_key.clone();
-                    let process = publishes[twin].process;
-                    publishes.push(PlannedPublish { business_key, start, cancel: None, shared_key: true, process });
+                    let (process, account) = (publishes[twin].process, publishes[twin].account);
+                    publishes.push(PlannedPublish {
+                        business_key,
+                        start,
+                        cancel: None,
+                        shared_key: true,
+                        process,
+                        account,
+                    });
                     continue;
                 }
             }
@@ -129,6 +152,7 @@ impl Plan {
                 cancel,
                 shared_key: false,
                 process,
+                account: 0,
             });
         }
         let via_publisher = dice.chance(0.4);
@@ -149,7 +173,62 @@ impl Plan {
             at: Duration::from_millis(dice.below(20_000)),
             restart_after: if dice.chance(0.5) { Duration::from_secs(70) } else { Duration::from_secs(4 * 3600) },
         });
-        Plan { policy, budget, faults, limiter, via_publisher, store_faults, crash, key_retention, publishes }
+        let mut plan = Plan {
+            policy,
+            budget,
+            faults,
+            limiter,
+            via_publisher,
+            store_faults,
+            crash,
+            key_retention,
+            publishes,
+            accounts: 1,
+            spent: None,
+        };
+        plan.draw_accounts(seed);
+        plan
+    }
+
+    /// Half the seeds spread their posts over 2 to 4 accounts, and half of those spend one
+    /// account's quota for a while. Drawn from dice of their own, so that the rest of a plan
+    /// is what it was before accounts were drawn (see [`Plan::with_one_account`]).
+    fn draw_accounts(&mut self, seed: u64) {
+        let mut dice = Dice::new(seed ^ 0xacc0_acc0_acc0);
+        if !dice.chance(0.5) {
+            return;
+        }
+        self.accounts = dice.between(2, 4) as u32;
+        let mut accounts = Vec::with_capacity(self.publishes.len());
+        for (i, planned) in self.publishes.iter().enumerate() {
+            // A business key shared by two publishes is one post: one account.
+            let twin = self.publishes[..i].iter().position(|p| p.business_key == planned.business_key);
+            accounts.push(match twin {
+                Some(twin) => accounts[twin],
+                None => dice.below(u64::from(self.accounts)) as u32,
+            });
+        }
+        for (planned, account) in self.publishes.iter_mut().zip(accounts) {
+            planned.account = account;
+        }
+        if let Some(limiter) = &mut self.limiter {
+            limiter.names_scope = dice.chance(0.5);
+        }
+        self.spent = dice.chance(0.5).then(|| SpentAccount {
+            account: dice.below(u64::from(self.accounts)) as u32,
+            until: Duration::from_secs([5, 30, 3_000][dice.below(3) as usize]),
+            names_scope: dice.chance(0.5),
+        });
+    }
+
+    /// The plan as seeds were drawn before accounts were: every post through one account.
+    pub fn with_one_account(mut self) -> Plan {
+        self.accounts = 1;
+        self.spent = None;
+        for planned in &mut self.publishes {
+            planned.account = 0;
+        }
+        self
     }
 }
 
@@ -180,17 +259,21 @@ pub struct Report {
     pub server_ids: Vec<(String, Option<String>)>,
     /// What the store says of each planned publish (Publisher runs only).
     pub store_ids: Vec<StoreView>,
-    /// Each request as the client sent it: when (client time).
-    pub sends: Vec<Timestamp>,
+    /// Each request as the client sent it: when (client time), and for which account.
+    pub sends: Vec<(Timestamp, String)>,
     /// Every event of every publish, with its business key and time (client time).
     pub events: Vec<(Timestamp, String, Event)>,
-    /// Every hold end the gate had.
-    pub holds: BTreeSet<Timestamp>,
+    /// Whether the workspace gate held or paced, at each event (same order as `events`).
+    pub workspace_limiting: Vec<bool>,
+    /// Every hold end a gate had: the workspace's (`None`) and each account's.
+    pub holds: BTreeSet<(Option<String>, Timestamp)>,
     pub rate_limited_requests: usize,
     pub unavailable_requests: usize,
     pub started: Instant,
     /// Keys whose store writes failed or lost their answer.
     pub troubled_keys: BTreeSet<String>,
+    /// Keys a release of which stalled past the Publisher's wait for it (left to the background).
+    pub slow_releases: BTreeSet<String>,
     /// Keys still claimed once every publish ended (and a tick passed).
     pub claims_left: Vec<String>,
 }
@@ -204,9 +287,10 @@ pub struct StoreView {
 
 #[derive(Default)]
 struct Recorder {
-    sends: Vec<Timestamp>,
+    sends: Vec<(Timestamp, String)>,
     events: Vec<(Timestamp, String, Event)>,
-    holds: BTreeSet<Timestamp>,
+    workspace_limiting: Vec<bool>,
+    holds: BTreeSet<(Option<String>, Timestamp)>,
 }
 
 /// Runs `plan` on a fresh single-threaded runtime with a paused clock.
@@ -218,10 +302,17 @@ pub fn run(seed: u64, plan: Plan) -> Report {
 async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     let started = Instant::now();
     let seq = Arc::new(AtomicU64::new(0));
-    let server = Arc::new(Mutex::new(Server::new(seed, plan.faults.clone(), plan.limiter, Arc::clone(&seq))));
+    let spent = plan.spent.map(|spent| Spent {
+        account: account_name(spent.account),
+        until: spent.until,
+        names_scope: spent.names_scope,
+    });
+    let server = Arc::new(Mutex::new(Server::new(seed, plan.faults.clone(), plan.limiter, spent, Arc::clone(&seq))));
     let recorder = Arc::new(Mutex::new(Recorder::default()));
     let cell: Arc<OnceLock<Client<SimTransport>>> = Arc::new(OnceLock::new());
     let (hook_cell, hook_recorder) = (Arc::clone(&cell), Arc::clone(&recorder));
+    let account_of: std::collections::BTreeMap<String, u32> =
+        plan.publishes.iter().map(|p| (p.business_key.clone(), p.account)).collect();
     let client = Client::builder()
         .api_key("sk_test_simulation")
         .workspace_id("ws_1")
@@ -233,18 +324,26 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         .on_event(move |key, event| {
             let Some(client) = hook_cell.get() else { return };
             let snapshot = client.limits_snapshot();
+            let account = account_name(account_of.get(key).copied().unwrap_or(0));
+            let scope = client.scope_snapshot(&postato::Scope::new(PLATFORM, &account));
             let mut recorder = hook_recorder.lock().unwrap();
-            recorder.holds.insert(snapshot.gate.hold_until);
+            recorder.holds.insert((None, snapshot.gate.hold_until));
+            if let Some(scope) = scope {
+                recorder.holds.insert((Some(account.clone()), scope.hold_until));
+            }
             if matches!(event, Event::AttemptStarted { .. }) {
-                recorder.sends.push(snapshot.taken_at);
+                recorder.sends.push((snapshot.taken_at, account));
             }
             recorder.events.push((snapshot.taken_at, key.to_owned(), event.clone()));
+            let gate = snapshot.gate;
+            recorder.workspace_limiting.push(gate.hold_until > snapshot.taken_at || gate.pacing_rate.is_some());
         })
         .build_with_transport(SimTransport { server: Arc::clone(&server) })
         .expect("a drawn policy is valid");
     let _ = cell.set(client.clone());
     let store = Arc::new(MemoryStore::new());
     let troubled = Arc::new(Mutex::new(BTreeSet::new()));
+    let slow_releases = Arc::new(Mutex::new(BTreeSet::new()));
     let process_store = |process: u64| {
         let faults = if plan.via_publisher { plan.store_faults } else { StoreFaults::default() };
         Arc::new(SimStore::new(
@@ -252,6 +351,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
             faults,
             seed.wrapping_mul(31).wrapping_add(process),
             Arc::clone(&troubled),
+            Arc::clone(&slow_releases),
         ))
     };
     let stores = [process_store(0), process_store(1)];
@@ -269,13 +369,19 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     let mut handles = Vec::new();
     let mut aborts = Vec::new();
     for (i, planned) in plan.publishes.iter().enumerate() {
-        let post = post_of(&planned.business_key);
+        let post = post_of(planned);
         let token = CancellationToken::new();
         let (client, publisher, results, cancel) =
             (client.clone(), publishers[planned.process].clone(), Arc::clone(&outcomes), token.clone());
         // Whether its claim is gone right after it ends: a key no other publish shares.
-        let probe_store =
-            (plan.via_publisher && !planned.shared_key).then(|| (Arc::clone(&store), plan.store_faults.max_stall_ms));
+        // A publish cancelled by its token may leave its release to its guard (spawned, and the
+        // store may stall it): its claim is looked at once that stall has passed; any other is
+        // looked at the moment its publish returns.
+        let settle = match planned.cancel {
+            Some(_) => Duration::from_millis(plan.store_faults.max_stall_ms + 2),
+            None => Duration::ZERO,
+        };
+        let probe_store = (plan.via_publisher && !planned.shared_key).then(|| (Arc::clone(&store), settle));
         let start = planned.start;
         let handle = tokio::spawn(async move {
             tokio::time::sleep(start).await;
@@ -292,10 +398,10 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
                 results[i].ended = Some(Instant::now());
                 results[i].result = Some(result);
             }
-            if let Some((store, stall)) = probe_store {
-                // A release may go through the store after the publish returns (a guard's), and
-                // the store may stall it: gone within that stall and a tick.
-                tokio::time::sleep(Duration::from_millis(stall + 2)).await;
+            if let Some((store, settle)) = probe_store {
+                if !settle.is_zero() {
+                    tokio::time::sleep(settle).await;
+                }
                 results.lock().unwrap()[i].claim_left = still_claimed(&store, &post.business_key).await;
             }
         });
@@ -358,8 +464,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         let again: Vec<usize> = (0..plan.publishes.len()).filter(|&i| outcomes.lock().unwrap()[i].crashed).collect();
         let mut restarts = Vec::new();
         for i in again {
-            let (successor, post, results) =
-                (successor.clone(), post_of(&plan.publishes[i].business_key), Arc::clone(&outcomes));
+            let (successor, post, results) = (successor.clone(), post_of(&plan.publishes[i]), Arc::clone(&outcomes));
             restarts.push(tokio::spawn(async move {
                 let result = successor.publish(&post).await.map(|report| report.published);
                 results.lock().unwrap()[i].restarted = Some(result);
@@ -395,6 +500,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         }
     }
     let troubled_keys = troubled.lock().unwrap().clone();
+    let slow_releases = slow_releases.lock().unwrap().clone();
     let server = server.lock().unwrap();
     let keys: BTreeSet<String> = plan.publishes.iter().map(|p| postato::idempotency_key(&p.business_key)).collect();
     let recorder = recorder.lock().unwrap();
@@ -407,12 +513,14 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         store_ids,
         sends: recorder.sends.clone(),
         events: recorder.events.clone(),
+        workspace_limiting: recorder.workspace_limiting.clone(),
         holds: recorder.holds.clone(),
         rate_limited_requests: server.rate_limited_requests(),
         unavailable_requests: server.requests_answered(503),
         plan,
         started,
         troubled_keys,
+        slow_releases,
         claims_left,
     }
 }
@@ -424,8 +532,17 @@ async fn still_claimed(store: &MemoryStore, key: &str) -> bool {
     held
 }
 
-fn post_of(business_key: &str) -> Post {
-    Post::new(business_key, "x", "acc_1", PostStatus::Publish, "post", "hello from the simulation")
+/// The platform of every simulated post.
+pub const PLATFORM: &str = "x";
+
+/// The account id of account `n`.
+pub fn account_name(n: u32) -> String {
+    format!("acc_{n}")
+}
+
+fn post_of(planned: &PlannedPublish) -> Post {
+    let account = account_name(planned.account);
+    Post::new(&planned.business_key, PLATFORM, &account, PostStatus::Publish, "post", "hello from the simulation")
 }
 
 /// Whether a publish may end with an error of this kind against this server: it never

@@ -1,6 +1,6 @@
 //! The simulated Postato API of the deterministic simulation: idempotency per key (replays,
-//! 409 while a slow commit runs, 422 on reuse), an optional bare token-bucket limiter, and
-//! seeded faults. It keeps the ground truth: every request in arrival order and every genuine
+//! 409 while a slow commit runs, 422 on reuse), an optional bare token-bucket limiter for the
+//! workspace, an account whose quota is spent for a while, and seeded faults. It keeps the ground truth: every request in arrival order and every genuine
 //! publish per key.
 
 use postato_core::{format_http_date, Response, Timestamp};
@@ -33,11 +33,13 @@ pub struct Faults {
     pub rate_limited_retry_after: Option<u64>,
 }
 
-/// A bare token bucket: 429 with `Retry-After: 1` and no `RateLimit-*` headers.
+/// A token bucket for the whole workspace: 429 with `Retry-After: 1` and no `RateLimit-*`
+/// headers; with `names_scope`, `RateLimit-Scope: workspace` on its 429s.
 #[derive(Clone, Copy, Debug)]
 pub struct Limiter {
     pub rate_per_second: f64,
     pub burst: f64,
+    pub names_scope: bool,
 }
 
 /// What reached the server.
@@ -46,7 +48,20 @@ pub struct Arrival {
     pub seq: u64,
     pub at: Instant,
     pub key: String,
+    /// The account it was published through.
+    pub account: String,
     pub status: Option<u16>,
+    /// Its answer limited the account: a 429, or `RateLimit-*` headers.
+    pub limiting: bool,
+}
+
+/// An account answered `429` until `until` after the start, with a Retry-After to then; the
+/// body names the account's scope when `names_scope`.
+#[derive(Clone, Debug)]
+pub struct Spent {
+    pub account: String,
+    pub until: Duration,
+    pub names_scope: bool,
 }
 
 enum KeyState {
@@ -58,6 +73,7 @@ pub struct Server {
     dice: Dice,
     faults: Faults,
     limiter: Option<(Limiter, f64, Instant)>,
+    spent: Option<Spent>,
     keys: BTreeMap<String, KeyState>,
     pub publishes: BTreeMap<String, u32>,
     pub arrivals: Vec<Arrival>,
@@ -70,12 +86,13 @@ pub struct Server {
 pub type Reply = Result<Response, ()>;
 
 impl Server {
-    pub fn new(seed: u64, faults: Faults, limiter: Option<Limiter>, seq: Arc<AtomicU64>) -> Self {
+    pub fn new(seed: u64, faults: Faults, limiter: Option<Limiter>, spent: Option<Spent>, seq: Arc<AtomicU64>) -> Self {
         let now = Instant::now();
         Server {
             dice: Dice::new(seed ^ 0x5e7e_5e7e),
             faults,
             limiter: limiter.map(|l| (l, l.burst, now)),
+            spent,
             keys: BTreeMap::new(),
             publishes: BTreeMap::new(),
             arrivals: Vec::new(),
@@ -102,12 +119,27 @@ impl Server {
 
     /// A request arrives: it is recorded now, and answered on the returned channel (or the
     /// channel closes: a reset). Processing goes on even if the client stops listening.
-    pub fn arrive(server: &Arc<Mutex<Server>>, key: String, fingerprint: String) -> oneshot::Receiver<Response> {
+    pub fn arrive(
+        server: &Arc<Mutex<Server>>,
+        key: String,
+        fingerprint: String,
+        account: &str,
+    ) -> oneshot::Receiver<Response> {
         let (tx, rx) = oneshot::channel();
         let mut s = server.lock().unwrap();
         let seq = s.seq.fetch_add(1, Ordering::SeqCst) + 1;
         let index = s.arrivals.len();
-        s.arrivals.push(Arrival { seq, at: Instant::now(), key: key.clone(), status: None });
+        s.arrivals.push(Arrival {
+            seq,
+            at: Instant::now(),
+            key: key.clone(),
+            account: account.to_owned(),
+            status: None,
+            limiting: false,
+        });
+        let elapsed = Instant::now().duration_since(s.started);
+        let spent = s.spent.as_ref().filter(|spent| spent.account == account && elapsed < spent.until);
+        let spent = spent.map(|spent| (spent.until - elapsed, spent.names_scope));
         let (max_latency, max_stall) = (s.faults.max_latency_ms, s.faults.max_stall_ms);
         let latency = Duration::from_millis(s.dice.below(max_latency + 1));
         let stall = Duration::from_millis(1 + s.dice.below(max_stall.max(1)));
@@ -115,6 +147,8 @@ impl Server {
         let f = s.faults.clone();
         let fault = if Instant::now().duration_since(s.started) < f.outage {
             Fault::Outage
+        } else if let Some((left, names_scope)) = spent {
+            Fault::Spent { left, names_scope }
         } else if !limited {
             Fault::Bare429
         } else {
@@ -146,10 +180,12 @@ impl Server {
             tokio::time::sleep(latency).await;
             let reply = Server::process(&server, &key, fingerprint, fault, stall).await;
             let mut s = server.lock().unwrap();
-            if let Ok(response) = &reply {
-                s.arrivals[index].status = Some(response.status);
-            }
             let response = reply.map(|r| s.decorate(r));
+            if let Ok(response) = &response {
+                s.arrivals[index].status = Some(response.status);
+                s.arrivals[index].limiting = response.status == 429
+                    || response.headers.iter().any(|(name, _)| name.to_ascii_lowercase().starts_with("ratelimit-"));
+            }
             drop(s);
             if let Ok(response) = response {
                 let _ = tx.send(response);
@@ -181,8 +217,20 @@ impl Server {
     ) -> Reply {
         let retry_after = |s: &mut Server| s.retry_after_header();
         match fault {
-            Fault::Bare429 => return Ok(Response::new(429, "").with_header("Retry-After", "1")),
+            Fault::Bare429 => {
+                let response = Response::new(429, "").with_header("Retry-After", "1");
+                let names_scope = server.lock().unwrap().limiter.is_some_and(|(limiter, ..)| limiter.names_scope);
+                return Ok(match names_scope {
+                    true => response.with_header("RateLimit-Scope", "workspace"),
+                    false => response,
+                });
+            }
             Fault::Outage => return Ok(Response::new(503, "down")),
+            Fault::Spent { left, names_scope } => {
+                let body = if names_scope { r#"{"error":{"code":"rate_limited","scope":"account"}}"# } else { "" };
+                let seconds = left.as_secs() + u64::from(left.subsec_nanos() > 0);
+                return Ok(Response::new(429, body).with_header("Retry-After", &seconds.to_string()));
+            }
             Fault::ServerError => {
                 let mut s = server.lock().unwrap();
                 let status = [500, 502, 503, 504][s.dice.below(4) as usize];
@@ -289,6 +337,7 @@ enum Fault {
     None,
     Outage,
     Bare429,
+    Spent { left: Duration, names_scope: bool },
     ServerError,
     RateLimited,
     Reset,

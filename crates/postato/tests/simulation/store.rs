@@ -35,7 +35,14 @@ pub struct SimStore {
     /// Business keys whose outcome write or claim release failed or lost its answer (their
     /// outcome may be unrecorded, their claim left to its lease).
     pub troubled: Arc<Mutex<BTreeSet<String>>>,
+    /// Business keys a release of which stalled past the time a publish waits for it before
+    /// leaving it to the background.
+    pub slow_releases: Arc<Mutex<BTreeSet<String>>>,
 }
+
+/// How long a publish waits for a release before leaving it to the background (the
+/// Publisher's `RELEASE_WAIT`).
+const RELEASE_WAIT: Duration = Duration::from_secs(2);
 
 impl SimStore {
     pub fn new(
@@ -43,6 +50,7 @@ impl SimStore {
         faults: StoreFaults,
         seed: u64,
         troubled: Arc<Mutex<BTreeSet<String>>>,
+        slow_releases: Arc<Mutex<BTreeSet<String>>>,
     ) -> Self {
         SimStore {
             inner,
@@ -50,16 +58,19 @@ impl SimStore {
             dice: Mutex::new(Dice::new(seed)),
             crashed: Arc::new(AtomicBool::new(false)),
             troubled,
+            slow_releases,
         }
     }
 
     /// Runs one call: a dead process never returns; otherwise it may stall, fail or lose its
     /// answer, as the dice say.
-    /// `tracked` names the key of an outcome write or a release: its failure is the store's.
+    /// `tracked` names the key of an outcome write or a release: its failure is the store's;
+    /// `release` says it is a release (a long stall leaves it to the background).
     async fn call<T, F: Future<Output = Result<T, StoreError>>>(
         &self,
         tracked: Option<&str>,
         write: bool,
+        release: bool,
         op: F,
     ) -> Result<T, StoreError> {
         if self.crashed.load(Ordering::SeqCst) {
@@ -70,6 +81,11 @@ impl SimStore {
             let stall = dice.chance(self.faults.stall).then(|| dice.below(self.faults.max_stall_ms.max(1)));
             (stall, dice.chance(self.faults.fail), write && dice.chance(self.faults.lost_answer))
         };
+        if let (Some(ms), Some(key), true) = (stall, tracked, release) {
+            if Duration::from_millis(ms) >= RELEASE_WAIT {
+                self.slow_releases.lock().unwrap().insert(key.to_owned());
+            }
+        }
         if let Some(ms) = stall {
             tokio::time::sleep(Duration::from_millis(ms)).await;
             if self.crashed.load(Ordering::SeqCst) {
@@ -95,39 +111,39 @@ impl SimStore {
 #[async_trait::async_trait]
 impl ResultStore for SimStore {
     async fn begin(&self, key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
-        self.call(None, true, self.inner.begin(key, worker, lease)).await
+        self.call(None, true, false, self.inner.begin(key, worker, lease)).await
     }
     async fn renew(&self, key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
-        self.call(None, false, self.inner.renew(key, worker, lease)).await
+        self.call(None, false, false, self.inner.renew(key, worker, lease)).await
     }
     async fn intent(&self, key: &str) -> Result<Option<Intent>, StoreError> {
-        self.call(None, false, self.inner.intent(key)).await
+        self.call(None, false, false, self.inner.intent(key)).await
     }
     async fn record_intent(&self, intent: &Intent) -> Result<(), StoreError> {
-        self.call(None, true, self.inner.record_intent(intent)).await
+        self.call(None, true, false, self.inner.record_intent(intent)).await
     }
     async fn forget_intent(&self, key: &str) -> Result<bool, StoreError> {
-        self.call(None, true, self.inner.forget_intent(key)).await
+        self.call(None, true, false, self.inner.forget_intent(key)).await
     }
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
-        self.call(Some(&record.business_key), true, self.inner.record_published(record, worker)).await
+        self.call(Some(&record.business_key), true, false, self.inner.record_published(record, worker)).await
     }
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
-        self.call(Some(&letter.business_key), true, self.inner.record_dead_letter(letter, worker)).await
+        self.call(Some(&letter.business_key), true, false, self.inner.record_dead_letter(letter, worker)).await
     }
     async fn release(&self, key: &str, worker: &str) -> Result<(), StoreError> {
-        self.call(Some(key), true, self.inner.release(key, worker)).await
+        self.call(Some(key), true, true, self.inner.release(key, worker)).await
     }
     async fn published(&self, key: &str) -> Result<Option<PublishedRecord>, StoreError> {
-        self.call(None, false, self.inner.published(key)).await
+        self.call(None, false, false, self.inner.published(key)).await
     }
     async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        self.call(None, false, self.inner.dead_letters(after, limit)).await
+        self.call(None, false, false, self.inner.dead_letters(after, limit)).await
     }
     async fn remove_dead_letter(&self, key: &str) -> Result<bool, StoreError> {
-        self.call(None, true, self.inner.remove_dead_letter(key)).await
+        self.call(None, true, false, self.inner.remove_dead_letter(key)).await
     }
     async fn counts(&self) -> Result<StoreCounts, StoreError> {
-        self.call(None, false, self.inner.counts()).await
+        self.call(None, false, false, self.inner.counts()).await
     }
 }

@@ -14,8 +14,8 @@ pub struct SimTransport {
 
 impl Transport for SimTransport {
     async fn send(&self, request: &Request, timeout: Duration) -> Result<Response, TransportFailure> {
-        let answer =
-            Server::arrive(&self.server, request.idempotency_key().to_owned(), request.fingerprint().to_owned());
+        let (key, fingerprint) = (request.idempotency_key().to_owned(), request.fingerprint().to_owned());
+        let answer = Server::arrive(&self.server, key, fingerprint, request.scope().account_id());
         match tokio::time::timeout(timeout, answer).await {
             Ok(Ok(response)) => Ok(response),
             Ok(Err(_)) => Err(TransportFailure::new(TransportFailureKind::Io, "connection reset")),
