@@ -69,10 +69,10 @@ impl Response {
 
     /// Which limit this answer's 429 or `RateLimit-*` headers are about, when the server says:
     /// its `RateLimit-Scope` header, else a 429 body's `error.scope` (`workspace` or
-    /// `account`); anything else says nothing.
+    /// `account`, in any case); any other value says nothing.
     pub fn limit_scope(&self) -> Option<LimitScope> {
-        if let Some(scope) = self.header("ratelimit-scope") {
-            return LimitScope::parse(scope);
+        if let Some(scope) = self.header("ratelimit-scope").and_then(LimitScope::parse) {
+            return Some(scope);
         }
         if self.status != 429 {
             return None;

@@ -169,3 +169,33 @@ fn a_send_waiting_on_its_account_never_spends_the_workspaces_pace() {
     }
     assert_eq!(limits.admit(&account(3), at(1), first()), Admission::Go, "the workspace's second token is left");
 }
+
+#[test]
+fn short_429s_from_three_accounts_while_the_others_are_answered_never_hold_the_workspace() {
+    // Three accounts each over a limit of their own (1 post/s, `Retry-After: 1`, no scope
+    // named) while the other accounts are answered: no workspace limit explains that.
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    let accepted = Response::new(202, "{}");
+    answered(&limits, &account(1), at(0), &too_many("1"));
+    answered(&limits, &account(7), at(50), &accepted);
+    answered(&limits, &account(2), at(100), &too_many("1"));
+    answered(&limits, &account(8), at(150), &accepted);
+    answered(&limits, &account(3), at(200), &too_many("1"));
+    assert_eq!(limits.admit(&account(9), at(250), first()), Admission::Go);
+    assert!(limits.snapshot(at(250)).gate.hold_until <= at(250), "the workspace holds nothing");
+}
+
+#[test]
+fn an_account_refused_by_its_own_pace_leaves_the_workspaces_probe_to_others() {
+    // After a workspace hold, the first millisecond is the probe's: an account whose own pace
+    // refuses it must not use that probe up on its way.
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    let spent_account =
+        Response::new(202, "{}").with_header("RateLimit-Policy", "1;w=10").with_header("RateLimit-Remaining", "0");
+    answered(&limits, &account(1), T0, &spent_account);
+    let workspace_limit = too_many("1").with_header("RateLimit-Scope", "workspace");
+    answered(&limits, &account(2), T0, &workspace_limit);
+    let paced = limits.admit(&account(1), at(1_000), first());
+    assert!(matches!(paced, Admission::WaitUntil { reason: WaitReason::Pacing, .. }), "{paced:?}");
+    assert_eq!(limits.admit(&account(3), at(1_000), first()), Admission::Go, "the probe is still there");
+}

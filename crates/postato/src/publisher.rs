@@ -188,7 +188,7 @@ impl<T: Transport> Publisher<T> {
         let claimant = self.next_claimant();
         loop {
             let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
-            match self.claim(post, &request, &claimant, guard, cancel).await? {
+            match self.claim(post, &request, &claimant, guard).await? {
                 Claim::Recorded(report) => return Ok(report),
                 Claim::Ours(guard) => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
                 Claim::HeldByOther { expires_in } => {
@@ -214,7 +214,7 @@ impl<T: Transport> Publisher<T> {
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
-        match self.claim(post, &request, &claimant, guard, cancel).await? {
+        match self.claim(post, &request, &claimant, guard).await? {
             Claim::Recorded(report) => Ok(Some(report)),
             Claim::Ours(guard) => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
             Claim::HeldByOther { .. } => Ok(None),
@@ -232,15 +232,14 @@ impl<T: Transport> Publisher<T> {
     /// the server keeps idempotency keys would be published again. `guard` comes back with
     /// the claim when it is ours; on every other answer it is disarmed, and on an error the
     /// claim the store may have taken before its answer was lost is released before this
-    /// returns: within [`RELEASE_WAIT`] and unless `cancel` fires, else by the guard in the
-    /// background (see [`ClaimGuard`]).
+    /// returns, within [`RELEASE_WAIT`] (a cancelled publish too: it is what a process that
+    /// exits next must have done), else by the guard in the background (see [`ClaimGuard`]).
     async fn claim(
         &self,
         post: &Post,
         request: &Request,
         claimant: &str,
         guard: ClaimGuard,
-        cancel: &CancellationToken,
     ) -> Result<Claim, PublishError> {
         let key = post.business_key.as_str();
         match self.store.begin(key, claimant, self.lease).await {
@@ -264,13 +263,8 @@ impl<T: Transport> Publisher<T> {
             Err(e) => {
                 // Awaited, not left to the guard: a process that exits once this returns (a
                 // one-shot CLI call) would otherwise leave the key claimed for a whole lease.
-                let release = tokio::time::timeout(RELEASE_WAIT, self.store.release(key, claimant));
-                let released = tokio::select! {
-                    biased;
-                    _ = cancel.cancelled() => false,
-                    done = release => matches!(done, Ok(Ok(()))),
-                };
-                if released {
+                let release = tokio::time::timeout(RELEASE_WAIT, self.store.release(key, claimant)).await;
+                if matches!(release, Ok(Ok(()))) {
                     guard.disarm();
                 }
                 Err(store_unavailable(&e))

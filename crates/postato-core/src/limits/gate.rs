@@ -252,11 +252,19 @@ impl RateLimitGate {
         }
     }
 
-    /// Whether nothing is held at `now`, nothing is in flight and no advertised quota is being
-    /// spent: a gate forgotten then loses only a pace learned from 429s (a fresh one probes
-    /// first, and learns again).
+    /// Whether nothing is held at `now`, nothing is in flight and no advertised quota is spent
+    /// (a `RateLimit-Policy` bucket without a token): a gate forgotten then loses only a pace
+    /// (a fresh one probes first, and learns it again).
     pub fn is_idle(&self, now: Timestamp) -> bool {
-        self.in_flight == 0 && now >= self.hold_until && self.policy.as_ref().map_or(true, |bucket| bucket.is_full(now))
+        self.in_flight == 0
+            && now >= self.hold_until
+            && self.policy.as_ref().map_or(true, |bucket| bucket.has_token(now))
+    }
+
+    /// Until when the gate holds, if it holds at `now`: asked before taking anything of
+    /// another gate.
+    pub fn holding_until(&self, now: Timestamp) -> Option<Timestamp> {
+        (now < self.hold_until).then_some(self.hold_until)
     }
 
     /// Learns that a request sent at `sent_at` failed without a response.

@@ -55,10 +55,12 @@ pub struct LimitsSnapshot {
 }
 
 /// 429s that name no scope and ask for at most [`INFERRED_MAX_WAIT`], from this many accounts
-/// within [`SEVERAL_AT_ONCE`], are taken for a workspace-wide limit: one account's spent quota
-/// never is, nor are several accounts' (they ask for long waits, to their windows' ends). An
-/// inferred limit holds the workspace for the shortest wait among them, at most the default
-/// wait (1 s): accounts' own short limits can look the same, and then cost no more.
+/// within [`SEVERAL_AT_ONCE`] and with no answer other than a 429 to any account since the
+/// first of them, are taken for a workspace-wide limit: the workspace refuses everyone, where
+/// accounts' own limits leave the other accounts answered. One account's spent quota never
+/// is, nor are several accounts' (they ask for long waits, to their windows' ends). An
+/// inferred limit holds the workspace for the shortest wait among them, at most the policy's
+/// default wait.
 const SEVERAL_SCOPES: usize = 3;
 const SEVERAL_AT_ONCE: Duration = Duration::from_secs(1);
 const INFERRED_MAX_WAIT: Duration = Duration::from_secs(10);
@@ -71,8 +73,9 @@ const INFERRED_MAX_WAIT: Duration = Duration::from_secs(10);
 /// charged to the scope of the post that got it, so a hold or pace learned for one account
 /// never delays another's posts. It is charged to the workspace only on evidence: the server
 /// names the workspace ([`Response::limit_scope`]), or short 429s that name no scope arrive
-/// from 3 accounts within a second, which a workspace-wide limit explains and accounts' quotas
-/// do not (then it holds the workspace for at most the default wait).
+/// from 3 accounts within a second while no account is answered otherwise, which a
+/// workspace-wide limit explains and accounts' own limits do not (then it holds the workspace
+/// for at most the default wait).
 #[derive(Debug)]
 pub struct SharedLimits {
     inner: Mutex<State>,
@@ -87,6 +90,8 @@ struct State {
     /// The latest short 429 naming no scope of each of the last few accounts that got one:
     /// when, to which account, and the wait it asked for.
     unnamed_throttles: Vec<(Timestamp, Scope, Duration)>,
+    /// When an answer other than a 429 last came, to any account.
+    answered_at: Timestamp,
 }
 
 impl State {
@@ -98,7 +103,9 @@ impl State {
         if wait > INFERRED_MAX_WAIT {
             return None;
         }
-        let recent = |at: &Timestamp| now.saturating_since(*at) <= SEVERAL_AT_ONCE;
+        // Recent, and with no account answered since: a workspace limit refuses everyone.
+        let answered_at = self.answered_at;
+        let recent = |at: &Timestamp| now.saturating_since(*at) <= SEVERAL_AT_ONCE && *at >= answered_at;
         self.unnamed_throttles.retain(|(at, other, _)| recent(at) && other != scope);
         self.unnamed_throttles.push((now, scope.clone(), wait));
         if self.unnamed_throttles.len() > SEVERAL_SCOPES {
@@ -125,6 +132,7 @@ impl SharedLimits {
                 budget: RetryBudget::new(budget),
                 default_retry_after,
                 unnamed_throttles: Vec::new(),
+                answered_at: Timestamp::EPOCH,
             }),
         }
     }
@@ -146,6 +154,11 @@ impl SharedLimits {
                 other => return other,
             }
         }
+        // A held account waits out its own hold without asking the workspace's gate, whose
+        // probe and patience clock it would otherwise touch.
+        if let Some(until) = state.scopes.with_gate(scope, now, |gate| gate.holding_until(now)) {
+            return Admission::WaitUntil { until, reason: WaitReason::RateLimitGate };
+        }
         let workspace = state.workspace.admit(now);
         if workspace != Admission::Go {
             return workspace;
@@ -165,6 +178,9 @@ impl SharedLimits {
     pub fn on_response(&self, scope: &Scope, now: Timestamp, sent_at: Timestamp, response: &Response) {
         let mut state = self.lock();
         let state = &mut *state;
+        if response.status != 429 {
+            state.answered_at = state.answered_at.max(now);
+        }
         let named = response.limit_scope();
         let to_scope = named != Some(LimitScope::Workspace);
         state.scopes.with_gate(scope, now, |gate| match to_scope {
@@ -195,11 +211,12 @@ impl SharedLimits {
         state.scopes.with_gate(scope, now, |gate| gate.on_transport_failure(sent_at));
     }
 
-    /// Learns that a request of a post in `scope` in flight was abandoned (cancelled, dropped).
-    pub fn on_abandoned(&self, scope: &Scope, now: Timestamp) {
+    /// Learns that a request of a post in `scope`, sent at `sent_at` and in flight, was
+    /// abandoned (cancelled, dropped).
+    pub fn on_abandoned(&self, scope: &Scope, sent_at: Timestamp) {
         let mut state = self.lock();
         state.workspace.on_abandoned();
-        state.scopes.with_gate(scope, now, RateLimitGate::on_abandoned);
+        state.scopes.with_gate(scope, sent_at, RateLimitGate::on_abandoned);
     }
 
     /// Tokens left in the retry budget.

@@ -56,10 +56,10 @@ impl TokenBucket {
         self.tokens = self.tokens.min(tokens);
     }
 
-    /// Whether the bucket is full at `now`: nothing of its quota is being spent.
-    pub fn is_full(&self, now: Timestamp) -> bool {
+    /// Whether a token is there at `now`: the quota is not spent.
+    pub fn has_token(&self, now: Timestamp) -> bool {
         let elapsed = now.saturating_since(self.updated).as_secs_f64();
-        self.tokens + elapsed * self.rate_per_second >= self.capacity
+        self.tokens + elapsed * self.rate_per_second >= 1.0
     }
 
     /// Returns a token taken for a send that did not happen.

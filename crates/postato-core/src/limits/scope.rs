@@ -187,6 +187,8 @@ mod tests {
             .with_header("RateLimit-Policy", "25;w=86400")
             .with_header("RateLimit-Remaining", "0");
         answered(&mut gates, &scope, at(0), &spent);
-        assert!(!gates.existing(&scope).unwrap().is_idle(at(3_600_000)), "its quota refills over a day");
+        // 25 a day: a token comes back about an hour later (paced at 97 % of the rate).
+        assert!(!gates.existing(&scope).unwrap().is_idle(at(1_800_000)), "spent for half an hour");
+        assert!(gates.existing(&scope).unwrap().is_idle(at(7_200_000)), "a token is back two hours later");
     }
 }

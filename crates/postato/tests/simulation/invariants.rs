@@ -11,7 +11,7 @@ use postato::{idempotency_key, ErrorKind, Event, Jitter, WaitReason};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use crate::run::{is_expected, CancelHow, Report};
+use crate::run::{is_expected, CancelHow, Report, RUN_LIMIT};
 
 /// Slack for the millisecond clock.
 const TICK: Duration = Duration::from_millis(2);
@@ -215,24 +215,40 @@ fn a_hold_ends_with_one_probe(report: &Report, violations: &mut Vec<String>) {
     }
 }
 
-/// A post of an account never limited (no 429, no `RateLimit-*` answer) is held, paced or
-/// ended `rate_limited` only while the workspace's gate holds or paces (its limit named by the
-/// server, or inferred from several accounts' 429s at once): never by another account's.
+/// How long after the server refused a request for the workspace a hold of every account may
+/// last: a named workspace hold lasts the default wait (1 s) from an answer that arrives
+/// within the server's latency (at most 50 ms); an inferred one as long, from the last of the
+/// 429s that made the client infer it, which may come up to 1 s after this refusal (another
+/// account's short 429, its own quota's).
+const WORKSPACE_HOLD_AFTER_REFUSAL: Duration = Duration::from_millis(1_000 + 1_000 + 50 + 10);
+
+/// A post is held only while its account is limited (the server answered it a 429 or
+/// `RateLimit-*` headers) or within a workspace hold's reach of the server refusing a request
+/// for the workspace (its limiter, or load shed at random); paced or ended `rate_limited` only
+/// once one of those happened: never by another account's limit. Judged by the server's truth,
+/// not by the client's gates.
 fn no_post_waits_on_another_accounts_hold(report: &Report, violations: &mut Vec<String>) {
-    let limited: std::collections::BTreeSet<&str> =
-        report.arrivals.iter().filter(|a| a.limiting).map(|a| a.account.as_str()).collect();
+    let mut first_limited: BTreeMap<&str, tokio::time::Instant> = BTreeMap::new();
+    for arrival in report.arrivals.iter().filter(|a| a.limiting) {
+        first_limited.entry(arrival.account.as_str()).or_insert(arrival.at);
+    }
+    let refusals: Vec<tokio::time::Instant> =
+        report.arrivals.iter().filter(|a| a.workspace_refused).map(|a| a.at).collect();
     let account_of: BTreeMap<&str, String> =
         report.plan.publishes.iter().map(|p| (p.business_key.as_str(), crate::run::account_name(p.account))).collect();
-    for ((_, key, event), workspace_limiting) in report.events.iter().zip(&report.workspace_limiting) {
-        let held = matches!(
-            event,
-            Event::Waiting { reason: WaitReason::RateLimitGate | WaitReason::Pacing, .. }
-                | Event::Finished { result: Err(ErrorKind::RateLimited), .. }
-        );
-        let Some(account) = account_of.get(key.as_str()).filter(|_| held) else { continue };
-        if !limited.contains(account.as_str()) && !workspace_limiting {
-            violations
-                .push(format!("{key} of {account}, never limited, was held while the workspace was not ({event:?})"));
+    for ((_, key, event), at) in report.events.iter().zip(&report.event_instants) {
+        let reach = match event {
+            Event::Waiting { reason: WaitReason::RateLimitGate, .. } => WORKSPACE_HOLD_AFTER_REFUSAL,
+            // A pace the workspace learned lasts.
+            Event::Waiting { reason: WaitReason::Pacing, .. }
+            | Event::Finished { result: Err(ErrorKind::RateLimited), .. } => RUN_LIMIT * 2,
+            _ => continue,
+        };
+        let Some(account) = account_of.get(key.as_str()) else { continue };
+        let limited = first_limited.get(account.as_str()).is_some_and(|first| first <= at);
+        let workspace = refusals.iter().any(|refused| refused <= at && at.duration_since(*refused) <= reach);
+        if !limited && !workspace {
+            violations.push(format!("{key} of {account}, never limited, was held ({event:?})"));
         }
     }
 }

@@ -225,6 +225,9 @@ impl Plan {
     pub fn with_one_account(mut self) -> Plan {
         self.accounts = 1;
         self.spent = None;
+        if let Some(limiter) = &mut self.limiter {
+            limiter.names_scope = false;
+        }
         for planned in &mut self.publishes {
             planned.account = 0;
         }
@@ -263,8 +266,8 @@ pub struct Report {
     pub sends: Vec<(Timestamp, String)>,
     /// Every event of every publish, with its business key and time (client time).
     pub events: Vec<(Timestamp, String, Event)>,
-    /// Whether the workspace gate held or paced, at each event (same order as `events`).
-    pub workspace_limiting: Vec<bool>,
+    /// When each event happened on the server's clock (same order as `events`).
+    pub event_instants: Vec<Instant>,
     /// Every hold end a gate had: the workspace's (`None`) and each account's.
     pub holds: BTreeSet<(Option<String>, Timestamp)>,
     pub rate_limited_requests: usize,
@@ -289,7 +292,7 @@ pub struct StoreView {
 struct Recorder {
     sends: Vec<(Timestamp, String)>,
     events: Vec<(Timestamp, String, Event)>,
-    workspace_limiting: Vec<bool>,
+    event_instants: Vec<Instant>,
     holds: BTreeSet<(Option<String>, Timestamp)>,
 }
 
@@ -335,8 +338,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
                 recorder.sends.push((snapshot.taken_at, account));
             }
             recorder.events.push((snapshot.taken_at, key.to_owned(), event.clone()));
-            let gate = snapshot.gate;
-            recorder.workspace_limiting.push(gate.hold_until > snapshot.taken_at || gate.pacing_rate.is_some());
+            recorder.event_instants.push(Instant::now());
         })
         .build_with_transport(SimTransport { server: Arc::clone(&server) })
         .expect("a drawn policy is valid");
@@ -513,7 +515,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         store_ids,
         sends: recorder.sends.clone(),
         events: recorder.events.clone(),
-        workspace_limiting: recorder.workspace_limiting.clone(),
+        event_instants: recorder.event_instants.clone(),
         holds: recorder.holds.clone(),
         rate_limited_requests: server.rate_limited_requests(),
         unavailable_requests: server.requests_answered(503),

@@ -53,6 +53,9 @@ pub struct Arrival {
     pub status: Option<u16>,
     /// Its answer limited the account: a 429, or `RateLimit-*` headers.
     pub limiting: bool,
+    /// It was refused for the workspace rather than for its account: by the workspace's limiter,
+    /// or by a random 429 (the server shedding load).
+    pub workspace_refused: bool,
 }
 
 /// An account answered `429` until `until` after the start, with a Retry-After to then; the
@@ -136,6 +139,7 @@ impl Server {
             account: account.to_owned(),
             status: None,
             limiting: false,
+            workspace_refused: false,
         });
         let elapsed = Instant::now().duration_since(s.started);
         let spent = s.spent.as_ref().filter(|spent| spent.account == account && elapsed < spent.until);
@@ -174,6 +178,7 @@ impl Server {
                 Fault::None
             }
         };
+        s.arrivals[index].workspace_refused = matches!(fault, Fault::Bare429 | Fault::RateLimited);
         drop(s);
         let server = Arc::clone(server);
         tokio::spawn(async move {

@@ -82,7 +82,7 @@ impl SimStore {
             (stall, dice.chance(self.faults.fail), write && dice.chance(self.faults.lost_answer))
         };
         if let (Some(ms), Some(key), true) = (stall, tracked, release) {
-            if Duration::from_millis(ms) >= RELEASE_WAIT {
+            if Duration::from_millis(ms) > RELEASE_WAIT {
                 self.slow_releases.lock().unwrap().insert(key.to_owned());
             }
         }
