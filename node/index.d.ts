@@ -153,6 +153,12 @@ export interface StoreCounts {
   published: number;
   deadLetters: number;
   deadLettersByKind: Record<string, number>;
+  /** Deferred posts (not dead letters: each is published once due). */
+  deferred: number;
+  /** When the first deferred post is due, in ms since the Unix epoch. */
+  nextDueMs: number | null;
+  /** When the last deferred post is due, in ms since the Unix epoch. */
+  deferredUntilMs: number | null;
 }
 
 export interface DeadLetter {
@@ -200,6 +206,8 @@ export declare class Publisher {
   readonly store: SqliteStore | MemoryStore | PostgresStore;
   /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */
   publish(post: PostInput, options?: PublisherPublishOptions): Promise<Post>;
+  /** Publishes the store's deferred posts whose time has come; the others stay deferred. */
+  publishDue(options?: { concurrency?: number }): Promise<DueReport>;
 }
 
 export declare function idempotencyKey(businessKey: string): string;
@@ -214,7 +222,9 @@ export type ErrorKind =
   | 'transient'
   | 'deadline'
   | 'invalid_response'
-  | 'cancelled';
+  | 'cancelled'
+  | 'outcome_unknown'
+  | 'deferred';
 
 export declare class PostatoError extends Error {
   readonly kind: ErrorKind | 'error';
@@ -241,3 +251,22 @@ export declare class InvalidResponseError extends PostatoError {}
 export declare class PublishCancelledError extends PostatoError {}
 /** Sent longer ago than the server keeps idempotency keys, outcome never recorded: not sent again. Check, then publish with `{ force: true }`. */
 export declare class OutcomeUnknownError extends PostatoError {}
+/**
+ * A Publisher's post whose rate limit holds longer than it waits: kept in the store as deferred
+ * until `retryAt`, not dead-lettered, and nothing is sent for it before then.
+ */
+export declare class DeferredError extends PostatoError {
+  readonly retryAt: Date | null;
+}
+
+/** What `Publisher.publishDue` did. */
+export interface DueReport {
+  /** Due posts published now (or found published). */
+  published: number;
+  /** Due posts that failed (dead-lettered). */
+  failed: number;
+  /** Posts still deferred: not due yet, or deferred again. */
+  deferred: number;
+  /** When the next of them is due. */
+  nextDue: Date | null;
+}

@@ -384,6 +384,22 @@ class Publisher {
       (id) => this.#native.cancel(id),
     );
   }
+
+  /**
+   * Publishes the store's deferred posts whose time has come (`options.concurrency` at once,
+   * default 16); the others stay deferred and nothing is sent for them. Call it from a timer,
+   * or at the report's `nextDue`.
+   */
+  async publishDue(options = {}) {
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['concurrency'], 'an option of Publisher.publishDue', invalidSetting);
+    const concurrency = settingNumber('concurrency', options.concurrency);
+    const report = JSON.parse(
+      await this.#native.publishDueJson(concurrency).catch((e) => Promise.reject(fromNative(e))),
+    );
+    const { nextDueMs, ...counts } = report;
+    return { ...counts, nextDue: nextDueMs == null ? null : new Date(nextDueMs) };
+  }
 }
 
 /**
@@ -438,4 +454,5 @@ module.exports = {
   InvalidResponseError: errors.InvalidResponseError,
   PublishCancelledError: errors.PublishCancelledError,
   OutcomeUnknownError: errors.OutcomeUnknownError,
+  DeferredError: errors.DeferredError,
 };

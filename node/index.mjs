@@ -22,5 +22,6 @@ export const {
   InvalidResponseError,
   PublishCancelledError,
   OutcomeUnknownError,
+  DeferredError,
 } = postato;
 export default postato;

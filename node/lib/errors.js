@@ -47,6 +47,19 @@ const InvalidResponseError = errorClass('InvalidResponseError', 'invalid_respons
 const PublishCancelledError = errorClass('PublishCancelledError', 'cancelled');
 const OutcomeUnknownError = errorClass('OutcomeUnknownError', 'outcome_unknown');
 
+/**
+ * A Publisher's post whose rate limit holds longer than it waits: kept in the store as deferred
+ * until `retryAt` (a Date; `retryAfterMs` from now), not dead-lettered, and nothing is sent for
+ * it before then. Publish it again after that time, or call `publisher.publishDue()`.
+ */
+class DeferredError extends PostatoError {
+  constructor(message, fields = {}) {
+    super(message, fields);
+    this.retryAt = fields.retryAtMs == null ? null : new Date(fields.retryAtMs);
+  }
+}
+DeferredError.kind = 'deferred';
+
 const BY_KIND = Object.fromEntries(
   [
     InvalidPostError,
@@ -59,6 +72,7 @@ const BY_KIND = Object.fromEntries(
     InvalidResponseError,
     PublishCancelledError,
     OutcomeUnknownError,
+    DeferredError,
   ].map((cls) => [cls.kind, cls]),
 );
 
@@ -104,6 +118,7 @@ module.exports = {
   InvalidResponseError,
   PublishCancelledError,
   OutcomeUnknownError,
+  DeferredError,
   fromNative,
   invalid,
 };

@@ -245,3 +245,36 @@ test('the key retention is a Publisher option checked up front', () => {
   );
   assert.ok(new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: 3_600_000 }));
 });
+
+test("a spent account's post is deferred (DeferredError with retryAt), then published once due", async () => {
+  const spent = await Simulator.start({ spentAccounts: { 'x/acc_spent': 2 } });
+  try {
+    const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postato-'));
+    const held = new postato.Client({
+      apiKey: spent.apiKey,
+      workspaceId: 'ws_node',
+      baseUrl: spent.baseUrl,
+      maxRetryAfterMs: 500,
+    });
+    const publisher = new Publisher(held, new SqliteStore(path.join(dir, 'deferred.db')));
+    const k = key('deferred');
+    const error = await publisher.publish({ ...post(k), accountId: 'acc_spent' }).then(
+      () => assert.fail('deferred'),
+      (e) => e,
+    );
+    assert.ok(error instanceof postato.DeferredError, String(error));
+    assert.equal(error.kind, 'deferred');
+    assert.ok(error.retryAt instanceof Date && error.retryAfterMs > 500 && error.retryAfterMs <= 2000);
+    const counts = await publisher.store.counts();
+    assert.deepEqual([counts.deferred, counts.deadLetters, counts.nextDueMs], [1, 0, error.retryAt.getTime()]);
+    assert.equal((await publisher.publishDue()).deferred, 1, 'not due yet: nothing sent');
+    assert.equal(spent.stats().requests, 1);
+    await sleep(Math.max(0, error.retryAt.getTime() - Date.now()) + 50);
+    const report = await publisher.publishDue();
+    assert.deepEqual(report, { published: 1, failed: 0, deferred: 0, nextDue: null });
+    assert.equal(spent.publishes(k), 1);
+    assert.equal((await publisher.publish({ ...post(k), accountId: 'acc_spent' })).fromStore, true);
+  } finally {
+    spent.stop();
+  }
+});

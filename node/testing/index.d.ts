@@ -15,6 +15,12 @@ export interface SimulatorOptions {
   apiKeys?: string[];
   faults?: Faults;
   rateLimit?: { ratePerSecond: number; burst: number } | null;
+  /** A token bucket per account (the post's `platform/accountId`). */
+  accountRateLimit?: { ratePerSecond: number; burst: number } | null;
+  /** At most `limit` requests per account per window. */
+  accountQuota?: { limit: number; windowMs: number } | null;
+  /** Accounts (`platform/accountId`) answered 429 for this many seconds from the start. */
+  spentAccounts?: Record<string, number>;
   seed?: number;
   requireIdempotencyKey?: boolean;
 }

@@ -17,13 +17,20 @@ class Simulator {
   /**
    * Starts a simulator. `faults`: probabilities by name (serverError, rateLimited,
    * resetBefore, dropAfterCommit, slowCommit, latency) plus slowCommitMs and latencyMs.
-   * `rateLimit`: { ratePerSecond, burst }.
+   * `rateLimit`: { ratePerSecond, burst }, the workspace's. Per account (the post's
+   * `platform/accountId`): `accountRateLimit` ({ ratePerSecond, burst }), `accountQuota`
+   * ({ limit, windowMs }) and `spentAccounts` ({ 'x/acc_1': 3000 }: every request answered 429
+   * for that many seconds from the start).
    */
   static async start(options = {}) {
+    const quota = options.accountQuota ?? null;
     const config = {
       apiKeys: options.apiKeys ?? [DEFAULT_API_KEY],
       faults: options.faults ?? {},
       rateLimit: options.rateLimit ?? null,
+      accountRateLimit: options.accountRateLimit ?? null,
+      accountQuota: quota === null ? null : { limit: quota.limit, window: quota.windowMs },
+      spentAccounts: options.spentAccounts ?? {},
       seed: options.seed ?? 0,
       requireIdempotencyKey: options.requireIdempotencyKey ?? true,
     };

@@ -133,3 +133,29 @@ def test_the_key_retention_is_a_setting_checked_up_front(sim: Simulator) -> None
         postato.Publisher(_client(sim), store=postato.MemoryStore(), key_retention=-1)
     assert raised.value.field == "keyRetention"
     postato.Publisher(_client(sim), store=postato.MemoryStore(), key_retention=3600)
+
+
+def test_a_spent_accounts_post_is_deferred_then_published_once_due(key: Any, tmp_path: Any) -> None:
+    with Simulator(spent_accounts={"x/acc_spent": 2}) as spent:
+        client = postato.Client(
+            api_key=spent.api_key, workspace_id="ws_py", base_url=spent.base_url, max_retry_after=0.5
+        )
+        publisher = postato.Publisher(client, postato.SqliteStore(str(tmp_path / "deferred.db")))
+        k = key("deferred")
+        with pytest.raises(postato.DeferredError) as caught:
+            publisher.publish(k, "x", "acc_spent", "hello")
+        error = caught.value
+        assert error.kind == "deferred" and error.retry_at is not None and error.retry_after is not None
+        assert 0.5 < error.retry_after <= 2.0
+        counts = publisher.store.counts()
+        assert (counts.deferred, counts.dead_letters, counts.published) == (1, 0, 0)
+        assert counts.next_due == error.retry_at
+        assert publisher.store.dead_letters() == []
+        assert publisher.publish_due().deferred == 1, "not due yet: nothing sent"
+        assert spent.stats().requests == 1
+        time.sleep(max(0.0, error.retry_at.timestamp() - time.time()) + 0.05)
+        report = publisher.publish_due()
+        assert (report.published, report.failed, report.deferred, report.next_due) == (1, 0, 0, None)
+        assert publisher.store.counts().deferred == 0
+        assert spent.publishes(k) == 1
+        assert publisher.publish(k, "x", "acc_spent", "hello").from_store

@@ -21,6 +21,6 @@ pub fn log_level(filter: Option<String>) -> Option<String> {
 }
 pub use options::{client_builder, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units};
 pub use post::parse_post;
-pub use publisher::publisher;
+pub use publisher::{publish_due, publisher};
 pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};

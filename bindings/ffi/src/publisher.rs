@@ -1,7 +1,7 @@
 //! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
 
 use postato::postato_core::bounds;
-use postato::{Client, PublishError, Publisher, ResultStore};
+use postato::{Client, DueReport, PublishError, Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::options::Units;
@@ -19,4 +19,14 @@ pub fn publisher(
         Some(value) => publisher.key_retention(units.duration("key_retention", value, &bounds::KEY_RETENTION)?),
         None => publisher,
     })
+}
+
+/// Publishes the store's due deferred posts, at most `concurrency` (a language's number; absent:
+/// the default) at once.
+pub async fn publish_due(publisher: &Publisher, concurrency: Option<f64>) -> Result<DueReport, PublishError> {
+    let concurrency = match concurrency {
+        Some(value) => crate::options::count("concurrency", value, &bounds::CONCURRENCY)?,
+        None => postato::postato_core::defaults::CONCURRENCY,
+    };
+    publisher.publish_due(concurrency as usize, &postato::CancellationToken::new()).await
 }

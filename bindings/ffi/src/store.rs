@@ -3,7 +3,9 @@
 
 use postato::postato_core::defaults;
 use postato::store::Begin;
-use postato::{DeadLetter, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError};
+use postato::{
+    DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
+};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -103,6 +105,12 @@ impl ResultStore for OpenedOnFirstUse {
     }
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         self.get().await?.record_dead_letter(letter, worker).await
+    }
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
+        self.get().await?.record_deferral(deferral, worker).await
+    }
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        self.get().await?.deferrals(after, limit).await
     }
     async fn release(&self, key: &str, worker: &str) -> Result<(), StoreError> {
         self.get().await?.release(key, worker).await

@@ -23,6 +23,7 @@ pub fn error_json(error: &PublishError) -> serde_json::Value {
         "field": error.field(),
         "headers": error.headers().map(|h| h.to_map()).unwrap_or_default(),
         "requestId": error.request_id(),
+        "retryAtMs": error.retry_at().map(|t| t.as_millis()),
     })
 }
 

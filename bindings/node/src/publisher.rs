@@ -103,6 +103,20 @@ impl NativePublisher {
         })
     }
 
+    /// Publishes the store's due deferred posts; the report as JSON (`published`, `failed`,
+    /// `deferred`, `nextDueMs`).
+    #[napi]
+    pub async fn publish_due_json(&self, concurrency: Option<f64>) -> napi::Result<String> {
+        let report = postato_ffi::publish_due(&self.publisher, concurrency).await.map_err(|e| publish_error(&e))?;
+        Ok(serde_json::json!({
+            "published": report.published,
+            "failed": report.failed,
+            "deferred": report.deferred,
+            "nextDueMs": report.next_due.map(|t| t.as_millis()),
+        })
+        .to_string())
+    }
+
     #[napi]
     pub fn cancel(&self, cancel_id: u32) {
         self.cancels.cancel(cancel_id);

@@ -19,6 +19,7 @@ fn class_name(kind: ErrorKind) -> &'static str {
         ErrorKind::InvalidResponse => "InvalidResponseError",
         ErrorKind::Cancelled => "PublishCancelledError",
         ErrorKind::OutcomeUnknown => "OutcomeUnknownError",
+        ErrorKind::Deferred => "DeferredError",
         _ => "PostatoError",
     }
 }
@@ -62,6 +63,9 @@ fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
     kwargs.set_item("field", error.field())?;
     kwargs.set_item("headers", error.headers().map(|h| h.to_map()).unwrap_or_default())?;
     kwargs.set_item("request_id", error.request_id())?;
+    if let Some(retry_at) = error.retry_at() {
+        kwargs.set_item("retry_at_ms", retry_at.as_millis())?;
+    }
     Ok(PyErr::from_value(class.call((), Some(&kwargs))?))
 }
 

@@ -66,6 +66,9 @@ impl NativeStore {
         d.set_item("published", counts.published)?;
         d.set_item("dead_letters", counts.dead_letters)?;
         d.set_item("dead_letters_by_kind", counts.dead_letters_by_kind.into_iter().collect::<Vec<_>>())?;
+        d.set_item("deferred", counts.deferred)?;
+        d.set_item("next_due_ms", counts.next_due_ms)?;
+        d.set_item("deferred_until_ms", counts.deferred_until_ms)?;
         Ok(d)
     }
 
@@ -94,6 +97,16 @@ async fn publish(publisher: &Publisher, post: &postato::Post, force: bool) -> Re
     } else {
         publisher.publish_with_cancel(post, &cancel).await
     }
+}
+
+/// A due-posts report as a dict: published, failed, deferred, next_due_ms.
+fn due_dict<'py>(py: Python<'py>, report: &postato::DueReport) -> PyResult<Bound<'py, PyDict>> {
+    let d = PyDict::new(py);
+    d.set_item("published", report.published)?;
+    d.set_item("failed", report.failed)?;
+    d.set_item("deferred", report.deferred)?;
+    d.set_item("next_due_ms", report.next_due.map(|t| t.as_millis()))?;
+    Ok(d)
 }
 
 /// A client with a store.
@@ -133,6 +146,31 @@ impl NativePublisher {
         let report =
             runtime::block_on(py, async move { publish(&publisher, &post, force).await })?.map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
+    }
+
+    /// Publishes the store's due deferred posts, synchronously with the GIL released.
+    #[pyo3(signature = (concurrency=None))]
+    fn publish_due<'py>(&self, py: Python<'py>, concurrency: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
+        let publisher = self.publisher()?;
+        let report = runtime::block_on(py, async move { postato_ffi::publish_due(&publisher, concurrency).await })?
+            .map_err(|e| to_py(&e))?;
+        due_dict(py, &report)
+    }
+
+    /// Publishes the store's due deferred posts, as a future of `event_loop`.
+    #[pyo3(signature = (event_loop, completions, concurrency=None))]
+    fn publish_due_async<'py>(
+        &self,
+        event_loop: &Bound<'py, PyAny>,
+        completions: &Bound<'py, Completions>,
+        concurrency: Option<f64>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let publisher = self.publisher()?;
+        let work = async move { postato_ffi::publish_due(&publisher, concurrency).await };
+        bridge::spawn(event_loop, completions, work, |py, report| {
+            let report = report.map_err(|e| to_py(&e))?;
+            Ok(due_dict(py, &report)?.into_any().unbind())
+        })
     }
 
     /// Publishes unless the store has it, as a future of `event_loop`.

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use crate::errors::PostatoError;
 use crate::events::{self, RetryListener};
 use crate::runtime;
-use crate::types::{ClientOptions, DeadLetter, PostInput, PublishOptions, PublishedPost, StoreCounts};
+use crate::types::{ClientOptions, DeadLetter, DueReport, PostInput, PublishOptions, PublishedPost, StoreCounts};
 
 /// A cancellation handle for `publishCancellable`.
 #[derive(uniffi::Object, Default)]
@@ -191,7 +191,13 @@ impl Store {
             .await
             .map_err(PostatoError::internal)?
             .map_err(PostatoError::store)?;
-        Ok(StoreCounts { published: counts.published, dead_letters: counts.dead_letters })
+        Ok(StoreCounts {
+            published: counts.published,
+            dead_letters: counts.dead_letters,
+            deferred: counts.deferred,
+            next_due_ms: counts.next_due_ms,
+            deferred_until_ms: counts.deferred_until_ms,
+        })
     }
 
     pub async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, PostatoError> {
@@ -261,6 +267,24 @@ impl Publisher {
     /// only after checking that the post does not exist.
     pub async fn publish_forced(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
         self.publish_as(post, CancelHandle::new(), true).await
+    }
+
+    /// Publishes the store's deferred posts whose time has come (`concurrency` at once; null:
+    /// the default); the others stay deferred and nothing is sent for them. Call it from a
+    /// timer (a WorkManager job, a scheduled executor), or at the report's `nextDueMs`.
+    #[uniffi::method(default(concurrency = None))]
+    pub async fn publish_due(&self, concurrency: Option<u32>) -> Result<DueReport, PostatoError> {
+        let publisher = self.publisher.clone();
+        let report =
+            runtime::run(async move { postato_ffi::publish_due(&publisher, concurrency.map(f64::from)).await })
+                .await
+                .map_err(PostatoError::internal)??;
+        Ok(DueReport {
+            published: report.published,
+            failed: report.failed,
+            deferred: report.deferred,
+            next_due_ms: report.next_due.map(|t| t.as_millis()),
+        })
     }
 }
 

@@ -38,6 +38,11 @@ pub enum PostatoError {
     /// sent again. Check whether the post exists, then `publishForced`.
     #[error("{reason}")]
     OutcomeUnknown { reason: String, first_sent_at_ms: u64 },
+    /// A Publisher's post whose rate limit holds longer than it waits: kept in the store as
+    /// deferred until `retry_at`, not dead-lettered, and nothing is sent for it before then.
+    /// Publish it again after that time, or call `publishDue`.
+    #[error("{reason}")]
+    Deferred { reason: String, retry_at: std::time::SystemTime, retry_after_ms: u64, attempts: u32 },
     /// A result store or the simulator failed.
     #[error("{reason}")]
     Store { reason: String },
@@ -91,6 +96,12 @@ impl From<PublishError> for PostatoError {
             PublishError::OutcomeUnknown { first_sent_at_ms, .. } => {
                 PostatoError::OutcomeUnknown { reason, first_sent_at_ms: *first_sent_at_ms }
             }
+            PublishError::Deferred { retry_at, retry_after, .. } => PostatoError::Deferred {
+                reason,
+                retry_at: std::time::UNIX_EPOCH + std::time::Duration::from_millis(retry_at.as_millis()),
+                retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64,
+                attempts,
+            },
             _ => PostatoError::Internal { reason },
         }
     }

@@ -206,6 +206,25 @@ impl PublishedPost {
 pub struct StoreCounts {
     pub published: u64,
     pub dead_letters: u64,
+    /// Deferred posts (not dead letters: each is published once due).
+    pub deferred: u64,
+    /// When the first deferred post is due, in ms since the Unix epoch.
+    pub next_due_ms: Option<u64>,
+    /// When the last deferred post is due, in ms since the Unix epoch.
+    pub deferred_until_ms: Option<u64>,
+}
+
+/// What `Publisher.publishDue` did.
+#[derive(uniffi::Record)]
+pub struct DueReport {
+    /// Due posts published now (or found published).
+    pub published: u64,
+    /// Due posts that failed (dead-lettered).
+    pub failed: u64,
+    /// Posts still deferred: not due yet, or deferred again.
+    pub deferred: u64,
+    /// When the next of them is due, in ms since the Unix epoch.
+    pub next_due_ms: Option<u64>,
 }
 
 /// A post that could not be published.

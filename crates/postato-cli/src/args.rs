@@ -75,6 +75,9 @@ fn backoff_cap_ms(text: &str) -> Result<u64, String> {
 fn deadline_ms(text: &str) -> Result<u64, String> {
     millis_in(text, &bounds::DEADLINE)
 }
+fn max_retry_after_ms(text: &str) -> Result<u64, String> {
+    millis_in(text, &bounds::MAX_RETRY_AFTER)
+}
 
 /// The flag (or environment variable) behind a setting an error names, so that the message
 /// speaks of what the user typed.
@@ -88,6 +91,7 @@ pub fn flag_for(setting: &str) -> Option<&'static str> {
         "backoffBase" => "--backoff-base-ms",
         "backoffCap" => "--backoff-cap-ms",
         "deadline" => "--deadline-ms",
+        "maxRetryAfter" => "--max-retry-after-ms",
         "store" => "--store",
         _ => return None,
     })
@@ -130,6 +134,11 @@ pub struct ConnectionArgs {
     /// A limit on each whole publish (waits included), in ms (1 to 86400000)
     #[arg(long, value_parser = deadline_ms, allow_negative_numbers = true)]
     pub deadline_ms: Option<u64>,
+    /// The longest rate-limit wait (Retry-After, a held account) a publish sits through, in ms
+    /// (0 to 3600000); a longer one defers the post (a store's commands) or fails it
+    /// `rate_limited`
+    #[arg(long, default_value_t = millis(defaults::MAX_RETRY_AFTER), value_parser = max_retry_after_ms, allow_negative_numbers = true)]
+    pub max_retry_after_ms: u64,
     /// For tests: waits advance a virtual clock instead of sleeping
     #[arg(long, hide = true)]
     pub fast_forward_waits: bool,
@@ -154,6 +163,7 @@ impl ConnectionArgs {
             .max_attempts(self.max_attempts)
             .backoff(Duration::from_millis(self.backoff_base_ms), Duration::from_millis(self.backoff_cap_ms))
             .deadline(self.deadline_ms.map(Duration::from_millis))
+            .max_retry_after(Duration::from_millis(self.max_retry_after_ms))
             .fast_forward_waits(self.fast_forward_waits);
         if let Some(url) = env::given_or(self.base_url.clone(), env::BASE_URL)? {
             builder = builder.base_url(url);

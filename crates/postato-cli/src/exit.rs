@@ -13,6 +13,10 @@ pub const INVALID_INPUT: u8 = 2;
 pub const PERMANENT: u8 = 3;
 /// A transient failure: publishing again later with the same business key is safe.
 pub const TRANSIENT: u8 = 4;
+/// Deferred: nothing failed, but some posts wait for their rate limit to lift (until the
+/// summary's `deferredUntil`); running the same command again after then publishes them, and
+/// `postato batch --wait` waits for them.
+pub const DEFERRED: u8 = 5;
 /// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish.
 pub const INTERRUPTED: u8 = 130;
 
@@ -27,6 +31,7 @@ pub fn for_kind(kind: ErrorKind) -> u8 {
         | ErrorKind::OutcomeUnknown => PERMANENT,
         ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
         ErrorKind::Cancelled => INTERRUPTED,
+        ErrorKind::Deferred => DEFERRED,
         _ => FAILURE,
     }
 }

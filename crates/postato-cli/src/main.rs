@@ -15,8 +15,9 @@ use clap::{Parser, Subcommand};
 ///
 /// Exit codes: 0 success; 1 unexpected failure (such as a store that cannot be opened);
 /// 2 invalid input or usage (nothing sent); 3 permanent failure (fix the post first);
-/// 4 transient failure (retrying later with the same business key is safe); 130 interrupted
-/// (run again to finish).
+/// 4 transient failure (retrying later with the same business key is safe); 5 deferred (posts
+/// wait for their rate limit: run again after `deferredUntil`, or use `batch --wait`); 130
+/// interrupted (run again to finish).
 #[derive(Parser, Debug)]
 #[command(name = "postato", version, about, long_about)]
 struct Cli {

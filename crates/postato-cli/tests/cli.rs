@@ -517,25 +517,23 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn a_batch_that_meets_an_hourly_quota_ends_quickly_with_those_posts_dead_lettered() {
-    // 1 % of requests answer 429 with `Retry-After: 3000` (and one early post surely does):
-    // the gate's hold must not hold the batch for 50 minutes.
+async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_nothing_for_it() {
+    // 400 posts over 10 accounts; every request of acc_0 is answered 429 `Retry-After: 3000`
+    // (its daily quota), and 1 % of all requests 429 with the same wait.
     let faults =
         postato_sim::FaultRates { rate_limited: 0.01, rate_limited_retry_after_secs: 3_000, ..Default::default() };
-    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
-    let quota = BTreeMap::from([("Retry-After".to_owned(), "3000".to_owned())]);
-    sim.script_business_key(
-        "quota-5",
-        vec![ScriptAction::Respond { status: 429, headers: quota, body: None, body_text: None }],
-    );
+    let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 3_000)]);
+    let sim = Simulator::start(SimConfig { faults, spent_accounts, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("quota.jsonl");
     let store = dir.path().join("quota.db");
-    std::fs::write(
-        &campaign,
-        (0..400).map(|i| post_line(&format!("quota-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n",
-    )
-    .unwrap();
+    let line = |i: usize| {
+        format!(
+            r#"{{"businessKey":"quota-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
+            i % 10
+        )
+    };
+    std::fs::write(&campaign, (0..400).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
     let mut args = vec![
         "batch",
         campaign.to_str().unwrap(),
@@ -546,20 +544,87 @@ async fn a_batch_that_meets_an_hourly_quota_ends_quickly_with_those_posts_dead_l
         "--no-progress",
     ];
     let (base_url, api_key) = (sim.base_url(), sim.api_key().to_owned());
-    args.extend(["--concurrency", "4", "--base-url", &base_url, "--api-key", &api_key, "--workspace", "ws_quota"]);
+    args.extend(["--concurrency", "16", "--base-url", &base_url, "--api-key", &api_key, "--workspace", "ws_quota"]);
     let started = std::time::Instant::now();
     let output =
         tokio::time::timeout(std::time::Duration::from_secs(120), postato(&args, None)).await.expect("the batch ended");
     let took = started.elapsed();
     let summary = json_line(&output);
-    assert_eq!(code(&output), 4, "dead letters worth retrying later: {summary}");
+    assert_eq!(code(&output), 5, "nothing failed, posts are deferred: {summary}");
     assert!(took < std::time::Duration::from_secs(30), "took {took:?}");
-    let (published, dead) = (summary["published"].as_u64().unwrap(), summary["deadLettered"].as_u64().unwrap());
-    assert_eq!(published + dead, 400, "{summary}");
-    assert!(dead >= 1 && summary["deadLetteredByKind"]["rate_limited"].as_u64() == Some(dead), "{summary}");
+    let (published, deferred) = (summary["published"].as_u64().unwrap(), summary["deferred"].as_u64().unwrap());
+    assert_eq!((summary["deadLettered"].as_u64(), published + deferred), (Some(0), 400), "{summary}");
+    assert!(deferred >= 40, "acc_0's 40 posts at least: {summary}");
+    let until = summary["deferredUntil"].as_str().expect("deferredUntil");
+    let until = chrono::DateTime::parse_from_rfc3339(until).unwrap().timestamp_millis();
+    let now = std::time::SystemTime::now().duration_since(std::time::UNIX_EPOCH).unwrap().as_millis() as i64;
+    assert!((now + 2_900_000..now + 3_100_000).contains(&until), "{summary}");
     let stats = sim.stats();
     assert_eq!(stats.published_keys as u64, published, "nothing lost");
     assert!(stats.duplicate_keys.is_empty(), "nothing published twice");
+
+    // The store says so; the dead-letter queue does not list them.
+    let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
+    assert_eq!((status["deferred"].as_u64(), status["deadLettered"].as_u64()), (Some(deferred), Some(0)), "{status}");
+    assert!(status["deferredUntil"].is_string() && status["nextDue"].is_string(), "{status}");
+    let list = postato(&["dlq", "list", "--store", store.to_str().unwrap(), "--output", "json"], None).await;
+    assert_eq!(String::from_utf8_lossy(&list.stdout).trim(), "", "deferred posts are not dead letters");
+
+    // Running it again before their time sends nothing for them.
+    let requests = sim.stats().requests;
+    let rerun = postato(&args, None).await;
+    let again = json_line(&rerun);
+    assert_eq!(code(&rerun), 5, "{again}");
+    assert_eq!((again["alreadyPublished"].as_u64(), again["deferred"].as_u64()), (Some(published), Some(deferred)));
+    assert_eq!(sim.stats().requests, requests, "not one request for a deferred post");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn batch_wait_publishes_each_deferred_post_once_it_is_due_and_a_rerun_finds_them_published() {
+    // acc_1 is spent for 3 s from the simulator's start; the client waits at most 1 s.
+    let spent_accounts = BTreeMap::from([("x/acc_1".to_owned(), 3)]);
+    let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("wait.jsonl");
+    let store = dir.path().join("wait.db");
+    let line = |i: usize| {
+        format!(
+            r#"{{"businessKey":"wait-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
+            i % 4
+        )
+    };
+    std::fs::write(&campaign, (0..40).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    let connection = connection(&sim);
+    let mut args = vec![
+        "batch",
+        campaign.to_str().unwrap(),
+        "--store",
+        store.to_str().unwrap(),
+        "--output",
+        "json",
+        "--no-progress",
+        "--max-retry-after-ms",
+        "1000",
+    ];
+    args.extend(strings(&connection));
+    let plain = postato(&args, None).await;
+    let first = json_line(&plain);
+    assert_eq!((code(&plain), first["deferred"].as_u64(), first["published"].as_u64()), (5, Some(10), Some(30)));
+
+    args.push("--wait");
+    let waited = tokio::time::timeout(std::time::Duration::from_secs(60), postato(&args, None)).await.expect("it ends");
+    let summary = json_line(&waited);
+    assert_eq!(code(&waited), 0, "{summary}");
+    assert_eq!(
+        (summary["published"].as_u64(), summary["alreadyPublished"].as_u64(), summary["deferred"].as_u64()),
+        (Some(10), Some(30), Some(0)),
+        "{summary}"
+    );
+    assert!(summary["deferredUntil"].is_null(), "{summary}");
+    let stats = sim.stats();
+    assert_eq!((stats.published_keys, stats.duplicate_keys.len()), (40, 0));
+    let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
+    assert_eq!((status["published"].as_u64(), status["deferred"].as_u64()), (Some(40), Some(0)), "{status}");
 }
 
 /// How many line numbers `text` gives: `line 151`, `line:151`, `(line 151)`, `at line 1 …`.
@@ -862,7 +927,7 @@ async fn help_says_the_readme_s_exit_codes_and_the_stores_each_command_takes() {
     let codes = exit_codes(&help, "; ");
     assert_eq!(codes, exit_codes(&readme, " · "));
     let listed: Vec<&str> = codes.iter().map(|(code, _)| code.as_str()).collect();
-    assert_eq!(listed, ["0", "1", "2", "3", "4", "130"]);
+    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130"]);
     assert_eq!(codes[1].1, "unexpected failure (such as a store that cannot be opened)");
     for command in [&["status"][..], &["dlq", "list"], &["dlq", "retry"], &["batch"], &["publish"]] {
         let help = postato(&[command, &["--help"][..]].concat(), None).await;

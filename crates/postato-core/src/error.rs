@@ -4,6 +4,7 @@ use std::fmt;
 use std::time::Duration;
 
 use crate::validate::ValidationError;
+use crate::Timestamp;
 
 /// Bodies kept in errors are cut to this many bytes.
 pub const ERROR_BODY_LIMIT: usize = 8 * 1024;
@@ -195,11 +196,13 @@ pub enum ErrorKind {
     Cancelled,
     /// `outcome_unknown`
     OutcomeUnknown,
+    /// `deferred`
+    Deferred,
 }
 
 impl ErrorKind {
     /// Every kind, in the order of the outcome table.
-    pub const ALL: [ErrorKind; 10] = [
+    pub const ALL: [ErrorKind; 11] = [
         ErrorKind::InvalidInput,
         ErrorKind::Permanent,
         ErrorKind::IdempotencyConflict,
@@ -210,6 +213,7 @@ impl ErrorKind {
         ErrorKind::InvalidResponse,
         ErrorKind::Cancelled,
         ErrorKind::OutcomeUnknown,
+        ErrorKind::Deferred,
     ];
 
     /// The stable name.
@@ -225,6 +229,7 @@ impl ErrorKind {
             ErrorKind::InvalidResponse => "invalid_response",
             ErrorKind::Cancelled => "cancelled",
             ErrorKind::OutcomeUnknown => "outcome_unknown",
+            ErrorKind::Deferred => "deferred",
         }
     }
 
@@ -236,16 +241,27 @@ impl ErrorKind {
     /// Whether trying again later with the same business key may succeed (rate limits,
     /// outages, deadlines, cancellations), as opposed to needing a change first.
     pub fn is_retryable_later(self) -> bool {
-        matches!(self, ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline | ErrorKind::Cancelled)
+        matches!(
+            self,
+            ErrorKind::RateLimited
+                | ErrorKind::Transient
+                | ErrorKind::Deadline
+                | ErrorKind::Cancelled
+                | ErrorKind::Deferred
+        )
     }
 }
 
 impl ErrorKind {
     /// Whether a publish that ended this way is recorded as a dead letter by a result store.
     /// Not: invalid input (nothing was attempted; the caller fixes it), a cancellation (the
-    /// key is left for a later run), a reused business key (its published record stands).
+    /// key is left for a later run), a reused business key (its published record stands), a
+    /// deferral (the store keeps it as deferred, to be published once due).
     pub fn is_dead_lettered(self) -> bool {
-        !matches!(self, ErrorKind::InvalidInput | ErrorKind::Cancelled | ErrorKind::BusinessKeyReused)
+        !matches!(
+            self,
+            ErrorKind::InvalidInput | ErrorKind::Cancelled | ErrorKind::BusinessKeyReused | ErrorKind::Deferred
+        )
     }
 }
 
@@ -351,6 +367,20 @@ pub enum PublishError {
         /// The idempotency-key retention it exceeds, in ms.
         retention_ms: u64,
     },
+    /// A [`Publisher`](https://docs.rs/postato)'s post whose rate limit holds longer than the
+    /// policy waits (the server asked for it, or its account's limit is known to be spent):
+    /// recorded in the result store as deferred until `retry_at`, not dead-lettered, and
+    /// nothing more is sent for it until then. Publishing it again once due (or publishing the
+    /// store's due posts) sends it. A plain client without a store ends `RateLimited` instead.
+    #[error("deferred: its rate limit holds for {retry_after:?} more, until {}, after {attempts} attempt(s); it is kept as deferred and nothing is sent for it until then: publish it again after that time (postato batch --wait, or publish the due posts)", retry_at.to_rfc3339())]
+    Deferred {
+        /// When it may be sent again.
+        retry_at: Timestamp,
+        /// How long from the deferral until then.
+        retry_after: Duration,
+        /// Requests sent by this publish.
+        attempts: u32,
+    },
     /// The caller cancelled the publish; nothing is retried after it.
     #[error("cancelled after {attempts} attempt(s); the post may or may not exist, and publishing again with the same business key is safe")]
     Cancelled {
@@ -373,6 +403,7 @@ impl PublishError {
             PublishError::InvalidResponse { .. } => ErrorKind::InvalidResponse,
             PublishError::Cancelled { .. } => ErrorKind::Cancelled,
             PublishError::OutcomeUnknown { .. } => ErrorKind::OutcomeUnknown,
+            PublishError::Deferred { .. } => ErrorKind::Deferred,
         }
     }
 
@@ -413,6 +444,7 @@ impl PublishError {
             | PublishError::Transient { attempts, .. }
             | PublishError::DeadlineExceeded { attempts, .. }
             | PublishError::InvalidResponse { attempts, .. }
+            | PublishError::Deferred { attempts, .. }
             | PublishError::Cancelled { attempts } => *attempts,
         }
     }
@@ -438,10 +470,21 @@ impl PublishError {
         self.headers().and_then(ResponseHeaders::request_id)
     }
 
-    /// The wait the server asked for, for `RateLimited`.
+    /// The wait the server asked for, for `RateLimited`; the wait until the post is due, for
+    /// `Deferred`.
     pub fn retry_after(&self) -> Option<Duration> {
         match self {
-            PublishError::RateLimited { retry_after, .. } => Some(*retry_after),
+            PublishError::RateLimited { retry_after, .. } | PublishError::Deferred { retry_after, .. } => {
+                Some(*retry_after)
+            }
+            _ => None,
+        }
+    }
+
+    /// When a `Deferred` post may be sent again.
+    pub fn retry_at(&self) -> Option<Timestamp> {
+        match self {
+            PublishError::Deferred { retry_at, .. } => Some(*retry_at),
             _ => None,
         }
     }

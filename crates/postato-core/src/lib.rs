@@ -72,6 +72,7 @@
 //!         Permanent | IdempotencyConflict | BusinessKeyReused | InvalidResponse | OutcomeUnknown => 3,
 //!         RateLimited | Transient | Deadline => 4,
 //!         Cancelled => 130,
+//!         Deferred => 5,
 //!     }
 //! }
 //! ```

@@ -35,6 +35,14 @@ impl Timestamp {
         Timestamp(self.0.saturating_add(millis))
     }
 
+    /// The time in RFC 3339, UTC, to the millisecond (`2026-12-06T05:00:00.000Z`).
+    pub fn to_rfc3339(self) -> String {
+        let millis = i64::try_from(self.0).unwrap_or(i64::MAX);
+        chrono::DateTime::from_timestamp_millis(millis)
+            .unwrap_or(chrono::DateTime::<chrono::Utc>::MAX_UTC)
+            .to_rfc3339_opts(chrono::SecondsFormat::Millis, true)
+    }
+
     /// How long after `earlier` this is; zero if it is not later.
     pub fn saturating_since(self, earlier: Timestamp) -> Duration {
         Duration::from_millis(self.0.saturating_sub(earlier.0))

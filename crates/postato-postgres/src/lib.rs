@@ -18,7 +18,7 @@ use async_trait::async_trait;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use postato::postato_core::defaults;
 use postato::store::Begin;
-use postato::{DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError, StoreErrorKind};
+use postato::{DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError, StoreErrorKind};
 use std::time::Duration;
 use tokio_postgres::{NoTls, Row};
 
@@ -26,7 +26,7 @@ use tokio_postgres::{NoTls, Row};
 pub mod testing;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 2;
+pub const SCHEMA_VERSION: i32 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS postato_published (
@@ -73,6 +73,22 @@ CREATE TABLE IF NOT EXISTS postato_intents (
     first_sent_at_ms BIGINT NOT NULL
 );
 ";
+
+/// Version 3: deferred posts, each published once its `not_before_ms` has come.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS postato_deferred (
+    business_key   TEXT PRIMARY KEY,
+    not_before_ms  BIGINT NOT NULL,
+    reason         TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    deferred_at_ms BIGINT NOT NULL,
+    payload        TEXT,
+    line           BIGINT
+);
+";
+
+const DEFERRAL_COLUMNS: &str = "business_key, not_before_ms, reason, message, attempts, deferred_at_ms, payload, line";
 
 /// A PostgreSQL error as a store error: a lost or refused connection, or a server shutting
 /// down or starting, is `Unavailable` (retried for a while); anything else is a failure.
@@ -283,6 +299,7 @@ impl PostgresStore {
             _ => {
                 tx.batch_execute(SCHEMA_V1).await.map_err(db)?;
                 tx.batch_execute(SCHEMA_V2).await.map_err(db)?;
+                tx.batch_execute(SCHEMA_V3).await.map_err(db)?;
                 tx.execute("INSERT INTO postato_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(db)?;
             }
         }
@@ -324,7 +341,8 @@ impl PostgresStore {
         self.client()
             .await?
             .batch_execute(
-                "TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log, postato_intents",
+                "TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log, postato_intents,
+                 postato_deferred",
             )
             .await
             .map_err(db)
@@ -390,6 +408,19 @@ fn dead_letter(r: &Row) -> DeadLetter {
     }
 }
 
+fn deferral(r: &Row) -> Deferral {
+    Deferral {
+        business_key: r.get(0),
+        not_before_ms: r.get::<_, i64>(1) as u64,
+        reason: r.get(2),
+        message: r.get(3),
+        attempts: r.get::<_, i32>(4) as u32,
+        deferred_at_ms: r.get::<_, i64>(5) as u64,
+        payload: r.get(6),
+        line: r.get::<_, Option<i64>>(7).map(|l| l as u64),
+    }
+}
+
 fn millis(d: Duration) -> f64 {
     d.as_secs_f64() * 1000.0
 }
@@ -427,6 +458,13 @@ impl PostgresStore {
                     .map_err(db)?;
                     Begin::Published(record)
                 } else {
+                    let deferred = tx
+                        .query_opt(
+                            &format!("SELECT {DEFERRAL_COLUMNS} FROM postato_deferred WHERE business_key = $1"),
+                            &[&business_key],
+                        )
+                        .await
+                        .map_err(db)?;
                     if self.audit {
                         tx.execute(
                             "INSERT INTO postato_claim_log (business_key, worker, claimed_at, expires_at)
@@ -436,7 +474,10 @@ impl PostgresStore {
                         .await
                         .map_err(db)?;
                     }
-                    Begin::Claimed
+                    match deferred {
+                        Some(row) => Begin::ClaimedDeferred(deferral(&row)),
+                        None => Begin::Claimed,
+                    }
                 }
             }
             None => {
@@ -505,6 +546,7 @@ impl PostgresStore {
         .await
         .map_err(db)?;
         tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
+        tx.execute("DELETE FROM postato_deferred WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
         tx.execute("DELETE FROM postato_intents WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
         self.release_claim(&tx, &r.business_key, worker).await?;
         tx.commit().await.map_err(db)
@@ -549,8 +591,69 @@ impl PostgresStore {
         )
         .await
         .map_err(db)?;
+        tx.execute("DELETE FROM postato_deferred WHERE business_key = $1", &[&l.business_key]).await.map_err(db)?;
         self.release_claim(&tx, &l.business_key, worker).await?;
         tx.commit().await.map_err(db)
+    }
+
+    async fn record_deferral_once(&self, d: &Deferral, worker: &str) -> Result<(), StoreError> {
+        let mut client = self.client().await?;
+        let tx = client.transaction().await.map_err(db)?;
+        lock_key(&tx, &d.business_key).await?;
+        // As for a dead letter: only the claim's owner (or anyone, when nobody holds it), and
+        // never for a published key.
+        let holder: Option<String> = tx
+            .query_opt("SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE", &[&d.business_key])
+            .await
+            .map_err(db)?
+            .map(|r| r.get(0));
+        if holder.is_some_and(|holder| holder != worker) {
+            return Err(StoreError::lost_claim(&d.business_key));
+        }
+        if Self::published_row(&tx, &d.business_key).await?.is_some() {
+            self.release_claim(&tx, &d.business_key, worker).await?;
+            tx.commit().await.map_err(db)?;
+            return Err(StoreError::already_published(&d.business_key));
+        }
+        tx.execute(
+            &format!(
+                "INSERT INTO postato_deferred ({DEFERRAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
+                 ON CONFLICT (business_key) DO UPDATE SET not_before_ms = EXCLUDED.not_before_ms,
+                   reason = EXCLUDED.reason, message = EXCLUDED.message, attempts = EXCLUDED.attempts,
+                   deferred_at_ms = EXCLUDED.deferred_at_ms, payload = EXCLUDED.payload, line = EXCLUDED.line"
+            ),
+            &[
+                &d.business_key,
+                &(d.not_before_ms as i64),
+                &d.reason,
+                &d.message,
+                &(d.attempts as i32),
+                &(d.deferred_at_ms as i64),
+                &d.payload,
+                &d.line.map(|n| n as i64),
+            ],
+        )
+        .await
+        .map_err(db)?;
+        tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&d.business_key]).await.map_err(db)?;
+        self.release_claim(&tx, &d.business_key, worker).await?;
+        tx.commit().await.map_err(db)
+    }
+
+    async fn deferrals_once(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        let rows = self
+            .client()
+            .await?
+            .query(
+                &format!(
+                    "SELECT {DEFERRAL_COLUMNS} FROM postato_deferred WHERE $1::text IS NULL OR business_key > $1
+                     ORDER BY business_key LIMIT $2"
+                ),
+                &[&after, &(limit.min(i64::MAX as usize) as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(rows.iter().map(deferral).collect())
     }
 
     async fn intent_once(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
@@ -639,6 +742,13 @@ impl PostgresStore {
             counts.dead_letters += n;
             counts.dead_letters_by_kind.insert(row.get(0), n);
         }
+        let row = client
+            .query_one("SELECT count(*), min(not_before_ms), max(not_before_ms) FROM postato_deferred", &[])
+            .await
+            .map_err(db)?;
+        counts.deferred = row.get::<_, i64>(0) as u64;
+        counts.next_due_ms = row.get::<_, Option<i64>>(1).map(|n| n as u64);
+        counts.deferred_until_ms = row.get::<_, Option<i64>>(2).map(|n| n as u64);
         Ok(counts)
     }
 }
@@ -660,6 +770,14 @@ impl ResultStore for PostgresStore {
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         retrying(|| self.record_dead_letter_once(letter, worker)).await
+    }
+
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
+        retrying(|| self.record_deferral_once(deferral, worker)).await
+    }
+
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        retrying(|| self.deferrals_once(after, limit)).await
     }
 
     async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {

@@ -107,6 +107,30 @@ async fn many_workers_starting_at_once_create_the_schema_once_and_newer_schemas_
     assert!(!format!("{:?}", PostgresStore::lazy("postgres://u:hunter2@h/db", 1).unwrap()).contains("hunter2"));
 }
 
+#[tokio::test]
+async fn a_version_2_database_upgrades_in_place_and_keeps_its_records() {
+    let Some(url) = fresh_database("upgrade").await else { return };
+    let store = PostgresStore::connect(&url, 2).await.unwrap();
+    assert_eq!(store.begin("kept", "a", std::time::Duration::from_secs(60)).await.unwrap(), Begin::Claimed);
+    store.release("kept", "a").await.unwrap();
+    let (client, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    // What postato wrote before deferrals: schema version 2, no postato_deferred.
+    client.batch_execute("DROP TABLE postato_deferred; UPDATE postato_schema SET version = 2").await.unwrap();
+    client
+        .execute("INSERT INTO postato_published VALUES ('kept', 'ik', 'fp', 'post_1', 'published', 1, false, 1)", &[])
+        .await
+        .unwrap();
+    let upgraded = PostgresStore::connect(&url, 2).await.unwrap();
+    assert!(matches!(
+        upgraded.begin("kept", "b", std::time::Duration::from_secs(60)).await.unwrap(),
+        Begin::Published(_)
+    ));
+    assert_eq!(upgraded.counts().await.unwrap().deferred, 0, "it holds deferrals now");
+    let version: i32 = client.query_one("SELECT max(version) FROM postato_schema", &[]).await.unwrap().get(0);
+    assert_eq!(version, postato_postgres::SCHEMA_VERSION);
+}
+
 async fn futures_join<F>(futures: impl Iterator<Item = F>) -> Vec<F::Output>
 where
     F: std::future::Future + Send + 'static,

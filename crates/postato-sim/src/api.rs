@@ -52,6 +52,22 @@ pub(crate) async fn publish(
             s.stats.faults_injected += 1;
             return Reply::error(503, "unavailable", "the service is down (simulated outage)", None);
         }
+        // The account's limits first: a request its account refuses takes nothing from the
+        // workspace's.
+        let account = body.as_ref().ok().and_then(|body| account_of(body));
+        let account_headers = match account.and_then(|account| s.account_limit(&account, now)) {
+            Some(verdict) if !verdict.allowed => {
+                let retry_after = [("Retry-After".to_owned(), verdict.retry_after_secs.to_string())];
+                return Reply::rate_limited_in_scope(
+                    "account",
+                    "this account's limit is spent: wait Retry-After seconds",
+                )
+                .with_headers(&verdict.headers)
+                .with_headers(&retry_after);
+            }
+            Some(verdict) => verdict.headers,
+            None => Vec::new(),
+        };
         let rate_headers = match s.rate_limit(&workspace, now) {
             Some(verdict) if !verdict.allowed => {
                 let retry_after = [("Retry-After".to_owned(), verdict.retry_after_secs.to_string())];
@@ -59,8 +75,9 @@ pub(crate) async fn publish(
                     .with_headers(&verdict.headers)
                     .with_headers(&retry_after);
             }
+            // The workspace's headers, or else the account's (a client paces by the ones it gets).
             Some(verdict) => verdict.headers,
-            None => Vec::new(),
+            None => account_headers,
         };
         (rate_headers, s.draw_latency(), s.draw_fault())
     };
@@ -98,6 +115,13 @@ pub(crate) async fn publish(
         None => process_unkeyed(&state, &workspace, &body, fault),
     };
     reply.with_headers(&rate_headers)
+}
+
+/// The post's `platform/accountId`, for the per-account limits (a body that does not say is
+/// limited by the workspace alone, and refused later if invalid).
+fn account_of(body: &[u8]) -> Option<String> {
+    let post: serde_json::Value = serde_json::from_slice(body).ok()?;
+    Some(format!("{}/{}", post.get("platform")?.as_str()?, post.get("accountId")?.as_str()?))
 }
 
 /// Faults that strike before processing, for every request (replays included).

@@ -1,6 +1,7 @@
 //! The simulator's configuration: who may call it, idempotency settings, rate limits, faults.
 
 use serde::{Deserialize, Serialize};
+use std::collections::BTreeMap;
 use std::time::Duration;
 
 /// The API key the simulator accepts unless configured otherwise.
@@ -25,6 +26,14 @@ pub struct SimConfig {
     /// Whether the rate limit advertises itself with `RateLimit-*` headers (default true);
     /// false makes a bare limiter that says only `Retry-After` on its 429s.
     pub rate_limit_headers: bool,
+    /// A token bucket per account (the post's `platform/accountId`), beside the workspace's.
+    pub account_rate_limit: Option<RateLimitConfig>,
+    /// A quota per account: at most `limit` requests per `window`.
+    pub account_quota: Option<QuotaConfig>,
+    /// Accounts (`platform/accountId`) whose every request is answered 429 for this many
+    /// seconds from the simulator's start (a spent daily quota), with the time left as
+    /// `Retry-After`.
+    pub spent_accounts: BTreeMap<String, u64>,
     /// Probabilistic faults.
     pub faults: FaultRates,
     /// The seed of the fault generator: the same seed and requests give the same faults.
@@ -42,6 +51,9 @@ impl Default for SimConfig {
             retention: Duration::from_secs(24 * 3600),
             rate_limit: None,
             rate_limit_headers: true,
+            account_rate_limit: None,
+            account_quota: None,
+            spent_accounts: BTreeMap::new(),
             faults: FaultRates::default(),
             seed: 0,
             admin: true,
@@ -57,6 +69,42 @@ pub struct RateLimitConfig {
     pub rate_per_second: f64,
     /// The bucket's size.
     pub burst: u32,
+}
+
+/// A quota: at most `limit` requests per `window`, in fixed windows from the simulator's start
+/// (as a daily quota resets at midnight).
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct QuotaConfig {
+    /// Requests per window.
+    pub limit: u32,
+    /// The window.
+    #[serde(with = "millis")]
+    pub window: Duration,
+}
+
+impl std::str::FromStr for QuotaConfig {
+    type Err = String;
+
+    /// `N/WINDOW`: `25/24h`, `20/10s`, `100/15m`, `1000/1d`.
+    fn from_str(text: &str) -> Result<Self, String> {
+        let wrong = || format!("{text:?} is not a quota: give N/WINDOW, such as 25/24h, 20/10s or 100/15m");
+        let (limit, window) = text.split_once('/').ok_or_else(wrong)?;
+        let limit: u32 = limit.trim().parse().ok().filter(|n| *n > 0).ok_or_else(wrong)?;
+        let window = window.trim();
+        let split = window.find(|c: char| !c.is_ascii_digit()).ok_or_else(wrong)?;
+        let (amount, unit) = window.split_at(split);
+        let amount: u64 = amount.parse().ok().filter(|n| *n > 0).ok_or_else(wrong)?;
+        let seconds = match unit {
+            "ms" => return Ok(QuotaConfig { limit, window: Duration::from_millis(amount) }),
+            "s" => 1,
+            "m" => 60,
+            "h" => 3600,
+            "d" => 86_400,
+            _ => return Err(wrong()),
+        };
+        Ok(QuotaConfig { limit, window: Duration::from_secs(amount.saturating_mul(seconds)) })
+    }
 }
 
 /// Probabilities (0 to 1) of each fault, drawn per request from the seeded generator.

@@ -18,6 +18,7 @@
 //! ```
 #![deny(missing_docs)]
 
+mod accounts;
 mod admin;
 mod api;
 mod config;
@@ -28,7 +29,7 @@ mod server;
 mod state;
 mod stats;
 
-pub use config::{FaultRates, RateLimitConfig, SimConfig, DEFAULT_API_KEY};
+pub use config::{FaultRates, QuotaConfig, RateLimitConfig, SimConfig, DEFAULT_API_KEY};
 pub use script::ScriptAction;
 pub use stats::Stats;
 

@@ -29,6 +29,11 @@ impl Reply {
         Reply::json(status, &json!({"error": {"code": code, "message": message, "field": field}}))
     }
 
+    /// A 429 that names the scope of the limit that refused it (`error.scope`).
+    pub fn rate_limited_in_scope(scope: &str, message: &str) -> Reply {
+        Reply::json(429, &json!({"error": {"code": "rate_limited", "message": message, "scope": scope}}))
+    }
+
     pub fn with_headers(mut self, extra: &[(String, String)]) -> Reply {
         if let Reply::Answer(answer) = &mut self {
             answer.headers.extend(extra.iter().cloned());

@@ -37,7 +37,8 @@ pub(crate) struct Bucket {
     updated: Instant,
 }
 
-/// The verdict of a workspace's rate limit for one request.
+/// The verdict of a rate limit (a workspace's, an account's) for one request.
+#[derive(Clone)]
 pub(crate) struct RateVerdict {
     pub allowed: bool,
     pub headers: Vec<(String, String)>,
@@ -51,6 +52,7 @@ pub(crate) struct Inner {
     pub scripts: HashMap<String, VecDeque<ScriptAction>>,
     pub platform: HashMap<String, u64>,
     pub buckets: HashMap<String, Bucket>,
+    pub accounts: crate::accounts::AccountLimits,
     pub outage: Option<(Instant, Instant)>,
     pub rng: Pcg64Mcg,
     pub next_id: u64,
@@ -84,6 +86,7 @@ impl State {
                 scripts: HashMap::new(),
                 platform: HashMap::new(),
                 buckets: HashMap::new(),
+                accounts: crate::accounts::AccountLimits::new(Instant::now()),
                 outage: None,
                 next_id: 0,
                 stats: Stats::default(),
@@ -166,6 +169,12 @@ impl Inner {
         let rates = &self.config.faults;
         let (p, ms) = (rates.latency, rates.latency_ms);
         (p > 0.0 && ms > 0 && self.uniform() < p).then(|| Duration::from_millis(ms))
+    }
+
+    /// Checks one request of `account` (`platform/accountId`) against the per-account limits.
+    pub fn account_limit(&mut self, account: &str, now: Instant) -> Option<RateVerdict> {
+        let Inner { accounts, config, .. } = self;
+        accounts.check(config, account, now)
     }
 
     /// Takes a token from `workspace`'s bucket, if a rate limit is configured.

@@ -225,3 +225,55 @@ async fn a_rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
     assert_eq!(other.status(), 202, "buckets are per workspace");
     assert_eq!(sim.stats().rate_limited, 1);
 }
+
+fn body_for(account: &str) -> Value {
+    json!({"platform": "x", "accountId": account, "status": "publish", "postType": "post", "content": "c"})
+}
+
+#[tokio::test]
+async fn an_accounts_quota_refuses_that_account_alone_naming_its_scope() {
+    let quota: QuotaConfig = "2/1h".parse().unwrap();
+    assert_eq!(quota, QuotaConfig { limit: 2, window: Duration::from_secs(3600) });
+    for wrong in ["2", "0/1h", "2/1", "2/1w", "x/1h"] {
+        assert!(wrong.parse::<QuotaConfig>().unwrap_err().contains("N/WINDOW"), "{wrong}");
+    }
+    let sim = Simulator::start(SimConfig { account_quota: Some(quota), ..SimConfig::default() }).await.unwrap();
+    let first = post(&sim, "q1", &body_for("acc_1")).await;
+    assert_eq!(first.status(), 202);
+    assert_eq!(header(&first, "ratelimit-scope"), Some("account".into()));
+    assert_eq!(header(&first, "ratelimit-policy"), Some("2;w=3600".into()));
+    assert_eq!(header(&first, "ratelimit-remaining"), Some("1".into()));
+    assert_eq!(post(&sim, "q2", &body_for("acc_1")).await.status(), 202);
+    let spent = post(&sim, "q3", &body_for("acc_1")).await;
+    assert_eq!(spent.status(), 429);
+    assert_eq!(header(&spent, "ratelimit-scope"), Some("account".into()));
+    let wait: u64 = header(&spent, "retry-after").unwrap().parse().unwrap();
+    assert!((3590..=3600).contains(&wait), "until the window's end: {wait}");
+    let error: Value = spent.json().await.unwrap();
+    assert_eq!(
+        (error["error"]["code"].as_str(), error["error"]["scope"].as_str()),
+        (Some("rate_limited"), Some("account"))
+    );
+    assert_eq!(post(&sim, "q4", &body_for("acc_2")).await.status(), 202, "another account has its own quota");
+    assert_eq!(sim.platform_publishes("q3"), 0);
+}
+
+#[tokio::test]
+async fn an_accounts_rate_and_a_spent_account_refuse_that_account_alone() {
+    let config = SimConfig {
+        account_rate_limit: Some(RateLimitConfig { rate_per_second: 0.5, burst: 1 }),
+        spent_accounts: [("x/acc_spent".to_owned(), 3000)].into_iter().collect(),
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config).await.unwrap();
+    assert_eq!(post(&sim, "r1", &body_for("acc_1")).await.status(), 202);
+    let paced = post(&sim, "r2", &body_for("acc_1")).await;
+    assert_eq!((paced.status().as_u16(), header(&paced, "retry-after")), (429, Some("2".into())));
+    assert_eq!(header(&paced, "ratelimit-policy"), Some("0.5;w=1;burst=1".into()));
+    assert_eq!(post(&sim, "r3", &body_for("acc_2")).await.status(), 202, "another account has its own bucket");
+    let spent = post(&sim, "r4", &body_for("acc_spent")).await;
+    assert_eq!(spent.status(), 429);
+    let wait: u64 = header(&spent, "retry-after").unwrap().parse().unwrap();
+    assert!((2990..=3000).contains(&wait), "{wait}");
+    assert_eq!(header(&spent, "ratelimit-scope"), Some("account".into()));
+}

@@ -133,6 +133,14 @@ impl ClientBuilder {
         self
     }
 
+    /// The longest wait on a rate limit (a 429's Retry-After, a held scope) a publish sits
+    /// through; a longer one ends it `RateLimited`, or deferred by a
+    /// [`Publisher`](crate::Publisher); default [`defaults::MAX_RETRY_AFTER`].
+    pub fn max_retry_after(mut self, wait: Duration) -> Self {
+        self.policy.max_retry_after = wait;
+        self
+    }
+
     /// The jitter; default additive up to [`defaults::JITTER_MAX`], as the reference.
     pub fn jitter(mut self, jitter: Jitter) -> Self {
         self.policy.jitter = jitter;

@@ -43,9 +43,10 @@ pub use client::Client;
 pub use many::ManyOptions;
 pub use observe::{EventHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
-pub use publisher::{PublishReport, Publisher};
+pub use publisher::{DueReport, PublishReport, Publisher};
 pub use store::{
-    DeadLetter, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError, StoreErrorKind,
+    DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
+    StoreErrorKind,
 };
 pub use transport::ReqwestTransport;
 
@@ -53,7 +54,7 @@ pub use postato_core;
 pub use postato_core::{
     check_business_key, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint, ApiKey,
     Content, ErrorKind, Event, Failure, GateSnapshot, Jitter, LimitsSnapshot, Media, Post, PostBuilder, PostStatus,
-    PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem,
+    PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem, Timestamp,
     ValidationError, WaitReason, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use tokio_util::sync::CancellationToken;

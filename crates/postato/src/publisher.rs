@@ -1,15 +1,16 @@
 //! [`Publisher`]: a client plus a result store, the thing most users call. It skips what was
-//! published, refuses a business key reused for another payload, records every publish and
-//! dead-letters every failure worth replaying.
+//! published, refuses a business key reused for another payload, records every publish,
+//! defers a post whose rate limit holds past what a publish waits (see [`Deferral`]) and
+//! dead-letters every other failure worth replaying.
 
-use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Transport};
+use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Timestamp, Transport};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
-use crate::store::{now_ms, Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreErrorKind};
+use crate::store::{now_ms, Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreErrorKind};
 use crate::transport::ReqwestTransport;
 
 /// How a publish through the [`Publisher`] went.
@@ -22,6 +23,19 @@ pub struct PublishReport {
     /// A store failure after a successful publish: the post exists, but the record is
     /// missing. Publishing the same business key again is safe (same idempotency key).
     pub store_error: Option<String>,
+}
+
+/// What [`Publisher::publish_due`] did with the store's deferred posts.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct DueReport {
+    /// Due posts published now (or found published).
+    pub published: u64,
+    /// Due posts that failed (dead-lettered, or not recorded: see the log).
+    pub failed: u64,
+    /// Posts still deferred: not due yet, or deferred again by this call.
+    pub deferred: u64,
+    /// When the next of them is due.
+    pub next_due: Option<Timestamp>,
 }
 
 /// A [`Client`] with a [`ResultStore`].
@@ -244,6 +258,17 @@ impl<T: Transport> Publisher<T> {
         let key = post.business_key.as_str();
         match self.store.begin(key, claimant, self.lease).await {
             Ok(Begin::Claimed) => Ok(Claim::Ours(guard)),
+            Ok(Begin::ClaimedDeferred(deferral)) => {
+                let now = self.client.now_ms();
+                if deferral.not_before_ms <= now {
+                    return Ok(Claim::Ours(guard));
+                }
+                // Not due: nothing is sent, and the claim goes at once (else by the guard).
+                if self.store.release(key, claimant).await.is_ok() {
+                    guard.disarm();
+                }
+                Err(deferred(deferral.not_before_ms, now, 0))
+            }
             Ok(Begin::Published(record)) => {
                 guard.disarm();
                 check_business_key_reuse(key, &record.fingerprint, request.fingerprint())?;
@@ -288,7 +313,7 @@ impl<T: Transport> Publisher<T> {
         let created = match self.note_intent(&post.business_key, &fingerprint).await {
             Ok(created) => created,
             Err(error) => {
-                self.record_failure(post, line, &error, claimant).await;
+                let error = self.record_failure(post, line, error, claimant).await;
                 guard.disarm();
                 return Err(error);
             }
@@ -301,8 +326,7 @@ impl<T: Transport> Publisher<T> {
                 if created && error.attempts() == 0 {
                     let _ = self.store.forget_intent(&post.business_key).await;
                 }
-                self.record_failure(post, line, &error, claimant).await;
-                Err(error)
+                Err(self.record_failure(post, line, error, claimant).await)
             }
         };
         guard.disarm();
@@ -422,10 +446,37 @@ impl<T: Transport> Publisher<T> {
         PublishReport { published, from_store: false, store_error }
     }
 
-    /// Step 3b: dead-letters a failure worth replaying, or releases the claim of one that is
-    /// not (a cancellation, an invalid input).
-    async fn record_failure(&self, post: &Post, line: Option<u64>, error: &PublishError, claimant: &str) {
+    /// Step 3b: defers a rate-limited post (its error becomes [`PublishError::Deferred`] once
+    /// the store keeps it), dead-letters another failure worth replaying, or releases the
+    /// claim of one that is not (a cancellation, an invalid input). Returns the publish's error.
+    async fn record_failure(
+        &self,
+        post: &Post,
+        line: Option<u64>,
+        error: PublishError,
+        claimant: &str,
+    ) -> PublishError {
         let key = post.business_key.as_str();
+        if let PublishError::RateLimited { retry_after, attempts, .. } = &error {
+            let now = self.client.now_ms();
+            let deferral = Deferral {
+                business_key: key.to_owned(),
+                not_before_ms: Timestamp::from_millis(now).saturating_add(*retry_after).as_millis(),
+                reason: error.kind().as_str().to_owned(),
+                message: error.to_string(),
+                attempts: *attempts,
+                deferred_at_ms: now,
+                payload: serde_json::to_string(post).ok(),
+                line,
+            };
+            match self.store.record_deferral(&deferral, claimant).await {
+                Ok(()) => return deferred(deferral.not_before_ms, now, *attempts),
+                Err(e) => {
+                    // Not kept as deferred: dead-lettered below, so the post is never lost.
+                    tracing::warn!(business_key = key, error = %e, "postato: could not record the deferral");
+                }
+            }
+        }
         let outcome = if error.kind().is_dead_lettered() {
             let letter = DeadLetter {
                 business_key: key.to_owned(),
@@ -457,6 +508,73 @@ impl<T: Transport> Publisher<T> {
                 _ => tracing::warn!(business_key = key, error = %e, "postato: the failure is not recorded"),
             }
         }
+        error
+    }
+
+    /// Publishes the store's deferred posts whose time has come (by the client's clock), at
+    /// most `concurrency` at once; the others stay deferred and nothing is sent for them. For
+    /// a service or an app that publishes one post at a time: call it from a timer, or at
+    /// [`DueReport::next_due`]. (`postato batch` does not need it: running the campaign again
+    /// publishes the due posts, and `--wait` waits for them.)
+    pub async fn publish_due(&self, concurrency: usize, cancel: &CancellationToken) -> Result<DueReport, PublishError> {
+        use futures_util::StreamExt;
+        const PAGE: usize = 1000;
+        let mut report = DueReport::default();
+        let mut due = Vec::new();
+        let mut after: Option<String> = None;
+        let now = self.client.now_ms();
+        loop {
+            let page = self.store.deferrals(after.as_deref(), PAGE).await.map_err(|e| store_unavailable(&e))?;
+            after = page.last().map(|d| d.business_key.clone());
+            for deferral in &page {
+                let post = deferral.payload.as_deref().and_then(|p| serde_json::from_str::<Post>(p).ok());
+                match post {
+                    Some(post) if deferral.not_before_ms <= now => due.push((post, deferral.line)),
+                    Some(_) => report.note_deferred(deferral.not_before_ms),
+                    None => {
+                        // Without its post it cannot be published here; a rerun of its source can.
+                        tracing::warn!(
+                            business_key = deferral.business_key.as_str(),
+                            "postato: a deferred post without its payload is left for its source"
+                        );
+                        report.note_deferred(deferral.not_before_ms);
+                    }
+                }
+            }
+            if page.len() < PAGE {
+                break;
+            }
+        }
+        let mut outcomes = futures_util::stream::iter(due)
+            .map(|(post, line)| async move { self.publish_line(&post, line, cancel).await })
+            .buffer_unordered(concurrency.max(1));
+        while let Some(outcome) = outcomes.next().await {
+            match outcome {
+                Ok(_) => report.published += 1,
+                Err(PublishError::Deferred { retry_at, .. }) => report.note_deferred(retry_at.as_millis()),
+                Err(PublishError::Cancelled { attempts }) => return Err(PublishError::Cancelled { attempts }),
+                Err(_) => report.failed += 1,
+            }
+        }
+        Ok(report)
+    }
+}
+
+impl DueReport {
+    fn note_deferred(&mut self, not_before_ms: u64) {
+        self.deferred += 1;
+        let at = Timestamp::from_millis(not_before_ms);
+        self.next_due = Some(self.next_due.map_or(at, |next| next.min(at)));
+    }
+}
+
+/// The error of a post deferred until `not_before_ms`, at `now_ms`.
+fn deferred(not_before_ms: u64, now_ms: u64, attempts: u32) -> PublishError {
+    let retry_at = Timestamp::from_millis(not_before_ms);
+    PublishError::Deferred {
+        retry_at,
+        retry_after: retry_at.saturating_since(Timestamp::from_millis(now_ms)),
+        attempts,
     }
 }
 

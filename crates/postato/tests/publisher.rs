@@ -143,6 +143,15 @@ impl ResultStore for MisbehavingStore {
         }
         self.inner.record_dead_letter(l, w).await
     }
+    async fn record_deferral(&self, d: &Deferral, w: &str) -> Result<(), StoreError> {
+        if self.writes_fail {
+            return Err(StoreError::new("disk full"));
+        }
+        self.inner.record_deferral(d, w).await
+    }
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        self.inner.deferrals(after, limit).await
+    }
     async fn intent(&self, k: &str) -> Result<Option<Intent>, StoreError> {
         self.inner.intent(k).await
     }

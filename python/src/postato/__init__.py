@@ -11,11 +11,12 @@ import os
 from . import _log, _native
 from ._client import DEFAULTS, AsyncClient, Client, ClientDefaults, Post
 from ._log import RetryEvent
-from ._publisher import DeadLetter, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
+from ._publisher import DeadLetter, DueReport, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
 from ._wire import Content, MediaRef, PostType, Status, ThreadItem, _text
 from .errors import (
     BusinessKeyReusedError,
     DeadlineExceededError,
+    DeferredError,
     IdempotencyConflictError,
     InvalidPostError,
     InvalidResponseError,
@@ -38,6 +39,7 @@ __all__ = [
     "MemoryStore",
     "PostgresStore",
     "StoreCounts",
+    "DueReport",
     "DeadLetter",
     "Post",
     "RetryEvent",
@@ -60,6 +62,7 @@ __all__ = [
     "InvalidResponseError",
     "PublishCancelledError",
     "OutcomeUnknownError",
+    "DeferredError",
 ]
 
 

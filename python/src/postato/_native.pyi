@@ -80,6 +80,13 @@ class NativeStore:
 class NativePublisher:
     def __init__(self, client: NativeClient, store: NativeStore, key_retention: Optional[float] = None) -> None: ...
     def publish(self, post_json: str, force: bool = False) -> Dict[str, Any]: ...
+    def publish_due(self, concurrency: Optional[float] = None) -> Dict[str, Any]: ...
+    def publish_due_async(
+        self,
+        event_loop: asyncio.AbstractEventLoop,
+        completions: Completions,
+        concurrency: Optional[float] = None,
+    ) -> Awaitable[Dict[str, Any]]: ...
     def publish_async(
         self,
         post_json: str,

@@ -6,6 +6,7 @@ from __future__ import annotations
 import json
 import os
 from dataclasses import dataclass, field
+from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Union
 
 from . import _native
@@ -15,13 +16,36 @@ from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_nu
 from .errors import InvalidPostError
 
 
+def _utc(ms: Optional[int]) -> Optional[datetime]:
+    return datetime.fromtimestamp(ms / 1000, tz=timezone.utc) if ms is not None else None
+
+
 @dataclass(frozen=True)
 class StoreCounts:
-    """How many posts a store holds."""
+    """How many posts a store holds; deferred posts (not dead letters) with when the first
+    and the last are due."""
 
     published: int
     dead_letters: int
     dead_letters_by_kind: Dict[str, int] = field(default_factory=dict)
+    deferred: int = 0
+    next_due: Optional[datetime] = None
+    deferred_until: Optional[datetime] = None
+
+
+@dataclass(frozen=True)
+class DueReport:
+    """What :meth:`Publisher.publish_due` did: due posts published, failed (dead-lettered),
+    posts still deferred, and when the next of them is due."""
+
+    published: int
+    failed: int
+    deferred: int
+    next_due: Optional[datetime]
+
+    @classmethod
+    def _from_native(cls, d: Dict[str, Any]) -> "DueReport":
+        return cls(d["published"], d["failed"], d["deferred"], _utc(d["next_due_ms"]))
 
 
 @dataclass(frozen=True)
@@ -44,7 +68,14 @@ class _Store:
 
     def counts(self) -> StoreCounts:
         d = self._native.counts()
-        return StoreCounts(d["published"], d["dead_letters"], dict(d["dead_letters_by_kind"]))
+        return StoreCounts(
+            d["published"],
+            d["dead_letters"],
+            dict(d["dead_letters_by_kind"]),
+            d["deferred"],
+            _utc(d["next_due_ms"]),
+            _utc(d["deferred_until_ms"]),
+        )
 
     def dead_letters(self, limit: int = 1000) -> List[DeadLetter]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**32 - 1:
@@ -202,6 +233,17 @@ class Publisher:
         """Like :meth:`publish`, as an awaitable."""
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
         return Post._from_native(await self._native.publish_async(wire, *running_loop(), force))
+
+    def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
+        """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
+        once, default 16); the others stay deferred and nothing is sent for them. Call it from
+        a timer, or at the report's ``next_due``."""
+        return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
+
+    async def publish_due_async(self, *, concurrency: Optional[int] = None) -> DueReport:
+        """Like :meth:`publish_due`, as an awaitable."""
+        native = await self._native.publish_due_async(*running_loop(), setting_number("concurrency", concurrency))
+        return DueReport._from_native(native)
 
     def __repr__(self) -> str:
         return f"Publisher({self.client!r}, store={self.store!r})"

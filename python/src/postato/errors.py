@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from datetime import datetime, timezone
 from typing import Any, Dict, Optional, Type
 
 __all__ = [
@@ -21,6 +22,7 @@ __all__ = [
     "InvalidResponseError",
     "PublishCancelledError",
     "OutcomeUnknownError",
+    "DeferredError",
 ]
 
 
@@ -172,3 +174,18 @@ class OutcomeUnknownError(PostatoError):
     then publish with ``force=True``."""
 
     kind = "outcome_unknown"
+
+
+class DeferredError(PostatoError):
+    """A Publisher's post whose rate limit holds longer than it waits: kept in the store as
+    deferred until ``retry_at`` (a UTC ``datetime``; ``retry_after`` seconds from now), not
+    dead-lettered, and nothing is sent for it before then. Publish it again after that time,
+    or call ``Publisher.publish_due()``."""
+
+    kind = "deferred"
+
+    def __init__(self, message: Optional[str] = None, *, retry_at_ms: Optional[int] = None, **fields: Any) -> None:
+        super().__init__(message, **fields)
+        self.retry_at: Optional[datetime] = (
+            datetime.fromtimestamp(retry_at_ms / 1000, tz=timezone.utc) if retry_at_ms is not None else None
+        )

@@ -37,6 +37,11 @@ pub struct BatchArgs {
     /// Progress: a bar on a terminal, plain lines otherwise
     #[arg(long)]
     pub no_progress: bool,
+    /// Stay running until every post deferred by its rate limit is due and published
+    /// (without it, deferred posts are kept in the store and the run exits 5; running the
+    /// same command again publishes those that are due)
+    #[arg(long)]
+    pub wait: bool,
     /// Serve the run's metrics as Prometheus text at http://ADDR/metrics while it runs
     /// (ADDR such as 127.0.0.1:9464; port 0 picks a free one, printed on stderr)
     #[arg(long, value_name = "ADDR")]
@@ -122,7 +127,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
         .lease(std::time::Duration::from_millis(args.lease_ms))
         .key_retention(args.key_retention_hours.0);
     let reopenable = args.campaign != "-";
-    match runner::run(publisher, open, reopenable, args.concurrency as usize, progress).await {
+    match runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait).await {
         Ok(summary) => {
             summary.print(args.output);
             summary.exit_code()

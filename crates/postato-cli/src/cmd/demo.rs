@@ -93,7 +93,8 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     }
     let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes(), campaign::Source::File)) as runner::Lines);
     let summary =
-        runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }).await?;
+        runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }, true)
+            .await?;
     if args.output == Output::Text {
         summary.print(Output::Text);
     }

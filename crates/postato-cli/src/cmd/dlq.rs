@@ -162,6 +162,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 true,
                 *concurrency as usize,
                 progress,
+                false,
             )
             .await
             {

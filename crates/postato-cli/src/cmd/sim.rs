@@ -1,7 +1,7 @@
 //! `postato sim`: runs the simulator until Ctrl-C; its base URL is the first line of stdout.
 
 use clap::Args;
-use postato_sim::{FaultRates, RateLimitConfig, SimConfig, Simulator, DEFAULT_API_KEY};
+use postato_sim::{FaultRates, QuotaConfig, RateLimitConfig, SimConfig, Simulator, DEFAULT_API_KEY};
 use std::io::Write;
 use std::time::Duration;
 
@@ -64,6 +64,32 @@ pub struct SimArgs {
     /// Do not serve the /_sim/ admin API
     #[arg(long)]
     pub no_admin: bool,
+    /// A rate limit per account (the post's platform/accountId), in requests per second,
+    /// beside the workspace's --rate-limit; its 429s say `RateLimit-Scope: account`
+    #[arg(long, value_name = "PER_SECOND")]
+    pub account_rate: Option<f64>,
+    /// The burst of --account-rate
+    #[arg(long, default_value_t = 1, value_parser = clap::value_parser!(u32).range(1..))]
+    pub account_burst: u32,
+    /// A quota per account: at most N requests per WINDOW (fixed windows from the start), such
+    /// as 25/24h or 20/10s; a request past it is answered 429 with the window's end as
+    /// Retry-After
+    #[arg(long, value_name = "N/WINDOW")]
+    pub account_quota: Option<QuotaConfig>,
+    /// An account whose every request is answered 429 for SECS from the start (a spent daily
+    /// quota), as platform/accountId=SECS; repeat for more
+    #[arg(long = "spent-account", value_name = "PLATFORM/ACCOUNT=SECS", value_parser = spent_account)]
+    pub spent_accounts: Vec<(String, u64)>,
+}
+
+/// `platform/accountId=SECS`.
+fn spent_account(text: &str) -> Result<(String, u64), String> {
+    let wrong = || format!("{text:?}: give PLATFORM/ACCOUNT=SECS, such as x/acc_1=3000");
+    let (account, secs) = text.rsplit_once('=').ok_or_else(wrong)?;
+    if !account.contains('/') {
+        return Err(wrong());
+    }
+    Ok((account.to_owned(), secs.parse().map_err(|_| wrong())?))
 }
 
 pub async fn run(args: &SimArgs) -> u8 {
@@ -74,6 +100,11 @@ pub async fn run(args: &SimArgs) -> u8 {
         retention: Duration::from_secs(args.retention_secs),
         rate_limit: args.rate_limit.map(|rate| RateLimitConfig { rate_per_second: rate, burst: args.burst }),
         rate_limit_headers: !args.no_rate_limit_headers,
+        account_rate_limit: args
+            .account_rate
+            .map(|rate| RateLimitConfig { rate_per_second: rate, burst: args.account_burst }),
+        account_quota: args.account_quota,
+        spent_accounts: args.spent_accounts.iter().cloned().collect(),
         faults: FaultRates {
             server_error: args.server_error_rate,
             rate_limited: args.rate_limited_rate,
@@ -88,9 +119,11 @@ pub async fn run(args: &SimArgs) -> u8 {
         seed: args.seed,
         admin: !args.no_admin,
     };
-    if let Some(rate) = args.rate_limit.filter(|r| !(*r > 0.0 && r.is_finite())) {
-        eprintln!("error: --rate-limit {rate} must be a positive number of requests per second");
-        return exit::INVALID_INPUT;
+    for (flag, rate) in [("--rate-limit", args.rate_limit), ("--account-rate", args.account_rate)] {
+        if let Some(rate) = rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
+            eprintln!("error: {flag} {rate} must be a positive number of requests per second");
+            return exit::INVALID_INPUT;
+        }
     }
     let sim = match Simulator::start(config).await {
         Ok(sim) => sim,

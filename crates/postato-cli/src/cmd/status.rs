@@ -1,13 +1,14 @@
 //! `postato status`: counts in a store.
 
 use clap::Args;
+use postato::Timestamp;
 use serde_json::json;
 
 use crate::args::{self, open_store, Output, StoreUse};
 use crate::{exit, report};
 
-/// Show how many posts a store (a SQLite file or a PostgreSQL database) holds as published and
-/// dead-lettered.
+/// Show how many posts a store (a SQLite file or a PostgreSQL database) holds as published,
+/// dead-lettered and deferred.
 #[derive(Args, Debug)]
 pub struct StatusArgs {
     /// The result store: a SQLite file (an existing one: never created here), or a PostgreSQL
@@ -29,12 +30,30 @@ pub async fn run(args: &StatusArgs) -> u8 {
             match args.output {
                 Output::Json => println!(
                     "{}",
-                    json!({"ok": true, "published": counts.published, "deadLettered": counts.dead_letters, "deadLetteredByKind": counts.dead_letters_by_kind})
+                    json!({
+                        "ok": true,
+                        "published": counts.published,
+                        "deadLettered": counts.dead_letters,
+                        "deadLetteredByKind": counts.dead_letters_by_kind,
+                        "deferred": counts.deferred,
+                        "nextDue": counts.next_due_ms.map(|ms| Timestamp::from_millis(ms).to_rfc3339()),
+                        "deferredUntil": counts.deferred_until_ms.map(|ms| Timestamp::from_millis(ms).to_rfc3339()),
+                    })
                 ),
                 Output::Text => {
-                    println!("{}: {} published, {} dead-lettered", args.store, counts.published, counts.dead_letters);
+                    println!(
+                        "{}: {} published, {} dead-lettered, {} deferred",
+                        args.store, counts.published, counts.dead_letters, counts.deferred
+                    );
                     for (kind, n) in &counts.dead_letters_by_kind {
                         println!("  dead-lettered ({kind}): {n}");
+                    }
+                    if let (Some(next), Some(until)) = (counts.next_due_ms, counts.deferred_until_ms) {
+                        println!(
+                            "  deferred: next due {}, last {}",
+                            Timestamp::from_millis(next).to_rfc3339(),
+                            Timestamp::from_millis(until).to_rfc3339()
+                        );
                     }
                 }
             }

@@ -1,9 +1,9 @@
 //! One campaign line through the Publisher, and its [`Outcome`]: tallied (published, already
-//! published or dead-lettered), left for a later pass because another worker holds its key, or
-//! cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
+//! published or dead-lettered), deferred until its rate limit lifts, left for a later pass
+//! because another worker holds its key, or cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
 //! their line number and text or payload); the Publisher records its own failures.
 
-use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher};
+use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Timestamp};
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -11,10 +11,13 @@ use super::tally::Tally;
 use crate::campaign::{self, CampaignLine};
 
 /// What became of a line.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[derive(Debug)]
 pub(super) enum Outcome {
     /// Published, already published, or dead-lettered: counted in the tally.
     Done,
+    /// Deferred until its rate limit lifts (kept in the store, counted in the tally): the line
+    /// comes back, for `--wait`.
+    Deferred { until: Timestamp, item: CampaignLine },
     /// Another worker holds its business key; nothing was counted, a later pass finishes it.
     HeldByAnotherWorker,
     /// Cancelled in flight (a second Ctrl-C); nothing was counted, and running again is safe.
@@ -59,6 +62,10 @@ pub(super) async fn process(
             match published {
                 Ok(None) => return Outcome::HeldByAnotherWorker,
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,
+                Err(PublishError::Deferred { retry_at, .. }) => {
+                    tally.count_deferred(retry_at);
+                    return Outcome::Deferred { until: retry_at, item };
+                }
                 Ok(Some(report)) => {
                     let counter = if report.from_store { &tally.already_published } else { &tally.published };
                     counter.fetch_add(1, Ordering::Relaxed);

@@ -1,5 +1,6 @@
 //! Runs a stream of campaign lines through a Publisher with bounded concurrency: progress on
-//! the terminal (or periodic plain lines), a summary, and a clean stop on Ctrl-C (first: no
+//! the terminal (or periodic plain lines), a summary, waiting for deferred lines (`--wait`),
+//! and a clean stop on Ctrl-C (first: no
 //! new posts, in-flight ones finish; second: in-flight ones are cancelled, retry-safe).
 //!
 //! This module owns the run and its passes over the campaign; [`mod@line`] publishes one line,
@@ -10,10 +11,10 @@ mod progress;
 mod summary;
 mod tally;
 
-use postato::{CancellationToken, Publisher};
+use postato::{CancellationToken, Publisher, Timestamp};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Instant;
+use std::time::{Duration, Instant, SystemTime};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
@@ -27,7 +28,9 @@ use tally::Tally;
 /// A campaign's lines.
 pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
 
-/// Publishes every line of `open()` with at most `concurrency` publishes at once.
+/// Publishes every line of `open()` with at most `concurrency` publishes at once. With
+/// `wait`, then waits for the lines deferred by their rate limit and publishes each once due,
+/// until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
 ///
 /// When the source can be read again (`reopenable`), a first pass leaves the keys that another
 /// worker holds for a second pass, which re-reads the source and finishes just those lines
@@ -39,6 +42,7 @@ pub async fn run(
     reopenable: bool,
     concurrency: usize,
     progress: Progress,
+    wait: bool,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
@@ -68,9 +72,13 @@ pub async fn run(
         concurrency: concurrency.max(1),
     };
     let passes = async {
-        let held = batch.pass(open()?, None, reopenable).await?;
-        if !held.is_empty() && !stop.load(Ordering::Relaxed) {
-            batch.pass(open()?, Some(held), false).await?;
+        let mut end = batch.pass(open()?, None, reopenable).await?;
+        if !end.held.is_empty() && !stop.load(Ordering::Relaxed) {
+            let second = batch.pass(open()?, Some(std::mem::take(&mut end.held)), false).await?;
+            end.deferred.extend(second.deferred);
+        }
+        if wait {
+            batch.wait_for_deferred(end.deferred).await?;
         }
         Ok::<_, String>(())
     }
@@ -93,13 +101,52 @@ struct Batch {
     concurrency: usize,
 }
 
+/// What a pass left: the line numbers another worker held (with `skip_held`), and the lines
+/// deferred, with when each is due.
+#[derive(Default)]
+struct PassEnd {
+    held: Vec<u64>,
+    deferred: Vec<(Timestamp, CampaignLine)>,
+}
+
 impl Batch {
+    /// Waits for each deferred line's time and publishes it again, until none is deferred or
+    /// Ctrl-C stops the run. The progress line shows what it waits for, and until when.
+    async fn wait_for_deferred(&self, mut deferred: Vec<(Timestamp, CampaignLine)>) -> Result<(), String> {
+        self.tally.waiting.store(true, Ordering::Relaxed);
+        while let Some(next) = deferred.iter().map(|(until, _)| *until).min() {
+            // Waits in short steps, so that Ctrl-C ends the wait at once.
+            loop {
+                let now = Timestamp::from_system_time(SystemTime::now());
+                if now >= next || self.stop.load(Ordering::Relaxed) {
+                    break;
+                }
+                tokio::time::sleep(next.saturating_since(now).min(Duration::from_millis(200))).await;
+            }
+            if self.stop.load(Ordering::Relaxed) {
+                return Ok(());
+            }
+            let now = Timestamp::from_system_time(SystemTime::now());
+            let (due, later): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(until, _)| *until <= now);
+            for (until, _) in &due {
+                self.tally.take_deferred(*until);
+            }
+            let mut lines: Vec<u64> = due.iter().map(|(_, item)| item.line).collect();
+            lines.sort_unstable();
+            let items: Lines = Box::new(due.into_iter().map(|(_, item)| Ok(item)));
+            let end = self.pass(items, Some(lines), false).await?;
+            deferred = later;
+            deferred.extend(end.deferred);
+        }
+        Ok(())
+    }
+
     /// One pass over `lines` (only the line numbers in `only`, when given). With `skip_held`,
-    /// returns the line numbers left because another worker held them.
+    /// the line numbers left because another worker held them come back in its end.
     ///
     /// A reader thread reads ahead at most `2 × concurrency` lines; lines start in campaign
     /// order, each as its own task, with at most `concurrency` in flight.
-    async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<Vec<u64>, String> {
+    async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<CampaignLine>(self.concurrency * 2);
         let reader = {
             let stop = Arc::clone(&self.stop);
@@ -126,11 +173,11 @@ impl Batch {
             })
         };
         let mut in_flight = JoinSet::new();
-        let mut held = Vec::new();
+        let mut end = PassEnd::default();
         loop {
             while in_flight.len() >= self.concurrency {
                 if let Some(finished) = in_flight.join_next().await {
-                    note_held(&mut held, &self.tally, finished);
+                    end.note(&self.tally, finished);
                 }
             }
             let Some(item) = rx.recv().await else { break };
@@ -145,23 +192,26 @@ impl Batch {
         }
         drop(rx);
         while let Some(finished) = in_flight.join_next().await {
-            note_held(&mut held, &self.tally, finished);
+            end.note(&self.tally, finished);
         }
         reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
-        held.sort_unstable();
-        Ok(held)
+        end.held.sort_unstable();
+        Ok(end)
     }
 }
 
-/// Adds a finished line to `held` if another worker held it; counts a line whose task
-/// panicked as failed (the run then exits 1), so that no line is lost silently.
-fn note_held(held: &mut Vec<u64>, tally: &Tally, finished: Result<(u64, Outcome), JoinError>) {
-    match finished {
-        Ok((line, Outcome::HeldByAnotherWorker)) => held.push(line),
-        Ok((_, Outcome::Done | Outcome::Cancelled)) => {}
-        Err(e) => {
-            tally.failed.fetch_add(1, Ordering::Relaxed);
-            tracing::error!(error = %e, "publishing a line failed inside postato; running the campaign again is safe");
+impl PassEnd {
+    /// Keeps a finished line that another worker held or that was deferred; counts a line
+    /// whose task panicked as failed (the run then exits 1), so that no line is lost silently.
+    fn note(&mut self, tally: &Tally, finished: Result<(u64, Outcome), JoinError>) {
+        match finished {
+            Ok((line, Outcome::HeldByAnotherWorker)) => self.held.push(line),
+            Ok((_, Outcome::Deferred { until, item })) => self.deferred.push((until, item)),
+            Ok((_, Outcome::Done | Outcome::Cancelled)) => {}
+            Err(e) => {
+                tally.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "publishing a line failed inside postato; running the campaign again is safe");
+            }
         }
     }
 }

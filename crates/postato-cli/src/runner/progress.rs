@@ -2,7 +2,6 @@
 //! [`crate::terminal`]), or a plain `progress: …` line every 2 s otherwise.
 
 use std::io::IsTerminal;
-use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 
@@ -37,7 +36,7 @@ impl Reporter {
             terminal::show_bar(&bar);
             tokio::spawn(async move {
                 loop {
-                    bar.set_position(tally.done.load(Ordering::Relaxed));
+                    bar.set_position(tally.position());
                     bar.set_message(tally.progress_line(started));
                     tokio::time::sleep(Duration::from_millis(100)).await;
                 }

@@ -1,7 +1,7 @@
 //! What a run did: the [`Summary`] of a run, its exit code, and how it is printed (text, or one
 //! JSON line).
 
-use postato::ErrorKind;
+use postato::{ErrorKind, Timestamp};
 use serde_json::json;
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -25,6 +25,10 @@ pub struct Summary {
     /// Lines whose publish failed inside postato (a bug, logged): nothing was recorded for
     /// them, and running again is safe.
     pub failed: u64,
+    /// Posts deferred by their rate limit and not published by this run (kept in the store).
+    pub deferred: u64,
+    /// When the last of them is due.
+    pub deferred_until: Option<Timestamp>,
     /// Whether Ctrl-C stopped the run before the end.
     pub interrupted: bool,
     /// How long it took.
@@ -38,7 +42,7 @@ impl Summary {
 
     /// 0: all published; 1: lines that failed inside postato, or results the store could not
     /// record (run again to record them); 3: dead letters that need a fix; 4: only dead
-    /// letters worth retrying later; 130: interrupted.
+    /// letters worth retrying later; 5: nothing failed, but posts are deferred; 130: interrupted.
     pub fn exit_code(&self) -> u8 {
         if self.interrupted {
             return exit::INTERRUPTED;
@@ -49,6 +53,8 @@ impl Summary {
         let kinds: Vec<ErrorKind> = self.dead_lettered.keys().filter_map(|k| ErrorKind::parse(k)).collect();
         if kinds.iter().any(|k| !k.is_retryable_later()) {
             exit::PERMANENT
+        } else if kinds.is_empty() && self.deferred > 0 {
+            exit::DEFERRED
         } else if kinds.is_empty() {
             exit::SUCCESS
         } else {
@@ -71,19 +77,29 @@ impl Summary {
                     "deadLetteredByKind": self.dead_lettered,
                     "storeErrors": self.store_errors,
                     "failed": self.failed,
+                    "deferred": self.deferred,
+                    "deferredUntil": self.deferred_until.map(Timestamp::to_rfc3339),
                     "interrupted": self.interrupted,
                     "elapsedMs": self.elapsed.as_millis() as u64,
                 })
             ),
             Output::Text => {
                 println!(
-                    "{} posts in {:.1} s ({rate:.0}/s): {} published, {} already published, {} dead-lettered",
+                    "{} posts in {:.1} s ({rate:.0}/s): {} published, {} already published, {} dead-lettered, {} deferred",
                     self.total,
                     self.elapsed.as_secs_f64(),
                     self.published,
                     self.already_published,
-                    self.dead_total()
+                    self.dead_total(),
+                    self.deferred
                 );
+                if let Some(until) = self.deferred_until {
+                    println!(
+                        "  deferred until {} at the latest (rate limited): run the same command again after then to \
+                         publish them, or with --wait (nothing is sent for them before their time)",
+                        until.to_rfc3339()
+                    );
+                }
                 for (kind, n) in &self.dead_lettered {
                     println!("  dead-lettered ({kind}): {n}");
                 }

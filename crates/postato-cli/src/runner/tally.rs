@@ -1,7 +1,8 @@
 //! The running tally of a run: lines done, published, already published, dead-lettered (by
-//! kind) and results that could not be recorded. The publishing tasks add to it, the progress
+//! kind), deferred (and until when) and results that could not be recorded. The publishing tasks add to it, the progress
 //! display reads it, and at the end it becomes the [`Summary`].
 
+use postato::Timestamp;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -20,6 +21,10 @@ pub(super) struct Tally {
     pub failed: AtomicU64,
     dead_lettered: AtomicU64,
     dead_lettered_by_kind: Mutex<BTreeMap<String, u64>>,
+    /// Lines deferred and not published since, with when each is due (not in `done`).
+    deferred: Mutex<Vec<Timestamp>>,
+    /// Whether the run waits for its deferred lines (`--wait`), shown in the progress line.
+    pub waiting: std::sync::atomic::AtomicBool,
 }
 
 impl Tally {
@@ -29,27 +34,63 @@ impl Tally {
         *self.dead_lettered_by_kind.lock().unwrap_or_else(|p| p.into_inner()).entry(kind.to_owned()).or_default() += 1;
     }
 
-    /// The progress line: counts so far and the rate since `started`.
+    /// Counts one line deferred until `until`.
+    pub fn count_deferred(&self, until: Timestamp) {
+        self.deferred_lines().push(until);
+    }
+
+    /// Takes back the deferral of a line due at `until` that is published again (`--wait`).
+    pub fn take_deferred(&self, until: Timestamp) {
+        let mut deferred = self.deferred_lines();
+        if let Some(at) = deferred.iter().position(|d| *d == until) {
+            deferred.swap_remove(at);
+        }
+    }
+
+    fn deferred_lines(&self) -> std::sync::MutexGuard<'_, Vec<Timestamp>> {
+        self.deferred.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    /// Lines done or deferred: the progress bar's position.
+    pub fn position(&self) -> u64 {
+        self.done.load(Ordering::Relaxed) + self.deferred_lines().len() as u64
+    }
+
+    /// The progress line: counts so far, the rate since `started`, and what the run waits for.
     pub fn progress_line(&self, started: Instant) -> String {
         let done = self.done.load(Ordering::Relaxed);
-        format!(
+        let deferred = self.deferred_lines().clone();
+        let mut line = format!(
             "{done} done ({} published, {} already, {} dead-lettered), {:.0}/s",
             self.published.load(Ordering::Relaxed),
             self.already_published.load(Ordering::Relaxed),
             self.dead_lettered.load(Ordering::Relaxed),
             done as f64 / started.elapsed().as_secs_f64().max(1e-3)
-        )
+        );
+        if let (Some(next), Some(last)) = (deferred.iter().min(), deferred.iter().max()) {
+            let verb = if self.waiting.load(Ordering::Relaxed) { "waiting for" } else { "deferred:" };
+            line.push_str(&format!(
+                ", {verb} {} deferred post(s), next due {}, last {}",
+                deferred.len(),
+                next.to_rfc3339(),
+                last.to_rfc3339()
+            ));
+        }
+        line
     }
 
     /// The run's summary from this tally.
     pub fn summary(&self, interrupted: bool, elapsed: Duration) -> Summary {
+        let deferred = self.deferred_lines().clone();
         Summary {
-            total: self.done.load(Ordering::Relaxed),
+            total: self.done.load(Ordering::Relaxed) + deferred.len() as u64,
             published: self.published.load(Ordering::Relaxed),
             already_published: self.already_published.load(Ordering::Relaxed),
             dead_lettered: self.dead_lettered_by_kind.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             store_errors: self.store_errors.load(Ordering::Relaxed),
             failed: self.failed.load(Ordering::Relaxed),
+            deferred: deferred.len() as u64,
+            deferred_until: deferred.iter().max().copied(),
             interrupted,
             elapsed,
         }

@@ -11,7 +11,14 @@ use std::time::Duration;
 // tokio's clock: the real one in production, the paused one under test (the simulation).
 use tokio::time::Instant;
 
-use super::{Begin, PublishedRecord, StoreError};
+use super::{Begin, Deferral, PublishedRecord, StoreError};
+
+/// What a single-process store's records say about a key, read by [`Claims::begin`].
+pub(crate) enum Recorded {
+    Published(PublishedRecord),
+    Deferred(Deferral),
+    Nothing,
+}
 
 #[derive(Debug, Default)]
 pub(crate) struct Claims {
@@ -62,22 +69,24 @@ impl Claims {
         }
     }
 
-    /// Begins `key` for `worker`: published (by `lookup`), held by another, or claimed. The
-    /// lookup runs again once the claim is taken, so a record written in between is seen.
+    /// Begins `key` for `worker`: published (by `lookup`), held by another, or claimed (and
+    /// maybe deferred). The lookup runs again once the claim is taken, so a record written in
+    /// between is seen.
     pub async fn begin<F, Fut>(&self, key: &str, worker: &str, lease: Duration, lookup: F) -> Result<Begin, StoreError>
     where
         F: Fn() -> Fut,
-        Fut: Future<Output = Result<Option<PublishedRecord>, StoreError>>,
+        Fut: Future<Output = Result<Recorded, StoreError>>,
     {
-        if let Some(record) = lookup().await? {
+        if let Recorded::Published(record) = lookup().await? {
             return Ok(Begin::Published(record));
         }
         if let Err(expires_in) = self.claim(key, worker, lease) {
             return Ok(Begin::HeldByOther { expires_in });
         }
         match lookup().await {
-            Ok(None) => Ok(Begin::Claimed),
-            Ok(Some(record)) => {
+            Ok(Recorded::Nothing) => Ok(Begin::Claimed),
+            Ok(Recorded::Deferred(deferral)) => Ok(Begin::ClaimedDeferred(deferral)),
+            Ok(Recorded::Published(record)) => {
                 self.release(key, worker);
                 Ok(Begin::Published(record))
             }
@@ -113,7 +122,7 @@ mod tests {
         let lookups = Cell::new(0);
         let lookup = || {
             lookups.set(lookups.get() + 1);
-            let found = (lookups.get() > 1).then(|| record("k"));
+            let found = if lookups.get() > 1 { Recorded::Published(record("k")) } else { Recorded::Nothing };
             async move { Ok(found) }
         };
         let begun = claims.begin("k", "a", Duration::from_secs(60), lookup).await.unwrap();

@@ -2,12 +2,13 @@
 //! against itself (the memory, SQLite and PostgreSQL stores do; a fourth store gets it for
 //! free): claims exclude each other and lapse with their lease; a lapsed claim cannot be
 //! renewed or write a dead letter; a published record is never overwritten or
-//! dead-lettered; a claim is released only by its owner. Behind the `testing` feature.
+//! dead-lettered; a claim is released only by its owner; a deferral is kept (not a dead
+//! letter) until the key's outcome replaces it. Behind the `testing` feature.
 
 use std::sync::Arc;
 use std::time::Duration;
 
-use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreErrorKind};
+use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreErrorKind};
 
 const LONG: Duration = Duration::from_secs(60);
 
@@ -51,6 +52,56 @@ pub async fn check_store(store: Arc<dyn ResultStore>, prefix: &str) {
     a_published_record_is_never_overwritten_or_dead_lettered(store, &format!("{prefix}-published")).await;
     a_dead_letter_is_replaced_by_its_owner_and_cleared_by_a_publish(store, &format!("{prefix}-dead")).await;
     an_intent_keeps_its_first_time_until_the_outcome_is_recorded(store, &format!("{prefix}-intent")).await;
+    a_deferral_is_kept_apart_from_dead_letters_until_an_outcome_replaces_it(store, &format!("{prefix}-deferred")).await;
+}
+
+fn deferral(key: &str, not_before_ms: u64) -> Deferral {
+    Deferral {
+        business_key: key.into(),
+        not_before_ms,
+        reason: "rate_limited".into(),
+        message: "wait".into(),
+        attempts: 1,
+        deferred_at_ms: 1,
+        payload: Some("{}".into()),
+        line: Some(7),
+    }
+}
+
+async fn deferral_of(store: &dyn ResultStore, key: &str) -> Option<Deferral> {
+    store.deferrals(None, usize::MAX).await.unwrap().into_iter().find(|d| d.business_key == key)
+}
+
+async fn a_deferral_is_kept_apart_from_dead_letters_until_an_outcome_replaces_it(store: &dyn ResultStore, key: &str) {
+    let before = store.counts().await.unwrap().deferred;
+    assert_eq!(store.begin(key, "a", LONG).await.unwrap(), Begin::Claimed);
+    store.record_dead_letter(&letter(key, "first"), "a").await.unwrap();
+    assert_eq!(store.begin(key, "b", LONG).await.unwrap(), Begin::Claimed);
+    store.record_deferral(&deferral(key, 1_000), "b").await.unwrap();
+    assert_eq!(dead_letter(store, key).await, None, "a deferral replaces the dead letter");
+    assert_eq!(deferral_of(store, key).await, Some(deferral(key, 1_000)));
+    let counts = store.counts().await.unwrap();
+    assert_eq!(counts.deferred, before + 1);
+    assert!(counts.next_due_ms.is_some_and(|t| t <= 1_000) && counts.deferred_until_ms.is_some_and(|t| t >= 1_000));
+    // Begun again: claimed, with the deferral, so that the caller decides whether it is due.
+    assert_eq!(store.begin(key, "c", LONG).await.unwrap(), Begin::ClaimedDeferred(deferral(key, 1_000)));
+    assert!(matches!(store.begin(key, "d", LONG).await.unwrap(), Begin::HeldByOther { .. }), "and claimed");
+    let refused = store.record_deferral(&deferral(key, 9), "d").await;
+    assert_eq!(refused.map_err(|e| e.kind()), Err(StoreErrorKind::LostClaim), "only the claim's owner defers");
+    store.record_deferral(&deferral(key, 2_000), "c").await.unwrap();
+    assert_eq!(deferral_of(store, key).await.map(|d| d.not_before_ms), Some(2_000), "deferred again, replaced");
+    assert_eq!(store.begin(key, "e", LONG).await.unwrap(), Begin::ClaimedDeferred(deferral(key, 2_000)));
+    store.record_dead_letter(&letter(key, "failed once due"), "e").await.unwrap();
+    assert_eq!(deferral_of(store, key).await, None, "a dead letter replaces the deferral");
+    assert_eq!(store.begin(key, "f", LONG).await.unwrap(), Begin::Claimed);
+    store.record_deferral(&deferral(key, 3_000), "f").await.unwrap();
+    assert!(matches!(store.begin(key, "g", LONG).await.unwrap(), Begin::ClaimedDeferred(_)));
+    store.record_published(&record(key, "post_1"), "g").await.unwrap();
+    assert_eq!(deferral_of(store, key).await, None, "a publish clears the deferral");
+    let refused = store.record_deferral(&deferral(key, 4_000), "h").await;
+    assert_eq!(refused.map_err(|e| e.kind()), Err(StoreErrorKind::AlreadyPublished), "a published key stays");
+    assert_eq!(deferral_of(store, key).await, None);
+    assert_eq!(store.counts().await.unwrap().deferred, before);
 }
 
 async fn claims_exclude_each_other_and_only_the_owner_releases(store: &dyn ResultStore, key: &str) {

@@ -4,8 +4,8 @@ use std::collections::{BTreeMap, HashMap};
 use std::sync::Mutex;
 use std::time::Duration;
 
-use super::claims::Claims;
-use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use super::claims::{Claims, Recorded};
+use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// Keeps results in memory: a restarted process forgets them (the server's dedupe still
 /// prevents double posts within its retention).
@@ -20,6 +20,17 @@ struct Data {
     published: HashMap<String, PublishedRecord>,
     dead: BTreeMap<String, DeadLetter>,
     intents: HashMap<String, Intent>,
+    deferred: BTreeMap<String, Deferral>,
+}
+
+impl Data {
+    fn recorded(&self, key: &str) -> Recorded {
+        match (self.published.get(key), self.deferred.get(key)) {
+            (Some(record), _) => Recorded::Published(record.clone()),
+            (None, Some(deferral)) => Recorded::Deferred(deferral.clone()),
+            (None, None) => Recorded::Nothing,
+        }
+    }
 }
 
 impl MemoryStore {
@@ -36,7 +47,7 @@ impl MemoryStore {
 #[async_trait::async_trait]
 impl ResultStore for MemoryStore {
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
-        let lookup = || std::future::ready(Ok(self.data().published.get(business_key).cloned()));
+        let lookup = || std::future::ready(Ok(self.data().recorded(business_key)));
         self.claims.begin(business_key, worker, lease, lookup).await
     }
 
@@ -47,6 +58,7 @@ impl ResultStore for MemoryStore {
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         let mut data = self.data();
         data.dead.remove(&record.business_key);
+        data.deferred.remove(&record.business_key);
         data.intents.remove(&record.business_key);
         data.published.entry(record.business_key.clone()).or_insert_with(|| record.clone());
         drop(data);
@@ -65,10 +77,33 @@ impl ResultStore for MemoryStore {
             self.claims.release(key, worker);
             return Err(StoreError::already_published(key));
         }
+        data.deferred.remove(key);
         data.dead.insert(key.to_owned(), letter.clone());
         drop(data);
         self.claims.release(key, worker);
         Ok(())
+    }
+
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
+        let key = deferral.business_key.as_str();
+        if !self.claims.may_record(key, worker) {
+            return Err(StoreError::lost_claim(key));
+        }
+        let mut data = self.data();
+        if data.published.contains_key(key) {
+            drop(data);
+            self.claims.release(key, worker);
+            return Err(StoreError::already_published(key));
+        }
+        data.dead.remove(key);
+        data.deferred.insert(key.to_owned(), deferral.clone());
+        drop(data);
+        self.claims.release(key, worker);
+        Ok(())
+    }
+
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        Ok(page(&self.data().deferred, after, limit))
     }
 
     async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
@@ -94,12 +129,7 @@ impl ResultStore for MemoryStore {
     }
 
     async fn dead_letters(&self, after: Option<&str>, limit: usize) -> Result<Vec<DeadLetter>, StoreError> {
-        let data = self.data();
-        let range = match after {
-            Some(after) => data.dead.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
-            None => data.dead.range::<str, _>(..),
-        };
-        Ok(range.take(limit).map(|(_, l)| l.clone()).collect())
+        Ok(page(&self.data().dead, after, limit))
     }
 
     async fn remove_dead_letter(&self, business_key: &str) -> Result<bool, StoreError> {
@@ -116,6 +146,18 @@ impl ResultStore for MemoryStore {
         for letter in data.dead.values() {
             *counts.dead_letters_by_kind.entry(letter.kind.clone()).or_default() += 1;
         }
+        counts.deferred = data.deferred.len() as u64;
+        counts.next_due_ms = data.deferred.values().map(|d| d.not_before_ms).min();
+        counts.deferred_until_ms = data.deferred.values().map(|d| d.not_before_ms).max();
         Ok(counts)
     }
+}
+
+/// The values of `map` after the key `after` (exclusive), at most `limit`, in key order.
+fn page<V: Clone>(map: &BTreeMap<String, V>, after: Option<&str>, limit: usize) -> Vec<V> {
+    let range = match after {
+        Some(after) => map.range::<str, _>((std::ops::Bound::Excluded(after), std::ops::Bound::Unbounded)),
+        None => map.range::<str, _>(..),
+    };
+    range.take(limit).map(|(_, v)| v.clone()).collect()
 }

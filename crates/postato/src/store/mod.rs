@@ -71,6 +71,31 @@ impl DeadLetter {
     }
 }
 
+/// A post whose rate limit holds past what a publish waits: kept until `not_before_ms`, then
+/// published by the next publish of its key (a rerun of the campaign, or
+/// [`Publisher::publish_due`](crate::Publisher::publish_due)). Not a dead letter: nothing is
+/// wrong with it, and nothing is sent for it before its time.
+#[derive(Clone, Debug, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Deferral {
+    /// The business key.
+    pub business_key: String,
+    /// When it may be sent again, in ms since the Unix epoch.
+    pub not_before_ms: u64,
+    /// Why, as an error kind's stable name (`rate_limited`).
+    pub reason: String,
+    /// What the server or the client's limits said.
+    pub message: String,
+    /// Requests sent by the publish that deferred it.
+    pub attempts: u32,
+    /// When it was deferred, in ms since the Unix epoch.
+    pub deferred_at_ms: u64,
+    /// The post as JSON, so it can be published once due; absent when it could not be kept.
+    pub payload: Option<String>,
+    /// The campaign line it came from, if any.
+    pub line: Option<u64>,
+}
+
 /// A publish about to be sent: recorded before its first request and forgotten once its
 /// outcome is recorded. One still there after a crash says "sent, outcome unknown"; past the
 /// server's idempotency-key retention, a resume does not send it again (see
@@ -96,6 +121,12 @@ pub struct StoreCounts {
     pub dead_letters: u64,
     /// Dead letters by error kind.
     pub dead_letters_by_kind: BTreeMap<String, u64>,
+    /// Deferred posts (not dead letters: each is published once due).
+    pub deferred: u64,
+    /// When the first deferred post is due, in ms since the Unix epoch.
+    pub next_due_ms: Option<u64>,
+    /// When the last deferred post is due, in ms since the Unix epoch.
+    pub deferred_until_ms: Option<u64>,
 }
 
 /// What a store says when a worker begins a business key.
@@ -105,6 +136,9 @@ pub enum Begin {
     Published(PublishedRecord),
     /// Claimed for this worker until the lease ends: publish it.
     Claimed,
+    /// Claimed for this worker, but deferred until `not_before_ms`: publish it if that time
+    /// has come (by the caller's clock), else release the claim and send nothing.
+    ClaimedDeferred(Deferral),
     /// Another worker holds a live lease on it.
     HeldByOther {
         /// How long until that lease ends.
@@ -218,15 +252,21 @@ pub trait ResultStore: Send + Sync + 'static {
     /// Forgets an intent (the outcome is known, or a person checked the post); whether there
     /// was one.
     async fn forget_intent(&self, business_key: &str) -> Result<bool, StoreError>;
-    /// Records a publish, removes any dead letter and intent for the key and releases the
-    /// claim. A key
+    /// Records a publish, removes any dead letter, deferral and intent for the key and
+    /// releases the claim. A key
     /// already recorded keeps its first record: a published record is never overwritten (the
     /// same idempotency key means the same post).
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError>;
-    /// Records (or replaces) a dead letter and releases the claim; refused (an error, nothing
+    /// Records (or replaces) a dead letter, removes any deferral and releases the claim; refused (an error, nothing
     /// written) when the key is published or another worker holds its claim, so a worker whose
     /// claim lapsed never writes over another's outcome.
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError>;
+    /// Records (or replaces) a deferral, removes any dead letter for the key and releases the
+    /// claim; refused like [`ResultStore::record_dead_letter`] (an error, nothing written)
+    /// when the key is published or another worker holds its claim.
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError>;
+    /// Deferred posts in business-key order, after `after` (exclusive), at most `limit`.
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError>;
     /// Releases `worker`'s claim without recording anything (after a cancellation).
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError>;
     /// The record of a published business key.

@@ -5,12 +5,12 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::claims::Claims;
+use super::claims::{Claims, Recorded};
 use super::group_commit::GroupCommit;
-use super::{Begin, DeadLetter, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 2;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS published (
@@ -45,6 +45,20 @@ CREATE TABLE IF NOT EXISTS intents (
 );
 ";
 
+/// Version 3: deferred posts, each published once its `not_before_ms` has come.
+const SCHEMA_V3: &str = "
+CREATE TABLE IF NOT EXISTS deferred (
+    business_key   TEXT PRIMARY KEY,
+    not_before_ms  INTEGER NOT NULL,
+    reason         TEXT NOT NULL,
+    message        TEXT NOT NULL,
+    attempts       INTEGER NOT NULL,
+    deferred_at_ms INTEGER NOT NULL,
+    payload        TEXT,
+    line           INTEGER
+);
+";
+
 /// Results in one SQLite file. Safe to reopen after a crash: a new process on the same file
 /// skips what was published. Claims are held in memory, per process: to share a campaign
 /// across processes or machines, use a shared store (PostgreSQL).
@@ -68,7 +82,7 @@ impl std::fmt::Debug for SqliteStore {
 const APPLICATION_ID: i64 = 0x706f_7374;
 
 /// The tables a postato store holds, with their columns.
-const OUR_TABLES: [(&str, &[&str]); 3] = [
+const OUR_TABLES: [(&str, &[&str]); 4] = [
     (
         "published",
         &[
@@ -87,6 +101,10 @@ const OUR_TABLES: [(&str, &[&str]); 3] = [
         &["business_key", "kind", "status", "message", "body", "attempts", "failed_at_ms", "payload", "line"],
     ),
     ("intents", &["business_key", "fingerprint", "first_sent_at_ms"]),
+    (
+        "deferred",
+        &["business_key", "not_before_ms", "reason", "message", "attempts", "deferred_at_ms", "payload", "line"],
+    ),
 ];
 
 impl SqliteStore {
@@ -160,6 +178,7 @@ impl SqliteStore {
         if version < SCHEMA_VERSION {
             conn.execute_batch(SCHEMA_V1)?;
             conn.execute_batch(SCHEMA_V2)?;
+            conn.execute_batch(SCHEMA_V3)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
@@ -278,12 +297,39 @@ fn select_published(conn: &Connection, key: &str) -> rusqlite::Result<Option<Pub
     .optional()
 }
 
+const DEFERRAL_COLUMNS: &str = "business_key, not_before_ms, reason, message, attempts, deferred_at_ms, payload, line";
+
+fn deferral_row(row: &rusqlite::Row<'_>) -> rusqlite::Result<Deferral> {
+    Ok(Deferral {
+        business_key: row.get(0)?,
+        not_before_ms: row.get::<_, i64>(1)? as u64,
+        reason: row.get(2)?,
+        message: row.get(3)?,
+        attempts: row.get(4)?,
+        deferred_at_ms: row.get::<_, i64>(5)? as u64,
+        payload: row.get(6)?,
+        line: row.get::<_, Option<i64>>(7)?.map(|n| n as u64),
+    })
+}
+
+/// What the records say about `key`: published, deferred, or nothing.
+fn select_recorded(conn: &Connection, key: &str) -> rusqlite::Result<Recorded> {
+    if let Some(record) = select_published(conn, key)? {
+        return Ok(Recorded::Published(record));
+    }
+    let deferral = conn
+        .prepare_cached(&format!("SELECT {DEFERRAL_COLUMNS} FROM deferred WHERE business_key = ?1"))?
+        .query_row([key], deferral_row)
+        .optional()?;
+    Ok(deferral.map_or(Recorded::Nothing, Recorded::Deferred))
+}
+
 #[async_trait::async_trait]
 impl ResultStore for SqliteStore {
     async fn begin(&self, business_key: &str, worker: &str, lease: Duration) -> Result<Begin, StoreError> {
         let lookup = || {
             let key = business_key.to_owned();
-            self.read(move |c| select_published(c, &key))
+            self.read(move |c| select_recorded(c, &key))
         };
         self.claims.begin(business_key, worker, lease, lookup).await
     }
@@ -311,6 +357,7 @@ impl ResultStore for SqliteStore {
                 r.published_at_ms as i64
             ])?;
             tx.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&r.business_key])?;
+            tx.prepare_cached("DELETE FROM deferred WHERE business_key = ?1")?.execute([&r.business_key])?;
             tx.prepare_cached("DELETE FROM intents WHERE business_key = ?1")?.execute([&r.business_key])?;
             Ok(())
         })
@@ -324,26 +371,31 @@ impl ResultStore for SqliteStore {
             return Err(StoreError::lost_claim(&letter.business_key));
         }
         let l = letter.clone();
-        // One statement: written only while the key is not published.
+        // Written only while the key is not published.
         let written = self
             .write(move |c| {
-                c.prepare_cached(
-                    "INSERT OR REPLACE INTO dead_letters
+                let written = c
+                    .prepare_cached(
+                        "INSERT OR REPLACE INTO dead_letters
                  (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
                  SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8, ?9
                  WHERE NOT EXISTS (SELECT 1 FROM published WHERE business_key = ?1)",
-                )?
-                .execute(params![
-                    l.business_key,
-                    l.kind,
-                    l.status,
-                    l.message,
-                    l.body,
-                    l.attempts,
-                    l.failed_at_ms as i64,
-                    l.payload,
-                    l.line.map(|n| n as i64)
-                ])
+                    )?
+                    .execute(params![
+                        l.business_key,
+                        l.kind,
+                        l.status,
+                        l.message,
+                        l.body,
+                        l.attempts,
+                        l.failed_at_ms as i64,
+                        l.payload,
+                        l.line.map(|n| n as i64)
+                    ])?;
+                if written > 0 {
+                    c.prepare_cached("DELETE FROM deferred WHERE business_key = ?1")?.execute([&l.business_key])?;
+                }
+                Ok(written)
             })
             .await?;
         self.claims.release(&letter.business_key, worker);
@@ -351,6 +403,56 @@ impl ResultStore for SqliteStore {
             return Err(StoreError::already_published(&letter.business_key));
         }
         Ok(())
+    }
+
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
+        if !self.claims.may_record(&deferral.business_key, worker) {
+            return Err(StoreError::lost_claim(&deferral.business_key));
+        }
+        let d = deferral.clone();
+        // Written only while the key is not published; it replaces the key's dead letter.
+        let written = self
+            .write(move |c| {
+                let written = c
+                    .prepare_cached(&format!(
+                        "INSERT OR REPLACE INTO deferred ({DEFERRAL_COLUMNS})
+                         SELECT ?1, ?2, ?3, ?4, ?5, ?6, ?7, ?8
+                         WHERE NOT EXISTS (SELECT 1 FROM published WHERE business_key = ?1)"
+                    ))?
+                    .execute(params![
+                        d.business_key,
+                        d.not_before_ms as i64,
+                        d.reason,
+                        d.message,
+                        d.attempts,
+                        d.deferred_at_ms as i64,
+                        d.payload,
+                        d.line.map(|n| n as i64)
+                    ])?;
+                if written > 0 {
+                    c.prepare_cached("DELETE FROM dead_letters WHERE business_key = ?1")?.execute([&d.business_key])?;
+                }
+                Ok(written)
+            })
+            .await?;
+        self.claims.release(&deferral.business_key, worker);
+        if written == 0 {
+            return Err(StoreError::already_published(&deferral.business_key));
+        }
+        Ok(())
+    }
+
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        let after = after.map(str::to_owned);
+        self.read(move |c| {
+            let mut statement = c.prepare_cached(&format!(
+                "SELECT {DEFERRAL_COLUMNS} FROM deferred WHERE ?1 IS NULL OR business_key > ?1
+                 ORDER BY business_key LIMIT ?2"
+            ))?;
+            let rows = statement.query_map(params![after, limit.min(i64::MAX as usize) as i64], deferral_row)?;
+            rows.collect()
+        })
+        .await
     }
 
     async fn intent(&self, business_key: &str) -> Result<Option<Intent>, StoreError> {
@@ -443,6 +545,13 @@ impl ResultStore for SqliteStore {
                 counts.dead_letters += n as u64;
                 counts.dead_letters_by_kind.insert(kind, n as u64);
             }
+            let (deferred, next_due, until): (i64, Option<i64>, Option<i64>) =
+                c.query_row("SELECT COUNT(*), MIN(not_before_ms), MAX(not_before_ms) FROM deferred", [], |r| {
+                    Ok((r.get(0)?, r.get(1)?, r.get(2)?))
+                })?;
+            counts.deferred = deferred as u64;
+            counts.next_due_ms = next_due.map(|n| n as u64);
+            counts.deferred_until_ms = until.map(|n| n as u64);
             Ok(counts)
         })
         .await

@@ -30,7 +30,36 @@ pub fn check(report: &Report) -> Vec<String> {
     the_store_agrees_with_the_server(report, &mut violations);
     no_claim_outlives_its_publish(report, &mut violations);
     nothing_is_resent_past_the_key_retention(report, &mut violations);
+    a_rate_limited_post_is_deferred_and_published_once_due(report, &mut violations);
     violations
+}
+
+/// A Publisher never dead-letters a post `rate_limited` (it defers it), and every deferred
+/// post is published once its time has come (the server publishes each key at most once:
+/// [`each_post_ends_one_way`]), across crashes and restarts.
+fn a_rate_limited_post_is_deferred_and_published_once_due(report: &Report, violations: &mut Vec<String>) {
+    for view in &report.store_ids {
+        // A store that failed the deferral's record leaves it to a dead letter: nothing lost.
+        if report.troubled_keys.contains(&view.business_key) {
+            continue;
+        }
+        if view.dead_kind.as_deref() == Some(ErrorKind::RateLimited.as_str()) {
+            violations.push(format!("{} was dead-lettered rate_limited instead of deferred", view.business_key));
+        }
+        if view.deferred {
+            violations.push(format!(
+                "{} is still deferred after {} rounds of due posts",
+                view.business_key, report.due_rounds
+            ));
+        }
+    }
+    for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
+        let deferred = matches!(outcome.result, Some(Err(postato::PublishError::Deferred { .. })));
+        let Some(view) = report.store_ids.iter().find(|v| v.business_key == planned.business_key) else { continue };
+        if deferred && view.published.is_none() && !view.dead && !report.troubled_keys.contains(&planned.business_key) {
+            violations.push(format!("{} was deferred but never published once due", planned.business_key));
+        }
+    }
 }
 
 fn each_post_ends_one_way(report: &Report, violations: &mut Vec<String>) {
@@ -104,7 +133,8 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
             continue;
         }
         let key = idempotency_key(&planned.business_key);
-        let sends: Vec<_> = report.arrivals.iter().filter(|a| a.key == key).map(|a| a.at).collect();
+        // Requests after it ended are a later publish's (its post deferred, published once due).
+        let sends: Vec<_> = report.arrivals.iter().filter(|a| a.key == key && a.at <= ended).map(|a| a.at).collect();
         let name = &planned.business_key;
         if sends.len() > max_sends {
             violations.push(format!("{name} sent {} requests; its policy allows {max_sends}", sends.len()));
@@ -188,7 +218,9 @@ fn nothing_is_sent_after_a_cancel(report: &Report, violations: &mut Vec<String>)
             continue;
         };
         let key = idempotency_key(&planned.business_key);
-        let late = report.arrivals.iter().filter(|a| a.key == key && a.seq > after).count();
+        // The rounds of due posts publish a post deferred before its cancel came: not this publish.
+        let late =
+            report.arrivals.iter().filter(|a| a.key == key && a.seq > after && a.seq < report.due_from_seq).count();
         if late > 0 {
             let how = planned.cancel.map(|(how, _)| how);
             violations

@@ -279,6 +279,11 @@ pub struct Report {
     pub slow_releases: BTreeSet<String>,
     /// Keys still claimed once every publish ended (and a tick passed).
     pub claims_left: Vec<String>,
+    /// Rounds of due posts that ran (see [`DUE_ROUNDS`]).
+    pub due_rounds: u32,
+    /// The server's sequence number when the rounds of due posts began: later requests are
+    /// theirs.
+    pub due_from_seq: u64,
 }
 
 /// What a result store holds for one business key.
@@ -286,7 +291,16 @@ pub struct StoreView {
     pub business_key: String,
     pub published: Option<String>,
     pub dead: bool,
+    /// The kind of its dead letter.
+    pub dead_kind: Option<String>,
+    /// Still deferred once every round of due posts ran.
+    pub deferred: bool,
 }
+
+/// Rounds of due posts a run gives its deferred posts before they count as stuck: each round
+/// publishes at least the probe of every held scope, so a run's posts (at most a few dozen)
+/// are all published long before.
+pub const DUE_ROUNDS: u32 = 1000;
 
 #[derive(Default)]
 struct Recorder {
@@ -476,6 +490,25 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
             let _ = tokio::time::timeout_at(restarted_at + RUN_LIMIT, restart).await;
         }
     }
+    // Virtual hours pass: the deferred posts are published once due, by a Publisher started
+    // for it (as a service's timer would), round after round until none is left.
+    let mut due_rounds = 0;
+    let due_from_seq = seq.load(Ordering::SeqCst);
+    if plan.via_publisher {
+        let due = Publisher::with_shared_store(client.clone(), process_store(3) as Arc<dyn ResultStore>)
+            .key_retention(plan.key_retention);
+        while due_rounds < DUE_ROUNDS {
+            let Ok(counts) = store.counts().await else { break };
+            let Some(next_due) = counts.next_due_ms else { break };
+            let now = client.limits_snapshot().taken_at.as_millis();
+            tokio::time::sleep(Duration::from_millis(next_due.saturating_sub(now))).await;
+            due_rounds += 1;
+            let done = tokio::time::timeout(RUN_LIMIT, due.publish_due(8, &CancellationToken::new())).await;
+            if std::env::var_os("POSTATO_SIM_TRACE").is_some() {
+                eprintln!("due round {due_rounds}: {counts:?} -> {done:?}");
+            }
+        }
+    }
     // Let requests still being processed (slow commits, hangs) reach the server's truth, and
     // releases spawned by dropped publishes land.
     tokio::time::sleep(Duration::from_millis(plan.faults.max_stall_ms + plan.faults.max_latency_ms + 10)).await;
@@ -485,13 +518,16 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     let mut claims_left = Vec::new();
     if plan.via_publisher {
         let letters = store.dead_letters(None, 10_000).await.unwrap_or_default();
+        let deferrals = store.deferrals(None, 10_000).await.unwrap_or_default();
         for planned in &plan.publishes {
             let record = store.published(&planned.business_key).await.unwrap_or(None);
-            let dead = letters.iter().any(|l| l.business_key == planned.business_key);
+            let dead = letters.iter().find(|l| l.business_key == planned.business_key);
             store_ids.push(StoreView {
                 business_key: planned.business_key.clone(),
                 published: record.map(|r| r.post_id),
-                dead,
+                dead: dead.is_some(),
+                dead_kind: dead.map(|l| l.kind.clone()),
+                deferred: deferrals.iter().any(|d| d.business_key == planned.business_key),
             });
             if let Ok(Begin::HeldByOther { .. }) =
                 store.begin(&planned.business_key, "probe", Duration::from_millis(1)).await
@@ -524,6 +560,8 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         troubled_keys,
         slow_releases,
         claims_left,
+        due_rounds,
+        due_from_seq,
     }
 }
 
@@ -550,5 +588,12 @@ fn post_of(planned: &PlannedPublish) -> Post {
 /// Whether a publish may end with an error of this kind against this server: it never
 /// rejects a post, never garbles a body and never sees a key reused with other content.
 pub fn is_expected(kind: ErrorKind) -> bool {
-    matches!(kind, ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline | ErrorKind::Cancelled)
+    matches!(
+        kind,
+        ErrorKind::Transient
+            | ErrorKind::RateLimited
+            | ErrorKind::Deadline
+            | ErrorKind::Cancelled
+            | ErrorKind::Deferred
+    )
 }

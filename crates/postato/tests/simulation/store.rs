@@ -5,7 +5,7 @@
 //! land, as after SIGKILL).
 
 use postato::store::Begin;
-use postato::{DeadLetter, Intent, MemoryStore, PublishedRecord, ResultStore, StoreCounts, StoreError};
+use postato::{DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, StoreCounts, StoreError};
 use std::collections::BTreeSet;
 use std::future::Future;
 use std::sync::atomic::{AtomicBool, Ordering};
@@ -130,6 +130,12 @@ impl ResultStore for SimStore {
     }
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         self.call(Some(&letter.business_key), true, false, self.inner.record_dead_letter(letter, worker)).await
+    }
+    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
+        self.call(Some(&deferral.business_key), true, false, self.inner.record_deferral(deferral, worker)).await
+    }
+    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        self.call(None, false, false, self.inner.deferrals(after, limit)).await
     }
     async fn release(&self, key: &str, worker: &str) -> Result<(), StoreError> {
         self.call(Some(key), true, true, self.inner.release(key, worker)).await

@@ -74,11 +74,25 @@ class Simulator:
         seed: int = 0,
         require_idempotency_key: bool = True,
         retention: float = 86_400.0,
+        account_rate_limit: Optional[Tuple[float, int]] = None,
+        account_quota: Optional[Tuple[int, float]] = None,
+        spent_accounts: Optional[Mapping[str, int]] = None,
     ) -> None:
         """``faults``: probabilities by name (``server_error``, ``rate_limited``,
         ``reset_before``, ``drop_after_commit``, ``slow_commit``, ``latency``) plus
-        ``slow_commit_ms`` and ``latency_ms``. ``rate_limit``: (requests per second, burst)."""
+        ``slow_commit_ms`` and ``latency_ms``. ``rate_limit``: (requests per second, burst), the
+        workspace's. Per account (the post's ``platform/accountId``): ``account_rate_limit``
+        (requests per second, burst), ``account_quota`` (requests, per window in seconds), and
+        ``spent_accounts`` (``{"x/acc_1": 3000}``: every request answered 429 for that many
+        seconds from the start)."""
         self._config: Dict[str, Any] = {
+            "accountRateLimit": None
+            if account_rate_limit is None
+            else {"ratePerSecond": account_rate_limit[0], "burst": account_rate_limit[1]},
+            "accountQuota": None
+            if account_quota is None
+            else {"limit": account_quota[0], "window": int(account_quota[1] * 1000)},
+            "spentAccounts": dict(spent_accounts or {}),
             "apiKeys": list(api_keys),
             "faults": _faults_json(faults or {}),
             "rateLimit": None if rate_limit is None else {"ratePerSecond": rate_limit[0], "burst": rate_limit[1]},

@@ -140,6 +140,33 @@ class PostatoTest {
     }
 
     @Test
+    fun `a spent account's post is Deferred with its retryAt, then published by publishDue once due`() = runBlocking {
+        val spent = startSimulator("""{"spentAccounts":{"x/acc_spent":2}}""")
+        try {
+            val client = Client(spent.apiKey(), "ws_kt", ClientOptions(baseUrl = spent.baseUrl(), maxRetryAfterMs = 500uL))
+            val db = Files.createTempDirectory("postato-kt").resolve("deferred.db").toString()
+            val publisher = Publisher(client, Store.sqlite(db))
+            val k = Support.key("deferred")
+            val post = Support.post(k).copy(accountId = "acc_spent")
+            val deferred = assertThrows<PostatoException.Deferred> { runBlocking { publisher.publish(post) } }
+            assertTrue(deferred.retryAfterMs in 501uL..2_000uL, "${deferred.retryAfterMs}")
+            val counts = Store.sqlite(db).counts()
+            assertEquals(1uL, counts.deferred)
+            assertEquals(0uL, counts.deadLetters)
+            assertEquals(deferred.retryAt.toEpochMilli().toULong(), counts.nextDueMs)
+            assertEquals(1uL, publisher.publishDue().deferred, "not due yet: nothing sent")
+            assertEquals(1, Support.requests(spent))
+            delay(maxOf(0L, deferred.retryAt.toEpochMilli() - System.currentTimeMillis()) + 50)
+            val report = publisher.publishDue()
+            assertEquals(DueReport(published = 1uL, failed = 0uL, deferred = 0uL, nextDueMs = null), report)
+            assertEquals(1uL, spent.publishes(k))
+            assertTrue(publisher.publish(post).fromStore)
+        } finally {
+            spent.stop()
+        }
+    }
+
+    @Test
     fun `bad input is an InvalidPost naming the field and sends nothing`() = runBlocking {
         val client = Support.client(sim)
         val before = Support.requests(sim)

@@ -1,0 +1,120 @@
+//! Deferred posts: a Publisher's post whose account is held past what a publish waits is kept
+//! as deferred (not dead-lettered), nothing is sent for it before its time, and it is published
+//! once due; a plain client keeps `rate_limited`; a version 2 store upgrades in place.
+use postato::*;
+use postato_sim::{SimConfig, Simulator, SimulatorHandle};
+use std::time::Duration;
+
+mod common;
+use common::key;
+
+/// A simulator where `x/acc_spent` answers every request 429 for `secs` from its start.
+async fn sim_with_spent_account(secs: u64) -> SimulatorHandle {
+    let spent_accounts = [("x/acc_spent".to_owned(), secs)].into_iter().collect();
+    Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap()
+}
+
+/// Real waits (a deferral is measured on the real clock), held at most 500 ms.
+fn client(sim: &SimulatorHandle) -> Client {
+    Client::builder()
+        .api_key(sim.api_key())
+        .workspace_id("ws_1")
+        .base_url(sim.base_url())
+        .max_retry_after(Duration::from_millis(500))
+        .build()
+        .unwrap()
+}
+
+fn post_to(account: &str, business_key: &str) -> Post {
+    Post::new(business_key, "x", account, PostStatus::Publish, "post", format!("hello from {business_key}"))
+}
+
+fn now() -> Timestamp {
+    Timestamp::from_system_time(std::time::SystemTime::now())
+}
+
+#[tokio::test]
+async fn a_spent_accounts_posts_are_deferred_with_one_request_then_published_once_due() {
+    let sim = sim_with_spent_account(2).await;
+    let dir = tempfile::tempdir().unwrap();
+    let publisher = Publisher::new(client(&sim), SqliteStore::open(dir.path().join("posts.db")).unwrap());
+    let spent: Vec<String> = (0..3).map(|_| key("spent")).collect();
+    let healthy: Vec<String> = (0..3).map(|_| key("healthy")).collect();
+    for k in &spent {
+        let error = publisher.publish(&post_to("acc_spent", k)).await.unwrap_err();
+        let PublishError::Deferred { retry_at, retry_after, .. } = error else { panic!("{error:?}") };
+        assert!(retry_after > Duration::from_millis(500) && retry_after <= Duration::from_secs(2), "{retry_after:?}");
+        assert!(retry_at > now() && retry_at <= now().saturating_add(Duration::from_secs(2)));
+        assert_eq!(error_kind_of_deferred(), ErrorKind::Deferred);
+    }
+    for k in &healthy {
+        publisher.publish(&post_to("acc_ok", k)).await.expect("another account is never held");
+    }
+    assert_eq!(sim.stats().rate_limited, 1, "the held account cost one request, its probe");
+    let counts = publisher.store().counts().await.unwrap();
+    assert_eq!((counts.published, counts.dead_letters, counts.deferred), (3, 0, 3));
+    assert!(publisher.store().dead_letters(None, 10).await.unwrap().is_empty(), "deferred, not dead-lettered");
+
+    // Before its time, publishing it again sends nothing.
+    let requests = sim.stats().requests;
+    let again = publisher.publish(&post_to("acc_spent", &spent[0])).await.unwrap_err();
+    assert_eq!((again.kind(), again.attempts()), (ErrorKind::Deferred, 0));
+    let early = publisher.publish_due(4, &CancellationToken::new()).await.unwrap();
+    assert_eq!((early.published, early.deferred), (0, 3));
+    assert_eq!(sim.stats().requests, requests, "nothing sent for a post before its time");
+
+    // As a service's timer would: at each next due time, the due posts. The account's learned
+    // pace after its 429 may defer some again, for less than a second each.
+    let (mut next_due, mut published, mut rounds) = (early.next_due, 0, 0);
+    while let Some(due) = next_due {
+        rounds += 1;
+        assert!(rounds <= 10, "every deferred post is published within a few rounds");
+        tokio::time::sleep(due.saturating_since(now()) + Duration::from_millis(20)).await;
+        let report = publisher.publish_due(4, &CancellationToken::new()).await.unwrap();
+        assert_eq!(report.failed, 0, "{report:?}");
+        published += report.published;
+        next_due = report.next_due;
+    }
+    assert_eq!(published, 3);
+    assert_eq!(sim.stats().rate_limited, 1, "no request went before its time");
+    let counts = publisher.store().counts().await.unwrap();
+    assert_eq!((counts.published, counts.deferred), (6, 0));
+    for k in &spent {
+        assert_eq!(sim.platform_publishes_for(k), 1, "published once");
+    }
+}
+
+fn error_kind_of_deferred() -> ErrorKind {
+    ErrorKind::parse("deferred").unwrap()
+}
+
+#[tokio::test]
+async fn a_plain_client_without_a_store_keeps_rate_limited_with_the_servers_wait() {
+    let sim = sim_with_spent_account(30).await;
+    let error = client(&sim).publish(&post_to("acc_spent", &key("plain"))).await.unwrap_err();
+    assert_eq!(error.kind(), ErrorKind::RateLimited, "{error:?}");
+    assert!(error.retry_after().is_some_and(|wait| wait > Duration::from_secs(20)), "{error:?}");
+}
+
+#[tokio::test]
+async fn a_version_2_sqlite_store_upgrades_in_place_and_keeps_its_records() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("v2.db");
+    let k = key("v2");
+    Publisher::new(client(&sim), SqliteStore::open(&path).unwrap()).publish(&post_to("acc_1", &k)).await.unwrap();
+    {
+        // What postato wrote before deferrals: schema version 2, no `deferred` table.
+        let connection = ::rusqlite::Connection::open(&path).unwrap();
+        connection.execute_batch("DROP TABLE deferred").unwrap();
+        connection.pragma_update(None, "user_version", 2).unwrap();
+    }
+    let publisher = Publisher::new(client(&sim), SqliteStore::open(&path).unwrap());
+    assert!(publisher.publish(&post_to("acc_1", &k)).await.unwrap().from_store, "its records stay");
+    assert_eq!(publisher.store().counts().await.unwrap().deferred, 0, "and it holds deferrals now");
+    let version: i64 = ::rusqlite::Connection::open(&path)
+        .unwrap()
+        .pragma_query_value(None, "user_version", |row| row.get(0))
+        .unwrap();
+    assert_eq!(version, 3);
+}
