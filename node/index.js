@@ -387,7 +387,7 @@ class Publisher {
 
   /**
    * Publishes the store's deferred posts whose time has come (`options.concurrency` at once,
-   * default 16); the others stay deferred and nothing is sent for them. Call it from a timer,
+   * default 8); the others stay deferred and nothing is sent for them. Call it from a timer,
    * or at the report's `nextDue`.
    */
   async publishDue(options = {}) {

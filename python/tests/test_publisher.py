@@ -136,7 +136,7 @@ def test_the_key_retention_is_a_setting_checked_up_front(sim: Simulator) -> None
 
 
 def test_a_spent_accounts_post_is_deferred_then_published_once_due(key: Any, tmp_path: Any) -> None:
-    with Simulator(spent_accounts={"x/acc_spent": 2}) as spent:
+    with Simulator(spent_accounts={"x/acc_spent": 4}) as spent:
         client = postato.Client(
             api_key=spent.api_key, workspace_id="ws_py", base_url=spent.base_url, max_retry_after=0.5
         )
@@ -146,7 +146,7 @@ def test_a_spent_accounts_post_is_deferred_then_published_once_due(key: Any, tmp
             publisher.publish(k, "x", "acc_spent", "hello")
         error = caught.value
         assert error.kind == "deferred" and error.retry_at is not None and error.retry_after is not None
-        assert 0.5 < error.retry_after <= 2.0
+        assert 0.5 < error.retry_after <= 4.0
         counts = publisher.store.counts()
         assert (counts.deferred, counts.dead_letters, counts.published) == (1, 0, 0)
         assert counts.next_due == error.retry_at

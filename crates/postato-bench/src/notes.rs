@@ -124,6 +124,15 @@ fn note(results: &Results, s: &Scenario) -> String {
         ),
         Figures::BindingNotRun(b) => format!("The {} binding did not run: {}.", b.language, b.reason),
         Figures::Core(_) => core(results),
+        Figures::Scoped(_) => "Limits where the API puts them. (a) A spent account's posts are deferred (kept in the \
+             store, published once due), with one request per hold (its probe): the nine healthy accounts run at \
+             their own pace; the reference loop sleeps each 429's Retry-After in the worker that got it, so its \
+             workers end up asleep on the spent account's posts and the healthy ones wait behind them. (b) Each \
+             account has a gate of its own and the client learns each one's rate from its 429s; the reference loop \
+             retries each 429 after its Retry-After. (c) Every post of the campaign is published, none \
+             dead-lettered: each window's refusals hold the account until the window's end (its Retry-After, in \
+             whole seconds, rounds up), then the next window's posts go."
+            .into(),
     }
 }
 

@@ -188,6 +188,35 @@ fn row(s: &Scenario) -> Row {
             result: String::new(),
             target,
         },
+        Figures::Scoped(sc) => {
+            let (p, ideal) = (&sc.parameters, sc.parameters.ideal_seconds);
+            let run = |r: &crate::results::ScopedRun| {
+                let mut text = format!(
+                    "{:.2} s ({:.2} × ideal), {} published, {:.1} % 429s",
+                    r.seconds,
+                    r.seconds / ideal,
+                    r.published,
+                    r.share_429 * 100.0
+                );
+                if r.deferred > 0 {
+                    text.push_str(&format!(", {} deferred on the way", r.deferred));
+                }
+                if let Some(requests) = r.requests_per_hold {
+                    text.push_str(&format!(", {} request(s) to the spent account", number(requests)));
+                }
+                text
+            };
+            Row {
+                scenario: format!(
+                    "{id}. {name}: {} posts over {} accounts, concurrency {}; {} (ideal {ideal:.2} s: {})",
+                    p.posts, p.accounts, p.concurrency, p.limits, p.ideal
+                ),
+                ours: run(&sc.ours),
+                baseline: format!("{}: {}", sc.baseline.description, run(&sc.baseline.figures)),
+                result: format!("{:.2} × ideal", sc.ours.seconds / ideal),
+                target,
+            }
+        }
     }
 }
 
@@ -218,6 +247,7 @@ fn describe(t: &Target) -> String {
         Metric::IdealMultiple => format!("{op} {} × ideal", number(bound)),
         Metric::Share429 => format!("{op} {} % 429s", number(bound * 100.0)),
         Metric::RequestsPerPost => format!("{op} {} requests/post", number(bound)),
+        Metric::RequestsPerHold => format!("{op} {} request per hold of a spent account", number(bound)),
         Metric::PeakRssMib => format!("peak RSS {op} {} MiB", number(bound)),
         Metric::RssBytesPerPost => format!("growth {op} {} bytes a post", number(bound)),
     }

@@ -128,6 +128,7 @@ pub enum Figures {
     Binding(Binding),
     BindingNotRun(BindingNotRun),
     Core(Core),
+    Scoped(Scoped),
 }
 
 impl Figures {
@@ -138,6 +139,9 @@ impl Figures {
             (Figures::Binding(b), Metric::Ratio) => Some(b.ratio()),
             (Figures::Goodput(g), Metric::IdealMultiple) => Some(g.ours.seconds / g.ideal_seconds()),
             (Figures::Goodput(g), Metric::Share429) => Some(g.ours.share_429),
+            (Figures::Scoped(s), Metric::IdealMultiple) => Some(s.ours.seconds / s.parameters.ideal_seconds),
+            (Figures::Scoped(s), Metric::Share429) => Some(s.ours.share_429),
+            (Figures::Scoped(s), Metric::RequestsPerHold) => s.ours.requests_per_hold,
             (Figures::Outage(o), Metric::Lost) => Some(o.ours.lost as f64),
             (Figures::Outage(o), Metric::RequestsPerPost) => Some(o.ours.requests_per_post),
             (Figures::Campaign(c), Metric::PeakRssMib) => Some(c.largest_peak_rss_mib()),
@@ -208,6 +212,43 @@ pub struct GoodputRun {
     pub seconds: f64,
     /// The share (0 to 1) of requests answered 429.
     pub share_429: f64,
+}
+
+/// Limits per account: a run's time against its ideal, beside the reference loop.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Scoped {
+    pub parameters: ScopedParameters,
+    pub ours: ScopedRun,
+    pub baseline: Baseline<ScopedRun>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopedParameters {
+    pub posts: usize,
+    pub accounts: usize,
+    pub concurrency: usize,
+    /// The simulator's limits, in words.
+    pub limits: String,
+    /// The ideal time, and what it is.
+    pub ideal_seconds: f64,
+    pub ideal: String,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct ScopedRun {
+    /// Wall time to the measured end (the posts the ideal is about).
+    pub seconds: f64,
+    /// The share (0 to 1) of requests answered 429.
+    pub share_429: f64,
+    /// Posts of the measured set published by then.
+    pub published: usize,
+    /// Posts deferred on the way (published once due, or kept for later).
+    pub deferred: usize,
+    /// Requests sent to a spent account per hold it had, where measured.
+    pub requests_per_hold: Option<f64>,
 }
 
 impl Goodput {
@@ -385,6 +426,8 @@ pub enum Metric {
     /// Posts lost.
     Lost,
     RequestsPerPost,
+    /// Requests a spent account cost per hold.
+    RequestsPerHold,
     /// The largest campaign's peak RSS.
     #[serde(rename = "peakRssMiB")]
     PeakRssMib,

@@ -372,7 +372,7 @@ pub enum PublishError {
     /// recorded in the result store as deferred until `retry_at`, not dead-lettered, and
     /// nothing more is sent for it until then. Publishing it again once due (or publishing the
     /// store's due posts) sends it. A plain client without a store ends `RateLimited` instead.
-    #[error("deferred: its rate limit holds for {retry_after:?} more, until {}, after {attempts} attempt(s); it is kept as deferred and nothing is sent for it until then: publish it again after that time (postato batch --wait, or publish the due posts)", retry_at.to_rfc3339())]
+    #[error("deferred: its rate limit holds for {retry_after:?} more, until {}, after {attempts} attempt(s); it is kept as deferred and nothing is sent for it until then: publish it again after that time, or publish the store's due posts then", retry_at.to_rfc3339())]
     Deferred {
         /// When it may be sent again.
         retry_at: Timestamp,

@@ -30,7 +30,8 @@ impl AccountLimits {
             let until = self.started + Duration::from_secs(*secs);
             if now < until {
                 let left = until.saturating_duration_since(now).as_secs_f64().ceil().max(1.0) as u64;
-                return Some(RateVerdict { allowed: false, headers: scope_only(), retry_after_secs: left });
+                let headers = if config.rate_limit_headers { scope_only() } else { Vec::new() };
+                return Some(RateVerdict { allowed: false, headers, retry_after_secs: left, remaining: 0 });
             }
         }
         let quota = config.account_quota.map(|quota| self.take_quota(quota, account, now));
@@ -39,7 +40,15 @@ impl AccountLimits {
         }
         let rate = config.account_rate_limit.map(|rate| self.take_token(rate, account, now));
         let verdict = match (quota, rate) {
-            (_, Some(rate)) if !rate.allowed => rate,
+            (quota, Some(rate)) if !rate.allowed => {
+                // Refused by the rate: the quota keeps what it took.
+                if quota.is_some() {
+                    if let Some((_, used)) = self.windows.get_mut(account) {
+                        *used = used.saturating_sub(1);
+                    }
+                }
+                rate
+            }
             (Some(quota), Some(rate)) => {
                 if quota.remaining <= rate.remaining {
                     quota
@@ -51,6 +60,21 @@ impl AccountLimits {
             (None, None) => return None,
         };
         Some(with_headers(config, verdict))
+    }
+
+    /// Gives back what [`AccountLimits::check`] took for a request refused elsewhere (the
+    /// workspace's limit).
+    pub fn refund(&mut self, config: &SimConfig, account: &str, now: Instant) {
+        if let (Some(quota), Some((index, used))) = (config.account_quota, self.windows.get_mut(account)) {
+            let window = quota.window.max(Duration::from_millis(1));
+            let current = (now.saturating_duration_since(self.started).as_millis() / window.as_millis()) as u64;
+            if *index == current {
+                *used = used.saturating_sub(1);
+            }
+        }
+        if let (Some(rate), Some((tokens, _))) = (config.account_rate_limit, self.buckets.get_mut(account)) {
+            *tokens = (*tokens + 1.0).min(f64::from(rate.burst.max(1)));
+        }
     }
 
     fn take_quota(&mut self, quota: QuotaConfig, account: &str, now: Instant) -> Limited {
@@ -113,10 +137,12 @@ fn scope_only() -> Vec<(String, String)> {
     vec![("RateLimit-Scope".into(), "account".into())]
 }
 
-/// The verdict, with `RateLimit-*` headers for the account's scope unless they are off.
+/// The verdict, with `RateLimit-*` headers for the account's scope unless they are off (a bare
+/// limiter names its scope only in its 429's body).
 fn with_headers(config: &SimConfig, limited: Limited) -> RateVerdict {
-    let mut headers = scope_only();
+    let mut headers = Vec::new();
     if config.rate_limit_headers {
+        headers = scope_only();
         headers.extend([
             ("RateLimit-Limit".into(), limited.limit.to_string()),
             ("RateLimit-Remaining".into(), limited.remaining.to_string()),
@@ -124,5 +150,10 @@ fn with_headers(config: &SimConfig, limited: Limited) -> RateVerdict {
             ("RateLimit-Policy".into(), limited.policy),
         ]);
     }
-    RateVerdict { allowed: limited.allowed, headers, retry_after_secs: limited.retry_after_secs }
+    RateVerdict {
+        allowed: limited.allowed,
+        headers,
+        retry_after_secs: limited.retry_after_secs,
+        remaining: limited.remaining,
+    }
 }

@@ -53,9 +53,10 @@ pub(crate) async fn publish(
             return Reply::error(503, "unavailable", "the service is down (simulated outage)", None);
         }
         // The account's limits first: a request its account refuses takes nothing from the
-        // workspace's.
+        // workspace's, and one the workspace refuses gives the account back what it took.
         let account = body.as_ref().ok().and_then(|body| account_of(body));
-        let account_headers = match account.and_then(|account| s.account_limit(&account, now)) {
+        let account_verdict = account.as_deref().and_then(|account| s.account_limit(account, now));
+        let account_verdict = match account_verdict {
             Some(verdict) if !verdict.allowed => {
                 let retry_after = [("Retry-After".to_owned(), verdict.retry_after_secs.to_string())];
                 return Reply::rate_limited_in_scope(
@@ -65,19 +66,23 @@ pub(crate) async fn publish(
                 .with_headers(&verdict.headers)
                 .with_headers(&retry_after);
             }
-            Some(verdict) => verdict.headers,
-            None => Vec::new(),
+            verdict => verdict,
         };
-        let rate_headers = match s.rate_limit(&workspace, now) {
-            Some(verdict) if !verdict.allowed => {
+        let rate_headers = match (s.rate_limit(&workspace, now), account_verdict) {
+            (Some(verdict), _) if !verdict.allowed => {
+                if let Some(account) = &account {
+                    s.refund_account(account, now);
+                }
                 let retry_after = [("Retry-After".to_owned(), verdict.retry_after_secs.to_string())];
                 return Reply::error(429, "rate_limited", "too many requests: wait Retry-After seconds", None)
                     .with_headers(&verdict.headers)
                     .with_headers(&retry_after);
             }
-            // The workspace's headers, or else the account's (a client paces by the ones it gets).
-            Some(verdict) => verdict.headers,
-            None => account_headers,
+            // The headers of the tighter limit (fewer requests left): a client paces by those.
+            (Some(workspace), Some(account)) if account.remaining < workspace.remaining => account.headers,
+            (Some(workspace), _) => workspace.headers,
+            (None, Some(account)) => account.headers,
+            (None, None) => Vec::new(),
         };
         (rate_headers, s.draw_latency(), s.draw_fault())
     };

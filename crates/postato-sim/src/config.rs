@@ -23,8 +23,9 @@ pub struct SimConfig {
     pub retention: Duration,
     /// An optional per-workspace rate limit.
     pub rate_limit: Option<RateLimitConfig>,
-    /// Whether the rate limit advertises itself with `RateLimit-*` headers (default true);
-    /// false makes a bare limiter that says only `Retry-After` on its 429s.
+    /// Whether the rate limits (the workspace's and the accounts') advertise themselves with
+    /// `RateLimit-*` headers (default true); false makes bare limiters that say only
+    /// `Retry-After` on their 429s (an account's names its scope in the body).
     pub rate_limit_headers: bool,
     /// A token bucket per account (the post's `platform/accountId`), beside the workspace's.
     pub account_rate_limit: Option<RateLimitConfig>,

@@ -43,6 +43,8 @@ pub(crate) struct RateVerdict {
     pub allowed: bool,
     pub headers: Vec<(String, String)>,
     pub retry_after_secs: u64,
+    /// Requests left before it refuses.
+    pub remaining: u64,
 }
 
 pub(crate) struct Inner {
@@ -177,6 +179,12 @@ impl Inner {
         accounts.check(config, account, now)
     }
 
+    /// Gives `account` back what its limits took for a request that was refused elsewhere.
+    pub fn refund_account(&mut self, account: &str, now: Instant) {
+        let Inner { accounts, config, .. } = self;
+        accounts.refund(config, account, now);
+    }
+
     /// Takes a token from `workspace`'s bucket, if a rate limit is configured.
     pub fn rate_limit(&mut self, workspace: &str, now: Instant) -> Option<RateVerdict> {
         let RateLimitConfig { rate_per_second: rate, burst } = self.config.rate_limit?;
@@ -192,7 +200,8 @@ impl Inner {
         let reset = ((burst - tokens) / rate).ceil().max(0.0) as u64;
         let retry_after_secs = ((1.0 - tokens) / rate).ceil().max(1.0) as u64;
         if !self.config.rate_limit_headers {
-            return Some(RateVerdict { allowed, headers: Vec::new(), retry_after_secs });
+            let remaining = tokens.max(0.0).floor() as u64;
+            return Some(RateVerdict { allowed, headers: Vec::new(), retry_after_secs, remaining });
         }
         Some(RateVerdict {
             allowed,
@@ -205,6 +214,7 @@ impl Inner {
                 ("RateLimit-Scope".into(), "workspace".into()),
             ],
             retry_after_secs,
+            remaining: tokens.max(0.0).floor() as u64,
         })
     }
 

@@ -161,7 +161,13 @@ impl<T: Transport> Client<T> {
     /// The client's time in ms since the Unix epoch: the wall clock read once, advanced by
     /// tokio's monotonic clock (so a paused test clock moves it too).
     pub(crate) fn now_ms(&self) -> u64 {
-        postato_core::Clock::now(&self.inner.clock).as_millis()
+        self.now().as_millis()
+    }
+
+    /// The client's clock: the wall clock read once, advanced by tokio's monotonic clock. A
+    /// deferred post's `retry_at` is on this clock, so a caller waiting for it reads this one.
+    pub fn now(&self) -> postato_core::Timestamp {
+        postato_core::Clock::now(&self.inner.clock)
     }
 
     /// Builds the request for `post` (validating it): what every attempt sends.
@@ -215,6 +221,20 @@ impl<T: Transport> Client<T> {
         options: &CallOptions,
         cancel: &CancellationToken,
     ) -> Result<Published, PublishError> {
+        self.publish_counting_refusals(business_key, request, options, cancel, &AtomicU32::new(0)).await
+    }
+
+    /// Like [`Client::publish_request_with`], counting in `refusals` the requests answered 429
+    /// (refused before the server processed them): a [`Publisher`](crate::Publisher) that
+    /// defers a post whose every request was refused knows that none of them published it.
+    pub(crate) async fn publish_counting_refusals(
+        &self,
+        business_key: &str,
+        request: Request,
+        options: &CallOptions,
+        cancel: &CancellationToken,
+        refusals: &AtomicU32,
+    ) -> Result<Published, PublishError> {
         let inner = &*self.inner;
         let policy = match options.is_empty() {
             true => inner.config.policy.clone(),
@@ -225,8 +245,12 @@ impl<T: Transport> Client<T> {
         let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
         let on_event = |event: &Event| {
-            if let Event::AttemptStarted { attempt, .. } = event {
-                attempts.store(*attempt, Ordering::Relaxed);
+            match event {
+                Event::AttemptStarted { attempt, .. } => attempts.store(*attempt, Ordering::Relaxed),
+                Event::ResponseClassified { status: 429, .. } => {
+                    refusals.fetch_add(1, Ordering::Relaxed);
+                }
+                _ => {}
             }
             let c = &inner.config;
             observe(business_key, event, c.on_retry.as_ref(), c.on_event.as_ref(), c.metrics.as_deref());

@@ -4,7 +4,7 @@
 //! dead-letters every other failure worth replaying.
 
 use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Timestamp, Transport};
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
@@ -318,12 +318,15 @@ impl<T: Transport> Publisher<T> {
                 return Err(error);
             }
         };
-        let result = match self.publish_renewing(&post.business_key, request, claimant, cancel).await {
+        let refusals = AtomicU32::new(0);
+        let result = match self.publish_renewing(&post.business_key, request, claimant, cancel, &refusals).await {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
-                // Nothing was sent (a cancellation before the first request): the intent this
-                // publish recorded says nothing.
-                if created && error.attempts() == 0 {
+                // Nothing was sent (a cancellation before the first request), or every request
+                // was refused with a 429 before the server processed it: the intent this publish
+                // recorded says nothing, and must not turn a long deferral into outcome_unknown.
+                let refused_only = error.attempts() == refusals.load(Ordering::Relaxed);
+                if created && refused_only {
                     let _ = self.store.forget_intent(&post.business_key).await;
                 }
                 Err(self.record_failure(post, line, error, claimant).await)
@@ -372,8 +375,10 @@ impl<T: Transport> Publisher<T> {
         request: Request,
         claimant: &str,
         cancel: &CancellationToken,
+        refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
-        let publish = self.client.publish_request(key, request, cancel);
+        let options = crate::CallOptions::default();
+        let publish = self.client.publish_counting_refusals(key, request, &options, cancel, refusals);
         let keep_claim = self.keep_claim(key, claimant);
         tokio::pin!(publish, keep_claim);
         tokio::select! {
@@ -459,18 +464,25 @@ impl<T: Transport> Publisher<T> {
         let key = post.business_key.as_str();
         if let PublishError::RateLimited { retry_after, attempts, .. } = &error {
             let now = self.client.now_ms();
+            let not_before_ms = Timestamp::from_millis(now).saturating_add(*retry_after).as_millis();
+            let outcome = deferred(not_before_ms, now, *attempts);
             let deferral = Deferral {
                 business_key: key.to_owned(),
-                not_before_ms: Timestamp::from_millis(now).saturating_add(*retry_after).as_millis(),
+                not_before_ms,
                 reason: error.kind().as_str().to_owned(),
-                message: error.to_string(),
+                message: outcome.to_string(),
                 attempts: *attempts,
                 deferred_at_ms: now,
                 payload: serde_json::to_string(post).ok(),
                 line,
             };
             match self.store.record_deferral(&deferral, claimant).await {
-                Ok(()) => return deferred(deferral.not_before_ms, now, *attempts),
+                Ok(()) => return outcome,
+                // Another worker holds the key, or published it: its outcome is theirs to record.
+                Err(e) if matches!(e.kind(), StoreErrorKind::LostClaim | StoreErrorKind::AlreadyPublished) => {
+                    tracing::warn!(business_key = key, error = %e, "postato: the deferral is not recorded");
+                    return outcome;
+                }
                 Err(e) => {
                     // Not kept as deferred: dead-lettered below, so the post is never lost.
                     tracing::warn!(business_key = key, error = %e, "postato: could not record the deferral");
@@ -525,23 +537,25 @@ impl<T: Transport> Publisher<T> {
         let now = self.client.now_ms();
         loop {
             let page = self.store.deferrals(after.as_deref(), PAGE).await.map_err(|e| store_unavailable(&e))?;
+            let full = page.len() == PAGE;
             after = page.last().map(|d| d.business_key.clone());
-            for deferral in &page {
-                let post = deferral.payload.as_deref().and_then(|p| serde_json::from_str::<Post>(p).ok());
-                match post {
-                    Some(post) if deferral.not_before_ms <= now => due.push((post, deferral.line)),
-                    Some(_) => report.note_deferred(deferral.not_before_ms),
+            for deferral in page.iter().filter(|d| d.not_before_ms > now) {
+                report.note_deferred(deferral.not_before_ms);
+            }
+            for deferral in page.into_iter().filter(|d| d.not_before_ms <= now) {
+                match deferral.payload.as_deref().map(serde_json::from_str::<Post>) {
+                    Some(Ok(post)) => due.push((post, deferral.line)),
+                    Some(Err(e)) => {
+                        let why = format!("its stored post cannot be read ({e}): publish it again from its source");
+                        self.dead_letter_unreadable(deferral, &why, &mut report).await;
+                    }
                     None => {
-                        // Without its post it cannot be published here; a rerun of its source can.
-                        tracing::warn!(
-                            business_key = deferral.business_key.as_str(),
-                            "postato: a deferred post without its payload is left for its source"
-                        );
-                        report.note_deferred(deferral.not_before_ms);
+                        let why = "its post was not stored: publish it again from its source";
+                        self.dead_letter_unreadable(deferral, why, &mut report).await;
                     }
                 }
             }
-            if page.len() < PAGE {
+            if !full {
                 break;
             }
         }
@@ -557,6 +571,44 @@ impl<T: Transport> Publisher<T> {
             }
         }
         Ok(report)
+    }
+}
+
+impl<T: Transport> Publisher<T> {
+    /// Dead-letters a due deferral whose post cannot be published from the store (`why`), so
+    /// that it neither stays due forever nor is lost: the dead letter names it.
+    async fn dead_letter_unreadable(&self, deferral: Deferral, why: &str, report: &mut DueReport) {
+        let key = deferral.business_key.as_str();
+        let claimant = self.next_claimant();
+        match self.store.begin(key, &claimant, self.lease).await {
+            Ok(Begin::Claimed | Begin::ClaimedDeferred(_)) => {}
+            // Published meanwhile, or in another worker's hands: nothing to do here.
+            Ok(Begin::Published(_) | Begin::HeldByOther { .. }) => return,
+            Err(e) => {
+                tracing::warn!(business_key = key, error = %e, "postato: could not claim an unreadable deferral");
+                report.note_deferred(deferral.not_before_ms);
+                return;
+            }
+        }
+        let letter = DeadLetter {
+            business_key: key.to_owned(),
+            kind: postato_core::ErrorKind::InvalidInput.as_str().to_owned(),
+            status: None,
+            message: format!("deferred until it was due, but {why}"),
+            body: None,
+            attempts: 0,
+            failed_at_ms: now_ms(),
+            payload: deferral.payload.clone(),
+            line: deferral.line,
+        };
+        match self.store.record_dead_letter(&letter, &claimant).await {
+            Ok(()) => report.failed += 1,
+            Err(e) => {
+                let _ = self.store.release(key, &claimant).await;
+                tracing::warn!(business_key = key, error = %e, "postato: could not dead-letter an unreadable deferral");
+                report.note_deferred(deferral.not_before_ms);
+            }
+        }
     }
 }
 

@@ -236,7 +236,7 @@ class Publisher:
 
     def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
         """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
-        once, default 16); the others stay deferred and nothing is sent for them. Call it from
+        once, default 8); the others stay deferred and nothing is sent for them. Call it from
         a timer, or at the report's ``next_due``."""
         return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
 

@@ -37,6 +37,7 @@ pub(super) async fn process(
     cancel: &CancellationToken,
     skip_held: bool,
 ) -> Outcome {
+    let line = item.line;
     let invalid = |business_key: String, message: String| DeadLetter {
         business_key,
         kind: ErrorKind::InvalidInput.as_str().to_owned(),
@@ -63,7 +64,7 @@ pub(super) async fn process(
                 Ok(None) => return Outcome::HeldByAnotherWorker,
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,
                 Err(PublishError::Deferred { retry_at, .. }) => {
-                    tally.count_deferred(retry_at);
+                    tally.count_deferred(item.line, retry_at);
                     return Outcome::Deferred { until: retry_at, item };
                 }
                 Ok(Some(report)) => {
@@ -107,6 +108,6 @@ pub(super) async fn process(
         }
         tally.count_dead_letter(&letter.kind);
     }
-    tally.done.fetch_add(1, Ordering::Relaxed);
+    tally.count_done(line);
     Outcome::Done
 }

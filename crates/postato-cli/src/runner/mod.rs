@@ -14,7 +14,7 @@ mod tally;
 use postato::{CancellationToken, Publisher, Timestamp};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::{Duration, Instant, SystemTime};
+use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
@@ -110,27 +110,27 @@ struct PassEnd {
 }
 
 impl Batch {
-    /// Waits for each deferred line's time and publishes it again, until none is deferred or
-    /// Ctrl-C stops the run. The progress line shows what it waits for, and until when.
+    /// Waits for each deferred line's time (on the client's clock, which set it) and publishes
+    /// it again, until none is deferred or Ctrl-C stops the run; what is left stays deferred in
+    /// the store and in the tally. The progress line shows what it waits for, and until when.
     async fn wait_for_deferred(&self, mut deferred: Vec<(Timestamp, CampaignLine)>) -> Result<(), String> {
         self.tally.waiting.store(true, Ordering::Relaxed);
+        let clock = self.publisher.client().clone();
         while let Some(next) = deferred.iter().map(|(until, _)| *until).min() {
-            // Waits in short steps, so that Ctrl-C ends the wait at once.
+            // Short steps, so that Ctrl-C ends the wait at once; at least one step, so that a
+            // line deferred again for no time never makes the passes spin.
             loop {
-                let now = Timestamp::from_system_time(SystemTime::now());
-                if now >= next || self.stop.load(Ordering::Relaxed) {
+                let left = next.saturating_since(clock.now());
+                tokio::time::sleep(left.clamp(Duration::from_millis(10), Duration::from_millis(200))).await;
+                if left <= Duration::from_millis(200) || self.stop.load(Ordering::Relaxed) {
                     break;
                 }
-                tokio::time::sleep(next.saturating_since(now).min(Duration::from_millis(200))).await;
             }
             if self.stop.load(Ordering::Relaxed) {
                 return Ok(());
             }
-            let now = Timestamp::from_system_time(SystemTime::now());
+            let now = clock.now();
             let (due, later): (Vec<_>, Vec<_>) = deferred.into_iter().partition(|(until, _)| *until <= now);
-            for (until, _) in &due {
-                self.tally.take_deferred(*until);
-            }
             let mut lines: Vec<u64> = due.iter().map(|(_, item)| item.line).collect();
             lines.sort_unstable();
             let items: Lines = Box::new(due.into_iter().map(|(_, item)| Ok(item)));

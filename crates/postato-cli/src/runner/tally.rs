@@ -21,8 +21,9 @@ pub(super) struct Tally {
     pub failed: AtomicU64,
     dead_lettered: AtomicU64,
     dead_lettered_by_kind: Mutex<BTreeMap<String, u64>>,
-    /// Lines deferred and not published since, with when each is due (not in `done`).
-    deferred: Mutex<Vec<Timestamp>>,
+    /// Lines deferred and not done since (by line number), with when each is due (not in
+    /// `done`): a line deferred again replaces its time, a line done later leaves.
+    deferred: Mutex<BTreeMap<u64, Timestamp>>,
     /// Whether the run waits for its deferred lines (`--wait`), shown in the progress line.
     pub waiting: std::sync::atomic::AtomicBool,
 }
@@ -34,20 +35,19 @@ impl Tally {
         *self.dead_lettered_by_kind.lock().unwrap_or_else(|p| p.into_inner()).entry(kind.to_owned()).or_default() += 1;
     }
 
-    /// Counts one line deferred until `until`.
-    pub fn count_deferred(&self, until: Timestamp) {
-        self.deferred_lines().push(until);
+    /// Counts line `line` as deferred until `until`.
+    pub fn count_deferred(&self, line: u64, until: Timestamp) {
+        self.deferred_lines().insert(line, until);
     }
 
-    /// Takes back the deferral of a line due at `until` that is published again (`--wait`).
-    pub fn take_deferred(&self, until: Timestamp) {
-        let mut deferred = self.deferred_lines();
-        if let Some(at) = deferred.iter().position(|d| *d == until) {
-            deferred.swap_remove(at);
-        }
+    /// Counts line `line` as done (published, already published or dead-lettered), no longer
+    /// deferred if it was.
+    pub fn count_done(&self, line: u64) {
+        self.deferred_lines().remove(&line);
+        self.done.fetch_add(1, Ordering::Relaxed);
     }
 
-    fn deferred_lines(&self) -> std::sync::MutexGuard<'_, Vec<Timestamp>> {
+    fn deferred_lines(&self) -> std::sync::MutexGuard<'_, BTreeMap<u64, Timestamp>> {
         self.deferred.lock().unwrap_or_else(|p| p.into_inner())
     }
 
@@ -59,7 +59,7 @@ impl Tally {
     /// The progress line: counts so far, the rate since `started`, and what the run waits for.
     pub fn progress_line(&self, started: Instant) -> String {
         let done = self.done.load(Ordering::Relaxed);
-        let deferred = self.deferred_lines().clone();
+        let deferred: Vec<Timestamp> = self.deferred_lines().values().copied().collect();
         let mut line = format!(
             "{done} done ({} published, {} already, {} dead-lettered), {:.0}/s",
             self.published.load(Ordering::Relaxed),
@@ -81,7 +81,7 @@ impl Tally {
 
     /// The run's summary from this tally.
     pub fn summary(&self, interrupted: bool, elapsed: Duration) -> Summary {
-        let deferred = self.deferred_lines().clone();
+        let deferred: Vec<Timestamp> = self.deferred_lines().values().copied().collect();
         Summary {
             total: self.done.load(Ordering::Relaxed) + deferred.len() as u64,
             published: self.published.load(Ordering::Relaxed),

@@ -263,10 +263,20 @@ pub trait ResultStore: Send + Sync + 'static {
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError>;
     /// Records (or replaces) a deferral, removes any dead letter for the key and releases the
     /// claim; refused like [`ResultStore::record_dead_letter`] (an error, nothing written)
-    /// when the key is published or another worker holds its claim.
-    async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError>;
-    /// Deferred posts in business-key order, after `after` (exclusive), at most `limit`.
-    async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError>;
+    /// when the key is published or another worker holds its claim. A store that keeps no
+    /// deferrals (this default) refuses every one, and the Publisher dead-letters the post
+    /// `rate_limited` instead, as before deferrals existed.
+    async fn record_deferral(&self, deferral: &Deferral, _worker: &str) -> Result<(), StoreError> {
+        Err(StoreError::new(format!(
+            "this store keeps no deferrals: {:?} is dead-lettered instead",
+            deferral.business_key
+        )))
+    }
+    /// Deferred posts in business-key order, after `after` (exclusive), at most `limit`
+    /// (none, by default: see [`ResultStore::record_deferral`]).
+    async fn deferrals(&self, _after: Option<&str>, _limit: usize) -> Result<Vec<Deferral>, StoreError> {
+        Ok(Vec::new())
+    }
     /// Releases `worker`'s claim without recording anything (after a cancellation).
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError>;
     /// The record of a published business key.

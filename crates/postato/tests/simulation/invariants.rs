@@ -5,7 +5,8 @@
 //! no post waits on another account's hold; a store agrees with the server, holds no key both
 //! published and dead-lettered, keeps no claim once its publish has returned (a release the
 //! process died before, or the store failed, leaves it to its lease: the design's promise),
-//! and a key is never sent again once the server's key retention has passed.
+//! and a key is never sent again once the server's key retention has passed since a request
+//! of it that the server may have processed (not a 429).
 
 use postato::{idempotency_key, ErrorKind, Event, Jitter, WaitReason};
 use std::collections::BTreeMap;
@@ -34,8 +35,8 @@ pub fn check(report: &Report) -> Vec<String> {
     violations
 }
 
-/// A Publisher never dead-letters a post `rate_limited` (it defers it), and every deferred
-/// post is published once its time has come (the server publishes each key at most once:
+/// A Publisher never dead-letters a post `rate_limited` (it defers it), sends nothing for a
+/// deferred post before its time, and every deferred post is published once its time has come (the server publishes each key at most once:
 /// [`each_post_ends_one_way`]), across crashes and restarts.
 fn a_rate_limited_post_is_deferred_and_published_once_due(report: &Report, violations: &mut Vec<String>) {
     for view in &report.store_ids {
@@ -50,6 +51,46 @@ fn a_rate_limited_post_is_deferred_and_published_once_due(report: &Report, viola
             violations.push(format!(
                 "{} is still deferred after {} rounds of due posts",
                 view.business_key, report.due_rounds
+            ));
+        }
+        // Every request of it answered 429 (refused, never processed), as the client saw them:
+        // its outcome is known, unless its publish died or was dropped before it could say so.
+        let of_key = || report.events.iter().filter(|(_, key, _)| key == &view.business_key);
+        let sent = of_key().filter(|(_, _, e)| matches!(e, Event::AttemptStarted { .. })).count();
+        let refused = of_key().filter(|(_, _, e)| matches!(e, Event::ResponseClassified { status: 429, .. })).count();
+        let only_refused = sent == refused;
+        let cut_short = report.plan.publishes.iter().zip(&report.outcomes).any(|(p, o)| {
+            p.business_key == view.business_key && (o.crashed || matches!(p.cancel, Some((CancelHow::Drop, _))))
+        });
+        if view.dead_kind.as_deref() == Some(ErrorKind::OutcomeUnknown.as_str()) && only_refused && !cut_short {
+            violations.push(format!(
+                "{} was dead-lettered outcome_unknown though every request of it was refused (429)",
+                view.business_key
+            ));
+        }
+    }
+    // Nothing is sent for a deferred post before its time (a publish of its key in between,
+    // such as the restarted process's, answers from the store).
+    for (planned, outcome) in report.plan.publishes.iter().zip(&report.outcomes) {
+        let Some(Err(postato::PublishError::Deferred { retry_at, retry_after, .. })) = &outcome.result else {
+            continue;
+        };
+        if planned.shared_key || planned.cancel.is_some() {
+            continue;
+        }
+        let deferred_at = postato_core::Timestamp::from_millis(retry_at.as_millis() - retry_after.as_millis() as u64);
+        let mut early = report.events.iter().filter(|(at, key, event)| {
+            key == &planned.business_key
+                && matches!(event, Event::AttemptStarted { .. })
+                && *at > deferred_at
+                && at < retry_at
+        });
+        if let Some((at, _, _)) = early.next() {
+            violations.push(format!(
+                "{} was sent at {} ms, before its deferral ended at {} ms",
+                planned.business_key,
+                at.as_millis(),
+                retry_at.as_millis()
             ));
         }
     }
@@ -133,8 +174,9 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
             continue;
         }
         let key = idempotency_key(&planned.business_key);
-        // Requests after it ended are a later publish's (its post deferred, published once due).
-        let sends: Vec<_> = report.arrivals.iter().filter(|a| a.key == key && a.at <= ended).map(|a| a.at).collect();
+        // The rounds of due posts publish its post again if it was deferred: not this publish.
+        let sends: Vec<_> =
+            report.arrivals.iter().filter(|a| a.key == key && a.seq <= report.due_from_seq).map(|a| a.at).collect();
         let name = &planned.business_key;
         if sends.len() > max_sends {
             violations.push(format!("{name} sent {} requests; its policy allows {max_sends}", sends.len()));
@@ -220,7 +262,7 @@ fn nothing_is_sent_after_a_cancel(report: &Report, violations: &mut Vec<String>)
         let key = idempotency_key(&planned.business_key);
         // The rounds of due posts publish a post deferred before its cancel came: not this publish.
         let late =
-            report.arrivals.iter().filter(|a| a.key == key && a.seq > after && a.seq < report.due_from_seq).count();
+            report.arrivals.iter().filter(|a| a.key == key && a.seq > after && a.seq <= report.due_from_seq).count();
         if late > 0 {
             let how = planned.cancel.map(|(how, _)| how);
             violations
@@ -348,9 +390,16 @@ fn nothing_is_resent_past_the_key_retention(report: &Report, violations: &mut Ve
         return;
     }
     let retention = report.plan.key_retention;
+    // Since when each key has had a request the server may have processed: a 429 is refused
+    // before processing, so requests answered only 429 (a deferred post's) start nothing.
     let mut first: BTreeMap<&str, tokio::time::Instant> = BTreeMap::new();
     for arrival in &report.arrivals {
-        let first = *first.entry(arrival.key.as_str()).or_insert(arrival.at);
+        let Some(&first) = first.get(arrival.key.as_str()) else {
+            if arrival.status != Some(429) {
+                first.insert(arrival.key.as_str(), arrival.at);
+            }
+            continue;
+        };
         if arrival.at > first + retention {
             violations.push(format!(
                 "key {} was sent again {:.0} s after its first send, past the key retention",

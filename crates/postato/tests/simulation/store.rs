@@ -123,7 +123,8 @@ impl ResultStore for SimStore {
         self.call(None, true, false, self.inner.record_intent(intent)).await
     }
     async fn forget_intent(&self, key: &str) -> Result<bool, StoreError> {
-        self.call(None, true, false, self.inner.forget_intent(key)).await
+        // A failure leaves an intent that may later call the key's outcome unknown: troubled.
+        self.call(Some(key), true, false, self.inner.forget_intent(key)).await
     }
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
         self.call(Some(&record.business_key), true, false, self.inner.record_published(record, worker)).await
