@@ -10,7 +10,7 @@ use postato::{Client, ErrorKind, Event, Jitter, MemoryStore, Post, PostStatus, P
 use postato_core::Timestamp;
 use std::collections::BTreeSet;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::sync::{Arc, Mutex, OnceLock};
+use std::sync::{Arc, Mutex};
 use std::time::Duration;
 use tokio::time::Instant;
 
@@ -326,7 +326,9 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     });
     let server = Arc::new(Mutex::new(Server::new(seed, plan.faults.clone(), plan.limiter, spent, Arc::clone(&seq))));
     let recorder = Arc::new(Mutex::new(Recorder::default()));
-    let cell: Arc<OnceLock<Client<SimTransport>>> = Arc::new(OnceLock::new());
+    // The hook reads the client it belongs to through this cell, emptied at the end of the run:
+    // a client holding itself would never be freed, nor the recorder its hook holds.
+    let cell: Arc<Mutex<Option<Client<SimTransport>>>> = Arc::new(Mutex::new(None));
     let (hook_cell, hook_recorder) = (Arc::clone(&cell), Arc::clone(&recorder));
     let account_of: std::collections::BTreeMap<String, u32> =
         plan.publishes.iter().map(|p| (p.business_key.clone(), p.account)).collect();
@@ -339,7 +341,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         .seed(seed)
         .fast_forward_waits(false)
         .on_event(move |key, event| {
-            let Some(client) = hook_cell.get() else { return };
+            let Some(client) = hook_cell.lock().unwrap().clone() else { return };
             let snapshot = client.limits_snapshot();
             let account = account_name(account_of.get(key).copied().unwrap_or(0));
             let scope = client.scope_snapshot(&postato::Scope::new(PLATFORM, &account));
@@ -356,7 +358,7 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         })
         .build_with_transport(SimTransport { server: Arc::clone(&server) })
         .expect("a drawn policy is valid");
-    let _ = cell.set(client.clone());
+    *cell.lock().unwrap() = Some(client.clone());
     let store = Arc::new(MemoryStore::new());
     let troubled = Arc::new(Mutex::new(BTreeSet::new()));
     let slow_releases = Arc::new(Mutex::new(BTreeSet::new()));
@@ -553,7 +555,8 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
     let slow_releases = slow_releases.lock().unwrap().clone();
     let server = server.lock().unwrap();
     let keys: BTreeSet<String> = plan.publishes.iter().map(|p| postato::idempotency_key(&p.business_key)).collect();
-    let recorder = recorder.lock().unwrap();
+    *cell.lock().unwrap() = None;
+    let mut recorder = recorder.lock().unwrap();
     let outcomes = outcomes.lock().unwrap().clone();
     Report {
         outcomes,
@@ -561,10 +564,10 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
         server_publishes: server.publishes.iter().map(|(k, n)| (k.clone(), *n)).collect(),
         server_ids: keys.iter().map(|k| (k.clone(), server.published_id(k).map(str::to_owned))).collect(),
         store_ids,
-        sends: recorder.sends.clone(),
-        events: recorder.events.clone(),
-        event_instants: recorder.event_instants.clone(),
-        holds: recorder.holds.clone(),
+        sends: std::mem::take(&mut recorder.sends),
+        events: std::mem::take(&mut recorder.events),
+        event_instants: std::mem::take(&mut recorder.event_instants),
+        holds: std::mem::take(&mut recorder.holds),
         rate_limited_requests: server.rate_limited_requests(),
         unavailable_requests: server.requests_answered(503),
         plan,
