@@ -159,3 +159,27 @@ def test_a_spent_accounts_post_is_deferred_then_published_once_due(key: Any, tmp
         assert publisher.store.counts().deferred == 0
         assert spent.publishes(k) == 1
         assert publisher.publish(k, "x", "acc_spent", "hello").from_store
+
+
+def test_the_async_publisher_defers_and_publishes_the_due_posts(key: Any) -> None:
+    import asyncio
+
+    async def run(spent: Simulator) -> None:
+        client = postato.AsyncClient(
+            api_key=spent.api_key, workspace_id="ws_py", base_url=spent.base_url, max_retry_after=0.5
+        )
+        publisher = postato.Publisher(client, postato.MemoryStore())
+        k = key("deferred-async")
+        with pytest.raises(postato.DeferredError) as caught:
+            await publisher.publish_async(k, "x", "acc_spent", "hello")
+        retry_at = caught.value.retry_at
+        assert retry_at is not None
+        early = await publisher.publish_due_async()
+        assert (early.published, early.deferred, early.next_due) == (0, 1, retry_at)
+        await asyncio.sleep(max(0.0, retry_at.timestamp() - time.time()) + 0.05)
+        report = await publisher.publish_due_async(concurrency=2)
+        assert (report.published, report.failed, report.deferred) == (1, 0, 0)
+        assert spent.publishes(k) == 1
+
+    with Simulator(spent_accounts={"x/acc_spent": 4}) as spent:
+        asyncio.run(run(spent))

@@ -164,6 +164,11 @@ impl<T: Transport> Client<T> {
         self.now().as_millis()
     }
 
+    /// Whether waits take no time (tests): the client's clock then runs ahead of the wall's.
+    pub(crate) fn fast_forwards_waits(&self) -> bool {
+        self.inner.config.fast_forward_waits
+    }
+
     /// The client's clock: the wall clock read once, advanced by tokio's monotonic clock. A
     /// deferred post's `retry_at` is on this clock, so a caller waiting for it reads this one.
     pub fn now(&self) -> postato_core::Timestamp {
