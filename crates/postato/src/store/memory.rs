@@ -42,6 +42,25 @@ impl MemoryStore {
     fn data(&self) -> std::sync::MutexGuard<'_, Data> {
         self.data.lock().unwrap_or_else(|p| p.into_inner())
     }
+
+    /// Writes an outcome other than a publish (a dead letter, a deferral) with `write`, then
+    /// releases the claim; refused when another worker holds the claim or the key is published.
+    fn record_unpublished(&self, key: &str, worker: &str, write: impl FnOnce(&mut Data)) -> Result<(), StoreError> {
+        if !self.claims.may_record(key, worker) {
+            return Err(StoreError::lost_claim(key));
+        }
+        let mut data = self.data();
+        let published = data.published.contains_key(key);
+        if !published {
+            write(&mut data);
+        }
+        drop(data);
+        self.claims.release(key, worker);
+        match published {
+            true => Err(StoreError::already_published(key)),
+            false => Ok(()),
+        }
+    }
 }
 
 #[async_trait::async_trait]
@@ -68,38 +87,18 @@ impl ResultStore for MemoryStore {
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
         let key = letter.business_key.as_str();
-        if !self.claims.may_record(key, worker) {
-            return Err(StoreError::lost_claim(key));
-        }
-        let mut data = self.data();
-        if data.published.contains_key(key) {
-            drop(data);
-            self.claims.release(key, worker);
-            return Err(StoreError::already_published(key));
-        }
-        data.deferred.remove(key);
-        data.dead.insert(key.to_owned(), letter.clone());
-        drop(data);
-        self.claims.release(key, worker);
-        Ok(())
+        self.record_unpublished(key, worker, |data| {
+            data.deferred.remove(key);
+            data.dead.insert(key.to_owned(), letter.clone());
+        })
     }
 
     async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
         let key = deferral.business_key.as_str();
-        if !self.claims.may_record(key, worker) {
-            return Err(StoreError::lost_claim(key));
-        }
-        let mut data = self.data();
-        if data.published.contains_key(key) {
-            drop(data);
-            self.claims.release(key, worker);
-            return Err(StoreError::already_published(key));
-        }
-        data.dead.remove(key);
-        data.deferred.insert(key.to_owned(), deferral.clone());
-        drop(data);
-        self.claims.release(key, worker);
-        Ok(())
+        self.record_unpublished(key, worker, |data| {
+            data.dead.remove(key);
+            data.deferred.insert(key.to_owned(), deferral.clone());
+        })
     }
 
     async fn deferrals(&self, after: Option<&str>, limit: usize) -> Result<Vec<Deferral>, StoreError> {
