@@ -5,8 +5,9 @@
 #     and the workspace members' entries in Cargo.lock;
 #   - every path dependency between the crates that carries a `version = "..."` (in the root
 #     [workspace.dependencies] and in each crate), which must pin that version;
-#   - python/pyproject.toml and python/testing/pyproject.toml (`[project] version`), and any
-#     requirement of one on postato or postato-testing (`==X.Y.Z`);
+#   - python/pyproject.toml, python/testing/pyproject.toml and python/cli/pyproject.toml
+#     (`[project] version`), and any requirement of one on postato or postato-testing
+#     (`==X.Y.Z`);
 #   - every package.json under node/ (node_modules left out): its `version`, and any
 #     dependency, optionalDependency or peerDependency on postato, postato-testing or
 #     @postato/* (exactly X.Y.Z); node/package-lock.json's own entries;
@@ -107,9 +108,9 @@ if os.path.exists("Cargo.lock"):
         if pkg.get("name") in member_names and "source" not in pkg and pkg.get("version") != version:
             problem("Cargo.lock", f"{pkg['name']} version", pkg.get("version"), version)
 
-# Python: both packages, and any requirement of one on the other.
+# Python: the three packages, and any requirement of one on another.
 REQ = re.compile(r"^\s*(postato|postato[-_.]testing)\s*(\[[^\]]*\])?\s*(.*?)\s*(;.*)?$", re.IGNORECASE)
-for path in ("python/pyproject.toml", "python/testing/pyproject.toml"):
+for path in ("python/pyproject.toml", "python/testing/pyproject.toml", "python/cli/pyproject.toml"):
     if not os.path.exists(path):
         problem(path, "the file", "missing", f"a package at {version}")
         continue

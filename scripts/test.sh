@@ -60,6 +60,11 @@ section "Rust: build and test the workspace"
 cargo test --workspace --lib --bins --tests --examples -- --skip chaos_run --skip four_workers --skip a_batch_killed \
   --skip simulation_of_the_shared_machinery
 cargo test --workspace --doc
+# The README's install line from a checkout (debug here: the build above is reused).
+INSTALL_ROOT=$(mktemp -d)
+cargo install --quiet --locked --debug --path crates/postato-cli --root "$INSTALL_ROOT"
+echo "cargo install --path crates/postato-cli: $("$INSTALL_ROOT/bin/postato" --version)"
+rm -rf "$INSTALL_ROOT"
 
 section "Deterministic simulation of the shared machinery (10,000 seeds and every seed that once failed, on a virtual clock)"
 cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --nocapture
@@ -67,7 +72,7 @@ cargo test -p postato --test simulation simulation_of_the_shared_machinery -- --
 section "Reliability runs: chaos (5,000 posts, 10 SIGKILLs), crash/resume, 4 workers on PostgreSQL"
 cargo test -p postato-cli --test chaos --test crash_resume --test workers -- --nocapture --test-threads=1
 
-section "Python: abi3 manylinux wheels (maturin --zig), tested from a venv with no Rust toolchain; the sdist builds from source"
+section "Python: abi3 manylinux wheels (maturin --zig), tested from a venv with no Rust toolchain; the sdist builds from source; the CLI wheel runs the demo"
 VENV="$ROOT/python/.venv"
 [ -x "$VENV/bin/python" ] || python3 -m venv "$VENV"
 "$VENV/bin/pip" install -q --disable-pip-version-check -r python/requirements-dev.txt
@@ -96,6 +101,25 @@ python3 -m venv "$WHEEL_VENV"
   && env PATH="$WHEEL_VENV/bin:$NO_RUST_PATH" python -m pytest -q -p no:cacheprovider)
 rm -rf "$WHEEL_VENV"
 echo "python: the suite passed against the installed wheels, with no Rust toolchain on PATH"
+# The CLI as a wheel that carries the binary (python/cli): `pip install postato-cli` gives the
+# `postato` command with no Rust toolchain, and its demo runs.
+CLI_WHEELS=$(mktemp -d)
+(cd python/cli && PATH="$VENV/bin:$PATH" "$VENV/bin/maturin" build --release --zig --compatibility manylinux2014 \
+  --out "$CLI_WHEELS" --quiet)
+"$VENV/bin/auditwheel" show "$CLI_WHEELS"/postato_cli-*.whl > "$CLI_WHEELS/show.txt"
+grep -q '"manylinux_2_17_x86_64"' "$CLI_WHEELS/show.txt" || { cat "$CLI_WHEELS/show.txt"; echo "the CLI wheel is not manylinux2014"; exit 1; }
+CLI_VENV=$(mktemp -d)
+python3 -m venv "$CLI_VENV"
+"$CLI_VENV/bin/pip" install -q --disable-pip-version-check "$CLI_WHEELS"/postato_cli-*.whl
+if env PATH="$CLI_VENV/bin:$NO_RUST_PATH" sh -c 'command -v cargo' >/dev/null; then
+  echo "cargo is still on PATH: the CLI wheel would not be tested without a toolchain"; exit 1
+fi
+# The demo keeps its store under TMPDIR: the wheels' directory, removed below.
+(cd "$CLI_VENV" && env PATH="$CLI_VENV/bin:$NO_RUST_PATH" TMPDIR="$CLI_WHEELS" postato demo --output json \
+  > "$CLI_WHEELS/demo.json") || true
+grep -q '"ok":true' "$CLI_WHEELS/demo.json" || { cat "$CLI_WHEELS/demo.json"; echo "postato demo from the CLI wheel failed"; exit 1; }
+echo "python: postato-cli wheel ($(cd "$CLI_WHEELS" && stat -c %s postato_cli-*.whl) B, manylinux_2_17_x86_64) installed with no Rust toolchain on PATH; postato demo: ok"
+rm -rf "$CLI_WHEELS" "$CLI_VENV"
 SDIST_DIR=$(mktemp -d)
 (cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
 tar tzf "$SDIST_DIR"/postato-*.tar.gz > "$SDIST_DIR/contents"

@@ -8,7 +8,7 @@ const { invalid, invalidSetting } = require('./errors');
 /** The fields of a post; any other is refused (a misspelt `scheduled_at` must not publish now). */
 const POST_FIELDS = ['businessKey', 'platform', 'accountId', 'status', 'postType', 'content', 'scheduledAt'];
 
-/** A lone UTF-16 surrogate (`String.prototype.isWellFormed` is Node 20+; engines says 18). */
+/** A lone UTF-16 surrogate (`String.prototype.isWellFormed` would do, Node 20+; this works anywhere). */
 const LONE_SURROGATE = /[\ud800-\udbff](?![\udc00-\udfff])|(?<![\ud800-\udbff])[\udc00-\udfff]/;
 
 /** A string that is text: a lone UTF-16 surrogate (`'\ud800'`) is not, and would be replaced. */

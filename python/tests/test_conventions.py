@@ -216,9 +216,13 @@ def test_settings_come_from_the_environment_and_arguments_win(
     assert client.publish(**post_args(key("env"))).attempts == 1
     assert sim.api_key not in repr(client)
     assert postato.Client(workspace_id="ws_arg").workspace_id == "ws_arg"
-    monkeypatch.setenv("POSTATO_BASE_URL", "")
-    with pytest.raises(postato.InvalidPostError, match="POSTATO_BASE_URL.*empty"):
-        postato.Client()
+    for variable in ("POSTATO_BASE_URL", "POSTATO_API_KEY"):
+        monkeypatch.setenv(variable, "")
+        with pytest.raises(postato.InvalidPostError) as empty:
+            postato.Client()
+        # Named as it is set, never as a keyword argument would be.
+        assert str(empty.value).startswith(f"invalid setting: {variable}: is set but empty"), str(empty.value)
+        monkeypatch.setenv(variable, sim.base_url if variable == "POSTATO_BASE_URL" else sim.api_key)
     monkeypatch.delenv("POSTATO_BASE_URL")
     monkeypatch.delenv("POSTATO_API_KEY")
     with pytest.raises(postato.InvalidPostError, match="POSTATO_API_KEY") as missing:

@@ -26,8 +26,12 @@ fn class_name(kind: ErrorKind) -> &'static str {
 
 /// A field or setting as a Python caller passes it, with its wire name (the exception's
 /// `field`) beside it where they differ: `business_key (businessKey)`, `max_retry_after
-/// (maxRetryAfter)`, `content[1].text`.
+/// (maxRetryAfter)`, `content[1].text`. An environment variable (`POSTATO_API_KEY`) is named
+/// as it is set.
 fn python_name(field: &str) -> String {
+    if field.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return field.to_owned();
+    }
     let mut name = String::new();
     for c in field.chars() {
         if c.is_ascii_uppercase() {

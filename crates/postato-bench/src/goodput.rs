@@ -86,6 +86,7 @@ pub async fn goodput(setup: &Setup) -> Scenario {
             rate_per_second: rate,
             burst,
             rate_limit_headers: setup.headers,
+            limiter: None,
         },
         ours,
         baseline: Baseline { description: "reference loop".into(), figures: reference },

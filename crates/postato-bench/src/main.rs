@@ -3,11 +3,14 @@
 //! writes every figure to `benchmarks.json` and renders BENCHMARKS.md from that file.
 //!
 //! Flags: `--quick` shrinks the sizes; `--only NAME` runs one group (overhead, goodput,
-//! outage, campaign, bindings, core, scaling, scopes), prints its rows and writes nothing; `--render-only`
-//! runs nothing and renders BENCHMARKS.md again from `benchmarks.json`.
+//! outage, campaign, bindings, core, scaling, scopes), prints its rows and writes nothing (with
+//! `--merge`, its rows replace theirs in `benchmarks.json`, which says so, and BENCHMARKS.md is
+//! rendered again); `--render-only` runs nothing and renders BENCHMARKS.md again from
+//! `benchmarks.json`.
 
 mod campaign;
 mod core_bench;
+mod foreign;
 mod goodput;
 mod languages;
 mod machine;
@@ -32,21 +35,23 @@ const RESULTS_FILE: &str = "benchmarks.json";
 const REPORT_FILE: &str = "BENCHMARKS.md";
 const USAGE: &str =
     "usage: postato-bench [--quick] [--only overhead|goodput|outage|campaign|bindings|core|scaling|scopes] \
-                     [--render-only]";
+                     [--merge] [--render-only]";
 
 struct Args {
     quick: bool,
     only: Option<String>,
+    merge: bool,
     render_only: bool,
 }
 
 fn parse_args() -> Result<Args, String> {
-    let mut args = Args { quick: false, only: None, render_only: false };
+    let mut args = Args { quick: false, only: None, merge: false, render_only: false };
     let mut given = std::env::args().skip(1);
     while let Some(arg) = given.next() {
         match arg.as_str() {
             "--quick" => args.quick = true,
             "--render-only" => args.render_only = true,
+            "--merge" => args.merge = true,
             "--only" => {
                 let name = given.next().ok_or("--only needs a group name")?;
                 if !GROUPS.contains(&name.as_str()) {
@@ -56,6 +61,9 @@ fn parse_args() -> Result<Args, String> {
             }
             other => return Err(format!("unknown argument {other:?}")),
         }
+    }
+    if args.merge && args.only.is_none() {
+        return Err("--merge needs --only: it replaces one group's rows".into());
     }
     Ok(args)
 }
@@ -107,12 +115,40 @@ async fn run(args: &Args, repo: &Path) -> Results {
         scenarios.extend(overhead::scaling(if quick { 2_000 } else { 10_000 }).await);
     }
     if runs("scopes") {
-        eprintln!("8/8 limits per account: a spent account, 200 limited accounts, a quota window");
+        eprintln!("8/8 limits per account: a spent account, 200 limited accounts, a quota window, a foreign limiter");
         scenarios.push(scopes::spent_account(quick).await);
         scenarios.push(scopes::many_limited_accounts(quick).await);
         scenarios.push(scopes::quota_window(quick).await);
+        scenarios.push(foreign::governor_limited(quick).await);
     }
-    Results { schema: SCHEMA, quick, machine: machine::machine(), client: machine::client_settings(), scenarios }
+    Results {
+        schema: SCHEMA,
+        quick,
+        machine: machine::machine(),
+        client: machine::client_settings(),
+        scenarios,
+        merged: Vec::new(),
+    }
+}
+
+/// The results file at `path` with `group`'s rows replaced by (or joined by) those of `fresh`,
+/// and a line saying when they were measured again.
+fn merged(path: &Path, group: &str, fresh: Results) -> Result<Results, String> {
+    let mut results = Results::read(path)?;
+    if results.quick != fresh.quick {
+        return Err(format!("{} and this run differ in --quick: run both the same way", path.display()));
+    }
+    for scenario in fresh.scenarios {
+        match results.scenarios.iter_mut().find(|s| s.id == scenario.id && s.name == scenario.name) {
+            Some(existing) => *existing = scenario,
+            None => results.scenarios.push(scenario),
+        }
+    }
+    let day = postato::Timestamp::from_system_time(std::time::SystemTime::now()).to_rfc3339();
+    let note = format!("the `{group}` rows on {}", &day[..10]);
+    results.merged.retain(|m| !m.starts_with(&format!("the `{group}` rows")));
+    results.merged.push(note);
+    Ok(results)
 }
 
 /// Renders BENCHMARKS.md from the results file: the only way the report is written.
@@ -144,10 +180,18 @@ async fn main() -> ExitCode {
     };
     let repo = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("../..").canonicalize().expect("the repository exists");
     if !args.render_only {
-        let results = run(&args, &repo).await;
+        let mut results = run(&args, &repo).await;
         println!("{}", report::table(&results));
-        if args.only.is_some() {
-            return ExitCode::SUCCESS;
+        match (&args.only, args.merge) {
+            (Some(_), false) => return ExitCode::SUCCESS,
+            (Some(group), true) => match merged(&repo.join(RESULTS_FILE), group, results) {
+                Ok(all) => results = all,
+                Err(why) => {
+                    eprintln!("{why}");
+                    return ExitCode::FAILURE;
+                }
+            },
+            (None, _) => {}
         }
         if let Err(why) = results.write(&repo.join(RESULTS_FILE)) {
             eprintln!("{why}");

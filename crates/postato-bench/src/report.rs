@@ -32,6 +32,13 @@ pub fn document(results: &Results) -> String {
         m.rustc,
         m.profile
     ));
+    if !results.merged.is_empty() {
+        doc.push_str(&format!(
+            "Measured again since the full run, each row beside its own baseline in that run (`--only GROUP \
+             --merge`): {}.\n\n",
+            results.merged.join("; ")
+        ));
+    }
     doc.push_str(&table(results));
     doc.push_str("\n## What limits each row\n\n");
     for (label, note) in notes::notes(results) {
@@ -86,8 +93,10 @@ fn row(s: &Scenario) -> Row {
             let b = &g.baseline.figures;
             Row {
                 scenario: format!(
-                    "{id}. {name}: {} posts, simulator limited to {:.0} requests/s, {headers} (ideal {ideal:.1} s)",
-                    p.posts, p.rate_per_second
+                    "{id}. {name}: {} posts, {} limited to {:.0} requests/s, {headers} (ideal {ideal:.1} s)",
+                    p.posts,
+                    p.limiter.as_deref().unwrap_or("simulator"),
+                    p.rate_per_second
                 ),
                 ours: format!(
                     "{:.2} s ({:.2} × ideal), {:.2} % 429s",

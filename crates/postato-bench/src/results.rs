@@ -18,6 +18,9 @@ pub struct Results {
     pub machine: Machine,
     pub client: ClientSettings,
     pub scenarios: Vec<Scenario>,
+    /// Groups measured again since the full run (`--only GROUP --merge`), and when.
+    #[serde(default, skip_serializing_if = "Vec::is_empty")]
+    pub merged: Vec<String>,
 }
 
 impl Results {
@@ -203,6 +206,9 @@ pub struct GoodputParameters {
     pub burst: u32,
     /// Whether the simulator advertises its limit with `RateLimit-*` headers.
     pub rate_limit_headers: bool,
+    /// Whose limiter answered, when not our simulator's.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub limiter: Option<String>,
 }
 
 #[derive(Clone, Debug, Serialize, Deserialize)]

@@ -186,6 +186,42 @@ pub enum StoreUse {
     Existing,
 }
 
+/// The result store when `--store` is not given: a SQLite file in the current directory.
+pub const DEFAULT_STORE: &str = "postato.db";
+
+/// `--store LOCATION` as a command line that names the same store should carry it: nothing for
+/// the default, a path quoted for the shell when it needs quoting, and a PostgreSQL URL never
+/// (it may hold a password: the line says what goes there instead).
+pub fn store_flag(location: &str) -> String {
+    if location == DEFAULT_STORE {
+        return String::new();
+    }
+    if is_postgres(location) {
+        return " --store <the same PostgreSQL URL>".to_owned();
+    }
+    // `--store=…`: a path that begins with `-` is not taken for a flag.
+    let plain = location.chars().all(|c| c.is_ascii_alphanumeric() || "_-./:@%+=,".contains(c));
+    if plain {
+        format!(" --store={location}")
+    } else {
+        format!(" --store='{}'", location.replace('\'', r"'\''"))
+    }
+}
+
+/// The store as output may name it: a SQLite path as given, a PostgreSQL URL never (it may
+/// hold a password).
+pub fn store_name(location: &str) -> &str {
+    if is_postgres(location) {
+        "the PostgreSQL store"
+    } else {
+        location
+    }
+}
+
+fn is_postgres(location: &str) -> bool {
+    location.starts_with("postgres://") || location.starts_with("postgresql://")
+}
+
 /// `--store`: where the result store is, refused when blank (SQLite would take an empty name
 /// for a temporary database). A blank value is a usage error, found before anything runs;
 /// whether the store can be opened is learnt by opening it ([`open_store`]).
@@ -201,7 +237,7 @@ pub fn store_location(text: &str) -> Result<String, String> {
 /// cannot be opened or reached, is said as `--store: what is wrong`; commands exit 1
 /// ([`crate::exit::FAILURE`]) on it.
 pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
-    let store = if location.starts_with("postgres://") || location.starts_with("postgresql://") {
+    let store = if is_postgres(location) {
         let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
         postato_postgres::PostgresStore::connect(location, pool)
             .await

@@ -19,6 +19,9 @@ pub const TRANSIENT: u8 = 4;
 pub const DEFERRED: u8 = 5;
 /// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish.
 pub const INTERRUPTED: u8 = 130;
+/// Stdout's reader went away (`postato dlq list | head -1`): the command stopped quietly, as
+/// SIGPIPE stops other Unix tools (128 + 13).
+pub const READER_GONE: u8 = 141;
 
 /// The exit code for an error kind.
 pub fn for_kind(kind: ErrorKind) -> u8 {

@@ -1,5 +1,11 @@
 //! `postato`: publish posts retry-safely from the command line. See `postato --help`.
 
+// Stdout and stderr are written through `terminal` alone (`outln!`, `errln!`).
+#![warn(clippy::print_stdout, clippy::print_stderr)]
+
+#[macro_use]
+mod terminal;
+
 mod args;
 mod campaign;
 mod cmd;
@@ -7,7 +13,6 @@ mod exit;
 mod metrics;
 mod report;
 mod runner;
-mod terminal;
 
 use clap::{Parser, Subcommand};
 
@@ -17,7 +22,8 @@ use clap::{Parser, Subcommand};
 /// 2 invalid input or usage (nothing sent); 3 permanent failure (fix the post first);
 /// 4 transient failure (retrying later with the same business key is safe); 5 deferred (posts
 /// wait for their rate limit: run again after `deferredUntil`, or use `batch --wait`); 130
-/// interrupted (run again to finish).
+/// interrupted (run again to finish); 141 stdout's reader went away (`| head -1`: the command
+/// stops quietly, as SIGPIPE stops other tools, and a batch's results are in its store).
 #[derive(Parser, Debug)]
 #[command(name = "postato", version, about, long_about)]
 struct Cli {
@@ -54,9 +60,12 @@ enum Command {
     /// Print the completion script for a shell
     ///
     /// Install it where the shell looks (then open a new shell):
-    ///   bash: postato completion bash > ~/.local/share/bash-completion/completions/postato
-    ///   zsh:  postato completion zsh > ~/.zfunc/_postato   (and fpath+=~/.zfunc before compinit in ~/.zshrc)
-    ///   fish: postato completion fish > ~/.config/fish/completions/postato.fish
+    ///   bash: mkdir -p ~/.local/share/bash-completion/completions
+    ///         postato completion bash > ~/.local/share/bash-completion/completions/postato
+    ///   zsh:  mkdir -p ~/.zfunc && postato completion zsh > ~/.zfunc/_postato
+    ///         (and fpath+=~/.zfunc before compinit in ~/.zshrc)
+    ///   fish: mkdir -p ~/.config/fish/completions
+    ///         postato completion fish > ~/.config/fish/completions/postato.fish
     #[command(verbatim_doc_comment)]
     Completion(cmd::completion::CompletionArgs),
 }
@@ -99,7 +108,7 @@ fn main() -> std::process::ExitCode {
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
-            eprintln!("error: cannot start the runtime: {e}");
+            errln!("error: cannot start the runtime: {e}");
             return std::process::ExitCode::from(exit::FAILURE);
         }
     };

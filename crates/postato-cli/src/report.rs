@@ -13,14 +13,14 @@ use crate::campaign;
 /// Prints a successful publish.
 pub fn published(output: Output, published: &Published, from_store: bool) {
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             json!({"ok": true, "id": published.id, "status": published.status, "attempts": published.attempts, "replayed": published.replayed})
         ),
         Output::Text if from_store => {
-            println!("already published: {} ({}), no request sent", published.id, published.status)
+            outln!("already published: {} ({}), no request sent", published.id, published.status)
         }
-        Output::Text => println!(
+        Output::Text => outln!(
             "published: {} ({}) after {} attempt(s){}",
             published.id,
             published.status,
@@ -63,11 +63,11 @@ fn error_object(error: &PublishError) -> serde_json::Value {
 pub fn failed(output: Output, error: &PublishError) {
     let message = message(error);
     match output {
-        Output::Json => println!("{}", error_object(error)),
+        Output::Json => outln!("{}", error_object(error)),
         Output::Text => {
             let kind = error.kind();
             let request = error.request_id().map(|id| format!(" (request id {id})")).unwrap_or_default();
-            eprintln!("error ({kind}): {}{request}", without_kind(kind.as_str(), &message))
+            errln!("error ({kind}): {}{request}", without_kind(kind.as_str(), &message))
         }
     }
 }
@@ -76,11 +76,11 @@ pub fn failed(output: Output, error: &PublishError) {
 /// `invalid_input` error.
 pub fn fatal_invalid(output: Output, message: &str) {
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             json!({"ok": false, "kind": "invalid_input", "status": null, "message": message, "attempts": 0})
         ),
-        Output::Text => eprintln!("error (invalid_input): {message}"),
+        Output::Text => errln!("error (invalid_input): {message}"),
     }
 }
 
@@ -97,11 +97,11 @@ pub fn run_failed(output: Output, message: &str) {
 
 fn fatal_after(output: Output, message: &str, attempts: Option<u32>) {
     match output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             json!({"ok": false, "kind": "error", "status": null, "message": message, "attempts": attempts})
         ),
-        Output::Text => eprintln!("error: {message}"),
+        Output::Text => errln!("error: {message}"),
     }
 }
 

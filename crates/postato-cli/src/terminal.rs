@@ -3,14 +3,49 @@
 //! subscriber writes through [`Stderr`]; the runner shows and hides its bar with [`show_bar`] and
 //! [`hide_bar`].
 //!
+//! Stdout is written through [`outln!`] alone (clippy's `print_stdout` keeps it so): a reader
+//! that went away (`postato dlq list | head -1`) ends the program quietly, never with a panic.
+//!
 //! Also what stderr carries: under `--quiet` no progress and no [`info`] lines (warnings and
 //! errors still); and whether anything is coloured, decided once for clap's help and errors and
 //! for our log lines alike ([`no_color_asked`], [`colours_on_stderr`]).
 
 use indicatif::ProgressBar;
+use std::fmt;
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Mutex;
+
+/// Prints a line to stdout, as `println!` does.
+macro_rules! outln {
+    () => {
+        $crate::terminal::print_out(format_args!("\n"))
+    };
+    ($($arg:tt)*) => {
+        $crate::terminal::print_out(format_args!("{}\n", format_args!($($arg)*)))
+    };
+}
+
+/// Prints a line to stderr (above the progress bar, if one is drawn), as `eprintln!` does.
+macro_rules! errln {
+    ($($arg:tt)*) => {
+        $crate::terminal::eprintln(&format!($($arg)*))
+    };
+}
+
+/// Writes `text` to stdout and flushes it. A reader that went away ends the program quietly
+/// with [`crate::exit::READER_GONE`], as `yes | head -1` ends `yes`: nothing more it prints can be read,
+/// and stopping is safe (a batch's results are in its store, and a rerun finishes it). Any
+/// other failure to write (a full disk) ends it with exit 1, saying so on stderr.
+pub fn print_out(text: fmt::Arguments<'_>) {
+    let mut out = std::io::stdout().lock();
+    let Err(error) = out.write_fmt(text).and_then(|()| out.flush()) else { return };
+    if error.kind() == std::io::ErrorKind::BrokenPipe {
+        std::process::exit(i32::from(crate::exit::READER_GONE));
+    }
+    eprintln(&format!("error: cannot write to stdout: {error}"));
+    std::process::exit(i32::from(crate::exit::FAILURE));
+}
 
 /// Whether `--quiet` was given.
 static QUIET: AtomicBool = AtomicBool::new(false);

@@ -469,7 +469,9 @@ async fn sim_prints_its_base_url_first_and_serves_until_stopped() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_verifies_exactly_once_with_nothing_lost() {
-    let output = postato(&["demo", "--output", "json"], None).await;
+    // The demo keeps its store in a new directory under TMPDIR: this test's own.
+    let tmp = tempfile::tempdir().unwrap();
+    let output = postato_env(&["demo", "--output", "json"], None, &[("TMPDIR", tmp.path().to_str().unwrap())]).await;
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
     let v = json_line(&output);
     assert_eq!((v["ok"].as_bool(), v["duplicates"].as_u64(), v["lost"].as_u64()), (Some(true), Some(0), Some(0)));
@@ -478,6 +480,70 @@ async fn the_demo_verifies_exactly_once_with_nothing_lost() {
     assert_eq!(v["published"], v["publishedExactlyOnce"]);
     let kinds: Vec<&str> = v["deadLetters"].as_array().unwrap().iter().map(|l| l["kind"].as_str().unwrap()).collect();
     assert!(kinds.contains(&"invalid_input") && kinds.contains(&"permanent"), "{kinds:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(!stderr.contains("in the past"), "the demo schedules nothing in the past, whatever the day: {stderr}");
+    let store = std::path::Path::new(v["store"].as_str().unwrap());
+    assert!(store.starts_with(tmp.path()), "{store:?}");
+    let listed = postato(&["dlq", "list", "--store", store.to_str().unwrap(), "--output", "json"], None).await;
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), kinds.len(), "{listed:?}");
+}
+
+/// A line of the demo's output with what varies from run to run left out: the store's
+/// directory, and every number (counts, times, the simulator's port).
+fn invariant(line: &str) -> String {
+    let line = match line.split_once("--store=") {
+        Some((before, after)) => {
+            format!("{before}--store STORE{}", after.split_once("/demo.db").map_or(after, |(_, rest)| rest))
+        }
+        None => line.to_owned(),
+    };
+    let mut kept = String::new();
+    for (i, c) in line.char_indices() {
+        match c.is_ascii_digit() {
+            true if line[..i].ends_with(|p: char| p.is_ascii_digit()) => {}
+            true => kept.push('#'),
+            false => kept.push(c),
+        }
+    }
+    kept
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_demo_prints_what_the_readme_shows_and_its_hint_lists_the_dead_letters() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let shown = readme
+        .split("```text\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .find(|block| block.starts_with("postato demo: publishing"))
+        .expect("the README shows the demo's output");
+    let tmp = tempfile::tempdir().unwrap();
+    let output = postato_env(&["demo"], None, &[("TMPDIR", tmp.path().to_str().unwrap())]).await;
+    assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
+    let printed = String::from_utf8(output.stdout).unwrap();
+    // Every line the README shows, in its order; a run may add a dead letter of its own (a
+    // post whose every attempt met a fault: the faults fall differently in each run), and
+    // nothing else.
+    let mut expected = shown.lines().map(invariant).peekable();
+    for line in printed.lines().map(invariant) {
+        if expected.peek() == Some(&line) {
+            expected.next();
+        } else {
+            let a_dead_letter = line.starts_with("  dead-lettered (") || line.starts_with("    ");
+            assert!(a_dead_letter, "the demo printed {line:?}, which the README's sample output does not show");
+        }
+    }
+    let missing: Vec<String> = expected.collect();
+    assert!(missing.is_empty(), "the README's sample output shows lines the demo did not print: {missing:?}");
+    // The hint, run as printed, lists the dead letters the summary counts.
+    let hint = printed.lines().find_map(|line| line.trim().strip_prefix("inspect them with `")).unwrap();
+    let command: Vec<&str> = hint.trim_end_matches('`').split(' ').collect();
+    assert_eq!(command[..3], ["postato", "dlq", "list"], "{hint}");
+    let counted: usize =
+        printed.lines().find_map(|line| line.trim().strip_prefix("dead letters: ")).unwrap().parse().unwrap();
+    let listed = postato(&command[1..], None).await;
+    assert_eq!(code(&listed), 0, "{listed:?}");
+    assert_eq!(String::from_utf8_lossy(&listed.stdout).lines().count(), counted, "{listed:?}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -708,6 +774,68 @@ async fn completion_prints_a_script_for_each_shell_and_refuses_others() {
     assert!(String::from_utf8_lossy(&bash.stdout).contains("-F _postato postato"), "{bash:?}");
 }
 
+/// The README's ```sh block that contains `marker`, run as written by `sh -eu` with `postato`
+/// on the PATH, in a fresh HOME (its working directory too) and no POSTATO_* variable: its
+/// output. The block runs in a process
+/// group of its own, killed whole after 60 s or once it ends, so that a background process it
+/// left (a simulator whose `kill` never came) can neither hang the test nor outlive it.
+fn run_readme_block(marker: &str, home: &std::path::Path) -> std::process::Output {
+    use std::os::unix::process::CommandExt;
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let block = readme
+        .split("```sh\n")
+        .skip(1)
+        .map(|rest| rest.split("```").next().unwrap())
+        .find(|block| block.contains(marker))
+        .unwrap_or_else(|| panic!("the README has a block with {marker}"));
+    let bin_dir = std::path::Path::new(BIN).parent().unwrap();
+    let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
+    let mut command = std::process::Command::new("sh");
+    command.args(["-eu", "-c", block]).current_dir(home).env("HOME", home).env("PATH", path);
+    for variable in ["POSTATO_API_KEY", "POSTATO_WORKSPACE_ID", "POSTATO_BASE_URL", "POSTATO_LOG"] {
+        command.env_remove(variable);
+    }
+    command.process_group(0).stdout(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
+    let child = command.spawn().unwrap();
+    let group = child.id() as i32;
+    let (done, outcome) = std::sync::mpsc::channel();
+    std::thread::spawn(move || done.send(child.wait_with_output()));
+    let ended = outcome.recv_timeout(std::time::Duration::from_secs(60));
+    // SAFETY: a plain signal to the block's own process group.
+    unsafe { libc::kill(-group, libc::SIGKILL) };
+    let output = match ended {
+        Ok(output) => output,
+        Err(_) => outcome.recv().unwrap(),
+    };
+    output.unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_s_local_recipe_publishes_once_and_replays() {
+    let home = tempfile::tempdir().unwrap();
+    let output = run_readme_block("postato sim > sim.url", home.path());
+    assert!(output.status.success(), "{output:?}");
+    let stdout = String::from_utf8_lossy(&output.stdout);
+    let lines: Vec<&str> = stdout.lines().collect();
+    assert_eq!(lines.len(), 2, "two publishes: {stdout}");
+    assert!(lines[0].starts_with("published: post_") && !lines[0].contains("replay"), "{stdout}");
+    assert!(lines[1].ends_with("answered by the server's replay"), "{stdout}");
+    assert!(!home.path().join("sim.url").exists(), "the block cleans up after itself");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_readme_s_completion_lines_install_every_script_on_a_fresh_home() {
+    let home = tempfile::tempdir().unwrap();
+    let output = run_readme_block("postato completion bash", home.path());
+    assert!(output.status.success(), "{output:?}");
+    for script in
+        [".local/share/bash-completion/completions/postato", ".zfunc/_postato", ".config/fish/completions/postato.fish"]
+    {
+        let written = std::fs::read_to_string(home.path().join(script)).unwrap_or_default();
+        assert!(written.contains("postato"), "{script} was not written");
+    }
+}
+
 /// `postato sim` (with `flags` first) until SIGTERM: what it printed on stderr, and its exit code.
 async fn sim_stderr(flags: &[&str]) -> (String, i32) {
     use tokio::io::AsyncBufReadExt;
@@ -832,6 +960,44 @@ async fn no_color_and_a_non_empty_no_color_turn_off_every_colour() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_closed_stdout_ends_every_command_quietly_with_141() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (campaign, store) = (dir.path().join("c.jsonl"), dir.path().join("s.db"));
+    std::fs::write(&campaign, format!("{}\n{{not json\n", post_line("pipe-1", "hello"))).unwrap();
+    let store = store.to_str().unwrap();
+    let connection = connection(&sim);
+    let post = ["--business-key", "pipe-2", "--platform", "x", "--account", "a", "--content", "c"];
+    let connected = |args: &[&str]| -> Vec<String> {
+        args.iter().map(|a| a.to_string()).chain(connection.iter().cloned()).collect()
+    };
+    let owned = |args: &[&str]| -> Vec<String> { args.iter().map(|a| a.to_string()).collect() };
+    // The batch first: it leaves a dead letter for `dlq list` to print.
+    let commands = [
+        connected(&["batch", campaign.to_str().unwrap(), "--store", store, "--no-progress"]),
+        connected(&[&["publish"][..], &post].concat()),
+        connected(&[&["publish", "--output", "json"][..], &post].concat()),
+        owned(&["key", "a", "b"]),
+        owned(&["dlq", "list", "--store", store]),
+        owned(&["dlq", "list", "--store", store, "--output", "json"]),
+        owned(&["status", "--store", store]),
+        owned(&["status", "--store", store, "--output", "json"]),
+        owned(&["completion", "bash"]),
+        owned(&["sim"]),
+        owned(&["demo"]),
+        owned(&["--help"]),
+    ];
+    for args in &commands {
+        let output = postato_into_closed_pipe(&strings(args)).await;
+        let stderr = String::from_utf8_lossy(&output.stderr);
+        assert!(!stderr.contains("panicked"), "{args:?}: {stderr}");
+        assert!(matches!(code(&output), 0 | 141), "{args:?} exited {}: {stderr}", code(&output));
+        assert!(!stderr.contains("error"), "{args:?}: {stderr}");
+    }
+    assert_eq!(sim.platform_publishes_for("pipe-1"), 1, "the batch ran to its end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_store_that_cannot_be_opened_exits_1_in_every_command_and_a_blank_one_2() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
@@ -912,7 +1078,8 @@ async fn json_errors_say_the_requests_sent_and_the_wait_a_429_asked_for() {
 /// finish)", items split by `separator`, backticks and line breaks ignored.
 fn exit_codes(text: &str, separator: &str) -> Vec<(String, String)> {
     let start = text.find("Exit codes:").expect("an exit-code table") + "Exit codes:".len();
-    let end = text[start..].find("(run again to finish)").expect("its end") + start + "(run again to finish)".len();
+    let last = "a batch's results are in its store)";
+    let end = text[start..].find(last).expect("its end") + start + last.len();
     let table = text[start..end].replace('`', "").split_whitespace().collect::<Vec<_>>().join(" ");
     table
         .split(separator)
@@ -930,7 +1097,7 @@ async fn help_says_the_readme_s_exit_codes_and_the_stores_each_command_takes() {
     let codes = exit_codes(&help, "; ");
     assert_eq!(codes, exit_codes(&readme, " · "));
     let listed: Vec<&str> = codes.iter().map(|(code, _)| code.as_str()).collect();
-    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130"]);
+    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130", "141"]);
     assert_eq!(codes[1].1, "unexpected failure (such as a store that cannot be opened)");
     for command in [&["status"][..], &["dlq", "list"], &["dlq", "retry"], &["batch"], &["publish"]] {
         let help = postato(&[command, &["--help"][..]].concat(), None).await;

@@ -5,6 +5,10 @@
 
 use std::time::Duration;
 
+/// The kind of post when its caller gives none: in a campaign line, `postato publish` and
+/// every language's publish.
+pub const POST_TYPE: &str = "post";
+
 /// The production API.
 pub const BASE_URL: &str = "https://api.postato.com.br";
 

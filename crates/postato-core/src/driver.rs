@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use crate::error::{PublishError, TransportFailure};
 use crate::event::Event;
-use crate::limits::{Scope, SharedLimits};
+use crate::limits::{PacingPlace, Scope, SharedLimits};
 use crate::machine::{Action, PublishMachine, Published};
 use crate::request::Request;
 use crate::response::Response;
@@ -46,10 +46,11 @@ pub async fn drive<T: Transport, C: Clock>(
 ) -> Result<Published, PublishError> {
     let scope = machine.request().scope().clone();
     let scope = &scope;
+    let mut place = PacingPlace::default();
     loop {
         let now = clock.now();
         let action = match limits {
-            Some(limits) => machine.poll_with(now, |next| limits.admit(scope, now, next)),
+            Some(limits) => machine.poll_with(now, |next| limits.admit_in_turn(scope, now, next, &mut place)),
             None => machine.poll(now),
         };
         // An admitted send is the limits' until settled: the guard reports it abandoned if

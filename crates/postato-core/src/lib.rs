@@ -117,8 +117,8 @@ pub use key::{
     check_business_key_reuse, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint,
 };
 pub use limits::{
-    Admission, GateSnapshot, LimitsSnapshot, RateLimitGate, RetryBudget, RetryBudgetConfig, Scope, SharedLimits,
-    WhenBudgetEmpty, MAX_IDLE_SCOPES,
+    Admission, GateSnapshot, LimitsSnapshot, PacingPlace, RateLimitGate, RetryBudget, RetryBudgetConfig, Scope,
+    SharedLimits, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
 pub use policy::{Jitter, RetryPolicy};

@@ -223,10 +223,9 @@ fn serde_error(what: &str, e: &serde_json::Error) -> ValidationError {
     let message = e.to_string();
     let named = message.split('`').nth(1);
     match named {
-        Some(field) if message.starts_with("missing field") => ValidationError::new(
-            field,
-            "is missing: every post needs businessKey, platform, accountId, postType and content",
-        ),
+        Some(field) if message.starts_with("missing field") => {
+            ValidationError::new(field, "is missing: every post has one")
+        }
         Some(field) if message.starts_with("unknown field") => ValidationError::new(
             field,
             "is not a field of a post: use businessKey, platform, accountId, status, postType, content and scheduledAt",
@@ -245,7 +244,8 @@ fn serde_error(what: &str, e: &serde_json::Error) -> ValidationError {
 impl Post {
     /// Reads a post from JSON (a campaign line: the wire format plus `businessKey`). Errors
     /// name the field; an unknown status or an unreadable `scheduledAt` gets the core's own
-    /// message. A missing (or null) `status` is [`PostStatus::implied`] by `scheduledAt`.
+    /// message. A missing (or null) `status` is [`PostStatus::implied`] by `scheduledAt`, and a
+    /// missing (or null) `postType` is [`defaults::POST_TYPE`](crate::defaults::POST_TYPE).
     /// Call [`Post::validate`] for the rules.
     pub fn from_json(text: &str) -> Result<Post, ValidationError> {
         let mut value: serde_json::Value = serde_json::from_str(text).map_err(|e| {
@@ -278,6 +278,9 @@ impl Post {
         }
         if let Some(at) = fields.get("scheduledAt").and_then(|s| s.as_str()) {
             parse_timestamp(at)?;
+        }
+        if matches!(fields.get("postType"), None | Some(serde_json::Value::Null)) {
+            fields.insert("postType".into(), crate::defaults::POST_TYPE.into());
         }
         check_types(fields)?;
         serde_json::from_value(value).map_err(|e| serde_error("not a valid post", &e))

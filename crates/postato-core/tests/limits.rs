@@ -161,6 +161,87 @@ fn ratelimit_policy_headers_pace_at_the_advertised_rate() {
 }
 
 #[test]
+fn a_quota_per_window_goes_at_once_and_waits_for_the_reset_when_spent() {
+    // A server allowing 20 requests per fixed 10 s window, saying so in whole seconds.
+    const QUOTA: u64 = 20;
+    const WINDOW_MS: u64 = 10_000;
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    let mut used = std::collections::HashMap::<u64, u64>::new();
+    let (mut sent, mut refused, mut now) = (0u64, 0u64, 0u64);
+    let mut window_starts = Vec::new();
+    while now < 35_000 {
+        match limits.admit(&account(), at(now), first()) {
+            Admission::Go => {
+                sent += 1;
+                let window = now / WINDOW_MS;
+                let count = used.entry(window).or_default();
+                if *count == 0 {
+                    window_starts.push(now);
+                }
+                let reset = ((window + 1) * WINDOW_MS - now).div_ceil(1_000).to_string();
+                let response = if *count < QUOTA {
+                    *count += 1;
+                    accepted()
+                } else {
+                    refused += 1;
+                    Response::new(429, "").with_header("Retry-After", &reset)
+                };
+                let response = response
+                    .with_header("RateLimit-Policy", &format!("{QUOTA};w=10"))
+                    .with_header("RateLimit-Remaining", &(QUOTA - *count).to_string())
+                    .with_header("RateLimit-Reset", &reset);
+                limits.on_response(&account(), at(now + 1), at(now), &response);
+                now += 1;
+            }
+            Admission::WaitUntil { until, .. } => now = until.as_millis() - T0.as_millis(),
+            Admission::Refuse => unreachable!(),
+        }
+    }
+    assert_eq!(refused, 0, "the quota is never overrun");
+    assert_eq!(sent, 4 * QUOTA, "every window's quota is used: {window_starts:?}");
+    // Whole seconds: each window is entered within a second of its start.
+    for (k, start) in window_starts.iter().enumerate() {
+        assert!((k as u64 * WINDOW_MS..k as u64 * WINDOW_MS + 1_000).contains(start), "{window_starts:?}");
+    }
+}
+
+#[test]
+fn sends_waiting_for_a_pace_go_in_the_order_they_began_waiting() {
+    // 64 publishes ask in turn on a pace of 2 a second (an advertised quota); then each asks
+    // again when told, the last always first. In turn, the k-th to ask goes k-th and the last
+    // within about 32 s; served by whoever asks first when a token comes, the first would go
+    // last, past any max_retry_after.
+    let limits = SharedLimits::new(RetryBudgetConfig::default());
+    limits.admit(&account(), T0, first());
+    let advertised =
+        accepted().with_header("RateLimit-Policy", "2;w=1;burst=1").with_header("RateLimit-Remaining", "0");
+    limits.on_response(&account(), T0, T0, &advertised);
+    let mut places = vec![PacingPlace::default(); 64];
+    let mut asks_at = vec![0u64; 64];
+    let mut went = Vec::new();
+    let mut now = 0;
+    while went.len() < 64 {
+        let mut ready: Vec<usize> = (0..64).filter(|i| !went.contains(i) && asks_at[*i] <= now).collect();
+        if now > 0 {
+            ready.reverse();
+        }
+        for i in ready {
+            match limits.admit_in_turn(&account(), at(now), first(), &mut places[i]) {
+                Admission::Go => {
+                    limits.on_response(&account(), at(now), at(now), &accepted());
+                    went.push(i);
+                }
+                Admission::WaitUntil { until, .. } => asks_at[i] = until.as_millis() - T0.as_millis(),
+                Admission::Refuse => unreachable!(),
+            }
+        }
+        now = asks_at.iter().enumerate().filter(|(i, _)| !went.contains(i)).map(|(_, t)| *t).min().unwrap_or(now);
+    }
+    assert_eq!(went, (0..64).collect::<Vec<_>>(), "served in the order they began waiting");
+    assert!(now <= 34_000, "the last went at {now} ms");
+}
+
+#[test]
 fn absurd_policies_never_pace_to_hours() {
     for policy in ["1;w=100000000", "1e-9;w=1", "NaN;w=1", "inf;w=1"] {
         let limits = SharedLimits::new(RetryBudgetConfig::default());

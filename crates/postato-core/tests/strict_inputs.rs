@@ -130,6 +130,16 @@ fn each_case_of_the_issue_is_refused_by_name_or_means_what_it_says() {
     assert_eq!(parse(scheduled.clone()).unwrap().status, PostStatus::Scheduled);
     scheduled["status"] = "publish".into();
     assert_eq!(parse(scheduled).unwrap_err().field, "scheduledAt");
+    // A post without a postType (or a null one) is a `post`, as `postato publish` and every
+    // language's publish default it.
+    let mut untyped = base();
+    untyped.as_object_mut().unwrap().remove("postType");
+    assert_eq!(parse(untyped.clone()).unwrap().post_type, postato_core::defaults::POST_TYPE);
+    untyped["postType"] = Value::Null;
+    assert_eq!(parse(untyped).unwrap().post_type, postato_core::defaults::POST_TYPE);
+    let mut unplatformed = base();
+    unplatformed.as_object_mut().unwrap().remove("platform");
+    assert_eq!(parse(unplatformed).unwrap_err().to_string(), "invalid post: platform: is missing: every post has one");
     // 10. Unknown fields are refused by name.
     for unknown in ["scheduled_at", "postype"] {
         let mut post = base();

@@ -74,7 +74,7 @@ pub(crate) async fn publish(
                     s.refund_account(account, now);
                 }
                 let retry_after = [("Retry-After".to_owned(), verdict.retry_after_secs.to_string())];
-                return Reply::error(429, "rate_limited", "too many requests: wait Retry-After seconds", None)
+                return Reply::rate_limited_in_scope("workspace", "too many requests: wait Retry-After seconds")
                     .with_headers(&verdict.headers)
                     .with_headers(&retry_after);
             }

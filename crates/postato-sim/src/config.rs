@@ -25,7 +25,8 @@ pub struct SimConfig {
     pub rate_limit: Option<RateLimitConfig>,
     /// Whether the rate limits (the workspace's and the accounts') advertise themselves with
     /// `RateLimit-*` headers (default true); false makes bare limiters that say only
-    /// `Retry-After` on their 429s (an account's names its scope in the body).
+    /// `Retry-After` on their 429s (each 429 still names its scope, `account` or `workspace`,
+    /// in the body's `error.scope`, as docs/openapi.json says).
     pub rate_limit_headers: bool,
     /// A token bucket per account (the post's `platform/accountId`), beside the workspace's.
     pub account_rate_limit: Option<RateLimitConfig>,

@@ -22,6 +22,8 @@ mod accounts;
 mod admin;
 mod api;
 mod config;
+#[cfg(feature = "governed")]
+pub mod governed;
 pub mod kit;
 mod reply;
 mod script;

@@ -31,7 +31,7 @@ impl Reply {
 
     /// A 429 that names the scope of the limit that refused it (`error.scope`).
     pub fn rate_limited_in_scope(scope: &str, message: &str) -> Reply {
-        Reply::json(429, &json!({"error": {"code": "rate_limited", "message": message, "scope": scope}}))
+        Reply::json(429, &json!({"error": {"code": "rate_limited", "message": message, "field": null, "scope": scope}}))
     }
 
     pub fn with_headers(mut self, extra: &[(String, String)]) -> Reply {

@@ -226,6 +226,25 @@ async fn a_rate_limit_answers_429_with_retry_after_and_ratelimit_headers() {
     assert_eq!(sim.stats().rate_limited, 1);
 }
 
+#[tokio::test]
+async fn a_bare_429_still_names_its_scope_in_the_body() {
+    let config = SimConfig {
+        rate_limit: Some(RateLimitConfig { rate_per_second: 0.5, burst: 1 }),
+        rate_limit_headers: false,
+        ..SimConfig::default()
+    };
+    let sim = Simulator::start(config).await.unwrap();
+    assert_eq!(post(&sim, "a", &body("x")).await.status(), 202);
+    let limited = post(&sim, "b", &body("x")).await;
+    assert_eq!((limited.status().as_u16(), header(&limited, "ratelimit-scope")), (429, None), "no RateLimit-* headers");
+    assert!(header(&limited, "retry-after").is_some());
+    let error: Value = limited.json().await.unwrap();
+    assert_eq!(
+        (error["error"]["code"].as_str(), error["error"]["scope"].as_str()),
+        (Some("rate_limited"), Some("workspace"))
+    );
+}
+
 fn body_for(account: &str) -> Value {
     json!({"platform": "x", "accountId": account, "status": "publish", "postType": "post", "content": "c"})
 }

@@ -1,5 +1,6 @@
 //! Limits where the API puts them, through the real client over HTTP: one account out of
 //! quota never stalls another account's posts, and costs one request, not one per post.
+use futures_util::StreamExt;
 use postato::*;
 use postato_sim::ScriptAction;
 
@@ -72,4 +73,29 @@ async fn a_limit_the_simulator_names_as_the_workspaces_paces_every_account_throu
     assert!(workspace.pacing_rate.is_some_and(|rate| rate < 50.0), "{workspace:?}");
     let account = client.scope_snapshot(&Scope::new("x", "acc_1")).unwrap();
     assert_eq!(account.pacing_rate, None, "the account paces by nothing of its own");
+}
+
+/// The learned rate against a limiter we did not write (governor's GCRA, 100/s with a burst of
+/// 10, bare 429s with `Retry-After: 1`): every post published once, and few of the requests
+/// refused. The bound is loose (the benchmark harness measures the figures, row 8d): the
+/// cookbook's loop has 85 % of its requests refused there, and a client that learned nothing
+/// would have most of them refused too.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_learned_rate_holds_against_a_limiter_that_is_not_ours() {
+    let server = postato_sim::governed::GovernedServer::start(100, 10).await.unwrap();
+    let client = Client::builder()
+        .api_key("sk_test_governor")
+        .workspace_id("ws_governed")
+        .base_url(server.base_url())
+        .build()
+        .unwrap();
+    let posts: Vec<Post> = (0..300).map(|i| post_through("acc_1", &format!("governed-{i}"))).collect();
+    let publishes = futures_util::stream::iter(posts.iter().map(|post| client.publish(post)))
+        .buffer_unordered(64)
+        .collect::<Vec<_>>()
+        .await;
+    assert!(publishes.iter().all(Result::is_ok), "{:?}", publishes.iter().find(|r| r.is_err()));
+    let counts = server.counts();
+    assert_eq!(counts.requests() - counts.refused(), 300, "each post accepted once");
+    assert!(counts.share_429() <= 0.25, "{} of {} requests refused", counts.refused(), counts.requests());
 }

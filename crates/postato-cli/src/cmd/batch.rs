@@ -21,7 +21,7 @@ pub struct BatchArgs {
     pub concurrency: u32,
     /// The result store: a SQLite file (created if new), or a PostgreSQL URL (postgres://…)
     /// shared by many workers
-    #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
+    #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
     pub store: String,
     /// How long a worker's claim on a post lasts before another worker may take it over
     /// (renewed while publishing), in ms (100 to 3600000)
@@ -128,7 +128,12 @@ pub async fn run(args: &BatchArgs) -> u8 {
         .key_retention(args.key_retention_hours.0);
     let reopenable = args.campaign != "-";
     match runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait).await {
-        Ok(summary) => {
+        Ok(mut summary) => {
+            let store = args::store_flag(&args.store);
+            summary.dead_letter_hint = Some(format!(
+                "inspect them with `postato dlq list{store}`, requeue with `postato dlq retry{store}` (and the same \
+                 connection settings)"
+            ));
             summary.print(args.output);
             summary.exit_code()
         }

@@ -3,7 +3,6 @@
 
 use clap::Args;
 use clap_complete::Shell;
-use std::io::Write;
 
 use crate::exit;
 
@@ -22,12 +21,6 @@ pub fn run(args: &CompletionArgs, mut command: clap::Command) -> u8 {
     // reader that stops early (`| head`) is no reason to.
     let mut script = Vec::new();
     clap_complete::generate(args.shell, &mut command, "postato", &mut script);
-    match std::io::stdout().lock().write_all(&script) {
-        Ok(()) => exit::SUCCESS,
-        Err(e) if e.kind() == std::io::ErrorKind::BrokenPipe => exit::SUCCESS,
-        Err(e) => {
-            eprintln!("error: cannot write the completion script: {e}");
-            exit::FAILURE
-        }
-    }
+    crate::terminal::print_out(format_args!("{}", String::from_utf8_lossy(&script)));
+    exit::SUCCESS
 }

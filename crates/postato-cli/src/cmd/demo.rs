@@ -1,12 +1,14 @@
 //! `postato demo`: the main job on an embedded default. It starts the simulator in-process
-//! with faults on, publishes the bundled sample campaign through a Publisher into a temporary
-//! SQLite store, and verifies against the simulator's ground truth that every post was
-//! published exactly once or dead-lettered with its reason.
+//! with faults on, publishes the bundled sample campaign (its schedule moved to the days after
+//! the run) through a Publisher into a new SQLite store that it keeps and names, and verifies
+//! against the simulator's ground truth that every post was published exactly once or
+//! dead-lettered with its reason.
 
+use chrono::{DateTime, Days, SecondsFormat, Utc};
 use clap::Args;
 use postato::{Client, Jitter, Publisher, ResultStore, SqliteStore};
 use postato_sim::{FaultRates, ScriptAction, SimConfig, Simulator};
-use serde_json::json;
+use serde_json::{json, Value};
 use std::collections::BTreeMap;
 use std::sync::Arc;
 use std::time::Duration;
@@ -17,6 +19,36 @@ use crate::{campaign, exit, report};
 
 /// The bundled sample campaign: a few hundred posts across platforms, a few deliberately bad.
 pub const SAMPLE_CAMPAIGN: &str = include_str!("../../campaign.jsonl");
+
+/// The sample campaign with its schedule moved to begin the day after `now`, at the same times
+/// of day and the same spacing: whatever day the demo runs, no post is scheduled in the past.
+/// Lines without a schedule time (and the deliberately bad ones) are left as they are.
+fn sample_campaign(now: DateTime<Utc>) -> String {
+    let scheduled = |line: &str| -> Option<(serde_json::Map<String, Value>, DateTime<Utc>)> {
+        let Ok(Value::Object(fields)) = serde_json::from_str::<Value>(line) else { return None };
+        let at = DateTime::parse_from_rfc3339(fields.get("scheduledAt")?.as_str()?).ok()?.with_timezone(&Utc);
+        Some((fields, at))
+    };
+    let lines = SAMPLE_CAMPAIGN.lines();
+    let Some(first) = lines.clone().filter_map(|line| scheduled(line).map(|(_, at)| at)).min() else {
+        return SAMPLE_CAMPAIGN.to_owned();
+    };
+    let tomorrow = now.date_naive() + Days::new(1);
+    let shift = tomorrow.signed_duration_since(first.date_naive());
+    let mut text = String::with_capacity(SAMPLE_CAMPAIGN.len());
+    for line in lines {
+        match scheduled(line) {
+            Some((mut fields, at)) => {
+                let moved = (at + shift).to_rfc3339_opts(SecondsFormat::Millis, true);
+                fields.insert("scheduledAt".into(), moved.into());
+                text.push_str(&Value::Object(fields).to_string());
+            }
+            None => text.push_str(line),
+        }
+        text.push('\n');
+    }
+    text
+}
 
 /// A post in the sample whose account the simulator reports as suspended (a permanent error).
 const SUSPENDED: &str = "campaign-dec-03-07-instagram";
@@ -39,7 +71,7 @@ pub async fn run(args: &DemoArgs) -> u8 {
     match demo(args).await {
         Ok(code) => code,
         Err(message) => {
-            eprintln!("demo failed: {message}");
+            errln!("demo failed: {message}");
             exit::FAILURE
         }
     }
@@ -80,21 +112,34 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         .max_attempts(6)
         .build()
         .map_err(|e| e.to_string())?;
-    let dir = tempfile::tempdir().map_err(|e| format!("cannot create a temporary directory: {e}"))?;
-    let store = Arc::new(SqliteStore::open(dir.path().join("demo.db")).map_err(|e| e.to_string())?);
-    let publisher = Publisher::with_shared_store(client, Arc::clone(&store) as Arc<dyn ResultStore>);
-    let lines = SAMPLE_CAMPAIGN.lines().filter(|l| !l.trim().is_empty()).count() as u64;
+    let campaign_text = sample_campaign(std::time::SystemTime::now().into());
+    let lines = campaign_text.lines().filter(|l| !l.trim().is_empty()).count() as u64;
     if args.output == Output::Text {
-        println!(
+        outln!(
             "postato demo: publishing {lines} posts through a simulator at {} that fails on purpose",
             sim.base_url()
         );
-        println!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
+        outln!("  faults: 10% 5xx, 5% 429, 2% resets, 5% drops after commit, 3% slow commits (1.5 s, past the 1 s timeout)");
     }
-    let open = || Ok(Box::new(campaign::read(SAMPLE_CAMPAIGN.as_bytes(), campaign::Source::File)) as runner::Lines);
-    let summary =
+    // A new store each run (a store from another run would answer for posts this simulator
+    // never saw), kept afterwards so that its dead letters can be listed as the summary says.
+    let dir = tempfile::Builder::new()
+        .prefix("postato-demo-")
+        .tempdir()
+        .map_err(|e| format!("cannot create a directory for the demo's store: {e}"))?
+        .keep();
+    let store_path = dir.join("demo.db");
+    let store = Arc::new(SqliteStore::open(&store_path).map_err(|e| e.to_string())?);
+    let publisher = Publisher::with_shared_store(client, Arc::clone(&store) as Arc<dyn ResultStore>);
+    let text = campaign_text.clone();
+    let open = move || {
+        Ok(Box::new(campaign::read(std::io::Cursor::new(text.clone()), campaign::Source::File)) as runner::Lines)
+    };
+    let mut summary =
         runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }, true)
             .await?;
+    let store_flag = crate::args::store_flag(&store_path.to_string_lossy());
+    summary.dead_letter_hint = Some(format!("inspect them with `postato dlq list{store_flag}`"));
     if args.output == Output::Text {
         summary.print(Output::Text);
     }
@@ -105,7 +150,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let letters = store.dead_letters(None, usize::MAX).await.map_err(|e| e.to_string())?;
     let dead: BTreeMap<&str, &postato::DeadLetter> = letters.iter().map(|l| (l.business_key.as_str(), l)).collect();
     let (mut published, mut exactly_once, mut lost) = (0u64, 0u64, Vec::new());
-    for item in campaign::read(SAMPLE_CAMPAIGN.as_bytes(), campaign::Source::File) {
+    for item in campaign::read(campaign_text.as_bytes(), campaign::Source::File) {
         let item = item.map_err(|e| e.to_string())?;
         let key = match &item.post {
             Ok(post) if !post.business_key.is_empty() => post.business_key.clone(),
@@ -126,7 +171,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let duplicates = stats.duplicate_keys.len();
     let ok = duplicates == 0 && lost.is_empty() && exactly_once == published && !summary.interrupted;
     match args.output {
-        Output::Json => println!(
+        Output::Json => outln!(
             "{}",
             json!({
                 "ok": ok,
@@ -141,29 +186,32 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
                 "faultsInjected": stats.faults_injected,
                 "replays": stats.replays,
                 "platformPublishes": stats.platform_publishes,
+                "store": store_path.to_string_lossy(),
             })
         ),
         Output::Text => {
-            println!();
-            println!("verification against the simulator's ground truth:");
-            println!(
+            outln!();
+            outln!("verification against the simulator's ground truth:");
+            outln!(
                 "  requests: {}, faults injected: {}, replays: {}",
-                stats.requests, stats.faults_injected, stats.replays
+                stats.requests,
+                stats.faults_injected,
+                stats.replays
             );
-            println!(
+            outln!(
                 "  posts published: {published}; platform publishes per key: {exactly_once} of {published} exactly 1"
             );
-            println!("  duplicates: {duplicates}");
-            println!(
+            outln!("  duplicates: {duplicates}");
+            outln!(
                 "  lost: {}{}",
                 lost.len(),
                 if lost.is_empty() { String::new() } else { format!(" ({})", lost.join(", ")) }
             );
-            println!("  dead letters: {}", letters.len());
+            outln!("  dead letters: {}", letters.len());
             for letter in &letters {
-                println!("    {}", report::dead_letter(letter));
+                outln!("    {}", report::dead_letter(letter));
             }
-            println!(
+            outln!(
                 "{}",
                 if ok { "OK: every post published exactly once or dead-lettered with its reason" } else { "FAILED" }
             );

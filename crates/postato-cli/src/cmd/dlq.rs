@@ -23,7 +23,7 @@ pub enum DlqCommand {
     List {
         /// The result store: a SQLite file (an existing one: never created here), or a
         /// PostgreSQL URL (postgres://…)
-        #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
+        #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
         store: String,
         /// At most this many (1 or more)
         #[arg(long, default_value_t = 1000, value_parser = limit, allow_negative_numbers = true)]
@@ -39,7 +39,7 @@ pub enum DlqCommand {
         keys: Vec<String>,
         /// The result store: a SQLite file (an existing one: never created here), or a
         /// PostgreSQL URL (postgres://…)
-        #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
+        #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
         store: String,
         /// Publishes at once (1 to 1024)
         #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
@@ -88,12 +88,12 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 Ok(letters) => {
                     for letter in &letters {
                         match output {
-                            Output::Json => println!("{}", serde_json::to_string(letter).unwrap_or_default()),
-                            Output::Text => println!("{}", report::dead_letter(letter)),
+                            Output::Json => outln!("{}", serde_json::to_string(letter).unwrap_or_default()),
+                            Output::Text => outln!("{}", report::dead_letter(letter)),
                         }
                     }
                     if *output == Output::Text && letters.is_empty() {
-                        println!("no dead letters");
+                        outln!("no dead letters");
                     }
                     exit::SUCCESS
                 }
@@ -105,6 +105,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
         }
         DlqCommand::Retry { keys, store, concurrency, force, key_retention_hours, output, connection } => {
             let key_retention = key_retention_hours.0;
+            let store_location = store.as_str();
             let client = match connection.client() {
                 Ok(client) => client,
                 Err(error) => {
@@ -112,7 +113,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     return exit::for_kind(error.kind());
                 }
             };
-            let store = match open_store(store, 4, StoreUse::Existing).await {
+            let store = match open_store(store_location, 4, StoreUse::Existing).await {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);
@@ -137,14 +138,14 @@ pub async fn run(args: &DlqArgs) -> u8 {
                         line: letter.line.unwrap_or(0),
                         post: parse_line(letter.line.unwrap_or(0), payload),
                     }),
-                    None => eprintln!(
+                    None => errln!(
                         "skipping {}: its line could not be read; fix the campaign and run `postato batch` again",
                         letter.business_key
                     ),
                 }
             }
             if !unknown.is_empty() && !*force {
-                eprintln!(
+                errln!(
                     "{} dead letter(s) are outcome_unknown: they stay dead-lettered until you check that those \
                      posts do not exist and run again with --force (and --key for each one you checked)",
                     unknown.len()
@@ -166,7 +167,11 @@ pub async fn run(args: &DlqArgs) -> u8 {
             )
             .await
             {
-                Ok(summary) => {
+                Ok(mut summary) => {
+                    let store = args::store_flag(store_location);
+                    summary.dead_letter_hint = Some(format!(
+                        "inspect them with `postato dlq list{store}`, requeue with `postato dlq retry{store}`"
+                    ));
                     summary.print(*output);
                     summary.exit_code()
                 }

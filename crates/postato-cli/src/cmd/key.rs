@@ -13,11 +13,11 @@ pub struct KeyArgs {
 pub fn run(args: &KeyArgs) -> u8 {
     // Every key is checked before any is printed, so that a script never reads half a list.
     if let Some(error) = args.business_keys.iter().find_map(|key| postato::checked_idempotency_key(key).err()) {
-        eprintln!("error (invalid_input): {}", crate::report::without_kind("invalid_input", &error.to_string()));
+        errln!("error (invalid_input): {}", crate::report::without_kind("invalid_input", &error.to_string()));
         return crate::exit::INVALID_INPUT;
     }
     for key in &args.business_keys {
-        println!("{}", postato::idempotency_key(key));
+        outln!("{}", postato::idempotency_key(key));
     }
     crate::exit::SUCCESS
 }

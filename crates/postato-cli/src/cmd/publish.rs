@@ -22,7 +22,7 @@ pub struct PublishArgs {
     #[arg(long)]
     pub status: Option<String>,
     /// The kind of post
-    #[arg(long, default_value = "post")]
+    #[arg(long, default_value = postato::postato_core::defaults::POST_TYPE)]
     pub post_type: String,
     /// The text to publish
     #[arg(long, conflicts_with = "content_json")]
@@ -146,7 +146,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
             };
             Publisher::with_shared_store(client, store).publish(&post).await.map(|report| {
                 if let Some(error) = &report.store_error {
-                    eprintln!("warning: published, but the store could not record it: {error}");
+                    errln!("warning: published, but the store could not record it: {error}");
                 }
                 (report.published, report.from_store)
             })

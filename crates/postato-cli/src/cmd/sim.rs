@@ -2,7 +2,6 @@
 
 use clap::Args;
 use postato_sim::{FaultRates, QuotaConfig, RateLimitConfig, SimConfig, Simulator, DEFAULT_API_KEY};
-use std::io::Write;
 use std::time::Duration;
 
 use crate::exit;
@@ -121,22 +120,21 @@ pub async fn run(args: &SimArgs) -> u8 {
     };
     for (flag, rate) in [("--rate-limit", args.rate_limit), ("--account-rate", args.account_rate)] {
         if let Some(rate) = rate.filter(|r| !(*r > 0.0 && r.is_finite())) {
-            eprintln!("error: {flag} {rate} must be a positive number of requests per second");
+            errln!("error: {flag} {rate} must be a positive number of requests per second");
             return exit::INVALID_INPUT;
         }
     }
     let sim = match Simulator::start(config).await {
         Ok(sim) => sim,
         Err(e) => {
-            eprintln!("error: {e}");
+            errln!("error: {e}");
             return exit::INVALID_INPUT;
         }
     };
     // Listening before the URL is out: a caller that stops the simulator as soon as it reads
     // the URL stops it cleanly, never by the signal's default action.
     let shutdown = shutdown_signal();
-    println!("{}", sim.base_url());
-    let _ = std::io::stdout().flush();
+    outln!("{}", sim.base_url());
     crate::terminal::info(&format!(
         "postato simulator listening on {} (admin API under /_sim/); Ctrl-C stops it",
         sim.base_url()

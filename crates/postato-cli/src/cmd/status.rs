@@ -13,7 +13,7 @@ use crate::{exit, report};
 pub struct StatusArgs {
     /// The result store: a SQLite file (an existing one: never created here), or a PostgreSQL
     /// URL (postgres://…)
-    #[arg(long, default_value = "postato.db", value_parser = args::store_location)]
+    #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
     pub store: String,
     /// text or json
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -28,7 +28,7 @@ pub async fn run(args: &StatusArgs) -> u8 {
     match counts {
         Ok(counts) => {
             match args.output {
-                Output::Json => println!(
+                Output::Json => outln!(
                     "{}",
                     json!({
                         "ok": true,
@@ -41,15 +41,18 @@ pub async fn run(args: &StatusArgs) -> u8 {
                     })
                 ),
                 Output::Text => {
-                    println!(
+                    outln!(
                         "{}: {} published, {} dead-lettered, {} deferred",
-                        args.store, counts.published, counts.dead_letters, counts.deferred
+                        args::store_name(&args.store),
+                        counts.published,
+                        counts.dead_letters,
+                        counts.deferred
                     );
                     for (kind, n) in &counts.dead_letters_by_kind {
-                        println!("  dead-lettered ({kind}): {n}");
+                        outln!("  dead-lettered ({kind}): {n}");
                     }
                     if let (Some(next), Some(until)) = (counts.next_due_ms, counts.deferred_until_ms) {
-                        println!(
+                        outln!(
                             "  deferred: next due {}, last {}",
                             Timestamp::from_millis(next).to_rfc3339(),
                             Timestamp::from_millis(until).to_rfc3339()

@@ -45,7 +45,7 @@ impl Reporter {
             tokio::spawn(async move {
                 loop {
                     tokio::time::sleep(Duration::from_secs(2)).await;
-                    eprintln!("progress: {}", tally.progress_line(started));
+                    errln!("progress: {}", tally.progress_line(started));
                 }
             })
         };

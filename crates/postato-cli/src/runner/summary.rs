@@ -31,6 +31,9 @@ pub struct Summary {
     pub deferred_until: Option<Timestamp>,
     /// Whether Ctrl-C stopped the run before the end.
     pub interrupted: bool,
+    /// What to run to see (and requeue) the run's dead letters, as the command that ran must
+    /// say it: printed under them.
+    pub dead_letter_hint: Option<String>,
     /// How long it took.
     pub elapsed: Duration,
 }
@@ -66,7 +69,7 @@ impl Summary {
     pub fn print(&self, output: Output) {
         let rate = self.total as f64 / self.elapsed.as_secs_f64().max(1e-3);
         match output {
-            Output::Json => println!(
+            Output::Json => outln!(
                 "{}",
                 json!({
                     "ok": self.exit_code() == exit::SUCCESS,
@@ -84,7 +87,7 @@ impl Summary {
                 })
             ),
             Output::Text => {
-                println!(
+                outln!(
                     "{} posts in {:.1} s ({rate:.0}/s): {} published, {} already published, {} dead-lettered, {} deferred",
                     self.total,
                     self.elapsed.as_secs_f64(),
@@ -94,30 +97,30 @@ impl Summary {
                     self.deferred
                 );
                 if let Some(until) = self.deferred_until {
-                    println!(
+                    outln!(
                         "  deferred until {} at the latest (rate limited): run the same command again after then to \
                          publish them, or with --wait (nothing is sent for them before their time)",
                         until.to_rfc3339()
                     );
                 }
                 for (kind, n) in &self.dead_lettered {
-                    println!("  dead-lettered ({kind}): {n}");
+                    outln!("  dead-lettered ({kind}): {n}");
                 }
-                if self.dead_total() > 0 {
-                    println!("  inspect them with `postato dlq list`, requeue with `postato dlq retry`");
+                if let Some(hint) = self.dead_letter_hint.as_ref().filter(|_| self.dead_total() > 0) {
+                    outln!("  {hint}");
                 }
                 if self.store_errors > 0 {
-                    println!(
+                    outln!(
                         "  {} published posts could not be recorded: run the same command again to record them \
                          (nothing is published twice)",
                         self.store_errors
                     );
                 }
                 if self.failed > 0 {
-                    println!("  {} posts failed inside postato (see the log); running again is safe", self.failed);
+                    outln!("  {} posts failed inside postato (see the log); running again is safe", self.failed);
                 }
                 if self.interrupted {
-                    println!("  interrupted: run the same command again to finish (nothing is published twice)");
+                    outln!("  interrupted: run the same command again to finish (nothing is published twice)");
                 }
             }
         }

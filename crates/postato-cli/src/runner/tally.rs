@@ -93,6 +93,7 @@ impl Tally {
             deferred_until: deferred.iter().max().copied(),
             interrupted,
             elapsed,
+            dead_letter_hint: None,
         }
     }
 }

@@ -17,6 +17,36 @@ const COLOUR_VARIABLES: [&str; 4] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "
 
 /// Runs `postato` as [`postato`] does, with `env` set and no colour variable inherited.
 pub async fn postato_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
+    let mut command = command(args, env);
+    command.stdout(std::process::Stdio::piped());
+    let mut child = command.spawn().expect("postato runs");
+    if let Some(input) = stdin {
+        use tokio::io::AsyncWriteExt;
+        child.stdin.take().unwrap().write_all(input.as_bytes()).await.unwrap();
+    }
+    drop(child.stdin.take());
+    child.wait_with_output().await.unwrap()
+}
+
+/// Runs `postato` as [`postato`] does, its stdout a pipe whose reader is already gone (as
+/// `postato … | head -1` is once `head` has its line): every write to it fails.
+pub async fn postato_into_closed_pipe(args: &[&str]) -> Output {
+    use std::os::fd::{FromRawFd, OwnedFd};
+    let mut fds = [0; 2];
+    // SAFETY: `pipe` fills both descriptors; each is owned once, the reader closed at once.
+    let writer = unsafe {
+        assert_eq!(libc::pipe(fds.as_mut_ptr()), 0, "a pipe");
+        drop(OwnedFd::from_raw_fd(fds[0]));
+        OwnedFd::from_raw_fd(fds[1])
+    };
+    let mut command = command(args, &[]);
+    command.stdout(std::process::Stdio::from(writer));
+    command.spawn().expect("postato runs").wait_with_output().await.unwrap()
+}
+
+/// `postato` with `args` and `env`, no POSTATO_* or colour variable inherited, stdin and
+/// stderr piped.
+fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BIN);
     command
         .args(args)
@@ -28,17 +58,8 @@ pub async fn postato_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)
         command.env_remove(variable);
     }
     command.envs(env.iter().copied());
+    command.stdin(std::process::Stdio::piped()).stderr(std::process::Stdio::piped());
     command
-        .stdin(std::process::Stdio::piped())
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped());
-    let mut child = command.spawn().expect("postato runs");
-    if let Some(input) = stdin {
-        use tokio::io::AsyncWriteExt;
-        child.stdin.take().unwrap().write_all(input.as_bytes()).await.unwrap();
-    }
-    drop(child.stdin.take());
-    child.wait_with_output().await.unwrap()
 }
 
 /// The connection flags for `sim`, with fast-forwarded waits.

@@ -22,7 +22,7 @@
 
 use std::time::Duration;
 
-use super::pacer::{TokenBucket, MAX_RATE_PER_SECOND};
+use super::pacer::{Place, TokenBucket, MAX_RATE_PER_SECOND};
 use crate::time::Timestamp;
 
 /// The answers whose 429 share decides whether the server throttles.
@@ -177,8 +177,9 @@ impl AdaptiveRate {
         .map(|rate| rate.clamp(MIN_RATE, MAX_RATE_PER_SECOND))
     }
 
-    /// May a request go at `now`? `None` takes a token; `Some(t)`: ask again at `t`.
-    pub fn admit(&mut self, now: Timestamp) -> Option<Timestamp> {
+    /// May a request go at `now`? `None` takes a token; `Some(t)`: ask again at `t`. With
+    /// `place`, the request keeps its place in the queue (see `TokenBucket::take`).
+    pub fn admit(&mut self, now: Timestamp, place: Option<&mut Place>) -> Option<Timestamp> {
         let rate = self.rate(now)?;
         if rate >= MAX_RATE_PER_SECOND {
             // A slow start that ran this far was started by noise: stop pacing.
@@ -187,9 +188,9 @@ impl AdaptiveRate {
             return None;
         }
         let capacity = (rate * BURST_SECONDS).max(MIN_BURST);
-        let bucket = self.bucket.get_or_insert_with(|| TokenBucket::new(rate, capacity, 1.0, now));
+        let bucket = self.bucket.get_or_insert_with(|| TokenBucket::new(rate, capacity, 1.0, now).learned());
         bucket.set_rate(now, rate, capacity);
-        bucket.take(now)
+        bucket.take(now, place)
     }
 
     /// Returns the token [`AdaptiveRate::admit`] took for a send that did not happen.
@@ -333,7 +334,7 @@ mod tests {
         let (mut tokens, mut throttles) = (burst, 0);
         for ms in from..from + millis {
             tokens = (tokens + server_rate / 1000.0).min(burst);
-            while rate.admit(at(ms)).is_none() {
+            while rate.admit(at(ms), None).is_none() {
                 if tokens >= 1.0 {
                     tokens -= 1.0;
                     rate.on_success(at(ms));
@@ -372,7 +373,7 @@ mod tests {
             rate.on_throttle(at(0), at(0), at(0));
         }
         assert!(rate.is_pacing());
-        assert_eq!(rate.admit(at(10_000)), None);
+        assert_eq!(rate.admit(at(10_000), None), None);
         assert!(!rate.is_pacing());
     }
 }

@@ -6,7 +6,7 @@
 use std::time::Duration;
 
 use super::adaptive::AdaptiveRate;
-use super::pacer::{parse_policy, TokenBucket};
+use super::pacer::{parse_policy, Place, TokenBucket};
 use super::Admission;
 use crate::event::WaitReason;
 use crate::response::Response;
@@ -105,9 +105,12 @@ pub struct GateSnapshot {
 ///   more go beside it, so the others follow spread, never all at once (a probe that has not
 ///   answered within 2 s stops holding them).
 /// - **Pacing.** `RateLimit-Policy: <quota>;w=<seconds>[;burst=<n>]` with
-///   `RateLimit-Remaining` paces at 97 % of the advertised rate (policies slower than one
-///   request an hour, or unreadable, are ignored). Without a policy the gate learns a rate
-///   from 429s (see `limits/adaptive.rs`).
+///   `RateLimit-Remaining` paces at 97 % of the advertised rate, and lets go at once as many
+///   requests as the latest answer says are left (policies slower than one request an hour,
+///   or unreadable, are ignored). A quota per window (no `burst`) spent to 0 holds until its
+///   `RateLimit-Reset`. Without a policy the gate learns a rate from 429s (see
+///   `limits/adaptive.rs`). Requests waiting for the pace go in the order they began waiting
+///   (with [`SharedLimits::admit_in_turn`](super::SharedLimits::admit_in_turn)).
 ///
 /// The gate bounds nothing by itself: a publish ends `rate_limited` rather than wait on it
 /// longer than its policy's `max_retry_after` (see `PublishMachine::poll_with`).
@@ -119,6 +122,8 @@ pub struct RateLimitGate {
     adaptive: AdaptiveRate,
     default_retry_after: Duration,
     in_flight: u32,
+    /// When the latest request whose answer set the policy's count of what is left was sent.
+    counted_up_to: Timestamp,
     /// The window as it was before the last `Go`: [`RateLimitGate::revoke`] puts it back, so
     /// an ask another gate refused starts no patience clock here.
     window_before_admit: SendWindow,
@@ -140,6 +145,7 @@ impl RateLimitGate {
             adaptive: AdaptiveRate::default(),
             default_retry_after,
             in_flight: 0,
+            counted_up_to: Timestamp::EPOCH,
             window_before_admit: SendWindow::probe_from(Timestamp::EPOCH),
         }
     }
@@ -157,6 +163,12 @@ impl RateLimitGate {
     /// [`on_response`](Self::on_response), [`on_transport_failure`](Self::on_transport_failure)
     /// or [`on_abandoned`](Self::on_abandoned).
     pub fn admit(&mut self, now: Timestamp) -> Admission {
+        self.admit_in_turn(now, None)
+    }
+
+    /// As [`admit`](Self::admit), the request keeping `place` in the pacing queue between
+    /// asks: waiting for the pace, it is served in the order it began waiting.
+    pub(crate) fn admit_in_turn(&mut self, now: Timestamp, place: Option<&mut Place>) -> Admission {
         let wait = |until, reason| Admission::WaitUntil { until, reason };
         if now < self.hold_until {
             return wait(self.hold_until, WaitReason::RateLimitGate);
@@ -166,8 +178,8 @@ impl RateLimitGate {
             return wait(now.saturating_add(WINDOW_RECHECK), WaitReason::Probe);
         }
         let paced = match &mut self.policy {
-            Some(bucket) => bucket.take(now),
-            None => self.adaptive.admit(now),
+            Some(bucket) => bucket.take(now, place),
+            None => self.adaptive.admit(now, place),
         };
         if let Some(until) = paced {
             return wait(until, WaitReason::Pacing);
@@ -187,18 +199,36 @@ impl RateLimitGate {
             response.header(name).and_then(|v| v.trim().parse::<f64>().ok()).filter(|v| v.is_finite() && *v >= 0.0)
         };
         let remaining = number("ratelimit-remaining");
-        if let Some(policy) = response.header("ratelimit-policy").and_then(parse_policy) {
+        let reset = number("ratelimit-reset").map(|reset| Duration::from_secs_f64(reset.min(MAX_HOLD.as_secs_f64())));
+        let policy = response.header("ratelimit-policy").and_then(parse_policy);
+        if let Some(policy) = &policy {
             let rate = policy.rate_per_second * PACING_MARGIN;
             let bucket = self
                 .policy
                 .get_or_insert_with(|| TokenBucket::new(rate, policy.burst, remaining.unwrap_or(policy.burst), now));
             bucket.set_rate(now, rate, policy.burst);
             if let Some(remaining) = remaining {
-                bucket.limit_tokens(now, remaining);
+                // A window's quota is renewed all at once: the answer to the request sent last
+                // counts every request before it, so what it says is left may go at once, but
+                // for the requests still in flight (perhaps not yet counted), when the server
+                // says whose quota it is (one it leaves unnamed may be the workspace's, which
+                // every account's gate would then spend). A token bucket's count, and an older
+                // answer, only ever lower ours (the bucket refills as the server's does).
+                let named = response.limit_scope().is_some();
+                if policy.windowed && named && sent_at > self.counted_up_to {
+                    self.counted_up_to = sent_at;
+                    bucket.set_tokens(now, remaining - f64::from(self.in_flight));
+                } else {
+                    bucket.limit_tokens(now, remaining);
+                }
             }
-        } else if remaining == Some(0.0) && response.status != 429 {
-            if let Some(reset) = number("ratelimit-reset") {
-                self.hold(now, now.saturating_add(Duration::from_secs_f64(reset.min(MAX_HOLD.as_secs_f64()))));
+        }
+        // A spent quota comes back when its window resets (a token bucket's, a token at a
+        // time, is paced above).
+        let spent_until_reset = policy.as_ref().map_or(true, |policy| policy.windowed);
+        if spent_until_reset && remaining == Some(0.0) && response.status != 429 {
+            if let Some(reset) = reset {
+                self.hold(now, now.saturating_add(reset));
             }
         }
         if response.status == 429 {

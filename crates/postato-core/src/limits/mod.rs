@@ -40,6 +40,16 @@ pub enum Admission {
     Refuse,
 }
 
+/// A publish's places in the pacing queues of its account's gate and the workspace's, kept by
+/// whoever drives it ([`crate::drive`] does) and passed to [`SharedLimits::admit_in_turn`] at
+/// every ask: publishes waiting for a pace are served in the order they began waiting, so none
+/// waits out its `max_retry_after` behind publishes that asked after it.
+#[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
+pub struct PacingPlace {
+    workspace: pacer::Place,
+    scope: pacer::Place,
+}
+
 /// What the shared limits know, for metrics and tests.
 #[derive(Clone, Copy, Debug, PartialEq)]
 #[non_exhaustive]
@@ -145,7 +155,25 @@ impl SharedLimits {
     /// May this send of a post in `scope` go at `now`? Retries need the budget's tokens, and
     /// every send the leave of the workspace's gate and its scope's; tokens are taken only
     /// when the send goes. A `Go` is in flight until its outcome or abandonment is reported.
+    /// A send asked this way keeps no place in the pacing queues: it goes only on a token
+    /// left beyond those the waiting publishes are owed ([`SharedLimits::admit_in_turn`]).
     pub fn admit(&self, scope: &Scope, now: Timestamp, next: NextSend) -> Admission {
+        self.admit_with(scope, now, next, None)
+    }
+
+    /// As [`SharedLimits::admit`], for a send that keeps `place` between its asks: waiting
+    /// for a pace, it is served in the order it began waiting.
+    pub fn admit_in_turn(&self, scope: &Scope, now: Timestamp, next: NextSend, place: &mut PacingPlace) -> Admission {
+        self.admit_with(scope, now, next, Some(place))
+    }
+
+    fn admit_with(
+        &self,
+        scope: &Scope,
+        now: Timestamp,
+        next: NextSend,
+        mut place: Option<&mut PacingPlace>,
+    ) -> Admission {
         let mut state = self.lock();
         let state = &mut *state;
         if next.is_retry {
@@ -159,17 +187,26 @@ impl SharedLimits {
         if let Some(until) = state.scopes.with_gate(scope, now, |gate| gate.holding_until(now)) {
             return Admission::WaitUntil { until, reason: WaitReason::RateLimitGate };
         }
-        let workspace = state.workspace.admit(now);
+        let workspace = state.workspace.admit_in_turn(now, place.as_deref_mut().map(|p| &mut p.workspace));
         if workspace != Admission::Go {
             return workspace;
         }
-        let admission = state.scopes.with_gate(scope, now, |gate| gate.admit(now));
+        let to_scope = place.as_deref_mut().map(|p| &mut p.scope);
+        let admission = state.scopes.with_gate(scope, now, |gate| gate.admit_in_turn(now, to_scope));
         if admission != Admission::Go {
+            // Waiting on its account, it gives the workspace's token back and its place up.
             state.workspace.revoke();
+            if let Some(place) = place {
+                place.workspace = None;
+            }
             return admission;
         }
         if next.is_retry {
             state.budget.take(next.after_timeout);
+        }
+        if let Some(place) = place {
+            // Served by both: a later send of this publish waits afresh.
+            *place = PacingPlace::default();
         }
         admission
     }
