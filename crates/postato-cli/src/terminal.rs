@@ -3,7 +3,7 @@
 //! subscriber writes through [`Stderr`]; the runner shows and hides its bar with [`show_bar`] and
 //! [`hide_bar`].
 //!
-//! Stdout is written through [`outln!`] alone (clippy's `print_stdout` keeps it so): a reader
+//! Stdout is written through `outln!` alone (clippy's `print_stdout` keeps it so): a reader
 //! that went away (`postato dlq list | head -1`) ends the program quietly, never with a panic.
 //!
 //! Also what stderr carries: under `--quiet` no progress and no [`info`] lines (warnings and
