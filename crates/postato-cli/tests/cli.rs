@@ -510,13 +510,7 @@ fn invariant(line: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_prints_what_the_readme_shows_and_its_hint_lists_the_dead_letters() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let shown = readme
-        .split("```text\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap())
-        .find(|block| block.starts_with("postato demo: publishing"))
-        .expect("the README shows the demo's output");
+    let shown = readme_block("text", "postato demo: publishing");
     let tmp = tempfile::tempdir().unwrap();
     let output = postato_env(&["demo"], None, &[("TMPDIR", tmp.path().to_str().unwrap())]).await;
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
@@ -774,6 +768,14 @@ async fn completion_prints_a_script_for_each_shell_and_refuses_others() {
     assert!(String::from_utf8_lossy(&bash.stdout).contains("-F _postato postato"), "{bash:?}");
 }
 
+/// The README's first ````language` block that contains `marker`.
+fn readme_block(language: &str, marker: &str) -> String {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+    let fence = format!("```{language}\n");
+    let block = readme.split(&fence).skip(1).map(|rest| rest.split("```").next().unwrap()).find(|b| b.contains(marker));
+    block.unwrap_or_else(|| panic!("the README has a ```{language} block with {marker}")).to_owned()
+}
+
 /// The README's ```sh block that contains `marker`, run as written by `sh -eu` with `postato`
 /// on the PATH, in a fresh HOME (its working directory too) and no POSTATO_* variable: its
 /// output. The block runs in a process
@@ -781,17 +783,11 @@ async fn completion_prints_a_script_for_each_shell_and_refuses_others() {
 /// left (a simulator whose `kill` never came) can neither hang the test nor outlive it.
 fn run_readme_block(marker: &str, home: &std::path::Path) -> std::process::Output {
     use std::os::unix::process::CommandExt;
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
-    let block = readme
-        .split("```sh\n")
-        .skip(1)
-        .map(|rest| rest.split("```").next().unwrap())
-        .find(|block| block.contains(marker))
-        .unwrap_or_else(|| panic!("the README has a block with {marker}"));
+    let block = readme_block("sh", marker);
     let bin_dir = std::path::Path::new(BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut command = std::process::Command::new("sh");
-    command.args(["-eu", "-c", block]).current_dir(home).env("HOME", home).env("PATH", path);
+    command.args(["-eu", "-c", &block]).current_dir(home).env("HOME", home).env("PATH", path);
     for variable in ["POSTATO_API_KEY", "POSTATO_WORKSPACE_ID", "POSTATO_BASE_URL", "POSTATO_LOG"] {
         command.env_remove(variable);
     }

@@ -129,11 +129,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
     let reopenable = args.campaign != "-";
     match runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait).await {
         Ok(mut summary) => {
-            let store = args::store_flag(&args.store);
-            summary.dead_letter_hint = Some(format!(
-                "inspect them with `postato dlq list{store}`, requeue with `postato dlq retry{store}` (and the same \
-                 connection settings)"
-            ));
+            summary.hint_dead_letters_in(&args.store, true);
             summary.print(args.output);
             summary.exit_code()
         }

@@ -138,8 +138,8 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let mut summary =
         runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }, true)
             .await?;
-    let store_flag = crate::args::store_flag(&store_path.to_string_lossy());
-    summary.dead_letter_hint = Some(format!("inspect them with `postato dlq list{store_flag}`"));
+    // The simulator is gone once the demo ends: nothing to requeue against.
+    summary.hint_dead_letters_in(&store_path.to_string_lossy(), false);
     if args.output == Output::Text {
         summary.print(Output::Text);
     }

@@ -168,10 +168,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
             .await
             {
                 Ok(mut summary) => {
-                    let store = args::store_flag(store_location);
-                    summary.dead_letter_hint = Some(format!(
-                        "inspect them with `postato dlq list{store}`, requeue with `postato dlq retry{store}`"
-                    ));
+                    summary.hint_dead_letters_in(store_location, true);
                     summary.print(*output);
                     summary.exit_code()
                 }

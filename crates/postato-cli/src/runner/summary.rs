@@ -31,14 +31,25 @@ pub struct Summary {
     pub deferred_until: Option<Timestamp>,
     /// Whether Ctrl-C stopped the run before the end.
     pub interrupted: bool,
-    /// What to run to see (and requeue) the run's dead letters, as the command that ran must
-    /// say it: printed under them.
+    /// What to run to see (and requeue) the run's dead letters: printed under them
+    /// ([`Summary::hint_dead_letters_in`]).
     pub dead_letter_hint: Option<String>,
     /// How long it took.
     pub elapsed: Duration,
 }
 
 impl Summary {
+    /// Says, under the dead letters, how to list them in the store at `location` and, if
+    /// `requeue`, how to requeue them (the store named as `args::store_flag` names it).
+    pub fn hint_dead_letters_in(&mut self, location: &str, requeue: bool) {
+        let store = crate::args::store_flag(location);
+        let mut hint = format!("inspect them with `postato dlq list{store}`");
+        if requeue {
+            hint.push_str(&format!(", requeue with `postato dlq retry{store}` (and the same connection settings)"));
+        }
+        self.dead_letter_hint = Some(hint);
+    }
+
     fn dead_total(&self) -> u64 {
         self.dead_lettered.values().sum()
     }
