@@ -119,6 +119,18 @@ fi
   > "$CLI_WHEELS/demo.json") || true
 grep -q '"ok":true' "$CLI_WHEELS/demo.json" || { cat "$CLI_WHEELS/demo.json"; echo "postato demo from the CLI wheel failed"; exit 1; }
 echo "python: postato-cli wheel ($(cd "$CLI_WHEELS" && stat -c %s postato_cli-*.whl) B, manylinux_2_17_x86_64) installed with no Rust toolchain on PATH; postato demo: ok"
+# The same wheel as pipx and uv install a tool: each in a venv of its own, the command on PATH.
+TOOLS=$(mktemp -d)
+env PATH="$VENV/bin:$NO_RUST_PATH" PIPX_HOME="$TOOLS/pipx" PIPX_BIN_DIR="$TOOLS/pipx-bin" PIPX_MAN_DIR="$TOOLS/pipx-man" \
+  pipx install --quiet "$CLI_WHEELS"/postato_cli-*.whl >/dev/null
+env PATH="$VENV/bin:$NO_RUST_PATH" UV_TOOL_DIR="$TOOLS/uv" UV_TOOL_BIN_DIR="$TOOLS/uv-bin" UV_CACHE_DIR="$TOOLS/uv-cache" \
+  UV_PYTHON_DOWNLOADS=never uv tool install --quiet --offline "$CLI_WHEELS"/postato_cli-*.whl
+for bin in pipx-bin uv-bin; do
+  [ "$(env PATH="$TOOLS/$bin:$NO_RUST_PATH" postato key draft-123)" = f62695618dbb558b0d9768a8003ec862 ] \
+    || { echo "postato from $bin does not run"; exit 1; }
+done
+echo "python: pipx install and uv tool install of the CLI wheel give a postato that runs (no Rust toolchain on PATH)"
+rm -rf "$TOOLS"
 rm -rf "$CLI_WHEELS" "$CLI_VENV"
 SDIST_DIR=$(mktemp -d)
 (cd python && "$VENV/bin/maturin" sdist -o "$SDIST_DIR" >/dev/null 2>&1)
@@ -216,6 +228,11 @@ env PATH="$NO_RUST_PATH" mvn -B -ntp -f tests/kotlin-consumer/pom.xml test -Dpos
 echo "kotlin: sizes: $(for f in kotlin/target/postato-"$VERSION"*.jar; do printf '%s %s B; ' "$(basename "$f")" "$(stat -c %s "$f")"; done)"
 echo "kotlin: the jars carry their libraries; tests/kotlin-consumer uses com.postato:postato:$VERSION by coordinates and publishes"
 echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/README.md)"
+
+section "Examples: every code block of every Markdown file, as written"
+# Shell, Python, Node and the Rust quickstart against a fresh `postato sim` each; Kotlin compiled
+# in tests/kotlin-consumer (the jars installed above); Swift names against the generated API.
+env PYTHON="$VENV/bin/python" POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" python3 scripts/examples.py
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"
 PY_LIBS=$("$VENV/bin/python" -c "import postato._native as p, postato_testing._native as t; print(p.__file__, t.__file__)")

@@ -159,7 +159,7 @@ pub fn line_text(bytes: &[u8]) -> Result<&str, String> {
     Ok(text)
 }
 
-/// Reads at most the largest post the API accepts from `source` (a `--json` file): a longer
+/// Reads at most the largest post the API accepts from `source` (a `--file` post file): a longer
 /// one is refused without reading further.
 pub fn read_post_file(source: impl Read) -> io::Result<Result<Vec<u8>, String>> {
     let mut bytes = Vec::new();

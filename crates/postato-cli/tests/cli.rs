@@ -184,28 +184,16 @@ async fn publish_reads_whole_posts_threads_and_schedules() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn json_is_still_accepted_for_file_with_a_note_and_hidden_from_help() {
+async fn the_post_file_is_named_by_file_and_no_other_flag() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let missing = json_line(&publish(&sim, &["--file", "/nonexistent/post.json"]).await);
+    assert!(missing["message"].as_str().unwrap().contains("--file: cannot read /nonexistent/post.json"), "{missing}");
+    // Nothing was released under another name: `--json` is an unknown flag, refused as usage.
     let dir = tempfile::tempdir().unwrap();
     let file = dir.path().join("post.json");
     std::fs::write(&file, post_line("old-flag", "hi")).unwrap();
-    let old = publish(&sim, &["--json", file.to_str().unwrap()]).await;
-    assert_eq!(code(&old), 0, "{old:?}");
-    assert_eq!(json_line(&old)["ok"], true);
-    assert_eq!(sim.platform_publishes_for("old-flag"), 1);
-    let note = String::from_utf8_lossy(&old.stderr);
-    assert!(note.contains("--json is now --file"), "{note}");
-    let new = publish(&sim, &["--file", file.to_str().unwrap()]).await;
-    assert_eq!((code(&new), json_line(&new)["replayed"].as_bool()), (0, Some(true)));
-    assert!(new.stderr.is_empty(), "{}", String::from_utf8_lossy(&new.stderr));
-    // An error names the flag as it was given.
-    let missing = json_line(&publish(&sim, &["--json", "/nonexistent/post.json"]).await);
-    assert!(missing["message"].as_str().unwrap().contains("--json: cannot read"), "{missing}");
-    let both = publish(&sim, &["--file", file.to_str().unwrap(), "--json", file.to_str().unwrap()]).await;
-    assert_eq!(code(&both), 2);
-    let help = postato(&["publish", "--help"], None).await;
-    let help = String::from_utf8_lossy(&help.stdout);
-    assert!(help.contains("--file <PATH>") && !help.contains("--json"), "{help}");
+    assert_eq!(code(&publish(&sim, &["--json", file.to_str().unwrap()]).await), 2);
+    assert_eq!(sim.platform_publishes_for("old-flag"), 0);
 }
 
 /// Reads a post back from the simulator with a plain GET over TCP.
@@ -510,7 +498,7 @@ fn invariant(line: &str) -> String {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_demo_prints_what_the_readme_shows_and_its_hint_lists_the_dead_letters() {
-    let shown = readme_block("text", "postato demo: publishing");
+    let shown = readme_block("README.md", "text", "postato demo: publishing");
     let tmp = tempfile::tempdir().unwrap();
     let output = postato_env(&["demo"], None, &[("TMPDIR", tmp.path().to_str().unwrap())]).await;
     assert_eq!(code(&output), 0, "{}", String::from_utf8_lossy(&output.stderr));
@@ -768,22 +756,23 @@ async fn completion_prints_a_script_for_each_shell_and_refuses_others() {
     assert!(String::from_utf8_lossy(&bash.stdout).contains("-F _postato postato"), "{bash:?}");
 }
 
-/// The README's first ````language` block that contains `marker`.
-fn readme_block(language: &str, marker: &str) -> String {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+/// The first ````language` block of `page` (a Markdown file, from the repository's root) that
+/// contains `marker`.
+fn readme_block(page: &str, language: &str, marker: &str) -> String {
+    let readme = std::fs::read_to_string(format!("{}/../../{page}", env!("CARGO_MANIFEST_DIR"))).unwrap();
     let fence = format!("```{language}\n");
     let block = readme.split(&fence).skip(1).map(|rest| rest.split("```").next().unwrap()).find(|b| b.contains(marker));
-    block.unwrap_or_else(|| panic!("the README has a ```{language} block with {marker}")).to_owned()
+    block.unwrap_or_else(|| panic!("{page} has a ```{language} block with {marker}")).to_owned()
 }
 
-/// The README's ```sh block that contains `marker`, run as written by `sh -eu` with `postato`
+/// The ```sh block of `page` that contains `marker`, run as written by `sh -eu` with `postato`
 /// on the PATH, in a fresh HOME (its working directory too) and no POSTATO_* variable: its
 /// output. The block runs in a process
 /// group of its own, killed whole after 60 s or once it ends, so that a background process it
 /// left (a simulator whose `kill` never came) can neither hang the test nor outlive it.
-fn run_readme_block(marker: &str, home: &std::path::Path) -> std::process::Output {
+fn run_readme_block(page: &str, marker: &str, home: &std::path::Path) -> std::process::Output {
     use std::os::unix::process::CommandExt;
-    let block = readme_block("sh", marker);
+    let block = readme_block(page, "sh", marker);
     let bin_dir = std::path::Path::new(BIN).parent().unwrap();
     let path = format!("{}:{}", bin_dir.display(), std::env::var("PATH").unwrap_or_default());
     let mut command = std::process::Command::new("sh");
@@ -809,7 +798,7 @@ fn run_readme_block(marker: &str, home: &std::path::Path) -> std::process::Outpu
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn the_readme_s_local_recipe_publishes_once_and_replays() {
     let home = tempfile::tempdir().unwrap();
-    let output = run_readme_block("postato sim > sim.url", home.path());
+    let output = run_readme_block("README.md", "postato sim > sim.url", home.path());
     assert!(output.status.success(), "{output:?}");
     let stdout = String::from_utf8_lossy(&output.stdout);
     let lines: Vec<&str> = stdout.lines().collect();
@@ -820,9 +809,9 @@ async fn the_readme_s_local_recipe_publishes_once_and_replays() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_readme_s_completion_lines_install_every_script_on_a_fresh_home() {
+async fn the_documented_completion_lines_install_every_script_on_a_fresh_home() {
     let home = tempfile::tempdir().unwrap();
-    let output = run_readme_block("postato completion bash", home.path());
+    let output = run_readme_block("docs/cli.md", "postato completion bash", home.path());
     assert!(output.status.success(), "{output:?}");
     for script in
         [".local/share/bash-completion/completions/postato", ".zfunc/_postato", ".config/fish/completions/postato.fish"]
@@ -881,17 +870,10 @@ async fn quiet_leaves_out_progress_and_notices_but_not_warnings_errors_or_result
     assert_eq!(summaries[0], summaries[1], "the same results on stdout");
     assert_eq!(summaries[0], (Value::from(6), Value::from(true)));
 
-    // Notices: the simulator's banner and --json's note; the URL and the post are unchanged.
+    // Notices: the simulator's banner; its URL on stdout is unchanged.
     let (banner, status) = sim_stderr(&[]).await;
     assert!(banner.contains("listening"), "{banner:?}");
     assert_eq!(sim_stderr(&["-q"]).await, (String::new(), status));
-    let file = dir.path().join("post.json");
-    std::fs::write(&file, post_line("quiet-file", "c")).unwrap();
-    let noted = publish(&sim, &["--json", file.to_str().unwrap()]).await;
-    assert!(String::from_utf8_lossy(&noted.stderr).contains("--json is now --file"));
-    let quiet = publish(&sim, &["-q", "--json", file.to_str().unwrap()]).await;
-    assert_eq!((code(&quiet), quiet.stderr.is_empty()), (0, true), "{quiet:?}");
-    assert_eq!(json_line(&quiet)["id"], json_line(&noted)["id"]);
 
     // Warnings and errors still print.
     let connection = connection(&sim);
@@ -1087,8 +1069,8 @@ fn exit_codes(text: &str, separator: &str) -> Vec<(String, String)> {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn help_says_the_readme_s_exit_codes_and_the_stores_each_command_takes() {
-    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../README.md")).unwrap();
+async fn help_says_the_documented_exit_codes_and_the_stores_each_command_takes() {
+    let readme = std::fs::read_to_string(concat!(env!("CARGO_MANIFEST_DIR"), "/../../docs/cli.md")).unwrap();
     let help = String::from_utf8(postato(&["--help"], None).await.stdout).unwrap();
     let codes = exit_codes(&help, "; ");
     assert_eq!(codes, exit_codes(&readme, " · "));

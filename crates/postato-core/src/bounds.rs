@@ -1,7 +1,7 @@
 //! The range every setting a user can give must fall in, and the one check each surface calls
 //! (the Rust builder, the CLI, every binding). A setting outside its range would make a
 //! publish that cannot work (0 attempts) or that waits for ever (a backoff of 30 years), so
-//! it is refused before anything is sent. [`table`] is the README's table of bounds.
+//! it is refused before anything is sent. [`table`] is the table of bounds in docs/settings.md.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
@@ -44,7 +44,7 @@ pub const MAX_RESPONSE_BYTES: RangeInclusive<u32> = 1024..=64 * 1024 * 1024;
 /// The largest campaign line (or `--json` file) read: the largest body the API accepts.
 pub const MAX_POST_BYTES: usize = defaults::MAX_POST_BYTES;
 
-/// One row of the README's table: a setting, its range and its default, as people read them.
+/// One row of the table in docs/settings.md: a setting, its range and its default, as people read them.
 #[derive(Clone, Copy, Debug)]
 pub struct Row {
     /// The setting's camelCase name.
@@ -88,7 +88,7 @@ fn times(setting: &'static str, range: RangeInclusive<Duration>, default: Option
     Row { setting, min: Value::Time(*range.start()), max: Value::Time(*range.end()), default: default.map(Value::Time) }
 }
 
-/// Every bounded setting: the README's table (a test keeps them equal).
+/// Every bounded setting: the table in docs/settings.md (a test keeps them equal).
 pub fn table() -> Vec<Row> {
     vec![
         counts("maxAttempts", MAX_ATTEMPTS, defaults::MAX_ATTEMPTS),
@@ -106,7 +106,7 @@ pub fn table() -> Vec<Row> {
     ]
 }
 
-/// The README's table, in Markdown.
+/// The table of docs/settings.md, in Markdown.
 pub fn markdown_table() -> String {
     let mut text = String::from("| setting | smallest | largest | default |\n|---|---|---|---|\n");
     for row in table() {
@@ -227,9 +227,9 @@ mod tests {
     }
 
     #[test]
-    fn the_readme_holds_the_table_of_bounds() {
-        let readme = include_str!("../../../README.md");
-        assert!(readme.contains(&markdown_table()), "README.md must hold this table:\n{}", markdown_table());
+    fn the_settings_page_holds_the_table_of_bounds() {
+        let page = include_str!("../../../docs/settings.md");
+        assert!(page.contains(&markdown_table()), "docs/settings.md must hold this table:\n{}", markdown_table());
     }
 
     #[test]

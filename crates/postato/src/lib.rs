@@ -16,9 +16,13 @@
 //! println!("{} after {} attempt(s)", published.id, published.attempts);
 //!
 //! let publisher = Publisher::new(client, SqliteStore::open("posts.db")?);
-//! publisher.publish(&post).await?; // already published: answered from the store
+//! let first = publisher.publish(&post).await?; // sent again: the server replays the publish above
+//! let again = publisher.publish(&post).await?; // recorded by then: answered from the store, nothing sent
+//! assert!(!first.from_store && again.from_store);
 //! # Ok(()) }
 //! ```
+//!
+//! `examples/quickstart.rs` (the crate's README) runs the same against `postato sim`.
 //!
 //! The outcome table, the retry budget's defaults and the rate-limit gate are documented in
 //! [`postato_core`]; see [`RetryBudgetConfig`] and [`postato_core::RateLimitGate`].

@@ -1,5 +1,5 @@
 //! `postato completion`: prints the completion script of a shell (clap_complete's), for the
-//! shell to load; the README says where each shell looks for it.
+//! shell to load; docs/cli.md says where each shell looks for it.
 
 use clap::Args;
 use clap_complete::Shell;

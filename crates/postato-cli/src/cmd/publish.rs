@@ -4,7 +4,7 @@ use clap::Args;
 use postato::{Post, PublishError, Publisher, ValidationError};
 
 use crate::args::{self, open_store, ConnectionArgs, Output, StoreUse};
-use crate::{campaign, exit, report, terminal};
+use crate::{campaign, exit, report};
 
 /// Publish one post.
 #[derive(Args, Debug)]
@@ -36,9 +36,6 @@ pub struct PublishArgs {
     /// The whole post as JSON (a campaign line), from a file or - for stdin
     #[arg(long, value_name = "PATH", conflicts_with_all = ["business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
     pub file: Option<String>,
-    /// The former name of --file, still accepted for one release; hidden from --help
-    #[arg(long = "json", value_name = "PATH", hide = true, conflicts_with_all = ["file", "business_key", "platform", "account", "status", "post_type", "content", "content_json", "scheduled_at"])]
-    pub deprecated_json: Option<String>,
     /// Go through a Publisher with this store, a SQLite file (created if new) or a PostgreSQL
     /// URL (postgres://…): skip what it published, record the result
     #[arg(long, value_parser = args::store_location)]
@@ -59,20 +56,11 @@ fn required(value: &Option<String>, field: &str, flag: &str) -> Result<String, P
 }
 
 impl PublishArgs {
-    /// The post file and the flag that named it: `--file`, or `--json` as it was called before.
-    fn post_file(&self) -> Option<(&str, &'static str)> {
-        match (&self.file, &self.deprecated_json) {
-            (Some(path), _) => Some((path, "--file")),
-            (None, Some(path)) => Some((path, "--json")),
-            (None, None) => None,
-        }
-    }
-
     /// The post from `--file`, or from the flags; either way read by the core's one parser
     /// (`Post::from_json`) and checked by its one validation.
     fn post(&self) -> Result<Post, PublishError> {
-        let post = match self.post_file() {
-            Some((source, flag)) => Post::from_json(&read_post(source, flag)?)?,
+        let post = match &self.file {
+            Some(source) => Post::from_json(&read_post(source)?)?,
             None => Post::from_json(&self.post_from_flags()?.to_string())?,
         };
         post.validate()?;
@@ -107,9 +95,9 @@ impl PublishArgs {
     }
 }
 
-/// A `--file` post file (or `-` for stdin), read in bounded memory as a campaign line is;
-/// errors name it by `flag`, as it was given.
-fn read_post(source: &str, flag: &str) -> Result<String, PublishError> {
+/// A `--file` post file (or `-` for stdin), read in bounded memory as a campaign line is.
+fn read_post(source: &str) -> Result<String, PublishError> {
+    let flag = "--file";
     let cannot_read = |e: std::io::Error| invalid(flag, format!("cannot read {source}: {e}"));
     let bytes = if source == "-" {
         campaign::read_post_file(std::io::stdin().lock())
@@ -123,9 +111,6 @@ fn read_post(source: &str, flag: &str) -> Result<String, PublishError> {
 }
 
 pub async fn run(args: &PublishArgs) -> u8 {
-    if args.deprecated_json.is_some() {
-        terminal::info("note: --json is now --file; --json goes away in the next release");
-    }
     let failed = |error: PublishError| {
         report::failed(args.output, &error);
         exit::for_kind(error.kind())
