@@ -99,24 +99,33 @@ function loggerFromEnv() {
  */
 function eventListener(onRetry, logger) {
   if (onRetry === undefined && logger === undefined) return undefined;
+  const warn = (error) =>
+    process.emitWarning(`postato: an onRetry hook or logger threw (the publish goes on): ${error}`);
+  // A hook that returns a promise (an async function) is not awaited; its rejection is a
+  // warning like a throw, never an unhandled rejection that ends the process.
+  const settle = (returned) => {
+    if (returned !== null && typeof returned?.then === 'function') Promise.resolve(returned).catch(warn);
+  };
   return (json) => {
     const event = JSON.parse(json);
     try {
       if (event.event === 'retry') {
         const { businessKey, attempt, delayMs, reason, status } = event;
         const retry = Object.freeze({ businessKey, attempt, delayMs, reason, status: status ?? null });
-        logger?.info?.(`retrying ${businessKey}: attempt ${attempt} in ${delayMs} ms (${reason})`, retry);
-        onRetry?.(retry);
+        settle(logger?.info?.(`retrying ${businessKey}: attempt ${attempt} in ${delayMs} ms (${reason})`, retry));
+        settle(onRetry?.(retry));
       } else {
         const { businessKey, attempts, kind } = event;
-        logger?.warn?.(`publish of ${businessKey} failed after ${attempts} attempt(s): ${kind}`, {
-          businessKey,
-          attempts,
-          kind,
-        });
+        settle(
+          logger?.warn?.(`publish of ${businessKey} failed after ${attempts} attempt(s): ${kind}`, {
+            businessKey,
+            attempts,
+            kind,
+          }),
+        );
       }
     } catch (error) {
-      process.emitWarning(`postato: an onRetry hook or logger threw (the publish goes on): ${error}`);
+      warn(error);
     }
   };
 }

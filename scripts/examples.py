@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import re
+import select
 import shutil
 import signal
 import subprocess
@@ -44,7 +45,11 @@ POSTATO = Path(os.environ.get("POSTATO_BIN", TARGET / "debug" / "postato"))
 PYTHON = os.environ.get("PYTHON", str(ROOT / "python" / ".venv" / "bin" / "python"))
 TIMEOUT_S = 120
 ANNOTATION = re.compile(r"^<!-- example: (.+) -->$")
-FENCE = re.compile(r"^(\s*)```(\w*)\s*$")
+# A CommonMark fence: up to 3 spaces, 3 or more backticks or tildes, an info string whose first
+# word is the language. It closes on the same character, at least as many, and nothing else.
+FENCE = re.compile(r"^( {0,3})(`{3,}|~{3,})\s*([^\s`]*)[^`]*$")
+# Fewer blocks than this means the files were not found, not that there are none.
+FEWEST_BLOCKS = 30
 TEST_KEY = "sk_test_postato"
 
 
@@ -73,13 +78,16 @@ def blocks_of(path: Path) -> list[Block]:
         if not fence:
             i += 1
             continue
-        indent, language = fence.group(1), fence.group(2)
+        indent, marker, language = fence.group(1), fence.group(2), fence.group(3)
         start = i
         i += 1
         body = []
-        while i < len(lines) and lines[i].strip() != "```":
+        closer = re.compile(rf"^ {{0,3}}{re.escape(marker[0])}{{{len(marker)},}}\s*$")
+        while i < len(lines) and not closer.match(lines[i]):
             body.append(lines[i][len(indent) :] if lines[i].startswith(indent) else lines[i])
             i += 1
+        if i == len(lines):
+            raise Failure(f"{name}:{start + 1}: a ```{language} block that is never closed")
         i += 1
         annotation = ANNOTATION.match(lines[start - 1].strip()) if start > 0 else None
         if not annotation:
@@ -108,24 +116,24 @@ def broken_links(path: Path) -> list[str]:
     return broken
 
 
-def run(block: Block, argv: list[str], cwd: Path, env: dict[str, str], stdin: str | None = None) -> str:
+def run(block: Block, argv: list[str], cwd: Path, env: dict[str, str], timeout: int = TIMEOUT_S) -> str:
     """Runs argv in its own process group, killed whole when it ends or times out."""
     process = subprocess.Popen(
         argv,
         cwd=cwd,
         env=env,
-        stdin=subprocess.PIPE if stdin is not None else subprocess.DEVNULL,
+        stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
         start_new_session=True,
     )
     try:
-        output, _ = process.communicate(stdin, timeout=TIMEOUT_S)
+        output, _ = process.communicate(timeout=timeout)
     except subprocess.TimeoutExpired:
         os.killpg(process.pid, signal.SIGKILL)
         output, _ = process.communicate()
-        raise Failure(f"{block.where()}: still running after {TIMEOUT_S} s:\n{output}") from None
+        raise Failure(f"{block.where()}: still running after {timeout} s:\n{output}") from None
     finally:
         try:
             os.killpg(process.pid, signal.SIGKILL)
@@ -144,7 +152,8 @@ class Simulator:
             [str(POSTATO), "--quiet", "sim"], stdout=subprocess.PIPE, text=True, start_new_session=True
         )
         assert self.process.stdout is not None
-        self.url = self.process.stdout.readline().strip()
+        ready, _, _ = select.select([self.process.stdout], [], [], 30)
+        self.url = self.process.stdout.readline().strip() if ready else ""
         if not self.url.startswith("http://"):
             self.stop()
             raise Failure(f"postato sim printed {self.url!r} instead of its URL")
@@ -157,11 +166,16 @@ class Simulator:
         self.process.wait()
 
 
-def environment(home: Path, sim: Simulator | None) -> dict[str, str]:
+def environment(home: Path, sim: Simulator | None, postgres: bool) -> dict[str, str]:
     env = {k: v for k, v in os.environ.items() if not k.startswith("POSTATO_")}
     env.update(HOME=str(home), PATH=f"{POSTATO.parent}:{env.get('PATH', '')}", NO_COLOR="1")
     if sim:
         env.update(POSTATO_BASE_URL=sim.url, POSTATO_API_KEY=TEST_KEY, POSTATO_WORKSPACE_ID="ws_readme")
+    if postgres:
+        url = os.environ.get("POSTATO_TEST_POSTGRES_URL")
+        if not url:
+            raise Failure("a block needs PostgreSQL: set POSTATO_TEST_POSTGRES_URL (scripts/postgres.sh prints one)")
+        env["DATABASE_URL"] = url
     return env
 
 
@@ -173,7 +187,7 @@ def node_project(home: Path) -> None:
     (modules / "postato-testing").symlink_to(ROOT / "node" / "testing")
 
 
-def run_block(block: Block, kotlin: list[Block]) -> tuple[str, str]:
+def run_block(block: Block, kotlin: list[Block], shared: Simulator) -> tuple[str, str]:
     """How the block was checked (`run`, `compiled`, `names` or `not run`), and what it showed."""
     how = block.how
     if how.startswith("not run:"):
@@ -188,19 +202,14 @@ def run_block(block: Block, kotlin: list[Block]) -> tuple[str, str]:
         return "compiled", "in tests/kotlin-consumer"
     if how == "names":
         return "names", check_swift_names(block)
-    match = re.fullmatch(r"run( against postato sim)?(?:, as (\S+))?", how)
+    match = re.fullmatch(r"run( against postato sim)?( and PostgreSQL)?(?:, as (\S+))?", how)
     if not match:
         raise Failure(f"{block.where()}: unknown way to check a block: {how!r}")
     with tempfile.TemporaryDirectory(prefix="postato-example-") as directory:
         home = Path(directory)
         shutil.copytree(ROOT / "examples", home / "examples")
-        sim = Simulator() if match.group(1) else None
-        try:
-            env = environment(home, sim)
-            output = run_language(block, match.group(2), home, env)
-        finally:
-            if sim:
-                sim.stop()
+        env = environment(home, shared if match.group(1) else None, bool(match.group(2)))
+        output = run_language(block, match.group(3), home, env)
     last = output.strip().splitlines()[-1] if output.strip() else "(no output)"
     return "run", f"ok: {last[:100]}"
 
@@ -213,12 +222,10 @@ def run_language(block: Block, source: str | None, home: Path, env: dict[str, st
         written = (ROOT / source).read_text()
         if written != block.code:
             raise Failure(f"{block.where()}: the block is not {source} as it is (copy the file into the block)")
-        name = Path(source).stem
-        package = source.split("/")[1]
-        manifest = str(ROOT / "Cargo.toml")
-        cargo = ["cargo", "run", "--quiet", "--manifest-path", manifest, "-p", package, "--example", name]
-        # Cargo's own home stays the user's (its registry cache); the example runs in the block's directory.
-        return run(block, cargo, home, {**env, "HOME": os.environ.get("HOME", str(home)), "CARGO_TARGET_DIR": str(TARGET)})
+        binary = TARGET / "debug" / "examples" / Path(source).stem
+        if not binary.exists():
+            raise Failure(f"{block.where()}: {binary} is not built (cargo build --workspace --examples)")
+        return run(block, [str(binary)], home, env)
     if language == "rust":
         raise Failure(f"{block.where()}: a Rust block runs as an example: say `, as crates/…/examples/NAME.rs`")
     if language == "sh":
@@ -240,26 +247,47 @@ def run_language(block: Block, source: str | None, home: Path, env: dict[str, st
 
 SWIFT_WORDS = set(
     "let var try await async throws func final class print if else do catch return import for in while "
-    "guard case self Task String Int Double Bool nil true false some any".split()
+    "guard case self Task String Int Double Bool nil true false some any UInt16 UInt32 UInt64 assert precondition".split()
 )
+SWIFT_DECLARATION = re.compile(r"\b(?:func|init|case|var|let|class|struct|enum|protocol|typealias)\s+`?(\w+)")
+
+
+def swift_api() -> tuple[set[str], set[str]]:
+    """The generated Swift's declared names (types, functions, cases, properties) and the
+    argument labels of its functions, initialisers and cases, comments left out."""
+    names: set[str] = set()
+    labels: set[str] = set()
+    for source in (ROOT / "swift" / "Sources").rglob("*.swift"):
+        code = re.sub(r"/\*.*?\*/", "", source.read_text(), flags=re.DOTALL)
+        code = re.sub(r"//[^\n]*", "", code)
+        names.update(SWIFT_DECLARATION.findall(code))
+        for opening in re.finditer(r"\b(?:func\s+`?\w+`?|init\??|case\s+`?\w+`?)\s*(?:<[^>]*>)?\(", code):
+            depth, at = 1, opening.end()
+            while depth and at < len(code):
+                depth += {"(": 1, ")": -1}.get(code[at], 0)
+                at += 1
+            parameters = code[opening.end() : at - 1]
+            labels.update(re.findall(r"(?:^|,)\s*`?(\w+)`?\s*(?:`?\w+`?\s*)?:", parameters))
+    return names, labels
 
 
 def check_swift_names(block: Block) -> str:
-    """Every call, argument label and member the block names is in the generated Swift."""
+    """Every type, function, case and member the block uses is declared in the generated Swift,
+    and every argument label it passes is one of its labels."""
     if block.language != "swift":
         raise Failure(f"{block.where()}: `names` is for Swift blocks")
-    api = "\n".join(p.read_text() for p in (ROOT / "swift" / "Sources").rglob("*.swift"))
-    known = set(re.findall(r"\w+", api))
-    used = set(re.findall(r"\b([A-Za-z_]\w*)\s*(?=[(:])", block.code))
-    used |= set(re.findall(r"\.([A-Za-z_]\w*)", block.code))
-    used -= SWIFT_WORDS
-    used -= set(re.findall(r"\b(?:class|struct|enum|func|let|var)\s+(\w+)", block.code))
-    # Words inside string literals are the example's own text.
-    strings = " ".join(re.findall(r'"[^"]*"', block.code))
-    missing = sorted(n for n in used if n not in known and n not in strings)
+    names, labels = swift_api()
+    # String literals are the example's own text, but what they interpolate is code.
+    code = re.sub(r'"(?:[^"\\]|\\.)*"', lambda m: " ".join(re.findall(r"\\\((.*?)\)", m.group(0))), block.code)
+    code = re.sub(r"//.*", "", code)
+    own = set(re.findall(r"\b(?:class|struct|enum|func|let|var)\s+(\w+)", code))
+    called = set(re.findall(r"\b([A-Za-z_]\w*)\s*\(", code)) | set(re.findall(r"\.([A-Za-z_]\w*)", code))
+    passed = set(re.findall(r"[(,]\s*([A-Za-z_]\w*)\s*:", code))
+    missing = sorted(n for n in called - SWIFT_WORDS - own if n not in names)
+    missing += sorted(f"{n}:" for n in passed - own if n not in labels)
     if missing:
         raise Failure(f"{block.where()}: not in the generated Swift API: {', '.join(missing)}")
-    return f"{len(used)} names, each in the generated Swift API"
+    return f"{len(called | passed)} names and labels, each in the generated Swift API"
 
 
 def compile_kotlin(blocks: list[Block]) -> None:
@@ -276,39 +304,59 @@ def compile_kotlin(blocks: list[Block]) -> None:
             source.parent.mkdir(parents=True, exist_ok=True)
             source.write_text(f"package readme.example{i}\n\n{block.code}")
         mvn = ["mvn", "-B", "-ntp", "-q", "test-compile", f"-Dpostato.version={version.group(1)}"]
-        run(blocks[0], mvn, project, dict(os.environ))
+        run(blocks[0], mvn, project, dict(os.environ), timeout=600)
     for block in blocks:
         print(f"{block.where()} kotlin: compiled in tests/kotlin-consumer")
 
 
+def markdown_files() -> list[Path]:
+    """Every Markdown file in git (and new ones not ignored)."""
+    listed = subprocess.run(
+        ["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"],
+        cwd=ROOT,
+        text=True,
+        capture_output=True,
+        check=True,
+    )
+    return [ROOT / f for f in listed.stdout.split()]
+
+
 def main() -> int:
-    files = [Path(f).resolve() for f in sys.argv[1:]] or [
-        ROOT / f for f in subprocess.run(["git", "ls-files", "--cached", "--others", "--exclude-standard", "*.md"], cwd=ROOT, text=True, capture_output=True).stdout.split()
-    ]
+    everything = len(sys.argv) == 1
+    files = markdown_files() if everything else [Path(f).resolve() for f in sys.argv[1:]]
     counts: dict[str, int] = {}
     kotlin: list[Block] = []
     failures = []
-    for path in files:
-        failures += broken_links(path)
-        try:
-            blocks = blocks_of(path)
-        except Failure as e:
-            failures.append(str(e))
-            continue
-        for block in blocks:
+    # One simulator for every block that needs one, as a user runs one quickstart after another:
+    # two blocks that publish one business key with different content fail (422).
+    shared = Simulator()
+    try:
+        for path in files:
+            failures += broken_links(path)
             try:
-                kind, shown = run_block(block, kotlin)
+                blocks = blocks_of(path)
             except Failure as e:
                 failures.append(str(e))
                 continue
-            counts[kind] = counts.get(kind, 0) + 1
-            if kind != "compiled":
-                print(f"{block.where()} {block.language}: {kind}: {shown}")
+            for block in blocks:
+                try:
+                    kind, shown = run_block(block, kotlin, shared)
+                except Failure as e:
+                    failures.append(str(e))
+                    continue
+                counts[kind] = counts.get(kind, 0) + 1
+                if kind != "compiled":
+                    print(f"{block.where()} {block.language}: {kind}: {shown}")
+    finally:
+        shared.stop()
     try:
         compile_kotlin(kotlin)
     except Failure as e:
         failures.append(str(e))
         counts["compiled"] = 0
+    checked = sum(counts.values())
+    if everything and checked + len(failures) < FEWEST_BLOCKS:
+        failures.append(f"only {checked} blocks found: expected at least {FEWEST_BLOCKS} (is this a git checkout?)")
     for failure in failures:
         print(f"FAILED {failure}", file=sys.stderr)
     print(

@@ -232,6 +232,7 @@ echo "swift: sources regenerated (the XCTest suite runs on macOS; see swift/READ
 section "Examples: every code block of every Markdown file, as written"
 # Shell, Python, Node and the Rust quickstart against a fresh `postato sim` each; Kotlin compiled
 # in tests/kotlin-consumer (the jars installed above); Swift names against the generated API.
+cargo build --quiet --workspace --examples
 env PYTHON="$VENV/bin/python" POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" python3 scripts/examples.py
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"

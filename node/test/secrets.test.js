@@ -2,8 +2,11 @@
 // The API key never appears in error messages, error inspection or util.inspect(client).
 const test = require('node:test');
 const assert = require('node:assert/strict');
+const fs = require('node:fs');
+const os = require('node:os');
+const path = require('node:path');
 const util = require('node:util');
-const { Client, Publisher, PostatoError } = require('..');
+const { Client, Publisher, PostatoError, SqliteStore } = require('..');
 const { Simulator, key, post } = require('./helpers');
 
 const SECRET = 'sk_live_node_secret_value';
@@ -35,6 +38,45 @@ test('the API key appears in no error and no inspect output', async () => {
       }
     }
     for (const text of texts) assert.ok(!text.includes(SECRET), `the key leaked into: ${text}`);
+  } finally {
+    await sim.stop();
+  }
+});
+
+test('a server that echoes the API key never puts it in an error or the store', async (t) => {
+  const sim = await Simulator.start({ apiKeys: [SECRET] });
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), 'postato-echo-'));
+  t.after(() => fs.rmSync(dir, { recursive: true, force: true }));
+  try {
+    const client = new Client({ apiKey: SECRET, workspaceId: 'w', baseUrl: sim.baseUrl });
+    const store = new SqliteStore(`${dir}/posts.db`);
+    const publisher = new Publisher(client, store);
+    const k = key('echo');
+    sim.script(k, [
+      {
+        action: 'respond',
+        status: 400,
+        headers: { 'X-Echo-Authorization': `Bearer ${SECRET}` },
+        body: { error: { message: `bad request: Authorization: Bearer ${SECRET}` } },
+      },
+    ]);
+    const error = await publisher.publish(post(k)).then(
+      () => assert.fail('expected an error'),
+      (e) => e,
+    );
+    const texts = [
+      error.message,
+      util.inspect(error, { depth: 5 }),
+      JSON.stringify(error.body),
+      JSON.stringify(error.headers),
+      JSON.stringify(await store.deadLetters()),
+    ];
+    for (const text of texts) assert.ok(!text.includes(SECRET), `the key leaked into: ${text}`);
+    assert.equal(error.headers['x-echo-authorization'], 'Bearer <redacted>');
+    // The database and its write-ahead log.
+    for (const file of fs.readdirSync(dir)) {
+      assert.ok(!fs.readFileSync(`${dir}/${file}`).includes(SECRET), file);
+    }
   } finally {
     await sim.stop();
   }

@@ -163,3 +163,34 @@ test('Client options that are not an object, and a client that is not a Client, 
   await refused(() => new Client(null), 'options', 'invalid setting');
   await refused(() => new Publisher({}), 'client', 'invalid setting');
 });
+
+test('a post over a mebibyte and an invisible business key are refused; a rejected async hook is a warning', async () => {
+  const c = client(sim);
+  await refused(() => c.publish(post(key(), 'x'.repeat(10 * 1024 * 1024))), 'post', '1 MiB');
+  await refused(() => c.publish(post('\u200b')), 'businessKey', 'invisible');
+  const warnings = [];
+  const onWarning = (w) => warnings.push(String(w));
+  process.on('warning', onWarning);
+  try {
+    const hooked = new Client({
+      apiKey: sim.apiKey,
+      workspaceId: 'ws_node',
+      baseUrl: sim.baseUrl,
+      fastForwardWaits: true,
+      onRetry: async () => {
+        throw new Error('hook failed');
+      },
+    });
+    const k = key();
+    sim.script(k, [{ action: 'respond', status: 503 }, { action: 'ok' }]);
+    const published = await hooked.publish(post(k));
+    assert.equal(published.attempts, 2);
+    await new Promise((resolve) => setTimeout(resolve, 50));
+    assert.ok(
+      warnings.some((w) => w.includes('hook failed')),
+      warnings.join('\n'),
+    );
+  } finally {
+    process.off('warning', onWarning);
+  }
+});

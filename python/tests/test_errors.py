@@ -81,3 +81,23 @@ def test_the_api_key_is_in_no_repr_error_or_log_record(secret_sim: Simulator, ke
     assert any("retrying" in t for t in texts), "retries were logged"
     for text in texts:
         assert SECRET not in text
+
+
+def test_a_server_that_echoes_the_api_key_never_puts_it_in_an_error_or_the_store(
+    secret_sim: Simulator, key: Any, tmp_path: Any
+) -> None:
+    echo = {"message": f"bad request: Authorization: Bearer {SECRET}"}
+    headers = {"X-Echo-Authorization": f"Bearer {SECRET}"}
+    client = postato.Client(api_key=SECRET, workspace_id="w", base_url=secret_sim.base_url)
+    publisher = postato.Publisher(client, store=postato.SqliteStore(str(tmp_path / "posts.db")))
+    k = key("echo")
+    secret_sim.script(k, [{"action": "respond", "status": 400, "headers": headers, "body": {"error": echo}}])
+    with pytest.raises(postato.PermanentPostError) as raised:
+        publisher.publish(**post_args(k))
+    e = raised.value
+    texts = [str(e), repr(e), repr(e.body), repr(e.headers), repr(publisher.store.dead_letters())]
+    for text in texts:
+        assert SECRET not in text, text
+    assert e.headers["x-echo-authorization"] == "Bearer <redacted>"
+    files = list(tmp_path.glob("posts.db*"))  # the database and its write-ahead log
+    assert files and not any(SECRET.encode() in f.read_bytes() for f in files)

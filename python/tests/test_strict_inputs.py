@@ -207,3 +207,16 @@ def test_a_schedule_time_in_the_past_is_published_with_a_word_on_the_logger(
         post = client.publish(**post_args(key()), scheduled_at="2020-01-01T00:00:00Z")
     assert post.status == "scheduled"
     assert any("is in the past" in record.getMessage() for record in caplog.records), caplog.records
+
+
+def test_a_post_over_a_mebibyte_an_invisible_business_key_and_an_async_hook_are_refused(
+    client: postato.Client, sim: Simulator, key: Any
+) -> None:
+    huge = "x" * (10 * 1024 * 1024)
+    refused(sim, lambda: client.publish(key(), "x", "acc_1", huge), "post", "1 MiB")
+    refused(sim, lambda: client.publish("\u200b", "x", "acc_1", "c"), "businessKey", "invisible")
+
+    async def on_retry(event: postato.RetryEvent) -> None:
+        pass
+
+    refused(sim, lambda: client_with(sim, on_retry=on_retry), "onRetry", "async")

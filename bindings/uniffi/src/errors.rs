@@ -22,9 +22,10 @@ pub enum PostatoError {
     /// Every attempt failed with a retryable failure; retrying later is safe.
     #[error("{reason}")]
     Transient { reason: String, status: Option<u16>, body: Option<String>, attempts: u32, meta: ResponseMeta },
-    /// The server asked to wait longer than allowed: reschedule.
+    /// The server asked to wait longer than allowed: reschedule. `status` is the answer's that
+    /// asked (429, or a 503 with a long Retry-After).
     #[error("{reason}")]
-    RateLimited { reason: String, retry_after_ms: u64, attempts: u32, meta: ResponseMeta },
+    RateLimited { reason: String, status: u16, retry_after_ms: u64, attempts: u32, meta: ResponseMeta },
     /// The deadline passed; retrying later is safe.
     #[error("{reason}")]
     DeadlineExceeded { reason: String, status: Option<u16>, attempts: u32, meta: ResponseMeta },
@@ -77,8 +78,9 @@ impl From<PublishError> for PostatoError {
                 PostatoError::IdempotencyConflict { reason, status: *status, body, attempts, meta }
             }
             PublishError::BusinessKeyReused { .. } => PostatoError::BusinessKeyReused { reason },
-            PublishError::RateLimited { retry_after, .. } => PostatoError::RateLimited {
+            PublishError::RateLimited { retry_after, status, .. } => PostatoError::RateLimited {
                 reason,
+                status: *status,
                 retry_after_ms: retry_after.as_millis().min(u128::from(u64::MAX)) as u64,
                 attempts,
                 meta,

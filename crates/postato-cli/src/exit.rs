@@ -17,7 +17,8 @@ pub const TRANSIENT: u8 = 4;
 /// summary's `deferredUntil`); running the same command again after then publishes them, and
 /// `postato batch --wait` waits for them.
 pub const DEFERRED: u8 = 5;
-/// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish.
+/// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish. SIGTERM and
+/// SIGHUP stop a run the same way, with 143 and 129 ([`crate::signals::StopSignal`]).
 pub const INTERRUPTED: u8 = 130;
 /// Stdout's reader went away (`postato dlq list | head -1`): the command stopped quietly, as
 /// SIGPIPE stops other Unix tools (128 + 13).

@@ -13,6 +13,7 @@ mod exit;
 mod metrics;
 mod report;
 mod runner;
+mod signals;
 
 use clap::{Parser, Subcommand};
 
@@ -22,7 +23,8 @@ use clap::{Parser, Subcommand};
 /// 2 invalid input or usage (nothing sent); 3 permanent failure (fix the post first);
 /// 4 transient failure (retrying later with the same business key is safe); 5 deferred (posts
 /// wait for their rate limit: run again after `deferredUntil`, or use `batch --wait`); 130
-/// interrupted (run again to finish); 141 stdout's reader went away (`| head -1`: the command
+/// interrupted by Ctrl-C (run again to finish); 143 stopped by SIGTERM (as by Ctrl-C); 129
+/// stopped by SIGHUP (as by Ctrl-C); 141 stdout's reader went away (`| head -1`: the command
 /// stops quietly, as SIGPIPE stops other tools, and a batch's results are in its store).
 #[derive(Parser, Debug)]
 #[command(name = "postato", version, about, long_about)]

@@ -9,6 +9,7 @@ use serde_json::json;
 
 use crate::args::{self, Output};
 use crate::campaign;
+use crate::terminal::printable;
 
 /// Prints a successful publish.
 pub fn published(output: Output, published: &Published, from_store: bool) {
@@ -18,12 +19,16 @@ pub fn published(output: Output, published: &Published, from_store: bool) {
             json!({"ok": true, "id": published.id, "status": published.status, "attempts": published.attempts, "replayed": published.replayed})
         ),
         Output::Text if from_store => {
-            outln!("already published: {} ({}), no request sent", published.id, published.status)
+            outln!(
+                "already published: {} ({}), no request sent",
+                printable(&published.id),
+                printable(&published.status)
+            )
         }
         Output::Text => outln!(
             "published: {} ({}) after {} attempt(s){}",
-            published.id,
-            published.status,
+            printable(&published.id),
+            printable(&published.status),
             published.attempts,
             if published.replayed { ", answered by the server's replay" } else { "" }
         ),
@@ -66,8 +71,8 @@ pub fn failed(output: Output, error: &PublishError) {
         Output::Json => outln!("{}", error_object(error)),
         Output::Text => {
             let kind = error.kind();
-            let request = error.request_id().map(|id| format!(" (request id {id})")).unwrap_or_default();
-            errln!("error ({kind}): {}{request}", without_kind(kind.as_str(), &message))
+            let request = error.request_id().map(|id| format!(" (request id {})", printable(id))).unwrap_or_default();
+            errln!("error ({kind}): {}{request}", printable(without_kind(kind.as_str(), &message)))
         }
     }
 }
@@ -129,9 +134,10 @@ pub fn without_kind<'a>(kind: &str, message: &'a str) -> &'a str {
 /// line without a business key (`line:N`) is named by its line number alone.
 pub fn dead_letter(letter: &DeadLetter) -> String {
     let keyless = letter.line.is_some_and(|line| letter.business_key == campaign::line_key(line));
-    let key = if keyless { String::new() } else { format!("{}: ", letter.business_key) };
+    let key = if keyless { String::new() } else { format!("{}: ", printable(&letter.business_key)) };
     let line = letter.line.map(|line| format!("line {line}: ")).unwrap_or_default();
-    format!("{key}{}: {line}{}", letter.kind, without_kind(&letter.kind, &letter.message))
+    let message = printable(without_kind(&letter.kind, &letter.message));
+    format!("{key}{}: {line}{message}", printable(&letter.kind))
 }
 
 #[cfg(test)]

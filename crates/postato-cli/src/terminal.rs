@@ -139,3 +139,18 @@ impl<'a> tracing_subscriber::fmt::MakeWriter<'a> for Stderr {
         Stderr
     }
 }
+
+/// `text` as it may reach a terminal: control characters (escape sequences, a carriage return
+/// or newline that would forge a line) and the invisible bidirectional overrides shown as
+/// escapes (`\u{1b}`, `\n`). For text from servers and stores in text output; JSON output
+/// escapes them already.
+pub fn printable(text: &str) -> std::borrow::Cow<'_, str> {
+    let unsafe_char = |c: char| c.is_control() || matches!(c, '\u{202a}'..='\u{202e}' | '\u{2066}'..='\u{2069}');
+    if !text.chars().any(unsafe_char) {
+        return std::borrow::Cow::Borrowed(text);
+    }
+    text.chars()
+        .map(|c| if unsafe_char(c) { c.escape_default().to_string() } else { c.to_string() })
+        .collect::<String>()
+        .into()
+}

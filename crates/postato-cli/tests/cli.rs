@@ -564,6 +564,68 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
     assert!(sim.stats().duplicate_keys.is_empty());
 }
 
+/// Starts `postato batch` on `posts` lines against `sim`, waits until `published_first` are
+/// recorded, sends `signal`, and returns what it printed and how long it took after the signal.
+async fn batch_stopped_by(
+    signal: &str,
+    sim: &postato_sim::SimulatorHandle,
+    posts: usize,
+    published_first: u64,
+) -> (std::process::Output, std::time::Duration, postato::SqliteStore, tempfile::TempDir) {
+    use postato::ResultStore;
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("signal.jsonl");
+    let store_path = dir.path().join("signal.db");
+    let lines: Vec<String> = (0..posts).map(|i| post_line(&format!("{signal}-{i}"), "c")).collect();
+    std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
+    let args = batch_args(&campaign, store_path.to_str().unwrap(), 8, &[], sim);
+    let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    let store = postato::SqliteStore::open(&store_path).unwrap();
+    while store.counts().await.unwrap().published < published_first {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sent = std::process::Command::new("kill").args([signal, &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let signalled = std::time::Instant::now();
+    let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
+        .await
+        .expect("the batch ended after the signal")
+        .unwrap();
+    (output, signalled.elapsed(), store, dir)
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_and_sighup_stop_a_batch_as_ctrl_c_does_and_record_what_was_in_flight() {
+    use postato::ResultStore;
+    for (signal, name, exit_code) in [("-TERM", "SIGTERM", 143), ("-HUP", "SIGHUP", 129)] {
+        // Every answer takes 300 ms: when the signal comes, 8 posts are in flight.
+        let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 300, ..Default::default() };
+        let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+        let (output, _, store, _dir) = batch_stopped_by(signal, &sim, 200, 8).await;
+        assert_eq!(code(&output), exit_code, "{name}: {output:?}");
+        let summary = json_line(&output);
+        assert_eq!((summary["interrupted"].as_bool(), summary["signal"].as_str()), (Some(true), Some(name)));
+        // What the server published is what the store recorded: the posts in flight finished
+        // and were recorded, and no new one started.
+        let recorded = store.counts().await.unwrap().published;
+        assert_eq!(sim.stats().published_keys as u64, recorded, "{name}: {summary}");
+        assert!(recorded < 200 && summary["published"].as_u64() == Some(recorded), "{name}: {summary}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_sigterm_posts_still_in_flight_are_cancelled_within_the_grace() {
+    // The first 8 answers come at once, the rest after 20 s: past the 5 s grace.
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    for i in 8..40 {
+        sim.script_business_key(&format!("-TERM-{i}"), vec![ScriptAction::Latency { ms: 20_000 }]);
+    }
+    let (output, took, _, _dir) = batch_stopped_by("-TERM", &sim, 40, 8).await;
+    assert_eq!(code(&output), 143, "{output:?}");
+    assert!(took < std::time::Duration::from_secs(15), "the grace bounds the stop: {took:?}");
+    assert_eq!(json_line(&output)["signal"], "SIGTERM");
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_nothing_for_it() {
     // 400 posts over 10 accounts; every request of acc_0 is answered 429 `Retry-After: 3000`
@@ -1075,7 +1137,7 @@ async fn help_says_the_documented_exit_codes_and_the_stores_each_command_takes()
     let codes = exit_codes(&help, "; ");
     assert_eq!(codes, exit_codes(&readme, " · "));
     let listed: Vec<&str> = codes.iter().map(|(code, _)| code.as_str()).collect();
-    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130", "141"]);
+    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130", "143", "129", "141"]);
     assert_eq!(codes[1].1, "unexpected failure (such as a store that cannot be opened)");
     for command in [&["status"][..], &["dlq", "list"], &["dlq", "retry"], &["batch"], &["publish"]] {
         let help = postato(&[command, &["--help"][..]].concat(), None).await;
@@ -1251,5 +1313,61 @@ async fn sim_limits_per_account_from_its_flags_and_refuses_a_malformed_one() {
         assert_eq!(code(&output), 2, "{flag} {value}");
         let stderr = String::from_utf8_lossy(&output.stderr);
         assert!(stderr.contains("N/WINDOW") || stderr.contains("PLATFORM/ACCOUNT=SECS"), "{stderr}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn what_a_server_echoes_reaches_no_output_or_store_with_the_key_or_raw_escapes() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let key = sim.api_key().to_owned();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("posts.db");
+    let store = store.to_str().unwrap();
+    let echo = ScriptAction::Respond {
+        status: 400,
+        headers: [("X-Echo-Authorization".to_owned(), format!("Bearer {key}"))].into(),
+        body: None,
+        body_text: Some(format!("Authorization: Bearer {key}\n\u{1b}[2J\u{1b}[31mFAKE LINE")),
+    };
+    let connection = connection(&sim);
+    let post = |business_key: &'static str, output: &'static str| {
+        ["publish", "--business-key", business_key, "--platform", "x", "--account", "a", "--content", "c"]
+            .into_iter()
+            .chain(["--store", store, "--output", output])
+            .chain(strings(&connection))
+            .collect::<Vec<_>>()
+    };
+    let mut shown = Vec::new();
+    for (business_key, output) in [("echo-json", "json"), ("echo-text", "text")] {
+        sim.script_business_key(business_key, vec![echo.clone()]);
+        let printed = postato(&post(business_key, output), None).await;
+        assert_eq!(code(&printed), 3, "{printed:?}");
+        shown.push((format!("publish --output {output}"), printed));
+    }
+    for output in ["json", "text"] {
+        shown.push((
+            format!("dlq list --output {output}"),
+            postato(&["dlq", "list", "--store", store, "--output", output], None).await,
+        ));
+    }
+    // A post id that would clear the screen and forge a line.
+    let forged = r#"{"id":"p1\u001b[2J\u001b[31mPWNED\nFAKE LINE","status":"published"}"#;
+    let answer =
+        ScriptAction::Respond { status: 201, headers: Default::default(), body: None, body_text: Some(forged.into()) };
+    sim.script_business_key("escapes", vec![answer]);
+    let printed = postato(&post("escapes", "text"), None).await;
+    assert_eq!(String::from_utf8_lossy(&printed.stdout).lines().count(), 1, "{printed:?}");
+    shown.push(("publish of an id with escapes".into(), printed));
+    for (what, printed) in &shown {
+        for (stream, bytes) in [("stdout", &printed.stdout), ("stderr", &printed.stderr)] {
+            let text = String::from_utf8_lossy(bytes);
+            assert!(!text.contains(&key), "{what}: the key on {stdout}: {text}", stdout = stream);
+            let text_output = what.contains("text") || what.contains("escapes");
+            assert!(!(text_output && text.contains('\u{1b}')), "{what}: a raw escape on {stream}: {text:?}");
+        }
+    }
+    for file in std::fs::read_dir(dir.path()).unwrap() {
+        let bytes = std::fs::read(file.unwrap().path()).unwrap();
+        assert!(!bytes.windows(key.len()).any(|w| w == key.as_bytes()), "the key is in the store's files");
     }
 }

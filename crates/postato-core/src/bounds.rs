@@ -41,7 +41,7 @@ pub const CONCURRENCY: RangeInclusive<u32> = 1..=1024;
 pub const POSTGRES_POOL_SIZE: RangeInclusive<u32> = 1..=1024;
 /// The largest response body read.
 pub const MAX_RESPONSE_BYTES: RangeInclusive<u32> = 1024..=64 * 1024 * 1024;
-/// The largest campaign line (or `--json` file) read: the largest body the API accepts.
+/// The largest campaign line (or `--file` post) read: the largest body the API accepts.
 pub const MAX_POST_BYTES: usize = defaults::MAX_POST_BYTES;
 
 /// One row of the table in docs/settings.md: a setting, its range and its default, as people read them.

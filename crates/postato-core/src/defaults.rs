@@ -34,7 +34,7 @@ pub const MAX_RETRY_AFTER: Duration = Duration::from_secs(60);
 pub const DEFAULT_RETRY_AFTER: Duration = Duration::from_secs(1);
 
 /// The largest request body the API accepts (its 413 limit), so the largest campaign line
-/// or `--json` post file that is read.
+/// or `--file` post that is read.
 pub const MAX_POST_BYTES: usize = 1024 * 1024;
 /// Publishes at once in `postato batch`.
 pub const CONCURRENCY: u32 = 8;

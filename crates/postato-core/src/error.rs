@@ -280,7 +280,7 @@ pub enum PublishError {
     #[error("{0}")]
     InvalidInput(ValidationError),
     /// The server rejected the request; retrying the same request cannot help.
-    #[error("permanent failure: the server answered {status} and the request was not retried; fix the request before publishing again: {body}")]
+    #[error("permanent failure: {}", permanent_reason(*status, body, headers))]
     Permanent {
         /// The HTTP status.
         status: u16,
@@ -313,11 +313,15 @@ pub enum PublishError {
         /// The fingerprint of this payload.
         new_fingerprint: String,
     },
-    /// The server asked to wait longer than the policy allows, or 429s went on past their limit.
-    #[error("rate limited: the server asked to wait {retry_after:?} after {attempts} attempt(s); reschedule the post for later with the same business key")]
+    /// The server asked to wait longer than the policy allows (a 429's or any other answer's
+    /// `Retry-After`, or a shared hold), or 429s went on past their limit.
+    #[error("rate limited: the server asked to wait {retry_after:?}{} after {attempts} attempt(s); reschedule the post for later with the same business key", answering(*status))]
     RateLimited {
         /// How long the server asked to wait.
         retry_after: Duration,
+        /// The status of the answer that asked: 429, or another (a `503` with a long
+        /// `Retry-After`); 429 for a shared hold that ended the publish before sending.
+        status: u16,
         /// Requests sent.
         attempts: u32,
         /// The 429's headers (empty when the client's shared gate ended the publish before
@@ -413,7 +417,7 @@ impl PublishError {
             PublishError::Permanent { status, .. }
             | PublishError::IdempotencyConflict { status, .. }
             | PublishError::InvalidResponse { status, .. } => Some(*status),
-            PublishError::RateLimited { .. } => Some(429),
+            PublishError::RateLimited { status, .. } => Some(*status),
             PublishError::Transient { last, .. } => last.status(),
             PublishError::DeadlineExceeded { last, .. } => last.as_ref().and_then(Failure::status),
             _ => None,
@@ -501,6 +505,32 @@ impl PublishError {
 impl From<ValidationError> for PublishError {
     fn from(e: ValidationError) -> Self {
         PublishError::InvalidInput(e)
+    }
+}
+
+/// Why a permanent failure happened and what to do, by status: 401 names the API key, 403
+/// its permissions, a redirect its `Location` and why it is not followed; then the server's
+/// body, when it sent one.
+fn permanent_reason(status: u16, body: &str, headers: &ResponseHeaders) -> String {
+    let advice = match status {
+        401 => "the API key was refused: check the key (POSTATO_API_KEY, --api-key) and that it is one of this workspace's".to_owned(),
+        403 => "the API key may not publish this post: check the key's permissions for the workspace and the account, and the account itself".to_owned(),
+        300..=399 => format!(
+            "a redirect to {}, never followed (the post and the API key would go to another address): check the base URL",
+            headers.get("location").unwrap_or("no Location")
+        ),
+        _ => "fix the request before publishing again".to_owned(),
+    };
+    let body = body.trim();
+    let body = if body.is_empty() { String::new() } else { format!(": {body}") };
+    format!("the server answered {status} and the request was not retried; {advice}{body}")
+}
+
+/// ` (it answered 503)` for a wait asked by an answer other than a 429, else nothing.
+fn answering(status: u16) -> String {
+    match status {
+        429 => String::new(),
+        other => format!(" (it answered {other})"),
     }
 }
 

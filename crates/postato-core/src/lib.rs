@@ -127,6 +127,6 @@ pub use post_builder::PostBuilder;
 pub use request::{Request, VERSION};
 pub use response::{classify, parse_published_body, LimitScope, PublishedBody, Response, Verdict};
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
-pub use secret::ApiKey;
+pub use secret::{without_credentials, ApiKey, REDACTED};
 pub use time::Timestamp;
 pub use validate::{check_business_key, check_workspace_id, Subject, ValidationError};

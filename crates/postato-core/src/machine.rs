@@ -236,6 +236,10 @@ impl PublishMachine {
         if !matches!(self.state, State::InFlight) {
             return;
         }
+        // Nothing a server sends back carries the API key further: not an error, a log line
+        // or a store (a server that echoes the request's Authorization header, say).
+        let redacted = self.request.redacted(response);
+        let response = redacted.as_ref().unwrap_or(response);
         let verdict = classify(response, &self.policy, now);
         let attempts = self.sends;
         let status = response.status;
@@ -260,6 +264,11 @@ impl PublishMachine {
                 let body = body_text(&response.body);
                 Err(PublishError::IdempotencyConflict { status, body, attempts, headers: headers() })
             }
+            Verdict::Retry { min_wait: Some(wait) } if wait > self.policy.max_retry_after => {
+                // One rule for every wait a server asks for: beyond the policy's bound the
+                // publish ends at once, carrying the wait, whatever the status.
+                Err(PublishError::RateLimited { retry_after: wait, status, attempts, headers: headers() })
+            }
             Verdict::Retry { min_wait } => {
                 self.record(status, response.replayed(), Decision::Retry);
                 self.last = Some(failure());
@@ -281,10 +290,11 @@ impl PublishMachine {
     }
 
     /// Feeds a transport failure of the attempt in flight: always retryable.
-    pub fn handle_transport_failure(&mut self, now: Timestamp, failure: TransportFailure) {
+    pub fn handle_transport_failure(&mut self, now: Timestamp, mut failure: TransportFailure) {
         if !matches!(self.state, State::InFlight) {
             return;
         }
+        failure.message = self.request.redact(failure.message);
         self.events.push_back(Event::TransportFailed {
             attempt: self.sends,
             kind: failure.kind,
@@ -317,7 +327,7 @@ impl PublishMachine {
         let attempts = self.sends;
         if retry_after > self.policy.max_retry_after || self.rate_limit_waits >= self.policy.max_rate_limit_waits {
             self.record(status, false, Decision::Fail(crate::ErrorKind::RateLimited));
-            self.finish(Err(PublishError::RateLimited { retry_after, attempts, headers: headers() }));
+            self.finish(Err(PublishError::RateLimited { retry_after, status, attempts, headers: headers() }));
             return;
         }
         self.record(status, false, Decision::Retry);
@@ -363,7 +373,8 @@ impl PublishMachine {
             return self.finish(Err(PublishError::Transient { last: Failure::BudgetExhausted, attempts }));
         }
         let retry_after = until.saturating_since(now);
-        self.finish(Err(PublishError::RateLimited { retry_after, attempts, headers: ResponseHeaders::default() }))
+        let headers = ResponseHeaders::default();
+        self.finish(Err(PublishError::RateLimited { retry_after, status: 429, attempts, headers }))
     }
 
     fn finish_deadline(&mut self) -> Action {

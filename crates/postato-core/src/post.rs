@@ -219,6 +219,67 @@ impl Post {
 }
 
 /// A serde error as a validation error naming the field it is about, when it says.
+/// The first key that appears twice in one object of `text` (valid JSON), at any depth: a
+/// parser keeps one of the two silently, so a post that says `"content"` twice would publish
+/// whichever it kept.
+fn duplicate_key(text: &str) -> Option<String> {
+    use serde::de::{DeserializeSeed, MapAccess, SeqAccess, Visitor};
+    use std::cell::RefCell;
+
+    struct Finder<'a>(&'a RefCell<Option<String>>);
+
+    impl<'de> DeserializeSeed<'de> for Finder<'_> {
+        type Value = ();
+        fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+            deserializer.deserialize_any(self)
+        }
+    }
+
+    impl<'de> Visitor<'de> for Finder<'_> {
+        type Value = ();
+        fn expecting(&self, f: &mut fmt::Formatter) -> fmt::Result {
+            f.write_str("JSON")
+        }
+        fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+            let mut seen = std::collections::HashSet::new();
+            while let Some(key) = map.next_key::<String>()? {
+                if self.0.borrow().is_none() && !seen.insert(key.clone()) {
+                    *self.0.borrow_mut() = Some(key);
+                }
+                map.next_value_seed(Finder(self.0))?;
+            }
+            Ok(())
+        }
+        fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+            while seq.next_element_seed(Finder(self.0))?.is_some() {}
+            Ok(())
+        }
+        fn visit_bool<E>(self, _: bool) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_i64<E>(self, _: i64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_u64<E>(self, _: u64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_f64<E>(self, _: f64) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_str<E>(self, _: &str) -> Result<(), E> {
+            Ok(())
+        }
+        fn visit_unit<E>(self) -> Result<(), E> {
+            Ok(())
+        }
+    }
+
+    let found = RefCell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_str(text);
+    let _: Result<(), serde_json::Error> = Finder(&found).deserialize(&mut deserializer);
+    found.into_inner()
+}
+
 fn serde_error(what: &str, e: &serde_json::Error) -> ValidationError {
     let message = e.to_string();
     let named = message.split('`').nth(1);
@@ -257,6 +318,12 @@ impl Post {
             }
             error
         })?;
+        if let Some(key) = duplicate_key(text) {
+            return Err(ValidationError::new(
+                "post",
+                format!("has the key {key:?} twice (JSON keeps one of them silently): give each field once"),
+            ));
+        }
         let Some(fields) = value.as_object_mut() else {
             return Err(ValidationError::new(
                 "post",

@@ -6,6 +6,7 @@ use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
 use crate::key::{idempotency_key, payload_fingerprint};
 use crate::limits::Scope;
 use crate::post::Post;
+use crate::response::Response;
 use crate::secret::ApiKey;
 use crate::validate::{check_workspace_id, ValidationError};
 
@@ -25,6 +26,8 @@ pub struct Request {
     user_agent: String,
     /// `Bearer <key>`, kept as a secret so `Debug` never shows it.
     authorization: ApiKey,
+    /// The key alone: what is redacted from everything the server sends back.
+    api_key: ApiKey,
     body: Bytes,
     scope: Scope,
 }
@@ -45,12 +48,23 @@ impl Request {
             ));
         }
         let body = Bytes::from(post.wire_body());
+        if body.len() > crate::defaults::MAX_POST_BYTES {
+            return Err(ValidationError::new(
+                "post",
+                format!(
+                    "is {} bytes as JSON, more than the {} bytes (1 MiB) the API accepts: shorten its content",
+                    body.len(),
+                    crate::defaults::MAX_POST_BYTES
+                ),
+            ));
+        }
         Ok(Request {
             path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
             idempotency_key: idempotency_key(&post.business_key),
             fingerprint: payload_fingerprint(&body),
             user_agent: format!("postato/{VERSION} ({language})"),
             authorization: ApiKey::new(format!("Bearer {}", api_key.expose())),
+            api_key: api_key.clone(),
             body,
             scope: Scope::of(post),
         })
@@ -94,6 +108,28 @@ impl Request {
             ("idempotency-key", &self.idempotency_key),
             ("user-agent", &self.user_agent),
         ]
+    }
+
+    /// `response` with the API key redacted from its body and header values, or `None` when
+    /// it holds no copy of the key (the common case: nothing is copied).
+    pub fn redacted(&self, response: &Response) -> Option<Response> {
+        let body = self.api_key.redact_bytes(&response.body);
+        let echoed = |(_, value): &(String, String)| value.contains(self.api_key.expose());
+        if body.is_none() && !response.headers.iter().any(echoed) {
+            return None;
+        }
+        let headers = response
+            .headers
+            .iter()
+            .map(|(name, value)| (name.clone(), self.api_key.redact(value).unwrap_or_else(|| value.clone())))
+            .collect();
+        let body = body.unwrap_or_else(|| response.body.clone());
+        Some(Response { headers, body, ..response.clone() })
+    }
+
+    /// `text` (a transport's message, say) with the API key redacted.
+    pub fn redact(&self, text: String) -> String {
+        self.api_key.redact(&text).unwrap_or(text)
     }
 
     /// The body as shared bytes: every attempt sends this one buffer, never a copy.

@@ -61,10 +61,21 @@ impl Response {
         self.header("idempotent-replayed").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))
     }
 
-    /// The `Retry-After` delay, judged against the response's `Date` when it has one.
+    /// The `Retry-After` delay. An HTTP-date is read against the answer's own `Date` when it
+    /// has one, so that the client's clock does not matter; but a wait of more than a day by
+    /// the server's `Date` that the client's clock makes shorter is the server's clock being
+    /// wrong, and the client's reading is taken (a date two seconds ahead beside a `Date:`
+    /// from 1970 is a 2 s wait, not 56 years).
     pub fn retry_after(&self, now: Timestamp) -> Option<Duration> {
-        let reference = self.header("date").and_then(parse_http_date).unwrap_or(now);
-        self.header("retry-after").and_then(|v| parse_retry_after(v, reference))
+        const TRUSTED_DATE_WAIT: Duration = Duration::from_secs(24 * 3600);
+        let value = self.header("retry-after")?;
+        let by_client = parse_retry_after(value, now)?;
+        let by_server = self.header("date").and_then(parse_http_date).and_then(|date| parse_retry_after(value, date));
+        Some(match by_server {
+            Some(wait) if wait > TRUSTED_DATE_WAIT && by_client < wait => by_client,
+            Some(wait) => wait,
+            None => by_client,
+        })
     }
 
     /// Which limit this answer's 429 or `RateLimit-*` headers are about, when the server says:
@@ -112,9 +123,10 @@ pub enum Verdict {
     Permanent,
     /// 422 saying the idempotency key was reused with a different payload.
     IdempotencyConflict,
-    /// 408, 409, 5xx: retry with backoff, waiting at least `min_wait` (503's Retry-After).
+    /// 408, 409, 5xx: retry with backoff, waiting at least `min_wait`.
     Retry {
-        /// A lower bound on the wait, from a 503's Retry-After (capped by the policy).
+        /// The answer's Retry-After, when it has one: a lower bound on the wait. One longer
+        /// than the policy's `max_retry_after` ends the publish, as a 429's does.
         min_wait: Option<Duration>,
     },
     /// 429: wait `retry_after` and retry.
@@ -183,11 +195,9 @@ pub fn classify(response: &Response, policy: &RetryPolicy, now: Timestamp) -> Ve
             Err(reason) => Verdict::InvalidResponse { reason },
         },
         429 => Verdict::RateLimited { retry_after: response.rate_limit_wait(now, policy.default_retry_after) },
-        408 | 409 => Verdict::Retry { min_wait: None },
         422 if says_key_reused(&response.body) => Verdict::IdempotencyConflict,
-        503 => Verdict::Retry { min_wait: response.retry_after(now).map(|wait| wait.min(policy.max_retry_after)) },
         501 | 505 => Verdict::Permanent,
-        500..=599 => Verdict::Retry { min_wait: None },
+        408 | 409 | 500..=599 => Verdict::Retry { min_wait: response.retry_after(now) },
         _ => Verdict::Permanent,
     }
 }

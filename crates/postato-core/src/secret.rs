@@ -34,3 +34,53 @@ impl fmt::Display for ApiKey {
         f.write_str("<redacted>")
     }
 }
+
+impl ApiKey {
+    /// `text` with every occurrence of the key replaced by `<redacted>`, or `None` when the
+    /// key is not in it. For what servers send back: a server that echoes the request (its
+    /// `Authorization` header in an error message, say) never puts the key in an error, a log
+    /// line or a store.
+    pub fn redact(&self, text: &str) -> Option<String> {
+        let key = self.0.as_str();
+        (!key.is_empty() && text.contains(key)).then(|| text.replace(key, REDACTED))
+    }
+
+    /// [`ApiKey::redact`] over bytes that may not be UTF-8 (a response body).
+    pub fn redact_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
+        let key = self.0.as_bytes();
+        if key.is_empty() || !bytes.windows(key.len()).any(|w| w == key) {
+            return None;
+        }
+        let mut out = Vec::with_capacity(bytes.len());
+        let mut rest = bytes;
+        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
+            out.extend_from_slice(&rest[..at]);
+            out.extend_from_slice(REDACTED.as_bytes());
+            rest = &rest[at + key.len()..];
+        }
+        out.extend_from_slice(rest);
+        Some(out)
+    }
+}
+
+/// What a secret is replaced with wherever it would show.
+pub const REDACTED: &str = "<redacted>";
+
+/// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, for messages that
+/// echo a URL the user gave, whether or not it parses.
+///
+/// ```
+/// use postato_core::without_credentials;
+/// assert_eq!(without_credentials("https://me:pa ss@host/x"), "https://<redacted>@host/x");
+/// assert_eq!(without_credentials("https://host/a@b"), "https://host/a@b");
+/// ```
+pub fn without_credentials(url: &str) -> String {
+    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
+        return url.to_owned();
+    };
+    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
+    match url[scheme_end..authority_end].rfind('@') {
+        Some(at) => format!("{}{REDACTED}{}", &url[..scheme_end], &url[scheme_end + at..]),
+        None => url.to_owned(),
+    }
+}

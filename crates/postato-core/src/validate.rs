@@ -89,7 +89,19 @@ pub fn check_business_key(key: &str) -> Result<(), ValidationError> {
             "is only whitespace: give a stable identifier for this logical post, such as your draft's id",
         ));
     }
+    if key.chars().all(|c| c.is_whitespace() || invisible(c)) {
+        return Err(ValidationError::new(
+            "businessKey",
+            "is only invisible characters (zero-width spaces, joiners, a byte-order mark): give a stable identifier for this logical post, such as your draft's id",
+        ));
+    }
     Ok(())
+}
+
+/// Characters that print as nothing: zero-width spaces and joiners, the word joiner and its
+/// kin, the byte-order mark, the soft hyphen and the Mongolian vowel separator.
+fn invisible(c: char) -> bool {
+    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{ad}' | '\u{180e}' | '\u{34f}')
 }
 
 /// Checks a workspace id: it becomes one path segment of the request, so it must not be

@@ -143,14 +143,41 @@ fn row_429_above_max_retry_after_ends_at_once_so_the_caller_can_reschedule() {
 }
 
 #[test]
-fn row_503_retry_after_is_a_capped_minimum() {
-    let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "20"));
-    assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(20));
-    let (_, action) =
-        first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "100000"));
-    assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(60));
+fn row_5xx_retry_after_is_a_minimum_and_one_past_max_retry_after_ends_at_once() {
+    for status in [503, 500, 502, 504, 408, 409] {
+        let answer = Response::new(status, "").with_header("Retry-After", "20");
+        let (_, action) = first_outcome(RetryPolicy::default(), answer);
+        assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(20), "{status}");
+        // One rule for every wait a server asks for: past max_retry_after the publish ends at
+        // once with the server's wait, as a 429's does, never a retry after a capped wait.
+        for value in ["61", "3600", "Thu, 01 Jan 2099 00:00:00 GMT"] {
+            let answer = Response::new(status, "").with_header("Retry-After", value);
+            let e = done_err(first_outcome(RetryPolicy::default(), answer).1);
+            assert_eq!((e.kind(), e.status(), e.attempts()), (ErrorKind::RateLimited, Some(status), 1), "{value}");
+            assert!(e.to_string().contains(&format!("(it answered {status})")), "{e}");
+        }
+    }
     let (_, action) = first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("Retry-After", "0"));
     assert!(waits(&action).saturating_since(T0) >= Duration::from_secs(1));
+}
+
+#[test]
+fn an_http_date_is_read_against_the_answer_s_date_unless_that_clock_is_absurd() {
+    let now = Timestamp::from_millis(1_796_513_855_000); // 2026-12-05
+    let ahead = |seconds: u64| postato_core::format_http_date(Timestamp::from_millis(now.as_millis() + seconds * 1000));
+    // The server's clock is the reference: its Date and Retry-After three seconds apart.
+    let skewed = Response::new(429, "")
+        .with_header("Date", "Tue, 01 Dec 2026 09:00:00 GMT")
+        .with_header("Retry-After", "Tue, 01 Dec 2026 09:00:03 GMT");
+    assert_eq!(skewed.retry_after(now), Some(Duration::from_secs(3)));
+    // A Date from 1970 beside a date two seconds ahead of the client: two seconds, not 56 years.
+    let absurd = Response::new(429, "")
+        .with_header("Date", "Thu, 01 Jan 1970 00:00:00 GMT")
+        .with_header("Retry-After", &ahead(2));
+    assert_eq!(absurd.retry_after(now), Some(Duration::from_secs(2)));
+    // A long wait both clocks agree on stays long.
+    let tomorrow = Response::new(429, "").with_header("Date", &ahead(0)).with_header("Retry-After", &ahead(90_000));
+    assert_eq!(tomorrow.retry_after(now), Some(Duration::from_secs(90_000)));
 }
 
 #[test]
@@ -312,4 +339,48 @@ fn every_kind_has_a_stable_name_and_a_dead_letter_rule() {
             "outcome_unknown"
         ]
     );
+}
+
+#[test]
+fn a_server_that_echoes_the_api_key_never_puts_it_in_an_error() {
+    let echo = |status: u16| {
+        Response::new(status, r#"{"error":{"message":"bad request: Authorization: Bearer sk_live_secret"}}"#)
+            .with_header("X-Echo-Authorization", "Bearer sk_live_secret")
+            .with_header("Retry-After", "3600")
+    };
+    for status in [400, 401, 409, 422, 429, 503, 200] {
+        let mut machine = PublishMachine::new(request("k"), RetryPolicy::default().with_max_attempts(1), 1, T0);
+        let Action::Send(_) = machine.poll(T0) else { panic!() };
+        machine.handle_response(T0, &echo(status));
+        let mut events = Vec::new();
+        while let Some(event) = machine.poll_event() {
+            events.push(format!("{event:?}"));
+        }
+        let e = done_err(machine.poll(T0));
+        let shown = [e.to_string(), format!("{e:?}"), format!("{:?}", e.body()), format!("{:?}", e.headers())];
+        for text in shown.iter().chain(&events) {
+            assert!(!text.contains("sk_live_secret"), "{status}: {text}");
+        }
+        if ![409, 429, 503].contains(&status) {
+            assert!(e.body().is_some_and(|body| body.contains("Bearer <redacted>")), "{status}: {e:?}");
+        }
+        let echoed = e.headers().and_then(|headers| headers.get("x-echo-authorization"));
+        assert_eq!(echoed, Some("Bearer <redacted>"), "{status}");
+    }
+    // A transport's message too.
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default().with_max_attempts(1), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!() };
+    machine.handle_transport_failure(T0, TransportFailure::new(TransportFailureKind::Connect, "sent sk_live_secret"));
+    assert!(!format!("{:?}", done_err(machine.poll(T0))).contains("sk_live_secret"));
+}
+
+#[test]
+fn a_permanent_failure_says_what_to_do_by_status() {
+    let said = |response: Response| done_err(first_outcome(RetryPolicy::default(), response).1).to_string();
+    let unauthorized = said(Response::new(401, ""));
+    assert!(unauthorized.contains("the API key was refused") && !unauthorized.ends_with(':'), "{unauthorized}");
+    assert!(said(Response::new(403, "{}")).contains("permissions"));
+    let redirect = said(Response::new(302, "").with_header("Location", "https://elsewhere.example/v1"));
+    assert!(redirect.contains("a redirect to https://elsewhere.example/v1, never followed"), "{redirect}");
+    assert!(said(Response::new(400, "bad")).ends_with("fix the request before publishing again: bad"));
 }

@@ -2,7 +2,7 @@
 //! either refused with a named field, or reaches the wire exactly as given: same status (or the
 //! one its schedule implies), schedule time, content and key.
 use chrono::DateTime;
-use postato_core::{idempotency_key, Post, PostStatus};
+use postato_core::{idempotency_key, ApiKey, Post, PostStatus, Request};
 use proptest::prelude::*;
 use serde_json::{json, Map, Value};
 
@@ -164,4 +164,24 @@ fn each_case_of_the_issue_is_refused_by_name_or_means_what_it_says() {
     let mut post = base();
     post["businessKey"] = " ".into();
     assert_eq!(parse(post).unwrap_err().field, "businessKey");
+}
+
+#[test]
+fn a_post_with_a_key_twice_an_invisible_business_key_or_more_than_a_mebibyte_is_refused() {
+    for (text, field) in [
+        (r#"{"businessKey":"k","platform":"x","accountId":"a","content":"one","content":"two"}"#, "post"),
+        (r#"{"businessKey":"k","businessKey":"j","platform":"x","accountId":"a","content":"c"}"#, "post"),
+        (r#"{"businessKey":"k","platform":"x","accountId":"a","content":[{"text":"a","text":"b"}]}"#, "post"),
+    ] {
+        let e = Post::from_json(text).unwrap_err();
+        assert_eq!(e.field, field, "{text}");
+        assert!(e.message.contains("twice"), "{e}");
+    }
+    for key in ["\u{200b}", "\u{feff} \u{2060}", "\u{200d}\u{200c}"] {
+        let post = Post::new(key, "x", "a", PostStatus::Publish, "post", "c");
+        assert_eq!(post.validate().unwrap_err().field, "businessKey", "{key:?}");
+    }
+    let huge = Post::new("huge", "x", "a", PostStatus::Publish, "post", "x".repeat(1024 * 1024));
+    let e = Request::new(&huge, "ws", &ApiKey::new("key"), "rust").unwrap_err();
+    assert!(e.field == "post" && e.message.contains("1 MiB"), "{e}");
 }

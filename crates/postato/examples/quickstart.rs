@@ -12,14 +12,14 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let client = Client::builder_from_env()? // or Client::builder().api_key("sk_live_…").workspace_id("ws_1")
         .on_retry(|retry| eprintln!("retrying {} in {:?}: {}", retry.business_key, retry.delay, retry.reason))
         .build()?;
-    let post = Post::builder("draft-1").platform("x").account_id("acc_1").text("Hello from postato").build()?;
+    let post = Post::builder("rust-draft-1").platform("x").account_id("acc_1").text("Hello from postato").build()?;
     let published = client.publish(&post).await?;
     println!("{} after {} attempt(s)", published.id, published.attempts);
     let again = client.publish(&post).await?;
     assert!(again.replayed && again.id == published.id, "the same business key is the same post");
 
     // This publish only: a shorter deadline and fewer attempts (checked as the client's settings).
-    let urgent = Post::builder("urgent-1").platform("x").account_id("acc_1").text("Now").build()?;
+    let urgent = Post::builder("rust-urgent-1").platform("x").account_id("acc_1").text("Now").build()?;
     if let Err(e) = client.publish_with(&urgent).deadline(Duration::from_secs(5)).max_attempts(2).await {
         eprintln!("{e} ({:?}; request id {:?})", e.kind(), e.request_id());
     }
@@ -28,12 +28,16 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let publisher = Publisher::new(client.clone(), SqliteStore::open("posts.db")?);
     let first = publisher.publish(&post).await?;
     let second = publisher.publish(&post).await?;
-    println!("from the store: {} then {}", first.from_store, second.from_store);
+    assert!(!first.from_store && second.from_store, "the second answer comes from the store: nothing sent");
 
     // Many posts in one call: 16 at once, one Result per post, in input order.
     let posts = (0..100)
         .map(|i| {
-            Post::builder(format!("campaign-{i}")).platform("x").account_id("acc_2").text(format!("post {i}")).build()
+            Post::builder(format!("rust-campaign-{i}"))
+                .platform("x")
+                .account_id("acc_2")
+                .text(format!("post {i}"))
+                .build()
         })
         .collect::<Result<Vec<_>, _>>()?;
     let results = client.publish_many(&posts, &ManyOptions::new().concurrency(16)).await?;

@@ -304,6 +304,7 @@ fn check_base_url(url: &str, allow_insecure_http: bool) -> Result<String, Publis
         ));
     }
     let parsed = url::Url::parse(url.trim()).map_err(|e| {
+        let url = postato_core::without_credentials(url);
         invalid("baseUrl", format!("{url:?} is not a URL ({e}): give one like https://api.postato.com.br"))
     })?;
     if parsed.query().is_some()

@@ -6,6 +6,7 @@ awaitables, and cancelling the task cancels the publish (nothing is retried afte
 
 from __future__ import annotations
 
+import inspect
 import json
 import sys
 from collections.abc import Iterable, Mapping
@@ -151,6 +152,13 @@ class _ClientBase:
         if on_retry is not None and not callable(on_retry):
             raise InvalidPostError(
                 f"invalid setting: on_retry (onRetry): must be callable, got {type(on_retry).__name__}",
+                field="onRetry",
+            )
+        if on_retry is not None and inspect.iscoroutinefunction(on_retry):
+            raise InvalidPostError(
+                "invalid setting: on_retry (onRetry): is an async function, which would never run: postato "
+                "calls it on a worker thread, with no event loop; give a plain function (it may hand the "
+                "event to your loop with loop.call_soon_threadsafe)",
                 field="onRetry",
             )
         self._native = _native.NativeClient(

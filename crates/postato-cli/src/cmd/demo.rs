@@ -169,7 +169,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         }
     }
     let duplicates = stats.duplicate_keys.len();
-    let ok = duplicates == 0 && lost.is_empty() && exactly_once == published && !summary.interrupted;
+    let ok = duplicates == 0 && lost.is_empty() && exactly_once == published && !summary.interrupted();
     match args.output {
         Output::Json => outln!(
             "{}",

@@ -133,40 +133,13 @@ pub async fn run(args: &SimArgs) -> u8 {
     };
     // Listening before the URL is out: a caller that stops the simulator as soon as it reads
     // the URL stops it cleanly, never by the signal's default action.
-    let shutdown = shutdown_signal();
+    let mut signals = crate::signals::StopSignals::listen();
     outln!("{}", sim.base_url());
     crate::terminal::info(&format!(
         "postato simulator listening on {} (admin API under /_sim/); Ctrl-C stops it",
         sim.base_url()
     ));
-    shutdown.await;
+    signals.next().await;
     sim.stop().await;
     exit::SUCCESS
-}
-
-/// Resolves on Ctrl-C or SIGTERM, each listened for from this call on (not from the first poll).
-fn shutdown_signal() -> impl std::future::Future<Output = ()> {
-    #[cfg(unix)]
-    {
-        use tokio::signal::unix::{signal, Signal, SignalKind};
-        async fn received(signal: std::io::Result<Signal>) {
-            match signal {
-                Ok(mut signal) => {
-                    signal.recv().await;
-                }
-                Err(_) => std::future::pending().await,
-            }
-        }
-        let (interrupt, terminate) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate()));
-        async move {
-            tokio::select! {
-                _ = received(interrupt) => {}
-                _ = received(terminate) => {}
-            }
-        }
-    }
-    #[cfg(not(unix))]
-    async {
-        let _ = tokio::signal::ctrl_c().await;
-    }
 }

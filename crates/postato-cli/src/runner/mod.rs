@@ -1,7 +1,7 @@
 //! Runs a stream of campaign lines through a Publisher with bounded concurrency: progress on
 //! the terminal (or periodic plain lines), a summary, waiting for deferred lines (`--wait`),
-//! and a clean stop on Ctrl-C (first: no
-//! new posts, in-flight ones finish; second: in-flight ones are cancelled, retry-safe).
+//! and a clean stop on Ctrl-C, SIGTERM or SIGHUP (no new posts; in-flight ones finish within
+//! [`STOP_GRACE`], or a second signal cancels them, retry-safe).
 //!
 //! This module owns the run and its passes over the campaign; [`mod@line`] publishes one line,
 //! [`tally`] counts, [`progress`] shows, [`summary`] reports.
@@ -18,12 +18,17 @@ use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
+use crate::signals::StopSignals;
 use crate::terminal;
 use line::{process, Outcome};
 pub use progress::Progress;
 use progress::Reporter;
 pub use summary::Summary;
 use tally::Tally;
+
+/// How long the posts in flight when a stop signal arrives may take to finish (and be
+/// recorded) before they are cancelled: within `docker stop`'s 10 s and systemd's 90 s.
+const STOP_GRACE: Duration = Duration::from_secs(5);
 
 /// A campaign's lines.
 pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
@@ -48,18 +53,24 @@ pub async fn run(
     let tally = Arc::new(Tally::default());
     let stop = Arc::new(AtomicBool::new(false));
     let cancel = CancellationToken::new();
+    let stopped_by = Arc::new(std::sync::Mutex::new(None));
     let signals = {
-        let (stop, cancel) = (Arc::clone(&stop), cancel.clone());
+        let (stop, cancel, stopped_by) = (Arc::clone(&stop), cancel.clone(), Arc::clone(&stopped_by));
+        let mut signals = StopSignals::listen();
         tokio::spawn(async move {
-            if tokio::signal::ctrl_c().await.is_ok() {
-                stop.store(true, Ordering::Relaxed);
-                terminal::info(
-                    "stopping: no new posts; posts in flight finish (Ctrl-C again to cancel them, retry-safe)",
-                );
-                if tokio::signal::ctrl_c().await.is_ok() {
-                    cancel.cancel();
-                }
+            let signal = signals.next().await;
+            *stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
+            stop.store(true, Ordering::Relaxed);
+            terminal::info(&format!(
+                "stopping ({}): no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
+                signal.name(),
+                STOP_GRACE.as_secs()
+            ));
+            tokio::select! {
+                _ = signals.next() => {}
+                _ = tokio::time::sleep(STOP_GRACE) => {}
             }
+            cancel.cancel();
         })
     };
     let reporter =
@@ -88,7 +99,8 @@ pub async fn run(
         reporter.stop();
     }
     passes?;
-    Ok(tally.summary(stop.load(Ordering::Relaxed) || cancel.is_cancelled(), started.elapsed()))
+    let stopped_by = *stopped_by.lock().unwrap_or_else(|e| e.into_inner());
+    Ok(tally.summary(stopped_by, started.elapsed()))
 }
 
 /// What every pass of a run works with: the Publisher, the tally, the Ctrl-C flag and token,

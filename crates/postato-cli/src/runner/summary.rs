@@ -8,6 +8,7 @@ use std::time::Duration;
 
 use crate::args::Output;
 use crate::exit;
+use crate::signals::StopSignal;
 
 /// What a run did.
 #[derive(Debug, Default)]
@@ -29,8 +30,8 @@ pub struct Summary {
     pub deferred: u64,
     /// When the last of them is due.
     pub deferred_until: Option<Timestamp>,
-    /// Whether Ctrl-C stopped the run before the end.
-    pub interrupted: bool,
+    /// The signal that stopped the run before the end (Ctrl-C, SIGTERM, SIGHUP), if one did.
+    pub stopped_by: Option<StopSignal>,
     /// What to run to see (and requeue) the run's dead letters: printed under them
     /// ([`Summary::hint_dead_letters_in`]).
     pub dead_letter_hint: Option<String>,
@@ -50,16 +51,22 @@ impl Summary {
         self.dead_letter_hint = Some(hint);
     }
 
+    /// Whether a signal stopped the run before the end.
+    pub fn interrupted(&self) -> bool {
+        self.stopped_by.is_some()
+    }
+
     fn dead_total(&self) -> u64 {
         self.dead_lettered.values().sum()
     }
 
     /// 0: all published; 1: lines that failed inside postato, or results the store could not
     /// record (run again to record them); 3: dead letters that need a fix; 4: only dead
-    /// letters worth retrying later; 5: nothing failed, but posts are deferred; 130: interrupted.
+    /// letters worth retrying later; 5: nothing failed, but posts are deferred; 130, 143, 129:
+    /// stopped by Ctrl-C, SIGTERM or SIGHUP.
     pub fn exit_code(&self) -> u8 {
-        if self.interrupted {
-            return exit::INTERRUPTED;
+        if let Some(signal) = self.stopped_by {
+            return signal.exit_code();
         }
         if self.failed > 0 || self.store_errors > 0 {
             return exit::FAILURE;
@@ -93,7 +100,8 @@ impl Summary {
                     "failed": self.failed,
                     "deferred": self.deferred,
                     "deferredUntil": self.deferred_until.map(Timestamp::to_rfc3339),
-                    "interrupted": self.interrupted,
+                    "interrupted": self.interrupted(),
+                    "signal": self.stopped_by.map(StopSignal::name),
                     "elapsedMs": self.elapsed.as_millis() as u64,
                 })
             ),
@@ -130,8 +138,11 @@ impl Summary {
                 if self.failed > 0 {
                     outln!("  {} posts failed inside postato (see the log); running again is safe", self.failed);
                 }
-                if self.interrupted {
-                    outln!("  interrupted: run the same command again to finish (nothing is published twice)");
+                if let Some(signal) = self.stopped_by {
+                    outln!(
+                        "  interrupted ({}): run the same command again to finish (nothing is published twice)",
+                        signal.name()
+                    );
                 }
             }
         }

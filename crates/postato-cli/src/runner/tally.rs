@@ -9,6 +9,7 @@ use std::sync::Mutex;
 use std::time::{Duration, Instant};
 
 use super::summary::Summary;
+use crate::signals::StopSignal;
 
 #[derive(Default)]
 pub(super) struct Tally {
@@ -80,7 +81,7 @@ impl Tally {
     }
 
     /// The run's summary from this tally.
-    pub fn summary(&self, interrupted: bool, elapsed: Duration) -> Summary {
+    pub fn summary(&self, stopped_by: Option<StopSignal>, elapsed: Duration) -> Summary {
         let deferred: Vec<Timestamp> = self.deferred_lines().values().copied().collect();
         Summary {
             total: self.done.load(Ordering::Relaxed) + deferred.len() as u64,
@@ -91,7 +92,7 @@ impl Tally {
             failed: self.failed.load(Ordering::Relaxed),
             deferred: deferred.len() as u64,
             deferred_until: deferred.iter().max().copied(),
-            interrupted,
+            stopped_by,
             elapsed,
             dead_letter_hint: None,
         }

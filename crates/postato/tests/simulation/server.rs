@@ -51,7 +51,9 @@ pub struct Arrival {
     /// The account it was published through.
     pub account: String,
     pub status: Option<u16>,
-    /// Its answer limited the account: a 429, or `RateLimit-*` headers.
+    /// Its answer limited the account: a 429, `RateLimit-*` headers, or a `Retry-After` on any
+    /// status (a 503's asks the account's posts to wait, and one past `max_retry_after` ends
+    /// the publish `rate_limited`).
     pub limiting: bool,
     /// It was refused for the workspace rather than for its account: by the workspace's limiter,
     /// or by a random 429 (the server shedding load).
@@ -189,7 +191,10 @@ impl Server {
             if let Ok(response) = &response {
                 s.arrivals[index].status = Some(response.status);
                 s.arrivals[index].limiting = response.status == 429
-                    || response.headers.iter().any(|(name, _)| name.to_ascii_lowercase().starts_with("ratelimit-"));
+                    || response.headers.iter().any(|(name, _)| {
+                        let name = name.to_ascii_lowercase();
+                        name.starts_with("ratelimit-") || name == "retry-after"
+                    });
             }
             drop(s);
             if let Ok(response) = response {

@@ -98,7 +98,7 @@ class ScenarioTest {
                 is PostatoException.Permanent -> Triple("permanent", e.attempts.toInt(), e.status.toInt())
                 is PostatoException.IdempotencyConflict -> Triple("idempotency_conflict", e.attempts.toInt(), e.status.toInt())
                 is PostatoException.Transient -> Triple("transient", e.attempts.toInt(), e.status?.toInt())
-                is PostatoException.RateLimited -> Triple("rate_limited", e.attempts.toInt(), 429)
+                is PostatoException.RateLimited -> Triple("rate_limited", e.attempts.toInt(), e.status.toInt())
                 is PostatoException.DeadlineExceeded -> Triple("deadline", e.attempts.toInt(), e.status?.toInt())
                 is PostatoException.InvalidResponse -> Triple("invalid_response", e.attempts.toInt(), e.status.toInt())
                 else -> throw e

@@ -1,0 +1,91 @@
+//! The signals that stop a command: Ctrl-C (SIGINT), and what a service manager sends, SIGTERM
+//! (`docker stop`, systemd) and SIGHUP (a closed terminal). Each is listened for from
+//! [`StopSignals::listen`] on, and answered with the conventional exit code, 128 + its number.
+
+/// A signal that stops a command.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum StopSignal {
+    /// Ctrl-C: exit 130.
+    Interrupt,
+    /// SIGTERM: exit 143.
+    Terminate,
+    /// SIGHUP: exit 129.
+    Hangup,
+}
+
+impl StopSignal {
+    /// Its name, as `kill -l` spells it.
+    pub fn name(self) -> &'static str {
+        match self {
+            StopSignal::Interrupt => "SIGINT",
+            StopSignal::Terminate => "SIGTERM",
+            StopSignal::Hangup => "SIGHUP",
+        }
+    }
+
+    /// The exit code of a command it stopped: 128 + the signal's number, as shells report it.
+    pub fn exit_code(self) -> u8 {
+        match self {
+            StopSignal::Interrupt => crate::exit::INTERRUPTED,
+            StopSignal::Terminate => 128 + 15,
+            StopSignal::Hangup => 128 + 1,
+        }
+    }
+}
+
+/// The stop signals, listened for from [`StopSignals::listen`] on: each one received is
+/// answered by [`StopSignals::next`] instead of ending the process.
+pub struct StopSignals {
+    #[cfg(unix)]
+    interrupt: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    terminate: Option<tokio::signal::unix::Signal>,
+    #[cfg(unix)]
+    hangup: Option<tokio::signal::unix::Signal>,
+}
+
+impl StopSignals {
+    /// Starts listening (inside a tokio runtime). A signal that cannot be listened for keeps
+    /// its default action.
+    pub fn listen() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{signal, SignalKind};
+            StopSignals {
+                interrupt: signal(SignalKind::interrupt()).ok(),
+                terminate: signal(SignalKind::terminate()).ok(),
+                hangup: signal(SignalKind::hangup()).ok(),
+            }
+        }
+        #[cfg(not(unix))]
+        StopSignals {}
+    }
+
+    /// The next stop signal received.
+    pub async fn next(&mut self) -> StopSignal {
+        #[cfg(unix)]
+        {
+            async fn received(stream: &mut Option<tokio::signal::unix::Signal>) {
+                let delivered = match stream {
+                    Some(stream) => stream.recv().await.is_some(),
+                    None => false,
+                };
+                if !delivered {
+                    std::future::pending::<()>().await;
+                }
+            }
+            tokio::select! {
+                _ = received(&mut self.interrupt) => StopSignal::Interrupt,
+                _ = received(&mut self.terminate) => StopSignal::Terminate,
+                _ = received(&mut self.hangup) => StopSignal::Hangup,
+            }
+        }
+        #[cfg(not(unix))]
+        {
+            match tokio::signal::ctrl_c().await {
+                Ok(()) => StopSignal::Interrupt,
+                Err(_) => std::future::pending().await,
+            }
+        }
+    }
+}
