@@ -208,7 +208,10 @@ def run_block(block: Block, kotlin: list[Block], shared: Simulator) -> tuple[str
     with tempfile.TemporaryDirectory(prefix="postato-example-") as directory:
         home = Path(directory)
         shutil.copytree(ROOT / "examples", home / "examples")
-        env = environment(home, shared if match.group(1) else None, bool(match.group(2)))
+        try:
+            env = environment(home, shared if match.group(1) else None, bool(match.group(2)))
+        except Failure as e:
+            raise Failure(f"{block.where()}: {e}") from None
         output = run_language(block, match.group(3), home, env)
     last = output.strip().splitlines()[-1] if output.strip() else "(no output)"
     return "run", f"ok: {last[:100]}"
