@@ -627,6 +627,36 @@ async fn after_sigterm_posts_still_in_flight_are_cancelled_within_the_grace() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_whose_store_is_deleted_under_it_ends_with_an_error_not_ok() {
+    use postato::ResultStore;
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 30, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("vanish.jsonl");
+    let store_path = dir.path().join("vanish.db");
+    let lines: Vec<String> = (0..200).map(|i| post_line(&format!("vanish-{i}"), "c")).collect();
+    std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
+    let args = batch_args(&campaign, store_path.to_str().unwrap(), 4, &[], &sim);
+    let child = tokio::process::Command::new(BIN)
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let store = postato::SqliteStore::open(&store_path).unwrap();
+    while store.counts().await.unwrap().published < 20 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    for suffix in ["", "-wal", "-shm"] {
+        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+    }
+    let output = child.wait_with_output().await.unwrap();
+    let summary = json_line(&output);
+    assert_eq!((code(&output), summary["ok"].as_bool()), (1, Some(false)), "{summary}");
+    assert!(String::from_utf8_lossy(&output.stderr).contains("was deleted while postato used it"), "{output:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_nothing_for_it() {
     // 400 posts over 10 accounts; every request of acc_0 is answered 429 `Retry-After: 3000`
     // (its daily quota).

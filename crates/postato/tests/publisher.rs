@@ -323,3 +323,33 @@ async fn every_publish_records_its_intent_before_sending() {
     let intent = store.intent(&k).await.unwrap().expect("the intent was recorded before the send");
     assert_eq!(intent.business_key, k);
 }
+
+#[tokio::test]
+async fn a_sqlite_store_whose_file_is_deleted_or_replaced_under_it_refuses_to_record() {
+    let sim = sim().await;
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("posts.db");
+    let remove_store = |path: &std::path::Path| {
+        for suffix in ["", "-wal", "-shm"] {
+            let _ = std::fs::remove_file(format!("{}{suffix}", path.display()));
+        }
+    };
+    for how in ["deleted", "replaced"] {
+        remove_store(&path);
+        let publisher = Publisher::new(client(&sim), SqliteStore::open(&path).unwrap());
+        let first = key(how);
+        publisher.publish(&post(&first)).await.unwrap();
+        remove_store(&path);
+        if how == "replaced" {
+            // Another postato store moved onto the path.
+            let other = dir.path().join("other.db");
+            drop(SqliteStore::open(&other).unwrap());
+            std::fs::rename(&other, &path).unwrap();
+        }
+        let requests = sim.stats().requests;
+        let error = publisher.publish(&post(&key(how))).await.unwrap_err();
+        let said = error.to_string();
+        assert!(said.contains(&format!("was {how}")) && said.contains("while postato used it"), "{said}");
+        assert_eq!(sim.stats().requests, requests, "{how}: nothing is sent that could not be recorded");
+    }
+}

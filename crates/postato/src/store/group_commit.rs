@@ -24,6 +24,7 @@ use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
 
+use super::file_guard::FileGuard;
 use super::StoreError;
 
 /// A queued operation: runs against the connection (again, for a write whose round failed),
@@ -60,7 +61,7 @@ where
             (Some(Ok(value)), None) => Ok(value),
             (Some(Err(e)), _) => Err(e),
             (Some(Ok(_)), Some(why)) => Err(StoreError::new(format!("the commit failed: {why}"))),
-            (None, Some(why)) => Err(StoreError::new(format!("could not begin a transaction: {why}"))),
+            (None, Some(why)) => Err(StoreError::new(why.to_owned())),
             (None, None) => Err(StoreError::new("the store's operation failed inside postato (a bug)")),
         });
     }
@@ -73,6 +74,9 @@ struct Queue {
     flushing: bool,
     /// Write transactions begun (reruns included), for tests that check writes are grouped.
     transactions: u64,
+    /// The store's file, checked before each write round: one deleted or replaced fails the
+    /// writes rather than let them land in an unlinked file.
+    file: Option<FileGuard>,
 }
 
 /// The operation queue of one connection.
@@ -82,6 +86,12 @@ pub(super) struct GroupCommit {
 }
 
 impl GroupCommit {
+    /// The queue of a store whose file is at `path`.
+    pub(super) fn guarding(path: &std::path::Path) -> Self {
+        let queue = Queue { file: Some(FileGuard::of(path)), ..Queue::default() };
+        GroupCommit { queue: Arc::new(Mutex::new(queue)) }
+    }
+
     /// Runs the write `f` in the next round's transaction on `conn`; returns once that
     /// transaction committed (or failed). `f` may run twice (see the module's note).
     pub(super) async fn write<R: Send + 'static>(
@@ -215,7 +225,7 @@ fn read_round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>) {
             }
         }
         Err(e) => {
-            let why = e.to_string();
+            let why = format!("could not begin a transaction: {e}");
             for read in reads {
                 read.answer(Some(&why));
             }
@@ -231,10 +241,17 @@ fn still_open(conn: &Connection) -> bool {
 
 /// The writes in one transaction; if one fails, each again in a transaction of its own.
 fn write_round(conn: &mut Connection, mut writes: Vec<Box<dyn Operation>>, counter: &Mutex<Queue>) {
+    let moved = counter.lock().unwrap_or_else(|p| p.into_inner()).file.as_ref().map_or(Ok(()), FileGuard::check);
+    if let Err(why) = moved {
+        for write in writes {
+            write.answer(Some(&why));
+        }
+        return;
+    }
     let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
         Ok(tx) => tx,
         Err(e) => {
-            let why = e.to_string();
+            let why = format!("could not begin a transaction: {e}");
             for write in writes {
                 write.answer(Some(&why));
             }
@@ -259,7 +276,7 @@ fn write_round(conn: &mut Connection, mut writes: Vec<Box<dyn Operation>>, count
             // the transaction under it, that its statements may not have been kept.
             Ok(tx) if !still_open(&tx) => Some("SQLite ended the transaction (out of memory or I/O)".to_owned()),
             Ok(_) => None,
-            Err(e) => Some(e.to_string()),
+            Err(e) => Some(format!("could not begin a transaction: {e}")),
         };
         write.answer(error.as_deref());
     }

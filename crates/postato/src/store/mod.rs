@@ -6,6 +6,7 @@
 mod claims;
 #[cfg(feature = "testing")]
 pub mod conformance;
+mod file_guard;
 mod group_commit;
 mod memory;
 mod sqlite;

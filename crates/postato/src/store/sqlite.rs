@@ -116,7 +116,7 @@ impl SqliteStore {
         // No SQLITE_OPEN_URI: `file::memory:` is a file name here, never a temporary database.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, &e))?;
-        Self::init(conn, path, true)
+        Self::init(conn, path, true).map(|store| store.guarding(path))
     }
 
     /// Opens an existing store at `path`, never creating one: for commands that only read or
@@ -133,7 +133,7 @@ impl SqliteStore {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| cannot_open(path, &e))?;
-        Self::init(conn, path, false)
+        Self::init(conn, path, false).map(|store| store.guarding(path))
     }
 
     /// A store in memory (for tests).
@@ -188,6 +188,11 @@ impl SqliteStore {
             claims: Arc::new(Claims::default()),
             path: shown,
         })
+    }
+
+    /// This store, its writes failing once the file at `path` is no longer the one opened.
+    fn guarding(self, path: &Path) -> Self {
+        SqliteStore { queue: super::group_commit::GroupCommit::guarding(path), ..self }
     }
 
     /// The file's path.
