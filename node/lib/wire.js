@@ -32,11 +32,28 @@ function describe(value) {
 }
 
 /**
+ * The field names of `object` as a reader of it sees them: its own properties, enumerable or
+ * not, and the getters and values it inherits (a class's `get scheduled_at()`), but not the
+ * methods it inherits.
+ */
+function fieldNames(object) {
+  const names = new Set(Object.getOwnPropertyNames(object));
+  for (let proto = Object.getPrototypeOf(object); proto && proto !== Object.prototype; ) {
+    for (const name of Object.getOwnPropertyNames(proto)) {
+      const property = Object.getOwnPropertyDescriptor(proto, name);
+      if (name !== 'constructor' && (property.get || typeof property.value !== 'function')) names.add(name);
+    }
+    proto = Object.getPrototypeOf(proto);
+  }
+  return [...names];
+}
+
+/**
  * Refuses keys of `object` not in `known`, naming the first: `what` is how messages name
  * the object's fields (`scheduled_at is not a field of a post`).
  */
 function refuseUnknown(object, known, what, fail = invalid) {
-  const unknown = Object.keys(object).find((k) => !known.includes(k));
+  const unknown = fieldNames(object).find((k) => !known.includes(k));
   if (unknown !== undefined) throw fail(unknown, `is not ${what}: use ${known.join(', ')}`);
 }
 
@@ -59,7 +76,7 @@ function content(value) {
     if (item === null || typeof item !== 'object' || Array.isArray(item)) {
       throw invalid(`content[${i}]`, `must be an object with "text", got ${describe(item)}`);
     }
-    const unknown = Object.keys(item).filter((k) => k !== 'text' && k !== 'media');
+    const unknown = fieldNames(item).filter((k) => k !== 'text' && k !== 'media');
     if (unknown.length)
       throw invalid(`content[${i}]`, `has unknown keys ${JSON.stringify(unknown)}: use "text" and "media"`);
     const converted = { text: text(`content[${i}].text`, item.text) };

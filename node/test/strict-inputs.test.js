@@ -194,3 +194,33 @@ test('a post over a mebibyte and an invisible business key are refused; a reject
     process.off('warning', onWarning);
   }
 });
+
+test('a misspelt field behind a getter, a non-enumerable property or a prototype is refused', async () => {
+  const c = client(sim);
+  class Draft {
+    constructor(k) {
+      Object.assign(this, post(k));
+    }
+    get scheduled_at() {
+      return '2030-01-01T00:00:00Z';
+    }
+    describe() {
+      return 'methods are not fields';
+    }
+  }
+  await refused(() => c.publish(new Draft(key())), 'scheduled_at', 'is not a field of a post');
+  const hidden = post(key());
+  Object.defineProperty(hidden, 'scheduled_at', { value: '2030-01-01T00:00:00Z', enumerable: false });
+  await refused(() => c.publish(hidden), 'scheduled_at');
+  const inherited = Object.assign(Object.create({ scheduled_at: '2030-01-01T00:00:00Z' }), post(key()));
+  await refused(() => c.publish(inherited), 'scheduled_at');
+  class Plain {
+    constructor(k) {
+      Object.assign(this, post(k));
+    }
+    describe() {
+      return 'a method';
+    }
+  }
+  assert.equal((await c.publish(new Plain(key()))).status, 'published');
+});

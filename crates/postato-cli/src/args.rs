@@ -229,6 +229,14 @@ pub fn store_location(text: &str) -> Result<String, String> {
     if text.trim().is_empty() {
         return Err("is empty: give a SQLite file, such as postato.db, or a PostgreSQL URL (postgres://…)".to_owned());
     }
+    let scheme = text.split_once("://").map(|(scheme, _)| scheme);
+    if let Some(scheme) = scheme.filter(|s| !is_postgres(&format!("{s}://")) && !s.contains(['/', '\\'])) {
+        // Never echoed: a URL may hold a password.
+        return Err(format!(
+            "is a URL of scheme {:?}: give a PostgreSQL URL (postgres:// or postgresql://, in lowercase) or a SQLite file",
+            postato::postato_core::without_credentials(scheme)
+        ));
+    }
     Ok(text.to_owned())
 }
 

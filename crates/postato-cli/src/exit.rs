@@ -17,6 +17,10 @@ pub const TRANSIENT: u8 = 4;
 /// summary's `deferredUntil`); running the same command again after then publishes them, and
 /// `postato batch --wait` waits for them.
 pub const DEFERRED: u8 = 5;
+/// The outcome is unknown: the post was sent and may exist (an answer that could not be read,
+/// or a send whose outcome was never recorded, past the server's key retention). Look for it;
+/// the error says whether publishing again with the same business key is safe.
+pub const UNKNOWN_OUTCOME: u8 = 6;
 /// Interrupted (Ctrl-C): what was in flight is retry-safe; run again to finish. SIGTERM and
 /// SIGHUP stop a run the same way, with 143 and 129 ([`crate::signals::StopSignal`]).
 pub const INTERRUPTED: u8 = 130;
@@ -28,11 +32,8 @@ pub const READER_GONE: u8 = 141;
 pub fn for_kind(kind: ErrorKind) -> u8 {
     match kind {
         ErrorKind::InvalidInput => INVALID_INPUT,
-        ErrorKind::Permanent
-        | ErrorKind::IdempotencyConflict
-        | ErrorKind::BusinessKeyReused
-        | ErrorKind::InvalidResponse
-        | ErrorKind::OutcomeUnknown => PERMANENT,
+        ErrorKind::Permanent | ErrorKind::IdempotencyConflict | ErrorKind::BusinessKeyReused => PERMANENT,
+        ErrorKind::InvalidResponse | ErrorKind::OutcomeUnknown => UNKNOWN_OUTCOME,
         ErrorKind::RateLimited | ErrorKind::Transient | ErrorKind::Deadline => TRANSIENT,
         ErrorKind::Cancelled => INTERRUPTED,
         ErrorKind::Deferred => DEFERRED,

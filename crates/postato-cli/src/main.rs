@@ -22,7 +22,8 @@ use clap::{Parser, Subcommand};
 /// Exit codes: 0 success; 1 unexpected failure (such as a store that cannot be opened);
 /// 2 invalid input or usage (nothing sent); 3 permanent failure (fix the post first);
 /// 4 transient failure (retrying later with the same business key is safe); 5 deferred (posts
-/// wait for their rate limit: run again after `deferredUntil`, or use `batch --wait`); 130
+/// wait for their rate limit: run again after `deferredUntil`, or use `batch --wait`); 6 outcome
+/// unknown (the post may exist: look for it, and see the message for whether publishing again is safe); 130
 /// interrupted by Ctrl-C (run again to finish); 143 stopped by SIGTERM (as by Ctrl-C); 129
 /// stopped by SIGHUP (as by Ctrl-C); 141 stdout's reader went away (`| head -1`: the command
 /// stops quietly, as SIGPIPE stops other tools, and a batch's results are in its store).

@@ -85,7 +85,7 @@ pub fn fatal_invalid(output: Output, message: &str) {
             "{}",
             json!({"ok": false, "kind": "invalid_input", "status": null, "message": message, "attempts": 0})
         ),
-        Output::Text => errln!("error (invalid_input): {message}"),
+        Output::Text => errln!("error (invalid_input): {}", printable(message)),
     }
 }
 
@@ -106,7 +106,7 @@ fn fatal_after(output: Output, message: &str, attempts: Option<u32>) {
             "{}",
             json!({"ok": false, "kind": "error", "status": null, "message": message, "attempts": attempts})
         ),
-        Output::Text => errln!("error: {message}"),
+        Output::Text => errln!("error: {}", printable(message)),
     }
 }
 

@@ -46,15 +46,17 @@ pub struct StopSignals {
 
 impl StopSignals {
     /// Starts listening (inside a tokio runtime). A signal that cannot be listened for keeps
-    /// its default action.
+    /// its default action, and one ignored when the command started stays ignored: `nohup
+    /// postato batch … &` goes on when its terminal closes.
     pub fn listen() -> Self {
         #[cfg(unix)]
         {
             use tokio::signal::unix::{signal, SignalKind};
+            let listen = |kind: SignalKind| (!ignored(kind.as_raw_value())).then(|| signal(kind).ok()).flatten();
             StopSignals {
-                interrupt: signal(SignalKind::interrupt()).ok(),
-                terminate: signal(SignalKind::terminate()).ok(),
-                hangup: signal(SignalKind::hangup()).ok(),
+                interrupt: listen(SignalKind::interrupt()),
+                terminate: listen(SignalKind::terminate()),
+                hangup: listen(SignalKind::hangup()),
             }
         }
         #[cfg(not(unix))]
@@ -87,5 +89,15 @@ impl StopSignals {
                 Err(_) => std::future::pending().await,
             }
         }
+    }
+}
+
+/// Whether `signal` is ignored (`SIG_IGN`), as `nohup` leaves SIGHUP for the command it starts.
+#[cfg(unix)]
+fn ignored(signal: i32) -> bool {
+    // SAFETY: sigaction with a null new action only reads the current one into `current`.
+    unsafe {
+        let mut current: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(signal, std::ptr::null(), &mut current) == 0 && current.sa_sigaction == libc::SIG_IGN
     }
 }

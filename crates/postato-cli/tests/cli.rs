@@ -107,7 +107,7 @@ async fn every_failure_has_its_kind_and_exit_code() {
         }],
     );
     let output = publish(&sim, &post("garbled")).await;
-    assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (3, Some("invalid_response")));
+    assert_eq!((code(&output), json_line(&output)["kind"].as_str()), (6, Some("invalid_response")));
 
     sim.script_business_key("deadline", (0..5).map(|_| ScriptAction::Hang { ms: 3_000 }).collect());
     let output = publish(&sim, &[&post("deadline")[..], &["--deadline-ms", "300"]].concat()).await;
@@ -397,7 +397,7 @@ async fn an_outcome_unknown_post_is_sent_again_only_with_dlq_retry_force() {
     postato::SqliteStore::open(&store_path).unwrap().record_intent(&intent).await.unwrap();
     let args = ["--business-key", "u-1", "--platform", "x", "--account", "a", "--content", "c", "--store", store];
     let output = publish(&sim, &args).await;
-    assert_eq!(code(&output), 3, "outcome_unknown needs a person: {}", String::from_utf8_lossy(&output.stdout));
+    assert_eq!(code(&output), 6, "outcome_unknown needs a person: {}", String::from_utf8_lossy(&output.stdout));
     assert_eq!(sim.stats().requests, 0, "nothing was sent");
     let connection = connection(&sim);
     let mut retry = vec!["dlq", "retry", "--store", store, "--output", "json"];
@@ -611,6 +611,34 @@ async fn sigterm_and_sighup_stop_a_batch_as_ctrl_c_does_and_record_what_was_in_f
         assert_eq!(sim.stats().published_keys as u64, recorded, "{name}: {summary}");
         assert!(recorded < 200 && summary["published"].as_u64() == Some(recorded), "{name}: {summary}");
     }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_batch_started_with_sighup_ignored_as_nohup_does_goes_on_after_one() {
+    use std::os::unix::process::CommandExt;
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 100, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("nohup.jsonl");
+    let lines: Vec<String> = (0..40).map(|i| post_line(&format!("nohup-{i}"), "c")).collect();
+    std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
+    let args = batch_args(&campaign, dir.path().join("nohup.db").to_str().unwrap(), 8, &[], &sim);
+    let mut command = std::process::Command::new(BIN);
+    command.args(&args).stdout(std::process::Stdio::piped());
+    // SAFETY: only resets a signal's disposition in the child, as nohup does.
+    unsafe {
+        command.pre_exec(|| {
+            libc::signal(libc::SIGHUP, libc::SIG_IGN);
+            Ok(())
+        });
+    }
+    let child = tokio::process::Command::from(command).spawn().unwrap();
+    tokio::time::sleep(std::time::Duration::from_millis(150)).await;
+    let sent = std::process::Command::new("kill").args(["-HUP", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let output = child.wait_with_output().await.unwrap();
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(json_line(&output)["published"], 40);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -1167,7 +1195,7 @@ async fn help_says_the_documented_exit_codes_and_the_stores_each_command_takes()
     let codes = exit_codes(&help, "; ");
     assert_eq!(codes, exit_codes(&readme, " · "));
     let listed: Vec<&str> = codes.iter().map(|(code, _)| code.as_str()).collect();
-    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "130", "143", "129", "141"]);
+    assert_eq!(listed, ["0", "1", "2", "3", "4", "5", "6", "130", "143", "129", "141"]);
     assert_eq!(codes[1].1, "unexpected failure (such as a store that cannot be opened)");
     for command in [&["status"][..], &["dlq", "list"], &["dlq", "retry"], &["batch"], &["publish"]] {
         let help = postato(&[command, &["--help"][..]].concat(), None).await;

@@ -513,11 +513,11 @@ impl From<ValidationError> for PublishError {
 /// body, when it sent one.
 fn permanent_reason(status: u16, body: &str, headers: &ResponseHeaders) -> String {
     let advice = match status {
-        401 => "the API key was refused: check the key (POSTATO_API_KEY, --api-key) and that it is one of this workspace's".to_owned(),
+        401 => "the API key was refused: check the key given (or POSTATO_API_KEY) and that it is one of this workspace's".to_owned(),
         403 => "the API key may not publish this post: check the key's permissions for the workspace and the account, and the account itself".to_owned(),
         300..=399 => format!(
             "a redirect to {}, never followed (the post and the API key would go to another address): check the base URL",
-            headers.get("location").unwrap_or("no Location")
+            headers.get("location").map_or_else(|| "no Location".to_owned(), crate::secret::without_credentials)
         ),
         _ => "fix the request before publishing again".to_owned(),
     };

@@ -236,19 +236,20 @@ impl PublishMachine {
         if !matches!(self.state, State::InFlight) {
             return;
         }
+        let verdict = classify(response, &self.policy, now);
         // Nothing a server sends back carries the API key further: not an error, a log line
-        // or a store (a server that echoes the request's Authorization header, say).
+        // or a store (a server that echoes the request's Authorization header, say). The
+        // answer is read as sent; only what is kept of it is redacted.
         let redacted = self.request.redacted(response);
         let response = redacted.as_ref().unwrap_or(response);
-        let verdict = classify(response, &self.policy, now);
         let attempts = self.sends;
         let status = response.status;
         let headers = || ResponseHeaders::new(response.headers.clone());
         let failure = || Failure::Status { status, body: body_text(&response.body), headers: headers() };
         let result = match verdict {
             Verdict::Published(body) => Ok(Published {
-                id: body.id,
-                status: body.status,
+                id: self.request.redact(body.id),
+                status: self.request.redact(body.status),
                 idempotency_key: self.request.idempotency_key().to_owned(),
                 attempts,
                 replayed: response.replayed(),

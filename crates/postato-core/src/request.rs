@@ -113,7 +113,8 @@ impl Request {
     /// `response` with the API key redacted from its body and header values, or `None` when
     /// it holds no copy of the key (the common case: nothing is copied).
     pub fn redacted(&self, response: &Response) -> Option<Response> {
-        let body = self.api_key.redact_bytes(&response.body);
+        let raw = self.api_key.redact_bytes(&response.body);
+        let body = self.redacted_json(raw.as_deref().unwrap_or(&response.body)).or(raw);
         let echoed = |(_, value): &(String, String)| value.contains(self.api_key.expose());
         if body.is_none() && !response.headers.iter().any(echoed) {
             return None;
@@ -125,6 +126,41 @@ impl Request {
             .collect();
         let body = body.unwrap_or_else(|| response.body.clone());
         Some(Response { headers, body, ..response.clone() })
+    }
+
+    /// A JSON body whose strings hold the key only once decoded (`\u0073k_…`, `sk\/…`), with
+    /// those strings redacted; `None` when it holds no escape or no such string. A reader that
+    /// parses the body (Python's and Node's `error.body`) would otherwise see the key.
+    fn redacted_json(&self, body: &[u8]) -> Option<Vec<u8>> {
+        if !body.contains(&b'\\') {
+            return None;
+        }
+        let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
+        fn redact(value: &mut serde_json::Value, key: &ApiKey) -> bool {
+            match value {
+                serde_json::Value::String(text) => match key.redact(text) {
+                    Some(redacted) => {
+                        *text = redacted;
+                        true
+                    }
+                    None => false,
+                },
+                serde_json::Value::Array(items) => {
+                    items.iter_mut().fold(false, |found, item| redact(item, key) | found)
+                }
+                serde_json::Value::Object(fields) => {
+                    let echoed: Vec<String> = fields.keys().filter(|k| key.redact(k).is_some()).cloned().collect();
+                    for name in &echoed {
+                        if let Some(field) = fields.remove(name) {
+                            fields.insert(key.redact(name).unwrap_or_default(), field);
+                        }
+                    }
+                    fields.values_mut().fold(!echoed.is_empty(), |found, field| redact(field, key) | found)
+                }
+                _ => false,
+            }
+        }
+        redact(&mut value, &self.api_key).then(|| serde_json::to_vec(&value).unwrap_or_default())
     }
 
     /// `text` (a transport's message, say) with the API key redacted.

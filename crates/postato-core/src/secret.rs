@@ -69,17 +69,20 @@ pub const REDACTED: &str = "<redacted>";
 /// `url` with any credentials (`user:password@`) replaced by `<redacted>@`, for messages that
 /// echo a URL the user gave, whether or not it parses.
 ///
+/// A URL that does not parse has no reliable end to its credentials (`https://me:pa/ss@host`),
+/// so everything up to its last `@` goes: a message may lose some of a path, never a password.
+///
 /// ```
 /// use postato_core::without_credentials;
 /// assert_eq!(without_credentials("https://me:pa ss@host/x"), "https://<redacted>@host/x");
-/// assert_eq!(without_credentials("https://host/a@b"), "https://host/a@b");
+/// assert_eq!(without_credentials("https://me:pa/ss@host"), "https://<redacted>@host");
+/// assert_eq!(without_credentials("https://host/x"), "https://host/x");
 /// ```
 pub fn without_credentials(url: &str) -> String {
     let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
         return url.to_owned();
     };
-    let authority_end = url[scheme_end..].find(['/', '?', '#']).map_or(url.len(), |i| scheme_end + i);
-    match url[scheme_end..authority_end].rfind('@') {
+    match url[scheme_end..].rfind('@') {
         Some(at) => format!("{}{REDACTED}{}", &url[..scheme_end], &url[scheme_end + at..]),
         None => url.to_owned(),
     }

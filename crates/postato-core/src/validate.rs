@@ -98,10 +98,30 @@ pub fn check_business_key(key: &str) -> Result<(), ValidationError> {
     Ok(())
 }
 
-/// Characters that print as nothing: zero-width spaces and joiners, the word joiner and its
-/// kin, the byte-order mark, the soft hyphen and the Mongolian vowel separator.
+/// Characters that print as nothing: Unicode's Default_Ignorable_Code_Point (zero-width
+/// spaces and joiners, direction marks and overrides, variation selectors, the byte-order mark,
+/// Hangul fillers, tags, …).
 fn invisible(c: char) -> bool {
-    matches!(c, '\u{200b}'..='\u{200d}' | '\u{2060}'..='\u{2064}' | '\u{feff}' | '\u{ad}' | '\u{180e}' | '\u{34f}')
+    matches!(
+        c,
+        '\u{ad}'
+            | '\u{34f}'
+            | '\u{61c}'
+            | '\u{115f}'..='\u{1160}'
+            | '\u{17b4}'..='\u{17b5}'
+            | '\u{180b}'..='\u{180f}'
+            | '\u{200b}'..='\u{200f}'
+            | '\u{202a}'..='\u{202e}'
+            | '\u{2060}'..='\u{206f}'
+            | '\u{3164}'
+            | '\u{fe00}'..='\u{fe0f}'
+            | '\u{feff}'
+            | '\u{ffa0}'
+            | '\u{fff0}'..='\u{fff8}'
+            | '\u{1bca0}'..='\u{1bca3}'
+            | '\u{1d173}'..='\u{1d17a}'
+            | '\u{e0000}'..='\u{e0fff}'
+    )
 }
 
 /// Checks a workspace id: it becomes one path segment of the request, so it must not be

@@ -154,6 +154,7 @@ fn row_5xx_retry_after_is_a_minimum_and_one_past_max_retry_after_ends_at_once() 
             let answer = Response::new(status, "").with_header("Retry-After", value);
             let e = done_err(first_outcome(RetryPolicy::default(), answer).1);
             assert_eq!((e.kind(), e.status(), e.attempts()), (ErrorKind::RateLimited, Some(status), 1), "{value}");
+            assert!(e.retry_after().is_some_and(|wait| wait > Duration::from_secs(60)), "the server's wait: {e:?}");
             assert!(e.to_string().contains(&format!("(it answered {status})")), "{e}");
         }
     }
@@ -367,6 +368,12 @@ fn a_server_that_echoes_the_api_key_never_puts_it_in_an_error() {
         let echoed = e.headers().and_then(|headers| headers.get("x-echo-authorization"));
         assert_eq!(echoed, Some("Bearer <redacted>"), "{status}");
     }
+    // A key that shows only once the JSON is decoded (`\u0073k_…`): a reader that parses the
+    // body (Python's and Node's `error.body`) must not find it either.
+    let escaped = Response::new(400, r#"{"error":{"message":"Bearer \u0073k_live_secret","sk_live_secret":1}}"#);
+    let e = done_err(first_outcome(RetryPolicy::default(), escaped).1);
+    let decoded: serde_json::Value = serde_json::from_str(e.body().unwrap()).unwrap();
+    assert!(!decoded.to_string().contains("sk_live_secret"), "{decoded}");
     // A transport's message too.
     let mut machine = PublishMachine::new(request("k"), RetryPolicy::default().with_max_attempts(1), 1, T0);
     let Action::Send(_) = machine.poll(T0) else { panic!() };

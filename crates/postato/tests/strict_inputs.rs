@@ -68,3 +68,11 @@ fn store_paths_that_would_lose_records_or_take_another_programs_file_are_refused
     assert!(SqliteStore::open_existing(&missing).unwrap_err().to_string().contains("there is no store at"));
     assert!(!missing.exists());
 }
+
+#[test]
+fn a_base_url_that_does_not_parse_is_never_echoed_with_its_password() {
+    for url in ["https://me:hunter2 @host", "https://me:hunter2/x@host:port", "https://me:hunter2@host:99999"] {
+        let error = builder().base_url(url).build().unwrap_err().to_string();
+        assert!(!error.contains("hunter2"), "{url}: {error}");
+    }
+}

@@ -154,7 +154,10 @@ class _ClientBase:
                 f"invalid setting: on_retry (onRetry): must be callable, got {type(on_retry).__name__}",
                 field="onRetry",
             )
-        if on_retry is not None and inspect.iscoroutinefunction(on_retry):
+        is_async = inspect.iscoroutinefunction(on_retry) or inspect.iscoroutinefunction(
+            getattr(on_retry, "__call__", None)  # an object whose __call__ is async
+        )
+        if on_retry is not None and is_async:
             raise InvalidPostError(
                 "invalid setting: on_retry (onRetry): is an async function, which would never run: postato "
                 "calls it on a worker thread, with no event loop; give a plain function (it may hand the "

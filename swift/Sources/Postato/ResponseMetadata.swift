@@ -11,7 +11,7 @@ extension PostatoError {
         case .Permanent(_, _, _, _, let m), .IdempotencyConflict(_, _, _, _, let m),
              .Transient(_, _, _, _, let m), .InvalidResponse(_, _, _, _, let m):
             found = m
-        case .RateLimited(_, _, _, let m), .DeadlineExceeded(_, _, _, let m):
+        case .RateLimited(_, _, _, _, let m), .DeadlineExceeded(_, _, _, let m):
             found = m
         default:
             found = nil

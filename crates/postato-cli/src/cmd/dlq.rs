@@ -140,7 +140,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     }),
                     None => errln!(
                         "skipping {}: its line could not be read; fix the campaign and run `postato batch` again",
-                        letter.business_key
+                        crate::terminal::printable(&letter.business_key)
                     ),
                 }
             }

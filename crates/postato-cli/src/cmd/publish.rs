@@ -131,6 +131,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
             };
             Publisher::with_shared_store(client, store).publish(&post).await.map(|report| {
                 if let Some(error) = &report.store_error {
+                    let error = crate::terminal::printable(&error.to_string()).into_owned();
                     errln!("warning: published, but the store could not record it: {error}");
                 }
                 (report.published, report.from_store)

@@ -49,7 +49,7 @@ pub async fn run(args: &StatusArgs) -> u8 {
                         counts.deferred
                     );
                     for (kind, n) in &counts.dead_letters_by_kind {
-                        outln!("  dead-lettered ({kind}): {n}");
+                        outln!("  dead-lettered ({}): {n}", crate::terminal::printable(kind));
                     }
                     if let (Some(next), Some(until)) = (counts.next_due_ms, counts.deferred_until_ms) {
                         outln!(

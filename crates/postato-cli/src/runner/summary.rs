@@ -61,8 +61,9 @@ impl Summary {
     }
 
     /// 0: all published; 1: lines that failed inside postato, or results the store could not
-    /// record (run again to record them); 3: dead letters that need a fix; 4: only dead
-    /// letters worth retrying later; 5: nothing failed, but posts are deferred; 130, 143, 129:
+    /// record (run again to record them); 3: dead letters that need a fix; 6: dead letters whose
+    /// outcome is unknown (and none that needs a fix); 4: only dead letters worth retrying
+    /// later; 5: nothing failed, but posts are deferred; 130, 143, 129:
     /// stopped by Ctrl-C, SIGTERM or SIGHUP.
     pub fn exit_code(&self) -> u8 {
         if let Some(signal) = self.stopped_by {
@@ -72,8 +73,11 @@ impl Summary {
             return exit::FAILURE;
         }
         let kinds: Vec<ErrorKind> = self.dead_lettered.keys().filter_map(|k| ErrorKind::parse(k)).collect();
-        if kinds.iter().any(|k| !k.is_retryable_later()) {
+        let unknown = |k: &ErrorKind| exit::for_kind(*k) == exit::UNKNOWN_OUTCOME;
+        if kinds.iter().any(|k| !k.is_retryable_later() && !unknown(k)) {
             exit::PERMANENT
+        } else if kinds.iter().any(unknown) {
+            exit::UNKNOWN_OUTCOME
         } else if kinds.is_empty() && self.deferred > 0 {
             exit::DEFERRED
         } else if kinds.is_empty() {
