@@ -91,12 +91,23 @@ impl Response {
         serde_json::from_slice::<ErrorEnvelope>(&self.body).ok()?.error.scope.as_deref().and_then(LimitScope::parse)
     }
 
-    /// The wait a 429 asks for: its `Retry-After`, or `default` when it has none, an unreadable
-    /// one, or one below the clock's millisecond (zero, a date not in the future). A 429 is
+    /// The wait a 429 asks for: its `Retry-After` (else its `RateLimit-Reset`), or `default`
+    /// when it has neither, an unreadable one, or one below the clock's millisecond (zero, a date
+    /// not in the future). A 429 is
     /// never an invitation to retry at once: the request that got it would go again in the
     /// same instant. The machine and the gates all read a 429's wait here.
     pub fn rate_limit_wait(&self, now: Timestamp, default: Duration) -> Duration {
-        self.retry_after(now).filter(|wait| *wait >= Duration::from_millis(1)).unwrap_or(default)
+        self.retry_after(now)
+            .or_else(|| self.ratelimit_reset())
+            .filter(|wait| *wait >= Duration::from_millis(1))
+            .unwrap_or(default)
+    }
+
+    /// The `RateLimit-Reset` delay, in delta-seconds as the IETF RateLimit fields have it: on a
+    /// 429 without `Retry-After`, when the spent quota comes back, so the wait it asks for.
+    pub fn ratelimit_reset(&self) -> Option<Duration> {
+        let seconds: f64 = self.header("ratelimit-reset")?.trim().parse().ok()?;
+        (seconds.is_finite() && seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
     }
 }
 

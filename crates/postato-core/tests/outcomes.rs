@@ -391,3 +391,16 @@ fn a_permanent_failure_says_what_to_do_by_status() {
     assert!(redirect.contains("a redirect to https://elsewhere.example/v1, never followed"), "{redirect}");
     assert!(said(Response::new(400, "bad")).ends_with("fix the request before publishing again: bad"));
 }
+
+#[test]
+fn a_429_without_retry_after_waits_for_its_ratelimit_reset() {
+    let answer = |reset: &str| Response::new(429, "").with_header("RateLimit-Reset", reset);
+    let (_, action) = first_outcome(RetryPolicy::default(), answer("7"));
+    assert_eq!(waits(&action).saturating_since(T0), Duration::from_secs(7));
+    let e = done_err(first_outcome(RetryPolicy::default(), answer("3600")).1);
+    assert_eq!((e.kind(), e.retry_after()), (ErrorKind::RateLimited, Some(Duration::from_secs(3600))));
+    // On another answer, RateLimit-Reset says when a window ends, not that the client must wait.
+    let (_, action) =
+        first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("RateLimit-Reset", "3600"));
+    assert!(waits(&action).saturating_since(T0) < Duration::from_secs(60));
+}

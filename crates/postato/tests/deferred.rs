@@ -160,3 +160,24 @@ async fn a_due_deferral_whose_post_cannot_be_read_is_dead_lettered_not_left_due(
     assert_eq!(store.counts().await.unwrap().deferred, 0);
     assert_eq!(sim.stats().requests, 0);
 }
+
+#[tokio::test]
+async fn a_503_asking_for_an_hour_holds_its_account_so_the_next_posts_send_nothing() {
+    let sim = common::sim().await;
+    let client = common::client(&sim);
+    let first = common::key("unavailable");
+    let headers = [("Retry-After".to_owned(), "3600".to_owned())].into();
+    sim.script_business_key(
+        &first,
+        vec![postato_sim::ScriptAction::Respond { status: 503, headers, body: None, body_text: None }],
+    );
+    let e = client.publish(&common::post(&first)).await.unwrap_err();
+    assert_eq!((e.kind(), e.status(), e.attempts()), (ErrorKind::RateLimited, Some(503), 1), "{e}");
+    assert!(e.retry_after().is_some_and(|wait| wait > Duration::from_secs(3500)), "{e:?}");
+    let requests = sim.stats().requests;
+    for _ in 0..5 {
+        let e = client.publish(&common::post(&common::key("after"))).await.unwrap_err();
+        assert_eq!((e.kind(), e.attempts()), (ErrorKind::RateLimited, 0), "{e}");
+    }
+    assert_eq!(sim.stats().requests, requests, "the account is held: nothing more was sent");
+}

@@ -231,6 +231,13 @@ impl RateLimitGate {
                 self.hold(now, now.saturating_add(reset));
             }
         }
+        // A wait asked on another answer (a 503's Retry-After) is asked of every request in
+        // this scope, not only of the one it answered: they hold too, and one held past its
+        // bound ends (or is deferred) without a request.
+        let asked = (500..600).contains(&response.status).then(|| response.retry_after(now)).flatten();
+        if let Some(wait) = asked.filter(|wait| *wait >= Duration::from_millis(1)) {
+            self.hold(now, now.saturating_add(wait.min(MAX_HOLD)));
+        }
         if response.status == 429 {
             self.on_throttle(now, sent_at, response);
         } else {
