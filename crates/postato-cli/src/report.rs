@@ -77,6 +77,21 @@ pub fn failed(output: Output, error: &PublishError) {
     }
 }
 
+/// Prints a publish stopped by `signal` before it ended: what was sent is unknown (`attempts`
+/// null), and publishing again with the same business key is safe.
+pub fn interrupted(output: Output, signal: &str) {
+    let message = format!(
+        "stopped by {signal} before the publish ended; the post may or may not exist, and publishing again with the same business key is safe"
+    );
+    match output {
+        Output::Json => outln!(
+            "{}",
+            json!({"ok": false, "kind": "cancelled", "status": null, "message": message, "attempts": null})
+        ),
+        Output::Text => errln!("error (cancelled): {message}"),
+    }
+}
+
 /// Prints an invalid input found before any publish (a flag out of its bounds), as an
 /// `invalid_input` error.
 pub fn fatal_invalid(output: Output, message: &str) {

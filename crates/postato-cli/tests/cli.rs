@@ -642,6 +642,34 @@ async fn a_batch_started_with_sighup_ignored_as_nohup_does_goes_on_after_one() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sigterm_stops_a_publish_in_flight_at_once_as_cancelled() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.script_business_key("term-1", vec![ScriptAction::Latency { ms: 30_000 }]);
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("term.db");
+    let args = ["--business-key", "term-1", "--platform", "x", "--account", "a", "--content", "c"];
+    let mut full: Vec<String> = ["publish", "--output", "json", "--store", store.to_str().unwrap()]
+        .into_iter()
+        .chain(args)
+        .map(str::to_owned)
+        .collect();
+    full.extend(connection(&sim));
+    let child = tokio::process::Command::new(BIN).args(&full).stdout(std::process::Stdio::piped()).spawn().unwrap();
+    while sim.stats().requests == 0 {
+        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
+    }
+    let sent = std::process::Command::new("kill").args(["-TERM", &child.id().unwrap().to_string()]).status().unwrap();
+    assert!(sent.success());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(20), child.wait_with_output())
+        .await
+        .expect("the publish stopped")
+        .unwrap();
+    assert_eq!(code(&output), 143, "{output:?}");
+    let stopped = json_line(&output);
+    assert_eq!((stopped["kind"].as_str(), stopped["attempts"].is_null()), (Some("cancelled"), true), "{stopped}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_sigterm_posts_still_in_flight_are_cancelled_within_the_grace() {
     // The first 8 answers come at once, the rest after 20 s: past the 5 s grace.
     let sim = Simulator::start(SimConfig::default()).await.unwrap();

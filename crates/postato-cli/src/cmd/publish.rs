@@ -120,24 +120,39 @@ pub async fn run(args: &PublishArgs) -> u8 {
         Ok(checked) => checked,
         Err(error) => return failed(error),
     };
-    let result = match &args.store {
-        Some(location) => {
-            let store = match open_store(location, 2, StoreUse::Create).await {
-                Ok(store) => store,
-                Err(message) => {
-                    report::fatal(args.output, &message);
-                    return exit::FAILURE;
-                }
-            };
-            Publisher::with_shared_store(client, store).publish(&post).await.map(|report| {
-                if let Some(error) = &report.store_error {
-                    let error = crate::terminal::printable(&error.to_string()).into_owned();
-                    errln!("warning: published, but the store could not record it: {error}");
-                }
-                (report.published, report.from_store)
-            })
+    // A stop signal (Ctrl-C, SIGTERM, SIGHUP) drops the publish: nothing more is sent, its claim
+    // on the store is released at once, and publishing again later is safe.
+    let mut signals = crate::signals::StopSignals::listen();
+    let publish = async {
+        match &args.store {
+            Some(location) => {
+                let store = match open_store(location, 2, StoreUse::Create).await {
+                    Ok(store) => store,
+                    Err(message) => {
+                        report::fatal(args.output, &message);
+                        return Err(exit::FAILURE);
+                    }
+                };
+                Ok(Publisher::with_shared_store(client.clone(), store).publish(&post).await.map(|report| {
+                    if let Some(error) = &report.store_error {
+                        let error = crate::terminal::printable(&error.to_string()).into_owned();
+                        errln!("warning: published, but the store could not record it: {error}");
+                    }
+                    (report.published, report.from_store)
+                }))
+            }
+            None => Ok(client.publish(&post).await.map(|published| (published, false))),
         }
-        None => client.publish(&post).await.map(|published| (published, false)),
+    };
+    let result = tokio::select! {
+        result = publish => match result {
+            Ok(result) => result,
+            Err(code) => return code,
+        },
+        signal = signals.next() => {
+            report::interrupted(args.output, signal.name());
+            return signal.exit_code();
+        }
     };
     match result {
         Ok((published, from_store)) => {
