@@ -21,6 +21,11 @@ pub struct Response {
     pub body_truncated: bool,
 }
 
+/// The longest wait a server's answer is taken to ask for: a longer one (`Retry-After:
+/// 10^12`, `RateLimit-Reset: 1e300`) is absurd, and is read as this, a month, so that a post it
+/// defers becomes due again and is asked about anew, never deferred for ever.
+pub const LONGEST_SERVER_WAIT: Duration = Duration::from_secs(31 * 24 * 3600);
+
 /// The headers of a 2xx answer the client reads (lowercase): whether it was a replay, the
 /// rate limit's state, and the server's request id. A transport may keep only these from a
 /// 2xx; any other answer keeps every header, for the error's metadata.
@@ -71,11 +76,12 @@ impl Response {
         let value = self.header("retry-after")?;
         let by_client = parse_retry_after(value, now)?;
         let by_server = self.header("date").and_then(parse_http_date).and_then(|date| parse_retry_after(value, date));
-        Some(match by_server {
+        let wait = match by_server {
             Some(wait) if wait > TRUSTED_DATE_WAIT && by_client < wait => by_client,
             Some(wait) => wait,
             None => by_client,
-        })
+        };
+        Some(wait.min(LONGEST_SERVER_WAIT))
     }
 
     /// Which limit this answer's 429 or `RateLimit-*` headers are about, when the server says:
@@ -107,7 +113,8 @@ impl Response {
     /// 429 without `Retry-After`, when the spent quota comes back, so the wait it asks for.
     pub fn ratelimit_reset(&self) -> Option<Duration> {
         let seconds: f64 = self.header("ratelimit-reset")?.trim().parse().ok()?;
-        (seconds.is_finite() && seconds >= 0.0).then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX))
+        (seconds.is_finite() && seconds >= 0.0)
+            .then(|| Duration::try_from_secs_f64(seconds).unwrap_or(Duration::MAX).min(LONGEST_SERVER_WAIT))
     }
 }
 

@@ -404,3 +404,15 @@ fn a_429_without_retry_after_waits_for_its_ratelimit_reset() {
         first_outcome(RetryPolicy::default(), Response::new(503, "").with_header("RateLimit-Reset", "3600"));
     assert!(waits(&action).saturating_since(T0) < Duration::from_secs(60));
 }
+
+#[test]
+fn an_absurd_wait_is_read_as_a_month_so_a_deferred_post_comes_due_again() {
+    for answer in [
+        Response::new(429, "").with_header("Retry-After", "99999999999999999999999"),
+        Response::new(429, "").with_header("RateLimit-Reset", "1e300"),
+        Response::new(503, "").with_header("Retry-After", "1000000000000"),
+    ] {
+        let e = done_err(first_outcome(RetryPolicy::default(), answer).1);
+        assert_eq!((e.kind(), e.retry_after()), (ErrorKind::RateLimited, Some(LONGEST_SERVER_WAIT)), "{e:?}");
+    }
+}
