@@ -83,45 +83,35 @@ pub fn interrupted(output: Output, signal: &str) {
     let message = format!(
         "stopped by {signal} before the publish ended; the post may or may not exist, and publishing again with the same business key is safe"
     );
-    match output {
-        Output::Json => outln!(
-            "{}",
-            json!({"ok": false, "kind": "cancelled", "status": null, "message": message, "attempts": null})
-        ),
-        Output::Text => errln!("error (cancelled): {message}"),
-    }
+    failed_without_answer(output, "cancelled", &message, None);
 }
 
 /// Prints an invalid input found before any publish (a flag out of its bounds), as an
 /// `invalid_input` error.
 pub fn fatal_invalid(output: Output, message: &str) {
-    match output {
-        Output::Json => outln!(
-            "{}",
-            json!({"ok": false, "kind": "invalid_input", "status": null, "message": message, "attempts": 0})
-        ),
-        Output::Text => errln!("error (invalid_input): {}", printable(message)),
-    }
+    failed_without_answer(output, "invalid_input", message, Some(0));
 }
 
 /// Prints a failure that is not a publish error and came before any request (a file, a store).
 pub fn fatal(output: Output, message: &str) {
-    fatal_after(output, message, Some(0));
+    failed_without_answer(output, "error", message, Some(0));
 }
 
 /// Prints a run (`batch`, `dlq retry`) that failed part way: its requests were not counted, so
 /// `attempts` is null.
 pub fn run_failed(output: Output, message: &str) {
-    fatal_after(output, message, None);
+    failed_without_answer(output, "error", message, None);
 }
 
-fn fatal_after(output: Output, message: &str, attempts: Option<u32>) {
+/// A failure no answer of the server is behind (`status` null), of `kind` (`error` when it is
+/// no publish error's kind), after `attempts` requests (null when they were not counted).
+fn failed_without_answer(output: Output, kind: &str, message: &str, attempts: Option<u32>) {
     match output {
-        Output::Json => outln!(
-            "{}",
-            json!({"ok": false, "kind": "error", "status": null, "message": message, "attempts": attempts})
-        ),
-        Output::Text => errln!("error: {}", printable(message)),
+        Output::Json => {
+            outln!("{}", json!({"ok": false, "kind": kind, "status": null, "message": message, "attempts": attempts}))
+        }
+        Output::Text if kind == "error" => errln!("error: {}", printable(message)),
+        Output::Text => errln!("error ({kind}): {}", printable(message)),
     }
 }
 

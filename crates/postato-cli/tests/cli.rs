@@ -530,27 +530,12 @@ async fn the_demo_prints_what_the_readme_shows_and_its_hint_lists_the_dead_lette
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
-    use postato::ResultStore;
     let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 20, ..Default::default() };
     let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("interrupt.jsonl");
-    let store_path = dir.path().join("interrupt.db");
-    std::fs::write(
-        &campaign,
-        (0..1_500).map(|i| post_line(&format!("int-{i}"), "c")).collect::<Vec<_>>().join("\n") + "\n",
-    )
-    .unwrap();
-    let args = batch_args(&campaign, store_path.to_str().unwrap(), 8, &[], &sim);
-    let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let store = postato::SqliteStore::open(&store_path).unwrap();
-    while store.counts().await.unwrap().published < 100 {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let interrupted =
-        std::process::Command::new("kill").args(["-INT", &child.id().unwrap().to_string()]).status().unwrap();
-    assert!(interrupted.success());
-    let output = child.wait_with_output().await.unwrap();
+    let batch = RunningBatch::start(&sim, "interrupt", 1_500, 8);
+    batch.until_published(100).await;
+    batch.signal("-INT");
+    let (output, _, args, _dir) = batch.output().await;
     assert_eq!(code(&output), 130, "{}", String::from_utf8_lossy(&output.stdout));
     let summary = json_line(&output);
     assert_eq!(summary["interrupted"], true);
@@ -564,6 +549,59 @@ async fn ctrl_c_stops_a_batch_cleanly_and_a_rerun_finishes_it() {
     assert!(sim.stats().duplicate_keys.is_empty());
 }
 
+/// `postato batch` running in the background on a campaign of its own: `posts` lines named
+/// `{name}-N`, into a SQLite store beside it, against `sim`, `concurrency` at once.
+struct RunningBatch {
+    child: tokio::process::Child,
+    store: postato::SqliteStore,
+    store_path: std::path::PathBuf,
+    args: Vec<String>,
+    dir: tempfile::TempDir,
+}
+
+impl RunningBatch {
+    fn start(sim: &postato_sim::SimulatorHandle, name: &str, posts: usize, concurrency: u16) -> Self {
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = dir.path().join(format!("{name}.jsonl"));
+        let store_path = dir.path().join(format!("{name}.db"));
+        let lines: Vec<String> = (0..posts).map(|i| post_line(&format!("{name}-{i}"), "c")).collect();
+        std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
+        let args = batch_args(&campaign, store_path.to_str().unwrap(), concurrency, &[], sim);
+        let child = tokio::process::Command::new(BIN)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .spawn()
+            .unwrap();
+        let store = postato::SqliteStore::open(&store_path).unwrap();
+        RunningBatch { child, store, store_path, args, dir }
+    }
+
+    /// Waits until the store has recorded `published` posts.
+    async fn until_published(&self, published: u64) {
+        use postato::ResultStore;
+        while self.store.counts().await.unwrap().published < published {
+            tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+        }
+    }
+
+    /// Sends `signal` (`-TERM`, …) to the batch.
+    fn signal(&self, signal: &str) {
+        let pid = self.child.id().unwrap().to_string();
+        assert!(std::process::Command::new("kill").args([signal, &pid]).status().unwrap().success());
+    }
+
+    /// What the batch printed once it ended (within a minute), with its store, its arguments
+    /// and its directory (the campaign and the store are there while the directory lives).
+    async fn output(self) -> (std::process::Output, postato::SqliteStore, Vec<String>, tempfile::TempDir) {
+        let output = tokio::time::timeout(std::time::Duration::from_secs(60), self.child.wait_with_output())
+            .await
+            .expect("the batch ended")
+            .unwrap();
+        (output, self.store, self.args, self.dir)
+    }
+}
+
 /// Starts `postato batch` on `posts` lines against `sim`, waits until `published_first` are
 /// recorded, sends `signal`, and returns what it printed and how long it took after the signal.
 async fn batch_stopped_by(
@@ -572,25 +610,11 @@ async fn batch_stopped_by(
     posts: usize,
     published_first: u64,
 ) -> (std::process::Output, std::time::Duration, postato::SqliteStore, tempfile::TempDir) {
-    use postato::ResultStore;
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("signal.jsonl");
-    let store_path = dir.path().join("signal.db");
-    let lines: Vec<String> = (0..posts).map(|i| post_line(&format!("{signal}-{i}"), "c")).collect();
-    std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
-    let args = batch_args(&campaign, store_path.to_str().unwrap(), 8, &[], sim);
-    let child = tokio::process::Command::new(BIN).args(&args).stdout(std::process::Stdio::piped()).spawn().unwrap();
-    let store = postato::SqliteStore::open(&store_path).unwrap();
-    while store.counts().await.unwrap().published < published_first {
-        tokio::time::sleep(std::time::Duration::from_millis(10)).await;
-    }
-    let sent = std::process::Command::new("kill").args([signal, &child.id().unwrap().to_string()]).status().unwrap();
-    assert!(sent.success());
+    let batch = RunningBatch::start(sim, signal, posts, 8);
+    batch.until_published(published_first).await;
+    batch.signal(signal);
     let signalled = std::time::Instant::now();
-    let output = tokio::time::timeout(std::time::Duration::from_secs(60), child.wait_with_output())
-        .await
-        .expect("the batch ended after the signal")
-        .unwrap();
+    let (output, store, _, dir) = batch.output().await;
     (output, signalled.elapsed(), store, dir)
 }
 
@@ -676,7 +700,7 @@ async fn after_sigterm_posts_still_in_flight_are_cancelled_within_the_grace() {
     for i in 8..40 {
         sim.script_business_key(&format!("-TERM-{i}"), vec![ScriptAction::Latency { ms: 20_000 }]);
     }
-    let (output, took, _, _dir) = batch_stopped_by("-TERM", &sim, 40, 8).await;
+    let (output, took, _, _) = batch_stopped_by("-TERM", &sim, 40, 8).await;
     assert_eq!(code(&output), 143, "{output:?}");
     assert!(took < std::time::Duration::from_secs(15), "the grace bounds the stop: {took:?}");
     assert_eq!(json_line(&output)["signal"], "SIGTERM");
@@ -684,29 +708,14 @@ async fn after_sigterm_posts_still_in_flight_are_cancelled_within_the_grace() {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_store_is_deleted_under_it_ends_with_an_error_not_ok() {
-    use postato::ResultStore;
     let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 30, ..Default::default() };
     let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("vanish.jsonl");
-    let store_path = dir.path().join("vanish.db");
-    let lines: Vec<String> = (0..200).map(|i| post_line(&format!("vanish-{i}"), "c")).collect();
-    std::fs::write(&campaign, lines.join("\n") + "\n").unwrap();
-    let args = batch_args(&campaign, store_path.to_str().unwrap(), 4, &[], &sim);
-    let child = tokio::process::Command::new(BIN)
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .spawn()
-        .unwrap();
-    let store = postato::SqliteStore::open(&store_path).unwrap();
-    while store.counts().await.unwrap().published < 20 {
-        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
-    }
+    let batch = RunningBatch::start(&sim, "vanish", 200, 4);
+    batch.until_published(20).await;
     for suffix in ["", "-wal", "-shm"] {
-        let _ = std::fs::remove_file(format!("{}{suffix}", store_path.display()));
+        let _ = std::fs::remove_file(format!("{}{suffix}", batch.store_path.display()));
     }
-    let output = child.wait_with_output().await.unwrap();
+    let (output, _, _, _) = batch.output().await;
     let summary = json_line(&output);
     assert_eq!((code(&output), summary["ok"].as_bool()), (1, Some(false)), "{summary}");
     assert!(String::from_utf8_lossy(&output.stderr).contains("was deleted while postato used it"), "{output:?}");

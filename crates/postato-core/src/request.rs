@@ -138,24 +138,22 @@ impl Request {
         let mut value: serde_json::Value = serde_json::from_slice(body).ok()?;
         fn redact(value: &mut serde_json::Value, key: &ApiKey) -> bool {
             match value {
-                serde_json::Value::String(text) => match key.redact(text) {
-                    Some(redacted) => {
-                        *text = redacted;
-                        true
-                    }
-                    None => false,
-                },
+                serde_json::Value::String(text) => key.redact(text).map(|redacted| *text = redacted).is_some(),
                 serde_json::Value::Array(items) => {
                     items.iter_mut().fold(false, |found, item| redact(item, key) | found)
                 }
                 serde_json::Value::Object(fields) => {
-                    let echoed: Vec<String> = fields.keys().filter(|k| key.redact(k).is_some()).cloned().collect();
-                    for name in &echoed {
-                        if let Some(field) = fields.remove(name) {
-                            fields.insert(key.redact(name).unwrap_or_default(), field);
-                        }
-                    }
-                    fields.values_mut().fold(!echoed.is_empty(), |found, field| redact(field, key) | found)
+                    let mut found = false;
+                    *fields = std::mem::take(fields)
+                        .into_iter()
+                        .map(|(name, mut field)| {
+                            found |= redact(&mut field, key);
+                            let redacted = key.redact(&name);
+                            found |= redacted.is_some();
+                            (redacted.unwrap_or(name), field)
+                        })
+                        .collect();
+                    found
                 }
                 _ => false,
             }

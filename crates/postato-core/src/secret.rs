@@ -45,21 +45,10 @@ impl ApiKey {
         (!key.is_empty() && text.contains(key)).then(|| text.replace(key, REDACTED))
     }
 
-    /// [`ApiKey::redact`] over bytes that may not be UTF-8 (a response body).
+    /// [`ApiKey::redact`] over bytes that may not be UTF-8 (a response body, kept for error
+    /// text, where it is read as lossy UTF-8 anyway).
     pub fn redact_bytes(&self, bytes: &[u8]) -> Option<Vec<u8>> {
-        let key = self.0.as_bytes();
-        if key.is_empty() || !bytes.windows(key.len()).any(|w| w == key) {
-            return None;
-        }
-        let mut out = Vec::with_capacity(bytes.len());
-        let mut rest = bytes;
-        while let Some(at) = rest.windows(key.len()).position(|w| w == key) {
-            out.extend_from_slice(&rest[..at]);
-            out.extend_from_slice(REDACTED.as_bytes());
-            rest = &rest[at + key.len()..];
-        }
-        out.extend_from_slice(rest);
-        Some(out)
+        self.redact(&String::from_utf8_lossy(bytes)).map(String::into_bytes)
     }
 }
 

@@ -74,28 +74,22 @@ fn require_text(field: &str, value: &str, what: &str) -> Result<(), ValidationEr
     Ok(())
 }
 
-/// Checks a business key: not empty, not only whitespace (a blank key is usually a template
+/// Checks a business key: not empty, not only whitespace or invisible characters (a blank key is usually a template
 /// whose variable was never filled, and every such post would share one idempotency key).
 pub fn check_business_key(key: &str) -> Result<(), ValidationError> {
-    if key.is_empty() {
-        return Err(ValidationError::new(
-            "businessKey",
-            "is empty: give a stable identifier for this logical post, such as your draft's id",
-        ));
-    }
-    if key.trim().is_empty() {
-        return Err(ValidationError::new(
-            "businessKey",
-            "is only whitespace: give a stable identifier for this logical post, such as your draft's id",
-        ));
-    }
-    if key.chars().all(|c| c.is_whitespace() || invisible(c)) {
-        return Err(ValidationError::new(
-            "businessKey",
-            "is only invisible characters (zero-width spaces, joiners, a byte-order mark): give a stable identifier for this logical post, such as your draft's id",
-        ));
-    }
-    Ok(())
+    let what = if key.is_empty() {
+        "is empty"
+    } else if key.trim().is_empty() {
+        "is only whitespace"
+    } else if key.chars().all(|c| c.is_whitespace() || invisible(c)) {
+        "is only invisible characters (zero-width spaces, joiners, a byte-order mark)"
+    } else {
+        return Ok(());
+    };
+    Err(ValidationError::new(
+        "businessKey",
+        format!("{what}: give a stable identifier for this logical post, such as your draft's id"),
+    ))
 }
 
 /// Characters that print as nothing: Unicode's Default_Ignorable_Code_Point (zero-width

@@ -133,7 +133,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
                         return Err(exit::FAILURE);
                     }
                 };
-                Ok(Publisher::with_shared_store(client.clone(), store).publish(&post).await.map(|report| {
+                Ok(Publisher::with_shared_store(client, store).publish(&post).await.map(|report| {
                     if let Some(error) = &report.store_error {
                         let error = crate::terminal::printable(&error.to_string()).into_owned();
                         errln!("warning: published, but the store could not record it: {error}");
