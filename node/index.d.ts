@@ -12,6 +12,11 @@ export interface ClientOptions {
   logger?: Logger;
   /** Default: POSTATO_BASE_URL, else the production API. Plain http:// only for loopback hosts. */
   baseUrl?: string | null;
+  /**
+   * A file of CA certificates (PEM) trusted beside the built-in roots and SSL_CERT_FILE: your
+   * company's CA, when a proxy inspects TLS. Default: POSTATO_CA_BUNDLE, else none.
+   */
+  caBundle?: string | null;
   /** Attempts that may end in a retryable failure (429s excluded). */
   maxAttempts?: number;
   /** The limit on one attempt. */

@@ -46,6 +46,7 @@ const CLIENT_OPTIONS = [
   'apiKey',
   'workspaceId',
   'baseUrl',
+  'caBundle',
   'maxAttempts',
   'timeoutMs',
   'connectTimeoutMs',
@@ -153,9 +154,9 @@ class Client {
   #native;
 
   /**
-   * `apiKey`, `workspaceId` and `baseUrl` left out are read from POSTATO_API_KEY,
-   * POSTATO_WORKSPACE_ID and POSTATO_BASE_URL (an option wins; a variable set but empty is an
-   * error). `onRetry(event)` is called before each retry; `logger` (console-like) gets each
+   * `apiKey`, `workspaceId`, `baseUrl` and `caBundle` left out are read from POSTATO_API_KEY,
+   * POSTATO_WORKSPACE_ID, POSTATO_BASE_URL and POSTATO_CA_BUNDLE (an option wins; a variable
+   * set but empty is an error). `onRetry(event)` is called before each retry; `logger` (console-like) gets each
    * retry (`info`) and failed publish (`warn`); with neither, POSTATO_LOG picks a stderr logger.
    */
   constructor(options = {}) {
@@ -175,8 +176,10 @@ class Client {
       throw invalidSetting('logger', 'must be an object with info and warn methods, such as console');
     }
     const logger = options.logger ?? loggerFromEnv() ?? undefined;
-    if (options.baseUrl !== undefined && options.baseUrl !== null && typeof options.baseUrl !== 'string') {
-      throw invalidSetting('baseUrl', 'must be a string');
+    for (const name of ['baseUrl', 'caBundle']) {
+      if (options[name] !== undefined && options[name] !== null && typeof options[name] !== 'string') {
+        throw invalidSetting(name, 'must be a string');
+      }
     }
     try {
       this.#native = new native.NativeClient(
@@ -184,6 +187,7 @@ class Client {
           apiKey: options.apiKey ?? undefined,
           workspaceId: options.workspaceId ?? undefined,
           baseUrl: options.baseUrl ?? undefined,
+          caBundle: options.caBundle ?? undefined,
           maxAttempts: settingNumber('maxAttempts', options.maxAttempts),
           timeoutMs: settingNumber('timeoutMs', options.timeoutMs),
           connectTimeoutMs: settingNumber('connectTimeoutMs', options.connectTimeoutMs),

@@ -56,6 +56,11 @@ test('case 3: an empty base URL is refused, never the production API', async () 
   await refused(() => client(sim, { baseUrl: '' }), 'baseUrl', 'is empty');
 });
 
+test('a CA bundle that cannot be read, or is not a string, is refused by name', async () => {
+  await refused(() => client(sim, { caBundle: '/nonexistent/company-ca.pem' }), 'caBundle', 'cannot be read');
+  await refused(() => client(sim, { caBundle: 5 }), 'caBundle', 'must be a string');
+});
+
 test('cases 4 and 9: bounds for every number, never wrapped to 32 bits', async () => {
   for (const [option, value] of [
     ['backoffBaseMs', 2 ** 53],

@@ -70,6 +70,13 @@ def test_case_3_an_empty_base_url_is_refused(sim: Simulator) -> None:
     refused(sim, lambda: client_with(sim, base_url=""), "baseUrl", "base_url", "is empty")
 
 
+def test_a_ca_bundle_that_cannot_be_read_or_is_not_a_path_is_refused_by_name(sim: Simulator, tmp_path: Any) -> None:
+    missing = tmp_path / "company-ca.pem"
+    for path in (missing, str(missing)):
+        refused(sim, lambda: client_with(sim, ca_bundle=path), "caBundle", str(missing), "cannot be read")
+    refused(sim, lambda: client_with(sim, ca_bundle=5), "caBundle", "must be a path")
+
+
 @pytest.mark.parametrize(
     "setting,value,field",
     [

@@ -82,6 +82,8 @@ pub(crate) fn count(snake: &str, value: f64, range: &RangeInclusive<u32>) -> Res
 pub struct GivenOptions {
     /// The API's base URL (default: production).
     pub base_url: Option<String>,
+    /// A file of CA certificates (PEM) to trust.
+    pub ca_bundle: Option<String>,
     /// Attempts that may end in a retryable failure.
     pub max_attempts: Option<f64>,
     /// The limit on one attempt.
@@ -119,6 +121,7 @@ impl GivenOptions {
         };
         let mut options = ClientOptions::default();
         options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(defaults.base_url);
+        options.ca_bundle = env::given_or(self.ca_bundle, env::CA_BUNDLE)?.or(defaults.ca_bundle);
         options.max_attempts =
             counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?;
         options.attempt_timeout =

@@ -20,6 +20,8 @@ pub struct ClientOptions {
     /// Absent: `POSTATO_WORKSPACE_ID`.
     pub workspace_id: Option<String>,
     pub base_url: Option<String>,
+    /// A file of CA certificates (PEM) to trust; absent: `POSTATO_CA_BUNDLE`.
+    pub ca_bundle: Option<String>,
     /// A number (never wrapped to 32 bits): the bounds are checked in Rust.
     pub max_attempts: Option<f64>,
     pub timeout_ms: Option<f64>,
@@ -101,6 +103,7 @@ fn event_json(business_key: &str, event: &Event) -> Option<String> {
 fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, PublishError> {
     let given = GivenOptions {
         base_url: o.base_url,
+        ca_bundle: o.ca_bundle,
         max_attempts: o.max_attempts,
         timeout: o.timeout_ms,
         connect_timeout: o.connect_timeout_ms,

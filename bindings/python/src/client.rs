@@ -113,13 +113,14 @@ impl NativeClient {
 impl NativeClient {
     /// `None` for any setting means its default (`client_defaults_json`); times in seconds.
     #[new]
-    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None, on_retry=None))]
+    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, ca_bundle=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None, on_retry=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: Option<String>,
         workspace_id: Option<String>,
         language: String,
         base_url: Option<String>,
+        ca_bundle: Option<String>,
         max_attempts: Option<f64>,
         timeout: Option<f64>,
         connect_timeout: Option<f64>,
@@ -133,6 +134,7 @@ impl NativeClient {
     ) -> PyResult<Self> {
         let given = GivenOptions {
             base_url,
+            ca_bundle,
             max_attempts,
             timeout,
             connect_timeout,

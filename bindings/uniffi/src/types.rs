@@ -13,6 +13,9 @@ pub struct ClientOptions {
     /// Default: the production API.
     #[uniffi(default = None)]
     pub base_url: Option<String>,
+    /// A file of CA certificates (PEM) to trust beside the built-in roots and `SSL_CERT_FILE`.
+    #[uniffi(default = None)]
+    pub ca_bundle: Option<String>,
     #[uniffi(default = None)]
     pub max_attempts: Option<u32>,
     #[uniffi(default = None)]
@@ -41,6 +44,7 @@ impl ClientOptions {
         let ms = |v: Option<u64>| v.map(|ms| ms as f64);
         GivenOptions {
             base_url: self.base_url,
+            ca_bundle: self.ca_bundle,
             max_attempts: self.max_attempts.map(f64::from),
             timeout: ms(self.timeout_ms),
             connect_timeout: ms(self.connect_timeout_ms),

@@ -86,6 +86,7 @@ pub fn flag_for(setting: &str) -> Option<&'static str> {
         "baseUrl" => "--base-url (or POSTATO_BASE_URL)",
         "apiKey" => "--api-key (or POSTATO_API_KEY)",
         "workspaceId" => "--workspace (or POSTATO_WORKSPACE_ID)",
+        "caBundle" => "--ca-bundle (or POSTATO_CA_BUNDLE, SSL_CERT_FILE)",
         "timeout" => "--timeout-ms",
         "maxAttempts" => "--max-attempts",
         "backoffBase" => "--backoff-base-ms",
@@ -119,6 +120,10 @@ pub struct ConnectionArgs {
     /// The workspace to publish into [env: POSTATO_WORKSPACE_ID]
     #[arg(long)]
     pub workspace: Option<String>,
+    /// A file of CA certificates (PEM) to trust beside the built-in roots and SSL_CERT_FILE:
+    /// your company's CA, when a proxy inspects TLS [env: POSTATO_CA_BUNDLE]
+    #[arg(long, value_name = "FILE")]
+    pub ca_bundle: Option<String>,
     /// The limit on each attempt, in ms (1 to 600000)
     #[arg(long, default_value_t = millis(defaults::ATTEMPT_TIMEOUT), value_parser = timeout_ms, allow_negative_numbers = true)]
     pub timeout_ms: u64,
@@ -168,6 +173,9 @@ impl ConnectionArgs {
         if let Some(url) = env::given_or(self.base_url.clone(), env::BASE_URL)? {
             builder = builder.base_url(url);
         }
+        if let Some(path) = env::given_or(self.ca_bundle.clone(), env::CA_BUNDLE)? {
+            builder = builder.ca_bundle(path);
+        }
         Ok(builder)
     }
 
@@ -177,13 +185,17 @@ impl ConnectionArgs {
     }
 }
 
-/// Whether a command may create the store it is given.
+/// What a command does with the store it is given: whether it may create one, and whether it
+/// publishes through it (a SQLite store publishes from one process at a time).
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum StoreUse {
     /// `publish`, `batch`: a new path starts a new store.
-    Create,
-    /// `status`, `dlq`: the store must exist (a mistyped path is an error, not a new store).
-    Existing,
+    Publish,
+    /// `dlq retry`: publishes through a store that must exist (a mistyped path is an error,
+    /// not a new store).
+    Republish,
+    /// `status`, `dlq list`: reads a store that must exist, beside a run publishing through it.
+    Read,
 }
 
 /// The result store when `--store` is not given: a SQLite file in the current directory.
@@ -251,11 +263,16 @@ pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<A
             .await
             .map(|store| Arc::new(store.with_audit(audit)) as Arc<dyn ResultStore>)
     } else {
-        match mode {
-            StoreUse::Create => SqliteStore::open(location),
-            StoreUse::Existing => SqliteStore::open_existing(location),
-        }
-        .map(|store| Arc::new(store) as Arc<dyn ResultStore>)
+        let store = match mode {
+            StoreUse::Publish => SqliteStore::open(location),
+            StoreUse::Republish | StoreUse::Read => SqliteStore::open_existing(location),
+        };
+        // A store that another process publishes through is refused before any input is read.
+        let store = store.and_then(|store| match mode {
+            StoreUse::Read => Ok(store),
+            StoreUse::Publish | StoreUse::Republish => store.lock_for_publishing().map(|()| store),
+        });
+        store.map(|store| Arc::new(store) as Arc<dyn ResultStore>)
     };
     store.map_err(|e| format!("--store: {}", e.message()))
 }

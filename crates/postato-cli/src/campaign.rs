@@ -6,6 +6,7 @@
 use postato::postato_core::bounds::{self, MAX_POST_BYTES};
 use postato::{Post, ValidationError};
 use std::io::{self, BufRead, Read};
+use std::sync::Arc;
 
 /// In a source that may never end (stdin, a device such as `/dev/zero`), a line running on
 /// without an end for this long stops reading with an error instead of skipping for ever. In
@@ -26,6 +27,8 @@ pub enum Source {
 pub struct CampaignLine {
     /// The 1-based line number.
     pub line: u64,
+    /// The campaign it comes from ([`campaign_name`]), which keys its unreadable lines.
+    pub campaign: Arc<str>,
     /// The post, or why the line is not one.
     pub post: Result<Post, UnreadableLine>,
 }
@@ -33,7 +36,7 @@ pub struct CampaignLine {
 /// A line that is not a post.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct UnreadableLine {
-    /// The line's `businessKey` if it has one, else `line:N` ([`line_key`]).
+    /// The line's `businessKey` if it has one, else its campaign and line ([`line_key`]).
     pub business_key: String,
     /// What is wrong, as [`what_is_wrong`] says it.
     pub reason: String,
@@ -41,9 +44,43 @@ pub struct UnreadableLine {
     pub text: String,
 }
 
-/// The key of a line without a business key: `line:N`.
-pub fn line_key(line: u64) -> String {
-    format!("line:{line}")
+/// Marks the keys of campaign lines that have no business key to be dead-lettered under:
+/// U+FDD0, a Unicode noncharacter, which no business key may hold (the core refuses it), so
+/// no post's key reaches these.
+const LINE_KEY_MARK: char = '\u{FDD0}';
+
+/// The key under which a line without a usable business key is dead-lettered: its campaign
+/// and line number, out of every business key's reach, so that a post keyed `line:1` and two
+/// campaigns sharing a store never overwrite each other's dead letters. Shown as `line:N`
+/// ([`line_of_key`]).
+pub fn line_key(campaign: &str, line: u64) -> String {
+    format!("{LINE_KEY_MARK}{campaign}{LINE_KEY_MARK}line:{line}")
+}
+
+/// The campaign and line of a key made by [`line_key`]; none for a business key.
+pub fn line_of_key(key: &str) -> Option<(&str, u64)> {
+    let (campaign, line) = key.strip_prefix(LINE_KEY_MARK)?.rsplit_once(LINE_KEY_MARK)?;
+    Some((campaign, line.strip_prefix("line:")?.parse().ok()?))
+}
+
+/// A dead letter's key as people and scripts read it: `line:N` for a line without a business
+/// key (its campaign said beside it, [`line_of_key`]), else the business key.
+pub fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
+    match line_of_key(key) {
+        Some((_, line)) => format!("line:{line}").into(),
+        None => key.into(),
+    }
+}
+
+/// The name that keys a campaign file's unreadable lines: its full path, so that the same
+/// file reached by another relative path or from another directory is the same campaign;
+/// `stdin` for `-`.
+pub fn campaign_name(path: &str) -> Arc<str> {
+    if path == "-" {
+        return Arc::from("stdin");
+    }
+    let full = std::fs::canonicalize(path).map(|p| p.to_string_lossy().into_owned());
+    Arc::from(full.unwrap_or_else(|_| path.to_owned()))
 }
 
 /// What is wrong with a post, said once: `field: what is wrong and what to do`. The kind
@@ -113,7 +150,8 @@ impl FirstLineWins {
             post.business_key
         );
         let text = excerpt(&serde_json::to_string(post).unwrap_or_default());
-        CampaignLine { line: item.line, post: Err(UnreadableLine { business_key: line_key(item.line), reason, text }) }
+        let business_key = line_key(&item.campaign, item.line);
+        CampaignLine { post: Err(UnreadableLine { business_key, reason, text }), ..item }
     }
 }
 
@@ -126,14 +164,14 @@ fn excerpt(text: &str) -> String {
     text[..cut].to_owned()
 }
 
-/// Parses one line.
-pub fn parse_line(line: u64, text: &str) -> Result<Post, UnreadableLine> {
+/// Parses line `line` of `campaign`.
+pub fn parse_line(campaign: &str, line: u64, text: &str) -> Result<Post, UnreadableLine> {
     Post::from_json(text).map_err(|e| {
         let business_key = serde_json::from_str::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
             .filter(|k| !k.trim().is_empty())
-            .unwrap_or_else(|| line_key(line));
+            .unwrap_or_else(|| line_key(campaign, line));
         // A line is one line of JSON: the parser's "at line 1 column N" would be a second,
         // different line number beside the campaign's.
         let reason = what_is_wrong(&e).replace(" at line 1 column ", " at column ");
@@ -178,15 +216,20 @@ fn too_long() -> String {
     )
 }
 
-/// Reads a campaign, line by line, holding at most one line (of at most the largest post the
-/// API accepts) in memory.
-pub fn read(reader: impl BufRead, source: Source) -> impl Iterator<Item = io::Result<CampaignLine>> {
-    CampaignReader { reader, source, line: 0, bytes: Vec::new(), done: false, unfinished: false }
+/// Reads `campaign` ([`campaign_name`]), line by line, holding at most one line (of at most
+/// the largest post the API accepts) in memory.
+pub fn read(
+    reader: impl BufRead,
+    source: Source,
+    campaign: Arc<str>,
+) -> impl Iterator<Item = io::Result<CampaignLine>> {
+    CampaignReader { reader, source, campaign, line: 0, bytes: Vec::new(), done: false, unfinished: false }
 }
 
 struct CampaignReader<R> {
     reader: R,
     source: Source,
+    campaign: Arc<str>,
     line: u64,
     bytes: Vec<u8>,
     done: bool,
@@ -224,8 +267,8 @@ impl<R: BufRead> CampaignReader<R> {
     }
 
     fn unreadable(&self, reason: String, text: String) -> CampaignLine {
-        let post = Err(UnreadableLine { business_key: line_key(self.line), reason, text });
-        CampaignLine { line: self.line, post }
+        let post = Err(UnreadableLine { business_key: line_key(&self.campaign, self.line), reason, text });
+        CampaignLine { line: self.line, campaign: Arc::clone(&self.campaign), post }
     }
 }
 
@@ -271,7 +314,12 @@ impl<R: BufRead> Iterator for CampaignReader<R> {
                         }
                         Ok(text) if text.trim().is_empty() => {}
                         Ok(text) => {
-                            return Some(Ok(CampaignLine { line: self.line, post: parse_line(self.line, text) }))
+                            let post = parse_line(&self.campaign, self.line, text);
+                            return Some(Ok(CampaignLine {
+                                line: self.line,
+                                campaign: Arc::clone(&self.campaign),
+                                post,
+                            }));
                         }
                     }
                 }
@@ -288,7 +336,8 @@ mod tests {
     #[test]
     fn lines_parse_or_say_why_with_their_number_and_key() {
         let text = "\n{\"businessKey\":\"a\",\"platform\":\"x\",\"accountId\":\"1\",\"status\":\"publish\",\"postType\":\"post\",\"content\":\"hi\"}\n{\"businessKey\":\"b\",\"status\":\"now\"}\nnot json\n";
-        let lines: Vec<CampaignLine> = read(text.as_bytes(), Source::File).map(Result::unwrap).collect();
+        let lines: Vec<CampaignLine> =
+            read(text.as_bytes(), Source::File, Arc::from("c.jsonl")).map(Result::unwrap).collect();
         assert_eq!(lines.len(), 3);
         assert_eq!(lines[0].line, 2);
         assert_eq!(lines[0].post.as_ref().unwrap().business_key, "a");
@@ -296,7 +345,7 @@ mod tests {
         assert_eq!((bad.business_key.as_str(), lines[1].line), ("b", 3));
         assert!(bad.reason.starts_with("status: unknown status \"now\""), "{}", bad.reason);
         let unreadable = lines[2].post.as_ref().unwrap_err();
-        assert_eq!(unreadable.business_key, "line:4");
+        assert_eq!(line_of_key(&unreadable.business_key), Some(("c.jsonl", 4)));
         assert!(unreadable.reason.starts_with("post: not valid JSON: "), "{}", unreadable.reason);
         assert!(!unreadable.reason.contains("line"), "one line number, kept beside: {}", unreadable.reason);
     }
@@ -309,7 +358,7 @@ mod tests {
     }
 
     fn reasons(bytes: &[u8], source: Source) -> Vec<Result<String, String>> {
-        read(bytes, source)
+        read(bytes, source, Arc::from("c.jsonl"))
             .map(|item| match item {
                 Ok(line) => Ok(match line.post {
                     Ok(post) => format!("{}: post {}", line.line, post.business_key),
@@ -348,7 +397,7 @@ mod tests {
     #[test]
     fn an_endless_stream_stops_after_its_over_long_line_is_reported() {
         let endless = std::io::BufReader::new(std::io::repeat(b'0'));
-        let mut lines = read(endless, Source::Stream);
+        let mut lines = read(endless, Source::Stream, Arc::from("stdin"));
         assert_eq!(lines.next().unwrap().unwrap().line, 1, "the line is reported before the skip");
         let error = lines.next().unwrap().unwrap_err();
         assert!(error.to_string().contains("runs on for more than 1 GiB"), "{error}");
@@ -371,6 +420,7 @@ mod tests {
     fn the_first_line_of_a_key_wins_and_a_repeat_of_the_same_post_goes_on() {
         let line = |key: &str, content: &str| CampaignLine {
             line: 0,
+            campaign: Arc::from("c.jsonl"),
             post: Post::from_json(&format!(
                 r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
             ))
@@ -385,7 +435,7 @@ mod tests {
         assert!(first_line_wins.check(numbered(2, line("a", "one"))).post.is_ok(), "the same post again");
         let other = first_line_wins.check(numbered(3, line("a", "two")));
         let letter = other.post.unwrap_err();
-        assert_eq!(letter.business_key, "line:3");
+        assert_eq!(line_of_key(&letter.business_key), Some(("c.jsonl", 3)));
         assert!(letter.reason.contains("line 1, which comes first"), "{}", letter.reason);
         assert!(first_line_wins.check(numbered(4, line("b", "two"))).post.is_ok());
         // A blank key is the validation's to refuse, not a duplicate.
@@ -397,6 +447,7 @@ mod tests {
     fn keys_in_every_shard_are_remembered() {
         let line = |n: u64, key: &str, content: &str| CampaignLine {
             line: n,
+            campaign: Arc::from("c.jsonl"),
             post: Post::from_json(&format!(
                 r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
             ))
@@ -417,7 +468,7 @@ mod tests {
     proptest::proptest! {
         #[test]
         fn any_line_parses_or_says_why(text in "\\PC{0,200}") {
-            if let Err(unreadable) = parse_line(7, &text) {
+            if let Err(unreadable) = parse_line("c.jsonl", 7, &text) {
                 proptest::prop_assert!(!unreadable.business_key.is_empty());
                 proptest::prop_assert!(!unreadable.reason.is_empty());
                 proptest::prop_assert!(!unreadable.reason.starts_with("invalid post"), "{}", unreadable.reason);
@@ -427,13 +478,13 @@ mod tests {
 
         #[test]
         fn any_bytes_as_a_line_never_panic(bytes in proptest::collection::vec(proptest::prelude::any::<u8>(), 0..300)) {
-            let _ = parse_line(1, &String::from_utf8_lossy(&bytes));
+            let _ = parse_line("c.jsonl", 1, &String::from_utf8_lossy(&bytes));
         }
 
         #[test]
         fn valid_lines_keep_their_fields(key in "[a-z0-9-]{1,20}", content in "[a-zA-Z0-9 ]{1,40}") {
             let line = serde_json::json!({"businessKey": key, "platform": "x", "accountId": "a", "status": "publish", "postType": "post", "content": content}).to_string();
-            let post = parse_line(1, &line).unwrap();
+            let post = parse_line("c.jsonl", 1, &line).unwrap();
             proptest::prop_assert_eq!(post.business_key, key);
             proptest::prop_assert_eq!(post.content, postato::Content::Text(content));
         }

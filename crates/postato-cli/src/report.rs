@@ -135,12 +135,30 @@ pub fn without_kind<'a>(kind: &str, message: &'a str) -> &'a str {
     rest
 }
 
+/// A dead letter as one JSON object, its key as [`campaign::shown_key`] says it and, for a line
+/// without a business key, its `campaign` beside it.
+pub fn dead_letter_json(letter: &DeadLetter) -> serde_json::Value {
+    let mut json = serde_json::to_value(letter).unwrap_or_default();
+    if let (Some((campaign, _)), Some(object)) = (campaign::line_of_key(&letter.business_key), json.as_object_mut()) {
+        object.insert("businessKey".into(), campaign::shown_key(&letter.business_key).into());
+        object.insert("campaign".into(), campaign.into());
+    }
+    json
+}
+
 /// A dead letter on one line of text: `business-key: kind: line N: message`, each said once. A
-/// line without a business key (`line:N`) is named by its line number alone.
+/// line without a business key is named by its campaign and line: `kind: line N of FILE:
+/// message` (by its line alone when an earlier postato recorded it as `line:N`).
 pub fn dead_letter(letter: &DeadLetter) -> String {
-    let keyless = letter.line.is_some_and(|line| letter.business_key == campaign::line_key(line));
-    let key = if keyless { String::new() } else { format!("{}: ", printable(&letter.business_key)) };
-    let line = letter.line.map(|line| format!("line {line}: ")).unwrap_or_default();
+    let recorded_as_line = letter.line.is_some_and(|line| letter.business_key == format!("line:{line}"));
+    let (key, line) = match campaign::line_of_key(&letter.business_key) {
+        Some((campaign, line)) => (String::new(), format!("line {line} of {}: ", printable(campaign))),
+        None if recorded_as_line => (String::new(), format!("line {}: ", letter.line.unwrap_or_default())),
+        None => (
+            format!("{}: ", printable(&letter.business_key)),
+            letter.line.map(|line| format!("line {line}: ")).unwrap_or_default(),
+        ),
+    };
     let message = printable(without_kind(&letter.kind, &letter.message));
     format!("{key}{}: {line}{message}", printable(&letter.kind))
 }
@@ -167,8 +185,9 @@ mod tests {
     fn a_dead_letter_says_its_kind_and_line_once() {
         let bad_status = letter("b", "invalid_input", "status: unknown status \"now\"", Some(151));
         assert_eq!(dead_letter(&bad_status), "b: invalid_input: line 151: status: unknown status \"now\"");
-        let keyless = letter("line:151", "invalid_input", "post: not valid JSON: EOF", Some(151));
-        assert_eq!(dead_letter(&keyless), "invalid_input: line 151: post: not valid JSON: EOF");
+        let keyless =
+            letter(&campaign::line_key("/c.jsonl", 151), "invalid_input", "post: not valid JSON: EOF", Some(151));
+        assert_eq!(dead_letter(&keyless), "invalid_input: line 151 of /c.jsonl: post: not valid JSON: EOF");
         let recorded_earlier =
             letter("line:7", "invalid_input", "not a post: invalid post: status: unknown status", Some(7));
         assert_eq!(dead_letter(&recorded_earlier), "invalid_input: line 7: status: unknown status");

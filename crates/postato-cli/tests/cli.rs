@@ -722,6 +722,60 @@ async fn a_batch_whose_store_is_deleted_under_it_ends_with_an_error_not_ok() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_second_batch_on_a_sqlite_store_in_use_is_refused_naming_the_process_that_uses_it() {
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 30, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let batch = RunningBatch::start(&sim, "shared", 200, 4);
+    batch.until_published(5).await;
+    let second = postato(&strings(&batch.args), None).await;
+    let said = format!("{}{}", String::from_utf8_lossy(&second.stdout), String::from_utf8_lossy(&second.stderr));
+    assert_eq!(code(&second), 1, "{said}");
+    let pid = batch.child.id().unwrap();
+    assert!(said.contains(&format!("is in use by pid {pid}")), "{said}");
+    // Reading the store beside the run is not publishing through it.
+    let status = postato(&["status", "--store", batch.store_path.to_str().unwrap()], None).await;
+    assert_eq!(code(&status), 0, "{status:?}");
+    let (output, _, args, _dir) = batch.output().await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!((sim.stats().published_keys, sim.stats().requests), (200, 200), "nothing was sent twice");
+    // Once the first run has ended, the store is free.
+    let rerun = json_line(&postato(&strings(&args), None).await);
+    assert_eq!(rerun["alreadyPublished"].as_u64(), Some(200), "{rerun}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn unreadable_lines_are_dead_lettered_by_campaign_and_line_where_no_business_key_reaches() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("shared.db");
+    let store = store.to_str().unwrap();
+    // Line 2 of the first campaign is a post keyed `line:1`; each campaign's line 1 is not one.
+    let first = dir.path().join("first.jsonl");
+    std::fs::write(&first, format!("not json\n{}\n", post_line("line:1", "a post keyed line:1"))).unwrap();
+    let second = dir.path().join("second.jsonl");
+    std::fs::write(&second, format!("{{\n{}\n", post_line("second-2", "c"))).unwrap();
+    for campaign in [&first, &second] {
+        let output = postato(&strings(&batch_args(campaign, store, 2, &[], &sim)), None).await;
+        let summary = json_line(&output);
+        assert_eq!((summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(1), Some(1)), "{summary}");
+    }
+    assert_eq!(sim.stats().published_keys, 2);
+    let list = postato(&["dlq", "list", "--store", store, "--output", "json"], None).await;
+    let letters: Vec<Value> =
+        String::from_utf8(list.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+    let campaigns: Vec<(&str, &str)> =
+        letters.iter().map(|l| (l["businessKey"].as_str().unwrap(), l["campaign"].as_str().unwrap())).collect();
+    let full = |path: &std::path::Path| std::fs::canonicalize(path).unwrap().to_string_lossy().into_owned();
+    let (first, second) = (full(&first), full(&second));
+    assert_eq!(campaigns, [("line:1", first.as_str()), ("line:1", second.as_str())], "{letters:?}");
+    let text = postato(&["dlq", "list", "--store", store], None).await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    for campaign in [&first, &second] {
+        assert!(text.contains(&format!("invalid_input: line 1 of {campaign}: post: not valid JSON")), "{text}");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_nothing_for_it() {
     // 400 posts over 10 accounts; every request of acc_0 is answered 429 `Retry-After: 3000`
     // (its daily quota).
@@ -870,7 +924,11 @@ async fn an_invalid_line_says_its_kind_and_its_line_number_once() {
         assert!(!row.contains("not a post"), "one kind prefix: {row}");
     }
     assert!(rows[0].starts_with(r#"bad-status: invalid_input: line 151: status: unknown status "now""#), "{}", rows[0]);
-    assert!(rows[1].starts_with("invalid_input: line 152: post: not valid JSON"), "{}", rows[1]);
+    let named = format!(
+        "invalid_input: line 152 of {}: post: not valid JSON",
+        std::fs::canonicalize(&campaign).unwrap().display()
+    );
+    assert!(rows[1].starts_with(&named), "{}", rows[1]);
 
     let list = postato(&["dlq", "list", "--store", store, "--output", "json"], None).await;
     for letter in String::from_utf8(list.stdout).unwrap().lines() {

@@ -73,6 +73,17 @@ async fn case_3_an_empty_base_url_is_refused_never_the_production_api() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_ca_bundle_that_cannot_be_read_is_refused_naming_the_flag_and_the_file() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let output = publish(&sim, &[&POST[..], &["--ca-bundle", "/nonexistent/company-ca.pem"]].concat()).await;
+    assert_refused(&output, &sim, "--ca-bundle");
+    assert!(json_line(&output)["message"]
+        .as_str()
+        .unwrap()
+        .contains("/nonexistent/company-ca.pem, which cannot be read"));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn case_4_durations_and_counts_beyond_their_bounds_are_refused_by_flag() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     for (flag, value) in [
@@ -202,9 +213,10 @@ async fn case_7_a_line_without_an_end_is_dead_lettered_in_bounded_memory_and_the
     assert_eq!((sim.platform_publishes_for("before"), sim.platform_publishes_for("after")), (1, 1));
     let list = postato(&["dlq", "list", "--store", store.to_str().unwrap()], None).await;
     let text = String::from_utf8_lossy(&list.stdout);
-    assert!(text.contains("line 2: post: is longer than 1 MiB"), "{text}");
-    assert!(text.contains("line 3: post: starts with a byte-order mark"), "{text}");
-    assert!(text.contains("line 4: post: is not UTF-8 text"), "{text}");
+    let of = format!("of {}", std::fs::canonicalize(&campaign).unwrap().display());
+    assert!(text.contains(&format!("line 2 {of}: post: is longer than 1 MiB")), "{text}");
+    assert!(text.contains(&format!("line 3 {of}: post: starts with a byte-order mark")), "{text}");
+    assert!(text.contains(&format!("line 4 {of}: post: is not UTF-8 text")), "{text}");
     // A post file that never ends is refused after the largest post, not read into memory.
     let endless = postato(&["publish", "--file", "/dev/zero", "--output", "json"], None).await;
     assert_eq!(code(&endless), 2);
@@ -230,7 +242,8 @@ async fn a_batch_of_dev_zero_dead_letters_its_line_and_stops_without_growing() {
     assert!(message.contains("line 1 runs on for more than 1 GiB without ending"), "{message}");
     assert!(error["attempts"].is_null(), "a run stopped part way did not count its requests: {error}");
     let list = postato(&["dlq", "list", "--store", store.to_str().unwrap()], None).await;
-    assert!(String::from_utf8_lossy(&list.stdout).contains("line 1: post: is longer than 1 MiB"));
+    let listed = String::from_utf8_lossy(&list.stdout);
+    assert!(listed.contains("line 1 of /dev/zero: post: is longer than 1 MiB"), "{listed}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -119,7 +119,7 @@ pub fn markdown_table() -> String {
 /// A duration as people write it: `500 ms`, `30 s`, `10 min`, `24 h`, `365 days`.
 pub fn human(d: Duration) -> String {
     let ms = d.as_millis();
-    let whole = |unit: Duration| ms % unit.as_millis() == 0;
+    let whole = |unit: Duration| ms.is_multiple_of(unit.as_millis());
     match ms {
         0 => "0".to_owned(),
         _ if ms == DAY.as_millis() => "1 day".to_owned(),

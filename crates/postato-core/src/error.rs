@@ -79,22 +79,27 @@ pub enum TransportFailureKind {
     Io,
     /// The response could not be read as HTTP (invalid headers, truncated body, …).
     Protocol,
+    /// The server's TLS certificate failed the check (an unknown issuer, another host's name,
+    /// expired): retrying cannot help, so the publish ends at once.
+    Untrusted,
 }
 
 impl TransportFailureKind {
-    /// A short name: `connect`, `timeout`, `io`, `protocol`.
+    /// A short name: `connect`, `timeout`, `io`, `protocol`, `untrusted`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportFailureKind::Connect => "connect",
             TransportFailureKind::Timeout => "timeout",
             TransportFailureKind::Io => "io",
             TransportFailureKind::Protocol => "protocol",
+            TransportFailureKind::Untrusted => "untrusted",
         }
     }
 }
 
-/// An attempt that ended without a full response. Always retryable: the server dedupes by
-/// idempotency key, so a request that did reach it is not published twice.
+/// An attempt that ended without a full response. Retryable, as the server dedupes by
+/// idempotency key, so a request that did reach it is not published twice; except a server
+/// whose certificate is not trusted ([`TransportFailureKind::Untrusted`]), which ends the publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportFailure {
     /// The kind of failure.

@@ -7,13 +7,14 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{body_text, Failure, PublishError, ResponseHeaders, TransportFailure};
+use crate::error::{body_text, Failure, PublishError, ResponseHeaders, TransportFailure, TransportFailureKind};
 use crate::event::{Decision, Event, WaitReason};
 use crate::limits::Admission;
 use crate::policy::RetryPolicy;
 use crate::request::Request;
 use crate::response::{classify, Response, Verdict};
 use crate::time::Timestamp;
+use crate::validate::ValidationError;
 
 /// A successful publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -290,7 +291,10 @@ impl PublishMachine {
         self.finish(result);
     }
 
-    /// Feeds a transport failure of the attempt in flight: always retryable.
+    /// Feeds a transport failure of the attempt in flight: retryable, unless the server's
+    /// certificate is not trusted, which no retry changes. Then the publish ends at once: as
+    /// a setting to fix when it was the first attempt (nothing was sent), else as transient
+    /// (an earlier attempt may have reached the server; publishing again is safe).
     pub fn handle_transport_failure(&mut self, now: Timestamp, mut failure: TransportFailure) {
         if !matches!(self.state, State::InFlight) {
             return;
@@ -301,9 +305,18 @@ impl PublishMachine {
             kind: failure.kind,
             message: failure.message.clone(),
         });
-        let reason = WaitReason::TransportFailure(failure.kind);
+        let kind = failure.kind;
+        if kind == TransportFailureKind::Untrusted {
+            let ended = match self.sends {
+                1 => PublishError::InvalidInput(ValidationError::setting("baseUrl", failure.message.clone())),
+                attempts => PublishError::Transient { last: Failure::Transport(failure.clone()), attempts },
+            };
+            self.last = Some(Failure::Transport(failure));
+            self.finish(Err(ended));
+            return;
+        }
         self.last = Some(Failure::Transport(failure));
-        self.back_off(now, reason, None);
+        self.back_off(now, WaitReason::TransportFailure(kind), None);
     }
 
     /// Cancels the publish: it ends with `Cancelled` and nothing more is sent.

@@ -235,7 +235,7 @@ impl Scenario {
             .collect();
         let fits = actual.len() == expected.len()
             && actual.iter().zip(expected).all(|((reason, ms), want)| {
-                *reason == want.reason && want.ms.map_or(true, |w| w == *ms) && want.min_ms.map_or(true, |m| *ms >= m)
+                *reason == want.reason && want.ms.is_none_or(|w| w == *ms) && want.min_ms.is_none_or(|m| *ms >= m)
             });
         if fits {
             Ok(())

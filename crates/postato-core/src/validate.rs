@@ -75,21 +75,40 @@ fn require_text(field: &str, value: &str, what: &str) -> Result<(), ValidationEr
 }
 
 /// Checks a business key: not empty, not only whitespace or invisible characters (a blank key is usually a template
-/// whose variable was never filled, and every such post would share one idempotency key).
+/// whose variable was never filled, and every such post would share one idempotency key), and without Unicode
+/// noncharacters, which are reserved for a program's own use: postato keys what it records for campaign lines that
+/// have no business key with them, out of every post's reach.
 pub fn check_business_key(key: &str) -> Result<(), ValidationError> {
-    let what = if key.is_empty() {
-        "is empty"
+    let blank = if key.is_empty() {
+        Some("is empty")
     } else if key.trim().is_empty() {
-        "is only whitespace"
+        Some("is only whitespace")
     } else if key.chars().all(|c| c.is_whitespace() || invisible(c)) {
-        "is only invisible characters (zero-width spaces, joiners, a byte-order mark)"
+        Some("is only invisible characters (zero-width spaces, joiners, a byte-order mark)")
     } else {
-        return Ok(());
+        None
     };
-    Err(ValidationError::new(
-        "businessKey",
-        format!("{what}: give a stable identifier for this logical post, such as your draft's id"),
-    ))
+    if let Some(what) = blank {
+        return Err(ValidationError::new(
+            "businessKey",
+            format!("{what}: give a stable identifier for this logical post, such as your draft's id"),
+        ));
+    }
+    match key.chars().find(|c| noncharacter(*c)) {
+        Some(c) => Err(ValidationError::new(
+            "businessKey",
+            format!(
+                "contains U+{:04X}, a Unicode noncharacter (reserved for a program's own use): remove it",
+                c as u32
+            ),
+        )),
+        None => Ok(()),
+    }
+}
+
+/// Unicode's noncharacters: U+FDD0 to U+FDEF, and the last two code points of every plane.
+fn noncharacter(c: char) -> bool {
+    matches!(c, '\u{FDD0}'..='\u{FDEF}') || (c as u32) & 0xFFFE == 0xFFFE
 }
 
 /// Characters that print as nothing: Unicode's Default_Ignorable_Code_Point (zero-width

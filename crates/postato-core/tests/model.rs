@@ -76,6 +76,13 @@ fn validation_names_the_field_and_says_what_to_do() {
     // as the shared vector pins, for code that only computes keys).
     let blank = post(" \t").validate().unwrap_err();
     assert_eq!(blank.to_string(), "invalid post: businessKey: is only whitespace: give a stable identifier for this logical post, such as your draft's id");
+    // Noncharacters are the namespace of keys postato makes itself (the CLI's unreadable lines):
+    // no post reaches it. Tabs, newlines and other text stay keys, as the shared vectors pin.
+    for key in ["\u{FDD0}c.jsonl\u{FDD0}line:1", "a\u{FFFF}", "\u{10FFFE}b"] {
+        let refused = post(key).validate().unwrap_err();
+        assert!(refused.to_string().contains("a Unicode noncharacter"), "{key:?}: {refused}");
+    }
+    post("tab\tand\nnewline \u{FDCF}\u{FDF0}\u{FFFD}").validate().unwrap();
     assert_eq!("now".parse::<PostStatus>().unwrap_err().field, "status");
     assert_eq!(parse_timestamp("2026-12-01 09:00").unwrap_err().field, "scheduledAt");
 }

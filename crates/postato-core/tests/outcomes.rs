@@ -192,6 +192,27 @@ fn row_transport_failure_is_retried_with_the_same_request() {
 }
 
 #[test]
+fn row_untrusted_certificate_ends_at_once_as_a_setting_or_after_a_send_as_transient() {
+    let untrusted =
+        || TransportFailure::new(TransportFailureKind::Untrusted, "the server's certificate is not trusted");
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!() };
+    machine.handle_transport_failure(T0, untrusted());
+    let e = done_err(machine.poll(T0));
+    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("baseUrl")), "nothing was sent: {e}");
+    // After an attempt that may have reached the server, the post may exist: transient, not retried.
+    let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!() };
+    machine.handle_transport_failure(T0, TransportFailure::new(TransportFailureKind::Timeout, "timed out"));
+    let until = waits(&machine.poll(T0));
+    let Action::Send(_) = machine.poll(until) else { panic!() };
+    machine.handle_transport_failure(until, untrusted());
+    let e = done_err(machine.poll(until));
+    assert_eq!((e.kind(), e.attempts()), (ErrorKind::Transient, 2), "{e}");
+    assert!(e.to_string().contains("not trusted"), "{e}");
+}
+
+#[test]
 fn row_cancellation_is_final_and_never_retried() {
     let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
     let Action::Send(_) = machine.poll(T0) else { panic!() };

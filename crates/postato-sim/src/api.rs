@@ -116,7 +116,9 @@ pub(crate) async fn publish(
         tokio::time::sleep(latency).await;
     }
     let reply = match key {
-        Some(key) => process_keyed(&state, workspace, key, body, fault).await,
+        // Every answer to a keyed request carries its key, so a client can tell its answer
+        // from a stray one on the same connection.
+        Some(key) => process_keyed(&state, workspace, key.clone(), body, fault).await.echoing_key(&key),
         None => process_unkeyed(&state, &workspace, &body, fault),
     };
     reply.with_headers(&rate_headers)

@@ -41,6 +41,17 @@ impl Reply {
         self
     }
 
+    /// The answer with the request's `Idempotency-Key` echoed, unless it carries one already (a
+    /// scripted answer that forges one).
+    pub fn echoing_key(mut self, key: &str) -> Reply {
+        if let Reply::Answer(answer) = &mut self {
+            if !answer.headers.iter().any(|(name, _)| name.eq_ignore_ascii_case("idempotency-key")) {
+                answer.headers.push(("Idempotency-Key".into(), key.to_owned()));
+            }
+        }
+        self
+    }
+
     pub fn status(&self) -> Option<u16> {
         match self {
             Reply::Answer(a) => Some(a.status),

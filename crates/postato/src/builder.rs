@@ -5,6 +5,7 @@ use postato_core::{
     bounds, check_workspace_id, defaults, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError,
 };
 use std::net::IpAddr;
+use std::path::PathBuf;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -24,6 +25,7 @@ pub struct ClientBuilder {
     api_key: Option<ApiKey>,
     workspace_id: Option<String>,
     base_url: String,
+    ca_bundle: Option<PathBuf>,
     policy: RetryPolicy,
     connect_timeout: Duration,
     budget: RetryBudgetConfig,
@@ -45,6 +47,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("api_key", &self.api_key)
             .field("workspace_id", &self.workspace_id)
             .field("base_url", &self.base_url)
+            .field("ca_bundle", &self.ca_bundle)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -56,6 +59,7 @@ impl Default for ClientBuilder {
             api_key: None,
             workspace_id: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
+            ca_bundle: None,
             policy: RetryPolicy::default(),
             connect_timeout: defaults::CONNECT_TIMEOUT,
             budget: RetryBudgetConfig::default(),
@@ -79,8 +83,8 @@ fn invalid(setting: &str, message: impl Into<String>) -> PublishError {
 
 impl ClientBuilder {
     /// A builder with the settings the environment gives ([`crate::env`]: `POSTATO_API_KEY`,
-    /// `POSTATO_WORKSPACE_ID`, `POSTATO_BASE_URL`); a setting given afterwards wins over its
-    /// variable. A variable set but empty is an error naming it.
+    /// `POSTATO_WORKSPACE_ID`, `POSTATO_BASE_URL`, `POSTATO_CA_BUNDLE`); a setting given
+    /// afterwards wins over its variable. A variable set but empty is an error naming it.
     pub fn from_env() -> Result<Self, PublishError> {
         let mut builder = ClientBuilder::default();
         if let Some(key) = crate::env::setting(crate::env::API_KEY)? {
@@ -91,6 +95,9 @@ impl ClientBuilder {
         }
         if let Some(url) = crate::env::setting(crate::env::BASE_URL)? {
             builder = builder.base_url(url);
+        }
+        if let Some(path) = crate::env::setting(crate::env::CA_BUNDLE)? {
+            builder = builder.ca_bundle(path);
         }
         Ok(builder)
     }
@@ -111,6 +118,14 @@ impl ClientBuilder {
     /// loopback hosts unless [`ClientBuilder::allow_insecure_http`] is set.
     pub fn base_url(mut self, url: impl Into<String>) -> Self {
         self.base_url = url.into();
+        self
+    }
+
+    /// A file of CA certificates (PEM) to trust beside the built-in roots and `SSL_CERT_FILE`:
+    /// your company's CA, when a proxy inspects TLS. Read when the client is built; a file that
+    /// cannot be read or holds no certificate is an error naming `caBundle`.
+    pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
+        self.ca_bundle = Some(path.into());
         self
     }
 
@@ -260,7 +275,9 @@ impl ClientBuilder {
     /// Builds the client over reqwest.
     pub fn build(self) -> Result<Client, PublishError> {
         let (_, _, base_url) = self.check()?;
-        let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes)
+        let roots =
+            crate::tls::extra_roots(self.ca_bundle.as_deref()).map_err(|message| invalid("caBundle", message))?;
+        let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes, roots)
             .map_err(|message| invalid("baseUrl", message))?;
         self.build_with_transport(transport)
     }

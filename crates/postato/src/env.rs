@@ -9,6 +9,8 @@ pub const API_KEY: &str = "POSTATO_API_KEY";
 pub const WORKSPACE_ID: &str = "POSTATO_WORKSPACE_ID";
 /// The API's base URL.
 pub const BASE_URL: &str = "POSTATO_BASE_URL";
+/// A file of CA certificates (PEM) to trust: [`ClientBuilder::ca_bundle`](crate::ClientBuilder::ca_bundle).
+pub const CA_BUNDLE: &str = "POSTATO_CA_BUNDLE";
 /// What to log (`error`, `warn`, `info`, `debug`, `trace`, or a `tracing` filter).
 pub const LOG: &str = "POSTATO_LOG";
 

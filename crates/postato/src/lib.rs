@@ -39,6 +39,7 @@ mod observe;
 mod options;
 mod publisher;
 pub mod store;
+mod tls;
 mod transport;
 
 pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
@@ -52,6 +53,7 @@ pub use store::{
     DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
     StoreErrorKind,
 };
+pub use tls::SSL_CERT_FILE;
 pub use transport::ReqwestTransport;
 
 pub use postato_core;

@@ -14,6 +14,9 @@ use crate::builder::ClientBuilder;
 pub struct ClientOptions {
     /// The API's base URL; `None` means the production API ([`defaults::BASE_URL`]).
     pub base_url: Option<String>,
+    /// A file of CA certificates (PEM) trusted beside the built-in roots and `SSL_CERT_FILE`
+    /// ([`ClientBuilder::ca_bundle`]); `None`: none.
+    pub ca_bundle: Option<String>,
     /// Attempts that may end in a retryable failure ([`defaults::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
     /// The limit on one attempt ([`defaults::ATTEMPT_TIMEOUT`]).
@@ -39,6 +42,7 @@ impl Default for ClientOptions {
         let policy = RetryPolicy::default();
         ClientOptions {
             base_url: None,
+            ca_bundle: None,
             max_attempts: policy.max_attempts,
             attempt_timeout: policy.attempt_timeout,
             connect_timeout: defaults::CONNECT_TIMEOUT,
@@ -65,6 +69,10 @@ impl ClientOptions {
         policy.max_retry_after = self.max_retry_after;
         let builder =
             builder.policy(policy).connect_timeout(self.connect_timeout).fast_forward_waits(self.fast_forward_waits);
+        let builder = match self.ca_bundle {
+            Some(path) => builder.ca_bundle(path),
+            None => builder,
+        };
         match self.base_url {
             Some(url) => builder.base_url(url),
             None => builder,

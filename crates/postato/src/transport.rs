@@ -1,16 +1,28 @@
 //! The HTTP transport over reqwest with rustls: one pooled client, no redirects, a timeout
 //! per attempt, and response bodies read with a cap.
+//!
+//! An answer is trusted as the answer to its request only when it can be: a connection on
+//! which bytes arrive while it is idle is discarded by hyper (a stray answer sent with or soon
+//! after the real one); a stray answer that arrives after the next request was written cannot
+//! be told from that request's answer by HTTP/1.1 itself, but the API echoes each request's
+//! `Idempotency-Key` (as Stripe's does), so an answer carrying another request's key is a
+//! protocol failure: the pool's connections are dropped and the request sent again on a fresh
+//! one, with the same key (safe). An answer without the header is not checked.
 
 use postato_core::{Request, Response, Transport, TransportFailure, TransportFailureKind};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
-use std::sync::{Arc, OnceLock};
+use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
 /// Sends publish requests over HTTPS (or loopback HTTP) with reqwest.
 #[derive(Clone, Debug)]
 pub struct ReqwestTransport {
-    client: reqwest::Client,
+    /// The pooled client and its generation, replaced by a fresh one (the next generation)
+    /// when a connection is found out of step.
+    client: Arc<RwLock<(u64, reqwest::Client)>>,
+    /// What builds it: the connect timeout and the extra roots.
+    settings: Arc<(Duration, Vec<reqwest::Certificate>)>,
     base_url: String,
     max_response_bytes: usize,
     /// The first path sent and its URL: a client's requests all go to its workspace's path.
@@ -23,16 +35,17 @@ fn parse_url(base_url: &str, path: &str) -> Result<Url, String> {
 
 impl ReqwestTransport {
     /// A transport to `base_url` (scheme, host, optional port and path prefix).
-    pub(crate) fn new(base_url: &str, connect_timeout: Duration, max_response_bytes: usize) -> Result<Self, String> {
-        let client = reqwest::Client::builder()
-            .connect_timeout(connect_timeout)
-            .redirect(reqwest::redirect::Policy::none())
-            .tcp_nodelay(true)
-            .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
-            .build()
-            .map_err(|e| format!("could not build the HTTP client: {e}"))?;
+    /// `roots` are trusted beside the built-in ones ([`crate::tls`]).
+    pub(crate) fn new(
+        base_url: &str,
+        connect_timeout: Duration,
+        max_response_bytes: usize,
+        roots: Vec<reqwest::Certificate>,
+    ) -> Result<Self, String> {
+        let client = http_client(connect_timeout, &roots)?;
         Ok(ReqwestTransport {
-            client,
+            client: Arc::new(RwLock::new((0, client))),
+            settings: Arc::new((connect_timeout, roots)),
             base_url: base_url.trim_end_matches('/').to_owned(),
             max_response_bytes,
             posts_url: Arc::new(OnceLock::new()),
@@ -59,8 +72,36 @@ impl ReqwestTransport {
             value.set_sensitive(name == "authorization");
             headers.insert(HeaderName::from_static(name), value);
         }
-        let sent = self.client.post(url).timeout(timeout).headers(headers).body(request.body_bytes()).send();
-        self.read(sent.await.map_err(failure)?).await.map_err(failure)
+        let (generation, client) = self.client.read().unwrap_or_else(|p| p.into_inner()).clone();
+        let sent = client.post(url).timeout(timeout).headers(headers).body(request.body_bytes()).send();
+        let response = sent.await.map_err(failure)?;
+        if let Some(echoed) = response.headers().get("idempotency-key") {
+            if echoed.as_bytes() != request.idempotency_key().as_bytes() {
+                self.drop_connections(generation);
+                return Err(TransportFailure::new(
+                    TransportFailureKind::Protocol,
+                    format!(
+                        "the answer carries another request's Idempotency-Key ({:?}): the connection is out of step \
+                         (a proxy that sent an answer nobody asked for?), so its connections are dropped and the \
+                         request is sent again on a new one",
+                        String::from_utf8_lossy(echoed.as_bytes())
+                    ),
+                ));
+            }
+        }
+        self.read(response).await.map_err(failure)
+    }
+
+    /// Replaces the pooled client of `generation`, unless another attempt already did: its
+    /// connections close once the requests on them end, and new requests open fresh ones.
+    fn drop_connections(&self, generation: u64) {
+        let (connect_timeout, roots) = &*self.settings;
+        let mut client = self.client.write().unwrap_or_else(|p| p.into_inner());
+        if client.0 == generation {
+            if let Ok(fresh) = http_client(*connect_timeout, roots) {
+                *client = (generation + 1, fresh);
+            }
+        }
     }
 
     async fn read(&self, mut response: reqwest::Response) -> Result<Response, reqwest::Error> {
@@ -85,7 +126,23 @@ impl ReqwestTransport {
     }
 }
 
+/// A pooled HTTP client: no redirects, the connect timeout, `roots` trusted beside the built-in ones.
+fn http_client(connect_timeout: Duration, roots: &[reqwest::Certificate]) -> Result<reqwest::Client, String> {
+    let builder =
+        roots.iter().cloned().fold(reqwest::Client::builder(), |builder, root| builder.add_root_certificate(root));
+    builder
+        .connect_timeout(connect_timeout)
+        .redirect(reqwest::redirect::Policy::none())
+        .tcp_nodelay(true)
+        .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
+        .build()
+        .map_err(|e| format!("could not build the HTTP client: {e}"))
+}
+
 fn failure(error: reqwest::Error) -> TransportFailure {
+    if let Some(untrusted) = crate::tls::untrusted(&error) {
+        return untrusted;
+    }
     let kind = if error.is_timeout() {
         TransportFailureKind::Timeout
     } else if error.is_connect() {
@@ -132,7 +189,7 @@ mod tests {
     #[tokio::test]
     async fn a_2xx_keeps_only_the_headers_the_client_reads_and_an_error_keeps_them_all() {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let transport = ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20).unwrap();
+        let transport = ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new()).unwrap();
         let send = |key: &str| {
             let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
             Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust").unwrap()

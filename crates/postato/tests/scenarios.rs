@@ -14,7 +14,7 @@ async fn every_scenario_passes_through_the_client() {
     let mut count = 0;
     for entry in std::fs::read_dir(dir).unwrap() {
         let path = entry.unwrap().path();
-        if path.extension().map_or(true, |e| e != "json") {
+        if path.extension().is_none_or(|e| e != "json") {
             continue;
         }
         let scenario = Scenario::from_json(&std::fs::read_to_string(&path).unwrap()).unwrap();

@@ -67,6 +67,11 @@ fn store_paths_that_would_lose_records_or_take_another_programs_file_are_refused
     let missing = dir.path().join("typo.db");
     assert!(SqliteStore::open_existing(&missing).unwrap_err().to_string().contains("there is no store at"));
     assert!(!missing.exists());
+    // A file SQLite cannot open where it is says so, not "give a SQLite file of postato's".
+    let nowhere = dir.path().join("no-such-directory/posts.db");
+    let error = SqliteStore::open(&nowhere).unwrap_err().to_string();
+    assert!(error.contains("unable to open database file"), "{error}");
+    assert!(error.contains("check that the directory exists and that this user may write there"), "{error}");
 }
 
 #[test]

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import inspect
 import json
+import os
 import sys
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
@@ -118,6 +119,20 @@ def _many_results(native: List[Any], errors: List[Optional[PostatoError]]) -> Li
 _Self = TypeVar("_Self", bound="_ClientBase")
 
 
+def _path_setting(name: str, value: Union[str, "os.PathLike[str]", None]) -> Optional[str]:
+    """A file setting as a path string: a ``str`` or ``os.PathLike``, else an error naming it."""
+    if value is None or isinstance(value, str):
+        return value
+    if isinstance(value, os.PathLike):
+        path = os.fspath(value)
+        if isinstance(path, str):
+            return path
+    raise InvalidPostError(
+        f"invalid setting: {name}: must be a path (str or os.PathLike), got {type(value).__name__}",
+        field=name,
+    )
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -125,6 +140,7 @@ class _ClientBase:
         workspace_id: Optional[str] = None,
         *,
         base_url: Optional[str] = None,
+        ca_bundle: Union[str, os.PathLike[str], None] = None,
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
         backoff_base: Optional[float] = None,
@@ -139,9 +155,13 @@ class _ClientBase:
         """Times are in seconds; a setting left at ``None`` takes its default from
         ``postato.DEFAULTS`` (``base_url=None`` is the production API).
 
-        ``api_key``, ``workspace_id`` and ``base_url`` not given are read from
-        ``POSTATO_API_KEY``, ``POSTATO_WORKSPACE_ID`` and ``POSTATO_BASE_URL``, as the CLI
-        reads them (an argument wins; a variable set but empty is an error).
+        ``api_key``, ``workspace_id``, ``base_url`` and ``ca_bundle`` not given are read from
+        ``POSTATO_API_KEY``, ``POSTATO_WORKSPACE_ID``, ``POSTATO_BASE_URL`` and
+        ``POSTATO_CA_BUNDLE``, as the CLI reads them (an argument wins; a variable set but
+        empty is an error).
+
+        ``ca_bundle`` names a file of CA certificates (PEM) trusted beside the built-in roots
+        and ``SSL_CERT_FILE``: your company's CA, when a proxy inspects TLS.
 
         ``on_retry`` is called with a :class:`RetryEvent` before each retry, on one of
         postato's worker threads (the ``postato`` logger logs each retry too).
@@ -169,6 +189,7 @@ class _ClientBase:
             workspace_id,
             _LANGUAGE,
             base_url=base_url,
+            ca_bundle=_path_setting("caBundle", ca_bundle),
             max_attempts=setting_number("maxAttempts", max_attempts),
             timeout=setting_number("timeout", timeout),
             connect_timeout=setting_number("connectTimeout", connect_timeout),

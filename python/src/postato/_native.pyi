@@ -24,6 +24,7 @@ class NativeClient:
         workspace_id: Optional[str],
         language: str,
         base_url: Optional[str] = None,
+        ca_bundle: Optional[str] = None,
         max_attempts: Optional[float] = None,
         timeout: Optional[float] = None,
         connect_timeout: Optional[float] = None,

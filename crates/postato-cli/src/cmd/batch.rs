@@ -98,7 +98,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
     }
     // One connection per publish in flight, and two for claims' renewals.
     let pool = (args.concurrency + 2).min(*bounds::POSTGRES_POOL_SIZE.end()) as usize;
-    let store = match open_store(&args.store, pool, StoreUse::Create).await {
+    let store = match open_store(&args.store, pool, StoreUse::Publish).await {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);
@@ -106,6 +106,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
         }
     };
     let campaign = args.campaign.clone();
+    let name = campaign::campaign_name(&campaign);
     let open = move || -> Result<runner::Lines, String> {
         let (reader, source): (Box<dyn BufRead + Send>, _) = if campaign == "-" {
             (Box::new(BufReader::new(std::io::stdin())), campaign::Source::Stream)
@@ -115,7 +116,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
             let source = if regular { campaign::Source::File } else { campaign::Source::Stream };
             (Box::new(BufReader::new(file)), source)
         };
-        Ok(Box::new(campaign::read(reader, source)))
+        Ok(Box::new(campaign::read(reader, source, Arc::clone(&name))))
     };
     if let Err(message) = open() {
         report::fatal(args.output, &message);

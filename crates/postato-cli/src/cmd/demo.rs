@@ -50,6 +50,9 @@ fn sample_campaign(now: DateTime<Utc>) -> String {
     text
 }
 
+/// The campaign name that keys the demo's unreadable lines.
+const DEMO: &str = "the sample campaign";
+
 /// A post in the sample whose account the simulator reports as suspended (a permanent error).
 const SUSPENDED: &str = "campaign-dec-03-07-instagram";
 
@@ -133,7 +136,8 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let publisher = Publisher::with_shared_store(client, Arc::clone(&store) as Arc<dyn ResultStore>);
     let text = campaign_text.clone();
     let open = move || {
-        Ok(Box::new(campaign::read(std::io::Cursor::new(text.clone()), campaign::Source::File)) as runner::Lines)
+        let lines = campaign::read(std::io::Cursor::new(text.clone()), campaign::Source::File, Arc::from(DEMO));
+        Ok(Box::new(lines) as runner::Lines)
     };
     let mut summary =
         runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }, true)
@@ -150,11 +154,11 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let letters = store.dead_letters(None, usize::MAX).await.map_err(|e| e.to_string())?;
     let dead: BTreeMap<&str, &postato::DeadLetter> = letters.iter().map(|l| (l.business_key.as_str(), l)).collect();
     let (mut published, mut exactly_once, mut lost) = (0u64, 0u64, Vec::new());
-    for item in campaign::read(campaign_text.as_bytes(), campaign::Source::File) {
+    for item in campaign::read(campaign_text.as_bytes(), campaign::Source::File, Arc::from(DEMO)) {
         let item = item.map_err(|e| e.to_string())?;
         let key = match &item.post {
             Ok(post) if !post.business_key.is_empty() => post.business_key.clone(),
-            Ok(_) => campaign::line_key(item.line),
+            Ok(_) => campaign::line_key(DEMO, item.line),
             Err(unreadable) => unreadable.business_key.clone(),
         };
         match store.published(&key).await.map_err(|e| e.to_string())? {
@@ -181,7 +185,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
                 "duplicates": duplicates,
                 "lost": lost.len(),
                 "deadLettered": letters.len(),
-                "deadLetters": letters.iter().map(|l| json!({"businessKey": l.business_key, "kind": l.kind, "status": l.status, "line": l.line, "message": l.message})).collect::<Vec<_>>(),
+                "deadLetters": letters.iter().map(|l| json!({"businessKey": campaign::shown_key(&l.business_key), "kind": l.kind, "status": l.status, "line": l.line, "message": l.message})).collect::<Vec<_>>(),
                 "requests": stats.requests,
                 "faultsInjected": stats.faults_injected,
                 "replays": stats.replays,

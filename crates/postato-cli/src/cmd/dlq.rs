@@ -6,7 +6,7 @@ use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::args::{self, count_in, open_store, ConnectionArgs, Hours, Output, StoreUse};
-use crate::campaign::{parse_line, CampaignLine};
+use crate::campaign::{line_of_key, parse_line, shown_key, CampaignLine};
 use crate::runner::{self, Progress};
 use crate::{exit, report};
 
@@ -80,7 +80,7 @@ async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<p
 pub async fn run(args: &DlqArgs) -> u8 {
     match &args.command {
         DlqCommand::List { store, limit, output } => {
-            let letters = match open_store(store, 4, StoreUse::Existing).await {
+            let letters = match open_store(store, 4, StoreUse::Read).await {
                 Ok(store) => all_letters(&store, *limit).await,
                 Err(e) => Err(e),
             };
@@ -88,7 +88,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 Ok(letters) => {
                     for letter in &letters {
                         match output {
-                            Output::Json => outln!("{}", serde_json::to_string(letter).unwrap_or_default()),
+                            Output::Json => outln!("{}", report::dead_letter_json(letter)),
                             Output::Text => outln!("{}", report::dead_letter(letter)),
                         }
                     }
@@ -113,7 +113,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     return exit::for_kind(error.kind());
                 }
             };
-            let store = match open_store(store_location, 4, StoreUse::Existing).await {
+            let store = match open_store(store_location, 4, StoreUse::Republish).await {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);
@@ -129,18 +129,23 @@ pub async fn run(args: &DlqArgs) -> u8 {
             };
             let mut lines = Vec::new();
             let mut unknown = Vec::new();
-            for letter in letters.into_iter().filter(|l| keys.is_empty() || keys.contains(&l.business_key)) {
+            let wanted = |l: &postato::DeadLetter| {
+                keys.is_empty() || keys.iter().any(|key| *key == l.business_key || *key == shown_key(&l.business_key))
+            };
+            for letter in letters.into_iter().filter(wanted) {
                 if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) {
                     unknown.push(letter.business_key.clone());
                 }
+                // A line without a business key is dead-lettered again under the same key.
+                let campaign: Arc<str> = Arc::from(line_of_key(&letter.business_key).map_or("", |(c, _)| c));
+                let line = letter.line.unwrap_or(0);
                 match &letter.payload {
-                    Some(payload) => lines.push(CampaignLine {
-                        line: letter.line.unwrap_or(0),
-                        post: parse_line(letter.line.unwrap_or(0), payload),
-                    }),
+                    Some(payload) => {
+                        lines.push(CampaignLine { line, post: parse_line(&campaign, line, payload), campaign })
+                    }
                     None => errln!(
                         "skipping {}: its line could not be read; fix the campaign and run `postato batch` again",
-                        crate::terminal::printable(&letter.business_key)
+                        crate::terminal::printable(&shown_key(&letter.business_key))
                     ),
                 }
             }

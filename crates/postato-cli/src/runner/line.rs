@@ -77,7 +77,7 @@ pub(super) async fn process(
                 }
                 Err(PublishError::InvalidInput(invalid_post)) => {
                     let key = if post.business_key.is_empty() {
-                        campaign::line_key(item.line)
+                        campaign::line_key(&item.campaign, item.line)
                     } else {
                         post.business_key.clone()
                     };

@@ -225,7 +225,7 @@ impl RateLimitGate {
         }
         // A spent quota comes back when its window resets (a token bucket's, a token at a
         // time, is paced above).
-        let spent_until_reset = policy.as_ref().map_or(true, |policy| policy.windowed);
+        let spent_until_reset = policy.as_ref().is_none_or(|policy| policy.windowed);
         if spent_until_reset && remaining == Some(0.0) && response.status != 429 {
             if let Some(reset) = reset {
                 self.hold(now, now.saturating_add(reset));
@@ -293,9 +293,7 @@ impl RateLimitGate {
     /// (a `RateLimit-Policy` bucket without a token): a gate forgotten then loses only a pace
     /// (a fresh one probes first, and learns it again).
     pub fn is_idle(&self, now: Timestamp) -> bool {
-        self.in_flight == 0
-            && now >= self.hold_until
-            && self.policy.as_ref().map_or(true, |bucket| bucket.has_token(now))
+        self.in_flight == 0 && now >= self.hold_until && self.policy.as_ref().is_none_or(|bucket| bucket.has_token(now))
     }
 
     /// Until when the gate holds, if it holds at `now`: asked before taking anything of

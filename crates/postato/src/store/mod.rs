@@ -9,6 +9,7 @@ pub mod conformance;
 mod file_guard;
 mod group_commit;
 mod memory;
+mod process_lock;
 mod sqlite;
 
 pub use memory::MemoryStore;

@@ -5,8 +5,9 @@ use std::path::Path;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use super::claims::{Claims, Recorded};
+use super::claims::Recorded;
 use super::group_commit::GroupCommit;
+use super::process_lock::OneFile;
 use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
@@ -60,14 +61,17 @@ CREATE TABLE IF NOT EXISTS deferred (
 ";
 
 /// Results in one SQLite file. Safe to reopen after a crash: a new process on the same file
-/// skips what was published. Claims are held in memory, per process: to share a campaign
+/// skips what was published. Claims are held in memory, one set per file in a process, and one
+/// process at a time claims keys: the first claim locks the file for this process, and a store
+/// in another process that tries to claim is refused ("in use by pid N"). To share a campaign
 /// across processes or machines, use a shared store (PostgreSQL).
 #[derive(Clone)]
 pub struct SqliteStore {
     conn: Arc<Mutex<Connection>>,
     /// The connection's queue: reads, and writes committed together (see `group_commit`).
     queue: GroupCommit,
-    claims: Arc<Claims>,
+    /// The claims and cross-process lock of the file, shared by every store open on it.
+    file: Arc<OneFile>,
     path: String,
 }
 
@@ -116,7 +120,7 @@ impl SqliteStore {
         // No SQLITE_OPEN_URI: `file::memory:` is a file name here, never a temporary database.
         let flags = OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_CREATE | OpenFlags::SQLITE_OPEN_NO_MUTEX;
         let conn = Connection::open_with_flags(path, flags).map_err(|e| cannot_open(path, &e))?;
-        Self::init(conn, path, true).map(|store| store.guarding(path))
+        Self::init(conn, path, true).map(|store| store.on_file(path))
     }
 
     /// Opens an existing store at `path`, never creating one: for commands that only read or
@@ -133,7 +137,7 @@ impl SqliteStore {
         let conn =
             Connection::open_with_flags(path, OpenFlags::SQLITE_OPEN_READ_WRITE | OpenFlags::SQLITE_OPEN_NO_MUTEX)
                 .map_err(|e| cannot_open(path, &e))?;
-        Self::init(conn, path, false).map(|store| store.guarding(path))
+        Self::init(conn, path, false).map(|store| store.on_file(path))
     }
 
     /// A store in memory (for tests).
@@ -185,14 +189,22 @@ impl SqliteStore {
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
             queue: GroupCommit::default(),
-            claims: Arc::new(Claims::default()),
+            file: OneFile::in_memory(),
             path: shown,
         })
     }
 
-    /// This store, its writes failing once the file at `path` is no longer the one opened.
-    fn guarding(self, path: &Path) -> Self {
-        SqliteStore { queue: super::group_commit::GroupCommit::guarding(path), ..self }
+    /// This store on the file at `path`: its writes failing once the file there is no longer
+    /// the one opened, its claims shared with the other stores open on the file.
+    fn on_file(self, path: &Path) -> Self {
+        SqliteStore { queue: GroupCommit::guarding(path), file: OneFile::of(path), ..self }
+    }
+
+    /// Locks the store for publishing from this process, as its first claim would: an error
+    /// naming the process that publishes through it if another does. A command that publishes
+    /// calls it first, to stop before reading its input rather than at its first post.
+    pub fn lock_for_publishing(&self) -> Result<(), StoreError> {
+        self.file.lock_for_publishing(&self.path)
     }
 
     /// The file's path.
@@ -237,11 +249,19 @@ fn checked_path(path: &Path) -> Result<&Path, StoreError> {
     Ok(path)
 }
 
+/// Why `path` cannot be a store, and what to do: the advice depends on SQLite's reason.
 fn cannot_open(path: &Path, e: &rusqlite::Error) -> StoreError {
-    StoreError::new(format!(
-        "cannot use {} as a store: {e}: give a SQLite file of postato's, or a new path",
-        path.display()
-    ))
+    use rusqlite::ErrorCode;
+    let shown = path.display();
+    let advice = match e.sqlite_error_code() {
+        Some(ErrorCode::CannotOpen | ErrorCode::ReadOnly | ErrorCode::PermissionDenied) => {
+            "check that the directory exists and that this user may write there (SQLite creates the store's -wal \
+             and -shm files beside it)"
+                .to_owned()
+        }
+        _ => "give a SQLite file of postato's, or a new path".to_owned(),
+    };
+    StoreError::new(format!("cannot use {shown} as a store: {e}: {advice}"))
 }
 
 /// Tables in the file that a postato store does not hold (ignored in a postato store, `ours`),
@@ -336,11 +356,12 @@ impl ResultStore for SqliteStore {
             let key = business_key.to_owned();
             self.read(move |c| select_recorded(c, &key))
         };
-        self.claims.begin(business_key, worker, lease, lookup).await
+        self.lock_for_publishing()?;
+        self.file.claims.begin(business_key, worker, lease, lookup).await
     }
 
     async fn renew(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
-        self.claims.renew(business_key, worker, lease)
+        self.file.claims.renew(business_key, worker, lease)
     }
 
     async fn record_published(&self, record: &PublishedRecord, worker: &str) -> Result<(), StoreError> {
@@ -367,12 +388,12 @@ impl ResultStore for SqliteStore {
             Ok(())
         })
         .await?;
-        self.claims.release(&record.business_key, worker);
+        self.file.claims.release(&record.business_key, worker);
         Ok(())
     }
 
     async fn record_dead_letter(&self, letter: &DeadLetter, worker: &str) -> Result<(), StoreError> {
-        if !self.claims.may_record(&letter.business_key, worker) {
+        if !self.file.claims.may_record(&letter.business_key, worker) {
             return Err(StoreError::lost_claim(&letter.business_key));
         }
         let l = letter.clone();
@@ -403,7 +424,7 @@ impl ResultStore for SqliteStore {
                 Ok(written)
             })
             .await?;
-        self.claims.release(&letter.business_key, worker);
+        self.file.claims.release(&letter.business_key, worker);
         if written == 0 {
             return Err(StoreError::already_published(&letter.business_key));
         }
@@ -411,7 +432,7 @@ impl ResultStore for SqliteStore {
     }
 
     async fn record_deferral(&self, deferral: &Deferral, worker: &str) -> Result<(), StoreError> {
-        if !self.claims.may_record(&deferral.business_key, worker) {
+        if !self.file.claims.may_record(&deferral.business_key, worker) {
             return Err(StoreError::lost_claim(&deferral.business_key));
         }
         let d = deferral.clone();
@@ -440,7 +461,7 @@ impl ResultStore for SqliteStore {
                 Ok(written)
             })
             .await?;
-        self.claims.release(&deferral.business_key, worker);
+        self.file.claims.release(&deferral.business_key, worker);
         if written == 0 {
             return Err(StoreError::already_published(&deferral.business_key));
         }
@@ -499,7 +520,7 @@ impl ResultStore for SqliteStore {
     }
 
     async fn release(&self, business_key: &str, worker: &str) -> Result<(), StoreError> {
-        self.claims.release(business_key, worker);
+        self.file.claims.release(business_key, worker);
         Ok(())
     }
 

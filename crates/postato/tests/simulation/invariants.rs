@@ -280,7 +280,7 @@ fn a_hold_ends_with_one_probe(report: &Report, violations: &mut Vec<String>) {
         let burst = report
             .sends
             .iter()
-            .filter(|(t, account)| t >= hold_end && *t < first_ms && scope.as_ref().map_or(true, |s| s == account))
+            .filter(|(t, account)| t >= hold_end && *t < first_ms && scope.as_ref().is_none_or(|s| s == account))
             .count();
         if burst > 1 {
             let whose = scope.as_deref().unwrap_or("the workspace");

@@ -59,6 +59,7 @@ class StrictInputsTest {
         val base = ClientOptions(baseUrl = sim.baseUrl())
         val cases = listOf(
             ClientOptions(baseUrl = "") to "baseUrl",
+            base.copy(caBundle = "/nonexistent/company-ca.pem") to "caBundle",
             base.copy(backoffBaseMs = 1_000_000_000uL) to "backoffBaseMs",
             base.copy(maxAttempts = 1000u) to "maxAttempts",
             base.copy(timeoutMs = 0uL) to "timeoutMs",
