@@ -127,5 +127,8 @@ fn main() -> std::process::ExitCode {
             Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),
         }
     });
+    // Every command awaited its own work; a thread still blocked on a source that sends
+    // nothing (stdin from an idle pipe, after a stop signal) must not keep the process alive.
+    runtime.shutdown_background();
     std::process::ExitCode::from(code)
 }

@@ -722,6 +722,38 @@ async fn a_batch_whose_store_is_deleted_under_it_ends_with_an_error_not_ok() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_signal_stops_a_batch_reading_stdin_from_a_writer_that_sends_nothing() {
+    use tokio::io::AsyncWriteExt;
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let store = dir.path().join("stdin.db");
+    let args = batch_args(std::path::Path::new("-"), store.to_str().unwrap(), 2, &[], &sim);
+    let mut child = tokio::process::Command::new(BIN)
+        .args(&args)
+        .stdin(std::process::Stdio::piped())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    // One post, then a writer that stays open and silent (a pipe from a stalled producer).
+    let mut stdin = child.stdin.take().unwrap();
+    stdin.write_all(format!("{}\n", post_line("stdin-1", "c")).as_bytes()).await.unwrap();
+    while sim.stats().published_keys < 1 {
+        tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+    }
+    let pid = child.id().unwrap().to_string();
+    assert!(std::process::Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let output = tokio::time::timeout(std::time::Duration::from_secs(30), child.wait_with_output())
+        .await
+        .expect("the batch ended though stdin stayed open")
+        .unwrap();
+    drop(stdin);
+    assert_eq!(code(&output), 143, "{output:?}");
+    let summary = json_line(&output);
+    assert_eq!((summary["published"].as_u64(), summary["signal"].as_str()), (Some(1), Some("SIGTERM")), "{summary}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_second_batch_on_a_sqlite_store_in_use_is_refused_naming_the_process_that_uses_it() {
     let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 30, ..Default::default() };
     let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();

@@ -288,3 +288,35 @@ async fn unclear_inputs_get_messages_that_name_them() {
     let setting = publish_with(&sim, "--workspace", " ").await;
     assert!(json_line(&setting)["message"].as_str().unwrap().starts_with("invalid setting: --workspace"));
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn log_lines_quote_what_the_network_said_and_a_short_test_key_never_mangles_them() {
+    let args = [
+        "publish",
+        "--base-url",
+        "http://127.0.0.1:9",
+        "--api-key",
+        "k",
+        "--workspace",
+        "w",
+        "--business-key",
+        "line\nFAKE LINE",
+        "--platform",
+        "x",
+        "--account",
+        "a",
+        "--content",
+        "hi",
+        "--max-attempts",
+        "1",
+    ];
+    let output = postato_env(&args, None, &[("POSTATO_LOG", "info")]).await;
+    let stderr = stderr(&output);
+    let failure = stderr.lines().find(|l| l.contains("postato: transport failure")).expect("a transport failure line");
+    assert!(
+        failure.contains(r#"failure="error sending request for url (http://127.0.0.1:9/v1/workspaces/w/posts)"#),
+        "{failure}"
+    );
+    assert!(failure.contains(r#"business_key="line\nFAKE LINE""#), "{failure}");
+    assert!(!stderr.lines().any(|l| l.starts_with("FAKE LINE")), "{stderr}");
+}

@@ -51,7 +51,9 @@ pub(crate) fn observe(
                 business_key,
                 attempt,
                 kind = kind.as_str(),
-                message = message.as_str(),
+                // Not `message`, which tracing prints as the line's own text: a quoted field
+                // keeps what a server or network sent on one line.
+                failure = message.as_str(),
                 "postato: transport failure"
             )
         }

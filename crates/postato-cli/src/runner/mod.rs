@@ -12,7 +12,7 @@ mod summary;
 mod tally;
 
 use postato::{CancellationToken, Publisher, Timestamp};
-use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
@@ -51,16 +51,16 @@ pub async fn run(
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
-    let stop = Arc::new(AtomicBool::new(false));
+    let stop = CancellationToken::new();
     let cancel = CancellationToken::new();
     let stopped_by = Arc::new(std::sync::Mutex::new(None));
     let signals = {
-        let (stop, cancel, stopped_by) = (Arc::clone(&stop), cancel.clone(), Arc::clone(&stopped_by));
+        let (stop, cancel, stopped_by) = (stop.clone(), cancel.clone(), Arc::clone(&stopped_by));
         let mut signals = StopSignals::listen();
         tokio::spawn(async move {
             let signal = signals.next().await;
             *stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
-            stop.store(true, Ordering::Relaxed);
+            stop.cancel();
             terminal::info(&format!(
                 "stopping ({}): no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
                 signal.name(),
@@ -71,6 +71,11 @@ pub async fn run(
                 _ = tokio::time::sleep(STOP_GRACE) => {}
             }
             cancel.cancel();
+            // The last resort, should anything still hold the run: the next signal ends the
+            // process at once (what was in flight is retry-safe; its outcome may be unrecorded).
+            let last = signals.next().await;
+            terminal::eprintln(&format!("stopped at once ({}): run the same command again to finish", last.name()));
+            std::process::exit(i32::from(last.exit_code()));
         })
     };
     let reporter =
@@ -78,13 +83,13 @@ pub async fn run(
     let batch = Batch {
         publisher,
         tally: Arc::clone(&tally),
-        stop: Arc::clone(&stop),
+        stop: stop.clone(),
         cancel: cancel.clone(),
         concurrency: concurrency.max(1),
     };
     let passes = async {
         let mut end = batch.pass(open()?, None, reopenable).await?;
-        if !end.held.is_empty() && !stop.load(Ordering::Relaxed) {
+        if !end.held.is_empty() && !stop.is_cancelled() {
             let second = batch.pass(open()?, Some(std::mem::take(&mut end.held)), false).await?;
             end.deferred.extend(second.deferred);
         }
@@ -108,7 +113,8 @@ pub async fn run(
 struct Batch {
     publisher: Publisher,
     tally: Arc<Tally>,
-    stop: Arc<AtomicBool>,
+    /// Cancelled by the first stop signal: nothing new starts.
+    stop: CancellationToken,
     cancel: CancellationToken,
     concurrency: usize,
 }
@@ -134,11 +140,11 @@ impl Batch {
             loop {
                 let left = next.saturating_since(clock.now());
                 tokio::time::sleep(left.clamp(Duration::from_millis(10), Duration::from_millis(200))).await;
-                if left <= Duration::from_millis(200) || self.stop.load(Ordering::Relaxed) {
+                if left <= Duration::from_millis(200) || self.stop.is_cancelled() {
                     break;
                 }
             }
-            if self.stop.load(Ordering::Relaxed) {
+            if self.stop.is_cancelled() {
                 return Ok(());
             }
             let now = clock.now();
@@ -161,12 +167,12 @@ impl Batch {
     async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<CampaignLine>(self.concurrency * 2);
         let reader = {
-            let stop = Arc::clone(&self.stop);
+            let stop = self.stop.clone();
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 // A later pass reads only lines the first let through.
                 let mut first_line_wins = only.is_none().then(FirstLineWins::default);
                 for item in lines {
-                    if stop.load(Ordering::Relaxed) {
+                    if stop.is_cancelled() {
                         break;
                     }
                     let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
@@ -192,8 +198,14 @@ impl Batch {
                     end.note(&self.tally, finished);
                 }
             }
-            let Some(item) = rx.recv().await else { break };
-            if self.stop.load(Ordering::Relaxed) {
+            // A stop ends the wait for the next line too: a source that sends nothing (a pipe
+            // from a stalled producer) never holds the run.
+            let item = tokio::select! {
+                _ = self.stop.cancelled() => None,
+                item = rx.recv() => item,
+            };
+            let Some(item) = item else { break };
+            if self.stop.is_cancelled() {
                 break;
             }
             let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
@@ -206,7 +218,11 @@ impl Batch {
         while let Some(finished) = in_flight.join_next().await {
             end.note(&self.tally, finished);
         }
-        reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
+        // After a stop the reader may be blocked on such a source: it is left behind, never
+        // waited for (the process ends without it).
+        if !self.stop.is_cancelled() {
+            reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
+        }
         end.held.sort_unstable();
         Ok(end)
     }
