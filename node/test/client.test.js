@@ -278,3 +278,22 @@ test("a spent account's post is deferred (DeferredError with retryAt), then publ
     spent.stop();
   }
 });
+
+test('a SQLite store another process publishes through is refused, naming it', async () => {
+  const file = path.join(fs.mkdtempSync(path.join(os.tmpdir(), 'postato-')), 'in-use.db');
+  const publisher = new Publisher(client(sim), new SqliteStore(file));
+  await publisher.publish(post(key()));
+  const before = (await sim.stats()).requests;
+  const child = `
+    const { Client, Publisher, SqliteStore } = require(${JSON.stringify(path.join(__dirname, '..'))});
+    const [file, apiKey, baseUrl] = process.argv.slice(1);
+    const publisher = new Publisher(new Client({ apiKey, workspaceId: 'ws_node', baseUrl }), new SqliteStore(file));
+    publisher.publish({ businessKey: 'second', platform: 'x', accountId: 'a', content: 'c' })
+      .then(() => console.log('published'), (e) => console.log(e.kind, e.message));`;
+  const done = require('node:child_process').spawnSync(process.execPath, ['-e', child, file, sim.apiKey, sim.baseUrl], {
+    encoding: 'utf8',
+    timeout: 60_000,
+  });
+  assert.ok(done.stdout.includes(`is in use by pid ${process.pid}`), `${done.stdout}${done.stderr}`);
+  assert.equal((await sim.stats()).requests, before, 'the second process sent nothing');
+});

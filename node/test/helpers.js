@@ -6,7 +6,13 @@ const { Simulator } = require('../testing');
 
 const REPO = path.resolve(__dirname, '..', '..');
 // The tests give every setting themselves: the machine's POSTATO_* variables must not change them.
-for (const name of ['POSTATO_API_KEY', 'POSTATO_WORKSPACE_ID', 'POSTATO_BASE_URL', 'POSTATO_LOG']) {
+for (const name of [
+  'POSTATO_API_KEY',
+  'POSTATO_WORKSPACE_ID',
+  'POSTATO_BASE_URL',
+  'POSTATO_CA_BUNDLE',
+  'POSTATO_LOG',
+]) {
   delete process.env[name];
 }
 let counter = 0;

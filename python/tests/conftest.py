@@ -15,7 +15,7 @@ from postato.testing import Simulator
 
 REPO = Path(__file__).resolve().parents[2]
 # The tests give every setting themselves: the machine's POSTATO_* variables must not change them.
-for _name in ("POSTATO_API_KEY", "POSTATO_WORKSPACE_ID", "POSTATO_BASE_URL", "POSTATO_LOG"):
+for _name in ("POSTATO_API_KEY", "POSTATO_WORKSPACE_ID", "POSTATO_BASE_URL", "POSTATO_CA_BUNDLE", "POSTATO_LOG"):
     os.environ.pop(_name, None)
 _counter = itertools.count()
 # Distinguishes runs: stores such as PostgreSQL keep records between runs on one machine.

@@ -1,5 +1,6 @@
 """The Publisher with stores: skip, guard, dead letters, two clients on one SQLite file."""
 
+import os
 import sqlite3
 import subprocess
 import sys
@@ -183,3 +184,26 @@ def test_the_async_publisher_defers_and_publishes_the_due_posts(key: Any) -> Non
 
     with Simulator(spent_accounts={"x/acc_spent": 4}) as spent:
         asyncio.run(run(spent))
+
+
+def test_a_sqlite_store_another_process_publishes_through_is_refused_naming_it(
+    sim: Simulator, key: Any, tmp_path: Any
+) -> None:
+    path = str(tmp_path / "in-use.db")
+    publisher = postato.Publisher(_client(sim), store=postato.SqliteStore(path))
+    publisher.publish(**post_args(key("first")))
+    before = sim.stats().requests
+    child = (
+        "import sys, postato\n"
+        "client = postato.Client(api_key=sys.argv[2], workspace_id='ws_py', base_url=sys.argv[3])\n"
+        "publisher = postato.Publisher(client, store=postato.SqliteStore(sys.argv[1]))\n"
+        "try:\n"
+        "    publisher.publish(business_key='second', platform='x', account_id='a', content='c')\n"
+        "except postato.PostatoError as e:\n"
+        "    print(e.kind, e)\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", child, path, sim.api_key, sim.base_url], capture_output=True, text=True, timeout=60
+    )
+    assert f"is in use by pid {os.getpid()}" in done.stdout, done
+    assert sim.stats().requests == before, "the second process sent nothing"
