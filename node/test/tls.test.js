@@ -45,7 +45,7 @@ const client = (options = {}) =>
 test('an untrusted certificate is a setting to fix, never retried, and the key is never sent', async () => {
   await assert.rejects(client({ maxAttempts: 3 }).publish(post('tls-untrusted')), (e) => {
     assert.ok(e instanceof InvalidPostError, `${e}`);
-    assert.equal(e.field, 'baseUrl', e.message);
+    assert.equal(e.field, 'caBundle', e.message);
     assert.match(e.message, /not trusted .*caBundle.*SSL_CERT_FILE/);
     return true;
   });

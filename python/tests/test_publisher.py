@@ -207,3 +207,29 @@ def test_a_sqlite_store_another_process_publishes_through_is_refused_naming_it(
     )
     assert f"is in use by pid {os.getpid()}" in done.stdout, done
     assert sim.stats().requests == before, "the second process sent nothing"
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="needs fork")
+def test_a_process_forked_from_the_publisher_is_refused_while_its_parent_holds_the_store(
+    sim: Simulator, key: Any, tmp_path: Any
+) -> None:
+    publisher = postato.Publisher(_client(sim), store=postato.SqliteStore(str(tmp_path / "forked.db")))
+    publisher.publish(**post_args(key("parent")))
+    before = sim.stats().requests
+    read, write = os.pipe()
+    pid = os.fork()
+    if pid == 0:  # the child: its copy of the parent's lock is not a lock of its own
+        os.close(read)
+        try:
+            publisher.publish(**post_args(key("child")))
+            said = "published"
+        except postato.PostatoError as e:
+            said = str(e)
+        os.write(write, said.encode())
+        os._exit(0)
+    os.close(write)
+    os.waitpid(pid, 0)
+    with os.fdopen(read) as pipe:
+        said = pipe.read()
+    assert f"is in use by pid {os.getpid()}" in said, said
+    assert sim.stats().requests == before, "the child sent nothing"

@@ -13,9 +13,6 @@ pub struct ClientOptions {
     /// Default: the production API.
     #[uniffi(default = None)]
     pub base_url: Option<String>,
-    /// A file of CA certificates (PEM) to trust beside the built-in roots and `SSL_CERT_FILE`.
-    #[uniffi(default = None)]
-    pub ca_bundle: Option<String>,
     #[uniffi(default = None)]
     pub max_attempts: Option<u32>,
     #[uniffi(default = None)]
@@ -36,6 +33,10 @@ pub struct ClientOptions {
     /// For tests: waits advance a virtual clock instead of sleeping.
     #[uniffi(default = None)]
     pub fast_forward_waits: Option<bool>,
+    /// A file of CA certificates (PEM) to trust beside the built-in roots and `SSL_CERT_FILE`
+    /// (last, so that constructors written positionally before it keep their meaning).
+    #[uniffi(default = None)]
+    pub ca_bundle: Option<String>,
 }
 
 impl ClientOptions {

@@ -263,16 +263,14 @@ pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<A
             .await
             .map(|store| Arc::new(store.with_audit(audit)) as Arc<dyn ResultStore>)
     } else {
-        let store = match mode {
-            StoreUse::Publish => SqliteStore::open(location),
-            StoreUse::Republish | StoreUse::Read => SqliteStore::open_existing(location),
-        };
         // A store that another process publishes through is refused before any input is read.
-        let store = store.and_then(|store| match mode {
-            StoreUse::Read => Ok(store),
-            StoreUse::Publish | StoreUse::Republish => store.lock_for_publishing().map(|()| store),
-        });
-        store.map(|store| Arc::new(store) as Arc<dyn ResultStore>)
+        let locked = |store: SqliteStore| store.lock_for_publishing().map(|()| store);
+        match mode {
+            StoreUse::Publish => SqliteStore::open(location).and_then(locked),
+            StoreUse::Republish => SqliteStore::open_existing(location).and_then(locked),
+            StoreUse::Read => SqliteStore::open_existing(location),
+        }
+        .map(|store| Arc::new(store) as Arc<dyn ResultStore>)
     };
     store.map_err(|e| format!("--store: {}", e.message()))
 }

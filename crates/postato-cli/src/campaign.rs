@@ -73,11 +73,16 @@ pub fn shown_key(key: &str) -> std::borrow::Cow<'_, str> {
 }
 
 /// The name that keys a campaign file's unreadable lines: its full path, so that the same
-/// file reached by another relative path or from another directory is the same campaign;
-/// `stdin` for `-`.
+/// file reached by another relative path or from another directory is the same campaign. A
+/// campaign read from stdin, a pipe or a device is named with the time it was read (`stdin
+/// read at 2026-12-06T13:50:00Z`): nothing says two such runs are the same campaign, so
+/// neither replaces the other's dead letters.
 pub fn campaign_name(path: &str) -> Arc<str> {
-    if path == "-" {
-        return Arc::from("stdin");
+    let regular = path != "-" && std::fs::metadata(path).is_ok_and(|m| m.is_file());
+    if !regular {
+        let source = if path == "-" { "stdin" } else { path };
+        let now = postato::Timestamp::from_system_time(std::time::SystemTime::now()).to_rfc3339();
+        return Arc::from(format!("{source} read at {now}"));
     }
     let full = std::fs::canonicalize(path).map(|p| p.to_string_lossy().into_owned());
     Arc::from(full.unwrap_or_else(|_| path.to_owned()))
@@ -170,7 +175,8 @@ pub fn parse_line(campaign: &str, line: u64, text: &str) -> Result<Post, Unreada
         let business_key = serde_json::from_str::<serde_json::Value>(text)
             .ok()
             .and_then(|v| v.get("businessKey").and_then(|k| k.as_str()).map(str::to_owned))
-            .filter(|k| !k.trim().is_empty())
+            // A key no post may have (blank, or in the namespace of line keys) keys nothing.
+            .filter(|k| postato::check_business_key(k).is_ok())
             .unwrap_or_else(|| line_key(campaign, line));
         // A line is one line of JSON: the parser's "at line 1 column N" would be a second,
         // different line number beside the campaign's.

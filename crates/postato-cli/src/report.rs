@@ -47,7 +47,7 @@ pub fn message(error: &PublishError) -> String {
 }
 
 /// A failed publish as its JSON error object.
-fn error_object(error: &PublishError) -> serde_json::Value {
+pub fn error_object(error: &PublishError) -> serde_json::Value {
     let mut object = json!({
         "ok": false,
         "kind": error.kind().as_str(),

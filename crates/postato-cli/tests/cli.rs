@@ -764,9 +764,18 @@ async fn a_second_batch_on_a_sqlite_store_in_use_is_refused_naming_the_process_t
     assert_eq!(code(&second), 1, "{said}");
     let pid = batch.child.id().unwrap();
     assert!(said.contains(&format!("is in use by pid {pid}")), "{said}");
-    // Reading the store beside the run is not publishing through it.
-    let status = postato(&["status", "--store", batch.store_path.to_str().unwrap()], None).await;
-    assert_eq!(code(&status), 0, "{status:?}");
+    // Reading the store beside the run is not publishing through it; requeueing is.
+    let store = batch.store_path.to_str().unwrap();
+    for read in [&["status", "--store", store][..], &["dlq", "list", "--store", store]] {
+        let output = postato(read, None).await;
+        assert_eq!(code(&output), 0, "{read:?}: {output:?}");
+    }
+    let mut retry = vec!["dlq".to_owned(), "retry".into(), "--store".into(), store.into()];
+    retry.extend(connection(&sim));
+    let refused = postato(&strings(&retry), None).await;
+    let said = String::from_utf8_lossy(&refused.stderr);
+    assert_eq!(code(&refused), 1, "{refused:?}");
+    assert!(said.contains(&format!("is in use by pid {pid}")), "{said}");
     let (output, _, args, _dir) = batch.output().await;
     assert_eq!(code(&output), 0, "{output:?}");
     assert_eq!((sim.stats().published_keys, sim.stats().requests), (200, 200), "nothing was sent twice");
@@ -781,15 +790,22 @@ async fn unreadable_lines_are_dead_lettered_by_campaign_and_line_where_no_busine
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("shared.db");
     let store = store.to_str().unwrap();
-    // Line 2 of the first campaign is a post keyed `line:1`; each campaign's line 1 is not one.
+    let full = |path: &std::path::Path| std::fs::canonicalize(path).unwrap().to_string_lossy().into_owned();
+    // Line 2 of the first campaign is a post keyed `line:1`; each campaign's line 1 is not one;
+    // line 3 of the second is keyed as the first's line 1 is stored, which no post may be.
     let first = dir.path().join("first.jsonl");
     std::fs::write(&first, format!("not json\n{}\n", post_line("line:1", "a post keyed line:1"))).unwrap();
+    let forged = format!("\u{FDD0}{}\u{FDD0}line:1", full(&first));
     let second = dir.path().join("second.jsonl");
-    std::fs::write(&second, format!("{{\n{}\n", post_line("second-2", "c"))).unwrap();
-    for campaign in [&first, &second] {
+    std::fs::write(&second, format!("{{\n{}\n{}\n", post_line("second-2", "c"), post_line(&forged, "c"))).unwrap();
+    for (campaign, dead) in [(&first, 1), (&second, 2)] {
         let output = postato(&strings(&batch_args(campaign, store, 2, &[], &sim)), None).await;
         let summary = json_line(&output);
-        assert_eq!((summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(1), Some(1)), "{summary}");
+        assert_eq!(
+            (summary["published"].as_u64(), summary["deadLettered"].as_u64()),
+            (Some(1), Some(dead)),
+            "{summary}"
+        );
     }
     assert_eq!(sim.stats().published_keys, 2);
     let list = postato(&["dlq", "list", "--store", store, "--output", "json"], None).await;
@@ -797,14 +813,15 @@ async fn unreadable_lines_are_dead_lettered_by_campaign_and_line_where_no_busine
         String::from_utf8(list.stdout).unwrap().lines().map(|l| serde_json::from_str(l).unwrap()).collect();
     let campaigns: Vec<(&str, &str)> =
         letters.iter().map(|l| (l["businessKey"].as_str().unwrap(), l["campaign"].as_str().unwrap())).collect();
-    let full = |path: &std::path::Path| std::fs::canonicalize(path).unwrap().to_string_lossy().into_owned();
     let (first, second) = (full(&first), full(&second));
-    assert_eq!(campaigns, [("line:1", first.as_str()), ("line:1", second.as_str())], "{letters:?}");
+    let expected = [("line:1", first.as_str()), ("line:1", second.as_str()), ("line:3", second.as_str())];
+    assert_eq!(campaigns, expected, "{letters:?}");
     let text = postato(&["dlq", "list", "--store", store], None).await;
     let text = String::from_utf8_lossy(&text.stdout);
     for campaign in [&first, &second] {
         assert!(text.contains(&format!("invalid_input: line 1 of {campaign}: post: not valid JSON")), "{text}");
     }
+    assert!(text.contains(&format!("invalid_input: line 3 of {second}: businessKey: contains U+FDD0")), "{text}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

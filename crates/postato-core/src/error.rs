@@ -79,13 +79,28 @@ pub enum TransportFailureKind {
     Io,
     /// The response could not be read as HTTP (invalid headers, truncated body, …).
     Protocol,
-    /// The server's TLS certificate failed the check (an unknown issuer, another host's name,
-    /// expired): retrying cannot help, so the publish ends at once.
+    /// The server's TLS certificate is not trusted (an unknown issuer, expired): retrying
+    /// cannot help, so the publish ends at once, naming the `caBundle` setting.
     Untrusted,
+    /// The server's TLS certificate is for another host: the publish ends at once, naming the
+    /// `baseUrl` setting.
+    WrongHost,
 }
 
 impl TransportFailureKind {
-    /// A short name: `connect`, `timeout`, `io`, `protocol`, `untrusted`.
+    /// The setting to fix when a failure of this kind ends a publish at once (no retry can
+    /// change it); `None` for the failures that are retried.
+    pub fn setting_to_fix(self) -> Option<&'static str> {
+        match self {
+            TransportFailureKind::Untrusted => Some("caBundle"),
+            TransportFailureKind::WrongHost => Some("baseUrl"),
+            _ => None,
+        }
+    }
+}
+
+impl TransportFailureKind {
+    /// A short name: `connect`, `timeout`, `io`, `protocol`, `untrusted`, `wrong_host`.
     pub fn as_str(self) -> &'static str {
         match self {
             TransportFailureKind::Connect => "connect",
@@ -93,13 +108,15 @@ impl TransportFailureKind {
             TransportFailureKind::Io => "io",
             TransportFailureKind::Protocol => "protocol",
             TransportFailureKind::Untrusted => "untrusted",
+            TransportFailureKind::WrongHost => "wrong_host",
         }
     }
 }
 
 /// An attempt that ended without a full response. Retryable, as the server dedupes by
 /// idempotency key, so a request that did reach it is not published twice; except a server
-/// whose certificate is not trusted ([`TransportFailureKind::Untrusted`]), which ends the publish.
+/// whose certificate is not trusted or is another host's
+/// ([`TransportFailureKind::setting_to_fix`]), which ends the publish.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct TransportFailure {
     /// The kind of failure.

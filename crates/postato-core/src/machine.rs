@@ -7,7 +7,7 @@ use std::collections::VecDeque;
 use std::sync::Arc;
 use std::time::Duration;
 
-use crate::error::{body_text, Failure, PublishError, ResponseHeaders, TransportFailure, TransportFailureKind};
+use crate::error::{body_text, Failure, PublishError, ResponseHeaders, TransportFailure};
 use crate::event::{Decision, Event, WaitReason};
 use crate::limits::Admission;
 use crate::policy::RetryPolicy;
@@ -292,9 +292,10 @@ impl PublishMachine {
     }
 
     /// Feeds a transport failure of the attempt in flight: retryable, unless the server's
-    /// certificate is not trusted, which no retry changes. Then the publish ends at once: as
-    /// a setting to fix when it was the first attempt (nothing was sent), else as transient
-    /// (an earlier attempt may have reached the server; publishing again is safe).
+    /// certificate is not trusted or is another host's, which no retry changes. Then the
+    /// publish ends at once: as a setting to fix when it was the first attempt (nothing was
+    /// sent), else as transient (an earlier attempt may have reached the server; publishing
+    /// again is safe).
     pub fn handle_transport_failure(&mut self, now: Timestamp, mut failure: TransportFailure) {
         if !matches!(self.state, State::InFlight) {
             return;
@@ -306,9 +307,9 @@ impl PublishMachine {
             message: failure.message.clone(),
         });
         let kind = failure.kind;
-        if kind == TransportFailureKind::Untrusted {
+        if let Some(setting) = kind.setting_to_fix() {
             let ended = match self.sends {
-                1 => PublishError::InvalidInput(ValidationError::setting("baseUrl", failure.message.clone())),
+                1 => PublishError::InvalidInput(ValidationError::setting(setting, failure.message.clone())),
                 attempts => PublishError::Transient { last: Failure::Transport(failure.clone()), attempts },
             };
             self.last = Some(Failure::Transport(failure));

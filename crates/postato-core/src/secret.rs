@@ -41,7 +41,7 @@ impl ApiKey {
     /// `Authorization` header in an error message, say) never puts the key in an error, a log
     /// line or a store.
     ///
-    /// A key shorter than [`SHORT_KEY`] bytes (a test's `"k"`) is redacted only where it stands
+    /// A key shorter than `SHORT_KEY` (8) bytes (a test's `"k"`) is redacted only where it stands
     /// as a whole token: found inside ordinary words it would mangle the text
     /// (`wor<redacted>spaces`) while hiding nothing a real key's length protects.
     pub fn redact(&self, text: &str) -> Option<String> {

@@ -199,7 +199,7 @@ fn row_untrusted_certificate_ends_at_once_as_a_setting_or_after_a_send_as_transi
     let Action::Send(_) = machine.poll(T0) else { panic!() };
     machine.handle_transport_failure(T0, untrusted());
     let e = done_err(machine.poll(T0));
-    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("baseUrl")), "nothing was sent: {e}");
+    assert_eq!((e.kind(), e.field()), (ErrorKind::InvalidInput, Some("caBundle")), "nothing was sent: {e}");
     // After an attempt that may have reached the server, the post may exist: transient, not retried.
     let mut machine = PublishMachine::new(request("k"), RetryPolicy::default(), 1, T0);
     let Action::Send(_) = machine.poll(T0) else { panic!() };

@@ -275,8 +275,9 @@ impl ClientBuilder {
     /// Builds the client over reqwest.
     pub fn build(self) -> Result<Client, PublishError> {
         let (_, _, base_url) = self.check()?;
+        let tls = base_url.starts_with("https://");
         let roots =
-            crate::tls::extra_roots(self.ca_bundle.as_deref()).map_err(|message| invalid("caBundle", message))?;
+            crate::tls::extra_roots(self.ca_bundle.as_deref(), tls).map_err(|message| invalid("caBundle", message))?;
         let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes, roots)
             .map_err(|message| invalid("baseUrl", message))?;
         self.build_with_transport(transport)

@@ -6,7 +6,8 @@
 //! that inspects TLS with its own CA gives its certificate either way. A server whose
 //! certificate fails the check (an unknown issuer, another host's name, expired) can never
 //! succeed by retrying: the attempt ends as an [`Untrusted`](TransportFailureKind::Untrusted)
-//! failure, which ends the publish at once as a setting to fix.
+//! (or [`WrongHost`](TransportFailureKind::WrongHost)) failure, which ends the publish at once
+//! as a setting to fix.
 
 use postato_core::{TransportFailure, TransportFailureKind};
 use reqwest::Certificate;
@@ -15,15 +16,17 @@ use std::path::Path;
 /// OpenSSL's variable naming a file of trusted certificates (PEM).
 pub const SSL_CERT_FILE: &str = "SSL_CERT_FILE";
 
-/// The certificates trusted beside the built-in roots: those of `ca_bundle` (the setting) and
-/// of `SSL_CERT_FILE`. A file that cannot be read or holds no certificate is an error naming
-/// where it was given, never silently ignored.
-pub(crate) fn extra_roots(ca_bundle: Option<&Path>) -> Result<Vec<Certificate>, String> {
+/// The certificates trusted beside the built-in roots: those of `ca_bundle` (the setting) and,
+/// for a client that speaks TLS (`tls`), of `SSL_CERT_FILE`; they add to the roots, never
+/// narrow them (as Node's `NODE_EXTRA_CA_CERTS` does). A file that cannot be read or holds no
+/// certificate is an error naming where it was given, never silently ignored; a stale
+/// `SSL_CERT_FILE` never stops a plain-http client (a local simulator).
+pub(crate) fn extra_roots(ca_bundle: Option<&Path>, tls: bool) -> Result<Vec<Certificate>, String> {
     let mut roots = Vec::new();
     if let Some(path) = ca_bundle {
         roots.extend(certificates(path, "caBundle")?);
     }
-    if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|path| !path.is_empty()) {
+    if let Some(path) = std::env::var_os(SSL_CERT_FILE).filter(|path| tls && !path.is_empty()) {
         roots.extend(certificates(Path::new(&path), SSL_CERT_FILE)?);
     }
     Ok(roots)
@@ -49,7 +52,7 @@ pub(crate) fn untrusted(error: &reqwest::Error) -> Option<TransportFailure> {
     let mut source: Option<&(dyn std::error::Error + 'static)> = Some(error);
     while let Some(cause) = source {
         if let Some(rustls::Error::InvalidCertificate(certificate)) = rustls_error(cause) {
-            return Some(TransportFailure::new(TransportFailureKind::Untrusted, advice(certificate)));
+            return Some(advice(certificate));
         }
         source = cause.source();
     }
@@ -66,21 +69,30 @@ fn rustls_error<'a>(cause: &'a (dyn std::error::Error + 'static)) -> Option<&'a 
     rustls_error(inner)
 }
 
-fn advice(error: &rustls::CertificateError) -> String {
+/// The failure a certificate error makes: its kind names the setting to fix, its message the
+/// cause and the way out.
+fn advice(error: &rustls::CertificateError) -> TransportFailure {
     use rustls::CertificateError as E;
-    match error {
-        E::NotValidForName | E::NotValidForNameContext { .. } => format!(
-            "the server's certificate is for another host ({error}): check baseUrl; nothing was sent, and \
-             retrying cannot help"
+    let (kind, message) = match error {
+        E::NotValidForName | E::NotValidForNameContext { .. } => (
+            TransportFailureKind::WrongHost,
+            format!("the server's certificate is for another host ({error}): check baseUrl"),
         ),
-        E::Expired | E::ExpiredContext { .. } | E::NotValidYet | E::NotValidYetContext { .. } => format!(
-            "the server's certificate is not valid now ({error}): check this machine's clock, or tell the server's \
-             operator; nothing was sent, and retrying cannot help"
+        E::Expired | E::ExpiredContext { .. } | E::NotValidYet | E::NotValidYetContext { .. } => (
+            TransportFailureKind::Untrusted,
+            format!(
+                "the server's certificate is not valid now ({error}): check this machine's clock, or tell the \
+                 server's operator"
+            ),
         ),
-        _ => format!(
-            "the server's certificate is not trusted ({error}): if it is signed by your company's CA (a proxy that \
-             inspects TLS), give that CA's certificate (PEM) with the caBundle setting (postato --ca-bundle FILE) \
-             or SSL_CERT_FILE; nothing was sent, and retrying cannot help"
+        _ => (
+            TransportFailureKind::Untrusted,
+            format!(
+                "the server's certificate is not trusted ({error}): if it is signed by your company's CA (a proxy \
+                 that inspects TLS), give that CA's certificate (PEM) with the caBundle setting (postato \
+                 --ca-bundle FILE) or SSL_CERT_FILE"
+            ),
         ),
-    }
+    };
+    TransportFailure::new(kind, format!("{message}; nothing was sent, and retrying cannot help"))
 }

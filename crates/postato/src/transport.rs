@@ -6,12 +6,15 @@
 //! after the real one); a stray answer that arrives after the next request was written cannot
 //! be told from that request's answer by HTTP/1.1 itself, but the API echoes each request's
 //! `Idempotency-Key` (as Stripe's does), so an answer carrying another request's key is a
-//! protocol failure: the pool's connections are dropped and the request sent again on a fresh
-//! one, with the same key (safe). An answer without the header is not checked.
+//! protocol failure: the pool is replaced (its connections close as their requests end) and
+//! the request sent again on a fresh connection, with the same key (safe). Once a server has
+//! echoed keys, a 2xx without one is refused the same way (a proxy's own stray answer); a
+//! server that never echoes is not checked.
 
 use postato_core::{Request, Response, Transport, TransportFailure, TransportFailureKind};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue};
 use reqwest::Url;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
@@ -21,8 +24,10 @@ pub struct ReqwestTransport {
     /// The pooled client and its generation, replaced by a fresh one (the next generation)
     /// when a connection is found out of step.
     client: Arc<RwLock<(u64, reqwest::Client)>>,
-    /// What builds it: the connect timeout and the extra roots.
-    settings: Arc<(Duration, Vec<reqwest::Certificate>)>,
+    /// What builds it again.
+    settings: Arc<HttpSettings>,
+    /// Whether the server has echoed an `Idempotency-Key`: from then on, a 2xx must.
+    echoes: Arc<AtomicBool>,
     base_url: String,
     max_response_bytes: usize,
     /// The first path sent and its URL: a client's requests all go to its workspace's path.
@@ -45,7 +50,8 @@ impl ReqwestTransport {
         let client = http_client(connect_timeout, &roots)?;
         Ok(ReqwestTransport {
             client: Arc::new(RwLock::new((0, client))),
-            settings: Arc::new((connect_timeout, roots)),
+            settings: Arc::new(HttpSettings { connect_timeout, roots }),
+            echoes: Arc::new(AtomicBool::new(false)),
             base_url: base_url.trim_end_matches('/').to_owned(),
             max_response_bytes,
             posts_url: Arc::new(OnceLock::new()),
@@ -75,30 +81,46 @@ impl ReqwestTransport {
         let (generation, client) = self.client.read().unwrap_or_else(|p| p.into_inner()).clone();
         let sent = client.post(url).timeout(timeout).headers(headers).body(request.body_bytes()).send();
         let response = sent.await.map_err(failure)?;
-        if let Some(echoed) = response.headers().get("idempotency-key") {
-            if echoed.as_bytes() != request.idempotency_key().as_bytes() {
-                self.drop_connections(generation);
-                return Err(TransportFailure::new(
-                    TransportFailureKind::Protocol,
-                    format!(
-                        "the answer carries another request's Idempotency-Key ({:?}): the connection is out of step \
-                         (a proxy that sent an answer nobody asked for?), so its connections are dropped and the \
-                         request is sent again on a new one",
-                        String::from_utf8_lossy(echoed.as_bytes())
-                    ),
-                ));
-            }
+        if let Some(stray) = self.stray(&response, request) {
+            self.drop_connections(generation);
+            return Err(TransportFailure::new(
+                TransportFailureKind::Protocol,
+                format!(
+                    "{stray}: the connection is out of step (a proxy that sent an answer nobody asked for?), so the \
+                     client's connections are replaced and the request is sent again on a new one"
+                ),
+            ));
         }
         self.read(response).await.map_err(failure)
+    }
+
+    /// Why `response` is not the answer to `request`, if it is not: it carries another
+    /// request's `Idempotency-Key`, or none where this server echoes them.
+    fn stray(&self, response: &reqwest::Response, request: &Request) -> Option<String> {
+        match response.headers().get("idempotency-key") {
+            Some(echoed) if echoed.as_bytes() == request.idempotency_key().as_bytes() => {
+                self.echoes.store(true, Ordering::Relaxed);
+                None
+            }
+            Some(echoed) => Some(format!(
+                "the answer carries another request's Idempotency-Key ({:?})",
+                String::from_utf8_lossy(echoed.as_bytes())
+            )),
+            None if response.status().is_success() && self.echoes.load(Ordering::Relaxed) => {
+                Some("a 2xx answer without the Idempotency-Key this server echoes on every answer".to_owned())
+            }
+            None => None,
+        }
     }
 
     /// Replaces the pooled client of `generation`, unless another attempt already did: its
     /// connections close once the requests on them end, and new requests open fresh ones.
     fn drop_connections(&self, generation: u64) {
-        let (connect_timeout, roots) = &*self.settings;
         let mut client = self.client.write().unwrap_or_else(|p| p.into_inner());
         if client.0 == generation {
-            if let Ok(fresh) = http_client(*connect_timeout, roots) {
+            // Built once already with the same settings, so it builds again; should it not,
+            // the old pool stays and the retry still goes out with the same key.
+            if let Ok(fresh) = http_client(self.settings.connect_timeout, &self.settings.roots) {
                 *client = (generation + 1, fresh);
             }
         }
@@ -124,6 +146,14 @@ impl ReqwestTransport {
         }
         Ok(Response { status, headers, body, body_truncated })
     }
+}
+
+/// What a transport's HTTP client is built from.
+#[derive(Debug)]
+struct HttpSettings {
+    connect_timeout: Duration,
+    /// Trusted beside the built-in roots.
+    roots: Vec<reqwest::Certificate>,
 }
 
 /// A pooled HTTP client: no redirects, the connect timeout, `roots` trusted beside the built-in ones.

@@ -39,9 +39,14 @@ fn answer(id: &str, key: &str, echo: bool) -> Vec<u8> {
     format!("HTTP/1.1 201 Created\r\n{echoed}Content-Length: {}\r\n\r\n{body}", body.len()).into_bytes()
 }
 
-/// A server that answers each request, then `stray_after` later sends the same answer again
-/// on the same connection (a broken proxy); the id it gave each idempotency key.
-async fn desynchronising_server(stray_after: Duration, echo: bool) -> (String, Arc<Mutex<HashMap<String, String>>>) {
+/// A server that answers each request, then `stray_after` later sends a stray answer on the
+/// same connection (a broken proxy): the same answer again, or (`keyless`) a 201 of its own
+/// without the key; the id it gave each idempotency key.
+async fn desynchronising_server(
+    stray_after: Duration,
+    echo: bool,
+    keyless: bool,
+) -> (String, Arc<Mutex<HashMap<String, String>>>) {
     let listener = TcpListener::bind("127.0.0.1:0").await.unwrap();
     let url = format!("http://{}", listener.local_addr().unwrap());
     let ids = Arc::new(Mutex::new(HashMap::new()));
@@ -62,7 +67,8 @@ async fn desynchronising_server(stray_after: Duration, echo: bool) -> (String, A
                         return;
                     }
                     tokio::time::sleep(stray_after).await;
-                    if stream.write_all(&bytes).await.is_err() {
+                    let stray = if keyless { answer("post_forged", &key, false) } else { bytes };
+                    if stream.write_all(&stray).await.is_err() {
                         return;
                     }
                 }
@@ -74,8 +80,13 @@ async fn desynchronising_server(stray_after: Duration, echo: bool) -> (String, A
 
 /// Publishes ten posts one after another, `pause` after each answer; the id the client
 /// returned for each key beside the id the server gave it (none if it never saw it).
-async fn publish_ten(stray_after: Duration, pause: Duration, echo: bool) -> Vec<(String, Option<String>)> {
-    let (url, ids) = desynchronising_server(stray_after, echo).await;
+async fn publish_ten(
+    stray_after: Duration,
+    pause: Duration,
+    echo: bool,
+    keyless: bool,
+) -> Vec<(String, Option<String>)> {
+    let (url, ids) = desynchronising_server(stray_after, echo, keyless).await;
     let client =
         Client::builder().api_key("k").workspace_id("w").base_url(&url).fast_forward_waits(true).build().unwrap();
     let mut returned = Vec::new();
@@ -93,11 +104,18 @@ async fn publish_ten(stray_after: Duration, pause: Duration, echo: bool) -> Vec<
 async fn a_stray_answer_is_never_taken_for_the_answer_to_a_later_request() {
     let ms = Duration::from_millis;
     // Sent with the real one, or while the connection is idle (the next publish 20 ms later):
-    // hyper discards the connection. Sent after the next request went: the echoed
-    // Idempotency-Key tells it apart.
-    for (stray_after, pause) in [(ms(0), ms(0)), (ms(5), ms(20)), (ms(5), ms(0))] {
-        for (returned, given) in publish_ten(stray_after, pause, true).await {
-            assert_eq!(Some(&returned), given.as_ref(), "a stray answer {stray_after:?} after, {pause:?} pause");
+    // hyper discards the connection, whether or not the server echoes keys. Sent after the next
+    // request went: the echoed Idempotency-Key tells it apart, or its absence where the server
+    // echoes them.
+    for (stray_after, pause, echo, keyless) in [
+        (ms(0), ms(0), false, false),
+        (ms(5), ms(20), false, false),
+        (ms(5), ms(0), true, false),
+        (ms(5), ms(0), true, true),
+    ] {
+        for (returned, given) in publish_ten(stray_after, pause, echo, keyless).await {
+            let case = format!("a stray answer {stray_after:?} after, {pause:?} pause, echo {echo}, keyless {keyless}");
+            assert_eq!(Some(&returned), given.as_ref(), "{case}");
         }
     }
 }

@@ -33,4 +33,9 @@ async fn sqlite_stores_open_on_one_file_in_one_process_share_their_claims() {
     // The lock file says which process publishes through the store.
     let holder = std::fs::read_to_string(dir.path().join("store.db-lock")).unwrap();
     assert_eq!(holder, std::process::id().to_string());
+    // Let go with the last store on the file, the lock file removed (no stale file to delete).
+    drop(first);
+    assert!(dir.path().join("store.db-lock").exists(), "the other store still holds it");
+    drop(second);
+    assert!(!dir.path().join("store.db-lock").exists());
 }

@@ -77,7 +77,7 @@ impl TlsServer {
 async fn a_certificate_from_an_unknown_issuer_is_a_setting_to_fix_never_retried() {
     let server = TlsServer::start(&["localhost"]).await;
     let error = server.client("localhost").build().unwrap().publish(&post("tls")).await.unwrap_err();
-    assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("baseUrl")), "{error}");
+    assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("caBundle")), "{error}");
     let message = error.to_string();
     for said in ["not trusted", "UnknownIssuer", "caBundle", "SSL_CERT_FILE", "retrying cannot help"] {
         assert!(message.contains(said), "{said:?} not in {message}");

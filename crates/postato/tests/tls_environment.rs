@@ -55,4 +55,6 @@ async fn ssl_cert_file_is_trusted_and_a_file_it_names_that_cannot_be_read_is_ref
     let refused = client().unwrap_err();
     assert_eq!((refused.kind(), refused.field()), (ErrorKind::InvalidInput, Some("caBundle")), "{refused}");
     assert!(refused.to_string().contains("SSL_CERT_FILE names"), "{refused}");
+    // A client of a plain-http simulator speaks no TLS: a stale variable never stops it.
+    Client::builder().api_key("k").workspace_id("w").base_url("http://127.0.0.1:9").build().unwrap();
 }

@@ -3,7 +3,9 @@
 //! because another worker holds its key, or cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
 //! their line number and text or payload); the Publisher records its own failures.
 
-use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Timestamp};
+use postato::{
+    CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Subject, Timestamp, ValidationError,
+};
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -75,8 +77,13 @@ pub(super) async fn process(
                     }
                     None
                 }
+                Err(error @ PublishError::InvalidInput(ValidationError { subject: Subject::Setting, .. })) => {
+                    // A setting holds for every post: nothing is dead-lettered, the run stops.
+                    tally.stop_for_setting(error);
+                    return Outcome::Cancelled;
+                }
                 Err(PublishError::InvalidInput(invalid_post)) => {
-                    let key = if post.business_key.is_empty() {
+                    let key = if postato::check_business_key(&post.business_key).is_err() {
                         campaign::line_key(&item.campaign, item.line)
                     } else {
                         post.business_key.clone()

@@ -66,12 +66,15 @@ pub async fn run(
                 signal.name(),
                 STOP_GRACE.as_secs()
             ));
-            tokio::select! {
-                _ = signals.next() => {}
-                _ = tokio::time::sleep(STOP_GRACE) => {}
-            }
+            let second = tokio::select! {
+                _ = signals.next() => true,
+                _ = tokio::time::sleep(STOP_GRACE) => false,
+            };
             cancel.cancel();
-            // The last resort, should anything still hold the run: the next signal ends the
+            if !second {
+                signals.next().await;
+            }
+            // The last resort, should anything still hold the run: a third signal ends the
             // process at once (what was in flight is retry-safe; its outcome may be unrecorded).
             let last = signals.next().await;
             terminal::eprintln(&format!("stopped at once ({}): run the same command again to finish", last.name()));
@@ -89,11 +92,11 @@ pub async fn run(
     };
     let passes = async {
         let mut end = batch.pass(open()?, None, reopenable).await?;
-        if !end.held.is_empty() && !stop.is_cancelled() {
+        if !end.held.is_empty() && !stop.is_cancelled() && !tally.has_setting_error() {
             let second = batch.pass(open()?, Some(std::mem::take(&mut end.held)), false).await?;
             end.deferred.extend(second.deferred);
         }
-        if wait {
+        if wait && !tally.has_setting_error() {
             batch.wait_for_deferred(end.deferred).await?;
         }
         Ok::<_, String>(())
@@ -205,7 +208,7 @@ impl Batch {
                 item = rx.recv() => item,
             };
             let Some(item) = item else { break };
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || self.tally.has_setting_error() {
                 break;
             }
             let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
@@ -219,8 +222,8 @@ impl Batch {
             end.note(&self.tally, finished);
         }
         // After a stop the reader may be blocked on such a source: it is left behind, never
-        // waited for (the process ends without it).
-        if !self.stop.is_cancelled() {
+        // waited for (the process ends without it), unless it has ended, with an error to say.
+        if !self.stop.is_cancelled() || reader.is_finished() {
             reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
         }
         end.held.sort_unstable();

@@ -32,6 +32,8 @@ pub struct Summary {
     pub deferred_until: Option<Timestamp>,
     /// The signal that stopped the run before the end (Ctrl-C, SIGTERM, SIGHUP), if one did.
     pub stopped_by: Option<StopSignal>,
+    /// The setting that stopped the run (an untrusted certificate: no post could be sent).
+    pub setting_error: Option<postato::PublishError>,
     /// What to run to see (and requeue) the run's dead letters: printed under them
     /// ([`Summary::hint_dead_letters_in`]).
     pub dead_letter_hint: Option<String>,
@@ -68,6 +70,9 @@ impl Summary {
     pub fn exit_code(&self) -> u8 {
         if let Some(signal) = self.stopped_by {
             return signal.exit_code();
+        }
+        if self.setting_error.is_some() {
+            return exit::INVALID_INPUT;
         }
         if self.failed > 0 || self.store_errors > 0 {
             return exit::FAILURE;
@@ -106,6 +111,7 @@ impl Summary {
                     "deferredUntil": self.deferred_until.map(Timestamp::to_rfc3339),
                     "interrupted": self.interrupted(),
                     "signal": self.stopped_by.map(StopSignal::name),
+                    "error": self.setting_error.as_ref().map(crate::report::error_object),
                     "elapsedMs": self.elapsed.as_millis() as u64,
                 })
             ),
@@ -119,6 +125,12 @@ impl Summary {
                     self.dead_total(),
                     self.deferred
                 );
+                if let Some(error) = &self.setting_error {
+                    crate::report::failed(output, error);
+                    outln!(
+                        "  stopped: no post can be sent until that setting is fixed; run the same command again then"
+                    );
+                }
                 if let Some(until) = self.deferred_until {
                     outln!(
                         "  deferred until {} at the latest (rate limited): run the same command again after then to \

@@ -2,7 +2,7 @@
 //! kind), deferred (and until when) and results that could not be recorded. The publishing tasks add to it, the progress
 //! display reads it, and at the end it becomes the [`Summary`].
 
-use postato::Timestamp;
+use postato::{PublishError, Timestamp};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::Mutex;
@@ -27,6 +27,9 @@ pub(super) struct Tally {
     deferred: Mutex<BTreeMap<u64, Timestamp>>,
     /// Whether the run waits for its deferred lines (`--wait`), shown in the progress line.
     pub waiting: std::sync::atomic::AtomicBool,
+    /// The first setting a publish found wrong (an untrusted certificate): it holds for every
+    /// post, so the run starts no other and ends with it.
+    setting_error: Mutex<Option<PublishError>>,
 }
 
 impl Tally {
@@ -34,6 +37,16 @@ impl Tally {
     pub fn count_dead_letter(&self, kind: &str) {
         self.dead_lettered.fetch_add(1, Ordering::Relaxed);
         *self.dead_lettered_by_kind.lock().unwrap_or_else(|p| p.into_inner()).entry(kind.to_owned()).or_default() += 1;
+    }
+
+    /// Keeps the first setting error a publish met; the run stops starting lines.
+    pub fn stop_for_setting(&self, error: PublishError) {
+        self.setting_error.lock().unwrap_or_else(|p| p.into_inner()).get_or_insert(error);
+    }
+
+    /// Whether a publish met a setting error.
+    pub fn has_setting_error(&self) -> bool {
+        self.setting_error.lock().unwrap_or_else(|p| p.into_inner()).is_some()
     }
 
     /// Counts line `line` as deferred until `until`.
@@ -93,6 +106,7 @@ impl Tally {
             deferred: deferred.len() as u64,
             deferred_until: deferred.iter().max().copied(),
             stopped_by,
+            setting_error: self.setting_error.lock().unwrap_or_else(|p| p.into_inner()).clone(),
             elapsed,
             dead_letter_hint: None,
         }
