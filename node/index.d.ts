@@ -238,7 +238,7 @@ export declare class PostatoError extends Error {
   readonly body: unknown;
   readonly attempts: number;
   readonly retryAfterMs: number | null;
-  /** For InvalidPostError: the invalid field. */
+  /** For InvalidPostError and InvalidSettingError: the invalid field or setting. */
   readonly field: string | null;
   /** The headers of the answer the error is about (lowercase names; empty when none is behind it). */
   readonly headers: Readonly<Record<string, string>>;
@@ -246,6 +246,8 @@ export declare class PostatoError extends Error {
   readonly requestId: string | null;
 }
 export declare class InvalidPostError extends PostatoError {}
+/** A setting is missing or invalid (an option, the API key, an untrusted certificate); nothing was sent. */
+export declare class InvalidSettingError extends PostatoError {}
 export declare class PermanentPostError extends PostatoError {}
 export declare class IdempotencyConflictError extends PostatoError {}
 export declare class BusinessKeyReusedError extends PostatoError {}

@@ -458,6 +458,7 @@ module.exports = {
   version: native.version(),
   PostatoError: errors.PostatoError,
   InvalidPostError: errors.InvalidPostError,
+  InvalidSettingError: errors.InvalidSettingError,
   PermanentPostError: errors.PermanentPostError,
   IdempotencyConflictError: errors.IdempotencyConflictError,
   BusinessKeyReusedError: errors.BusinessKeyReusedError,

@@ -37,6 +37,8 @@ function errorClass(name, kind, base = PostatoError) {
 }
 
 const InvalidPostError = errorClass('InvalidPostError', 'invalid_input');
+/** A setting is missing or invalid (an option, the API key, an untrusted certificate); nothing was sent. */
+const InvalidSettingError = errorClass('InvalidSettingError', 'invalid_input');
 const PermanentPostError = errorClass('PermanentPostError', 'permanent');
 const IdempotencyConflictError = errorClass('IdempotencyConflictError', 'idempotency_conflict');
 const BusinessKeyReusedError = errorClass('BusinessKeyReusedError', 'business_key_reused');
@@ -91,7 +93,7 @@ function fromNative(error) {
 
 /** The error a native error's fields describe (`{ postato: true, kind, message, … }`). */
 function fromInfo(info) {
-  const cls = BY_KIND[info.kind] ?? PostatoError;
+  const cls = info.setting ? InvalidSettingError : (BY_KIND[info.kind] ?? PostatoError);
   return new cls(info.message, info);
 }
 
@@ -101,7 +103,7 @@ function invalid(field, message) {
 
 /** An error about a setting (an option of a client, a store, a publisher or a call). */
 function invalidSetting(field, message) {
-  return new InvalidPostError(`invalid setting: ${field}: ${message}`, { field });
+  return new InvalidSettingError(`invalid setting: ${field}: ${message}`, { field });
 }
 
 module.exports = {
@@ -109,6 +111,7 @@ module.exports = {
   invalidSetting,
   PostatoError,
   InvalidPostError,
+  InvalidSettingError,
   PermanentPostError,
   IdempotencyConflictError,
   BusinessKeyReusedError,

@@ -8,7 +8,7 @@ const path = require('node:path');
 const postato = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
-const { Publisher, SqliteStore, MemoryStore, PostatoError, InvalidPostError } = postato;
+const { Publisher, SqliteStore, MemoryStore, PostatoError, InvalidPostError, InvalidSettingError } = postato;
 let sim;
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
 
@@ -98,22 +98,22 @@ test('dates are sent in UTC with milliseconds', async () => {
   assert.equal(published.status, 'scheduled');
 });
 
-test('invalid client options are InvalidPostErrors naming the option', () => {
+test('invalid client options are InvalidSettingErrors naming the option, never InvalidPostErrors', () => {
   assert.throws(
     () => new postato.Client({ apiKey: 'k', workspaceId: 'w', baseUrl: 'http://example.com' }),
-    (e) => e.field === 'baseUrl',
+    (e) => e instanceof InvalidSettingError && e.field === 'baseUrl',
   );
   assert.throws(
     () => new postato.Client({ apiKey: 'k', workspaceId: 'w', maxAttempts: 0 }),
-    (e) => e.field === 'maxAttempts',
+    (e) => e instanceof InvalidSettingError && e.field === 'maxAttempts',
   );
   assert.throws(
     () => new postato.Client({ apiKey: 'k', workspaceId: 'w', timeoutMs: -5 }),
-    (e) => e.field === 'timeoutMs',
+    (e) => e instanceof InvalidSettingError && e.field === 'timeoutMs',
   );
   assert.throws(
     () => new postato.Client({ workspaceId: 'w' }),
-    (e) => e instanceof InvalidPostError && e.field === 'apiKey',
+    (e) => e instanceof InvalidSettingError && !(e instanceof InvalidPostError) && e.field === 'apiKey',
   );
 });
 
@@ -241,7 +241,7 @@ test('opening a SQLite store that another process has locked does not block the 
 test('the key retention is a Publisher option checked up front', () => {
   assert.throws(
     () => new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: -1 }),
-    (e) => e instanceof InvalidPostError && e.field === 'keyRetentionMs',
+    (e) => e instanceof InvalidSettingError && e.field === 'keyRetentionMs',
   );
   assert.ok(new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: 3_600_000 }));
 });

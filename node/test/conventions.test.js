@@ -147,7 +147,7 @@ test('per-call deadlineMs and maxAttempts change one publish, checked as the cli
     [{ deadline: 5 }, 'deadline'],
   ]) {
     const refused = await c.publish(post(key('call-bad')), options).catch((e) => e);
-    assert.ok(refused instanceof postato.InvalidPostError, `${JSON.stringify(options)}: ${refused}`);
+    assert.ok(refused instanceof postato.InvalidSettingError, `${JSON.stringify(options)}: ${refused}`);
     assert.match(refused.message, new RegExp(name));
   }
   assert.equal(sim.stats().requests, before);
@@ -180,7 +180,9 @@ test('settings come from the environment and options win', async () => {
     assert.throws(
       () => new postato.Client(),
       (e) =>
-        e instanceof postato.InvalidPostError && /POSTATO_API_KEY/.test(e.message) && !e.message.includes(sim.apiKey),
+        e instanceof postato.InvalidSettingError &&
+        /POSTATO_API_KEY/.test(e.message) &&
+        !e.message.includes(sim.apiKey),
     );
   } finally {
     for (const name of ['POSTATO_API_KEY', 'POSTATO_WORKSPACE_ID', 'POSTATO_BASE_URL']) {

@@ -3,7 +3,7 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const util = require('node:util');
-const { Publisher, PostgresStore, InvalidPostError } = require('..');
+const { Publisher, PostgresStore, InvalidSettingError } = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
 const URL = process.env.POSTATO_TEST_POSTGRES_URL;
@@ -31,6 +31,6 @@ test('the password is not shown, and bad URLs are refused', () => {
   assert.ok(!util.inspect(store).includes('hunter2'));
   assert.throws(
     () => new PostgresStore('mysql://nope'),
-    (e) => e instanceof InvalidPostError && e.field === 'url',
+    (e) => e instanceof InvalidSettingError && e.field === 'url',
   );
 });

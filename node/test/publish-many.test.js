@@ -4,7 +4,7 @@
 // sent, and an abort that stops the posts in flight.
 const test = require('node:test');
 const assert = require('node:assert/strict');
-const { idempotencyKey, PermanentPostError, InvalidPostError } = require('..');
+const { idempotencyKey, PermanentPostError, InvalidPostError, InvalidSettingError } = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
 let sim;
@@ -43,7 +43,7 @@ for (const concurrency of [0, 1025, 2.5, 2 ** 32 + 3, 'many']) {
   test(`concurrency ${String(concurrency)} is refused before anything is sent`, async () => {
     const before = sim.stats().requests;
     await assert.rejects(client(sim).publishMany([post(key('never'))], { concurrency }), (error) => {
-      assert.ok(error instanceof InvalidPostError, String(error));
+      assert.ok(error instanceof InvalidSettingError, String(error));
       assert.match(error.message, /concurrency/);
       return true;
     });

@@ -5,8 +5,16 @@
 const test = require('node:test');
 const assert = require('node:assert/strict');
 const fc = require('fast-check');
-const { Client, Publisher, PostgresStore, SqliteStore, InvalidPostError, TransientPostError, idempotencyKey } =
-  require('..');
+const {
+  Client,
+  Publisher,
+  PostgresStore,
+  SqliteStore,
+  InvalidPostError,
+  InvalidSettingError,
+  TransientPostError,
+  idempotencyKey,
+} = require('..');
 const { Simulator, key, client, post } = require('./helpers');
 
 let sim;
@@ -22,13 +30,17 @@ async function received(businessKey) {
   return (await answer.json()).body;
 }
 
-/** `call` throws (or rejects with) an InvalidPostError naming `field`, and sends nothing. */
+/**
+ * `call` throws (or rejects with) an InvalidPostError naming `field` (an InvalidSettingError for
+ * a setting, never the other), and sends nothing.
+ */
 async function refused(call, field, ...words) {
   const before = (await sim.stats()).requests;
   await assert.rejects(
     async () => call(),
     (e) => {
-      assert.ok(e instanceof InvalidPostError, `${e}`);
+      const expected = e.message.startsWith('invalid setting') ? InvalidSettingError : InvalidPostError;
+      assert.ok(e instanceof expected && e.constructor === expected, `${e.name}: ${e}`);
       assert.equal(e.field, field, e.message);
       for (const word of words) assert.ok(e.message.includes(word), `${e.message} lacks ${word}`);
       assert.ok(e.message.length < 300, e.message);

@@ -7,7 +7,7 @@ const assert = require('node:assert/strict');
 const fs = require('node:fs');
 const https = require('node:https');
 const path = require('node:path');
-const { Client, InvalidPostError } = require('..');
+const { Client, InvalidSettingError } = require('..');
 const { REPO, post } = require('./helpers');
 
 const FIXTURE = path.join(REPO, 'tests', 'tls');
@@ -44,7 +44,7 @@ const client = (options = {}) =>
 
 test('an untrusted certificate is a setting to fix, never retried, and the key is never sent', async () => {
   await assert.rejects(client({ maxAttempts: 3 }).publish(post('tls-untrusted')), (e) => {
-    assert.ok(e instanceof InvalidPostError, `${e}`);
+    assert.ok(e instanceof InvalidSettingError, `${e}`);
     assert.equal(e.field, 'caBundle', e.message);
     assert.match(e.message, /not trusted .*caBundle.*SSL_CERT_FILE/);
     return true;

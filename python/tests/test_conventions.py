@@ -55,7 +55,7 @@ def test_on_retry_sees_a_rate_limit_wait_with_its_429(sim: Simulator, key: Any) 
 
 
 def test_a_publisher_refuses_a_client_with_per_call_options(sim: Simulator) -> None:
-    with pytest.raises(postato.InvalidPostError, match="with_options"):
+    with pytest.raises(postato.InvalidSettingError, match="with_options"):
         postato.Publisher(_client(sim).with_options(deadline=5.0))
 
 
@@ -89,7 +89,7 @@ def test_a_hook_that_raises_does_not_fail_the_publish(sim: Simulator, key: Any, 
 
 
 def test_on_retry_must_be_callable(sim: Simulator) -> None:
-    with pytest.raises(postato.InvalidPostError, match="on_retry"):
+    with pytest.raises(postato.InvalidSettingError, match="on_retry"):
         _client(sim, on_retry="print")
 
 
@@ -179,11 +179,11 @@ def test_per_call_options_are_checked_by_the_client_settings_rules(sim: Simulato
     client = _client(sim)
     before = sim.stats().requests
     for bad in (0, 101, 2**32 + 3, 2.5):
-        with pytest.raises(postato.InvalidPostError, match=r"max_attempts \(maxAttempts\)"):
+        with pytest.raises(postato.InvalidSettingError, match=r"max_attempts \(maxAttempts\)"):
             client.publish(**post_args(key("call-bad")), max_attempts=bad)
-    with pytest.raises(postato.InvalidPostError, match="deadline"):
+    with pytest.raises(postato.InvalidSettingError, match="deadline"):
         client.with_options(deadline=0)
-    with pytest.raises(postato.InvalidPostError, match="max_attempts"):
+    with pytest.raises(postato.InvalidSettingError, match="max_attempts"):
         client.with_options(max_attempts="3")  # type: ignore[arg-type]
     assert sim.stats().requests == before
 
@@ -218,16 +218,18 @@ def test_settings_come_from_the_environment_and_arguments_win(
     assert postato.Client(workspace_id="ws_arg").workspace_id == "ws_arg"
     for variable in ("POSTATO_BASE_URL", "POSTATO_API_KEY"):
         monkeypatch.setenv(variable, "")
-        with pytest.raises(postato.InvalidPostError) as empty:
+        with pytest.raises(postato.InvalidSettingError) as empty:
             postato.Client()
         # Named as it is set, never as a keyword argument would be.
         assert str(empty.value).startswith(f"invalid setting: {variable}: is set but empty"), str(empty.value)
         monkeypatch.setenv(variable, sim.base_url if variable == "POSTATO_BASE_URL" else sim.api_key)
     monkeypatch.delenv("POSTATO_BASE_URL")
     monkeypatch.delenv("POSTATO_API_KEY")
-    with pytest.raises(postato.InvalidPostError, match="POSTATO_API_KEY") as missing:
+    # A missing API key is a setting to give, never an invalid post.
+    with pytest.raises(postato.InvalidSettingError, match="POSTATO_API_KEY") as missing:
         postato.Client()
     assert sim.api_key not in str(missing.value)
+    assert not isinstance(missing.value, postato.InvalidPostError)
 
 
 # --- signatures -----------------------------------------------------------------------------

@@ -1,4 +1,4 @@
-"""Bad inputs raise InvalidPostError naming the field, and make no request."""
+"""Bad inputs raise InvalidPostError naming the field (InvalidSettingError for a setting), and make no request."""
 
 from datetime import datetime, timezone
 from typing import Any, Dict
@@ -53,13 +53,13 @@ def test_aware_datetimes_and_iso_strings_are_scheduled_in_utc(client: postato.Cl
     assert post.status == "scheduled"
 
 
-def test_invalid_client_settings_are_invalid_post_errors(sim: Simulator) -> None:
-    with pytest.raises(postato.InvalidPostError) as raised:
+def test_invalid_client_settings_are_invalid_setting_errors(sim: Simulator) -> None:
+    with pytest.raises(postato.InvalidSettingError) as raised:
         postato.Client(api_key="k", workspace_id="w", base_url="http://example.com")
     assert raised.value.field == "baseUrl"
-    with pytest.raises(postato.InvalidPostError) as raised:
+    with pytest.raises(postato.InvalidSettingError) as raised:
         postato.Client(api_key="k", workspace_id="w", max_attempts=0)
     assert raised.value.field == "maxAttempts"
-    with pytest.raises(postato.InvalidPostError) as raised:
+    with pytest.raises(postato.InvalidSettingError) as raised:
         postato.Client(api_key="k", workspace_id="w", timeout=-1)
     assert raised.value.field == "timeout"

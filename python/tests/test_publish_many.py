@@ -56,7 +56,7 @@ def test_a_concurrency_out_of_bounds_raises_before_anything_is_sent(
     client: postato.Client, sim: Simulator, key: Any, concurrency: Any
 ) -> None:
     before = sim.stats().requests
-    with pytest.raises(postato.InvalidPostError, match="concurrency"):
+    with pytest.raises(postato.InvalidSettingError, match="concurrency"):
         client.publish_many([post_args(key("never"))], concurrency=concurrency)
     assert sim.stats().requests == before
 

@@ -130,7 +130,7 @@ def test_an_outcome_unknown_post_is_not_sent_until_forced(sim: Simulator, key: A
 
 
 def test_the_key_retention_is_a_setting_checked_up_front(sim: Simulator) -> None:
-    with pytest.raises(postato.InvalidPostError) as raised:
+    with pytest.raises(postato.InvalidSettingError) as raised:
         postato.Publisher(_client(sim), store=postato.MemoryStore(), key_retention=-1)
     assert raised.value.field == "keyRetention"
     postato.Publisher(_client(sim), store=postato.MemoryStore(), key_retention=3600)

@@ -31,10 +31,14 @@ def received(sim: Simulator, business_key: str) -> Optional[Dict[str, Any]]:
         return None
 
 
-def refused(sim: Simulator, call: Any, field: str, *words: str) -> postato.InvalidPostError:
+def refused(sim: Simulator, call: Any, field: str, *words: str) -> postato.PostatoError:
+    """An invalid post raises InvalidPostError, an invalid setting InvalidSettingError (never the other)."""
     before = sim.stats().requests
-    with pytest.raises(postato.InvalidPostError) as raised:
+    with pytest.raises((postato.InvalidPostError, postato.InvalidSettingError)) as raised:
         call()
+    setting = str(raised.value).startswith("invalid setting")
+    expected = postato.InvalidSettingError if setting else postato.InvalidPostError
+    assert type(raised.value) is expected, (type(raised.value), str(raised.value))
     assert raised.value.field == field, str(raised.value)
     for word in words:
         assert word in str(raised.value), str(raised.value)
@@ -103,10 +107,10 @@ def test_case_4_every_setting_has_bounds_and_a_named_error(
 
 def test_case_6_and_12_a_sqlite_store_needs_a_real_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(postato.InvalidPostError, match="is empty") as empty:
+    with pytest.raises(postato.InvalidSettingError, match="is empty") as empty:
         postato.SqliteStore("")
     assert empty.value.field == "path"
-    with pytest.raises(postato.InvalidPostError, match="got NoneType") as raised:
+    with pytest.raises(postato.InvalidSettingError, match="got NoneType") as raised:
         postato.SqliteStore(None)  # type: ignore[arg-type]
     assert raised.value.field == "path"
     assert not (tmp_path / "None").exists(), "a file named None was created"

@@ -65,7 +65,7 @@ def _publish(client: postato.Client, key: str) -> postato.Post:
 
 
 def test_an_untrusted_certificate_is_a_setting_to_fix_never_retried(base_url: str) -> None:
-    with pytest.raises(postato.InvalidPostError) as raised:
+    with pytest.raises(postato.InvalidSettingError) as raised:
         _publish(_client(base_url, max_attempts=3, fast_forward_waits=True), "tls-untrusted")
     assert raised.value.field == "caBundle", str(raised.value)
     for said in ("not trusted", "caBundle", "SSL_CERT_FILE", "retrying cannot help"):

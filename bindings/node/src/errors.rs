@@ -15,6 +15,7 @@ pub fn error_json(error: &PublishError) -> serde_json::Value {
     json!({
         "postato": true,
         "kind": error.kind().as_str(),
+        "setting": error.is_setting(),
         "message": error.to_string(),
         "status": error.status(),
         "body": error.body(),

@@ -7,8 +7,11 @@ use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 
-fn class_name(kind: ErrorKind) -> &'static str {
-    match kind {
+fn class_name(error: &PublishError) -> &'static str {
+    if error.is_setting() {
+        return "InvalidSettingError";
+    }
+    match error.kind() {
         ErrorKind::InvalidInput => "InvalidPostError",
         ErrorKind::Permanent => "PermanentPostError",
         ErrorKind::IdempotencyConflict => "IdempotencyConflictError",
@@ -57,7 +60,7 @@ fn message(error: &PublishError) -> String {
 }
 
 fn build(py: Python<'_>, error: &PublishError) -> PyResult<PyErr> {
-    let class = py.import("postato.errors")?.getattr(class_name(error.kind()))?;
+    let class = py.import("postato.errors")?.getattr(class_name(error))?;
     let kwargs = PyDict::new(py);
     kwargs.set_item("message", message(error))?;
     kwargs.set_item("status", error.status())?;

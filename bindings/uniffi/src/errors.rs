@@ -7,9 +7,13 @@ use std::collections::HashMap;
 /// Why a call failed.
 #[derive(Debug, thiserror::Error, uniffi::Error)]
 pub enum PostatoError {
-    /// The post or the settings are invalid; nothing was sent. `field` names the culprit.
+    /// The post is invalid; nothing was sent. `field` names the culprit.
     #[error("{reason}")]
     InvalidPost { reason: String, field: Option<String> },
+    /// A setting is missing or invalid (an option, the API key, an untrusted certificate);
+    /// nothing was sent. `field` names it.
+    #[error("{reason}")]
+    InvalidSetting { reason: String, field: Option<String> },
     /// The server rejected the request; retrying cannot help.
     #[error("{reason}")]
     Permanent { reason: String, status: u16, body: Option<String>, attempts: u32, meta: ResponseMeta },
@@ -70,6 +74,9 @@ impl From<PublishError> for PostatoError {
             request_id: e.request_id().map(str::to_owned),
         };
         match &e {
+            PublishError::InvalidInput(v) if e.is_setting() => {
+                PostatoError::InvalidSetting { reason, field: Some(v.field.clone()) }
+            }
             PublishError::InvalidInput(v) => PostatoError::InvalidPost { reason, field: Some(v.field.clone()) },
             PublishError::Permanent { status, .. } => {
                 PostatoError::Permanent { reason, status: *status, body, attempts, meta }

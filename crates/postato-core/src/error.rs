@@ -522,6 +522,14 @@ impl PublishError {
             _ => None,
         }
     }
+
+    /// Whether this is an `InvalidInput` about a setting (a client's, a store's or a call's
+    /// option, such as a missing API key or an untrusted certificate) rather than about the
+    /// post: every language raises its own settings error for it (`InvalidSettingError`,
+    /// `PostatoException.InvalidSetting`), still of kind `invalid_input`.
+    pub fn is_setting(&self) -> bool {
+        matches!(self, PublishError::InvalidInput(e) if e.subject == crate::validate::Subject::Setting)
+    }
 }
 
 impl From<ValidationError> for PublishError {

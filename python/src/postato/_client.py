@@ -18,7 +18,7 @@ from . import _native
 from ._bridge import running_loop
 from ._log import RetryHook
 from ._wire import Content, PostType, ScheduledAt, Status, item_json, post_json, setting_number
-from .errors import InvalidPostError, PostatoError
+from .errors import InvalidPostError, InvalidSettingError, PostatoError
 
 _LANGUAGE = f"python/{sys.version_info.major}.{sys.version_info.minor}"
 
@@ -127,7 +127,7 @@ def _path_setting(name: str, value: Union[str, "os.PathLike[str]", None]) -> Opt
         path = os.fspath(value)
         if isinstance(path, str):
             return path
-    raise InvalidPostError(
+    raise InvalidSettingError(
         f"invalid setting: {name}: must be a path (str or os.PathLike), got {type(value).__name__}",
         field=name,
     )
@@ -170,7 +170,7 @@ class _ClientBase:
         virtual clock instead of sleeping (attempt timeouts stay real).
         """
         if on_retry is not None and not callable(on_retry):
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 f"invalid setting: on_retry (onRetry): must be callable, got {type(on_retry).__name__}",
                 field="onRetry",
             )
@@ -178,7 +178,7 @@ class _ClientBase:
             getattr(on_retry, "__call__", None)  # an object whose __call__ is async
         )
         if on_retry is not None and is_async:
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 "invalid setting: on_retry (onRetry): is an async function, which would never run: postato "
                 "calls it on a worker thread, with no event loop; give a plain function (it may hand the "
                 "event to your loop with loop.call_soon_threadsafe)",

@@ -13,7 +13,7 @@ from . import _native
 from ._bridge import running_loop
 from ._client import AsyncClient, Client, Post
 from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
-from .errors import InvalidPostError
+from .errors import InvalidSettingError
 
 
 def _utc(ms: Optional[int]) -> Optional[datetime]:
@@ -79,7 +79,7 @@ class _Store:
 
     def dead_letters(self, limit: int = 1000) -> List[DeadLetter]:
         if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**32 - 1:
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 f"invalid setting: limit: is {limit!r}: give a whole number from 1 to 4294967295", field="limit"
             )
         letters = []
@@ -112,16 +112,16 @@ class SqliteStore(_Store):
         """``path``: the SQLite file (created if needed). An empty path is refused: SQLite
         would take it for a temporary database, lost when the process ends."""
         if not isinstance(path, (str, os.PathLike)):
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 f"invalid setting: path: must be a file path (str or os.PathLike), got {type(path).__name__}: "
                 "give a file such as 'posts.db', or use MemoryStore()",
                 field="path",
             )
         self.path = os.fspath(path)
         if not isinstance(self.path, str):
-            raise InvalidPostError("invalid setting: path: must be a text path, not bytes", field="path")
+            raise InvalidSettingError("invalid setting: path: must be a text path, not bytes", field="path")
         if not self.path.strip():
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 "invalid setting: path: is empty: give a file, such as 'posts.db' (an empty name would be a temporary "
                 "database, lost when the process ends; use MemoryStore() for a store in memory)",
                 field="path",
@@ -161,7 +161,7 @@ class PostgresStore(_Store):
     def __init__(self, url: str, pool_size: Optional[int] = None) -> None:
         """``pool_size=None``: the default pool size."""
         if not isinstance(url, str) or not url.startswith(("postgres://", "postgresql://")):
-            raise InvalidPostError("invalid setting: url: give a postgres:// URL", field="url")
+            raise InvalidSettingError("invalid setting: url: give a postgres:// URL", field="url")
         self._display = _redact(url)
         self._native = _native.NativeStore.postgres(url, setting_number("poolSize", pool_size))
 
@@ -187,7 +187,7 @@ class Publisher:
         post sent longer ago whose outcome was never recorded raises ``OutcomeUnknownError``
         instead of being sent again."""
         if client._call:
-            raise InvalidPostError(
+            raise InvalidSettingError(
                 "invalid setting: client: a Publisher publishes with its client's settings, and this client has "
                 "per-call options (with_options): give the Publisher the client itself, with deadline= and "
                 "max_attempts= as its settings",

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
-from .errors import InvalidPostError
+from .errors import InvalidPostError, InvalidSettingError
 
 
 class MediaRef(TypedDict):
@@ -69,7 +69,7 @@ def setting_number(field: str, value: Any) -> Optional[float]:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise InvalidPostError(
+        raise InvalidSettingError(
             f"invalid setting: {_python_name(field)}: must be a number, got {type(value).__name__}", field=field
         )
     try:

@@ -85,7 +85,15 @@ class PostatoError(Exception):
 
 
 class InvalidPostError(PostatoError, ValueError):
-    """The post or the client's settings are invalid; nothing was sent. ``field`` names the culprit."""
+    """The post is invalid; nothing was sent. ``field`` names the culprit."""
+
+    kind = "invalid_input"
+
+
+class InvalidSettingError(PostatoError, ValueError):
+    """A setting is missing or invalid (a client's, a store's or a call's option, such as the API
+    key, or a server whose certificate is not trusted); nothing was sent. ``field`` names it.
+    Of kind ``invalid_input``, as an invalid post is, but never an :class:`InvalidPostError`."""
 
     kind = "invalid_input"
 

@@ -100,11 +100,11 @@ class ConventionsTest {
             runBlocking { client.publish(Support.post(urgent), PublishOptions(deadlineMs = 50uL)) }
         }
         val before = Support.requests(sim)
-        val refused = assertThrows<PostatoException.InvalidPost> {
+        val refused = assertThrows<PostatoException.InvalidSetting> {
             runBlocking { client.publish(Support.post(Support.key()), PublishOptions(maxAttempts = 0u)) }
         }
         assertEquals("maxAttempts", refused.field)
-        assertThrows<PostatoException.InvalidPost> {
+        assertThrows<PostatoException.InvalidSetting> {
             runBlocking { client.publish(Support.post(Support.key()), PublishOptions(deadlineMs = 0uL)) }
         }
         assertEquals(before, Support.requests(sim))
@@ -113,7 +113,8 @@ class ConventionsTest {
     @Test
     fun `a null key or workspace is read from the environment, and its absence is named`() {
         assumeTrue(System.getenv("POSTATO_API_KEY") == null, "POSTATO_API_KEY is set on this machine")
-        val error = assertThrows<PostatoException.InvalidPost> { Client(null, "ws_kt", ClientOptions(baseUrl = sim.baseUrl())) }
+        // A missing API key is a setting to give, never an invalid post.
+        val error = assertThrows<PostatoException.InvalidSetting> { Client(null, "ws_kt", ClientOptions(baseUrl = sim.baseUrl())) }
         assertTrue(error.reason.contains("POSTATO_API_KEY"), error.reason)
     }
 }

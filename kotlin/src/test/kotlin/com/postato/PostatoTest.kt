@@ -95,7 +95,7 @@ class PostatoTest {
                 }
             }
         }
-        assertThrows<PostatoException.InvalidPost> { runBlocking { client.publishMany(posts, concurrency = 0u) } }
+        assertThrows<PostatoException.InvalidSetting> { runBlocking { client.publishMany(posts, concurrency = 0u) } }
         Unit
     }
 
@@ -183,7 +183,7 @@ class PostatoTest {
             assertEquals(field, e.field, e.reason)
         }
         assertEquals(before, Support.requests(sim))
-        val bad = assertThrows<PostatoException.InvalidPost> { Client("k", "w", ClientOptions(baseUrl = "http://example.com")) }
+        val bad = assertThrows<PostatoException.InvalidSetting> { Client("k", "w", ClientOptions(baseUrl = "http://example.com")) }
         assertEquals("baseUrl", bad.field)
     }
 

@@ -94,7 +94,7 @@ class ScenarioTest {
             Triple("published", published.attempts.toInt(), null)
         } catch (e: PostatoException) {
             when (e) {
-                is PostatoException.InvalidPost -> Triple("invalid_input", 0, null)
+                is PostatoException.InvalidPost, is PostatoException.InvalidSetting -> Triple("invalid_input", 0, null)
                 is PostatoException.Permanent -> Triple("permanent", e.attempts.toInt(), e.status.toInt())
                 is PostatoException.IdempotencyConflict -> Triple("idempotency_conflict", e.attempts.toInt(), e.status.toInt())
                 is PostatoException.Transient -> Triple("transient", e.attempts.toInt(), e.status?.toInt())

@@ -65,11 +65,11 @@ class StrictInputsTest {
             base.copy(timeoutMs = 0uL) to "timeoutMs",
         )
         for ((options, field) in cases) {
-            val e = assertThrows<PostatoException.InvalidPost> { Client(sim.apiKey(), "ws_kt", options) }
+            val e = assertThrows<PostatoException.InvalidSetting> { Client(sim.apiKey(), "ws_kt", options) }
             assertEquals(field, e.field, e.reason)
             assertTrue(e.reason.startsWith("invalid setting: "), e.reason)
         }
-        val dot = assertThrows<PostatoException.InvalidPost> { Client(sim.apiKey(), "..", base) }
+        val dot = assertThrows<PostatoException.InvalidSetting> { Client(sim.apiKey(), "..", base) }
         assertEquals("workspaceId", dot.field)
     }
 
