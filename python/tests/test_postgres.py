@@ -31,5 +31,5 @@ def test_two_publishers_share_results_through_postgres(sim: Simulator, key: Any)
 def test_the_password_is_not_in_the_repr() -> None:
     store = postato.PostgresStore("postgres://postato:hunter2@127.0.0.1:1/db")
     assert "hunter2" not in repr(store)
-    with pytest.raises(postato.InvalidPostError):
+    with pytest.raises(postato.InvalidSettingError):
         postato.PostgresStore("mysql://nope")
