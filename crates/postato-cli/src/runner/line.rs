@@ -3,9 +3,7 @@
 //! because another worker holds its key, or cancelled. Lines that are not posts, and posts that are invalid, are dead-lettered here (with
 //! their line number and text or payload); the Publisher records its own failures.
 
-use postato::{
-    CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Subject, Timestamp, ValidationError,
-};
+use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Timestamp};
 use std::sync::atomic::Ordering;
 use std::time::SystemTime;
 
@@ -77,7 +75,7 @@ pub(super) async fn process(
                     }
                     None
                 }
-                Err(error @ PublishError::InvalidInput(ValidationError { subject: Subject::Setting, .. })) => {
+                Err(error) if error.is_setting() => {
                     // A setting holds for every post: nothing is dead-lettered, the run stops.
                     tally.stop_for_setting(error);
                     return Outcome::Cancelled;
