@@ -311,11 +311,9 @@ class Store {
     return JSON.parse(await this.#native.countsJson().catch((e) => Promise.reject(fromNative(e))));
   }
 
-  async deadLetters(limit = 1000) {
-    if (!Number.isInteger(limit) || limit < 1 || limit > 2 ** 32 - 1) {
-      throw invalidSetting('limit', `is ${limit}: give a whole number from 1 to 4294967295`);
-    }
-    return JSON.parse(await this.#native.deadLettersJson(limit).catch((e) => Promise.reject(fromNative(e))));
+  async deadLetters(limit) {
+    const checked = settingNumber('limit', limit);
+    return JSON.parse(await this.#native.deadLettersJson(checked).catch((e) => Promise.reject(fromNative(e))));
   }
 
   async publishedId(businessKey) {
@@ -419,21 +417,7 @@ class Publisher {
  * Every ClientOptions default, as the Rust client defines them (times in ms); an option left
  * out takes its default.
  */
-const DEFAULTS = (() => {
-  const d = JSON.parse(native.clientDefaultsJson());
-  return Object.freeze({
-    baseUrl: d.baseUrl,
-    maxAttempts: d.maxAttempts,
-    timeoutMs: d.timeout,
-    connectTimeoutMs: d.connectTimeout,
-    backoffBaseMs: d.backoffBase,
-    backoffCapMs: d.backoffCap,
-    deadlineMs: d.deadline,
-    maxRateLimitWaits: d.maxRateLimitWaits,
-    maxRetryAfterMs: d.maxRetryAfter,
-    concurrency: d.concurrency,
-  });
-})();
+const DEFAULTS = Object.freeze(JSON.parse(native.clientDefaultsJson()));
 
 /** The idempotency key of a business key: the first 32 hex characters of its SHA-256. */
 function idempotencyKey(businessKey) {

@@ -19,24 +19,6 @@ test('a non-string business key is an InvalidPostError', () => {
   );
 });
 
-test('the defaults are the Rust client’s, as the shared vector pins them', () => {
-  const vector = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/vectors/client-defaults.json'), 'utf8'));
-  const { DEFAULTS } = require('..');
-  assert.deepEqual(DEFAULTS, {
-    baseUrl: vector.baseUrl,
-    maxAttempts: vector.maxAttempts,
-    timeoutMs: vector.timeout,
-    connectTimeoutMs: vector.connectTimeout,
-    backoffBaseMs: vector.backoffBase,
-    backoffCapMs: vector.backoffCap,
-    deadlineMs: vector.deadline,
-    maxRateLimitWaits: vector.maxRateLimitWaits,
-    maxRetryAfterMs: vector.maxRetryAfter,
-    concurrency: vector.concurrency,
-  });
-  assert.ok(Object.isFrozen(DEFAULTS));
-});
-
 test('the test kit is its own package with its own addon, and postato/testing re-exports it', () => {
   const kit = require('postato-testing');
   assert.equal(require('../testing').Simulator, kit.Simulator);

@@ -21,24 +21,6 @@ def test_a_non_string_business_key_is_invalid() -> None:
     assert raised.value.field == "businessKey"
 
 
-def test_the_defaults_are_the_rust_clients_as_the_shared_vector_pins_them() -> None:
-    vector = json.loads((REPO / "tests/vectors/client-defaults.json").read_text(encoding="utf-8"))
-    d = postato.DEFAULTS
-    assert d.base_url == vector["baseUrl"]
-    assert d.max_attempts == vector["maxAttempts"]
-    assert d.max_rate_limit_waits == vector["maxRateLimitWaits"]
-    assert d.concurrency == vector["concurrency"]
-    assert d.deadline is None and vector["deadline"] is None
-    for name, key in [
-        ("timeout", "timeout"),
-        ("connect_timeout", "connectTimeout"),
-        ("backoff_base", "backoffBase"),
-        ("backoff_cap", "backoffCap"),
-        ("max_retry_after", "maxRetryAfter"),
-    ]:
-        assert getattr(d, name) * 1000 == vector[key], name
-
-
 def test_a_client_left_at_its_defaults_uses_them() -> None:
     client = postato.Client(api_key="k", workspace_id="w")
     assert client.base_url == postato.DEFAULTS.base_url

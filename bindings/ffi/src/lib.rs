@@ -19,7 +19,9 @@ pub fn log_level(filter: Option<String>) -> Option<String> {
     let filter = filter.or_else(|| std::env::var(postato::env::LOG).ok())?;
     (!filter.trim().is_empty()).then(|| postato::env::log_level(&filter))
 }
-pub use options::{client_builder, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units};
+pub use options::{
+    client_builder, dead_letter_limit, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units,
+};
 pub use post::parse_post;
 pub use publisher::{publish_due, publisher};
 pub use runtime::multi_thread_runtime;

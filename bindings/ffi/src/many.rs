@@ -1,7 +1,7 @@
 //! `publish_many` as every binding calls it: posts arrive as one JSON each; a post that does
 //! not parse is its own failure (never the call's), the rest go to [`Client::publish_many`].
 
-use postato::postato_core::bounds;
+use postato::postato_core::settings;
 use postato::{Client, ManyOptions, Post, PublishError, Published};
 
 use crate::options::{count, GivenCallOptions, Units};
@@ -15,7 +15,7 @@ pub fn many_options(
 ) -> Result<ManyOptions, PublishError> {
     let options = ManyOptions::new().call_options(call.resolve(units)?);
     Ok(match concurrency {
-        Some(value) => options.concurrency(count("concurrency", value, &bounds::CONCURRENCY)?),
+        Some(value) => options.concurrency(count(&settings::CONCURRENCY, value)?),
         None => options,
     })
 }

@@ -1,79 +1,37 @@
 //! A language's client options as its users gave them (absent means the default), turned
 //! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
 
-use postato::postato_core::bounds;
+use postato::postato_core::settings::{self, Names, Setting};
 use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, PublishError};
 use serde::Serialize;
-use std::ops::RangeInclusive;
 use std::time::Duration;
 
-/// How a language writes durations. Errors name a setting in camelCase, as every other
-/// error field is named (`backoffBase`), with `Ms` where the language gives milliseconds.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Units {
-    /// Python: seconds.
-    Seconds,
-    /// Node, Kotlin and Swift: milliseconds.
-    Millis,
-}
+pub use postato::postato_core::settings::Units;
 
-/// `backoff_base` → `backoffBase`.
-fn camel_case(snake: &str) -> String {
-    let mut camel = String::new();
-    let mut upper = false;
-    for c in snake.chars() {
-        match c {
-            '_' => upper = true,
-            c if upper => {
-                camel.extend(c.to_uppercase());
-                upper = false;
-            }
-            c => camel.push(c),
-        }
-    }
-    camel
-}
-
-impl Units {
-    /// The setting's name as this language's users know it in errors (`backoffBaseMs`).
-    fn name(self, snake: &str) -> String {
-        match self {
-            Units::Seconds => camel_case(snake),
-            Units::Millis => format!("{}Ms", camel_case(snake)),
-        }
-    }
-
-    /// A duration given in this language's units, within `range` (see `postato_core::bounds`).
-    pub(crate) fn duration(
-        self,
-        snake: &str,
-        value: f64,
-        range: &RangeInclusive<Duration>,
-    ) -> Result<Duration, PublishError> {
-        let (per_second, unit) = match self {
-            Units::Seconds => (1.0, "seconds"),
-            Units::Millis => (1000.0, "milliseconds"),
-        };
-        Ok(bounds::duration_from_f64(&self.name(snake), value, per_second, unit, range)?)
-    }
-
-    fn report(self, duration: Duration) -> f64 {
-        match self {
-            Units::Seconds => duration.as_secs_f64(),
-            Units::Millis => duration.as_secs_f64() * 1000.0,
-        }
-    }
-}
-
-/// A PostgreSQL pool size as a language gives it (a number), within its bounds.
-pub fn pool_size(value: f64) -> Result<usize, PublishError> {
-    count("pool_size", value, &bounds::POSTGRES_POOL_SIZE).map(|n| n as usize)
+/// A duration given in the language's units, within the setting's range; the error names it as
+/// the language's users write it (`backoffBaseMs`).
+pub(crate) fn duration(setting: &Setting<Duration>, value: f64, units: Units) -> Result<Duration, PublishError> {
+    Ok(setting.from_f64(value, units)?)
 }
 
 /// A count given as a number (JavaScript has no other; a Python int arrives as one too), so
 /// that `2**32 + 3` is refused rather than wrapped to 3, and `2.5` rather than cut to 2.
-pub(crate) fn count(snake: &str, value: f64, range: &RangeInclusive<u32>) -> Result<u32, PublishError> {
-    Ok(bounds::count_from_f64(&camel_case(snake), value, range)?)
+pub(crate) fn count(setting: &Setting<u32>, value: f64) -> Result<u32, PublishError> {
+    Ok(setting.from_f64(value, Units::Seconds)?)
+}
+
+/// A PostgreSQL pool size as a language gives it (a number), within its bounds.
+pub fn pool_size(value: f64) -> Result<usize, PublishError> {
+    count(&settings::POOL_SIZE, value).map(|n| n as usize)
+}
+
+/// A dead-letter listing's `limit` as a language gives it (a number; absent: the default),
+/// within its bounds.
+pub fn dead_letter_limit(value: Option<f64>) -> Result<usize, PublishError> {
+    match value {
+        Some(value) => count(&settings::DEAD_LETTER_LIMIT, value).map(|n| n as usize),
+        None => Ok(settings::DEAD_LETTER_LIMIT.default_value() as usize),
+    }
 }
 
 /// Client options as a language's user gave them: `None` is "not given" (the default).
@@ -111,38 +69,29 @@ impl GivenOptions {
     /// never the production API.
     pub fn resolve(self, units: Units) -> Result<ClientOptions, PublishError> {
         let defaults = ClientOptions::default();
-        let duration = |snake: &str, given: Option<f64>, range, default: Duration| match given {
-            Some(value) => units.duration(snake, value, range),
+        let time = |setting: &Setting<Duration>, given: Option<f64>, default: Duration| match given {
+            Some(value) => duration(setting, value, units),
             None => Ok(default),
         };
-        let counted = |snake: &str, given: Option<f64>, range, default: u32| match given {
-            Some(value) => count(snake, value, range),
+        let counted = |setting: &Setting<u32>, given: Option<f64>, default: u32| match given {
+            Some(value) => count(setting, value),
             None => Ok(default),
         };
         let mut options = ClientOptions::default();
         options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(defaults.base_url);
         options.ca_bundle = env::given_or(self.ca_bundle, env::CA_BUNDLE)?.or(defaults.ca_bundle);
-        options.max_attempts =
-            counted("max_attempts", self.max_attempts, &bounds::MAX_ATTEMPTS, defaults.max_attempts)?;
-        options.attempt_timeout =
-            duration("timeout", self.timeout, &bounds::ATTEMPT_TIMEOUT, defaults.attempt_timeout)?;
-        options.connect_timeout =
-            duration("connect_timeout", self.connect_timeout, &bounds::CONNECT_TIMEOUT, defaults.connect_timeout)?;
-        options.backoff_base =
-            duration("backoff_base", self.backoff_base, &bounds::BACKOFF_BASE, defaults.backoff_base)?;
-        options.backoff_cap = duration("backoff_cap", self.backoff_cap, &bounds::BACKOFF_CAP, defaults.backoff_cap)?;
+        options.max_attempts = counted(&settings::MAX_ATTEMPTS, self.max_attempts, defaults.max_attempts)?;
+        options.timeout = time(&settings::TIMEOUT, self.timeout, defaults.timeout)?;
+        options.connect_timeout = time(&settings::CONNECT_TIMEOUT, self.connect_timeout, defaults.connect_timeout)?;
+        options.backoff_base = time(&settings::BACKOFF_BASE, self.backoff_base, defaults.backoff_base)?;
+        options.backoff_cap = time(&settings::BACKOFF_CAP, self.backoff_cap, defaults.backoff_cap)?;
         options.deadline = match self.deadline {
-            Some(value) => Some(units.duration("deadline", value, &bounds::DEADLINE)?),
+            Some(value) => Some(duration(&settings::DEADLINE, value, units)?),
             None => defaults.deadline,
         };
-        options.max_rate_limit_waits = counted(
-            "max_rate_limit_waits",
-            self.max_rate_limit_waits,
-            &bounds::MAX_RATE_LIMIT_WAITS,
-            defaults.max_rate_limit_waits,
-        )?;
-        options.max_retry_after =
-            duration("max_retry_after", self.max_retry_after, &bounds::MAX_RETRY_AFTER, defaults.max_retry_after)?;
+        options.max_rate_limit_waits =
+            counted(&settings::MAX_RATE_LIMIT_WAITS, self.max_rate_limit_waits, defaults.max_rate_limit_waits)?;
+        options.max_retry_after = time(&settings::MAX_RETRY_AFTER, self.max_retry_after, defaults.max_retry_after)?;
         options.fast_forward_waits = self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits);
         Ok(options)
     }
@@ -187,17 +136,17 @@ impl GivenCallOptions {
     pub fn resolve(self, units: Units) -> Result<CallOptions, PublishError> {
         let mut options = CallOptions::default();
         if let Some(value) = self.deadline {
-            options.deadline = Some(units.duration("deadline", value, &bounds::DEADLINE)?);
+            options.deadline = Some(duration(&settings::DEADLINE, value, units)?);
         }
         if let Some(value) = self.max_attempts {
-            options.max_attempts = Some(count("max_attempts", value, &bounds::MAX_ATTEMPTS)?);
+            options.max_attempts = Some(count(&settings::MAX_ATTEMPTS, value)?);
         }
         Ok(options)
     }
 }
 
-/// The defaults as a binding reports them to its users, in its [`Units`]. The test vector
-/// `tests/vectors/client-defaults.json` pins them (in milliseconds) for every language.
+/// The defaults as a binding reports them to its users, in its [`Units`]; each language's tests
+/// check them against `tests/vectors/settings.json`.
 #[derive(Clone, Debug, PartialEq, Serialize)]
 #[serde(rename_all = "camelCase")]
 pub struct ClientDefaults {
@@ -230,15 +179,33 @@ impl ClientDefaults {
         ClientDefaults {
             base_url: d.base_url.unwrap_or_else(|| postato::DEFAULT_BASE_URL.to_owned()),
             max_attempts: d.max_attempts,
-            timeout: units.report(d.attempt_timeout),
+            timeout: units.report(d.timeout),
             connect_timeout: units.report(d.connect_timeout),
             backoff_base: units.report(d.backoff_base),
             backoff_cap: units.report(d.backoff_cap),
             deadline: d.deadline.map(|d| units.report(d)),
             max_rate_limit_waits: d.max_rate_limit_waits,
             max_retry_after: units.report(d.max_retry_after),
-            concurrency: postato::postato_core::defaults::CONCURRENCY,
+            concurrency: settings::CONCURRENCY.default_value(),
         }
+    }
+
+    /// As a JSON object keyed by a language's names for the settings, the table's column for it
+    /// (`name`: `|n| n.python`), and `base_url` for the base URL: what Python's and Node's
+    /// `DEFAULTS` are made of, with no renaming of their own.
+    pub fn json_in(&self, name: fn(&Names) -> Option<&'static str>, base_url: &str) -> String {
+        let serde_json::Value::Object(fields) = serde_json::to_value(self).unwrap_or_default() else {
+            return String::new();
+        };
+        let renamed: serde_json::Map<String, serde_json::Value> = fields
+            .into_iter()
+            .map(|(key, value)| match settings::find(&key).and_then(|row| name(&row.names)) {
+                Some(named) => (named.to_owned(), value),
+                None if key == "baseUrl" => (base_url.to_owned(), value),
+                None => (key, value),
+            })
+            .collect();
+        serde_json::to_string(&renamed).unwrap_or_default()
     }
 }
 
@@ -300,11 +267,24 @@ mod tests {
     }
 
     #[test]
-    fn the_reported_defaults_are_the_shared_test_vector() {
+    fn the_reported_defaults_are_the_settings_table_s_in_each_language_s_names() {
         let vector: serde_json::Value =
-            serde_json::from_str(include_str!("../../../tests/vectors/client-defaults.json")).unwrap();
-        assert_eq!(serde_json::to_value(ClientDefaults::new(Units::Millis)).unwrap(), vector);
-        let seconds = ClientDefaults::new(Units::Seconds);
-        assert_eq!(seconds.timeout * 1000.0, vector["timeout"].as_f64().unwrap());
+            serde_json::from_str(include_str!("../../../tests/vectors/settings.json")).unwrap();
+        let node: serde_json::Value =
+            serde_json::from_str(&ClientDefaults::new(Units::Millis).json_in(|n| n.node, "baseUrl")).unwrap();
+        let python: serde_json::Value =
+            serde_json::from_str(&ClientDefaults::new(Units::Seconds).json_in(|n| n.python, "base_url")).unwrap();
+        assert_eq!(node["baseUrl"], vector["baseUrl"]);
+        assert_eq!(python["base_url"], vector["baseUrl"]);
+        let mut checked = 0;
+        for setting in vector["settings"].as_array().unwrap() {
+            let Some(reported) = node.get(setting["node"].as_str().unwrap_or_default()) else { continue };
+            assert_eq!(reported.as_f64(), setting["default"].as_f64(), "{setting}");
+            let in_seconds = python[setting["python"].as_str().unwrap()].as_f64();
+            let factor = if setting["unit"] == "ms" { 1000.0 } else { 1.0 };
+            assert_eq!(in_seconds.map(|s| s * factor), setting["default"].as_f64(), "{setting}");
+            checked += 1;
+        }
+        assert_eq!(checked, node.as_object().unwrap().len() - 1, "every default is a setting of the table");
     }
 }

@@ -1,6 +1,6 @@
 //! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
 
-use postato::postato_core::bounds;
+use postato::postato_core::settings;
 use postato::{Client, DueReport, PublishError, Publisher, ResultStore};
 use std::sync::Arc;
 
@@ -16,7 +16,7 @@ pub fn publisher(
 ) -> Result<Publisher, PublishError> {
     let publisher = Publisher::with_shared_store(client, store);
     Ok(match key_retention {
-        Some(value) => publisher.key_retention(units.duration("key_retention", value, &bounds::KEY_RETENTION)?),
+        Some(value) => publisher.key_retention(crate::options::duration(&settings::KEY_RETENTION, value, units)?),
         None => publisher,
     })
 }
@@ -25,8 +25,8 @@ pub fn publisher(
 /// the default) at once.
 pub async fn publish_due(publisher: &Publisher, concurrency: Option<f64>) -> Result<DueReport, PublishError> {
     let concurrency = match concurrency {
-        Some(value) => crate::options::count("concurrency", value, &bounds::CONCURRENCY)?,
-        None => postato::postato_core::defaults::CONCURRENCY,
+        Some(value) => crate::options::count(&settings::CONCURRENCY, value)?,
+        None => settings::CONCURRENCY.default_value(),
     };
     publisher.publish_due(concurrency as usize, &postato::CancellationToken::new()).await
 }

@@ -18,7 +18,7 @@ pub enum StoreLocation {
     /// A SQLite file.
     Sqlite(String),
     /// A PostgreSQL database (connects on first use); `pool_size` defaults to
-    /// [`defaults::POSTGRES_POOL_SIZE`].
+    /// [`defaults::POOL_SIZE`].
     Postgres {
         /// A `postgres://` URL.
         url: String,
@@ -34,7 +34,7 @@ impl StoreLocation {
             StoreLocation::Memory => Arc::new(MemoryStore::new()),
             StoreLocation::Sqlite(path) => Arc::new(SqliteStore::open(path).map_err(|e| e.to_string())?),
             StoreLocation::Postgres { url, pool_size } => Arc::new(
-                postato_postgres::PostgresStore::lazy(url, pool_size.unwrap_or(defaults::POSTGRES_POOL_SIZE))
+                postato_postgres::PostgresStore::lazy(url, pool_size.unwrap_or(defaults::POOL_SIZE))
                     .map_err(|e| e.to_string())?,
             ),
         })

@@ -131,11 +131,11 @@ fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Re
     GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
 }
 
-/// The client's defaults (times in ms), for the wrapper's `DEFAULTS`.
+/// The client's defaults keyed by the Node names (times in ms), for the wrapper's `DEFAULTS`.
 #[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn client_defaults_json() -> String {
-    serde_json::to_string(&ClientDefaults::new(Units::Millis)).unwrap_or_default()
+    ClientDefaults::new(Units::Millis).json_in(|n| n.node, "baseUrl")
 }
 
 /// Cancellation tokens of publishes in flight, by the wrapper's cancel id. A publish registers

@@ -46,10 +46,11 @@ impl NativeStore {
         Ok(serde_json::to_string(&counts).unwrap_or_default())
     }
 
-    /// Dead letters, as a JSON array (camelCase).
+    /// Dead letters, as a JSON array (camelCase); `limit` (absent: the default) within its bounds.
     #[napi]
-    pub async fn dead_letters_json(&self, limit: u32) -> napi::Result<String> {
-        let letters = self.store.dead_letters(None, limit as usize).await.map_err(other)?;
+    pub async fn dead_letters_json(&self, limit: Option<f64>) -> napi::Result<String> {
+        let limit = postato_ffi::dead_letter_limit(limit).map_err(|e| publish_error(&e))?;
+        let letters = self.store.dead_letters(None, limit).await.map_err(other)?;
         Ok(serde_json::to_string(&letters).unwrap_or_default())
     }
 

@@ -28,10 +28,11 @@ fn version() -> &'static str {
     postato_core::VERSION
 }
 
-/// The client's defaults as JSON (times in seconds), for `postato.DEFAULTS`.
+/// The client's defaults as JSON, keyed by the Python names (times in seconds), for
+/// `postato.DEFAULTS`.
 #[pyfunction]
 fn client_defaults_json() -> String {
-    serde_json::to_string(&postato_ffi::ClientDefaults::new(postato_ffi::Units::Seconds)).unwrap_or_default()
+    postato_ffi::ClientDefaults::new(postato_ffi::Units::Seconds).json_in(|n| n.python, "base_url")
 }
 
 fn check_test_panics() -> PyResult<()> {

@@ -72,8 +72,11 @@ impl NativeStore {
         Ok(d)
     }
 
-    /// Dead letters as JSON lines (camelCase, as the CLI prints them).
-    fn dead_letters_json(&self, py: Python<'_>, limit: usize) -> PyResult<Vec<String>> {
+    /// Dead letters as JSON lines (camelCase, as the CLI prints them); `limit` (a number; absent:
+    /// the default) within its bounds.
+    #[pyo3(signature = (limit=None))]
+    fn dead_letters_json(&self, py: Python<'_>, limit: Option<f64>) -> PyResult<Vec<String>> {
+        let limit = postato_ffi::dead_letter_limit(limit).map_err(|e| to_py(&e))?;
         let store = self.store()?;
         let letters = runtime::block_on(py, async move { store.dead_letters(None, limit).await })?
             .map_err(|e| other(e.to_string()))?;

@@ -200,9 +200,12 @@ impl Store {
         })
     }
 
-    pub async fn dead_letters(&self, limit: u32) -> Result<Vec<DeadLetter>, PostatoError> {
+    /// At most `limit` dead letters (null: the default, `limit` in docs/settings.md).
+    #[uniffi::method(default(limit = None))]
+    pub async fn dead_letters(&self, limit: Option<u32>) -> Result<Vec<DeadLetter>, PostatoError> {
+        let limit = postato_ffi::dead_letter_limit(limit.map(f64::from))?;
         let store = Arc::clone(&self.store);
-        let letters = runtime::run(async move { store.dead_letters(None, limit as usize).await })
+        let letters = runtime::run(async move { store.dead_letters(None, limit).await })
             .await
             .map_err(PostatoError::internal)?
             .map_err(PostatoError::store)?;

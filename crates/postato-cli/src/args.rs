@@ -2,9 +2,8 @@
 //! Each connection setting comes from its flag, then the environment, then the default.
 
 use clap::{Args, ValueEnum};
-use postato::postato_core::{bounds, defaults};
+use postato::postato_core::settings::{self, Row, Setting, Unit, Value};
 use postato::{env, Client, ClientBuilder, PublishError, ResultStore, SqliteStore, ValidationError};
-use std::ops::RangeInclusive;
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -19,18 +18,33 @@ fn number(text: &str) -> Result<f64, String> {
     text.trim().parse::<f64>().map_err(|_| format!("{text:?} is not a number"))
 }
 
-/// A `--…-ms` flag: whole milliseconds within `range` (`postato_core::bounds`).
-fn millis_in(text: &str, range: &RangeInclusive<Duration>) -> Result<u64, String> {
+/// A `--…-ms` flag: whole milliseconds within the setting's range.
+pub fn millis_of(setting: &Setting<Duration>, text: &str) -> Result<u64, String> {
     let value = number(text)?;
     if value.fract() != 0.0 {
         return Err(format!("is {value}: give whole milliseconds"));
     }
-    bounds::duration_from_f64("", value, 1000.0, "milliseconds", range).map(millis).map_err(|e| e.message)
+    setting.from_f64(value, settings::Units::Millis).map(millis).map_err(|e| e.message)
 }
 
-/// A count flag within `range`.
-pub fn count_in(text: &str, range: &RangeInclusive<u32>) -> Result<u32, String> {
-    bounds::count_from_f64("", number(text)?, range).map_err(|e| e.message)
+/// A count flag within the setting's range.
+pub fn count_of(setting: &Setting<u32>, text: &str) -> Result<u32, String> {
+    setting.from_f64(number(text)?, settings::Units::Millis).map_err(|e| e.message)
+}
+
+/// The help of a setting's flag: what it means, its unit and its range, from the table.
+pub fn help(row: Row) -> String {
+    let ms = |value: Value| match value {
+        Value::Time(d) => d.as_millis().to_string(),
+        other => other.to_string(),
+    };
+    match row.unit {
+        Unit::Time if row.names.cli.is_some_and(|flag| flag.ends_with("-hours")) => {
+            format!("{}, in hours ({} to {})", row.doc, row.min, row.max)
+        }
+        Unit::Time => format!("{}, in ms ({} to {})", row.doc, ms(row.min), ms(row.max)),
+        Unit::Count | Unit::Bytes => format!("{} ({} to {})", row.doc, row.min, row.max),
+    }
 }
 
 /// A duration given in hours (`--key-retention-hours`), shown the same way in `--help`.
@@ -45,56 +59,32 @@ impl std::fmt::Display for Hours {
 
 /// `--key-retention-hours`: how long the API keeps idempotency keys, within its bounds.
 pub fn key_retention_hours(text: &str) -> Result<Hours, String> {
-    bounds::duration_from_f64("", number(text)?, 1.0 / 3600.0, "hours", &bounds::KEY_RETENTION)
-        .map(Hours)
-        .map_err(|e| e.message)
+    postato::postato_core::bounds::duration_from_f64(
+        "",
+        number(text)?,
+        1.0 / 3600.0,
+        "hours",
+        &settings::KEY_RETENTION.range(),
+    )
+    .map(Hours)
+    .map_err(|e| e.message)
 }
 
 /// `--concurrency`: publishes at once, within its bounds.
 pub fn concurrency(text: &str) -> Result<u32, String> {
-    count_in(text, &bounds::CONCURRENCY)
-}
-
-/// `--lease-ms`: a claim's lease, within its bounds.
-pub fn lease_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::LEASE)
-}
-
-fn timeout_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::ATTEMPT_TIMEOUT)
-}
-fn max_attempts(text: &str) -> Result<u32, String> {
-    count_in(text, &bounds::MAX_ATTEMPTS)
-}
-fn backoff_base_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::BACKOFF_BASE)
-}
-fn backoff_cap_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::BACKOFF_CAP)
-}
-fn deadline_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::DEADLINE)
-}
-fn max_retry_after_ms(text: &str) -> Result<u64, String> {
-    millis_in(text, &bounds::MAX_RETRY_AFTER)
+    count_of(&settings::CONCURRENCY, text)
 }
 
 /// The flag (or environment variable) behind a setting an error names, so that the message
-/// speaks of what the user typed.
+/// speaks of what the user typed: the table's flag for a bounded setting.
 pub fn flag_for(setting: &str) -> Option<&'static str> {
     Some(match setting {
         "baseUrl" => "--base-url (or POSTATO_BASE_URL)",
         "apiKey" => "--api-key (or POSTATO_API_KEY)",
         "workspaceId" => "--workspace (or POSTATO_WORKSPACE_ID)",
         "caBundle" => "--ca-bundle (or POSTATO_CA_BUNDLE, SSL_CERT_FILE)",
-        "timeout" => "--timeout-ms",
-        "maxAttempts" => "--max-attempts",
-        "backoffBase" => "--backoff-base-ms",
-        "backoffCap" => "--backoff-cap-ms",
-        "deadline" => "--deadline-ms",
-        "maxRetryAfter" => "--max-retry-after-ms",
         "store" => "--store",
-        _ => return None,
+        _ => return settings::find(setting)?.names.cli,
     })
 }
 
@@ -124,25 +114,23 @@ pub struct ConnectionArgs {
     /// your company's CA, when a proxy inspects TLS [env: POSTATO_CA_BUNDLE]
     #[arg(long, value_name = "FILE")]
     pub ca_bundle: Option<String>,
-    /// The limit on each attempt, in ms (1 to 600000)
-    #[arg(long, default_value_t = millis(defaults::ATTEMPT_TIMEOUT), value_parser = timeout_ms, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::TIMEOUT.row()), default_value_t = millis(settings::TIMEOUT.default_value()),
+        value_parser = |t: &str| millis_of(&settings::TIMEOUT, t), allow_negative_numbers = true)]
     pub timeout_ms: u64,
-    /// Attempts that may fail with a retryable error (1 to 100)
-    #[arg(long, default_value_t = defaults::MAX_ATTEMPTS, value_parser = max_attempts, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::MAX_ATTEMPTS.row()), default_value_t = settings::MAX_ATTEMPTS.default_value(),
+        value_parser = |t: &str| count_of(&settings::MAX_ATTEMPTS, t), allow_negative_numbers = true)]
     pub max_attempts: u32,
-    /// The backoff base, in ms (0 to 600000)
-    #[arg(long, default_value_t = millis(defaults::BACKOFF_BASE), value_parser = backoff_base_ms, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::BACKOFF_BASE.row()), default_value_t = millis(settings::BACKOFF_BASE.default_value()),
+        value_parser = |t: &str| millis_of(&settings::BACKOFF_BASE, t), allow_negative_numbers = true)]
     pub backoff_base_ms: u64,
-    /// The backoff cap, in ms (0 to 3600000)
-    #[arg(long, default_value_t = millis(defaults::BACKOFF_CAP), value_parser = backoff_cap_ms, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::BACKOFF_CAP.row()), default_value_t = millis(settings::BACKOFF_CAP.default_value()),
+        value_parser = |t: &str| millis_of(&settings::BACKOFF_CAP, t), allow_negative_numbers = true)]
     pub backoff_cap_ms: u64,
-    /// A limit on each whole publish (waits included), in ms (1 to 86400000)
-    #[arg(long, value_parser = deadline_ms, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::DEADLINE.row()),
+        value_parser = |t: &str| millis_of(&settings::DEADLINE, t), allow_negative_numbers = true)]
     pub deadline_ms: Option<u64>,
-    /// The longest rate-limit wait (Retry-After, a held account) a publish sits through, in ms
-    /// (0 to 3600000); a longer one defers the post (a store's commands) or fails it
-    /// `rate_limited`
-    #[arg(long, default_value_t = millis(defaults::MAX_RETRY_AFTER), value_parser = max_retry_after_ms, allow_negative_numbers = true)]
+    #[arg(long, help = help(settings::MAX_RETRY_AFTER.row()), default_value_t = millis(settings::MAX_RETRY_AFTER.default_value()),
+        value_parser = |t: &str| millis_of(&settings::MAX_RETRY_AFTER, t), allow_negative_numbers = true)]
     pub max_retry_after_ms: u64,
     /// For tests: waits advance a virtual clock instead of sleeping
     #[arg(long, hide = true)]
@@ -253,11 +241,13 @@ pub fn store_location(text: &str) -> Result<String, String> {
 }
 
 /// Opens the result store named by `--store`: a `postgres://` (or `postgresql://`) URL, shared
-/// by many workers through `pool` connections, or a SQLite file path. The error, a store that
-/// cannot be opened or reached, is said as `--store: what is wrong`; commands exit 1
-/// ([`crate::exit::FAILURE`]) on it.
-pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
+/// by many workers, or a SQLite file path. A PostgreSQL pool holds one connection per publish
+/// in flight (`concurrency`, 0 for a command that only reads) and two more for claims' renewals
+/// and reads. The error, a store that cannot be opened or reached, is said as
+/// `--store: what is wrong`; commands exit 1 ([`crate::exit::FAILURE`]) on it.
+pub async fn open_store(location: &str, concurrency: u32, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
     let store = if is_postgres(location) {
+        let pool = (concurrency + 2).min(settings::POOL_SIZE.max) as usize;
         let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
         postato_postgres::PostgresStore::connect(location, pool)
             .await
@@ -273,4 +263,55 @@ pub async fn open_store(location: &str, pool: usize, mode: StoreUse) -> Result<A
         .map(|store| Arc::new(store) as Arc<dyn ResultStore>)
     };
     store.map_err(|e| format!("--store: {}", e.message()))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use clap::CommandFactory;
+
+    /// Every flag of every command but `demo` (which picks its own concurrency), with its
+    /// default as `--help` shows it.
+    fn flags(command: &clap::Command, found: &mut Vec<(String, Option<String>)>) {
+        for arg in command.get_arguments() {
+            if let Some(long) = arg.get_long() {
+                let default = arg.get_default_values().first().map(|d| d.to_string_lossy().into_owned());
+                found.push((format!("--{long}"), default));
+            }
+        }
+        for sub in command.get_subcommands().filter(|sub| sub.get_name() != "demo") {
+            flags(sub, found);
+        }
+    }
+
+    #[test]
+    fn every_setting_flag_is_named_and_defaulted_as_the_settings_table_says() {
+        let mut found = Vec::new();
+        flags(&crate::Cli::command(), &mut found);
+        for row in settings::ALL {
+            let Some(flag) = row.names.cli else { continue };
+            let defaults: Vec<&Option<String>> = found.iter().filter(|(f, _)| f == flag).map(|(_, d)| d).collect();
+            assert!(!defaults.is_empty(), "no command has {flag}, the flag of {}", row.name);
+            let expected = match row.default {
+                Some(Value::Time(d)) if flag.ends_with("-hours") => Some(Hours(d).to_string()),
+                Some(Value::Time(d)) => Some(d.as_millis().to_string()),
+                Some(Value::Count(n) | Value::Bytes(n)) => Some(n.to_string()),
+                None => None,
+            };
+            for default in defaults {
+                assert_eq!(default, &expected, "{flag}'s default");
+            }
+            assert_eq!(flag_for(row.name), Some(flag), "an error naming {} names {flag}", row.name);
+        }
+    }
+
+    #[test]
+    fn a_flag_s_help_gives_the_range_of_its_setting() {
+        assert_eq!(help(settings::TIMEOUT.row()), format!("{}, in ms (1 to 600000)", settings::TIMEOUT.doc));
+        assert_eq!(help(settings::CONCURRENCY.row()), "Publishes at once (1 to 1024)");
+        assert_eq!(
+            help(settings::KEY_RETENTION.row()),
+            format!("{}, in hours (1 s to 365 days)", settings::KEY_RETENTION.doc)
+        );
+    }
 }

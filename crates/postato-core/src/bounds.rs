@@ -1,146 +1,47 @@
 //! The range every setting a user can give must fall in, and the one check each surface calls
 //! (the Rust builder, the CLI, every binding). A setting outside its range would make a
 //! publish that cannot work (0 attempts) or that waits for ever (a backoff of 30 years), so
-//! it is refused before anything is sent. [`table`] is the table of bounds in docs/settings.md.
+//! it is refused before anything is sent. The ranges are those of [`settings`], where each is
+//! written once.
 
 use std::ops::RangeInclusive;
 use std::time::Duration;
 
-use crate::defaults;
+use crate::settings;
 use crate::validate::ValidationError;
 
-const MS: Duration = Duration::from_millis(1);
-const SECOND: Duration = Duration::from_secs(1);
-const MINUTE: Duration = Duration::from_secs(60);
-const HOUR: Duration = Duration::from_secs(60 * 60);
-const DAY: Duration = Duration::from_secs(24 * 60 * 60);
+pub use crate::settings::{human, human_bytes};
 
 /// Attempts that may end in a retryable failure.
-pub const MAX_ATTEMPTS: RangeInclusive<u32> = 1..=100;
+pub const MAX_ATTEMPTS: RangeInclusive<u32> = settings::MAX_ATTEMPTS.range();
 /// 429 waits one publish may make.
-pub const MAX_RATE_LIMIT_WAITS: RangeInclusive<u32> = 0..=1000;
+pub const MAX_RATE_LIMIT_WAITS: RangeInclusive<u32> = settings::MAX_RATE_LIMIT_WAITS.range();
 /// The limit on one attempt.
-pub const ATTEMPT_TIMEOUT: RangeInclusive<Duration> = MS..=Duration::from_secs(10 * 60);
+pub const TIMEOUT: RangeInclusive<Duration> = settings::TIMEOUT.range();
 /// The limit on connecting.
-pub const CONNECT_TIMEOUT: RangeInclusive<Duration> = MS..=Duration::from_secs(5 * 60);
+pub const CONNECT_TIMEOUT: RangeInclusive<Duration> = settings::CONNECT_TIMEOUT.range();
 /// The first backoff.
-pub const BACKOFF_BASE: RangeInclusive<Duration> = Duration::ZERO..=Duration::from_secs(10 * 60);
+pub const BACKOFF_BASE: RangeInclusive<Duration> = settings::BACKOFF_BASE.range();
 /// The largest backoff.
-pub const BACKOFF_CAP: RangeInclusive<Duration> = Duration::ZERO..=HOUR;
+pub const BACKOFF_CAP: RangeInclusive<Duration> = settings::BACKOFF_CAP.range();
 /// The limit on a whole publish.
-pub const DEADLINE: RangeInclusive<Duration> = MS..=DAY;
+pub const DEADLINE: RangeInclusive<Duration> = settings::DEADLINE.range();
 /// The longest wait a publish makes before ending.
-pub const MAX_RETRY_AFTER: RangeInclusive<Duration> = Duration::ZERO..=HOUR;
+pub const MAX_RETRY_AFTER: RangeInclusive<Duration> = settings::MAX_RETRY_AFTER.range();
 /// A publisher's claim on a business key.
-pub const LEASE: RangeInclusive<Duration> = Duration::from_millis(100)..=HOUR;
+pub const LEASE: RangeInclusive<Duration> = settings::LEASE.range();
 /// How long the API keeps idempotency keys.
-pub const KEY_RETENTION: RangeInclusive<Duration> = SECOND..=Duration::from_secs(365 * 24 * 60 * 60);
-/// Publishes at once in `postato batch`.
-pub const CONCURRENCY: RangeInclusive<u32> = 1..=1024;
+pub const KEY_RETENTION: RangeInclusive<Duration> = settings::KEY_RETENTION.range();
+/// Publishes at once.
+pub const CONCURRENCY: RangeInclusive<u32> = settings::CONCURRENCY.range();
 /// Connections in a PostgreSQL store's pool.
-pub const POSTGRES_POOL_SIZE: RangeInclusive<u32> = 1..=1024;
+pub const POOL_SIZE: RangeInclusive<u32> = settings::POOL_SIZE.range();
+/// Dead letters one listing returns.
+pub const DEAD_LETTER_LIMIT: RangeInclusive<u32> = settings::DEAD_LETTER_LIMIT.range();
 /// The largest response body read.
-pub const MAX_RESPONSE_BYTES: RangeInclusive<u32> = 1024..=64 * 1024 * 1024;
+pub const MAX_RESPONSE_BYTES: RangeInclusive<u32> = settings::MAX_RESPONSE_BYTES.range();
 /// The largest campaign line (or `--file` post) read: the largest body the API accepts.
-pub const MAX_POST_BYTES: usize = defaults::MAX_POST_BYTES;
-
-/// One row of the table in docs/settings.md: a setting, its range and its default, as people read them.
-#[derive(Clone, Copy, Debug)]
-pub struct Row {
-    /// The setting's camelCase name.
-    pub setting: &'static str,
-    /// The smallest value allowed.
-    pub min: Value,
-    /// The largest value allowed.
-    pub max: Value,
-    /// The default.
-    pub default: Option<Value>,
-}
-
-/// A number or a duration, as the table shows it.
-#[derive(Clone, Copy, Debug)]
-pub enum Value {
-    /// A count.
-    Count(u32),
-    /// A duration.
-    Time(Duration),
-}
-
-impl std::fmt::Display for Value {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        match self {
-            Value::Count(n) => write!(f, "{n}"),
-            Value::Time(d) => f.write_str(&human(*d)),
-        }
-    }
-}
-
-fn counts(setting: &'static str, range: RangeInclusive<u32>, default: u32) -> Row {
-    Row {
-        setting,
-        min: Value::Count(*range.start()),
-        max: Value::Count(*range.end()),
-        default: Some(Value::Count(default)),
-    }
-}
-
-fn times(setting: &'static str, range: RangeInclusive<Duration>, default: Option<Duration>) -> Row {
-    Row { setting, min: Value::Time(*range.start()), max: Value::Time(*range.end()), default: default.map(Value::Time) }
-}
-
-/// Every bounded setting: the table in docs/settings.md (a test keeps them equal).
-pub fn table() -> Vec<Row> {
-    vec![
-        counts("maxAttempts", MAX_ATTEMPTS, defaults::MAX_ATTEMPTS),
-        counts("maxRateLimitWaits", MAX_RATE_LIMIT_WAITS, defaults::MAX_RATE_LIMIT_WAITS),
-        times("timeout", ATTEMPT_TIMEOUT, Some(defaults::ATTEMPT_TIMEOUT)),
-        times("connectTimeout", CONNECT_TIMEOUT, Some(defaults::CONNECT_TIMEOUT)),
-        times("backoffBase", BACKOFF_BASE, Some(defaults::BACKOFF_BASE)),
-        times("backoffCap", BACKOFF_CAP, Some(defaults::BACKOFF_CAP)),
-        times("deadline", DEADLINE, defaults::DEADLINE),
-        times("maxRetryAfter", MAX_RETRY_AFTER, Some(defaults::MAX_RETRY_AFTER)),
-        times("lease", LEASE, Some(defaults::LEASE)),
-        times("keyRetention", KEY_RETENTION, Some(defaults::SERVER_KEY_RETENTION)),
-        counts("concurrency", CONCURRENCY, defaults::CONCURRENCY),
-        counts("poolSize", POSTGRES_POOL_SIZE, defaults::POSTGRES_POOL_SIZE as u32),
-    ]
-}
-
-/// The table of docs/settings.md, in Markdown.
-pub fn markdown_table() -> String {
-    let mut text = String::from("| setting | smallest | largest | default |\n|---|---|---|---|\n");
-    for row in table() {
-        let default = row.default.map_or("none".to_owned(), |d| d.to_string());
-        text.push_str(&format!("| `{}` | {} | {} | {} |\n", row.setting, row.min, row.max, default));
-    }
-    text
-}
-
-/// A duration as people write it: `500 ms`, `30 s`, `10 min`, `24 h`, `365 days`.
-pub fn human(d: Duration) -> String {
-    let ms = d.as_millis();
-    let whole = |unit: Duration| ms.is_multiple_of(unit.as_millis());
-    match ms {
-        0 => "0".to_owned(),
-        _ if ms == DAY.as_millis() => "1 day".to_owned(),
-        _ if ms >= DAY.as_millis() && whole(DAY) => format!("{} days", ms / DAY.as_millis()),
-        _ if ms >= HOUR.as_millis() && whole(HOUR) => format!("{} h", ms / HOUR.as_millis()),
-        _ if ms >= MINUTE.as_millis() && whole(MINUTE) => format!("{} min", ms / MINUTE.as_millis()),
-        _ if ms >= SECOND.as_millis() && whole(SECOND) => format!("{} s", ms / SECOND.as_millis()),
-        _ if ms >= SECOND.as_millis() => format!("{:.3} s", d.as_secs_f64()),
-        _ => format!("{ms} ms"),
-    }
-}
-
-/// A size as people write it: `1 MiB`, `1 GiB`, `512 KiB`, `100 bytes`.
-pub fn human_bytes(bytes: u64) -> String {
-    match bytes {
-        b if b >= 1 << 30 && b % (1 << 30) == 0 => format!("{} GiB", b >> 30),
-        b if b >= 1 << 20 && b % (1 << 20) == 0 => format!("{} MiB", b >> 20),
-        b if b >= 1 << 10 && b % (1 << 10) == 0 => format!("{} KiB", b >> 10),
-        b => format!("{b} bytes"),
-    }
-}
+pub const MAX_POST_BYTES: usize = crate::defaults::MAX_POST_BYTES;
 
 /// A number as a message echoes it: short, never 300 digits (`1e300`, `4294967299`, `2.5`).
 pub fn show_number(value: f64) -> String {
@@ -214,25 +115,6 @@ mod tests {
     use super::*;
 
     #[test]
-    fn every_default_is_within_its_bounds() {
-        for row in table() {
-            let inside = match (row.min, row.max, row.default) {
-                (Value::Count(min), Value::Count(max), Some(Value::Count(d))) => (min..=max).contains(&d),
-                (Value::Time(min), Value::Time(max), Some(Value::Time(d))) => (min..=max).contains(&d),
-                (_, _, None) => true,
-                _ => false,
-            };
-            assert!(inside, "{} default outside its bounds", row.setting);
-        }
-    }
-
-    #[test]
-    fn the_settings_page_holds_the_table_of_bounds() {
-        let page = include_str!("../../../docs/settings.md");
-        assert!(page.contains(&markdown_table()), "docs/settings.md must hold this table:\n{}", markdown_table());
-    }
-
-    #[test]
     fn numbers_are_echoed_short_and_named() {
         assert_eq!(show_number(1e300), "1e300");
         assert_eq!(show_number(2.5), "2.5");
@@ -246,8 +128,8 @@ mod tests {
         assert_eq!(e.message, "is 1000000000: give a number of seconds from 0 to 600");
         let e = duration_from_f64("backoffBaseMs", 2f64.powi(53), 1000.0, "milliseconds", &BACKOFF_BASE).unwrap_err();
         assert_eq!(e.message, "is 9007199254740992: give a number of milliseconds from 0 to 600000");
-        assert!(duration_from_f64("timeout", -1.0, 1.0, "seconds", &ATTEMPT_TIMEOUT).is_err());
-        assert!(duration_from_f64("timeout", 1e300, 1.0, "seconds", &ATTEMPT_TIMEOUT)
+        assert!(duration_from_f64("timeout", -1.0, 1.0, "seconds", &TIMEOUT).is_err());
+        assert!(duration_from_f64("timeout", 1e300, 1.0, "seconds", &TIMEOUT)
             .unwrap_err()
             .message
             .starts_with("is 1e300:"));
@@ -258,7 +140,7 @@ mod tests {
         assert_eq!(human(Duration::from_millis(500)), "500 ms");
         assert_eq!(human(Duration::from_secs(30)), "30 s");
         assert_eq!(human(Duration::from_secs(600)), "10 min");
-        assert_eq!(human(DAY), "1 day");
+        assert_eq!(human(Duration::from_secs(24 * 60 * 60)), "1 day");
         assert_eq!(human(Duration::from_millis(1500)), "1.500 s");
     }
 }

@@ -104,6 +104,7 @@ mod retry_after;
 #[cfg(feature = "testing")]
 pub mod scenario;
 mod secret;
+pub mod settings;
 mod time;
 mod validate;
 

@@ -222,7 +222,7 @@ impl PublishMachine {
         }
         self.shared_wait_since = None;
         self.sends += 1;
-        let mut timeout = self.policy.attempt_timeout;
+        let mut timeout = self.policy.timeout;
         if let Some(deadline) = self.deadline {
             timeout = timeout.min(deadline.saturating_since(now));
         }

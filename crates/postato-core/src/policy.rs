@@ -4,7 +4,7 @@
 use std::time::Duration;
 
 use crate::validate::ValidationError;
-use crate::{bounds, defaults};
+use crate::{bounds, defaults, settings};
 
 /// How the random part of a backoff is drawn.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -38,8 +38,8 @@ pub struct RetryPolicy {
     pub max_retry_after: Duration,
     /// The wait on a 429 whose Retry-After is missing, unreadable or zero; default [`DEFAULT_RETRY_AFTER`](defaults::DEFAULT_RETRY_AFTER).
     pub default_retry_after: Duration,
-    /// The limit on one attempt, from sending to the end of the response; default [`ATTEMPT_TIMEOUT`](defaults::ATTEMPT_TIMEOUT).
-    pub attempt_timeout: Duration,
+    /// The limit on one attempt, from sending to the end of the response; default [`TIMEOUT`](defaults::TIMEOUT).
+    pub timeout: Duration,
     /// An optional limit on the whole publish, waits included; default none.
     pub deadline: Option<Duration>,
 }
@@ -54,7 +54,7 @@ impl Default for RetryPolicy {
             max_rate_limit_waits: defaults::MAX_RATE_LIMIT_WAITS,
             max_retry_after: defaults::MAX_RETRY_AFTER,
             default_retry_after: defaults::DEFAULT_RETRY_AFTER,
-            attempt_timeout: defaults::ATTEMPT_TIMEOUT,
+            timeout: defaults::TIMEOUT,
             deadline: defaults::DEADLINE,
         }
     }
@@ -103,9 +103,9 @@ impl RetryPolicy {
         self
     }
 
-    /// The same settings with `attempt_timeout` set.
-    pub fn with_attempt_timeout(mut self, attempt_timeout: Duration) -> Self {
-        self.attempt_timeout = attempt_timeout;
+    /// The same settings with `timeout` set.
+    pub fn with_timeout(mut self, timeout: Duration) -> Self {
+        self.timeout = timeout;
         self
     }
 
@@ -120,15 +120,15 @@ impl RetryPolicy {
     /// Checks that the policy can work and cannot wait for ever: every setting within its
     /// [`bounds`](crate::bounds), and a base not above the cap.
     pub fn validate(&self) -> Result<(), ValidationError> {
-        bounds::check_count("maxAttempts", self.max_attempts.into(), &bounds::MAX_ATTEMPTS)?;
-        bounds::check_count("maxRateLimitWaits", self.max_rate_limit_waits.into(), &bounds::MAX_RATE_LIMIT_WAITS)?;
-        bounds::check_duration("timeout", self.attempt_timeout, &bounds::ATTEMPT_TIMEOUT)?;
-        bounds::check_duration("backoffBase", self.backoff_base, &bounds::BACKOFF_BASE)?;
-        bounds::check_duration("backoffCap", self.backoff_cap, &bounds::BACKOFF_CAP)?;
-        bounds::check_duration("maxRetryAfter", self.max_retry_after, &bounds::MAX_RETRY_AFTER)?;
+        settings::MAX_ATTEMPTS.check(self.max_attempts.into())?;
+        settings::MAX_RATE_LIMIT_WAITS.check(self.max_rate_limit_waits.into())?;
+        settings::TIMEOUT.check(self.timeout)?;
+        settings::BACKOFF_BASE.check(self.backoff_base)?;
+        settings::BACKOFF_CAP.check(self.backoff_cap)?;
+        settings::MAX_RETRY_AFTER.check(self.max_retry_after)?;
         bounds::check_duration("defaultRetryAfter", self.default_retry_after, &bounds::MAX_RETRY_AFTER)?;
         if let Some(deadline) = self.deadline {
-            bounds::check_duration("deadline", deadline, &bounds::DEADLINE)?;
+            settings::DEADLINE.check(deadline)?;
         }
         if let Jitter::Additive { max } = self.jitter {
             bounds::check_duration("jitter", max, &bounds::BACKOFF_CAP)?;

@@ -46,7 +46,7 @@ pub struct PolicyOverrides {
     pub max_attempts: Option<u32>,
     /// `max_rate_limit_waits`.
     pub max_rate_limit_waits: Option<u32>,
-    /// `attempt_timeout` in ms.
+    /// `timeout` in ms.
     pub timeout_ms: Option<u64>,
     /// `deadline` in ms.
     pub deadline_ms: Option<u64>,
@@ -183,7 +183,7 @@ impl Scenario {
             policy.max_rate_limit_waits = v;
         }
         if let Some(v) = o.timeout_ms {
-            policy.attempt_timeout = Duration::from_millis(v);
+            policy.timeout = Duration::from_millis(v);
         }
         if let Some(v) = o.deadline_ms {
             policy.deadline = Some(Duration::from_millis(v));
@@ -295,7 +295,7 @@ pub fn run_on_virtual_clock(scenario: &Scenario, seed: u64) -> (Result<Published
                         machine.handle_response(now, &response);
                     }
                     Step::Timeout { .. } => {
-                        now = now.saturating_add(policy.attempt_timeout);
+                        now = now.saturating_add(policy.timeout);
                         machine.handle_transport_failure(
                             now,
                             TransportFailure::new(TransportFailureKind::Timeout, "timed out"),

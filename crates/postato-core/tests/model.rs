@@ -120,7 +120,7 @@ fn policies_that_cannot_work_are_rejected_with_the_field() {
     assert!(RetryPolicy::default().validate().is_ok());
     let bad = [
         (RetryPolicy::default().with_max_attempts(0), "maxAttempts"),
-        (RetryPolicy::default().with_attempt_timeout(std::time::Duration::ZERO), "timeout"),
+        (RetryPolicy::default().with_timeout(std::time::Duration::ZERO), "timeout"),
         (RetryPolicy::default().with_backoff_base(std::time::Duration::from_secs(60)), "backoffBase"),
         (RetryPolicy::default().with_deadline(Some(std::time::Duration::ZERO)), "deadline"),
     ];

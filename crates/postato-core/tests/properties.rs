@@ -94,7 +94,7 @@ proptest! {
                 }
                 Action::Send(attempt) => {
                     prop_assert_eq!(attempt.attempt as usize, sends.len() + 1);
-                    prop_assert!(attempt.timeout <= policy.attempt_timeout);
+                    prop_assert!(attempt.timeout <= policy.timeout);
                     if let Some(first) = sends.first() {
                         prop_assert_eq!(first.body(), attempt.request.body());
                         prop_assert_eq!(first.idempotency_key(), attempt.request.idempotency_key());

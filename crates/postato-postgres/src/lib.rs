@@ -215,8 +215,8 @@ impl PostgresStore {
 
     /// Like [`PostgresStore::connect`], but connects (and checks the schema) on first use.
     pub fn lazy(url: &str, pool_size: usize) -> Result<Self, StoreError> {
-        let bounds = postato::postato_core::bounds::POSTGRES_POOL_SIZE;
-        postato::postato_core::bounds::check_count("poolSize", pool_size as u64, &bounds)
+        postato::postato_core::settings::POOL_SIZE
+            .check(pool_size as u64)
             .map_err(|e| StoreError::new(e.to_string()))?;
         let connection = tls::connection(url)?;
         let target = target(&connection.config);

@@ -2,7 +2,8 @@
 //! naming the setting.
 
 use postato_core::{
-    bounds, check_workspace_id, defaults, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy, ValidationError,
+    check_workspace_id, defaults, settings, ApiKey, Jitter, PublishError, RetryBudgetConfig, RetryPolicy,
+    ValidationError,
 };
 use std::net::IpAddr;
 use std::path::PathBuf;
@@ -162,9 +163,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The limit on one attempt; default [`defaults::ATTEMPT_TIMEOUT`].
+    /// The limit on one attempt; default [`defaults::TIMEOUT`].
     pub fn timeout(mut self, timeout: Duration) -> Self {
-        self.policy.attempt_timeout = timeout;
+        self.policy.timeout = timeout;
         self
     }
 
@@ -266,8 +267,8 @@ impl ClientBuilder {
         })?;
         check_workspace_id(&workspace_id)?;
         self.policy.validate()?;
-        bounds::check_duration("connectTimeout", self.connect_timeout, &bounds::CONNECT_TIMEOUT)?;
-        bounds::check_count("maxResponseBytes", self.max_response_bytes as u64, &bounds::MAX_RESPONSE_BYTES)?;
+        settings::CONNECT_TIMEOUT.check(self.connect_timeout)?;
+        settings::MAX_RESPONSE_BYTES.check(self.max_response_bytes as u64)?;
         let base_url = check_base_url(&self.base_url, self.allow_insecure_http)?;
         Ok((api_key, workspace_id, base_url))
     }

@@ -1,7 +1,7 @@
 //! [`PublishCall`]: one publish with options of its own (a shorter deadline, fewer attempts, a
 //! cancellation token), checked by the same rules as the client's settings.
 
-use postato_core::{bounds, Post, PublishError, Published, RetryPolicy, Transport};
+use postato_core::{settings, Post, PublishError, Published, RetryPolicy, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
 use std::time::Duration;
@@ -13,9 +13,9 @@ use crate::client::Client;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallOptions {
-    /// A limit on this whole publish, waits included (within [`bounds::DEADLINE`]).
+    /// A limit on this whole publish, waits included (within [`settings::DEADLINE`]).
     pub deadline: Option<Duration>,
-    /// Attempts that may end in a retryable failure (within [`bounds::MAX_ATTEMPTS`]).
+    /// Attempts that may end in a retryable failure (within [`settings::MAX_ATTEMPTS`]).
     pub max_attempts: Option<u32>,
 }
 
@@ -24,11 +24,11 @@ impl CallOptions {
     pub fn policy(&self, policy: &RetryPolicy) -> Result<RetryPolicy, PublishError> {
         let mut policy = policy.clone();
         if let Some(deadline) = self.deadline {
-            bounds::check_duration("deadline", deadline, &bounds::DEADLINE)?;
+            settings::DEADLINE.check(deadline)?;
             policy.deadline = Some(deadline);
         }
         if let Some(attempts) = self.max_attempts {
-            bounds::check_count("maxAttempts", attempts.into(), &bounds::MAX_ATTEMPTS)?;
+            settings::MAX_ATTEMPTS.check(attempts.into())?;
             policy.max_attempts = attempts;
         }
         policy.validate()?;

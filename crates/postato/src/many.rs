@@ -3,7 +3,7 @@
 //! budget. A token cancels the whole call (posts not yet started end `Cancelled` without a
 //! request); dropping the future cancels it too.
 
-use postato_core::{bounds, defaults, Post, PublishError, Published};
+use postato_core::{defaults, settings, Post, PublishError, Published};
 use std::collections::HashMap;
 use tokio::task::JoinSet;
 use tokio_util::sync::CancellationToken;
@@ -35,7 +35,7 @@ impl ManyOptions {
         Self::default()
     }
 
-    /// Posts in flight at once (checked against [`bounds::CONCURRENCY`] by the call).
+    /// Posts in flight at once (checked against [`settings::CONCURRENCY`] by the call).
     pub fn concurrency(mut self, concurrency: u32) -> Self {
         self.concurrency = concurrency;
         self
@@ -63,7 +63,7 @@ impl Client {
         posts: &[Post],
         options: &ManyOptions,
     ) -> Result<Vec<Result<Published, PublishError>>, PublishError> {
-        bounds::check_count("concurrency", u64::from(options.concurrency), &bounds::CONCURRENCY)?;
+        settings::CONCURRENCY.check(u64::from(options.concurrency))?;
         options.call.policy(self.policy())?;
         let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::with_capacity(posts.len());
         results.resize_with(posts.len(), || None);

@@ -19,8 +19,8 @@ pub struct ClientOptions {
     pub ca_bundle: Option<String>,
     /// Attempts that may end in a retryable failure ([`defaults::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
-    /// The limit on one attempt ([`defaults::ATTEMPT_TIMEOUT`]).
-    pub attempt_timeout: Duration,
+    /// The limit on one attempt ([`defaults::TIMEOUT`]).
+    pub timeout: Duration,
     /// The limit on connecting ([`defaults::CONNECT_TIMEOUT`]).
     pub connect_timeout: Duration,
     /// The first backoff ([`defaults::BACKOFF_BASE`]).
@@ -44,7 +44,7 @@ impl Default for ClientOptions {
             base_url: None,
             ca_bundle: None,
             max_attempts: policy.max_attempts,
-            attempt_timeout: policy.attempt_timeout,
+            timeout: policy.timeout,
             connect_timeout: defaults::CONNECT_TIMEOUT,
             backoff_base: policy.backoff_base,
             backoff_cap: policy.backoff_cap,
@@ -61,7 +61,7 @@ impl ClientOptions {
     pub fn apply(self, builder: ClientBuilder) -> ClientBuilder {
         let mut policy = RetryPolicy::default();
         policy.max_attempts = self.max_attempts;
-        policy.attempt_timeout = self.attempt_timeout;
+        policy.timeout = self.timeout;
         policy.backoff_base = self.backoff_base;
         policy.backoff_cap = self.backoff_cap;
         policy.deadline = self.deadline;

@@ -105,7 +105,7 @@ impl<T: Transport> Publisher<T> {
             store,
             worker,
             lease: postato_core::defaults::LEASE,
-            key_retention: postato_core::defaults::SERVER_KEY_RETENTION,
+            key_retention: postato_core::defaults::KEY_RETENTION,
             force: Force::None,
             publishes: Arc::new(AtomicU64::new(0)),
         }
@@ -114,14 +114,16 @@ impl<T: Transport> Publisher<T> {
     /// How long a claim lasts before another worker may take the key over (it is renewed every
     /// third of it while a publish runs, so a crashed worker's keys are taken over within one
     /// lease); default [`LEASE`](postato_core::defaults::LEASE).
-    /// A lease below 100 ms is raised to it (a claim must outlast a store round trip).
+    /// A lease outside [`settings::LEASE`](postato_core::settings::LEASE) (below 100 ms, a claim
+    /// that would not outlast a store round trip) makes every publish an `InvalidInput` naming
+    /// `lease`, before anything is sent.
     pub fn lease(mut self, lease: Duration) -> Self {
-        self.lease = lease.max(MIN_LEASE);
+        self.lease = lease;
         self
     }
 
     /// How long the server keeps idempotency keys; default
-    /// [`SERVER_KEY_RETENTION`](postato_core::defaults::SERVER_KEY_RETENTION). A key sent
+    /// [`KEY_RETENTION`](postato_core::defaults::KEY_RETENTION). A key sent
     /// longer ago whose outcome was never recorded (a crash between the send and the record)
     /// is not sent again: it ends as [`PublishError::OutcomeUnknown`] and is dead-lettered.
     pub fn key_retention(mut self, retention: Duration) -> Self {
@@ -129,12 +131,12 @@ impl<T: Transport> Publisher<T> {
         self
     }
 
-    /// The lease and the key retention within their [`bounds`](postato_core::bounds), checked
+    /// The lease and the key retention within their [`settings`](postato_core::settings), checked
     /// by every publish (the setters cannot fail).
     fn check_settings(&self) -> Result<(), PublishError> {
-        use postato_core::bounds;
-        bounds::check_duration("lease", self.lease, &bounds::LEASE)?;
-        bounds::check_duration("keyRetention", self.key_retention, &bounds::KEY_RETENTION)?;
+        use postato_core::settings;
+        settings::LEASE.check(self.lease)?;
+        settings::KEY_RETENTION.check(self.key_retention)?;
         Ok(())
     }
 
@@ -651,9 +653,6 @@ const CLAIM_POLL: Duration = Duration::from_millis(200);
 /// How long a publish that ends before sending (its store could not answer) waits for its
 /// claim's release before leaving it to the background.
 const RELEASE_WAIT: Duration = Duration::from_secs(2);
-
-/// The shortest lease a [`Publisher`] takes.
-pub const MIN_LEASE: Duration = Duration::from_millis(100);
 
 /// Releases a claim when a publish ends without recording its outcome: its future dropped
 /// (an asyncio task or a Kotlin coroutine cancelled, a `tokio::time::timeout`, Ctrl-C in a

@@ -255,10 +255,17 @@ async fn a_stalled_renewal_never_stalls_the_publish() {
 }
 
 #[tokio::test]
-async fn a_zero_lease_is_raised_to_the_minimum_instead_of_panicking() {
+async fn a_lease_below_its_bound_is_refused_naming_it_and_sends_nothing() {
     let sim = sim().await;
-    let publisher = Publisher::new(client(&sim), MemoryStore::new()).lease(Duration::ZERO);
-    publisher.publish(&post(&key("zero-lease"))).await.unwrap();
+    for lease in [Duration::ZERO, Duration::from_millis(99)] {
+        let publisher = Publisher::new(client(&sim), MemoryStore::new()).lease(lease);
+        let error = publisher.publish(&post(&key("short-lease"))).await.unwrap_err();
+        assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("lease")));
+        assert!(error.to_string().contains("from 100 ms to 1 h"), "{error}");
+    }
+    assert_eq!(sim.stats().requests, 0);
+    let publisher = Publisher::new(client(&sim), MemoryStore::new()).lease(Duration::from_millis(100));
+    publisher.publish(&post(&key("short-lease"))).await.unwrap();
 }
 
 fn days_ago(days: u64) -> u64 {

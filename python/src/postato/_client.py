@@ -57,23 +57,7 @@ class ClientDefaults:
     """Posts in flight at once in ``publish_many``."""
 
 
-def _client_defaults() -> ClientDefaults:
-    d = json.loads(_native.client_defaults_json())
-    return ClientDefaults(
-        base_url=d["baseUrl"],
-        max_attempts=d["maxAttempts"],
-        timeout=d["timeout"],
-        connect_timeout=d["connectTimeout"],
-        backoff_base=d["backoffBase"],
-        backoff_cap=d["backoffCap"],
-        deadline=d["deadline"],
-        max_rate_limit_waits=d["maxRateLimitWaits"],
-        max_retry_after=d["maxRetryAfter"],
-        concurrency=d["concurrency"],
-    )
-
-
-DEFAULTS = _client_defaults()
+DEFAULTS = ClientDefaults(**json.loads(_native.client_defaults_json()))
 
 
 def _given_call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:

@@ -77,13 +77,10 @@ class _Store:
             _utc(d["deferred_until_ms"]),
         )
 
-    def dead_letters(self, limit: int = 1000) -> List[DeadLetter]:
-        if isinstance(limit, bool) or not isinstance(limit, int) or not 1 <= limit <= 2**32 - 1:
-            raise InvalidSettingError(
-                f"invalid setting: limit: is {limit!r}: give a whole number from 1 to 4294967295", field="limit"
-            )
+    def dead_letters(self, limit: Optional[int] = None) -> List[DeadLetter]:
+        """At most ``limit`` dead letters (``None``: the default, 1000)."""
         letters = []
-        for line in self._native.dead_letters_json(limit):
+        for line in self._native.dead_letters_json(setting_number("limit", limit)):
             d: Dict[str, Any] = json.loads(line)
             letters.append(
                 DeadLetter(

@@ -1,7 +1,7 @@
 //! `postato batch`: publishes a campaign file, resumably.
 
 use clap::Args;
-use postato::postato_core::{bounds, defaults};
+use postato::postato_core::settings;
 use postato::Publisher;
 use std::io::{BufRead, BufReader};
 use std::sync::Arc;
@@ -16,20 +16,18 @@ use crate::{campaign, exit, report, terminal};
 pub struct BatchArgs {
     /// The campaign file (.jsonl), or - for stdin
     pub campaign: String,
-    /// Publishes at once (1 to 1024)
-    #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
+    #[arg(long, help = args::help(settings::CONCURRENCY.row()), default_value_t = settings::CONCURRENCY.default_value(),
+        value_parser = args::concurrency, allow_negative_numbers = true)]
     pub concurrency: u32,
     /// The result store: a SQLite file (created if new), or a PostgreSQL URL (postgres://…)
     /// shared by many workers
     #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
     pub store: String,
-    /// How long a worker's claim on a post lasts before another worker may take it over
-    /// (renewed while publishing), in ms (100 to 3600000)
-    #[arg(long, default_value_t = millis(defaults::LEASE), value_parser = args::lease_ms, allow_negative_numbers = true)]
+    #[arg(long, help = args::help(settings::LEASE.row()), default_value_t = millis(settings::LEASE.default_value()),
+        value_parser = |t: &str| args::millis_of(&settings::LEASE, t), allow_negative_numbers = true)]
     pub lease_ms: u64,
-    /// How long the API keeps idempotency keys, in hours: a post sent longer ago whose outcome
-    /// was never recorded is dead-lettered `outcome_unknown` instead of sent again
-    #[arg(long, default_value_t = Hours(defaults::SERVER_KEY_RETENTION), value_parser = args::key_retention_hours, allow_negative_numbers = true)]
+    #[arg(long, help = args::help(settings::KEY_RETENTION.row()), default_value_t = Hours(settings::KEY_RETENTION.default_value()),
+        value_parser = args::key_retention_hours, allow_negative_numbers = true)]
     pub key_retention_hours: Hours,
     /// text or json (the summary as one JSON line)
     #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -97,8 +95,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
         }
     }
     // One connection per publish in flight, and two for claims' renewals.
-    let pool = (args.concurrency + 2).min(*bounds::POSTGRES_POOL_SIZE.end()) as usize;
-    let store = match open_store(&args.store, pool, StoreUse::Publish).await {
+    let store = match open_store(&args.store, args.concurrency, StoreUse::Publish).await {
         Ok(store) => store,
         Err(message) => {
             report::fatal(args.output, &message);

@@ -59,9 +59,10 @@ const SUSPENDED: &str = "campaign-dec-03-07-instagram";
 /// Run the demo: a faulty simulator, the sample campaign, and a verification.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Publishes at once
-    #[arg(long, default_value_t = 32)]
-    pub concurrency: usize,
+    /// Publishes at once (1 to 1024; the demo's own default, above a campaign's, shows the
+    /// simulator's faults sooner)
+    #[arg(long, default_value_t = 32, value_parser = crate::args::concurrency, allow_negative_numbers = true)]
+    pub concurrency: u32,
     /// The seed of the simulator's faults
     #[arg(long, default_value_t = 2026)]
     pub seed: u64,
@@ -139,9 +140,15 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         let lines = campaign::read(std::io::Cursor::new(text.clone()), campaign::Source::File, Arc::from(DEMO));
         Ok(Box::new(lines) as runner::Lines)
     };
-    let mut summary =
-        runner::run(publisher, open, true, args.concurrency, Progress { total: Some(lines), enabled: true }, true)
-            .await?;
+    let mut summary = runner::run(
+        publisher,
+        open,
+        true,
+        args.concurrency as usize,
+        Progress { total: Some(lines), enabled: true },
+        true,
+    )
+    .await?;
     // The simulator is gone once the demo ends: nothing to requeue against.
     summary.hint_dead_letters_in(&store_path.to_string_lossy(), false);
     if args.output == Output::Text {

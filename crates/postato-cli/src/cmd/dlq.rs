@@ -1,11 +1,11 @@
 //! `postato dlq`: inspect and requeue dead letters.
 
 use clap::{Args, Subcommand};
-use postato::postato_core::defaults;
+use postato::postato_core::settings;
 use postato::{ErrorKind, Publisher, ResultStore};
 use std::sync::Arc;
 
-use crate::args::{self, count_in, open_store, ConnectionArgs, Hours, Output, StoreUse};
+use crate::args::{self, open_store, ConnectionArgs, Hours, Output, StoreUse};
 use crate::campaign::{line_of_key, parse_line, shown_key, CampaignLine};
 use crate::runner::{self, Progress};
 use crate::{exit, report};
@@ -25,9 +25,9 @@ pub enum DlqCommand {
         /// PostgreSQL URL (postgres://…)
         #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
         store: String,
-        /// At most this many (1 or more)
-        #[arg(long, default_value_t = 1000, value_parser = limit, allow_negative_numbers = true)]
-        limit: usize,
+        #[arg(long, help = args::help(settings::DEAD_LETTER_LIMIT.row()), default_value_t = settings::DEAD_LETTER_LIMIT.default_value(),
+            value_parser = |t: &str| args::count_of(&settings::DEAD_LETTER_LIMIT, t), allow_negative_numbers = true)]
+        limit: u32,
         /// text or json (one JSON line per dead letter)
         #[arg(long, value_enum, default_value_t = Output::Text)]
         output: Output,
@@ -41,15 +41,15 @@ pub enum DlqCommand {
         /// PostgreSQL URL (postgres://…)
         #[arg(long, default_value = args::DEFAULT_STORE, value_parser = args::store_location)]
         store: String,
-        /// Publishes at once (1 to 1024)
-        #[arg(long, default_value_t = defaults::CONCURRENCY, value_parser = args::concurrency, allow_negative_numbers = true)]
+        #[arg(long, help = args::help(settings::CONCURRENCY.row()), default_value_t = settings::CONCURRENCY.default_value(),
+            value_parser = args::concurrency, allow_negative_numbers = true)]
         concurrency: u32,
         /// Send `outcome_unknown` letters anyway: only after checking that those posts do not
         /// exist (their first send is older than the server's idempotency-key retention)
         #[arg(long)]
         force: bool,
-        /// How long the API keeps idempotency keys, in hours (as for `postato batch`)
-        #[arg(long, default_value_t = Hours(defaults::SERVER_KEY_RETENTION), value_parser = args::key_retention_hours, allow_negative_numbers = true)]
+        #[arg(long, help = args::help(settings::KEY_RETENTION.row()), default_value_t = Hours(settings::KEY_RETENTION.default_value()),
+            value_parser = args::key_retention_hours, allow_negative_numbers = true)]
         key_retention_hours: Hours,
         /// text or json
         #[arg(long, value_enum, default_value_t = Output::Text)]
@@ -57,10 +57,6 @@ pub enum DlqCommand {
         #[command(flatten)]
         connection: ConnectionArgs,
     },
-}
-
-fn limit(text: &str) -> Result<usize, String> {
-    count_in(text, &(1..=u32::MAX)).map(|n| n as usize)
 }
 
 async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<postato::DeadLetter>, String> {
@@ -80,8 +76,8 @@ async fn all_letters(store: &Arc<dyn ResultStore>, limit: usize) -> Result<Vec<p
 pub async fn run(args: &DlqArgs) -> u8 {
     match &args.command {
         DlqCommand::List { store, limit, output } => {
-            let letters = match open_store(store, 4, StoreUse::Read).await {
-                Ok(store) => all_letters(&store, *limit).await,
+            let letters = match open_store(store, 0, StoreUse::Read).await {
+                Ok(store) => all_letters(&store, *limit as usize).await,
                 Err(e) => Err(e),
             };
             match letters {
@@ -113,7 +109,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     return exit::for_kind(error.kind());
                 }
             };
-            let store = match open_store(store_location, 4, StoreUse::Republish).await {
+            let store = match open_store(store_location, *concurrency, StoreUse::Republish).await {
                 Ok(store) => store,
                 Err(message) => {
                     report::fatal(*output, &message);

@@ -126,7 +126,7 @@ pub async fn run(args: &PublishArgs) -> u8 {
     let publish = async {
         match &args.store {
             Some(location) => {
-                let store = match open_store(location, 2, StoreUse::Publish).await {
+                let store = match open_store(location, 1, StoreUse::Publish).await {
                     Ok(store) => store,
                     Err(message) => {
                         report::fatal(args.output, &message);

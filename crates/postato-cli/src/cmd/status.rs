@@ -21,7 +21,7 @@ pub struct StatusArgs {
 }
 
 pub async fn run(args: &StatusArgs) -> u8 {
-    let counts = match open_store(&args.store, 2, StoreUse::Read).await {
+    let counts = match open_store(&args.store, 0, StoreUse::Read).await {
         Ok(store) => store.counts().await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };

@@ -160,7 +160,7 @@ fn publishes_keep_their_bounds(report: &Report, violations: &mut Vec<String>) {
         other => panic!("the invariants do not know jitter {other:?}: add its bound"),
     };
     let first_send_bound = policy.max_retry_after + PROBE_ALLOWANCE + TICK;
-    let gap_bound = policy.attempt_timeout
+    let gap_bound = policy.timeout
         + (policy.backoff_cap + jitter).max(policy.max_retry_after)
         + policy.max_retry_after
         + PROBE_ALLOWANCE

@@ -92,7 +92,7 @@ impl Plan {
             .with_max_rate_limit_waits(if dice.chance(0.7) { 20 } else { dice.below(21) as u32 })
             .with_max_retry_after(Duration::from_secs(if dice.chance(0.7) { 60 } else { dice.between(1, 60) }))
             .with_default_retry_after(Duration::from_secs(1))
-            .with_attempt_timeout(Duration::from_millis(dice.between(200, 30_000)))
+            .with_timeout(Duration::from_millis(dice.between(200, 30_000)))
             .with_deadline(dice.chance(0.4).then(|| Duration::from_millis(dice.between(1_000, 120_000))));
         let budget = if dice.chance(0.6) {
             RetryBudgetConfig::default()

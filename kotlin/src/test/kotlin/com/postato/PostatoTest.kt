@@ -215,22 +215,6 @@ class PostatoTest {
     }
 
     @Test
-    fun `the defaults are the Rust client's, as the shared vector pins them`() {
-        val vector = JSONObject(File(Support.repo, "tests/vectors/client-defaults.json").readText())
-        val d = clientDefaults()
-        assertEquals(vector.getString("baseUrl"), d.baseUrl)
-        assertEquals(vector.getInt("maxAttempts").toUInt(), d.maxAttempts)
-        assertEquals(vector.getLong("timeout").toULong(), d.timeoutMs)
-        assertEquals(vector.getLong("connectTimeout").toULong(), d.connectTimeoutMs)
-        assertEquals(vector.getLong("backoffBase").toULong(), d.backoffBaseMs)
-        assertEquals(vector.getLong("backoffCap").toULong(), d.backoffCapMs)
-        assertTrue(vector.isNull("deadline") && d.deadlineMs == null)
-        assertEquals(vector.getInt("maxRateLimitWaits").toUInt(), d.maxRateLimitWaits)
-        assertEquals(vector.getLong("maxRetryAfter").toULong(), d.maxRetryAfterMs)
-        assertEquals(vector.getInt("concurrency").toUInt(), d.concurrency)
-    }
-
-    @Test
     fun `a cancelled coroutine cancels the publish and nothing is retried after`() = runBlocking {
         // Each first request hangs 500 ms, then the server closes the connection. The client
         // fast-forwards its backoff, so a retry that survived the cancel would arrive as soon as
