@@ -8,7 +8,10 @@ export interface ClientOptions {
   workspaceId?: string | null;
   /** Called before each retry (on Node's thread); a hook that throws does not fail the publish. */
   onRetry?: (event: RetryEvent) => void;
-  /** Gets each retry (`info`) and failed publish (`warn`); `console` works. Default: per POSTATO_LOG. */
+  /**
+   * Gets each retry (`info`), failed publish and post scheduled in the past (`warn`); `console`
+   * works. Default: per POSTATO_LOG.
+   */
   logger?: Logger;
   /** Default: POSTATO_BASE_URL, else the production API. Plain http:// only for loopback hosts. */
   baseUrl?: string | null;

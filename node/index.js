@@ -95,7 +95,8 @@ function loggerFromEnv() {
 
 /**
  * The native client's event listener for `onRetry` and `logger` (a console-like object:
- * `info` for retries, `warn` for failed publishes), or `undefined` when neither is wanted.
+ * `info` for retries, `warn` for failed publishes and posts scheduled in the past), or
+ * `undefined` when neither is wanted.
  * A hook or logger that throws is reported with `process.emitWarning`; the publish goes on.
  */
 function eventListener(onRetry, logger) {
@@ -115,6 +116,8 @@ function eventListener(onRetry, logger) {
         const retry = Object.freeze({ businessKey, attempt, delayMs, reason, status: status ?? null });
         settle(logger?.info?.(`retrying ${businessKey}: attempt ${attempt} in ${delayMs} ms (${reason})`, retry));
         settle(onRetry?.(retry));
+      } else if (event.event === 'notice') {
+        settle(logger?.warn?.(event.message, { businessKey: event.businessKey }));
       } else {
         const { businessKey, attempts, kind } = event;
         settle(
@@ -250,15 +253,15 @@ class Client {
     );
     const concurrency = settingNumber('concurrency', options.concurrency);
     const [deadlineMs, maxAttempts] = callOptions(options);
-    const wires = [];
+    // Each post's JSON, or null where it does not convert (its own error stands in its place).
     const converted = posts.map((post) => {
       try {
-        wires.push(postJson(post));
-        return null;
+        return { wire: postJson(post) };
       } catch (error) {
-        return { status: 'rejected', reason: error };
+        return { wire: null, rejected: { status: 'rejected', reason: error } };
       }
     });
+    const wires = converted.map(({ wire }) => wire);
     const entries = await withSignal(
       options.signal,
       (id) => this.#native.publishMany(wires, concurrency, id, deadlineMs, maxAttempts),
@@ -267,10 +270,8 @@ class Client {
     );
     // Aborted while the last posts were ending: the call still ends with the abort.
     if (options.signal?.aborted) throw abortError(options.signal);
-    let sent = 0;
-    return converted.map((local) => {
-      if (local !== null) return local;
-      const entry = entries[sent++];
+    return entries.map((entry, i) => {
+      if (entry === null) return converted[i].rejected;
       return entry.post !== undefined
         ? { status: 'fulfilled', value: new Post(entry.post) }
         : { status: 'rejected', reason: errors.fromInfo(entry.error) };

@@ -46,6 +46,17 @@ test('onRetry sees every retry with its fields, and a logger gets retries and fa
   assert.ok(lines.some(([level, m]) => level === 'warn' && m.includes(failed) && m.includes('permanent')));
 });
 
+test('a logger is warned once of a post scheduled in the past, which publishes at once', async () => {
+  const lines = [];
+  const logger = { info: (m, f) => lines.push(['info', m, f]), warn: (m, f) => lines.push(['warn', m, f]) };
+  const k = key('past-schedule');
+  await client(sim, { logger }).publish({ ...post(k), scheduledAt: '2020-01-01T00:00:00Z' });
+  await drained();
+  const warned = lines.filter(([level, m]) => level === 'warn' && m.includes('is in the past'));
+  assert.equal(warned.length, 1, JSON.stringify(lines));
+  assert.equal(warned[0][2].businessKey, k);
+});
+
 test('a hook that throws does not fail the publish', async () => {
   const c = client(sim, {
     onRetry: () => {

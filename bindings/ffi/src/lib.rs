@@ -1,7 +1,16 @@
-//! The layer every language binding shares, as matrix-rust-sdk keeps one FFI layer: option
-//! conversion (with the defaults of `postato_core::defaults`), the tokio runtime, store
-//! selection, the Publisher's options and post parsing. A binding file converts its language's types into these and
-//! maps errors, nothing more. Production code only: the simulator and the test kits live in
+//! The layer every language binding shares, as matrix-rust-sdk keeps one FFI layer, and the
+//! bindings' one way into Rust: they depend on this crate alone, which re-exports the client's
+//! types they convert. It owns what would otherwise be written once per language: each
+//! setting's resolution from a language's numbers (`options`, names and bounds from
+//! `postato_core::settings`), the defaults as each language reports them, post parsing, the
+//! input-order merge of `publish_many` (`many`), the Publisher's options, store selection and
+//! the tokio runtime. Retries, failures and schedule notices reach a binding as the client's
+//! [`Notice`]s.
+//!
+//! A binding converts its language's values into these, maps errors, and does what only its
+//! language can: Python bridges the GIL and asyncio, rebuilds the client after a fork and
+//! hands notices to its `logging` logger; Node hands them to the JavaScript thread; uniffi to
+//! a Kotlin or Swift listener. Production code only: the simulator and the test kits live in
 //! the `*-testing` bindings.
 
 mod many;
@@ -11,7 +20,22 @@ mod publisher;
 mod runtime;
 mod store;
 
-pub use many::{many_options, publish_many};
+pub use many::{many_options, parse_many, publish_many};
+pub use options::{
+    client_builder, dead_letter_limit, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units,
+};
+pub use post::parse_post;
+pub use publisher::{publish, publish_due, publisher};
+pub use runtime::multi_thread_runtime;
+pub use store::{OpenedOnFirstUse, StoreLocation};
+
+/// What the language bindings convert, from the client and its core.
+pub use postato::postato_core::{parse_timestamp, VERSION};
+pub use postato::{
+    checked_idempotency_key, CallOptions, CancellationToken, Client, ClientBuilder, Content, DueReport, ErrorKind,
+    Media, MemoryStore, Notice, Post, PostStatus, PublishError, PublishReport, Published, Publisher, ResultStore,
+    RetryInfo, ThreadItem, ValidationError,
+};
 
 /// The level `POSTATO_LOG` (or `filter`, when given) gives postato's lines in a binding's own
 /// logger ([`postato::env::log_level`]); `None` when the variable is unset or empty.
@@ -19,10 +43,3 @@ pub fn log_level(filter: Option<String>) -> Option<String> {
     let filter = filter.or_else(|| std::env::var(postato::env::LOG).ok())?;
     (!filter.trim().is_empty()).then(|| postato::env::log_level(&filter))
 }
-pub use options::{
-    client_builder, dead_letter_limit, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units,
-};
-pub use post::parse_post;
-pub use publisher::{publish_due, publisher};
-pub use runtime::multi_thread_runtime;
-pub use store::{OpenedOnFirstUse, StoreLocation};

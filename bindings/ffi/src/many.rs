@@ -1,5 +1,7 @@
-//! `publish_many` as every binding calls it: posts arrive as one JSON each; a post that does
-//! not parse is its own failure (never the call's), the rest go to [`Client::publish_many`].
+//! `publish_many` as every binding calls it, with the one input-order merge: each binding hands
+//! over one entry per post, in order (a post it converted, the error its conversion ended
+//! with, or `None` for a post whose error the language keeps itself), and gets one entry back
+//! in the same place. Only the converted posts go to [`Client::publish_many`].
 
 use postato::postato_core::settings;
 use postato::{Client, ManyOptions, Post, PublishError, Published};
@@ -20,29 +22,37 @@ pub fn many_options(
     })
 }
 
-/// Publishes every post of `posts_json`; one result per post, in input order.
+/// A post as JSON (see [`crate::parse_post`]), or `None` as it came.
+pub fn parse_many(posts_json: Vec<Option<String>>) -> Vec<Option<Result<Post, PublishError>>> {
+    posts_json.into_iter().map(|json| json.map(|json| crate::parse_post(&json))).collect()
+}
+
+/// Publishes every converted post; one entry per entry of `posts`, in its place: `None` for
+/// `None`, the conversion's error for a post that did not convert, else the publish's result.
 pub async fn publish_many(
     client: &Client,
-    posts_json: &[String],
+    posts: Vec<Option<Result<Post, PublishError>>>,
     options: &ManyOptions,
-) -> Result<Vec<Result<Published, PublishError>>, PublishError> {
-    let mut posts: Vec<Post> = Vec::with_capacity(posts_json.len());
-    let mut unparsed: Vec<Option<PublishError>> = Vec::with_capacity(posts_json.len());
-    for json in posts_json {
-        match crate::parse_post(json) {
-            Ok(post) => {
-                posts.push(post);
-                unparsed.push(None);
+) -> Result<Vec<Option<Result<Published, PublishError>>>, PublishError> {
+    let mut converted = Vec::with_capacity(posts.len());
+    let mut places = Vec::with_capacity(posts.len());
+    for post in posts {
+        places.push(match post {
+            Some(Ok(post)) => {
+                converted.push(post);
+                Some(Ok(()))
             }
-            Err(error) => unparsed.push(Some(error)),
-        }
+            Some(Err(error)) => Some(Err(error)),
+            None => None,
+        });
     }
-    let mut published = client.publish_many(&posts, options).await?.into_iter();
-    Ok(unparsed
+    let mut published = client.publish_many(&converted, options).await?.into_iter();
+    Ok(places
         .into_iter()
-        .map(|error| match error {
-            Some(error) => Err(error),
-            None => published.next().unwrap_or(Err(PublishError::Cancelled { attempts: 0 })),
+        .map(|place| {
+            place.map(|converted| {
+                converted.and_then(|()| published.next().unwrap_or(Err(PublishError::Cancelled { attempts: 0 })))
+            })
         })
         .collect())
 }

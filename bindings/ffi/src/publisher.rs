@@ -1,7 +1,7 @@
 //! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
 
 use postato::postato_core::settings;
-use postato::{Client, DueReport, PublishError, Publisher, ResultStore};
+use postato::{CancellationToken, Client, DueReport, Post, PublishError, PublishReport, Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::options::Units;
@@ -19,6 +19,22 @@ pub fn publisher(
         Some(value) => publisher.key_retention(crate::options::duration(&settings::KEY_RETENTION, value, units)?),
         None => publisher,
     })
+}
+
+/// Publishes `post` through `publisher` (forced: even when an earlier send's outcome is
+/// unknown), ending with `Cancelled` when `cancel` fires.
+pub async fn publish(
+    publisher: &Publisher,
+    post: &Post,
+    cancel: &CancellationToken,
+    force: bool,
+) -> Result<PublishReport, PublishError> {
+    let call = publisher.publish_with(post).cancel_on(cancel);
+    if force {
+        call.force().await
+    } else {
+        call.await
+    }
 }
 
 /// Publishes the store's due deferred posts, at most `concurrency` (a language's number; absent:

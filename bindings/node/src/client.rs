@@ -5,8 +5,8 @@ use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use postato::{CallOptions, CancellationToken, Client, Event, Post, PublishError, Published};
 use postato_ffi::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
+use postato_ffi::{CallOptions, CancellationToken, Client, Notice, Post, PublishError, Published};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -75,21 +75,24 @@ impl PublishedPost {
 /// Node alive) with a JSON event for each retry and each failed publish.
 pub type EventListener = ThreadsafeFunction<String, (), String, Status, false, true>;
 
-/// The JSON the wrapper's listener reads: `{"event": "retry", …}` or `{"event": "failed", …}`.
-fn event_json(business_key: &str, event: &Event) -> Option<String> {
-    let json = match event {
-        Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
-            let status = reason.status();
-            serde_json::json!({
-                "event": "retry",
-                "businessKey": business_key,
-                "attempt": next_attempt,
-                "delayMs": delay.as_millis() as u64,
-                "reason": reason.to_string(),
-                "status": status,
-            })
-        }
-        Event::Finished { attempts, result: Err(kind) } => serde_json::json!({
+/// The JSON the wrapper's listener reads: `{"event": "retry", …}`, `{"event": "failed", …}` or
+/// `{"event": "notice", …}`.
+fn notice_json(notice: &Notice) -> Option<String> {
+    let json = match notice {
+        Notice::PastSchedule { business_key, message } => serde_json::json!({
+            "event": "notice",
+            "businessKey": business_key,
+            "message": message,
+        }),
+        Notice::Retry(retry) => serde_json::json!({
+            "event": "retry",
+            "businessKey": retry.business_key,
+            "attempt": retry.next_attempt,
+            "delayMs": retry.delay.as_millis() as u64,
+            "reason": retry.reason.to_string(),
+            "status": retry.reason.status(),
+        }),
+        Notice::Failed { business_key, attempts, kind } => serde_json::json!({
             "event": "failed",
             "businessKey": business_key,
             "attempts": attempts,
@@ -117,8 +120,8 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
     let language = o.language.unwrap_or_else(|| "node".into());
     let mut builder = postato_ffi::client_builder(o.api_key, o.workspace_id, given, Units::Millis, &language)?;
     if let Some(listener) = listener {
-        builder = builder.on_event(move |key: &str, event: &Event| {
-            if let Some(json) = event_json(key, event) {
+        builder = builder.on_notice(move |notice: &Notice| {
+            if let Some(json) = notice_json(notice) {
                 listener.call(json, ThreadsafeFunctionCallMode::NonBlocking);
             }
         });
@@ -235,13 +238,14 @@ impl NativeClient {
         })
     }
 
-    /// Publishes many posts (one JSON each), `concurrency` at once; `cancel(cancel_id)` ends
-    /// them all. Resolves to a JSON array in input order: `{"post": …}` or `{"error": …}`.
+    /// Publishes many posts (one JSON each, or null for one the wrapper could not convert),
+    /// `concurrency` at once; `cancel(cancel_id)` ends them all. Resolves to a JSON array in
+    /// input order: `{"post": …}`, `{"error": …}`, or null for a null post.
     #[napi]
     pub fn publish_many(
         &self,
         env: &Env,
-        posts_json: Vec<String>,
+        posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
         cancel_id: Option<u32>,
         deadline_ms: Option<f64>,
@@ -253,14 +257,16 @@ impl NativeClient {
         let (token, guard) = self.cancels.register(cancel_id);
         AsyncBlockBuilder::new(async move {
             let _guard = guard;
-            let results = postato_ffi::publish_many(&client, &posts_json, &options.cancel(token))
-                .await
-                .map_err(|e| publish_error(&e))?;
+            let results =
+                postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options.cancel(token))
+                    .await
+                    .map_err(|e| publish_error(&e))?;
             let entries: Vec<serde_json::Value> = results
-                .iter()
+                .into_iter()
                 .map(|result| match result {
-                    Ok(p) => serde_json::json!({ "post": PublishedPost::new(p.clone(), false).to_json() }),
-                    Err(e) => serde_json::json!({ "error": error_json(e) }),
+                    Some(Ok(p)) => serde_json::json!({ "post": PublishedPost::new(p, false).to_json() }),
+                    Some(Err(e)) => serde_json::json!({ "error": error_json(&e) }),
+                    None => serde_json::Value::Null,
                 })
                 .collect();
             Ok(serde_json::Value::Array(entries).to_string())

@@ -4,8 +4,8 @@
 use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
-use postato::{Publisher, ResultStore};
 use postato_ffi::{OpenedOnFirstUse, StoreLocation, Units};
+use postato_ffi::{Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::client::{Cancels, NativeClient, PublishedPost};
@@ -95,11 +95,7 @@ impl NativePublisher {
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
         let publisher = self.publisher.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
-            let report = if force.unwrap_or(false) {
-                publisher.publish_forced(&post, &token).await?
-            } else {
-                publisher.publish_with_cancel(&post, &token).await?
-            };
+            let report = postato_ffi::publish(&publisher, &post, &token, force.unwrap_or(false)).await?;
             Ok(PublishedPost::new(report.published, report.from_store))
         })
     }

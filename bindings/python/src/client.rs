@@ -1,8 +1,8 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato::{CallOptions, Client, ClientBuilder, Event, PublishError, Published};
 use postato_ffi::{parse_post, GivenCallOptions, GivenOptions, Units};
+use postato_ffi::{CallOptions, Client, ClientBuilder, Notice, PublishError, Published};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -24,44 +24,56 @@ pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> 
 }
 
 /// The results of `publish_many` for Python: a dict per published post, the exception
-/// instance of each failure.
-fn many_list<'py>(py: Python<'py>, results: &[Result<Published, PublishError>]) -> PyResult<Bound<'py, PyList>> {
+/// instance of each failure, `None` where the wrapper keeps its own error.
+fn many_list<'py>(
+    py: Python<'py>,
+    results: &[Option<Result<Published, PublishError>>],
+) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for result in results {
         match result {
-            Ok(published) => list.append(published_dict(py, published, false)?)?,
-            Err(error) => list.append(to_py(error).into_value(py))?,
+            Some(Ok(published)) => list.append(published_dict(py, published, false)?)?,
+            Some(Err(error)) => list.append(to_py(error).into_value(py))?,
+            None => list.append(py.None())?,
         }
     }
     Ok(list)
 }
 
-/// Sends retries and failures to `postato._log.emit`, under the GIL, with the client's
-/// `on_retry` callable (which `emit` calls for each retry).
-fn log_event(business_key: &str, event: &Event, on_retry: Option<&Py<PyAny>>) {
-    let fields: Option<(&str, u32, Option<u16>, String, f64)> = match event {
-        Event::Waiting { next_attempt, delay, reason } if reason.is_retry() => {
-            let status = reason.status();
-            Some(("retry", *next_attempt, status, reason.to_string(), delay.as_secs_f64()))
-        }
-        Event::Finished { attempts, result: Err(kind) } => {
-            Some(("failed", *attempts, None, kind.as_str().to_owned(), 0.0))
-        }
-        _ => None,
-    };
-    if let Some((what, attempt, status, reason, delay)) = fields {
-        // Once the interpreter is exiting, a worker must not take the GIL (it would be ended
-        // inside our frames): the line is dropped.
-        if runtime::stopping() {
-            return;
-        }
-        Python::attach(|py| {
-            let _ = py
-                .import("postato._log")
-                .and_then(|m| m.getattr("emit"))
-                .and_then(|emit| emit.call1((what, business_key, attempt, status, reason, delay, on_retry)));
-        });
+/// Sends a notice to `postato._log`, under the GIL: a schedule notice to `notice`, a retry or
+/// failure to `emit` with the client's `on_retry` callable (which `emit` calls for each retry).
+fn log_notice(notice: &Notice, on_retry: Option<&Py<PyAny>>) {
+    // Once the interpreter is exiting, a worker must not take the GIL (it would be ended
+    // inside our frames): the line is dropped.
+    if runtime::stopping() {
+        return;
     }
+    if let Notice::PastSchedule { message, .. } = notice {
+        Python::attach(|py| {
+            let _ = py.import("postato._log").and_then(|m| m.getattr("notice")).and_then(|f| f.call1((message,)));
+        });
+        return;
+    }
+    let (what, business_key, attempt, status, reason, delay) = match notice {
+        Notice::Retry(retry) => (
+            "retry",
+            &retry.business_key,
+            retry.next_attempt,
+            retry.reason.status(),
+            retry.reason.to_string(),
+            retry.delay.as_secs_f64(),
+        ),
+        Notice::Failed { business_key, attempts, kind } => {
+            ("failed", business_key, *attempts, None, kind.as_str().to_owned(), 0.0)
+        }
+        _ => return,
+    };
+    Python::attach(|py| {
+        let _ = py
+            .import("postato._log")
+            .and_then(|m| m.getattr("emit"))
+            .and_then(|emit| emit.call1((what, business_key, attempt, status, reason, delay, on_retry)));
+    });
 }
 
 /// Per-call options given in seconds, checked by the client settings' rules.
@@ -69,19 +81,10 @@ fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<Ca
     GivenCallOptions { deadline, max_attempts }.resolve(Units::Seconds).map_err(|e| to_py(&e))
 }
 
-/// Parses a post for publishing, and passes its notice (a schedule time already past) to the
-/// `postato` logger.
-pub fn parse_for_publish(post_json: &str) -> PyResult<postato::Post> {
-    let post = parse_post(post_json).map_err(|e| to_py(&e))?;
-    let now_ms = std::time::SystemTime::now()
-        .duration_since(std::time::UNIX_EPOCH)
-        .map_or(0, |d| u64::try_from(d.as_millis()).unwrap_or(u64::MAX));
-    if let Some(notice) = post.schedule_notice(now_ms) {
-        Python::attach(|py| {
-            let _ = py.import("postato._log").and_then(|m| m.getattr("notice")).and_then(|f| f.call1((notice,)));
-        });
-    }
-    Ok(post)
+/// Parses a post for publishing (its schedule notice, if any, reaches the `postato` logger
+/// through the client's notices).
+pub fn parse_for_publish(post_json: &str) -> PyResult<postato_ffi::Post> {
+    parse_post(post_json).map_err(|e| to_py(&e))
 }
 
 /// The Rust client for one workspace.
@@ -148,7 +151,7 @@ impl NativeClient {
         let on_retry = on_retry.map(Arc::new);
         let builder = postato_ffi::client_builder(api_key, workspace_id, given, Units::Seconds, &language)
             .map_err(|e| to_py(&e))?
-            .on_event_shared(Arc::new(move |key: &str, event: &Event| log_event(key, event, on_retry.as_deref())));
+            .on_notice(move |notice: &Notice| log_notice(notice, on_retry.as_deref()));
         let client = {
             let handle = runtime::handle()?;
             let _guard = handle.enter();
@@ -195,12 +198,12 @@ impl NativeClient {
     }
 
     /// Publishes many posts synchronously, with the GIL released: one dict or exception per
-    /// post, in input order.
+    /// post, in input order (`None` for a `None` post: one the wrapper could not convert).
     #[pyo3(signature = (posts_json, concurrency=None, deadline=None, max_attempts=None))]
     fn publish_many<'py>(
         &self,
         py: Python<'py>,
-        posts_json: Vec<String>,
+        posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
         deadline: Option<f64>,
         max_attempts: Option<f64>,
@@ -208,9 +211,10 @@ impl NativeClient {
         let call = GivenCallOptions { deadline, max_attempts };
         let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
-        let results =
-            runtime::block_on(py, async move { postato_ffi::publish_many(&client, &posts_json, &options).await })?
-                .map_err(|e| to_py(&e))?;
+        let results = runtime::block_on(py, async move {
+            postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options).await
+        })?
+        .map_err(|e| to_py(&e))?;
         many_list(py, &results)
     }
 
@@ -219,7 +223,7 @@ impl NativeClient {
     #[allow(clippy::too_many_arguments)]
     fn publish_many_async<'py>(
         &self,
-        posts_json: Vec<String>,
+        posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
@@ -229,7 +233,8 @@ impl NativeClient {
         let call = GivenCallOptions { deadline, max_attempts };
         let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
-        let work = async move { postato_ffi::publish_many(&client, &posts_json, &options).await };
+        let work =
+            async move { postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options).await };
         bridge::spawn(event_loop, completions, work, |py, results| {
             Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
         })

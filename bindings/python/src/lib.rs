@@ -19,13 +19,13 @@ fn log_level(filter: Option<String>) -> Option<String> {
 /// The idempotency key of a business key.
 #[pyfunction]
 fn idempotency_key(business_key: &str) -> PyResult<String> {
-    postato::checked_idempotency_key(business_key).map_err(|e| errors::to_py(&e.into()))
+    postato_ffi::checked_idempotency_key(business_key).map_err(|e| errors::to_py(&e.into()))
 }
 
 /// The version of the Rust library.
 #[pyfunction]
 fn version() -> &'static str {
-    postato_core::VERSION
+    postato_ffi::VERSION
 }
 
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
@@ -50,11 +50,15 @@ fn test_panic() -> PyResult<()> {
     panic!("deliberate test panic");
 }
 
-/// The same, inside a future on the extension's runtime.
+/// The same, inside a publish's future: on the runtime, through the asyncio bridge every
+/// async call takes.
 #[pyfunction]
-fn test_panic_async(py: Python<'_>) -> PyResult<Bound<'_, PyAny>> {
+fn test_panic_async<'py>(
+    event_loop: &Bound<'py, PyAny>,
+    completions: &Bound<'py, bridge::Completions>,
+) -> PyResult<Bound<'py, PyAny>> {
     check_test_panics()?;
-    runtime::future_into_py::<_, ()>(py, async { panic!("deliberate test panic") })
+    bridge::spawn(event_loop, completions, async { panic!("deliberate test panic") }, |py, ()| Ok(py.None()))
 }
 
 #[pymodule]

@@ -1,7 +1,7 @@
 //! `NativePublisher` and its stores: `NativeMemoryStore`, `NativeSqliteStore` (reopened in a
 //! forked child: a SQLite connection must not cross a fork).
 
-use postato::{PublishError, PublishReport, Publisher, ResultStore};
+use postato_ffi::{Publisher, ResultStore};
 use postato_ffi::{StoreLocation, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
@@ -92,18 +92,8 @@ impl NativeStore {
     }
 }
 
-/// A publish, forced or not.
-async fn publish(publisher: &Publisher, post: &postato::Post, force: bool) -> Result<PublishReport, PublishError> {
-    let cancel = postato::CancellationToken::new();
-    if force {
-        publisher.publish_forced(post, &cancel).await
-    } else {
-        publisher.publish_with_cancel(post, &cancel).await
-    }
-}
-
 /// A due-posts report as a dict: published, failed, deferred, next_due_ms.
-fn due_dict<'py>(py: Python<'py>, report: &postato::DueReport) -> PyResult<Bound<'py, PyDict>> {
+fn due_dict<'py>(py: Python<'py>, report: &postato_ffi::DueReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("published", report.published)?;
     d.set_item("failed", report.failed)?;
@@ -146,8 +136,10 @@ impl NativePublisher {
     fn publish<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyDict>> {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
-        let report =
-            runtime::block_on(py, async move { publish(&publisher, &post, force).await })?.map_err(|e| to_py(&e))?;
+        let report = runtime::block_on(py, async move {
+            postato_ffi::publish(&publisher, &post, &postato_ffi::CancellationToken::new(), force).await
+        })?
+        .map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
     }
 
@@ -187,7 +179,8 @@ impl NativePublisher {
     ) -> PyResult<Bound<'py, PyAny>> {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
-        let work = async move { publish(&publisher, &post, force).await };
+        let work =
+            async move { postato_ffi::publish(&publisher, &post, &postato_ffi::CancellationToken::new(), force).await };
         bridge::spawn(event_loop, completions, work, |py, report| {
             let report = report.map_err(|e| to_py(&e))?;
             Ok(published_dict(py, &report.published, report.from_store)?.into_any().unbind())

@@ -11,10 +11,7 @@
 
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
-use pyo3_async_runtimes::generic::{ContextExt, JoinError, Runtime as GenericRuntime};
-use pyo3_async_runtimes::TaskLocals;
 use std::future::Future;
-use std::pin::Pin;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
 use std::sync::{Mutex, OnceLock};
 use std::time::Duration;
@@ -144,74 +141,6 @@ pub fn after_fork_in_child() {
     }
 }
 
-/// The bridge between this runtime and asyncio, for pyo3-async-runtimes.
-pub struct ExtensionRuntime;
-
-pub struct Join(tokio::task::JoinError);
-
-impl JoinError for Join {
-    fn is_panic(&self) -> bool {
-        self.0.is_panic()
-    }
-    fn into_panic(self) -> Box<dyn std::any::Any + Send + 'static> {
-        self.0.into_panic()
-    }
-}
-
-tokio::task_local! {
-    static TASK_LOCALS: std::cell::OnceCell<TaskLocals>;
-}
-
-type JoinHandle = Pin<Box<dyn Future<Output = Result<(), Join>> + Send>>;
-
-impl GenericRuntime for ExtensionRuntime {
-    type JoinError = Join;
-    type JoinHandle = JoinHandle;
-
-    /// After `shutdown` the work is dropped unstarted (pyo3-async-runtimes hands over the
-    /// setting of an asyncio result this way, even from a task finishing during shutdown).
-    fn spawn<F>(fut: F) -> Self::JoinHandle
-    where
-        F: Future<Output = ()> + Send + 'static,
-    {
-        match running() {
-            Some(handle) => {
-                let task = handle.spawn(fut);
-                Box::pin(async move { task.await.map_err(Join) })
-            }
-            None => Box::pin(std::future::ready(Ok(()))),
-        }
-    }
-
-    fn spawn_blocking<F>(f: F) -> Self::JoinHandle
-    where
-        F: FnOnce() + Send + 'static,
-    {
-        match running() {
-            Some(handle) => {
-                let task = handle.spawn_blocking(f);
-                Box::pin(async move { task.await.map_err(Join) })
-            }
-            None => Box::pin(std::future::ready(Ok(()))),
-        }
-    }
-}
-
-impl ContextExt for ExtensionRuntime {
-    fn scope<F, R>(locals: TaskLocals, fut: F) -> Pin<Box<dyn Future<Output = R> + Send>>
-    where
-        F: Future<Output = R> + Send + 'static,
-    {
-        let cell = std::cell::OnceCell::new();
-        let _ = cell.set(locals);
-        Box::pin(TASK_LOCALS.scope(cell, fut))
-    }
-
-    fn get_task_locals() -> Option<TaskLocals> {
-        TASK_LOCALS.try_with(|c| c.get().cloned()).unwrap_or_default()
-    }
-}
-
 /// Runs `future` to completion for a Python thread, with the GIL released. The future runs on
 /// the runtime's workers (so whatever it calls back into Python runs there, and stops with the
 /// runtime); the caller waits, and on the main thread checks for signals every 100 ms: a
@@ -258,15 +187,4 @@ impl<T> Drop for AbortOnDrop<T> {
     fn drop(&mut self) {
         self.0.abort();
     }
-}
-
-/// `future` as an asyncio awaitable run on this runtime; an error once the interpreter is
-/// exiting (the awaitable would never resolve).
-pub fn future_into_py<'py, F, T>(py: Python<'py>, future: F) -> PyResult<Bound<'py, PyAny>>
-where
-    F: Future<Output = PyResult<T>> + Send + 'static,
-    T: for<'a> IntoPyObject<'a> + Send + 'static,
-{
-    handle()?;
-    pyo3_async_runtimes::generic::future_into_py::<ExtensionRuntime, _, _>(py, future)
 }

@@ -4,7 +4,7 @@
 //! not (uniffi's Swift async calls have no cancellation handler); the hand-written
 //! `publishCancellingOnTaskCancel` in `swift/Sources/Postato/TaskCancellation.swift` does.
 
-use postato::{CancellationToken, ResultStore};
+use postato_ffi::{CancellationToken, ResultStore};
 use postato_ffi::{StoreLocation, Units};
 use std::sync::Arc;
 
@@ -39,7 +39,7 @@ impl CancelHandle {
 /// Publishes posts to one workspace.
 #[derive(uniffi::Object)]
 pub struct Client {
-    client: postato::Client,
+    client: postato_ffi::Client,
 }
 
 #[uniffi::export]
@@ -114,30 +114,18 @@ impl Client {
         let call = options.unwrap_or_default().given();
         let options = postato_ffi::many_options(concurrency.map(f64::from), call, Units::Millis)?
             .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
-        let mut converted: Vec<Option<PostatoError>> = Vec::with_capacity(posts.len());
-        let mut valid = Vec::with_capacity(posts.len());
-        for post in &posts {
-            match post.to_post() {
-                Ok(post) => {
-                    valid.push(post);
-                    converted.push(None);
-                }
-                Err(error) => converted.push(Some(error)),
-            }
-        }
+        let posts = posts.iter().map(|post| Some(post.to_post())).collect();
         let client = self.client.clone();
-        let results = runtime::run(async move { client.publish_many(&valid, &options).await })
+        let results = runtime::run(async move { postato_ffi::publish_many(&client, posts, &options).await })
             .await
             .map_err(PostatoError::internal)??;
-        let mut sent = results.into_iter();
-        Ok(converted
+        Ok(results
             .into_iter()
-            .map(|error| match error.map(Err).or_else(|| sent.next().map(|r| r.map_err(PostatoError::from))) {
+            .map(|result| match result {
                 Some(Ok(post)) => PublishOutcome::Published { post: PublishedPost::new(post, false) },
-                Some(Err(error)) => PublishOutcome::Failed { error },
-                None => PublishOutcome::Failed {
-                    error: PostatoError::from(postato::PublishError::Cancelled { attempts: 0 }),
-                },
+                Some(Err(error)) => PublishOutcome::Failed { error: error.into() },
+                // Every post was handed over: none comes back without its outcome.
+                None => PublishOutcome::Failed { error: postato_ffi::PublishError::Cancelled { attempts: 0 }.into() },
             })
             .collect())
     }
@@ -174,7 +162,7 @@ impl Store {
     /// A store in memory.
     #[uniffi::constructor]
     pub fn memory() -> Arc<Self> {
-        Arc::new(Store { store: Arc::new(postato::MemoryStore::new()) })
+        Arc::new(Store { store: Arc::new(postato_ffi::MemoryStore::new()) })
     }
 
     /// A PostgreSQL store shared by many workers (connects on first use); a null `pool_size`
@@ -235,7 +223,7 @@ impl Store {
 /// A client with a store: skips what was published, records results, dead-letters failures.
 #[derive(uniffi::Object)]
 pub struct Publisher {
-    publisher: postato::Publisher,
+    publisher: postato_ffi::Publisher,
 }
 
 #[uniffi::export]
@@ -254,22 +242,28 @@ impl Publisher {
     }
 
     /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).
-    pub async fn publish(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
-        self.publish_cancellable(post, CancelHandle::new()).await
+    /// `force = true` sends a post whose earlier send's outcome is unknown
+    /// (`PostatoException.OutcomeUnknown`): only after checking that the post does not exist.
+    #[uniffi::method(default(force = false))]
+    pub async fn publish(&self, post: PostInput, force: bool) -> Result<PublishedPost, PostatoError> {
+        self.publish_cancellable(post, CancelHandle::new(), force).await
     }
 
+    /// Like `publish`, ending with `PostatoException.Cancelled` when `cancel` fires.
+    #[uniffi::method(default(force = false))]
     pub async fn publish_cancellable(
         &self,
         post: PostInput,
         cancel: Arc<CancelHandle>,
+        force: bool,
     ) -> Result<PublishedPost, PostatoError> {
-        self.publish_as(post, cancel, false).await
-    }
-
-    /// Sends a post whose earlier send's outcome is unknown (`PostatoException.OutcomeUnknown`):
-    /// only after checking that the post does not exist.
-    pub async fn publish_forced(&self, post: PostInput) -> Result<PublishedPost, PostatoError> {
-        self.publish_as(post, CancelHandle::new(), true).await
+        let post = post.to_post()?;
+        let publisher = self.publisher.clone();
+        let token = cancel.token.clone();
+        let report = runtime::run(async move { postato_ffi::publish(&publisher, &post, &token, force).await })
+            .await
+            .map_err(PostatoError::internal)??;
+        Ok(PublishedPost::new(report.published, report.from_store))
     }
 
     /// Publishes the store's deferred posts whose time has come (`concurrency` at once; null:
@@ -288,28 +282,5 @@ impl Publisher {
             deferred: report.deferred,
             next_due_ms: report.next_due.map(|t| t.as_millis()),
         })
-    }
-}
-
-impl Publisher {
-    async fn publish_as(
-        &self,
-        post: PostInput,
-        cancel: Arc<CancelHandle>,
-        force: bool,
-    ) -> Result<PublishedPost, PostatoError> {
-        let post = post.to_post()?;
-        let publisher = self.publisher.clone();
-        let token = cancel.token.clone();
-        let report = runtime::run(async move {
-            if force {
-                publisher.publish_forced(&post, &token).await
-            } else {
-                publisher.publish_with_cancel(&post, &token).await
-            }
-        })
-        .await
-        .map_err(PostatoError::internal)??;
-        Ok(PublishedPost::new(report.published, report.from_store))
     }
 }

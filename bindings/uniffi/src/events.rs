@@ -2,7 +2,7 @@
 //! core events as the Rust client's `on_retry`. A listener that throws is reported on
 //! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
 
-use postato::RetryInfo;
+use postato_ffi::RetryInfo;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 

@@ -24,7 +24,7 @@ uniffi::setup_scaffolding!();
 /// The idempotency key of a business key.
 #[uniffi::export]
 pub fn idempotency_key(business_key: String) -> Result<String, PostatoError> {
-    Ok(postato::checked_idempotency_key(&business_key)?)
+    Ok(postato_ffi::checked_idempotency_key(&business_key)?)
 }
 
 /// The default of every client setting (times in ms).

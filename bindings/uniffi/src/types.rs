@@ -1,10 +1,8 @@
 //! Records crossing the boundary: client options, the post, the published post, store
 //! counts, dead letters; and their conversion to the core's types.
 
-use postato::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
+use postato_ffi::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
 use postato_ffi::{GivenCallOptions, GivenOptions};
-
-use crate::errors::PostatoError;
 
 /// Client settings (times in ms); every one left null takes its default (`clientDefaults()`).
 /// The API key is a separate constructor argument, so that no generated `toString` can print it.
@@ -155,7 +153,7 @@ pub struct PostInput {
 }
 
 impl PostInput {
-    pub fn to_post(&self) -> Result<Post, PostatoError> {
+    pub fn to_post(&self) -> Result<Post, postato_ffi::PublishError> {
         let content = match &self.content {
             Content::Text { text } => CoreContent::Text(text.clone()),
             Content::Thread { items } => CoreContent::Thread(
@@ -168,7 +166,7 @@ impl PostInput {
                     .collect(),
             ),
         };
-        let scheduled_at = self.scheduled_at.as_deref().map(postato::postato_core::parse_timestamp).transpose()?;
+        let scheduled_at = self.scheduled_at.as_deref().map(postato_ffi::parse_timestamp).transpose()?;
         let status = match &self.status {
             Some(status) => status.parse::<PostStatus>()?,
             None => PostStatus::implied(scheduled_at.is_some()),
@@ -194,7 +192,7 @@ pub struct PublishedPost {
 }
 
 impl PublishedPost {
-    pub fn new(p: postato::Published, from_store: bool) -> Self {
+    pub fn new(p: postato_ffi::Published, from_store: bool) -> Self {
         PublishedPost {
             id: p.id,
             status: p.status,

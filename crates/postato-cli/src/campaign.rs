@@ -31,6 +31,9 @@ pub struct CampaignLine {
     pub campaign: Arc<str>,
     /// The post, or why the line is not one.
     pub post: Result<Post, UnreadableLine>,
+    /// Send even when an earlier send's outcome is unknown (`dlq retry --force`, for the
+    /// `outcome_unknown` letters a person checked).
+    pub force: bool,
 }
 
 /// A line that is not a post.
@@ -274,7 +277,7 @@ impl<R: BufRead> CampaignReader<R> {
 
     fn unreadable(&self, reason: String, text: String) -> CampaignLine {
         let post = Err(UnreadableLine { business_key: line_key(&self.campaign, self.line), reason, text });
-        CampaignLine { line: self.line, campaign: Arc::clone(&self.campaign), post }
+        CampaignLine { line: self.line, campaign: Arc::clone(&self.campaign), post, force: false }
     }
 }
 
@@ -325,6 +328,7 @@ impl<R: BufRead> Iterator for CampaignReader<R> {
                                 line: self.line,
                                 campaign: Arc::clone(&self.campaign),
                                 post,
+                                force: false,
                             }));
                         }
                     }
@@ -431,6 +435,7 @@ mod tests {
                 r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
             ))
             .map_err(|_| unreachable!()),
+            force: false,
         };
         let mut first_line_wins = FirstLineWins::default();
         let numbered = |n: u64, mut l: CampaignLine| {
@@ -458,6 +463,7 @@ mod tests {
                 r#"{{"businessKey":"{key}","platform":"x","accountId":"a","postType":"p","content":"{content}"}}"#
             ))
             .map_err(|_| unreachable!()),
+            force: false,
         };
         let mut first_line_wins = FirstLineWins::default();
         let keys = SHARD_KEYS as u64 * 2 + 10;

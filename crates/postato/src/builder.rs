@@ -12,7 +12,7 @@ use std::time::Duration;
 
 use crate::client::{Client, ClientConfig};
 use crate::metrics::Metrics;
-use crate::observe::{EventHook, RetryHook, RetryInfo};
+use crate::observe::{Hooks, Notice, RetryInfo};
 use crate::transport::ReqwestTransport;
 
 /// The production API ([`defaults::BASE_URL`]).
@@ -35,8 +35,7 @@ pub struct ClientBuilder {
     language: String,
     seed: Option<u64>,
     fast_forward_waits: bool,
-    on_retry: Option<RetryHook>,
-    on_event: Option<EventHook>,
+    hooks: Hooks,
     metrics: Option<Arc<dyn Metrics>>,
     #[cfg(feature = "opentelemetry")]
     meter: Option<opentelemetry::metrics::Meter>,
@@ -69,8 +68,7 @@ impl Default for ClientBuilder {
             language: "rust".to_owned(),
             seed: None,
             fast_forward_waits: false,
-            on_retry: None,
-            on_event: None,
+            hooks: Hooks::default(),
             metrics: None,
             #[cfg(feature = "opentelemetry")]
             meter: None,
@@ -221,19 +219,20 @@ impl ClientBuilder {
 
     /// Calls `hook` before each retry.
     pub fn on_retry(mut self, hook: impl Fn(&RetryInfo) + Send + Sync + 'static) -> Self {
-        self.on_retry = Some(Arc::new(hook));
+        self.hooks.on_retry = Some(Arc::new(hook));
+        self
+    }
+
+    /// Calls `hook` with each [`Notice`]: every retry and every failed publish, what a
+    /// language binding's logger and retry callback report.
+    pub fn on_notice(mut self, hook: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
+        self.hooks.on_notice = Some(Arc::new(hook));
         self
     }
 
     /// Calls `hook` with every event of every publish (and the post's business key).
     pub fn on_event(mut self, hook: impl Fn(&str, &postato_core::Event) + Send + Sync + 'static) -> Self {
-        self.on_event = Some(Arc::new(hook));
-        self
-    }
-
-    /// Same as [`ClientBuilder::on_event`] with a shared hook.
-    pub fn on_event_shared(mut self, hook: EventHook) -> Self {
-        self.on_event = Some(hook);
+        self.hooks.on_event = Some(Arc::new(hook));
         self
     }
 
@@ -299,8 +298,7 @@ impl ClientBuilder {
                 language: self.language,
                 seed: self.seed,
                 fast_forward_waits: self.fast_forward_waits,
-                on_retry: self.on_retry,
-                on_event: self.on_event,
+                hooks: self.hooks,
                 metrics: self.metrics,
             },
             self.budget,

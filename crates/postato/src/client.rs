@@ -16,7 +16,7 @@ use crate::builder::ClientBuilder;
 use crate::call::{CallOptions, PublishCall};
 use crate::clock::ClientClock;
 use crate::metrics::Metrics;
-use crate::observe::{observe, EventHook, RetryHook};
+use crate::observe::{observe, Hooks};
 use crate::transport::ReqwestTransport;
 
 pub(crate) struct ClientConfig {
@@ -27,8 +27,7 @@ pub(crate) struct ClientConfig {
     pub language: String,
     pub seed: Option<u64>,
     pub fast_forward_waits: bool,
-    pub on_retry: Option<RetryHook>,
-    pub on_event: Option<EventHook>,
+    pub hooks: Hooks,
     pub metrics: Option<Arc<dyn Metrics>>,
 }
 
@@ -179,8 +178,8 @@ impl<T: Transport> Client<T> {
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
         let c = &self.inner.config;
         let request = Request::new(post, &c.workspace_id, &c.api_key, &c.language)?;
-        if let Some(notice) = post.schedule_notice(self.now_ms()) {
-            tracing::warn!(business_key = post.business_key.as_str(), "postato: {notice}");
+        if let Some(message) = post.schedule_notice(self.now_ms()) {
+            crate::observe::schedule_notice(&post.business_key, message, &c.hooks);
         }
         Ok(request)
     }
@@ -189,37 +188,19 @@ impl<T: Transport> Client<T> {
     /// post fails with `InvalidInput` before any request. Dropping the future cancels the
     /// publish: nothing more is sent.
     pub async fn publish(&self, post: &Post) -> Result<Published, PublishError> {
-        self.publish_with_cancel(post, &CancellationToken::new()).await
+        self.publish_with(post).send().await
     }
 
-    /// A publish with options of its own: `client.publish_with(&post).deadline(d).await`.
+    /// A publish with options of its own:
+    /// `client.publish_with(&post).deadline(d).cancel_on(&token).await` (see [`PublishCall`]).
     pub fn publish_with<'a>(&'a self, post: &'a Post) -> PublishCall<'a, T> {
         PublishCall::new(self, post)
     }
 
-    /// Like [`Client::publish`], ending with `Cancelled` when `cancel` fires.
-    pub async fn publish_with_cancel(
-        &self,
-        post: &Post,
-        cancel: &CancellationToken,
-    ) -> Result<Published, PublishError> {
-        let request = self.request_for(post)?;
-        self.publish_request(&post.business_key, request, cancel).await
-    }
-
-    /// Publishes a prepared request (see [`Client::request_for`]).
-    pub async fn publish_request(
-        &self,
-        business_key: &str,
-        request: Request,
-        cancel: &CancellationToken,
-    ) -> Result<Published, PublishError> {
-        self.publish_request_with(business_key, request, &CallOptions::default(), cancel).await
-    }
-
-    /// Publishes a prepared request with per-call options (checked first: an option outside
-    /// its bounds is an `InvalidInput` naming it, and nothing is sent).
-    pub async fn publish_request_with(
+    /// Publishes a prepared request (see [`Client::request_for`]) with per-call options
+    /// (checked first: an option outside its bounds is an `InvalidInput` naming it, and
+    /// nothing is sent).
+    pub(crate) async fn publish_request_with(
         &self,
         business_key: &str,
         request: Request,
@@ -229,7 +210,7 @@ impl<T: Transport> Client<T> {
         self.publish_counting_refusals(business_key, request, options, cancel, &AtomicU32::new(0)).await
     }
 
-    /// Like [`Client::publish_request_with`], counting in `refusals` the requests answered 429
+    /// Like `publish_request_with`, counting in `refusals` the requests answered 429
     /// (refused before the server processed them): a [`Publisher`](crate::Publisher) that
     /// defers a post whose every request was refused knows that none of them published it.
     pub(crate) async fn publish_counting_refusals(
@@ -258,7 +239,7 @@ impl<T: Transport> Client<T> {
                 _ => {}
             }
             let c = &inner.config;
-            observe(business_key, event, c.on_retry.as_ref(), c.on_event.as_ref(), c.metrics.as_deref());
+            observe(business_key, event, &c.hooks, c.metrics.as_deref());
         };
         let span =
             tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());

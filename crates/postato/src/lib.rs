@@ -38,6 +38,7 @@ pub mod metrics;
 mod observe;
 mod options;
 mod publisher;
+mod publisher_call;
 pub mod store;
 mod tls;
 mod transport;
@@ -46,9 +47,10 @@ pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
 pub use call::{CallOptions, PublishCall};
 pub use client::Client;
 pub use many::ManyOptions;
-pub use observe::{EventHook, RetryHook, RetryInfo};
+pub use observe::{EventHook, Notice, NoticeHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
 pub use publisher::{DueReport, PublishReport, Publisher};
+pub use publisher_call::PublisherCall;
 pub use store::{
     DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
     StoreErrorKind,

@@ -10,6 +10,7 @@ use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
+use crate::publisher_call::{CallShape, PublisherCall};
 use crate::store::{now_ms, Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreErrorKind};
 use crate::transport::ReqwestTransport;
 
@@ -45,26 +46,7 @@ pub struct Publisher<T = ReqwestTransport> {
     worker: String,
     lease: Duration,
     key_retention: Duration,
-    force: Force,
     publishes: Arc<AtomicU64>,
-}
-
-/// Which publishes send although an earlier send's outcome is unknown.
-#[derive(Clone, Debug)]
-enum Force {
-    None,
-    All,
-    Keys(Arc<std::collections::BTreeSet<String>>),
-}
-
-impl Force {
-    fn covers(&self, key: &str) -> bool {
-        match self {
-            Force::None => false,
-            Force::All => true,
-            Force::Keys(keys) => keys.contains(key),
-        }
-    }
 }
 
 impl<T> Clone for Publisher<T> {
@@ -75,7 +57,6 @@ impl<T> Clone for Publisher<T> {
             worker: self.worker.clone(),
             lease: self.lease,
             key_retention: self.key_retention,
-            force: self.force.clone(),
             publishes: Arc::clone(&self.publishes),
         }
     }
@@ -106,7 +87,6 @@ impl<T: Transport> Publisher<T> {
             worker,
             lease: postato_core::defaults::LEASE,
             key_retention: postato_core::defaults::KEY_RETENTION,
-            force: Force::None,
             publishes: Arc::new(AtomicU64::new(0)),
         }
     }
@@ -157,48 +137,18 @@ impl<T: Transport> Publisher<T> {
 
     /// Publishes `post` unless the store has it (see the module docs).
     pub async fn publish(&self, post: &Post) -> Result<PublishReport, PublishError> {
-        self.publish_with_cancel(post, &CancellationToken::new()).await
+        self.publish_with(post).send().await
     }
 
-    /// Publishes `post` even when an earlier send's outcome is unknown
-    /// ([`PublishError::OutcomeUnknown`]): for after a person has checked that the post does
-    /// not exist. Once the key is claimed, its old intent is replaced by this send's.
-    pub async fn publish_forced(&self, post: &Post, cancel: &CancellationToken) -> Result<PublishReport, PublishError> {
-        self.clone().forcing(true).publish_with_cancel(post, cancel).await
+    /// A publish with options of its own: `publisher.publish_with(&post).cancel_on(&token).force()`,
+    /// then `.await` (see [`PublisherCall`]).
+    pub fn publish_with<'a>(&'a self, post: &'a Post) -> PublisherCall<'a, T> {
+        PublisherCall::new(self, post)
     }
 
-    /// With `true`, every publish sends even when an earlier send's outcome is unknown (see
-    /// [`Publisher::publish_forced`]). Off by default.
-    pub fn forcing(mut self, force: bool) -> Self {
-        self.force = if force { Force::All } else { Force::None };
-        self
-    }
-
-    /// Publishes of these business keys only send even when an earlier send's outcome is
-    /// unknown: `postato dlq retry --force` passes its `outcome_unknown` letters.
-    pub fn forcing_keys(mut self, keys: impl IntoIterator<Item = String>) -> Self {
-        self.force = Force::Keys(Arc::new(keys.into_iter().collect()));
-        self
-    }
-
-    /// Like [`Publisher::publish`], ending with `Cancelled` when `cancel` fires.
-    pub async fn publish_with_cancel(
-        &self,
-        post: &Post,
-        cancel: &CancellationToken,
-    ) -> Result<PublishReport, PublishError> {
-        self.publish_line(post, None, cancel).await
-    }
-
-    /// Like [`Publisher::publish_with_cancel`] for a post read from line `line` of a
-    /// campaign file: a dead letter records the line. While another publish holds a live
+    /// A publish as [`PublisherCall::send`] describes it. While another publish holds a live
     /// claim on the key, it waits for that claim to end.
-    pub async fn publish_line(
-        &self,
-        post: &Post,
-        line: Option<u64>,
-        cancel: &CancellationToken,
-    ) -> Result<PublishReport, PublishError> {
+    pub(crate) async fn send(&self, post: &Post, call: &CallShape<'_>) -> Result<PublishReport, PublishError> {
         self.check_settings()?;
         let request = self.client.request_for(post)?;
         let claimant = self.next_claimant();
@@ -206,11 +156,11 @@ impl<T: Transport> Publisher<T> {
             let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
             match self.claim(post, &request, &claimant, guard).await? {
                 Claim::Recorded(report) => return Ok(report),
-                Claim::Ours(guard) => return self.publish_claimed(post, line, request, &claimant, guard, cancel).await,
+                Claim::Ours(guard) => return self.publish_claimed(post, call, request, &claimant, guard).await,
                 Claim::HeldByOther { expires_in } => {
                     tokio::select! {
                         biased;
-                        _ = cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
+                        _ = call.cancel.cancelled() => return Err(PublishError::Cancelled { attempts: 0 }),
                         _ = tokio::time::sleep(expires_in.min(CLAIM_POLL)) => {}
                     }
                 }
@@ -218,13 +168,12 @@ impl<T: Transport> Publisher<T> {
         }
     }
 
-    /// Like [`Publisher::publish_line`], but when another worker holds a live claim on the key
-    /// it returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
-    pub async fn try_publish_line(
+    /// Like [`Publisher::send`], but when another worker holds a live claim on the key it
+    /// returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
+    pub(crate) async fn try_send(
         &self,
         post: &Post,
-        line: Option<u64>,
-        cancel: &CancellationToken,
+        call: &CallShape<'_>,
     ) -> Result<Option<PublishReport>, PublishError> {
         self.check_settings()?;
         let request = self.client.request_for(post)?;
@@ -232,7 +181,7 @@ impl<T: Transport> Publisher<T> {
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
         match self.claim(post, &request, &claimant, guard).await? {
             Claim::Recorded(report) => Ok(Some(report)),
-            Claim::Ours(guard) => self.publish_claimed(post, line, request, &claimant, guard, cancel).await.map(Some),
+            Claim::Ours(guard) => self.publish_claimed(post, call, request, &claimant, guard).await.map(Some),
             Claim::HeldByOther { .. } => Ok(None),
         }
     }
@@ -305,14 +254,14 @@ impl<T: Transport> Publisher<T> {
     async fn publish_claimed(
         &self,
         post: &Post,
-        line: Option<u64>,
+        call: &CallShape<'_>,
         request: Request,
         claimant: &str,
         guard: ClaimGuard,
-        cancel: &CancellationToken,
     ) -> Result<PublishReport, PublishError> {
+        let (line, cancel) = (call.line, call.cancel);
         let fingerprint = request.fingerprint().to_owned();
-        let created = match self.note_intent(&post.business_key, &fingerprint).await {
+        let created = match self.note_intent(&post.business_key, &fingerprint, call.force).await {
             Ok(created) => created,
             Err(error) => {
                 let error = self.record_failure(post, line, error, claimant).await;
@@ -343,14 +292,14 @@ impl<T: Transport> Publisher<T> {
     /// "sent, outcome never recorded, and the server no longer dedupes it": not sent again,
     /// unless forced. A store that cannot record or read the intent ends the publish with
     /// nothing sent.
-    async fn note_intent(&self, key: &str, fingerprint: &str) -> Result<bool, PublishError> {
+    async fn note_intent(&self, key: &str, fingerprint: &str, force: bool) -> Result<bool, PublishError> {
         let now = self.client.now_ms();
         let fresh = Intent { business_key: key.to_owned(), fingerprint: fingerprint.to_owned(), first_sent_at_ms: now };
         match self.store.note_intent(&fresh).await.map_err(|e| store_unavailable(&e))? {
             Some(intent) => {
                 let age_ms = now.saturating_sub(intent.first_sent_at_ms);
                 let retention_ms = u64::try_from(self.key_retention.as_millis()).unwrap_or(u64::MAX);
-                if age_ms > retention_ms && self.force.covers(key) {
+                if age_ms > retention_ms && force {
                     // A person checked: this send starts a new retention.
                     self.store.forget_intent(key).await.map_err(|e| store_unavailable(&e))?;
                     self.store.record_intent(&fresh).await.map_err(|e| store_unavailable(&e))?;
@@ -567,7 +516,13 @@ impl<T: Transport> Publisher<T> {
             }
         }
         let mut outcomes = futures_util::stream::iter(due)
-            .map(|(post, line)| async move { self.publish_line(&post, line, cancel).await })
+            .map(|(post, line)| async move {
+                let mut call = self.publish_with(&post).cancel_on(cancel);
+                if let Some(line) = line {
+                    call = call.line(line);
+                }
+                call.send().await
+            })
             .buffer_unordered(concurrency.max(1));
         while let Some(outcome) = outcomes.next().await {
             match outcome {

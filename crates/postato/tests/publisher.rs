@@ -297,7 +297,7 @@ async fn a_resume_past_the_servers_key_retention_does_not_send_and_dead_letters_
     assert_eq!(publisher.publish(&post(&k)).await.unwrap_err().kind(), ErrorKind::OutcomeUnknown);
     assert_eq!(sim.stats().requests, 0);
     // A person checked: forced, it is sent once, recorded, and the dead letter cleared.
-    let report = publisher.publish_forced(&post(&k), &CancellationToken::new()).await.unwrap();
+    let report = publisher.publish_with(&post(&k)).force().await.unwrap();
     assert_eq!(sim.platform_publishes_for(&k), 1);
     assert_eq!(store.published(&k).await.unwrap().map(|r| r.post_id), Some(report.published.id));
     assert!(store.dead_letters(None, 10).await.unwrap().is_empty());

@@ -134,7 +134,7 @@ async fn cancelling_ends_the_publish_and_nothing_is_retried_after() {
     let cancel = token.clone();
     let publish = {
         let (client, post) = (client.clone(), post(&k));
-        tokio::spawn(async move { client.publish_with_cancel(&post, &token).await })
+        tokio::spawn(async move { client.publish_with(&post).cancel_on(&token).await })
     };
     until_requests(&sim, 1).await;
     cancel.cancel();
@@ -174,6 +174,33 @@ async fn retry_hooks_see_each_retry() {
     assert_eq!(seen.len(), 2);
     assert_eq!(seen[0], (2, WaitReason::RetryableStatus(503)));
     assert_eq!(seen[1].0, 3);
+}
+
+#[tokio::test]
+async fn notices_tell_each_retry_as_the_retry_hook_does_and_each_failure_once() {
+    let sim = sim().await;
+    let (retried, failed) = (key("notice-retried"), key("notice-failed"));
+    sim.script_business_key(&retried, vec![respond(503), ScriptAction::Ok]);
+    sim.script_business_key(&failed, vec![respond(400)]);
+    let notices = Arc::new(Mutex::new(Vec::new()));
+    let retries = Arc::new(Mutex::new(Vec::new()));
+    let (notice_sink, retry_sink) = (Arc::clone(&notices), Arc::clone(&retries));
+    let client = builder(&sim)
+        .on_notice(move |notice| notice_sink.lock().unwrap().push(notice.clone()))
+        .on_retry(move |info| retry_sink.lock().unwrap().push(info.clone()))
+        .build()
+        .unwrap();
+    client.publish(&post(&retried)).await.unwrap();
+    client.publish(&post(&failed)).await.unwrap_err();
+    let notices = notices.lock().unwrap();
+    let retries = retries.lock().unwrap();
+    assert_eq!(retries.len(), 1);
+    assert_eq!(notices[0], Notice::Retry(retries[0].clone()));
+    assert!(
+        matches!(&notices[1], Notice::Failed { business_key, attempts: 1, kind: ErrorKind::Permanent } if *business_key == failed),
+        "{notices:?}"
+    );
+    assert_eq!(notices.len(), 2, "a publish that succeeds after a retry is no failure: {notices:?}");
 }
 
 #[derive(Clone, Default)]

@@ -73,31 +73,29 @@ PostItem = Mapping[str, Any]
 """One post of ``publish_many``: ``publish``'s keyword arguments as a mapping."""
 
 
-def _many_wires(posts: Iterable[PostItem]) -> Tuple[List[str], List[Optional[PostatoError]]]:
-    """The wire JSON of every post that converts, and each post's own error where one does not."""
-    wires: List[str] = []
+def _many_wires(posts: Iterable[PostItem]) -> Tuple[List[Optional[str]], List[Optional[PostatoError]]]:
+    """Each post's wire JSON, or ``None`` and the post's own error where it does not convert."""
+    wires: List[Optional[str]] = []
     errors: List[Optional[PostatoError]] = []
     for index, item in enumerate(posts):
         try:
             wires.append(item_json(index, item))
             errors.append(None)
         except PostatoError as error:
+            wires.append(None)
             errors.append(error)
         except Exception as error:  # a value no conversion expected (an out-of-range date, …)
+            wires.append(None)
             errors.append(InvalidPostError(f"invalid post: posts[{index}]: {error}", field=""))
     return wires, errors
 
 
 def _many_results(native: List[Any], errors: List[Optional[PostatoError]]) -> List[Union[Post, PostatoError]]:
-    sent = iter(native)
-    results: List[Union[Post, PostatoError]] = []
-    for error in errors:
-        if error is not None:
-            results.append(error)
-            continue
-        outcome = next(sent)
-        results.append(outcome if isinstance(outcome, PostatoError) else Post._from_native(outcome))
-    return results
+    """The extension's results, in input order (``None`` where the post kept its own error)."""
+    return [
+        error if error is not None else outcome if isinstance(outcome, PostatoError) else Post._from_native(outcome)
+        for error, outcome in zip(errors, native)
+    ]
 
 
 _Self = TypeVar("_Self", bound="_ClientBase")

@@ -124,20 +124,22 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 }
             };
             let mut lines = Vec::new();
-            let mut unknown = Vec::new();
+            let mut unknown = 0;
             let wanted = |l: &postato::DeadLetter| {
                 keys.is_empty() || keys.iter().any(|key| *key == l.business_key || *key == shown_key(&l.business_key))
             };
             for letter in letters.into_iter().filter(wanted) {
-                if letter.error_kind() == Some(ErrorKind::OutcomeUnknown) {
-                    unknown.push(letter.business_key.clone());
-                }
+                // --force sends the outcome_unknown letters (only those), replacing their
+                // intents once their keys are claimed.
+                let outcome_unknown = letter.error_kind() == Some(ErrorKind::OutcomeUnknown);
+                unknown += usize::from(outcome_unknown);
                 // A line without a business key is dead-lettered again under the same key.
                 let campaign: Arc<str> = Arc::from(line_of_key(&letter.business_key).map_or("", |(c, _)| c));
                 let line = letter.line.unwrap_or(0);
                 match &letter.payload {
                     Some(payload) => {
-                        lines.push(CampaignLine { line, post: parse_line(&campaign, line, payload), campaign })
+                        let post = parse_line(&campaign, line, payload);
+                        lines.push(CampaignLine { line, post, campaign, force: *force && outcome_unknown })
                     }
                     None => errln!(
                         "skipping {}: its line could not be read; fix the campaign and run `postato batch` again",
@@ -145,18 +147,14 @@ pub async fn run(args: &DlqArgs) -> u8 {
                     ),
                 }
             }
-            if !unknown.is_empty() && !*force {
+            if unknown > 0 && !*force {
                 errln!(
                     "{} dead letter(s) are outcome_unknown: they stay dead-lettered until you check that those \
                      posts do not exist and run again with --force (and --key for each one you checked)",
-                    unknown.len()
+                    unknown
                 );
             }
-            // --force sends the outcome_unknown letters (only those), replacing their intents
-            // once their keys are claimed.
-            let publisher = Publisher::with_shared_store(client, store)
-                .key_retention(key_retention)
-                .forcing_keys(if *force { unknown } else { Vec::new() });
+            let publisher = Publisher::with_shared_store(client, store).key_retention(key_retention);
             let progress = Progress { total: Some(lines.len() as u64), enabled: true };
             match runner::run(
                 publisher,

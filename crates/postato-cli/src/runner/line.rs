@@ -55,11 +55,11 @@ pub(super) async fn process(
             ..invalid(unreadable.business_key.clone(), unreadable.reason.clone())
         }),
         Ok(post) => {
-            let published = if skip_held {
-                publisher.try_publish_line(post, Some(item.line), cancel).await
-            } else {
-                publisher.publish_line(post, Some(item.line), cancel).await.map(Some)
-            };
+            let mut call = publisher.publish_with(post).line(item.line).cancel_on(cancel);
+            if item.force {
+                call = call.force();
+            }
+            let published = if skip_held { call.try_send().await } else { call.send().await.map(Some) };
             match published {
                 Ok(None) => return Outcome::HeldByAnotherWorker,
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,

@@ -405,11 +405,11 @@ async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
             tokio::time::sleep(start).await;
             results.lock().unwrap()[i].started = Some(Instant::now());
             let result = match &publisher {
-                Some(publisher) => publisher.publish_with_cancel(&post, &cancel).await.map(|report| {
+                Some(publisher) => publisher.publish_with(&post).cancel_on(&cancel).await.map(|report| {
                     results.lock().unwrap()[i].store_error = report.store_error.is_some();
                     report.published
                 }),
-                None => client.publish_with_cancel(&post, &cancel).await,
+                None => client.publish_with(&post).cancel_on(&cancel).await,
             };
             {
                 let mut results = results.lock().unwrap();

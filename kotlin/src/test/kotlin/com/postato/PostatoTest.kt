@@ -209,7 +209,7 @@ class PostatoTest {
     fun `a forced publish of a fresh key publishes it once`() = runBlocking {
         val publisher = Publisher(Support.client(sim), Store.memory())
         val key = Support.key("kt-forced")
-        val post = publisher.publishForced(Support.post(key))
+        val post = publisher.publish(Support.post(key), force = true)
         assertFalse(post.fromStore)
         assertEquals(1uL, sim.publishes(key))
     }

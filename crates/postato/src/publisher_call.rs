@@ -1,0 +1,90 @@
+//! [`PublisherCall`]: one [`Publisher`] publish with options of its own (a cancellation token,
+//! the campaign line it came from, a forced send), the Publisher's counterpart of
+//! [`PublishCall`](crate::PublishCall).
+
+use postato_core::{Post, PublishError, Transport};
+use std::future::{Future, IntoFuture};
+use std::pin::Pin;
+use tokio_util::sync::CancellationToken;
+
+use crate::publisher::{PublishReport, Publisher};
+
+/// What one publish was asked to do beyond the post, as the Publisher's steps read it.
+pub(crate) struct CallShape<'a> {
+    /// The campaign line the post came from, recorded with a dead letter.
+    pub line: Option<u64>,
+    /// Ends the publish with `Cancelled` when it fires.
+    pub cancel: &'a CancellationToken,
+    /// Sends even when an earlier send's outcome is unknown.
+    pub force: bool,
+}
+
+/// A publish with options of its own, from [`Publisher::publish_with`]; `.await` it (or call
+/// [`PublisherCall::send`]).
+///
+/// ```no_run
+/// # async fn demo(publisher: postato::Publisher, post: postato::Post) -> Result<(), postato::PublishError> {
+/// let stop = postato::CancellationToken::new();
+/// let report = publisher.publish_with(&post).cancel_on(&stop).line(12).await?;
+/// # Ok(()) }
+/// ```
+#[must_use = "a publish call sends nothing until awaited"]
+pub struct PublisherCall<'a, T> {
+    publisher: &'a Publisher<T>,
+    post: &'a Post,
+    line: Option<u64>,
+    cancel: Option<&'a CancellationToken>,
+    force: bool,
+}
+
+impl<'a, T: Transport> PublisherCall<'a, T> {
+    pub(crate) fn new(publisher: &'a Publisher<T>, post: &'a Post) -> Self {
+        PublisherCall { publisher, post, line: None, cancel: None, force: false }
+    }
+
+    /// Ends the publish with `Cancelled` when `cancel` fires; nothing more is sent, and the
+    /// claim is released.
+    pub fn cancel_on(mut self, cancel: &'a CancellationToken) -> Self {
+        self.cancel = Some(cancel);
+        self
+    }
+
+    /// The post was read from line `line` of a campaign file: a dead letter records the line.
+    pub fn line(mut self, line: u64) -> Self {
+        self.line = Some(line);
+        self
+    }
+
+    /// Sends even when an earlier send's outcome is unknown ([`PublishError::OutcomeUnknown`]):
+    /// for after a person has checked that the post does not exist. Once the key is claimed,
+    /// its old intent is replaced by this send's.
+    pub fn force(mut self) -> Self {
+        self.force = true;
+        self
+    }
+
+    /// Publishes unless the store has the post. While another publish holds a live claim on
+    /// the key, it waits for that claim to end.
+    pub async fn send(self) -> Result<PublishReport, PublishError> {
+        let never = CancellationToken::new();
+        let shape = CallShape { line: self.line, cancel: self.cancel.unwrap_or(&never), force: self.force };
+        self.publisher.send(self.post, &shape).await
+    }
+
+    /// Like [`PublisherCall::send`], but when another worker holds a live claim on the key it
+    /// returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
+    pub async fn try_send(self) -> Result<Option<PublishReport>, PublishError> {
+        let never = CancellationToken::new();
+        let shape = CallShape { line: self.line, cancel: self.cancel.unwrap_or(&never), force: self.force };
+        self.publisher.try_send(self.post, &shape).await
+    }
+}
+
+impl<'a, T: Transport + 'a> IntoFuture for PublisherCall<'a, T> {
+    type Output = Result<PublishReport, PublishError>;
+    type IntoFuture = Pin<Box<dyn Future<Output = Self::Output> + Send + 'a>>;
+
+    fn into_future(self) -> Self::IntoFuture {
+        Box::pin(self.send())
+    }
+}
