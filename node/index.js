@@ -39,6 +39,9 @@ async function withSignal(signal, publish, cancel, convert = (p) => new Post(p))
   }
 }
 
+/** The client's bounded settings by their Node names, from the settings table in Rust. */
+const CLIENT_SETTINGS = native.clientSettings();
+
 /** The options each constructor and call takes; any other is refused by name. */
 const CLIENT_OPTIONS = [
   'onRetry',
@@ -47,14 +50,7 @@ const CLIENT_OPTIONS = [
   'workspaceId',
   'baseUrl',
   'caBundle',
-  'maxAttempts',
-  'timeoutMs',
-  'connectTimeoutMs',
-  'backoffBaseMs',
-  'backoffCapMs',
-  'deadlineMs',
-  'maxRateLimitWaits',
-  'maxRetryAfterMs',
+  ...CLIENT_SETTINGS,
   'fastForwardWaits',
 ];
 
@@ -160,7 +156,8 @@ class Client {
    * `apiKey`, `workspaceId`, `baseUrl` and `caBundle` left out are read from POSTATO_API_KEY,
    * POSTATO_WORKSPACE_ID, POSTATO_BASE_URL and POSTATO_CA_BUNDLE (an option wins; a variable
    * set but empty is an error). `onRetry(event)` is called before each retry; `logger` (console-like) gets each
-   * retry (`info`) and failed publish (`warn`); with neither, POSTATO_LOG picks a stderr logger.
+   * retry (`info`), failed publish and post scheduled in the past (`warn`); with neither,
+   * POSTATO_LOG picks a stderr logger.
    */
   constructor(options = {}) {
     if (options === null || typeof options !== 'object' || Array.isArray(options))
@@ -191,14 +188,9 @@ class Client {
           workspaceId: options.workspaceId ?? undefined,
           baseUrl: options.baseUrl ?? undefined,
           caBundle: options.caBundle ?? undefined,
-          maxAttempts: settingNumber('maxAttempts', options.maxAttempts),
-          timeoutMs: settingNumber('timeoutMs', options.timeoutMs),
-          connectTimeoutMs: settingNumber('connectTimeoutMs', options.connectTimeoutMs),
-          backoffBaseMs: settingNumber('backoffBaseMs', options.backoffBaseMs),
-          backoffCapMs: settingNumber('backoffCapMs', options.backoffCapMs),
-          deadlineMs: settingNumber('deadlineMs', options.deadlineMs),
-          maxRateLimitWaits: settingNumber('maxRateLimitWaits', options.maxRateLimitWaits),
-          maxRetryAfterMs: settingNumber('maxRetryAfterMs', options.maxRetryAfterMs),
+          settings: CLIENT_SETTINGS.map((name) => [name, settingNumber(name, options[name])]).filter(
+            ([, value]) => value !== undefined,
+          ),
           fastForwardWaits: Boolean(options.fastForwardWaits),
           language: `node/${process.versions.node}`,
         },
@@ -327,9 +319,6 @@ class SqliteStore extends Store {
   constructor(path) {
     if (typeof path !== 'string') {
       throw invalidSetting('path', `must be a file path (a string), got ${path === null ? 'null' : typeof path}`);
-    }
-    if (path.trim() === '') {
-      throw invalidSetting('path', 'is empty: give a file, such as posts.db (use MemoryStore for a store in memory)');
     }
     wellFormed('path', path, invalidSetting);
     super(() => new native.NativeStore(path));

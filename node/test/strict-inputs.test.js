@@ -121,6 +121,7 @@ test('case 10: unknown post fields and options are refused by name', async () =>
   await refused(() => client(sim, { maxAttempt: 3 }), 'maxAttempt', 'not a Client option');
   await refused(() => c.publish(post(key()), { deadline: 5 }), 'deadline', 'an option of Client.publish');
   await refused(() => new SqliteStore(''), 'path', 'is empty');
+  await refused(() => new SqliteStore(':memory:'), 'path', 'lost when the process ends');
 });
 
 test('case 11: a lone surrogate is refused, never hashed as U+FFFD', async () => {

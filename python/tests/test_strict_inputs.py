@@ -107,9 +107,10 @@ def test_case_4_every_setting_has_bounds_and_a_named_error(
 
 def test_case_6_and_12_a_sqlite_store_needs_a_real_path(tmp_path: Any, monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.chdir(tmp_path)
-    with pytest.raises(postato.InvalidSettingError, match="is empty") as empty:
-        postato.SqliteStore("")
-    assert empty.value.field == "path"
+    for path, says in [("", "is empty"), ("  ", "is empty"), (":memory:", "lost when the process ends")]:
+        with pytest.raises(postato.InvalidSettingError, match=says) as empty:
+            postato.SqliteStore(path)
+        assert empty.value.field == "path"
     with pytest.raises(postato.InvalidSettingError, match="got NoneType") as raised:
         postato.SqliteStore(None)  # type: ignore[arg-type]
     assert raised.value.field == "path"

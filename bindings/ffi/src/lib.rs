@@ -22,7 +22,8 @@ mod store;
 
 pub use many::{many_options, parse_many, publish_many};
 pub use options::{
-    client_builder, dead_letter_limit, pool_size, ClientDefaults, GivenCallOptions, GivenOptions, Units,
+    client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column, GivenCallOptions,
+    GivenOptions, Units,
 };
 pub use post::parse_post;
 pub use publisher::{publish, publish_due, publisher};

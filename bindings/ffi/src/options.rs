@@ -2,7 +2,7 @@
 //! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
 
 use postato::postato_core::settings::{self, Names, Setting};
-use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, PublishError};
+use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, PublishError, ValidationError};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -34,65 +34,55 @@ pub fn dead_letter_limit(value: Option<f64>) -> Result<usize, PublishError> {
     }
 }
 
-/// Client options as a language's user gave them: `None` is "not given" (the default).
-/// Durations are in the language's [`Units`].
+/// Which column of the settings table names a language's settings (`|n| n.python`).
+pub type Column = fn(&Names) -> Option<&'static str>;
+
+/// The bounded client settings ([`ClientOptions::SETTINGS`]) under a language's names, each
+/// with the name its errors give it: what a language's wrapper loops over to hand its
+/// users' options to [`GivenOptions`], so that a new setting needs no code of its own there.
+pub fn client_settings(column: Column, units: Units) -> Vec<(&'static str, &'static str)> {
+    ClientOptions::SETTINGS
+        .iter()
+        .filter_map(|name| settings::find(name))
+        .filter_map(|row| Some((column(&row.names)?, units.error_name(row))))
+        .collect()
+}
+
+/// Client options as a language's user gave them: `None` (or absent) is "not given" (the
+/// default).
 #[derive(Clone, Debug, Default)]
 pub struct GivenOptions {
     /// The API's base URL (default: production).
     pub base_url: Option<String>,
     /// A file of CA certificates (PEM) to trust.
     pub ca_bundle: Option<String>,
-    /// Attempts that may end in a retryable failure.
-    pub max_attempts: Option<f64>,
-    /// The limit on one attempt.
-    pub timeout: Option<f64>,
-    /// The limit on connecting.
-    pub connect_timeout: Option<f64>,
-    /// The first backoff.
-    pub backoff_base: Option<f64>,
-    /// The largest backoff.
-    pub backoff_cap: Option<f64>,
-    /// A limit on each whole publish (default: none).
-    pub deadline: Option<f64>,
-    /// 429 waits one publish may make.
-    pub max_rate_limit_waits: Option<f64>,
-    /// The longest wait a publish makes before ending.
-    pub max_retry_after: Option<f64>,
+    /// Each bounded client setting given, under the language's name for it (its column of the
+    /// settings table: `max_attempts`, `maxAttempts`, `timeoutMs`), in the language's [`Units`].
+    pub settings: Vec<(String, f64)>,
     /// For tests: waits advance a virtual clock.
     pub fast_forward_waits: Option<bool>,
 }
 
 impl GivenOptions {
     /// The options with every absent setting at its default; a value outside its bounds
-    /// (`postato_core::bounds`), not a number or not whole where a count is due is an
-    /// `InvalidInput` naming the setting as the user wrote it. An empty base URL is an error,
-    /// never the production API.
-    pub fn resolve(self, units: Units) -> Result<ClientOptions, PublishError> {
-        let defaults = ClientOptions::default();
-        let time = |setting: &Setting<Duration>, given: Option<f64>, default: Duration| match given {
-            Some(value) => duration(setting, value, units),
-            None => Ok(default),
-        };
-        let counted = |setting: &Setting<u32>, given: Option<f64>, default: u32| match given {
-            Some(value) => count(setting, value),
-            None => Ok(default),
-        };
+    /// (`postato_core::settings`), not a number or not whole where a count is due is an
+    /// `InvalidInput` naming the setting as the user wrote it, and so is a name that is not a
+    /// client setting. An empty base URL is an error, never the production API.
+    pub fn resolve(self, units: Units, column: Column) -> Result<ClientOptions, PublishError> {
         let mut options = ClientOptions::default();
-        options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(defaults.base_url);
-        options.ca_bundle = env::given_or(self.ca_bundle, env::CA_BUNDLE)?.or(defaults.ca_bundle);
-        options.max_attempts = counted(&settings::MAX_ATTEMPTS, self.max_attempts, defaults.max_attempts)?;
-        options.timeout = time(&settings::TIMEOUT, self.timeout, defaults.timeout)?;
-        options.connect_timeout = time(&settings::CONNECT_TIMEOUT, self.connect_timeout, defaults.connect_timeout)?;
-        options.backoff_base = time(&settings::BACKOFF_BASE, self.backoff_base, defaults.backoff_base)?;
-        options.backoff_cap = time(&settings::BACKOFF_CAP, self.backoff_cap, defaults.backoff_cap)?;
-        options.deadline = match self.deadline {
-            Some(value) => Some(duration(&settings::DEADLINE, value, units)?),
-            None => defaults.deadline,
-        };
-        options.max_rate_limit_waits =
-            counted(&settings::MAX_RATE_LIMIT_WAITS, self.max_rate_limit_waits, defaults.max_rate_limit_waits)?;
-        options.max_retry_after = time(&settings::MAX_RETRY_AFTER, self.max_retry_after, defaults.max_retry_after)?;
-        options.fast_forward_waits = self.fast_forward_waits.unwrap_or(defaults.fast_forward_waits);
+        options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(options.base_url);
+        options.ca_bundle = env::given_or(self.ca_bundle, env::CA_BUNDLE)?.or(options.ca_bundle);
+        for (name, value) in &self.settings {
+            let row = settings::ALL.iter().find(|row| column(&row.names) == Some(name.as_str()));
+            let set = match row {
+                Some(row) => options.set(row.name, row.from_f64(*value, units)?),
+                None => false,
+            };
+            if !set {
+                return Err(ValidationError::setting(name.as_str(), "is not a client setting").into());
+            }
+        }
+        options.fast_forward_waits = self.fast_forward_waits.unwrap_or(options.fast_forward_waits);
         Ok(options)
     }
 }
@@ -106,12 +96,12 @@ pub fn client_builder(
     api_key: Option<String>,
     workspace_id: Option<String>,
     options: GivenOptions,
-    units: Units,
+    (units, column): (Units, Column),
     language: &str,
 ) -> Result<ClientBuilder, PublishError> {
     let api_key = env::given_or(api_key, env::API_KEY)?;
     let workspace_id = env::given_or(workspace_id, env::WORKSPACE_ID)?;
-    let mut builder = options.resolve(units)?.apply(Client::builder().language(language));
+    let mut builder = options.resolve(units, column)?.apply(Client::builder().language(language));
     if let Some(key) = api_key {
         builder = builder.api_key(key);
     }
@@ -213,43 +203,86 @@ impl ClientDefaults {
 mod tests {
     use super::*;
 
-    #[test]
-    fn nothing_given_is_the_client_defaults() {
-        assert_eq!(GivenOptions::default().resolve(Units::Millis).unwrap(), ClientOptions::default());
-        assert_eq!(GivenOptions::default().resolve(Units::Seconds).unwrap(), ClientOptions::default());
+    const PYTHON: Column = |n| n.python;
+    const NODE: Column = |n| n.node;
+
+    fn given(settings: &[(&str, f64)]) -> GivenOptions {
+        let settings = settings.iter().map(|(name, value)| (name.to_string(), *value)).collect();
+        GivenOptions { settings, ..GivenOptions::default() }
     }
 
     #[test]
-    fn durations_are_read_in_the_languages_units() {
-        let given = GivenOptions { backoff_base: Some(250.0), ..GivenOptions::default() };
-        assert_eq!(given.clone().resolve(Units::Millis).unwrap().backoff_base, Duration::from_millis(250));
-        assert_eq!(given.resolve(Units::Seconds).unwrap().backoff_base, Duration::from_secs(250));
+    fn nothing_given_is_the_client_defaults() {
+        assert_eq!(GivenOptions::default().resolve(Units::Millis, NODE).unwrap(), ClientOptions::default());
+        assert_eq!(GivenOptions::default().resolve(Units::Seconds, PYTHON).unwrap(), ClientOptions::default());
+    }
+
+    #[test]
+    fn durations_are_read_in_the_languages_units_under_its_names() {
+        let node = given(&[("backoffBaseMs", 250.0)]).resolve(Units::Millis, NODE).unwrap();
+        assert_eq!(node.backoff_base, Duration::from_millis(250));
+        let python = given(&[("backoff_base", 250.0)]).resolve(Units::Seconds, PYTHON).unwrap();
+        assert_eq!(python.backoff_base, Duration::from_secs(250));
+    }
+
+    #[test]
+    fn every_client_setting_is_taken_under_each_languages_name() {
+        for (column, units) in [(PYTHON, Units::Seconds), (NODE, Units::Millis), (|n: &Names| n.kotlin, Units::Millis)]
+        {
+            let offered = client_settings(column, units);
+            assert_eq!(offered.len(), ClientOptions::SETTINGS.len());
+            for (name, _) in offered {
+                let row = settings::ALL.iter().find(|row| column(&row.names) == Some(name)).unwrap();
+                let max = row.max.in_units(if units == Units::Seconds { 1.0 } else { 1000.0 });
+                let options = given(&[(name, max)]).resolve(units, column).unwrap();
+                assert_ne!(options, ClientOptions::default(), "{name} was set");
+            }
+        }
+    }
+
+    #[test]
+    fn a_name_that_is_no_client_setting_is_refused_by_name() {
+        for name in ["lease", "maxAttempt", "max_attempts"] {
+            let PublishError::InvalidInput(e) = given(&[(name, 1.0)]).resolve(Units::Millis, NODE).unwrap_err() else {
+                panic!("{name} taken")
+            };
+            assert_eq!((e.field.as_str(), e.message.as_str()), (name, "is not a client setting"));
+        }
     }
 
     #[test]
     fn a_bad_duration_names_the_setting_as_the_user_wrote_it() {
-        for (units, name) in [(Units::Seconds, "maxRetryAfter"), (Units::Millis, "maxRetryAfterMs")] {
-            let given = GivenOptions { max_retry_after: Some(-1.0), ..GivenOptions::default() };
-            let PublishError::InvalidInput(e) = given.resolve(units).unwrap_err() else { panic!("not invalid input") };
+        for (units, column, given_as, name) in [
+            (Units::Seconds, PYTHON, "max_retry_after", "maxRetryAfter"),
+            (Units::Millis, NODE, "maxRetryAfterMs", "maxRetryAfterMs"),
+        ] {
+            let PublishError::InvalidInput(e) = given(&[(given_as, -1.0)]).resolve(units, column).unwrap_err() else {
+                panic!("not invalid input")
+            };
             assert_eq!(e.field, name);
-            let given = GivenOptions { timeout: Some(f64::NAN), ..GivenOptions::default() };
-            assert!(matches!(given.resolve(units), Err(PublishError::InvalidInput(_))));
+            let timeout = if units == Units::Seconds { "timeout" } else { "timeoutMs" };
+            assert!(matches!(given(&[(timeout, f64::NAN)]).resolve(units, column), Err(PublishError::InvalidInput(_))));
         }
     }
 
     #[test]
     fn counts_are_never_wrapped_or_cut_and_durations_are_bounded() {
         for bad in [2f64.powi(32) + 3.0, 2.5, f64::NAN, -1.0, 0.0, 1e300] {
-            let given = GivenOptions { max_attempts: Some(bad), ..GivenOptions::default() };
-            let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+            let PublishError::InvalidInput(e) =
+                given(&[("maxAttempts", bad)]).resolve(Units::Millis, NODE).unwrap_err()
+            else {
+                panic!()
+            };
             assert_eq!(e.field, "maxAttempts");
             assert!(e.message.len() < 80, "{}", e.message);
         }
-        let given = GivenOptions { backoff_base: Some(2f64.powi(53)), ..GivenOptions::default() };
-        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
+        let PublishError::InvalidInput(e) =
+            given(&[("backoffBaseMs", 2f64.powi(53))]).resolve(Units::Millis, NODE).unwrap_err()
+        else {
+            panic!()
+        };
         assert_eq!((e.field.as_str(), e.subject), ("backoffBaseMs", postato::Subject::Setting));
-        let given = GivenOptions { max_attempts: Some(7.0), ..GivenOptions::default() };
-        assert_eq!(given.resolve(Units::Seconds).unwrap().max_attempts, 7);
+        assert_eq!(given(&[("max_attempts", 7.0)]).resolve(Units::Seconds, PYTHON).unwrap().max_attempts, 7);
     }
 
     #[test]

@@ -4,7 +4,8 @@
 use postato::postato_core::defaults;
 use postato::store::Begin;
 use postato::{
-    DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
+    DeadLetter, Deferral, Intent, MemoryStore, PublishError, PublishedRecord, ResultStore, SqliteStore, StoreCounts,
+    StoreError,
 };
 use std::sync::Arc;
 use std::time::Duration;
@@ -28,6 +29,15 @@ pub enum StoreLocation {
 }
 
 impl StoreLocation {
+    /// Checks the location as given, before anything is opened: a SQLite path by
+    /// [`check_sqlite_path`](postato::store::check_sqlite_path), the one rule for it.
+    pub fn check(&self) -> Result<(), PublishError> {
+        match self {
+            StoreLocation::Sqlite(path) => Ok(postato::store::check_sqlite_path(path)?),
+            StoreLocation::Memory | StoreLocation::Postgres { .. } => Ok(()),
+        }
+    }
+
     /// Opens the store. The error names what was wrong (never the URL's password).
     pub fn open(&self) -> Result<Arc<dyn ResultStore>, String> {
         Ok(match self {

@@ -22,15 +22,9 @@ pub struct ClientOptions {
     pub base_url: Option<String>,
     /// A file of CA certificates (PEM) to trust; absent: `POSTATO_CA_BUNDLE`.
     pub ca_bundle: Option<String>,
-    /// A number (never wrapped to 32 bits): the bounds are checked in Rust.
-    pub max_attempts: Option<f64>,
-    pub timeout_ms: Option<f64>,
-    pub connect_timeout_ms: Option<f64>,
-    pub backoff_base_ms: Option<f64>,
-    pub backoff_cap_ms: Option<f64>,
-    pub deadline_ms: Option<f64>,
-    pub max_rate_limit_waits: Option<f64>,
-    pub max_retry_after_ms: Option<f64>,
+    /// Each bounded client setting given, by its Node name (`clientSettings()`): numbers, never
+    /// wrapped to 32 bits; the bounds are checked in Rust.
+    pub settings: Vec<(String, f64)>,
     pub fast_forward_waits: Option<bool>,
     pub language: Option<String>,
 }
@@ -107,18 +101,12 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
     let given = GivenOptions {
         base_url: o.base_url,
         ca_bundle: o.ca_bundle,
-        max_attempts: o.max_attempts,
-        timeout: o.timeout_ms,
-        connect_timeout: o.connect_timeout_ms,
-        backoff_base: o.backoff_base_ms,
-        backoff_cap: o.backoff_cap_ms,
-        deadline: o.deadline_ms,
-        max_rate_limit_waits: o.max_rate_limit_waits,
-        max_retry_after: o.max_retry_after_ms,
+        settings: o.settings,
         fast_forward_waits: o.fast_forward_waits,
     };
     let language = o.language.unwrap_or_else(|| "node".into());
-    let mut builder = postato_ffi::client_builder(o.api_key, o.workspace_id, given, Units::Millis, &language)?;
+    let mut builder =
+        postato_ffi::client_builder(o.api_key, o.workspace_id, given, (Units::Millis, |n| n.node), &language)?;
     if let Some(listener) = listener {
         builder = builder.on_notice(move |notice: &Notice| {
             if let Some(json) = notice_json(notice) {
@@ -132,6 +120,13 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
 /// Per-call options in ms, checked by the client settings' rules.
 fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<CallOptions> {
     GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
+}
+
+/// The bounded client settings' Node names, for the wrapper's `Client`.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn client_settings() -> Vec<String> {
+    postato_ffi::client_settings(|n| n.node, Units::Millis).into_iter().map(|(name, _)| name.to_owned()).collect()
 }
 
 /// The client's defaults keyed by the Node names (times in ms), for the wrapper's `DEFAULTS`.

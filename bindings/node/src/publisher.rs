@@ -24,7 +24,11 @@ impl NativeStore {
     #[napi(constructor)]
     pub fn new(path: Option<String>) -> napi::Result<Self> {
         let store: Arc<dyn ResultStore> = match path {
-            Some(path) => Arc::new(OpenedOnFirstUse::new(StoreLocation::Sqlite(path))),
+            Some(path) => {
+                let location = StoreLocation::Sqlite(path);
+                location.check().map_err(|e| publish_error(&e))?;
+                Arc::new(OpenedOnFirstUse::new(location))
+            }
             None => StoreLocation::Memory.open().map_err(other)?,
         };
         Ok(NativeStore { store })

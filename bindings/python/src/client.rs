@@ -114,42 +114,25 @@ impl NativeClient {
 
 #[pymethods]
 impl NativeClient {
-    /// `None` for any setting means its default (`client_defaults_json`); times in seconds.
+    /// `settings`: each bounded client setting given, by its Python name (`client_settings`),
+    /// in seconds; one absent takes its default (`client_defaults_json`).
     #[new]
-    #[pyo3(signature = (api_key, workspace_id, language, base_url=None, ca_bundle=None, max_attempts=None, timeout=None, connect_timeout=None, backoff_base=None, backoff_cap=None, deadline=None, max_rate_limit_waits=None, max_retry_after=None, fast_forward_waits=None, on_retry=None))]
+    #[pyo3(signature = (api_key, workspace_id, language, settings, base_url=None, ca_bundle=None, fast_forward_waits=None, on_retry=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: Option<String>,
         workspace_id: Option<String>,
         language: String,
+        settings: Vec<(String, f64)>,
         base_url: Option<String>,
         ca_bundle: Option<String>,
-        max_attempts: Option<f64>,
-        timeout: Option<f64>,
-        connect_timeout: Option<f64>,
-        backoff_base: Option<f64>,
-        backoff_cap: Option<f64>,
-        deadline: Option<f64>,
-        max_rate_limit_waits: Option<f64>,
-        max_retry_after: Option<f64>,
         fast_forward_waits: Option<bool>,
         on_retry: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
-        let given = GivenOptions {
-            base_url,
-            ca_bundle,
-            max_attempts,
-            timeout,
-            connect_timeout,
-            backoff_base,
-            backoff_cap,
-            deadline,
-            max_rate_limit_waits,
-            max_retry_after,
-            fast_forward_waits,
-        };
+        let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits };
         let on_retry = on_retry.map(Arc::new);
-        let builder = postato_ffi::client_builder(api_key, workspace_id, given, Units::Seconds, &language)
+        let python = (Units::Seconds, (|n| n.python) as postato_ffi::Column);
+        let builder = postato_ffi::client_builder(api_key, workspace_id, given, python, &language)
             .map_err(|e| to_py(&e))?
             .on_notice(move |notice: &Notice| log_notice(notice, on_retry.as_deref()));
         let client = {

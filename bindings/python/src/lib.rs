@@ -28,6 +28,12 @@ fn version() -> &'static str {
     postato_ffi::VERSION
 }
 
+/// The bounded client settings as `(Python name, the name errors give it)`, for `Client`.
+#[pyfunction]
+fn client_settings() -> Vec<(&'static str, &'static str)> {
+    postato_ffi::client_settings(|n| n.python, postato_ffi::Units::Seconds)
+}
+
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
 /// `postato.DEFAULTS`.
 #[pyfunction]
@@ -68,6 +74,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
+    m.add_function(wrap_pyfunction!(client_settings, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;

@@ -23,6 +23,7 @@ impl NativeStore {
     /// Opens the store with the GIL released: opening SQLite may wait for another process's
     /// lock (up to its busy timeout), and other Python threads must run meanwhile.
     fn with_location(py: Python<'_>, location: StoreLocation) -> PyResult<Self> {
+        location.check().map_err(|e| to_py(&e))?;
         let store = py.detach(|| location.open()).map_err(other)?;
         Ok(NativeStore { location, current: Mutex::new((runtime::pid(), store)) })
     }

@@ -54,7 +54,13 @@ impl Client {
         options: ClientOptions,
         listener: Option<Arc<dyn RetryListener>>,
     ) -> Result<Arc<Self>, PostatoError> {
-        let mut builder = postato_ffi::client_builder(api_key, workspace_id, options.given(), Units::Millis, "uniffi")?;
+        let mut builder = postato_ffi::client_builder(
+            api_key,
+            workspace_id,
+            options.given(),
+            (Units::Millis, |n| n.kotlin),
+            "uniffi",
+        )?;
         if let Some(listener) = listener {
             builder = builder.on_retry(events::hook(listener));
         }

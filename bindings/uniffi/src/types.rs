@@ -40,18 +40,22 @@ pub struct ClientOptions {
 impl ClientOptions {
     /// The options as the shared FFI layer takes them.
     pub fn given(self) -> GivenOptions {
-        let ms = |v: Option<u64>| v.map(|ms| ms as f64);
+        // Each field under its Kotlin and Swift name, the settings table's (a test in
+        // kotlin/ checks that every setting of the table is a field here).
+        let settings = [
+            ("maxAttempts", self.max_attempts.map(f64::from)),
+            ("timeoutMs", self.timeout_ms.map(|ms| ms as f64)),
+            ("connectTimeoutMs", self.connect_timeout_ms.map(|ms| ms as f64)),
+            ("backoffBaseMs", self.backoff_base_ms.map(|ms| ms as f64)),
+            ("backoffCapMs", self.backoff_cap_ms.map(|ms| ms as f64)),
+            ("deadlineMs", self.deadline_ms.map(|ms| ms as f64)),
+            ("maxRateLimitWaits", self.max_rate_limit_waits.map(f64::from)),
+            ("maxRetryAfterMs", self.max_retry_after_ms.map(|ms| ms as f64)),
+        ];
         GivenOptions {
             base_url: self.base_url,
             ca_bundle: self.ca_bundle,
-            max_attempts: self.max_attempts.map(f64::from),
-            timeout: ms(self.timeout_ms),
-            connect_timeout: ms(self.connect_timeout_ms),
-            backoff_base: ms(self.backoff_base_ms),
-            backoff_cap: ms(self.backoff_cap_ms),
-            deadline: ms(self.deadline_ms),
-            max_rate_limit_waits: self.max_rate_limit_waits.map(f64::from),
-            max_retry_after: ms(self.max_retry_after_ms),
+            settings: settings.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))).collect(),
             fast_forward_waits: self.fast_forward_waits,
         }
     }

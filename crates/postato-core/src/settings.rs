@@ -254,7 +254,10 @@ impl Setting<u32> {
     /// A count a language gave as a number (see [`bounds::count_from_f64`]); the error names
     /// the setting as that language's users write it.
     pub fn from_f64(&self, value: f64, units: Units) -> Result<u32, ValidationError> {
-        bounds::count_from_f64(units.name(self.name, &self.names), value, &self.range())
+        match self.row().from_f64(value, units)? {
+            Value::Count(n) | Value::Bytes(n) => Ok(n),
+            Value::Time(_) => unreachable!("a count's row holds counts"),
+        }
     }
 
     /// The setting as a row of [`ALL`].
@@ -291,8 +294,10 @@ impl Setting<Duration> {
     /// elsewhere); the error names the setting as that language's users write it
     /// (`backoffBaseMs`) and says the unit.
     pub fn from_f64(&self, value: f64, units: Units) -> Result<Duration, ValidationError> {
-        let (per_second, unit) = units.time_unit();
-        bounds::duration_from_f64(units.name(self.name, &self.names), value, per_second, unit, &self.range())
+        match self.row().from_f64(value, units)? {
+            Value::Time(d) => Ok(d),
+            Value::Count(_) | Value::Bytes(_) => unreachable!("a time's row holds times"),
+        }
     }
 
     /// The setting as a row of [`ALL`].
@@ -324,8 +329,12 @@ pub enum Units {
 }
 
 impl Units {
-    /// The name errors give a setting: its camelCase name, or for the millisecond languages
-    /// Node's (`backoffBaseMs`), which Kotlin and Swift share.
+    /// The name errors give `row`'s setting in this language: its camelCase name, or for the
+    /// millisecond languages Node's (`backoffBaseMs`), which Kotlin and Swift share.
+    pub fn error_name(self, row: &Row) -> &'static str {
+        self.name(row.name, &row.names)
+    }
+
     fn name(self, name: &'static str, names: &Names) -> &'static str {
         match self {
             Units::Seconds => name,
@@ -382,6 +391,38 @@ impl std::fmt::Display for Value {
             Value::Count(n) => write!(f, "{n}"),
             Value::Bytes(n) => f.write_str(&human_bytes(u64::from(*n))),
             Value::Time(d) => f.write_str(&human(*d)),
+        }
+    }
+}
+
+impl Row {
+    /// A value a language gave as a number: a count within the bounds, or a time in the
+    /// language's units (seconds in Python, milliseconds elsewhere); the error names the
+    /// setting as that language's users write it (`backoffBaseMs`) and says the unit.
+    pub fn from_f64(&self, value: f64, units: Units) -> Result<Value, ValidationError> {
+        let name = units.name(self.name, &self.names);
+        match (self.min, self.max) {
+            (Value::Time(min), Value::Time(max)) => {
+                let (per_second, unit) = units.time_unit();
+                bounds::duration_from_f64(name, value, per_second, unit, &(min..=max)).map(Value::Time)
+            }
+            (Value::Bytes(min), Value::Bytes(max)) => {
+                bounds::count_from_f64(name, value, &(min..=max)).map(Value::Bytes)
+            }
+            (Value::Count(min), Value::Count(max)) => {
+                bounds::count_from_f64(name, value, &(min..=max)).map(Value::Count)
+            }
+            _ => unreachable!("a row's bounds are of one kind"),
+        }
+    }
+}
+
+impl Value {
+    /// The value as a language with times in `per_second` units gives it (counts as they are).
+    pub fn in_units(self, per_second: f64) -> f64 {
+        match self {
+            Value::Count(n) | Value::Bytes(n) => f64::from(n),
+            Value::Time(d) => d.as_secs_f64() * per_second,
         }
     }
 }

@@ -3,6 +3,7 @@
 //! options (keyword arguments, an options object, a record) into this one type, so a
 //! default or a setting's meaning cannot differ between languages.
 
+use postato_core::settings::{self, Value};
 use postato_core::{defaults, RetryPolicy};
 use std::time::Duration;
 
@@ -57,6 +58,37 @@ impl Default for ClientOptions {
 }
 
 impl ClientOptions {
+    /// The names (in [`postato_core::settings`]) of the bounded settings a client takes: what
+    /// [`ClientOptions::set`] accepts, and what every language's client options offer.
+    pub const SETTINGS: [&'static str; 8] = [
+        settings::MAX_ATTEMPTS.name,
+        settings::TIMEOUT.name,
+        settings::CONNECT_TIMEOUT.name,
+        settings::BACKOFF_BASE.name,
+        settings::BACKOFF_CAP.name,
+        settings::DEADLINE.name,
+        settings::MAX_RATE_LIMIT_WAITS.name,
+        settings::MAX_RETRY_AFTER.name,
+    ];
+
+    /// Sets the bounded setting named `name` (its name in [`postato_core::settings`]) to
+    /// `value`, already within its bounds ([`settings::Row::from_f64`]); `false` when it is
+    /// not one of [`ClientOptions::SETTINGS`] or `value` is not of its kind.
+    pub fn set(&mut self, name: &str, value: Value) -> bool {
+        match value {
+            Value::Count(n) if name == settings::MAX_ATTEMPTS.name => self.max_attempts = n,
+            Value::Count(n) if name == settings::MAX_RATE_LIMIT_WAITS.name => self.max_rate_limit_waits = n,
+            Value::Time(d) if name == settings::TIMEOUT.name => self.timeout = d,
+            Value::Time(d) if name == settings::CONNECT_TIMEOUT.name => self.connect_timeout = d,
+            Value::Time(d) if name == settings::BACKOFF_BASE.name => self.backoff_base = d,
+            Value::Time(d) if name == settings::BACKOFF_CAP.name => self.backoff_cap = d,
+            Value::Time(d) if name == settings::DEADLINE.name => self.deadline = Some(d),
+            Value::Time(d) if name == settings::MAX_RETRY_AFTER.name => self.max_retry_after = d,
+            _ => return false,
+        }
+        true
+    }
+
     /// Applies these settings to `builder` (which checks them when it builds).
     pub fn apply(self, builder: ClientBuilder) -> ClientBuilder {
         let mut policy = RetryPolicy::default();

@@ -59,6 +59,9 @@ class ClientDefaults:
 
 DEFAULTS = ClientDefaults(**json.loads(_native.client_defaults_json()))
 
+# The client's bounded settings: (Python name, the name its errors give it).
+_CLIENT_SETTINGS = _native.client_settings()
+
 
 def _given_call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
     """The per-call options given (``None``: not given), type-checked by name."""
@@ -151,6 +154,13 @@ class _ClientBase:
         ``fast_forward_waits`` is for tests: backoffs and Retry-After waits advance a
         virtual clock instead of sleeping (attempt timeouts stay real).
         """
+        given = locals()
+        # Every bounded setting by its Python name (postato_core::settings), its bounds Rust's.
+        settings = [
+            (name, number)
+            for name, field in _CLIENT_SETTINGS
+            if (number := setting_number(field, given[name])) is not None
+        ]
         if on_retry is not None and not callable(on_retry):
             raise InvalidSettingError(
                 f"invalid setting: on_retry (onRetry): must be callable, got {type(on_retry).__name__}",
@@ -170,16 +180,9 @@ class _ClientBase:
             api_key,
             workspace_id,
             _LANGUAGE,
+            settings,
             base_url=base_url,
             ca_bundle=_path_setting("caBundle", ca_bundle),
-            max_attempts=setting_number("maxAttempts", max_attempts),
-            timeout=setting_number("timeout", timeout),
-            connect_timeout=setting_number("connectTimeout", connect_timeout),
-            backoff_base=setting_number("backoffBase", backoff_base),
-            backoff_cap=setting_number("backoffCap", backoff_cap),
-            deadline=setting_number("deadline", deadline),
-            max_rate_limit_waits=setting_number("maxRateLimitWaits", max_rate_limit_waits),
-            max_retry_after=setting_number("maxRetryAfter", max_retry_after),
             fast_forward_waits=fast_forward_waits,
             on_retry=on_retry,
         )

@@ -2,12 +2,13 @@
 
 import asyncio
 from collections.abc import Awaitable
-from typing import Any, Callable, Dict, List, Optional
+from typing import Any, Callable, Dict, List, Optional, Tuple
 
 def idempotency_key(business_key: str) -> str: ...
 def version() -> str: ...
 def log_level(filter: Optional[str] = None) -> Optional[str]: ...
 def client_defaults_json() -> str: ...
+def client_settings() -> List[Tuple[str, str]]: ...
 def shutdown() -> None: ...
 def after_fork_in_child() -> None: ...
 def test_panic() -> None: ...
@@ -23,16 +24,9 @@ class NativeClient:
         api_key: Optional[str],
         workspace_id: Optional[str],
         language: str,
+        settings: List[Tuple[str, float]],
         base_url: Optional[str] = None,
         ca_bundle: Optional[str] = None,
-        max_attempts: Optional[float] = None,
-        timeout: Optional[float] = None,
-        connect_timeout: Optional[float] = None,
-        backoff_base: Optional[float] = None,
-        backoff_cap: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_rate_limit_waits: Optional[float] = None,
-        max_retry_after: Optional[float] = None,
         fast_forward_waits: Optional[bool] = None,
         on_retry: Optional[Callable[..., None]] = None,
     ) -> None: ...

@@ -106,8 +106,8 @@ class SqliteStore(_Store):
     """Results in one SQLite file: a restarted process skips what was published."""
 
     def __init__(self, path: Union[str, "os.PathLike[str]"]) -> None:
-        """``path``: the SQLite file (created if needed). An empty path is refused: SQLite
-        would take it for a temporary database, lost when the process ends."""
+        """``path``: the SQLite file (created if needed). An empty path (or ``":memory:"``) is
+        refused: SQLite would take it for a temporary database, lost when the process ends."""
         if not isinstance(path, (str, os.PathLike)):
             raise InvalidSettingError(
                 f"invalid setting: path: must be a file path (str or os.PathLike), got {type(path).__name__}: "
@@ -117,12 +117,6 @@ class SqliteStore(_Store):
         self.path = os.fspath(path)
         if not isinstance(self.path, str):
             raise InvalidSettingError("invalid setting: path: must be a text path, not bytes", field="path")
-        if not self.path.strip():
-            raise InvalidSettingError(
-                "invalid setting: path: is empty: give a file, such as 'posts.db' (an empty name would be a temporary "
-                "database, lost when the process ends; use MemoryStore() for a store in memory)",
-                field="path",
-            )
         self._native = _native.NativeStore(self.path)
 
     def __repr__(self) -> str:

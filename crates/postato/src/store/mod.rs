@@ -13,7 +13,7 @@ mod process_lock;
 mod sqlite;
 
 pub use memory::MemoryStore;
-pub use sqlite::SqliteStore;
+pub use sqlite::{check_sqlite_path, SqliteStore};
 
 use postato_core::ErrorKind;
 use serde::{Deserialize, Serialize};

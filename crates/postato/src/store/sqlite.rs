@@ -1,5 +1,6 @@
 //! [`SqliteStore`]: the embedded default, one SQLite file (WAL) with a versioned schema.
 
+use postato_core::ValidationError;
 use rusqlite::{params, Connection, OpenFlags, OptionalExtension};
 use std::path::Path;
 use std::sync::{Arc, Mutex};
@@ -232,20 +233,29 @@ impl SqliteStore {
     }
 }
 
-/// A store path, refused when empty or blank: SQLite reads an empty name as "a temporary
-/// database", whose dead letters and resume state would vanish when the run ends.
+/// The rule for a SQLite store's path, which every language's store checks through this
+/// function: refused when empty or blank (SQLite reads an empty name as "a temporary
+/// database", whose dead letters and resume state would vanish when the run ends) or
+/// `:memory:`. The error names the setting `path`.
+pub fn check_sqlite_path(path: &str) -> Result<(), ValidationError> {
+    if path.trim().is_empty() {
+        return Err(ValidationError::setting(
+            "path",
+            "is empty: give a file, such as postato.db (an empty name would be a temporary database, lost when the process ends; a memory store keeps records in memory)",
+        ));
+    }
+    if path == ":memory:" {
+        return Err(ValidationError::setting(
+            "path",
+            "is \":memory:\", a database lost when the process ends: give a file, such as postato.db, or use a memory store",
+        ));
+    }
+    Ok(())
+}
+
 fn checked_path(path: &Path) -> Result<&Path, StoreError> {
-    let text = path.as_os_str().to_string_lossy();
-    if text.trim().is_empty() {
-        return Err(StoreError::new(
-            "the store's path is empty: give a file, such as postato.db (an empty name would be a temporary database, lost when the process ends)",
-        ));
-    }
-    if text == ":memory:" {
-        return Err(StoreError::new(
-            "the store's path is \":memory:\", a database lost when the process ends: give a file, such as postato.db, or use a memory store",
-        ));
-    }
+    check_sqlite_path(&path.as_os_str().to_string_lossy())
+        .map_err(|e| StoreError::new(format!("the store's path {}", e.message)))?;
     Ok(path)
 }
 

@@ -313,10 +313,11 @@ struct Recorder {
 /// Runs `plan` on a fresh single-threaded runtime with a paused clock.
 pub fn run(seed: u64, plan: Plan) -> Report {
     let runtime = tokio::runtime::Builder::new_current_thread().enable_time().start_paused(true).build().unwrap();
-    runtime.block_on(run_on_virtual_clock(seed, plan))
+    runtime.block_on(run_plan(seed, plan))
 }
 
-async fn run_on_virtual_clock(seed: u64, plan: Plan) -> Report {
+/// The plan's publishes against the simulated server, recording what the invariants check.
+async fn run_plan(seed: u64, plan: Plan) -> Report {
     let started = Instant::now();
     let seq = Arc::new(AtomicU64::new(0));
     let spent = plan.spent.map(|spent| Spent {
