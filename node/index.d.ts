@@ -120,7 +120,7 @@ export interface PublisherPublishOptions {
 }
 
 export interface PublishManyOptions {
-  /** Posts in flight at once, 1 to 1024. Default `DEFAULTS.concurrency`. */
+  /** Posts in flight at once (bounds in docs/settings.md). Default `DEFAULTS.concurrency`. */
   concurrency?: number;
   /** Each post's own deadline. */
   deadlineMs?: number;
@@ -205,7 +205,7 @@ export declare class PostgresStore extends Store {
 
 export declare class Publisher {
   /**
-   * `keyRetentionMs`: how long the API keeps idempotency keys (default 24 h). A post sent
+   * `keyRetentionMs`: how long the API keeps idempotency keys (default in docs/settings.md). A post sent
    * longer ago whose outcome was never recorded rejects with OutcomeUnknownError instead of
    * being sent again.
    */

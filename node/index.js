@@ -355,7 +355,7 @@ class PostgresStore extends Store {
 class Publisher {
   #native;
 
-  /** `options.keyRetentionMs`: how long the API keeps idempotency keys (default 24 h). */
+  /** `options.keyRetentionMs`: how long the API keeps idempotency keys (default in docs/settings.md). */
   constructor(client, store = new MemoryStore(), options = {}) {
     if (!(client instanceof Client)) throw invalidSetting('client', 'must be a Client');
     if (!(store instanceof Store)) {
@@ -388,8 +388,8 @@ class Publisher {
 
   /**
    * Publishes the store's deferred posts whose time has come (`options.concurrency` at once,
-   * default 8); the others stay deferred and nothing is sent for them. Call it from a timer,
-   * or at the report's `nextDue`.
+   * default `DEFAULTS.concurrency`); the others stay deferred and nothing is sent for them.
+   * Call it from a timer, or at the report's `nextDue`.
    */
   async publishDue(options = {}) {
     options = optionsObject(options, 'options');

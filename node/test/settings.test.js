@@ -7,6 +7,7 @@ const fs = require('node:fs');
 const path = require('node:path');
 const { Client, DEFAULTS, InvalidSettingError } = require('..');
 const { REPO } = require('./helpers');
+const { clientSettings } = require('../native.js');
 
 const vector = JSON.parse(fs.readFileSync(path.join(REPO, 'tests/vectors/settings.json'), 'utf8'));
 const nodeSettings = vector.settings.filter((s) => s.node);
@@ -16,9 +17,17 @@ const clientOptions = types.slice(
   types.indexOf('export interface RetryEvent'),
 );
 
-test('every setting is declared under the table’s name', () => {
+test('every setting is declared under the table’s name, each client setting in ClientOptions', () => {
   for (const setting of nodeSettings) {
     assert.match(types, new RegExp(`\\b${setting.node}\\?: number`), `index.d.ts declares ${setting.node}`);
+  }
+  const defaultsType = types.slice(
+    types.indexOf('export declare const DEFAULTS'),
+    types.indexOf('export interface ThreadItem'),
+  );
+  for (const name of clientSettings()) {
+    assert.match(clientOptions, new RegExp(`\\b${name}\\?: number`), `ClientOptions declares ${name}`);
+    assert.match(defaultsType, new RegExp(`\\b${name}: number`), `DEFAULTS declares ${name}`);
   }
 });
 
@@ -26,6 +35,7 @@ test('DEFAULTS reports each setting with the table’s default', () => {
   const byName = new Map(nodeSettings.map((s) => [s.node, s]));
   const { baseUrl, ...reported } = DEFAULTS;
   assert.equal(baseUrl, vector.baseUrl);
+  assert.deepEqual(Object.keys(reported).sort(), [...clientSettings(), 'concurrency'].sort());
   for (const [name, value] of Object.entries(reported)) {
     assert.ok(byName.has(name), `${name} is a setting of the table`);
     assert.equal(value, byName.get(name).default, name);

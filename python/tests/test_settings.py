@@ -12,6 +12,7 @@ import pytest
 from conftest import REPO
 
 import postato
+from postato import _native
 
 VECTOR = json.loads((REPO / "tests/vectors/settings.json").read_text(encoding="utf-8"))
 PYTHON_SETTINGS: List[Dict[str, Any]] = [s for s in VECTOR["settings"] if s["python"]]
@@ -51,6 +52,9 @@ def test_every_setting_is_taken_under_the_tables_name_and_left_to_rust_when_not_
 def test_defaults_reports_each_setting_with_the_tables_default() -> None:
     reported = dataclasses.asdict(postato.DEFAULTS)
     assert reported.pop("base_url") == VECTOR["baseUrl"]
+    client_settings = {name for name, _ in _native.client_settings()}
+    assert set(reported) == client_settings | {"concurrency"}, "DEFAULTS reports every client setting"
+    assert client_settings <= set(inspect.signature(postato.Client).parameters), "Client takes every one"
     by_python_name = {s["python"]: s for s in PYTHON_SETTINGS}
     for name, value in reported.items():
         setting = by_python_name[name]

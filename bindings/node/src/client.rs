@@ -66,7 +66,7 @@ impl PublishedPost {
 }
 
 /// The wrapper's event listener: called (without blocking a worker, and without keeping
-/// Node alive) with a JSON event for each retry and each failed publish.
+/// Node alive) with a JSON event for each notice: a retry, a failed publish, a past schedule.
 pub type EventListener = ThreadsafeFunction<String, (), String, Status, false, true>;
 
 /// The JSON the wrapper's listener reads: `{"event": "retry", …}`, `{"event": "failed", …}` or
@@ -204,7 +204,7 @@ pub struct NativeClient {
 
 #[napi]
 impl NativeClient {
-    /// `listener`, when given, is called with each retry and failure (`event_json`).
+    /// `listener`, when given, is called with each notice (`notice_json`).
     #[napi(constructor)]
     pub fn new(
         options: ClientOptions,

@@ -62,7 +62,7 @@ impl Client {
             "uniffi",
         )?;
         if let Some(listener) = listener {
-            builder = builder.on_retry(events::hook(listener));
+            builder = builder.on_notice(events::hook(listener));
         }
         let _guard = runtime::enter();
         Ok(Arc::new(Client { client: builder.build()? }))
@@ -162,7 +162,9 @@ impl Store {
     /// A SQLite store at `path`.
     #[uniffi::constructor]
     pub fn sqlite(path: String) -> Result<Arc<Self>, PostatoError> {
-        Store::open(StoreLocation::Sqlite(path))
+        let location = StoreLocation::Sqlite(path);
+        location.check()?;
+        Store::open(location)
     }
 
     /// A store in memory.

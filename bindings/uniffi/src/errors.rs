@@ -40,7 +40,8 @@ pub enum PostatoError {
     #[error("{reason}")]
     Cancelled { reason: String, attempts: u32 },
     /// Sent longer ago than the server keeps idempotency keys, with no recorded outcome: not
-    /// sent again. Check whether the post exists, then `publishForced`.
+    /// sent again. Check whether the post exists, then `publish(post, force = true)` (Swift:
+    /// `publish(post:force:)`).
     #[error("{reason}")]
     OutcomeUnknown { reason: String, first_sent_at_ms: u64 },
     /// A Publisher's post whose rate limit holds longer than it waits: kept in the store as

@@ -1,8 +1,8 @@
-//! `RetryListener`: a Kotlin interface / Swift protocol told of each retry, fed from the same
-//! core events as the Rust client's `on_retry`. A listener that throws is reported on
+//! `RetryListener`: a Kotlin interface / Swift protocol told of each retry, fed from the
+//! client's notices as every binding's hooks are. A listener that throws is reported on
 //! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
 
-use postato_ffi::RetryInfo;
+use postato_ffi::Notice;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 
@@ -40,9 +40,10 @@ pub trait RetryListener: Send + Sync {
     fn on_retry(&self, event: RetryEvent) -> Result<(), ListenerError>;
 }
 
-/// The client's retry hook for `listener`.
-pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&RetryInfo) + Send + Sync + 'static {
-    move |retry: &RetryInfo| {
+/// The client's notice hook for `listener`: each retry goes to it.
+pub fn hook(listener: Arc<dyn RetryListener>) -> impl Fn(&Notice) + Send + Sync + 'static {
+    move |notice: &Notice| {
+        let Notice::Retry(retry) = notice else { return };
         let business_key = retry.business_key.as_str();
         let event = RetryEvent {
             business_key: business_key.to_owned(),

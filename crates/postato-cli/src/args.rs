@@ -40,10 +40,10 @@ pub fn help(row: Row) -> String {
     };
     match row.unit {
         Unit::Time if row.names.cli.is_some_and(|flag| flag.ends_with("-hours")) => {
-            format!("{}, in hours ({} to {})", row.doc, row.min, row.max)
+            format!("{} [in hours: {} to {}]", row.doc, row.min, row.max)
         }
-        Unit::Time => format!("{}, in ms ({} to {})", row.doc, ms(row.min), ms(row.max)),
-        Unit::Count | Unit::Bytes => format!("{} ({} to {})", row.doc, row.min, row.max),
+        Unit::Time => format!("{} [in ms: {} to {}]", row.doc, ms(row.min), ms(row.max)),
+        Unit::Count | Unit::Bytes => format!("{} [{} to {}]", row.doc, row.min, row.max),
     }
 }
 
@@ -270,36 +270,51 @@ mod tests {
     use super::*;
     use clap::CommandFactory;
 
-    /// Every flag of every command but `demo` (which picks its own concurrency), with its
-    /// default as `--help` shows it.
-    fn flags(command: &clap::Command, found: &mut Vec<(String, Option<String>)>) {
+    /// A flag as `--help` shows it: its command, its name, its default and its help.
+    struct Flag {
+        command: String,
+        name: String,
+        default: Option<String>,
+        help: String,
+    }
+
+    /// Every flag of every command.
+    fn flags(command: &clap::Command, found: &mut Vec<Flag>) {
         for arg in command.get_arguments() {
             if let Some(long) = arg.get_long() {
-                let default = arg.get_default_values().first().map(|d| d.to_string_lossy().into_owned());
-                found.push((format!("--{long}"), default));
+                found.push(Flag {
+                    command: command.get_name().to_owned(),
+                    name: format!("--{long}"),
+                    default: arg.get_default_values().first().map(|d| d.to_string_lossy().into_owned()),
+                    help: arg.get_help().map(|h| h.to_string()).unwrap_or_default(),
+                });
             }
         }
-        for sub in command.get_subcommands().filter(|sub| sub.get_name() != "demo") {
+        for sub in command.get_subcommands() {
             flags(sub, found);
         }
     }
 
     #[test]
-    fn every_setting_flag_is_named_and_defaulted_as_the_settings_table_says() {
+    fn every_setting_flag_is_named_defaulted_and_helped_as_the_settings_table_says() {
         let mut found = Vec::new();
         flags(&crate::Cli::command(), &mut found);
         for row in settings::ALL {
             let Some(flag) = row.names.cli else { continue };
-            let defaults: Vec<&Option<String>> = found.iter().filter(|(f, _)| f == flag).map(|(_, d)| d).collect();
-            assert!(!defaults.is_empty(), "no command has {flag}, the flag of {}", row.name);
+            let flags: Vec<&Flag> = found.iter().filter(|f| f.name == flag).collect();
+            assert!(!flags.is_empty(), "no command has {flag}, the flag of {}", row.name);
             let expected = match row.default {
                 Some(Value::Time(d)) if flag.ends_with("-hours") => Some(Hours(d).to_string()),
                 Some(Value::Time(d)) => Some(d.as_millis().to_string()),
                 Some(Value::Count(n) | Value::Bytes(n)) => Some(n.to_string()),
                 None => None,
             };
-            for default in defaults {
-                assert_eq!(default, &expected, "{flag}'s default");
+            for found in flags {
+                assert_eq!(found.help, help(*row), "{flag}'s help in `{}`", found.command);
+                // The demo picks its own concurrency, to show the simulator's faults sooner.
+                if found.command != "demo" {
+                    assert_eq!(found.default, expected, "{flag}'s default in `{}`", found.command);
+                }
             }
             assert_eq!(flag_for(row.name), Some(flag), "an error naming {} names {flag}", row.name);
         }
@@ -307,11 +322,11 @@ mod tests {
 
     #[test]
     fn a_flag_s_help_gives_the_range_of_its_setting() {
-        assert_eq!(help(settings::TIMEOUT.row()), format!("{}, in ms (1 to 600000)", settings::TIMEOUT.doc));
-        assert_eq!(help(settings::CONCURRENCY.row()), "Publishes at once (1 to 1024)");
+        assert_eq!(help(settings::TIMEOUT.row()), format!("{} [in ms: 1 to 600000]", settings::TIMEOUT.doc));
+        assert_eq!(help(settings::CONCURRENCY.row()), "Publishes at once [1 to 1024]");
         assert_eq!(
             help(settings::KEY_RETENTION.row()),
-            format!("{}, in hours (1 s to 365 days)", settings::KEY_RETENTION.doc)
+            format!("{} [in hours: 1 s to 365 days]", settings::KEY_RETENTION.doc)
         );
     }
 }

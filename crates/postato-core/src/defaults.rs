@@ -1,9 +1,8 @@
-//! Every default a user can change, in one file. The retry policy, the retry budget, the
-//! client, the publisher and every language binding take their defaults from here; a
-//! binding that reports its defaults reports these (the shared test vector
-//! `tests/vectors/settings.json` pins that all four languages do).
-//! The defaults of bounded settings are those of [`settings`], where each is
-//! written once.
+//! Every default, as constants: those of the bounded settings come from [`settings`], where
+//! each is written once; the others (the base URL, the retry budget, store timings) are
+//! written here. The retry policy, the retry budget, the client, the publisher and every
+//! language binding take their defaults from here; a binding that reports its defaults reports
+//! these (the shared test vector `tests/vectors/settings.json` pins that all four languages do).
 
 use std::time::Duration;
 

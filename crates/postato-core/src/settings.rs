@@ -550,7 +550,11 @@ mod tests {
             }
             if let Some(cli) = n.cli {
                 assert!(cli.starts_with("--") && !cli.contains('_'), "{}: cli {cli}", row.name);
+                let unit = cli.ends_with("-ms") || cli.ends_with("-hours");
+                assert_eq!(unit, row.unit == Unit::Time, "{}: a time's flag says its unit: {cli}", row.name);
             }
+            // Units::Millis names errors by Node's name, which Kotlin and Swift share.
+            assert_eq!((n.kotlin, n.swift), (n.node, n.node), "{}: Kotlin and Swift name it as Node does", row.name);
             assert_eq!(ALL.iter().filter(|other| other.name == row.name).count(), 1, "{} twice", row.name);
         }
     }

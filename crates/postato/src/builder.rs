@@ -223,8 +223,9 @@ impl ClientBuilder {
         self
     }
 
-    /// Calls `hook` with each [`Notice`]: every retry and every failed publish, what a
-    /// language binding's logger and retry callback report.
+    /// Calls `hook` with each [`Notice`]: a post scheduled in the past as it is sent, every
+    /// retry and every failed publish, what a language binding's logger and retry callback
+    /// report.
     pub fn on_notice(mut self, hook: impl Fn(&Notice) + Send + Sync + 'static) -> Self {
         self.hooks.on_notice = Some(Arc::new(hook));
         self

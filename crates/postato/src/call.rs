@@ -1,9 +1,10 @@
 //! [`PublishCall`]: one publish with options of its own (a shorter deadline, fewer attempts, a
 //! cancellation token), checked by the same rules as the client's settings.
 
-use postato_core::{settings, Post, PublishError, Published, RetryPolicy, Transport};
+use postato_core::{Post, PublishError, Published, RetryPolicy, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::sync::atomic::AtomicU32;
 use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
@@ -13,9 +14,9 @@ use crate::client::Client;
 #[derive(Clone, Debug, Default, PartialEq, Eq)]
 #[non_exhaustive]
 pub struct CallOptions {
-    /// A limit on this whole publish, waits included (within [`settings::DEADLINE`]).
+    /// A limit on this whole publish, waits included (within [`settings::DEADLINE`](postato_core::settings::DEADLINE)).
     pub deadline: Option<Duration>,
-    /// Attempts that may end in a retryable failure (within [`settings::MAX_ATTEMPTS`]).
+    /// Attempts that may end in a retryable failure (within [`settings::MAX_ATTEMPTS`](postato_core::settings::MAX_ATTEMPTS)).
     pub max_attempts: Option<u32>,
 }
 
@@ -24,13 +25,12 @@ impl CallOptions {
     pub fn policy(&self, policy: &RetryPolicy) -> Result<RetryPolicy, PublishError> {
         let mut policy = policy.clone();
         if let Some(deadline) = self.deadline {
-            settings::DEADLINE.check(deadline)?;
             policy.deadline = Some(deadline);
         }
         if let Some(attempts) = self.max_attempts {
-            settings::MAX_ATTEMPTS.check(attempts.into())?;
             policy.max_attempts = attempts;
         }
+        // The same checks as the client's settings (`settings::DEADLINE`, `MAX_ATTEMPTS`).
         policy.validate()?;
         Ok(policy)
     }
@@ -91,9 +91,12 @@ impl<'a, T: Transport> PublishCall<'a, T> {
     /// request.
     pub async fn send(self) -> Result<Published, PublishError> {
         let request = self.client.request_for(self.post)?;
+        let policy = self.client.policy_for(&self.options)?;
+        self.client.notice_past_schedule(self.post);
         let never = CancellationToken::new();
         let cancel = self.cancel.unwrap_or(&never);
-        self.client.publish_request_with(&self.post.business_key, request, &self.options, cancel).await
+        let refusals = AtomicU32::new(0);
+        self.client.publish_counting_refusals(&self.post.business_key, request, policy, cancel, &refusals).await
     }
 }
 

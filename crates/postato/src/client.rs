@@ -177,11 +177,25 @@ impl<T: Transport> Client<T> {
     /// Builds the request for `post` (validating it): what every attempt sends.
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
         let c = &self.inner.config;
-        let request = Request::new(post, &c.workspace_id, &c.api_key, &c.language)?;
-        if let Some(message) = post.schedule_notice(self.now_ms()) {
-            crate::observe::schedule_notice(&post.business_key, message, &c.hooks);
+        Ok(Request::new(post, &c.workspace_id, &c.api_key, &c.language)?)
+    }
+
+    /// The retry policy of one publish: the client's, with `options` over it, checked as the
+    /// client's settings are (an option outside its bounds is an `InvalidInput` naming it).
+    pub(crate) fn policy_for(&self, options: &CallOptions) -> Result<RetryPolicy, PublishError> {
+        let policy = &self.inner.config.policy;
+        match options.is_empty() {
+            true => Ok(policy.clone()),
+            false => options.policy(policy),
         }
-        Ok(request)
+    }
+
+    /// Tells the user, once a publish of `post` is about to send, that its schedule time has
+    /// passed (it publishes at once): a `tracing` warning and a [`Notice::PastSchedule`](crate::Notice).
+    pub(crate) fn notice_past_schedule(&self, post: &Post) {
+        if let Some(message) = post.schedule_notice(self.now_ms()) {
+            crate::observe::schedule_notice(&post.business_key, message, &self.inner.config.hooks);
+        }
     }
 
     /// Publishes `post`, retrying per the policy with the same idempotency key. An invalid
@@ -197,35 +211,19 @@ impl<T: Transport> Client<T> {
         PublishCall::new(self, post)
     }
 
-    /// Publishes a prepared request (see [`Client::request_for`]) with per-call options
-    /// (checked first: an option outside its bounds is an `InvalidInput` naming it, and
-    /// nothing is sent).
-    pub(crate) async fn publish_request_with(
-        &self,
-        business_key: &str,
-        request: Request,
-        options: &CallOptions,
-        cancel: &CancellationToken,
-    ) -> Result<Published, PublishError> {
-        self.publish_counting_refusals(business_key, request, options, cancel, &AtomicU32::new(0)).await
-    }
-
-    /// Like `publish_request_with`, counting in `refusals` the requests answered 429
-    /// (refused before the server processed them): a [`Publisher`](crate::Publisher) that
-    /// defers a post whose every request was refused knows that none of them published it.
+    /// Publishes a prepared request (see [`Client::request_for`]) under `policy` (from
+    /// [`Client::policy_for`]), counting in `refusals` the requests answered 429 (refused
+    /// before the server processed them): a [`Publisher`](crate::Publisher) that defers a post
+    /// whose every request was refused knows that none of them published it.
     pub(crate) async fn publish_counting_refusals(
         &self,
         business_key: &str,
         request: Request,
-        options: &CallOptions,
+        policy: RetryPolicy,
         cancel: &CancellationToken,
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
         let inner = &*self.inner;
-        let policy = match options.is_empty() {
-            true => inner.config.policy.clone(),
-            false => options.policy(&inner.config.policy)?,
-        };
         let n = inner.publishes.fetch_add(1, Ordering::Relaxed);
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));

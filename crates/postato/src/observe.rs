@@ -1,7 +1,7 @@
 //! Observability: every machine event becomes a `tracing` event and a metric (when the client
-//! has [`Metrics`]), and user hooks are called: on retries, on [`Notice`]s (a retry or a
-//! failure, what every language's logger and retry callback report, derived here once) and on
-//! every event.
+//! has [`Metrics`]), and user hooks are called: on retries, on [`Notice`]s (a past schedule,
+//! a retry or a failure, what every language's logger and retry callback report, derived here
+//! once) and on every event.
 
 use postato_core::{ErrorKind, Event, WaitReason};
 

@@ -111,3 +111,39 @@ impl ClientOptions {
         }
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A setting's name, a value for it, and whether options hold that value in its field.
+    type Case = (&'static str, Value, fn(&ClientOptions) -> bool);
+
+    #[test]
+    fn each_setting_name_sets_its_own_field_and_no_other() {
+        let d = Duration::from_millis(4321);
+        let cases: [Case; 8] = [
+            (settings::MAX_ATTEMPTS.name, Value::Count(7), |o| o.max_attempts == 7),
+            (settings::MAX_RATE_LIMIT_WAITS.name, Value::Count(7), |o| o.max_rate_limit_waits == 7),
+            (settings::TIMEOUT.name, Value::Time(d), |o| o.timeout == Duration::from_millis(4321)),
+            (settings::CONNECT_TIMEOUT.name, Value::Time(d), |o| o.connect_timeout == Duration::from_millis(4321)),
+            (settings::BACKOFF_BASE.name, Value::Time(d), |o| o.backoff_base == Duration::from_millis(4321)),
+            (settings::BACKOFF_CAP.name, Value::Time(d), |o| o.backoff_cap == Duration::from_millis(4321)),
+            (settings::DEADLINE.name, Value::Time(d), |o| o.deadline == Some(Duration::from_millis(4321))),
+            (settings::MAX_RETRY_AFTER.name, Value::Time(d), |o| o.max_retry_after == Duration::from_millis(4321)),
+        ];
+        assert_eq!(cases.len(), ClientOptions::SETTINGS.len(), "every client setting has its case here");
+        for (name, value, holds) in cases {
+            assert!(ClientOptions::SETTINGS.contains(&name), "{name}");
+            let mut options = ClientOptions::default();
+            assert!(options.set(name, value), "{name} is a client setting");
+            assert!(holds(&options), "{name} set its field");
+            let changed = cases.iter().filter(|(_, _, holds)| holds(&options)).count();
+            assert_eq!(changed, 1, "{name} set only its own field");
+        }
+        let mut options = ClientOptions::default();
+        assert!(!options.set(settings::LEASE.name, Value::Time(d)), "a Publisher's setting is no client's");
+        assert!(!options.set(settings::TIMEOUT.name, Value::Count(3)), "a count is no time");
+        assert_eq!(options, ClientOptions::default());
+    }
+}

@@ -3,7 +3,9 @@
 //! defers a post whose rate limit holds past what a publish waits (see [`Deferral`]) and
 //! dead-letters every other failure worth replaying.
 
-use postato_core::{check_business_key_reuse, Post, PublishError, Published, Request, Timestamp, Transport};
+use postato_core::{
+    check_business_key_reuse, Post, PublishError, Published, Request, RetryPolicy, Timestamp, Transport,
+};
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -151,12 +153,15 @@ impl<T: Transport> Publisher<T> {
     pub(crate) async fn send(&self, post: &Post, call: &CallShape<'_>) -> Result<PublishReport, PublishError> {
         self.check_settings()?;
         let request = self.client.request_for(post)?;
+        let policy = self.client.policy_for(&call.options)?;
         let claimant = self.next_claimant();
         loop {
             let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
             match self.claim(post, &request, &claimant, guard).await? {
                 Claim::Recorded(report) => return Ok(report),
-                Claim::Ours(guard) => return self.publish_claimed(post, call, request, &claimant, guard).await,
+                Claim::Ours(guard) => {
+                    return self.publish_claimed(post, call, (request, policy), &claimant, guard).await
+                }
                 Claim::HeldByOther { expires_in } => {
                     tokio::select! {
                         biased;
@@ -177,11 +182,12 @@ impl<T: Transport> Publisher<T> {
     ) -> Result<Option<PublishReport>, PublishError> {
         self.check_settings()?;
         let request = self.client.request_for(post)?;
+        let policy = self.client.policy_for(&call.options)?;
         let claimant = self.next_claimant();
         let guard = ClaimGuard::new(&self.store, &post.business_key, &claimant);
         match self.claim(post, &request, &claimant, guard).await? {
             Claim::Recorded(report) => Ok(Some(report)),
-            Claim::Ours(guard) => self.publish_claimed(post, call, request, &claimant, guard).await.map(Some),
+            Claim::Ours(guard) => self.publish_claimed(post, call, (request, policy), &claimant, guard).await.map(Some),
             Claim::HeldByOther { .. } => Ok(None),
         }
     }
@@ -255,11 +261,12 @@ impl<T: Transport> Publisher<T> {
         &self,
         post: &Post,
         call: &CallShape<'_>,
-        request: Request,
+        (request, policy): (Request, RetryPolicy),
         claimant: &str,
         guard: ClaimGuard,
     ) -> Result<PublishReport, PublishError> {
         let (line, cancel) = (call.line, call.cancel);
+        self.client.notice_past_schedule(post);
         let fingerprint = request.fingerprint().to_owned();
         let created = match self.note_intent(&post.business_key, &fingerprint, call.force).await {
             Ok(created) => created,
@@ -270,7 +277,8 @@ impl<T: Transport> Publisher<T> {
             }
         };
         let refusals = AtomicU32::new(0);
-        let result = match self.publish_renewing(&post.business_key, request, claimant, cancel, &refusals).await {
+        let sent = self.publish_renewing(&post.business_key, (request, policy), claimant, cancel, &refusals).await;
+        let result = match sent {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
                 // Nothing was sent (a cancellation before the first request), or every request
@@ -323,13 +331,12 @@ impl<T: Transport> Publisher<T> {
     async fn publish_renewing(
         &self,
         key: &str,
-        request: Request,
+        (request, policy): (Request, RetryPolicy),
         claimant: &str,
         cancel: &CancellationToken,
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
-        let options = crate::CallOptions::default();
-        let publish = self.client.publish_counting_refusals(key, request, &options, cancel, refusals);
+        let publish = self.client.publish_counting_refusals(key, request, policy, cancel, refusals);
         let keep_claim = self.keep_claim(key, claimant);
         tokio::pin!(publish, keep_claim);
         tokio::select! {

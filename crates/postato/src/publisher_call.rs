@@ -1,16 +1,21 @@
-//! [`PublisherCall`]: one [`Publisher`] publish with options of its own (a cancellation token,
-//! the campaign line it came from, a forced send), the Publisher's counterpart of
-//! [`PublishCall`](crate::PublishCall).
+//! [`PublisherCall`]: one [`Publisher`] publish with options of its own (a shorter deadline,
+//! fewer attempts, a cancellation token, the campaign line it came from, a forced send), the
+//! Publisher's counterpart of [`PublishCall`](crate::PublishCall), with the same option
+//! methods.
 
 use postato_core::{Post, PublishError, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
+use crate::call::CallOptions;
 use crate::publisher::{PublishReport, Publisher};
 
 /// What one publish was asked to do beyond the post, as the Publisher's steps read it.
 pub(crate) struct CallShape<'a> {
+    /// This publish's own options over the client's.
+    pub options: CallOptions,
     /// The campaign line the post came from, recorded with a dead letter.
     pub line: Option<u64>,
     /// Ends the publish with `Cancelled` when it fires.
@@ -24,14 +29,16 @@ pub(crate) struct CallShape<'a> {
 ///
 /// ```no_run
 /// # async fn demo(publisher: postato::Publisher, post: postato::Post) -> Result<(), postato::PublishError> {
+/// use std::time::Duration;
 /// let stop = postato::CancellationToken::new();
-/// let report = publisher.publish_with(&post).cancel_on(&stop).line(12).await?;
+/// let report = publisher.publish_with(&post).deadline(Duration::from_secs(5)).cancel_on(&stop).line(12).await?;
 /// # Ok(()) }
 /// ```
 #[must_use = "a publish call sends nothing until awaited"]
 pub struct PublisherCall<'a, T> {
     publisher: &'a Publisher<T>,
     post: &'a Post,
+    options: CallOptions,
     line: Option<u64>,
     cancel: Option<&'a CancellationToken>,
     force: bool,
@@ -39,7 +46,25 @@ pub struct PublisherCall<'a, T> {
 
 impl<'a, T: Transport> PublisherCall<'a, T> {
     pub(crate) fn new(publisher: &'a Publisher<T>, post: &'a Post) -> Self {
-        PublisherCall { publisher, post, line: None, cancel: None, force: false }
+        PublisherCall { publisher, post, options: CallOptions::default(), line: None, cancel: None, force: false }
+    }
+
+    /// A limit on this whole publish, waits included (replaces the client's deadline).
+    pub fn deadline(mut self, deadline: Duration) -> Self {
+        self.options.deadline = Some(deadline);
+        self
+    }
+
+    /// Attempts that may end in a retryable failure, for this publish.
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.options.max_attempts = Some(attempts);
+        self
+    }
+
+    /// Every option at once.
+    pub fn options(mut self, options: CallOptions) -> Self {
+        self.options = options;
+        self
     }
 
     /// Ends the publish with `Cancelled` when `cancel` fires; nothing more is sent, and the
@@ -63,20 +88,25 @@ impl<'a, T: Transport> PublisherCall<'a, T> {
         self
     }
 
-    /// Publishes unless the store has the post. While another publish holds a live claim on
-    /// the key, it waits for that claim to end.
+    /// Publishes unless the store has the post: an option outside its bounds is an
+    /// `InvalidInput` naming it, before the store or the network is asked anything. While
+    /// another publish holds a live claim on the key, it waits for that claim to end.
     pub async fn send(self) -> Result<PublishReport, PublishError> {
         let never = CancellationToken::new();
-        let shape = CallShape { line: self.line, cancel: self.cancel.unwrap_or(&never), force: self.force };
-        self.publisher.send(self.post, &shape).await
+        let (publisher, post) = (self.publisher, self.post);
+        publisher.send(post, &self.shape(&never)).await
     }
 
     /// Like [`PublisherCall::send`], but when another worker holds a live claim on the key it
     /// returns `Ok(None)` at once instead of waiting (a batch comes back to it later).
     pub async fn try_send(self) -> Result<Option<PublishReport>, PublishError> {
         let never = CancellationToken::new();
-        let shape = CallShape { line: self.line, cancel: self.cancel.unwrap_or(&never), force: self.force };
-        self.publisher.try_send(self.post, &shape).await
+        let (publisher, post) = (self.publisher, self.post);
+        publisher.try_send(post, &self.shape(&never)).await
+    }
+
+    fn shape(self, never: &'a CancellationToken) -> CallShape<'a> {
+        CallShape { options: self.options, line: self.line, cancel: self.cancel.unwrap_or(never), force: self.force }
     }
 }
 

@@ -78,7 +78,7 @@ class _Store:
         )
 
     def dead_letters(self, limit: Optional[int] = None) -> List[DeadLetter]:
-        """At most ``limit`` dead letters (``None``: the default, 1000)."""
+        """At most ``limit`` dead letters (``None``: the default, in docs/settings.md)."""
         letters = []
         for line in self._native.dead_letters_json(setting_number("limit", limit)):
             d: Dict[str, Any] = json.loads(line)
@@ -174,9 +174,9 @@ class Publisher:
         *,
         key_retention: Optional[float] = None,
     ) -> None:
-        """``key_retention`` (seconds, default 24 h): how long the API keeps idempotency keys. A
-        post sent longer ago whose outcome was never recorded raises ``OutcomeUnknownError``
-        instead of being sent again."""
+        """``key_retention`` (seconds; default in docs/settings.md): how long the API keeps
+        idempotency keys. A post sent longer ago whose outcome was never recorded raises
+        ``OutcomeUnknownError`` instead of being sent again."""
         if client._call:
             raise InvalidSettingError(
                 "invalid setting: client: a Publisher publishes with its client's settings, and this client has "
@@ -227,8 +227,8 @@ class Publisher:
 
     def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
         """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
-        once, default 8); the others stay deferred and nothing is sent for them. Call it from
-        a timer, or at the report's ``next_due``."""
+        once, default ``DEFAULTS.concurrency``); the others stay deferred and nothing is sent
+        for them. Call it from a timer, or at the report's ``next_due``."""
         return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
 
     async def publish_due_async(self, *, concurrency: Optional[int] = None) -> DueReport:

@@ -6,6 +6,7 @@
 
 use chrono::{DateTime, Days, SecondsFormat, Utc};
 use clap::Args;
+use postato::postato_core::settings;
 use postato::{Client, Jitter, Publisher, ResultStore, SqliteStore};
 use postato_sim::{FaultRates, ScriptAction, SimConfig, Simulator};
 use serde_json::{json, Value};
@@ -59,9 +60,9 @@ const SUSPENDED: &str = "campaign-dec-03-07-instagram";
 /// Run the demo: a faulty simulator, the sample campaign, and a verification.
 #[derive(Args, Debug)]
 pub struct DemoArgs {
-    /// Publishes at once (1 to 1024; the demo's own default, above a campaign's, shows the
-    /// simulator's faults sooner)
-    #[arg(long, default_value_t = 32, value_parser = crate::args::concurrency, allow_negative_numbers = true)]
+    // The demo's own default, above a campaign's, shows the simulator's faults sooner.
+    #[arg(long, help = crate::args::help(settings::CONCURRENCY.row()), default_value_t = 32,
+        value_parser = crate::args::concurrency, allow_negative_numbers = true)]
     pub concurrency: u32,
     /// The seed of the simulator's faults
     #[arg(long, default_value_t = 2026)]

@@ -71,6 +71,9 @@ class StrictInputsTest {
         }
         val dot = assertThrows<PostatoException.InvalidSetting> { Client(sim.apiKey(), "..", base) }
         assertEquals("workspaceId", dot.field)
+        for (path in listOf("", " ", ":memory:")) {
+            assertEquals("path", assertThrows<PostatoException.InvalidSetting> { Store.sqlite(path) }.field, path)
+        }
     }
 
     @Test
