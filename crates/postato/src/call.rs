@@ -41,6 +41,31 @@ impl CallOptions {
     }
 }
 
+/// The option methods of a publish call ([`PublishCall`], [`PublisherCall`](crate::PublisherCall)),
+/// written once: each sets the call's `options`.
+macro_rules! call_option_methods {
+    () => {
+        /// A limit on this whole publish, waits included (replaces the client's deadline).
+        pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
+            self.options.deadline = Some(deadline);
+            self
+        }
+
+        /// Attempts that may end in a retryable failure, for this publish.
+        pub fn max_attempts(mut self, attempts: u32) -> Self {
+            self.options.max_attempts = Some(attempts);
+            self
+        }
+
+        /// Every option at once.
+        pub fn options(mut self, options: $crate::CallOptions) -> Self {
+            self.options = options;
+            self
+        }
+    };
+}
+pub(crate) use call_option_methods;
+
 /// A publish with per-call options, from [`Client::publish_with`]; `.await` it (or call
 /// [`PublishCall::send`]).
 ///
@@ -63,23 +88,7 @@ impl<'a, T: Transport> PublishCall<'a, T> {
         PublishCall { client, post, options: CallOptions::default(), cancel: None }
     }
 
-    /// A limit on this whole publish, waits included (replaces the client's deadline).
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.options.deadline = Some(deadline);
-        self
-    }
-
-    /// Attempts that may end in a retryable failure, for this publish.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.options.max_attempts = Some(attempts);
-        self
-    }
-
-    /// Every option at once.
-    pub fn options(mut self, options: CallOptions) -> Self {
-        self.options = options;
-        self
-    }
+    call_option_methods!();
 
     /// Ends the publish with `Cancelled` when `cancel` fires; nothing more is sent.
     pub fn cancel_on(mut self, cancel: &'a CancellationToken) -> Self {

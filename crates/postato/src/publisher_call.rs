@@ -6,7 +6,6 @@
 use postato_core::{Post, PublishError, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
-use std::time::Duration;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::CallOptions;
@@ -49,23 +48,7 @@ impl<'a, T: Transport> PublisherCall<'a, T> {
         PublisherCall { publisher, post, options: CallOptions::default(), line: None, cancel: None, force: false }
     }
 
-    /// A limit on this whole publish, waits included (replaces the client's deadline).
-    pub fn deadline(mut self, deadline: Duration) -> Self {
-        self.options.deadline = Some(deadline);
-        self
-    }
-
-    /// Attempts that may end in a retryable failure, for this publish.
-    pub fn max_attempts(mut self, attempts: u32) -> Self {
-        self.options.max_attempts = Some(attempts);
-        self
-    }
-
-    /// Every option at once.
-    pub fn options(mut self, options: CallOptions) -> Self {
-        self.options = options;
-        self
-    }
+    crate::call::call_option_methods!();
 
     /// Ends the publish with `Cancelled` when `cancel` fires; nothing more is sent, and the
     /// claim is released.

@@ -360,3 +360,18 @@ async fn a_sqlite_store_whose_file_is_deleted_or_replaced_under_it_refuses_to_re
         assert_eq!(sim.stats().requests, requests, "{how}: nothing is sent that could not be recorded");
     }
 }
+
+#[tokio::test]
+async fn a_publisher_call_takes_its_own_options_checked_before_the_store_is_asked() {
+    let sim = sim().await;
+    let store = std::sync::Arc::new(MemoryStore::new());
+    let publisher = Publisher::with_shared_store(client(&sim), store.clone());
+    let k = key("call-options");
+    let error = publisher.publish_with(&post(&k)).max_attempts(0).await.unwrap_err();
+    assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("maxAttempts")));
+    assert_eq!(store.intent(&k).await.unwrap(), None, "nothing was claimed or recorded");
+    assert_eq!(sim.stats().requests, 0);
+    sim.script_business_key(&k, vec![respond(503)]);
+    let error = publisher.publish_with(&post(&k)).max_attempts(1).await.unwrap_err();
+    assert_eq!((error.kind(), error.attempts()), (ErrorKind::Transient, 1), "one attempt, as asked");
+}
