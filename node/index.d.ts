@@ -112,6 +112,10 @@ export interface PublishOptions {
 export interface PublisherPublishOptions {
   /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
   signal?: AbortSignal;
+  /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
+  deadlineMs?: number;
+  /** Attempts that may end in a retryable failure, for this publish. */
+  maxAttempts?: number;
   /**
    * Send a post whose earlier send's outcome is unknown (OutcomeUnknownError): only after
    * checking that the post does not exist.

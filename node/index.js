@@ -373,15 +373,24 @@ class Publisher {
     }
   }
 
-  /** Publishes unless the store has it; `force` sends a post whose earlier send's outcome is unknown. */
+  /**
+   * Publishes unless the store has it; `force` sends a post whose earlier send's outcome is
+   * unknown; `deadlineMs` and `maxAttempts` are this publish's own.
+   */
   async publish(post, options = {}) {
     const wire = postJson(post);
     options = optionsObject(options, 'options');
-    refuseUnknown(options, ['signal', 'force'], 'an option of Publisher.publish', invalidSetting);
+    refuseUnknown(
+      options,
+      ['signal', 'force', 'deadlineMs', 'maxAttempts'],
+      'an option of Publisher.publish',
+      invalidSetting,
+    );
     const force = options.force === true;
+    const [deadlineMs, maxAttempts] = callOptions(options);
     return withSignal(
       options.signal,
-      (id) => this.#native.publish(wire, id, force),
+      (id) => this.#native.publish(wire, id, force, deadlineMs, maxAttempts),
       (id) => this.#native.cancel(id),
     );
   }

@@ -34,9 +34,9 @@ grep -q "suspend fun \`publish\`" kotlin/target/generated-sources/uniffi/com/pos
 grep -q "sealed class PostatoException" kotlin/target/generated-sources/uniffi/com/postato/postato_uniffi.kt
 grep -q "func publish(post: PostInput, options: PublishOptions?) *async throws" swift/Sources/Postato/Postato.swift
 # The hand-written swift/Sources/Postato/TaskCancellation.swift (never deleted here) calls these:
-# the Client's with per-call options, the Publisher's with `force` left at its default.
+# the Client's with per-call options, the Publisher's with `force` and its options left at their defaults.
 grep -q 'open func publishCancellable(post: PostInput, cancel: CancelHandle, options: PublishOptions? = nil) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift
-grep -q 'open func publishCancellable(post: PostInput, cancel: CancelHandle, force: Bool = false) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift
+grep -q 'open func publishCancellable(post: PostInput, cancel: CancelHandle, force: Bool = false, options: PublishOptions? = nil) *async throws *-> PublishedPost' swift/Sources/Postato/Postato.swift
 # And swift/Sources/Postato/ResponseMetadata.swift reads these cases' `meta`.
 test "$(grep -c 'case [A-Za-z]*(.*meta: ResponseMeta' swift/Sources/Postato/Postato.swift)" = 6
 grep -q "open class CancelHandle: .*Sendable" swift/Sources/Postato/Postato.swift

@@ -159,6 +159,26 @@ def test_per_call_max_attempts_changes_one_publish(sim: Simulator, key: Any) -> 
     assert _attempts_of_failure(lambda: client.publish(**post_args(k))) == 5
 
 
+def test_a_publishers_publish_takes_its_own_options_checked_before_the_store(sim: Simulator, key: Any) -> None:
+    publisher = postato.Publisher(_client(sim, max_attempts=5))
+    k = key("publisher-call-attempts")
+    with pytest.raises(postato.InvalidSettingError) as refused:
+        publisher.publish(**post_args(k), max_attempts=0)
+    assert refused.value.field == "maxAttempts"
+    assert publisher.store.counts().dead_letters == 0, "nothing reached the store"
+    _failing(sim, k, 5)
+    assert _attempts_of_failure(lambda: publisher.publish(**post_args(k), max_attempts=2)) == 2
+
+    async def main() -> None:
+        k = key("publisher-call-attempts-async")
+        _failing(sim, k, 5)
+        with pytest.raises(postato.TransientPostError) as failed:
+            await publisher.publish_async(**post_args(k), max_attempts=1)
+        assert failed.value.attempts == 1
+
+    asyncio.run(main())
+
+
 def test_with_options_applies_to_every_publish_of_the_copy_and_keywords_win(sim: Simulator, key: Any) -> None:
     client = _client(sim, max_attempts=5, backoff_base=0.1, backoff_cap=1.0)
     urgent = client.with_options(max_attempts=3)

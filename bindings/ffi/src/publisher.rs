@@ -1,7 +1,9 @@
 //! A Publisher with a language's options (absent: the defaults of `postato_core::defaults`).
 
 use postato::postato_core::settings;
-use postato::{CancellationToken, Client, DueReport, Post, PublishError, PublishReport, Publisher, ResultStore};
+use postato::{
+    CallOptions, CancellationToken, Client, DueReport, Post, PublishError, PublishReport, Publisher, ResultStore,
+};
 use std::sync::Arc;
 
 use crate::options::Units;
@@ -21,15 +23,15 @@ pub fn publisher(
     })
 }
 
-/// Publishes `post` through `publisher` (forced: even when an earlier send's outcome is
-/// unknown), ending with `Cancelled` when `cancel` fires.
+/// Publishes `post` through `publisher` with this publish's own `options` (forced: even when
+/// an earlier send's outcome is unknown), ending with `Cancelled` when `cancel` fires.
 pub async fn publish(
     publisher: &Publisher,
     post: &Post,
-    cancel: &CancellationToken,
+    (options, cancel): (CallOptions, &CancellationToken),
     force: bool,
 ) -> Result<PublishReport, PublishError> {
-    let call = publisher.publish_with(post).cancel_on(cancel);
+    let call = publisher.publish_with(post).options(options).cancel_on(cancel);
     if force {
         call.force().await
     } else {

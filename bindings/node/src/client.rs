@@ -118,7 +118,7 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
 }
 
 /// Per-call options in ms, checked by the client settings' rules.
-fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<CallOptions> {
+pub(crate) fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<CallOptions> {
     GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
 }
 

@@ -8,7 +8,7 @@ use postato_ffi::{OpenedOnFirstUse, StoreLocation, Units};
 use postato_ffi::{Publisher, ResultStore};
 use std::sync::Arc;
 
-use crate::client::{Cancels, NativeClient, PublishedPost};
+use crate::client::{call_options, Cancels, NativeClient, PublishedPost};
 use crate::errors::{other, publish_error};
 
 /// A result store: SQLite at `path`, or memory when `path` is absent.
@@ -96,10 +96,13 @@ impl NativePublisher {
         post_json: String,
         cancel_id: Option<u32>,
         force: Option<bool>,
+        deadline_ms: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
+        let options = call_options(deadline_ms, max_attempts)?;
         let publisher = self.publisher.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
-            let report = postato_ffi::publish(&publisher, &post, &token, force.unwrap_or(false)).await?;
+            let report = postato_ffi::publish(&publisher, &post, (options, &token), force.unwrap_or(false)).await?;
             Ok(PublishedPost::new(report.published, report.from_store))
         })
     }

@@ -77,7 +77,7 @@ fn log_notice(notice: &Notice, on_retry: Option<&Py<PyAny>>) {
 }
 
 /// Per-call options given in seconds, checked by the client settings' rules.
-fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<CallOptions> {
+pub fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<CallOptions> {
     GivenCallOptions { deadline, max_attempts }.resolve(Units::Seconds).map_err(|e| to_py(&e))
 }
 

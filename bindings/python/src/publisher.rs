@@ -8,7 +8,7 @@ use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
 
 use crate::bridge::{self, Completions};
-use crate::client::{parse_for_publish, published_dict, NativeClient};
+use crate::client::{call_options, parse_for_publish, published_dict, NativeClient};
 use crate::errors::{other, to_py};
 use crate::runtime;
 
@@ -133,12 +133,21 @@ impl NativePublisher {
 
     /// Publishes unless the store has it, synchronously with the GIL released; `force` sends
     /// a post whose earlier send's outcome is unknown.
-    #[pyo3(signature = (post_json, force=false))]
-    fn publish<'py>(&self, py: Python<'py>, post_json: &str, force: bool) -> PyResult<Bound<'py, PyDict>> {
+    #[pyo3(signature = (post_json, force=false, deadline=None, max_attempts=None))]
+    fn publish<'py>(
+        &self,
+        py: Python<'py>,
+        post_json: &str,
+        force: bool,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let options = call_options(deadline, max_attempts)?;
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let report = runtime::block_on(py, async move {
-            postato_ffi::publish(&publisher, &post, &postato_ffi::CancellationToken::new(), force).await
+            let cancel = postato_ffi::CancellationToken::new();
+            postato_ffi::publish(&publisher, &post, (options, &cancel), force).await
         })?
         .map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
@@ -170,18 +179,24 @@ impl NativePublisher {
     }
 
     /// Publishes unless the store has it, as a future of `event_loop`.
-    #[pyo3(signature = (post_json, event_loop, completions, force=false))]
+    #[pyo3(signature = (post_json, event_loop, completions, force=false, deadline=None, max_attempts=None))]
+    #[allow(clippy::too_many_arguments)]
     fn publish_async<'py>(
         &self,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
         force: bool,
+        deadline: Option<f64>,
+        max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
+        let options = call_options(deadline, max_attempts)?;
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
-        let work =
-            async move { postato_ffi::publish(&publisher, &post, &postato_ffi::CancellationToken::new(), force).await };
+        let work = async move {
+            let cancel = postato_ffi::CancellationToken::new();
+            postato_ffi::publish(&publisher, &post, (options, &cancel), force).await
+        };
         bridge::spawn(event_loop, completions, work, |py, report| {
             let report = report.map_err(|e| to_py(&e))?;
             Ok(published_dict(py, &report.published, report.from_store)?.into_any().unbind())

@@ -252,25 +252,34 @@ impl Publisher {
     /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).
     /// `force = true` sends a post whose earlier send's outcome is unknown
     /// (`PostatoException.OutcomeUnknown`): only after checking that the post does not exist.
-    #[uniffi::method(default(force = false))]
-    pub async fn publish(&self, post: PostInput, force: bool) -> Result<PublishedPost, PostatoError> {
-        self.publish_cancellable(post, CancelHandle::new(), force).await
+    /// `options` (deadline, attempts) are this publish's own, as for `Client.publish`.
+    #[uniffi::method(default(force = false, options = None))]
+    pub async fn publish(
+        &self,
+        post: PostInput,
+        force: bool,
+        options: Option<PublishOptions>,
+    ) -> Result<PublishedPost, PostatoError> {
+        self.publish_cancellable(post, CancelHandle::new(), force, options).await
     }
 
     /// Like `publish`, ending with `PostatoException.Cancelled` when `cancel` fires.
-    #[uniffi::method(default(force = false))]
+    #[uniffi::method(default(force = false, options = None))]
     pub async fn publish_cancellable(
         &self,
         post: PostInput,
         cancel: Arc<CancelHandle>,
         force: bool,
+        options: Option<PublishOptions>,
     ) -> Result<PublishedPost, PostatoError> {
+        let options = options.unwrap_or_default().given().resolve(Units::Millis)?;
         let post = post.to_post()?;
         let publisher = self.publisher.clone();
         let token = cancel.token.clone();
-        let report = runtime::run(async move { postato_ffi::publish(&publisher, &post, &token, force).await })
-            .await
-            .map_err(PostatoError::internal)??;
+        let report =
+            runtime::run(async move { postato_ffi::publish(&publisher, &post, (options, &token), force).await })
+                .await
+                .map_err(PostatoError::internal)??;
         Ok(PublishedPost::new(report.published, report.from_store))
     }
 

@@ -74,7 +74,13 @@ class NativeStore:
 
 class NativePublisher:
     def __init__(self, client: NativeClient, store: NativeStore, key_retention: Optional[float] = None) -> None: ...
-    def publish(self, post_json: str, force: bool = False) -> Dict[str, Any]: ...
+    def publish(
+        self,
+        post_json: str,
+        force: bool = False,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[float] = None,
+    ) -> Dict[str, Any]: ...
     def publish_due(self, concurrency: Optional[float] = None) -> Dict[str, Any]: ...
     def publish_due_async(
         self,
@@ -88,4 +94,6 @@ class NativePublisher:
         event_loop: asyncio.AbstractEventLoop,
         completions: Completions,
         force: bool = False,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[float] = None,
     ) -> Awaitable[Dict[str, Any]]: ...

@@ -11,7 +11,7 @@ from typing import Any, Dict, List, Optional, Union
 
 from . import _native
 from ._bridge import running_loop
-from ._client import AsyncClient, Client, Post
+from ._client import AsyncClient, Client, Post, _given_call_options
 from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
 from .errors import InvalidSettingError
 
@@ -201,13 +201,17 @@ class Publisher:
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
         force: bool = False,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> Post:
         """Publishes unless the store has it (then ``from_store`` is true and nothing is sent).
 
         ``force=True`` sends a post whose earlier send's outcome is unknown
-        (:class:`OutcomeUnknownError`): only after checking that the post does not exist."""
+        (:class:`OutcomeUnknownError`): only after checking that the post does not exist.
+        ``deadline`` (seconds) and ``max_attempts`` are this publish's own, over the client's."""
+        call = _given_call_options(deadline, max_attempts)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire, force))
+        return Post._from_native(self._native.publish(wire, force, call.get("deadline"), call.get("max_attempts")))
 
     async def publish_async(
         self,
@@ -220,10 +224,16 @@ class Publisher:
         post_type: PostType = "post",
         scheduled_at: ScheduledAt = None,
         force: bool = False,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
     ) -> Post:
         """Like :meth:`publish`, as an awaitable."""
+        call = _given_call_options(deadline, max_attempts)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire, *running_loop(), force))
+        native = self._native.publish_async(
+            wire, *running_loop(), force, call.get("deadline"), call.get("max_attempts")
+        )
+        return Post._from_native(await native)
 
     def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
         """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at

@@ -215,6 +215,23 @@ class PostatoTest {
     }
 
     @Test
+    fun `a Publisher's publish takes its own options, checked before anything is sent`() = runBlocking {
+        val publisher = Publisher(Support.client(sim), Store.memory())
+        val key = Support.key("kt-publisher-options")
+        val before = Support.requests(sim)
+        val e = assertThrows<PostatoException.InvalidSetting> {
+            runBlocking { publisher.publish(Support.post(key), options = PublishOptions(maxAttempts = 0u)) }
+        }
+        assertEquals("maxAttempts", e.field)
+        assertEquals(before, Support.requests(sim))
+        sim.script(key, """[{"action":"respond","status":503},{"action":"respond","status":503}]""")
+        val failed = assertThrows<PostatoException.Transient> {
+            runBlocking { publisher.publish(Support.post(key), options = PublishOptions(maxAttempts = 1u)) }
+        }
+        assertEquals(1u, failed.attempts)
+    }
+
+    @Test
     fun `a cancelled coroutine cancels the publish and nothing is retried after`() = runBlocking {
         // Each first request hangs 500 ms, then the server closes the connection. The client
         // fast-forwards its backoff, so a retry that survived the cancel would arrive as soon as
