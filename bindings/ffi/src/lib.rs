@@ -9,8 +9,8 @@
 //!
 //! A binding converts its language's values into these, maps errors, and does what only its
 //! language can: Python bridges the GIL and asyncio, rebuilds the client after a fork and
-//! hands notices to its `logging` logger; Node hands them to the JavaScript thread; uniffi to
-//! a Kotlin or Swift listener. Production code only: the simulator and the test kits live in
+//! hands notices to its `logging` logger; Node hands them to the JavaScript thread; uniffi
+//! hands their retries to a Kotlin or Swift `RetryListener`. Production code only: the simulator and the test kits live in
 //! the `*-testing` bindings.
 
 mod many;

@@ -138,12 +138,13 @@ fn merged(path: &Path, group: &str, fresh: Results) -> Result<Results, String> {
     if results.quick != fresh.quick {
         return Err(format!("{} and this run differ in --quick: run both the same way", path.display()));
     }
-    for scenario in fresh.scenarios {
-        match results.scenarios.iter_mut().find(|s| s.id == scenario.id && s.name == scenario.name) {
-            Some(existing) => *existing = scenario,
-            None => results.scenarios.push(scenario),
-        }
-    }
+    // The fresh rows replace every row of their scenarios, in place: a scenario with several
+    // rows of one name (one per baseline, as the bindings' are) is never half replaced.
+    let ids: Vec<String> = fresh.scenarios.iter().map(|s| s.id.clone()).collect();
+    let at = results.scenarios.iter().position(|s| ids.contains(&s.id)).unwrap_or(results.scenarios.len());
+    results.scenarios.retain(|s| !ids.contains(&s.id));
+    let at = at.min(results.scenarios.len());
+    results.scenarios.splice(at..at, fresh.scenarios);
     let day = postato::Timestamp::from_system_time(std::time::SystemTime::now()).to_rfc3339();
     let note = format!("the `{group}` rows on {}", &day[..10]);
     results.merged.retain(|m| !m.starts_with(&format!("the `{group}` rows")));

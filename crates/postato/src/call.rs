@@ -45,7 +45,9 @@ impl CallOptions {
 /// written once: each sets the call's `options`.
 macro_rules! call_option_methods {
     () => {
-        /// A limit on this whole publish, waits included (replaces the client's deadline).
+        /// A limit on this publish from its first request, its retries and their waits included
+        /// (replaces the client's deadline). A Publisher's own steps before that (its store, a
+        /// wait for another worker's claim) are not counted.
         pub fn deadline(mut self, deadline: std::time::Duration) -> Self {
             self.options.deadline = Some(deadline);
             self
@@ -101,11 +103,10 @@ impl<'a, T: Transport> PublishCall<'a, T> {
     pub async fn send(self) -> Result<Published, PublishError> {
         let request = self.client.request_for(self.post)?;
         let policy = self.client.policy_for(&self.options)?;
-        self.client.notice_past_schedule(self.post);
         let never = CancellationToken::new();
         let cancel = self.cancel.unwrap_or(&never);
         let refusals = AtomicU32::new(0);
-        self.client.publish_counting_refusals(&self.post.business_key, request, policy, cancel, &refusals).await
+        self.client.publish_counting_refusals(self.post, request, policy, cancel, &refusals).await
     }
 }
 

@@ -190,14 +190,6 @@ impl<T: Transport> Client<T> {
         }
     }
 
-    /// Tells the user, once a publish of `post` is about to send, that its schedule time has
-    /// passed (it publishes at once): a `tracing` warning and a [`Notice::PastSchedule`](crate::Notice).
-    pub(crate) fn notice_past_schedule(&self, post: &Post) {
-        if let Some(message) = post.schedule_notice(self.now_ms()) {
-            crate::observe::schedule_notice(&post.business_key, message, &self.inner.config.hooks);
-        }
-    }
-
     /// Publishes `post`, retrying per the policy with the same idempotency key. An invalid
     /// post fails with `InvalidInput` before any request. Dropping the future cancels the
     /// publish: nothing more is sent.
@@ -211,26 +203,35 @@ impl<T: Transport> Client<T> {
         PublishCall::new(self, post)
     }
 
-    /// Publishes a prepared request (see [`Client::request_for`]) under `policy` (from
+    /// Publishes `post`'s prepared request (see [`Client::request_for`]) under `policy` (from
     /// [`Client::policy_for`]), counting in `refusals` the requests answered 429 (refused
     /// before the server processed them): a [`Publisher`](crate::Publisher) that defers a post
-    /// whose every request was refused knows that none of them published it.
+    /// whose every request was refused knows that none of them published it. A post scheduled
+    /// in the past is noticed here, once, as its first request goes out (a `tracing` warning
+    /// and a [`Notice::PastSchedule`](crate::Notice)).
     pub(crate) async fn publish_counting_refusals(
         &self,
-        business_key: &str,
+        post: &Post,
         request: Request,
         policy: RetryPolicy,
         cancel: &CancellationToken,
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
         let inner = &*self.inner;
+        let business_key = post.business_key.as_str();
+        let mut past_schedule = post.schedule_notice(self.now_ms());
         let n = inner.publishes.fetch_add(1, Ordering::Relaxed);
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
         let on_event = |event: &Event| {
             match event {
-                Event::AttemptStarted { attempt, .. } => attempts.store(*attempt, Ordering::Relaxed),
+                Event::AttemptStarted { attempt, .. } => {
+                    attempts.store(*attempt, Ordering::Relaxed);
+                    if let Some(message) = past_schedule.take() {
+                        crate::observe::schedule_notice(business_key, message, &inner.config.hooks);
+                    }
+                }
                 Event::ResponseClassified { status: 429, .. } => {
                     refusals.fetch_add(1, Ordering::Relaxed);
                 }

@@ -266,7 +266,6 @@ impl<T: Transport> Publisher<T> {
         guard: ClaimGuard,
     ) -> Result<PublishReport, PublishError> {
         let (line, cancel) = (call.line, call.cancel);
-        self.client.notice_past_schedule(post);
         let fingerprint = request.fingerprint().to_owned();
         let created = match self.note_intent(&post.business_key, &fingerprint, call.force).await {
             Ok(created) => created,
@@ -277,7 +276,7 @@ impl<T: Transport> Publisher<T> {
             }
         };
         let refusals = AtomicU32::new(0);
-        let sent = self.publish_renewing(&post.business_key, (request, policy), claimant, cancel, &refusals).await;
+        let sent = self.publish_renewing(post, (request, policy), claimant, cancel, &refusals).await;
         let result = match sent {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
@@ -330,13 +329,14 @@ impl<T: Transport> Publisher<T> {
     /// same task: a slow or failing store never stalls the publish.
     async fn publish_renewing(
         &self,
-        key: &str,
+        post: &Post,
         (request, policy): (Request, RetryPolicy),
         claimant: &str,
         cancel: &CancellationToken,
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
-        let publish = self.client.publish_counting_refusals(key, request, policy, cancel, refusals);
+        let key = post.business_key.as_str();
+        let publish = self.client.publish_counting_refusals(post, request, policy, cancel, refusals);
         let keep_claim = self.keep_claim(key, claimant);
         tokio::pin!(publish, keep_claim);
         tokio::select! {

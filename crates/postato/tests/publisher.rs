@@ -364,14 +364,51 @@ async fn a_sqlite_store_whose_file_is_deleted_or_replaced_under_it_refuses_to_re
 #[tokio::test]
 async fn a_publisher_call_takes_its_own_options_checked_before_the_store_is_asked() {
     let sim = sim().await;
-    let store = std::sync::Arc::new(MemoryStore::new());
-    let publisher = Publisher::with_shared_store(client(&sim), store.clone());
+    let publisher = Publisher::new(client(&sim), MemoryStore::new());
+    // Recorded already: a check made after the store's answer would return it instead.
+    let recorded = key("call-options-recorded");
+    publisher.publish(&post(&recorded)).await.unwrap();
+    for call in [publisher.publish_with(&post(&recorded)).max_attempts(0).send().await, {
+        publisher.publish_with(&post(&recorded)).max_attempts(0).try_send().await.map(|r| r.unwrap())
+    }] {
+        let error = call.unwrap_err();
+        assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("maxAttempts")));
+    }
     let k = key("call-options");
-    let error = publisher.publish_with(&post(&k)).max_attempts(0).await.unwrap_err();
-    assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("maxAttempts")));
-    assert_eq!(store.intent(&k).await.unwrap(), None, "nothing was claimed or recorded");
-    assert_eq!(sim.stats().requests, 0);
-    sim.script_business_key(&k, vec![respond(503)]);
+    sim.script_business_key(&k, vec![respond(503), respond(503)]);
     let error = publisher.publish_with(&post(&k)).max_attempts(1).await.unwrap_err();
     assert_eq!((error.kind(), error.attempts()), (ErrorKind::Transient, 1), "one attempt, as asked");
+}
+
+#[tokio::test]
+async fn a_past_schedule_is_noticed_once_as_its_post_is_sent_and_never_when_nothing_is_sent() {
+    let sim = sim().await;
+    let notices = Arc::new(std::sync::Mutex::new(Vec::new()));
+    let sink = Arc::clone(&notices);
+    let client = builder(&sim)
+        .on_notice(move |notice| {
+            if let Notice::PastSchedule { business_key, .. } = notice {
+                sink.lock().unwrap().push(business_key.clone());
+            }
+        })
+        .build()
+        .unwrap();
+    let publisher = Publisher::new(client.clone(), MemoryStore::new());
+    let past = |k: &str| {
+        let mut post = post(k);
+        post.scheduled_at = Some(postato::postato_core::parse_timestamp("2020-01-01T00:00:00Z").unwrap());
+        post.status = PostStatus::Scheduled;
+        post
+    };
+    let (sent, invalid, retried) = (key("past-sent"), key("past-invalid"), key("past-retried"));
+    publisher.publish(&past(&sent)).await.unwrap();
+    let again = publisher.publish(&past(&sent)).await.unwrap();
+    assert!(again.from_store, "answered from the store: nothing sent, nothing noticed");
+    assert_eq!(
+        publisher.publish_with(&past(&invalid)).max_attempts(0).await.unwrap_err().kind(),
+        ErrorKind::InvalidInput
+    );
+    sim.script_business_key(&retried, vec![respond(503), postato_sim::ScriptAction::Ok]);
+    client.publish(&past(&retried)).await.unwrap();
+    assert_eq!(*notices.lock().unwrap(), vec![sent, retried], "once per publish that sends, retries included");
 }

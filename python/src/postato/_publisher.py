@@ -180,8 +180,8 @@ class Publisher:
         if client._call:
             raise InvalidSettingError(
                 "invalid setting: client: a Publisher publishes with its client's settings, and this client has "
-                "per-call options (with_options): give the Publisher the client itself, with deadline= and "
-                "max_attempts= as its settings",
+                "per-call options (with_options): give the Publisher the client itself, and pass deadline= and "
+                "max_attempts= to publish()",
                 field="client",
             )
         self.client = client
