@@ -233,7 +233,10 @@ mod tests {
             assert_eq!(offered.len(), ClientOptions::SETTINGS.len());
             for (name, _) in offered {
                 let row = settings::ALL.iter().find(|row| column(&row.names) == Some(name)).unwrap();
-                let max = row.max.in_units(if units == Units::Seconds { 1.0 } else { 1000.0 });
+                let max = match row.max {
+                    settings::Value::Time(d) => units.report(d),
+                    settings::Value::Count(n) | settings::Value::Bytes(n) => f64::from(n),
+                };
                 let options = given(&[(name, max)]).resolve(units, column).unwrap();
                 assert_ne!(options, ClientOptions::default(), "{name} was set");
             }

@@ -417,16 +417,6 @@ impl Row {
     }
 }
 
-impl Value {
-    /// The value as a language with times in `per_second` units gives it (counts as they are).
-    pub fn in_units(self, per_second: f64) -> f64 {
-        match self {
-            Value::Count(n) | Value::Bytes(n) => f64::from(n),
-            Value::Time(d) => d.as_secs_f64() * per_second,
-        }
-    }
-}
-
 /// The row of the setting named `name` (camelCase), if there is one.
 pub fn find(name: &str) -> Option<&'static Row> {
     ALL.iter().find(|row| row.name == name)

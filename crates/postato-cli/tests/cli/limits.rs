@@ -4,6 +4,18 @@ use std::collections::BTreeMap;
 
 use crate::common::*;
 
+/// Writes a campaign of `posts` posts keyed `{prefix}-{i}`, spread over `accounts` accounts of
+/// network `x` (`acc_{i % accounts}`).
+fn write_campaign(path: &std::path::Path, prefix: &str, posts: usize, accounts: usize) {
+    let line = |i: usize| {
+        format!(
+            r#"{{"businessKey":"{prefix}-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
+            i % accounts
+        )
+    };
+    std::fs::write(path, (0..posts).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_nothing_for_it() {
     // 400 posts over 10 accounts; every request of acc_0 is answered 429 `Retry-After: 3000`
@@ -13,13 +25,7 @@ async fn a_spent_account_is_deferred_while_the_others_publish_and_a_rerun_sends_
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("quota.jsonl");
     let store = dir.path().join("quota.db");
-    let line = |i: usize| {
-        format!(
-            r#"{{"businessKey":"quota-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
-            i % 10
-        )
-    };
-    std::fs::write(&campaign, (0..400).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    write_campaign(&campaign, "quota", 400, 10);
     let mut args = vec![
         "batch",
         campaign.to_str().unwrap(),
@@ -77,13 +83,7 @@ async fn batch_wait_publishes_each_deferred_post_once_it_is_due_and_a_rerun_find
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("wait.jsonl");
     let store = dir.path().join("wait.db");
-    let line = |i: usize| {
-        format!(
-            r#"{{"businessKey":"wait-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
-            i % 4
-        )
-    };
-    std::fs::write(&campaign, (0..40).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    write_campaign(&campaign, "wait", 40, 4);
     // Real waits, as a user's run has them.
     let connection: Vec<String> = connection(&sim).into_iter().filter(|a| a != "--fast-forward-waits").collect();
     let mut args = vec![
@@ -126,13 +126,7 @@ async fn ctrl_c_during_batch_wait_stops_the_wait_and_the_deferred_posts_stay_for
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("wait-stop.jsonl");
     let store = dir.path().join("wait-stop.db");
-    let line = |i: usize| {
-        format!(
-            r#"{{"businessKey":"stop-{i}","platform":"x","accountId":"acc_{}","status":"publish","postType":"post","content":"c"}}"#,
-            i % 2
-        )
-    };
-    std::fs::write(&campaign, (0..20).map(line).collect::<Vec<_>>().join("\n") + "\n").unwrap();
+    write_campaign(&campaign, "stop", 20, 2);
     // Progress on: off a terminal it is a plain line every 2 s, saying what the run waits for.
     let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json"];
     args.push("--wait");
