@@ -184,7 +184,7 @@ def node_project(home: Path) -> None:
     modules = home / "node_modules"
     modules.mkdir()
     (modules / "postato").symlink_to(ROOT / "node")
-    (modules / "postato-testing").symlink_to(ROOT / "node" / "testing")
+    (modules / "postato-testing").symlink_to(ROOT / "node" / "postato-testing")
 
 
 def run_block(block: Block, kotlin: list[Block], shared: Simulator) -> tuple[str, str]:

@@ -50,7 +50,7 @@ PLATFORM=$(node -p "require('./node/lib/platform').platform()")
 PY_LIBS=$("$VENV/bin/python" -c "import postato._native as p, postato_testing._native as t; print(p.__file__, t.__file__)")
 read -r PY_NATIVE PY_KIT <<< "$PY_LIBS"
 ./scripts/check-no-simulator.sh "$PY_NATIVE" "node/postato.$PLATFORM.node" "$CARGO_TARGET_DIR/debug/libpostato_uniffi.so" \
-  -- "$PY_KIT" "node/testing/postato-testing.$PLATFORM.node" "$CARGO_TARGET_DIR/debug/libpostato_testing_uniffi.so"
+  -- "$PY_KIT" "node/postato-testing/postato-testing.$PLATFORM.node" "$CARGO_TARGET_DIR/debug/libpostato_testing_uniffi.so"
 
 section "Fuzzing: a short run of each cargo-fuzz target"
 if rustup toolchain list 2>/dev/null | grep -q '^nightly'; then

@@ -2,7 +2,7 @@
 // Shared helpers: a simulator per test file, clients pointed at it, unique business keys.
 const path = require('node:path');
 const { Client } = require('..');
-const { Simulator } = require('../testing');
+const { Simulator } = require('../testing.js');
 
 const REPO = path.resolve(__dirname, '..', '..');
 // The tests give every setting themselves: the machine's POSTATO_* variables must not change them.

@@ -21,7 +21,7 @@ test('a non-string business key is an InvalidPostError', () => {
 
 test('the test kit is its own package with its own addon, and postato/testing re-exports it', () => {
   const kit = require('postato-testing');
-  assert.equal(require('../testing').Simulator, kit.Simulator);
+  assert.equal(require('../testing.js').Simulator, kit.Simulator);
   assert.equal(require('../native.js').startSimulator, undefined);
-  assert.equal(typeof require('../testing/native.js').startSimulator, 'function');
+  assert.equal(typeof require('../postato-testing/native.js').startSimulator, 'function');
 });

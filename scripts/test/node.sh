@@ -15,7 +15,7 @@ npx --yes --package @napi-rs/cli@3.10.12 napi --version >/dev/null
 # builds the addon from source (npm 11 runs a dependency's script when the project allows it).
 CONSUMER=$(mktemp -d)
 echo '{"name":"consumer","private":true,"allowScripts":{"postato":true,"postato-testing":true}}' > "$CONSUMER/package.json"
-(cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" "$ROOT/node/testing" \
+(cd "$CONSUMER" && npm install --no-audit --no-fund --loglevel=error "$ROOT/node" "$ROOT/node/postato-testing" \
   && node -e "const p = require('postato'); if (p.idempotencyKey('draft-123') !== 'f62695618dbb558b0d9768a8003ec862') process.exit(1)" \
   && node --input-type=module -e "import { Client, DEFAULTS } from 'postato'; import { Simulator } from 'postato/testing'; import kit from 'postato-testing'; if (typeof Client !== 'function' || Simulator !== kit.Simulator || !DEFAULTS.maxAttempts) process.exit(1)")
 rm -rf "$CONSUMER"
@@ -23,7 +23,7 @@ echo "npm install ./node from another project (built from source): ok"
 (cd node && npm install --no-audit --no-fund --loglevel=error && npm test && npx tsc -p tsconfig.json && echo "tsc --strict: ok")
 (cd node && npm run --silent lint && echo "biome: clean")
 # postato and postato-testing ship the same loader and install script.
-for shared in native.js lib/platform.js scripts/install.js; do cmp "node/$shared" "node/testing/$shared"; done
+for shared in native.js lib/platform.js scripts/install.js; do cmp "node/$shared" "node/postato-testing/$shared"; done
 # The packages as the registry serves them: postato and postato-testing made so by
 # node/scripts/prepublish.js (their platform packages as optional dependencies, no install
 # script), and this platform's prebuilt packages; installed with no cargo or rustc on PATH and
@@ -31,7 +31,7 @@ for shared in native.js lib/platform.js scripts/install.js; do cmp "node/$shared
 PLATFORM=$(node -p "require('./node/lib/platform').platform()")
 PACKS=$(mktemp -d)
 STAGE=$(mktemp -d)
-for package in node node/testing; do
+for package in node node/postato-testing; do
   tarball=$(cd "$package" && npm pack --silent --pack-destination "$STAGE")
   mkdir -p "$STAGE/${tarball%.tgz}" && tar xzf "$STAGE/$tarball" -C "$STAGE/${tarball%.tgz}"
   cp -R "$package/npm" "$STAGE/${tarball%.tgz}/package/npm"
@@ -40,11 +40,11 @@ for package in node node/testing; do
   (cd "$STAGE/${tarball%.tgz}/package" && npm pack --silent --pack-destination "$PACKS" >/dev/null)
 done
 cp "node/postato.$PLATFORM.node" "node/npm/$PLATFORM/"
-cp "node/testing/postato-testing.$PLATFORM.node" "node/testing/npm/$PLATFORM/"
-for dir in "node/npm/$PLATFORM" "node/testing/npm/$PLATFORM"; do
+cp "node/postato-testing/postato-testing.$PLATFORM.node" "node/postato-testing/npm/$PLATFORM/"
+for dir in "node/npm/$PLATFORM" "node/postato-testing/npm/$PLATFORM"; do
   (cd "$dir" && npm pack --silent --pack-destination "$PACKS" >/dev/null)
 done
-rm -f "node/npm/$PLATFORM"/*.node "node/testing/npm/$PLATFORM"/*.node
+rm -f "node/npm/$PLATFORM"/*.node "node/postato-testing/npm/$PLATFORM"/*.node
 if tar tzf "$PACKS/postato-$VERSION.tgz" | grep -E '\.node$|scripts/install'; then
   echo "the main npm package holds a binary or an install script"; exit 1
 fi

@@ -5,8 +5,8 @@ use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder};
 use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
-use postato_ffi::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
-use postato_ffi::{CallOptions, CancellationToken, Client, Notice, Post, PublishError, Published};
+use postato_bindings::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
+use postato_bindings::{CallOptions, CancellationToken, Client, Notice, Post, PublishError, Published};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -106,7 +106,7 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
     };
     let language = o.language.unwrap_or_else(|| "node".into());
     let mut builder =
-        postato_ffi::client_builder(o.api_key, o.workspace_id, given, (Units::Millis, |n| n.node), &language)?;
+        postato_bindings::client_builder(o.api_key, o.workspace_id, given, (Units::Millis, |n| n.node), &language)?;
     if let Some(listener) = listener {
         builder = builder.on_notice(move |notice: &Notice| {
             if let Some(json) = notice_json(notice) {
@@ -126,7 +126,7 @@ pub(crate) fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) 
 #[cfg_attr(test, allow(dead_code))]
 #[napi]
 pub fn client_settings() -> Vec<String> {
-    postato_ffi::client_settings(|n| n.node, Units::Millis).into_iter().map(|(name, _)| name.to_owned()).collect()
+    postato_bindings::client_settings(|n| n.node, Units::Millis).into_iter().map(|(name, _)| name.to_owned()).collect()
 }
 
 /// The client's defaults keyed by the Node names (times in ms), for the wrapper's `DEFAULTS`.
@@ -247,15 +247,19 @@ impl NativeClient {
         max_attempts: Option<f64>,
     ) -> napi::Result<AsyncBlock<String>> {
         let call = GivenCallOptions { deadline: deadline_ms, max_attempts };
-        let options = postato_ffi::many_options(concurrency, call, Units::Millis).map_err(|e| publish_error(&e))?;
+        let options =
+            postato_bindings::many_options(concurrency, call, Units::Millis).map_err(|e| publish_error(&e))?;
         let client = self.client.clone();
         let (token, guard) = self.cancels.register(cancel_id);
         AsyncBlockBuilder::new(async move {
             let _guard = guard;
-            let results =
-                postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options.cancel(token))
-                    .await
-                    .map_err(|e| publish_error(&e))?;
+            let results = postato_bindings::publish_many(
+                &client,
+                postato_bindings::parse_many(posts_json),
+                &options.cancel(token),
+            )
+            .await
+            .map_err(|e| publish_error(&e))?;
             let entries: Vec<serde_json::Value> = results
                 .into_iter()
                 .map(|result| match result {

@@ -2,7 +2,7 @@
 //! the JS wrapper turns it into the matching `PostatoError` subclass. Messages never contain
 //! the API key.
 
-use postato_ffi::PublishError;
+use postato_bindings::PublishError;
 use serde_json::json;
 
 /// The napi error for a publish error.

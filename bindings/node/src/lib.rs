@@ -12,19 +12,19 @@ use napi_derive::napi;
 /// The idempotency key of a business key.
 #[napi]
 pub fn idempotency_key(business_key: String) -> napi::Result<String> {
-    postato_ffi::checked_idempotency_key(&business_key).map_err(|e| errors::publish_error(&e.into()))
+    postato_bindings::checked_idempotency_key(&business_key).map_err(|e| errors::publish_error(&e.into()))
 }
 
 /// The level `POSTATO_LOG` (or `filter`) gives the wrapper's stderr logger; null when unset.
 #[napi]
 pub fn log_level(filter: Option<String>) -> Option<String> {
-    postato_ffi::log_level(filter)
+    postato_bindings::log_level(filter)
 }
 
 /// The Rust library's version.
 #[napi]
 pub fn version() -> String {
-    postato_ffi::VERSION.to_owned()
+    postato_bindings::VERSION.to_owned()
 }
 
 fn check_test_panics() -> napi::Result<()> {

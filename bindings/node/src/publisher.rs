@@ -4,8 +4,8 @@
 use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
-use postato_ffi::{OpenedOnFirstUse, StoreLocation, Units};
-use postato_ffi::{Publisher, ResultStore};
+use postato_bindings::{OpenedOnFirstUse, StoreLocation, Units};
+use postato_bindings::{Publisher, ResultStore};
 use std::sync::Arc;
 
 use crate::client::{call_options, Cancels, NativeClient, PublishedPost};
@@ -38,7 +38,7 @@ impl NativeStore {
     /// `pool_size` is the default.
     #[napi(factory)]
     pub fn postgres(url: String, pool_size: Option<f64>) -> napi::Result<Self> {
-        let pool_size = pool_size.map(postato_ffi::pool_size).transpose().map_err(|e| publish_error(&e))?;
+        let pool_size = pool_size.map(postato_bindings::pool_size).transpose().map_err(|e| publish_error(&e))?;
         let location = StoreLocation::Postgres { url, pool_size };
         Ok(NativeStore { store: location.open().map_err(other)? })
     }
@@ -53,7 +53,7 @@ impl NativeStore {
     /// Dead letters, as a JSON array (camelCase); `limit` (absent: the default) within its bounds.
     #[napi]
     pub async fn dead_letters_json(&self, limit: Option<f64>) -> napi::Result<String> {
-        let limit = postato_ffi::dead_letter_limit(limit).map_err(|e| publish_error(&e))?;
+        let limit = postato_bindings::dead_letter_limit(limit).map_err(|e| publish_error(&e))?;
         let letters = self.store.dead_letters(None, limit).await.map_err(other)?;
         Ok(serde_json::to_string(&letters).unwrap_or_default())
     }
@@ -81,9 +81,13 @@ impl NativePublisher {
         store: ClassInstance<NativeStore>,
         key_retention_ms: Option<f64>,
     ) -> napi::Result<Self> {
-        let publisher =
-            postato_ffi::publisher(client.client.clone(), Arc::clone(&store.store), key_retention_ms, Units::Millis)
-                .map_err(|e| publish_error(&e))?;
+        let publisher = postato_bindings::publisher(
+            client.client.clone(),
+            Arc::clone(&store.store),
+            key_retention_ms,
+            Units::Millis,
+        )
+        .map_err(|e| publish_error(&e))?;
         Ok(NativePublisher { publisher, cancels: Cancels::default() })
     }
 
@@ -102,7 +106,8 @@ impl NativePublisher {
         let options = call_options(deadline_ms, max_attempts)?;
         let publisher = self.publisher.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
-            let report = postato_ffi::publish(&publisher, &post, (options, &token), force.unwrap_or(false)).await?;
+            let report =
+                postato_bindings::publish(&publisher, &post, (options, &token), force.unwrap_or(false)).await?;
             Ok(PublishedPost::new(report.published, report.from_store))
         })
     }
@@ -111,7 +116,8 @@ impl NativePublisher {
     /// `deferred`, `nextDueMs`).
     #[napi]
     pub async fn publish_due_json(&self, concurrency: Option<f64>) -> napi::Result<String> {
-        let report = postato_ffi::publish_due(&self.publisher, concurrency).await.map_err(|e| publish_error(&e))?;
+        let report =
+            postato_bindings::publish_due(&self.publisher, concurrency).await.map_err(|e| publish_error(&e))?;
         Ok(serde_json::json!({
             "published": report.published,
             "failed": report.failed,

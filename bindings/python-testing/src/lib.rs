@@ -17,7 +17,7 @@ fn to_py(e: KitError) -> PyErr {
 fn block_on<T: Send>(py: Python<'_>, future: impl Future<Output = T> + Send) -> PyResult<T> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     let runtime = RUNTIME
-        .get_or_init(|| postato_ffi::multi_thread_runtime("postato-testing"))
+        .get_or_init(|| postato_bindings::multi_thread_runtime("postato-testing"))
         .as_ref()
         .map_err(|e| PyRuntimeError::new_err(format!("the simulator's runtime could not start: {e}")))?;
     Ok(py.detach(|| runtime.block_on(future)))

@@ -1,8 +1,8 @@
 //! `NativeClient`: the Rust client behind `postato.Client` and `postato.AsyncClient`. It
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
-use postato_ffi::{parse_post, GivenCallOptions, GivenOptions, Units};
-use postato_ffi::{CallOptions, Client, ClientBuilder, Notice, PublishError, Published};
+use postato_bindings::{parse_post, GivenCallOptions, GivenOptions, Units};
+use postato_bindings::{CallOptions, Client, ClientBuilder, Notice, PublishError, Published};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -83,7 +83,7 @@ pub fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResul
 
 /// Parses a post for publishing (its schedule notice, if any, reaches the `postato` logger
 /// through the client's notices).
-pub fn parse_for_publish(post_json: &str) -> PyResult<postato_ffi::Post> {
+pub fn parse_for_publish(post_json: &str) -> PyResult<postato_bindings::Post> {
     parse_post(post_json).map_err(|e| to_py(&e))
 }
 
@@ -131,8 +131,8 @@ impl NativeClient {
     ) -> PyResult<Self> {
         let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits };
         let on_retry = on_retry.map(Arc::new);
-        let python = (Units::Seconds, (|n| n.python) as postato_ffi::Column);
-        let builder = postato_ffi::client_builder(api_key, workspace_id, given, python, &language)
+        let python = (Units::Seconds, (|n| n.python) as postato_bindings::Column);
+        let builder = postato_bindings::client_builder(api_key, workspace_id, given, python, &language)
             .map_err(|e| to_py(&e))?
             .on_notice(move |notice: &Notice| log_notice(notice, on_retry.as_deref()));
         let client = {
@@ -192,10 +192,10 @@ impl NativeClient {
         max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyList>> {
         let call = GivenCallOptions { deadline, max_attempts };
-        let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
+        let options = postato_bindings::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let results = runtime::block_on(py, async move {
-            postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options).await
+            postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
         })?
         .map_err(|e| to_py(&e))?;
         many_list(py, &results)
@@ -214,10 +214,11 @@ impl NativeClient {
         max_attempts: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let call = GivenCallOptions { deadline, max_attempts };
-        let options = postato_ffi::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
+        let options = postato_bindings::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
         let client = self.client()?;
-        let work =
-            async move { postato_ffi::publish_many(&client, postato_ffi::parse_many(posts_json), &options).await };
+        let work = async move {
+            postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
+        };
         bridge::spawn(event_loop, completions, work, |py, results| {
             Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
         })

@@ -2,7 +2,7 @@
 //! (defined in Python so they pickle), carrying its kind, status, body, attempts,
 //! retry_after, field, and the answer's headers and request id. Messages never contain the API key.
 
-use postato_ffi::{ErrorKind, PublishError};
+use postato_bindings::{ErrorKind, PublishError};
 use pyo3::exceptions::PyRuntimeError;
 use pyo3::prelude::*;
 use pyo3::types::PyDict;

@@ -13,32 +13,32 @@ use pyo3::prelude::*;
 #[pyfunction]
 #[pyo3(signature = (filter=None))]
 fn log_level(filter: Option<String>) -> Option<String> {
-    postato_ffi::log_level(filter)
+    postato_bindings::log_level(filter)
 }
 
 /// The idempotency key of a business key.
 #[pyfunction]
 fn idempotency_key(business_key: &str) -> PyResult<String> {
-    postato_ffi::checked_idempotency_key(business_key).map_err(|e| errors::to_py(&e.into()))
+    postato_bindings::checked_idempotency_key(business_key).map_err(|e| errors::to_py(&e.into()))
 }
 
 /// The version of the Rust library.
 #[pyfunction]
 fn version() -> &'static str {
-    postato_ffi::VERSION
+    postato_bindings::VERSION
 }
 
 /// The bounded client settings as `(Python name, the name errors give it)`, for `Client`.
 #[pyfunction]
 fn client_settings() -> Vec<(&'static str, &'static str)> {
-    postato_ffi::client_settings(|n| n.python, postato_ffi::Units::Seconds)
+    postato_bindings::client_settings(|n| n.python, postato_bindings::Units::Seconds)
 }
 
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
 /// `postato.DEFAULTS`.
 #[pyfunction]
 fn client_defaults_json() -> String {
-    postato_ffi::ClientDefaults::new(postato_ffi::Units::Seconds).json_in(|n| n.python, "base_url")
+    postato_bindings::ClientDefaults::new(postato_bindings::Units::Seconds).json_in(|n| n.python, "base_url")
 }
 
 fn check_test_panics() -> PyResult<()> {

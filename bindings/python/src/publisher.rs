@@ -1,8 +1,8 @@
 //! `NativePublisher` and its stores: `NativeMemoryStore`, `NativeSqliteStore` (reopened in a
 //! forked child: a SQLite connection must not cross a fork).
 
-use postato_ffi::{Publisher, ResultStore};
-use postato_ffi::{StoreLocation, Units};
+use postato_bindings::{Publisher, ResultStore};
+use postato_bindings::{StoreLocation, Units};
 use pyo3::prelude::*;
 use pyo3::types::PyDict;
 use std::sync::{Arc, Mutex};
@@ -55,7 +55,7 @@ impl NativeStore {
     #[staticmethod]
     #[pyo3(signature = (url, pool_size=None))]
     fn postgres(py: Python<'_>, url: String, pool_size: Option<f64>) -> PyResult<Self> {
-        let pool_size = pool_size.map(postato_ffi::pool_size).transpose().map_err(|e| to_py(&e))?;
+        let pool_size = pool_size.map(postato_bindings::pool_size).transpose().map_err(|e| to_py(&e))?;
         Self::with_location(py, StoreLocation::Postgres { url, pool_size })
     }
 
@@ -77,7 +77,7 @@ impl NativeStore {
     /// the default) within its bounds.
     #[pyo3(signature = (limit=None))]
     fn dead_letters_json(&self, py: Python<'_>, limit: Option<f64>) -> PyResult<Vec<String>> {
-        let limit = postato_ffi::dead_letter_limit(limit).map_err(|e| to_py(&e))?;
+        let limit = postato_bindings::dead_letter_limit(limit).map_err(|e| to_py(&e))?;
         let store = self.store()?;
         let letters = runtime::block_on(py, async move { store.dead_letters(None, limit).await })?
             .map_err(|e| other(e.to_string()))?;
@@ -94,7 +94,7 @@ impl NativeStore {
 }
 
 /// A due-posts report as a dict: published, failed, deferred, next_due_ms.
-fn due_dict<'py>(py: Python<'py>, report: &postato_ffi::DueReport) -> PyResult<Bound<'py, PyDict>> {
+fn due_dict<'py>(py: Python<'py>, report: &postato_bindings::DueReport) -> PyResult<Bound<'py, PyDict>> {
     let d = PyDict::new(py);
     d.set_item("published", report.published)?;
     d.set_item("failed", report.failed)?;
@@ -114,7 +114,7 @@ pub struct NativePublisher {
 impl NativePublisher {
     fn publisher(&self) -> PyResult<Publisher> {
         let client = self.client.get().client()?;
-        postato_ffi::publisher(client, self.store.get().store()?, self.key_retention, Units::Seconds)
+        postato_bindings::publisher(client, self.store.get().store()?, self.key_retention, Units::Seconds)
             .map_err(|e| to_py(&e))
     }
 }
@@ -146,8 +146,8 @@ impl NativePublisher {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let report = runtime::block_on(py, async move {
-            let cancel = postato_ffi::CancellationToken::new();
-            postato_ffi::publish(&publisher, &post, (options, &cancel), force).await
+            let cancel = postato_bindings::CancellationToken::new();
+            postato_bindings::publish(&publisher, &post, (options, &cancel), force).await
         })?
         .map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
@@ -157,8 +157,9 @@ impl NativePublisher {
     #[pyo3(signature = (concurrency=None))]
     fn publish_due<'py>(&self, py: Python<'py>, concurrency: Option<f64>) -> PyResult<Bound<'py, PyDict>> {
         let publisher = self.publisher()?;
-        let report = runtime::block_on(py, async move { postato_ffi::publish_due(&publisher, concurrency).await })?
-            .map_err(|e| to_py(&e))?;
+        let report =
+            runtime::block_on(py, async move { postato_bindings::publish_due(&publisher, concurrency).await })?
+                .map_err(|e| to_py(&e))?;
         due_dict(py, &report)
     }
 
@@ -171,7 +172,7 @@ impl NativePublisher {
         concurrency: Option<f64>,
     ) -> PyResult<Bound<'py, PyAny>> {
         let publisher = self.publisher()?;
-        let work = async move { postato_ffi::publish_due(&publisher, concurrency).await };
+        let work = async move { postato_bindings::publish_due(&publisher, concurrency).await };
         bridge::spawn(event_loop, completions, work, |py, report| {
             let report = report.map_err(|e| to_py(&e))?;
             Ok(due_dict(py, &report)?.into_any().unbind())
@@ -194,8 +195,8 @@ impl NativePublisher {
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let work = async move {
-            let cancel = postato_ffi::CancellationToken::new();
-            postato_ffi::publish(&publisher, &post, (options, &cancel), force).await
+            let cancel = postato_bindings::CancellationToken::new();
+            postato_bindings::publish(&publisher, &post, (options, &cancel), force).await
         };
         bridge::spawn(event_loop, completions, work, |py, report| {
             let report = report.map_err(|e| to_py(&e))?;

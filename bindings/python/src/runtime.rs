@@ -94,7 +94,7 @@ fn running() -> Option<Handle> {
         std::mem::forget(runtime);
     }
     // A runtime that cannot start (no threads left) is out of our hands: say so plainly.
-    let runtime = postato_ffi::multi_thread_runtime("postato-tokio").expect("the tokio runtime starts");
+    let runtime = postato_bindings::multi_thread_runtime("postato-tokio").expect("the tokio runtime starts");
     let handle = runtime.handle().clone();
     *state = State::Running { pid, runtime };
     Some(handle)

@@ -27,7 +27,7 @@ impl From<KitError> for SimulatorError {
 async fn on_runtime<T: Send + 'static>(future: impl Future<Output = T> + Send + 'static) -> Result<T, SimulatorError> {
     static RUNTIME: OnceLock<std::io::Result<tokio::runtime::Runtime>> = OnceLock::new();
     let runtime = RUNTIME
-        .get_or_init(|| postato_ffi::multi_thread_runtime("postato-testing"))
+        .get_or_init(|| postato_bindings::multi_thread_runtime("postato-testing"))
         .as_ref()
         .map_err(|e| SimulatorError::Failed { reason: format!("the simulator's runtime could not start: {e}") })?;
     runtime

@@ -4,8 +4,8 @@
 //! not (uniffi's Swift async calls have no cancellation handler); the hand-written
 //! `publishCancellingOnTaskCancel` in `swift/Sources/Postato/TaskCancellation.swift` does.
 
-use postato_ffi::{CancellationToken, ResultStore};
-use postato_ffi::{StoreLocation, Units};
+use postato_bindings::{CancellationToken, ResultStore};
+use postato_bindings::{StoreLocation, Units};
 use std::sync::Arc;
 
 use crate::errors::PostatoError;
@@ -39,7 +39,7 @@ impl CancelHandle {
 /// Publishes posts to one workspace.
 #[derive(uniffi::Object)]
 pub struct Client {
-    client: postato_ffi::Client,
+    client: postato_bindings::Client,
 }
 
 #[uniffi::export]
@@ -54,7 +54,7 @@ impl Client {
         options: ClientOptions,
         listener: Option<Arc<dyn RetryListener>>,
     ) -> Result<Arc<Self>, PostatoError> {
-        let mut builder = postato_ffi::client_builder(
+        let mut builder = postato_bindings::client_builder(
             api_key,
             workspace_id,
             options.given(),
@@ -118,11 +118,11 @@ impl Client {
         options: Option<PublishOptions>,
     ) -> Result<Vec<PublishOutcome>, PostatoError> {
         let call = options.unwrap_or_default().given();
-        let options = postato_ffi::many_options(concurrency.map(f64::from), call, Units::Millis)?
+        let options = postato_bindings::many_options(concurrency.map(f64::from), call, Units::Millis)?
             .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
         let posts = posts.iter().map(|post| Some(post.to_post())).collect();
         let client = self.client.clone();
-        let results = runtime::run(async move { postato_ffi::publish_many(&client, posts, &options).await })
+        let results = runtime::run(async move { postato_bindings::publish_many(&client, posts, &options).await })
             .await
             .map_err(PostatoError::internal)??;
         Ok(results
@@ -131,7 +131,9 @@ impl Client {
                 Some(Ok(post)) => PublishOutcome::Published { post: PublishedPost::new(post, false) },
                 Some(Err(error)) => PublishOutcome::Failed { error: error.into() },
                 // Every post was handed over: none comes back without its outcome.
-                None => PublishOutcome::Failed { error: postato_ffi::PublishError::Cancelled { attempts: 0 }.into() },
+                None => {
+                    PublishOutcome::Failed { error: postato_bindings::PublishError::Cancelled { attempts: 0 }.into() }
+                }
             })
             .collect())
     }
@@ -170,14 +172,14 @@ impl Store {
     /// A store in memory.
     #[uniffi::constructor]
     pub fn memory() -> Arc<Self> {
-        Arc::new(Store { store: Arc::new(postato_ffi::MemoryStore::new()) })
+        Arc::new(Store { store: Arc::new(postato_bindings::MemoryStore::new()) })
     }
 
     /// A PostgreSQL store shared by many workers (connects on first use); a null `pool_size`
     /// is the default.
     #[uniffi::constructor(default(pool_size = None))]
     pub fn postgres(url: String, pool_size: Option<u32>) -> Result<Arc<Self>, PostatoError> {
-        let pool_size = pool_size.map(|n| postato_ffi::pool_size(n.into())).transpose()?;
+        let pool_size = pool_size.map(|n| postato_bindings::pool_size(n.into())).transpose()?;
         Store::open(StoreLocation::Postgres { url, pool_size })
     }
 
@@ -199,7 +201,7 @@ impl Store {
     /// At most `limit` dead letters (null: the default, `limit` in docs/settings.md).
     #[uniffi::method(default(limit = None))]
     pub async fn dead_letters(&self, limit: Option<u32>) -> Result<Vec<DeadLetter>, PostatoError> {
-        let limit = postato_ffi::dead_letter_limit(limit.map(f64::from))?;
+        let limit = postato_bindings::dead_letter_limit(limit.map(f64::from))?;
         let store = Arc::clone(&self.store);
         let letters = runtime::run(async move { store.dead_letters(None, limit).await })
             .await
@@ -231,7 +233,7 @@ impl Store {
 /// A client with a store: skips what was published, records results, dead-letters failures.
 #[derive(uniffi::Object)]
 pub struct Publisher {
-    publisher: postato_ffi::Publisher,
+    publisher: postato_bindings::Publisher,
 }
 
 #[uniffi::export]
@@ -245,7 +247,7 @@ impl Publisher {
     ) -> Result<Arc<Self>, PostatoError> {
         let retention = key_retention_ms.map(|ms| ms as f64);
         let publisher =
-            postato_ffi::publisher(client.client.clone(), Arc::clone(&store.store), retention, Units::Millis)?;
+            postato_bindings::publisher(client.client.clone(), Arc::clone(&store.store), retention, Units::Millis)?;
         Ok(Arc::new(Publisher { publisher }))
     }
 
@@ -277,7 +279,7 @@ impl Publisher {
         let publisher = self.publisher.clone();
         let token = cancel.token.clone();
         let report =
-            runtime::run(async move { postato_ffi::publish(&publisher, &post, (options, &token), force).await })
+            runtime::run(async move { postato_bindings::publish(&publisher, &post, (options, &token), force).await })
                 .await
                 .map_err(PostatoError::internal)??;
         Ok(PublishedPost::new(report.published, report.from_store))
@@ -290,7 +292,7 @@ impl Publisher {
     pub async fn publish_due(&self, concurrency: Option<u32>) -> Result<DueReport, PostatoError> {
         let publisher = self.publisher.clone();
         let report =
-            runtime::run(async move { postato_ffi::publish_due(&publisher, concurrency.map(f64::from)).await })
+            runtime::run(async move { postato_bindings::publish_due(&publisher, concurrency.map(f64::from)).await })
                 .await
                 .map_err(PostatoError::internal)??;
         Ok(DueReport {

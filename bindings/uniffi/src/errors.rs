@@ -1,7 +1,7 @@
 //! `PostatoError` (Kotlin: `PostatoException`, Swift: `PostatoError`): one case per error
 //! kind, with its fields. Messages never contain the API key.
 
-use postato_ffi::PublishError;
+use postato_bindings::PublishError;
 use std::collections::HashMap;
 
 /// Why a call failed.
@@ -117,8 +117,8 @@ impl From<PublishError> for PostatoError {
     }
 }
 
-impl From<postato_ffi::ValidationError> for PostatoError {
-    fn from(e: postato_ffi::ValidationError) -> Self {
+impl From<postato_bindings::ValidationError> for PostatoError {
+    fn from(e: postato_bindings::ValidationError) -> Self {
         PublishError::InvalidInput(e).into()
     }
 }

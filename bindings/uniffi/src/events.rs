@@ -2,7 +2,7 @@
 //! client's notices as every binding's hooks are. A listener that throws is reported on
 //! stderr and the publish goes on: nothing a listener does can fail or stop a publish.
 
-use postato_ffi::Notice;
+use postato_bindings::Notice;
 use std::panic::AssertUnwindSafe;
 use std::sync::Arc;
 

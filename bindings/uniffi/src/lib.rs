@@ -24,13 +24,13 @@ uniffi::setup_scaffolding!();
 /// The idempotency key of a business key.
 #[uniffi::export]
 pub fn idempotency_key(business_key: String) -> Result<String, PostatoError> {
-    Ok(postato_ffi::checked_idempotency_key(&business_key)?)
+    Ok(postato_bindings::checked_idempotency_key(&business_key)?)
 }
 
 /// The default of every client setting (times in ms).
 #[uniffi::export]
 pub fn client_defaults() -> ClientDefaults {
-    postato_ffi::ClientDefaults::new(postato_ffi::Units::Millis).into()
+    postato_bindings::ClientDefaults::new(postato_bindings::Units::Millis).into()
 }
 
 /// For FFI-safety tests: panics inside Rust when the environment variable

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 
 fn runtime() -> &'static tokio::runtime::Runtime {
     static RUNTIME: OnceLock<tokio::runtime::Runtime> = OnceLock::new();
-    RUNTIME.get_or_init(|| postato_ffi::multi_thread_runtime("postato-uniffi").expect("the tokio runtime starts"))
+    RUNTIME.get_or_init(|| postato_bindings::multi_thread_runtime("postato-uniffi").expect("the tokio runtime starts"))
 }
 
 /// Enters the runtime (for constructors that need its context).

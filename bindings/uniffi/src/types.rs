@@ -1,8 +1,8 @@
 //! Records crossing the boundary: client options, the post, the published post, store
 //! counts, dead letters; and their conversion to the core's types.
 
-use postato_ffi::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
-use postato_ffi::{GivenCallOptions, GivenOptions};
+use postato_bindings::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
+use postato_bindings::{GivenCallOptions, GivenOptions};
 
 /// Client settings (times in ms); every one left null takes its default (`clientDefaults()`).
 /// The API key is a separate constructor argument, so that no generated `toString` can print it.
@@ -99,8 +99,8 @@ pub struct ClientDefaults {
     pub concurrency: u32,
 }
 
-impl From<postato_ffi::ClientDefaults> for ClientDefaults {
-    fn from(d: postato_ffi::ClientDefaults) -> Self {
+impl From<postato_bindings::ClientDefaults> for ClientDefaults {
+    fn from(d: postato_bindings::ClientDefaults) -> Self {
         ClientDefaults {
             base_url: d.base_url,
             max_attempts: d.max_attempts,
@@ -157,7 +157,7 @@ pub struct PostInput {
 }
 
 impl PostInput {
-    pub fn to_post(&self) -> Result<Post, postato_ffi::PublishError> {
+    pub fn to_post(&self) -> Result<Post, postato_bindings::PublishError> {
         let content = match &self.content {
             Content::Text { text } => CoreContent::Text(text.clone()),
             Content::Thread { items } => CoreContent::Thread(
@@ -170,7 +170,7 @@ impl PostInput {
                     .collect(),
             ),
         };
-        let scheduled_at = self.scheduled_at.as_deref().map(postato_ffi::parse_timestamp).transpose()?;
+        let scheduled_at = self.scheduled_at.as_deref().map(postato_bindings::parse_timestamp).transpose()?;
         let status = match &self.status {
             Some(status) => status.parse::<PostStatus>()?,
             None => PostStatus::implied(scheduled_at.is_some()),
@@ -196,7 +196,7 @@ pub struct PublishedPost {
 }
 
 impl PublishedPost {
-    pub fn new(p: postato_ffi::Published, from_store: bool) -> Self {
+    pub fn new(p: postato_bindings::Published, from_store: bool) -> Self {
         PublishedPost {
             id: p.id,
             status: p.status,
