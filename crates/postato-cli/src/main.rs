@@ -11,6 +11,8 @@ mod campaign;
 mod cmd;
 mod exit;
 mod metrics;
+#[cfg(feature = "otlp")]
+mod otlp;
 mod report;
 mod runner;
 mod signals;
@@ -40,6 +42,12 @@ struct Cli {
     /// No colours (as a non-empty NO_COLOR does)
     #[arg(long, global = true)]
     no_color: bool,
+    /// Export a span per publish, per attempt and per wait to this OpenTelemetry collector
+    /// (OTLP/HTTP, such as http://localhost:4318); OTEL_EXPORTER_OTLP_ENDPOINT and the other
+    /// standard OTEL_EXPORTER_OTLP_* variables do the same
+    #[cfg(feature = "otlp")]
+    #[arg(long, global = true, value_name = "ENDPOINT", value_parser = otlp::parse_endpoint)]
+    otlp: Option<String>,
     #[command(subcommand)]
     command: Command,
 }
@@ -99,15 +107,9 @@ fn main() -> std::process::ExitCode {
     terminal::init(false, terminal::no_color_asked());
     let cli = Cli::try_parse().unwrap_or_else(|e| usage_error(e));
     terminal::init(cli.quiet, cli.no_color);
-    let default_level = if cli.verbose { "info" } else { "warn" };
-    let filter = tracing_subscriber::EnvFilter::try_from_env(postato::env::LOG)
-        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt()
-        .with_env_filter(filter)
-        .with_writer(terminal::Stderr)
-        .with_ansi(terminal::colours_on_stderr())
-        .with_target(false)
-        .init();
+    let Ok(export) = init_tracing(&cli) else {
+        return std::process::ExitCode::from(exit::INVALID_INPUT);
+    };
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(e) => {
@@ -130,5 +132,54 @@ fn main() -> std::process::ExitCode {
     // Every command awaited its own work; a thread still blocked on a source that sends
     // nothing (stdin from an idle pipe, after a stop signal) must not keep the process alive.
     runtime.shutdown_background();
+    #[cfg(feature = "otlp")]
+    if let Some(export) = export {
+        export.finish();
+    }
+    #[cfg(not(feature = "otlp"))]
+    let () = export;
     std::process::ExitCode::from(code)
+}
+
+/// Logs to stderr (`--verbose`, `POSTATO_LOG`) and, when asked for, spans to an OpenTelemetry
+/// collector. Outside the runtime: the exporter's HTTP client has its own. An export asked for
+/// and impossible is reported here (`Err`: exit 2, nothing sent).
+#[cfg(feature = "otlp")]
+fn init_tracing(cli: &Cli) -> Result<Option<otlp::Export>, ()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    let (export, spans) = match otlp::start(cli.otlp.as_deref()) {
+        Ok(Some((export, layer))) => (Some(export), Some(layer)),
+        Ok(None) => (None, None),
+        Err(message) => {
+            errln!("error: {message}");
+            return Err(());
+        }
+    };
+    tracing_subscriber::registry().with(log_layer(cli)).with(spans).init();
+    Ok(export)
+}
+
+#[cfg(not(feature = "otlp"))]
+fn init_tracing(cli: &Cli) -> Result<(), ()> {
+    use tracing_subscriber::layer::SubscriberExt;
+    use tracing_subscriber::util::SubscriberInitExt;
+    tracing_subscriber::registry().with(log_layer(cli)).init();
+    Ok(())
+}
+
+/// The log lines on stderr: warnings, `--verbose` adds each retry, `POSTATO_LOG` decides.
+fn log_layer<S>(cli: &Cli) -> impl tracing_subscriber::Layer<S>
+where
+    S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
+{
+    use tracing_subscriber::Layer;
+    let default_level = if cli.verbose { "info" } else { "warn" };
+    let filter = tracing_subscriber::EnvFilter::try_from_env(postato::env::LOG)
+        .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
+    tracing_subscriber::fmt::layer()
+        .with_writer(terminal::Stderr)
+        .with_ansi(terminal::colours_on_stderr())
+        .with_target(false)
+        .with_filter(filter)
 }

@@ -17,6 +17,7 @@ use crate::call::{CallOptions, PublishCall};
 use crate::clock::ClientClock;
 use crate::metrics::Metrics;
 use crate::observe::{observe, Hooks};
+use crate::spans::PublishSpans;
 use crate::transport::ReqwestTransport;
 
 pub(crate) struct ClientConfig {
@@ -224,6 +225,8 @@ impl<T: Transport> Client<T> {
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
+        let mut spans = PublishSpans::new(business_key, inner.config.workspace_id.as_str());
+        let span = spans.publish().clone();
         let on_event = |event: &Event| {
             match event {
                 Event::AttemptStarted { attempt, .. } => {
@@ -237,11 +240,10 @@ impl<T: Transport> Client<T> {
                 }
                 _ => {}
             }
+            spans.on_event(event);
             let c = &inner.config;
             observe(business_key, event, &c.hooks, c.metrics.as_deref());
         };
-        let span =
-            tracing::info_span!("postato.publish", business_key, workspace_id = inner.config.workspace_id.as_str());
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
         // No subscriber wants the span: run without entering it on every poll.
         let run = match span.is_disabled() {
@@ -252,6 +254,7 @@ impl<T: Transport> Client<T> {
             biased;
             _ = cancel.cancelled() => {
                 let attempts = attempts.load(Ordering::Relaxed);
+                crate::spans::record_cancelled(&span, attempts);
                 tracing::info!(parent: &span, business_key, attempts, "postato: publish cancelled");
                 Err(PublishError::Cancelled { attempts })
             }

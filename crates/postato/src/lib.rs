@@ -39,6 +39,7 @@ mod observe;
 mod options;
 mod publisher;
 mod publisher_call;
+mod spans;
 pub mod store;
 mod tls;
 mod transport;

@@ -6,6 +6,7 @@
 //! - `dlq`: dead letters and `dlq retry`.
 //! - `signals`: Ctrl-C, SIGTERM and SIGHUP stop a run cleanly.
 //! - `limits`: rate limits and quotas, deferred posts, `batch --wait`.
+//! - `otlp`: spans exported to an OpenTelemetry collector.
 //! - `output`: what every command prints and exits with.
 //! - `demo_and_readme`: the simulator, the demo and the completion scripts, as the docs show them.
 use postato_sim::ScriptAction;
@@ -19,6 +20,7 @@ mod batch;
 mod demo_and_readme;
 mod dlq;
 mod limits;
+mod otlp;
 mod output;
 mod publish;
 mod signals;

@@ -14,8 +14,18 @@ pub async fn postato(args: &[&str], stdin: Option<&str>) -> Output {
 
 /// The environment variables that decide colours (read by clap and by postato alike).
 const COLOUR_VARIABLES: [&str; 4] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM"];
+/// The standard OpenTelemetry variables that would export spans from every run.
+const OTEL_VARIABLES: [&str; 6] = [
+    "OTEL_EXPORTER_OTLP_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
+    "OTEL_EXPORTER_OTLP_PROTOCOL",
+    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
+    "OTEL_SERVICE_NAME",
+    "OTEL_SDK_DISABLED",
+];
 
-/// Runs `postato` as [`postato`] does, with `env` set and no colour variable inherited.
+/// Runs `postato` as [`postato`] does, with `env` set and no colour or OpenTelemetry variable
+/// inherited.
 pub async fn postato_env(args: &[&str], stdin: Option<&str>, env: &[(&str, &str)]) -> Output {
     let mut command = command(args, env);
     command.stdout(std::process::Stdio::piped());
@@ -44,8 +54,8 @@ pub async fn postato_into_closed_pipe(args: &[&str]) -> Output {
     command.spawn().expect("postato runs").wait_with_output().await.unwrap()
 }
 
-/// `postato` with `args` and `env`, no POSTATO_* or colour variable inherited, stdin and
-/// stderr piped.
+/// `postato` with `args` and `env`, no POSTATO_*, colour or OTEL_* variable inherited, stdin
+/// and stderr piped.
 fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
     let mut command = tokio::process::Command::new(BIN);
     command
@@ -54,7 +64,7 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         .env_remove("POSTATO_WORKSPACE_ID")
         .env_remove("POSTATO_BASE_URL")
         .env_remove("POSTATO_LOG");
-    for variable in COLOUR_VARIABLES {
+    for variable in COLOUR_VARIABLES.iter().chain(&OTEL_VARIABLES) {
         command.env_remove(variable);
     }
     command.envs(env.iter().copied());

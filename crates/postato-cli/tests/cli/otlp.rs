@@ -1,0 +1,240 @@
+//! `--otlp` and the `OTEL_EXPORTER_OTLP_*` variables: a publish's spans reach a collector
+//! stand-in (a small HTTP server that keeps what it is sent), one per attempt and per wait
+//! under the publish's, in either OTLP/HTTP encoding.
+use bytes::Bytes;
+use http_body_util::{BodyExt, Full};
+use hyper::server::conn::http1;
+use hyper::service::service_fn;
+use hyper::{Request, Response};
+use hyper_util::rt::TokioIo;
+use postato_sim::{ScriptAction, SimConfig, Simulator};
+use serde_json::Value;
+use std::convert::Infallible;
+use std::sync::{Arc, Mutex};
+
+use crate::common::*;
+use crate::respond;
+
+/// What a collector was sent: each request's path, content type and body.
+#[derive(Clone, Default)]
+struct Collector {
+    received: Arc<Mutex<Vec<(String, String, Bytes)>>>,
+}
+
+impl Collector {
+    /// Starts the stand-in on a free port: its base URL and what it keeps.
+    async fn start() -> (String, Collector) {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let url = format!("http://{}", listener.local_addr().unwrap());
+        let collector = Collector::default();
+        let kept = collector.clone();
+        tokio::spawn(async move {
+            while let Ok((stream, _)) = listener.accept().await {
+                let kept = kept.clone();
+                tokio::spawn(async move {
+                    let service = service_fn(move |request: Request<hyper::body::Incoming>| {
+                        let kept = kept.clone();
+                        async move {
+                            let path = request.uri().path().to_owned();
+                            let content_type = request
+                                .headers()
+                                .get(hyper::header::CONTENT_TYPE)
+                                .and_then(|v| v.to_str().ok())
+                                .unwrap_or_default()
+                                .to_owned();
+                            let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
+                            kept.received.lock().unwrap().push((path, content_type, body));
+                            Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
+                        }
+                    });
+                    let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
+                });
+            }
+        });
+        (url, collector)
+    }
+
+    fn received(&self) -> Vec<(String, String, Bytes)> {
+        self.received.lock().unwrap().clone()
+    }
+}
+
+/// The service each resource of an OTLP/JSON trace export names.
+fn services(body: &[u8]) -> Vec<Value> {
+    let export: Value = serde_json::from_slice(body).unwrap();
+    let service = |resource: &Value| {
+        let attributes = resource["resource"]["attributes"].as_array().unwrap();
+        attributes
+            .iter()
+            .find(|a| a["key"] == "service.name")
+            .map_or(Value::Null, |a| a["value"]["stringValue"].clone())
+    };
+    export["resourceSpans"].as_array().unwrap().iter().map(service).collect()
+}
+
+/// Every span of OTLP/JSON trace exports, each with its attributes as a map.
+fn spans(exports: &[Bytes]) -> Vec<Value> {
+    let mut spans = Vec::new();
+    for body in exports {
+        assert_eq!(services(body), vec![Value::from("postato")]);
+        let export: Value = serde_json::from_slice(body).unwrap();
+        for resource in export["resourceSpans"].as_array().unwrap() {
+            for scope in resource["scopeSpans"].as_array().unwrap() {
+                for span in scope["spans"].as_array().unwrap() {
+                    let mut span = span.clone();
+                    let attributes: serde_json::Map<String, Value> = span["attributes"]
+                        .as_array()
+                        .unwrap()
+                        .iter()
+                        .map(|a| {
+                            let value = a["value"].as_object().unwrap().values().next().unwrap().clone();
+                            (a["key"].as_str().unwrap().to_owned(), value)
+                        })
+                        .collect();
+                    span["attributes"] = Value::Object(attributes);
+                    spans.push(span);
+                }
+            }
+        }
+    }
+    spans
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn otlp_exports_a_span_per_attempt_and_per_wait_under_the_publish() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    sim.script_business_key("otlp-1", vec![respond(503, &[]), ScriptAction::Ok]);
+    let (collector_url, collector) = Collector::start().await;
+    let connection = connection(&sim);
+    let args = [
+        &["publish", "--output", "json", "--otlp", &collector_url][..],
+        &["--business-key", "otlp-1", "--platform", "x", "--account", "acc_1", "--content", "hello"],
+        &strings(&connection),
+    ]
+    .concat();
+    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(json_line(&output)["attempts"].as_u64(), Some(2));
+
+    // Sent before the command exited, as OTLP/JSON to the traces path.
+    let received = collector.received();
+    assert!(!received.is_empty(), "no export reached the collector");
+    for (path, content_type, body) in &received {
+        assert_eq!((path.as_str(), content_type.as_str()), ("/v1/traces", "application/json"));
+        assert!(!String::from_utf8_lossy(body).contains(sim.api_key()), "the API key was exported");
+    }
+    let spans = spans(&received.into_iter().map(|(_, _, body)| body).collect::<Vec<_>>());
+    let named = |name: &str| spans.iter().filter(|s| s["name"] == name).collect::<Vec<_>>();
+    let publish = named("postato.publish");
+    assert_eq!(publish.len(), 1, "{spans:#?}");
+    let publish = publish[0];
+    assert_eq!(publish["attributes"]["postato.business_key"], "otlp-1");
+    assert_eq!(publish["attributes"]["postato.outcome"], "published");
+
+    let mut attempts = named("postato.attempt");
+    attempts.sort_by_key(|s| s["startTimeUnixNano"].as_str().map(str::to_owned));
+    assert_eq!(attempts.len(), 2, "{spans:#?}");
+    for attempt in &attempts {
+        assert_eq!(attempt["parentSpanId"], publish["spanId"]);
+        assert_eq!(attempt["kind"], 3, "a client span");
+    }
+    let statuses: Vec<_> = attempts.iter().map(|a| a["attributes"]["http.response.status_code"].clone()).collect();
+    assert_eq!(statuses, vec![Value::from("503"), Value::from("202")]);
+    assert_eq!(attempts[0]["attributes"].get("http.request.resend_count"), None);
+    assert_eq!(attempts[1]["attributes"]["http.request.resend_count"], "1");
+    let waits = named("postato.wait");
+    assert_eq!(waits.len(), 1);
+    assert_eq!(waits[0]["parentSpanId"], publish["spanId"]);
+    assert_eq!(waits[0]["attributes"]["postato.wait.reason"], "retryable_status");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_standard_variables_export_protobuf_with_no_flag() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (collector_url, collector) = Collector::start().await;
+    let connection = connection(&sim);
+    let args = [
+        &["publish", "--business-key", "otlp-2", "--platform", "x", "--account", "acc_1", "--content", "hi"][..],
+        &strings(&connection),
+    ]
+    .concat();
+    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector_url)]).await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    let received = collector.received();
+    assert!(!received.is_empty(), "no export reached the collector");
+    let (path, content_type, body) = &received[0];
+    assert_eq!((path.as_str(), content_type.as_str()), ("/v1/traces", "application/x-protobuf"));
+    // Protobuf carries strings as they are.
+    let contains = |needle: &str| body.windows(needle.len()).any(|w| w == needle.as_bytes());
+    assert!(contains("postato.attempt") && contains("otlp-2"), "{body:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_that_cannot_be_made_is_refused_before_anything_is_sent() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let connection = connection(&sim);
+    let post = ["publish", "--business-key", "otlp-3", "--platform", "x", "--account", "acc_1", "--content", "c"];
+    let args = [&post[..], &["--otlp", "localhost:4318"], &strings(&connection)].concat();
+    let output = postato(&args, None).await;
+    assert_eq!(code(&output), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("--otlp") && stderr.contains("http://localhost:4318"), "{stderr}");
+
+    let args = [&post[..], &["--otlp", "http://127.0.0.1:9"], &strings(&connection)].concat();
+    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).await;
+    assert_eq!(code(&output), 2);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && stderr.contains("http/json"), "{stderr}");
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_variables_name_the_endpoint_and_the_service_or_turn_the_export_off() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let (collector_url, collector) = Collector::start().await;
+    let connection = connection(&sim);
+    let post = |key: &'static str| {
+        [
+            &["publish", "--business-key", key, "--platform", "x", "--account", "acc_1", "--content", "c"][..],
+            &strings(&connection),
+        ]
+        .concat()
+    };
+    // A traces endpoint is used as it is; OTEL_SERVICE_NAME names the service.
+    let traces = format!("{collector_url}/custom/traces");
+    let env = [
+        ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
+        ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
+        ("OTEL_SERVICE_NAME", "campaigns"),
+    ];
+    assert_eq!(code(&postato_env(&post("otlp-4"), None, &env).await), 0);
+    let received = collector.received();
+    assert!(!received.is_empty() && received.iter().all(|(path, _, _)| path == "/custom/traces"));
+    assert_eq!(services(&received[0].2), vec![Value::from("campaigns")]);
+
+    // OTEL_SDK_DISABLED turns it off, flag or not.
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_SDK_DISABLED", "true")];
+    let args = [&post("otlp-5")[..], &["--otlp", &collector_url]].concat();
+    assert_eq!(code(&postato_env(&args, None, &env).await), 0);
+    assert_eq!(collector.received().len(), received.len(), "an export while disabled");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_is_not_there_is_a_warning_not_a_failure() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // A port nothing listens on: bound, then let go.
+    let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
+    let nowhere = format!("http://127.0.0.1:{port}");
+    let connection = connection(&sim);
+    let args = [
+        &["publish", "--output", "json", "--otlp", &nowhere][..],
+        &["--business-key", "otlp-6", "--platform", "x", "--account", "acc_1", "--content", "c"],
+        &strings(&connection),
+    ]
+    .concat();
+    let output = postato(&args, None).await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(json_line(&output)["ok"], true);
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: could not export every span"), "{stderr}");
+}

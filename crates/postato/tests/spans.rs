@@ -1,0 +1,115 @@
+//! A span per attempt: a faulty publish's `tracing` spans, exported through
+//! `tracing-opentelemetry` to the OpenTelemetry SDK's in-memory exporter, show each request
+//! with its status and each wait as its own time, under the publish's span.
+
+mod common;
+use common::*;
+use opentelemetry::trace::{Status, TracerProvider as _};
+use opentelemetry_sdk::trace::{InMemorySpanExporter, SdkTracerProvider, SpanData};
+use postato_sim::ScriptAction;
+use std::time::Duration;
+use tracing_subscriber::layer::SubscriberExt;
+
+fn attribute(span: &SpanData, key: &str) -> Option<String> {
+    span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
+}
+
+/// The spans named `name` under `parent`, in the order they started.
+fn children<'a>(spans: &'a [SpanData], parent: &SpanData, name: &str) -> Vec<&'a SpanData> {
+    let mut found: Vec<&SpanData> =
+        spans.iter().filter(|s| s.name == name && s.parent_span_id == parent.span_context.span_id()).collect();
+    found.sort_by_key(|s| s.start_time);
+    found
+}
+
+#[tokio::test]
+async fn a_faulty_publish_has_a_span_per_attempt_and_its_waits_as_their_own_time() {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    // The test runs on one thread (a current-thread runtime): the subscriber sees the whole publish.
+    let _guard = tracing::subscriber::set_default(subscriber);
+
+    let sim = sim().await;
+    let client = builder(&sim)
+        .fast_forward_waits(false)
+        .backoff(Duration::from_millis(20), Duration::from_millis(50))
+        .build()
+        .unwrap();
+    let business_key = key("spans");
+    let limited = ScriptAction::Respond {
+        status: 429,
+        headers: [("Retry-After".to_owned(), "1".to_owned())].into_iter().collect(),
+        body: None,
+        body_text: None,
+    };
+    sim.script_business_key(&business_key, vec![respond(503), ScriptAction::Reset, limited, ScriptAction::Ok]);
+    let published = client.publish(&post(&business_key)).await.unwrap();
+    assert_eq!(published.attempts, 4);
+    let replayed = client.publish(&post(&business_key)).await.unwrap();
+    assert!(replayed.replayed);
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+
+    let publishes: Vec<&SpanData> = spans.iter().filter(|s| s.name == "postato.publish").collect();
+    assert_eq!(publishes.len(), 2, "{spans:#?}");
+    let (faulty, again) = match publishes[0].start_time < publishes[1].start_time {
+        true => (publishes[0], publishes[1]),
+        false => (publishes[1], publishes[0]),
+    };
+    assert_eq!(attribute(faulty, "postato.business_key").as_deref(), Some(business_key.as_str()));
+    assert_eq!(attribute(faulty, "postato.attempts").as_deref(), Some("4"));
+    assert_eq!(attribute(faulty, "postato.outcome").as_deref(), Some("published"));
+
+    // One span per request, each with its status (or the transport failure) and resend count.
+    let attempts = children(&spans, faulty, "postato.attempt");
+    let seen: Vec<_> = attempts
+        .iter()
+        .map(|a| {
+            (
+                attribute(a, "http.response.status_code"),
+                attribute(a, "http.request.resend_count"),
+                attribute(a, "postato.outcome"),
+            )
+        })
+        .collect();
+    let some = |s: &str| Some(s.to_owned());
+    assert_eq!(
+        seen,
+        vec![
+            (some("503"), None, some("retry")),
+            (None, some("1"), some("transport_failure")),
+            (some("429"), some("2"), some("retry")),
+            (some("202"), some("3"), some("published")),
+        ]
+    );
+    // The error's type: the status as the HTTP conventions have it, or the failure's kind.
+    let errors: Vec<_> = attempts.iter().map(|a| attribute(a, "error.type")).collect();
+    assert_eq!(errors, vec![some("503"), some("io"), some("429"), None]);
+    assert!(matches!(attempts[0].status, Status::Error { .. }) && !matches!(attempts[3].status, Status::Error { .. }));
+
+    // Each wait is its own span, between the attempt before it and the one after.
+    let waits = children(&spans, faulty, "postato.wait");
+    let reasons: Vec<_> = waits.iter().map(|w| attribute(w, "postato.wait.reason")).collect();
+    assert_eq!(reasons, vec![some("retryable_status"), some("transport_failure"), some("rate_limited")]);
+    for (i, wait) in waits.iter().enumerate() {
+        assert!(attempts[i].end_time <= wait.start_time, "wait {i} starts after attempt {}", i + 1);
+        assert!(wait.end_time <= attempts[i + 1].start_time, "wait {i} ends before attempt {}", i + 2);
+    }
+    let held = waits[2].end_time.duration_since(waits[2].start_time).unwrap();
+    assert!(held >= Duration::from_millis(900), "the Retry-After wait lasted {held:?}");
+
+    // The second publish is the server's replay, said on its one attempt.
+    let replay = children(&spans, again, "postato.attempt");
+    assert_eq!(replay.len(), 1);
+    assert_eq!(attribute(replay[0], "http.response.header.idempotent-replayed").as_deref(), Some("true"));
+
+    // The API key and the post never appear in a span.
+    for span in &spans {
+        for kv in &span.attributes {
+            let value = kv.value.as_str();
+            assert!(!value.contains(sim.api_key()) && !value.contains("hello from"), "{}: {value}", kv.key);
+        }
+    }
+}
