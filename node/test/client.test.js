@@ -246,6 +246,31 @@ test('the key retention is a Publisher option checked up front', () => {
   assert.ok(new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: 3_600_000 }));
 });
 
+test("the kit's per-account limits are kept per account, in their units", async () => {
+  // One request per account per hour, then one per account per 1,000 s: an account's second
+  // post is refused with the wait its limit gives (ms), and another account's still publishes.
+  for (const [limits, least] of [
+    [{ accountQuota: { limit: 1, windowMs: 3_600_000 } }, 3_000_000],
+    [{ accountRateLimit: { ratePerSecond: 0.001, burst: 1 } }, 900_000],
+  ]) {
+    const limited = await Simulator.start(limits);
+    try {
+      const c = new postato.Client({ apiKey: limited.apiKey, workspaceId: 'ws_node', baseUrl: limited.baseUrl });
+      await c.publish({ ...post(key('kit')), accountId: 'acc_1' });
+      const error = await c.publish({ ...post(key('kit')), accountId: 'acc_1' }).then(
+        () => assert.fail('refused'),
+        (e) => e,
+      );
+      assert.ok(error instanceof postato.RateLimitedError, String(error));
+      assert.ok(error.retryAfterMs > least, `${JSON.stringify(limits)}: ${error.retryAfterMs}`);
+      await c.publish({ ...post(key('kit')), accountId: 'acc_2' });
+      assert.equal(limited.stats().publishedKeys, 2);
+    } finally {
+      await limited.stop();
+    }
+  }
+});
+
 test("a spent account's post is deferred (DeferredError with retryAt), then published once due", async () => {
   const spent = await Simulator.start({ spentAccounts: { 'x/acc_spent': 4 } });
   try {

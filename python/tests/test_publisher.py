@@ -136,6 +136,21 @@ def test_the_key_retention_is_a_setting_checked_up_front(sim: Simulator) -> None
     postato.Publisher(_client(sim), store=postato.MemoryStore(), key_retention=3600)
 
 
+def test_the_kits_per_account_limits_are_kept_per_account_in_their_units(key: Any) -> None:
+    # One request per account per hour, then one request per account per 1,000 s: an
+    # account's second post is refused with the wait its limit gives (seconds, not ms), and
+    # another account's post still publishes.
+    for limits, least in (({"account_quota": (1, 3600)}, 3000.0), ({"account_rate_limit": (0.001, 1)}, 900.0)):
+        with Simulator(**limits) as limited:  # type: ignore[arg-type]
+            client = postato.Client(api_key=limited.api_key, workspace_id="ws_py", base_url=limited.base_url)
+            client.publish(key("kit"), "x", "acc_1", "first")
+            with pytest.raises(postato.RateLimitedError) as caught:
+                client.publish(key("kit"), "x", "acc_1", "second")
+            assert caught.value.retry_after is not None and caught.value.retry_after > least, limits
+            client.publish(key("kit"), "x", "acc_2", "another account")
+            assert limited.stats().published_keys == 2
+
+
 def test_a_spent_accounts_post_is_deferred_then_published_once_due(key: Any, tmp_path: Any) -> None:
     with Simulator(spent_accounts={"x/acc_spent": 4}) as spent:
         client = postato.Client(

@@ -31,19 +31,8 @@ fn class_name(error: &PublishError) -> &'static str {
 /// `field`) beside it where they differ: `business_key (businessKey)`, `max_retry_after
 /// (maxRetryAfter)`, `content[1].text`. An environment variable (`POSTATO_API_KEY`) is named
 /// as it is set.
-fn python_name(field: &str) -> String {
-    if field.starts_with(|c: char| c.is_ascii_uppercase()) {
-        return field.to_owned();
-    }
-    let mut name = String::new();
-    for c in field.chars() {
-        if c.is_ascii_uppercase() {
-            name.push('_');
-            name.push(c.to_ascii_lowercase());
-        } else {
-            name.push(c);
-        }
-    }
+pub fn python_name(field: &str) -> String {
+    let name = postato_bindings::snake_case(field);
     if name == field {
         name
     } else {

@@ -41,6 +41,13 @@ fn client_defaults_json() -> String {
     postato_bindings::ClientDefaults::new(postato_bindings::Units::Seconds).json_in(|n| n.python, "base_url")
 }
 
+/// A field or setting as a Python caller passes it, as errors name it (`business_key
+/// (businessKey)`), for the type checks made in Python before a call crosses.
+#[pyfunction]
+fn python_name(field: &str) -> String {
+    errors::python_name(field)
+}
+
 fn check_test_panics() -> PyResult<()> {
     if std::env::var("POSTATO_TEST_PANIC").as_deref() != Ok("1") {
         return Err(pyo3::exceptions::PyRuntimeError::new_err("test panics are off: set POSTATO_TEST_PANIC=1"));
@@ -75,6 +82,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
     m.add_function(wrap_pyfunction!(client_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(python_name, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;
     m.add_function(wrap_pyfunction!(runtime::shutdown, m)?)?;

@@ -10,8 +10,8 @@
 //! A binding converts its language's values into these, maps errors, and does what only its
 //! language can: Python bridges the GIL and asyncio, rebuilds the client after a fork and
 //! hands notices to its `logging` logger; Node hands them to the JavaScript thread; uniffi
-//! hands their retries to a Kotlin or Swift `RetryListener`. Production code only: the simulator and the test kits live in
-//! the `*-testing` bindings.
+//! hands their retries to a Kotlin or Swift `RetryListener`. Production code only: the
+//! simulator and the test kits live in the `*-testing` bindings.
 
 mod many;
 mod options;
@@ -31,6 +31,7 @@ pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};
 
 /// What the language bindings convert, from the client and its core.
+pub use postato::postato_core::settings::snake_case;
 pub use postato::postato_core::{parse_timestamp, VERSION};
 pub use postato::{
     checked_idempotency_key, CallOptions, CancellationToken, Client, ClientBuilder, Content, DueReport, ErrorKind,

@@ -34,7 +34,9 @@ pub struct RetryPolicy {
     pub jitter: Jitter,
     /// How many 429 waits one publish may make; default [`MAX_RATE_LIMIT_WAITS`](defaults::MAX_RATE_LIMIT_WAITS).
     pub max_rate_limit_waits: u32,
-    /// A Retry-After above this ends the publish with `RateLimited`; default [`MAX_RETRY_AFTER`](defaults::MAX_RETRY_AFTER).
+    /// The longest wait a publish sits through: a longer Retry-After, rate-limit hold or pace
+    /// ends it `RateLimited`, a longer wait for the retry budget `Transient`; default
+    /// [`MAX_RETRY_AFTER`](defaults::MAX_RETRY_AFTER).
     pub max_retry_after: Duration,
     /// The wait on a 429 whose Retry-After is missing, unreadable or zero; default [`DEFAULT_RETRY_AFTER`](defaults::DEFAULT_RETRY_AFTER).
     pub default_retry_after: Duration,

@@ -74,7 +74,10 @@ impl PostBuilder {
     pub fn build(self) -> Result<Post, ValidationError> {
         let required = |value: Option<String>, field: &str| {
             value.ok_or_else(|| {
-                ValidationError::new(field, format!("is missing: call .{}(…) before .build()", snake(field)))
+                ValidationError::new(
+                    field,
+                    format!("is missing: call .{}(…) before .build()", crate::settings::snake_case(field)),
+                )
             })
         };
         let post = Post {
@@ -91,14 +94,6 @@ impl PostBuilder {
         post.validate()?;
         Ok(post)
     }
-}
-
-/// `accountId` → `account_id`: the builder method that sets a field.
-fn snake(field: &str) -> String {
-    field
-        .chars()
-        .flat_map(|c| if c.is_ascii_uppercase() { vec!['_', c.to_ascii_lowercase()] } else { vec![c] })
-        .collect()
 }
 
 #[cfg(test)]

@@ -50,6 +50,25 @@ pub enum Unit {
     Time,
 }
 
+/// A wire name as Rust and Python spell it: `accountId` → `account_id`, `content[1].text` as
+/// it is. A name that starts with a capital, an environment variable such as
+/// `POSTATO_API_KEY`, is kept as it is set.
+pub fn snake_case(name: &str) -> String {
+    if name.starts_with(|c: char| c.is_ascii_uppercase()) {
+        return name.to_owned();
+    }
+    let mut snake = String::with_capacity(name.len() + 4);
+    for c in name.chars() {
+        if c.is_ascii_uppercase() {
+            snake.push('_');
+            snake.push(c.to_ascii_lowercase());
+        } else {
+            snake.push(c);
+        }
+    }
+    snake
+}
+
 /// A setting's name on each surface; `None` where that surface does not offer it.
 #[derive(Clone, Copy, Debug)]
 pub struct Names {
@@ -156,11 +175,11 @@ table! {
         names: names!(rust: Some("deadline"), python: Some("deadline"), mobile: Some("deadlineMs"), node: Some("deadlineMs"), cli: Some("--deadline-ms")),
     };
     /// The longest wait a publish sits through (a Retry-After, a rate-limit hold, pacing or an
-    /// empty retry budget); a longer one defers the post (with a store) or ends the publish
-    /// `rate_limited`.
+    /// empty retry budget): a longer Retry-After, hold or pace defers the post (with a store)
+    /// or ends the publish `rate_limited`; a longer wait for the budget ends it `transient`.
     pub const MAX_RETRY_AFTER: Setting<Duration> = Setting {
         name: "maxRetryAfter",
-        doc: "The longest wait a publish sits through (a Retry-After, a rate-limit hold, pacing, an empty retry budget); a longer one defers the post (with a store) or fails it `rate_limited`",
+        doc: "The longest wait a publish sits through (a Retry-After, a rate-limit hold, pacing, an empty retry budget); a longer Retry-After, hold or pace defers the post (with a store) or fails it `rate_limited`, a longer budget wait fails it `transient`",
         unit: Unit::Time,
         min: Duration::ZERO,
         max: HOUR,
@@ -512,6 +531,14 @@ pub fn human_bytes(bytes: u64) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn snake_case_spells_wire_names_as_rust_and_python_do() {
+        assert_eq!(snake_case("accountId"), "account_id");
+        assert_eq!(snake_case("maxRetryAfter"), "max_retry_after");
+        assert_eq!(snake_case("content[1].text"), "content[1].text");
+        assert_eq!(snake_case("POSTATO_API_KEY"), "POSTATO_API_KEY", "an environment variable as it is set");
+    }
 
     #[test]
     fn every_default_is_within_its_bounds() {

@@ -147,9 +147,9 @@ impl ClientBuilder {
         self
     }
 
-    /// The longest wait on a rate limit (a 429's Retry-After, a held scope) a publish sits
-    /// through; a longer one ends it `RateLimited`, or deferred by a
-    /// [`Publisher`](crate::Publisher); default [`defaults::MAX_RETRY_AFTER`].
+    /// The longest wait a publish sits through: a longer Retry-After, rate-limit hold or pace
+    /// ends it `RateLimited` (deferred by a [`Publisher`](crate::Publisher)), a longer wait for
+    /// the retry budget `Transient`; default [`defaults::MAX_RETRY_AFTER`].
     pub fn max_retry_after(mut self, wait: Duration) -> Self {
         self.policy.max_retry_after = wait;
         self

@@ -10,6 +10,7 @@ from collections.abc import Mapping, Sequence
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Literal, Optional, TypedDict, Union
 
+from ._native import python_name as _python_name
 from .errors import InvalidPostError, InvalidSettingError
 
 
@@ -35,13 +36,6 @@ Status = Literal["publish", "scheduled", "draft"]
 PostType = Union[Literal["post", "thread", "story", "reel", "article"], str]
 """The kind of post on the network: the usual ones spelled out, any other the network knows."""
 ScheduledAt = Union[datetime, str, None]
-
-
-def _python_name(field: str) -> str:
-    """A field as Python callers pass it, with its wire name (the exception's ``field``) beside
-    it where they differ: ``business_key (businessKey)``; ``content[1].text`` as it is."""
-    name = "".join(f"_{c.lower()}" if c.isupper() else c for c in field)
-    return name if name == field else f"{name} ({field})"
 
 
 def _text(field: str, value: Any) -> str:

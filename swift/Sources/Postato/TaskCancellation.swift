@@ -25,13 +25,16 @@ extension Client {
 }
 
 extension Publisher {
-    /// Publishes like `publish(post:)` (skipping what the store has), except that cancelling
-    /// the calling `Task` cancels the publish: it throws `PostatoError.Cancelled` and nothing
-    /// is retried after it. If the `Task` is already cancelled, nothing is sent.
-    public func publishCancellingOnTaskCancel(post: PostInput) async throws -> PublishedPost {
+    /// Publishes like `publish(post:force:options:)` (skipping what the store has, unless
+    /// `force`), except that cancelling the calling `Task` cancels the publish: it throws
+    /// `PostatoError.Cancelled` and nothing is retried after it. If the `Task` is already
+    /// cancelled, nothing is sent.
+    public func publishCancellingOnTaskCancel(
+        post: PostInput, force: Bool = false, options: PublishOptions? = nil
+    ) async throws -> PublishedPost {
         let handle = CancelHandle()
         return try await withTaskCancellationHandler {
-            try await self.publishCancellable(post: post, cancel: handle)
+            try await self.publishCancellable(post: post, cancel: handle, force: force, options: options)
         } onCancel: {
             handle.cancel()
         }

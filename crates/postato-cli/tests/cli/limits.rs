@@ -175,6 +175,59 @@ async fn ctrl_c_during_batch_wait_stops_the_wait_and_the_deferred_posts_stay_for
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_stopped() {
+    use tokio::io::AsyncBufReadExt;
+    // acc_0 is spent for the first 6 s of the simulator's life, past the run's 1 s
+    // `--max-retry-after-ms`, so its posts are deferred: long enough to kill the wait (its
+    // first progress line comes after 2 s), short enough for the restart's own wait.
+    let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 6)]);
+    let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let campaign = dir.path().join("wait-kill.jsonl");
+    let store = dir.path().join("wait-kill.db");
+    write_campaign(&campaign, "kill", 20, 2);
+    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json"];
+    args.extend(["--wait", "--max-retry-after-ms", "1000"]);
+    let connection: Vec<String> = connection(&sim).into_iter().filter(|a| a != "--fast-forward-waits").collect();
+    args.extend(strings(&connection));
+    let mut child = tokio::process::Command::new(BIN)
+        .args(&args)
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .unwrap();
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while let Some(line) = stderr.next_line().await.unwrap() {
+            if line.contains("waiting for 10 deferred post(s)") {
+                return;
+            }
+        }
+        panic!("stderr ended before the run said what it waits for")
+    })
+    .await
+    .expect("the run waits for its deferred posts");
+    child.start_kill().unwrap();
+    let killed = child.wait().await.unwrap();
+    assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed), Some(libc::SIGKILL));
+    let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
+    assert_eq!((status["published"].as_u64(), status["deferred"].as_u64()), (Some(10), Some(10)), "{status}");
+
+    // The same command again: it waits for the deferred posts' time and publishes each once.
+    let rerun = tokio::time::timeout(std::time::Duration::from_secs(30), postato(&args, None)).await.expect("it ends");
+    let summary = json_line(&rerun);
+    assert_eq!(code(&rerun), 0, "{summary}");
+    assert_eq!(
+        (summary["published"].as_u64(), summary["alreadyPublished"].as_u64(), summary["deferred"].as_u64()),
+        (Some(10), Some(10), Some(0)),
+        "{summary}"
+    );
+    let stats = sim.stats();
+    assert_eq!((stats.published_keys, stats.duplicate_keys.len()), (20, 0), "{stats:?}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn sim_limits_per_account_from_its_flags_and_refuses_a_malformed_one() {
     use tokio::io::AsyncBufReadExt;
     let mut child = tokio::process::Command::new(BIN)

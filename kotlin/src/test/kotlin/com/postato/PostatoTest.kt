@@ -140,6 +140,30 @@ class PostatoTest {
     }
 
     @Test
+    fun `the kit's per-account limits are kept per account, in their units`() = runBlocking {
+        // One request per account per hour, then one per account per 1,000 s: an account's
+        // second post is refused with the wait its limit gives (ms), another account's publishes.
+        for ((config, least) in listOf(
+            """{"accountQuota":{"limit":1,"window":3600000}}""" to 3_000_000uL,
+            """{"accountRateLimit":{"ratePerSecond":0.001,"burst":1}}""" to 900_000uL,
+        )) {
+            val limited = startSimulator(config)
+            try {
+                val client = Client(limited.apiKey(), "ws_kt", ClientOptions(baseUrl = limited.baseUrl()))
+                client.publish(Support.post(Support.key("kit")).copy(accountId = "acc_1"))
+                val refused = assertThrows<PostatoException.RateLimited> {
+                    runBlocking { client.publish(Support.post(Support.key("kit")).copy(accountId = "acc_1")) }
+                }
+                assertTrue(refused.retryAfterMs > least, "$config: ${refused.retryAfterMs}")
+                client.publish(Support.post(Support.key("kit")).copy(accountId = "acc_2"))
+                assertEquals(2, org.json.JSONObject(limited.statsJson()).getInt("publishedKeys"))
+            } finally {
+                limited.stop()
+            }
+        }
+    }
+
+    @Test
     fun `a spent account's post is Deferred with its retryAt, then published by publishDue once due`() = runBlocking {
         val spent = startSimulator("""{"spentAccounts":{"x/acc_spent":4}}""")
         try {
