@@ -101,7 +101,7 @@ export interface PostInput {
 }
 
 export interface PublishOptions {
-  /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
+  /** Aborting rejects the publish with the signal's reason (an AbortError from `abort()`); nothing is retried after it. */
   signal?: AbortSignal;
   /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
   deadlineMs?: number;
@@ -110,7 +110,7 @@ export interface PublishOptions {
 }
 
 export interface PublisherPublishOptions {
-  /** Aborting rejects the publish with an AbortError; nothing is retried after it. */
+  /** Aborting rejects the publish with the signal's reason (an AbortError from `abort()`); nothing is retried after it. */
   signal?: AbortSignal;
   /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
   deadlineMs?: number;
@@ -130,7 +130,7 @@ export interface PublishManyOptions {
   deadlineMs?: number;
   /** Each post's own attempts. */
   maxAttempts?: number;
-  /** Aborting rejects with an AbortError: posts in flight stop, no more are sent. */
+  /** Aborting rejects with the signal's reason (an AbortError from `abort()`): posts in flight stop, no more are sent. */
   signal?: AbortSignal;
 }
 

@@ -12,10 +12,13 @@ const { postJson, refuseUnknown, settingNumber, wellFormed } = require('./lib/wi
 const { fromNative, invalid, invalidSetting } = errors;
 let nextCancelId = 1;
 
+/**
+ * What an aborted publish rejects with: the signal's reason, as fetch does (an `AbortError`
+ * from `abort()`, a `TimeoutError` from `AbortSignal.timeout()`, or whatever `abort(reason)`
+ * was given); an `AbortError` when it has none.
+ */
 function abortError(signal) {
-  const reason = signal.reason;
-  if (reason instanceof Error && reason.name === 'AbortError') return reason;
-  return new DOMException('The publish was aborted', 'AbortError');
+  return signal.reason ?? new DOMException('The publish was aborted', 'AbortError');
 }
 
 /**

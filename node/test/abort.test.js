@@ -62,4 +62,21 @@ for (const [name, make] of Object.entries(makers)) {
     await assert.rejects(publisher.publish(post(k), { signal: AbortSignal.abort() }), (e) => e.name === 'AbortError');
     assert.equal(sim.stats().requests, before);
   });
+
+  test(`${name}: an abort rejects with the signal's reason, as fetch does`, async () => {
+    const publisher = make();
+    const timedOut = key('abort-timeout');
+    sim.script(timedOut, [{ action: 'hang', ms: HANG_MS }, { action: 'ok' }]);
+    await assert.rejects(
+      publisher.publish(post(timedOut), { signal: AbortSignal.timeout(50) }),
+      (e) => e instanceof DOMException && e.name === 'TimeoutError',
+    );
+    const mine = new Error('the campaign was stopped');
+    await assert.rejects(
+      publisher.publish(post(key('abort-reason')), { signal: AbortSignal.abort(mine) }),
+      (e) => e === mine,
+    );
+    await sleep(SETTLE_MS);
+    assert.equal(sim.publishes(timedOut), 0, 'published after its abort');
+  });
 }
