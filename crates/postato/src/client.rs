@@ -244,12 +244,10 @@ impl<T: Transport> Client<T> {
             let c = &inner.config;
             observe(business_key, event, &c.hooks, c.metrics.as_deref());
         };
+        // The publish span is not entered on every poll of the run (entering costs a subscriber
+        // more than the span itself): its attempt and wait spans name it as their parent, and
+        // the log events carry the business key.
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
-        // No subscriber wants the span: run without entering it on every poll.
-        let run = match span.is_disabled() {
-            true => futures_util::future::Either::Left(run),
-            false => futures_util::future::Either::Right(tracing::Instrument::instrument(run, span.clone())),
-        };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {

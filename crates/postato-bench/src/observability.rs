@@ -1,0 +1,132 @@
+//! Scenario 9, what observability costs: publishes/s of our client with its spans exported
+//! (`tracing-opentelemetry` into the OpenTelemetry SDK's batch processor, with an exporter
+//! that drops what it is given), with its metrics recorded (`ClientBuilder::meter`, the SDK's
+//! instruments), and with both, each beside the same client with neither (the spans' filter
+//! switched off, so every callsite is disabled as with no subscriber), in the same run, after
+//! a warm-up, alternating rounds, best of 3 each.
+
+use opentelemetry::metrics::MeterProvider as _;
+use opentelemetry::trace::TracerProvider as _;
+use opentelemetry_sdk::error::OTelSdkResult;
+use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
+use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
+use postato::Client;
+use postato_sim::{SimConfig, SimulatorHandle};
+use std::sync::atomic::{AtomicU64, Ordering};
+use tracing_subscriber::filter::LevelFilter;
+use tracing_subscriber::layer::SubscriberExt;
+use tracing_subscriber::Layer;
+
+use crate::results::{Baseline, Bound, Figures, Metric, Overhead, OverheadParameters, Rate, Scenario, Target};
+use crate::workload::{post, run, simulator};
+
+const CONCURRENCY: usize = 64;
+const ROUNDS: usize = 3;
+/// With spans and metrics on, at least this share of the client's throughput without them.
+const MIN_RATIO: f64 = 0.95;
+
+/// What a run records.
+#[derive(Clone, Copy, PartialEq)]
+enum Recording {
+    Spans,
+    Metrics,
+    Both,
+}
+
+/// An exporter that drops every span: the cost measured is the client's and the SDK's, not a
+/// network's.
+#[derive(Debug)]
+struct Dropping;
+
+/// The spans exported, to check that the spans' runs recorded them.
+static EXPORTED: AtomicU64 = AtomicU64::new(0);
+
+impl SpanExporter for Dropping {
+    async fn export(&self, batch: Vec<SpanData>) -> OTelSdkResult {
+        EXPORTED.fetch_add(batch.len() as u64, Ordering::Relaxed);
+        Ok(())
+    }
+}
+
+pub async fn observability(posts: usize) -> Vec<Scenario> {
+    let sim = simulator(SimConfig::default()).await;
+    let tracer = SdkTracerProvider::builder().with_batch_exporter(Dropping).build();
+    let meter = SdkMeterProvider::builder()
+        .with_reader(PeriodicReader::builder(InMemoryMetricExporter::default()).build())
+        .build();
+    // The spans' layer behind a filter switched per run: off, every callsite is disabled, as
+    // with no subscriber at all. The process's global subscriber from here on (this group
+    // runs last).
+    let (filter, spans) = tracing_subscriber::reload::Layer::new(LevelFilter::OFF);
+    let layer = tracing_opentelemetry::layer().with_tracer(tracer.tracer("bench")).with_filter(filter);
+    if tracing::subscriber::set_global_default(tracing_subscriber::registry().with(layer)).is_err() {
+        eprintln!("  9: skipped: another subscriber is set");
+        return Vec::new();
+    }
+    let switch = |on: bool| {
+        spans
+            .modify(|level| *level = if on { LevelFilter::INFO } else { LevelFilter::OFF })
+            .expect("the filter switches");
+    };
+    // One untimed run first: connections, allocators and the simulator warm.
+    rate(&sim, None, posts / 4, "obs-warm".into()).await;
+    let mut scenarios = Vec::new();
+    for (recording, name) in [
+        (Recording::Spans, "spans exported"),
+        (Recording::Metrics, "metrics recorded"),
+        (Recording::Both, "spans and metrics"),
+    ] {
+        let (mut best_off, mut best_on) = (0f64, 0f64);
+        for round in 0..ROUNDS {
+            switch(false);
+            let off = rate(&sim, None, posts, format!("obs-off-{name}-{round}")).await;
+            switch(recording != Recording::Metrics);
+            let meter = (recording != Recording::Spans).then(|| meter.meter("bench"));
+            let on = rate(&sim, meter, posts, format!("obs-on-{name}-{round}")).await;
+            (best_off, best_on) = (best_off.max(off), best_on.max(on));
+        }
+        let figures = Figures::Overhead(Overhead {
+            parameters: OverheadParameters { posts, concurrency: CONCURRENCY, rounds: ROUNDS, content_bytes: None },
+            ours: Rate { publishes_per_second: best_on },
+            baseline: Baseline {
+                description: "the same client, no spans and no metrics".into(),
+                figures: Rate { publishes_per_second: best_off },
+            },
+        });
+        let target = vec![Target::new(Metric::Ratio, Bound::AtLeast(MIN_RATIO))];
+        scenarios.push(Scenario::new("9", format!("Observability: {name}"), figures, target));
+    }
+    switch(false);
+    let _ = tracer.shutdown();
+    let _ = meter.shutdown();
+    let exported = EXPORTED.load(Ordering::Relaxed);
+    // Every publish of the spans' rounds, with its attempt: a run that exported fewer measured
+    // nothing.
+    // Two scenarios' rounds of spans, at least a publish's and its attempt's each: far fewer
+    // (the batch queue full, the filter not switched) and the rows measured nothing.
+    let least = 2 * ROUNDS * posts * 2;
+    assert!(exported >= least as u64 / 2, "only {exported} spans were exported, for {least} or more");
+    scenarios
+}
+
+/// Publishes/s of a fresh client, recording metrics on `meter` when given.
+async fn rate(
+    sim: &SimulatorHandle,
+    meter: Option<opentelemetry::metrics::Meter>,
+    posts: usize,
+    prefix: String,
+) -> f64 {
+    let mut builder = Client::builder().api_key(sim.api_key()).workspace_id("ws_bench").base_url(sim.base_url());
+    if let Some(meter) = meter {
+        builder = builder.meter(meter);
+    }
+    let client = builder.build().expect("the client builds");
+    let took = run(posts, CONCURRENCY, move |i| {
+        let (client, post) = (client.clone(), post(&prefix, i));
+        async move {
+            client.publish(&post).await.expect("the publish succeeds");
+        }
+    })
+    .await;
+    posts as f64 / took.as_secs_f64()
+}
