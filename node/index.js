@@ -213,7 +213,7 @@ class Client {
   }
 
   /**
-   * Publishes one post; an aborted `signal` rejects with an AbortError and nothing is retried
+   * Publishes one post; an aborted `signal` rejects with its reason and nothing is retried
    * after. `deadlineMs` and `maxAttempts` are this publish's own (checked as the client's).
    */
   async publish(post, options = {}) {
@@ -233,7 +233,7 @@ class Client {
    * `publish` would, sharing this client's rate-limit gates and retry budget. Resolves to one
    * entry per post, in input order, shaped as `Promise.allSettled`'s:
    * `{ status: 'fulfilled', value: Post }` or `{ status: 'rejected', reason: PostatoError }`;
-   * one post's failure never rejects the call. An aborted `signal` rejects with an AbortError:
+   * one post's failure never rejects the call. An aborted `signal` rejects with its reason:
    * the posts in flight stop and no more are sent (those already published stay published,
    * and publishing the same list again is safe).
    */

@@ -10,6 +10,8 @@ ensure_postgres
 section "Format and lint: rustfmt, clippy, cargo doc (warnings are errors)"
 cargo fmt --all --check
 cargo clippy --workspace --all-targets -- -D warnings
+# The CLI without its OTLP exporter (feature `otlp`, on by default) builds clean too.
+cargo clippy -p postato-cli --no-default-features --all-targets -- -D warnings
 echo "rustfmt and clippy: clean"
 # The API docs, as docs.rs builds them (every feature), and the CLI's: no broken links, no warnings.
 RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --lib --quiet \

@@ -59,18 +59,25 @@ fn note(results: &Results, s: &Scenario) -> String {
             o.parameters.concurrency
         ),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
+        Figures::Overhead(_) if s.id == "9" && s.name.ends_with("metrics recorded") => "Each publish's events \
+             recorded as OpenTelemetry instruments of the SDK (`ClientBuilder::meter`, a periodic reader): a \
+             few counter and histogram updates per publish. The baseline is the same client with no meter and \
+             the spans' filter off, on a simulator of its own; rounds alternate which side goes first, best \
+             of 5 each."
+            .into(),
         Figures::Overhead(_) if s.id == "9" => "Each publish is a span with a span per attempt and per wait under it \
              (`tracing`, exported by `tracing-opentelemetry` into the OpenTelemetry SDK's batch processor, whose \
-             exporter here drops what it is given, so no network is measured), and its events are metrics \
-             (OpenTelemetry instruments of the SDK). The baseline is the same client with the spans' filter off \
-             (every callsite disabled, as with no subscriber) and no meter: its spans cost one check per event. Rounds alternate, best \
-             of 3 each. The spans cost about 7 µs per publish (a publish span and an attempt span) on this \
-             machine, whose two cores the client, the simulator and the SDK's export thread share: tracing's \
-             span registry, tracing-opentelemetry's span building and the SDK's queue. Entering the publish \
-             span on every poll of the publish cost about 3 µs more, and is gone (this row went from 0.73 to \
-             0.81); turning off tracing-opentelemetry's location, thread and busy-time attributes changed \
-             nothing measurable. Against an API that takes milliseconds to answer that is far below 1 %; on \
-             this row, where a publish costs about 30 µs, it misses the target."
+             exporter here drops what it is given, so no network is measured); with metrics, its events are \
+             OpenTelemetry instruments too. The baseline is the same client with the spans' filter off (every \
+             callsite disabled, as with no subscriber) and no meter, on a simulator of its own; rounds \
+             alternate which side goes first, best of 5 each. The spans cost several µs per publish (a publish \
+             span and an attempt span) on this machine, whose two cores the client, the simulator and the \
+             SDK's export thread share: tracing's span registry, tracing-opentelemetry's span building and the \
+             SDK's queue. Entering the publish span on every poll of the publish cost more, and is gone (the \
+             spans row went from 0.73 to 0.81 in a run of its own); turning off tracing-opentelemetry's \
+             location, thread and busy-time attributes changed nothing measurable. Against an API that takes \
+             milliseconds to answer that is far below 1 % (not measured here); on this row, where a publish \
+             costs about 30 µs of CPU, it misses the target."
             .into(),
         Figures::Overhead(_) => format!(
             "Client and simulator share the {cores}, so every cycle the client spends is taken from the server. The \

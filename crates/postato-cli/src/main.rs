@@ -86,8 +86,7 @@ enum Command {
 /// prints them. Either way the exit code is 2.
 fn usage_error(error: clap::Error) -> ! {
     use clap::error::{ContextKind, ContextValue, ErrorKind};
-    let json = std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--output" && w[1] == "json")
-        || std::env::args().any(|a| a == "--output=json");
+    let json = json_output_asked();
     let flag = match error.get(ContextKind::InvalidArg) {
         Some(ContextValue::String(arg)) => arg.split(' ').next().map(str::to_owned),
         _ => None,
@@ -100,6 +99,12 @@ fn usage_error(error: clap::Error) -> ! {
         }
         _ => error.exit(),
     }
+}
+
+/// Whether the command line asks for `--output json`, read before (or without) clap.
+fn json_output_asked() -> bool {
+    std::env::args().collect::<Vec<_>>().windows(2).any(|w| w[0] == "--output" && w[1] == "json")
+        || std::env::args().any(|a| a == "--output=json")
 }
 
 fn main() -> std::process::ExitCode {
@@ -152,7 +157,8 @@ fn init_tracing(cli: &Cli) -> Result<Option<otlp::Export>, ()> {
         Ok(Some((export, layer))) => (Some(export), Some(layer)),
         Ok(None) => (None, None),
         Err(message) => {
-            errln!("error: {message}");
+            let output = if json_output_asked() { args::Output::Json } else { args::Output::Text };
+            report::fatal_invalid(output, &message);
             return Err(());
         }
     };

@@ -17,7 +17,7 @@ use crate::call::{CallOptions, PublishCall};
 use crate::clock::ClientClock;
 use crate::metrics::Metrics;
 use crate::observe::{observe, Hooks};
-use crate::spans::PublishSpans;
+use crate::spans::{Endpoint, PublishSpans};
 use crate::transport::ReqwestTransport;
 
 pub(crate) struct ClientConfig {
@@ -39,6 +39,8 @@ struct Inner<T> {
     limits: SharedLimits,
     seed: u64,
     publishes: AtomicU64,
+    /// Where requests go, for the attempt spans.
+    endpoint: Endpoint,
 }
 
 /// Publishes posts to one workspace. Cheap to clone: clones share the connection pool, the
@@ -84,6 +86,7 @@ impl<T: Transport> Client<T> {
         Client {
             inner: Arc::new(Inner {
                 clock: ClientClock::new(config.fast_forward_waits),
+                endpoint: Endpoint::new(&config.base_url, &config.workspace_id),
                 config,
                 transport,
                 limits,
@@ -225,7 +228,7 @@ impl<T: Transport> Client<T> {
         let seed = inner.seed ^ n.wrapping_mul(0x9E37_79B9_7F4A_7C15);
         let machine = PublishMachine::new(request, policy, seed, postato_core::Clock::now(&inner.clock));
         let attempts = AtomicU32::new(0);
-        let mut spans = PublishSpans::new(business_key, inner.config.workspace_id.as_str());
+        let mut spans = PublishSpans::new(business_key, inner.config.workspace_id.as_str(), &inner.endpoint);
         let span = spans.publish().clone();
         let on_event = |event: &Event| {
             match event {
@@ -241,18 +244,19 @@ impl<T: Transport> Client<T> {
                 _ => {}
             }
             spans.on_event(event);
+            // The log events and hooks run in the publish span (when a subscriber wants it):
+            // entered once per event, not on every poll of the publish.
+            let _in_span = (!spans.publish().is_disabled()).then(|| spans.publish().enter());
             let c = &inner.config;
             observe(business_key, event, &c.hooks, c.metrics.as_deref());
         };
         // The publish span is not entered on every poll of the run (entering costs a subscriber
-        // more than the span itself): its attempt and wait spans name it as their parent, and
-        // the log events carry the business key.
+        // more than the span itself): its attempt and wait spans name it as their parent.
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {
                 let attempts = attempts.load(Ordering::Relaxed);
-                crate::spans::record_cancelled(&span, attempts);
                 tracing::info!(parent: &span, business_key, attempts, "postato: publish cancelled");
                 Err(PublishError::Cancelled { attempts })
             }

@@ -4,7 +4,8 @@
 //! shows which attempt was slow and how long each wait lasted, as its own time.
 //!
 //! The attributes follow OpenTelemetry's HTTP client conventions where they have a name
-//! (`http.request.method`, `http.request.resend_count` from the second request on,
+//! (`http.request.method`, `server.address`, `server.port`, `url.full`,
+//! `http.request.resend_count` from the second request on,
 //! `http.response.status_code`, `error.type`, and the response's `Idempotent-Replayed` as
 //! `http.response.header.idempotent-replayed`), and `postato.*` for the rest. They carry the
 //! business key and the workspace, never the API key or the post. `tracing-opentelemetry`
@@ -15,16 +16,42 @@ use postato_core::{Decision, ErrorKind, Event, WaitReason};
 use tracing::field::Empty;
 use tracing::Span;
 
-/// The spans of one publish, opened and closed as its machine's events arrive.
-pub(crate) struct PublishSpans {
+/// Where a client's requests go, as the HTTP conventions name it on each attempt span
+/// (`server.address`, `server.port`, `url.full`): worked out once per client.
+pub(crate) struct Endpoint {
+    address: String,
+    port: Option<u16>,
+    url: String,
+}
+
+impl Endpoint {
+    /// The endpoint of posts to `workspace_id` at `base_url` (a URL the builder checked: no
+    /// credentials, query or fragment).
+    pub fn new(base_url: &str, workspace_id: &str) -> Self {
+        let parsed = url::Url::parse(base_url).ok();
+        Endpoint {
+            address: parsed.as_ref().and_then(|u| u.host_str()).unwrap_or_default().to_owned(),
+            port: parsed.as_ref().and_then(url::Url::port_or_known_default),
+            url: format!("{}/v1/workspaces/{workspace_id}/posts", base_url.trim_end_matches('/')),
+        }
+    }
+}
+
+/// The spans of one publish, opened and closed as its machine's events arrive. Dropped before
+/// the publish finished (cancelled by its token, or its future dropped: a timeout around it, an
+/// aborted batch), it records the publish and any attempt in flight as cancelled.
+pub(crate) struct PublishSpans<'a> {
+    endpoint: &'a Endpoint,
     publish: Span,
     attempt: Option<Span>,
     wait: Option<Span>,
+    attempts: u32,
+    finished: bool,
 }
 
-impl PublishSpans {
-    /// Opens the publish span of `business_key`.
-    pub fn new(business_key: &str, workspace_id: &str) -> Self {
+impl<'a> PublishSpans<'a> {
+    /// Opens the publish span of `business_key`, whose requests go to `endpoint`.
+    pub fn new(business_key: &str, workspace_id: &str, endpoint: &'a Endpoint) -> Self {
         let publish = tracing::info_span!(
             "postato.publish",
             "postato.business_key" = business_key,
@@ -34,7 +61,7 @@ impl PublishSpans {
             "error.type" = Empty,
             "otel.status_code" = Empty,
         );
-        PublishSpans { publish, attempt: None, wait: None }
+        PublishSpans { endpoint, publish, attempt: None, wait: None, attempts: 0, finished: false }
     }
 
     /// The publish span, which the publish runs in.
@@ -49,12 +76,15 @@ impl PublishSpans {
         }
         match event {
             Event::AttemptStarted { attempt, timeout } => {
-                self.wait = None;
+                (self.wait, self.attempts) = (None, *attempt);
                 let span = tracing::info_span!(
                     parent: &self.publish,
                     "postato.attempt",
                     "otel.kind" = "client",
                     "http.request.method" = "POST",
+                    "server.address" = self.endpoint.address.as_str(),
+                    "server.port" = self.endpoint.port,
+                    "url.full" = self.endpoint.url.as_str(),
                     "http.request.resend_count" = Empty,
                     "http.response.status_code" = Empty,
                     "http.response.header.idempotent-replayed" = Empty,
@@ -76,9 +106,15 @@ impl PublishSpans {
                         span.record("http.response.header.idempotent-replayed", "true");
                     }
                     span.record("postato.outcome", outcome(decision));
-                    if *status >= 400 {
-                        // As the HTTP conventions have it: the status is the error's type.
-                        span.record("error.type", status.to_string());
+                    // As the HTTP conventions have it, the status is the error's type; an answer
+                    // that is not one (a 2xx the client cannot read) is its failure's kind.
+                    let error = match decision {
+                        _ if *status >= 400 => Some(status.to_string()),
+                        Decision::Fail(kind) => Some(kind.as_str().to_owned()),
+                        _ => None,
+                    };
+                    if let Some(error) = error {
+                        span.record("error.type", error);
                         span.record("otel.status_code", "ERROR");
                     }
                 }
@@ -97,11 +133,11 @@ impl PublishSpans {
                     "postato.wait.reason" = reason.label(),
                     "postato.wait.requested_ms" = delay.as_millis() as u64,
                     "postato.next_attempt" = next_attempt,
-                    "http.response.status_code" = WaitReason::status(*reason),
+                    "postato.wait.status_code" = WaitReason::status(*reason),
                 ));
             }
             Event::Finished { attempts, result } => {
-                (self.attempt, self.wait) = (None, None);
+                (self.attempt, self.wait, self.finished) = (None, None, true);
                 self.publish.record("postato.attempts", attempts);
                 match result {
                     Ok(()) => {
@@ -121,11 +157,20 @@ impl PublishSpans {
     }
 }
 
-/// Records on `publish` (a [`PublishSpans::publish`] span) that its caller cancelled it after
-/// `attempts` requests. Its attempt and wait spans close as the publish is dropped.
-pub(crate) fn record_cancelled(publish: &Span, attempts: u32) {
-    publish.record("postato.attempts", attempts);
-    publish.record("postato.outcome", "cancelled");
+impl Drop for PublishSpans<'_> {
+    fn drop(&mut self) {
+        if self.finished || self.publish.is_disabled() {
+            return;
+        }
+        if let Some(span) = self.attempt.take() {
+            span.record("postato.outcome", "cancelled");
+            span.record("error.type", "cancelled");
+            span.record("otel.status_code", "ERROR");
+        }
+        self.publish.record("postato.attempts", self.attempts);
+        self.publish.record("postato.outcome", "cancelled");
+        self.publish.record("error.type", "cancelled");
+    }
 }
 
 fn outcome(decision: &Decision) -> &'static str {

