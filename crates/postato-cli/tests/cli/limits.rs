@@ -118,39 +118,64 @@ async fn batch_wait_publishes_each_deferred_post_once_it_is_due_and_a_rerun_find
     assert_eq!((status["published"].as_u64(), status["deferred"].as_u64()), (Some(40), Some(0)), "{status}");
 }
 
+/// `postato batch --wait` of 20 posts over acc_0 and acc_1, acc_0 spent for `spent_seconds`
+/// from the simulator's start, with real waits (fast-forwarded ones would let the hold pass in
+/// no time) and `extra` flags, running until its progress (off a terminal, a plain line every
+/// 2 s) says it waits for deferred posts: the run, that line, its store and its arguments.
+struct WaitingBatch {
+    child: tokio::process::Child,
+    waiting: String,
+    store: std::path::PathBuf,
+    args: Vec<String>,
+    _dir: tempfile::TempDir,
+}
+
+impl WaitingBatch {
+    async fn start(sim: &postato_sim::SimulatorHandle, name: &str, extra: &[&str]) -> WaitingBatch {
+        use tokio::io::AsyncBufReadExt;
+        let dir = tempfile::tempdir().unwrap();
+        let campaign = dir.path().join(format!("{name}.jsonl"));
+        let store = dir.path().join(format!("{name}.db"));
+        write_campaign(&campaign, name, 20, 2);
+        let mut args: Vec<String> =
+            ["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json", "--wait"]
+                .map(str::to_owned)
+                .to_vec();
+        args.extend(extra.iter().map(|a| a.to_string()));
+        args.extend(connection(sim).into_iter().filter(|a| a != "--fast-forward-waits"));
+        let mut child = tokio::process::Command::new(BIN)
+            .args(&args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::piped())
+            .kill_on_drop(true)
+            .spawn()
+            .unwrap();
+        let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+        let waiting = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+            while let Some(line) = stderr.next_line().await.unwrap() {
+                if line.contains("deferred post(s)") {
+                    return line;
+                }
+            }
+            panic!("stderr ended before the run said what it waits for")
+        })
+        .await
+        .expect("the progress says what the run waits for");
+        WaitingBatch { child, waiting, store, args, _dir: dir }
+    }
+}
+
+/// `postato status` of `store`, as JSON.
+async fn status_of(store: &std::path::Path) -> serde_json::Value {
+    json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await)
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn ctrl_c_during_batch_wait_stops_the_wait_and_the_deferred_posts_stay_for_the_next_run() {
-    use tokio::io::AsyncBufReadExt;
     let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 3_000)]);
     let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("wait-stop.jsonl");
-    let store = dir.path().join("wait-stop.db");
-    write_campaign(&campaign, "stop", 20, 2);
-    // Progress on: off a terminal it is a plain line every 2 s, saying what the run waits for.
-    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json"];
-    args.push("--wait");
-    // Real waits: fast-forwarded ones would let the 3000 s hold pass in no time.
-    let connection: Vec<String> = connection(&sim).into_iter().filter(|a| a != "--fast-forward-waits").collect();
-    args.extend(strings(&connection));
-    let mut child = tokio::process::Command::new(BIN)
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let waiting = tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.contains("waiting for 10 deferred post(s)") {
-                return line;
-            }
-        }
-        panic!("stderr ended before the run said what it waits for")
-    })
-    .await
-    .expect("the progress says what the run waits for");
+    let WaitingBatch { child, waiting, store, _dir, .. } = WaitingBatch::start(&sim, "stop", &[]).await;
+    assert!(waiting.contains("waiting for 10 deferred post(s)"), "{waiting}");
     assert!(waiting.contains("10 done (10 published") && waiting.contains(", last 20"), "{waiting}");
     assert!(std::process::Command::new("kill")
         .args(["-INT", &child.id().unwrap().to_string()])
@@ -169,55 +194,31 @@ async fn ctrl_c_during_batch_wait_stops_the_wait_and_the_deferred_posts_stay_for
         "{summary}"
     );
     assert!(summary["deferredUntil"].is_string(), "{summary}");
-    let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
+    let status = status_of(&store).await;
     assert_eq!((status["published"].as_u64(), status["deferred"].as_u64()), (Some(10), Some(10)), "{status}");
     assert_eq!(sim.stats().rate_limited, 1, "one request to the spent account, its probe");
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn kill_9_during_batch_wait_loses_nothing_and_a_restart_picks_up_where_it_stopped() {
-    use tokio::io::AsyncBufReadExt;
     // acc_0 is spent for the first 12 s of the simulator's life, past the run's 1 s
     // `--max-retry-after-ms`, so its posts are deferred: long enough to kill the wait (its
     // first progress line comes after 2 s) on a slow machine, short enough for the restart.
     let spent_accounts = BTreeMap::from([("x/acc_0".to_owned(), 12)]);
     let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let campaign = dir.path().join("wait-kill.jsonl");
-    let store = dir.path().join("wait-kill.db");
-    write_campaign(&campaign, "kill", 20, 2);
-    let mut args = vec!["batch", campaign.to_str().unwrap(), "--store", store.to_str().unwrap(), "--output", "json"];
-    args.extend(["--wait", "--max-retry-after-ms", "1000"]);
-    let connection: Vec<String> = connection(&sim).into_iter().filter(|a| a != "--fast-forward-waits").collect();
-    args.extend(strings(&connection));
-    let mut child = tokio::process::Command::new(BIN)
-        .args(&args)
-        .stdout(std::process::Stdio::piped())
-        .stderr(std::process::Stdio::piped())
-        .kill_on_drop(true)
-        .spawn()
-        .unwrap();
-    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    tokio::time::timeout(std::time::Duration::from_secs(30), async {
-        while let Some(line) = stderr.next_line().await.unwrap() {
-            if line.contains("deferred post(s)") {
-                return;
-            }
-        }
-        panic!("stderr ended before the run said what it waits for")
-    })
-    .await
-    .expect("the run waits for its deferred posts");
-    child.start_kill().unwrap();
-    let killed = child.wait().await.unwrap();
+    let mut batch = WaitingBatch::start(&sim, "kill", &["--max-retry-after-ms", "1000"]).await;
+    batch.child.start_kill().unwrap();
+    let killed = batch.child.wait().await.unwrap();
     assert_eq!(std::os::unix::process::ExitStatusExt::signal(&killed), Some(libc::SIGKILL));
     // Killed while it waited: every post is published or kept deferred, none lost.
-    let status = json_line(&postato(&["status", "--store", store.to_str().unwrap(), "--output", "json"], None).await);
+    let status = status_of(&batch.store).await;
     let (published, deferred) = (status["published"].as_u64().unwrap(), status["deferred"].as_u64().unwrap());
     assert!(published + deferred == 20 && deferred >= 1, "{status}");
 
     // The same command again: it waits for the deferred posts' time and publishes each once.
-    let rerun = tokio::time::timeout(std::time::Duration::from_secs(30), postato(&args, None)).await.expect("it ends");
+    let rerun = tokio::time::timeout(std::time::Duration::from_secs(30), postato(&strings(&batch.args), None))
+        .await
+        .expect("it ends");
     let summary = json_line(&rerun);
     assert_eq!(code(&rerun), 0, "{summary}");
     assert_eq!(
