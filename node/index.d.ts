@@ -155,6 +155,11 @@ export declare class Client {
   constructor(options?: ClientOptions);
   readonly workspaceId: string;
   readonly baseUrl: string;
+  /**
+   * This client with options of its own for every publish (checked now); a publish's own
+   * options win. It shares the connection pool, the rate-limit gates and the retry budget.
+   */
+  withOptions(options: { deadlineMs?: number; maxAttempts?: number }): Client;
   publish(post: PostInput, options?: PublishOptions): Promise<Post>;
   /** Every post, `concurrency` at once; one entry per post, in input order; never rejects for one post. */
   publishMany(posts: PostInput[], options?: PublishManyOptions): Promise<PublishManyResult[]>;

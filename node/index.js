@@ -134,6 +134,11 @@ function eventListener(onRetry, logger) {
 }
 
 /** `{ deadlineMs, maxAttempts }` of a call, type-checked by name (the bounds are Rust's). */
+/** `options` without the entries left out (`undefined` or `null`), so they do not hide defaults. */
+function definedOptions(options) {
+  return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined && value !== null));
+}
+
 function callOptions(options) {
   return [settingNumber('deadlineMs', options.deadlineMs), settingNumber('maxAttempts', options.maxAttempts)];
 }
@@ -152,8 +157,13 @@ class Post {
 }
 
 /** Publishes posts to one workspace. Its inspect output never shows the API key. */
+/** The constructor's argument that makes a `withOptions` copy: its native client and options. */
+const SHARE = Symbol('share');
+
 class Client {
   #native;
+  /** Options of every publish this client makes (`withOptions`); a publish's own win. */
+  #call = {};
 
   /**
    * `apiKey`, `workspaceId`, `baseUrl` and `caBundle` left out are read from POSTATO_API_KEY,
@@ -163,6 +173,10 @@ class Client {
    * POSTATO_LOG picks a stderr logger.
    */
   constructor(options = {}) {
+    if (options?.[SHARE]) {
+      [this.#native, this.#call] = options[SHARE];
+      return;
+    }
     if (options === null || typeof options !== 'object' || Array.isArray(options))
       throw invalidSetting('options', 'must be an object of Client options');
     refuseUnknown(options, CLIENT_OPTIONS, 'a Client option', invalidSetting);
@@ -213,6 +227,29 @@ class Client {
   }
 
   /**
+   * This client with options of its own for every publish it makes (`deadlineMs`,
+   * `maxAttempts`), checked now by the rules of the client's settings of the same names; a
+   * publish's own options win. It shares the connection pool, the rate-limit gates (one per
+   * account, one for the workspace) and the retry budget:
+   * `client.withOptions({ deadlineMs: 5000 }).publish(post)`.
+   */
+  withOptions(options) {
+    options = optionsObject(options, 'options');
+    refuseUnknown(options, ['deadlineMs', 'maxAttempts'], 'an option of Client.withOptions', invalidSetting);
+    const call = { ...this.#call };
+    for (const name of ['deadlineMs', 'maxAttempts']) {
+      if (options[name] !== undefined && options[name] !== null) call[name] = options[name];
+    }
+    const [deadlineMs, maxAttempts] = callOptions(call);
+    try {
+      native.checkCallOptions(deadlineMs, maxAttempts);
+    } catch (error) {
+      throw fromNative(error);
+    }
+    return new Client({ [SHARE]: [this.#native, call] });
+  }
+
+  /**
    * Publishes one post; an aborted `signal` rejects with its reason and nothing is retried
    * after. `deadlineMs` and `maxAttempts` are this publish's own (checked as the client's).
    */
@@ -220,7 +257,7 @@ class Client {
     const wire = postJson(post);
     options = optionsObject(options, 'options');
     refuseUnknown(options, ['signal', 'deadlineMs', 'maxAttempts'], 'an option of Client.publish', invalidSetting);
-    const [deadlineMs, maxAttempts] = callOptions(options);
+    const [deadlineMs, maxAttempts] = callOptions({ ...this.#call, ...definedOptions(options) });
     return withSignal(
       options.signal,
       (id) => this.#native.publish(wire, id, deadlineMs, maxAttempts),
@@ -247,7 +284,7 @@ class Client {
       invalidSetting,
     );
     const concurrency = settingNumber('concurrency', options.concurrency);
-    const [deadlineMs, maxAttempts] = callOptions(options);
+    const [deadlineMs, maxAttempts] = callOptions({ ...this.#call, ...definedOptions(options) });
     // Each post's JSON, or null where it does not convert (its own error stands in its place).
     const converted = posts.map((post) => {
       try {

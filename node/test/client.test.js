@@ -246,6 +246,28 @@ test('the key retention is a Publisher option checked up front', () => {
   assert.ok(new Publisher(client(sim), new MemoryStore(), { keyRetentionMs: 3_600_000 }));
 });
 
+test('withOptions gives every publish of the copy its options, checked at once, over the same client', async () => {
+  const c = client(sim);
+  const once = c.withOptions({ maxAttempts: 1 });
+  assert.equal(once.workspaceId, c.workspaceId);
+  const failing = key('with-options');
+  sim.script(failing, [{ action: 'respond', status: 503 }, { action: 'ok' }]);
+  await assert.rejects(once.publish(post(failing)), (e) => e instanceof postato.PostatoError && e.attempts === 1);
+  // A publish's own option wins over the copy's; the original client keeps its own.
+  const again = key('with-options');
+  sim.script(again, [{ action: 'respond', status: 503 }, { action: 'ok' }]);
+  assert.equal((await once.publish(post(again), { maxAttempts: 3 })).attempts, 2);
+  const plain = key('with-options');
+  sim.script(plain, [{ action: 'respond', status: 503 }, { action: 'ok' }]);
+  assert.equal((await c.publish(post(plain))).attempts, 2);
+  // Checked when given, by the setting's name.
+  assert.throws(
+    () => c.withOptions({ deadlineMs: 0 }),
+    (e) => e instanceof postato.InvalidSettingError && e.field === 'deadlineMs',
+  );
+  assert.throws(() => c.withOptions({ timeoutMs: 5 }), postato.InvalidSettingError);
+});
+
 test("the kit's per-account limits are kept per account, in their units", async () => {
   // One request per account per hour, then one per account per 1,000 s: an account's second
   // post is refused with the wait its limit gives (ms), and another account's still publishes.

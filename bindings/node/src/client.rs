@@ -122,6 +122,14 @@ pub(crate) fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) 
     GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
 }
 
+/// Checks per-call options as `publish` would, for `Client.withOptions` (which checks them when
+/// given).
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn check_call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<()> {
+    call_options(deadline_ms, max_attempts).map(|_| ())
+}
+
 /// The bounded client settings' Node names, for the wrapper's `Client`.
 #[cfg_attr(test, allow(dead_code))]
 #[napi]

@@ -72,6 +72,9 @@ impl Client {
         // dropping the set (dropping this future) aborts them all.
         let mut running = JoinSet::new();
         let mut index_of = HashMap::new();
+        // Each post's task runs in the caller's span, so its publish span is the caller's child
+        // (a trace of the whole call), not a root of its own.
+        let caller = tracing::Span::current();
         loop {
             while running.len() < options.concurrency as usize {
                 let Some((index, post)) = waiting.next() else { break };
@@ -82,8 +85,8 @@ impl Client {
                 }
                 let (client, post, cancel) = (self.clone(), post.clone(), options.cancel.clone());
                 let call = options.call.clone();
-                let task = running
-                    .spawn(async move { client.publish_with(&post).options(call).cancel_on(&cancel).send().await });
+                let publish = async move { client.publish_with(&post).options(call).cancel_on(&cancel).send().await };
+                let task = running.spawn(tracing::Instrument::instrument(publish, caller.clone()));
                 index_of.insert(task.id(), index);
             }
             let Some(joined) = running.join_next_with_id().await else { break };

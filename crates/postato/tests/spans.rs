@@ -174,3 +174,24 @@ async fn a_cancelled_or_dropped_publish_ends_its_spans_as_cancelled() {
         assert!(matches!(attempts[0].status, Status::Error { .. }), "{business_key}");
     }
 }
+
+#[tokio::test]
+async fn publish_many_traces_each_post_under_the_callers_span() {
+    let (exporter, provider, _guard) = exporting();
+    let sim = sim().await;
+    let client = client(&sim);
+    let posts: Vec<_> = (0..3).map(|_| post(&key("spans-many"))).collect();
+    let campaign = tracing::info_span!("campaign");
+    let results = tracing::Instrument::instrument(client.publish_many(&posts, &postato::ManyOptions::new()), campaign)
+        .await
+        .unwrap();
+    assert!(results.iter().all(Result::is_ok));
+    provider.force_flush().unwrap();
+    let spans = exporter.get_finished_spans().unwrap();
+    let campaign = spans.iter().find(|s| s.name == "campaign").expect("the caller's span");
+    let publishes = children(&spans, campaign, "postato.publish");
+    assert_eq!(publishes.len(), 3, "{spans:#?}");
+    for publish in publishes {
+        assert_eq!(publish.span_context.trace_id(), campaign.span_context.trace_id());
+    }
+}
