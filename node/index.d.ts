@@ -146,6 +146,8 @@ export declare class Post {
   readonly idempotencyKey: string;
   readonly attempts: number;
   readonly replayed: boolean;
+  /** The server's id for the request that published it (`X-Request-Id`); null when it sent none or the store answered. */
+  readonly requestId: string | null;
   /** True when a Publisher answered from its store (no request was made). */
   readonly fromStore: boolean;
   private constructor();

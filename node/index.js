@@ -151,6 +151,7 @@ class Post {
     this.idempotencyKey = p.idempotencyKey;
     this.attempts = p.attempts;
     this.replayed = p.replayed;
+    this.requestId = p.requestId ?? null;
     this.fromStore = p.fromStore;
     Object.freeze(this);
   }

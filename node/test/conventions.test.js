@@ -19,6 +19,11 @@ const failing = (k, n, status = 503) => sim.script(k, Array(n).fill({ action: 'r
 // Hooks run on Node's thread after the event that fed them: let the queue drain.
 const drained = () => new Promise((resolve) => setImmediate(resolve));
 
+test('a published post carries its requestId', async () => {
+  const published = await client(sim).publish(post(key('node-request-id')));
+  assert.ok(typeof published.requestId === 'string' && published.requestId.startsWith('req_'), published.requestId);
+});
+
 test('onRetry sees every retry with its fields, and a logger gets retries and failures', async () => {
   const seen = [];
   const lines = [];

@@ -36,6 +36,11 @@ def _client(sim: Simulator, **kwargs: Any) -> postato.Client:
 # --- events -------------------------------------------------------------------------------
 
 
+def test_a_published_post_carries_its_request_id(sim: Simulator, key: Any) -> None:
+    published = _client(sim).publish(**post_args(key("py-request-id")))
+    assert published.request_id is not None and published.request_id.startswith("req_"), published
+
+
 def test_on_retry_sees_every_retry_with_its_fields(sim: Simulator, key: Any) -> None:
     seen: List[postato.RetryEvent] = []
     k = key("hook")

@@ -38,6 +38,7 @@ pub struct PublishedPost {
     pub attempts: u32,
     pub replayed: bool,
     pub from_store: bool,
+    pub request_id: Option<String>,
 }
 
 impl PublishedPost {
@@ -50,6 +51,7 @@ impl PublishedPost {
             "attempts": self.attempts,
             "replayed": self.replayed,
             "fromStore": self.from_store,
+            "requestId": self.request_id,
         })
     }
 
@@ -61,6 +63,7 @@ impl PublishedPost {
             attempts: p.attempts,
             replayed: p.replayed,
             from_store,
+            request_id: p.request_id,
         }
     }
 }

@@ -19,6 +19,7 @@ pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> 
     d.set_item("idempotency_key", &p.idempotency_key)?;
     d.set_item("attempts", p.attempts)?;
     d.set_item("replayed", p.replayed)?;
+    d.set_item("request_id", &p.request_id)?;
     d.set_item("from_store", from_store)?;
     Ok(d)
 }

@@ -193,6 +193,9 @@ pub struct PublishedPost {
     pub replayed: bool,
     /// True when a Publisher answered from its store (no request was made).
     pub from_store: bool,
+    /// The server's id for the request that published it (`X-Request-Id`); null when it sent
+    /// none or the store answered.
+    pub request_id: Option<String>,
 }
 
 impl PublishedPost {
@@ -204,6 +207,7 @@ impl PublishedPost {
             attempts: p.attempts,
             replayed: p.replayed,
             from_store,
+            request_id: p.request_id,
         }
     }
 }

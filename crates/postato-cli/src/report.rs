@@ -16,7 +16,7 @@ pub fn published(output: Output, published: &Published, from_store: bool) {
     match output {
         Output::Json => outln!(
             "{}",
-            json!({"ok": true, "id": published.id, "status": published.status, "attempts": published.attempts, "replayed": published.replayed})
+            json!({"ok": true, "id": published.id, "status": published.status, "attempts": published.attempts, "replayed": published.replayed, "requestId": published.request_id})
         ),
         Output::Text if from_store => {
             outln!(

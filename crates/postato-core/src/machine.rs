@@ -29,6 +29,9 @@ pub struct Published {
     pub attempts: u32,
     /// Whether the final answer was the server's replay of an earlier one.
     pub replayed: bool,
+    /// The server's id for the request that published it (`X-Request-Id`, else `Request-Id`),
+    /// for its support; `None` when it sent none, or when a store answered.
+    pub request_id: Option<String>,
 }
 
 /// One attempt to send.
@@ -254,6 +257,7 @@ impl PublishMachine {
                 idempotency_key: self.request.idempotency_key().to_owned(),
                 attempts,
                 replayed: response.replayed(),
+                request_id: headers().request_id().map(|id| self.request.redact(id.to_owned())),
             }),
             Verdict::InvalidResponse { reason } => {
                 let body = body_text(&response.body);

@@ -235,6 +235,7 @@ impl<T: Transport> Publisher<T> {
                     idempotency_key: record.idempotency_key,
                     attempts: 0,
                     replayed: false,
+                    request_id: None,
                 };
                 Ok(Claim::Recorded(PublishReport { published, from_store: true, store_error: None }))
             }

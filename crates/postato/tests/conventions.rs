@@ -14,6 +14,21 @@ fn respond_with(status: u16, headers: &[(&str, &str)]) -> ScriptAction {
 }
 
 #[tokio::test]
+async fn a_published_post_carries_its_request_id_and_one_from_the_store_none() {
+    let sim = sim().await;
+    let key = key("meta-published");
+    let publisher = postato::Publisher::new(client(&sim), postato::MemoryStore::new());
+    let published = publisher.publish(&post(&key)).await.unwrap().published;
+    let id = published.request_id.expect("the simulator names every answer");
+    assert!(id.starts_with("req_"), "{id}");
+    let replayed = client(&sim).publish(&post(&key)).await.unwrap();
+    assert!(replayed.replayed && replayed.request_id.as_ref().is_some_and(|r| *r != id), "{replayed:?}");
+    let from_store = publisher.publish(&post(&key)).await.unwrap();
+    assert!(from_store.from_store);
+    assert_eq!(from_store.published.request_id, None, "no request was made");
+}
+
+#[tokio::test]
 async fn a_final_answer_s_headers_and_request_id_are_on_the_error() {
     let sim = sim().await;
     let key = key("meta-permanent");

@@ -33,10 +33,15 @@ class Post:
     attempts: int
     replayed: bool
     from_store: bool = False
+    request_id: Optional[str] = None
+    """The server's id for the request that published it (``X-Request-Id``), for its support;
+    ``None`` when it sent none or the store answered."""
 
     @classmethod
     def _from_native(cls, d: Dict[str, Any]) -> Post:
-        return cls(d["id"], d["status"], d["idempotency_key"], d["attempts"], d["replayed"], d["from_store"])
+        return cls(
+            d["id"], d["status"], d["idempotency_key"], d["attempts"], d["replayed"], d["from_store"], d["request_id"]
+        )
 
 
 @dataclass(frozen=True)

@@ -33,6 +33,7 @@ async fn publish_succeeds_then_replays_in_one_json_line() {
         (v["ok"].as_bool(), v["attempts"].as_u64(), v["replayed"].as_bool(), v["status"].as_str()),
         (Some(true), Some(1), Some(false), Some("published"))
     );
+    assert!(v["requestId"].as_str().is_some_and(|id| id.starts_with("req_")), "{v}");
     let second = json_line(&publish(&sim, &args).await);
     assert_eq!((second["id"].clone(), second["replayed"].as_bool()), (v["id"].clone(), Some(true)));
     assert_eq!(sim.platform_publishes_for("cli-1"), 1);

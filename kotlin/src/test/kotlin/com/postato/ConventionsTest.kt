@@ -62,6 +62,12 @@ class ConventionsTest {
     }
 
     @Test
+    fun `a published post carries its request id`() = runBlocking {
+        val published = client(ClientOptions()).publish(Support.post(Support.key("kt-request-id")))
+        assertTrue(published.requestId!!.startsWith("req_"), "$published")
+    }
+
+    @Test
     fun `errors carry the answer's headers and request id`() = runBlocking {
         val k = Support.key("kt-meta")
         sim.script(k, """[{"action":"respond","status":400,"headers":{"X-Trace":"t-1"}}]""")
