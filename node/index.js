@@ -237,10 +237,7 @@ class Client {
   withOptions(options) {
     options = optionsObject(options, 'options');
     refuseUnknown(options, ['deadlineMs', 'maxAttempts'], 'an option of Client.withOptions', invalidSetting);
-    const call = { ...this.#call };
-    for (const name of ['deadlineMs', 'maxAttempts']) {
-      if (options[name] !== undefined && options[name] !== null) call[name] = options[name];
-    }
+    const call = { ...this.#call, ...definedOptions(options) };
     const [deadlineMs, maxAttempts] = callOptions(call);
     try {
       native.checkCallOptions(deadlineMs, maxAttempts);

@@ -105,19 +105,19 @@ fn spans(exports: &[Bytes]) -> Vec<Value> {
     spans
 }
 
+/// `postato publish` of `business_key` against `sim`, with `flags` before the post's.
+fn publish_args(sim: &postato_sim::SimulatorHandle, business_key: &str, flags: &[&str]) -> Vec<String> {
+    let post = ["--business-key", business_key, "--platform", "x", "--account", "acc_1", "--content", "hello"];
+    ["publish"].iter().chain(flags).chain(&post).map(|a| a.to_string()).chain(connection(sim)).collect()
+}
+
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn otlp_exports_a_span_per_attempt_and_per_wait_under_the_publish() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     sim.script_business_key("otlp-1", vec![respond(503, &[]), ScriptAction::Ok]);
     let (collector_url, collector) = Collector::start().await;
-    let connection = connection(&sim);
-    let args = [
-        &["publish", "--output", "json", "--otlp", &collector_url][..],
-        &["--business-key", "otlp-1", "--platform", "x", "--account", "acc_1", "--content", "hello"],
-        &strings(&connection),
-    ]
-    .concat();
-    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).await;
+    let args = publish_args(&sim, "otlp-1", &["--output", "json", "--otlp", &collector_url]);
+    let output = postato_env(&strings(&args), None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "http/json")]).await;
     assert_eq!(code(&output), 0, "{output:?}");
     assert_eq!(json_line(&output)["attempts"].as_u64(), Some(2));
 
@@ -157,13 +157,8 @@ async fn otlp_exports_a_span_per_attempt_and_per_wait_under_the_publish() {
 async fn the_standard_variables_export_protobuf_with_no_flag() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let (collector_url, collector) = Collector::start().await;
-    let connection = connection(&sim);
-    let args = [
-        &["publish", "--business-key", "otlp-2", "--platform", "x", "--account", "acc_1", "--content", "hi"][..],
-        &strings(&connection),
-    ]
-    .concat();
-    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector_url)]).await;
+    let args = publish_args(&sim, "otlp-2", &[]);
+    let output = postato_env(&strings(&args), None, &[("OTEL_EXPORTER_OTLP_ENDPOINT", &collector_url)]).await;
     assert_eq!(code(&output), 0, "{output:?}");
     let received = collector.received();
     assert!(!received.is_empty(), "no export reached the collector");
@@ -177,17 +172,15 @@ async fn the_standard_variables_export_protobuf_with_no_flag() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn an_export_the_flag_asks_for_and_cannot_be_made_is_refused_before_anything_is_sent() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
-    let connection = connection(&sim);
-    let post = ["publish", "--business-key", "otlp-3", "--platform", "x", "--account", "acc_1", "--content", "c"];
-    let args = [&post[..], &["--otlp", "localhost:4318"], &strings(&connection)].concat();
-    let output = postato(&args, None).await;
+    let args = publish_args(&sim, "otlp-3", &["--otlp", "localhost:4318"]);
+    let output = postato(&strings(&args), None).await;
     assert_eq!(code(&output), 2);
     let stderr = String::from_utf8_lossy(&output.stderr);
     assert!(stderr.contains("--otlp") && stderr.contains("http://localhost:4318"), "{stderr}");
 
     // With --output json, the one JSON line says so.
-    let args = [&post[..], &["--output", "json", "--otlp", "http://127.0.0.1:9"], &strings(&connection)].concat();
-    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).await;
+    let args = publish_args(&sim, "otlp-3", &["--output", "json", "--otlp", "http://127.0.0.1:9"]);
+    let output = postato_env(&strings(&args), None, &[("OTEL_EXPORTER_OTLP_PROTOCOL", "grpc")]).await;
     assert_eq!(code(&output), 2);
     let line = json_line(&output);
     assert_eq!((line["ok"].as_bool(), line["kind"].as_str()), (Some(false), Some("invalid_input")), "{line}");
@@ -219,15 +212,9 @@ async fn a_collector_that_never_answers_holds_the_exit_at_most_the_export_timeou
             held.push(stream);
         }
     });
-    let connection = connection(&sim);
-    let args = [
-        &["publish", "--output", "json", "--otlp", &silent][..],
-        &["--business-key", "otlp-7", "--platform", "x", "--account", "acc_1", "--content", "c"],
-        &strings(&connection),
-    ]
-    .concat();
+    let args = publish_args(&sim, "otlp-7", &["--output", "json", "--otlp", &silent]);
     let started = std::time::Instant::now();
-    let output = postato_env(&args, None, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")]).await;
+    let output = postato_env(&strings(&args), None, &[("OTEL_EXPORTER_OTLP_TIMEOUT", "1000")]).await;
     let took = started.elapsed();
     assert_eq!(code(&output), 0, "{output:?}");
     assert_eq!(json_line(&output)["ok"], true);
@@ -240,14 +227,6 @@ async fn a_collector_that_never_answers_holds_the_exit_at_most_the_export_timeou
 async fn the_variables_name_the_endpoint_and_the_service_or_turn_the_export_off() {
     let sim = Simulator::start(SimConfig::default()).await.unwrap();
     let (collector_url, collector) = Collector::start().await;
-    let connection = connection(&sim);
-    let post = |key: &'static str| {
-        [
-            &["publish", "--business-key", key, "--platform", "x", "--account", "acc_1", "--content", "c"][..],
-            &strings(&connection),
-        ]
-        .concat()
-    };
     // A traces endpoint is used as it is; OTEL_SERVICE_NAME names the service; the headers
     // and compression variables are the exporter's.
     let traces = format!("{collector_url}/custom/traces");
@@ -257,7 +236,7 @@ async fn the_variables_name_the_endpoint_and_the_service_or_turn_the_export_off(
         ("OTEL_SERVICE_NAME", "campaigns"),
         ("OTEL_EXPORTER_OTLP_HEADERS", "x-team=growth"),
     ];
-    assert_eq!(code(&postato_env(&post("otlp-4"), None, &env).await), 0);
+    assert_eq!(code(&postato_env(&strings(&publish_args(&sim, "otlp-4", &[])), None, &env).await), 0);
     let received = collector.received();
     assert!(!received.is_empty() && received.iter().all(|(path, _, _)| path == "/custom/traces"));
     assert!(collector.headers.lock().unwrap().iter().any(|h| h == "x-team: growth"));
@@ -265,18 +244,18 @@ async fn the_variables_name_the_endpoint_and_the_service_or_turn_the_export_off(
 
     // Compressed when the variable asks.
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_EXPORTER_OTLP_COMPRESSION", "gzip")];
-    assert_eq!(code(&postato_env(&post("otlp-8"), None, &env).await), 0);
+    assert_eq!(code(&postato_env(&strings(&publish_args(&sim, "otlp-8", &[])), None, &env).await), 0);
     assert!(collector.headers.lock().unwrap().iter().any(|h| h == "content-encoding: gzip"));
     let received = collector.received();
 
     // OTEL_SDK_DISABLED turns it off, flag or not.
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_SDK_DISABLED", "true")];
-    let args = [&post("otlp-5")[..], &["--otlp", &collector_url]].concat();
-    assert_eq!(code(&postato_env(&args, None, &env).await), 0);
+    let args = publish_args(&sim, "otlp-5", &["--otlp", &collector_url]);
+    assert_eq!(code(&postato_env(&strings(&args), None, &env).await), 0);
     assert_eq!(collector.received().len(), received.len(), "an export while disabled");
     // So does OTEL_TRACES_EXPORTER=none.
     let env = [("OTEL_EXPORTER_OTLP_ENDPOINT", collector_url.as_str()), ("OTEL_TRACES_EXPORTER", "none")];
-    assert_eq!(code(&postato_env(&post("otlp-9"), None, &env).await), 0);
+    assert_eq!(code(&postato_env(&strings(&publish_args(&sim, "otlp-9", &[])), None, &env).await), 0);
     assert_eq!(collector.received().len(), received.len(), "an export with no exporter");
 }
 
@@ -286,14 +265,8 @@ async fn a_collector_that_is_not_there_is_a_warning_not_a_failure() {
     // A port nothing listens on: bound, then let go.
     let port = std::net::TcpListener::bind("127.0.0.1:0").unwrap().local_addr().unwrap().port();
     let nowhere = format!("http://127.0.0.1:{port}");
-    let connection = connection(&sim);
-    let args = [
-        &["publish", "--output", "json", "--otlp", &nowhere][..],
-        &["--business-key", "otlp-6", "--platform", "x", "--account", "acc_1", "--content", "c"],
-        &strings(&connection),
-    ]
-    .concat();
-    let output = postato(&args, None).await;
+    let args = publish_args(&sim, "otlp-6", &["--output", "json", "--otlp", &nowhere]);
+    let output = postato(&strings(&args), None).await;
     assert_eq!(code(&output), 0, "{output:?}");
     assert_eq!(json_line(&output)["ok"], true);
     let stderr = String::from_utf8_lossy(&output.stderr);
