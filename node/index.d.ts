@@ -20,6 +20,18 @@ export interface ClientOptions {
    * company's CA, when a proxy inspects TLS. Default: POSTATO_CA_BUNDLE, else none.
    */
   caBundle?: string | null;
+  /**
+   * Headers sent with every request (a tenant or tracing header of your own); a `User-Agent`
+   * goes before postato's. `Authorization`, `Idempotency-Key` and `Content-Type` are postato's
+   * and refused, as are headers that frame a request (`Host`, `Content-Length`). Values never
+   * appear in errors or inspect output.
+   */
+  defaultHeaders?: Record<string, string> | Map<string, string> | Headers | null;
+  /**
+   * A proxy for every request (`http://` or `https://`, credentials in the URL, never shown).
+   * Default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+   */
+  proxy?: string | null;
   /** Attempts that may end in a retryable failure (429s excluded). */
   maxAttempts?: number;
   /** The limit on one attempt. */
@@ -100,22 +112,24 @@ export interface PostInput {
   scheduledAt?: Date | string;
 }
 
-export interface PublishOptions {
-  /** Aborting rejects the publish with the signal's reason (an AbortError from `abort()`); nothing is retried after it. */
-  signal?: AbortSignal;
+/** Options of one publish, over the client's settings of the same names (and checked by their rules). */
+export interface CallOptions {
   /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
   deadlineMs?: number;
   /** Attempts that may end in a retryable failure, for this publish. */
   maxAttempts?: number;
+  /** The limit on each attempt of this publish, from sending to the end of the response (over the client's `timeoutMs`). */
+  timeoutMs?: number;
 }
 
-export interface PublisherPublishOptions {
+export interface PublishOptions extends CallOptions {
   /** Aborting rejects the publish with the signal's reason (an AbortError from `abort()`); nothing is retried after it. */
   signal?: AbortSignal;
-  /** A limit on this whole publish, waits included (over the client's `deadlineMs`). */
-  deadlineMs?: number;
-  /** Attempts that may end in a retryable failure, for this publish. */
-  maxAttempts?: number;
+}
+
+export interface PublisherPublishOptions extends CallOptions {
+  /** Aborting rejects the publish with the signal's reason (an AbortError from `abort()`); nothing is retried after it. */
+  signal?: AbortSignal;
   /**
    * Send a post whose earlier send's outcome is unknown (OutcomeUnknownError): only after
    * checking that the post does not exist.
@@ -123,13 +137,10 @@ export interface PublisherPublishOptions {
   force?: boolean;
 }
 
-export interface PublishManyOptions {
+/** `CallOptions` apply to each post's publish. */
+export interface PublishManyOptions extends CallOptions {
   /** Posts in flight at once (bounds in docs/settings.md). Default `DEFAULTS.concurrency`. */
   concurrency?: number;
-  /** Each post's own deadline. */
-  deadlineMs?: number;
-  /** Each post's own attempts. */
-  maxAttempts?: number;
   /** Aborting rejects with the signal's reason (an AbortError from `abort()`): posts in flight stop, no more are sent. */
   signal?: AbortSignal;
 }
@@ -161,7 +172,7 @@ export declare class Client {
    * This client with options of its own for every publish (checked now); a publish's own
    * options win. It shares the connection pool, the rate-limit gates and the retry budget.
    */
-  withOptions(options: { deadlineMs?: number; maxAttempts?: number }): Client;
+  withOptions(options: CallOptions): Client;
   publish(post: PostInput, options?: PublishOptions): Promise<Post>;
   /** Every post, `concurrency` at once; one entry per post, in input order; never rejects for one post. */
   publishMany(posts: PostInput[], options?: PublishManyOptions): Promise<PublishManyResult[]>;

@@ -53,6 +53,8 @@ const CLIENT_OPTIONS = [
   'workspaceId',
   'baseUrl',
   'caBundle',
+  'defaultHeaders',
+  'proxy',
   ...CLIENT_SETTINGS,
   'fastForwardWaits',
 ];
@@ -133,14 +135,48 @@ function eventListener(onRetry, logger) {
   };
 }
 
-/** `{ deadlineMs, maxAttempts }` of a call, type-checked by name (the bounds are Rust's). */
 /** `options` without the entries left out (`undefined` or `null`), so they do not hide defaults. */
 function definedOptions(options) {
   return Object.fromEntries(Object.entries(options).filter(([, value]) => value !== undefined && value !== null));
 }
 
+/** The options of one publish (`deadlineMs`, `maxAttempts`, `timeoutMs`), from the settings table in Rust. */
+const CALL_SETTINGS = native.callSettings();
+
+/**
+ * The per-call options given in `options`, as the addon takes them: `[name, number]` pairs,
+ * type-checked by name (the bounds are Rust's).
+ */
 function callOptions(options) {
-  return [settingNumber('deadlineMs', options.deadlineMs), settingNumber('maxAttempts', options.maxAttempts)];
+  return CALL_SETTINGS.map((name) => [name, settingNumber(name, options[name])]).filter(
+    ([, value]) => value !== undefined,
+  );
+}
+
+/**
+ * `defaultHeaders` (an object, a `Headers` or a `Map` of names to values) as `[name, value]`
+ * pairs; only the types are checked here (the names postato refuses are Rust's to name).
+ */
+function headerPairs(headers) {
+  if (headers === undefined || headers === null) return undefined;
+  const entries =
+    headers instanceof Map || (typeof Headers !== 'undefined' && headers instanceof Headers)
+      ? [...headers.entries()]
+      : typeof headers === 'object' && !Array.isArray(headers)
+        ? Object.entries(headers)
+        : null;
+  if (entries === null) {
+    throw invalidSetting(
+      'defaultHeaders',
+      'must be an object of header names to values, such as { "X-Team": "growth" }',
+    );
+  }
+  for (const [name, value] of entries) {
+    if (typeof value !== 'string') {
+      throw invalidSetting('defaultHeaders', `${JSON.stringify(name)}: header values must be strings`);
+    }
+  }
+  return entries;
 }
 
 /** A published post. */
@@ -169,7 +205,10 @@ class Client {
   /**
    * `apiKey`, `workspaceId`, `baseUrl` and `caBundle` left out are read from POSTATO_API_KEY,
    * POSTATO_WORKSPACE_ID, POSTATO_BASE_URL and POSTATO_CA_BUNDLE (an option wins; a variable
-   * set but empty is an error). `onRetry(event)` is called before each retry; `logger` (console-like) gets each
+   * set but empty is an error). `defaultHeaders` are sent with every request (a `User-Agent`
+   * goes before postato's; `Authorization`, `Idempotency-Key` and `Content-Type` are postato's
+   * and refused); `proxy` sends every request through a proxy (else `HTTPS_PROXY`/`HTTP_PROXY`).
+   * `onRetry(event)` is called before each retry; `logger` (console-like) gets each
    * retry (`info`), failed publish and post scheduled in the past (`warn`); with neither,
    * POSTATO_LOG picks a stderr logger.
    */
@@ -194,7 +233,7 @@ class Client {
       throw invalidSetting('logger', 'must be an object with info and warn methods, such as console');
     }
     const logger = options.logger ?? loggerFromEnv() ?? undefined;
-    for (const name of ['baseUrl', 'caBundle']) {
+    for (const name of ['baseUrl', 'caBundle', 'proxy']) {
       if (options[name] !== undefined && options[name] !== null && typeof options[name] !== 'string') {
         throw invalidSetting(name, 'must be a string');
       }
@@ -206,6 +245,8 @@ class Client {
           workspaceId: options.workspaceId ?? undefined,
           baseUrl: options.baseUrl ?? undefined,
           caBundle: options.caBundle ?? undefined,
+          defaultHeaders: headerPairs(options.defaultHeaders),
+          proxy: options.proxy ?? undefined,
           settings: CLIENT_SETTINGS.map((name) => [name, settingNumber(name, options[name])]).filter(
             ([, value]) => value !== undefined,
           ),
@@ -229,18 +270,17 @@ class Client {
 
   /**
    * This client with options of its own for every publish it makes (`deadlineMs`,
-   * `maxAttempts`), checked now by the rules of the client's settings of the same names; a
-   * publish's own options win. It shares the connection pool, the rate-limit gates (one per
-   * account, one for the workspace) and the retry budget:
+   * `maxAttempts`, `timeoutMs`), checked now by the rules of the client's settings of the
+   * same names; a publish's own options win. It shares the connection pool, the rate-limit
+   * gates (one per account, one for the workspace) and the retry budget:
    * `client.withOptions({ deadlineMs: 5000 }).publish(post)`.
    */
   withOptions(options) {
     options = optionsObject(options, 'options');
-    refuseUnknown(options, ['deadlineMs', 'maxAttempts'], 'an option of Client.withOptions', invalidSetting);
+    refuseUnknown(options, CALL_SETTINGS, 'an option of Client.withOptions', invalidSetting);
     const call = { ...this.#call, ...definedOptions(options) };
-    const [deadlineMs, maxAttempts] = callOptions(call);
     try {
-      native.checkCallOptions(deadlineMs, maxAttempts);
+      native.checkCallOptions(callOptions(call));
     } catch (error) {
       throw fromNative(error);
     }
@@ -249,16 +289,17 @@ class Client {
 
   /**
    * Publishes one post; an aborted `signal` rejects with its reason and nothing is retried
-   * after. `deadlineMs` and `maxAttempts` are this publish's own (checked as the client's).
+   * after. `deadlineMs`, `maxAttempts` and `timeoutMs` are this publish's own (checked as the
+   * client's).
    */
   async publish(post, options = {}) {
     const wire = postJson(post);
     options = optionsObject(options, 'options');
-    refuseUnknown(options, ['signal', 'deadlineMs', 'maxAttempts'], 'an option of Client.publish', invalidSetting);
-    const [deadlineMs, maxAttempts] = callOptions({ ...this.#call, ...definedOptions(options) });
+    refuseUnknown(options, ['signal', ...CALL_SETTINGS], 'an option of Client.publish', invalidSetting);
+    const call = callOptions({ ...this.#call, ...definedOptions(options) });
     return withSignal(
       options.signal,
-      (id) => this.#native.publish(wire, id, deadlineMs, maxAttempts),
+      (id) => this.#native.publish(wire, id, call),
       (id) => this.#native.cancel(id),
     );
   }
@@ -277,12 +318,12 @@ class Client {
     options = optionsObject(options, 'options');
     refuseUnknown(
       options,
-      ['concurrency', 'signal', 'deadlineMs', 'maxAttempts'],
+      ['concurrency', 'signal', ...CALL_SETTINGS],
       'an option of Client.publishMany',
       invalidSetting,
     );
     const concurrency = settingNumber('concurrency', options.concurrency);
-    const [deadlineMs, maxAttempts] = callOptions({ ...this.#call, ...definedOptions(options) });
+    const call = callOptions({ ...this.#call, ...definedOptions(options) });
     // Each post's JSON, or null where it does not convert (its own error stands in its place).
     const converted = posts.map((post) => {
       try {
@@ -294,7 +335,7 @@ class Client {
     const wires = converted.map(({ wire }) => wire);
     const entries = await withSignal(
       options.signal,
-      (id) => this.#native.publishMany(wires, concurrency, id, deadlineMs, maxAttempts),
+      (id) => this.#native.publishMany(wires, concurrency, id, call),
       (id) => this.#native.cancel(id),
       JSON.parse,
     );
@@ -413,22 +454,17 @@ class Publisher {
 
   /**
    * Publishes unless the store has it; `force` sends a post whose earlier send's outcome is
-   * unknown; `deadlineMs` and `maxAttempts` are this publish's own.
+   * unknown; `deadlineMs`, `maxAttempts` and `timeoutMs` are this publish's own.
    */
   async publish(post, options = {}) {
     const wire = postJson(post);
     options = optionsObject(options, 'options');
-    refuseUnknown(
-      options,
-      ['signal', 'force', 'deadlineMs', 'maxAttempts'],
-      'an option of Publisher.publish',
-      invalidSetting,
-    );
+    refuseUnknown(options, ['signal', 'force', ...CALL_SETTINGS], 'an option of Publisher.publish', invalidSetting);
     const force = options.force === true;
-    const [deadlineMs, maxAttempts] = callOptions(options);
+    const call = callOptions(options);
     return withSignal(
       options.signal,
-      (id) => this.#native.publish(wire, id, force, deadlineMs, maxAttempts),
+      (id) => this.#native.publish(wire, id, force, call),
       (id) => this.#native.cancel(id),
     );
   }

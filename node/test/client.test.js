@@ -265,7 +265,14 @@ test('withOptions gives every publish of the copy its options, checked at once, 
     () => c.withOptions({ deadlineMs: 0 }),
     (e) => e instanceof postato.InvalidSettingError && e.field === 'deadlineMs',
   );
-  assert.throws(() => c.withOptions({ timeoutMs: 5 }), postato.InvalidSettingError);
+  assert.throws(
+    () => c.withOptions({ backoffBaseMs: 5 }),
+    (e) => e instanceof postato.InvalidSettingError && e.field === 'backoffBaseMs',
+  );
+  assert.throws(
+    () => c.withOptions({ timeoutMs: 0.5 }),
+    (e) => e instanceof postato.InvalidSettingError && e.field === 'timeoutMs',
+  );
 });
 
 test("the kit's per-account limits are kept per account, in their units", async () => {

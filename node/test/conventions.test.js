@@ -176,6 +176,9 @@ test('per-call deadlineMs and maxAttempts change one publish, checked as the cli
     [{ deadlineMs: 0 }, 'deadlineMs'],
     [{ deadlineMs: '5' }, 'deadlineMs'],
     [{ deadline: 5 }, 'deadline'],
+    [{ timeoutMs: 0 }, 'timeoutMs'],
+    [{ timeoutMs: 3_600_000 }, 'timeoutMs'],
+    [{ timeout: 5 }, 'timeout'],
   ]) {
     const refused = await c.publish(post(key('call-bad')), options).catch((e) => e);
     assert.ok(refused instanceof postato.InvalidSettingError, `${JSON.stringify(options)}: ${refused}`);
@@ -192,6 +195,27 @@ test('per-call deadlineMs and maxAttempts change one publish, checked as the cli
     many.map((r) => r.reason.attempts),
     [2, 2],
   );
+});
+
+test('a per-call timeoutMs ends each attempt of that publish, which is retried with the same key', async () => {
+  const c = client(sim, { maxAttempts: 2, timeoutMs: 20_000 });
+  // Each attempt hangs for 10 s and then loses its connection: only a per-call timeout ends
+  // it as a timeout.
+  const hanging = key('call-timeout');
+  sim.script(hanging, [
+    { action: 'hang', ms: 10_000 },
+    { action: 'hang', ms: 10_000 },
+  ]);
+  const error = await c.publish(post(hanging), { timeoutMs: 200 }).catch((e) => e);
+  assert.deepEqual([error.kind, error.attempts], ['transient', 2]);
+  assert.match(error.message, /timeout|timed out/);
+  const answered = key('call-timeout');
+  sim.script(answered, [{ action: 'hang', ms: 10_000 }, { action: 'ok' }]);
+  assert.equal((await c.withOptions({ timeoutMs: 200 }).publish(post(answered))).attempts, 2);
+  const many = key('call-timeout');
+  sim.script(many, [{ action: 'hang', ms: 10_000 }, { action: 'ok' }]);
+  const [entry] = await c.publishMany([post(many)], { timeoutMs: 200 });
+  assert.equal(entry.value?.attempts, 2, JSON.stringify(entry));
 });
 
 test('settings come from the environment and options win', async () => {

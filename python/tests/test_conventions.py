@@ -30,7 +30,8 @@ def _attempts_of_failure(publish: Any, error: type = postato.TransientPostError)
 
 
 def _client(sim: Simulator, **kwargs: Any) -> postato.Client:
-    return postato.Client(sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, timeout=5.0, **kwargs)
+    settings = {"timeout": 5.0, **kwargs}
+    return postato.Client(sim.api_key, "ws_py", base_url=sim.base_url, fast_forward_waits=True, **settings)
 
 
 # --- events -------------------------------------------------------------------------------
@@ -226,6 +227,35 @@ def test_async_per_call_options_and_publish_many(sim: Simulator, key: Any) -> No
         _failing(sim, k, 5)
     results = _client(sim, max_attempts=5).with_options(max_attempts=2).publish_many([post_args(k) for k in keys])
     assert [r.attempts for r in results] == [2, 2]
+
+
+def test_a_per_call_timeout_ends_each_attempt_of_that_publish_which_is_retried(sim: Simulator, key: Any) -> None:
+    client = _client(sim, max_attempts=2, timeout=20.0)
+
+    # Each attempt hangs for 10 s and then loses its connection: only the per-call timeout ends
+    # it as a timeout.
+    def hanging(k: str, then: str = "hang") -> str:
+        sim.script(k, [{"action": "hang", "ms": 10_000}, {"action": then, "ms": 10_000}])
+        return k
+
+    with pytest.raises(postato.TransientPostError, match="timeout|timed out") as caught:
+        client.publish(**post_args(hanging(key("call-timeout"))), timeout=0.2)
+    assert caught.value.attempts == 2
+    assert client.with_options(timeout=0.2).publish(**post_args(hanging(key("call-timeout"), "ok"))).attempts == 2
+    [entry] = client.publish_many([post_args(hanging(key("call-timeout"), "ok"))], timeout=0.2)
+    assert isinstance(entry, postato.Post) and entry.attempts == 2, entry
+    publisher = postato.Publisher(client)
+    assert publisher.publish(**post_args(hanging(key("call-timeout"), "ok")), timeout=0.2).attempts == 2
+
+    async def main() -> int:
+        k = hanging(key("call-timeout"), "ok")
+        async_client = postato.AsyncClient(sim.api_key, "ws_py", base_url=sim.base_url, max_attempts=2)
+        return (await async_client.publish(**post_args(k), timeout=0.2)).attempts
+
+    assert asyncio.run(main()) == 2
+    for bad in (0, 3600):
+        with pytest.raises(postato.InvalidSettingError, match="timeout"):
+            client.publish(**post_args(key("call-timeout-bad")), timeout=bad)
 
 
 # --- settings from the environment -----------------------------------------------------------

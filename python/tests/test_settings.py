@@ -71,3 +71,21 @@ def test_a_client_setting_outside_the_tables_range_is_refused_naming_it(setting:
         postato.Client(api_key="k", workspace_id="w", **{setting["python"]: too_big})
     assert raised.value.field == setting["name"]
     assert "give" in str(raised.value)
+
+
+def test_every_publish_call_takes_every_per_call_option_left_to_rust_when_not_given() -> None:
+    publishes = [
+        postato.Client.with_options,
+        postato.Client.publish,
+        postato.Client.publish_many,
+        postato.AsyncClient.publish,
+        postato.AsyncClient.publish_many,
+        postato.Publisher.publish,
+        postato.Publisher.publish_async,
+    ]
+    per_call = [name for name, _ in _native.call_settings()]
+    assert per_call == ["deadline", "max_attempts", "timeout"]
+    for call in publishes:
+        parameters = inspect.signature(call).parameters
+        for name in per_call:
+            assert parameters[name].default is None, f"{call.__qualname__} takes {name}"

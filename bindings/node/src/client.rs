@@ -6,7 +6,7 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use postato_bindings::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
-use postato_bindings::{CallOptions, CancellationToken, Client, Notice, Post, PublishError, Published};
+use postato_bindings::{CallOptions, CancellationToken, Client, HttpOptions, Notice, Post, PublishError, Published};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -27,6 +27,10 @@ pub struct ClientOptions {
     pub settings: Vec<(String, f64)>,
     pub fast_forward_waits: Option<bool>,
     pub language: Option<String>,
+    /// Headers sent with every request, as `[name, value]` pairs.
+    pub default_headers: Option<Vec<(String, String)>>,
+    /// A proxy for every request; absent: `HTTPS_PROXY`/`HTTP_PROXY`.
+    pub proxy: Option<String>,
 }
 
 /// A published post.
@@ -106,6 +110,7 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
         ca_bundle: o.ca_bundle,
         settings: o.settings,
         fast_forward_waits: o.fast_forward_waits,
+        http: HttpOptions { headers: o.default_headers.unwrap_or_default(), proxy: o.proxy },
     };
     let language = o.language.unwrap_or_else(|| "node".into());
     let mut builder =
@@ -120,17 +125,29 @@ fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, Pu
     napi::bindgen_prelude::within_runtime_if_available(|| builder.build())
 }
 
-/// Per-call options in ms, checked by the client settings' rules.
-pub(crate) fn call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<CallOptions> {
-    GivenCallOptions { deadline: deadline_ms, max_attempts }.resolve(Units::Millis).map_err(|e| publish_error(&e))
+/// The Node names and units of the per-call options.
+pub(crate) const CALL: (Units, postato_bindings::Column) = (Units::Millis, |n| n.node);
+
+/// Per-call options as given, by their Node names (`callSettings()`), times in ms; checked by
+/// the client settings' rules.
+pub(crate) fn call_options(call: Vec<(String, f64)>) -> napi::Result<CallOptions> {
+    GivenCallOptions(call).resolve(CALL.0, CALL.1).map_err(|e| publish_error(&e))
 }
 
 /// Checks per-call options as `publish` would, for `Client.withOptions` (which checks them when
 /// given).
 #[cfg_attr(test, allow(dead_code))]
 #[napi]
-pub fn check_call_options(deadline_ms: Option<f64>, max_attempts: Option<f64>) -> napi::Result<()> {
-    call_options(deadline_ms, max_attempts).map(|_| ())
+pub fn check_call_options(call: Vec<(String, f64)>) -> napi::Result<()> {
+    call_options(call).map(|_| ())
+}
+
+/// The per-call options' Node names (`deadlineMs`, `maxAttempts`, `timeoutMs`), for the
+/// wrapper's publish calls.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn call_settings() -> Vec<String> {
+    postato_bindings::call_settings(CALL.1, CALL.0).into_iter().map(|(name, _)| name.to_owned()).collect()
 }
 
 /// The bounded client settings' Node names, for the wrapper's `Client`.
@@ -225,18 +242,17 @@ impl NativeClient {
         Ok(NativeClient { client, cancels: Cancels::default() })
     }
 
-    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick;
-    /// `deadline_ms` and `max_attempts` are this publish's own.
+    /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick; `call`
+    /// holds this publish's own options (`call_options`).
     #[napi]
     pub fn publish(
         &self,
         env: &Env,
         post_json: String,
         cancel_id: Option<u32>,
-        deadline_ms: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
-        let options = call_options(deadline_ms, max_attempts)?;
+        let options = call_options(call)?;
         let client = self.client.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
             let published = client.publish_with(&post).options(options).cancel_on(&token).await?;
@@ -254,12 +270,10 @@ impl NativeClient {
         posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
         cancel_id: Option<u32>,
-        deadline_ms: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> napi::Result<AsyncBlock<String>> {
-        let call = GivenCallOptions { deadline: deadline_ms, max_attempts };
         let options =
-            postato_bindings::many_options(concurrency, call, Units::Millis).map_err(|e| publish_error(&e))?;
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| publish_error(&e))?;
         let client = self.client.clone();
         let (token, guard) = self.cancels.register(cancel_id);
         AsyncBlockBuilder::new(async move {

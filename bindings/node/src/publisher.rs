@@ -100,10 +100,9 @@ impl NativePublisher {
         post_json: String,
         cancel_id: Option<u32>,
         force: Option<bool>,
-        deadline_ms: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> napi::Result<AsyncBlock<PublishedPost>> {
-        let options = call_options(deadline_ms, max_attempts)?;
+        let options = call_options(call)?;
         let publisher = self.publisher.clone();
         self.cancels.start(env, cancel_id, post_json, move |post, token| async move {
             let report =

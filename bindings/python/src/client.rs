@@ -2,7 +2,7 @@
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
 use postato_bindings::{parse_post, GivenCallOptions, GivenOptions, Units};
-use postato_bindings::{CallOptions, Client, ClientBuilder, Notice, PublishError, Published};
+use postato_bindings::{CallOptions, Client, ClientBuilder, HttpOptions, Notice, PublishError, Published};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -77,9 +77,24 @@ fn log_notice(notice: &Notice, on_retry: Option<&Py<PyAny>>) {
     });
 }
 
-/// Per-call options given in seconds, checked by the client settings' rules.
-pub fn call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<CallOptions> {
-    GivenCallOptions { deadline, max_attempts }.resolve(Units::Seconds).map_err(|e| to_py(&e))
+/// The Python names and units of the per-call options.
+pub const CALL: (Units, postato_bindings::Column) = (Units::Seconds, |n| n.python);
+
+/// Per-call options as given, by their Python names (`call_settings`), in seconds; checked by
+/// the client settings' rules.
+pub fn call_options(call: Vec<(String, f64)>) -> PyResult<CallOptions> {
+    GivenCallOptions(call).resolve(CALL.0, CALL.1).map_err(|e| to_py(&e))
+}
+
+/// An error about the proxy under the name Python's `Client` gives it (`http_proxy`).
+fn proxy_as_python_names_it(error: PublishError) -> PublishError {
+    match error {
+        PublishError::InvalidInput(mut e) if e.field == postato_bindings::PROXY => {
+            e.field = "httpProxy".into();
+            PublishError::InvalidInput(e)
+        }
+        other => other,
+    }
 }
 
 /// Parses a post for publishing (its schedule notice, if any, reaches the `postato` logger
@@ -116,9 +131,11 @@ impl NativeClient {
 #[pymethods]
 impl NativeClient {
     /// `settings`: each bounded client setting given, by its Python name (`client_settings`),
-    /// in seconds; one absent takes its default (`client_defaults_json`).
+    /// in seconds; one absent takes its default (`client_defaults_json`). `default_headers`
+    /// are `(name, value)` pairs sent with every request; `http_proxy` a proxy for every
+    /// request.
     #[new]
-    #[pyo3(signature = (api_key, workspace_id, language, settings, base_url=None, ca_bundle=None, fast_forward_waits=None, on_retry=None))]
+    #[pyo3(signature = (api_key, workspace_id, language, settings, base_url=None, ca_bundle=None, fast_forward_waits=None, on_retry=None, default_headers=Vec::new(), http_proxy=None))]
     #[allow(clippy::too_many_arguments)]
     fn new(
         api_key: Option<String>,
@@ -129,8 +146,11 @@ impl NativeClient {
         ca_bundle: Option<String>,
         fast_forward_waits: Option<bool>,
         on_retry: Option<Py<PyAny>>,
+        default_headers: Vec<(String, String)>,
+        http_proxy: Option<String>,
     ) -> PyResult<Self> {
-        let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits };
+        let http = HttpOptions { headers: default_headers, proxy: http_proxy };
+        let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits, http };
         let on_retry = on_retry.map(Arc::new);
         let python = (Units::Seconds, (|n| n.python) as postato_bindings::Column);
         let builder = postato_bindings::client_builder(api_key, workspace_id, given, python, &language)
@@ -139,22 +159,16 @@ impl NativeClient {
         let client = {
             let handle = runtime::handle()?;
             let _guard = handle.enter();
-            builder.clone().build().map_err(|e| to_py(&e))?
+            builder.clone().build().map_err(|e| to_py(&proxy_as_python_names_it(e)))?
         };
         Ok(NativeClient { builder, current: Mutex::new((runtime::pid(), client)) })
     }
 
-    /// Publishes synchronously, with the GIL released; `deadline` (seconds) and
-    /// `max_attempts` are this publish's own (`None`: the client's).
-    #[pyo3(signature = (post_json, deadline=None, max_attempts=None))]
-    fn publish<'py>(
-        &self,
-        py: Python<'py>,
-        post_json: &str,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
-    ) -> PyResult<Bound<'py, PyDict>> {
-        let options = call_options(deadline, max_attempts)?;
+    /// Publishes synchronously, with the GIL released; `call` holds this publish's own
+    /// options (`call_options`; absent ones are the client's).
+    #[pyo3(signature = (post_json, call=Vec::new()))]
+    fn publish<'py>(&self, py: Python<'py>, post_json: &str, call: Vec<(String, f64)>) -> PyResult<Bound<'py, PyDict>> {
+        let options = call_options(call)?;
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
         let published = runtime::block_on(py, async move { client.publish_with(&post).options(options).await })?
@@ -163,16 +177,15 @@ impl NativeClient {
     }
 
     /// Publishes as a future of `event_loop`; cancelling it cancels the publish.
-    #[pyo3(signature = (post_json, event_loop, completions, deadline=None, max_attempts=None))]
+    #[pyo3(signature = (post_json, event_loop, completions, call=Vec::new()))]
     fn publish_async<'py>(
         &self,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = call_options(deadline, max_attempts)?;
+        let options = call_options(call)?;
         let post = parse_for_publish(post_json)?;
         let client = self.client()?;
         let work = async move { client.publish_with(&post).options(options).await };
@@ -183,17 +196,16 @@ impl NativeClient {
 
     /// Publishes many posts synchronously, with the GIL released: one dict or exception per
     /// post, in input order (`None` for a `None` post: one the wrapper could not convert).
-    #[pyo3(signature = (posts_json, concurrency=None, deadline=None, max_attempts=None))]
+    #[pyo3(signature = (posts_json, concurrency=None, call=Vec::new()))]
     fn publish_many<'py>(
         &self,
         py: Python<'py>,
         posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let call = GivenCallOptions { deadline, max_attempts };
-        let options = postato_bindings::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
+        let options =
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let results = runtime::block_on(py, async move {
             postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
@@ -203,19 +215,17 @@ impl NativeClient {
     }
 
     /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
-    #[pyo3(signature = (posts_json, concurrency, event_loop, completions, deadline=None, max_attempts=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (posts_json, concurrency, event_loop, completions, call=Vec::new()))]
     fn publish_many_async<'py>(
         &self,
         posts_json: Vec<Option<String>>,
         concurrency: Option<f64>,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let call = GivenCallOptions { deadline, max_attempts };
-        let options = postato_bindings::many_options(concurrency, call, Units::Seconds).map_err(|e| to_py(&e))?;
+        let options =
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| to_py(&e))?;
         let client = self.client()?;
         let work = async move {
             postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
@@ -227,9 +237,8 @@ impl NativeClient {
 
     /// Checks per-call options as `publish` would (`with_options` checks them when given).
     #[staticmethod]
-    #[pyo3(signature = (deadline=None, max_attempts=None))]
-    fn check_call_options(deadline: Option<f64>, max_attempts: Option<f64>) -> PyResult<()> {
-        call_options(deadline, max_attempts).map(drop)
+    fn check_call_options(call: Vec<(String, f64)>) -> PyResult<()> {
+        call_options(call).map(drop)
     }
 
     /// The workspace id.

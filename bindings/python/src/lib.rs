@@ -34,6 +34,13 @@ fn client_settings() -> Vec<(&'static str, &'static str)> {
     postato_bindings::client_settings(|n| n.python, postato_bindings::Units::Seconds)
 }
 
+/// The per-call options as `(Python name, the name errors give it)`, for `publish` and
+/// `with_options`.
+#[pyfunction]
+fn call_settings() -> Vec<(&'static str, &'static str)> {
+    postato_bindings::call_settings(client::CALL.1, client::CALL.0)
+}
+
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
 /// `postato.DEFAULTS`.
 #[pyfunction]
@@ -82,6 +89,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
     m.add_function(wrap_pyfunction!(client_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(call_settings, m)?)?;
     m.add_function(wrap_pyfunction!(python_name, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;

@@ -133,16 +133,15 @@ impl NativePublisher {
 
     /// Publishes unless the store has it, synchronously with the GIL released; `force` sends
     /// a post whose earlier send's outcome is unknown.
-    #[pyo3(signature = (post_json, force=false, deadline=None, max_attempts=None))]
+    #[pyo3(signature = (post_json, force=false, call=Vec::new()))]
     fn publish<'py>(
         &self,
         py: Python<'py>,
         post_json: &str,
         force: bool,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let options = call_options(deadline, max_attempts)?;
+        let options = call_options(call)?;
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let report = runtime::block_on(py, async move {
@@ -180,18 +179,16 @@ impl NativePublisher {
     }
 
     /// Publishes unless the store has it, as a future of `event_loop`.
-    #[pyo3(signature = (post_json, event_loop, completions, force=false, deadline=None, max_attempts=None))]
-    #[allow(clippy::too_many_arguments)]
+    #[pyo3(signature = (post_json, event_loop, completions, force=false, call=Vec::new()))]
     fn publish_async<'py>(
         &self,
         post_json: &str,
         event_loop: &Bound<'py, PyAny>,
         completions: &Bound<'py, Completions>,
         force: bool,
-        deadline: Option<f64>,
-        max_attempts: Option<f64>,
+        call: Vec<(String, f64)>,
     ) -> PyResult<Bound<'py, PyAny>> {
-        let options = call_options(deadline, max_attempts)?;
+        let options = call_options(call)?;
         let post = parse_for_publish(post_json)?;
         let publisher = self.publisher()?;
         let work = async move {

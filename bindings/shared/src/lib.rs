@@ -22,8 +22,8 @@ mod store;
 
 pub use many::{many_options, parse_many, publish_many};
 pub use options::{
-    client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column, GivenCallOptions,
-    GivenOptions, Units,
+    call_settings, client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column,
+    GivenCallOptions, GivenOptions, Units,
 };
 pub use post::parse_post;
 pub use publisher::{publish, publish_due, publisher};
@@ -35,8 +35,8 @@ pub use postato::postato_core::settings::snake_case;
 pub use postato::postato_core::{parse_timestamp, VERSION};
 pub use postato::{
     checked_idempotency_key, CallOptions, CancellationToken, Client, ClientBuilder, Content, DueReport, ErrorKind,
-    Media, MemoryStore, Notice, Post, PostStatus, PublishError, PublishReport, Published, Publisher, ResultStore,
-    RetryInfo, ThreadItem, ValidationError,
+    HttpOptions, Media, MemoryStore, Notice, Post, PostStatus, PublishError, PublishReport, Published, Publisher,
+    ResultStore, RetryInfo, ThreadItem, ValidationError, PROXY,
 };
 
 /// The level `POSTATO_LOG` (or `filter`, when given) gives postato's lines in a binding's own

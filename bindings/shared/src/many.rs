@@ -6,16 +6,16 @@
 use postato::postato_core::settings;
 use postato::{Client, ManyOptions, Post, PublishError, Published};
 
-use crate::options::{count, GivenCallOptions, Units};
+use crate::options::{count, Column, GivenCallOptions, Units};
 
 /// The options of a `publish_many` call as a language's user gave them (`None`: the default),
 /// with the per-call options every post's publish takes.
 pub fn many_options(
     concurrency: Option<f64>,
     call: GivenCallOptions,
-    units: Units,
+    (units, column): (Units, Column),
 ) -> Result<ManyOptions, PublishError> {
-    let options = ManyOptions::new().call_options(call.resolve(units)?);
+    let options = ManyOptions::new().call_options(call.resolve(units, column)?);
     Ok(match concurrency {
         Some(value) => options.concurrency(count(&settings::CONCURRENCY, value)?),
         None => options,

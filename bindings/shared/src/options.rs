@@ -2,7 +2,7 @@
 //! into [`postato::ClientOptions`]; and the defaults as every binding reports them.
 
 use postato::postato_core::settings::{self, Names, Setting};
-use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, PublishError, ValidationError};
+use postato::{env, CallOptions, Client, ClientBuilder, ClientOptions, HttpOptions, PublishError, ValidationError};
 use serde::Serialize;
 use std::time::Duration;
 
@@ -41,11 +41,39 @@ pub type Column = fn(&Names) -> Option<&'static str>;
 /// with the name its errors give it: what a language's wrapper loops over to hand its
 /// users' options to [`GivenOptions`], so that a new setting needs no code of its own there.
 pub fn client_settings(column: Column, units: Units) -> Vec<(&'static str, &'static str)> {
-    ClientOptions::SETTINGS
+    offered(&ClientOptions::SETTINGS, column, units)
+}
+
+/// The settings named `names` (in [`postato_core::settings`]) under a language's names, each
+/// with the name its errors give it.
+fn offered(names: &[&str], column: Column, units: Units) -> Vec<(&'static str, &'static str)> {
+    names
         .iter()
         .filter_map(|name| settings::find(name))
         .filter_map(|row| Some((column(&row.names)?, units.error_name(row))))
         .collect()
+}
+
+/// Sets each of `given` (under a language's names, in its units) with `set`, which takes a
+/// setting's name in [`postato_core::settings`] and its value within bounds and says whether
+/// it is one of its own; a name that is not is an `InvalidInput` saying it is not `what`.
+fn set_each(
+    given: &[(String, f64)],
+    (units, column): (Units, Column),
+    what: &str,
+    mut set: impl FnMut(&str, settings::Value) -> bool,
+) -> Result<(), PublishError> {
+    for (name, value) in given {
+        let row = settings::ALL.iter().find(|row| column(&row.names) == Some(name.as_str()));
+        let taken = match row {
+            Some(row) => set(row.name, row.from_f64(*value, units)?),
+            None => false,
+        };
+        if !taken {
+            return Err(ValidationError::setting(name.as_str(), format!("is not {what}")).into());
+        }
+    }
+    Ok(())
 }
 
 /// Client options as a language's user gave them: `None` (or absent) is "not given" (the
@@ -61,6 +89,8 @@ pub struct GivenOptions {
     pub settings: Vec<(String, f64)>,
     /// For tests: waits advance a virtual clock.
     pub fast_forward_waits: Option<bool>,
+    /// Headers sent with every request, and a proxy; checked when the client is built.
+    pub http: HttpOptions,
 }
 
 impl GivenOptions {
@@ -72,17 +102,9 @@ impl GivenOptions {
         let mut options = ClientOptions::default();
         options.base_url = env::given_or(self.base_url, env::BASE_URL)?.or(options.base_url);
         options.ca_bundle = env::given_or(self.ca_bundle, env::CA_BUNDLE)?.or(options.ca_bundle);
-        for (name, value) in &self.settings {
-            let row = settings::ALL.iter().find(|row| column(&row.names) == Some(name.as_str()));
-            let set = match row {
-                Some(row) => options.set(row.name, row.from_f64(*value, units)?),
-                None => false,
-            };
-            if !set {
-                return Err(ValidationError::setting(name.as_str(), "is not a client setting").into());
-            }
-        }
+        set_each(&self.settings, (units, column), "a client setting", |name, value| options.set(name, value))?;
         options.fast_forward_waits = self.fast_forward_waits.unwrap_or(options.fast_forward_waits);
+        options.http = self.http;
         Ok(options)
     }
 }
@@ -111,26 +133,25 @@ pub fn client_builder(
     Ok(builder)
 }
 
-/// Options for one publish as a language's user gave them (absent: the client's), in the
-/// language's [`Units`]; checked by the rules of the client's settings of the same names.
-#[derive(Clone, Copy, Debug, Default)]
-pub struct GivenCallOptions {
-    /// A limit on the whole publish.
-    pub deadline: Option<f64>,
-    /// Attempts that may end in a retryable failure.
-    pub max_attempts: Option<f64>,
+/// The per-call options ([`CallOptions::SETTINGS`]) under a language's names, each with the
+/// name its errors give it: what a language's wrapper offers on every publish call and hands
+/// over as [`GivenCallOptions`], so that a new per-call option needs no code of its own there.
+pub fn call_settings(column: Column, units: Units) -> Vec<(&'static str, &'static str)> {
+    offered(&CallOptions::SETTINGS, column, units)
 }
 
+/// Options for one publish as a language's user gave them: each under the language's name
+/// for it (`deadline`, `deadlineMs`), in the language's [`Units`]; absent ones are the
+/// client's. Checked by the rules of the client's settings of the same names.
+#[derive(Clone, Debug, Default)]
+pub struct GivenCallOptions(pub Vec<(String, f64)>);
+
 impl GivenCallOptions {
-    /// The options, each within the bounds of the client's setting of the same name.
-    pub fn resolve(self, units: Units) -> Result<CallOptions, PublishError> {
+    /// The options, each within the bounds of the client's setting of the same name; a name
+    /// that is not a per-call option is an `InvalidInput` naming it.
+    pub fn resolve(self, units: Units, column: Column) -> Result<CallOptions, PublishError> {
         let mut options = CallOptions::default();
-        if let Some(value) = self.deadline {
-            options.deadline = Some(duration(&settings::DEADLINE, value, units)?);
-        }
-        if let Some(value) = self.max_attempts {
-            options.max_attempts = Some(count(&settings::MAX_ATTEMPTS, value)?);
-        }
+        set_each(&self.0, (units, column), "an option of a publish", |name, value| options.set(name, value))?;
         Ok(options)
     }
 }
@@ -288,18 +309,50 @@ mod tests {
         assert_eq!(given(&[("max_attempts", 7.0)]).resolve(Units::Seconds, PYTHON).unwrap().max_attempts, 7);
     }
 
+    fn call(options: &[(&str, f64)]) -> GivenCallOptions {
+        GivenCallOptions(options.iter().map(|(name, value)| (name.to_string(), *value)).collect())
+    }
+
     #[test]
     fn per_call_options_are_read_in_the_languages_units_within_the_client_settings_bounds() {
-        let given = GivenCallOptions { deadline: Some(1.5), max_attempts: Some(2.0) };
-        let options = given.resolve(Units::Seconds).unwrap();
-        assert_eq!((options.deadline, options.max_attempts), (Some(Duration::from_millis(1500)), Some(2)));
-        let given = GivenCallOptions { max_attempts: Some(2f64.powi(32) + 3.0), ..GivenCallOptions::default() };
-        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
-        assert_eq!(e.field, "maxAttempts");
-        let given = GivenCallOptions { deadline: Some(0.0), ..GivenCallOptions::default() };
-        let PublishError::InvalidInput(e) = given.resolve(Units::Millis).unwrap_err() else { panic!() };
-        assert_eq!(e.field, "deadlineMs");
-        assert!(GivenCallOptions::default().resolve(Units::Millis).unwrap().is_empty());
+        let options = call(&[("deadline", 1.5), ("max_attempts", 2.0), ("timeout", 0.25)])
+            .resolve(Units::Seconds, PYTHON)
+            .unwrap();
+        assert_eq!(options.deadline, Some(Duration::from_millis(1500)));
+        assert_eq!((options.max_attempts, options.timeout), (Some(2), Some(Duration::from_millis(250))));
+        let node = call(&[("timeoutMs", 250.0)]).resolve(Units::Millis, NODE).unwrap();
+        assert_eq!(node.timeout, Some(Duration::from_millis(250)));
+        for (given, field) in [
+            (("maxAttempts", 2f64.powi(32) + 3.0), "maxAttempts"),
+            (("deadlineMs", 0.0), "deadlineMs"),
+            (("timeoutMs", 0.5), "timeoutMs"),
+            (("timeoutMs", 3_600_000.0), "timeoutMs"),
+            (("backoffBaseMs", 10.0), "backoffBaseMs"),
+            (("timeout", 1.0), "timeout"),
+        ] {
+            let PublishError::InvalidInput(e) = call(&[given]).resolve(Units::Millis, NODE).unwrap_err() else {
+                panic!("{given:?} taken")
+            };
+            assert_eq!(e.field, field);
+        }
+        let PublishError::InvalidInput(e) = call(&[("backoffBaseMs", 10.0)]).resolve(Units::Millis, NODE).unwrap_err()
+        else {
+            panic!()
+        };
+        assert_eq!(e.message, "is not an option of a publish");
+        assert!(GivenCallOptions::default().resolve(Units::Millis, NODE).unwrap().is_empty());
+    }
+
+    #[test]
+    fn every_per_call_option_is_offered_under_each_languages_name() {
+        for (column, units) in [(PYTHON, Units::Seconds), (NODE, Units::Millis), (|n: &Names| n.kotlin, Units::Millis)]
+        {
+            let offered = call_settings(column, units);
+            assert_eq!(offered.len(), CallOptions::SETTINGS.len());
+            for (name, _) in offered {
+                assert!(!call(&[(name, 2.0)]).resolve(units, column).unwrap().is_empty(), "{name} was set");
+            }
+        }
     }
 
     #[test]

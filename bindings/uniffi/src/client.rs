@@ -95,7 +95,7 @@ impl Client {
         cancel: Arc<CancelHandle>,
         options: Option<PublishOptions>,
     ) -> Result<PublishedPost, PostatoError> {
-        let options = options.unwrap_or_default().given().resolve(Units::Millis)?;
+        let options = PublishOptions::resolve(options)?;
         let post = post.to_post()?;
         let client = self.client.clone();
         let token = cancel.token.clone();
@@ -118,7 +118,7 @@ impl Client {
         options: Option<PublishOptions>,
     ) -> Result<Vec<PublishOutcome>, PostatoError> {
         let call = options.unwrap_or_default().given();
-        let options = postato_bindings::many_options(concurrency.map(f64::from), call, Units::Millis)?
+        let options = postato_bindings::many_options(concurrency.map(f64::from), call, PublishOptions::UNITS)?
             .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
         let posts = posts.iter().map(|post| Some(post.to_post())).collect();
         let client = self.client.clone();
@@ -274,7 +274,7 @@ impl Publisher {
         force: bool,
         options: Option<PublishOptions>,
     ) -> Result<PublishedPost, PostatoError> {
-        let options = options.unwrap_or_default().given().resolve(Units::Millis)?;
+        let options = PublishOptions::resolve(options)?;
         let post = post.to_post()?;
         let publisher = self.publisher.clone();
         let token = cancel.token.clone();

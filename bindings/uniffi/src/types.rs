@@ -1,8 +1,9 @@
 //! Records crossing the boundary: client options, the post, the published post, store
 //! counts, dead letters; and their conversion to the core's types.
 
+use postato_bindings::{Column, GivenCallOptions, GivenOptions, HttpOptions, Units};
 use postato_bindings::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
-use postato_bindings::{GivenCallOptions, GivenOptions};
+use std::collections::BTreeMap;
 
 /// Client settings (times in ms); every one left null takes its default (`clientDefaults()`).
 /// The API key is a separate constructor argument, so that no generated `toString` can print it.
@@ -35,6 +36,14 @@ pub struct ClientOptions {
     /// (last, so that constructors written positionally before it keep their meaning).
     #[uniffi(default = None)]
     pub ca_bundle: Option<String>,
+    /// Headers sent with every request (a tenant or tracing header of your own);
+    /// `Authorization`, `Idempotency-Key` and `Content-Type` are postato's and refused.
+    #[uniffi(default = None)]
+    pub default_headers: Option<std::collections::HashMap<String, String>>,
+    /// A proxy for every request (`http://` or `https://`, credentials in the URL); null:
+    /// `HTTPS_PROXY`/`HTTP_PROXY`.
+    #[uniffi(default = None)]
+    pub proxy: Option<String>,
 }
 
 impl ClientOptions {
@@ -57,6 +66,17 @@ impl ClientOptions {
             ca_bundle: self.ca_bundle,
             settings: settings.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))).collect(),
             fast_forward_waits: self.fast_forward_waits,
+            http: HttpOptions {
+                // Sorted, so that an error names the same header on every run.
+                headers: self
+                    .default_headers
+                    .unwrap_or_default()
+                    .into_iter()
+                    .collect::<BTreeMap<_, _>>()
+                    .into_iter()
+                    .collect(),
+                proxy: self.proxy,
+            },
         }
     }
 }
@@ -71,15 +91,30 @@ pub struct PublishOptions {
     /// Attempts that may end in a retryable failure, for this publish.
     #[uniffi(default = None)]
     pub max_attempts: Option<u32>,
+    /// The limit on each attempt of this publish, from sending to the end of the response
+    /// (last, so that constructors written positionally before it keep their meaning).
+    #[uniffi(default = None)]
+    pub timeout_ms: Option<u64>,
 }
 
 impl PublishOptions {
-    /// The options as the shared FFI layer takes them.
+    /// The Kotlin and Swift names and units of the per-call options.
+    pub const UNITS: (Units, Column) = (Units::Millis, |n| n.kotlin);
+
+    /// The options as the shared FFI layer takes them, each under its Kotlin and Swift name
+    /// (the settings table's; a test in kotlin/ checks that every per-call option is a field here).
     pub fn given(self) -> GivenCallOptions {
-        GivenCallOptions {
-            deadline: self.deadline_ms.map(|ms| ms as f64),
-            max_attempts: self.max_attempts.map(f64::from),
-        }
+        let options = [
+            ("deadlineMs", self.deadline_ms.map(|ms| ms as f64)),
+            ("maxAttempts", self.max_attempts.map(f64::from)),
+            ("timeoutMs", self.timeout_ms.map(|ms| ms as f64)),
+        ];
+        GivenCallOptions(options.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))).collect())
+    }
+
+    /// The options, checked by the rules of the client's settings of the same names.
+    pub fn resolve(options: Option<Self>) -> Result<postato_bindings::CallOptions, postato_bindings::PublishError> {
+        options.unwrap_or_default().given().resolve(Self::UNITS.0, Self::UNITS.1)
     }
 }
 

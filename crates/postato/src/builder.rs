@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crate::client::{Client, ClientConfig};
+use crate::http_options::HttpOptions;
 use crate::metrics::Metrics;
 use crate::observe::{Hooks, Notice, RetryInfo};
 use crate::transport::ReqwestTransport;
@@ -27,6 +28,7 @@ pub struct ClientBuilder {
     workspace_id: Option<String>,
     base_url: String,
     ca_bundle: Option<PathBuf>,
+    http: HttpOptions,
     policy: RetryPolicy,
     connect_timeout: Duration,
     budget: RetryBudgetConfig,
@@ -48,6 +50,7 @@ impl std::fmt::Debug for ClientBuilder {
             .field("workspace_id", &self.workspace_id)
             .field("base_url", &self.base_url)
             .field("ca_bundle", &self.ca_bundle)
+            .field("http", &self.http)
             .field("policy", &self.policy)
             .finish_non_exhaustive()
     }
@@ -60,6 +63,7 @@ impl Default for ClientBuilder {
             workspace_id: None,
             base_url: DEFAULT_BASE_URL.to_owned(),
             ca_bundle: None,
+            http: HttpOptions::default(),
             policy: RetryPolicy::default(),
             connect_timeout: defaults::CONNECT_TIMEOUT,
             budget: RetryBudgetConfig::default(),
@@ -125,6 +129,28 @@ impl ClientBuilder {
     /// cannot be read or holds no certificate is an error naming `caBundle`.
     pub fn ca_bundle(mut self, path: impl Into<PathBuf>) -> Self {
         self.ca_bundle = Some(path.into());
+        self
+    }
+
+    /// A header sent with every request (a tenant or tracing header of your own); values are
+    /// never shown in Debug output. `Authorization`, `Idempotency-Key` and `Content-Type` are
+    /// postato's and refused when the client is built, as are the headers that frame a
+    /// request (`Host`, `Content-Length`, …); a `User-Agent` is sent before postato's own.
+    pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
+        self.http.headers.push((name.into(), value.into()));
+        self
+    }
+
+    /// A proxy for every request (`http://` or `https://`; credentials in the URL, never
+    /// shown); without one, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` apply.
+    pub fn proxy(mut self, url: impl Into<String>) -> Self {
+        self.http.proxy = Some(url.into());
+        self
+    }
+
+    /// The default headers and proxy at once (replacing any given before).
+    pub fn http_options(mut self, http: HttpOptions) -> Self {
+        self.http = http;
         self
     }
 
@@ -279,7 +305,8 @@ impl ClientBuilder {
         let tls = base_url.starts_with("https://");
         let roots =
             crate::tls::extra_roots(self.ca_bundle.as_deref(), tls).map_err(|message| invalid("caBundle", message))?;
-        let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes, roots)
+        let http = self.http.check()?;
+        let transport = ReqwestTransport::new(&base_url, self.connect_timeout, self.max_response_bytes, roots, http)
             .map_err(|message| invalid("baseUrl", message))?;
         self.build_with_transport(transport)
     }

@@ -1,6 +1,8 @@
 //! [`PublishCall`]: one publish with options of its own (a shorter deadline, fewer attempts, a
-//! cancellation token), checked by the same rules as the client's settings.
+//! shorter attempt timeout, a cancellation token), checked by the same rules as the client's
+//! settings.
 
+use postato_core::settings::{self, Value};
 use postato_core::{Post, PublishError, Published, RetryPolicy, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
@@ -18,9 +20,30 @@ pub struct CallOptions {
     pub deadline: Option<Duration>,
     /// Attempts that may end in a retryable failure (within [`settings::MAX_ATTEMPTS`](postato_core::settings::MAX_ATTEMPTS)).
     pub max_attempts: Option<u32>,
+    /// The limit on each attempt of this publish (within [`settings::TIMEOUT`](postato_core::settings::TIMEOUT)).
+    pub timeout: Option<Duration>,
 }
 
 impl CallOptions {
+    /// The names (in [`postato_core::settings`]) of the client settings one publish may
+    /// change: what [`CallOptions::set`] accepts, and what every language's per-call options
+    /// offer under its own names.
+    pub const SETTINGS: [&'static str; 3] =
+        [settings::DEADLINE.name, settings::MAX_ATTEMPTS.name, settings::TIMEOUT.name];
+
+    /// Sets the option named `name` (its name in [`postato_core::settings`]) to `value`,
+    /// already within its bounds ([`settings::Row::from_f64`]); `false` when it is not one of
+    /// [`CallOptions::SETTINGS`] or `value` is not of its kind.
+    pub fn set(&mut self, name: &str, value: Value) -> bool {
+        match value {
+            Value::Time(d) if name == settings::DEADLINE.name => self.deadline = Some(d),
+            Value::Count(n) if name == settings::MAX_ATTEMPTS.name => self.max_attempts = Some(n),
+            Value::Time(d) if name == settings::TIMEOUT.name => self.timeout = Some(d),
+            _ => return false,
+        }
+        true
+    }
+
     /// The client's `policy` with these options applied, checked as a client's settings are.
     pub fn policy(&self, policy: &RetryPolicy) -> Result<RetryPolicy, PublishError> {
         let mut policy = policy.clone();
@@ -30,7 +53,10 @@ impl CallOptions {
         if let Some(attempts) = self.max_attempts {
             policy.max_attempts = attempts;
         }
-        // The same checks as the client's settings (`settings::DEADLINE`, `MAX_ATTEMPTS`).
+        if let Some(timeout) = self.timeout {
+            policy.timeout = timeout;
+        }
+        // The same checks as the client's settings (`settings::DEADLINE`, `MAX_ATTEMPTS`, `TIMEOUT`).
         policy.validate()?;
         Ok(policy)
     }
@@ -59,6 +85,14 @@ macro_rules! call_option_methods {
             self
         }
 
+        /// The limit on each attempt of this publish, from sending to the end of the response
+        /// (replaces the client's timeout); an attempt that outlasts it is retried as a
+        /// timeout.
+        pub fn timeout(mut self, timeout: std::time::Duration) -> Self {
+            self.options.timeout = Some(timeout);
+            self
+        }
+
         /// Every option at once.
         pub fn options(mut self, options: $crate::CallOptions) -> Self {
             self.options = options;
@@ -74,7 +108,12 @@ pub(crate) use call_option_methods;
 /// ```no_run
 /// # async fn demo(client: postato::Client, post: postato::Post) -> Result<(), postato::PublishError> {
 /// use std::time::Duration;
-/// let urgent = client.publish_with(&post).deadline(Duration::from_secs(5)).max_attempts(2).await?;
+/// let urgent = client
+///     .publish_with(&post)
+///     .deadline(Duration::from_secs(5))
+///     .max_attempts(2)
+///     .timeout(Duration::from_secs(2))
+///     .await?;
 /// # Ok(()) }
 /// ```
 #[must_use = "a publish call sends nothing until awaited"]

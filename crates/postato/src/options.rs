@@ -8,6 +8,7 @@ use postato_core::{defaults, RetryPolicy};
 use std::time::Duration;
 
 use crate::builder::ClientBuilder;
+use crate::http_options::HttpOptions;
 
 /// A client's settings; [`ClientOptions::default`] holds the documented defaults.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -18,6 +19,9 @@ pub struct ClientOptions {
     /// A file of CA certificates (PEM) trusted beside the built-in roots and `SSL_CERT_FILE`
     /// ([`ClientBuilder::ca_bundle`]); `None`: none.
     pub ca_bundle: Option<String>,
+    /// Headers sent with every request, and a proxy ([`ClientBuilder::default_header`],
+    /// [`ClientBuilder::proxy`]).
+    pub http: HttpOptions,
     /// Attempts that may end in a retryable failure ([`defaults::MAX_ATTEMPTS`]).
     pub max_attempts: u32,
     /// The limit on one attempt ([`defaults::TIMEOUT`]).
@@ -44,6 +48,7 @@ impl Default for ClientOptions {
         ClientOptions {
             base_url: None,
             ca_bundle: None,
+            http: HttpOptions::default(),
             max_attempts: policy.max_attempts,
             timeout: policy.timeout,
             connect_timeout: defaults::CONNECT_TIMEOUT,
@@ -99,8 +104,11 @@ impl ClientOptions {
         policy.deadline = self.deadline;
         policy.max_rate_limit_waits = self.max_rate_limit_waits;
         policy.max_retry_after = self.max_retry_after;
-        let builder =
-            builder.policy(policy).connect_timeout(self.connect_timeout).fast_forward_waits(self.fast_forward_waits);
+        let builder = builder
+            .policy(policy)
+            .connect_timeout(self.connect_timeout)
+            .fast_forward_waits(self.fast_forward_waits)
+            .http_options(self.http);
         let builder = match self.ca_bundle {
             Some(path) => builder.ca_bundle(path),
             None => builder,

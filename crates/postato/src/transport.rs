@@ -18,6 +18,8 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, OnceLock, RwLock};
 use std::time::Duration;
 
+use crate::http_options::CheckedHttp;
+
 /// Sends publish requests over HTTPS (or loopback HTTP) with reqwest.
 #[derive(Clone, Debug)]
 pub struct ReqwestTransport {
@@ -40,17 +42,20 @@ fn parse_url(base_url: &str, path: &str) -> Result<Url, String> {
 
 impl ReqwestTransport {
     /// A transport to `base_url` (scheme, host, optional port and path prefix).
-    /// `roots` are trusted beside the built-in ones ([`crate::tls`]).
+    /// `roots` are trusted beside the built-in ones ([`crate::tls`]); `http` holds the
+    /// headers sent with every request and the proxy.
     pub(crate) fn new(
         base_url: &str,
         connect_timeout: Duration,
         max_response_bytes: usize,
         roots: Vec<reqwest::Certificate>,
+        http: CheckedHttp,
     ) -> Result<Self, String> {
-        let client = http_client(connect_timeout, &roots)?;
+        let settings = HttpSettings { connect_timeout, roots, http };
+        let client = settings.client()?;
         Ok(ReqwestTransport {
             client: Arc::new(RwLock::new((0, client))),
-            settings: Arc::new(HttpSettings { connect_timeout, roots }),
+            settings: Arc::new(settings),
             echoes: Arc::new(AtomicBool::new(false)),
             base_url: base_url.trim_end_matches('/').to_owned(),
             max_response_bytes,
@@ -76,6 +81,9 @@ impl ReqwestTransport {
                 TransportFailure::new(TransportFailureKind::Io, format!("the {name} header is not valid"))
             })?;
             value.set_sensitive(name == "authorization");
+            if let (Some(app), "user-agent") = (&self.settings.http.user_agent, name) {
+                value = join_agents(app, &value);
+            }
             headers.insert(HeaderName::from_static(name), value);
         }
         let (generation, client) = self.client.read().unwrap_or_else(|p| p.into_inner()).clone();
@@ -120,7 +128,7 @@ impl ReqwestTransport {
         if client.0 == generation {
             // Built once already with the same settings, so it builds again; should it not,
             // the old pool stays and the retry still goes out with the same key.
-            if let Ok(fresh) = http_client(self.settings.connect_timeout, &self.settings.roots) {
+            if let Ok(fresh) = self.settings.client() {
                 *client = (generation + 1, fresh);
             }
         }
@@ -154,19 +162,41 @@ struct HttpSettings {
     connect_timeout: Duration,
     /// Trusted beside the built-in roots.
     roots: Vec<reqwest::Certificate>,
+    /// Headers for every request, and the proxy.
+    http: CheckedHttp,
 }
 
-/// A pooled HTTP client: no redirects, the connect timeout, `roots` trusted beside the built-in ones.
-fn http_client(connect_timeout: Duration, roots: &[reqwest::Certificate]) -> Result<reqwest::Client, String> {
-    let builder =
-        roots.iter().cloned().fold(reqwest::Client::builder(), |builder, root| builder.add_root_certificate(root));
-    builder
-        .connect_timeout(connect_timeout)
-        .redirect(reqwest::redirect::Policy::none())
-        .tcp_nodelay(true)
-        .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
-        .build()
-        .map_err(|e| format!("could not build the HTTP client: {e}"))
+impl HttpSettings {
+    /// A pooled HTTP client: no redirects, the connect timeout, `roots` trusted beside the
+    /// built-in ones, the default headers, and the proxy (else the environment's).
+    fn client(&self) -> Result<reqwest::Client, String> {
+        let builder = self
+            .roots
+            .iter()
+            .cloned()
+            .fold(reqwest::Client::builder(), |builder, root| builder.add_root_certificate(root));
+        let builder = match &self.http.proxy {
+            Some(proxy) => builder.proxy(proxy.clone()),
+            None => builder,
+        };
+        builder
+            .default_headers(self.http.headers.clone())
+            .connect_timeout(self.connect_timeout)
+            .redirect(reqwest::redirect::Policy::none())
+            .tcp_nodelay(true)
+            .pool_idle_timeout(postato_core::defaults::POOL_IDLE_TIMEOUT)
+            .build()
+            .map_err(|e| format!("could not build the HTTP client: {e}"))
+    }
+}
+
+/// The app's `User-Agent` before postato's (`my-app/2.1 postato/0.1.0 (rust)`).
+fn join_agents(app: &HeaderValue, postato: &HeaderValue) -> HeaderValue {
+    let mut joined = Vec::with_capacity(app.len() + 1 + postato.len());
+    joined.extend_from_slice(app.as_bytes());
+    joined.push(b' ');
+    joined.extend_from_slice(postato.as_bytes());
+    HeaderValue::from_bytes(&joined).unwrap_or_else(|_| postato.clone())
 }
 
 fn failure(error: reqwest::Error) -> TransportFailure {
@@ -219,7 +249,9 @@ mod tests {
     #[tokio::test]
     async fn a_2xx_keeps_only_the_headers_the_client_reads_and_an_error_keeps_them_all() {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let transport = ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new()).unwrap();
+        let transport =
+            ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new(), CheckedHttp::default())
+                .unwrap();
         let send = |key: &str| {
             let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
             Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust").unwrap()

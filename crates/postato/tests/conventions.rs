@@ -1,8 +1,10 @@
 //! The conventions users know from other SDKs: error metadata (headers, request id) and
-//! per-call options (deadline, attempts, cancellation) checked by the client's own rules.
+//! per-call options (deadline, attempts, attempt timeout, cancellation) checked by the
+//! client's own rules.
 
 mod common;
 use common::*;
+use postato::postato_core::{Failure, TransportFailureKind};
 use postato::{CancellationToken, ErrorKind, PublishError};
 use postato_sim::ScriptAction;
 use std::collections::BTreeMap;
@@ -93,6 +95,26 @@ async fn per_call_attempts_and_deadline_change_one_publish_only() {
 }
 
 #[tokio::test]
+async fn a_per_call_timeout_ends_each_attempt_of_that_publish_only() {
+    let sim = sim().await;
+    let client = builder(&sim).max_attempts(2).timeout(Duration::from_secs(20)).build().unwrap();
+    let hanging = key("call-timeout");
+    // Both attempts hang for 10 s and then lose their connection: only a per-call timeout
+    // shorter than that ends them as timeouts.
+    sim.script_business_key(&hanging, vec![ScriptAction::Hang { ms: 10_000 }, ScriptAction::Hang { ms: 10_000 }]);
+    let error = client.publish_with(&post(&hanging)).timeout(Duration::from_millis(200)).await.unwrap_err();
+    let PublishError::Transient { last: Failure::Transport(failure), attempts: 2 } = &error else {
+        panic!("{error:?}")
+    };
+    assert_eq!(failure.kind, TransportFailureKind::Timeout, "{error}");
+
+    let then_answered = key("call-timeout-then-ok");
+    sim.script_business_key(&then_answered, vec![ScriptAction::Hang { ms: 10_000 }, ScriptAction::Ok]);
+    let published = client.publish_with(&post(&then_answered)).timeout(Duration::from_millis(200)).await.unwrap();
+    assert_eq!(published.attempts, 2, "the timed-out attempt was retried with the same key");
+}
+
+#[tokio::test]
 async fn per_call_options_outside_their_bounds_are_refused_before_anything_is_sent() {
     let sim = sim().await;
     let client = client(&sim);
@@ -102,6 +124,8 @@ async fn per_call_options_outside_their_bounds_are_refused_before_anything_is_se
         (client.publish_with(&post).max_attempts(101).await.unwrap_err(), "maxAttempts"),
         (client.publish_with(&post).deadline(Duration::ZERO).await.unwrap_err(), "deadline"),
         (client.publish_with(&post).deadline(Duration::from_secs(2 * 24 * 3600)).await.unwrap_err(), "deadline"),
+        (client.publish_with(&post).timeout(Duration::ZERO).await.unwrap_err(), "timeout"),
+        (client.publish_with(&post).timeout(Duration::from_secs(3600)).await.unwrap_err(), "timeout"),
     ] {
         assert!(matches!(&error, PublishError::InvalidInput(e) if e.field == setting), "{error}");
     }

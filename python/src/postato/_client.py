@@ -17,6 +17,7 @@ from typing import Any, Dict, List, Optional, Tuple, TypeVar, Union
 from . import _native
 from ._bridge import running_loop
 from ._log import RetryHook
+from ._native import python_name as _python_name
 from ._wire import Content, PostType, ScheduledAt, Status, item_json, post_json, setting_number
 from .errors import InvalidPostError, InvalidSettingError, PostatoError
 
@@ -68,13 +69,19 @@ DEFAULTS = ClientDefaults(**json.loads(_native.client_defaults_json()))
 _CLIENT_SETTINGS = _native.client_settings()
 
 
-def _given_call_options(deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
-    """The per-call options given (``None``: not given), type-checked by name."""
-    given = {
-        "deadline": setting_number("deadline", deadline),
-        "max_attempts": setting_number("maxAttempts", max_attempts),
-    }
-    return {name: value for name, value in given.items() if value is not None}
+# The options of one publish: (Python name, the name its errors give it), from the settings
+# table in Rust (``deadline``, ``max_attempts``, ``timeout``).
+_CALL_SETTINGS = dict(_native.call_settings())
+
+_CallOptions = Dict[str, float]
+"""Per-call options given, by their Python names (times in seconds)."""
+
+
+def _given_call_options(**given: Optional[float]) -> _CallOptions:
+    """The per-call options given (``None``: not given), type-checked by name; the bounds are
+    the Rust client's."""
+    checked = {name: setting_number(_CALL_SETTINGS[name], value) for name, value in given.items()}
+    return {name: value for name, value in checked.items() if value is not None}
 
 
 PostItem = Mapping[str, Any]
@@ -123,6 +130,37 @@ def _path_setting(name: str, value: Union[str, "os.PathLike[str]", None]) -> Opt
     )
 
 
+def _text_setting(name: str, value: Any) -> Optional[str]:
+    """A text setting as given (``None``: not given), else an error naming it."""
+    if value is None or isinstance(value, str):
+        return value
+    raise InvalidSettingError(
+        f"invalid setting: {_python_name(name)}: must be a string, got {type(value).__name__}", field=name
+    )
+
+
+def _header_pairs(headers: Optional[Mapping[str, str]]) -> List[Tuple[str, str]]:
+    """``default_headers`` as ``(name, value)`` pairs; only the types are checked here (the
+    names Rust refuses are Rust's to name)."""
+    if headers is None:
+        return []
+    if not isinstance(headers, Mapping):
+        raise InvalidSettingError(
+            "invalid setting: default_headers (defaultHeaders): must be a mapping of header names to values, "
+            f"got {type(headers).__name__}",
+            field="defaultHeaders",
+        )
+    pairs = list(headers.items())
+    for name, value in pairs:
+        if not isinstance(name, str) or not isinstance(value, str):
+            raise InvalidSettingError(
+                f"invalid setting: default_headers (defaultHeaders): {name!r}: header names and values must be "
+                "strings",
+                field="defaultHeaders",
+            )
+    return pairs
+
+
 class _ClientBase:
     def __init__(
         self,
@@ -141,6 +179,8 @@ class _ClientBase:
         max_retry_after: Optional[float] = None,
         fast_forward_waits: bool = False,
         on_retry: Optional[RetryHook] = None,
+        default_headers: Optional[Mapping[str, str]] = None,
+        http_proxy: Optional[str] = None,
     ) -> None:
         """Times are in seconds; a setting left at ``None`` takes its default from
         ``postato.DEFAULTS`` (``base_url=None`` is the production API).
@@ -152,6 +192,14 @@ class _ClientBase:
 
         ``ca_bundle`` names a file of CA certificates (PEM) trusted beside the built-in roots
         and ``SSL_CERT_FILE``: your company's CA, when a proxy inspects TLS.
+
+        ``default_headers`` are sent with every request (a tenant or tracing header of your
+        own; a ``User-Agent`` goes before postato's). ``Authorization``, ``Idempotency-Key``
+        and ``Content-Type`` are postato's and refused, as are headers that frame a request
+        (``Host``, ``Content-Length``). ``http_proxy`` sends every request through a proxy
+        (``http://`` or ``https://``, credentials in the URL); without it ``HTTPS_PROXY``,
+        ``HTTP_PROXY`` and ``NO_PROXY`` apply. Neither header values nor the proxy's
+        credentials appear in any error or ``repr``.
 
         ``on_retry`` is called with a :class:`RetryEvent` before each retry, on one of
         postato's worker threads (the ``postato`` logger logs each retry too).
@@ -190,29 +238,38 @@ class _ClientBase:
             ca_bundle=_path_setting("caBundle", ca_bundle),
             fast_forward_waits=fast_forward_waits,
             on_retry=on_retry,
+            default_headers=_header_pairs(default_headers),
+            http_proxy=_text_setting("httpProxy", http_proxy),
         )
-        self._call: Dict[str, Optional[float]] = {}
+        self._call: _CallOptions = {}
 
-    def with_options(self: _Self, *, deadline: Optional[float] = None, max_attempts: Optional[int] = None) -> _Self:
-        """This client with options of its own for every publish it makes (``deadline`` in
-        seconds, ``max_attempts``), checked now by the rules of the client's settings of the
-        same names. It shares the connection pool, rate-limit gates (one per account, one for
-        the workspace) and retry budget::
+    def with_options(
+        self: _Self,
+        *,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> _Self:
+        """This client with options of its own for every publish it makes (``deadline`` and
+        ``timeout`` in seconds, ``max_attempts``), checked now by the rules of the client's
+        settings of the same names. It shares the connection pool, rate-limit gates (one per
+        account, one for the workspace) and retry budget::
 
             client.with_options(deadline=5).publish(...)
         """
-        call = self._call_options(deadline, max_attempts)
-        _native.NativeClient.check_call_options(call.get("deadline"), call.get("max_attempts"))
+        call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
+        _native.NativeClient.check_call_options(call)
         copy = object.__new__(type(self))
         copy.__dict__.update(self.__dict__)
-        copy._call = call
+        copy._call = dict(call)
         return copy
 
-    def _call_options(self, deadline: Optional[float], max_attempts: Optional[int]) -> Dict[str, Optional[float]]:
-        """The options of one call: its keywords over ``with_options``."""
+    def _call_options(self, **given: Optional[float]) -> List[Tuple[str, float]]:
+        """The options of one call, as the extension takes them: its keywords over
+        ``with_options``."""
         call = dict(self._call)
-        call.update(_given_call_options(deadline, max_attempts))
-        return call
+        call.update(_given_call_options(**given))
+        return list(call.items())
 
     @property
     def workspace_id(self) -> str:
@@ -241,16 +298,18 @@ class Client(_ClientBase):
         scheduled_at: ScheduledAt = None,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> Post:
         """Publishes one post, retrying per the policy with the same idempotency key.
 
         ``status=None`` means ``"scheduled"`` when ``scheduled_at`` is given, else ``"publish"``;
         ``"publish"`` with a ``scheduled_at`` is refused (it would publish at once).
-        ``deadline`` (seconds) and ``max_attempts`` are this publish's own, over the client's
-        (and over ``with_options``)."""
-        call = self._call_options(deadline, max_attempts)
+        ``deadline`` and ``timeout`` (seconds: the whole publish, and each attempt) and
+        ``max_attempts`` are this publish's own, over the client's (and over
+        ``with_options``)."""
+        call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire, call.get("deadline"), call.get("max_attempts")))
+        return Post._from_native(self._native.publish(wire, call))
 
     def publish_many(
         self,
@@ -259,18 +318,17 @@ class Client(_ClientBase):
         concurrency: Optional[int] = None,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> List[Union[Post, PostatoError]]:
         """Publishes every post, ``concurrency`` at once (default ``DEFAULTS.concurrency``),
         each as ``publish`` would, sharing this client's rate-limit gates and retry budget.
 
         Returns one entry per post, in input order: its ``Post``, or the ``PostatoError`` it
         ended with (never raised: one failed post does not hide the others). Only an invalid
-        ``concurrency``, ``deadline`` or ``max_attempts`` raises. Ctrl-C cancels the posts in flight and sends no more."""
-        call = self._call_options(deadline, max_attempts)
+        ``concurrency``, ``deadline``, ``max_attempts`` or ``timeout`` raises. Ctrl-C cancels the posts in flight and sends no more."""
+        call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wires, errors = _many_wires(posts)
-        native = self._native.publish_many(
-            wires, setting_number("concurrency", concurrency), call.get("deadline"), call.get("max_attempts")
-        )
+        native = self._native.publish_many(wires, setting_number("concurrency", concurrency), call)
         return _many_results(native, errors)
 
     def close(self) -> None:
@@ -298,16 +356,13 @@ class AsyncClient(_ClientBase):
         scheduled_at: ScheduledAt = None,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> Post:
         """Publishes one post; cancelling the awaiting task cancels the publish. The keywords
         are ``Client.publish``'s."""
-        call = self._call_options(deadline, max_attempts)
+        call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(
-            await self._native.publish_async(
-                wire, *running_loop(), deadline=call.get("deadline"), max_attempts=call.get("max_attempts")
-            )
-        )
+        return Post._from_native(await self._native.publish_async(wire, *running_loop(), call))
 
     async def publish_many(
         self,
@@ -316,17 +371,14 @@ class AsyncClient(_ClientBase):
         concurrency: Optional[int] = None,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> List[Union[Post, PostatoError]]:
         """``Client.publish_many`` as one awaitable; cancelling the awaiting task cancels the
         posts in flight and sends no more."""
-        call = self._call_options(deadline, max_attempts)
+        call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wires, errors = _many_wires(posts)
         native = await self._native.publish_many_async(
-            wires,
-            setting_number("concurrency", concurrency),
-            *running_loop(),
-            deadline=call.get("deadline"),
-            max_attempts=call.get("max_attempts"),
+            wires, setting_number("concurrency", concurrency), *running_loop(), call
         )
         return _many_results(native, errors)
 

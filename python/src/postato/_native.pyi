@@ -9,6 +9,7 @@ def version() -> str: ...
 def log_level(filter: Optional[str] = None) -> Optional[str]: ...
 def client_defaults_json() -> str: ...
 def client_settings() -> List[Tuple[str, str]]: ...
+def call_settings() -> List[Tuple[str, str]]: ...
 def python_name(field: str) -> str: ...
 def shutdown() -> None: ...
 def after_fork_in_child() -> None: ...
@@ -30,24 +31,22 @@ class NativeClient:
         ca_bundle: Optional[str] = None,
         fast_forward_waits: Optional[bool] = None,
         on_retry: Optional[Callable[..., None]] = None,
+        default_headers: List[Tuple[str, str]] = ...,
+        http_proxy: Optional[str] = None,
     ) -> None: ...
-    def publish(
-        self, post_json: str, deadline: Optional[float] = None, max_attempts: Optional[float] = None
-    ) -> Dict[str, Any]: ...
+    def publish(self, post_json: str, call: List[Tuple[str, float]] = ...) -> Dict[str, Any]: ...
     def publish_async(
         self,
         post_json: str,
         event_loop: asyncio.AbstractEventLoop,
         completions: Completions,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
     ) -> Awaitable[Dict[str, Any]]: ...
     def publish_many(
         self,
         posts_json: List[Optional[str]],
         concurrency: Optional[float] = None,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
     ) -> List[Any]: ...
     def publish_many_async(
         self,
@@ -55,11 +54,10 @@ class NativeClient:
         concurrency: Optional[float],
         event_loop: asyncio.AbstractEventLoop,
         completions: Completions,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
     ) -> Awaitable[List[Any]]: ...
     @staticmethod
-    def check_call_options(deadline: Optional[float] = None, max_attempts: Optional[float] = None) -> None: ...
+    def check_call_options(call: List[Tuple[str, float]]) -> None: ...
     @property
     def workspace_id(self) -> str: ...
     @property
@@ -79,8 +77,7 @@ class NativePublisher:
         self,
         post_json: str,
         force: bool = False,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
     ) -> Dict[str, Any]: ...
     def publish_due(self, concurrency: Optional[float] = None) -> Dict[str, Any]: ...
     def publish_due_async(
@@ -95,6 +92,5 @@ class NativePublisher:
         event_loop: asyncio.AbstractEventLoop,
         completions: Completions,
         force: bool = False,
-        deadline: Optional[float] = None,
-        max_attempts: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
     ) -> Awaitable[Dict[str, Any]]: ...

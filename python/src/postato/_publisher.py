@@ -180,8 +180,8 @@ class Publisher:
         if client._call:
             raise InvalidSettingError(
                 "invalid setting: client: a Publisher publishes with its client's settings, and this client has "
-                "per-call options (with_options): give the Publisher the client itself, and pass deadline= and "
-                "max_attempts= to publish()",
+                "per-call options (with_options): give the Publisher the client itself, and pass deadline=, "
+                "max_attempts= and timeout= to publish()",
                 field="client",
             )
         self.client = client
@@ -203,15 +203,17 @@ class Publisher:
         force: bool = False,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> Post:
         """Publishes unless the store has it (then ``from_store`` is true and nothing is sent).
 
         ``force=True`` sends a post whose earlier send's outcome is unknown
         (:class:`OutcomeUnknownError`): only after checking that the post does not exist.
-        ``deadline`` (seconds) and ``max_attempts`` are this publish's own, over the client's."""
-        call = _given_call_options(deadline, max_attempts)
+        ``deadline`` and ``timeout`` (seconds) and ``max_attempts`` are this publish's own, over
+        the client's."""
+        call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire, force, call.get("deadline"), call.get("max_attempts")))
+        return Post._from_native(self._native.publish(wire, force, list(call.items())))
 
     async def publish_async(
         self,
@@ -226,13 +228,12 @@ class Publisher:
         force: bool = False,
         deadline: Optional[float] = None,
         max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
     ) -> Post:
         """Like :meth:`publish`, as an awaitable."""
-        call = _given_call_options(deadline, max_attempts)
+        call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        native = self._native.publish_async(
-            wire, *running_loop(), force, call.get("deadline"), call.get("max_attempts")
-        )
+        native = self._native.publish_async(wire, *running_loop(), force, list(call.items()))
         return Post._from_native(await native)
 
     def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:

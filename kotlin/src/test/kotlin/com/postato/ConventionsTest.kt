@@ -117,6 +117,27 @@ class ConventionsTest {
     }
 
     @Test
+    fun `a per-call timeout ends each attempt of that publish, which is retried with the same key`() = runBlocking {
+        val client = client(ClientOptions(maxAttempts = 2u, timeoutMs = 20_000uL))
+        // Each attempt hangs for 10 s and then loses its connection: only the per-call timeout
+        // ends it as a timeout.
+        val hanging = Support.key("kt-call-timeout")
+        sim.script(hanging, """[{"action":"hang","ms":10000},{"action":"hang","ms":10000}]""")
+        val error = assertThrows<PostatoException.Transient> {
+            runBlocking { client.publish(Support.post(hanging), PublishOptions(timeoutMs = 200uL)) }
+        }
+        assertEquals(2u, error.attempts)
+        assertTrue(error.reason.contains("timeout") || error.reason.contains("timed out"), error.reason)
+        val answered = Support.key("kt-call-timeout")
+        sim.script(answered, """[{"action":"hang","ms":10000},{"action":"ok"}]""")
+        assertEquals(2u, client.publish(Support.post(answered), PublishOptions(timeoutMs = 200uL)).attempts)
+        val refused = assertThrows<PostatoException.InvalidSetting> {
+            runBlocking { client.publish(Support.post(Support.key()), PublishOptions(timeoutMs = 3_600_000uL)) }
+        }
+        assertEquals("timeoutMs", refused.field)
+    }
+
+    @Test
     fun `a null key or workspace is read from the environment, and its absence is named`() {
         assumeTrue(System.getenv("POSTATO_API_KEY") == null, "POSTATO_API_KEY is set on this machine")
         // A missing API key is a setting to give, never an invalid post.
