@@ -23,13 +23,14 @@ export interface ClientOptions {
   /**
    * Headers sent with every request (a tenant or tracing header of your own); a `User-Agent`
    * goes before postato's. `Authorization`, `Idempotency-Key` and `Content-Type` are postato's
-   * and refused, as are headers that frame a request (`Host`, `Content-Length`). Values never
-   * appear in errors or inspect output.
+   * and refused, as are headers that frame a request and its body (`Host`, `Content-*`).
+   * postato's own errors and inspect output never show a value (unlike the API key, a value a
+   * server echoes back is not removed from its answer).
    */
   defaultHeaders?: Record<string, string> | Map<string, string> | Headers | null;
   /**
-   * A proxy for every request (`http://` or `https://`, credentials in the URL, never shown).
-   * Default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
+   * A proxy for every request (`http://` or `https://`, credentials in the URL, never shown),
+   * NO_PROXY notwithstanding. Default: HTTPS_PROXY, HTTP_PROXY and NO_PROXY.
    */
   proxy?: string | null;
   /** Attempts that may end in a retryable failure (429s excluded). */

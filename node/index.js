@@ -7,6 +7,7 @@
 const util = require('node:util');
 const native = require('./native.js');
 const errors = require('./lib/errors');
+const telemetry = require('./lib/telemetry');
 const { postJson, refuseUnknown, settingNumber, wellFormed } = require('./lib/wire');
 
 const { fromNative, invalid, invalidSetting } = errors;
@@ -172,8 +173,11 @@ function headerPairs(headers) {
     );
   }
   for (const [name, value] of entries) {
-    if (typeof value !== 'string') {
-      throw invalidSetting('defaultHeaders', `${JSON.stringify(name)}: header values must be strings`);
+    if (typeof name !== 'string' || typeof value !== 'string') {
+      throw invalidSetting(
+        'defaultHeaders',
+        `${JSON.stringify(String(name))}: header names and values must be strings`,
+      );
     }
   }
   return entries;
@@ -247,6 +251,7 @@ class Client {
           caBundle: options.caBundle ?? undefined,
           defaultHeaders: headerPairs(options.defaultHeaders),
           proxy: options.proxy ?? undefined,
+          metrics: telemetry.enabled,
           settings: CLIENT_SETTINGS.map((name) => [name, settingNumber(name, options[name])]).filter(
             ([, value]) => value !== undefined,
           ),
@@ -258,6 +263,16 @@ class Client {
     } catch (error) {
       throw fromNative(error);
     }
+    if (telemetry.enabled) telemetry.track(this.#native);
+  }
+
+  /**
+   * @internal `call()` in a span `name` about `subject` (attributes), with the metrics it
+   * gathered recorded when it settles (`lib/telemetry.js`).
+   */
+  _observed(name, subject, call, settled) {
+    const attributes = () => ({ 'postato.workspace_id': this.workspaceId, ...subject });
+    return telemetry.observed(this.#native, name, attributes, call, settled);
   }
 
   get workspaceId() {
@@ -297,10 +312,17 @@ class Client {
     options = optionsObject(options, 'options');
     refuseUnknown(options, ['signal', ...CALL_SETTINGS], 'an option of Client.publish', invalidSetting);
     const call = callOptions({ ...this.#call, ...definedOptions(options) });
-    return withSignal(
-      options.signal,
-      (id) => this.#native.publish(wire, id, call),
-      (id) => this.#native.cancel(id),
+    const publish = () =>
+      withSignal(
+        options.signal,
+        (id) => this.#native.publish(wire, id, call),
+        (id) => this.#native.cancel(id),
+      );
+    return this._observed(
+      'postato.publish',
+      { 'postato.business_key': post.businessKey },
+      publish,
+      telemetry.published,
     );
   }
 
@@ -333,25 +355,38 @@ class Client {
       }
     });
     const wires = converted.map(({ wire }) => wire);
-    const entries = await withSignal(
-      options.signal,
-      (id) => this.#native.publishMany(wires, concurrency, id, call),
-      (id) => this.#native.cancel(id),
-      JSON.parse,
+    const publishAll = async () => {
+      const entries = await withSignal(
+        options.signal,
+        (id) => this.#native.publishMany(wires, concurrency, id, call),
+        (id) => this.#native.cancel(id),
+        JSON.parse,
+      );
+      // Aborted while the last posts were ending: the call still ends with the abort.
+      if (options.signal?.aborted) throw abortError(options.signal);
+      return entries.map((entry, i) => {
+        if (entry === null) return converted[i].rejected;
+        return entry.post !== undefined
+          ? { status: 'fulfilled', value: new Post(entry.post) }
+          : { status: 'rejected', reason: errors.fromInfo(entry.error) };
+      });
+    };
+    return this._observed(
+      'postato.publishMany',
+      { 'postato.posts': posts.length },
+      publishAll,
+      telemetry.publishedMany,
     );
-    // Aborted while the last posts were ending: the call still ends with the abort.
-    if (options.signal?.aborted) throw abortError(options.signal);
-    return entries.map((entry, i) => {
-      if (entry === null) return converted[i].rejected;
-      return entry.post !== undefined
-        ? { status: 'fulfilled', value: new Post(entry.post) }
-        : { status: 'rejected', reason: errors.fromInfo(entry.error) };
-    });
   }
 
   /** @internal */
   get _native() {
     return this.#native;
+  }
+
+  /** @internal Whether this is a `withOptions` copy with options of its own. */
+  get _hasCallOptions() {
+    return Object.keys(this.#call).length > 0;
   }
 
   [util.inspect.custom]() {
@@ -437,6 +472,13 @@ class Publisher {
   /** `options.keyRetentionMs`: how long the API keeps idempotency keys (default in docs/settings.md). */
   constructor(client, store = new MemoryStore(), options = {}) {
     if (!(client instanceof Client)) throw invalidSetting('client', 'must be a Client');
+    if (client._hasCallOptions) {
+      throw invalidSetting(
+        'client',
+        "a Publisher publishes with its client's settings, and this client has per-call options (withOptions): " +
+          `give the Publisher the client itself, and pass ${CALL_SETTINGS.join(', ')} to publish()`,
+      );
+    }
     if (!(store instanceof Store)) {
       throw invalidSetting('store', 'must be a SqliteStore, MemoryStore or PostgresStore');
     }
@@ -462,10 +504,17 @@ class Publisher {
     refuseUnknown(options, ['signal', 'force', ...CALL_SETTINGS], 'an option of Publisher.publish', invalidSetting);
     const force = options.force === true;
     const call = callOptions(options);
-    return withSignal(
-      options.signal,
-      (id) => this.#native.publish(wire, id, force, call),
-      (id) => this.#native.cancel(id),
+    const publish = () =>
+      withSignal(
+        options.signal,
+        (id) => this.#native.publish(wire, id, force, call),
+        (id) => this.#native.cancel(id),
+      );
+    return this.client._observed(
+      'postato.publish',
+      { 'postato.business_key': post.businessKey },
+      publish,
+      telemetry.published,
     );
   }
 
@@ -478,9 +527,8 @@ class Publisher {
     options = optionsObject(options, 'options');
     refuseUnknown(options, ['concurrency'], 'an option of Publisher.publishDue', invalidSetting);
     const concurrency = settingNumber('concurrency', options.concurrency);
-    const report = JSON.parse(
-      await this.#native.publishDueJson(concurrency).catch((e) => Promise.reject(fromNative(e))),
-    );
+    const due = () => this.#native.publishDueJson(concurrency).catch((e) => Promise.reject(fromNative(e)));
+    const report = JSON.parse(await this.client._observed('postato.publishDue', {}, due));
     const { nextDueMs, ...counts } = report;
     return { ...counts, nextDue: nextDueMs == null ? null : new Date(nextDueMs) };
   }

@@ -180,11 +180,14 @@ def environment(home: Path, sim: Simulator | None, postgres: bool) -> dict[str, 
 
 
 def node_project(home: Path) -> None:
-    """`postato` and `postato-testing` resolvable from home, as npm installs them."""
+    """`postato`, `postato-testing` and OpenTelemetry resolvable from home, as npm installs them."""
     modules = home / "node_modules"
     modules.mkdir()
     (modules / "postato").symlink_to(ROOT / "node")
     (modules / "postato-testing").symlink_to(ROOT / "node" / "postato-testing")
+    # The OpenTelemetry packages an application brings (the package's own dev dependencies):
+    # the same files as postato's, so the API's global providers are shared.
+    (modules / "@opentelemetry").symlink_to(ROOT / "node" / "node_modules" / "@opentelemetry")
 
 
 def run_block(block: Block, kotlin: list[Block], shared: Simulator) -> tuple[str, str]:

@@ -66,6 +66,8 @@ async function main(): Promise<void> {
     deadlineMs: 60_000,
     onRetry: (event: RetryEvent) => console.log(event.businessKey, event.attempt, event.delayMs, event.status),
     logger: console satisfies Logger,
+    defaultHeaders: { 'X-Team': 'growth' },
+    proxy: null,
   };
   const client = new Client(options);
   const fromEnv = new Client(); // POSTATO_API_KEY, POSTATO_WORKSPACE_ID, POSTATO_BASE_URL
@@ -88,9 +90,17 @@ async function main(): Promise<void> {
     scheduledAt: new Date(),
   };
   const controller = new AbortController();
-  const publishOptions: PublishOptions = { signal: controller.signal, deadlineMs: 5_000, maxAttempts: 2 };
+  const publishOptions: PublishOptions = {
+    signal: controller.signal,
+    deadlineMs: 5_000,
+    maxAttempts: 2,
+    timeoutMs: 1_000,
+  };
   console.log(fromEnv.workspaceId, postType);
-  const post: Post = await client.publish(input, publishOptions);
+  const urgent: Client = client.withOptions({ timeoutMs: 2_000 });
+  // @ts-expect-error withOptions takes only per-call options
+  client.withOptions({ backoffBaseMs: 5 });
+  const post: Post = await urgent.publish(input, publishOptions);
   const fields: [string, string, string, number, boolean, boolean] = [
     post.id,
     post.status,

@@ -266,6 +266,10 @@ test('withOptions gives every publish of the copy its options, checked at once, 
     (e) => e instanceof postato.InvalidSettingError && e.field === 'deadlineMs',
   );
   assert.throws(
+    () => new Publisher(c.withOptions({ timeoutMs: 1_000 })),
+    (e) => e instanceof postato.InvalidSettingError && e.field === 'client' && e.message.includes('withOptions'),
+  );
+  assert.throws(
     () => c.withOptions({ backoffBaseMs: 5 }),
     (e) => e instanceof postato.InvalidSettingError && e.field === 'backoffBaseMs',
   );

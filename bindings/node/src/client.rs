@@ -6,7 +6,9 @@ use napi::threadsafe_function::{ThreadsafeFunction, ThreadsafeFunctionCallMode};
 use napi::{Env, Status};
 use napi_derive::napi;
 use postato_bindings::{parse_post, ClientDefaults, GivenCallOptions, GivenOptions, Units};
-use postato_bindings::{CallOptions, CancellationToken, Client, HttpOptions, Notice, Post, PublishError, Published};
+use postato_bindings::{
+    CallOptions, CancellationToken, Client, HttpOptions, Notice, Post, PublishError, Published, Tally,
+};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 
@@ -31,6 +33,8 @@ pub struct ClientOptions {
     pub default_headers: Option<Vec<(String, String)>>,
     /// A proxy for every request; absent: `HTTPS_PROXY`/`HTTP_PROXY`.
     pub proxy: Option<String>,
+    /// Gather metrics for the wrapper's OpenTelemetry instruments (`takeMetrics`).
+    pub metrics: Option<bool>,
 }
 
 /// A published post.
@@ -104,13 +108,14 @@ fn notice_json(notice: &Notice) -> Option<String> {
     Some(json.to_string())
 }
 
-fn build(o: ClientOptions, listener: Option<EventListener>) -> Result<Client, PublishError> {
+fn build(o: ClientOptions, listener: Option<EventListener>, tally: Option<Arc<Tally>>) -> Result<Client, PublishError> {
     let given = GivenOptions {
         base_url: o.base_url,
         ca_bundle: o.ca_bundle,
         settings: o.settings,
         fast_forward_waits: o.fast_forward_waits,
-        http: HttpOptions { headers: o.default_headers.unwrap_or_default(), proxy: o.proxy },
+        http: HttpOptions::new(o.default_headers.unwrap_or_default(), o.proxy),
+        tally,
     };
     let language = o.language.unwrap_or_else(|| "node".into());
     let mut builder =
@@ -148,6 +153,14 @@ pub fn check_call_options(call: Vec<(String, f64)>) -> napi::Result<()> {
 #[napi]
 pub fn call_settings() -> Vec<String> {
     postato_bindings::call_settings(CALL.1, CALL.0).into_iter().map(|(name, _)| name.to_owned()).collect()
+}
+
+/// Rust's metrics as the wrapper makes its OpenTelemetry instruments of them
+/// (`metrics_table_json`).
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn metrics_table_json() -> String {
+    postato_bindings::metrics_table_json()
 }
 
 /// The bounded client settings' Node names, for the wrapper's `Client`.
@@ -228,6 +241,8 @@ impl Drop for CancelGuard {
 pub struct NativeClient {
     pub(crate) client: Client,
     pub(crate) cancels: Cancels,
+    /// The client's metrics, when the wrapper asked for them.
+    tally: Option<Arc<Tally>>,
 }
 
 #[napi]
@@ -238,8 +253,22 @@ impl NativeClient {
         options: ClientOptions,
         #[napi(ts_arg_type = "((eventJson: string) => void) | undefined | null")] listener: Option<EventListener>,
     ) -> napi::Result<Self> {
-        let client = build(options, listener).map_err(|e| publish_error(&e))?;
-        Ok(NativeClient { client, cancels: Cancels::default() })
+        let tally = options.metrics.unwrap_or(false).then(Arc::default);
+        let client = build(options, listener, tally.clone()).map_err(|e| publish_error(&e))?;
+        Ok(NativeClient { client, cancels: Cancels::default(), tally })
+    }
+
+    /// The metrics gathered since the last call, as JSON (`Tally::take_json`); null when none
+    /// did or the client gathers none.
+    #[napi]
+    pub fn take_metrics(&self) -> Option<String> {
+        self.tally.as_ref()?.take_json()
+    }
+
+    /// Tokens left in the client's shared retry budget (`postato.retry_budget.tokens`).
+    #[napi]
+    pub fn retry_budget_tokens(&self) -> f64 {
+        self.client.retry_budget_tokens()
     }
 
     /// Publishes; `cancel_id` lets `cancel(cancel_id)` end it, from the first tick; `call`

@@ -41,6 +41,12 @@ fn call_settings() -> Vec<(&'static str, &'static str)> {
     postato_bindings::call_settings(client::CALL.1, client::CALL.0)
 }
 
+/// Rust's metrics as `postato._telemetry` makes its OpenTelemetry instruments of them.
+#[pyfunction]
+fn metrics_table_json() -> String {
+    postato_bindings::metrics_table_json()
+}
+
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
 /// `postato.DEFAULTS`.
 #[pyfunction]
@@ -90,6 +96,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;
     m.add_function(wrap_pyfunction!(client_settings, m)?)?;
     m.add_function(wrap_pyfunction!(call_settings, m)?)?;
+    m.add_function(wrap_pyfunction!(metrics_table_json, m)?)?;
     m.add_function(wrap_pyfunction!(python_name, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;

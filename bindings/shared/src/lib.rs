@@ -4,8 +4,8 @@
 //! setting's resolution from a language's numbers (`options`, names and bounds from
 //! `postato_core::settings`), the defaults as each language reports them, post parsing, the
 //! input-order merge of `publish_many` (`many`), the Publisher's options, store selection and
-//! the tokio runtime. Retries, failures and schedule notices reach a binding as the client's
-//! [`Notice`]s.
+//! the tokio runtime, and the metrics a language's OpenTelemetry instruments take (`tally`).
+//! Retries, failures and schedule notices reach a binding as the client's [`Notice`]s.
 //!
 //! A binding converts its language's values into these, maps errors, and does what only its
 //! language can: Python bridges the GIL and asyncio, rebuilds the client after a fork and
@@ -19,6 +19,7 @@ mod post;
 mod publisher;
 mod runtime;
 mod store;
+mod tally;
 
 pub use many::{many_options, parse_many, publish_many};
 pub use options::{
@@ -29,6 +30,7 @@ pub use post::parse_post;
 pub use publisher::{publish, publish_due, publisher};
 pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};
+pub use tally::{metrics_table_json, Tally, MAX_WAITS};
 
 /// What the language bindings convert, from the client and its core.
 pub use postato::postato_core::settings::snake_case;

@@ -91,6 +91,9 @@ pub struct GivenOptions {
     pub fast_forward_waits: Option<bool>,
     /// Headers sent with every request, and a proxy; checked when the client is built.
     pub http: HttpOptions,
+    /// Where the client records its metrics for the language to take (when the language
+    /// has OpenTelemetry).
+    pub tally: Option<std::sync::Arc<crate::Tally>>,
 }
 
 impl GivenOptions {
@@ -123,7 +126,11 @@ pub fn client_builder(
 ) -> Result<ClientBuilder, PublishError> {
     let api_key = env::given_or(api_key, env::API_KEY)?;
     let workspace_id = env::given_or(workspace_id, env::WORKSPACE_ID)?;
+    let tally = options.tally.clone();
     let mut builder = options.resolve(units, column)?.apply(Client::builder().language(language));
+    if let Some(tally) = tally {
+        builder = builder.metrics(tally);
+    }
     if let Some(key) = api_key {
         builder = builder.api_key(key);
     }

@@ -77,7 +77,7 @@ impl Client {
     }
 
     /// Publishes one post, retrying per the policy with the same idempotency key; `options`
-    /// (deadline, attempts) are this publish's own.
+    /// (deadline, attempts, attempt timeout) are this publish's own.
     #[uniffi::method(default(options = None))]
     pub async fn publish(
         &self,
@@ -254,7 +254,7 @@ impl Publisher {
     /// Publishes unless the store has it (then `fromStore` is true and nothing is sent).
     /// `force = true` sends a post whose earlier send's outcome is unknown
     /// (`PostatoException.OutcomeUnknown`): only after checking that the post does not exist.
-    /// `options` (deadline, attempts) are this publish's own, as for `Client.publish`.
+    /// `options` (deadline, attempts, attempt timeout) are this publish's own, as for `Client.publish`.
     #[uniffi::method(default(force = false, options = None))]
     pub async fn publish(
         &self,

@@ -15,8 +15,8 @@ pub use client::{CancelHandle, Client, Publisher, Store};
 pub use errors::{PostatoError, ResponseMeta};
 pub use events::{ListenerError, RetryEvent, RetryListener};
 pub use types::{
-    ClientDefaults, ClientOptions, Content, DeadLetter, Media, PostInput, PublishOptions, PublishedPost, StoreCounts,
-    ThreadItem,
+    ClientDefaults, ClientOptions, Content, DeadLetter, HttpOptions, Media, PostInput, PublishOptions, PublishedPost,
+    StoreCounts, ThreadItem,
 };
 
 uniffi::setup_scaffolding!();
@@ -31,6 +31,14 @@ pub fn idempotency_key(business_key: String) -> Result<String, PostatoError> {
 #[uniffi::export]
 pub fn client_defaults() -> ClientDefaults {
     postato_bindings::ClientDefaults::new(postato_bindings::Units::Millis).into()
+}
+
+/// The names of the options one publish may have of its own (`PublishOptions`: `deadlineMs`,
+/// `maxAttempts`, `timeoutMs`), from the settings table.
+#[uniffi::export]
+pub fn call_settings() -> Vec<String> {
+    let (units, column) = PublishOptions::UNITS;
+    postato_bindings::call_settings(column, units).into_iter().map(|(name, _)| name.to_owned()).collect()
 }
 
 /// For FFI-safety tests: panics inside Rust when the environment variable

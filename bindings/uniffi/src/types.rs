@@ -1,9 +1,10 @@
 //! Records crossing the boundary: client options, the post, the published post, store
 //! counts, dead letters; and their conversion to the core's types.
 
-use postato_bindings::{Column, GivenCallOptions, GivenOptions, HttpOptions, Units};
+use postato_bindings::{Column, GivenCallOptions, GivenOptions, Units};
 use postato_bindings::{Content as CoreContent, Media as CoreMedia, Post, PostStatus, ThreadItem as CoreItem};
-use std::collections::BTreeMap;
+use std::collections::{BTreeMap, HashMap};
+use std::sync::Arc;
 
 /// Client settings (times in ms); every one left null takes its default (`clientDefaults()`).
 /// The API key is a separate constructor argument, so that no generated `toString` can print it.
@@ -36,14 +37,28 @@ pub struct ClientOptions {
     /// (last, so that constructors written positionally before it keep their meaning).
     #[uniffi(default = None)]
     pub ca_bundle: Option<String>,
-    /// Headers sent with every request (a tenant or tracing header of your own);
-    /// `Authorization`, `Idempotency-Key` and `Content-Type` are postato's and refused.
+    /// Headers sent with every request and a proxy (`HttpOptions`): an object, so that the
+    /// generated `toString` of these options prints none of their values.
     #[uniffi(default = None)]
-    pub default_headers: Option<std::collections::HashMap<String, String>>,
-    /// A proxy for every request (`http://` or `https://`, credentials in the URL); null:
-    /// `HTTPS_PROXY`/`HTTP_PROXY`.
-    #[uniffi(default = None)]
-    pub proxy: Option<String>,
+    pub http: Option<Arc<HttpOptions>>,
+}
+
+/// Headers sent with every request (a tenant or tracing header of your own; a `User-Agent`
+/// goes before postato's) and a proxy for every request (`http://` or `https://`, credentials
+/// in the URL; null: `HTTPS_PROXY`/`HTTP_PROXY`). `Authorization`, `Idempotency-Key`,
+/// `Content-Type` and the headers that frame a request are postato's: the client refuses them
+/// when built. Its `toString` shows no value.
+#[derive(uniffi::Object)]
+pub struct HttpOptions(postato_bindings::HttpOptions);
+
+#[uniffi::export]
+impl HttpOptions {
+    #[uniffi::constructor(default(default_headers = None, proxy = None))]
+    pub fn new(default_headers: Option<HashMap<String, String>>, proxy: Option<String>) -> Arc<Self> {
+        // Sorted, so that an error names the same header on every run.
+        let headers = default_headers.unwrap_or_default().into_iter().collect::<BTreeMap<_, _>>().into_iter().collect();
+        Arc::new(HttpOptions(postato_bindings::HttpOptions::new(headers, proxy)))
+    }
 }
 
 impl ClientOptions {
@@ -66,17 +81,8 @@ impl ClientOptions {
             ca_bundle: self.ca_bundle,
             settings: settings.into_iter().filter_map(|(name, value)| Some((name.to_owned(), value?))).collect(),
             fast_forward_waits: self.fast_forward_waits,
-            http: HttpOptions {
-                // Sorted, so that an error names the same header on every run.
-                headers: self
-                    .default_headers
-                    .unwrap_or_default()
-                    .into_iter()
-                    .collect::<BTreeMap<_, _>>()
-                    .into_iter()
-                    .collect(),
-                proxy: self.proxy,
-            },
+            http: self.http.map(|http| http.0.clone()).unwrap_or_default(),
+            tally: None,
         }
     }
 }
@@ -102,7 +108,7 @@ impl PublishOptions {
     pub const UNITS: (Units, Column) = (Units::Millis, |n| n.kotlin);
 
     /// The options as the shared FFI layer takes them, each under its Kotlin and Swift name
-    /// (the settings table's; a test in kotlin/ checks that every per-call option is a field here).
+    /// (the settings table's; `SettingsTest` in kotlin/ checks `callSettings()` against these fields).
     pub fn given(self) -> GivenCallOptions {
         let options = [
             ("deadlineMs", self.deadline_ms.map(|ms| ms as f64)),

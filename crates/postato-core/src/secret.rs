@@ -85,17 +85,19 @@ pub const REDACTED: &str = "<redacted>";
 ///
 /// A URL that does not parse has no reliable end to its credentials (`https://me:pa/ss@host`),
 /// so everything up to its last `@` goes: a message may lose some of a path, never a password.
+/// Without a `://` (`me:pw@proxy:3128`, `http//me:pw@proxy`), everything before the last `@`
+/// goes.
 ///
 /// ```
 /// use postato_core::without_credentials;
 /// assert_eq!(without_credentials("https://me:pa ss@host/x"), "https://<redacted>@host/x");
 /// assert_eq!(without_credentials("https://me:pa/ss@host"), "https://<redacted>@host");
 /// assert_eq!(without_credentials("https://host/x"), "https://host/x");
+/// assert_eq!(without_credentials("me:pw@proxy:3128"), "<redacted>@proxy:3128");
+/// assert_eq!(without_credentials("http//me:pw@proxy"), "<redacted>@proxy");
 /// ```
 pub fn without_credentials(url: &str) -> String {
-    let Some(scheme_end) = url.find("://").map(|i| i + 3) else {
-        return url.to_owned();
-    };
+    let scheme_end = url.find("://").map_or(0, |i| i + 3);
     match url[scheme_end..].rfind('@') {
         Some(at) => format!("{}{REDACTED}{}", &url[..scheme_end], &url[scheme_end + at..]),
         None => url.to_owned(),

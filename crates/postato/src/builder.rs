@@ -132,17 +132,20 @@ impl ClientBuilder {
         self
     }
 
-    /// A header sent with every request (a tenant or tracing header of your own); values are
-    /// never shown in Debug output. `Authorization`, `Idempotency-Key` and `Content-Type` are
-    /// postato's and refused when the client is built, as are the headers that frame a
-    /// request (`Host`, `Content-Length`, …); a `User-Agent` is sent before postato's own.
+    /// A header sent with every request (a tenant or tracing header of your own); postato's
+    /// errors and Debug output never show its value (unlike the API key, a value a server
+    /// echoes back is not removed from its answer). `Authorization`, `Idempotency-Key` and
+    /// `Content-Type` are postato's and refused when the client is built, as are the headers
+    /// that frame a request and its body (`Host`, `Content-*`, …); a `User-Agent` is sent
+    /// before postato's own.
     pub fn default_header(mut self, name: impl Into<String>, value: impl Into<String>) -> Self {
         self.http.headers.push((name.into(), value.into()));
         self
     }
 
     /// A proxy for every request (`http://` or `https://`; credentials in the URL, never
-    /// shown); without one, `HTTPS_PROXY`, `HTTP_PROXY` and `NO_PROXY` apply.
+    /// shown), `NO_PROXY` notwithstanding; without one, `HTTPS_PROXY`, `HTTP_PROXY` and
+    /// `NO_PROXY` apply.
     pub fn proxy(mut self, url: impl Into<String>) -> Self {
         self.http.proxy = Some(url.into());
         self

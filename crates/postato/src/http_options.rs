@@ -15,17 +15,31 @@ pub const PROXY: &str = "proxy";
 
 /// The headers every publish sets itself, which no default header may replace.
 pub const RESERVED_HEADERS: [&str; 3] = ["authorization", "idempotency-key", "content-type"];
-/// The headers the HTTP client sets to frame a request or route it.
-const FRAMING_HEADERS: [&str; 7] =
-    ["host", "content-length", "transfer-encoding", "connection", "te", "upgrade", "proxy-authorization"];
+/// The headers the HTTP client sets to frame a request, route it or describe its body (any
+/// `Content-*` too: a `Content-Encoding` would make the server misread every body).
+const FRAMING_HEADERS: [&str; 11] = [
+    "host",
+    "transfer-encoding",
+    "connection",
+    "keep-alive",
+    "te",
+    "trailer",
+    "upgrade",
+    "expect",
+    "proxy-authorization",
+    "proxy-connection",
+    "forwarded",
+];
 
 /// Headers sent with every request and the proxy requests go through, as given.
 #[derive(Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct HttpOptions {
     /// `(name, value)` pairs, sent with every request.
     pub headers: Vec<(String, String)>,
-    /// A proxy for every request (`http://` or `https://`, credentials in the URL); `None`:
-    /// the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`), as reqwest reads it.
+    /// A proxy for every request (`http://` or `https://`, credentials in the URL), `NO_PROXY`
+    /// notwithstanding; `None`: the environment's (`HTTPS_PROXY`, `HTTP_PROXY`, `NO_PROXY`),
+    /// as reqwest reads it.
     pub proxy: Option<String>,
 }
 
@@ -41,13 +55,25 @@ impl std::fmt::Debug for HttpOptions {
 }
 
 /// [`HttpOptions`] checked, as the HTTP client takes them.
-#[derive(Clone, Debug, Default)]
+#[derive(Clone, Default)]
 pub(crate) struct CheckedHttp {
     /// Every value marked sensitive, so that no Debug output of reqwest's shows it.
     pub headers: HeaderMap,
     /// A `User-Agent` given, sent before postato's own (`my-app/2.1 postato/0.1.0 (rust)`).
     pub user_agent: Option<HeaderValue>,
+    /// Its Debug output would show the URL's password: never print it.
     pub proxy: Option<reqwest::Proxy>,
+}
+
+/// Names only: values and the proxy's URL may hold secrets.
+impl std::fmt::Debug for CheckedHttp {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("CheckedHttp")
+            .field("headers", &self.headers.keys().collect::<Vec<_>>())
+            .field("user_agent", &self.user_agent.is_some())
+            .field("proxy", &self.proxy.is_some())
+            .finish()
+    }
 }
 
 fn invalid(setting: &str, message: impl Into<String>) -> PublishError {
@@ -55,6 +81,11 @@ fn invalid(setting: &str, message: impl Into<String>) -> PublishError {
 }
 
 impl HttpOptions {
+    /// `headers` sent with every request, and a proxy for every request.
+    pub fn new(headers: Vec<(String, String)>, proxy: Option<String>) -> Self {
+        HttpOptions { headers, proxy }
+    }
+
     /// Whether nothing is given.
     pub fn is_empty(&self) -> bool {
         self.headers.is_empty() && self.proxy.is_none()
@@ -68,9 +99,18 @@ impl HttpOptions {
         let mut user_agent = None;
         for (name, value) in &self.headers {
             let parsed = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                invalid(DEFAULT_HEADERS, format!("{name:?} is not a header name: use letters, digits and '-'"))
+                // Only up to the first character a name cannot hold: a whole header line given as a
+                // name (`X-Api-Key: secret`) must not put its value in the message.
+                let shown: String =
+                    name.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
+                invalid(
+                    DEFAULT_HEADERS,
+                    format!("a header name ({shown}…) holds a character a name cannot: use letters, digits and '-'"),
+                )
             })?;
-            if RESERVED_HEADERS.contains(&parsed.as_str()) {
+            // `Idempotency_Key` reaches some servers as `Idempotency-Key` (CGI-style names).
+            let normalized = parsed.as_str().replace('_', "-");
+            if RESERVED_HEADERS.contains(&normalized.as_str()) {
                 return Err(invalid(
                     DEFAULT_HEADERS,
                     format!(
@@ -79,10 +119,13 @@ impl HttpOptions {
                     ),
                 ));
             }
-            if FRAMING_HEADERS.contains(&parsed.as_str()) {
+            if FRAMING_HEADERS.contains(&normalized.as_str()) || normalized.starts_with("content-") {
                 return Err(invalid(
                     DEFAULT_HEADERS,
-                    format!("{name} is set by the HTTP client for each request: leave it out (a proxy's credentials go in its URL)"),
+                    format!(
+                        "{name} is set by the HTTP client for each request and its body: leave it out (a proxy's \
+                         credentials go in its URL)"
+                    ),
                 ));
             }
             let mut value = HeaderValue::from_str(value).map_err(|_| {
@@ -91,7 +134,10 @@ impl HttpOptions {
                     format!("the value of {name} is not a header value: use visible ASCII, without line breaks"),
                 )
             })?;
-            if parsed == reqwest::header::USER_AGENT {
+            if normalized == "user-agent" {
+                if user_agent.is_some() {
+                    return Err(invalid(DEFAULT_HEADERS, "User-Agent is given twice: give it once"));
+                }
                 user_agent = Some(value);
                 continue;
             }
@@ -139,7 +185,18 @@ mod tests {
 
     #[test]
     fn the_headers_postato_sets_and_those_that_frame_a_request_are_refused_in_any_case() {
-        for name in ["Authorization", "idempotency-key", "Content-Type", "Host", "Content-Length"] {
+        for name in [
+            "Authorization",
+            "idempotency-key",
+            "Idempotency_Key",
+            "Content-Type",
+            "content_type",
+            "Content-Encoding",
+            "Host",
+            "Content-Length",
+            "Expect",
+            "Keep-Alive",
+        ] {
             let e = refusal(&headers(&[(name, "x")]));
             assert_eq!(e.field, DEFAULT_HEADERS);
             assert!(e.message.starts_with(name) && e.message.contains("leave it out"), "{}", e.message);
@@ -148,8 +205,8 @@ mod tests {
 
     #[test]
     fn a_header_http_cannot_carry_is_refused_without_showing_its_value() {
-        let e = refusal(&headers(&[("X Bad", "v")]));
-        assert!(e.message.contains("is not a header name"), "{}", e.message);
+        let e = refusal(&headers(&[("X-Api-Key: s3cret", "")]));
+        assert!(e.message.contains("(X-Api-Key…)") && !e.message.contains("s3cret"), "{}", e.message);
         let e = refusal(&headers(&[("X-Secret", "s3cret\r\nX-Injected: 1")]));
         assert!(e.message.contains("X-Secret") && !e.message.contains("s3cret"), "{}", e.message);
     }
@@ -167,14 +224,22 @@ mod tests {
 
     #[test]
     fn a_proxy_must_be_an_http_url_and_its_credentials_are_never_shown() {
-        for url in ["socks5://user:hunter2@proxy:1080", "not a url", "http://user:hunter2@/"] {
+        for url in [
+            "socks5://user:hunter2@proxy:1080",
+            "not a url",
+            "http://user:hunter2@/",
+            "user:hunter2@proxy.internal:3128",
+            "http//user:hunter2@proxy",
+        ] {
             let e = refusal(&HttpOptions { proxy: Some(url.to_owned()), ..HttpOptions::default() });
             assert_eq!(e.field, PROXY);
             assert!(!e.message.contains("hunter2"), "{}", e.message);
         }
         let given = HttpOptions { proxy: Some("http://user:hunter2@proxy:3128".into()), ..headers(&[("X-K", "v1")]) };
         assert!(given.check().unwrap().proxy.is_some());
-        let shown = format!("{given:?}");
+        let shown = format!("{given:?} {:?}", given.check().unwrap());
         assert!(!shown.contains("hunter2") && !shown.contains("v1") && shown.contains("X-K"), "{shown}");
+        let e = refusal(&headers(&[("User-Agent", "a/1"), ("user-agent", "b/2")]));
+        assert!(e.message.contains("twice"), "{}", e.message);
     }
 }

@@ -156,7 +156,7 @@ impl ReqwestTransport {
     }
 }
 
-/// What a transport's HTTP client is built from.
+/// What a transport's HTTP client is built from; Debug shows no header value or proxy URL.
 #[derive(Debug)]
 struct HttpSettings {
     connect_timeout: Duration,

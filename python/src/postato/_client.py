@@ -6,15 +6,16 @@ awaitables, and cancelling the task cancels the publish (nothing is retried afte
 
 from __future__ import annotations
 
+import contextlib
 import inspect
 import json
 import os
 import sys
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from typing import Any, Dict, List, Optional, Tuple, TypeVar, Union
 
-from . import _native
+from . import _native, _telemetry
 from ._bridge import running_loop
 from ._log import RetryHook
 from ._native import python_name as _python_name
@@ -196,10 +197,12 @@ class _ClientBase:
         ``default_headers`` are sent with every request (a tenant or tracing header of your
         own; a ``User-Agent`` goes before postato's). ``Authorization``, ``Idempotency-Key``
         and ``Content-Type`` are postato's and refused, as are headers that frame a request
-        (``Host``, ``Content-Length``). ``http_proxy`` sends every request through a proxy
-        (``http://`` or ``https://``, credentials in the URL); without it ``HTTPS_PROXY``,
-        ``HTTP_PROXY`` and ``NO_PROXY`` apply. Neither header values nor the proxy's
-        credentials appear in any error or ``repr``.
+        and its body (``Host``, ``Content-*``). ``http_proxy`` sends every request through a
+        proxy (``http://`` or ``https://``, credentials in the URL), ``NO_PROXY``
+        notwithstanding; without it ``HTTPS_PROXY``, ``HTTP_PROXY`` and ``NO_PROXY`` apply.
+        postato's own errors and ``repr`` never show a header's value or the proxy's
+        credentials (unlike the API key, a value a server echoes back is not removed from
+        its answer).
 
         ``on_retry`` is called with a :class:`RetryEvent` before each retry, on one of
         postato's worker threads (the ``postato`` logger logs each retry too).
@@ -240,8 +243,21 @@ class _ClientBase:
             on_retry=on_retry,
             default_headers=_header_pairs(default_headers),
             http_proxy=_text_setting("httpProxy", http_proxy),
+            metrics=_telemetry.enabled,
         )
         self._call: _CallOptions = {}
+        if _telemetry.enabled:
+            _telemetry.track(self, self._native)
+
+    @contextlib.contextmanager
+    def _observed(self, name: str, subject: Dict[str, Any]) -> Iterator[Any]:
+        """A call as OpenTelemetry sees it (``_telemetry``): its span, with ``subject``'s
+        attributes, and the metrics it gathered added when it ends, however it ends."""
+        with _telemetry.span(name, {"postato.workspace_id": self.workspace_id, **subject}) as span:
+            try:
+                yield span
+            finally:
+                _telemetry.flush(self._native)
 
     def with_options(
         self: _Self,
@@ -309,7 +325,10 @@ class Client(_ClientBase):
         ``with_options``)."""
         call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire, call))
+        with self._observed("postato.publish", {"postato.business_key": business_key}) as span:
+            post = Post._from_native(self._native.publish(wire, call))
+            _telemetry.published(span, post.attempts)
+        return post
 
     def publish_many(
         self,
@@ -328,8 +347,11 @@ class Client(_ClientBase):
         ``concurrency``, ``deadline``, ``max_attempts`` or ``timeout`` raises. Ctrl-C cancels the posts in flight and sends no more."""
         call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wires, errors = _many_wires(posts)
-        native = self._native.publish_many(wires, setting_number("concurrency", concurrency), call)
-        return _many_results(native, errors)
+        with self._observed("postato.publish_many", {"postato.posts": len(wires)}) as span:
+            native = self._native.publish_many(wires, setting_number("concurrency", concurrency), call)
+            results = _many_results(native, errors)
+            _telemetry.many_done(span, results)
+        return results
 
     def close(self) -> None:
         """Nothing to release eagerly; present for symmetry with ``with``."""
@@ -362,7 +384,10 @@ class AsyncClient(_ClientBase):
         are ``Client.publish``'s."""
         call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(await self._native.publish_async(wire, *running_loop(), call))
+        with self._observed("postato.publish", {"postato.business_key": business_key}) as span:
+            post = Post._from_native(await self._native.publish_async(wire, *running_loop(), call))
+            _telemetry.published(span, post.attempts)
+        return post
 
     async def publish_many(
         self,
@@ -377,10 +402,13 @@ class AsyncClient(_ClientBase):
         posts in flight and sends no more."""
         call = self._call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wires, errors = _many_wires(posts)
-        native = await self._native.publish_many_async(
-            wires, setting_number("concurrency", concurrency), *running_loop(), call
-        )
-        return _many_results(native, errors)
+        with self._observed("postato.publish_many", {"postato.posts": len(wires)}) as span:
+            native = await self._native.publish_many_async(
+                wires, setting_number("concurrency", concurrency), *running_loop(), call
+            )
+            results = _many_results(native, errors)
+            _telemetry.many_done(span, results)
+        return results
 
     async def aclose(self) -> None:
         """Nothing to release eagerly; present for ``async with``."""

@@ -9,7 +9,7 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from typing import Any, Dict, List, Optional, Union
 
-from . import _native
+from . import _native, _telemetry
 from ._bridge import running_loop
 from ._client import AsyncClient, Client, Post, _given_call_options
 from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
@@ -213,7 +213,10 @@ class Publisher:
         the client's."""
         call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        return Post._from_native(self._native.publish(wire, force, list(call.items())))
+        with self.client._observed("postato.publish", {"postato.business_key": business_key}) as span:
+            post = Post._from_native(self._native.publish(wire, force, list(call.items())))
+            _telemetry.published(span, post.attempts)
+        return post
 
     async def publish_async(
         self,
@@ -233,18 +236,22 @@ class Publisher:
         """Like :meth:`publish`, as an awaitable."""
         call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
         wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        native = self._native.publish_async(wire, *running_loop(), force, list(call.items()))
-        return Post._from_native(await native)
+        with self.client._observed("postato.publish", {"postato.business_key": business_key}) as span:
+            post = Post._from_native(await self._native.publish_async(wire, *running_loop(), force, list(call.items())))
+            _telemetry.published(span, post.attempts)
+        return post
 
     def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
         """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
         once, default ``DEFAULTS.concurrency``); the others stay deferred and nothing is sent
         for them. Call it from a timer, or at the report's ``next_due``."""
-        return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
+        with self.client._observed("postato.publish_due", {}):
+            return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
 
     async def publish_due_async(self, *, concurrency: Optional[int] = None) -> DueReport:
         """Like :meth:`publish_due`, as an awaitable."""
-        native = await self._native.publish_due_async(*running_loop(), setting_number("concurrency", concurrency))
+        with self.client._observed("postato.publish_due", {}):
+            native = await self._native.publish_due_async(*running_loop(), setting_number("concurrency", concurrency))
         return DueReport._from_native(native)
 
     def __repr__(self) -> str:

@@ -1,6 +1,8 @@
 //! Helpers for the client's tests: a simulator and clients pointed at it.
 #![allow(dead_code)]
 
+pub mod stand_in;
+
 use postato::{Client, ClientBuilder, Post, PostStatus};
 use postato_sim::{SimConfig, Simulator, SimulatorHandle};
 use std::sync::atomic::{AtomicU64, Ordering};

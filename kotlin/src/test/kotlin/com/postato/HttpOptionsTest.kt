@@ -36,7 +36,7 @@ class HttpOptionsTest {
     fun `default headers go with every request and a User-Agent before postato's`() = runBlocking {
         StandIn().use { server ->
             val headers = mapOf("X-Team" to "growth", "User-Agent" to "my-app/2.1")
-            val options = ClientOptions(baseUrl = "http://${server.address}", defaultHeaders = headers)
+            val options = ClientOptions(baseUrl = "http://${server.address}", http = HttpOptions(defaultHeaders = headers))
             Client("sk_live_standin", "ws_kt", options, null).use { client ->
                 assertEquals("post_standin", client.publish(Support.post("kt-headers")).id)
             }
@@ -51,7 +51,7 @@ class HttpOptionsTest {
     fun `the headers postato sets cannot be given, and no refusal shows a value`() {
         for (name in listOf("Authorization", "Idempotency-Key", "Content-Type", "Host")) {
             val e = assertThrows<PostatoException.InvalidSetting> {
-                Client("k", "ws_kt", ClientOptions(baseUrl = "http://127.0.0.1:9", defaultHeaders = mapOf(name to "hunter2")), null)
+                Client("k", "ws_kt", ClientOptions(baseUrl = "http://127.0.0.1:9", http = HttpOptions(mapOf(name to "hunter2"))), null)
             }
             assertEquals("defaultHeaders", e.field)
             assertTrue(e.reason.contains(name) && !e.reason.contains("hunter2"), e.reason)
@@ -62,7 +62,7 @@ class HttpOptionsTest {
     fun `a proxy carries every request with its credentials`() = runBlocking {
         StandIn().use { proxy ->
             // Nothing listens at the base URL: only the proxy can answer.
-            val options = ClientOptions(baseUrl = "http://127.0.0.1:9", proxy = "http://team:hunter2@${proxy.address}")
+            val options = ClientOptions(baseUrl = "http://127.0.0.1:9", http = HttpOptions(proxy = "http://team:hunter2@${proxy.address}"))
             Client("sk_live_standin", "ws_kt", options, null).use { client ->
                 assertEquals("post_standin", client.publish(Support.post("kt-proxied")).id)
             }
@@ -71,9 +71,16 @@ class HttpOptionsTest {
             assertEquals("Basic " + Base64.getEncoder().encodeToString("team:hunter2".toByteArray()), headers["proxy-authorization"])
         }
         val e = assertThrows<PostatoException.InvalidSetting> {
-            Client("k", "ws_kt", ClientOptions(baseUrl = "http://127.0.0.1:9", proxy = "socks5://team:hunter2@proxy:1080"), null)
+            Client("k", "ws_kt", ClientOptions(baseUrl = "http://127.0.0.1:9", http = HttpOptions(proxy = "socks5://team:hunter2@proxy:1080")), null)
         }
         assertEquals("proxy", e.field)
         assertFalse(e.reason.contains("hunter2"), e.reason)
+    }
+
+    @Test
+    fun `options print neither a header's value nor the proxy's credentials`() {
+        val options = ClientOptions(http = HttpOptions(mapOf("X-Key" to "s3cret"), "http://team:hunter2@proxy:3128"))
+        val shown = options.toString()
+        assertFalse(shown.contains("s3cret") || shown.contains("hunter2"), shown)
     }
 }

@@ -35,6 +35,17 @@ class SettingsTest {
     }
 
     @Test
+    fun `every per-call option of the table is a field of PublishOptions`() {
+        assertEquals(listOf("deadlineMs", "maxAttempts", "timeoutMs"), callSettings())
+        val publishOptions = kotlinSource.substringAfter("data class PublishOptions (").substringBefore(") {")
+        for (name in callSettings()) {
+            assertTrue("var `$name`:" in publishOptions, "PublishOptions takes $name")
+        }
+        val all = PublishOptions(deadlineMs = 1uL, maxAttempts = 1u, timeoutMs = 1uL)
+        assertEquals(3, all.toString().split("=").size - 1, "and no other")
+    }
+
+    @Test
     fun `clientDefaults reports each setting with the table's default`() {
         val d = clientDefaults()
         fun default(name: String): Long = setting(name).getLong("default")
