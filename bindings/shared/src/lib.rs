@@ -27,10 +27,11 @@ pub use options::{
     GivenCallOptions, GivenOptions, Units,
 };
 pub use post::parse_post;
+pub use postato::metrics;
 pub use publisher::{publish, publish_due, publisher};
 pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};
-pub use tally::{metrics_table_json, Tally, MAX_WAITS};
+pub use tally::{kind_name, metrics_table_json, Taken, Tally, MAX_WAITS};
 
 /// What the language bindings convert, from the client and its core.
 pub use postato::postato_core::settings::snake_case;

@@ -48,25 +48,40 @@ impl Metrics for Tally {
 }
 
 /// What a language adds to its instruments.
-#[derive(Serialize)]
-struct Taken {
+#[derive(Debug, Serialize)]
+pub struct Taken {
     /// `[name, label value or null, increase]`.
-    counts: Vec<(&'static str, Option<String>, u64)>,
+    pub counts: Vec<(&'static str, Option<String>, u64)>,
     /// `[reason, seconds]`, recorded in `postato.wait.duration`.
-    waits: Vec<(String, f64)>,
-    dropped: u64,
+    pub waits: Vec<(String, f64)>,
+    /// Waits past [`MAX_WAITS`], not kept.
+    pub dropped: u64,
 }
 
 impl Tally {
-    /// What gathered since the last take, as JSON (`{"counts": [[name, label, n]], "waits":
-    /// [[reason, seconds]], "dropped": n}`); `None` when nothing did.
-    pub fn take_json(&self) -> Option<String> {
+    /// What gathered since the last take; `None` when nothing did.
+    pub fn take(&self) -> Option<Taken> {
         let gathered = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
         if gathered.counts.is_empty() && gathered.waits.is_empty() && gathered.dropped == 0 {
             return None;
         }
         let counts = gathered.counts.into_iter().map(|((name, label), n)| (name, label, n)).collect();
-        serde_json::to_string(&Taken { counts, waits: gathered.waits, dropped: gathered.dropped }).ok()
+        Some(Taken { counts, waits: gathered.waits, dropped: gathered.dropped })
+    }
+
+    /// [`Tally::take`] as JSON (`{"counts": [[name, label, n]], "waits": [[reason, seconds]],
+    /// "dropped": n}`).
+    pub fn take_json(&self) -> Option<String> {
+        serde_json::to_string(&self.take()?).ok()
+    }
+}
+
+/// A metric's kind as the languages name it: `counter`, `histogram` or `gauge`.
+pub fn kind_name(kind: MetricKind) -> &'static str {
+    match kind {
+        MetricKind::Counter => "counter",
+        MetricKind::Histogram => "histogram",
+        _ => "gauge",
     }
 }
 
@@ -76,11 +91,7 @@ pub fn metrics_table_json() -> String {
     let metrics: Vec<serde_json::Value> = METRICS
         .iter()
         .map(|m| {
-            let kind = match m.kind {
-                MetricKind::Counter => "counter",
-                MetricKind::Histogram => "histogram",
-                _ => "gauge",
-            };
+            let kind = kind_name(m.kind);
             serde_json::json!({ "name": m.name, "kind": kind, "unit": m.unit, "help": m.help, "label": m.label })
         })
         .collect();

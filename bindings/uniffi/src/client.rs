@@ -11,7 +11,9 @@ use std::sync::Arc;
 use crate::errors::PostatoError;
 use crate::events::{self, RetryListener};
 use crate::runtime;
-use crate::types::{ClientOptions, DeadLetter, DueReport, PostInput, PublishOptions, PublishedPost, StoreCounts};
+use crate::types::{
+    ClientOptions, DeadLetter, DueReport, MetricsTaken, PostInput, PublishOptions, PublishedPost, StoreCounts,
+};
 
 /// A cancellation handle for `publishCancellable`.
 #[derive(uniffi::Object, Default)]
@@ -40,6 +42,8 @@ impl CancelHandle {
 #[derive(uniffi::Object)]
 pub struct Client {
     client: postato_bindings::Client,
+    /// The client's metrics, when its options ask for them (`metrics`).
+    tally: Option<Arc<postato_bindings::Tally>>,
 }
 
 #[uniffi::export]
@@ -54,18 +58,27 @@ impl Client {
         options: ClientOptions,
         listener: Option<Arc<dyn RetryListener>>,
     ) -> Result<Arc<Self>, PostatoError> {
-        let mut builder = postato_bindings::client_builder(
-            api_key,
-            workspace_id,
-            options.given(),
-            (Units::Millis, |n| n.kotlin),
-            "uniffi",
-        )?;
+        let tally = options.metrics.unwrap_or(false).then(Arc::default);
+        let mut given = options.given();
+        given.tally = tally.clone();
+        let mut builder =
+            postato_bindings::client_builder(api_key, workspace_id, given, (Units::Millis, |n| n.kotlin), "uniffi")?;
         if let Some(listener) = listener {
             builder = builder.on_notice(events::hook(listener));
         }
         let _guard = runtime::enter();
-        Ok(Arc::new(Client { client: builder.build()? }))
+        Ok(Arc::new(Client { client: builder.build()?, tally }))
+    }
+
+    /// The metrics gathered since the last call (counters' increases, waits); null when none
+    /// did or the options did not ask for them (`metrics = true`).
+    pub fn take_metrics(&self) -> Option<MetricsTaken> {
+        self.tally.as_ref()?.take().map(MetricsTaken::from)
+    }
+
+    /// Tokens left in the client's shared retry budget (`postato.retry_budget.tokens`).
+    pub fn retry_budget_tokens(&self) -> f64 {
+        self.client.retry_budget_tokens()
     }
 
     pub fn workspace_id(&self) -> String {

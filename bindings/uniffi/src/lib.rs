@@ -15,8 +15,8 @@ pub use client::{CancelHandle, Client, Publisher, Store};
 pub use errors::{PostatoError, ResponseMeta};
 pub use events::{ListenerError, RetryEvent, RetryListener};
 pub use types::{
-    ClientDefaults, ClientOptions, Content, DeadLetter, HttpOptions, Media, PostInput, PublishOptions, PublishedPost,
-    StoreCounts, ThreadItem,
+    ClientDefaults, ClientOptions, Content, DeadLetter, HttpOptions, Media, MetricCount, MetricInfo, MetricWait,
+    MetricsTaken, PostInput, PublishOptions, PublishedPost, StoreCounts, ThreadItem,
 };
 
 uniffi::setup_scaffolding!();
@@ -39,6 +39,28 @@ pub fn client_defaults() -> ClientDefaults {
 pub fn call_settings() -> Vec<String> {
     let (units, column) = PublishOptions::UNITS;
     postato_bindings::call_settings(column, units).into_iter().map(|(name, _)| name.to_owned()).collect()
+}
+
+/// The Rust client's metrics, as every language names them (`PostatoMetrics` makes its
+/// OpenTelemetry instruments of them).
+#[uniffi::export]
+pub fn metrics_table() -> Vec<MetricInfo> {
+    postato_bindings::metrics::METRICS
+        .iter()
+        .map(|m| MetricInfo {
+            name: m.name.to_owned(),
+            kind: postato_bindings::kind_name(m.kind).to_owned(),
+            unit: m.unit.to_owned(),
+            help: m.help.to_owned(),
+            label: m.label.map(str::to_owned),
+        })
+        .collect()
+}
+
+/// The bucket bounds of `postato.wait.duration`, in seconds.
+#[uniffi::export]
+pub fn wait_buckets() -> Vec<f64> {
+    postato_bindings::metrics::WAIT_BUCKETS.to_vec()
 }
 
 /// For FFI-safety tests: panics inside Rust when the environment variable

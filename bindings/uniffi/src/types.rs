@@ -41,6 +41,9 @@ pub struct ClientOptions {
     /// generated `toString` of these options prints none of their values.
     #[uniffi(default = None)]
     pub http: Option<Arc<HttpOptions>>,
+    /// Gather the client's metrics for `Client.takeMetrics` (and `PostatoMetrics` in Kotlin).
+    #[uniffi(default = None)]
+    pub metrics: Option<bool>,
 }
 
 /// Headers sent with every request (a tenant or tracing header of your own; a `User-Agent`
@@ -288,4 +291,56 @@ pub struct DeadLetter {
     pub message: String,
     pub attempts: u32,
     pub failed_at_ms: u64,
+}
+
+/// A counter's increase since the last take, with its label's value (`reason`, `outcome`,
+/// `kind`) when it has one.
+#[derive(uniffi::Record)]
+pub struct MetricCount {
+    pub name: String,
+    pub label: Option<String>,
+    pub increase: u64,
+}
+
+/// One wait before an attempt, for the histogram `postato.wait.duration`.
+#[derive(uniffi::Record)]
+pub struct MetricWait {
+    pub reason: String,
+    pub seconds: f64,
+}
+
+/// What a client gathered since the last `takeMetrics`.
+#[derive(uniffi::Record)]
+pub struct MetricsTaken {
+    pub counts: Vec<MetricCount>,
+    pub waits: Vec<MetricWait>,
+    /// Waits not kept (more than 100,000 between two takes).
+    pub dropped: u64,
+}
+
+impl From<postato_bindings::Taken> for MetricsTaken {
+    fn from(t: postato_bindings::Taken) -> Self {
+        MetricsTaken {
+            counts: t
+                .counts
+                .into_iter()
+                .map(|(name, label, increase)| MetricCount { name: name.to_owned(), label, increase })
+                .collect(),
+            waits: t.waits.into_iter().map(|(reason, seconds)| MetricWait { reason, seconds }).collect(),
+            dropped: t.dropped,
+        }
+    }
+}
+
+/// One of the Rust client's metrics, as every language names it.
+#[derive(uniffi::Record)]
+pub struct MetricInfo {
+    pub name: String,
+    /// `counter`, `histogram` or `gauge`.
+    pub kind: String,
+    /// UCUM, as OpenTelemetry writes units (`s`, `{request}`).
+    pub unit: String,
+    pub help: String,
+    /// Its label, if it has one.
+    pub label: Option<String>,
 }
