@@ -183,6 +183,30 @@ async fn batch_serves_its_metrics_as_prometheus_text_while_it_runs() {
         .and_then(|n| n.trim().parse().ok())
         .unwrap_or_else(|| panic!("no attempts in {text}"));
     assert!(attempts >= 4, "{text}");
+    // The Grafana dashboard reads only series this endpoint serves.
+    let served: std::collections::HashSet<&str> = text
+        .lines()
+        .filter(|l| !l.starts_with('#'))
+        .filter_map(|l| l.split(|c: char| c == '{' || c == ' ').next())
+        .collect();
+    let dashboard: Value = serde_json::from_str(include_str!("../../../../docs/grafana/postato.json")).unwrap();
+    let panels = dashboard["panels"].as_array().unwrap();
+    assert!(panels.len() >= 8, "{dashboard}");
+    for panel in panels {
+        let targets = panel["targets"].as_array().unwrap();
+        assert!(!targets.is_empty(), "{panel}");
+        for target in targets {
+            let expr = target["expr"].as_str().unwrap();
+            let names: Vec<&str> = expr
+                .split(|c: char| !(c.is_ascii_alphanumeric() || c == '_'))
+                .filter(|word| word.starts_with("postato_"))
+                .collect();
+            assert!(!names.is_empty(), "{expr} reads no postato metric");
+            for name in names {
+                assert!(served.contains(name), "the dashboard reads {name}, which --metrics does not serve: {text}");
+            }
+        }
+    }
     let output = child.wait_with_output().await.unwrap();
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(3), Some(1)), "{summary}");
