@@ -270,9 +270,9 @@ class Client {
    * @internal `call()` in a span `name` about `subject` (attributes), with the metrics it
    * gathered recorded when it settles (`lib/telemetry.js`).
    */
-  _observed(name, subject, call, settled) {
+  _observed(name, subject, call, settled, signal) {
     const attributes = () => ({ 'postato.workspace_id': this.workspaceId, ...subject });
-    return telemetry.observed(this.#native, name, attributes, call, settled);
+    return telemetry.observed(this.#native, name, attributes, call, settled, signal);
   }
 
   get workspaceId() {
@@ -318,12 +318,8 @@ class Client {
         (id) => this.#native.publish(wire, id, call),
         (id) => this.#native.cancel(id),
       );
-    return this._observed(
-      'postato.publish',
-      { 'postato.business_key': post.businessKey },
-      publish,
-      telemetry.published,
-    );
+    const subject = { 'postato.business_key': post.businessKey };
+    return this._observed('postato.publish', subject, publish, telemetry.published, options.signal);
   }
 
   /**
@@ -371,12 +367,8 @@ class Client {
           : { status: 'rejected', reason: errors.fromInfo(entry.error) };
       });
     };
-    return this._observed(
-      'postato.publishMany',
-      { 'postato.posts': posts.length },
-      publishAll,
-      telemetry.publishedMany,
-    );
+    const subject = { 'postato.posts': posts.length };
+    return this._observed('postato.publish_many', subject, publishAll, telemetry.publishedMany, options.signal);
   }
 
   /** @internal */
@@ -510,12 +502,8 @@ class Publisher {
         (id) => this.#native.publish(wire, id, force, call),
         (id) => this.#native.cancel(id),
       );
-    return this.client._observed(
-      'postato.publish',
-      { 'postato.business_key': post.businessKey },
-      publish,
-      telemetry.published,
-    );
+    const subject = { 'postato.business_key': post.businessKey };
+    return this.client._observed('postato.publish', subject, publish, telemetry.published, options.signal);
   }
 
   /**
@@ -528,7 +516,7 @@ class Publisher {
     refuseUnknown(options, ['concurrency'], 'an option of Publisher.publishDue', invalidSetting);
     const concurrency = settingNumber('concurrency', options.concurrency);
     const due = () => this.#native.publishDueJson(concurrency).catch((e) => Promise.reject(fromNative(e)));
-    const report = JSON.parse(await this.client._observed('postato.publishDue', {}, due));
+    const report = JSON.parse(await this.client._observed('postato.publish_due', {}, due));
     const { nextDueMs, ...counts } = report;
     return { ...counts, nextDue: nextDueMs == null ? null : new Date(nextDueMs) };
   }

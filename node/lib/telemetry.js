@@ -9,40 +9,75 @@
  * and `postato batch --metrics`. A client gathers them in Rust as it publishes (no call into
  * JavaScript per request); they are added to the instruments when each call settles, and once
  * a second while any client lives (an unref'd timer), so a long `publishMany` shows as it goes.
+ * The instruments are made again when the application registers another MeterProvider (the
+ * API's global one is a no-op until then). The gauge `postato.retry_budget.tokens` is the sum
+ * over the process's clients.
  *
- * Spans: `postato.publish` around each publish and `postato.publishMany` around each
- * `publishMany`, of kind CLIENT, under the caller's active span, with the attributes of the
- * Rust client's publish span (`postato.business_key`, `postato.workspace_id`,
- * `postato.attempts`, `postato.outcome`: `published` or the error's kind).
+ * Spans: `postato.publish` around each publish, `postato.publish_many` and `postato.publish_due`
+ * around those calls (Python's names), of kind CLIENT (the one span of the remote call that
+ * JavaScript traces get: the per-attempt spans are the Rust client's), under the caller's
+ * active span, with the attributes of the Rust client's publish span: `postato.business_key`,
+ * `postato.workspace_id`, `postato.attempts`, `postato.outcome` (`published`, the error's kind,
+ * or `cancelled`) and, on a failure, `error.type`.
+ *
+ * Telemetry never fails a publish: an SDK that throws is reported once as a process warning
+ * and the call goes on.
  */
 const native = require('../native.js');
 
-/** The API, or null when the application does not have it. */
-const api = (() => {
-  try {
-    return require('@opentelemetry/api');
-  } catch {
-    return null;
-  }
-})();
+/** Switched off as for the SDK and the CLI: nothing is loaded. */
+const disabled = (process.env.OTEL_SDK_DISABLED ?? '').trim().toLowerCase() === 'true';
+
+/** The API, or null when the application does not have it (or switched it off). */
+const api = disabled
+  ? null
+  : (() => {
+      try {
+        return require('@opentelemetry/api');
+      } catch {
+        return null;
+      }
+    })();
 
 const SCOPE = 'postato';
 const VERSION = native.version();
 const FLUSH_EVERY_MS = 1000;
 
-/** Whether clients gather metrics: only when the API is there. */
+/**
+ * Whether clients gather metrics and open spans: only when the API is there and not switched
+ * off (`OTEL_SDK_DISABLED=true`).
+ */
 const enabled = api !== null;
 
 /** The native clients that gather metrics, weakly (a `withOptions` copy shares its original's). */
 const gathering = new Set();
 let instruments = null;
 let timer = null;
+let warned = false;
 
-/** The instruments, made once on the global meter provider's `postato` meter. */
-function makeInstruments() {
-  const table = JSON.parse(native.metricsTableJson());
-  const meter = api.metrics.getMeter(SCOPE, VERSION);
-  const made = { labels: new Map(), counters: new Map(), histogram: null, histogramLabel: 'reason' };
+/** Reports the first telemetry failure as a process warning; the publish goes on. */
+function warnOnce(what, error) {
+  if (warned) return;
+  warned = true;
+  process.emitWarning(`postato: OpenTelemetry ${what} failed, and is skipped (the publish goes on): ${error}`);
+}
+
+const TABLE = JSON.parse(native.metricsTableJson());
+
+/**
+ * The instruments on the global meter provider's `postato` meter, made again when the
+ * application registers another provider.
+ */
+function currentInstruments() {
+  const provider = api.metrics.getMeterProvider();
+  if (instruments?.provider !== provider) instruments = makeInstruments(provider);
+  return instruments;
+}
+
+function makeInstruments(provider) {
+  const table = TABLE;
+  const meter = provider.getMeter(SCOPE, VERSION);
+  const made = { provider, labels: new Map(), counters: new Map(), histogram: null, histogramLabel: 'reason' };
   for (const metric of table.metrics) {
     const options = { unit: metric.unit, description: metric.help };
     made.labels.set(metric.name, metric.label);
@@ -51,8 +86,8 @@ function makeInstruments() {
     } else if (metric.kind === 'histogram') {
       const advice = { explicitBucketBoundaries: table.waitBuckets };
       made.histogram = meter.createHistogram(metric.name, { ...options, advice });
-      made.histogramLabel = metric.label ?? 'reason';
-    } else {
+      made.histogramLabel = metric.label;
+    } else if (metric.name === 'postato.retry_budget.tokens') {
       meter.createObservableGauge(metric.name, options).addCallback((result) => {
         let tokens = 0;
         let any = false;
@@ -74,7 +109,6 @@ function makeInstruments() {
  * now on: when its calls settle (`flush`) and once a second.
  */
 function track(client) {
-  instruments ??= makeInstruments();
   gathering.add(new WeakRef(client));
   if (timer === null) {
     timer = setInterval(flushAll, FLUSH_EVERY_MS);
@@ -84,20 +118,25 @@ function track(client) {
 
 /** Adds what `client` gathered since it was last taken to the instruments. */
 function flush(client) {
-  const taken = instruments === null ? null : client.takeMetrics();
-  if (taken === null || taken === undefined) return;
-  const { counts, waits, dropped } = JSON.parse(taken);
-  for (const [name, value, increase] of counts) {
-    const label = instruments.labels.get(name);
-    instruments.counters.get(name)?.add(increase, label && value !== null ? { [label]: value } : undefined);
-  }
-  for (const [reason, seconds] of waits) {
-    instruments.histogram?.record(seconds, { [instruments.histogramLabel]: reason });
-  }
-  if (dropped > 0) {
-    process.emitWarning(
-      `postato: ${dropped} wait durations were not recorded (more than ${waits.length} gathered between two flushes)`,
-    );
+  try {
+    const taken = client.takeMetrics();
+    if (taken === null || taken === undefined) return;
+    const made = currentInstruments();
+    const { counts, waits, dropped } = JSON.parse(taken);
+    for (const [name, value, increase] of counts) {
+      const label = made.labels.get(name);
+      made.counters.get(name)?.add(increase, label && value !== null ? { [label]: value } : undefined);
+    }
+    for (const [reason, seconds] of waits) {
+      made.histogram?.record(seconds, { [made.histogramLabel]: reason });
+    }
+    if (dropped > 0) {
+      process.emitWarning(
+        `postato: ${dropped} wait durations were not recorded (more than ${waits.length} gathered between two flushes)`,
+      );
+    }
+  } catch (error) {
+    warnOnce('metrics', error);
   }
 }
 
@@ -117,46 +156,64 @@ function flushAll() {
  * Runs `call()` as OpenTelemetry sees it: in a CLIENT span `name` with the attributes
  * `attributes()` gives (when the API is there), then adds the metrics `client` gathered,
  * however the call settles.
- * `settled(span, result)` sets the attributes of a success; a `PostatoError` sets
- * `postato.outcome` and `postato.attempts`, and any rejection marks the span failed.
+ * `settled(span, result)` sets the attributes of a success. A rejection marks the span
+ * failed: `cancelled` when `signal` aborted it, else a `PostatoError`'s kind (with its
+ * attempts), else `error` with the error's name as `error.type`.
  */
-async function observed(client, name, attributes, call, settled) {
-  if (api === null) return call();
-  const tracer = api.trace.getTracer(SCOPE, VERSION);
-  const options = { kind: api.SpanKind.CLIENT, attributes: attributes() };
-  return tracer.startActiveSpan(name, options, async (span) => {
-    try {
-      const result = await call();
-      settled?.(span, result);
-      return result;
-    } catch (error) {
-      const kind = typeof error?.kind === 'string' ? error.kind : null;
-      if (kind !== null) {
-        span.setAttribute('postato.outcome', kind);
-        if (typeof error.attempts === 'number') span.setAttribute('postato.attempts', error.attempts);
-      } else {
-        span.setAttribute('error.type', error?.name ?? 'Error');
-      }
-      span.setStatus({ code: api.SpanStatusCode.ERROR, message: kind ?? error?.name ?? 'Error' });
-      throw error;
-    } finally {
-      span.end();
-      flush(client);
-    }
-  });
+async function observed(client, name, attributes, call, settled, signal) {
+  if (!enabled) return call();
+  let span = null;
+  try {
+    span = api.trace
+      .getTracer(SCOPE, VERSION)
+      .startSpan(name, { kind: api.SpanKind.CLIENT, attributes: attributes() }, api.context.active());
+  } catch (error) {
+    warnOnce('tracing', error);
+  }
+  const run = span === null ? call : () => api.context.with(api.trace.setSpan(api.context.active(), span), call);
+  try {
+    const result = await run();
+    safely(() => settled?.(span, result));
+    return result;
+  } catch (error) {
+    safely(() => failed(span, error, signal));
+    throw error;
+  } finally {
+    safely(() => span?.end());
+    flush(client);
+  }
+}
+
+/** Runs `mark`, a span's attributes: a tracing SDK that throws never fails the call. */
+function safely(mark) {
+  try {
+    mark();
+  } catch (error) {
+    warnOnce('tracing', error);
+  }
+}
+
+function failed(span, error, signal) {
+  if (span === null) return;
+  const kind = signal?.aborted ? 'cancelled' : typeof error?.kind === 'string' ? error.kind : 'error';
+  span.setAttribute('postato.outcome', kind);
+  span.setAttribute('error.type', kind === 'error' ? (error?.name ?? 'Error') : kind);
+  if (kind !== 'cancelled' && typeof error?.attempts === 'number')
+    span.setAttribute('postato.attempts', error.attempts);
+  span.setStatus({ code: api.SpanStatusCode.ERROR, message: kind });
 }
 
 /** A publish span's attributes once the post is published. */
 function published(span, post) {
-  span.setAttribute('postato.outcome', 'published');
-  span.setAttribute('postato.attempts', post.attempts);
+  span?.setAttribute('postato.outcome', 'published');
+  span?.setAttribute('postato.attempts', post.attempts);
 }
 
 /** A `publishMany` span's attributes: how many posts were published and failed. */
 function publishedMany(span, results) {
   const done = results.filter((r) => r.status === 'fulfilled').length;
-  span.setAttribute('postato.published', done);
-  span.setAttribute('postato.failed', results.length - done);
+  span?.setAttribute('postato.published', done);
+  span?.setAttribute('postato.failed', results.length - done);
 }
 
 module.exports = { enabled, track, flush, observed, published, publishedMany };

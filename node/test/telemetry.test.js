@@ -48,11 +48,12 @@ async function points() {
   return found;
 }
 
+/** How much each counter and histogram grew since `before` (the gauge is a level, not counted). */
 async function increase(before) {
   const after = await points();
   return Object.fromEntries(
     Object.entries(after)
-      .filter(([k, v]) => v !== (before[k] ?? 0))
+      .filter(([k, v]) => !k.startsWith('postato.retry_budget.tokens') && v !== (before[k] ?? 0))
       .map(([k, v]) => [k, v - (before[k] ?? 0)]),
   );
 }
@@ -111,8 +112,14 @@ test('each publish is a CLIENT span under the caller’s, with the Rust span’s
   });
   const refused = byKey('postato.publish', failed);
   assert.equal(refused.status.code, api.SpanStatusCode.ERROR);
-  assert.deepEqual([refused.attributes['postato.outcome'], refused.attributes['postato.attempts']], ['permanent', 1]);
-  const many = finished.find((s) => s.name === 'postato.publishMany');
+  assert.deepEqual(refused.attributes, {
+    'postato.workspace_id': 'ws_node',
+    'postato.business_key': failed,
+    'postato.outcome': 'permanent',
+    'error.type': 'permanent',
+    'postato.attempts': 1,
+  });
+  const many = finished.find((s) => s.name === 'postato.publish_many');
   assert.deepEqual(
     [many.attributes['postato.posts'], many.attributes['postato.published'], many.attributes['postato.failed']],
     [1, 1, 0],
@@ -133,12 +140,18 @@ test('the metrics of a call still running are recorded within seconds', async ()
     await new Promise((resolve) => setTimeout(resolve, 100));
     seen = (await increase(before))['postato.attempts|null'] === 1;
   }
+  spans.reset();
   controller.abort();
   assert.equal(await running, 'ended');
   assert.ok(seen, 'the attempt was recorded while the publish ran');
+  const [cancelled] = spans.getFinishedSpans();
+  assert.deepEqual(
+    [cancelled.attributes['postato.outcome'], cancelled.attributes['error.type']],
+    ['cancelled', 'cancelled'],
+  );
 });
 
-test('without @opentelemetry/api nothing is loaded or recorded', () => {
+test('without @opentelemetry/api, or with OTEL_SDK_DISABLED=true, nothing is loaded or recorded', () => {
   const script = `
     const Module = require('node:module');
     const resolve = Module._resolveFilename;
@@ -154,4 +167,8 @@ test('without @opentelemetry/api nothing is loaded or recorded', () => {
     });
   `;
   assert.equal(execFileSync(process.execPath, ['-e', script], { encoding: 'utf8' }).trim(), 'ok');
+  // Installed but switched off, as for the SDK: the same.
+  const switchedOff = script.replace('Module._resolveFilename = function', 'Module._unused = function');
+  const env = { ...process.env, OTEL_SDK_DISABLED: 'true' };
+  assert.equal(execFileSync(process.execPath, ['-e', switchedOff], { encoding: 'utf8', env }).trim(), 'ok');
 });

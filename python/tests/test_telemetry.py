@@ -4,7 +4,9 @@ and exporter: the same names as Rust's metrics, a span per publish under the cal
 from __future__ import annotations
 
 import asyncio
+import gc
 import json
+import os
 import subprocess
 import sys
 from typing import Any, Dict, Iterator, Optional, Tuple
@@ -19,7 +21,7 @@ from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanE
 from opentelemetry.trace import StatusCode
 
 import postato
-from postato import _native
+from postato import _native, _telemetry
 from postato.testing import Simulator
 
 READER = InMemoryMetricReader()
@@ -54,6 +56,14 @@ def _increase(before: Dict[Point, float]) -> Dict[Point, float]:
     return {k: v - before.get(k, 0) for k, v in after.items() if v != before.get(k, 0)}
 
 
+def _postato_increase(before: Dict[Point, float], *names: str) -> Dict[Point, float]:
+    """The increase of the metrics ``names`` only (other tests' clients may record others)."""
+    return {k: v for k, v in _increase(before).items() if k[0] in names}
+
+
+PUBLISH_METRICS = ("postato.attempts", "postato.retries", "postato.waits", "postato.wait.duration", "postato.publishes")
+
+
 @pytest.fixture
 def client(sim: Simulator) -> Iterator[postato.Client]:
     SPANS.clear()
@@ -67,7 +77,7 @@ def test_a_publish_records_rust_s_metrics_under_their_names_when_it_returns(
     sim.script(k, [{"action": "respond", "status": 503}, {"action": "respond", "status": 503}, {"action": "ok"}])
     before = _points()
     assert client.publish(k, "x", "acc_1", "hello").attempts == 3
-    assert _increase(before) == {
+    assert _postato_increase(before, *PUBLISH_METRICS) == {
         ("postato.attempts", None): 3,
         ("postato.retries", "retryable_status"): 2,
         ("postato.waits", "retryable_status"): 2,
@@ -79,7 +89,10 @@ def test_a_publish_records_rust_s_metrics_under_their_names_when_it_returns(
     before = _points()
     with pytest.raises(postato.PermanentPostError):
         client.publish(failed, "x", "acc_1", "hello")
-    assert _increase(before) == {("postato.attempts", None): 1, ("postato.publishes", "permanent"): 1}
+    assert _postato_increase(before, *PUBLISH_METRICS) == {
+        ("postato.attempts", None): 1,
+        ("postato.publishes", "permanent"): 1,
+    }
 
 
 def test_every_metric_is_rust_s_and_the_retry_budget_is_a_gauge(client: postato.Client) -> None:
@@ -143,11 +156,14 @@ def test_each_publish_is_a_client_span_under_the_caller_s(sim: Simulator, client
     assert not any("sk_" in json.dumps(dict(span.attributes)) for span in SPANS.get_finished_spans())
 
 
-def test_metrics_of_a_call_still_running_are_recorded_within_seconds(sim: Simulator, key: Any) -> None:
+def test_metrics_of_a_call_still_running_are_recorded_within_seconds_even_by_a_copy(sim: Simulator, key: Any) -> None:
     # The attempt hangs for 60 s: only the once-a-second flush can record it while it runs.
-    client = postato.AsyncClient(sim.api_key, "ws_py", base_url=sim.base_url, timeout=120.0)
+    # The client is a with_options copy whose original is gone.
+    client = postato.AsyncClient(sim.api_key, "ws_py", base_url=sim.base_url).with_options(timeout=120.0)
+    gc.collect()
     k = key("otel-live")
     sim.script(k, [{"action": "hang", "ms": 60_000}])
+    SPANS.clear()
 
     async def main() -> bool:
         before = _points()
@@ -160,20 +176,53 @@ def test_metrics_of_a_call_still_running_are_recorded_within_seconds(sim: Simula
             return False
         finally:
             task.cancel()
+            await asyncio.gather(task, return_exceptions=True)
 
     assert asyncio.run(main()), "the attempt was recorded while the publish ran"
+    [cancelled] = [s for s in SPANS.get_finished_spans() if (s.attributes or {}).get("postato.business_key") == k]
+    attributes = cancelled.attributes or {}
+    assert (attributes["postato.outcome"], attributes["error.type"]) == ("cancelled", "cancelled")
 
 
-def test_without_opentelemetry_nothing_is_imported_or_recorded(sim: Simulator, key: Any) -> None:
+def test_an_sdk_that_raises_never_fails_a_publish(
+    sim: Simulator, client: postato.Client, key: Any, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    def broken(*_: Any, **__: Any) -> None:
+        raise RuntimeError("a broken exporter")
+
+    monkeypatch.setattr(_telemetry, "_warned", False)
+    monkeypatch.setattr(_telemetry._Instruments, "add", broken)
+    monkeypatch.setattr(trace, "get_tracer", broken)
+    k = key("otel-broken")
+    sim.script(k, [{"action": "respond", "status": 503}, {"action": "ok"}])
+    assert client.publish(k, "x", "acc_1", "hello").attempts == 2
+    with pytest.raises(postato.PermanentPostError):
+        refused = key("otel-broken-refused")
+        sim.script(refused, [{"action": "respond", "status": 400}])
+        client.publish(refused, "x", "acc_1", "hello")
+    warnings = [r for r in caplog.records if "OpenTelemetry" in r.getMessage()]
+    assert len(warnings) == 1, [r.getMessage() for r in warnings]
+
+
+def test_without_opentelemetry_or_with_it_switched_off_nothing_is_imported_or_recorded(
+    sim: Simulator, key: Any
+) -> None:
     script = f"""
 import sys
 sys.modules["opentelemetry"] = None  # as if it were not installed
 import postato
 from postato import _telemetry
 client = postato.Client({sim.api_key!r}, "ws_py", base_url={sim.base_url!r})
-assert client.publish({key("otel-absent")!r}, "x", "acc_1", "hello").attempts == 1
+assert client.publish(sys.argv[1], "x", "acc_1", "hello").attempts == 1
 assert not _telemetry.enabled and client._native.take_metrics() is None
+assert not [m for m, v in sys.modules.items() if m.startswith("opentelemetry") and v is not None], "imported"
 print("ok")
 """
-    run = subprocess.run([sys.executable, "-c", script], capture_output=True, text=True, timeout=60)
+    run = subprocess.run([sys.executable, "-c", script, key("otel-absent")], capture_output=True, text=True, timeout=60)
+    assert run.stdout.strip() == "ok", run.stderr
+    # Installed but switched off, as for the SDK: the same.
+    switched_off = script.replace('sys.modules["opentelemetry"] = None  # as if it were not installed', "")
+    env = {**os.environ, "OTEL_SDK_DISABLED": "true"}
+    command = [sys.executable, "-c", switched_off, key("otel-off")]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=60, env=env)
     assert run.stdout.strip() == "ok", run.stderr

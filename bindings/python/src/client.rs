@@ -104,7 +104,7 @@ pub fn parse_for_publish(post_json: &str) -> PyResult<postato_bindings::Post> {
 }
 
 /// The Rust client for one workspace.
-#[pyclass(module = "postato._native", frozen)]
+#[pyclass(module = "postato._native", frozen, weakref)]
 pub struct NativeClient {
     builder: ClientBuilder,
     current: Mutex<(u32, Client)>,

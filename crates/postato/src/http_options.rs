@@ -99,13 +99,16 @@ impl HttpOptions {
         let mut user_agent = None;
         for (name, value) in &self.headers {
             let parsed = HeaderName::from_bytes(name.trim().as_bytes()).map_err(|_| {
-                // Only up to the first character a name cannot hold: a whole header line given as a
-                // name (`X-Api-Key: secret`) must not put its value in the message.
-                let shown: String =
-                    name.trim().chars().take_while(|c| c.is_ascii_alphanumeric() || "-_".contains(*c)).collect();
+                // Only its first characters: a secret pasted as a name (`X-Api-Key: secret`, a
+                // token) must not reach the message.
+                let shown: String = name.trim().chars().take(3).collect();
                 invalid(
                     DEFAULT_HEADERS,
-                    format!("a header name ({shown}…) holds a character a name cannot: use letters, digits and '-'"),
+                    format!(
+                        "a header name ({shown}…, {} characters) holds a character a name cannot: use letters, \
+                         digits and '-', and give the value apart",
+                        name.trim().chars().count()
+                    ),
                 )
             })?;
             // `Idempotency_Key` reaches some servers as `Idempotency-Key` (CGI-style names).
@@ -206,7 +209,9 @@ mod tests {
     #[test]
     fn a_header_http_cannot_carry_is_refused_without_showing_its_value() {
         let e = refusal(&headers(&[("X-Api-Key: s3cret", "")]));
-        assert!(e.message.contains("(X-Api-Key…)") && !e.message.contains("s3cret"), "{}", e.message);
+        assert!(e.message.contains("(X-A…, 17 characters)") && !e.message.contains("s3cret"), "{}", e.message);
+        let e = refusal(&headers(&[("sk_live/abc+def=", "")]));
+        assert!(!e.message.contains("abc"), "{}", e.message);
         let e = refusal(&headers(&[("X-Secret", "s3cret\r\nX-Injected: 1")]));
         assert!(e.message.contains("X-Secret") && !e.message.contains("s3cret"), "{}", e.message);
     }

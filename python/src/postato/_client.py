@@ -247,12 +247,15 @@ class _ClientBase:
         )
         self._call: _CallOptions = {}
         if _telemetry.enabled:
-            _telemetry.track(self, self._native)
+            _telemetry.track(self._native)
 
     @contextlib.contextmanager
     def _observed(self, name: str, subject: Dict[str, Any]) -> Iterator[Any]:
         """A call as OpenTelemetry sees it (``_telemetry``): its span, with ``subject``'s
         attributes, and the metrics it gathered added when it ends, however it ends."""
+        if not _telemetry.enabled:
+            yield None
+            return
         with _telemetry.span(name, {"postato.workspace_id": self.workspace_id, **subject}) as span:
             try:
                 yield span

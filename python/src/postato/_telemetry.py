@@ -8,16 +8,24 @@ Metrics are Rust's (``_native.metrics_table_json``): the same names, units and l
 Rust client and ``postato batch --metrics``. A client gathers them in Rust as it publishes (no
 call into Python per request); they are added to the instruments when each call returns, and
 once a second while calls run (a daemon thread), so a long ``publish_many`` shows as it goes.
+The gauge ``postato.retry_budget.tokens`` is the sum over the process's clients.
 
-Spans: ``postato.publish`` around each publish and ``postato.publish_many`` around each
-``publish_many``, of kind CLIENT, under the caller's current span, with the attributes of the
-Rust client's publish span (``postato.business_key``, ``postato.workspace_id``,
-``postato.attempts``, ``postato.outcome``: ``published`` or the error's kind).
+Spans: ``postato.publish`` around each publish, ``postato.publish_many`` and
+``postato.publish_due`` around those calls, of kind CLIENT (the one span of the remote call
+that Python traces get: the per-attempt spans are the Rust client's), under the caller's
+current span, with the attributes of the Rust client's publish span: ``postato.business_key``,
+``postato.workspace_id``, ``postato.attempts``, ``postato.outcome`` (``published``, the
+error's kind, or ``cancelled``) and, on a failure, ``error.type``.
+
+Telemetry never fails a publish: an SDK that raises is logged once on the ``postato`` logger
+and the call goes on.
 """
 
 from __future__ import annotations
 
+import asyncio
 import contextlib
+import importlib.util
 import json
 import logging
 import os
@@ -30,24 +38,39 @@ from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol
 from . import _native
 from .errors import PostatoError
 
-try:
-    from opentelemetry import metrics as _metrics
-    from opentelemetry import trace as _trace
-except ImportError:  # the application does not use OpenTelemetry
-    _metrics = None  # type: ignore[assignment]
-    _trace = None  # type: ignore[assignment]
-
 if TYPE_CHECKING:
     from opentelemetry.metrics import CallbackOptions, Observation
 
 _SCOPE = "postato"
 _VERSION = _native.version()
 _TABLE: Dict[str, Any] = json.loads(_native.metrics_table_json())
+_WAIT_DURATION = next(m for m in _TABLE["metrics"] if m["kind"] == "histogram")
 # How often gathered metrics are added while calls run.
 _FLUSH_EVERY = 1.0
 
-enabled = _metrics is not None
-"""Whether the OpenTelemetry API is installed: only then does a client gather metrics."""
+
+def _installed() -> bool:
+    """Whether the OpenTelemetry API can be imported, without importing it."""
+    try:
+        return importlib.util.find_spec("opentelemetry.metrics") is not None
+    except (ImportError, ValueError):  # no such package, or one blocked in sys.modules
+        return False
+
+
+enabled = os.environ.get("OTEL_SDK_DISABLED", "").strip().lower() != "true" and _installed()
+"""Whether the OpenTelemetry API is installed and not switched off (``OTEL_SDK_DISABLED=true``,
+as for the SDK and the CLI): only then does a client gather metrics and open spans (the API
+is imported when the first client is made)."""
+
+_log = logging.getLogger("postato")
+_warned = False
+
+
+def _warn_once(what: str, error: BaseException) -> None:
+    global _warned
+    if not _warned:
+        _warned = True
+        _log.warning("postato: OpenTelemetry %s failed, and is skipped (the publish goes on): %r", what, error)
 
 
 class _Gathering(Protocol):
@@ -63,8 +86,9 @@ class _Instruments:
     meter (a proxy until the application sets a provider, then its)."""
 
     def __init__(self) -> None:
-        assert _metrics is not None
-        meter = _metrics.get_meter(_SCOPE, _VERSION)
+        from opentelemetry import metrics
+
+        meter = metrics.get_meter(_SCOPE, _VERSION)
         self.labels: Dict[str, Optional[str]] = {}
         self.counters: Dict[str, Any] = {}
         self.histograms: Dict[str, Any] = {}
@@ -82,7 +106,7 @@ class _Instruments:
                 except TypeError:  # an API from before bucket advice (< 1.23)
                     histogram = meter.create_histogram(name, unit=unit, description=help_)
                 self.histograms[name] = histogram
-            else:
+            elif name == "postato.retry_budget.tokens":
                 meter.create_observable_gauge(name, callbacks=[_observe_budgets], unit=unit, description=help_)
 
     def add(self, taken: Dict[str, Any]) -> None:
@@ -91,49 +115,58 @@ class _Instruments:
             counter = self.counters.get(name)
             if counter is not None:
                 counter.add(increase, {label: value} if label and value is not None else None)
-        [(histogram_name, histogram)] = self.histograms.items()
-        label = self.labels[histogram_name] or "reason"
-        for reason, seconds in taken["waits"]:
-            histogram.record(seconds, {label: reason})
+        histogram = self.histograms.get(_WAIT_DURATION["name"])
+        if histogram is not None:
+            label = _WAIT_DURATION["label"]
+            for reason, seconds in taken["waits"]:
+                histogram.record(seconds, {label: reason})
         if taken["dropped"]:
-            logging.getLogger("postato").warning(
+            _log.warning(
                 "postato: %d wait durations were not recorded in %s (more than %d gathered between two flushes)",
                 taken["dropped"],
-                histogram_name,
+                _WAIT_DURATION["name"],
                 len(taken["waits"]),
             )
 
 
 _instruments: Optional[_Instruments] = None
-# The clients that gather metrics, by the id of their native side (copies from with_options
-# share one).
-_gathering: "weakref.WeakValueDictionary[int, Any]" = weakref.WeakValueDictionary()
+# The native clients that gather metrics, weakly (a with_options copy shares its original's).
+_gathering: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _lock = threading.Lock()
 _flusher: Optional[threading.Thread] = None
 
 
-def track(owner: Any, native: _Gathering) -> None:
-    """Makes the instruments (once) and adds ``owner``'s metrics to them from now on: when its
-    calls return (``flush``) and once a second. ``owner`` is the Python client, kept weakly."""
+def track(native: _Gathering) -> None:
+    """Makes the instruments (once) and adds ``native``'s metrics to them from now on: when its
+    calls return (``flush``) and once a second."""
     global _instruments
-    with _lock:
-        if _instruments is None:
-            _instruments = _Instruments()
-        _gathering[id(native)] = owner
-    _keep_flushing()
+    try:
+        with _lock:
+            if _instruments is None:
+                _instruments = _Instruments()
+            _gathering.add(native)
+        _keep_flushing()
+    except Exception as error:  # an SDK that raises: no metrics, but the client works
+        _warn_once("metrics", error)
 
 
 def flush(native: _Gathering) -> None:
     """Adds what ``native`` gathered since it was last taken to the instruments."""
-    taken = native.take_metrics()
-    if taken is not None and _instruments is not None:
-        _instruments.add(json.loads(taken))
+    try:
+        taken = native.take_metrics()
+        if taken is not None and _instruments is not None:
+            _instruments.add(json.loads(taken))
+        if _flusher is None:  # a fork's child: its parent's thread is not here
+            _keep_flushing()
+    except Exception as error:
+        _warn_once("metrics", error)
 
 
 def _flush_all() -> None:
-    for owner in list(_gathering.values()):
-        with contextlib.suppress(Exception):  # a client being collected; the next pass skips it
-            flush(owner._native)
+    with _lock:
+        natives = list(_gathering)
+    for native in natives:
+        flush(native)
 
 
 def _run() -> None:
@@ -143,7 +176,7 @@ def _run() -> None:
 
 
 def _keep_flushing() -> None:
-    """Starts the flushing thread, unless it runs (a fork's child has none of its parent's)."""
+    """Starts the flushing thread, unless it runs."""
     global _flusher
     with _lock:
         if _flusher is None or not _flusher.is_alive():
@@ -151,13 +184,15 @@ def _keep_flushing() -> None:
             _flusher.start()
 
 
-def _forget_flusher() -> None:
-    global _flusher
+def _after_fork_in_child() -> None:
+    """The child has none of its parent's threads, and a lock held at the fork stays held."""
+    global _flusher, _lock
     _flusher = None
+    _lock = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_forget_flusher)
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _observe_budgets(_options: "CallbackOptions") -> Iterator["Observation"]:
@@ -165,48 +200,73 @@ def _observe_budgets(_options: "CallbackOptions") -> Iterator["Observation"]:
     process's clients, together."""
     from opentelemetry.metrics import Observation
 
-    owners = list(_gathering.values())
-    if owners:
-        yield Observation(sum(owner._native.retry_budget_tokens() for owner in owners))
+    with _lock:
+        natives = list(_gathering)
+    if natives:
+        yield Observation(sum(native.retry_budget_tokens() for native in natives))
+
+
+def _failed(current: Any, kind: str) -> None:
+    from opentelemetry.trace import Status, StatusCode
+
+    current.set_attribute("postato.outcome", kind)
+    current.set_attribute("error.type", kind)
+    current.set_status(Status(StatusCode.ERROR, kind))
 
 
 @contextlib.contextmanager
 def span(name: str, attributes: Dict[str, Any]) -> Iterator[Optional[Any]]:
-    """A CLIENT span ``name`` around a call, current while it runs; ``None`` without the
-    API. A ``PostatoError`` sets ``postato.outcome`` and ``postato.attempts`` and marks the
-    span failed; any other exception marks it failed with its type."""
-    if _trace is None:
+    """A CLIENT span ``name`` around a call, current while it runs (``None`` without the API):
+    a ``PostatoError`` sets ``postato.outcome``, ``error.type`` (its kind) and
+    ``postato.attempts``, a cancelled task ``cancelled``, and any other exception ``error.type``
+    (its class)."""
+    try:
+        from opentelemetry import trace
+        from opentelemetry.trace import SpanKind
+
+        opened = trace.get_tracer(_SCOPE, _VERSION).start_as_current_span(
+            name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
+        )
+        current = opened.__enter__()
+    except Exception as error:  # a tracer that raises: no span, the publish goes on
+        _warn_once("tracing", error)
         yield None
         return
-    from opentelemetry.trace import SpanKind, Status, StatusCode
-
-    tracer = _trace.get_tracer(_SCOPE, _VERSION)
-    with tracer.start_as_current_span(
-        name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
-    ) as current:
-        try:
-            yield current
-        except PostatoError as error:
-            current.set_attribute("postato.outcome", error.kind)
+    try:
+        yield current
+    except PostatoError as error:
+        with contextlib.suppress(Exception):
+            _failed(current, error.kind)
             current.set_attribute("postato.attempts", error.attempts)
-            current.set_status(Status(StatusCode.ERROR, error.kind))
-            raise
-        except BaseException as error:
-            current.set_attribute("error.type", type(error).__qualname__)
-            current.set_status(Status(StatusCode.ERROR, type(error).__qualname__))
-            raise
+        raise
+    except (asyncio.CancelledError, KeyboardInterrupt):
+        with contextlib.suppress(Exception):
+            _failed(current, "cancelled")
+        raise
+    except BaseException as error:
+        with contextlib.suppress(Exception):
+            _failed(current, type(error).__qualname__)
+            current.set_attribute("postato.outcome", "error")
+        raise
+    finally:
+        try:
+            opened.__exit__(None, None, None)
+        except Exception as error:
+            _warn_once("tracing", error)
 
 
 def published(current: Optional[Any], attempts: int) -> None:
     """Marks a publish span published after ``attempts`` requests."""
     if current is not None:
-        current.set_attribute("postato.outcome", "published")
-        current.set_attribute("postato.attempts", attempts)
+        with contextlib.suppress(Exception):
+            current.set_attribute("postato.outcome", "published")
+            current.set_attribute("postato.attempts", attempts)
 
 
 def many_done(current: Optional[Any], results: List[Any]) -> None:
     """Marks a ``publish_many`` span with how many of its posts were published and failed."""
     if current is not None:
         published_count = sum(1 for result in results if not isinstance(result, PostatoError))
-        current.set_attribute("postato.published", published_count)
-        current.set_attribute("postato.failed", len(results) - published_count)
+        with contextlib.suppress(Exception):
+            current.set_attribute("postato.published", published_count)
+            current.set_attribute("postato.failed", len(results) - published_count)

@@ -187,7 +187,7 @@ async fn batch_serves_its_metrics_as_prometheus_text_while_it_runs() {
     let served: std::collections::HashSet<&str> = text
         .lines()
         .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(|c: char| c == '{' || c == ' ').next())
+        .filter_map(|l| l.split(['{', ' ']).next())
         .collect();
     let dashboard: Value = serde_json::from_str(include_str!("../../../../docs/grafana/postato.json")).unwrap();
     let panels = dashboard["panels"].as_array().unwrap();

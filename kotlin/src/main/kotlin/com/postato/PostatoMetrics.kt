@@ -15,7 +15,9 @@ import java.util.concurrent.TimeUnit
  * `io.opentelemetry:opentelemetry-api` and its SDK): the same names, units and labels as every
  * language (`metricsTable()`). Give the client `ClientOptions(metrics = true)`: what it gathers
  * is added every [everyMillis] ms on a daemon thread, and on [flush]. [close] adds the rest and
- * stops, as a JVM test must.
+ * stops, as a JVM test must; close it before the client. One per client: the gauge
+ * `postato.retry_budget.tokens` is its client's. Needs `opentelemetry-api` 1.32 or later (bucket
+ * advice).
  */
 class PostatoMetrics(private val client: Client, meter: Meter, everyMillis: Long = 1_000) : AutoCloseable {
     private val table = metricsTable()
@@ -38,6 +40,7 @@ class PostatoMetrics(private val client: Client, meter: Meter, everyMillis: Long
     }
 
     init {
+        require(everyMillis > 0) { "everyMillis must be positive, got $everyMillis" }
         timer.scheduleWithFixedDelay({ runCatching { flush() } }, everyMillis, everyMillis, TimeUnit.MILLISECONDS)
     }
 
@@ -59,7 +62,10 @@ class PostatoMetrics(private val client: Client, meter: Meter, everyMillis: Long
 
     override fun close() {
         timer.shutdownNow()
-        flush()
-        budget.close()
+        try {
+            flush()
+        } finally {
+            budget.close()
+        }
     }
 }
