@@ -18,9 +18,11 @@ async fn main() -> Result<(), Box<dyn std::error::Error>> {
     let again = client.publish(&post).await?;
     assert!(again.replayed && again.id == published.id, "the same business key is the same post");
 
-    // This publish only: a shorter deadline and fewer attempts (checked as the client's settings).
+    // This publish only: a shorter deadline, fewer attempts and a shorter limit on each attempt
+    // (checked as the client's settings).
     let urgent = Post::builder("rust-urgent-1").platform("x").account_id("acc_1").text("Now").build()?;
-    if let Err(e) = client.publish_with(&urgent).deadline(Duration::from_secs(5)).max_attempts(2).await {
+    let call = client.publish_with(&urgent).deadline(Duration::from_secs(5)).max_attempts(2);
+    if let Err(e) = call.timeout(Duration::from_secs(2)).await {
         eprintln!("{e} ({:?}; request id {:?})", e.kind(), e.request_id());
     }
 

@@ -184,11 +184,8 @@ async fn batch_serves_its_metrics_as_prometheus_text_while_it_runs() {
         .unwrap_or_else(|| panic!("no attempts in {text}"));
     assert!(attempts >= 4, "{text}");
     // The Grafana dashboard reads only series this endpoint serves.
-    let served: std::collections::HashSet<&str> = text
-        .lines()
-        .filter(|l| !l.starts_with('#'))
-        .filter_map(|l| l.split(['{', ' ']).next())
-        .collect();
+    let served: std::collections::HashSet<&str> =
+        text.lines().filter(|l| !l.starts_with('#')).filter_map(|l| l.split(['{', ' ']).next()).collect();
     let dashboard: Value = serde_json::from_str(include_str!("../../../../docs/grafana/postato.json")).unwrap();
     let panels = dashboard["panels"].as_array().unwrap();
     assert!(panels.len() >= 8, "{dashboard}");
