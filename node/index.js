@@ -272,7 +272,7 @@ class Client {
    */
   _observed(name, subject, call, settled, signal) {
     const attributes = () => ({ 'postato.workspace_id': this.workspaceId, ...subject });
-    return telemetry.observed(this.#native, name, attributes, call, settled, signal);
+    return telemetry.observed(name, attributes, call, settled, signal);
   }
 
   get workspaceId() {

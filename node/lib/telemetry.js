@@ -7,13 +7,14 @@
  *
  * Metrics are Rust's (`metricsTableJson`): the same names, units and labels as the Rust client
  * and `postato batch --metrics`. A client gathers them in Rust as it publishes (no call into
- * JavaScript per request); they are added to the instruments when each call settles, and once
- * a second while any client lives (an unref'd timer), so a long `publishMany` shows as it goes.
- * The instruments are made again when the application registers another MeterProvider (the
- * API's global one is a no-op until then). The gauge `postato.retry_budget.tokens` is the sum
- * over the process's clients.
+ * JavaScript per request); they are added to the instruments whenever the application's
+ * metric reader collects (the gauge's callback adds them first, so a collection sees every
+ * publish that settled before it), and once a second besides (an unref'd timer). Nothing is
+ * added on a publish's own path. The instruments are made again when the application
+ * registers another MeterProvider (the API's global one is a no-op until then). The gauge
+ * `postato.retry_budget.tokens` is the sum over the process's clients.
  *
- * Spans: `postato.publish` around each publish, `postato.publish_many` and `postato.publish_due`
+ * Spans, when the application has registered a TracerProvider: `postato.publish` around each publish, `postato.publish_many` and `postato.publish_due`
  * around those calls (Python's names), of kind CLIENT (the one span of the remote call that
  * JavaScript traces get: the per-attempt spans are the Rust client's), under the caller's
  * active span, with the attributes of the Rust client's publish span: `postato.business_key`,
@@ -89,6 +90,9 @@ function makeInstruments(provider) {
       made.histogramLabel = metric.label;
     } else if (metric.name === 'postato.retry_budget.tokens') {
       meter.createObservableGauge(metric.name, options).addCallback((result) => {
+        // A collection: every client's metrics first (the SDK collects the other
+        // instruments after the callbacks).
+        flushAll();
         let tokens = 0;
         let any = false;
         for (const ref of gathering) {
@@ -116,9 +120,13 @@ function track(client) {
   }
 }
 
-/** Adds what `client` gathered since it was last taken to the instruments. */
+/**
+ * Adds what `client` gathered since it was last taken to the instruments; nothing is taken
+ * before the application registers a MeterProvider (its first collection sees it all).
+ */
 function flush(client) {
   try {
+    if (api.metrics.getMeterProvider().constructor?.name === 'NoopMeterProvider') return;
     const taken = client.takeMetrics();
     if (taken === null || taken === undefined) return;
     const made = currentInstruments();
@@ -154,19 +162,22 @@ function flushAll() {
 
 /**
  * Runs `call()` as OpenTelemetry sees it: in a CLIENT span `name` with the attributes
- * `attributes()` gives (when the API is there), then adds the metrics `client` gathered,
- * however the call settles.
+ * `attributes()` gives, when the application traces; the metrics `client` gathers reach the
+ * instruments of the application's current MeterProvider.
  * `settled(span, result)` sets the attributes of a success. A rejection marks the span
  * failed: `cancelled` when `signal` aborted it, else a `PostatoError`'s kind (with its
  * attempts), else `error` with the error's name as `error.type`.
  */
-async function observed(client, name, attributes, call, settled, signal) {
+async function observed(name, attributes, call, settled, signal) {
   if (!enabled) return call();
+  safely(() => currentInstruments());
   let span = null;
   try {
-    span = api.trace
-      .getTracer(SCOPE, VERSION)
-      .startSpan(name, { kind: api.SpanKind.CLIENT, attributes: attributes() }, api.context.active());
+    if (tracing()) {
+      span = api.trace
+        .getTracer(SCOPE, VERSION)
+        .startSpan(name, { kind: api.SpanKind.CLIENT, attributes: attributes() }, api.context.active());
+    }
   } catch (error) {
     warnOnce('tracing', error);
   }
@@ -180,8 +191,16 @@ async function observed(client, name, attributes, call, settled, signal) {
     throw error;
   } finally {
     safely(() => span?.end());
-    flush(client);
   }
+}
+
+/** The API's tracer provider before any is registered: spans from it record nothing. */
+const NO_TRACING = api === null ? null : new api.ProxyTracerProvider().getDelegate();
+
+/** Whether the application has registered a TracerProvider (else no span is opened). */
+function tracing() {
+  const provider = api.trace.getTracerProvider();
+  return (provider.getDelegate?.() ?? provider) !== NO_TRACING;
 }
 
 /** Runs `mark`, a span's attributes: a tracing SDK that throws never fails the call. */

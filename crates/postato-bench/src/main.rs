@@ -12,6 +12,7 @@ mod campaign;
 mod core_bench;
 mod foreign;
 mod goodput;
+mod language_telemetry;
 mod languages;
 mod machine;
 mod notes;
@@ -126,6 +127,8 @@ async fn run(args: &Args, repo: &Path) -> Results {
     if runs("observability") {
         eprintln!("9/9 observability: spans and metrics on, beside the same client with neither");
         scenarios.extend(observability::observability(if quick { 5_000 } else { 20_000 }).await);
+        let sim = workload::simulator(postato_sim::SimConfig::default()).await;
+        scenarios.extend(language_telemetry::language_telemetry(repo, &sim, if quick { 2_000 } else { 10_000 }));
     }
     Results {
         schema: SCHEMA,

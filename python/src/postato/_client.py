@@ -251,16 +251,13 @@ class _ClientBase:
 
     @contextlib.contextmanager
     def _observed(self, name: str, subject: Dict[str, Any]) -> Iterator[Any]:
-        """A call as OpenTelemetry sees it (``_telemetry``): its span, with ``subject``'s
-        attributes, and the metrics it gathered added when it ends, however it ends."""
-        if not _telemetry.enabled:
+        """A call's span, with ``subject``'s attributes, when the application traces
+        (``_telemetry``); its metrics reach the application's reader when it collects."""
+        if not (_telemetry.enabled and _telemetry.tracing()):
             yield None
             return
-        with _telemetry.span(name, {"postato.workspace_id": self.workspace_id, **subject}) as span:
-            try:
-                yield span
-            finally:
-                _telemetry.flush(self._native)
+        with _telemetry.span(name, {"postato.workspace_id": self._native.workspace_id, **subject}) as span:
+            yield span
 
     def with_options(
         self: _Self,

@@ -6,11 +6,13 @@ package nothing is imported and nothing is recorded.
 
 Metrics are Rust's (``_native.metrics_table_json``): the same names, units and labels as the
 Rust client and ``postato batch --metrics``. A client gathers them in Rust as it publishes (no
-call into Python per request); they are added to the instruments when each call returns, and
-once a second while calls run (a daemon thread), so a long ``publish_many`` shows as it goes.
-The gauge ``postato.retry_budget.tokens`` is the sum over the process's clients.
+call into Python per request); they are added to the instruments whenever the application's
+metric reader collects (the gauge's callback adds them first, so a collection sees every
+publish that returned before it), and once a second besides (a daemon thread), so a long
+``publish_many`` shows as it goes. The gauge ``postato.retry_budget.tokens`` is the sum over
+the process's clients. Nothing is added on a publish's own path.
 
-Spans: ``postato.publish`` around each publish, ``postato.publish_many`` and
+Spans, when the application has set a tracer provider: ``postato.publish`` around each publish, ``postato.publish_many`` and
 ``postato.publish_due`` around those calls, of kind CLIENT (the one span of the remote call
 that Python traces get: the per-attempt spans are the Rust client's), under the caller's
 current span, with the attributes of the Rust client's publish span: ``postato.business_key``,
@@ -107,7 +109,7 @@ class _Instruments:
                     histogram = meter.create_histogram(name, unit=unit, description=help_)
                 self.histograms[name] = histogram
             elif name == "postato.retry_budget.tokens":
-                meter.create_observable_gauge(name, callbacks=[_observe_budgets], unit=unit, description=help_)
+                meter.create_observable_gauge(name, callbacks=[_collected], unit=unit, description=help_)
 
     def add(self, taken: Dict[str, Any]) -> None:
         for name, value, increase in taken["counts"]:
@@ -137,8 +139,8 @@ _flusher: Optional[threading.Thread] = None
 
 
 def track(native: _Gathering) -> None:
-    """Makes the instruments (once) and adds ``native``'s metrics to them from now on: when its
-    calls return (``flush``) and once a second."""
+    """Makes the instruments (once) and adds ``native``'s metrics to them from now on: when the
+    application's reader collects, and once a second."""
     global _instruments
     try:
         with _lock:
@@ -150,12 +152,28 @@ def track(native: _Gathering) -> None:
         _warn_once("metrics", error)
 
 
+# Held from a take to the end of its adding: a collection waits for an add in flight, so that
+# nothing taken before it reaches its reader after it.
+_adding = threading.Lock()
+
+
+def _metering() -> bool:
+    """Whether the application has set a meter provider: until then nothing is taken (its
+    first collection sees it all)."""
+    from opentelemetry import metrics
+
+    return type(metrics.get_meter_provider()).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider")
+
+
 def flush(native: _Gathering) -> None:
     """Adds what ``native`` gathered since it was last taken to the instruments."""
     try:
-        taken = native.take_metrics()
-        if taken is not None and _instruments is not None:
-            _instruments.add(json.loads(taken))
+        if not _metering():
+            return
+        with _adding:
+            taken = native.take_metrics()
+            if taken is not None and _instruments is not None:
+                _instruments.add(json.loads(taken))
         if _flusher is None:  # a fork's child: its parent's thread is not here
             _keep_flushing()
     except Exception as error:
@@ -186,24 +204,36 @@ def _keep_flushing() -> None:
 
 def _after_fork_in_child() -> None:
     """The child has none of its parent's threads, and a lock held at the fork stays held."""
-    global _flusher, _lock
+    global _flusher, _lock, _adding
     _flusher = None
     _lock = threading.Lock()
+    _adding = threading.Lock()
 
 
 if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-def _observe_budgets(_options: "CallbackOptions") -> Iterator["Observation"]:
-    """The gauge ``postato.retry_budget.tokens``: the tokens left in the retry budgets of the
-    process's clients, together."""
+def _collected(_options: "CallbackOptions") -> Iterator["Observation"]:
+    """A collection by the application's reader: every client's metrics are added first (the
+    SDK collects the other instruments after their callbacks), then the gauge
+    ``postato.retry_budget.tokens``: the tokens left in the retry budgets of the process's
+    clients, together."""
     from opentelemetry.metrics import Observation
 
+    _flush_all()
     with _lock:
         natives = list(_gathering)
     if natives:
         yield Observation(sum(native.retry_budget_tokens() for native in natives))
+
+
+def tracing() -> bool:
+    """Whether the application has set a tracer provider (spans would otherwise record
+    nothing, and are not opened)."""
+    from opentelemetry import trace
+
+    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
 
 
 def _failed(current: Any, kind: str) -> None:
