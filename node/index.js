@@ -267,8 +267,8 @@ class Client {
   }
 
   /**
-   * @internal `call()` in a span `name` about `subject` (attributes), with the metrics it
-   * gathered recorded when it settles (`lib/telemetry.js`).
+   * @internal `call()` in a span `name` about `subject` (attributes), when the application
+   * traces (`lib/telemetry.js`).
    */
   _observed(name, subject, call, settled, signal) {
     const attributes = () => ({ 'postato.workspace_id': this.workspaceId, ...subject });

@@ -50,7 +50,7 @@ const FLUSH_EVERY_MS = 1000;
  */
 const enabled = api !== null;
 
-/** The native clients that gather metrics, weakly (a `withOptions` copy shares its original's). */
+/** The native clients that gather metrics, weakly, for the gauge (their metrics are the process's). */
 const gathering = new Set();
 let instruments = null;
 let timer = null;
@@ -64,72 +64,96 @@ function warnOnce(what, error) {
 }
 
 const TABLE = JSON.parse(native.metricsTableJson());
+/** The API's meter before any provider is registered (a singleton of the API). */
+const NO_METER = api === null ? null : api.createNoopMeter();
 
 /**
- * The instruments on the global meter provider's `postato` meter, made again when the
- * application registers another provider.
+ * The instruments on the `postato` meter of the application's MeterProvider, made again when
+ * it registers another (the old gauge's callback removed); null until it registers one.
  */
 function currentInstruments() {
   const provider = api.metrics.getMeterProvider();
-  if (instruments?.provider !== provider) instruments = makeInstruments(provider);
+  if (instruments?.provider === provider) return instruments;
+  const meter = provider.getMeter(SCOPE, VERSION);
+  if (meter === NO_METER) return null;
+  if (instruments !== null) instruments.gauge.removeCallback(observeGauge);
+  instruments = makeInstruments(provider, meter);
   return instruments;
 }
 
-function makeInstruments(provider) {
-  const table = TABLE;
-  const meter = provider.getMeter(SCOPE, VERSION);
+function makeInstruments(provider, meter) {
   const made = { provider, labels: new Map(), counters: new Map(), histogram: null, histogramLabel: 'reason' };
-  for (const metric of table.metrics) {
+  for (const metric of TABLE.metrics) {
     const options = { unit: metric.unit, description: metric.help };
     made.labels.set(metric.name, metric.label);
     if (metric.kind === 'counter') {
       made.counters.set(metric.name, meter.createCounter(metric.name, options));
     } else if (metric.kind === 'histogram') {
-      const advice = { explicitBucketBoundaries: table.waitBuckets };
+      const advice = { explicitBucketBoundaries: TABLE.waitBuckets };
       made.histogram = meter.createHistogram(metric.name, { ...options, advice });
       made.histogramLabel = metric.label;
     } else if (metric.name === 'postato.retry_budget.tokens') {
-      meter.createObservableGauge(metric.name, options).addCallback((result) => {
-        // A collection: every client's metrics first (the SDK collects the other
-        // instruments after the callbacks).
-        flushAll();
-        let tokens = 0;
-        let any = false;
-        for (const ref of gathering) {
-          const client = ref.deref();
-          if (client === undefined) continue;
-          tokens += client.retryBudgetTokens();
-          any = true;
-        }
-        if (any) result.observe(tokens);
-      });
+      made.gauge = meter.createObservableGauge(metric.name, options);
+      made.gauge.addCallback(observeGauge);
     }
   }
   return made;
 }
 
 /**
- * Adds `client`'s metrics (a native client made with `metrics: true`) to the instruments from
- * now on: when its calls settle (`flush`) and once a second.
+ * A collection by the application's reader: the process's metrics first (the SDK collects the
+ * other instruments after the callbacks), then the tokens left in the retry budgets of the
+ * process's clients, together.
+ */
+function observeGauge(result) {
+  flush();
+  let tokens = 0;
+  let any = false;
+  for (const ref of gathering) {
+    const client = ref.deref();
+    if (client === undefined) {
+      gathering.delete(ref);
+      continue;
+    }
+    tokens += client.retryBudgetTokens();
+    any = true;
+  }
+  if (any) result.observe(tokens);
+}
+
+/**
+ * Counts `client` (a native client made with `metrics: true`) in the gauge, and adds the
+ * process's metrics once a second from now on.
  */
 function track(client) {
   gathering.add(new WeakRef(client));
+  instrumented();
   if (timer === null) {
-    timer = setInterval(flushAll, FLUSH_EVERY_MS);
+    timer = setInterval(flush, FLUSH_EVERY_MS);
     timer.unref();
   }
 }
 
-/**
- * Adds what `client` gathered since it was last taken to the instruments; nothing is taken
- * before the application registers a MeterProvider (its first collection sees it all).
- */
-function flush(client) {
+/** Makes the instruments on the application's current MeterProvider, if it is new (cheap when not). */
+function instrumented() {
   try {
-    if (api.metrics.getMeterProvider().constructor?.name === 'NoopMeterProvider') return;
-    const taken = client.takeMetrics();
-    if (taken === null || taken === undefined) return;
+    currentInstruments();
+  } catch (error) {
+    warnOnce('metrics', error);
+  }
+}
+
+/**
+ * Adds what the process's clients gathered since it was last taken to the instruments;
+ * nothing is taken before the application registers a MeterProvider (its first collection
+ * sees it all).
+ */
+function flush() {
+  try {
     const made = currentInstruments();
+    if (made === null) return;
+    const taken = native.takeMetrics();
+    if (taken === null || taken === undefined) return;
     const { counts, waits, dropped } = JSON.parse(taken);
     for (const [name, value, increase] of counts) {
       const label = made.labels.get(name);
@@ -140,23 +164,11 @@ function flush(client) {
     }
     if (dropped > 0) {
       process.emitWarning(
-        `postato: ${dropped} wait durations were not recorded (more than ${waits.length} gathered between two flushes)`,
+        `postato: ${dropped} wait durations were not recorded (more than ${waits.length} gathered before they were taken)`,
       );
     }
   } catch (error) {
     warnOnce('metrics', error);
-  }
-}
-
-function flushAll() {
-  for (const ref of gathering) {
-    const client = ref.deref();
-    if (client === undefined) gathering.delete(ref);
-    else flush(client);
-  }
-  if (gathering.size === 0) {
-    clearInterval(timer);
-    timer = null;
   }
 }
 
@@ -170,7 +182,7 @@ function flushAll() {
  */
 async function observed(name, attributes, call, settled, signal) {
   if (!enabled) return call();
-  safely(() => currentInstruments());
+  instrumented();
   let span = null;
   try {
     if (tracing()) {
@@ -203,7 +215,7 @@ function tracing() {
   return (provider.getDelegate?.() ?? provider) !== NO_TRACING;
 }
 
-/** Runs `mark`, a span's attributes: a tracing SDK that throws never fails the call. */
+/** Runs `mark`, on a span: a tracing SDK that throws never fails the call. */
 function safely(mark) {
   try {
     mark();

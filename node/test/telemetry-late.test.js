@@ -23,15 +23,19 @@ test.after(() => sim.stop());
 test('what a client recorded before the application registers its MeterProvider reaches it', async () => {
   const c = client(sim);
   await c.publish(post(key('otel-early'))); // kept until a provider collects it
-  await new Promise((resolve) => setTimeout(resolve, 1500)); // past a flush of the timer
+  await new Promise((resolve) => setTimeout(resolve, 1500)); // past a tick of the flush timer
   const reader = new OnDemandReader();
   api.metrics.setGlobalMeterProvider(new MeterProvider({ readers: [reader] }));
-  await c.publish(post(key('otel-late')));
-  const { resourceMetrics } = await reader.collect();
-  const attempts = resourceMetrics.scopeMetrics
-    .flatMap((s) => s.metrics)
-    .find((m) => m.descriptor.name === 'postato.attempts');
-  assert.equal(attempts?.dataPoints[0].value, 2);
+  // No publish since: the timer makes the instruments on the new provider within a second.
+  let attempts;
+  for (let i = 0; i < 50 && attempts === undefined; i += 1) {
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const { resourceMetrics } = await reader.collect();
+    attempts = resourceMetrics.scopeMetrics
+      .flatMap((s) => s.metrics)
+      .find((m) => m.descriptor.name === 'postato.attempts');
+  }
+  assert.equal(attempts?.dataPoints[0].value, 1);
 });
 
 test('an SDK that throws never fails a publish, and is reported once', async () => {

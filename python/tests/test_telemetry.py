@@ -9,7 +9,9 @@ import json
 import os
 import subprocess
 import sys
-from typing import Any, Dict, Iterator, Optional, Tuple
+import threading
+import time
+from typing import Any, Dict, Iterator, List, Optional, Tuple
 
 import pytest
 from opentelemetry import metrics, trace
@@ -156,7 +158,9 @@ def test_each_publish_is_a_client_span_under_the_caller_s(sim: Simulator, client
     assert not any("sk_" in json.dumps(dict(span.attributes)) for span in SPANS.get_finished_spans())
 
 
-def test_metrics_of_a_call_still_running_are_recorded_within_seconds_even_by_a_copy(sim: Simulator, key: Any) -> None:
+def test_metrics_of_a_call_still_running_are_recorded_within_seconds_even_by_a_copy(
+    sim: Simulator, key: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
     # The attempt hangs for 60 s: only the once-a-second flush can record it while it runs.
     # The client is a with_options copy whose original is gone.
     client = postato.AsyncClient(sim.api_key, "ws_py", base_url=sim.base_url).with_options(timeout=120.0)
@@ -179,6 +183,21 @@ def test_metrics_of_a_call_still_running_are_recorded_within_seconds_even_by_a_c
             await asyncio.gather(task, return_exceptions=True)
 
     assert asyncio.run(main()), "the attempt was recorded while the publish ran"
+    # The once-a-second flush adds what gathers with no collection asking, on its own thread.
+    added_by: List[str] = []
+    add = _telemetry._Instruments.add
+
+    def spy(self: Any, taken: Dict[str, Any]) -> None:
+        added_by.append(threading.current_thread().name)
+        add(self, taken)
+
+    monkeypatch.setattr(_telemetry._Instruments, "add", spy)
+    postato.Client(sim.api_key, "ws_py", base_url=sim.base_url).publish(key("otel-flushed"), "x", "acc_1", "hello")
+    for _ in range(50):  # up to 5 s; the flush comes within about a second
+        if "postato-metrics" in added_by:
+            break
+        time.sleep(0.1)
+    assert "postato-metrics" in added_by, added_by
     [cancelled] = [s for s in SPANS.get_finished_spans() if (s.attributes or {}).get("postato.business_key") == k]
     attributes = cancelled.attributes or {}
     assert (attributes["postato.outcome"], attributes["error.type"]) == ("cancelled", "cancelled")
@@ -214,7 +233,7 @@ import postato
 from postato import _telemetry
 client = postato.Client({sim.api_key!r}, "ws_py", base_url={sim.base_url!r})
 assert client.publish(sys.argv[1], "x", "acc_1", "hello").attempts == 1
-assert not _telemetry.enabled and client._native.take_metrics() is None
+assert not _telemetry.enabled and postato._native.take_metrics() is None
 assert not [m for m, v in sys.modules.items() if m.startswith("opentelemetry") and v is not None], "imported"
 print("ok")
 """

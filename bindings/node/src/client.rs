@@ -155,6 +155,14 @@ pub fn call_settings() -> Vec<String> {
     postato_bindings::call_settings(CALL.1, CALL.0).into_iter().map(|(name, _)| name.to_owned()).collect()
 }
 
+/// The metrics the process's clients gathered since the last call, as JSON
+/// (`Tally::take_json`); null when none did.
+#[cfg_attr(test, allow(dead_code))]
+#[napi]
+pub fn take_metrics() -> Option<String> {
+    postato_bindings::process_tally().take_json()
+}
+
 /// Rust's metrics as the wrapper makes its OpenTelemetry instruments of them
 /// (`metrics_table_json`).
 #[cfg_attr(test, allow(dead_code))]
@@ -241,8 +249,6 @@ impl Drop for CancelGuard {
 pub struct NativeClient {
     pub(crate) client: Client,
     pub(crate) cancels: Cancels,
-    /// The client's metrics, when the wrapper asked for them.
-    tally: Option<Arc<Tally>>,
 }
 
 #[napi]
@@ -253,16 +259,9 @@ impl NativeClient {
         options: ClientOptions,
         #[napi(ts_arg_type = "((eventJson: string) => void) | undefined | null")] listener: Option<EventListener>,
     ) -> napi::Result<Self> {
-        let tally = options.metrics.unwrap_or(false).then(Arc::default);
-        let client = build(options, listener, tally.clone()).map_err(|e| publish_error(&e))?;
-        Ok(NativeClient { client, cancels: Cancels::default(), tally })
-    }
-
-    /// The metrics gathered since the last call, as JSON (`Tally::take_json`); null when none
-    /// did or the client gathers none.
-    #[napi]
-    pub fn take_metrics(&self) -> Option<String> {
-        self.tally.as_ref()?.take_json()
+        let tally = options.metrics.unwrap_or(false).then(postato_bindings::process_tally);
+        let client = build(options, listener, tally).map_err(|e| publish_error(&e))?;
+        Ok(NativeClient { client, cancels: Cancels::default() })
     }
 
     /// Tokens left in the client's shared retry budget (`postato.retry_budget.tokens`).

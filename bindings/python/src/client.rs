@@ -2,7 +2,7 @@
 //! rebuilds its connection pool in a forked child, and forwards retries to Python logging.
 
 use postato_bindings::{parse_post, GivenCallOptions, GivenOptions, Units};
-use postato_bindings::{CallOptions, Client, ClientBuilder, HttpOptions, Notice, PublishError, Published, Tally};
+use postato_bindings::{CallOptions, Client, ClientBuilder, HttpOptions, Notice, PublishError, Published};
 use pyo3::prelude::*;
 use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
@@ -108,8 +108,6 @@ pub fn parse_for_publish(post_json: &str) -> PyResult<postato_bindings::Post> {
 pub struct NativeClient {
     builder: ClientBuilder,
     current: Mutex<(u32, Client)>,
-    /// The client's metrics, when the wrapper asked for them.
-    tally: Option<Arc<Tally>>,
 }
 
 impl NativeClient {
@@ -153,8 +151,8 @@ impl NativeClient {
         metrics: bool,
     ) -> PyResult<Self> {
         let http = HttpOptions::new(default_headers, http_proxy);
-        let tally = metrics.then(Arc::default);
-        let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits, http, tally: tally.clone() };
+        let tally = metrics.then(postato_bindings::process_tally);
+        let given = GivenOptions { base_url, ca_bundle, settings, fast_forward_waits, http, tally };
         let on_retry = on_retry.map(Arc::new);
         let python = (Units::Seconds, (|n| n.python) as postato_bindings::Column);
         let builder = postato_bindings::client_builder(api_key, workspace_id, given, python, &language)
@@ -165,7 +163,7 @@ impl NativeClient {
             let _guard = handle.enter();
             builder.clone().build().map_err(|e| to_py(&proxy_as_python_names_it(e)))?
         };
-        Ok(NativeClient { builder, current: Mutex::new((runtime::pid(), client)), tally })
+        Ok(NativeClient { builder, current: Mutex::new((runtime::pid(), client)) })
     }
 
     /// Publishes synchronously, with the GIL released; `call` holds this publish's own
@@ -243,12 +241,6 @@ impl NativeClient {
     #[staticmethod]
     fn check_call_options(call: Vec<(String, f64)>) -> PyResult<()> {
         call_options(call).map(drop)
-    }
-
-    /// The metrics gathered since the last call, as JSON (`Tally::take_json`); `None` when
-    /// none did or the client gathers none.
-    fn take_metrics(&self) -> Option<String> {
-        self.tally.as_ref()?.take_json()
     }
 
     /// Tokens left in the client's shared retry budget (`postato.retry_budget.tokens`).

@@ -47,6 +47,13 @@ fn metrics_table_json() -> String {
     postato_bindings::metrics_table_json()
 }
 
+/// The metrics the process's clients gathered since the last call, as JSON
+/// (`Tally::take_json`); `None` when none did.
+#[pyfunction]
+fn take_metrics() -> Option<String> {
+    postato_bindings::process_tally().take_json()
+}
+
 /// The client's defaults as JSON, keyed by the Python names (times in seconds), for
 /// `postato.DEFAULTS`.
 #[pyfunction]
@@ -97,6 +104,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(client_settings, m)?)?;
     m.add_function(wrap_pyfunction!(call_settings, m)?)?;
     m.add_function(wrap_pyfunction!(metrics_table_json, m)?)?;
+    m.add_function(wrap_pyfunction!(take_metrics, m)?)?;
     m.add_function(wrap_pyfunction!(python_name, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic, m)?)?;
     m.add_function(wrap_pyfunction!(test_panic_async, m)?)?;

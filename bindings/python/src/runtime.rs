@@ -135,6 +135,8 @@ pub fn shutdown(py: Python<'_>) {
 #[pyfunction]
 pub fn after_fork_in_child() {
     PID.store(std::process::id(), Ordering::Relaxed);
+    // The parent reports what its clients gathered.
+    postato_bindings::process_tally().discard();
     STOPPING.store(false, Ordering::Release);
     if let State::Running { runtime, .. } = std::mem::replace(&mut *lock(), State::Idle) {
         std::mem::forget(runtime);

@@ -31,7 +31,7 @@ pub use postato::metrics;
 pub use publisher::{publish, publish_due, publisher};
 pub use runtime::multi_thread_runtime;
 pub use store::{OpenedOnFirstUse, StoreLocation};
-pub use tally::{kind_name, metrics_table_json, Taken, Tally, MAX_WAITS};
+pub use tally::{kind_name, metrics_table_json, process_tally, Taken, Tally, MAX_WAITS};
 
 /// What the language bindings convert, from the client and its core.
 pub use postato::postato_core::settings::snake_case;

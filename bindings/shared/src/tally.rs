@@ -1,17 +1,26 @@
-//! [`Tally`]: a client's metrics gathered for a language's own OpenTelemetry instruments. The
-//! client records into it as it publishes (a lock and an add, no call into the language); the
-//! language takes what gathered since it last looked ([`Tally::take_json`]) when a call returns
-//! and once a second, and adds it to instruments it made from [`metrics_table_json`], so every
-//! language reports Rust's [`METRICS`] under the same names, units and labels.
+//! [`Tally`]: metrics gathered for a language's own OpenTelemetry instruments. Clients record
+//! into it as they publish (a lock and an add, no call into the language); the language takes
+//! what gathered since it last looked ([`Tally::take_json`]) when its metric reader collects and
+//! once a second, and adds it to instruments it made from [`metrics_table_json`], so every
+//! language reports Rust's [`METRICS`] under the same names, units and labels. Python and Node
+//! share one per process ([`process_tally`]): the metrics name no client, and a client that is
+//! gone leaves what it recorded for the next take.
 
 use postato::metrics::{MetricKind, Metrics, METRICS, WAIT_BUCKETS, WAIT_DURATION};
 use serde::Serialize;
 use std::collections::BTreeMap;
-use std::sync::Mutex;
+use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 
 /// Wait durations kept between two takes; more are counted as dropped (a language that takes
-/// once a second would need 100,000 waits a second to drop one).
+/// once a second would need 100,000 waits a second to drop one; one whose application set no
+/// meter provider takes none, and keeps at most these).
 pub const MAX_WAITS: usize = 100_000;
+
+/// The tally every client of this process that gathers metrics records into.
+pub fn process_tally() -> Arc<Tally> {
+    static TALLY: OnceLock<Arc<Tally>> = OnceLock::new();
+    Arc::clone(TALLY.get_or_init(Arc::default))
+}
 
 /// What gathered since the last take.
 #[derive(Debug, Default)]
@@ -59,9 +68,29 @@ pub struct Taken {
 }
 
 impl Tally {
-    /// What gathered since the last take; `None` when nothing did.
+    /// The lock, unless it stays held: a fork's child inherits a lock that a thread of its
+    /// parent held, and no thread of its own will release it.
+    fn lock_briefly(&self) -> Option<MutexGuard<'_, Gathered>> {
+        for _ in 0..1000 {
+            match self.0.try_lock() {
+                Ok(gathered) => return Some(gathered),
+                Err(TryLockError::Poisoned(poisoned)) => return Some(poisoned.into_inner()),
+                Err(TryLockError::WouldBlock) => std::thread::yield_now(),
+            }
+        }
+        None
+    }
+
+    /// Forgets what gathered: a fork's child, whose parent reports it.
+    pub fn discard(&self) {
+        if let Some(mut gathered) = self.lock_briefly() {
+            *gathered = Gathered::default();
+        }
+    }
+
+    /// What gathered since the last take; `None` when nothing did (or the lock stayed held).
     pub fn take(&self) -> Option<Taken> {
-        let gathered = std::mem::take(&mut *self.0.lock().unwrap_or_else(|p| p.into_inner()));
+        let gathered = std::mem::take(&mut *self.lock_briefly()?);
         if gathered.counts.is_empty() && gathered.waits.is_empty() && gathered.dropped == 0 {
             return None;
         }

@@ -75,22 +75,19 @@ def _warn_once(what: str, error: BaseException) -> None:
         _log.warning("postato: OpenTelemetry %s failed, and is skipped (the publish goes on): %r", what, error)
 
 
-class _Gathering(Protocol):
-    """What a client's native side offers: the metrics gathered since the last take, its
-    retry budget's level."""
+class _Budget(Protocol):
+    """A client's native side, for the gauge: its retry budget's level."""
 
-    def take_metrics(self) -> Optional[str]: ...
     def retry_budget_tokens(self) -> float: ...
 
 
 class _Instruments:
-    """An instrument for each of Rust's metrics, on the global meter provider's ``postato``
-    meter (a proxy until the application sets a provider, then its)."""
+    """A counter and a histogram for each of Rust's, on the ``postato`` meter of ``provider``
+    (the application's: made once it has set one, and again if it sets another)."""
 
-    def __init__(self) -> None:
-        from opentelemetry import metrics
-
-        meter = metrics.get_meter(_SCOPE, _VERSION)
+    def __init__(self, provider: Any) -> None:
+        self.provider = provider
+        meter = provider.get_meter(_SCOPE, _VERSION)
         self.labels: Dict[str, Optional[str]] = {}
         self.counters: Dict[str, Any] = {}
         self.histograms: Dict[str, Any] = {}
@@ -108,8 +105,6 @@ class _Instruments:
                 except TypeError:  # an API from before bucket advice (< 1.23)
                     histogram = meter.create_histogram(name, unit=unit, description=help_)
                 self.histograms[name] = histogram
-            elif name == "postato.retry_budget.tokens":
-                meter.create_observable_gauge(name, callbacks=[_collected], unit=unit, description=help_)
 
     def add(self, taken: Dict[str, Any]) -> None:
         for name, value, increase in taken["counts"]:
@@ -124,7 +119,7 @@ class _Instruments:
                 histogram.record(seconds, {label: reason})
         if taken["dropped"]:
             _log.warning(
-                "postato: %d wait durations were not recorded in %s (more than %d gathered between two flushes)",
+                "postato: %d wait durations were not recorded in %s (more than %d gathered before they were taken)",
                 taken["dropped"],
                 _WAIT_DURATION["name"],
                 len(taken["waits"]),
@@ -132,24 +127,55 @@ class _Instruments:
 
 
 _instruments: Optional[_Instruments] = None
-# The native clients that gather metrics, weakly (a with_options copy shares its original's).
+# The gauge, on the proxy meter: it becomes the application's when it sets a provider.
+_gauge: Optional[Any] = None
+# The native clients that gather metrics, weakly, for the gauge (their metrics are the
+# process's: `_native.take_metrics`).
 _gathering: "weakref.WeakSet[Any]" = weakref.WeakSet()
 _lock = threading.Lock()
 _flusher: Optional[threading.Thread] = None
+# A provider that failed to load (`OTEL_PYTHON_METER_PROVIDER`): not tried again.
+_no_provider = False
 
 
-def track(native: _Gathering) -> None:
-    """Makes the instruments (once) and adds ``native``'s metrics to them from now on: when the
-    application's reader collects, and once a second."""
-    global _instruments
+def track(native: _Budget) -> None:
+    """Counts ``native`` in the gauge; makes the gauge (once), whose callback adds the
+    process's metrics at each collection, and starts the once-a-second flush."""
+    global _gauge
     try:
         with _lock:
-            if _instruments is None:
-                _instruments = _Instruments()
             _gathering.add(native)
+            if _gauge is None:
+                from opentelemetry import metrics
+
+                gauge = next(m for m in _TABLE["metrics"] if m["name"] == "postato.retry_budget.tokens")
+                _gauge = metrics.get_meter(_SCOPE, _VERSION).create_observable_gauge(
+                    gauge["name"], callbacks=[_collected], unit=gauge["unit"], description=gauge["help"]
+                )
         _keep_flushing()
     except Exception as error:  # an SDK that raises: no metrics, but the client works
         _warn_once("metrics", error)
+
+
+def _current_instruments() -> Optional[_Instruments]:
+    """The instruments of the application's meter provider; ``None`` until it sets one
+    (what gathers until then is kept, and its first collection sees it)."""
+    global _instruments, _no_provider
+    if _no_provider:
+        return None
+    from opentelemetry import metrics
+
+    try:
+        provider = metrics.get_meter_provider()
+    except Exception as error:  # a provider named by the environment that does not load
+        _no_provider = True
+        _warn_once("metrics", error)
+        return None
+    if isinstance(provider, metrics.NoOpMeterProvider) or type(provider).__name__ == "_ProxyMeterProvider":
+        return None
+    if _instruments is None or _instruments.provider is not provider:
+        _instruments = _Instruments(provider)
+    return _instruments
 
 
 # Held from a take to the end of its adding: a collection waits for an add in flight, so that
@@ -157,40 +183,24 @@ def track(native: _Gathering) -> None:
 _adding = threading.Lock()
 
 
-def _metering() -> bool:
-    """Whether the application has set a meter provider: until then nothing is taken (its
-    first collection sees it all)."""
-    from opentelemetry import metrics
-
-    return type(metrics.get_meter_provider()).__name__ not in ("_ProxyMeterProvider", "NoOpMeterProvider")
-
-
-def flush(native: _Gathering) -> None:
-    """Adds what ``native`` gathered since it was last taken to the instruments."""
+def flush() -> None:
+    """Adds what the process's clients gathered since it was last taken to the instruments."""
     try:
-        if not _metering():
-            return
         with _adding:
-            taken = native.take_metrics()
-            if taken is not None and _instruments is not None:
-                _instruments.add(json.loads(taken))
-        if _flusher is None:  # a fork's child: its parent's thread is not here
-            _keep_flushing()
+            instruments = _current_instruments()
+            if instruments is None:
+                return
+            taken = _native.take_metrics()
+            if taken is not None:
+                instruments.add(json.loads(taken))
     except Exception as error:
         _warn_once("metrics", error)
-
-
-def _flush_all() -> None:
-    with _lock:
-        natives = list(_gathering)
-    for native in natives:
-        flush(native)
 
 
 def _run() -> None:
     while True:
         time.sleep(_FLUSH_EVERY)
-        _flush_all()
+        flush()
 
 
 def _keep_flushing() -> None:
@@ -203,11 +213,15 @@ def _keep_flushing() -> None:
 
 
 def _after_fork_in_child() -> None:
-    """The child has none of its parent's threads, and a lock held at the fork stays held."""
+    """The child has none of its parent's threads, and a lock held at the fork stays held (the
+    extension forgets what the parent gathered: the parent reports it)."""
     global _flusher, _lock, _adding
     _flusher = None
     _lock = threading.Lock()
     _adding = threading.Lock()
+    if _gathering:
+        with contextlib.suppress(Exception):
+            _keep_flushing()
 
 
 if hasattr(os, "register_at_fork"):
@@ -215,13 +229,13 @@ if hasattr(os, "register_at_fork"):
 
 
 def _collected(_options: "CallbackOptions") -> Iterator["Observation"]:
-    """A collection by the application's reader: every client's metrics are added first (the
+    """A collection by the application's reader: the process's metrics are added first (the
     SDK collects the other instruments after their callbacks), then the gauge
     ``postato.retry_budget.tokens``: the tokens left in the retry budgets of the process's
     clients, together."""
     from opentelemetry.metrics import Observation
 
-    _flush_all()
+    flush()
     with _lock:
         natives = list(_gathering)
     if natives:
@@ -230,10 +244,15 @@ def _collected(_options: "CallbackOptions") -> Iterator["Observation"]:
 
 def tracing() -> bool:
     """Whether the application has set a tracer provider (spans would otherwise record
-    nothing, and are not opened)."""
-    from opentelemetry import trace
+    nothing, and are not opened); ``False`` when asking fails."""
+    try:
+        from opentelemetry import trace
 
-    return not isinstance(trace.get_tracer_provider(), (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+        provider = trace.get_tracer_provider()
+        return not isinstance(provider, (trace.ProxyTracerProvider, trace.NoOpTracerProvider))
+    except Exception as error:
+        _warn_once("tracing", error)
+        return False
 
 
 def _failed(current: Any, kind: str) -> None:
