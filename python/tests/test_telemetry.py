@@ -211,7 +211,8 @@ def test_an_sdk_that_raises_never_fails_a_publish(
 
     monkeypatch.setattr(_telemetry, "_warned", False)
     monkeypatch.setattr(_telemetry._Instruments, "add", broken)
-    monkeypatch.setattr(trace, "get_tracer", broken)
+    monkeypatch.setattr(trace.get_tracer_provider(), "get_tracer", broken)
+    monkeypatch.setattr(_telemetry, "_tracer", (None, None))
     k = key("otel-broken")
     sim.script(k, [{"action": "respond", "status": 503}, {"action": "ok"}])
     assert client.publish(k, "x", "acc_1", "hello").attempts == 2

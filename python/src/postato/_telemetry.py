@@ -35,7 +35,7 @@ import threading
 import time
 import weakref
 from collections.abc import Iterator
-from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol
+from typing import TYPE_CHECKING, Any, Dict, List, Optional, Protocol, Tuple
 
 from . import _native
 from .errors import PostatoError
@@ -263,6 +263,21 @@ def _failed(current: Any, kind: str) -> None:
     current.set_status(Status(StatusCode.ERROR, kind))
 
 
+# The application's tracer provider, and postato's tracer of it (a provider's get_tracer costs
+# about as much as a third of a span: made again only when the application sets another).
+_tracer: Tuple[Any, Any] = (None, None)
+
+
+def _current_tracer() -> Any:
+    global _tracer
+    from opentelemetry import trace
+
+    provider = trace.get_tracer_provider()
+    if _tracer[0] is not provider:
+        _tracer = (provider, provider.get_tracer(_SCOPE, _VERSION))
+    return _tracer[1]
+
+
 @contextlib.contextmanager
 def span(name: str, attributes: Dict[str, Any]) -> Iterator[Optional[Any]]:
     """A CLIENT span ``name`` around a call, current while it runs (``None`` without the API):
@@ -270,10 +285,9 @@ def span(name: str, attributes: Dict[str, Any]) -> Iterator[Optional[Any]]:
     ``postato.attempts``, a cancelled task ``cancelled``, and any other exception ``error.type``
     (its class)."""
     try:
-        from opentelemetry import trace
         from opentelemetry.trace import SpanKind
 
-        opened = trace.get_tracer(_SCOPE, _VERSION).start_as_current_span(
+        opened = _current_tracer().start_as_current_span(
             name, kind=SpanKind.CLIENT, attributes=attributes, record_exception=False, set_status_on_exception=False
         )
         current = opened.__enter__()
