@@ -247,4 +247,4 @@ function publishedMany(span, results) {
   span?.setAttribute('postato.failed', results.length - done);
 }
 
-module.exports = { enabled, track, flush, observed, published, publishedMany };
+module.exports = { enabled, track, observed, published, publishedMany };

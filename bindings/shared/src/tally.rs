@@ -8,7 +8,6 @@
 
 use postato::metrics::{MetricKind, Metrics, METRICS, WAIT_BUCKETS, WAIT_DURATION};
 use serde::Serialize;
-use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex, MutexGuard, OnceLock, TryLockError};
 
 /// Wait durations kept between two takes; more are counted as dropped (a language that takes
@@ -25,8 +24,9 @@ pub fn process_tally() -> Arc<Tally> {
 /// What gathered since the last take.
 #[derive(Debug, Default)]
 struct Gathered {
-    /// Each counter's increase, by name and label value.
-    counts: BTreeMap<(&'static str, Option<String>), u64>,
+    /// Each counter's increase, by name and label value, in the order they first came: a few
+    /// dozen at most, found without allocating (a publish adds several).
+    counts: Vec<(&'static str, Option<String>, u64)>,
     /// Each wait's reason and length in seconds, in order.
     waits: Vec<(String, f64)>,
     /// Waits past [`MAX_WAITS`].
@@ -40,7 +40,11 @@ pub struct Tally(Mutex<Gathered>);
 impl Metrics for Tally {
     fn add(&self, name: &'static str, value: u64, label: Option<&str>) {
         let mut gathered = self.0.lock().unwrap_or_else(|p| p.into_inner());
-        *gathered.counts.entry((name, label.map(str::to_owned))).or_default() += value;
+        let counts = &mut gathered.counts;
+        match counts.iter_mut().find(|(n, l, _)| *n == name && l.as_deref() == label) {
+            Some((_, _, count)) => *count += value,
+            None => counts.push((name, label.map(str::to_owned), value)),
+        }
     }
 
     fn record(&self, name: &'static str, value: f64, label: Option<&str>) {
@@ -94,8 +98,7 @@ impl Tally {
         if gathered.counts.is_empty() && gathered.waits.is_empty() && gathered.dropped == 0 {
             return None;
         }
-        let counts = gathered.counts.into_iter().map(|((name, label), n)| (name, label, n)).collect();
-        Some(Taken { counts, waits: gathered.waits, dropped: gathered.dropped })
+        Some(Taken { counts: gathered.counts, waits: gathered.waits, dropped: gathered.dropped })
     }
 
     /// [`Tally::take`] as JSON (`{"counts": [[name, label, n]], "waits": [[reason, seconds]],
