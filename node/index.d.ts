@@ -237,6 +237,12 @@ export declare class Publisher {
   readonly store: SqliteStore | MemoryStore | PostgresStore;
   /** Publishes unless the store has it (then `fromStore` is true and nothing is sent). */
   publish(post: PostInput, options?: PublisherPublishOptions): Promise<Post>;
+  /**
+   * Every post through the store, `concurrency` at once, as `publish` would: a resumable batch
+   * (what was published comes from the store), where the first post of a business key wins.
+   * One entry per post, in input order; never rejects for one post.
+   */
+  publishMany(posts: PostInput[], options?: PublishManyOptions): Promise<PublishManyResult[]>;
   /** Publishes the store's deferred posts whose time has come; the others stay deferred. */
   publishDue(options?: { concurrency?: number }): Promise<DueReport>;
 }

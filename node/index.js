@@ -332,43 +332,12 @@ class Client {
    * and publishing the same list again is safe).
    */
   async publishMany(posts, options = {}) {
-    if (!Array.isArray(posts)) throw invalid('posts', `must be an array of posts, got ${typeof posts}`);
-    options = optionsObject(options, 'options');
-    refuseUnknown(
-      options,
-      ['concurrency', 'signal', ...CALL_SETTINGS],
-      'an option of Client.publishMany',
-      invalidSetting,
-    );
-    const concurrency = settingNumber('concurrency', options.concurrency);
-    const call = callOptions({ ...this.#call, ...definedOptions(options) });
-    // Each post's JSON, or null where it does not convert (its own error stands in its place).
-    const converted = posts.map((post) => {
-      try {
-        return { wire: postJson(post) };
-      } catch (error) {
-        return { wire: null, rejected: { status: 'rejected', reason: error } };
-      }
+    return publishMany(this, posts, options, {
+      what: 'Client.publishMany',
+      call: this.#call,
+      start: (wires, concurrency, id, call) => this.#native.publishMany(wires, concurrency, id, call),
+      cancel: (id) => this.#native.cancel(id),
     });
-    const wires = converted.map(({ wire }) => wire);
-    const publishAll = async () => {
-      const entries = await withSignal(
-        options.signal,
-        (id) => this.#native.publishMany(wires, concurrency, id, call),
-        (id) => this.#native.cancel(id),
-        JSON.parse,
-      );
-      // Aborted while the last posts were ending: the call still ends with the abort.
-      if (options.signal?.aborted) throw abortError(options.signal);
-      return entries.map((entry, i) => {
-        if (entry === null) return converted[i].rejected;
-        return entry.post !== undefined
-          ? { status: 'fulfilled', value: new Post(entry.post) }
-          : { status: 'rejected', reason: errors.fromInfo(entry.error) };
-      });
-    };
-    const subject = { 'postato.posts': posts.length };
-    return this._observed('postato.publish_many', subject, publishAll, telemetry.publishedMany, options.signal);
   }
 
   /** @internal */
@@ -388,6 +357,45 @@ class Client {
   toJSON() {
     return { workspaceId: this.workspaceId, baseUrl: this.baseUrl };
   }
+}
+
+/**
+ * A `publishMany` of `client` (its telemetry) through `native.start`: the posts checked and
+ * converted here, each result shaped as `Promise.allSettled`'s entries.
+ */
+async function publishMany(client, posts, options, native) {
+  if (!Array.isArray(posts)) throw invalid('posts', `must be an array of posts, got ${typeof posts}`);
+  options = optionsObject(options, 'options');
+  refuseUnknown(options, ['concurrency', 'signal', ...CALL_SETTINGS], `an option of ${native.what}`, invalidSetting);
+  const concurrency = settingNumber('concurrency', options.concurrency);
+  const call = callOptions({ ...native.call, ...definedOptions(options) });
+  // Each post's JSON, or null where it does not convert (its own error stands in its place).
+  const converted = posts.map((post) => {
+    try {
+      return { wire: postJson(post) };
+    } catch (error) {
+      return { wire: null, rejected: { status: 'rejected', reason: error } };
+    }
+  });
+  const wires = converted.map(({ wire }) => wire);
+  const publishAll = async () => {
+    const entries = await withSignal(
+      options.signal,
+      (id) => native.start(wires, concurrency, id, call),
+      native.cancel,
+      JSON.parse,
+    );
+    // Aborted while the last posts were ending: the call still ends with the abort.
+    if (options.signal?.aborted) throw abortError(options.signal);
+    return entries.map((entry, i) => {
+      if (entry === null) return converted[i].rejected;
+      return entry.post !== undefined
+        ? { status: 'fulfilled', value: new Post(entry.post) }
+        : { status: 'rejected', reason: errors.fromInfo(entry.error) };
+    });
+  };
+  const subject = { 'postato.posts': posts.length };
+  return client._observed('postato.publish_many', subject, publishAll, telemetry.publishedMany, options.signal);
 }
 
 class Store {
@@ -457,7 +465,10 @@ class PostgresStore extends Store {
   }
 }
 
-/** A client with a result store: skips what was published, records results, dead-letters failures. */
+/**
+ * A client with a result store: skips what was published, records results, defers or
+ * dead-letters failures, and publishes many posts as a resumable batch.
+ */
 class Publisher {
   #native;
 
@@ -504,6 +515,24 @@ class Publisher {
       );
     const subject = { 'postato.business_key': post.businessKey };
     return this.client._observed('postato.publish', subject, publish, telemetry.published, options.signal);
+  }
+
+  /**
+   * Publishes every post through the store, `concurrency` at once, each as `publish` would
+   * (claimed, then recorded, deferred or dead-lettered), with `Client.publishMany`'s options
+   * and results. Running the same posts again resumes: what was published comes from the
+   * store (`fromStore`) and nothing is sent for it. The first post of a business key wins: the
+   * same post again shares its outcome, another post under its key is rejected with
+   * `BusinessKeyReusedError`. An aborted `signal` rejects with its reason; every claim is
+   * released.
+   */
+  async publishMany(posts, options = {}) {
+    return publishMany(this.client, posts, options, {
+      what: 'Publisher.publishMany',
+      call: {},
+      start: (wires, concurrency, id, call) => this.#native.publishMany(wires, concurrency, id, call),
+      cancel: (id) => this.#native.cancel(id),
+    });
   }
 
   /**

@@ -215,7 +215,7 @@ impl Cancels {
         .build(env)
     }
 
-    fn register(&self, id: Option<u32>) -> (CancellationToken, CancelGuard) {
+    pub(crate) fn register(&self, id: Option<u32>) -> (CancellationToken, CancelGuard) {
         let token = CancellationToken::new();
         if let Some(id) = id {
             self.0.lock().unwrap_or_else(|p| p.into_inner()).insert(id, token.clone());
@@ -231,7 +231,7 @@ impl Cancels {
 }
 
 /// Forgets a publish's token when it ends.
-struct CancelGuard {
+pub(crate) struct CancelGuard {
     cancels: Cancels,
     id: Option<u32>,
 }
@@ -313,15 +313,7 @@ impl NativeClient {
             )
             .await
             .map_err(|e| publish_error(&e))?;
-            let entries: Vec<serde_json::Value> = results
-                .into_iter()
-                .map(|result| match result {
-                    Some(Ok(p)) => serde_json::json!({ "post": PublishedPost::new(p, false).to_json() }),
-                    Some(Err(e)) => serde_json::json!({ "error": error_json(&e) }),
-                    None => serde_json::Value::Null,
-                })
-                .collect();
-            Ok(serde_json::Value::Array(entries).to_string())
+            Ok(many_json(results, |p| PublishedPost::new(p, false)))
         })
         .build(env)
     }
@@ -341,4 +333,18 @@ impl NativeClient {
     pub fn base_url(&self) -> String {
         self.client.base_url().to_owned()
     }
+}
+
+/// The results of a `publish_many` as a JSON array in input order: `{"post": …}` (`post` makes
+/// each result's), `{"error": …}`, or null for a null post.
+pub fn many_json<R>(results: Vec<Option<Result<R, PublishError>>>, post: impl Fn(R) -> PublishedPost) -> String {
+    let entries: Vec<serde_json::Value> = results
+        .into_iter()
+        .map(|result| match result {
+            Some(Ok(result)) => serde_json::json!({ "post": post(result).to_json() }),
+            Some(Err(e)) => serde_json::json!({ "error": error_json(&e) }),
+            None => serde_json::Value::Null,
+        })
+        .collect();
+    serde_json::Value::Array(entries).to_string()
 }

@@ -1,14 +1,14 @@
 //! `NativeStore` (SQLite or memory) and `NativePublisher`, behind the JS `SqliteStore`,
 //! `MemoryStore` and `Publisher`.
 
-use napi::bindgen_prelude::{AsyncBlock, ClassInstance};
+use napi::bindgen_prelude::{AsyncBlock, AsyncBlockBuilder, ClassInstance};
 use napi::Env;
 use napi_derive::napi;
-use postato_bindings::{OpenedOnFirstUse, StoreLocation, Units};
+use postato_bindings::{GivenCallOptions, OpenedOnFirstUse, StoreLocation, Units};
 use postato_bindings::{Publisher, ResultStore};
 use std::sync::Arc;
 
-use crate::client::{call_options, Cancels, NativeClient, PublishedPost};
+use crate::client::{call_options, many_json, Cancels, NativeClient, PublishedPost, CALL};
 use crate::errors::{other, publish_error};
 
 /// A result store: SQLite at `path`, or memory when `path` is absent.
@@ -126,6 +126,34 @@ impl NativePublisher {
         .to_string())
     }
 
+    /// Publishes every post through the store (see `Publisher::publish_many` in Rust), at most
+    /// `concurrency` at once; `cancel(cancel_id)` ends them all. Resolves to a JSON array in
+    /// input order: `{"post": …}`, `{"error": …}`, or null for a null post.
+    #[napi]
+    pub fn publish_many(
+        &self,
+        env: &Env,
+        posts_json: Vec<Option<String>>,
+        concurrency: Option<f64>,
+        cancel_id: Option<u32>,
+        call: Vec<(String, f64)>,
+    ) -> napi::Result<AsyncBlock<String>> {
+        let options =
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| publish_error(&e))?;
+        let publisher = self.publisher.clone();
+        let (token, guard) = self.cancels.register(cancel_id);
+        AsyncBlockBuilder::new(async move {
+            let _guard = guard;
+            let posts = postato_bindings::parse_many(posts_json);
+            let results = postato_bindings::publisher_many(&publisher, posts, &options.cancel(token))
+                .await
+                .map_err(|e| publish_error(&e))?;
+            Ok(many_json(results, |report| PublishedPost::new(report.published, report.from_store)))
+        })
+        .build(env)
+    }
+
+    /// Cancels the publish (or batch) registered under `cancel_id`, if it is still running.
     #[napi]
     pub fn cancel(&self, cancel_id: u32) {
         self.cancels.cancel(cancel_id);

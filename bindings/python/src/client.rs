@@ -24,21 +24,31 @@ pub fn published_dict<'py>(py: Python<'py>, p: &Published, from_store: bool) -> 
     Ok(d)
 }
 
-/// The results of `publish_many` for Python: a dict per published post, the exception
-/// instance of each failure, `None` where the wrapper keeps its own error.
-fn many_list<'py>(
+/// The results of `publish_many` for Python: a dict per published post (`published` tells
+/// each result's post and whether it came from the store), the exception instance of each
+/// failure, `None` where the wrapper keeps its own error.
+pub fn many_list<'py, R>(
     py: Python<'py>,
-    results: &[Option<Result<Published, PublishError>>],
+    results: &[Option<Result<R, PublishError>>],
+    published: impl Fn(&R) -> (&Published, bool),
 ) -> PyResult<Bound<'py, PyList>> {
     let list = PyList::empty(py);
     for result in results {
         match result {
-            Some(Ok(published)) => list.append(published_dict(py, published, false)?)?,
+            Some(Ok(result)) => {
+                let (post, from_store) = published(result);
+                list.append(published_dict(py, post, from_store)?)?
+            }
             Some(Err(error)) => list.append(to_py(error).into_value(py))?,
             None => list.append(py.None())?,
         }
     }
     Ok(list)
+}
+
+/// A bare client's result: never from a store.
+pub fn sent(published: &Published) -> (&Published, bool) {
+    (published, false)
 }
 
 /// Sends a notice to `postato._log`, under the GIL: a schedule notice to `notice`, a retry or
@@ -213,7 +223,7 @@ impl NativeClient {
             postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
         })?
         .map_err(|e| to_py(&e))?;
-        many_list(py, &results)
+        many_list(py, &results, sent)
     }
 
     /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
@@ -233,7 +243,7 @@ impl NativeClient {
             postato_bindings::publish_many(&client, postato_bindings::parse_many(posts_json), &options).await
         };
         bridge::spawn(event_loop, completions, work, |py, results| {
-            Ok(many_list(py, &results.map_err(|e| to_py(&e))?)?.into_any().unbind())
+            Ok(many_list(py, &results.map_err(|e| to_py(&e))?, sent)?.into_any().unbind())
         })
     }
 

@@ -4,13 +4,14 @@
 use postato_bindings::{Publisher, ResultStore};
 use postato_bindings::{StoreLocation, Units};
 use pyo3::prelude::*;
-use pyo3::types::PyDict;
+use pyo3::types::{PyDict, PyList};
 use std::sync::{Arc, Mutex};
 
 use crate::bridge::{self, Completions};
-use crate::client::{call_options, parse_for_publish, published_dict, NativeClient};
+use crate::client::{call_options, many_list, parse_for_publish, published_dict, NativeClient, CALL};
 use crate::errors::{other, to_py};
 use crate::runtime;
+use postato_bindings::{GivenCallOptions, PublishReport};
 
 /// A result store.
 #[pyclass(module = "postato._native", frozen)]
@@ -103,6 +104,11 @@ fn due_dict<'py>(py: Python<'py>, report: &postato_bindings::DueReport) -> PyRes
     Ok(d)
 }
 
+/// A Publisher's result: its post, and whether it came from the store.
+fn reported(report: &PublishReport) -> (&postato_bindings::Published, bool) {
+    (&report.published, report.from_store)
+}
+
 /// A client with a store.
 #[pyclass(module = "postato._native", frozen)]
 pub struct NativePublisher {
@@ -150,6 +156,47 @@ impl NativePublisher {
         })?
         .map_err(|e| to_py(&e))?;
         published_dict(py, &report.published, report.from_store)
+    }
+
+    /// Publishes every post through the store (see `Publisher::publish_many` in Rust),
+    /// synchronously with the GIL released; one entry per post, in order.
+    #[pyo3(signature = (posts_json, concurrency=None, call=Vec::new()))]
+    fn publish_many<'py>(
+        &self,
+        py: Python<'py>,
+        posts_json: Vec<Option<String>>,
+        concurrency: Option<f64>,
+        call: Vec<(String, f64)>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let options =
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| to_py(&e))?;
+        let publisher = self.publisher()?;
+        let results = runtime::block_on(py, async move {
+            postato_bindings::publisher_many(&publisher, postato_bindings::parse_many(posts_json), &options).await
+        })?
+        .map_err(|e| to_py(&e))?;
+        many_list(py, &results, reported)
+    }
+
+    /// `publish_many` as a future of `event_loop`; cancelling it cancels the posts in flight.
+    #[pyo3(signature = (posts_json, concurrency, event_loop, completions, call=Vec::new()))]
+    fn publish_many_async<'py>(
+        &self,
+        posts_json: Vec<Option<String>>,
+        concurrency: Option<f64>,
+        event_loop: &Bound<'py, PyAny>,
+        completions: &Bound<'py, Completions>,
+        call: Vec<(String, f64)>,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let options =
+            postato_bindings::many_options(concurrency, GivenCallOptions(call), CALL).map_err(|e| to_py(&e))?;
+        let publisher = self.publisher()?;
+        let work = async move {
+            postato_bindings::publisher_many(&publisher, postato_bindings::parse_many(posts_json), &options).await
+        };
+        bridge::spawn(event_loop, completions, work, |py, results| {
+            Ok(many_list(py, &results.map_err(|e| to_py(&e))?, reported)?.into_any().unbind())
+        })
     }
 
     /// Publishes the store's due deferred posts, synchronously with the GIL released.

@@ -21,7 +21,7 @@ mod runtime;
 mod store;
 mod tally;
 
-pub use many::{many_options, parse_many, publish_many};
+pub use many::{many_options, parse_many, publish_many, publisher_many};
 pub use options::{
     call_settings, client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column,
     GivenCallOptions, GivenOptions, Units,

@@ -4,7 +4,7 @@
 //! in the same place. Only the converted posts go to [`Client::publish_many`].
 
 use postato::postato_core::settings;
-use postato::{Client, ManyOptions, Post, PublishError, Published};
+use postato::{Client, ManyOptions, Post, PublishError, PublishReport, Published, Publisher};
 
 use crate::options::{count, Column, GivenCallOptions, Units};
 
@@ -34,6 +34,27 @@ pub async fn publish_many(
     posts: Vec<Option<Result<Post, PublishError>>>,
     options: &ManyOptions,
 ) -> Result<Vec<Option<Result<Published, PublishError>>>, PublishError> {
+    in_place(posts, |converted| async move { client.publish_many(&converted, options).await }).await
+}
+
+/// [`publish_many`] through the Publisher's store ([`Publisher::publish_many`]).
+pub async fn publisher_many(
+    publisher: &Publisher,
+    posts: Vec<Option<Result<Post, PublishError>>>,
+    options: &ManyOptions,
+) -> Result<Vec<Option<Result<PublishReport, PublishError>>>, PublishError> {
+    in_place(posts, |converted| async move { publisher.publish_many(&converted, options).await }).await
+}
+
+/// Runs `many` on the converted posts and puts each of its results back in its post's place.
+async fn in_place<R, F, Fut>(
+    posts: Vec<Option<Result<Post, PublishError>>>,
+    many: F,
+) -> Result<Vec<Option<Result<R, PublishError>>>, PublishError>
+where
+    F: FnOnce(Vec<Post>) -> Fut,
+    Fut: std::future::Future<Output = Result<Vec<Result<R, PublishError>>, PublishError>>,
+{
     let mut converted = Vec::with_capacity(posts.len());
     let mut places = Vec::with_capacity(posts.len());
     for post in posts {
@@ -46,12 +67,12 @@ pub async fn publish_many(
             None => None,
         });
     }
-    let mut published = client.publish_many(&converted, options).await?.into_iter();
+    let mut results = many(converted).await?.into_iter();
     Ok(places
         .into_iter()
         .map(|place| {
             place.map(|converted| {
-                converted.and_then(|()| published.next().unwrap_or(Err(PublishError::Cancelled { attempts: 0 })))
+                converted.and_then(|()| results.next().unwrap_or(Err(PublishError::Cancelled { attempts: 0 })))
             })
         })
         .collect())

@@ -138,18 +138,24 @@ impl Client {
         let results = runtime::run(async move { postato_bindings::publish_many(&client, posts, &options).await })
             .await
             .map_err(PostatoError::internal)??;
-        Ok(results
-            .into_iter()
-            .map(|result| match result {
-                Some(Ok(post)) => PublishOutcome::Published { post: PublishedPost::new(post, false) },
-                Some(Err(error)) => PublishOutcome::Failed { error: error.into() },
-                // Every post was handed over: none comes back without its outcome.
-                None => {
-                    PublishOutcome::Failed { error: postato_bindings::PublishError::Cancelled { attempts: 0 }.into() }
-                }
-            })
-            .collect())
+        Ok(outcomes(results, |post| PublishedPost::new(post, false)))
     }
+}
+
+/// Each post's outcome of a `publishMany`, in input order (`post` makes a result's post).
+fn outcomes<R>(
+    results: Vec<Option<Result<R, postato_bindings::PublishError>>>,
+    post: impl Fn(R) -> PublishedPost,
+) -> Vec<PublishOutcome> {
+    results
+        .into_iter()
+        .map(|result| match result {
+            Some(Ok(result)) => PublishOutcome::Published { post: post(result) },
+            Some(Err(error)) => PublishOutcome::Failed { error: error.into() },
+            // Every post was handed over: none comes back without its outcome.
+            None => PublishOutcome::Failed { error: postato_bindings::PublishError::Cancelled { attempts: 0 }.into() },
+        })
+        .collect()
 }
 
 /// One post's outcome in `publishMany`.
@@ -243,7 +249,8 @@ impl Store {
     }
 }
 
-/// A client with a store: skips what was published, records results, dead-letters failures.
+/// A client with a store: skips what was published, records results, defers or dead-letters
+/// failures, and publishes many posts as a resumable batch.
 #[derive(uniffi::Object)]
 pub struct Publisher {
     publisher: postato_bindings::Publisher,
@@ -296,6 +303,32 @@ impl Publisher {
                 .await
                 .map_err(PostatoError::internal)??;
         Ok(PublishedPost::new(report.published, report.from_store))
+    }
+
+    /// Publishes every post through the store, `concurrency` at once (null: the default), each
+    /// as `publish` would (claimed, then recorded, deferred or dead-lettered); one outcome per
+    /// post, in input order, as `Client.publishMany`'s. Running the same posts again resumes
+    /// (what was published comes from the store, `fromStore`); the first post of a business
+    /// key wins (the same post again shares its outcome; another post under its key fails with
+    /// `BusinessKeyReused`). Cancelling the coroutine (or `cancel.cancel()`) stops the posts in
+    /// flight, sends no more and releases every claim.
+    #[uniffi::method(default(concurrency = None, cancel = None, options = None))]
+    pub async fn publish_many(
+        &self,
+        posts: Vec<PostInput>,
+        concurrency: Option<u32>,
+        cancel: Option<Arc<CancelHandle>>,
+        options: Option<PublishOptions>,
+    ) -> Result<Vec<PublishOutcome>, PostatoError> {
+        let call = options.unwrap_or_default().given();
+        let options = postato_bindings::many_options(concurrency.map(f64::from), call, PublishOptions::UNITS)?
+            .cancel(cancel.map(|c| c.token.clone()).unwrap_or_default());
+        let posts = posts.iter().map(|post| Some(post.to_post())).collect();
+        let publisher = self.publisher.clone();
+        let results = runtime::run(async move { postato_bindings::publisher_many(&publisher, posts, &options).await })
+            .await
+            .map_err(PostatoError::internal)??;
+        Ok(outcomes(results, |report| PublishedPost::new(report.published, report.from_store)))
     }
 
     /// Publishes the store's deferred posts whose time has come (`concurrency` at once; null:

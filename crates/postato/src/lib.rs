@@ -40,6 +40,7 @@ mod observe;
 mod options;
 mod publisher;
 mod publisher_call;
+mod publisher_many;
 mod spans;
 pub mod store;
 mod tls;

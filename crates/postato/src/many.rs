@@ -63,42 +63,77 @@ impl Client {
         posts: &[Post],
         options: &ManyOptions,
     ) -> Result<Vec<Result<Published, PublishError>>, PublishError> {
-        settings::CONCURRENCY.check(u64::from(options.concurrency))?;
-        options.call.policy(self.policy())?;
-        let mut results: Vec<Option<Result<Published, PublishError>>> = Vec::with_capacity(posts.len());
-        results.resize_with(posts.len(), || None);
-        let mut waiting = posts.iter().enumerate();
-        // Each post is a task of its own, so the runtime's workers share the posts in flight;
-        // dropping the set (dropping this future) aborts them all.
-        let mut running = JoinSet::new();
-        let mut index_of = HashMap::new();
-        // Each post's task runs in the caller's span, so its publish span is the caller's child
-        // (a trace of the whole call), not a root of its own.
-        let caller = tracing::Span::current();
-        loop {
-            while running.len() < options.concurrency as usize {
-                let Some((index, post)) = waiting.next() else { break };
-                if options.cancel.is_cancelled() {
-                    // Cancelled: the posts not started are not even built.
-                    results[index] = Some(Err(PublishError::Cancelled { attempts: 0 }));
-                    continue;
-                }
-                let (client, post, cancel) = (self.clone(), post.clone(), options.cancel.clone());
-                let call = options.call.clone();
-                let publish = async move { client.publish_with(&post).options(call).cancel_on(&cancel).send().await };
-                let task = running.spawn(tracing::Instrument::instrument(publish, caller.clone()));
-                index_of.insert(task.id(), index);
-            }
-            let Some(joined) = running.join_next_with_id().await else { break };
-            let (id, result) = match joined {
-                Ok((id, result)) => (id, result),
-                Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
-                Err(e) => (e.id(), Err(PublishError::Cancelled { attempts: 0 })),
-            };
-            if let Some(index) = index_of.remove(&id) {
-                results[index] = Some(result);
-            }
-        }
-        Ok(results.into_iter().flatten().collect())
+        options.check(self.policy())?;
+        let results = each_bounded(posts.len(), options, |index| {
+            let (client, post, cancel) = (self.clone(), posts[index].clone(), options.cancel.clone());
+            let call = options.call.clone();
+            Some(async move { client.publish_with(&post).options(call).cancel_on(&cancel).send().await })
+        })
+        .await;
+        Ok(results.into_iter().map(|result| result.unwrap_or(Err(PublishError::Cancelled { attempts: 0 }))).collect())
     }
+}
+
+impl ManyOptions {
+    /// The token that cancels the call.
+    pub(crate) fn cancel_token(&self) -> &CancellationToken {
+        &self.cancel
+    }
+
+    /// The options every post's publish takes.
+    pub(crate) fn per_call(&self) -> &CallOptions {
+        &self.call
+    }
+
+    /// Checks the concurrency and the per-call options against `policy` (the client's).
+    pub(crate) fn check(&self, policy: &postato_core::RetryPolicy) -> Result<(), PublishError> {
+        settings::CONCURRENCY.check(u64::from(self.concurrency))?;
+        self.call.policy(policy)?;
+        Ok(())
+    }
+}
+
+/// Runs `start(index)` for each index below `count` in order, at most `options`' concurrency at
+/// once, each as a task of its own in the caller's span (so a post's publish span is the
+/// caller's child, and the runtime's workers share the posts in flight). `start` may return
+/// `None` for an index it leaves to the caller. Once `options`' token is cancelled, the posts
+/// not started end `Cancelled` without being built; dropping this future aborts every task.
+pub(crate) async fn each_bounded<R, F, Fut>(
+    count: usize,
+    options: &ManyOptions,
+    mut start: F,
+) -> Vec<Option<Result<R, PublishError>>>
+where
+    F: FnMut(usize) -> Option<Fut>,
+    Fut: std::future::Future<Output = Result<R, PublishError>> + Send + 'static,
+    R: Send + 'static,
+{
+    let mut results: Vec<Option<Result<R, PublishError>>> = Vec::with_capacity(count);
+    results.resize_with(count, || None);
+    let mut waiting = 0..count;
+    let mut running = JoinSet::new();
+    let mut index_of = HashMap::new();
+    let caller = tracing::Span::current();
+    loop {
+        while running.len() < options.concurrency as usize {
+            let Some(index) = waiting.next() else { break };
+            if options.cancel.is_cancelled() {
+                results[index] = Some(Err(PublishError::Cancelled { attempts: 0 }));
+                continue;
+            }
+            let Some(work) = start(index) else { continue };
+            let task = running.spawn(tracing::Instrument::instrument(work, caller.clone()));
+            index_of.insert(task.id(), index);
+        }
+        let Some(joined) = running.join_next_with_id().await else { break };
+        let (id, result) = match joined {
+            Ok((id, result)) => (id, result),
+            Err(e) if e.is_panic() => std::panic::resume_unwind(e.into_panic()),
+            Err(e) => (e.id(), Err(PublishError::Cancelled { attempts: 0 })),
+        };
+        if let Some(index) = index_of.remove(&id) {
+            results[index] = Some(result);
+        }
+    }
+    results
 }

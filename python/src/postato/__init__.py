@@ -11,7 +11,16 @@ import os
 from . import _log, _native
 from ._client import DEFAULTS, AsyncClient, Client, ClientDefaults, Post
 from ._log import RetryEvent
-from ._publisher import DeadLetter, DueReport, MemoryStore, PostgresStore, Publisher, SqliteStore, StoreCounts
+from ._publisher import (
+    AsyncPublisher,
+    DeadLetter,
+    DueReport,
+    MemoryStore,
+    PostgresStore,
+    Publisher,
+    SqliteStore,
+    StoreCounts,
+)
 from ._wire import Content, MediaRef, PostType, Status, ThreadItem, _text
 from .errors import (
     BusinessKeyReusedError,
@@ -36,6 +45,7 @@ __all__ = [
     "Client",
     "AsyncClient",
     "Publisher",
+    "AsyncPublisher",
     "SqliteStore",
     "MemoryStore",
     "PostgresStore",

@@ -83,6 +83,20 @@ class NativePublisher:
         force: bool = False,
         call: List[Tuple[str, float]] = ...,
     ) -> Dict[str, Any]: ...
+    def publish_many(
+        self,
+        posts_json: List[Optional[str]],
+        concurrency: Optional[float] = None,
+        call: List[Tuple[str, float]] = ...,
+    ) -> List[Any]: ...
+    def publish_many_async(
+        self,
+        posts_json: List[Optional[str]],
+        concurrency: Optional[float],
+        event_loop: asyncio.AbstractEventLoop,
+        completions: Completions,
+        call: List[Tuple[str, float]] = ...,
+    ) -> Awaitable[List[Any]]: ...
     def publish_due(self, concurrency: Optional[float] = None) -> Dict[str, Any]: ...
     def publish_due_async(
         self,

@@ -1,5 +1,5 @@
-"""``Publisher``, ``SqliteStore`` and ``MemoryStore``: skip what was published, record
-results, dead-letter failures."""
+"""``Publisher``, ``AsyncPublisher`` and the stores: skip what was published, record results,
+defer or dead-letter failures, publish many posts as a resumable batch."""
 
 from __future__ import annotations
 
@@ -7,13 +7,13 @@ import json
 import os
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from typing import Any, Dict, List, Optional, Union
+from typing import Any, Dict, Iterable, List, Optional, Union
 
 from . import _native, _telemetry
 from ._bridge import running_loop
-from ._client import AsyncClient, Client, Post, _given_call_options
+from ._client import AsyncClient, Client, Post, PostItem, _CallOptions, _given_call_options, _many_results, _many_wires
 from ._wire import Content, PostType, ScheduledAt, Status, post_json, setting_number
-from .errors import InvalidSettingError
+from .errors import InvalidSettingError, PostatoError
 
 
 def _utc(ms: Optional[int]) -> Optional[datetime]:
@@ -160,12 +160,9 @@ class PostgresStore(_Store):
         return f"PostgresStore({self._display!r})"
 
 
-class Publisher:
-    """A client with a result store: the thing most programs call.
-
-    ``publish`` is synchronous; ``publish_async`` is an asyncio awaitable. Either works with
-    a ``Client`` or an ``AsyncClient``.
-    """
+class _PublisherBase:
+    """What ``Publisher`` and ``AsyncPublisher`` share: a client, a store, and the extension's
+    publisher over them."""
 
     def __init__(
         self,
@@ -189,6 +186,15 @@ class Publisher:
         self._native = _native.NativePublisher(
             client._native, self.store._native, setting_number("keyRetention", key_retention)
         )
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self.client!r}, store={self.store!r})"
+
+
+class Publisher(_PublisherBase):
+    """A client with a result store: the thing most programs call. It publishes
+    synchronously; :class:`AsyncPublisher` is the same as asyncio awaitables. Either works
+    with a ``Client`` or an ``AsyncClient``."""
 
     def publish(
         self,
@@ -218,6 +224,40 @@ class Publisher:
             _telemetry.published(span, post.attempts)
         return post
 
+    def publish_many(
+        self,
+        posts: Iterable[PostItem],
+        *,
+        concurrency: Optional[int] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> List[Union[Post, PostatoError]]:
+        """Publishes every post through the store, ``concurrency`` at once (default
+        ``DEFAULTS.concurrency``), each as :meth:`publish` would: claimed, then recorded,
+        deferred (:class:`DeferredError`) or dead-lettered.
+
+        Returns one entry per post, in input order: its ``Post`` or the ``PostatoError`` it
+        ended with (never raised). Running the same posts again resumes: what was published
+        comes from the store (``from_store``) and nothing is sent for it. The first post of a
+        business key wins: the same post again shares its outcome, another post under its key
+        is :class:`BusinessKeyReusedError`. Only an invalid ``concurrency``, ``deadline``,
+        ``max_attempts`` or ``timeout`` raises; Ctrl-C cancels the posts in flight."""
+        call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
+        wires, errors = _many_wires(posts)
+        with self.client._observed("postato.publish_many", {"postato.posts": len(wires)}) as span:
+            native = self._native.publish_many(wires, setting_number("concurrency", concurrency), list(call.items()))
+            results = _many_results(native, errors)
+            _telemetry.many_done(span, results)
+        return results
+
+    def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
+        """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
+        once, default ``DEFAULTS.concurrency``); the others stay deferred and nothing is sent
+        for them. Call it from a timer, or at the report's ``next_due``."""
+        with self.client._observed("postato.publish_due", {}):
+            return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
+
     async def publish_async(
         self,
         business_key: str,
@@ -233,26 +273,88 @@ class Publisher:
         max_attempts: Optional[int] = None,
         timeout: Optional[float] = None,
     ) -> Post:
-        """Like :meth:`publish`, as an awaitable."""
-        call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
-        wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
-        with self.client._observed("postato.publish", {"postato.business_key": business_key}) as span:
-            post = Post._from_native(await self._native.publish_async(wire, *running_loop(), force, list(call.items())))
-            _telemetry.published(span, post.attempts)
-        return post
-
-    def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
-        """Publishes the store's deferred posts whose time has come (at most ``concurrency`` at
-        once, default ``DEFAULTS.concurrency``); the others stay deferred and nothing is sent
-        for them. Call it from a timer, or at the report's ``next_due``."""
-        with self.client._observed("postato.publish_due", {}):
-            return DueReport._from_native(self._native.publish_due(setting_number("concurrency", concurrency)))
+        """:meth:`AsyncPublisher.publish`, kept for programs written before it."""
+        return await _publish_async(
+            self, business_key, platform, account_id, content, status, post_type, scheduled_at, force,
+            _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout),
+        )  # fmt: skip
 
     async def publish_due_async(self, *, concurrency: Optional[int] = None) -> DueReport:
-        """Like :meth:`publish_due`, as an awaitable."""
-        with self.client._observed("postato.publish_due", {}):
-            native = await self._native.publish_due_async(*running_loop(), setting_number("concurrency", concurrency))
-        return DueReport._from_native(native)
+        """:meth:`AsyncPublisher.publish_due`, kept for programs written before it."""
+        return await _publish_due_async(self, concurrency)
 
-    def __repr__(self) -> str:
-        return f"Publisher({self.client!r}, store={self.store!r})"
+
+class AsyncPublisher(_PublisherBase):
+    """:class:`Publisher` as asyncio awaitables, beside :class:`AsyncClient`: cancelling the
+    awaiting task cancels the publishes in flight (their claims are released)."""
+
+    async def publish(
+        self,
+        business_key: str,
+        platform: str,
+        account_id: str,
+        content: Content,
+        *,
+        status: Optional[Status] = None,
+        post_type: PostType = "post",
+        scheduled_at: ScheduledAt = None,
+        force: bool = False,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> Post:
+        """:meth:`Publisher.publish` as an awaitable; the keywords are its own."""
+        return await _publish_async(
+            self, business_key, platform, account_id, content, status, post_type, scheduled_at, force,
+            _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout),
+        )  # fmt: skip
+
+    async def publish_many(
+        self,
+        posts: Iterable[PostItem],
+        *,
+        concurrency: Optional[int] = None,
+        deadline: Optional[float] = None,
+        max_attempts: Optional[int] = None,
+        timeout: Optional[float] = None,
+    ) -> List[Union[Post, PostatoError]]:
+        """:meth:`Publisher.publish_many` as one awaitable."""
+        call = _given_call_options(deadline=deadline, max_attempts=max_attempts, timeout=timeout)
+        wires, errors = _many_wires(posts)
+        with self.client._observed("postato.publish_many", {"postato.posts": len(wires)}) as span:
+            native = await self._native.publish_many_async(
+                wires, setting_number("concurrency", concurrency), *running_loop(), list(call.items())
+            )
+            results = _many_results(native, errors)
+            _telemetry.many_done(span, results)
+        return results
+
+    async def publish_due(self, *, concurrency: Optional[int] = None) -> DueReport:
+        """:meth:`Publisher.publish_due` as an awaitable."""
+        return await _publish_due_async(self, concurrency)
+
+
+async def _publish_async(
+    publisher: _PublisherBase,
+    business_key: str,
+    platform: str,
+    account_id: str,
+    content: Content,
+    status: Optional[Status],
+    post_type: PostType,
+    scheduled_at: ScheduledAt,
+    force: bool,
+    call: _CallOptions,
+) -> Post:
+    wire = post_json(business_key, platform, account_id, content, status, post_type, scheduled_at)
+    with publisher.client._observed("postato.publish", {"postato.business_key": business_key}) as span:
+        native = await publisher._native.publish_async(wire, *running_loop(), force, list(call.items()))
+        post = Post._from_native(native)
+        _telemetry.published(span, post.attempts)
+    return post
+
+
+async def _publish_due_async(publisher: _PublisherBase, concurrency: Optional[int]) -> DueReport:
+    with publisher.client._observed("postato.publish_due", {}):
+        native = await publisher._native.publish_due_async(*running_loop(), setting_number("concurrency", concurrency))
+    return DueReport._from_native(native)

@@ -100,6 +100,34 @@ class PostatoTest {
     }
 
     @Test
+    fun `Publisher publishMany is a resumable batch where the first post of a key wins`() = runBlocking {
+        val db = Files.createTempDirectory("postato-kt").resolve("batch.db").toString()
+        val keys = (0 until 4).map { Support.key("kt-batch") }
+        sim.script(keys[1], """[{"action":"respond","status":422}]""")
+        val first = Publisher(Support.client(sim), Store.sqlite(db))
+        val outcomes = first.publishMany(keys.take(3).map { Support.post(it) } + Support.post(keys[0]), concurrency = 2u)
+        assertTrue((outcomes[1] as PublishOutcome.Failed).error is PostatoException.Permanent, "${outcomes[1]}")
+        val (published, repeat) = outcomes[0] as PublishOutcome.Published to outcomes[3] as PublishOutcome.Published
+        assertEquals(published.post.id, repeat.post.id)
+        assertTrue(repeat.post.fromStore, "the same post again shares the first's outcome")
+        assertEquals(1uL, Store.sqlite(db).counts().deadLetters)
+
+        // Another process runs the whole batch, with one post edited under a published key.
+        val before = Support.requests(sim)
+        val again = Publisher(Support.client(sim), Store.sqlite(db))
+        val resumed = again.publishMany(keys.map { Support.post(it) } + Support.post(keys[3], "edited"))
+        assertTrue((resumed[0] as PublishOutcome.Published).post.fromStore)
+        assertTrue((resumed[2] as PublishOutcome.Published).post.fromStore)
+        assertFalse((resumed[3] as PublishOutcome.Published).post.fromStore)
+        assertTrue((resumed[4] as PublishOutcome.Failed).error is PostatoException.BusinessKeyReused, "${resumed[4]}")
+        // The dead-lettered post is tried again (1 request) and the new one published (1).
+        assertEquals(before + 2, Support.requests(sim))
+        keys.filter { it != keys[1] }.forEach { assertEquals(1uL, sim.publishes(it)) }
+        assertThrows<PostatoException.InvalidSetting> { runBlocking { again.publishMany(listOf(), concurrency = 0u) } }
+        Unit
+    }
+
+    @Test
     fun `errors arrive as PostatoException subclasses with their fields`() = runBlocking {
         val client = Support.client(sim)
         val permanent = Support.key()
