@@ -4,15 +4,17 @@ from __future__ import annotations
 
 import asyncio
 from datetime import datetime, timezone
-from typing import Dict, List, Optional
+from typing import Dict, List, Optional, Union
 
 import postato
 from postato import (
     AsyncClient,
+    AsyncPublisher,
     BusinessKeyReusedError,
     Client,
     DeadLetter,
     DeadlineExceededError,
+    DueReport,
     IdempotencyConflictError,
     InvalidPostError,
     InvalidResponseError,
@@ -90,6 +92,11 @@ def main() -> None:
         publisher = Publisher(client, store=SqliteStore("posts.db"))
         again: Post = publisher.publish("draft-1-thread", "x", "acc", [{"text": "one", "media": [{"id": "m1"}]}])
         counts: StoreCounts = publisher.store.counts()
+        batch: List[Union[Post, PostatoError]] = publisher.publish_many(
+            [{"business_key": "draft-4", "platform": "x", "account_id": "acc", "content": "hi"}],
+            concurrency=2,
+            timeout=5.0,
+        )
         letters: List[DeadLetter] = MemoryStore().dead_letters(limit=10)
         shared = Publisher(client, store=PostgresStore("postgres://postato@127.0.0.1:5432/postato", pool_size=4))
         print(repr(shared.store))
@@ -98,6 +105,11 @@ def main() -> None:
             async with AsyncClient(api_key=sim.api_key, workspace_id="ws", base_url=sim.base_url) as async_client:
                 first = await async_client.publish(business_key="draft-2", platform="x", account_id="acc", content="hi")
                 await Publisher(async_client, store=MemoryStore()).publish_async("draft-3", "x", "acc", "hi")
+                async_publisher = AsyncPublisher(async_client, store=MemoryStore())
+                await async_publisher.publish("draft-5", "x", "acc", "hi", deadline=5.0)
+                many: List[Union[Post, PostatoError]] = await async_publisher.publish_many([], concurrency=1)
+                due: DueReport = await async_publisher.publish_due()
+                print(many, due)
                 return first
 
         asyncio.run(run())
@@ -107,7 +119,7 @@ def main() -> None:
         sim.set_rate_limit(None)
         sim.outage(duration=0.0)
         sim.reset()
-        print(key, ids, attempts, replayed, again, counts, letters, published)
+        print(key, ids, attempts, replayed, again, counts, batch, letters, published)
     errors: List[PostatoError] = [
         InvalidPostError("bad", field="content"),
         PermanentPostError(400, {}),

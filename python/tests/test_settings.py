@@ -81,7 +81,10 @@ def test_every_publish_call_takes_every_per_call_option_left_to_rust_when_not_gi
         postato.AsyncClient.publish,
         postato.AsyncClient.publish_many,
         postato.Publisher.publish,
+        postato.Publisher.publish_many,
         postato.Publisher.publish_async,
+        postato.AsyncPublisher.publish,
+        postato.AsyncPublisher.publish_many,
     ]
     per_call = [name for name, _ in _native.call_settings()]
     assert per_call == ["deadline", "max_attempts", "timeout"]

@@ -30,9 +30,15 @@ impl Publisher {
     /// - **Resumable**: a post already published (by an earlier call, another process, or a
     ///   `postato batch`) comes from the store with `from_store`, and nothing is sent for it;
     ///   a deferred post not yet due is `Deferred` again without a request.
+    /// - **Shared**: a post whose key another worker holds is left for a second pass, which
+    ///   waits for that claim to end (its publish recorded, or its lease lapsed), so the other
+    ///   posts never wait behind it.
     /// - **First post wins**: a business key given again with the same post shares the first
     ///   one's outcome (one request, `from_store` on the repeat); given with another post, the
-    ///   repeat is `BusinessKeyReused` and nothing is sent for it.
+    ///   repeat is `BusinessKeyReused` (its `stored_fingerprint` is the first post's) and
+    ///   nothing is sent or recorded for it. An invalid post is never the first of its key.
+    ///   (Unlike `postato batch`, which dead-letters such lines under their line number, the
+    ///   call returns these errors to its caller and records nothing for them.)
     /// - **Cancellation** (`options`' token, or dropping the future): nothing more is sent;
     ///   posts not started end `Cancelled`, and every claim is released.
     pub async fn publish_many(
@@ -42,19 +48,34 @@ impl Publisher {
     ) -> Result<Vec<Result<PublishReport, PublishError>>, PublishError> {
         options.check(self.client().policy())?;
         let parts = self.first_post_wins(posts);
-        let mut results = each_bounded(posts.len(), options, |index| {
+        // First pass: a key another worker holds is left, not waited for, so that one held key
+        // (a crashed process's claim lasts its lease) never holds a slot while others wait.
+        let first_pass = each_bounded(posts.len(), options, |index| {
             let Part::First = parts[index] else { return None };
             let (publisher, post, cancel) = (self.clone(), posts[index].clone(), options.cancel_token().clone());
+            let call = options.per_call().clone();
+            Some(async move { publisher.publish_with(&post).options(call).cancel_on(&cancel).try_send().await })
+        })
+        .await;
+        let held: Vec<usize> = (0..posts.len()).filter(|&i| matches!(first_pass[i], Some(Ok(None)))).collect();
+        let mut results: Vec<Option<Result<PublishReport, PublishError>>> =
+            first_pass.into_iter().map(|result| result.and_then(Result::transpose)).collect();
+        // Second pass: the held keys, waiting for each claim to end (published, or lapsed).
+        let second_pass = each_bounded(held.len(), options, |n| {
+            let (publisher, post, cancel) = (self.clone(), posts[held[n]].clone(), options.cancel_token().clone());
             let call = options.per_call().clone();
             Some(async move { publisher.publish_with(&post).options(call).cancel_on(&cancel).send().await })
         })
         .await;
+        for (index, result) in held.into_iter().zip(second_pass) {
+            results[index] = result;
+        }
         for (index, part) in parts.into_iter().enumerate() {
             results[index] = match part {
                 Part::First => continue,
-                Part::SameAs(first) => results[first].clone().map(|outcome| {
-                    outcome.map(|report| PublishReport { from_store: true, store_error: None, ..report })
-                }),
+                Part::SameAs(first) => results[first]
+                    .clone()
+                    .map(|outcome| outcome.map(|report| PublishReport { from_store: true, ..report })),
                 Part::Reused(error) => Some(Err(error)),
             };
         }
