@@ -4,8 +4,8 @@
 # One language runs its own script (scripts/test/LANGUAGE.sh); `all` runs them in turn, then
 # the checks that need every language built (the examples of every Markdown file, no
 # simulator in the production libraries, fuzzing). It installs what it needs itself: a
-# PostgreSQL server (Debian's package), a Python venv with maturin, pytest and mypy (pinned),
-# the npm packages and the Maven dependencies.
+# PostgreSQL server and Chromium (Debian's packages), a Python venv with maturin, pytest and
+# mypy (pinned), the npm packages and the Maven dependencies.
 set -euo pipefail
 # shellcheck source=scripts/test/common.sh
 source "$(dirname "$0")/test/common.sh"
@@ -43,6 +43,11 @@ section "Examples: every code block of every Markdown file, as written"
 # in tests/kotlin-consumer (the jars installed above); Swift names against the generated API.
 cargo build --quiet --workspace --examples
 env PYTHON="$VENV/bin/python" POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" python3 scripts/examples.py
+
+section "Report: postato report of a faulty run renders in Debian's Chromium: no console error, no request"
+ensure_chromium
+(cd tests/report && npm install --no-audit --no-fund --loglevel=error)
+env POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" node tests/report/check.mjs
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"
 # This machine's platform, as the Node loader names it (linux-x64-gnu, darwin-arm64, and so on).

@@ -32,6 +32,16 @@ VENV="$ROOT/python/.venv"
 
 # Starts a throwaway PostgreSQL server for the shared-store tests, unless one was started
 # already for this run (`./scripts/test.sh all` starts it once, for every part).
+# Debian's Chromium, for the report's browser check (a tool's own browser download cannot be
+# fetched here): installed from Debian's packages when it is not on the machine.
+ensure_chromium() {
+  if command -v chromium >/dev/null 2>&1; then return; fi
+  echo "installing Chromium (Debian package)"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq || true
+  apt-get install -y -qq chromium >/dev/null
+}
+
 ensure_postgres() {
   if [ -n "${POSTATO_TEST_POSTGRES_URL:-}" ]; then return; fi
   section "PostgreSQL: start a throwaway server for the shared-store tests"

@@ -189,6 +189,16 @@ pub enum StoreUse {
 /// The result store when `--store` is not given: a SQLite file in the current directory.
 pub const DEFAULT_STORE: &str = "postato.db";
 
+/// `--store` as it may be shown or written down: a PostgreSQL URL without its credentials and
+/// its query (which may hold a password), a SQLite path as given.
+pub fn store_display(location: &str) -> String {
+    if !is_postgres(location) {
+        return location.to_owned();
+    }
+    let without_query = location.split_once('?').map_or(location, |(url, _)| url);
+    postato::postato_core::without_credentials(without_query)
+}
+
 /// `--store LOCATION` as a command line that names the same store should carry it: nothing for
 /// the default, a path quoted for the shell when it needs quoting, and a PostgreSQL URL never
 /// (it may hold a password: the line says what goes there instead).

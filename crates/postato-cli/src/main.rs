@@ -9,11 +9,13 @@ mod terminal;
 mod args;
 mod campaign;
 mod cmd;
+mod events;
 mod exit;
 mod metrics;
 #[cfg(feature = "otlp")]
 mod otlp;
 mod report;
+mod run_report;
 mod runner;
 mod signals;
 
@@ -64,6 +66,8 @@ enum Command {
     Dlq(cmd::dlq::DlqArgs),
     /// Show counts in a result store (a SQLite file or a PostgreSQL database)
     Status(cmd::status::StatusArgs),
+    /// Write a campaign's report: one HTML file with charts, from `batch --events` and the store
+    Report(cmd::report::ReportArgs),
     /// Run the Postato API simulator
     Sim(cmd::sim::SimArgs),
     /// Run the demo: a faulty simulator, a sample campaign, a verification
@@ -129,6 +133,7 @@ fn main() -> std::process::ExitCode {
             Command::Batch(args) => cmd::batch::run(args).await,
             Command::Dlq(args) => cmd::dlq::run(args).await,
             Command::Status(args) => cmd::status::run(args).await,
+            Command::Report(args) => cmd::report::run(args).await,
             Command::Sim(args) => cmd::sim::run(args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),

@@ -7,6 +7,7 @@ use std::io::{BufRead, BufReader};
 use std::sync::Arc;
 
 use crate::args::{self, millis, open_store, ConnectionArgs, Hours, Output, StoreUse};
+use crate::events::EventLog;
 use crate::metrics::PrometheusMetrics;
 use crate::runner::{self, Progress};
 use crate::{campaign, exit, report, terminal};
@@ -44,6 +45,10 @@ pub struct BatchArgs {
     /// (ADDR such as 127.0.0.1:9464; port 0 picks a free one, printed on stderr)
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Write the run's events to FILE, one JSON object per line (each request, answer and
+    /// wait, each line's outcome, the settings and the summary), for `postato report`
+    #[arg(long, value_name = "FILE")]
+    pub events: Option<String>,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -70,11 +75,40 @@ fn count_lines(path: &str) -> Option<u64> {
     }
 }
 
+/// The run's settings, as the event log's `run` line keeps them (and the report shows them).
+fn settings_json(args: &BatchArgs) -> serde_json::Value {
+    let c = &args.connection;
+    serde_json::json!({
+        "concurrency": args.concurrency,
+        "wait": args.wait,
+        "timeoutMs": c.timeout_ms,
+        "maxAttempts": c.max_attempts,
+        "backoffBaseMs": c.backoff_base_ms,
+        "backoffCapMs": c.backoff_cap_ms,
+        "deadlineMs": c.deadline_ms,
+        "maxRetryAfterMs": c.max_retry_after_ms,
+        "leaseMs": args.lease_ms,
+        "keyRetentionHours": args.key_retention_hours.0.as_secs() / 3600,
+    })
+}
+
 pub async fn run(args: &BatchArgs) -> u8 {
     let metrics = args.metrics.map(|_| Arc::new(PrometheusMetrics::new()));
-    let built = args.connection.builder().and_then(|builder| match &metrics {
-        Some(metrics) => builder.metrics(Arc::clone(metrics) as Arc<dyn postato::metrics::Metrics>).build(),
-        None => builder.build(),
+    let events = match args.events.as_deref().map(EventLog::create).transpose() {
+        Ok(events) => events,
+        Err(message) => {
+            report::fatal(args.output, &message);
+            return exit::FAILURE;
+        }
+    };
+    let built = args.connection.builder().and_then(|mut builder| {
+        if let Some(metrics) = &metrics {
+            builder = builder.metrics(Arc::clone(metrics) as Arc<dyn postato::metrics::Metrics>);
+        }
+        if let Some(events) = &events {
+            builder = builder.on_event(events.hook());
+        }
+        builder.build()
     });
     let client = match built {
         Ok(client) => client,
@@ -125,8 +159,15 @@ pub async fn run(args: &BatchArgs) -> u8 {
         .lease(std::time::Duration::from_millis(args.lease_ms))
         .key_retention(args.key_retention_hours.0);
     let reopenable = args.campaign != "-";
-    match runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait).await {
+    if let Some(events) = &events {
+        events.run_started(&args.campaign, &args::store_display(&args.store), settings_json(args));
+    }
+    let ran = runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait, events.clone());
+    match ran.await {
         Ok(mut summary) => {
+            if let Some(events) = &events {
+                events.run_ended(summary.to_json());
+            }
             summary.hint_dead_letters_in(&args.store, true);
             summary.print(args.output);
             summary.exit_code()

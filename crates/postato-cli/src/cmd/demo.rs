@@ -148,6 +148,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
         args.concurrency as usize,
         Progress { total: Some(lines), enabled: true },
         true,
+        None,
     )
     .await?;
     // The simulator is gone once the demo ends: nothing to requeue against.

@@ -163,6 +163,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
                 *concurrency as usize,
                 progress,
                 false,
+                None,
             )
             .await
             {

@@ -6,5 +6,6 @@ pub mod demo;
 pub mod dlq;
 pub mod key;
 pub mod publish;
+pub mod report;
 pub mod sim;
 pub mod status;

@@ -9,6 +9,7 @@ use std::time::SystemTime;
 
 use super::tally::Tally;
 use crate::campaign::{self, CampaignLine};
+use crate::events::{EventLog, LineOutcome};
 
 /// What became of a line.
 #[derive(Debug)]
@@ -36,8 +37,16 @@ pub(super) async fn process(
     tally: &Tally,
     cancel: &CancellationToken,
     skip_held: bool,
+    events: Option<&EventLog>,
 ) -> Outcome {
     let line = item.line;
+    let account = item.post.as_ref().ok().map(|post| format!("{}/{}", post.platform, post.account_id));
+    let log = |business_key: &str, outcome: &'static str, kind: Option<&str>, attempts: u32, until_ms: Option<u64>| {
+        if let Some(events) = events {
+            let account = account.clone();
+            events.outcome(LineOutcome { line, business_key, account, outcome, kind, attempts, until_ms });
+        }
+    };
     let invalid = |business_key: String, message: String| DeadLetter {
         business_key,
         kind: ErrorKind::InvalidInput.as_str().to_owned(),
@@ -63,11 +72,14 @@ pub(super) async fn process(
             match published {
                 Ok(None) => return Outcome::HeldByAnotherWorker,
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,
-                Err(PublishError::Deferred { retry_at, .. }) => {
+                Err(PublishError::Deferred { retry_at, attempts, .. }) => {
+                    log(&post.business_key, "deferred", None, attempts, Some(retry_at.as_millis()));
                     tally.count_deferred(item.line, retry_at);
                     return Outcome::Deferred { until: retry_at, item };
                 }
                 Ok(Some(report)) => {
+                    let outcome = if report.from_store { "already_published" } else { "published" };
+                    log(&post.business_key, outcome, None, report.published.attempts, None);
                     let counter = if report.from_store { &tally.already_published } else { &tally.published };
                     counter.fetch_add(1, Ordering::Relaxed);
                     if report.store_error.is_some() {
@@ -93,11 +105,13 @@ pub(super) async fn process(
                 }
                 Err(PublishError::Transient { last: Failure::StoreUnavailable(_), .. }) => {
                     // Nothing was sent and nothing recorded: running again finishes it.
+                    log(&post.business_key, "store_error", None, 0, None);
                     tally.store_errors.fetch_add(1, Ordering::Relaxed);
                     None
                 }
                 Err(e) => {
                     // The Publisher recorded this dead letter itself.
+                    log(&post.business_key, "dead_lettered", Some(e.kind().as_str()), e.attempts(), None);
                     tally.count_dead_letter(e.kind().as_str());
                     None
                 }
@@ -105,6 +119,7 @@ pub(super) async fn process(
         }
     };
     if let Some(letter) = letter {
+        log(&campaign::shown_key(&letter.business_key), "dead_lettered", Some(&letter.kind), 0, None);
         match publisher.store().record_dead_letter(&letter, publisher.worker()).await {
             Ok(()) => publisher.client().count_dead_letter(&letter.kind),
             Err(e) => {

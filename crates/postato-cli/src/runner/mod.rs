@@ -18,6 +18,7 @@ use std::time::{Duration, Instant};
 use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
+use crate::events::EventLog;
 use crate::signals::StopSignals;
 use crate::terminal;
 use line::{process, Outcome};
@@ -48,6 +49,7 @@ pub async fn run(
     concurrency: usize,
     progress: Progress,
     wait: bool,
+    events: Option<Arc<EventLog>>,
 ) -> Result<Summary, String> {
     let started = Instant::now();
     let tally = Arc::new(Tally::default());
@@ -89,6 +91,7 @@ pub async fn run(
         stop: stop.clone(),
         cancel: cancel.clone(),
         concurrency: concurrency.max(1),
+        events,
     };
     let passes = async {
         let mut end = batch.pass(open()?, None, reopenable).await?;
@@ -120,6 +123,8 @@ struct Batch {
     stop: CancellationToken,
     cancel: CancellationToken,
     concurrency: usize,
+    /// `--events`: each line's outcome is written to it.
+    events: Option<Arc<EventLog>>,
 }
 
 /// What a pass left: the line numbers another worker held (with `skip_held`), and the lines
@@ -212,9 +217,10 @@ impl Batch {
                 break;
             }
             let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
+            let events = self.events.clone();
             in_flight.spawn(async move {
                 let line = item.line;
-                (line, process(&publisher, item, &tally, &cancel, skip_held).await)
+                (line, process(&publisher, item, &tally, &cancel, skip_held, events.as_deref()).await)
             });
         }
         drop(rx);

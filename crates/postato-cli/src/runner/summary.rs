@@ -92,29 +92,31 @@ impl Summary {
         }
     }
 
+    /// The summary as `--output json` prints it (and the event log's `end` line holds it).
+    pub fn to_json(&self) -> serde_json::Value {
+        json!({
+            "ok": self.exit_code() == exit::SUCCESS,
+            "total": self.total,
+            "published": self.published,
+            "alreadyPublished": self.already_published,
+            "deadLettered": self.dead_total(),
+            "deadLetteredByKind": self.dead_lettered,
+            "storeErrors": self.store_errors,
+            "failed": self.failed,
+            "deferred": self.deferred,
+            "deferredUntil": self.deferred_until.map(Timestamp::to_rfc3339),
+            "interrupted": self.interrupted(),
+            "signal": self.stopped_by.map(StopSignal::name),
+            "error": self.setting_error.as_ref().map(crate::report::error_object),
+            "elapsedMs": self.elapsed.as_millis() as u64,
+        })
+    }
+
     /// Prints the summary.
     pub fn print(&self, output: Output) {
         let rate = self.total as f64 / self.elapsed.as_secs_f64().max(1e-3);
         match output {
-            Output::Json => outln!(
-                "{}",
-                json!({
-                    "ok": self.exit_code() == exit::SUCCESS,
-                    "total": self.total,
-                    "published": self.published,
-                    "alreadyPublished": self.already_published,
-                    "deadLettered": self.dead_total(),
-                    "deadLetteredByKind": self.dead_lettered,
-                    "storeErrors": self.store_errors,
-                    "failed": self.failed,
-                    "deferred": self.deferred,
-                    "deferredUntil": self.deferred_until.map(Timestamp::to_rfc3339),
-                    "interrupted": self.interrupted(),
-                    "signal": self.stopped_by.map(StopSignal::name),
-                    "error": self.setting_error.as_ref().map(crate::report::error_object),
-                    "elapsedMs": self.elapsed.as_millis() as u64,
-                })
-            ),
+            Output::Json => outln!("{}", self.to_json()),
             Output::Text => {
                 outln!(
                     "{} posts in {:.1} s ({rate:.0}/s): {} published, {} already published, {} dead-lettered, {} deferred",

@@ -7,6 +7,7 @@
 //! - `signals`: Ctrl-C, SIGTERM and SIGHUP stop a run cleanly.
 //! - `limits`: rate limits and quotas, deferred posts, `batch --wait`.
 //! - `otlp`: spans exported to an OpenTelemetry collector.
+//! - `report`: `batch --events` and the HTML report made from it.
 //! - `output`: what every command prints and exits with.
 //! - `demo_and_readme`: the simulator, the demo and the completion scripts, as the docs show them.
 use postato_sim::ScriptAction;
@@ -24,6 +25,7 @@ mod limits;
 mod otlp;
 mod output;
 mod publish;
+mod report;
 mod signals;
 
 async fn publish(sim: &postato_sim::SimulatorHandle, extra: &[&str]) -> std::process::Output {
