@@ -228,7 +228,7 @@ pub fn store_name(location: &str) -> &str {
     }
 }
 
-fn is_postgres(location: &str) -> bool {
+pub fn is_postgres(location: &str) -> bool {
     location.starts_with("postgres://") || location.starts_with("postgresql://")
 }
 

@@ -44,6 +44,10 @@ struct Cli {
     /// No colours (as a non-empty NO_COLOR does)
     #[arg(long, global = true)]
     no_color: bool,
+    /// The log lines on stderr: text, or json (one object per line, as a service's log
+    /// collector reads them)
+    #[arg(long, global = true, value_enum, default_value_t = LogFormat::Text)]
+    log_format: LogFormat,
     /// Export a span per publish, per attempt and per wait to this OpenTelemetry collector
     /// (OTLP/HTTP, such as http://localhost:4318); OTEL_EXPORTER_OTLP_ENDPOINT and the other
     /// standard OTEL_EXPORTER_OTLP_* variables do the same
@@ -52,6 +56,13 @@ struct Cli {
     otlp: Option<String>,
     #[command(subcommand)]
     command: Command,
+}
+
+/// How log lines are written.
+#[derive(clap::ValueEnum, Clone, Copy, Debug, PartialEq, Eq)]
+enum LogFormat {
+    Text,
+    Json,
 }
 
 #[derive(Subcommand, Debug)]
@@ -68,6 +79,10 @@ enum Command {
     Status(cmd::status::StatusArgs),
     /// Write a campaign's report: one HTML file with charts, from `batch --events` and the store
     Report(cmd::report::ReportArgs),
+    /// Put a campaign into a PostgreSQL outbox, for `postato worker`
+    Enqueue(cmd::enqueue::EnqueueArgs),
+    /// Drain a PostgreSQL outbox: publish each post enqueued, exactly once, until stopped
+    Worker(cmd::worker::WorkerArgs),
     /// Run the Postato API simulator
     Sim(cmd::sim::SimArgs),
     /// Run the demo: a faulty simulator, a sample campaign, a verification
@@ -134,6 +149,8 @@ fn main() -> std::process::ExitCode {
             Command::Dlq(args) => cmd::dlq::run(args).await,
             Command::Status(args) => cmd::status::run(args).await,
             Command::Report(args) => cmd::report::run(args).await,
+            Command::Enqueue(args) => cmd::enqueue::run(args).await,
+            Command::Worker(args) => cmd::worker::run(args).await,
             Command::Sim(args) => cmd::sim::run(args).await,
             Command::Demo(args) => cmd::demo::run(args).await,
             Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),
@@ -185,12 +202,13 @@ where
     S: tracing::Subscriber + for<'a> tracing_subscriber::registry::LookupSpan<'a>,
 {
     use tracing_subscriber::Layer;
-    let default_level = if cli.verbose { "info" } else { "warn" };
+    // A worker is a service: what it does is worth a line each (info).
+    let default_level = if cli.verbose || matches!(cli.command, Command::Worker(_)) { "info" } else { "warn" };
     let filter = tracing_subscriber::EnvFilter::try_from_env(postato::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
-    tracing_subscriber::fmt::layer()
-        .with_writer(terminal::Stderr)
-        .with_ansi(terminal::colours_on_stderr())
-        .with_target(false)
-        .with_filter(filter)
+    let layer = tracing_subscriber::fmt::layer().with_writer(terminal::Stderr).with_target(false);
+    match cli.log_format {
+        LogFormat::Json => layer.json().with_current_span(false).with_span_list(false).with_filter(filter).boxed(),
+        LogFormat::Text => layer.with_ansi(terminal::colours_on_stderr()).with_filter(filter).boxed(),
+    }
 }

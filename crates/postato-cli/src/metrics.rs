@@ -129,24 +129,48 @@ impl Metrics for PrometheusMetrics {
     }
 }
 
-/// Serves `metrics` at `http://<addr>/metrics` until the process ends; returns the address
-/// bound (port 0 picks a free one).
-pub async fn serve(addr: SocketAddr, metrics: Arc<PrometheusMetrics>) -> std::io::Result<SocketAddr> {
+/// A health check: true while the process can do its work (a worker's database answers).
+pub type Health = Arc<dyn Fn() -> std::pin::Pin<Box<dyn std::future::Future<Output = bool> + Send>> + Send + Sync>;
+
+/// Serves `metrics` at `http://<addr>/metrics` (and, with `health`, `/healthz`: 200 while it
+/// answers true, else 503) until the process ends; returns the address bound (port 0 picks a
+/// free one).
+pub async fn serve(
+    addr: SocketAddr,
+    metrics: Arc<PrometheusMetrics>,
+    health: Option<Health>,
+) -> std::io::Result<SocketAddr> {
     let listener = TcpListener::bind(addr).await?;
     let bound = listener.local_addr()?;
     tokio::spawn(async move {
         while let Ok((stream, _)) = listener.accept().await {
-            let metrics = Arc::clone(&metrics);
+            let (metrics, health) = (Arc::clone(&metrics), health.clone());
             tokio::spawn(async move {
                 let service = service_fn(move |request: Request<hyper::body::Incoming>| {
-                    let metrics = Arc::clone(&metrics);
-                    async move { Ok::<_, Infallible>(answer(&metrics, request.uri().path())) }
+                    let (metrics, health) = (Arc::clone(&metrics), health.clone());
+                    async move {
+                        let path = request.uri().path();
+                        if let (Some(health), "/healthz") = (&health, path) {
+                            return Ok::<_, Infallible>(healthz(health().await));
+                        }
+                        Ok::<_, Infallible>(answer(&metrics, path))
+                    }
                 });
                 let _ = http1::Builder::new().serve_connection(TokioIo::new(stream), service).await;
             });
         }
     });
     Ok(bound)
+}
+
+fn healthz(healthy: bool) -> Response<Full<Bytes>> {
+    let (status, body) = match healthy {
+        true => (StatusCode::OK, "ok\n"),
+        false => (StatusCode::SERVICE_UNAVAILABLE, "the database does not answer\n"),
+    };
+    let mut response = Response::new(Full::new(Bytes::from(body)));
+    *response.status_mut() = status;
+    response
 }
 
 fn answer(metrics: &PrometheusMetrics, path: &str) -> Response<Full<Bytes>> {

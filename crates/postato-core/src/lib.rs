@@ -95,6 +95,7 @@ mod event;
 mod key;
 mod limits;
 mod machine;
+mod outbox;
 mod policy;
 mod post;
 mod post_builder;
@@ -122,6 +123,7 @@ pub use limits::{
     SharedLimits, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
+pub use outbox::OutboxEntry;
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use post_builder::PostBuilder;

@@ -48,16 +48,7 @@ impl Request {
             ));
         }
         let body = Bytes::from(post.wire_body());
-        if body.len() > crate::defaults::MAX_POST_BYTES {
-            return Err(ValidationError::new(
-                "post",
-                format!(
-                    "is {} bytes as JSON, more than the {} bytes (1 MiB) the API accepts: shorten its content",
-                    body.len(),
-                    crate::defaults::MAX_POST_BYTES
-                ),
-            ));
-        }
+        check_body_size(&body)?;
         Ok(Request {
             path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
             idempotency_key: idempotency_key(&post.business_key),
@@ -170,4 +161,19 @@ impl Request {
     pub fn body_bytes(&self) -> Bytes {
         self.body.clone()
     }
+}
+
+/// Refuses a request body larger than the API accepts.
+pub(crate) fn check_body_size(body: &[u8]) -> Result<(), ValidationError> {
+    if body.len() > crate::defaults::MAX_POST_BYTES {
+        return Err(ValidationError::new(
+            "post",
+            format!(
+                "is {} bytes as JSON, more than the {} bytes (1 MiB) the API accepts: shorten its content",
+                body.len(),
+                crate::defaults::MAX_POST_BYTES
+            ),
+        ));
+    }
+    Ok(())
 }

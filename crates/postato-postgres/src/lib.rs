@@ -12,6 +12,7 @@
 //! The schema is versioned and created by the store itself (under an advisory lock, so many
 //! workers may start at once).
 
+pub mod outbox;
 pub mod tls;
 
 use async_trait::async_trait;
@@ -26,7 +27,7 @@ use tokio_postgres::{NoTls, Row};
 pub mod testing;
 
 /// The schema version this build writes.
-pub const SCHEMA_VERSION: i32 = 3;
+pub const SCHEMA_VERSION: i32 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS postato_published (
@@ -92,7 +93,7 @@ const DEFERRAL_COLUMNS: &str = "business_key, not_before_ms, reason, message, at
 
 /// A PostgreSQL error as a store error: a lost or refused connection, or a server shutting
 /// down or starting, is `Unavailable` (retried for a while); anything else is a failure.
-fn db(e: tokio_postgres::Error) -> StoreError {
+pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
     use std::io::ErrorKind::*;
     let io_kind = std::error::Error::source(&e).and_then(|s| s.downcast_ref::<std::io::Error>()).map(|s| s.kind());
     let unavailable = e.is_closed()
@@ -174,10 +175,19 @@ where
 #[derive(Clone)]
 pub struct PostgresStore {
     pool: Pool,
+    /// How to open a connection of its own, for `LISTEN` (the pool's are shared).
+    listen: Listen,
     audit: bool,
     migrated: std::sync::Arc<tokio::sync::OnceCell<()>>,
     /// `host:port/database`, for messages (never the user or password).
     target: String,
+}
+
+/// A connection's configuration and TLS, for [`PostgresStore::outbox_listen`].
+#[derive(Clone)]
+struct Listen {
+    config: tokio_postgres::Config,
+    tls: Option<tokio_postgres_rustls::MakeRustlsConnect>,
 }
 
 /// Where a configuration points: `host:port/database` (hosts and ports joined by commas).
@@ -220,6 +230,7 @@ impl PostgresStore {
             .map_err(|e| StoreError::new(e.to_string()))?;
         let connection = tls::connection(url)?;
         let target = target(&connection.config);
+        let listen = Listen { config: connection.config.clone(), tls: connection.tls.clone() };
         let manager_config = ManagerConfig { recycling_method: RecyclingMethod::Fast };
         let manager = match connection.tls {
             Some(tls) => Manager::from_config(connection.config, tls, manager_config),
@@ -234,14 +245,14 @@ impl PostgresStore {
             .create_timeout(Some(defaults::POSTGRES_POOL_WAIT))
             .build()
             .map_err(|e| StoreError::new(format!("postgres: {e}")))?;
-        Ok(PostgresStore { pool, audit: false, migrated: Default::default(), target })
+        Ok(PostgresStore { pool, listen, audit: false, migrated: Default::default(), target })
     }
 
     /// Connects and checks the schema once. Failing that first contact is an error at once,
     /// naming the server and the cause, never an outage ridden out for
     /// [`defaults::STORE_OUTAGE`]: a store that was never reached is almost always a wrong
     /// URL, a server that is not running, or a refused login.
-    async fn ready(&self) -> Result<(), StoreError> {
+    pub(crate) async fn ready(&self) -> Result<(), StoreError> {
         self.migrated
             .get_or_try_init(|| async {
                 self.migrate().await.map_err(|e| {
@@ -267,7 +278,7 @@ impl PostgresStore {
         self
     }
 
-    async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
+    pub(crate) async fn client(&self) -> Result<deadpool_postgres::Object, StoreError> {
         self.ready().await?;
         self.connection().await
     }
@@ -300,6 +311,7 @@ impl PostgresStore {
                 tx.batch_execute(SCHEMA_V1).await.map_err(db)?;
                 tx.batch_execute(SCHEMA_V2).await.map_err(db)?;
                 tx.batch_execute(SCHEMA_V3).await.map_err(db)?;
+                tx.batch_execute(outbox::SCHEMA_V4).await.map_err(db)?;
                 tx.execute("INSERT INTO postato_schema (version) VALUES ($1)", &[&SCHEMA_VERSION]).await.map_err(db)?;
             }
         }
@@ -342,7 +354,7 @@ impl PostgresStore {
             .await?
             .batch_execute(
                 "TRUNCATE postato_published, postato_dead_letters, postato_claims, postato_claim_log, postato_intents,
-                 postato_deferred",
+                 postato_deferred, postato_outbox",
             )
             .await
             .map_err(db)

@@ -119,7 +119,7 @@ pub async fn run(args: &BatchArgs) -> u8 {
     };
     if let (Some(addr), Some(metrics)) = (args.metrics, &metrics) {
         metrics.watch(client.clone());
-        match crate::metrics::serve(addr, Arc::clone(metrics)).await {
+        match crate::metrics::serve(addr, Arc::clone(metrics), None).await {
             // Said even under --quiet: with port 0 it is the only way to find them.
             Ok(bound) => terminal::eprintln(&format!("metrics: http://{bound}/metrics")),
             Err(e) => {

@@ -25,6 +25,14 @@ pub async fn run(args: &StatusArgs) -> u8 {
         Ok(store) => store.counts().await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
+    // A PostgreSQL store holds the outbox too (`postato worker` drains it).
+    let outbox = match (&counts, args::is_postgres(&args.store)) {
+        (Ok(_), true) => match postato_postgres::PostgresStore::connect(&args.store, 1).await {
+            Ok(store) => store.outbox_counts().await.ok(),
+            Err(_) => None,
+        },
+        _ => None,
+    };
     match counts {
         Ok(counts) => {
             match args.output {
@@ -38,6 +46,7 @@ pub async fn run(args: &StatusArgs) -> u8 {
                         "deferred": counts.deferred,
                         "nextDue": counts.next_due_ms.map(|ms| Timestamp::from_millis(ms).to_rfc3339()),
                         "deferredUntil": counts.deferred_until_ms.map(|ms| Timestamp::from_millis(ms).to_rfc3339()),
+                        "outbox": outbox,
                     })
                 ),
                 Output::Text => {
@@ -48,6 +57,16 @@ pub async fn run(args: &StatusArgs) -> u8 {
                         counts.dead_letters,
                         counts.deferred
                     );
+                    if let Some(o) = &outbox {
+                        outln!(
+                            "  outbox: {} pending ({} due, {} being published), {} published, {} dead-lettered",
+                            o.pending,
+                            o.due,
+                            o.claimed,
+                            o.published,
+                            o.dead_lettered
+                        );
+                    }
                     for (kind, n) in &counts.dead_letters_by_kind {
                         outln!("  dead-lettered ({}): {n}", crate::terminal::printable(kind));
                     }

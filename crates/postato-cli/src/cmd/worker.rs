@@ -1,0 +1,329 @@
+//! `postato worker`: a long-running process that drains a PostgreSQL outbox. It claims due
+//! rows (`FOR UPDATE SKIP LOCKED`: any number of workers, on any number of machines), wakes on
+//! `LISTEN postato_outbox` (each enqueue notifies at its commit) with a poll as the fallback,
+//! publishes each row through the Publisher over the same database (claims, retry budget,
+//! deferral, dead letters), and marks it. SIGTERM, SIGINT or SIGHUP drain it: nothing new
+//! starts, the publishes in flight finish within [`STOP_GRACE`] (then are cancelled,
+//! retry-safe), its rows are released, and it exits 0.
+
+use clap::Args;
+use postato::postato_core::{settings, OutboxEntry};
+use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, ResultStore};
+use postato_postgres::outbox::{Claimed, OutboxListener};
+use postato_postgres::PostgresStore;
+use std::sync::Arc;
+use std::time::{Duration, SystemTime};
+use tokio::task::JoinSet;
+
+use crate::args::{self, millis, ConnectionArgs, Hours};
+use crate::metrics::PrometheusMetrics;
+use crate::signals::StopSignals;
+use crate::{exit, report, terminal};
+
+/// How long the publishes in flight at a stop signal may take before they are cancelled:
+/// within `docker stop`'s 10 s and systemd's 90 s.
+const STOP_GRACE: Duration = Duration::from_secs(5);
+/// How often an idle worker looks at the outbox when no notification comes (a lost `LISTEN`
+/// connection, rows that became due, leases that lapsed).
+const POLL: Duration = Duration::from_secs(2);
+/// How long a row whose publish could not reach the store waits before it is taken again.
+const STORE_RETRY: Duration = Duration::from_secs(5);
+/// How long a health check waits for the database.
+const HEALTH_WAIT: Duration = Duration::from_secs(2);
+
+/// Drain a PostgreSQL outbox: publish each post enqueued (by an application's transaction or
+/// `postato enqueue`), exactly once, until stopped (SIGTERM drains it and exits 0)
+#[derive(Args, Debug)]
+pub struct WorkerArgs {
+    /// The outbox: a PostgreSQL URL (postgres://…); results, claims and dead letters are kept
+    /// in the same database
+    #[arg(long, value_parser = args::store_location)]
+    pub store: String,
+    #[arg(long, help = args::help(settings::CONCURRENCY.row()), default_value_t = settings::CONCURRENCY.default_value(),
+        value_parser = args::concurrency, allow_negative_numbers = true)]
+    pub concurrency: u32,
+    #[arg(long, help = args::help(settings::LEASE.row()), default_value_t = millis(settings::LEASE.default_value()),
+        value_parser = |t: &str| args::millis_of(&settings::LEASE, t), allow_negative_numbers = true)]
+    pub lease_ms: u64,
+    #[arg(long, help = args::help(settings::KEY_RETENTION.row()), default_value_t = Hours(settings::KEY_RETENTION.default_value()),
+        value_parser = args::key_retention_hours, allow_negative_numbers = true)]
+    pub key_retention_hours: Hours,
+    /// Serve the worker's metrics at http://ADDR/metrics and its health at http://ADDR/healthz
+    /// (200 while the database answers, else 503); port 0 picks a free one, printed on stderr
+    #[arg(long, value_name = "ADDR")]
+    pub metrics: Option<std::net::SocketAddr>,
+    #[command(flatten)]
+    pub connection: ConnectionArgs,
+}
+
+fn now_ms() -> u64 {
+    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
+}
+
+fn host_name() -> String {
+    std::fs::read_to_string("/proc/sys/kernel/hostname")
+        .ok()
+        .map(|name| name.trim().to_owned())
+        .filter(|name| !name.is_empty())
+        .unwrap_or_else(|| "worker".to_owned())
+}
+
+pub async fn run(args: &WorkerArgs) -> u8 {
+    let output = args::Output::Text;
+    if !args::is_postgres(&args.store) {
+        report::fatal_invalid(output, "--store: the outbox is in PostgreSQL: give a postgres:// URL");
+        return exit::INVALID_INPUT;
+    }
+    let metrics = Arc::new(PrometheusMetrics::new());
+    let client = match args.connection.builder().and_then(|b| b.metrics(Arc::clone(&metrics) as _).build()) {
+        Ok(client) => client,
+        Err(error) => {
+            report::failed(output, &error);
+            return exit::for_kind(error.kind());
+        }
+    };
+    let pool = (args.concurrency + 3).min(settings::POOL_SIZE.max) as usize;
+    let store = match PostgresStore::connect(&args.store, pool).await {
+        Ok(store) => store,
+        Err(e) => {
+            report::fatal(output, &e.to_string());
+            return exit::FAILURE;
+        }
+    };
+    if let Some(addr) = args.metrics {
+        metrics.watch(client.clone());
+        let probe = store.clone();
+        let health: crate::metrics::Health = Arc::new(move || {
+            Box::pin({
+                let probe = probe.clone();
+                async move { probe.reachable(HEALTH_WAIT).await }
+            })
+        });
+        match crate::metrics::serve(addr, Arc::clone(&metrics), Some(health)).await {
+            Ok(bound) => {
+                terminal::eprintln(&format!("metrics: http://{bound}/metrics, health: http://{bound}/healthz"))
+            }
+            Err(e) => {
+                report::fatal(output, &format!("--metrics: cannot listen on {addr}: {e}"));
+                return exit::FAILURE;
+            }
+        }
+    }
+    let publisher = Publisher::with_shared_store(client, Arc::new(store.clone()) as Arc<dyn ResultStore>)
+        .lease(Duration::from_millis(args.lease_ms))
+        .key_retention(args.key_retention_hours.0);
+    // Unique to this process (the Publisher's own claimant name), on the host it runs on.
+    let name = format!("{}/{}", host_name(), publisher.worker());
+    let worker = Worker {
+        store,
+        publisher,
+        name,
+        lease: Duration::from_millis(args.lease_ms),
+        concurrency: args.concurrency.max(1) as usize,
+        cancel: CancellationToken::new(),
+    };
+    worker.run().await
+}
+
+/// A running worker.
+struct Worker {
+    store: PostgresStore,
+    publisher: Publisher,
+    name: String,
+    lease: Duration,
+    concurrency: usize,
+    /// Cancels the publishes in flight (a second signal, or the end of the grace).
+    cancel: CancellationToken,
+}
+
+impl Worker {
+    async fn run(self) -> u8 {
+        let mut signals = StopSignals::listen();
+        let mut listener = self.listen().await;
+        let mut in_flight: JoinSet<()> = JoinSet::new();
+        tracing::info!(
+            worker = self.name.as_str(),
+            concurrency = self.concurrency,
+            "postato worker: draining the outbox"
+        );
+        let stopped_by = loop {
+            // Take as many due rows as there are free slots.
+            let free = self.concurrency - in_flight.len();
+            let mut claimed = Vec::new();
+            if free > 0 {
+                match self.store.outbox_claim(&self.name, self.lease, free).await {
+                    Ok(rows) => claimed = rows,
+                    Err(e) => tracing::warn!(error = %e, "postato worker: cannot claim from the outbox; trying again"),
+                }
+            }
+            let took = claimed.len();
+            for row in claimed {
+                in_flight.spawn(self.publish(row));
+            }
+            if took > 0 && took == free {
+                // Full: wait for a slot (or a stop).
+                tokio::select! {
+                    signal = signals.next() => break signal,
+                    _ = in_flight.join_next() => {}
+                }
+                continue;
+            }
+            if took > 0 {
+                // Rows may remain that became due meanwhile: look again at once.
+                continue;
+            }
+            // Nothing due: wait for an enqueue's commit, a due row, a finished publish or a stop.
+            let wait = self.until_next_due().await;
+            let notified = async {
+                match &listener {
+                    Some(listener) if listener.is_listening() => listener.notified().await,
+                    _ => std::future::pending().await,
+                }
+            };
+            tokio::select! {
+                signal = signals.next() => break signal,
+                _ = notified => {}
+                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                _ = tokio::time::sleep(wait) => {}
+            }
+            if listener.as_ref().is_some_and(|l| !l.is_listening()) {
+                tracing::warn!("postato worker: the LISTEN connection was lost; listening again (polling meanwhile)");
+                listener = self.listen().await;
+            }
+        };
+        terminal::info(&format!(
+            "stopping ({}): no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
+            stopped_by.name(),
+            STOP_GRACE.as_secs()
+        ));
+        let drained = async { while in_flight.join_next().await.is_some() {} };
+        let cancel = self.cancel.clone();
+        tokio::select! {
+            _ = drained => {}
+            _ = signals.next() => cancel.cancel(),
+            _ = tokio::time::sleep(STOP_GRACE) => cancel.cancel(),
+        }
+        while in_flight.join_next().await.is_some() {}
+        match self.store.outbox_release_all(&self.name).await {
+            Ok(released) if released > 0 => {
+                tracing::info!(released, "postato worker: rows released for another worker")
+            }
+            Ok(_) => {}
+            Err(e) => tracing::warn!(error = %e, "postato worker: could not release its rows; their leases lapse"),
+        }
+        tracing::info!(worker = self.name.as_str(), "postato worker: stopped");
+        exit::SUCCESS
+    }
+
+    /// A `LISTEN` connection, or none (the worker polls) when it cannot be opened.
+    async fn listen(&self) -> Option<OutboxListener> {
+        match self.store.outbox_listen().await {
+            Ok(listener) => Some(listener),
+            Err(e) => {
+                tracing::warn!(error = %e, "postato worker: cannot LISTEN for enqueues; polling every {} s", POLL.as_secs());
+                None
+            }
+        }
+    }
+
+    /// How long to wait when nothing is due: until the next row is due, at most [`POLL`].
+    async fn until_next_due(&self) -> Duration {
+        match self.store.outbox_next_due_ms().await {
+            Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_ms())).clamp(Duration::from_millis(5), POLL),
+            _ => POLL,
+        }
+    }
+
+    /// Publishes one claimed row and marks it: published, dead-lettered, deferred (due again at
+    /// its time), or put back (cancelled, or the store unreachable).
+    fn publish(&self, row: Claimed) -> impl std::future::Future<Output = ()> + Send + 'static {
+        let (store, publisher, name, cancel) =
+            (self.store.clone(), self.publisher.clone(), self.name.clone(), self.cancel.clone());
+        async move {
+            let key = row.business_key.as_str();
+            let post = match OutboxEntry::post_of(&row.payload) {
+                Ok(post) => post,
+                Err(invalid) => {
+                    let error = PublishError::InvalidInput(invalid);
+                    dead_letter(&publisher, key, &error, Some(row.payload.clone())).await;
+                    finish(&store, key, &name, false).await;
+                    return;
+                }
+            };
+            let outcome = publisher.publish_with(&post).cancel_on(&cancel).send().await;
+            match outcome {
+                Ok(report) => {
+                    let how = if report.from_store { "already_published" } else { "published" };
+                    tracing::info!(
+                        business_key = key,
+                        outcome = how,
+                        attempts = report.published.attempts,
+                        "postato worker: published"
+                    );
+                    finish(&store, key, &name, true).await;
+                }
+                Err(PublishError::Deferred { retry_at, .. }) => {
+                    tracing::info!(business_key = key, outcome = "deferred", until = %retry_at.to_rfc3339(), "postato worker: deferred");
+                    release(&store, key, &name, retry_at.as_millis()).await;
+                }
+                Err(e) if e.kind() == ErrorKind::Cancelled => release(&store, key, &name, 0).await,
+                Err(e @ PublishError::Transient { last: Failure::StoreUnavailable(_), .. }) => {
+                    tracing::warn!(business_key = key, error = %e, "postato worker: the store is unreachable; the post waits");
+                    release(&store, key, &name, now_ms() + STORE_RETRY.as_millis() as u64).await;
+                }
+                Err(e) if e.is_setting() => {
+                    tracing::error!(business_key = key, error = %e, "postato worker: a setting stops every publish; fix it");
+                    release(&store, key, &name, now_ms() + STORE_RETRY.as_millis() as u64).await;
+                }
+                Err(e) => {
+                    tracing::warn!(business_key = key, outcome = "dead_lettered", kind = e.kind().as_str(), error = %e, "postato worker: dead-lettered");
+                    if !e.kind().is_dead_lettered() {
+                        // The Publisher records the others itself.
+                        dead_letter(&publisher, key, &e, Some(row.payload.clone())).await;
+                    }
+                    finish(&store, key, &name, false).await;
+                }
+            }
+        }
+    }
+}
+
+async fn finish(store: &PostgresStore, key: &str, name: &str, published: bool) {
+    if let Err(e) = store.outbox_done(key, name, published).await {
+        tracing::warn!(business_key = key, error = %e, "postato worker: could not mark the row; its lease lapses and the store answers it");
+    }
+}
+
+async fn release(store: &PostgresStore, key: &str, name: &str, not_before_ms: u64) {
+    if let Err(e) = store.outbox_release(key, name, not_before_ms).await {
+        tracing::warn!(business_key = key, error = %e, "postato worker: could not put the row back; its lease lapses");
+    }
+}
+
+/// Records a dead letter the Publisher does not (an unreadable row, a key reused).
+async fn dead_letter(publisher: &Publisher, key: &str, error: &PublishError, payload: Option<String>) {
+    let letter = DeadLetter {
+        business_key: key.to_owned(),
+        kind: error.kind().as_str().to_owned(),
+        status: None,
+        message: error.to_string(),
+        body: None,
+        attempts: error.attempts(),
+        failed_at_ms: now_ms(),
+        payload,
+        line: None,
+    };
+    let claimant = format!("{}/outbox", publisher.worker());
+    let store = publisher.store();
+    if let Ok(postato::store::Begin::Claimed | postato::store::Begin::ClaimedDeferred(_)) =
+        store.begin(key, &claimant, Duration::from_secs(30)).await
+    {
+        match store.record_dead_letter(&letter, &claimant).await {
+            Ok(()) => publisher.client().count_dead_letter(&letter.kind),
+            Err(e) => {
+                let _ = store.release(key, &claimant).await;
+                tracing::error!(business_key = key, error = %e, "postato worker: could not record a dead letter");
+            }
+        }
+    }
+}

@@ -1,0 +1,75 @@
+//! A post's outbox entry: what an application writes into its own database, in its own
+//! transaction, for a worker to publish once that transaction commits (the transactional
+//! outbox). The entry is made by the rules of a publish, here and nowhere else, so every
+//! language's enqueue agrees with every other's and with the worker that sends it: the post is
+//! validated as a publish validates it, and keyed by its business key, with the fingerprint
+//! that tells the same post from another under that key.
+
+use crate::{payload_fingerprint, request::check_body_size, Post, Timestamp, ValidationError};
+
+/// One post, ready to be written into an outbox.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OutboxEntry {
+    /// The post's business key: one entry per key.
+    pub business_key: String,
+    /// The fingerprint of the post's request body: the same post enqueued again is a no-op,
+    /// another post under its key is refused (`business_key_reused`).
+    pub fingerprint: String,
+    /// The post as JSON (the campaign-line format), which the worker publishes.
+    pub payload: String,
+    /// Not sent before this time (ms since the Unix epoch; 0: at once). A post's own
+    /// `scheduledAt` is kept in its payload, for the server.
+    pub not_before_ms: u64,
+}
+
+impl OutboxEntry {
+    /// The entry of `post`, sent no earlier than `not_before`; an invalid post is refused with
+    /// the error a publish of it would end with, before anything is written.
+    pub fn of(post: &Post, not_before: Option<Timestamp>) -> Result<Self, ValidationError> {
+        post.validate()?;
+        let body = post.wire_body();
+        check_body_size(&body)?;
+        let payload = serde_json::to_string(post).map_err(|e| ValidationError::new("post", e.to_string()))?;
+        Ok(OutboxEntry {
+            business_key: post.business_key.clone(),
+            fingerprint: payload_fingerprint(&body),
+            payload,
+            not_before_ms: not_before.map_or(0, Timestamp::as_millis),
+        })
+    }
+
+    /// The post of a stored payload, checked again (the row may have been written by hand).
+    pub fn post_of(payload: &str) -> Result<Post, ValidationError> {
+        let post = Post::from_json(payload)?;
+        post.validate()?;
+        Ok(post)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::PostStatus;
+
+    #[test]
+    fn an_entry_is_the_post_as_a_publish_sees_it() {
+        let post = Post::new("k-1", "x", "acc_1", PostStatus::Publish, "post", "hello");
+        let entry = OutboxEntry::of(&post, Some(Timestamp::from_millis(42))).unwrap();
+        assert_eq!(entry.business_key, "k-1");
+        assert_eq!(entry.fingerprint, payload_fingerprint(&post.wire_body()));
+        assert_eq!(entry.not_before_ms, 42);
+        assert_eq!(OutboxEntry::post_of(&entry.payload).unwrap(), post);
+        let edited = Post::new("k-1", "x", "acc_1", PostStatus::Publish, "post", "edited");
+        assert_ne!(OutboxEntry::of(&edited, None).unwrap().fingerprint, entry.fingerprint);
+        assert_eq!(OutboxEntry::of(&edited, None).unwrap().not_before_ms, 0);
+    }
+
+    #[test]
+    fn an_invalid_post_is_refused_as_a_publish_refuses_it() {
+        let blank = Post::new("k-2", "x", "acc_1", PostStatus::Publish, "post", " ");
+        assert_eq!(OutboxEntry::of(&blank, None).unwrap_err().field, "content");
+        let huge = Post::new("k-3", "x", "acc_1", PostStatus::Publish, "post", "x".repeat(2 << 20));
+        assert_eq!(OutboxEntry::of(&huge, None).unwrap_err().field, "post");
+        assert!(OutboxEntry::post_of("{}").is_err());
+    }
+}
