@@ -309,3 +309,20 @@ export interface DueReport {
   /** When the next of them is due. */
   nextDue: Date | null;
 }
+
+/** What an outbox enqueue did. */
+export type Enqueued = 'enqueued' | 'already_enqueued';
+
+/** Anything with pg's `query(text, values)`: a `Client`, or a `PoolClient` from `pool.connect()`. */
+export interface QueryClient {
+  query(text: string, values: unknown[]): Promise<{ rows: Record<string, unknown>[] }>;
+}
+
+/**
+ * The transactional outbox: a post enqueued inside your transaction is published by `postato
+ * worker` once it commits, never if it rolls back. Another post under an enqueued business key
+ * rejects with `BusinessKeyReusedError` (and PostgreSQL aborts the transaction).
+ */
+export declare const outbox: {
+  enqueue(client: QueryClient, post: PostInput, options?: { notBefore?: Date }): Promise<Enqueued>;
+};

@@ -570,6 +570,7 @@ function idempotencyKey(businessKey) {
 
 module.exports = {
   Client,
+  outbox: require('./lib/outbox'),
   Publisher,
   SqliteStore,
   MemoryStore,

@@ -3,6 +3,7 @@ import postato from './index.js';
 
 export const {
   Client,
+  outbox,
   Publisher,
   SqliteStore,
   MemoryStore,

@@ -31,7 +31,7 @@ echo "python wheels (auditwheel: manylinux_2_17_x86_64): $(cd "$WHEELS" && for f
 # The whole suite against the wheels, from a fresh venv whose PATH has no cargo or rustc.
 WHEEL_VENV=$(mktemp -d)
 python3 -m venv "$WHEEL_VENV"
-mapfile -t TEST_PINS < <(grep -E '^(pytest|hypothesis|opentelemetry-[a-z-]+|typing-extensions)==' python/requirements-dev.txt)
+mapfile -t TEST_PINS < <(grep -E '^(pytest|hypothesis|opentelemetry-[a-z-]+|typing-extensions|psycopg|psycopg-binary|SQLAlchemy)==' python/requirements-dev.txt)
 "$WHEEL_VENV/bin/pip" install -q --disable-pip-version-check "$WHEELS"/*.whl "${TEST_PINS[@]}"
 (cd python && env PATH="$WHEEL_VENV/bin:$NO_RUST_PATH" python -c "import postato, sys; assert '/site-packages/' in postato.__file__, postato.__file__" \
   && env PATH="$WHEEL_VENV/bin:$NO_RUST_PATH" python -m pytest -q -p no:cacheprovider)

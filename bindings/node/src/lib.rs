@@ -5,6 +5,7 @@
 
 mod client;
 mod errors;
+mod outbox;
 mod publisher;
 
 use napi_derive::napi;

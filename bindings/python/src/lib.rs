@@ -4,6 +4,7 @@
 mod bridge;
 mod client;
 mod errors;
+mod outbox;
 mod publisher;
 mod runtime;
 
@@ -98,6 +99,9 @@ fn test_panic_async<'py>(
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     runtime::init(m.py())?;
     m.add_function(wrap_pyfunction!(idempotency_key, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_statement, m)?)?;
+    m.add_function(wrap_pyfunction!(outbox::outbox_error, m)?)?;
+    m.add("OUTBOX_PARAMETERS", postato_bindings::OUTBOX_PARAMETERS.to_vec())?;
     m.add_function(wrap_pyfunction!(version, m)?)?;
     m.add_function(wrap_pyfunction!(log_level, m)?)?;
     m.add_function(wrap_pyfunction!(client_defaults_json, m)?)?;

@@ -15,6 +15,7 @@
 
 mod many;
 mod options;
+mod outbox;
 mod post;
 mod publisher;
 mod runtime;
@@ -26,6 +27,7 @@ pub use options::{
     call_settings, client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column,
     GivenCallOptions, GivenOptions, Units,
 };
+pub use outbox::{outbox_error, outbox_statement, OutboxStatement, Placeholders, PARAMETERS as OUTBOX_PARAMETERS};
 pub use post::parse_post;
 pub use postato::metrics;
 pub use publisher::{publish, publish_due, publisher};

@@ -8,6 +8,7 @@
 mod client;
 mod errors;
 mod events;
+mod outbox;
 mod runtime;
 mod types;
 

@@ -112,3 +112,10 @@ class NativePublisher:
         force: bool = False,
         call: List[Tuple[str, float]] = ...,
     ) -> Awaitable[Dict[str, Any]]: ...
+
+OUTBOX_PARAMETERS: List[str]
+
+def outbox_statement(
+    post_json: str, not_before_ms: Optional[float], style: str
+) -> Tuple[str, Tuple[str, str, str, int]]: ...
+def outbox_error(message: str, business_key: str, fingerprint: str) -> Optional[BaseException]: ...
