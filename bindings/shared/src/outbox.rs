@@ -28,7 +28,7 @@ pub fn outbox_statement(
 ) -> Result<OutboxStatement, PublishError> {
     let not_before = match not_before_ms {
         None => None,
-        Some(ms) if ms.is_finite() && ms >= 0.0 && ms < 9.0e15 => Some(Timestamp::from_millis(ms as u64)),
+        Some(ms) if (0.0..9.0e15).contains(&ms) => Some(Timestamp::from_millis(ms as u64)),
         Some(ms) => {
             return Err(PublishError::InvalidInput(postato::ValidationError::new(
                 "notBefore",
