@@ -5,7 +5,7 @@
 
 mod client;
 mod errors;
-mod outbox;
+pub mod outbox;
 mod publisher;
 
 use napi_derive::napi;
