@@ -46,7 +46,7 @@ env PYTHON="$VENV/bin/python" POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" pyth
 
 section "Report: postato report of a faulty run renders in Debian's Chromium: no console error, no request"
 ensure_chromium
-(cd tests/report && npm install --no-audit --no-fund --loglevel=error)
+(cd tests/report && npm ci --no-audit --no-fund --loglevel=error)
 env POSTATO_BIN="$CARGO_TARGET_DIR/debug/postato" node tests/report/check.mjs
 
 section "Production libraries hold no simulator; the test kits do (cargo tree, nm)"

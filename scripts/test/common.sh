@@ -32,16 +32,6 @@ VENV="$ROOT/python/.venv"
 
 # Starts a throwaway PostgreSQL server for the shared-store tests, unless one was started
 # already for this run (`./scripts/test.sh all` starts it once, for every part).
-# Debian's Chromium, for the report's browser check (a tool's own browser download cannot be
-# fetched here): installed from Debian's packages when it is not on the machine.
-ensure_chromium() {
-  if command -v chromium >/dev/null 2>&1; then return; fi
-  echo "installing Chromium (Debian package)"
-  export DEBIAN_FRONTEND=noninteractive
-  apt-get update -qq || true
-  apt-get install -y -qq chromium >/dev/null
-}
-
 ensure_postgres() {
   if [ -n "${POSTATO_TEST_POSTGRES_URL:-}" ]; then return; fi
   section "PostgreSQL: start a throwaway server for the shared-store tests"
@@ -49,4 +39,16 @@ ensure_postgres() {
   POSTATO_TEST_POSTGRES_CA=$(./scripts/postgres.sh --ca)
   export POSTATO_TEST_POSTGRES_URL POSTATO_TEST_POSTGRES_CA
   echo "PostgreSQL at $POSTATO_TEST_POSTGRES_URL (TLS certificate: $POSTATO_TEST_POSTGRES_CA)"
+}
+
+# Debian's Chromium (/usr/bin/chromium), for the report's browser check: a tool's own browser
+# download cannot be fetched here. Installed from Debian's packages when missing (as root, or
+# through sudo).
+ensure_chromium() {
+  if [ -x /usr/bin/chromium ]; then return; fi
+  echo "installing Chromium (Debian package)"
+  local sudo=""
+  if [ "$(id -u)" != 0 ]; then sudo="sudo"; fi
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get update -qq || true
+  $sudo env DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium >/dev/null
 }

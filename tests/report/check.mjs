@@ -41,7 +41,11 @@ const sim = spawn(
 );
 try {
   const baseUrl = await new Promise((resolve, reject) => {
-    sim.stdout.once('data', (chunk) => resolve(String(chunk).split('\n')[0].trim()));
+    const late = setTimeout(() => reject(new Error('postato sim printed no address within 30 s')), 30_000);
+    sim.stdout.once('data', (chunk) => {
+      clearTimeout(late);
+      resolve(String(chunk).split('\n')[0].trim());
+    });
     sim.once('exit', (code) => reject(new Error(`postato sim exited with ${code}`)));
   });
   const run = (args) =>
@@ -76,14 +80,18 @@ try {
       if (request.url() !== pathToFileURL(out).href) problems.push(`request: ${request.url()}`);
     });
     await page.goto(pathToFileURL(out).href, { waitUntil: 'load' });
+    // Every chart has marks of a visible size (a zero-width bar or a flat line at 0 is empty).
     const charts = await page.$$eval('svg.chart', (svgs) =>
       svgs.map((svg) => ({
         id: svg.id,
         width: svg.getBoundingClientRect().width,
-        shapes: svg.querySelectorAll('rect,polyline').length,
+        shapes: [...svg.querySelectorAll('rect[fill]:not([x="0"]),polyline')].filter((shape) => {
+          const box = shape.getBBox();
+          return box.width > 0 && box.height > 0;
+        }).length,
       })),
     );
-    for (const id of ['timeline', 'dead-letters', 'holds', 'slowest']) {
+    for (const id of ['timeline', 'dead-letters', 'holds', 'deferrals', 'slowest']) {
       const chart = charts.find((c) => c.id === id);
       if (!chart || chart.width < 300 || chart.shapes === 0)
         problems.push(`chart ${id} not drawn: ${JSON.stringify(chart)}`);

@@ -195,8 +195,9 @@ pub fn store_display(location: &str) -> String {
     if !is_postgres(location) {
         return location.to_owned();
     }
-    let without_query = location.split_once('?').map_or(location, |(url, _)| url);
-    postato::postato_core::without_credentials(without_query)
+    // The credentials first: a password may hold `?` or `#`, which are not a query there.
+    let without = postato::postato_core::without_credentials(location);
+    without.split(['?', '#']).next().unwrap_or_default().to_owned()
 }
 
 /// `--store LOCATION` as a command line that names the same store should carry it: nothing for
@@ -277,6 +278,22 @@ pub async fn open_store(location: &str, concurrency: u32, mode: StoreUse) -> Res
 
 #[cfg(test)]
 mod tests {
+
+    #[test]
+    fn a_store_is_shown_without_its_credentials_or_query() {
+        for url in [
+            "postgres://u:pa?ss@host/db",
+            "postgres://u:pa#ss@host/db?sslmode=require",
+            "postgres://u:p@ss@host/db",
+            "postgresql://u:secret@host:5432/db?password=secret",
+        ] {
+            let shown = store_display(url);
+            assert!(!shown.contains("pa") && !shown.contains("ss") && !shown.contains("secret"), "{url} -> {shown}");
+            assert!(shown.ends_with("@host/db") || shown.ends_with("@host:5432/db"), "{url} -> {shown}");
+        }
+        assert_eq!(store_display("posts.db"), "posts.db");
+    }
+
     use super::*;
     use clap::CommandFactory;
 

@@ -8,7 +8,9 @@
 //! - `wait`: a wait before a request (`reason`, as the metrics' `reason` label, and `delayMs`);
 //! - `outcome`: what became of a campaign line (`line`, `businessKey`, `account` as
 //!   `platform/accountId`, `outcome`: `published`, `already_published`, `dead_lettered`,
-//!   `deferred` or `store_error`; `kind` of a dead letter, `attempts`, `untilMs` of a deferral);
+//!   `deferred` or `store_error`; `kind` of a dead letter, `attempts`, `untilMs` of a deferral,
+//!   `recorded`: false for a publish whose result the store could not record); a line
+//!   deferred, then published by a later pass, has both outcomes, the last one final;
 //! - `end`: the last line: the run's summary, as `--output json` prints it.
 //!
 //! Nothing secret is written: no API key, no header, no post content or response body. A log
@@ -40,6 +42,8 @@ pub struct LineOutcome<'a> {
     pub kind: Option<&'a str>,
     pub attempts: u32,
     pub until_ms: Option<u64>,
+    /// False for a publish whose result the store could not record.
+    pub recorded: bool,
 }
 
 fn now_ms() -> u64 {
@@ -97,7 +101,7 @@ impl EventLog {
     /// A campaign line's outcome.
     pub fn outcome(&self, o: LineOutcome<'_>) {
         self.write(json!({"event": "outcome", "line": o.line, "businessKey": o.business_key, "account": o.account,
-            "outcome": o.outcome, "kind": o.kind, "attempts": o.attempts, "untilMs": o.until_ms}));
+            "outcome": o.outcome, "kind": o.kind, "attempts": o.attempts, "untilMs": o.until_ms, "recorded": o.recorded}));
     }
 
     /// The last line, with the run's summary; then the log is flushed.

@@ -94,6 +94,18 @@ fn settings_json(args: &BatchArgs) -> serde_json::Value {
 
 pub async fn run(args: &BatchArgs) -> u8 {
     let metrics = args.metrics.map(|_| Arc::new(PrometheusMetrics::new()));
+    if let Some(events) = &args.events {
+        let same = |a: &str, b: &str| {
+            std::fs::canonicalize(a).ok().is_some_and(|a| std::fs::canonicalize(b).ok().is_some_and(|b| a == b))
+        };
+        if same(events, &args.campaign) || same(events, &args.store) {
+            report::fatal_invalid(
+                args.output,
+                &format!("--events {events}: is the campaign or the store: give the event log a file of its own"),
+            );
+            return exit::INVALID_INPUT;
+        }
+    }
     let events = match args.events.as_deref().map(EventLog::create).transpose() {
         Ok(events) => events,
         Err(message) => {

@@ -64,19 +64,18 @@ async fn write_report(args: &ReportArgs) -> Result<String, (u8, String)> {
         let store = open_store(location, 0, StoreUse::Read).await.map_err(|e| (exit::FAILURE, e))?;
         let failed = |e: postato::StoreError| (exit::FAILURE, format!("--store: {e}"));
         let counts = store.counts().await.map_err(failed)?;
-        let mut deferrals = Vec::new();
         let mut after: Option<String> = None;
         loop {
             let page = store.deferrals(after.as_deref(), PAGE).await.map_err(failed)?;
             let full = page.len() == PAGE;
             after = page.last().map(|d| d.business_key.clone());
-            deferrals.extend(page);
+            run.add_deferrals(&page);
             if !full {
                 break;
             }
         }
         let letters = store.dead_letters(None, DEAD_LETTERS_READ).await.map_err(failed)?;
-        run.with_store(counts, &deferrals, letters);
+        run.with_store(counts, letters);
         sources.push_str(&format!(" and the store {}", args::store_display(location)));
     }
     let html = crate::run_report::render(&run, &sources);

@@ -81,6 +81,7 @@ pub struct AccountRow {
     pub account: String,
     pub posts: u64,
     pub published: u64,
+    pub already_published: u64,
     pub dead_lettered: u64,
     pub deferred: u64,
     pub rate_limited: u64,
@@ -112,6 +113,22 @@ struct KeyTrack {
     first_attempt_ms: Option<u64>,
     held_ms: u64,
     rate_limited: u64,
+    /// The wait it is in: its reason, and since when.
+    waiting: Option<(String, u64)>,
+}
+
+impl KeyTrack {
+    /// Ends the wait the key was in at `at` (its next request or its outcome): the time it
+    /// really waited, by reason, into `waits_ms`, and into its held time for a rate limit.
+    fn wait_ends(&mut self, at: u64, waits_ms: &mut BTreeMap<String, u64>) {
+        if let Some((reason, since)) = self.waiting.take() {
+            let waited = at.saturating_sub(since);
+            if is_hold(&reason) {
+                self.held_ms += waited;
+            }
+            *waits_ms.entry(reason).or_default() += waited;
+        }
+    }
 }
 
 /// The `outcome` lines, kept until every line is read (a key's account is on its outcome).
@@ -121,6 +138,8 @@ struct OutcomeLine {
     account: Option<String>,
     outcome: String,
     kind: Option<String>,
+    /// False for a publish whose result the store could not record.
+    recorded: bool,
 }
 
 /// Waits for a rate limit: what "held" sums.
@@ -133,7 +152,10 @@ impl RunReport {
     pub fn from_events(events: impl BufRead) -> std::io::Result<Self> {
         let mut report = RunReport::default();
         let mut keys: HashMap<String, KeyTrack> = HashMap::new();
-        let mut outcomes = Vec::new();
+        // The last outcome of each campaign line (a line deferred, then published by a later
+        // pass, is published), in the order lines first ended.
+        let mut outcomes: Vec<OutcomeLine> = Vec::new();
+        let mut line_at: HashMap<u64, usize> = HashMap::new();
         // (time, what) of the timeline's events, bucketed once the run's span is known.
         let mut timeline: Vec<(u64, Tick)> = Vec::new();
         let (mut first, mut last) = (u64::MAX, 0);
@@ -166,6 +188,7 @@ impl RunReport {
                 "attempt" => {
                     totals.requests += 1;
                     let track = keys.entry(key).or_default();
+                    track.wait_ends(at, &mut totals.waits_ms);
                     track.first_attempt_ms.get_or_insert(at);
                     if number("attempt").unwrap_or(1) > 1 {
                         totals.retries += 1;
@@ -182,19 +205,36 @@ impl RunReport {
                 "transport_failed" => totals.transport_failures += 1,
                 "wait" => {
                     let reason = text("reason").unwrap_or_else(|| "other".to_owned());
-                    let delay = number("delayMs").unwrap_or(0);
-                    *totals.waits_ms.entry(reason.clone()).or_default() += delay;
-                    if is_hold(&reason) {
-                        keys.entry(key).or_default().held_ms += delay;
+                    let track = keys.entry(key).or_default();
+                    track.wait_ends(at, &mut totals.waits_ms);
+                    track.waiting = Some((reason, at));
+                }
+                "outcome" => {
+                    if let Some(track) = keys.get_mut(&key) {
+                        track.wait_ends(at, &mut totals.waits_ms);
+                    }
+                    let outcome = OutcomeLine {
+                        at_ms: at,
+                        business_key: key,
+                        account: text("account"),
+                        outcome: text("outcome").unwrap_or_default(),
+                        kind: text("kind"),
+                        recorded: event.get("recorded").and_then(Value::as_bool).unwrap_or(true),
+                    };
+                    // Every deferral is on the timeline; only a line's last outcome counts.
+                    if outcome.outcome == "deferred" {
+                        timeline.push((at, Tick::Deferred));
+                    }
+                    match number("line").and_then(|line| line_at.get(&line).copied().map(|i| (line, i))) {
+                        Some((_, i)) => outcomes[i] = outcome,
+                        None => {
+                            if let Some(line) = number("line") {
+                                line_at.insert(line, outcomes.len());
+                            }
+                            outcomes.push(outcome);
+                        }
                     }
                 }
-                "outcome" => outcomes.push(OutcomeLine {
-                    at_ms: at,
-                    business_key: key,
-                    account: text("account"),
-                    outcome: text("outcome").unwrap_or_default(),
-                    kind: text("kind"),
-                }),
                 "end" => {
                     if let Some(Value::Object(summary)) = event.get("summary") {
                         report.summary = Some(summary.clone());
@@ -210,9 +250,13 @@ impl RunReport {
         report.ended_ms = last;
         report.bucket_ms = bucket_ms(last.saturating_sub(first));
         let mut accounts: BTreeMap<String, (AccountRow, Vec<u64>)> = BTreeMap::new();
+        let mut counted_keys = std::collections::HashSet::new();
         for outcome in &outcomes {
             let totals = &mut report.totals;
             totals.posts += 1;
+            if !outcome.recorded {
+                totals.store_errors += 1;
+            }
             let tick = match outcome.outcome.as_str() {
                 "published" => {
                     totals.published += 1;
@@ -224,7 +268,7 @@ impl RunReport {
                 }
                 "deferred" => {
                     totals.deferred += 1;
-                    Some(Tick::Deferred)
+                    None
                 }
                 "dead_lettered" => {
                     totals.dead_lettered += 1;
@@ -244,10 +288,15 @@ impl RunReport {
             let (row, took) = accounts.entry(account.clone()).or_default();
             row.posts += 1;
             match outcome.outcome.as_str() {
-                "published" | "already_published" => row.published += 1,
+                "published" => row.published += 1,
+                "already_published" => row.already_published += 1,
                 "deferred" => row.deferred += 1,
                 "dead_lettered" => row.dead_lettered += 1,
                 _ => {}
+            }
+            // A key's requests, holds and time count once, however many lines carry it.
+            if !counted_keys.insert(outcome.business_key.as_str()) {
+                continue;
             }
             if let Some(track) = keys.get(&outcome.business_key) {
                 row.held_ms += track.held_ms;
@@ -284,9 +333,19 @@ impl RunReport {
         Ok(report)
     }
 
-    /// Adds what the store holds now: counts, deferred posts by account, latest dead letters.
-    pub fn with_store(&mut self, counts: StoreCounts, deferrals: &[Deferral], mut dead_letters: Vec<DeadLetter>) {
-        let mut deferred_by_account = BTreeMap::new();
+    /// Adds what the store holds now: its counts and latest dead letters (deferrals come in
+    /// pages, [`RunReport::add_deferrals`]).
+    pub fn with_store(&mut self, counts: StoreCounts, mut dead_letters: Vec<DeadLetter>) {
+        dead_letters.sort_by_key(|letter| std::cmp::Reverse(letter.failed_at_ms));
+        dead_letters.truncate(LATEST_DEAD_LETTERS);
+        let deferred_by_account = self.store_now.take().map(|s| s.deferred_by_account).unwrap_or_default();
+        self.store_now = Some(StoreNow { counts, deferred_by_account, latest_dead_letters: dead_letters });
+    }
+
+    /// Counts a page of the store's deferred posts by account (only the counts are kept).
+    pub fn add_deferrals(&mut self, deferrals: &[Deferral]) {
+        let store = self.store_now.get_or_insert_with(StoreNow::default);
+        let deferred_by_account = &mut store.deferred_by_account;
         for deferral in deferrals {
             let account = deferral
                 .payload
@@ -297,9 +356,6 @@ impl RunReport {
             *posts += 1;
             *until = (*until).max(deferral.not_before_ms);
         }
-        dead_letters.sort_by_key(|letter| std::cmp::Reverse(letter.failed_at_ms));
-        dead_letters.truncate(LATEST_DEAD_LETTERS);
-        self.store_now = Some(StoreNow { counts, deferred_by_account, latest_dead_letters: dead_letters });
     }
 }
 
@@ -348,17 +404,34 @@ mod tests {
         let t = &report.totals;
         assert_eq!((t.posts, t.published, t.already_published, t.dead_lettered), (3, 1, 1, 1));
         assert_eq!((t.requests, t.retries, t.rate_limited), (3, 1, 1));
-        assert_eq!(t.waits_ms["rate_limited"], 1500);
+        assert_eq!(t.waits_ms["rate_limited"], 1590, "the time it really waited, to its next request");
         assert_eq!(report.unreadable_lines, 1);
         assert_eq!((report.started_ms, report.ended_ms, report.bucket_ms), (1000, 3600, 1000));
         assert_eq!(report.buckets.len(), 3);
         assert_eq!((report.buckets[0].rate_limited, report.buckets[0].dead_lettered["permanent"]), (1, 1));
         assert_eq!((report.buckets[1].published, report.buckets[1].retries), (1, 1));
         let acc_1 = report.accounts.iter().find(|a| a.account == "x/acc_1").unwrap();
-        assert_eq!((acc_1.held_ms, acc_1.rate_limited, acc_1.slowest_ms), (1500, 1, 1620));
+        assert_eq!((acc_1.held_ms, acc_1.rate_limited, acc_1.slowest_ms), (1590, 1, 1620));
         assert_eq!(report.accounts[0].account, "x/acc_2", "busiest first");
         assert_eq!(report.summary.unwrap()["total"], 3);
         assert_eq!(report.campaign.as_deref(), Some("c.jsonl"));
+    }
+
+    #[test]
+    fn a_line_counts_once_by_its_last_outcome_and_a_key_once_in_its_account() {
+        let report = log(&[
+            r#"{"atMs":0,"event":"attempt","businessKey":"a","attempt":1}"#,
+            r#"{"atMs":5,"event":"response","businessKey":"a","attempt":1,"status":429,"decision":"rate_limited"}"#,
+            r#"{"atMs":5,"event":"outcome","line":1,"businessKey":"a","account":"x/1","outcome":"deferred","untilMs":900}"#,
+            r#"{"atMs":900,"event":"attempt","businessKey":"a","attempt":1}"#,
+            r#"{"atMs":910,"event":"outcome","line":1,"businessKey":"a","account":"x/1","outcome":"published","recorded":false}"#,
+            r#"{"atMs":920,"event":"outcome","line":2,"businessKey":"a","account":"x/1","outcome":"already_published"}"#,
+        ]);
+        let t = &report.totals;
+        assert_eq!((t.posts, t.published, t.already_published, t.deferred, t.store_errors), (2, 1, 1, 0, 1));
+        assert_eq!(report.buckets.iter().map(|b| b.deferred).sum::<u64>(), 1, "the deferral stays on the timeline");
+        let row = &report.accounts[0];
+        assert_eq!((row.posts, row.published, row.already_published, row.rate_limited), (2, 1, 1, 1));
     }
 
     #[test]

@@ -39,10 +39,7 @@ pub fn render(report: &RunReport, sources: &str) -> String {
         when(report.started_ms),
         svg::duration_label(span),
         escape(report.store.as_deref().unwrap_or("(not named)")),
-        match &report.summary {
-            Some(_) => "the run ended".to_owned(),
-            None => "<b>the log has no end line: the run was stopped or is still running</b>".to_owned(),
-        }
+        how_it_ended(report)
     );
     totals(&mut page, report);
     timelines(&mut page, report);
@@ -51,8 +48,8 @@ pub fn render(report: &RunReport, sources: &str) -> String {
     settings(&mut page, report);
     let data = json!({ "totals": totals_json(report), "startedMs": report.started_ms, "endedMs": report.ended_ms,
         "summary": report.summary, "store": report.store_now.as_ref().map(|s| &s.counts) });
-    // `</` never appears inside the block, so no text ends it early.
-    let data = data.to_string().replace("</", "<\\/");
+    // No `<` inside the block (JSON reads `\u003c` as `<`), so no text ends or changes it.
+    let data = data.to_string().replace('<', "\\u003c");
     let _ = write!(
         page,
         r#"<p class="note">Made by postato {} from {}.{}</p><script type="application/json" id="postato-report-data">{data}</script></body></html>"#,
@@ -65,6 +62,25 @@ pub fn render(report: &RunReport, sources: &str) -> String {
         }
     );
     page
+}
+
+/// How the run ended, from its summary: to the end, stopped by a signal, stopped by a setting,
+/// or no end line at all (killed, or still running).
+fn how_it_ended(report: &RunReport) -> String {
+    let Some(summary) = &report.summary else {
+        return "<b>the log has no end line: the run was killed or is still running</b>".to_owned();
+    };
+    if let Some(signal) = summary.get("signal").and_then(|s| s.as_str()) {
+        return format!("<b>stopped by {}: run the same command again to finish</b>", escape(signal));
+    }
+    if summary.get("error").is_some_and(|e| !e.is_null()) {
+        return "<b>stopped by a setting no post could be sent with (see the run's summary)</b>".to_owned();
+    }
+    let failed = summary.get("failed").and_then(|f| f.as_u64()).unwrap_or(0);
+    if failed > 0 {
+        return format!("<b>{failed} line(s) failed inside postato: run again to finish them</b>");
+    }
+    "the run ended".to_owned()
 }
 
 fn when(ms: u64) -> String {
@@ -173,23 +189,25 @@ fn seconds(ms: u64) -> String {
 }
 
 fn accounts(page: &mut String, report: &RunReport) {
-    let mut held: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.held_ms > 0 || a.deferred > 0).collect();
-    held.sort_by(|a, b| b.held_ms.cmp(&a.held_ms).then(b.deferred.cmp(&a.deferred)));
+    let mut held: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.held_ms > 0).collect();
+    held.sort_by(|a, b| b.held_ms.cmp(&a.held_ms));
     let rows: Vec<(String, u64, String)> = held
         .iter()
-        .map(|a| {
-            (
-                a.account.clone(),
-                a.held_ms,
-                format!("{} held, {} deferred, {}×429", seconds(a.held_ms), a.deferred, a.rate_limited),
-            )
-        })
+        .map(|a| (a.account.clone(), a.held_ms, format!("{} held, {}×429", seconds(a.held_ms), a.rate_limited)))
+        .collect();
+    let mut deferred: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.deferred > 0).collect();
+    deferred.sort_by(|a, b| b.deferred.cmp(&a.deferred));
+    let deferrals: Vec<(String, u64, String)> = deferred
+        .iter()
+        .map(|a| (a.account.clone(), a.deferred, format!("{} of {} posts deferred", a.deferred, a.posts)))
         .collect();
     let _ = write!(
         page,
         "<h2>Holds and deferrals per account</h2><p class=\"note\">Time each account's posts waited for a rate limit \
-         (429s, shared holds, pacing), and its posts deferred past their wait.</p>{}",
-        svg::bars("holds", "Holds and deferrals per account", &rows, PALETTE[2])
+         (429s, shared holds, pacing), from each wait to the request after it; then the posts deferred past their \
+         wait, kept in the store for later.</p>{}{}",
+        svg::bars("holds", "Time held by rate limits per account", &rows, PALETTE[2]),
+        svg::bars("deferrals", "Posts deferred per account", &deferrals, PALETTE[4])
     );
     let mut slow: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.slowest_ms > 0).collect();
     slow.sort_by(|a, b| b.p90_ms.cmp(&a.p90_ms).then(b.slowest_ms.cmp(&a.slowest_ms)));
@@ -213,15 +231,16 @@ fn accounts(page: &mut String, report: &RunReport) {
         svg::bars("slowest", "Slowest accounts", &rows, PALETTE[0])
     );
     page.push_str(
-        r#"<h2>Accounts</h2><table id="accounts"><tr><th>Account</th><th class="n">Posts</th><th class="n">Published</th><th class="n">Dead-lettered</th><th class="n">Deferred</th><th class="n">429s</th><th class="n">Held</th><th class="n">Median</th><th class="n">p90</th><th class="n">Slowest</th></tr>"#,
+        r#"<h2>Accounts</h2><table id="accounts"><tr><th>Account</th><th class="n">Posts</th><th class="n">Published</th><th class="n">Already</th><th class="n">Dead-lettered</th><th class="n">Deferred</th><th class="n">429s</th><th class="n">Held</th><th class="n">Median</th><th class="n">p90</th><th class="n">Slowest</th></tr>"#,
     );
     for a in report.accounts.iter().take(500) {
         let _ = write!(
             page,
-            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
+            r#"<tr><td>{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td><td class="n">{}</td></tr>"#,
             escape(&a.account),
             a.posts,
             a.published,
+            a.already_published,
             a.dead_lettered,
             a.deferred,
             a.rate_limited,
@@ -270,7 +289,13 @@ fn store_now(page: &mut String, report: &RunReport) {
             r#"<table id="latest-dead-letters"><tr><th>Latest dead letters</th><th>Kind</th><th class="n">Status</th><th>When</th><th>Why</th></tr>"#,
         );
         for letter in &store.latest_dead_letters {
-            let message: String = letter.message.chars().take(160).collect();
+            // postato's own words for a post it refused; for a server's refusal, only its
+            // status (the message quotes the server's answer, which has no place in a file
+            // that is shared: `postato dlq list` shows it).
+            let message: String = match letter.kind.as_str() {
+                "invalid_input" => letter.message.chars().take(160).collect(),
+                _ => "see postato dlq list".to_owned(),
+            };
             let _ = write!(
                 page,
                 r#"<tr><td>{}</td><td>{}</td><td class="n">{}</td><td>{}</td><td>{}</td></tr>"#,

@@ -44,7 +44,8 @@ pub(super) async fn process(
     let log = |business_key: &str, outcome: &'static str, kind: Option<&str>, attempts: u32, until_ms: Option<u64>| {
         if let Some(events) = events {
             let account = account.clone();
-            events.outcome(LineOutcome { line, business_key, account, outcome, kind, attempts, until_ms });
+            let recorded = true;
+            events.outcome(LineOutcome { line, business_key, account, outcome, kind, attempts, until_ms, recorded });
         }
     };
     let invalid = |business_key: String, message: String| DeadLetter {
@@ -79,7 +80,18 @@ pub(super) async fn process(
                 }
                 Ok(Some(report)) => {
                     let outcome = if report.from_store { "already_published" } else { "published" };
-                    log(&post.business_key, outcome, None, report.published.attempts, None);
+                    if let Some(events) = events {
+                        events.outcome(LineOutcome {
+                            line,
+                            business_key: &post.business_key,
+                            account: account.clone(),
+                            outcome,
+                            kind: None,
+                            attempts: report.published.attempts,
+                            until_ms: None,
+                            recorded: report.store_error.is_none(),
+                        });
+                    }
                     let counter = if report.from_store { &tally.already_published } else { &tally.published };
                     counter.fetch_add(1, Ordering::Relaxed);
                     if report.store_error.is_some() {
