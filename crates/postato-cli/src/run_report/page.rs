@@ -190,13 +190,13 @@ fn seconds(ms: u64) -> String {
 
 fn accounts(page: &mut String, report: &RunReport) {
     let mut held: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.held_ms > 0).collect();
-    held.sort_by(|a, b| b.held_ms.cmp(&a.held_ms));
+    held.sort_by_key(|a| std::cmp::Reverse(a.held_ms));
     let rows: Vec<(String, u64, String)> = held
         .iter()
         .map(|a| (a.account.clone(), a.held_ms, format!("{} held, {}×429", seconds(a.held_ms), a.rate_limited)))
         .collect();
     let mut deferred: Vec<&AccountRow> = report.accounts.iter().filter(|a| a.deferred > 0).collect();
-    deferred.sort_by(|a, b| b.deferred.cmp(&a.deferred));
+    deferred.sort_by_key(|a| std::cmp::Reverse(a.deferred));
     let deferrals: Vec<(String, u64, String)> = deferred
         .iter()
         .map(|a| (a.account.clone(), a.deferred, format!("{} of {} posts deferred", a.deferred, a.posts)))
