@@ -188,6 +188,8 @@ def node_project(home: Path) -> None:
     # The OpenTelemetry packages an application brings (the package's own dev dependencies):
     # the same files as postato's, so the API's global providers are shared.
     (modules / "@opentelemetry").symlink_to(ROOT / "node" / "node_modules" / "@opentelemetry")
+    # The database driver the outbox examples enqueue through (a dev dependency of postato's).
+    (modules / "pg").symlink_to(ROOT / "node" / "node_modules" / "pg")
 
 
 def run_block(block: Block, kotlin: list[Block], shared: Simulator) -> tuple[str, str]:

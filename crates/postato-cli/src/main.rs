@@ -203,7 +203,12 @@ where
 {
     use tracing_subscriber::Layer;
     // A worker is a service: what it does is worth a line each (info).
-    let default_level = if cli.verbose || matches!(cli.command, Command::Worker(_)) { "info" } else { "warn" };
+    let default_level = match (cli.verbose, &cli.command) {
+        // The database driver's notices (a table that exists already) are not the service's.
+        (_, Command::Worker(_)) => "info,tokio_postgres=warn",
+        (true, _) => "info",
+        (false, _) => "warn",
+    };
     let filter = tracing_subscriber::EnvFilter::try_from_env(postato::env::LOG)
         .unwrap_or_else(|_| tracing_subscriber::EnvFilter::new(default_level));
     let layer = tracing_subscriber::fmt::layer().with_writer(terminal::Stderr).with_target(false);

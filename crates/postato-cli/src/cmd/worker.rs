@@ -52,6 +52,10 @@ pub struct WorkerArgs {
     /// (200 while the database answers, else 503); port 0 picks a free one, printed on stderr
     #[arg(long, value_name = "ADDR")]
     pub metrics: Option<std::net::SocketAddr>,
+    /// Exit (0) once nothing is due and nothing is in flight: drain the outbox once, from cron
+    /// or a job, instead of running as a service
+    #[arg(long)]
+    pub exit_when_idle: bool,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -121,6 +125,7 @@ pub async fn run(args: &WorkerArgs) -> u8 {
         lease: Duration::from_millis(args.lease_ms),
         concurrency: args.concurrency.max(1) as usize,
         cancel: CancellationToken::new(),
+        exit_when_idle: args.exit_when_idle,
     };
     worker.run().await
 }
@@ -134,6 +139,8 @@ struct Worker {
     concurrency: usize,
     /// Cancels the publishes in flight (a second signal, or the end of the grace).
     cancel: CancellationToken,
+    /// `--exit-when-idle`.
+    exit_when_idle: bool,
 }
 
 impl Worker {
@@ -171,6 +178,13 @@ impl Worker {
             if took > 0 {
                 // Rows may remain that became due meanwhile: look again at once.
                 continue;
+            }
+            if self.exit_when_idle && in_flight.is_empty() {
+                tracing::info!(
+                    worker = self.name.as_str(),
+                    "postato worker: nothing is due; exiting (--exit-when-idle)"
+                );
+                return exit::SUCCESS;
             }
             // Nothing due: wait for an enqueue's commit, a due row, a finished publish or a stop.
             let wait = self.until_next_due().await;
