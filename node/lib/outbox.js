@@ -4,7 +4,8 @@
  * worker` publishes it once that transaction commits (never if it rolls back).
  *
  * `enqueue(client, post, { notBefore })` runs one statement on a `pg` client (a `Client`, or a
- * `PoolClient` from `pool.connect()`, inside the transaction you began with `BEGIN`). The post
+ * `PoolClient` from `pool.connect()`, inside the transaction you began with `BEGIN`; outside a
+ * transaction, or through a `Pool`, the enqueue commits at once). The post
  * is validated and keyed in Rust, as a publish validates and keys it. The same post enqueued
  * again resolves `'already_enqueued'`; another post under an enqueued business key rejects with
  * `BusinessKeyReusedError`, and PostgreSQL aborts your transaction.
@@ -40,7 +41,10 @@ async function enqueue(client, post, options = {}) {
     const result = await client.query(statement.sql, statement.values);
     return Object.values(result.rows[0])[0];
   } catch (error) {
-    const info = native.outboxError(String(error?.message ?? error), businessKey, fingerprint);
+    // Read by its SQLSTATE (pg's `code`), never its message, which may be translated.
+    const code = typeof error?.code === 'string' ? error.code : undefined;
+    const detail = typeof error?.detail === 'string' ? error.detail : undefined;
+    const info = native.outboxError(code, detail, businessKey, fingerprint);
     if (info !== null) throw errors.fromInfo(JSON.parse(info));
     throw error;
   }

@@ -21,8 +21,14 @@ pub fn outbox_statement(post_json: String, not_before_ms: Option<f64>) -> napi::
 }
 
 /// postato's error (as JSON, for the wrapper's classes) for a driver's error about an enqueue,
-/// or null.
+/// read by its SQLSTATE (`code`; `detail` names the stored fingerprint), or null.
 #[napi]
-pub fn outbox_error(message: String, business_key: String, fingerprint: String) -> Option<String> {
-    postato_bindings::outbox_error(&message, &business_key, &fingerprint).map(|e| error_json(&e).to_string())
+pub fn outbox_error(
+    sqlstate: Option<String>,
+    detail: Option<String>,
+    business_key: String,
+    fingerprint: String,
+) -> Option<String> {
+    postato_bindings::outbox_error(sqlstate.as_deref(), detail.as_deref(), &business_key, &fingerprint)
+        .map(|e| error_json(&e).to_string())
 }

@@ -25,8 +25,17 @@ pub fn outbox_statement(
     Ok((s.sql, (s.business_key, s.fingerprint, s.payload, s.not_before_ms)))
 }
 
-/// postato's exception for a driver's error about an enqueue, or None.
+/// postato's exception for a driver's error about an enqueue (by its SQLSTATE, with its detail
+/// or text for the stored fingerprint), or None.
 #[pyfunction]
-pub fn outbox_error(py: Python<'_>, message: &str, business_key: &str, fingerprint: &str) -> Option<Py<PyAny>> {
-    postato_bindings::outbox_error(message, business_key, fingerprint).map(|e| to_py(&e).into_value(py).into_any())
+#[pyo3(signature = (sqlstate, detail, business_key, fingerprint))]
+pub fn outbox_error(
+    py: Python<'_>,
+    sqlstate: Option<&str>,
+    detail: Option<&str>,
+    business_key: &str,
+    fingerprint: &str,
+) -> Option<Py<PyAny>> {
+    postato_bindings::outbox_error(sqlstate, detail, business_key, fingerprint)
+        .map(|e| to_py(&e).into_value(py).into_any())
 }

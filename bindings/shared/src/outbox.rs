@@ -2,9 +2,10 @@
 //! statement in the driver's placeholders and its four values, made in Rust (the post
 //! validated and keyed as a publish does it), so that every language writes the same row.
 
+pub use postato::postato_core::outbox_error;
 use postato::postato_core::OutboxEntry;
 use postato::{Post, PublishError, Timestamp};
-pub use postato_postgres::outbox::{Placeholders, PARAMETERS, REUSED};
+pub use postato_postgres::outbox::{Placeholders, PARAMETERS};
 
 /// The statement and values of one enqueue.
 pub struct OutboxStatement {
@@ -46,27 +47,6 @@ pub fn outbox_statement(
     })
 }
 
-/// What a driver's error about an enqueue means: another post under an enqueued key
-/// (`BusinessKeyReused`, with the key), or an outbox not created yet; `None` for anything else
-/// (the driver's own error stands).
-pub fn outbox_error(message: &str, business_key: &str, fingerprint: &str) -> Option<PublishError> {
-    if message.contains(REUSED) {
-        let stored = message.split("fingerprint ").nth(1).and_then(|s| s.split(',').next()).unwrap_or_default();
-        return Some(PublishError::BusinessKeyReused {
-            business_key: business_key.to_owned(),
-            stored_fingerprint: stored.to_owned(),
-            new_fingerprint: fingerprint.to_owned(),
-        });
-    }
-    if message.contains("postato_enqueue") && message.contains("does not exist") {
-        return Some(PublishError::InvalidInput(postato::ValidationError::setting(
-            "outbox",
-            "does not exist in this database yet: run `postato worker --store URL` once (or open a PostgresStore on it) to create it",
-        )));
-    }
-    None
-}
-
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -84,15 +64,5 @@ mod tests {
         }
         let blank = Post::new("k", "x", "acc_1", PostStatus::Publish, "post", "");
         assert!(outbox_statement(&blank, None, Placeholders::Format).is_err());
-    }
-
-    #[test]
-    fn a_drivers_error_is_read_as_postatos() {
-        let reused = "ERROR: postato: business_key_reused: business key k is already enqueued with another post (fingerprint abc, this post def): give…";
-        let error = outbox_error(reused, "k", "def").unwrap();
-        assert_eq!(error.kind(), postato::ErrorKind::BusinessKeyReused);
-        let missing = "function postato_enqueue(unknown, unknown, unknown, bigint) does not exist";
-        assert!(outbox_error(missing, "k", "f").unwrap().to_string().contains("postato worker"));
-        assert!(outbox_error("connection refused", "k", "f").is_none());
     }
 }

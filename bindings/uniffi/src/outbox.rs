@@ -34,11 +34,17 @@ pub fn outbox_statement(post: PostInput, not_before_ms: Option<u64>) -> Result<O
     })
 }
 
-/// Throws postato's error for a driver's error message about an enqueue (another post under an
-/// enqueued key, an outbox not created yet); returns when the message is not one of those.
+/// Throws postato's error for a driver's error about an enqueue, read by its SQLSTATE (the
+/// message, which names the stored fingerprint, may be given as `detail`); returns when it is
+/// not one of those.
 #[uniffi::export]
-pub fn outbox_check_error(message: String, business_key: String, fingerprint: String) -> Result<(), PostatoError> {
-    match postato_bindings::outbox_error(&message, &business_key, &fingerprint) {
+pub fn outbox_check_error(
+    sqlstate: Option<String>,
+    detail: Option<String>,
+    business_key: String,
+    fingerprint: String,
+) -> Result<(), PostatoError> {
+    match postato_bindings::outbox_error(sqlstate.as_deref(), detail.as_deref(), &business_key, &fingerprint) {
         Some(error) => Err(error.into()),
         None => Ok(()),
     }

@@ -28,6 +28,7 @@ fn worker(url: &str, sim: &SimulatorHandle, extra: &[&str]) -> tokio::process::C
     tokio::process::Command::new(BIN)
         .args(&args)
         .env_remove("POSTATO_LOG")
+        .env("POSTATO_AUDIT_CLAIMS", "1")
         .stdout(std::process::Stdio::null())
         .stderr(std::process::Stdio::piped())
         .kill_on_drop(true)
@@ -104,7 +105,8 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     let again = postato(&["enqueue", campaign.to_str().unwrap(), "--store", &url, "--output", "json"], None).await;
     assert_eq!(json_line(&again)["alreadyEnqueued"], 30, "enqueueing the same file again is a no-op");
 
-    let mut child = worker(&url, &sim, &["--metrics", "127.0.0.1:0", "--log-format", "json"]);
+    // A poll of a minute: only the commit's notification can wake the worker in time.
+    let mut child = worker(&url, &sim, &["--metrics", "127.0.0.1:0", "--log-format", "json", "--poll-ms", "60000"]);
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
     let addr = loop {
         let line = stderr.next_line().await.unwrap().expect("the worker says where its metrics are");
@@ -125,21 +127,35 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     assert_eq!(status, 200);
     assert!(metrics.contains(r#"postato_publishes_total{outcome="published"} 50"#), "{metrics}");
 
-    // An idle worker is woken by the next commit (LISTEN/NOTIFY), not by its poll.
+    // An idle worker is woken by the next commit (LISTEN/NOTIFY), not by its minute's poll.
     let started = Instant::now();
     app_transaction(&mut app, "woken", true).await;
-    wait_published(&store, 51, Duration::from_secs(10)).await;
+    wait_published(&store, 51, Duration::from_secs(30)).await;
     println!("outbox: an idle worker published a committed post {} ms after the commit", started.elapsed().as_millis());
 
-    // SIGTERM: drains and exits 0.
+    // SIGTERM with a publish in flight: it finishes, nothing new starts, the worker exits 0 and
+    // holds no row.
+    sim.script_business_key("in-flight", vec![postato_sim::ScriptAction::SlowCommit { ms: 1_500 }]);
+    sim.script_business_key("after-stop", vec![postato_sim::ScriptAction::Ok]);
+    app_transaction(&mut app, "in-flight", true).await;
+    while store.outbox_counts().await.unwrap().claimed == 0 {
+        tokio::time::sleep(Duration::from_millis(5)).await;
+    }
     let pid = nix_pid(&child);
     unsafe { libc::kill(pid, libc::SIGTERM) };
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    app_transaction(&mut app, "after-stop", true).await;
     let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("drained in time").unwrap();
     assert_eq!(status.code(), Some(0));
+    assert_eq!(sim.platform_publishes_for("in-flight"), 1, "the publish in flight finished");
+    assert_eq!(sim.platform_publishes_for("after-stop"), 0, "nothing new started after the stop");
+    let counts = store.outbox_counts().await.unwrap();
+    assert_eq!((counts.pending, counts.claimed, counts.published), (1, 0, 52), "{counts:?}");
     let logs = logs.await.unwrap();
     let json: Vec<serde_json::Value> = logs.iter().filter_map(|l| serde_json::from_str(l).ok()).collect();
     assert!(json.iter().any(|l| l["fields"]["outcome"] == "published"), "JSON log lines: {logs:?}");
     assert!(json.iter().any(|l| l["fields"]["message"] == "postato worker: stopped"), "{logs:?}");
+    assert!(logs.iter().all(|l| serde_json::from_str::<serde_json::Value>(l).is_ok()), "only JSON lines: {logs:?}");
 
     for key in committed.iter().chain(&campaign_keys).chain(std::iter::once(&"woken".to_owned())) {
         assert_eq!(sim.platform_publishes_for(key), 1, "{key} published once");
@@ -149,7 +165,7 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     }
     let status = postato(&["status", "--store", &url, "--output", "json"], None).await;
     let counts = json_line(&status);
-    assert_eq!((counts["published"].as_u64(), counts["outbox"]["pending"].as_u64()), (Some(51), Some(0)), "{counts}");
+    assert_eq!((counts["published"].as_u64(), counts["outbox"]["pending"].as_u64()), (Some(52), Some(1)), "{counts}");
 }
 
 fn nix_pid(child: &tokio::process::Child) -> i32 {
@@ -222,6 +238,10 @@ async fn outbox_crash_test_every_committed_row_is_published_once_despite_sigkill
     steady.start_kill().unwrap();
     let _ = steady.wait().await;
 
+    let (admin, connection) = tokio_postgres::connect(&url, tokio_postgres::NoTls).await.unwrap();
+    tokio::spawn(connection);
+    let retaken: i64 =
+        admin.query_one("SELECT count(*) FROM postato_outbox WHERE deliveries > 1", &[]).await.unwrap().get(0);
     let publishes = sim.publishes();
     let mut once = 0;
     let (mut lost, mut twice, mut leaked) = (Vec::new(), Vec::new(), Vec::new());
@@ -238,7 +258,7 @@ async fn outbox_crash_test_every_committed_row_is_published_once_despite_sigkill
         }
     }
     println!(
-        "outbox: {} committed, {once} published once, {} lost, {} twice, {KILLS} kills ({} rolled back, {} of them published; {:.1} s)",
+        "outbox: {} committed, {once} published once, {} lost, {} twice, {KILLS} kills ({} rolled back, {} of them published; {retaken} rows taken again after a kill; {:.1} s)",
         committed.len(),
         lost.len(),
         twice.len(),
@@ -246,9 +266,13 @@ async fn outbox_crash_test_every_committed_row_is_published_once_despite_sigkill
         leaked.len(),
         started.elapsed().as_secs_f64()
     );
+    assert!(retaken > 0, "a kill landed while a worker held a row");
     assert!(lost.is_empty(), "lost: {lost:?}");
     assert!(twice.is_empty(), "published twice: {twice:?}");
     assert!(leaked.is_empty(), "rolled back yet published: {leaked:?}");
     assert!(sim.stats().duplicate_keys.is_empty());
     assert_eq!(once, committed.len());
+    // Two workers never held a key's claim at once (the simulator would hide a second send).
+    let overlaps = store.overlapping_claims().await.unwrap();
+    assert!(overlaps.is_empty(), "two live claims on one key: {overlaps:?}");
 }

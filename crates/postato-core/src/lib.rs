@@ -123,7 +123,7 @@ pub use limits::{
     SharedLimits, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
-pub use outbox::OutboxEntry;
+pub use outbox::{outbox_error, OutboxEntry, OUTBOX_MISSING, OUTBOX_REUSED};
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use post_builder::PostBuilder;

@@ -5,7 +5,45 @@
 //! validated as a publish validates it, and keyed by its business key, with the fingerprint
 //! that tells the same post from another under that key.
 
-use crate::{payload_fingerprint, request::check_body_size, Post, Timestamp, ValidationError};
+use crate::{payload_fingerprint, request::check_body_size, Post, PublishError, Timestamp, ValidationError};
+
+/// The SQLSTATE of the error an enqueue of another post under an enqueued key raises (its
+/// message begins `postato: business_key_reused`, its detail names both fingerprints).
+pub const OUTBOX_REUSED: &str = "PT409";
+
+/// The SQLSTATE of a call to a function that does not exist: the outbox was never created.
+pub const OUTBOX_MISSING: &str = "42883";
+
+/// What a database driver's error about an enqueue means, read from its SQLSTATE (never its
+/// message, which may be translated): another post under an enqueued key, or an outbox not
+/// created yet; `None` for anything else (the driver's own error stands). `detail` is the
+/// error's detail (or its whole text), where the stored fingerprint is named.
+pub fn outbox_error(
+    sqlstate: Option<&str>,
+    detail: Option<&str>,
+    business_key: &str,
+    fingerprint: &str,
+) -> Option<PublishError> {
+    match sqlstate? {
+        OUTBOX_REUSED => {
+            let stored = detail
+                .and_then(|d| d.split("stored fingerprint ").nth(1))
+                .and_then(|s| s.split(',').next())
+                .unwrap_or("unknown");
+            Some(PublishError::BusinessKeyReused {
+                business_key: business_key.to_owned(),
+                stored_fingerprint: stored.to_owned(),
+                new_fingerprint: fingerprint.to_owned(),
+            })
+        }
+        OUTBOX_MISSING => Some(PublishError::InvalidInput(ValidationError::setting(
+            "outbox",
+            "does not exist in this database yet: run `postato worker --store URL` once (or open a PostgresStore on \
+             it) to create it",
+        ))),
+        _ => None,
+    }
+}
 
 /// One post, ready to be written into an outbox.
 #[derive(Clone, Debug, PartialEq, Eq)]
@@ -62,6 +100,16 @@ mod tests {
         let edited = Post::new("k-1", "x", "acc_1", PostStatus::Publish, "post", "edited");
         assert_ne!(OutboxEntry::of(&edited, None).unwrap().fingerprint, entry.fingerprint);
         assert_eq!(OutboxEntry::of(&edited, None).unwrap().not_before_ms, 0);
+    }
+
+    #[test]
+    fn a_drivers_error_is_read_by_its_sqlstate() {
+        let reused = outbox_error(Some("PT409"), Some("stored fingerprint abc, this post def"), "k", "def").unwrap();
+        let crate::PublishError::BusinessKeyReused { stored_fingerprint, .. } = &reused else { panic!("{reused:?}") };
+        assert_eq!(stored_fingerprint, "abc");
+        assert_eq!(outbox_error(Some("42883"), None, "k", "f").unwrap().kind(), crate::ErrorKind::InvalidInput);
+        assert!(outbox_error(Some("40001"), Some("function postato_enqueue does not exist"), "k", "f").is_none());
+        assert!(outbox_error(None, None, "k", "f").is_none());
     }
 
     #[test]

@@ -459,7 +459,7 @@ impl PostgresStore {
             .await
             .map_err(db)?;
         let outcome = match claimed {
-            Some(_) => {
+            Some(claimed) => {
                 // Published by another worker between the lookup and the claim: let go.
                 if let Some(record) = Self::published_row(&tx, business_key).await? {
                     tx.execute(
@@ -478,10 +478,12 @@ impl PostgresStore {
                         .await
                         .map_err(db)?;
                     if self.audit {
+                        // The claim's own expiry, so that the log never outlives the claim.
+                        let expires_at: std::time::SystemTime = claimed.get(0);
                         tx.execute(
                             "INSERT INTO postato_claim_log (business_key, worker, claimed_at, expires_at)
-                             VALUES ($1, $2, clock_timestamp(), clock_timestamp() + $3 * interval '1 millisecond')",
-                            &[&business_key, &worker, &millis(lease)],
+                             VALUES ($1, $2, LEAST(clock_timestamp(), $3), $3)",
+                            &[&business_key, &worker, &expires_at],
                         )
                         .await
                         .map_err(db)?;
@@ -512,22 +514,25 @@ impl PostgresStore {
     async fn renew_once(&self, business_key: &str, worker: &str, lease: Duration) -> Result<(), StoreError> {
         let client = self.client().await?;
         let renewed = client
-            .execute(
+            .query_opt(
                 "UPDATE postato_claims SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
-                  WHERE business_key = $1 AND worker = $2 AND expires_at > clock_timestamp()",
+                  WHERE business_key = $1 AND worker = $2 AND expires_at > clock_timestamp()
+                  RETURNING expires_at",
                 &[&business_key, &worker, &millis(lease)],
             )
             .await
             .map_err(db)?;
-        if renewed == 0 {
+        let Some(renewed) = renewed else {
             return Err(StoreError::lost_claim(business_key));
-        }
+        };
         if self.audit {
+            // The claim's own new expiry, so that the log never outlives the claim.
+            let expires_at: std::time::SystemTime = renewed.get(0);
             client
                 .execute(
-                    "UPDATE postato_claim_log SET expires_at = clock_timestamp() + $3 * interval '1 millisecond'
+                    "UPDATE postato_claim_log SET expires_at = $3
                       WHERE business_key = $1 AND worker = $2 AND released_at IS NULL",
-                    &[&business_key, &worker, &millis(lease)],
+                    &[&business_key, &worker, &expires_at],
                 )
                 .await
                 .map_err(db)?;

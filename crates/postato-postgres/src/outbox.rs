@@ -22,8 +22,7 @@ use crate::{db, PostgresStore};
 /// The channel an enqueue notifies at commit, and workers listen on.
 pub const CHANNEL: &str = "postato_outbox";
 
-/// The message prefix of the error an enqueue of another post under an enqueued key raises.
-pub const REUSED: &str = "postato: business_key_reused";
+pub use postato::postato_core::{OUTBOX_MISSING, OUTBOX_REUSED};
 
 /// Version 4: the outbox and its enqueue function.
 pub(crate) const SCHEMA_V4: &str = r#"
@@ -42,7 +41,7 @@ CREATE TABLE IF NOT EXISTS postato_outbox (
 CREATE INDEX IF NOT EXISTS postato_outbox_pending ON postato_outbox (not_before_ms, enqueued_at_ms)
     WHERE state = 'pending';
 CREATE OR REPLACE FUNCTION postato_enqueue(p_key TEXT, p_fingerprint TEXT, p_payload TEXT, p_not_before_ms BIGINT)
-RETURNS TEXT LANGUAGE plpgsql AS $fn$
+RETURNS TEXT LANGUAGE plpgsql SET search_path FROM CURRENT AS $fn$
 DECLARE
     existing TEXT;
 BEGIN
@@ -58,8 +57,8 @@ BEGIN
     IF existing = p_fingerprint THEN
         RETURN 'already_enqueued';
     END IF;
-    RAISE EXCEPTION 'postato: business_key_reused: business key % is already enqueued with another post (fingerprint %, this post %): give edited content a new business key', p_key, existing, p_fingerprint
-        USING ERRCODE = 'P0001';
+    RAISE EXCEPTION 'postato: business_key_reused: business key % is already enqueued with another post: give edited content a new business key', p_key
+        USING ERRCODE = 'PT409', DETAIL = 'stored fingerprint ' || existing || ', this post ' || p_fingerprint;
 END
 $fn$;
 "#;
@@ -135,26 +134,13 @@ pub async fn enqueue(
 /// An enqueue's database error as postato's: another post under the key, an outbox that does
 /// not exist yet, or the store's error.
 fn enqueue_error(e: tokio_postgres::Error, entry: &OutboxEntry) -> PublishError {
-    let message = e.as_db_error().map(|d| d.message().to_owned()).unwrap_or_default();
-    if message.starts_with(REUSED) {
-        let stored = message.split("fingerprint ").nth(1).and_then(|s| s.split(',').next()).unwrap_or_default();
-        return PublishError::BusinessKeyReused {
-            business_key: entry.business_key.clone(),
-            stored_fingerprint: stored.to_owned(),
-            new_fingerprint: entry.fingerprint.clone(),
-        };
-    }
-    if e.code() == Some(&tokio_postgres::error::SqlState::UNDEFINED_FUNCTION) {
-        return PublishError::Transient {
+    let sqlstate = e.code().map(|code| code.code().to_owned());
+    let detail = e.as_db_error().and_then(|d| d.detail()).map(str::to_owned);
+    postato::postato_core::outbox_error(sqlstate.as_deref(), detail.as_deref(), &entry.business_key, &entry.fingerprint)
+        .unwrap_or_else(|| PublishError::Transient {
             attempts: 0,
-            last: postato::Failure::StoreUnavailable(
-                "the outbox does not exist in this database yet: run `postato worker --store URL` (or connect a \
-                 PostgresStore) once to create it"
-                    .to_owned(),
-            ),
-        };
-    }
-    PublishError::Transient { attempts: 0, last: postato::Failure::StoreUnavailable(db(e).to_string()) }
+            last: postato::Failure::StoreUnavailable(db(e).to_string()),
+        })
 }
 
 /// One outbox row a worker claimed.
@@ -208,38 +194,56 @@ impl PostgresStore {
             .collect())
     }
 
-    /// Marks `worker`'s row of `key` done: `published` or `dead_lettered` (a row another worker
-    /// has taken since is left to it).
-    pub async fn outbox_done(&self, key: &str, worker: &str, published: bool) -> Result<(), StoreError> {
+    /// Marks the row `worker` claimed (its `deliveries`th delivery) done: `published` or
+    /// `dead_lettered`. A row another worker (or delivery) has taken since is left to it.
+    pub async fn outbox_done(&self, row: &Claimed, worker: &str, published: bool) -> Result<(), StoreError> {
         let state = if published { "published" } else { "dead_lettered" };
         self.client()
             .await?
             .execute(
                 &format!(
-                    "UPDATE postato_outbox SET state = $3, claimed_by = NULL, lease_until_ms = 0, done_at_ms = {NOW_MS}
-                     WHERE business_key = $1 AND claimed_by = $2 AND state = 'pending'"
+                    "UPDATE postato_outbox SET state = $4, claimed_by = NULL, lease_until_ms = 0, done_at_ms = {NOW_MS}
+                     WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
                 ),
-                &[&key, &worker, &state],
+                &[&row.business_key, &worker, &row.deliveries, &state],
             )
             .await
             .map_err(db)
             .map(drop)
     }
 
-    /// Puts `worker`'s row of `key` back, due at `not_before_ms` (0: at once).
-    pub async fn outbox_release(&self, key: &str, worker: &str, not_before_ms: u64) -> Result<(), StoreError> {
+    /// Puts the row `worker` claimed back, due at `not_before_ms` (0: at once; never before
+    /// the database's now).
+    pub async fn outbox_release(&self, row: &Claimed, worker: &str, not_before_ms: u64) -> Result<(), StoreError> {
         let not_before_ms = i64::try_from(not_before_ms).unwrap_or(i64::MAX);
         self.client()
             .await?
             .execute(
-                "UPDATE postato_outbox SET claimed_by = NULL, lease_until_ms = 0,
-                     not_before_ms = GREATEST(not_before_ms, $3)
-                 WHERE business_key = $1 AND claimed_by = $2 AND state = 'pending'",
-                &[&key, &worker, &not_before_ms],
+                "UPDATE postato_outbox SET claimed_by = NULL, lease_until_ms = 0, not_before_ms = GREATEST(not_before_ms, $4)
+                 WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'",
+                &[&row.business_key, &worker, &row.deliveries, &not_before_ms],
             )
             .await
             .map_err(db)
             .map(drop)
+    }
+
+    /// Extends the lease of the row `worker` claimed by `lease` from now; false when the row is
+    /// no longer its own (its lease lapsed and another worker took it).
+    pub async fn outbox_renew(&self, row: &Claimed, worker: &str, lease: Duration) -> Result<bool, StoreError> {
+        let renewed = self
+            .client()
+            .await?
+            .execute(
+                &format!(
+                    "UPDATE postato_outbox SET lease_until_ms = {NOW_MS} + $4
+                     WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
+                ),
+                &[&row.business_key, &worker, &row.deliveries, &(lease.as_millis() as i64)],
+            )
+            .await
+            .map_err(db)?;
+        Ok(renewed == 1)
     }
 
     /// Puts every row `worker` holds back, at once due (a worker that stops).
@@ -255,18 +259,22 @@ impl PostgresStore {
             .map_err(db)
     }
 
-    /// When the next pending row is due (ms since the Unix epoch), if any is.
-    pub async fn outbox_next_due_ms(&self) -> Result<Option<u64>, StoreError> {
+    /// How long until the next pending row is due (or its lease lapses), by the database's
+    /// clock (the one claims are made by), if any row is pending.
+    pub async fn outbox_next_due_in(&self) -> Result<Option<Duration>, StoreError> {
         let row = self
             .client()
             .await?
             .query_one(
-                "SELECT min(GREATEST(not_before_ms, lease_until_ms)) FROM postato_outbox WHERE state = 'pending'",
+                &format!(
+                    "SELECT GREATEST(0, min(GREATEST(not_before_ms, lease_until_ms)) - {NOW_MS})
+                     FROM postato_outbox WHERE state = 'pending'"
+                ),
                 &[],
             )
             .await
             .map_err(db)?;
-        Ok(row.get::<_, Option<i64>>(0).map(|ms| ms.max(0) as u64))
+        Ok(row.get::<_, Option<i64>>(0).map(|ms| Duration::from_millis(ms.max(0) as u64)))
     }
 
     /// The outbox's rows by state.
@@ -313,7 +321,10 @@ impl PostgresStore {
         self.ready().await?;
         let wake = Arc::new(tokio::sync::Notify::new());
         let listening = Arc::new(std::sync::atomic::AtomicBool::new(true));
-        let config = self.listen.config.clone();
+        let mut config = self.listen.config.clone();
+        // A server that stops answering is noticed: the connection then ends, and the worker
+        // listens again.
+        config.connect_timeout(Duration::from_secs(10)).keepalives(true).keepalives_idle(Duration::from_secs(30));
         let (client, task) = match self.listen.tls.clone() {
             Some(tls) => {
                 let (client, mut connection) = config.connect(tls).await.map_err(db)?;

@@ -84,9 +84,9 @@ async fn workers_claim_disjoint_due_rows_and_a_lapsed_lease_frees_a_row() {
     assert!(a.iter().all(|row| b.iter().all(|other| other.business_key != row.business_key)), "disjoint");
     assert!(store.outbox_claim("c", Duration::from_secs(60), 10).await.unwrap().is_empty(), "all held");
 
-    store.outbox_done(&a[0].business_key, "a", true).await.unwrap();
-    store.outbox_done(&a[1].business_key, "someone-else", true).await.unwrap();
-    store.outbox_release(&a[2].business_key, "a", 0).await.unwrap();
+    store.outbox_done(&a[0], "a", true).await.unwrap();
+    store.outbox_done(&a[1], "someone-else", true).await.unwrap();
+    store.outbox_release(&a[2], "a", 0).await.unwrap();
     let counts = store.outbox_counts().await.unwrap();
     assert_eq!((counts.published, counts.pending, counts.claimed), (1, 10, 8), "{counts:?}");
     let again = store.outbox_claim("c", Duration::from_millis(50), 10).await.unwrap();
@@ -95,6 +95,11 @@ async fn workers_claim_disjoint_due_rows_and_a_lapsed_lease_frees_a_row() {
     tokio::time::sleep(Duration::from_millis(80)).await;
     let lapsed = store.outbox_claim("d", Duration::from_secs(60), 10).await.unwrap();
     assert_eq!(lapsed.len(), 1, "c's lease lapsed: d takes the row");
+    // c's late marks change nothing: the row is d's delivery now.
+    assert!(!store.outbox_renew(&again[0], "c", Duration::from_secs(60)).await.unwrap());
+    store.outbox_done(&again[0], "c", true).await.unwrap();
+    assert_eq!(store.outbox_counts().await.unwrap().published, 1);
+    assert!(store.outbox_renew(&lapsed[0], "d", Duration::from_secs(60)).await.unwrap());
     assert_eq!(store.outbox_release_all("b").await.unwrap(), b.len() as u64);
 }
 

@@ -65,8 +65,14 @@ async fn running_the_same_batch_again_sends_nothing_for_what_was_published() {
     let options = ManyOptions::new().concurrency(2).cancel(token.clone());
     let (results, ()) = tokio::join!(first.publish_many(&posts, &options), stop_after_four);
     let results = results.unwrap();
-    assert!(results[..4].iter().all(Result::is_ok), "{results:?}");
-    assert!(results[4..].iter().all(|r| r.as_ref().unwrap_err().kind() == ErrorKind::Cancelled), "{results:?}");
+    // The cancel comes once the server has the first four: a publish whose answer was still on
+    // its way ends Cancelled too (its record is the second run's to make).
+    let recorded: Vec<bool> = results.iter().map(Result::is_ok).collect();
+    assert!(recorded[..3].iter().all(|ok| *ok) && !recorded[4..].iter().any(|ok| *ok), "{results:?}");
+    assert!(
+        results.iter().all(|r| r.as_ref().map_or_else(|e| e.kind() == ErrorKind::Cancelled, |_| true)),
+        "{results:?}"
+    );
     // At most the two in flight when it was cancelled were sent; without the token, all ten.
     assert!(sim.stats().requests <= 6, "none started after the cancel: {:?}", sim.stats());
     // No claim is left behind: each key can be claimed at once.
@@ -86,7 +92,7 @@ async fn running_the_same_batch_again_sends_nothing_for_what_was_published() {
     let results = again.publish_many(&posts, &ManyOptions::new().concurrency(4)).await.unwrap();
     for (i, result) in results.iter().enumerate() {
         let report = result.as_ref().unwrap_or_else(|e| panic!("post {i}: {e}"));
-        assert_eq!(report.from_store, i < 4, "post {i}");
+        assert_eq!(report.from_store, recorded[i], "post {i}: from the store if the first run recorded it");
         assert_eq!(sim.platform_publishes_for(&keys[i]), 1, "post {i} published once");
     }
     assert_eq!(again.store().counts().await.unwrap().published, 10);

@@ -6,7 +6,8 @@ in: a psycopg 3 ``Connection`` or ``Cursor``, or a SQLAlchemy ``Session`` or ``C
 (``enqueue_async`` takes their asyncio forms). The post is validated and keyed in Rust, as a
 publish validates and keys it. The same post enqueued again is a no-op (``"already_enqueued"``);
 another post under an enqueued business key raises :class:`BusinessKeyReusedError`, and the
-database aborts your transaction. The outbox lives in the database ``postato worker --store
+database aborts your transaction. On a connection in autocommit mode (no transaction), the
+enqueue commits at once. The outbox lives in the database ``postato worker --store
 URL`` drains, which creates it.
 """
 
@@ -40,7 +41,14 @@ def _not_before_ms(not_before: Optional[datetime]) -> Optional[float]:
 
 
 def _is_sqlalchemy(connection: Any) -> bool:
-    return type(connection).__module__.startswith("sqlalchemy")
+    """A SQLAlchemy session or connection (or one built on them: SQLModel, Flask-SQLAlchemy),
+    which takes ``text()`` statements; psycopg's take strings."""
+    return not type(connection).__module__.startswith("psycopg")
+
+
+def _first(row: Any) -> Any:
+    """The first column of a row, whatever the row factory (tuple, dict, namedtuple)."""
+    return next(iter(row.values())) if isinstance(row, dict) else row[0]
 
 
 def _statement(connection: Any, wire: str, not_before: Optional[datetime]) -> Tuple[Any, Any, _Values]:
@@ -55,12 +63,18 @@ def _statement(connection: Any, wire: str, not_before: Optional[datetime]) -> Tu
 
 
 def _answer(result: Any, connection: Any) -> Enqueued:
-    row = result.scalar_one() if _is_sqlalchemy(connection) else result.fetchone()[0]
+    row = result.scalar_one() if _is_sqlalchemy(connection) else _first(result.fetchone())
     return cast(Enqueued, row)
 
 
 def _raise_as_postato(error: Exception, values: _Values) -> None:
-    mapped = _native.outbox_error(str(error), values[0], values[1])
+    """Raises postato's error for the driver's, read by its SQLSTATE (psycopg's ``sqlstate``,
+    under SQLAlchemy's ``orig``)."""
+    driver = getattr(error, "orig", None) or error
+    sqlstate = getattr(driver, "sqlstate", None)
+    diag = getattr(driver, "diag", None)
+    detail = getattr(diag, "message_detail", None) if diag is not None else None
+    mapped = _native.outbox_error(sqlstate, detail, values[0], values[1])
     if mapped is not None:
         raise mapped from error
 
@@ -123,7 +137,7 @@ async def enqueue_async(
         result = await connection.execute(sql, parameters)
         if _is_sqlalchemy(connection):
             return cast(Enqueued, result.scalar_one())
-        return cast(Enqueued, (await result.fetchone())[0])
+        return cast(Enqueued, _first(await result.fetchone()))
     except Exception as error:
         _raise_as_postato(error, values)
         raise

@@ -28,6 +28,17 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 const POLL: Duration = Duration::from_secs(2);
 /// How long a row whose publish could not reach the store waits before it is taken again.
 const STORE_RETRY: Duration = Duration::from_secs(5);
+/// How long an outbox operation may take before the worker gives up on it (and goes on: a
+/// claim is tried again, a mark is left to the row's lease).
+const STORE_WAIT: Duration = Duration::from_secs(10);
+/// How long the cancelled publishes of a stop may take to end (their claims are released by
+/// their guards, or lapse) before the worker exits regardless.
+const CANCEL_WAIT: Duration = Duration::from_secs(10);
+/// A row whose publish failed for a reason that may pass (the API down, the retry budget
+/// spent) is tried again, later each time, this many times before it is dead-lettered.
+const MAX_DELIVERIES: i32 = 8;
+/// A row whose key another worker holds is looked at again after this long.
+const HELD_RETRY: Duration = Duration::from_secs(2);
 /// How long a health check waits for the database.
 const HEALTH_WAIT: Duration = Duration::from_secs(2);
 
@@ -36,8 +47,9 @@ const HEALTH_WAIT: Duration = Duration::from_secs(2);
 #[derive(Args, Debug)]
 pub struct WorkerArgs {
     /// The outbox: a PostgreSQL URL (postgres://…); results, claims and dead letters are kept
-    /// in the same database
-    #[arg(long, value_parser = args::store_location)]
+    /// in the same database. POSTATO_STORE does the same, and keeps a password off the command
+    /// line
+    #[arg(long, env = "POSTATO_STORE", hide_env_values = true, value_parser = args::store_location)]
     pub store: String,
     #[arg(long, help = args::help(settings::CONCURRENCY.row()), default_value_t = settings::CONCURRENCY.default_value(),
         value_parser = args::concurrency, allow_negative_numbers = true)]
@@ -56,6 +68,10 @@ pub struct WorkerArgs {
     /// or a job, instead of running as a service
     #[arg(long)]
     pub exit_when_idle: bool,
+    /// How often an idle worker looks at the outbox when no notification comes, in ms (tests
+    /// make it long, to show that a commit wakes the worker)
+    #[arg(long, hide = true, default_value_t = POLL.as_millis() as u64)]
+    pub poll_ms: u64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
 }
@@ -87,8 +103,9 @@ pub async fn run(args: &WorkerArgs) -> u8 {
         }
     };
     let pool = (args.concurrency + 3).min(settings::POOL_SIZE.max) as usize;
+    let audit = std::env::var("POSTATO_AUDIT_CLAIMS").as_deref() == Ok("1");
     let store = match PostgresStore::connect(&args.store, pool).await {
-        Ok(store) => store,
+        Ok(store) => store.with_audit(audit),
         Err(e) => {
             report::fatal(output, &e.to_string());
             return exit::FAILURE;
@@ -126,6 +143,7 @@ pub async fn run(args: &WorkerArgs) -> u8 {
         concurrency: args.concurrency.max(1) as usize,
         cancel: CancellationToken::new(),
         exit_when_idle: args.exit_when_idle,
+        poll: Duration::from_millis(args.poll_ms.max(1)),
     };
     worker.run().await
 }
@@ -141,6 +159,24 @@ struct Worker {
     cancel: CancellationToken,
     /// `--exit-when-idle`.
     exit_when_idle: bool,
+    /// How often an idle worker looks without a notification.
+    poll: Duration,
+}
+
+/// `operation`, given up after [`STORE_WAIT`] (a database that stops answering never holds
+/// the worker).
+async fn bounded<T>(operation: impl std::future::Future<Output = Result<T, postato::StoreError>>) -> Result<T, String> {
+    match tokio::time::timeout(STORE_WAIT, operation).await {
+        Ok(result) => result.map_err(|e| e.to_string()),
+        Err(_) => Err(format!("the database did not answer within {} s", STORE_WAIT.as_secs())),
+    }
+}
+
+/// Logs a publish task that ended in a panic (its row's lease lapses; it is taken again).
+fn note(joined: Option<Result<(), tokio::task::JoinError>>) {
+    if let Some(Err(e)) = joined {
+        tracing::error!(error = %e, "postato worker: a publish failed inside postato; its row is taken again once its lease lapses");
+    }
 }
 
 impl Worker {
@@ -158,7 +194,7 @@ impl Worker {
             let free = self.concurrency - in_flight.len();
             let mut claimed = Vec::new();
             if free > 0 {
-                match self.store.outbox_claim(&self.name, self.lease, free).await {
+                match bounded(self.store.outbox_claim(&self.name, self.lease, free)).await {
                     Ok(rows) => claimed = rows,
                     Err(e) => tracing::warn!(error = %e, "postato worker: cannot claim from the outbox; trying again"),
                 }
@@ -171,7 +207,7 @@ impl Worker {
                 // Full: wait for a slot (or a stop).
                 tokio::select! {
                     signal = signals.next() => break signal,
-                    _ = in_flight.join_next() => {}
+                    joined = in_flight.join_next() => note(joined),
                 }
                 continue;
             }
@@ -197,28 +233,47 @@ impl Worker {
             tokio::select! {
                 signal = signals.next() => break signal,
                 _ = notified => {}
-                Some(_) = in_flight.join_next(), if !in_flight.is_empty() => {}
+                joined = in_flight.join_next(), if !in_flight.is_empty() => note(joined),
                 _ = tokio::time::sleep(wait) => {}
             }
-            if listener.as_ref().is_some_and(|l| !l.is_listening()) {
-                tracing::warn!("postato worker: the LISTEN connection was lost; listening again (polling meanwhile)");
+            // A lost LISTEN connection (or one never opened) is opened again; meanwhile, polls.
+            if !listener.as_ref().is_some_and(OutboxListener::is_listening) {
+                if listener.is_some() {
+                    tracing::warn!(
+                        "postato worker: the LISTEN connection was lost; listening again (polling meanwhile)"
+                    );
+                }
                 listener = self.listen().await;
             }
         };
-        terminal::info(&format!(
-            "stopping ({}): no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
-            stopped_by.name(),
+        tracing::info!(
+            signal = stopped_by.name(),
+            "postato worker: stopping: no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
             STOP_GRACE.as_secs()
-        ));
-        let drained = async { while in_flight.join_next().await.is_some() {} };
+        );
+        let drained = async {
+            while let Some(joined) = in_flight.join_next().await {
+                note(Some(joined));
+            }
+        };
         let cancel = self.cancel.clone();
         tokio::select! {
             _ = drained => {}
             _ = signals.next() => cancel.cancel(),
             _ = tokio::time::sleep(STOP_GRACE) => cancel.cancel(),
         }
-        while in_flight.join_next().await.is_some() {}
-        match self.store.outbox_release_all(&self.name).await {
+        // Cancelled publishes end at once, but recording their end may wait for the store: the
+        // worker exits after CANCEL_WAIT regardless (what is unrecorded is retry-safe).
+        let ended = async {
+            while let Some(joined) = in_flight.join_next().await {
+                note(Some(joined));
+            }
+        };
+        if tokio::time::timeout(CANCEL_WAIT, ended).await.is_err() {
+            tracing::warn!("postato worker: publishes still ending after the stop; exiting (their rows' leases lapse)");
+            in_flight.abort_all();
+        }
+        match bounded(self.store.outbox_release_all(&self.name)).await {
             Ok(released) if released > 0 => {
                 tracing::info!(released, "postato worker: rows released for another worker")
             }
@@ -229,44 +284,74 @@ impl Worker {
         exit::SUCCESS
     }
 
-    /// A `LISTEN` connection, or none (the worker polls) when it cannot be opened.
+    /// A `LISTEN` connection, or none (the worker polls, and tries again) when it cannot be
+    /// opened.
     async fn listen(&self) -> Option<OutboxListener> {
-        match self.store.outbox_listen().await {
-            Ok(listener) => Some(listener),
-            Err(e) => {
-                tracing::warn!(error = %e, "postato worker: cannot LISTEN for enqueues; polling every {} s", POLL.as_secs());
+        match tokio::time::timeout(STORE_WAIT, self.store.outbox_listen()).await {
+            Ok(Ok(listener)) => Some(listener),
+            Ok(Err(e)) => {
+                tracing::warn!(error = %e, "postato worker: cannot LISTEN for enqueues; polling meanwhile");
+                None
+            }
+            Err(_) => {
+                tracing::warn!("postato worker: cannot LISTEN for enqueues (no answer); polling meanwhile");
                 None
             }
         }
     }
 
-    /// How long to wait when nothing is due: until the next row is due, at most [`POLL`].
+    /// How long to wait when nothing is due: until the next row is due (by the database's
+    /// clock), at most the poll.
     async fn until_next_due(&self) -> Duration {
-        match self.store.outbox_next_due_ms().await {
-            Ok(Some(due)) => Duration::from_millis(due.saturating_sub(now_ms())).clamp(Duration::from_millis(5), POLL),
-            _ => POLL,
+        match bounded(self.store.outbox_next_due_in()).await {
+            Ok(Some(due)) => due.clamp(Duration::from_millis(5), self.poll),
+            _ => self.poll,
         }
     }
 
-    /// Publishes one claimed row and marks it: published, dead-lettered, deferred (due again at
-    /// its time), or put back (cancelled, or the store unreachable).
+    /// Publishes one claimed row, renewing its lease meanwhile, and marks it: published,
+    /// dead-lettered, deferred (due again at its time), or put back (cancelled, the store
+    /// unreachable, the key held by another worker, or a failure that may pass: later each
+    /// time, [`MAX_DELIVERIES`] times, then dead-lettered).
     fn publish(&self, row: Claimed) -> impl std::future::Future<Output = ()> + Send + 'static {
-        let (store, publisher, name, cancel) =
-            (self.store.clone(), self.publisher.clone(), self.name.clone(), self.cancel.clone());
+        let (store, publisher, name, cancel, lease) =
+            (self.store.clone(), self.publisher.clone(), self.name.clone(), self.cancel.clone(), self.lease);
         async move {
             let key = row.business_key.as_str();
             let post = match OutboxEntry::post_of(&row.payload) {
                 Ok(post) => post,
                 Err(invalid) => {
                     let error = PublishError::InvalidInput(invalid);
+                    tracing::warn!(business_key = key, outcome = "dead_lettered", error = %error, "postato worker: dead-lettered");
                     dead_letter(&publisher, key, &error, Some(row.payload.clone())).await;
-                    finish(&store, key, &name, false).await;
+                    finish(&store, &row, &name, false).await;
                     return;
                 }
             };
-            let outcome = publisher.publish_with(&post).cancel_on(&cancel).send().await;
+            // The row's lease is renewed beside the publish (a publish may wait longer than a
+            // lease for a rate limit), so no other worker takes it meanwhile.
+            let renew = async {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    if !matches!(bounded(store.outbox_renew(&row, &name, lease)).await, Ok(true)) {
+                        // No longer ours: the Publisher's claim still keeps the publish single.
+                        std::future::pending::<()>().await;
+                    }
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = publisher.publish_with(&post).cancel_on(&cancel).try_send() => outcome,
+                () = renew => unreachable!("the renewal never ends"),
+            };
+            let later = |wait: Duration| now_ms() + wait.as_millis() as u64;
             match outcome {
-                Ok(report) => {
+                Ok(Some(report)) if report.store_error.is_some() => {
+                    // Published, but not recorded: due again soon, when the server's replay of
+                    // it is recorded.
+                    tracing::warn!(business_key = key, "postato worker: published, not recorded; recording it again");
+                    release(&store, &row, &name, later(STORE_RETRY)).await;
+                }
+                Ok(Some(report)) => {
                     let how = if report.from_store { "already_published" } else { "published" };
                     tracing::info!(
                         business_key = key,
@@ -274,20 +359,33 @@ impl Worker {
                         attempts = report.published.attempts,
                         "postato worker: published"
                     );
-                    finish(&store, key, &name, true).await;
+                    finish(&store, &row, &name, true).await;
+                }
+                Ok(None) => {
+                    tracing::info!(
+                        business_key = key,
+                        "postato worker: another worker holds the post; looking again later"
+                    );
+                    release(&store, &row, &name, later(HELD_RETRY)).await;
                 }
                 Err(PublishError::Deferred { retry_at, .. }) => {
                     tracing::info!(business_key = key, outcome = "deferred", until = %retry_at.to_rfc3339(), "postato worker: deferred");
-                    release(&store, key, &name, retry_at.as_millis()).await;
+                    release(&store, &row, &name, retry_at.as_millis()).await;
                 }
-                Err(e) if e.kind() == ErrorKind::Cancelled => release(&store, key, &name, 0).await,
+                Err(e) if e.kind() == ErrorKind::Cancelled => release(&store, &row, &name, 0).await,
                 Err(e @ PublishError::Transient { last: Failure::StoreUnavailable(_), .. }) => {
                     tracing::warn!(business_key = key, error = %e, "postato worker: the store is unreachable; the post waits");
-                    release(&store, key, &name, now_ms() + STORE_RETRY.as_millis() as u64).await;
+                    release(&store, &row, &name, later(STORE_RETRY)).await;
                 }
-                Err(e) if e.is_setting() => {
-                    tracing::error!(business_key = key, error = %e, "postato worker: a setting stops every publish; fix it");
-                    release(&store, key, &name, now_ms() + STORE_RETRY.as_millis() as u64).await;
+                Err(e) if e.is_setting() || matches!(e.status(), Some(401 | 403)) => {
+                    // Every post fails the same way until someone fixes it: none is dead-lettered.
+                    tracing::error!(business_key = key, error = %e, "postato worker: no post can be published until this is fixed (a setting, or the API key); the post waits");
+                    release(&store, &row, &name, later(Duration::from_secs(60))).await;
+                }
+                Err(e) if may_pass(&e) && row.deliveries < MAX_DELIVERIES => {
+                    let wait = Duration::from_secs(30 << (row.deliveries - 1).clamp(0, 7));
+                    tracing::warn!(business_key = key, error = %e, deliveries = row.deliveries, retry_in_s = wait.as_secs(), "postato worker: failed for now; trying again later");
+                    release(&store, &row, &name, later(wait)).await;
                 }
                 Err(e) => {
                     tracing::warn!(business_key = key, outcome = "dead_lettered", kind = e.kind().as_str(), error = %e, "postato worker: dead-lettered");
@@ -295,21 +393,29 @@ impl Worker {
                         // The Publisher records the others itself.
                         dead_letter(&publisher, key, &e, Some(row.payload.clone())).await;
                     }
-                    finish(&store, key, &name, false).await;
+                    finish(&store, &row, &name, false).await;
                 }
             }
         }
     }
 }
 
-async fn finish(store: &PostgresStore, key: &str, name: &str, published: bool) {
-    if let Err(e) = store.outbox_done(key, name, published).await {
+/// A failure that may pass by itself (the API or the network down, the retry budget spent, a
+/// deadline): tried again later rather than dead-lettered at once.
+fn may_pass(error: &PublishError) -> bool {
+    matches!(error.kind(), ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline)
+}
+
+async fn finish(store: &PostgresStore, row: &Claimed, name: &str, published: bool) {
+    if let Err(e) = bounded(store.outbox_done(row, name, published)).await {
+        let key = row.business_key.as_str();
         tracing::warn!(business_key = key, error = %e, "postato worker: could not mark the row; its lease lapses and the store answers it");
     }
 }
 
-async fn release(store: &PostgresStore, key: &str, name: &str, not_before_ms: u64) {
-    if let Err(e) = store.outbox_release(key, name, not_before_ms).await {
+async fn release(store: &PostgresStore, row: &Claimed, name: &str, not_before_ms: u64) {
+    if let Err(e) = bounded(store.outbox_release(row, name, not_before_ms)).await {
+        let key = row.business_key.as_str();
         tracing::warn!(business_key = key, error = %e, "postato worker: could not put the row back; its lease lapses");
     }
 }

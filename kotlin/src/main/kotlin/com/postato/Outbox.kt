@@ -16,15 +16,17 @@ enum class Enqueued { ENQUEUED, ALREADY_ENQUEUED }
 object Outbox {
     /**
      * Enqueues [post] on [connection], in the transaction it is in (`autoCommit = false`, your
-     * `commit()` publishes it); [notBeforeMs] (ms since the Unix epoch) holds it until then.
+     * `commit()` publishes it; with `autoCommit = true` it commits at once); [notBeforeMs] (ms
+     * since the Unix epoch) holds it until then.
      * The same post enqueued again is [Enqueued.ALREADY_ENQUEUED]; another post under an
      * enqueued business key throws [PostatoException.BusinessKeyReused], and PostgreSQL aborts
      * the transaction; an invalid post throws before the database sees anything.
      */
     @JvmStatic
     @JvmOverloads
-    fun enqueue(connection: Connection, post: PostInput, notBeforeMs: ULong? = null): Enqueued {
-        val statement = outboxStatement(post, notBeforeMs)
+    fun enqueue(connection: Connection, post: PostInput, notBeforeMs: Long? = null): Enqueued {
+        require(notBeforeMs == null || notBeforeMs >= 0) { "notBeforeMs must be a time (ms since the Unix epoch), got $notBeforeMs" }
+        val statement = outboxStatement(post, notBeforeMs?.toULong())
         try {
             connection.prepareStatement(statement.sql).use { prepared ->
                 prepared.setString(1, statement.businessKey)
@@ -37,7 +39,8 @@ object Outbox {
                 }
             }
         } catch (e: SQLException) {
-            outboxCheckError(e.message ?: "", statement.businessKey, statement.fingerprint)
+            // Read by its SQLSTATE, never its message (which may be translated).
+            outboxCheckError(e.sqlState, e.message, statement.businessKey, statement.fingerprint)
             throw e
         }
     }

@@ -36,7 +36,7 @@ class OutboxTest {
             app.autoCommit = false
             assertEquals(Enqueued.ENQUEUED, Outbox.enqueue(app, Support.post(committed)))
             app.commit()
-            Outbox.enqueue(app, Support.post(rolledBack), notBeforeMs = 1uL)
+            Outbox.enqueue(app, Support.post(rolledBack), notBeforeMs = 1L)
             app.rollback()
             assertEquals("pending", state(app, committed))
             assertNull(state(app, rolledBack))
