@@ -34,6 +34,7 @@ from postato import (
     TransientPostError,
     idempotency_key,
 )
+from postato.outbox import Enqueued, enqueue
 from postato.testing import DEFAULT_API_KEY, Simulator, SimulatorStats
 
 
@@ -136,3 +137,8 @@ def main() -> None:
 
 if __name__ == "__main__":
     main()
+
+
+def enqueue_in(connection: object) -> Enqueued:
+    """The outbox's enqueue as an application calls it (on its own connection)."""
+    return enqueue(connection, "order-1", "x", "acc", "shipped", not_before=datetime(2030, 1, 1, tzinfo=timezone.utc))
