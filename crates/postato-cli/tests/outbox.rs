@@ -56,10 +56,28 @@ async fn app_transaction(app: &mut tokio_postgres::Client, key: &str, commit: bo
     }
 }
 
-async fn wait_published(store: &PostgresStore, count: u64, limit: Duration) {
+/// Waits until `count` rows are done; past `limit`, fails naming the rows still pending.
+async fn wait_published(store: &PostgresStore, url: &str, count: u64, limit: Duration) {
     let started = Instant::now();
     while store.outbox_counts().await.unwrap().published + store.outbox_counts().await.unwrap().dead_lettered < count {
-        assert!(started.elapsed() < limit, "not drained: {:?}", store.outbox_counts().await.unwrap());
+        if started.elapsed() > limit {
+            let (client, connection) = tokio_postgres::connect(url, tokio_postgres::NoTls).await.unwrap();
+            tokio::spawn(connection);
+            let left: Vec<(String, i32, i64)> = client
+                .query(
+                    "SELECT business_key, deliveries, not_before_ms FROM postato_outbox WHERE state = 'pending'",
+                    &[],
+                )
+                .await
+                .unwrap()
+                .iter()
+                .map(|r| (r.get(0), r.get(1), r.get(2)))
+                .collect();
+            panic!(
+                "not drained: {:?}; pending (key, deliveries, not before): {left:?}",
+                store.outbox_counts().await.unwrap()
+            );
+        }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }
 }
@@ -121,7 +139,7 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
         }
         lines
     });
-    wait_published(&store, 50, Duration::from_secs(60)).await;
+    wait_published(&store, &url, 50, Duration::from_secs(60)).await;
     assert_eq!(http_get(&addr, "/healthz").await.0, 200);
     let (status, metrics) = http_get(&addr, "/metrics").await;
     assert_eq!(status, 200);
@@ -130,7 +148,7 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     // An idle worker is woken by the next commit (LISTEN/NOTIFY), not by its minute's poll.
     let started = Instant::now();
     app_transaction(&mut app, "woken", true).await;
-    wait_published(&store, 51, Duration::from_secs(30)).await;
+    wait_published(&store, &url, 51, Duration::from_secs(30)).await;
     println!("outbox: an idle worker published a committed post {} ms after the commit", started.elapsed().as_millis());
 
     // SIGTERM with a publish in flight: it finishes, nothing new starts, the worker exits 0 and
@@ -220,11 +238,14 @@ async fn outbox_crash_test_every_committed_row_is_published_once_despite_sigkill
         (committed, rolled_back)
     });
     // Two workers, one of them SIGKILLed and restarted KILLS times at random moments.
-    let mut steady = worker(&url, &sim, &[]);
+    // As many attempts as the workers test gives its runs: a post the faults fail five times in a
+    // row would wait 30 s (then 60 s) for its next delivery, past the drain's limit.
+    let attempts = ["--max-attempts", "12"];
+    let mut steady = worker(&url, &sim, &attempts);
     let mut kills = 0;
     let mut seed: u64 = 0x9e37_79b9;
     while kills < KILLS {
-        let mut victim = worker(&url, &sim, &[]);
+        let mut victim = worker(&url, &sim, &attempts);
         seed ^= seed << 13;
         seed ^= seed >> 7;
         seed ^= seed << 17;
@@ -234,7 +255,7 @@ async fn outbox_crash_test_every_committed_row_is_published_once_despite_sigkill
         kills += 1;
     }
     let (committed, rolled_back) = application_task.await.unwrap();
-    wait_published(&store, committed.len() as u64, Duration::from_secs(120)).await;
+    wait_published(&store, &url, committed.len() as u64, Duration::from_secs(180)).await;
     steady.start_kill().unwrap();
     let _ = steady.wait().await;
 

@@ -123,7 +123,10 @@ pub use limits::{
     SharedLimits, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
-pub use outbox::{outbox_error, OutboxEntry, OUTBOX_MISSING, OUTBOX_REUSED};
+pub use outbox::{
+    outbox_error, OutboxEntry, RowNext, OUTBOX_BLOCKED_RETRY, OUTBOX_HELD_RETRY, OUTBOX_MAX_DELIVERIES, OUTBOX_MISSING,
+    OUTBOX_REUSED, OUTBOX_STORE_RETRY,
+};
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use post_builder::PostBuilder;

@@ -5,7 +5,65 @@
 //! validated as a publish validates it, and keyed by its business key, with the fingerprint
 //! that tells the same post from another under that key.
 
-use crate::{payload_fingerprint, request::check_body_size, Post, PublishError, Timestamp, ValidationError};
+use std::time::Duration;
+
+use crate::{
+    payload_fingerprint, request::check_body_size, ErrorKind, Failure, Post, PublishError, Timestamp, ValidationError,
+};
+
+/// How long a row waits before it is taken again when its publish could not reach the store,
+/// or its publish was not recorded (the server's replay of it is recorded then).
+pub const OUTBOX_STORE_RETRY: Duration = Duration::from_secs(5);
+
+/// How long a row whose post another worker is publishing waits before it is looked at again.
+pub const OUTBOX_HELD_RETRY: Duration = Duration::from_secs(2);
+
+/// How long a row waits while no post can be published (a wrong setting, a refused API key).
+pub const OUTBOX_BLOCKED_RETRY: Duration = Duration::from_secs(60);
+
+/// A row whose publish failed for a reason that may pass is tried again this many times (its
+/// deliveries), later each time, before it is dead-lettered.
+pub const OUTBOX_MAX_DELIVERIES: u32 = 8;
+
+/// What a worker does with an outbox row whose publish failed.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum RowNext {
+    /// Put it back, due at once (a cancelled publish).
+    DueNow,
+    /// Put it back, due at this time (a deferred post).
+    DueAt(Timestamp),
+    /// Put it back, due after this long.
+    DueIn(Duration),
+    /// Put it back, due after this long, and say that no post can be published until
+    /// someone fixes a setting or the API key (none is dead-lettered meanwhile).
+    Blocked(Duration),
+    /// Mark it dead-lettered.
+    DeadLetter,
+}
+
+impl RowNext {
+    /// The row's next step after its `deliveries`th publish failed with `error`: a failure
+    /// that holds for every post (a setting, a refused key) never dead-letters the backlog; one
+    /// that may pass (the API or the network down, the retry budget spent, a deadline) is tried
+    /// again 30 s, 1 min, 2 min, … later, until its [`OUTBOX_MAX_DELIVERIES`]th delivery.
+    pub fn after_failure(error: &PublishError, deliveries: u32) -> RowNext {
+        match error {
+            PublishError::Deferred { retry_at, .. } => RowNext::DueAt(*retry_at),
+            e if e.kind() == ErrorKind::Cancelled => RowNext::DueNow,
+            PublishError::Transient { last: Failure::StoreUnavailable(_), .. } => RowNext::DueIn(OUTBOX_STORE_RETRY),
+            e if e.is_setting() || matches!(e.status(), Some(401 | 403)) => RowNext::Blocked(OUTBOX_BLOCKED_RETRY),
+            e if may_pass(e) && deliveries < OUTBOX_MAX_DELIVERIES => {
+                RowNext::DueIn(Duration::from_secs(30 << deliveries.saturating_sub(1).min(7)))
+            }
+            _ => RowNext::DeadLetter,
+        }
+    }
+}
+
+/// A failure that may pass by itself: tried again later rather than dead-lettered at once.
+fn may_pass(error: &PublishError) -> bool {
+    matches!(error.kind(), ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline)
+}
 
 /// The SQLSTATE of the error an enqueue of another post under an enqueued key raises (its
 /// message begins `postato: business_key_reused`, its detail names both fingerprints).
@@ -100,6 +158,30 @@ mod tests {
         let edited = Post::new("k-1", "x", "acc_1", PostStatus::Publish, "post", "edited");
         assert_ne!(OutboxEntry::of(&edited, None).unwrap().fingerprint, entry.fingerprint);
         assert_eq!(OutboxEntry::of(&edited, None).unwrap().not_before_ms, 0);
+    }
+
+    #[test]
+    fn a_failed_row_waits_or_is_dead_lettered_by_what_failed() {
+        use std::time::Duration;
+        let transient = PublishError::Transient {
+            attempts: 5,
+            last: Failure::Status { status: 503, body: String::new(), headers: Default::default() },
+        };
+        assert_eq!(RowNext::after_failure(&transient, 1), RowNext::DueIn(Duration::from_secs(30)));
+        assert_eq!(RowNext::after_failure(&transient, 3), RowNext::DueIn(Duration::from_secs(120)));
+        assert_eq!(RowNext::after_failure(&transient, OUTBOX_MAX_DELIVERIES), RowNext::DeadLetter);
+        let store = PublishError::Transient { attempts: 0, last: Failure::StoreUnavailable("down".into()) };
+        assert_eq!(RowNext::after_failure(&store, 20), RowNext::DueIn(OUTBOX_STORE_RETRY));
+        let refused =
+            PublishError::Permanent { status: 401, body: String::new(), attempts: 1, headers: Default::default() };
+        assert_eq!(RowNext::after_failure(&refused, 20), RowNext::Blocked(OUTBOX_BLOCKED_RETRY));
+        let rejected =
+            PublishError::Permanent { status: 422, body: String::new(), attempts: 1, headers: Default::default() };
+        assert_eq!(RowNext::after_failure(&rejected, 1), RowNext::DeadLetter);
+        let at = Timestamp::from_millis(42);
+        let deferred = PublishError::Deferred { retry_at: at, retry_after: Duration::ZERO, attempts: 1 };
+        assert_eq!(RowNext::after_failure(&deferred, 1), RowNext::DueAt(at));
+        assert_eq!(RowNext::after_failure(&PublishError::Cancelled { attempts: 1 }, 1), RowNext::DueNow);
     }
 
     #[test]

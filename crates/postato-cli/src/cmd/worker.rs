@@ -7,8 +7,8 @@
 //! retry-safe), its rows are released, and it exits 0.
 
 use clap::Args;
-use postato::postato_core::{settings, OutboxEntry};
-use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, ResultStore};
+use postato::postato_core::{settings, OutboxEntry, RowNext, OUTBOX_HELD_RETRY, OUTBOX_STORE_RETRY};
+use postato::{CancellationToken, DeadLetter, PublishError, Publisher, ResultStore};
 use postato_postgres::outbox::{Claimed, OutboxListener};
 use postato_postgres::PostgresStore;
 use std::sync::Arc;
@@ -26,19 +26,12 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// How often an idle worker looks at the outbox when no notification comes (a lost `LISTEN`
 /// connection, rows that became due, leases that lapsed).
 const POLL: Duration = Duration::from_secs(2);
-/// How long a row whose publish could not reach the store waits before it is taken again.
-const STORE_RETRY: Duration = Duration::from_secs(5);
 /// How long an outbox operation may take before the worker gives up on it (and goes on: a
 /// claim is tried again, a mark is left to the row's lease).
 const STORE_WAIT: Duration = Duration::from_secs(10);
 /// How long the cancelled publishes of a stop may take to end (their claims are released by
 /// their guards, or lapse) before the worker exits regardless.
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
-/// A row whose publish failed for a reason that may pass (the API down, the retry budget
-/// spent) is tried again, later each time, this many times before it is dead-lettered.
-const MAX_DELIVERIES: i32 = 8;
-/// A row whose key another worker holds is looked at again after this long.
-const HELD_RETRY: Duration = Duration::from_secs(2);
 /// How long a health check waits for the database.
 const HEALTH_WAIT: Duration = Duration::from_secs(2);
 
@@ -309,10 +302,9 @@ impl Worker {
         }
     }
 
-    /// Publishes one claimed row, renewing its lease meanwhile, and marks it: published,
-    /// dead-lettered, deferred (due again at its time), or put back (cancelled, the store
-    /// unreachable, the key held by another worker, or a failure that may pass: later each
-    /// time, [`MAX_DELIVERIES`] times, then dead-lettered).
+    /// Publishes one claimed row, renewing its lease meanwhile, and marks it: published, or as
+    /// [`RowNext::after_failure`] decides for a failure (postato-core owns that rule), or put
+    /// back (the key held by another worker, the publish not recorded).
     fn publish(&self, row: Claimed) -> impl std::future::Future<Output = ()> + Send + 'static {
         let (store, publisher, name, cancel, lease) =
             (self.store.clone(), self.publisher.clone(), self.name.clone(), self.cancel.clone(), self.lease);
@@ -344,12 +336,12 @@ impl Worker {
                 () = renew => unreachable!("the renewal never ends"),
             };
             let later = |wait: Duration| now_ms() + wait.as_millis() as u64;
-            match outcome {
+            let error = match outcome {
                 Ok(Some(report)) if report.store_error.is_some() => {
                     // Published, but not recorded: due again soon, when the server's replay of
                     // it is recorded.
                     tracing::warn!(business_key = key, "postato worker: published, not recorded; recording it again");
-                    release(&store, &row, &name, later(STORE_RETRY)).await;
+                    return release(&store, &row, &name, later(OUTBOX_STORE_RETRY)).await;
                 }
                 Ok(Some(report)) => {
                     let how = if report.from_store { "already_published" } else { "published" };
@@ -359,51 +351,43 @@ impl Worker {
                         attempts = report.published.attempts,
                         "postato worker: published"
                     );
-                    finish(&store, &row, &name, true).await;
+                    return finish(&store, &row, &name, true).await;
                 }
                 Ok(None) => {
                     tracing::info!(
                         business_key = key,
                         "postato worker: another worker holds the post; looking again later"
                     );
-                    release(&store, &row, &name, later(HELD_RETRY)).await;
+                    return release(&store, &row, &name, later(OUTBOX_HELD_RETRY)).await;
                 }
-                Err(PublishError::Deferred { retry_at, .. }) => {
+                Err(error) => error,
+            };
+            let deliveries = u32::try_from(row.deliveries).unwrap_or(0);
+            match RowNext::after_failure(&error, deliveries) {
+                RowNext::DueAt(retry_at) => {
                     tracing::info!(business_key = key, outcome = "deferred", until = %retry_at.to_rfc3339(), "postato worker: deferred");
                     release(&store, &row, &name, retry_at.as_millis()).await;
                 }
-                Err(e) if e.kind() == ErrorKind::Cancelled => release(&store, &row, &name, 0).await,
-                Err(e @ PublishError::Transient { last: Failure::StoreUnavailable(_), .. }) => {
-                    tracing::warn!(business_key = key, error = %e, "postato worker: the store is unreachable; the post waits");
-                    release(&store, &row, &name, later(STORE_RETRY)).await;
-                }
-                Err(e) if e.is_setting() || matches!(e.status(), Some(401 | 403)) => {
-                    // Every post fails the same way until someone fixes it: none is dead-lettered.
-                    tracing::error!(business_key = key, error = %e, "postato worker: no post can be published until this is fixed (a setting, or the API key); the post waits");
-                    release(&store, &row, &name, later(Duration::from_secs(60))).await;
-                }
-                Err(e) if may_pass(&e) && row.deliveries < MAX_DELIVERIES => {
-                    let wait = Duration::from_secs(30 << (row.deliveries - 1).clamp(0, 7));
-                    tracing::warn!(business_key = key, error = %e, deliveries = row.deliveries, retry_in_s = wait.as_secs(), "postato worker: failed for now; trying again later");
+                RowNext::DueNow => release(&store, &row, &name, 0).await,
+                RowNext::Blocked(wait) => {
+                    tracing::error!(business_key = key, error = %error, "postato worker: no post can be published until this is fixed (a setting, or the API key); the post waits");
                     release(&store, &row, &name, later(wait)).await;
                 }
-                Err(e) => {
-                    tracing::warn!(business_key = key, outcome = "dead_lettered", kind = e.kind().as_str(), error = %e, "postato worker: dead-lettered");
-                    if !e.kind().is_dead_lettered() {
+                RowNext::DueIn(wait) => {
+                    tracing::warn!(business_key = key, error = %error, deliveries, retry_in_s = wait.as_secs(), "postato worker: failed for now; trying again later");
+                    release(&store, &row, &name, later(wait)).await;
+                }
+                RowNext::DeadLetter => {
+                    tracing::warn!(business_key = key, outcome = "dead_lettered", kind = error.kind().as_str(), error = %error, "postato worker: dead-lettered");
+                    if !error.kind().is_dead_lettered() {
                         // The Publisher records the others itself.
-                        dead_letter(&publisher, key, &e, Some(row.payload.clone())).await;
+                        dead_letter(&publisher, key, &error, Some(row.payload.clone())).await;
                     }
                     finish(&store, &row, &name, false).await;
                 }
             }
         }
     }
-}
-
-/// A failure that may pass by itself (the API or the network down, the retry budget spent, a
-/// deadline): tried again later rather than dead-lettered at once.
-fn may_pass(error: &PublishError) -> bool {
-    matches!(error.kind(), ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline)
 }
 
 async fn finish(store: &PostgresStore, row: &Claimed, name: &str, published: bool) {
