@@ -13,6 +13,7 @@
 //! hands their retries to a Kotlin or Swift `RetryListener`. Production code only: the
 //! simulator and the test kits live in the `*-testing` bindings.
 
+mod local_outbox;
 mod many;
 mod options;
 mod outbox;
@@ -22,6 +23,7 @@ mod runtime;
 mod store;
 mod tally;
 
+pub use local_outbox::{drain as drain_local_outbox, enqueue as enqueue_local, local_outbox};
 pub use many::{many_options, parse_many, publish_many, publisher_many};
 pub use options::{
     call_settings, client_builder, client_settings, dead_letter_limit, pool_size, ClientDefaults, Column,
@@ -39,9 +41,10 @@ pub use tally::{kind_name, metrics_table_json, process_tally, Taken, Tally, MAX_
 pub use postato::postato_core::settings::snake_case;
 pub use postato::postato_core::{parse_timestamp, VERSION};
 pub use postato::{
-    checked_idempotency_key, CallOptions, CancellationToken, Client, ClientBuilder, Content, DueReport, ErrorKind,
-    HttpOptions, Media, MemoryStore, Notice, Post, PostStatus, PublishError, PublishReport, Published, Publisher,
-    ResultStore, RetryInfo, ThreadItem, ValidationError, PROXY,
+    checked_idempotency_key, CallOptions, CancellationToken, Client, ClientBuilder, Content, Drained, DueReport,
+    Enqueued, ErrorKind, HttpOptions, LocalOutbox, Media, MemoryStore, Notice, OutboxCounts, Post, PostStatus,
+    PublishError, PublishReport, Published, Publisher, PutBack, ResultStore, RetryInfo, ThreadItem, ValidationError,
+    PROXY,
 };
 
 /// The level `POSTATO_LOG` (or `filter`, when given) gives postato's lines in a binding's own

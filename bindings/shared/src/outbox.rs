@@ -27,17 +27,7 @@ pub fn outbox_statement(
     not_before_ms: Option<f64>,
     placeholders: Placeholders,
 ) -> Result<OutboxStatement, PublishError> {
-    let not_before = match not_before_ms {
-        None => None,
-        Some(ms) if (0.0..9.0e15).contains(&ms) => Some(Timestamp::from_millis(ms as u64)),
-        Some(ms) => {
-            return Err(PublishError::InvalidInput(postato::ValidationError::new(
-                "notBefore",
-                format!("{ms} is not a time: give a date and time (or ms since the Unix epoch)"),
-            )))
-        }
-    };
-    let entry = OutboxEntry::of(post, not_before)?;
+    let entry = OutboxEntry::of(post, not_before(not_before_ms)?)?;
     Ok(OutboxStatement {
         sql: postato_postgres::outbox::enqueue_statement(placeholders),
         business_key: entry.business_key,
@@ -45,6 +35,19 @@ pub fn outbox_statement(
         payload: entry.payload,
         not_before_ms: i64::try_from(entry.not_before_ms).unwrap_or(i64::MAX),
     })
+}
+
+/// A language's `notBefore` (ms since the Unix epoch; absent: at once) as a time: a number that
+/// is not one is refused.
+pub(crate) fn not_before(not_before_ms: Option<f64>) -> Result<Option<Timestamp>, PublishError> {
+    match not_before_ms {
+        None => Ok(None),
+        Some(ms) if (0.0..9.0e15).contains(&ms) => Ok(Some(Timestamp::from_millis(ms as u64))),
+        Some(ms) => Err(PublishError::InvalidInput(postato::ValidationError::new(
+            "notBefore",
+            format!("{ms} is not a time: give a date and time (or ms since the Unix epoch)"),
+        ))),
+    }
 }
 
 #[cfg(test)]

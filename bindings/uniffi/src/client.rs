@@ -18,7 +18,7 @@ use crate::types::{
 /// A cancellation handle for `publishCancellable`.
 #[derive(uniffi::Object, Default)]
 pub struct CancelHandle {
-    token: CancellationToken,
+    pub(crate) token: CancellationToken,
 }
 
 #[uniffi::export]
@@ -41,7 +41,7 @@ impl CancelHandle {
 /// Publishes posts to one workspace.
 #[derive(uniffi::Object)]
 pub struct Client {
-    client: postato_bindings::Client,
+    pub(crate) client: postato_bindings::Client,
     /// The client's metrics, when its options ask for them (`metrics`).
     tally: Option<Arc<postato_bindings::Tally>>,
 }

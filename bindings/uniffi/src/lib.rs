@@ -8,6 +8,7 @@
 mod client;
 mod errors;
 mod events;
+mod local_outbox;
 mod outbox;
 mod runtime;
 mod types;
@@ -15,6 +16,9 @@ mod types;
 pub use client::{CancelHandle, Client, Publisher, Store};
 pub use errors::{PostatoError, ResponseMeta};
 pub use events::{ListenerError, RetryEvent, RetryListener};
+pub use local_outbox::{
+    DeferReason, DeferredPost, DrainReport, DrainedPost, Enqueued, FailedPost, LocalOutbox, OutboxCounts,
+};
 pub use types::{
     ClientDefaults, ClientOptions, Content, DeadLetter, HttpOptions, Media, MetricCount, MetricInfo, MetricWait,
     MetricsTaken, PostInput, PublishOptions, PublishedPost, StoreCounts, ThreadItem,

@@ -3,7 +3,7 @@
 //! writes every figure to `benchmarks.json` and renders BENCHMARKS.md from that file.
 //!
 //! Flags: `--quick` shrinks the sizes; `--only NAME` runs one group (overhead, goodput,
-//! outage, campaign, bindings, core, scaling, scopes, observability), prints its rows and writes nothing (with
+//! outage, campaign, bindings, core, scaling, scopes, observability, outbox), prints its rows and writes nothing (with
 //! `--merge`, its rows replace theirs in `benchmarks.json`, which says so, and BENCHMARKS.md is
 //! rendered again); `--render-only` runs nothing and renders BENCHMARKS.md again from
 //! `benchmarks.json`.
@@ -18,6 +18,7 @@ mod machine;
 mod notes;
 mod observability;
 mod outage;
+mod outbox;
 mod overhead;
 mod reference;
 mod report;
@@ -32,12 +33,12 @@ use std::time::Duration;
 use results::{Results, SCHEMA};
 
 /// The groups `--only` accepts, in the order a full run runs them.
-const GROUPS: [&str; 9] =
-    ["overhead", "goodput", "outage", "campaign", "bindings", "core", "scaling", "scopes", "observability"];
+const GROUPS: [&str; 10] =
+    ["overhead", "goodput", "outage", "campaign", "bindings", "core", "scaling", "scopes", "observability", "outbox"];
 const RESULTS_FILE: &str = "benchmarks.json";
 const REPORT_FILE: &str = "BENCHMARKS.md";
 const USAGE: &str =
-    "usage: postato-bench [--quick] [--only overhead|goodput|outage|campaign|bindings|core|scaling|scopes|observability] \
+    "usage: postato-bench [--quick] [--only overhead|goodput|outage|campaign|bindings|core|scaling|scopes|observability|outbox] \
                      [--merge] [--render-only]";
 
 struct Args {
@@ -78,26 +79,26 @@ async fn run(args: &Args, repo: &Path) -> Results {
     let target_dir = std::env::var_os("CARGO_TARGET_DIR").map(PathBuf::from).unwrap_or_else(|| repo.join("target"));
     let mut scenarios = Vec::new();
     if runs("overhead") {
-        eprintln!("1/9 overhead");
+        eprintln!("1/10 overhead");
         scenarios.push(overhead::overhead(if quick { 5_000 } else { 20_000 }).await);
     }
     if runs("goodput") {
-        eprintln!("2/9 goodput under a rate limit, advertised and bare");
+        eprintln!("2/10 goodput under a rate limit, advertised and bare");
         scenarios.push(goodput::goodput(&goodput::ADVERTISED).await);
         scenarios.push(goodput::goodput(&goodput::BARE).await);
     }
     if runs("outage") {
-        eprintln!("3/9 outage");
+        eprintln!("3/10 outage");
         scenarios.push(outage::outage(1_000, Duration::from_secs(if quick { 8 } else { 20 })).await);
     }
     if runs("campaign") {
-        eprintln!("4/9 campaign memory (building the release CLI first)");
+        eprintln!("4/10 campaign memory (building the release CLI first)");
         let cli = campaign::build_cli(repo, &target_dir);
         let sizes: &[usize] = if quick { &[10_000, 100_000] } else { &[100_000, 1_000_000] };
         scenarios.extend(campaign::campaign(&cli, sizes).await);
     }
     if runs("bindings") {
-        eprintln!("5/9 bindings");
+        eprintln!("5/10 bindings");
         languages::prepare(repo);
         let sim = workload::simulator(postato_sim::SimConfig::default()).await;
         let n = if quick { 2_000 } else { 5_000 };
@@ -110,25 +111,30 @@ async fn run(args: &Args, repo: &Path) -> Results {
         scenarios.extend(bindings);
     }
     if runs("core") {
-        eprintln!("6/9 core");
+        eprintln!("6/10 core");
         scenarios.extend(core_bench::core(repo, &target_dir));
     }
     if runs("scaling") {
-        eprintln!("7/9 scaling with concurrency and body size");
+        eprintln!("7/10 scaling with concurrency and body size");
         scenarios.extend(overhead::scaling(if quick { 2_000 } else { 10_000 }).await);
     }
     if runs("scopes") {
-        eprintln!("8/9 limits per account: a spent account, 200 limited accounts, a quota window, a foreign limiter");
+        eprintln!("8/10 limits per account: a spent account, 200 limited accounts, a quota window, a foreign limiter");
         scenarios.push(scopes::spent_account(quick).await);
         scenarios.push(scopes::many_limited_accounts(quick).await);
         scenarios.push(scopes::quota_window(quick).await);
         scenarios.push(foreign::governor_limited(quick).await);
     }
     if runs("observability") {
-        eprintln!("9/9 observability: spans and metrics on, beside the same client with neither");
+        eprintln!("9/10 observability: spans and metrics on, beside the same client with neither");
         scenarios.extend(observability::observability(if quick { 5_000 } else { 20_000 }).await);
         let sim = workload::simulator(postato_sim::SimConfig::default()).await;
         scenarios.extend(language_telemetry::language_telemetry(repo, &sim, if quick { 2_000 } else { 10_000 }));
+    }
+    if runs("outbox") {
+        eprintln!("10/10 outbox: PostgreSQL drained by 1 and {} workers, the enqueue, commit to first request", 4);
+        let cli = campaign::build_cli(repo, &target_dir);
+        scenarios.extend(outbox::outbox(repo, &cli, quick).await);
     }
     Results {
         schema: SCHEMA,

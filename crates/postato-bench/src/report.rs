@@ -226,6 +226,47 @@ fn row(s: &Scenario) -> Row {
                 target,
             }
         }
+        Figures::OutboxDrain(d) => {
+            let (p, b) = (&d.parameters, &d.baseline.figures);
+            let run = |r: &crate::results::DrainRun| {
+                format!("{:.1} s, {:.0} posts/s, {} lost, {} twice", r.seconds, r.posts_per_second, r.lost, r.twice)
+            };
+            Row {
+                scenario: format!(
+                    "{id}. {name}: {} posts from PostgreSQL by {} `postato worker`s (concurrency {} each), every \
+                     answer {} ms late",
+                    p.posts, p.workers, p.concurrency, p.latency_ms
+                ),
+                ours: run(&d.ours),
+                baseline: format!("{}: {}", d.baseline.description, run(b)),
+                result: format!("{:.2}× one worker", d.ratio()),
+                target,
+            }
+        }
+        Figures::OutboxEnqueue(e) => Row {
+            scenario: format!(
+                "{id}. {name}: {} posts, {} per transaction",
+                e.parameters.posts, e.parameters.per_transaction
+            ),
+            ours: format!("{:.1} µs a post", e.ours.microseconds_per_row),
+            baseline: format!("{}: {:.1} µs a row", e.baseline.description, e.baseline.figures.microseconds_per_row),
+            result: format!(
+                "{:.2}× the plain INSERT",
+                e.ours.microseconds_per_row / e.baseline.figures.microseconds_per_row.max(1e-9)
+            ),
+            target,
+        },
+        Figures::OutboxWake(w) => Row {
+            scenario: format!(
+                "{id}. {name}: {} posts enqueued one at a time, one idle worker (its poll {} s)",
+                w.parameters.samples,
+                w.parameters.poll_ms / 1000
+            ),
+            ours: format!("p50 {:.1} ms, p99 {:.1} ms, max {:.1} ms", w.ours.p50_ms, w.ours.p99_ms, w.ours.max_ms),
+            baseline: "—".into(),
+            result: format!("p99 {:.1} ms", w.ours.p99_ms),
+            target,
+        },
     }
 }
 
@@ -258,6 +299,10 @@ fn describe(t: &Target) -> String {
         Metric::RequestsPerPost => format!("{op} {} requests/post", number(bound)),
         Metric::RequestsPerHold => format!("{op} {} request per hold of a spent account", number(bound)),
         Metric::PeakRssMib => format!("peak RSS {op} {} MiB", number(bound)),
+        Metric::Twice if t.bound == Bound::AtMost(0.0) => "none twice".into(),
+        Metric::Twice => format!("twice {op} {}", number(bound)),
+        Metric::P50Ms => format!("p50 {op} {} ms", number(bound)),
+        Metric::P99Ms => format!("p99 {op} {} ms", number(bound)),
         Metric::RssBytesPerPost => format!("growth {op} {} bytes a post", number(bound)),
     }
 }

@@ -132,6 +132,9 @@ pub enum Figures {
     BindingNotRun(BindingNotRun),
     Core(Core),
     Scoped(Scoped),
+    OutboxDrain(OutboxDrain),
+    OutboxEnqueue(OutboxEnqueue),
+    OutboxWake(OutboxWake),
 }
 
 impl Figures {
@@ -149,6 +152,11 @@ impl Figures {
             (Figures::Outage(o), Metric::RequestsPerPost) => Some(o.ours.requests_per_post),
             (Figures::Campaign(c), Metric::PeakRssMib) => Some(c.largest_peak_rss_mib()),
             (Figures::Campaign(c), Metric::RssBytesPerPost) => Some(c.rss_bytes_per_post()),
+            (Figures::OutboxDrain(d), Metric::Ratio) => Some(d.ratio()),
+            (Figures::OutboxDrain(d), Metric::Lost) => Some((d.ours.lost + d.baseline.figures.lost) as f64),
+            (Figures::OutboxDrain(d), Metric::Twice) => Some((d.ours.twice + d.baseline.figures.twice) as f64),
+            (Figures::OutboxWake(w), Metric::P50Ms) => Some(w.ours.p50_ms),
+            (Figures::OutboxWake(w), Metric::P99Ms) => Some(w.ours.p99_ms),
             _ => None,
         }
     }
@@ -399,6 +407,96 @@ pub struct CoreEstimate {
     pub nanoseconds: f64,
 }
 
+/// The outbox drained by several `postato worker` processes beside one alone, against a
+/// simulator whose every answer takes `latency_ms`.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxDrain {
+    pub parameters: OutboxDrainParameters,
+    /// `workers` workers.
+    pub ours: DrainRun,
+    /// One worker.
+    pub baseline: Baseline<DrainRun>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxDrainParameters {
+    /// Posts each run drains.
+    pub posts: usize,
+    pub workers: usize,
+    /// Each worker's `--concurrency`.
+    pub concurrency: usize,
+    pub latency_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct DrainRun {
+    /// From the workers' start to the last one's exit (`--exit-when-idle`).
+    pub seconds: f64,
+    pub posts_per_second: f64,
+    /// Committed posts the simulator never published.
+    pub lost: usize,
+    /// Posts the simulator published more than once.
+    pub twice: usize,
+}
+
+impl OutboxDrain {
+    pub fn ratio(&self) -> f64 {
+        self.ours.posts_per_second / self.baseline.figures.posts_per_second.max(1e-9)
+    }
+}
+
+/// The cost of an enqueue in the application's transaction, beside a plain INSERT of the same
+/// row into a table of the application's.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEnqueue {
+    pub parameters: OutboxEnqueueParameters,
+    pub ours: PerRow,
+    pub baseline: Baseline<PerRow>,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxEnqueueParameters {
+    pub posts: usize,
+    /// Rows per transaction.
+    pub per_transaction: usize,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct PerRow {
+    pub microseconds_per_row: f64,
+}
+
+/// From an enqueue's commit to the first request of its post reaching the simulator, with
+/// one idle worker.
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxWake {
+    pub parameters: OutboxWakeParameters,
+    pub ours: Percentiles,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxWakeParameters {
+    pub samples: usize,
+    /// The worker's fallback poll, far longer than any figure: only the wake by NOTIFY counts.
+    pub poll_ms: u64,
+}
+
+#[derive(Clone, Debug, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct Percentiles {
+    pub p50_ms: f64,
+    pub p99_ms: f64,
+    pub max_ms: f64,
+}
+
 /// A target: a metric and a bound, e.g. `{"metric": "ratio", "atLeast": 0.95}`.
 #[derive(Clone, Debug, Serialize, Deserialize)]
 #[serde(rename_all = "camelCase")]
@@ -439,6 +537,12 @@ pub enum Metric {
     PeakRssMib,
     /// Peak RSS growth from the smallest campaign to the largest, per post.
     RssBytesPerPost,
+    /// Posts published more than once.
+    Twice,
+    /// The median of a latency, in ms.
+    P50Ms,
+    /// The 99th percentile of a latency, in ms.
+    P99Ms,
 }
 
 #[derive(Clone, Copy, Debug, PartialEq, Serialize, Deserialize)]

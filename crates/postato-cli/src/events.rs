@@ -21,7 +21,6 @@ use serde_json::{json, Value};
 use std::io::Write;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
-use std::time::SystemTime;
 
 use crate::terminal;
 
@@ -44,10 +43,6 @@ pub struct LineOutcome<'a> {
     pub until_ms: Option<u64>,
     /// False for a publish whose result the store could not record.
     pub recorded: bool,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 impl EventLog {
@@ -118,7 +113,7 @@ impl EventLog {
             return;
         }
         if let Value::Object(fields) = &mut line {
-            fields.insert("atMs".to_owned(), json!(now_ms()));
+            fields.insert("atMs".to_owned(), json!(crate::now_ms()));
         }
         let mut out = self.out.lock().unwrap_or_else(|p| p.into_inner());
         let written =

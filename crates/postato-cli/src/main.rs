@@ -19,6 +19,11 @@ mod run_report;
 mod runner;
 mod signals;
 
+/// The wall clock's now, in ms since the Unix epoch.
+pub(crate) fn now_ms() -> u64 {
+    std::time::SystemTime::now().duration_since(std::time::SystemTime::UNIX_EPOCH).map_or(0, |d| d.as_millis() as u64)
+}
+
 use clap::{Parser, Subcommand};
 
 /// Retry-safe publishing to the Postato API: never double-posts, never loses a post.

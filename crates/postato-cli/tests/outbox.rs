@@ -186,6 +186,120 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     assert_eq!((counts["published"].as_u64(), counts["outbox"]["pending"].as_u64()), (Some(52), Some(1)), "{counts}");
 }
 
+/// A TCP hop between the worker and PostgreSQL that can be cut (every connection through it
+/// closed, new ones closed at once) and mended: the database, unreachable and back.
+struct Hop {
+    addr: std::net::SocketAddr,
+    cut: std::sync::Arc<std::sync::atomic::AtomicBool>,
+    open: std::sync::Arc<std::sync::Mutex<Vec<tokio::task::AbortHandle>>>,
+}
+
+impl Hop {
+    async fn to(target: String) -> Hop {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.unwrap();
+        let addr = listener.local_addr().unwrap();
+        let cut = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+        let open = std::sync::Arc::new(std::sync::Mutex::new(Vec::new()));
+        let (is_cut, connections) = (cut.clone(), open.clone());
+        tokio::spawn(async move {
+            while let Ok((mut inbound, _)) = listener.accept().await {
+                if is_cut.load(std::sync::atomic::Ordering::SeqCst) {
+                    continue; // dropped: closed at once
+                }
+                let target = target.clone();
+                let task = tokio::spawn(async move {
+                    if let Ok(mut outbound) = tokio::net::TcpStream::connect(&target).await {
+                        let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
+                    }
+                });
+                connections.lock().unwrap().push(task.abort_handle());
+            }
+        });
+        Hop { addr, cut, open }
+    }
+
+    fn cut(&self) {
+        self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
+        for connection in self.open.lock().unwrap().drain(..) {
+            connection.abort();
+        }
+    }
+
+    fn mend(&self) {
+        self.cut.store(false, std::sync::atomic::Ordering::SeqCst);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_worker_cut_off_from_its_database_is_unhealthy_then_listens_again_once_it_is_back() {
+    use tokio::io::AsyncBufReadExt;
+    let Some(url) = fresh_database("outbox_cut").await else { return };
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let store = PostgresStore::connect(&url, 2).await.unwrap();
+    let mut app = application(&url).await;
+    // postgres://user@HOST:PORT/db: the worker reaches the same database through the hop.
+    let (scheme_user, rest) = url.split_once('@').unwrap();
+    let (server, database) = rest.split_once('/').unwrap();
+    let hop = Hop::to(server.to_owned()).await;
+    let through_hop = format!("{scheme_user}@{}/{database}", hop.addr);
+    // A poll of a minute: a post published within seconds was woken by a notification.
+    let mut child = worker(&through_hop, &sim, &["--metrics", "127.0.0.1:0", "--poll-ms", "60000"]);
+    let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
+    let addr = loop {
+        let line = stderr.next_line().await.unwrap().expect("the worker says where its metrics are");
+        if let Some(rest) = line.strip_prefix("metrics: http://") {
+            break rest.split('/').next().unwrap().to_owned();
+        }
+    };
+    tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
+    app_transaction(&mut app, "before-the-cut", true).await;
+    wait_published(&store, &url, 1, Duration::from_secs(20)).await;
+    assert_eq!(http_get(&addr, "/healthz").await.0, 200);
+
+    hop.cut();
+    let health = |expected: u16| {
+        let addr = addr.clone();
+        async move {
+            let started = Instant::now();
+            while http_get(&addr, "/healthz").await.0 != expected {
+                assert!(started.elapsed() < Duration::from_secs(30), "/healthz never answered {expected}");
+                tokio::time::sleep(Duration::from_millis(100)).await;
+            }
+        }
+    };
+    health(503).await;
+    // Committed while the worker cannot see the database: published once it can.
+    app_transaction(&mut app, "during-the-cut", true).await;
+    hop.mend();
+    health(200).await;
+    wait_published(&store, &url, 2, Duration::from_secs(20)).await;
+    // Listening again (its LISTEN connection open anew), well before its minute's poll.
+    let started = Instant::now();
+    loop {
+        let listening: i64 = app
+            .query_one(
+                "SELECT count(*) FROM pg_stat_activity WHERE datname = current_database() AND query = 'LISTEN postato_outbox'",
+                &[],
+            )
+            .await
+            .unwrap()
+            .get(0);
+        if listening == 1 {
+            break;
+        }
+        assert!(started.elapsed() < Duration::from_secs(20), "the worker never listened again");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    }
+    app_transaction(&mut app, "after-the-cut", true).await;
+    wait_published(&store, &url, 3, Duration::from_secs(20)).await;
+    for key in ["before-the-cut", "during-the-cut", "after-the-cut"] {
+        assert_eq!(sim.platform_publishes_for(key), 1, "{key} published once");
+    }
+    unsafe { libc::kill(nix_pid(&child), libc::SIGTERM) };
+    let status = tokio::time::timeout(Duration::from_secs(15), child.wait()).await.expect("stopped").unwrap();
+    assert_eq!(status.code(), Some(0));
+}
+
 fn nix_pid(child: &tokio::process::Child) -> i32 {
     child.id().expect("running") as i32
 }

@@ -124,8 +124,8 @@ pub use limits::{
 };
 pub use machine::{Action, NextSend, PublishMachine, Published, SendAttempt};
 pub use outbox::{
-    outbox_error, OutboxEntry, RowNext, OUTBOX_BLOCKED_RETRY, OUTBOX_HELD_RETRY, OUTBOX_MAX_DELIVERIES, OUTBOX_MISSING,
-    OUTBOX_REUSED, OUTBOX_STORE_RETRY,
+    outbox_error, Enqueued, OutboxEntry, RowNext, OUTBOX_BLOCKED_RETRY, OUTBOX_HELD_RETRY, OUTBOX_MAX_DELIVERIES,
+    OUTBOX_MISSING, OUTBOX_REUSED, OUTBOX_STORE_RETRY,
 };
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};

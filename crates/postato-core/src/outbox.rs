@@ -60,6 +60,20 @@ impl RowNext {
     }
 }
 
+impl RowNext {
+    /// Whether `error` counts among a row's failed deliveries (of which the
+    /// [`OUTBOX_MAX_DELIVERIES`]th dead-letters it): only a failure the API answered (an error
+    /// status, a rate limit, an answer past the deadline). A network that cannot be reached (a
+    /// phone offline), a retry budget spent, a store that cannot answer or a cancel says nothing
+    /// of the post, and never dead-letters it, however long it lasts.
+    pub fn counts(error: &PublishError) -> bool {
+        match error {
+            PublishError::Transient { last, .. } => matches!(last, Failure::Status { .. }),
+            e => matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Deadline | ErrorKind::Permanent),
+        }
+    }
+}
+
 /// A failure that may pass by itself: tried again later rather than dead-lettered at once.
 fn may_pass(error: &PublishError) -> bool {
     matches!(error.kind(), ErrorKind::Transient | ErrorKind::RateLimited | ErrorKind::Deadline)
@@ -101,6 +115,15 @@ pub fn outbox_error(
         ))),
         _ => None,
     }
+}
+
+/// What an enqueue did.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Enqueued {
+    /// The post is in the outbox: published once the transaction commits.
+    Enqueued,
+    /// The same post was already enqueued under its key: nothing changed.
+    AlreadyEnqueued,
 }
 
 /// One post, ready to be written into an outbox.
@@ -182,6 +205,21 @@ mod tests {
         let deferred = PublishError::Deferred { retry_at: at, retry_after: Duration::ZERO, attempts: 1 };
         assert_eq!(RowNext::after_failure(&deferred, 1), RowNext::DueAt(at));
         assert_eq!(RowNext::after_failure(&PublishError::Cancelled { attempts: 1 }, 1), RowNext::DueNow);
+    }
+
+    #[test]
+    fn only_a_failure_the_api_answered_counts_as_a_delivery() {
+        use crate::{TransportFailure, TransportFailureKind};
+        let status = Failure::Status { status: 503, body: String::new(), headers: Default::default() };
+        assert!(RowNext::counts(&PublishError::Transient { attempts: 5, last: status }));
+        let offline = Failure::Transport(TransportFailure::new(TransportFailureKind::Connect, "network unreachable"));
+        assert!(!RowNext::counts(&PublishError::Transient { attempts: 5, last: offline }));
+        assert!(!RowNext::counts(&PublishError::Transient {
+            attempts: 0,
+            last: Failure::StoreUnavailable("x".into())
+        }));
+        assert!(!RowNext::counts(&PublishError::Transient { attempts: 1, last: Failure::BudgetExhausted }));
+        assert!(!RowNext::counts(&PublishError::Cancelled { attempts: 1 }));
     }
 
     #[test]

@@ -12,10 +12,12 @@
 //! The schema is versioned and created by the store itself (under an advisory lock, so many
 //! workers may start at once).
 
+mod cached;
 pub mod outbox;
 pub mod tls;
 
 use async_trait::async_trait;
+use cached::Cached;
 use deadpool_postgres::{Manager, ManagerConfig, Pool, RecyclingMethod, Runtime};
 use postato::postato_core::defaults;
 use postato::store::Begin;
@@ -136,7 +138,7 @@ pub(crate) fn db(e: tokio_postgres::Error) -> StoreError {
 /// written) for the rest of the transaction, so the two never interleave: a key is never left
 /// both published and dead-lettered.
 async fn lock_key(tx: &impl deadpool_postgres::GenericClient, business_key: &str) -> Result<(), StoreError> {
-    tx.execute("SELECT pg_advisory_xact_lock(70746174, hashtext($1))", &[&business_key]).await.map_err(db)?;
+    tx.execute_cached("SELECT pg_advisory_xact_lock(70746174, hashtext($1))", &[&business_key]).await.map_err(db)?;
     Ok(())
 }
 
@@ -365,7 +367,7 @@ impl PostgresStore {
         key: &str,
     ) -> Result<Option<PublishedRecord>, StoreError> {
         let row = client
-            .query_opt(
+            .query_opt_cached(
                 "SELECT business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms
                  FROM postato_published WHERE business_key = $1",
                 &[&key],
@@ -390,11 +392,11 @@ impl PostgresStore {
         key: &str,
         worker: &str,
     ) -> Result<(), StoreError> {
-        tx.execute("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&key, &worker])
+        tx.execute_cached("DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2", &[&key, &worker])
             .await
             .map_err(db)?;
         if self.audit {
-            tx.execute(
+            tx.execute_cached(
                 "UPDATE postato_claim_log SET released_at = clock_timestamp()
                   WHERE business_key = $1 AND worker = $2 AND released_at IS NULL",
                 &[&key, &worker],
@@ -448,7 +450,7 @@ impl PostgresStore {
         // Take the claim if it is free, expired, or already ours; the primary key makes two
         // live claims on one key impossible.
         let claimed = tx
-            .query_opt(
+            .query_opt_cached(
                 "INSERT INTO postato_claims (business_key, worker, expires_at)
                  VALUES ($1, $2, clock_timestamp() + $3 * interval '1 millisecond')
                  ON CONFLICT (business_key) DO UPDATE SET worker = EXCLUDED.worker, expires_at = EXCLUDED.expires_at
@@ -462,7 +464,7 @@ impl PostgresStore {
             Some(claimed) => {
                 // Published by another worker between the lookup and the claim: let go.
                 if let Some(record) = Self::published_row(&tx, business_key).await? {
-                    tx.execute(
+                    tx.execute_cached(
                         "DELETE FROM postato_claims WHERE business_key = $1 AND worker = $2",
                         &[&business_key, &worker],
                     )
@@ -471,7 +473,7 @@ impl PostgresStore {
                     Begin::Published(record)
                 } else {
                     let deferred = tx
-                        .query_opt(
+                        .query_opt_cached(
                             &format!("SELECT {DEFERRAL_COLUMNS} FROM postato_deferred WHERE business_key = $1"),
                             &[&business_key],
                         )
@@ -480,7 +482,7 @@ impl PostgresStore {
                     if self.audit {
                         // The claim's own expiry, so that the log never outlives the claim.
                         let expires_at: std::time::SystemTime = claimed.get(0);
-                        tx.execute(
+                        tx.execute_cached(
                             "INSERT INTO postato_claim_log (business_key, worker, claimed_at, expires_at)
                              VALUES ($1, $2, LEAST(clock_timestamp(), $3), $3)",
                             &[&business_key, &worker, &expires_at],
@@ -496,7 +498,7 @@ impl PostgresStore {
             }
             None => {
                 let left: f64 = tx
-                    .query_one(
+                    .query_one_cached(
                         "SELECT GREATEST(0, EXTRACT(EPOCH FROM (expires_at - clock_timestamp())) * 1000)::float8
                          FROM postato_claims WHERE business_key = $1",
                         &[&business_key],
@@ -544,7 +546,7 @@ impl PostgresStore {
         let mut client = self.client().await?;
         let tx = client.transaction().await.map_err(db)?;
         lock_key(&tx, &r.business_key).await?;
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO postato_published
                (business_key, idempotency_key, fingerprint, post_id, status, attempts, replayed, published_at_ms)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
@@ -562,9 +564,15 @@ impl PostgresStore {
         )
         .await
         .map_err(db)?;
-        tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
-        tx.execute("DELETE FROM postato_deferred WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
-        tx.execute("DELETE FROM postato_intents WHERE business_key = $1", &[&r.business_key]).await.map_err(db)?;
+        tx.execute_cached("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&r.business_key])
+            .await
+            .map_err(db)?;
+        tx.execute_cached("DELETE FROM postato_deferred WHERE business_key = $1", &[&r.business_key])
+            .await
+            .map_err(db)?;
+        tx.execute_cached("DELETE FROM postato_intents WHERE business_key = $1", &[&r.business_key])
+            .await
+            .map_err(db)?;
         self.release_claim(&tx, &r.business_key, worker).await?;
         tx.commit().await.map_err(db)
     }
@@ -576,7 +584,10 @@ impl PostgresStore {
         // Only the claim's owner (or anyone, when nobody holds it) writes a dead letter, and
         // never for a published key; the claim row is locked for the transaction.
         let holder: Option<String> = tx
-            .query_opt("SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE", &[&l.business_key])
+            .query_opt_cached(
+                "SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE",
+                &[&l.business_key],
+            )
             .await
             .map_err(db)?
             .map(|r| r.get(0));
@@ -588,7 +599,7 @@ impl PostgresStore {
             tx.commit().await.map_err(db)?;
             return Err(StoreError::already_published(&l.business_key));
         }
-        tx.execute(
+        tx.execute_cached(
             "INSERT INTO postato_dead_letters (business_key, kind, status, message, body, attempts, failed_at_ms, payload, line)
              VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9)
              ON CONFLICT (business_key) DO UPDATE SET kind = EXCLUDED.kind, status = EXCLUDED.status, message = EXCLUDED.message,
@@ -608,7 +619,9 @@ impl PostgresStore {
         )
         .await
         .map_err(db)?;
-        tx.execute("DELETE FROM postato_deferred WHERE business_key = $1", &[&l.business_key]).await.map_err(db)?;
+        tx.execute_cached("DELETE FROM postato_deferred WHERE business_key = $1", &[&l.business_key])
+            .await
+            .map_err(db)?;
         self.release_claim(&tx, &l.business_key, worker).await?;
         tx.commit().await.map_err(db)
     }
@@ -620,7 +633,10 @@ impl PostgresStore {
         // As for a dead letter: only the claim's owner (or anyone, when nobody holds it), and
         // never for a published key.
         let holder: Option<String> = tx
-            .query_opt("SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE", &[&d.business_key])
+            .query_opt_cached(
+                "SELECT worker FROM postato_claims WHERE business_key = $1 FOR UPDATE",
+                &[&d.business_key],
+            )
             .await
             .map_err(db)?
             .map(|r| r.get(0));
@@ -632,7 +648,7 @@ impl PostgresStore {
             tx.commit().await.map_err(db)?;
             return Err(StoreError::already_published(&d.business_key));
         }
-        tx.execute(
+        tx.execute_cached(
             &format!(
                 "INSERT INTO postato_deferred ({DEFERRAL_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8)
                  ON CONFLICT (business_key) DO UPDATE SET not_before_ms = EXCLUDED.not_before_ms,
@@ -652,7 +668,9 @@ impl PostgresStore {
         )
         .await
         .map_err(db)?;
-        tx.execute("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&d.business_key]).await.map_err(db)?;
+        tx.execute_cached("DELETE FROM postato_dead_letters WHERE business_key = $1", &[&d.business_key])
+            .await
+            .map_err(db)?;
         self.release_claim(&tx, &d.business_key, worker).await?;
         tx.commit().await.map_err(db)
     }
@@ -677,7 +695,7 @@ impl PostgresStore {
         let row = self
             .client()
             .await?
-            .query_opt(
+            .query_opt_cached(
                 "SELECT business_key, fingerprint, first_sent_at_ms FROM postato_intents WHERE business_key = $1",
                 &[&business_key],
             )
@@ -693,7 +711,7 @@ impl PostgresStore {
     async fn record_intent_once(&self, i: &Intent) -> Result<(), StoreError> {
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 "INSERT INTO postato_intents (business_key, fingerprint, first_sent_at_ms) VALUES ($1, $2, $3)
                  ON CONFLICT (business_key) DO NOTHING",
                 &[&i.business_key, &i.fingerprint, &(i.first_sent_at_ms as i64)],
@@ -707,7 +725,7 @@ impl PostgresStore {
         let n = self
             .client()
             .await?
-            .execute("DELETE FROM postato_intents WHERE business_key = $1", &[&business_key])
+            .execute_cached("DELETE FROM postato_intents WHERE business_key = $1", &[&business_key])
             .await
             .map_err(db)?;
         Ok(n > 0)

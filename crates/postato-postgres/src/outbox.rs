@@ -12,17 +12,20 @@
 //! under its business key raises an error that aborts the caller's transaction.
 
 use postato::postato_core::OutboxEntry;
-use postato::{Post, PublishError, StoreError, Timestamp};
+use postato::{Due, Post, PublishError, StoreError, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio_postgres::types::Type;
 use tokio_postgres::GenericClient;
 
+use crate::cached::Cached;
 use crate::{db, PostgresStore};
 
 /// The channel an enqueue notifies at commit, and workers listen on.
 pub const CHANNEL: &str = "postato_outbox";
 
-pub use postato::postato_core::{OUTBOX_MISSING, OUTBOX_REUSED};
+pub use postato::postato_core::{Enqueued, OUTBOX_MISSING, OUTBOX_REUSED};
+pub use postato::store::OutboxCounts;
 
 /// Version 4: the outbox and its enqueue function.
 pub(crate) const SCHEMA_V4: &str = r#"
@@ -96,15 +99,6 @@ pub fn enqueue_statement(placeholders: Placeholders) -> String {
     format!("SELECT postato_enqueue({}, {}, {}, {})", marks[0], marks[1], marks[2], marks[3])
 }
 
-/// What an enqueue did.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Enqueued {
-    /// The post is in the outbox: published once the transaction commits.
-    Enqueued,
-    /// The same post was already enqueued under its key: nothing changed.
-    AlreadyEnqueued,
-}
-
 /// Enqueues `post` (sent no earlier than `not_before`) through `client`: inside a
 /// transaction of the application's (`client.transaction()`), it is published once that
 /// transaction commits, and never if it rolls back. Another post under an enqueued business
@@ -118,10 +112,16 @@ pub async fn enqueue(
 ) -> Result<Enqueued, PublishError> {
     let entry = OutboxEntry::of(post, not_before)?;
     let not_before_ms = i64::try_from(entry.not_before_ms).unwrap_or(i64::MAX);
+    // Typed parameters: one round trip, and no statement left on the caller's connection.
     let row = client
-        .query_one(
+        .query_typed_one(
             &enqueue_statement(Placeholders::Numbered),
-            &[&entry.business_key, &entry.fingerprint, &entry.payload, &not_before_ms],
+            &[
+                (&entry.business_key, Type::TEXT),
+                (&entry.fingerprint, Type::TEXT),
+                (&entry.payload, Type::TEXT),
+                (&not_before_ms, Type::INT8),
+            ],
         )
         .await
         .map_err(|e| enqueue_error(e, &entry))?;
@@ -153,29 +153,13 @@ pub struct Claimed {
     pub deliveries: i32,
 }
 
-/// How many rows the outbox holds, by state.
-#[derive(Clone, Debug, Default, PartialEq, Eq, serde::Serialize)]
-#[serde(rename_all = "camelCase")]
-pub struct OutboxCounts {
-    /// Waiting to be published (due or not).
-    pub pending: u64,
-    /// Of those, due now.
-    pub due: u64,
-    /// Of those, held by a worker's live lease.
-    pub claimed: u64,
-    pub published: u64,
-    pub dead_lettered: u64,
-    /// When the next pending row that is not due is due.
-    pub next_due_ms: Option<u64>,
-}
-
 impl PostgresStore {
     /// Claims at most `limit` due outbox rows for `worker` for `lease` (rows held by another
     /// worker's live lease, or locked by one claiming now, are skipped).
     pub async fn outbox_claim(&self, worker: &str, lease: Duration, limit: usize) -> Result<Vec<Claimed>, StoreError> {
         let client = self.client().await?;
         let rows = client
-            .query(
+            .query_cached(
                 &format!(
                     "UPDATE postato_outbox SET claimed_by = $1, lease_until_ms = {NOW_MS} + $2, deliveries = deliveries + 1
                      WHERE business_key IN (
@@ -194,34 +178,51 @@ impl PostgresStore {
             .collect())
     }
 
-    /// Marks the row `worker` claimed (its `deliveries`th delivery) done: `published` or
-    /// `dead_lettered`. A row another worker (or delivery) has taken since is left to it.
+    /// Marks the row `worker` claimed (its `deliveries`th delivery) done: `published`, or
+    /// `dead_lettered` (published after all when the store records its publish: a row never says
+    /// "not published" of a post that is). A row another worker (or delivery) has taken since is
+    /// left to it.
     pub async fn outbox_done(&self, row: &Claimed, worker: &str, published: bool) -> Result<(), StoreError> {
-        let state = if published { "published" } else { "dead_lettered" };
         self.client()
             .await?
-            .execute(
+            .execute_cached(
                 &format!(
-                    "UPDATE postato_outbox SET state = $4, claimed_by = NULL, lease_until_ms = 0, done_at_ms = {NOW_MS}
+                    "UPDATE postato_outbox
+                     SET state = CASE WHEN $4 OR EXISTS (SELECT 1 FROM postato_published p WHERE p.business_key = $1)
+                                      THEN 'published' ELSE 'dead_lettered' END,
+                         claimed_by = NULL, lease_until_ms = 0, done_at_ms = {NOW_MS}
                      WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
                 ),
-                &[&row.business_key, &worker, &row.deliveries, &state],
+                &[&row.business_key, &worker, &row.deliveries, &published],
             )
             .await
             .map_err(db)
             .map(drop)
     }
 
-    /// Puts the row `worker` claimed back, due at `not_before_ms` (0: at once; never before
-    /// the database's now).
-    pub async fn outbox_release(&self, row: &Claimed, worker: &str, not_before_ms: u64) -> Result<(), StoreError> {
-        let not_before_ms = i64::try_from(not_before_ms).unwrap_or(i64::MAX);
+    /// Puts the row `worker` claimed back until `due` (never earlier than it was): a wait is
+    /// added to the database's clock, the one claims are made by, so a worker's clock never
+    /// makes a row due early. Unless its publish `failed` (a failure that counts,
+    /// [`RowNext::counts`](postato::postato_core::RowNext::counts)), this take is not counted
+    /// among the row's deliveries: a row put back because another worker held its key, or its
+    /// publish was deferred, cancelled or not recorded, or the network or the store was down,
+    /// keeps every delivery its failures may use before it is dead-lettered.
+    pub async fn outbox_release(&self, row: &Claimed, worker: &str, due: Due, failed: bool) -> Result<(), StoreError> {
+        let (at_ms, in_ms): (Option<i64>, i64) = match due {
+            Due::At(at) => (Some(i64::try_from(at.as_millis()).unwrap_or(i64::MAX)), 0),
+            Due::In(wait) => (None, i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
+        };
         self.client()
             .await?
-            .execute(
-                "UPDATE postato_outbox SET claimed_by = NULL, lease_until_ms = 0, not_before_ms = GREATEST(not_before_ms, $4)
-                 WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'",
-                &[&row.business_key, &worker, &row.deliveries, &not_before_ms],
+            .execute_cached(
+                &format!(
+                    "UPDATE postato_outbox
+                     SET claimed_by = NULL, lease_until_ms = 0,
+                         not_before_ms = GREATEST(not_before_ms, COALESCE($4, {NOW_MS} + $5)),
+                         deliveries = deliveries - CASE WHEN $6 THEN 0 ELSE 1 END
+                     WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
+                ),
+                &[&row.business_key, &worker, &row.deliveries, &at_ms, &in_ms, &failed],
             )
             .await
             .map_err(db)
@@ -234,7 +235,7 @@ impl PostgresStore {
         let renewed = self
             .client()
             .await?
-            .execute(
+            .execute_cached(
                 &format!(
                     "UPDATE postato_outbox SET lease_until_ms = {NOW_MS} + $4
                      WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
@@ -250,8 +251,8 @@ impl PostgresStore {
     pub async fn outbox_release_all(&self, worker: &str) -> Result<u64, StoreError> {
         self.client()
             .await?
-            .execute(
-                "UPDATE postato_outbox SET claimed_by = NULL, lease_until_ms = 0
+            .execute_cached(
+                "UPDATE postato_outbox SET claimed_by = NULL, lease_until_ms = 0, deliveries = GREATEST(deliveries - 1, 0)
                  WHERE claimed_by = $1 AND state = 'pending'",
                 &[&worker],
             )

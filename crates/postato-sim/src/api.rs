@@ -45,6 +45,9 @@ pub(crate) async fn publish(
     let (rate_headers, latency, fault) = {
         let mut s = state.lock();
         s.stats.requests += 1;
+        if let Some(Ok(key)) = &idempotency_key {
+            s.first_seen.entry(key.clone()).or_insert(now);
+        }
         if !authorized(&s, &headers) {
             return unauthorized();
         }

@@ -129,6 +129,11 @@ impl SimulatorHandle {
         self.platform_publishes(&postato_core::idempotency_key(business_key))
     }
 
+    /// When the first request under `idempotency_key` arrived (answered or not).
+    pub fn first_request_at(&self, idempotency_key: &str) -> Option<std::time::Instant> {
+        self.state.lock().first_seen.get(idempotency_key).copied()
+    }
+
     /// Every idempotency key published, with its count.
     pub fn publishes(&self) -> std::collections::HashMap<String, u64> {
         self.state.lock().platform.clone()

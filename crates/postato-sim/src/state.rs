@@ -53,6 +53,8 @@ pub(crate) struct Inner {
     pub posts: HashMap<String, StoredPost>,
     pub scripts: HashMap<String, VecDeque<ScriptAction>>,
     pub platform: HashMap<String, u64>,
+    /// When the first request under each idempotency key arrived.
+    pub first_seen: HashMap<String, Instant>,
     pub buckets: HashMap<String, Bucket>,
     pub accounts: crate::accounts::AccountLimits,
     pub outage: Option<(Instant, Instant)>,
@@ -87,6 +89,7 @@ impl State {
                 posts: HashMap::new(),
                 scripts: HashMap::new(),
                 platform: HashMap::new(),
+                first_seen: HashMap::new(),
                 buckets: HashMap::new(),
                 accounts: crate::accounts::AccountLimits::new(Instant::now()),
                 outage: None,

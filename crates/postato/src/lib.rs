@@ -34,10 +34,12 @@ mod client;
 mod clock;
 pub mod env;
 mod http_options;
+mod local_outbox;
 mod many;
 pub mod metrics;
 mod observe;
 mod options;
+mod outbox_row;
 mod publisher;
 mod publisher_call;
 mod publisher_many;
@@ -50,14 +52,16 @@ pub use builder::{ClientBuilder, DEFAULT_BASE_URL, DEFAULT_MAX_RESPONSE_BYTES};
 pub use call::{CallOptions, PublishCall};
 pub use client::Client;
 pub use http_options::{HttpOptions, DEFAULT_HEADERS, PROXY, RESERVED_HEADERS};
+pub use local_outbox::{Drained, LocalOutbox, PutBackRow};
 pub use many::ManyOptions;
 pub use observe::{EventHook, Notice, NoticeHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
+pub use outbox_row::{Due, PutBack, RowStep};
 pub use publisher::{DueReport, PublishReport, Publisher};
 pub use publisher_call::PublisherCall;
 pub use store::{
-    DeadLetter, Deferral, Intent, MemoryStore, PublishedRecord, ResultStore, SqliteStore, StoreCounts, StoreError,
-    StoreErrorKind,
+    DeadLetter, Deferral, Intent, MemoryStore, OutboxCounts, PublishedRecord, ResultStore, SqliteStore, StoreCounts,
+    StoreError, StoreErrorKind,
 };
 pub use tls::SSL_CERT_FILE;
 pub use transport::ReqwestTransport;
@@ -65,8 +69,8 @@ pub use transport::ReqwestTransport;
 pub use postato_core;
 pub use postato_core::{
     check_business_key, checked_idempotency_key, compose_business_key, idempotency_key, payload_fingerprint, ApiKey,
-    Content, ErrorKind, Event, Failure, GateSnapshot, Jitter, LimitsSnapshot, Media, Post, PostBuilder, PostStatus,
-    PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem, Timestamp,
-    ValidationError, WaitReason, WhenBudgetEmpty, MAX_IDLE_SCOPES,
+    Content, Enqueued, ErrorKind, Event, Failure, GateSnapshot, Jitter, LimitsSnapshot, Media, Post, PostBuilder,
+    PostStatus, PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem,
+    Timestamp, ValidationError, WaitReason, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
 pub use tokio_util::sync::CancellationToken;

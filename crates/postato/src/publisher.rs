@@ -663,6 +663,6 @@ impl Drop for ClaimGuard {
 }
 
 /// A store that could not answer, as the publish's error: nothing was sent.
-fn store_unavailable(e: &crate::store::StoreError) -> PublishError {
+pub(crate) fn store_unavailable(e: &crate::store::StoreError) -> PublishError {
     PublishError::Transient { last: postato_core::Failure::StoreUnavailable(e.to_string()), attempts: 0 }
 }

@@ -2,6 +2,7 @@
 
 use clap::Args;
 use postato::Timestamp;
+
 use serde_json::json;
 
 use crate::args::{self, open_store, Output, StoreUse};
@@ -25,10 +26,19 @@ pub async fn run(args: &StatusArgs) -> u8 {
         Ok(store) => store.counts().await.map_err(|e| e.to_string()),
         Err(e) => Err(e),
     };
-    // A PostgreSQL store holds the outbox too (`postato worker` drains it).
+    // A PostgreSQL store holds the outbox too (`postato worker` drains it); a SQLite file, a
+    // device's (`LocalOutbox`), shown when it holds rows.
     let outbox = match (&counts, args::is_postgres(&args.store)) {
         (Ok(_), true) => match postato_postgres::PostgresStore::connect(&args.store, 1).await {
             Ok(store) => store.outbox_counts().await.ok(),
+            Err(_) => None,
+        },
+        (Ok(_), false) => match postato::SqliteStore::open_existing(&args.store) {
+            Ok(store) => store
+                .outbox_counts(crate::now_ms())
+                .await
+                .ok()
+                .filter(|o| o.pending + o.published + o.dead_lettered > 0),
             Err(_) => None,
         },
         _ => None,

@@ -7,12 +7,12 @@
 //! retry-safe), its rows are released, and it exits 0.
 
 use clap::Args;
-use postato::postato_core::{settings, OutboxEntry, RowNext, OUTBOX_HELD_RETRY, OUTBOX_STORE_RETRY};
-use postato::{CancellationToken, DeadLetter, PublishError, Publisher, ResultStore};
+use postato::postato_core::settings;
+use postato::{CancellationToken, Due, Publisher, PutBack, ResultStore, RowStep};
 use postato_postgres::outbox::{Claimed, OutboxListener};
 use postato_postgres::PostgresStore;
 use std::sync::Arc;
-use std::time::{Duration, SystemTime};
+use std::time::Duration;
 use tokio::task::JoinSet;
 
 use crate::args::{self, millis, ConnectionArgs, Hours};
@@ -34,6 +34,8 @@ const STORE_WAIT: Duration = Duration::from_secs(10);
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
 /// How long a health check waits for the database.
 const HEALTH_WAIT: Duration = Duration::from_secs(2);
+/// How often a worker that lost its LISTEN connection tries to listen again.
+const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
 /// Drain a PostgreSQL outbox: publish each post enqueued (by an application's transaction or
 /// `postato enqueue`), exactly once, until stopped (SIGTERM drains it and exits 0)
@@ -67,10 +69,6 @@ pub struct WorkerArgs {
     pub poll_ms: u64,
     #[command(flatten)]
     pub connection: ConnectionArgs,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 fn host_name() -> String {
@@ -186,10 +184,14 @@ impl Worker {
             // Take as many due rows as there are free slots.
             let free = self.concurrency - in_flight.len();
             let mut claimed = Vec::new();
+            let mut claim_failed = false;
             if free > 0 {
                 match bounded(self.store.outbox_claim(&self.name, self.lease, free)).await {
                     Ok(rows) => claimed = rows,
-                    Err(e) => tracing::warn!(error = %e, "postato worker: cannot claim from the outbox; trying again"),
+                    Err(e) => {
+                        claim_failed = true;
+                        tracing::warn!(error = %e, "postato worker: cannot claim from the outbox; trying again");
+                    }
                 }
             }
             let took = claimed.len();
@@ -208,15 +210,21 @@ impl Worker {
                 // Rows may remain that became due meanwhile: look again at once.
                 continue;
             }
-            if self.exit_when_idle && in_flight.is_empty() {
+            // A claim that failed says nothing of what is due: not idle.
+            if self.exit_when_idle && in_flight.is_empty() && !claim_failed {
                 tracing::info!(
                     worker = self.name.as_str(),
                     "postato worker: nothing is due; exiting (--exit-when-idle)"
                 );
                 return exit::SUCCESS;
             }
-            // Nothing due: wait for an enqueue's commit, a due row, a finished publish or a stop.
-            let wait = self.until_next_due().await;
+            // Nothing due: wait for an enqueue's commit, a due row, a finished publish or a stop
+            // (not listening: at most LISTEN_RETRY, to listen again soon once the database is back).
+            let listening = listener.as_ref().is_some_and(OutboxListener::is_listening);
+            let wait = match listening {
+                true => self.until_next_due().await,
+                false => self.until_next_due().await.min(LISTEN_RETRY),
+            };
             let notified = async {
                 match &listener {
                     Some(listener) if listener.is_listening() => listener.notified().await,
@@ -302,48 +310,33 @@ impl Worker {
         }
     }
 
-    /// Publishes one claimed row, renewing its lease meanwhile, and marks it: published, or as
-    /// [`RowNext::after_failure`] decides for a failure (postato-core owns that rule), or put
-    /// back (the key held by another worker, the publish not recorded).
+    /// Publishes one claimed row, renewing its lease meanwhile, and marks it as the outbox's
+    /// rule says ([`RowStep`]: published, dead-lettered, or put back until it is due again).
     fn publish(&self, row: Claimed) -> impl std::future::Future<Output = ()> + Send + 'static {
         let (store, publisher, name, cancel, lease) =
             (self.store.clone(), self.publisher.clone(), self.name.clone(), self.cancel.clone(), self.lease);
         async move {
             let key = row.business_key.as_str();
-            let post = match OutboxEntry::post_of(&row.payload) {
-                Ok(post) => post,
-                Err(invalid) => {
-                    let error = PublishError::InvalidInput(invalid);
-                    tracing::warn!(business_key = key, outcome = "dead_lettered", error = %error, "postato worker: dead-lettered");
-                    dead_letter(&publisher, key, &error, Some(row.payload.clone())).await;
-                    finish(&store, &row, &name, false).await;
-                    return;
-                }
-            };
             // The row's lease is renewed beside the publish (a publish may wait longer than a
             // lease for a rate limit), so no other worker takes it meanwhile.
             let renew = async {
                 loop {
                     tokio::time::sleep(lease / 3).await;
-                    if !matches!(bounded(store.outbox_renew(&row, &name, lease)).await, Ok(true)) {
-                        // No longer ours: the Publisher's claim still keeps the publish single.
+                    // A renewal that failed is tried again at the next third; a row no longer
+                    // ours is left (the Publisher's claim still keeps the publish single).
+                    if let Ok(false) = bounded(store.outbox_renew(&row, &name, lease)).await {
                         std::future::pending::<()>().await;
                     }
                 }
             };
-            let outcome = tokio::select! {
-                outcome = publisher.publish_with(&post).cancel_on(&cancel).try_send() => outcome,
+            // `deliveries` counts this take: the failures before it are one fewer.
+            let failures = u32::try_from(row.deliveries).unwrap_or(1).saturating_sub(1);
+            let step = tokio::select! {
+                step = publisher.publish_row(&row.payload, failures, &cancel) => step,
                 () = renew => unreachable!("the renewal never ends"),
             };
-            let later = |wait: Duration| now_ms() + wait.as_millis() as u64;
-            let error = match outcome {
-                Ok(Some(report)) if report.store_error.is_some() => {
-                    // Published, but not recorded: due again soon, when the server's replay of
-                    // it is recorded.
-                    tracing::warn!(business_key = key, "postato worker: published, not recorded; recording it again");
-                    return release(&store, &row, &name, later(OUTBOX_STORE_RETRY)).await;
-                }
-                Ok(Some(report)) => {
+            match step {
+                RowStep::Published(report) => {
                     let how = if report.from_store { "already_published" } else { "published" };
                     tracing::info!(
                         business_key = key,
@@ -351,39 +344,42 @@ impl Worker {
                         attempts = report.published.attempts,
                         "postato worker: published"
                     );
-                    return finish(&store, &row, &name, true).await;
+                    finish(&store, &row, &name, true).await;
                 }
-                Ok(None) => {
-                    tracing::info!(
-                        business_key = key,
-                        "postato worker: another worker holds the post; looking again later"
-                    );
-                    return release(&store, &row, &name, later(OUTBOX_HELD_RETRY)).await;
-                }
-                Err(error) => error,
-            };
-            let deliveries = u32::try_from(row.deliveries).unwrap_or(0);
-            match RowNext::after_failure(&error, deliveries) {
-                RowNext::DueAt(retry_at) => {
-                    tracing::info!(business_key = key, outcome = "deferred", until = %retry_at.to_rfc3339(), "postato worker: deferred");
-                    release(&store, &row, &name, retry_at.as_millis()).await;
-                }
-                RowNext::DueNow => release(&store, &row, &name, 0).await,
-                RowNext::Blocked(wait) => {
-                    tracing::error!(business_key = key, error = %error, "postato worker: no post can be published until this is fixed (a setting, or the API key); the post waits");
-                    release(&store, &row, &name, later(wait)).await;
-                }
-                RowNext::DueIn(wait) => {
-                    tracing::warn!(business_key = key, error = %error, deliveries, retry_in_s = wait.as_secs(), "postato worker: failed for now; trying again later");
-                    release(&store, &row, &name, later(wait)).await;
-                }
-                RowNext::DeadLetter => {
+                RowStep::DeadLetter(error) => {
                     tracing::warn!(business_key = key, outcome = "dead_lettered", kind = error.kind().as_str(), error = %error, "postato worker: dead-lettered");
-                    if !error.kind().is_dead_lettered() {
-                        // The Publisher records the others itself.
-                        dead_letter(&publisher, key, &error, Some(row.payload.clone())).await;
-                    }
+                    publisher.dead_letter_row(key, &error, Some(row.payload.clone())).await;
                     finish(&store, &row, &name, false).await;
+                }
+                RowStep::PutBack { due, failed, why } => {
+                    let retry_in_s = match due {
+                        Due::In(wait) => wait.as_secs(),
+                        Due::At(at) => at.as_millis().saturating_sub(crate::now_ms()) / 1000,
+                    };
+                    match why {
+                        PutBack::Unrecorded => tracing::warn!(
+                            business_key = key,
+                            "postato worker: published, not recorded; recording it again"
+                        ),
+                        PutBack::Held => tracing::info!(
+                            business_key = key,
+                            "postato worker: another worker holds the post; looking again later"
+                        ),
+                        PutBack::Deferred => tracing::info!(
+                            business_key = key,
+                            outcome = "deferred",
+                            retry_in_s,
+                            "postato worker: deferred"
+                        ),
+                        PutBack::Cancelled => {}
+                        PutBack::Blocked(error) => {
+                            tracing::error!(business_key = key, error = %error, "postato worker: no post can be published until this is fixed (a setting, or the API key); the post waits")
+                        }
+                        PutBack::Failed(error) => {
+                            tracing::warn!(business_key = key, error = %error, counted = failed, retry_in_s, "postato worker: failed for now; trying again later")
+                        }
+                    }
+                    release(&store, &row, &name, due, failed).await;
                 }
             }
         }
@@ -397,37 +393,9 @@ async fn finish(store: &PostgresStore, row: &Claimed, name: &str, published: boo
     }
 }
 
-async fn release(store: &PostgresStore, row: &Claimed, name: &str, not_before_ms: u64) {
-    if let Err(e) = bounded(store.outbox_release(row, name, not_before_ms)).await {
+async fn release(store: &PostgresStore, row: &Claimed, name: &str, due: Due, failed: bool) {
+    if let Err(e) = bounded(store.outbox_release(row, name, due, failed)).await {
         let key = row.business_key.as_str();
         tracing::warn!(business_key = key, error = %e, "postato worker: could not put the row back; its lease lapses");
-    }
-}
-
-/// Records a dead letter the Publisher does not (an unreadable row, a key reused).
-async fn dead_letter(publisher: &Publisher, key: &str, error: &PublishError, payload: Option<String>) {
-    let letter = DeadLetter {
-        business_key: key.to_owned(),
-        kind: error.kind().as_str().to_owned(),
-        status: None,
-        message: error.to_string(),
-        body: None,
-        attempts: error.attempts(),
-        failed_at_ms: now_ms(),
-        payload,
-        line: None,
-    };
-    let claimant = format!("{}/outbox", publisher.worker());
-    let store = publisher.store();
-    if let Ok(postato::store::Begin::Claimed | postato::store::Begin::ClaimedDeferred(_)) =
-        store.begin(key, &claimant, Duration::from_secs(30)).await
-    {
-        match store.record_dead_letter(&letter, &claimant).await {
-            Ok(()) => publisher.client().count_dead_letter(&letter.kind),
-            Err(e) => {
-                let _ = store.release(key, &claimant).await;
-                tracing::error!(business_key = key, error = %e, "postato worker: could not record a dead letter");
-            }
-        }
     }
 }

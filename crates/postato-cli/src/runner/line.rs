@@ -5,7 +5,6 @@
 
 use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Timestamp};
 use std::sync::atomic::Ordering;
-use std::time::SystemTime;
 
 use super::tally::Tally;
 use crate::campaign::{self, CampaignLine};
@@ -23,10 +22,6 @@ pub(super) enum Outcome {
     HeldByAnotherWorker,
     /// Cancelled in flight (a second Ctrl-C); nothing was counted, and running again is safe.
     Cancelled,
-}
-
-fn now_ms() -> u64 {
-    SystemTime::now().duration_since(SystemTime::UNIX_EPOCH).map(|d| d.as_millis() as u64).unwrap_or(0)
 }
 
 /// Publishes one line and counts the result in `tally`. With `skip_held`, a key that another
@@ -55,7 +50,7 @@ pub(super) async fn process(
         message,
         body: None,
         attempts: 0,
-        failed_at_ms: now_ms(),
+        failed_at_ms: crate::now_ms(),
         payload: None,
         line: Some(item.line),
     };

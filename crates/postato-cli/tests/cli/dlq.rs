@@ -174,3 +174,31 @@ async fn an_invalid_line_says_its_kind_and_its_line_number_once() {
     assert_eq!(code(&publish), 2);
     assert!(error.starts_with(r#"error (invalid_input): status: unknown status "now""#), "{error}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn status_shows_a_devices_outbox_in_its_sqlite_file() {
+    let dir = tempfile::tempdir().unwrap();
+    let path = dir.path().join("outbox.db");
+    let client = postato::Client::builder().api_key("sk_test_postato").workspace_id("ws_1").build().unwrap();
+    let outbox = postato::LocalOutbox::open(client, &path).unwrap();
+    for key in ["device-1", "device-2"] {
+        let post = postato::Post::new(key, "x", "acc_1", postato::PostStatus::Publish, "post", "hello");
+        outbox.enqueue(&post, None).await.unwrap();
+    }
+    let store = path.to_str().unwrap();
+    let status = json_line(&postato(&["status", "--store", store, "--output", "json"], None).await);
+    assert_eq!(
+        (status["outbox"]["pending"].as_u64(), status["outbox"]["due"].as_u64()),
+        (Some(2), Some(2)),
+        "{status}"
+    );
+    let text = postato(&["status", "--store", store], None).await;
+    let text = String::from_utf8_lossy(&text.stdout);
+    assert!(text.contains("outbox: 2 pending (2 due, 0 being published), 0 published, 0 dead-lettered"), "{text}");
+    // A campaign's store, with no outbox rows, says nothing of one.
+    let campaign = dir.path().join("campaign.db");
+    drop(postato::SqliteStore::open(&campaign).unwrap());
+    let status =
+        json_line(&postato(&["status", "--store", campaign.to_str().unwrap(), "--output", "json"], None).await);
+    assert!(status["outbox"].is_null(), "{status}");
+}

@@ -11,9 +11,11 @@ mod group_commit;
 mod memory;
 mod process_lock;
 mod sqlite;
+mod sqlite_outbox;
 
 pub use memory::MemoryStore;
 pub use sqlite::{check_sqlite_path, SqliteStore};
+pub use sqlite_outbox::OutboxRow;
 
 use postato_core::ErrorKind;
 use serde::{Deserialize, Serialize};
@@ -111,6 +113,25 @@ pub struct Intent {
     pub fingerprint: String,
     /// When the first request was about to be sent, in ms since the Unix epoch.
     pub first_sent_at_ms: u64,
+}
+
+/// How many rows an outbox holds, by state (PostgreSQL's, or a device's in SQLite).
+#[derive(Clone, Debug, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(rename_all = "camelCase")]
+pub struct OutboxCounts {
+    /// Waiting to be published (due or not).
+    pub pending: u64,
+    /// Of those, due now.
+    pub due: u64,
+    /// Of those, held by a worker's live lease (always 0 in a device's outbox, drained by
+    /// one process).
+    pub claimed: u64,
+    /// Published (or found published).
+    pub published: u64,
+    /// Dead-lettered (the store's dead letters say why).
+    pub dead_lettered: u64,
+    /// When the next pending row that is not due is due.
+    pub next_due_ms: Option<u64>,
 }
 
 /// Counts in a store.

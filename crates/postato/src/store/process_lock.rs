@@ -31,6 +31,8 @@ pub(super) struct OneFile {
     /// The pid of the process that holds the lock (0: none): a forked child is not it.
     holder: AtomicU32,
     lock: Mutex<Option<File>>,
+    /// Held by the drain of the file's outbox: one drain at a time in the process.
+    pub(super) draining: Arc<tokio::sync::Mutex<()>>,
 }
 
 /// Every file open in this process, by canonical path.
@@ -62,7 +64,13 @@ impl OneFile {
     }
 
     fn with_lock_at(lock_path: Option<PathBuf>) -> OneFile {
-        OneFile { claims: Claims::default(), lock_path, holder: AtomicU32::new(0), lock: Mutex::new(None) }
+        OneFile {
+            claims: Claims::default(),
+            lock_path,
+            holder: AtomicU32::new(0),
+            lock: Mutex::new(None),
+            draining: Arc::default(),
+        }
     }
 
     /// Takes the store's cross-process lock for this process, if no other process holds it;

@@ -12,7 +12,7 @@ use super::process_lock::OneFile;
 use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 3;
+const SCHEMA_VERSION: i64 = 4;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS published (
@@ -61,6 +61,9 @@ CREATE TABLE IF NOT EXISTS deferred (
 );
 ";
 
+/// Version 4: the device's outbox (see `sqlite_outbox`).
+const SCHEMA_V4: &str = super::sqlite_outbox::SCHEMA;
+
 /// Results in one SQLite file. Safe to reopen after a crash: a new process on the same file
 /// skips what was published. Claims are held in memory, one set per file in a process, and one
 /// process at a time claims keys: the first claim locks the file for this process, and a store
@@ -72,7 +75,7 @@ pub struct SqliteStore {
     /// The connection's queue: reads, and writes committed together (see `group_commit`).
     queue: GroupCommit,
     /// The claims and cross-process lock of the file, shared by every store open on it.
-    file: Arc<OneFile>,
+    pub(super) file: Arc<OneFile>,
     path: String,
 }
 
@@ -87,7 +90,7 @@ impl std::fmt::Debug for SqliteStore {
 const APPLICATION_ID: i64 = 0x706f_7374;
 
 /// The tables a postato store holds, with their columns.
-const OUR_TABLES: [(&str, &[&str]); 4] = [
+const OUR_TABLES: [(&str, &[&str]); 5] = [
     (
         "published",
         &[
@@ -109,6 +112,19 @@ const OUR_TABLES: [(&str, &[&str]); 4] = [
     (
         "deferred",
         &["business_key", "not_before_ms", "reason", "message", "attempts", "deferred_at_ms", "payload", "line"],
+    ),
+    (
+        "postato_outbox",
+        &[
+            "business_key",
+            "fingerprint",
+            "payload",
+            "not_before_ms",
+            "enqueued_at_ms",
+            "state",
+            "deliveries",
+            "done_at_ms",
+        ],
     ),
 ];
 
@@ -184,6 +200,7 @@ impl SqliteStore {
             conn.execute_batch(SCHEMA_V1)?;
             conn.execute_batch(SCHEMA_V2)?;
             conn.execute_batch(SCHEMA_V3)?;
+            conn.execute_batch(SCHEMA_V4)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
         }
@@ -199,6 +216,17 @@ impl SqliteStore {
     /// the one opened, its claims shared with the other stores open on the file.
     fn on_file(self, path: &Path) -> Self {
         SqliteStore { queue: GroupCommit::guarding(path), file: OneFile::of(path), ..self }
+    }
+
+    /// This store with every commit synced to the disk (`synchronous = FULL`): what a commit
+    /// wrote survives a power loss, not only a killed process. A device's outbox opens its
+    /// store so (an enqueued post is the only copy of it); a campaign's store need not (a lost
+    /// record means a replay under the same idempotency key, never a lost post).
+    pub fn synced(self) -> Result<Self, StoreError> {
+        let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
+        conn.pragma_update(None, "synchronous", "FULL")?;
+        drop(conn);
+        Ok(self)
     }
 
     /// Locks the store for publishing from this process, as its first claim would: an error
@@ -217,7 +245,7 @@ impl SqliteStore {
     /// calls; returns once that transaction committed. One thread serves the whole queue, so
     /// concurrent publishes cost one hand-off and one commit per batch rather than a
     /// blocking-pool task and a commit each.
-    async fn write<R: Send + 'static>(
+    pub(super) async fn write<R: Send + 'static>(
         &self,
         f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {
@@ -225,7 +253,7 @@ impl SqliteStore {
     }
 
     /// Runs the read `f` in the next round of the same queue, against committed records.
-    async fn read<R: Send + 'static>(
+    pub(super) async fn read<R: Send + 'static>(
         &self,
         f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
     ) -> Result<R, StoreError> {

@@ -17,6 +17,7 @@
 
 mod dice;
 mod invariants;
+mod outbox;
 mod run;
 mod server;
 mod store;
@@ -60,6 +61,42 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
     }
 }
 
+/// The outbox drained by two workers, one of which dies and has a successor: every row is
+/// published or dead-lettered, none twice (`POSTATO_SIM_OUTBOX_SEEDS`, default 2,000;
+/// `POSTATO_SIM_OUTBOX_SEED` replays one).
+#[test]
+fn simulation_of_the_outbox_publishes_every_row_once_through_crashed_workers() {
+    let seeds: Vec<u64> = match env_number("POSTATO_SIM_OUTBOX_SEED") {
+        Some(seed) => vec![seed],
+        None => (0..env_number("POSTATO_SIM_OUTBOX_SEEDS").unwrap_or(2_000)).collect(),
+    };
+    let started = Instant::now();
+    let results: Vec<(u64, Vec<String>, bool)> = on_every_core(&seeds, |seed| {
+        let (violations, crashed) = outbox::run(seed);
+        (seed, violations, crashed)
+    });
+    let crashed = results.iter().filter(|(_, _, crashed)| *crashed).count();
+    let mut failing: Vec<&(u64, Vec<String>, bool)> = results.iter().filter(|(_, v, _)| !v.is_empty()).collect();
+    failing.sort_by_key(|(seed, _, _)| *seed);
+    for (seed, violations, _) in failing.iter().take(10) {
+        eprintln!("outbox seed {seed}: {}", violations.join("; "));
+        eprintln!(
+            "  replay: POSTATO_SIM_OUTBOX_SEED={seed} cargo test -p postato --test simulation \
+             simulation_of_the_outbox_publishes_every_row_once_through_crashed_workers -- --exact --nocapture"
+        );
+    }
+    println!(
+        "simulation of the outbox: {} seeds ({crashed} with a worker killed), {} violations ({:.1} s)",
+        seeds.len(),
+        failing.iter().map(|(_, v, _)| v.len()).sum::<usize>(),
+        started.elapsed().as_secs_f64()
+    );
+    assert!(failing.is_empty(), "outbox seeds with violations: {:?}", failing.iter().map(|f| f.0).collect::<Vec<_>>());
+    if seeds.len() >= 100 {
+        assert!(crashed > 0, "no seed killed a worker: the simulation lost that path");
+    }
+}
+
 /// Every seed that ever failed, kept: a fix that comes undone fails here first.
 const SEEDS_THAT_FAILED: &str = "crates/postato/tests/simulation/seeds_that_failed.txt";
 
@@ -100,46 +137,45 @@ impl SeedsRun {
     }
 }
 
+/// `run` for each seed, the seeds spread over the cores (each on one thread).
+fn on_every_core<T: Send>(seeds: &[u64], run: impl Fn(u64) -> T + Sync) -> Vec<T> {
+    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
+    let run = &run;
+    std::thread::scope(|scope| {
+        let workers: Vec<_> = (0..threads)
+            .map(|t| {
+                let mine: Vec<u64> = seeds.iter().copied().skip(t).step_by(threads).collect();
+                scope.spawn(move || mine.into_iter().map(run).collect::<Vec<T>>())
+            })
+            .collect();
+        workers.into_iter().flat_map(|w| w.join().expect("a simulation thread panicked")).collect()
+    })
+}
+
 /// Runs the plans of `seeds`, spread over the cores (each seed on one thread), and prints the first few
 /// failing ones with what they broke and how to replay them.
 fn run_seeds(seeds: &[u64], plan: fn(u64) -> Plan, replay_with: &str) -> SeedsRun {
     let started = Instant::now();
-    let threads = std::thread::available_parallelism().map_or(1, |n| n.get());
     let unknown = std::sync::atomic::AtomicUsize::new(0);
-    let unknown = &unknown;
-    let mut failing: Vec<(u64, Vec<String>)> = std::thread::scope(|scope| {
-        let workers: Vec<_> = (0..threads)
-            .map(|t| {
-                let mine: Vec<u64> = seeds.iter().copied().skip(t).step_by(threads).collect();
-                scope.spawn(move || {
-                    mine.into_iter()
-                        .map(|seed| {
-                            let started = Instant::now();
-                            if std::env::var_os("POSTATO_SIM_TRACE").is_some() {
-                                eprintln!("seed {seed} starting");
-                            }
-                            let report = run::run(seed, plan(seed));
-                            let reached = report
-                                .outcomes
-                                .iter()
-                                .filter(|o| {
-                                    matches!(&o.restarted, Some(Err(e)) if e.kind() == postato::ErrorKind::OutcomeUnknown)
-                                })
-                                .count();
-                            unknown.fetch_add(reached, std::sync::atomic::Ordering::Relaxed);
-                            let violations = invariants::check(&report);
-                            if started.elapsed() > Duration::from_secs(5) {
-                                eprintln!("seed {seed} took {:.1} s of real time", started.elapsed().as_secs_f64());
-                            }
-                            (seed, violations)
-                        })
-                        .filter(|(_, violations)| !violations.is_empty())
-                        .collect::<Vec<_>>()
-                })
-            })
-            .collect();
-        workers.into_iter().flat_map(|w| w.join().expect("a simulation thread panicked")).collect()
+    let mut failing: Vec<(u64, Vec<String>)> = on_every_core(seeds, |seed| {
+        let started = Instant::now();
+        if std::env::var_os("POSTATO_SIM_TRACE").is_some() {
+            eprintln!("seed {seed} starting");
+        }
+        let report = run::run(seed, plan(seed));
+        let reached = report
+            .outcomes
+            .iter()
+            .filter(|o| matches!(&o.restarted, Some(Err(e)) if e.kind() == postato::ErrorKind::OutcomeUnknown))
+            .count();
+        unknown.fetch_add(reached, std::sync::atomic::Ordering::Relaxed);
+        let violations = invariants::check(&report);
+        if started.elapsed() > Duration::from_secs(5) {
+            eprintln!("seed {seed} took {:.1} s of real time", started.elapsed().as_secs_f64());
+        }
+        (seed, violations)
     });
+    failing.retain(|(_, violations)| !violations.is_empty());
     failing.sort();
     for (seed, list) in failing.iter().take(10) {
         eprintln!("seed {seed}: {} violation(s):", list.len());

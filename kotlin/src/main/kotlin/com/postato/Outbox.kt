@@ -1,13 +1,11 @@
 // Hand-written beside the generated bindings: the transactional outbox on the application's
 // own JDBC connection. The statement and its values are made in Rust (outboxStatement), so
-// every language writes the same row; this file only runs them.
+// every language writes the same row; this file only runs them. `Enqueued` is the generated
+// enum (LocalOutbox.enqueue answers it too).
 package com.postato
 
 import java.sql.Connection
 import java.sql.SQLException
-
-/** What an outbox enqueue did. */
-enum class Enqueued { ENQUEUED, ALREADY_ENQUEUED }
 
 /**
  * The transactional outbox: a post enqueued inside your transaction is published by `postato
