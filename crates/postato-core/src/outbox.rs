@@ -63,13 +63,14 @@ impl RowNext {
 impl RowNext {
     /// Whether `error` counts among a row's failed deliveries (of which the
     /// [`OUTBOX_MAX_DELIVERIES`]th dead-letters it): only a failure the API answered (an error
-    /// status, a rate limit, an answer past the deadline). A network that cannot be reached (a
-    /// phone offline), a retry budget spent, a store that cannot answer or a cancel says nothing
-    /// of the post, and never dead-letters it, however long it lasts.
+    /// status, a rate limit, a deadline passed after an error status). A network that cannot be
+    /// reached (a phone offline), an attempt that timed out, a retry budget spent, a store that
+    /// cannot answer or a cancel says nothing of the post, and never dead-letters it.
     pub fn counts(error: &PublishError) -> bool {
         match error {
             PublishError::Transient { last, .. } => matches!(last, Failure::Status { .. }),
-            e => matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Deadline | ErrorKind::Permanent),
+            PublishError::DeadlineExceeded { last, .. } => matches!(last, Some(Failure::Status { .. })),
+            e => matches!(e.kind(), ErrorKind::RateLimited | ErrorKind::Permanent),
         }
     }
 }
@@ -220,6 +221,8 @@ mod tests {
         }));
         assert!(!RowNext::counts(&PublishError::Transient { attempts: 1, last: Failure::BudgetExhausted }));
         assert!(!RowNext::counts(&PublishError::Cancelled { attempts: 1 }));
+        let offline_past_deadline = PublishError::DeadlineExceeded { attempts: 3, last: None };
+        assert!(!RowNext::counts(&offline_past_deadline));
     }
 
     #[test]

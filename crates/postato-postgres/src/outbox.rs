@@ -12,7 +12,7 @@
 //! under its business key raises an error that aborts the caller's transaction.
 
 use postato::postato_core::OutboxEntry;
-use postato::{Due, Post, PublishError, StoreError, Timestamp};
+use postato::{Post, PublishError, StoreError, Timestamp};
 use std::sync::Arc;
 use std::time::Duration;
 use tokio_postgres::types::Type;
@@ -179,8 +179,8 @@ impl PostgresStore {
     }
 
     /// Marks the row `worker` claimed (its `deliveries`th delivery) done: `published`, or
-    /// `dead_lettered` (published after all when the store records its publish: a row never says
-    /// "not published" of a post that is). A row another worker (or delivery) has taken since is
+    /// `dead_lettered` (published after all when the store records this post published: a row
+    /// never says "not published" of a post that is). A row another worker (or delivery) has taken since is
     /// left to it.
     pub async fn outbox_done(&self, row: &Claimed, worker: &str, published: bool) -> Result<(), StoreError> {
         self.client()
@@ -188,7 +188,8 @@ impl PostgresStore {
             .execute_cached(
                 &format!(
                     "UPDATE postato_outbox
-                     SET state = CASE WHEN $4 OR EXISTS (SELECT 1 FROM postato_published p WHERE p.business_key = $1)
+                     SET state = CASE WHEN $4 OR EXISTS (SELECT 1 FROM postato_published p
+                                                         WHERE p.business_key = $1 AND p.fingerprint = postato_outbox.fingerprint)
                                       THEN 'published' ELSE 'dead_lettered' END,
                          claimed_by = NULL, lease_until_ms = 0, done_at_ms = {NOW_MS}
                      WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
@@ -200,29 +201,32 @@ impl PostgresStore {
             .map(drop)
     }
 
-    /// Puts the row `worker` claimed back until `due` (never earlier than it was): a wait is
-    /// added to the database's clock, the one claims are made by, so a worker's clock never
-    /// makes a row due early. Unless its publish `failed` (a failure that counts,
+    /// Puts the row `worker` claimed back for `wait`, added to the database's clock (the one
+    /// claims are made by, so a worker's clock never makes a row due early), never earlier than
+    /// it was. Unless its publish `failed` (a failure that counts,
     /// [`RowNext::counts`](postato::postato_core::RowNext::counts)), this take is not counted
     /// among the row's deliveries: a row put back because another worker held its key, or its
     /// publish was deferred, cancelled or not recorded, or the network or the store was down,
     /// keeps every delivery its failures may use before it is dead-lettered.
-    pub async fn outbox_release(&self, row: &Claimed, worker: &str, due: Due, failed: bool) -> Result<(), StoreError> {
-        let (at_ms, in_ms): (Option<i64>, i64) = match due {
-            Due::At(at) => (Some(i64::try_from(at.as_millis()).unwrap_or(i64::MAX)), 0),
-            Due::In(wait) => (None, i64::try_from(wait.as_millis()).unwrap_or(i64::MAX)),
-        };
+    pub async fn outbox_release(
+        &self,
+        row: &Claimed,
+        worker: &str,
+        wait: Duration,
+        failed: bool,
+    ) -> Result<(), StoreError> {
+        let wait_ms = i64::try_from(wait.as_millis()).unwrap_or(i64::MAX);
         self.client()
             .await?
             .execute_cached(
                 &format!(
                     "UPDATE postato_outbox
                      SET claimed_by = NULL, lease_until_ms = 0,
-                         not_before_ms = GREATEST(not_before_ms, COALESCE($4, {NOW_MS} + $5)),
-                         deliveries = deliveries - CASE WHEN $6 THEN 0 ELSE 1 END
+                         not_before_ms = GREATEST(not_before_ms, {NOW_MS} + $4),
+                         deliveries = deliveries - CASE WHEN $5 THEN 0 ELSE 1 END
                      WHERE business_key = $1 AND claimed_by = $2 AND deliveries = $3 AND state = 'pending'"
                 ),
-                &[&row.business_key, &worker, &row.deliveries, &at_ms, &in_ms, &failed],
+                &[&row.business_key, &worker, &row.deliveries, &wait_ms, &failed],
             )
             .await
             .map_err(db)
@@ -323,9 +327,14 @@ impl PostgresStore {
         let wake = Arc::new(tokio::sync::Notify::new());
         let listening = Arc::new(std::sync::atomic::AtomicBool::new(true));
         let mut config = self.listen.config.clone();
-        // A server that stops answering is noticed: the connection then ends, and the worker
-        // listens again.
-        config.connect_timeout(Duration::from_secs(10)).keepalives(true).keepalives_idle(Duration::from_secs(30));
+        // A server that stops answering is noticed within about a minute (30 s idle, then 3
+        // probes 10 s apart): the connection then ends, and the worker listens again.
+        config
+            .connect_timeout(Duration::from_secs(10))
+            .keepalives(true)
+            .keepalives_idle(Duration::from_secs(30))
+            .keepalives_interval(Duration::from_secs(10))
+            .keepalives_retries(3);
         let (client, task) = match self.listen.tls.clone() {
             Some(tls) => {
                 let (client, mut connection) = config.connect(tls).await.map_err(db)?;

@@ -86,7 +86,7 @@ async fn workers_claim_disjoint_due_rows_and_a_lapsed_lease_frees_a_row() {
 
     store.outbox_done(&a[0], "a", true).await.unwrap();
     store.outbox_done(&a[1], "someone-else", true).await.unwrap();
-    store.outbox_release(&a[2], "a", postato::Due::In(Duration::ZERO), false).await.unwrap();
+    store.outbox_release(&a[2], "a", Duration::ZERO, false).await.unwrap();
     let counts = store.outbox_counts().await.unwrap();
     assert_eq!((counts.published, counts.pending, counts.claimed), (1, 10, 8), "{counts:?}");
     let again = store.outbox_claim("c", Duration::from_millis(50), 10).await.unwrap();

@@ -208,9 +208,9 @@ impl<T: Transport> Client<T> {
     }
 
     /// Publishes `post`'s prepared request (see [`Client::request_for`]) under `policy` (from
-    /// [`Client::policy_for`]), counting in `refusals` the requests answered 429 (refused
-    /// before the server processed them): a [`Publisher`](crate::Publisher) that defers a post
-    /// whose every request was refused knows that none of them published it. A post scheduled
+    /// [`Client::policy_for`]), counting in `refusals` the requests the server never processed
+    /// (answered 429, or never connected): a [`Publisher`](crate::Publisher) whose every
+    /// request was so knows that none of them published it. A post scheduled
     /// in the past is noticed here, once, as its first request goes out (a `tracing` warning
     /// and a [`Notice::PastSchedule`](crate::Notice)).
     pub(crate) async fn publish_counting_refusals(
@@ -238,7 +238,9 @@ impl<T: Transport> Client<T> {
                         crate::observe::schedule_notice(business_key, message, &inner.config.hooks);
                     }
                 }
-                Event::ResponseClassified { status: 429, .. } => {
+                // Never processed: refused before the server looked, or never connected.
+                Event::ResponseClassified { status: 429, .. }
+                | Event::TransportFailed { kind: postato_core::TransportFailureKind::Connect, .. } => {
                     refusals.fetch_add(1, Ordering::Relaxed);
                 }
                 _ => {}

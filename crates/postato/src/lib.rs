@@ -56,7 +56,7 @@ pub use local_outbox::{Drained, LocalOutbox, PutBackRow};
 pub use many::ManyOptions;
 pub use observe::{EventHook, Notice, NoticeHook, RetryHook, RetryInfo};
 pub use options::ClientOptions;
-pub use outbox_row::{Due, PutBack, RowStep};
+pub use outbox_row::{PutBack, RowStep};
 pub use publisher::{DueReport, PublishReport, Publisher};
 pub use publisher_call::PublisherCall;
 pub use store::{

@@ -117,8 +117,8 @@ impl<T: Transport + 'static> LocalOutbox<T> {
     /// Publishes the due rows until none is left, `deadline` has passed or `cancel` fires (an
     /// iOS task's expiration handler): each row is marked published or dead-lettered, or put
     /// back for later (deferred by a rate limit, a failure that may pass, a key held). At the
-    /// deadline the publishes in flight are cancelled and their rows stay due; the drain
-    /// returns within 2 s of it. Each row is taken at most once per drain; rows
+    /// deadline (or the cancel) the publishes in flight are cancelled and their rows stay due;
+    /// the drain waits at most 2 s more for them to be marked, then returns. Each row is taken at most once per drain; rows
     /// enqueued meanwhile are taken too. One drain of a file runs at a time in a process: a
     /// second waits for the first (within its own deadline). Due times are read by the wall
     /// clock (a phone's monotonic clock stops while it sleeps). The outer error is for invalid
@@ -139,10 +139,15 @@ impl<T: Transport + 'static> LocalOutbox<T> {
                 tokio::pin!(work);
                 tokio::select! {
                     ended = &mut work => ended,
-                    () = tokio::time::sleep_until(until) => {
+                    () = async {
+                        tokio::select! {
+                            () = tokio::time::sleep_until(until) => {}
+                            () = stop.cancelled() => {}
+                        }
+                    } => {
                         stop.cancel();
                         // The publishes in flight end at once (cancelled); marking them may
-                        // wait for the store, but the drain returns within WIND_DOWN.
+                        // wait for the store, but the drain stops waiting after WIND_DOWN.
                         tokio::time::timeout(WIND_DOWN, work).await.unwrap_or(Ok(()))
                     }
                 }
@@ -213,8 +218,8 @@ impl<T: Transport + 'static> LocalOutbox<T> {
                 drained.dead_lettered.push((key, error));
                 marked
             }
-            RowStep::PutBack { due, failed, why } => {
-                let not_before_ms = due.at_ms(now_ms());
+            RowStep::PutBack { wait, failed, why } => {
+                let not_before_ms = now_ms().saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX));
                 let marked = self.store.outbox_put_back(&key, not_before_ms, failed).await;
                 match why {
                     PutBack::Cancelled => {}

@@ -18,10 +18,11 @@ use crate::store::{now_ms, Begin, DeadLetter};
 pub enum RowStep {
     /// Mark the row published: the post was published (now, or before: `from_store`).
     Published(PublishReport),
-    /// Put the row back until `due`.
+    /// Put the row back for `wait` (the outbox adds it to its own clock: the database's, or
+    /// the device's wall clock, so that no two clocks are ever compared).
     PutBack {
-        /// When it is due again.
-        due: Due,
+        /// How long until it is due again.
+        wait: Duration,
         /// Whether this counts among the row's failed deliveries ([`RowNext::counts`]).
         failed: bool,
         /// Why.
@@ -30,27 +31,6 @@ pub enum RowStep {
     /// Mark the row dead-lettered (after [`Publisher::dead_letter_row`], which records the
     /// dead letters a publish does not).
     DeadLetter(PublishError),
-}
-
-/// When a row put back is due again: a time (a deferral's, read by the client's clock), or a
-/// wait, which the outbox adds to its own clock (the database's, or the device's wall clock), so
-/// that no two clocks are compared.
-#[derive(Clone, Copy, Debug, PartialEq, Eq)]
-pub enum Due {
-    /// At this time.
-    At(Timestamp),
-    /// After this long.
-    In(Duration),
-}
-
-impl Due {
-    /// The time it is due, in ms since the Unix epoch, by a clock that reads `now_ms`.
-    pub fn at_ms(self, now_ms: u64) -> u64 {
-        match self {
-            Due::At(at) => at.as_millis(),
-            Due::In(wait) => now_ms.saturating_add(u64::try_from(wait.as_millis()).unwrap_or(u64::MAX)),
-        }
-    }
 }
 
 /// Why a row is put back.
@@ -74,25 +54,30 @@ pub enum PutBack {
 
 impl RowStep {
     /// The step after a publish (`try_send`: `None` when another worker holds the key) of a
-    /// row whose deliveries failed `failures` times before this one.
-    pub(crate) fn after(outcome: Result<Option<PublishReport>, PublishError>, failures: u32) -> RowStep {
-        let put_back = |due, failed, why| RowStep::PutBack { due, failed, why };
+    /// row whose deliveries failed `failures` times before this one, at `now` (the client's
+    /// clock, which a deferral's time is on).
+    pub(crate) fn after(
+        outcome: Result<Option<PublishReport>, PublishError>,
+        failures: u32,
+        now: Timestamp,
+    ) -> RowStep {
+        let put_back = |wait, failed, why| RowStep::PutBack { wait, failed, why };
         let error = match outcome {
             Ok(Some(report)) if report.store_error.is_some() => {
-                return put_back(Due::In(OUTBOX_STORE_RETRY), false, PutBack::Unrecorded)
+                return put_back(OUTBOX_STORE_RETRY, false, PutBack::Unrecorded)
             }
             Ok(Some(report)) => return RowStep::Published(report),
-            Ok(None) => return put_back(Due::In(OUTBOX_HELD_RETRY), false, PutBack::Held),
+            Ok(None) => return put_back(OUTBOX_HELD_RETRY, false, PutBack::Held),
             Err(error) => error,
         };
         // The how-manieth failure this is; one that does not count never reaches the limit.
         let failed = RowNext::counts(&error);
         let nth = if failed { failures.saturating_add(1) } else { failures.clamp(1, OUTBOX_MAX_DELIVERIES - 1) };
         match RowNext::after_failure(&error, nth) {
-            RowNext::DueAt(retry_at) => put_back(Due::At(retry_at), false, PutBack::Deferred),
-            RowNext::DueNow => put_back(Due::In(Duration::ZERO), false, PutBack::Cancelled),
-            RowNext::Blocked(wait) => put_back(Due::In(wait), false, PutBack::Blocked(error)),
-            RowNext::DueIn(wait) => put_back(Due::In(wait), failed, PutBack::Failed(error)),
+            RowNext::DueAt(retry_at) => put_back(retry_at.saturating_since(now), false, PutBack::Deferred),
+            RowNext::DueNow => put_back(Duration::ZERO, false, PutBack::Cancelled),
+            RowNext::Blocked(wait) => put_back(wait, false, PutBack::Blocked(error)),
+            RowNext::DueIn(wait) => put_back(wait, failed, PutBack::Failed(error)),
             RowNext::DeadLetter => RowStep::DeadLetter(error),
         }
     }
@@ -108,7 +93,7 @@ impl<T: Transport> Publisher<T> {
             Ok(post) => self.publish_with(&post).cancel_on(cancel).try_send().await,
             Err(invalid) => Err(PublishError::InvalidInput(invalid)),
         };
-        RowStep::after(outcome, failures)
+        RowStep::after(outcome, failures, self.client().now())
     }
 
     /// Records the dead letter of an outbox row that a publish did not record itself: a row
@@ -151,6 +136,8 @@ mod tests {
     use super::*;
     use postato_core::{Failure, Published, TransportFailure, TransportFailureKind};
 
+    const NOW: Timestamp = Timestamp::from_millis(1_800_000_000_000);
+
     fn status(code: u16) -> PublishError {
         PublishError::Transient {
             attempts: 3,
@@ -178,41 +165,43 @@ mod tests {
     #[test]
     fn a_row_is_dead_lettered_at_its_eighth_failure_the_api_answered() {
         for failures in 0..OUTBOX_MAX_DELIVERIES - 1 {
-            let RowStep::PutBack { due, failed: true, why: PutBack::Failed(_) } =
-                RowStep::after(Err(status(503)), failures)
+            let RowStep::PutBack { wait, failed: true, why: PutBack::Failed(_) } =
+                RowStep::after(Err(status(503)), failures, NOW)
             else {
                 panic!("failure {} put the row back", failures + 1)
             };
-            assert_eq!(due, Due::In(Duration::from_secs(30 << failures)));
+            assert_eq!(wait, Duration::from_secs(30 << failures));
         }
-        let last = RowStep::after(Err(status(503)), OUTBOX_MAX_DELIVERIES - 1);
+        let last = RowStep::after(Err(status(503)), OUTBOX_MAX_DELIVERIES - 1, NOW);
         assert!(matches!(last, RowStep::DeadLetter(_)), "{last:?}");
     }
 
     #[test]
     fn a_network_out_of_reach_never_dead_letters_a_row_however_long_it_lasts() {
         for failures in [0, 3, OUTBOX_MAX_DELIVERIES - 1, OUTBOX_MAX_DELIVERIES + 20] {
-            let step = RowStep::after(Err(offline()), failures);
+            let step = RowStep::after(Err(offline()), failures, NOW);
             assert!(matches!(step, RowStep::PutBack { failed: false, why: PutBack::Failed(_), .. }), "{step:?}");
         }
     }
 
     #[test]
     fn a_held_key_an_unrecorded_publish_and_a_cancel_put_the_row_back_without_a_failure() {
-        let held = RowStep::after(Ok(None), 7);
+        let held = RowStep::after(Ok(None), 7, NOW);
         assert!(
-            matches!(held, RowStep::PutBack { due: Due::In(d), failed: false, why: PutBack::Held } if d == OUTBOX_HELD_RETRY)
+            matches!(held, RowStep::PutBack { wait, failed: false, why: PutBack::Held } if wait == OUTBOX_HELD_RETRY)
         );
-        let unrecorded = RowStep::after(Ok(Some(report(Some("disk full")))), 7);
+        let unrecorded = RowStep::after(Ok(Some(report(Some("disk full")))), 7, NOW);
         assert!(matches!(unrecorded, RowStep::PutBack { failed: false, why: PutBack::Unrecorded, .. }));
-        let cancelled = RowStep::after(Err(PublishError::Cancelled { attempts: 1 }), 7);
-        assert!(matches!(cancelled, RowStep::PutBack { due: Due::In(Duration::ZERO), failed: false, .. }));
-        assert!(matches!(RowStep::after(Ok(Some(report(None))), 7), RowStep::Published(_)));
-        let at = Timestamp::from_millis(1_000);
+        let cancelled = RowStep::after(Err(PublishError::Cancelled { attempts: 1 }), 7, NOW);
+        assert!(matches!(cancelled, RowStep::PutBack { wait: Duration::ZERO, failed: false, .. }));
+        assert!(matches!(RowStep::after(Ok(Some(report(None))), 7, NOW), RowStep::Published(_)));
+        // A deferral's time, on the client's clock, becomes a wait from the client's now.
+        let at = Timestamp::from_millis(NOW.as_millis() + 90_000);
         let deferred = PublishError::Deferred { retry_at: at, retry_after: Duration::ZERO, attempts: 1 };
-        let step = RowStep::after(Err(deferred), 7);
-        assert!(matches!(step, RowStep::PutBack { due: Due::At(t), failed: false, why: PutBack::Deferred } if t == at));
-        assert_eq!(Due::In(Duration::from_secs(2)).at_ms(1_000), 3_000);
-        assert_eq!(Due::At(at).at_ms(5_000), 1_000);
+        let step = RowStep::after(Err(deferred), 7, NOW);
+        assert!(
+            matches!(step, RowStep::PutBack { wait, failed: false, why: PutBack::Deferred } if wait == Duration::from_secs(90)),
+            "{step:?}"
+        );
     }
 }

@@ -282,8 +282,9 @@ impl<T: Transport> Publisher<T> {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
                 // Nothing was sent (a cancellation before the first request), or every request
-                // was refused with a 429 before the server processed it: the intent this publish
-                // recorded says nothing, and must not turn a long deferral into outcome_unknown.
+                // was refused with a 429 or never connected (a phone offline): the intent this
+                // publish recorded says nothing, and must not turn a long deferral or a day
+                // offline into outcome_unknown.
                 let refused_only = error.attempts() == refusals.load(Ordering::Relaxed);
                 if created && refused_only {
                     let _ = self.store.forget_intent(&post.business_key).await;

@@ -298,7 +298,7 @@ async fn an_unreachable_network_never_uses_up_a_posts_deliveries_and_a_dead_lett
         .fast_forward_waits(true)
         .build()
         .unwrap();
-    let (offline_key, rejected) = (key("offline"), key("rejected"));
+    let (offline_key, rejected) = (key("offline"), key("down"));
     let away = outbox(offline, &dir);
     away.enqueue(&post(&offline_key), None).await.unwrap();
     let drained = away.drain(Duration::from_secs(30)).await.unwrap();
@@ -311,17 +311,28 @@ async fn an_unreachable_network_never_uses_up_a_posts_deliveries_and_a_dead_lett
         .unwrap()
     };
     assert_eq!(deliveries(&offline_key), ("pending".to_owned(), 0), "offline is not a failed delivery");
+    // Nothing reached the server: no intent is left, so a phone offline past the server's key
+    // retention never turns the post into outcome_unknown.
+    assert_eq!(away.publisher().store().intent(&offline_key).await.unwrap(), None);
 
-    // Online again: a post the API rejects is dead-lettered; enqueued again (the app fixed
-    // what was wrong on the server's side), it is pending again and published.
+    // Online again, but the API down: a post at its last delivery (its 7 failures before set by
+    // hand) is dead-lettered at this 8th; enqueued again once the API is back, it is pending
+    // again, its failures forgotten, and published.
     let online = outbox(client(&sim), &dir);
-    sim.script_business_key(&rejected, vec![respond(422)]);
+    sim.script_business_key(&rejected, (0..5).map(|_| respond(503)).collect());
     online.enqueue(&post(&rejected), None).await.unwrap();
+    file.execute("UPDATE postato_outbox SET deliveries = 7 WHERE business_key = ?1", [&rejected]).unwrap();
     let drained = online.drain(Duration::from_secs(30)).await.unwrap();
-    assert_eq!(drained.dead_lettered.len(), 1, "{drained:?}");
+    let [(_, error)] = drained.dead_lettered.as_slice() else { panic!("{drained:?}") };
+    assert_eq!(error.kind(), ErrorKind::Transient);
     assert_eq!(deliveries(&rejected).0, "dead_lettered");
     assert_eq!(online.enqueue(&post(&rejected), None).await.unwrap(), Enqueued::Enqueued);
     assert_eq!(deliveries(&rejected), ("pending".to_owned(), 0));
+    let again = online.drain(Duration::from_secs(30)).await.unwrap();
+    // (The offline post waits out its 30 s.)
+    assert_eq!(keys_of(&again), vec![rejected.as_str()], "{again:?}");
+    assert_eq!(deliveries(&rejected).0, "published");
+    assert_eq!(sim.platform_publishes_for(&rejected), 1);
     let edited = Post::new(rejected.as_str(), "x", "acc_1", PostStatus::Publish, "post", "edited");
     assert_eq!(online.enqueue(&edited, None).await.unwrap_err().kind(), ErrorKind::BusinessKeyReused);
 }

@@ -8,7 +8,7 @@
 
 use clap::Args;
 use postato::postato_core::settings;
-use postato::{CancellationToken, Due, Publisher, PutBack, ResultStore, RowStep};
+use postato::{CancellationToken, Publisher, PutBack, ResultStore, RowStep};
 use postato_postgres::outbox::{Claimed, OutboxListener};
 use postato_postgres::PostgresStore;
 use std::sync::Arc;
@@ -34,6 +34,8 @@ const STORE_WAIT: Duration = Duration::from_secs(10);
 const CANCEL_WAIT: Duration = Duration::from_secs(10);
 /// How long a health check waits for the database.
 const HEALTH_WAIT: Duration = Duration::from_secs(2);
+/// Claims in a row that may fail before `--exit-when-idle` gives up.
+const IDLE_EXIT_FAILED_CLAIMS: u32 = 6;
 /// How often a worker that lost its LISTEN connection tries to listen again.
 const LISTEN_RETRY: Duration = Duration::from_secs(1);
 
@@ -174,6 +176,7 @@ impl Worker {
     async fn run(self) -> u8 {
         let mut signals = StopSignals::listen();
         let mut listener = self.listen().await;
+        let mut failed_claims = 0;
         let mut in_flight: JoinSet<()> = JoinSet::new();
         tracing::info!(
             worker = self.name.as_str(),
@@ -210,7 +213,17 @@ impl Worker {
                 // Rows may remain that became due meanwhile: look again at once.
                 continue;
             }
-            // A claim that failed says nothing of what is due: not idle.
+            failed_claims = if claim_failed { failed_claims + 1 } else { 0 };
+            // A claim that failed says nothing of what is due: not idle. A drain from cron gives
+            // up on a database that stays out of reach (exit 4, the store's failure), rather
+            // than piling up behind it.
+            if self.exit_when_idle && failed_claims >= IDLE_EXIT_FAILED_CLAIMS && in_flight.is_empty() {
+                tracing::error!(
+                    worker = self.name.as_str(),
+                    "postato worker: the outbox cannot be read; exiting (--exit-when-idle)"
+                );
+                return exit::TRANSIENT;
+            }
             if self.exit_when_idle && in_flight.is_empty() && !claim_failed {
                 tracing::info!(
                     worker = self.name.as_str(),
@@ -351,11 +364,8 @@ impl Worker {
                     publisher.dead_letter_row(key, &error, Some(row.payload.clone())).await;
                     finish(&store, &row, &name, false).await;
                 }
-                RowStep::PutBack { due, failed, why } => {
-                    let retry_in_s = match due {
-                        Due::In(wait) => wait.as_secs(),
-                        Due::At(at) => at.as_millis().saturating_sub(crate::now_ms()) / 1000,
-                    };
+                RowStep::PutBack { wait, failed, why } => {
+                    let retry_in_s = wait.as_secs();
                     match why {
                         PutBack::Unrecorded => tracing::warn!(
                             business_key = key,
@@ -379,7 +389,7 @@ impl Worker {
                             tracing::warn!(business_key = key, error = %error, counted = failed, retry_in_s, "postato worker: failed for now; trying again later")
                         }
                     }
-                    release(&store, &row, &name, due, failed).await;
+                    release(&store, &row, &name, wait, failed).await;
                 }
             }
         }
@@ -393,8 +403,8 @@ async fn finish(store: &PostgresStore, row: &Claimed, name: &str, published: boo
     }
 }
 
-async fn release(store: &PostgresStore, row: &Claimed, name: &str, due: Due, failed: bool) {
-    if let Err(e) = bounded(store.outbox_release(row, name, due, failed)).await {
+async fn release(store: &PostgresStore, row: &Claimed, name: &str, wait: Duration, failed: bool) {
+    if let Err(e) = bounded(store.outbox_release(row, name, wait, failed)).await {
         let key = row.business_key.as_str();
         tracing::warn!(business_key = key, error = %e, "postato worker: could not put the row back; its lease lapses");
     }

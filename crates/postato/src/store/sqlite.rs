@@ -12,7 +12,7 @@ use super::process_lock::OneFile;
 use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, StoreCounts, StoreError};
 
 /// The schema version this build writes.
-const SCHEMA_VERSION: i64 = 4;
+const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
 CREATE TABLE IF NOT EXISTS published (
@@ -61,8 +61,10 @@ CREATE TABLE IF NOT EXISTS deferred (
 );
 ";
 
-/// Version 4: the device's outbox (see `sqlite_outbox`).
-const SCHEMA_V4: &str = super::sqlite_outbox::SCHEMA;
+/// The device's outbox (see `sqlite_outbox`): created in every store that lacks it, without a
+/// new schema version (a postato before it ignores a table of its own it does not know, so a
+/// store it opened stays open to both).
+const OUTBOX: &str = super::sqlite_outbox::SCHEMA;
 
 /// Results in one SQLite file. Safe to reopen after a crash: a new process on the same file
 /// skips what was published. Claims are held in memory, one set per file in a process, and one
@@ -200,9 +202,14 @@ impl SqliteStore {
             conn.execute_batch(SCHEMA_V1)?;
             conn.execute_batch(SCHEMA_V2)?;
             conn.execute_batch(SCHEMA_V3)?;
-            conn.execute_batch(SCHEMA_V4)?;
             conn.pragma_update(None, "user_version", SCHEMA_VERSION)?;
             conn.pragma_update(None, "application_id", APPLICATION_ID)?;
+        }
+        match create {
+            true => conn.execute_batch(OUTBOX)?,
+            // A command that only reads (`status`) may read a file it cannot write: without the
+            // table, the store simply holds no outbox.
+            false => drop(conn.execute_batch(OUTBOX)),
         }
         Ok(SqliteStore {
             conn: Arc::new(Mutex::new(conn)),
@@ -218,13 +225,16 @@ impl SqliteStore {
         SqliteStore { queue: GroupCommit::guarding(path), file: OneFile::of(path), ..self }
     }
 
-    /// This store with every commit synced to the disk (`synchronous = FULL`): what a commit
-    /// wrote survives a power loss, not only a killed process. A device's outbox opens its
+    /// This store with every commit synced to the disk (`synchronous = FULL`, and `fullfsync`
+    /// on Apple's systems): what a commit wrote survives a power loss, not only a killed process. A device's outbox opens its
     /// store so (an enqueued post is the only copy of it); a campaign's store need not (a lost
     /// record means a replay under the same idempotency key, never a lost post).
     pub fn synced(self) -> Result<Self, StoreError> {
         let conn = self.conn.lock().unwrap_or_else(|p| p.into_inner());
         conn.pragma_update(None, "synchronous", "FULL")?;
+        // On Apple's systems a plain fsync leaves the data in the drive's cache: F_FULLFSYNC
+        // (a no-op elsewhere).
+        conn.pragma_update(None, "fullfsync", true)?;
         drop(conn);
         Ok(self)
     }
@@ -619,5 +629,19 @@ impl ResultStore for SqliteStore {
             Ok(counts)
         })
         .await
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn a_synced_store_syncs_every_commit() {
+        let store = SqliteStore::in_memory().unwrap().synced().unwrap();
+        let conn = store.conn.lock().unwrap();
+        let synchronous: i64 = conn.pragma_query_value(None, "synchronous", |row| row.get(0)).unwrap();
+        let fullfsync: i64 = conn.pragma_query_value(None, "fullfsync", |row| row.get(0)).unwrap();
+        assert_eq!((synchronous, fullfsync), (2, 1), "FULL, and F_FULLFSYNC where there is one");
     }
 }

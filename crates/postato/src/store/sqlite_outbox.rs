@@ -11,7 +11,7 @@ use rusqlite::{params, OptionalExtension};
 
 use super::{now_ms, OutboxCounts, SqliteStore, StoreError};
 
-/// The outbox's table (schema version 4 of the store).
+/// The outbox's table, in every store (created when missing).
 pub(super) const SCHEMA: &str = "
 CREATE TABLE IF NOT EXISTS postato_outbox (
     business_key   TEXT PRIMARY KEY,
@@ -110,14 +110,15 @@ impl SqliteStore {
     }
 
     /// Marks a pending row published, or dead-lettered (published after all when the store
-    /// records its publish: a row never says "not published" of a post that is); a row already
-    /// marked stays as it is.
+    /// records this post published: a row never says "not published" of a post that is); a row
+    /// already marked stays as it is.
     pub async fn outbox_done(&self, business_key: &str, published: bool) -> Result<(), StoreError> {
         let key = business_key.to_owned();
         self.write(move |c| {
             c.prepare_cached(
                 "UPDATE postato_outbox
-                 SET state = CASE WHEN ?2 OR EXISTS (SELECT 1 FROM published WHERE business_key = ?1)
+                 SET state = CASE WHEN ?2 OR EXISTS (SELECT 1 FROM published p
+                                                     WHERE p.business_key = ?1 AND p.fingerprint = postato_outbox.fingerprint)
                                   THEN 'published' ELSE 'dead_lettered' END,
                      done_at_ms = ?3
                  WHERE business_key = ?1 AND state = 'pending'",
