@@ -82,6 +82,16 @@ async fn wait_published(store: &PostgresStore, url: &str, count: u64, limit: Dur
     }
 }
 
+/// Where the worker serves its metrics, from the line it writes on stderr.
+async fn metrics_address(stderr: &mut tokio::io::Lines<tokio::io::BufReader<tokio::process::ChildStderr>>) -> String {
+    loop {
+        let line = stderr.next_line().await.unwrap().expect("the worker says where its metrics are");
+        if let Some(rest) = line.strip_prefix("metrics: http://") {
+            return rest.split('/').next().unwrap().to_owned();
+        }
+    }
+}
+
 async fn http_get(addr: &str, path: &str) -> (u16, String) {
     use tokio::io::{AsyncReadExt, AsyncWriteExt};
     let mut stream = tokio::net::TcpStream::connect(addr).await.unwrap();
@@ -126,12 +136,7 @@ async fn a_worker_publishes_what_was_committed_once_serves_its_health_and_drains
     // A poll of a minute: only the commit's notification can wake the worker in time.
     let mut child = worker(&url, &sim, &["--metrics", "127.0.0.1:0", "--log-format", "json", "--poll-ms", "60000"]);
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = stderr.next_line().await.unwrap().expect("the worker says where its metrics are");
-        if let Some(rest) = line.strip_prefix("metrics: http://") {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
+    let addr = metrics_address(&mut stderr).await;
     let logs = tokio::spawn(async move {
         let mut lines = Vec::new();
         while let Ok(Some(line)) = stderr.next_line().await {
@@ -245,12 +250,7 @@ async fn a_worker_cut_off_from_its_database_is_unhealthy_then_listens_again_once
     // A poll of a minute: a post published within seconds was woken by a notification.
     let mut child = worker(&through_hop, &sim, &["--metrics", "127.0.0.1:0", "--poll-ms", "60000"]);
     let mut stderr = tokio::io::BufReader::new(child.stderr.take().unwrap()).lines();
-    let addr = loop {
-        let line = stderr.next_line().await.unwrap().expect("the worker says where its metrics are");
-        if let Some(rest) = line.strip_prefix("metrics: http://") {
-            break rest.split('/').next().unwrap().to_owned();
-        }
-    };
+    let addr = metrics_address(&mut stderr).await;
     tokio::spawn(async move { while let Ok(Some(_)) = stderr.next_line().await {} });
     app_transaction(&mut app, "before-the-cut", true).await;
     wait_published(&store, &url, 1, Duration::from_secs(20)).await;

@@ -74,10 +74,8 @@ async fn each_failed_row_is_dead_lettered_deferred_or_tried_later_by_the_outbox_
     let sim = Simulator::start(SimConfig { spent_accounts, ..SimConfig::default() }).await.unwrap();
     let dir = tempfile::tempdir().unwrap();
     // Waits in real time: a deferral is due when the account's hour is over.
-    let client = Client::builder()
-        .api_key(sim.api_key())
-        .workspace_id("ws_1")
-        .base_url(sim.base_url())
+    let client = builder(&sim)
+        .fast_forward_waits(false)
         .max_attempts(2)
         .max_retry_after(Duration::from_millis(200))
         .build()
