@@ -233,10 +233,13 @@ impl Worker {
             }
             // Nothing due: wait for an enqueue's commit, a due row, a finished publish or a stop
             // (not listening: at most LISTEN_RETRY, to listen again soon once the database is back).
+            // (A claim that failed: the database is out of reach, and asking it when the next
+            // row is due would wait as long again.)
             let listening = listener.as_ref().is_some_and(OutboxListener::is_listening);
-            let wait = match listening {
-                true => self.until_next_due().await,
-                false => self.until_next_due().await.min(LISTEN_RETRY),
+            let wait = match (claim_failed, listening) {
+                (true, _) => LISTEN_RETRY,
+                (false, true) => self.until_next_due().await,
+                (false, false) => self.until_next_due().await.min(LISTEN_RETRY),
             };
             let notified = async {
                 match &listener {
