@@ -43,6 +43,7 @@ pub async fn scaling(posts: usize) -> Vec<Scenario> {
     scenarios
 }
 
+#[derive(Clone, Copy)]
 struct Load {
     posts: usize,
     concurrency: usize,
@@ -50,48 +51,30 @@ struct Load {
     rounds: usize,
 }
 
-/// Our client against a plain reqwest POST loop on `load`, best of its rounds each.
+/// Our client against a plain reqwest POST loop on `load`, best of its rounds each: after an
+/// untimed warm-up of each (connections opened, allocators grown), in rounds that alternate
+/// which side goes first, so neither always runs on a runtime the other left idle or busy.
 async fn compare(sim: &postato_sim::SimulatorHandle, load: &Load) -> Overhead {
     let http = reqwest::Client::builder().tcp_nodelay(true).build().expect("reqwest builds");
     let endpoint = Endpoint::new(sim, http);
     let ours = client(sim);
     let (mut best_plain, mut best_ours) = (0f64, 0f64);
-    let (posts, size) = (load.posts, load.content_bytes);
-    let tag = format!("c{}-b{}", load.concurrency, size.unwrap_or(0));
+    let tag = format!("c{}-b{}", load.concurrency, load.content_bytes.unwrap_or(0));
+    let warm = Load { posts: (load.posts / 10).max(load.concurrency), ..*load };
+    plain_loop(&endpoint, &warm, format!("plain-{tag}-warm")).await;
+    our_loop(&ours, &warm, format!("ours-{tag}-warm")).await;
     for round in 0..load.rounds {
-        let e = endpoint.clone();
-        let prefix = format!("plain-{tag}-{round}");
-        let plain = run(posts, load.concurrency, move |i| {
-            let (e, key) = (e.clone(), postato::idempotency_key(&format!("{prefix}-{i}")));
-            async move {
-                let response = e
-                    .http
-                    .post(&e.url)
-                    .header("Authorization", format!("Bearer {}", e.api_key))
-                    .header("Content-Type", "application/json")
-                    .header("Idempotency-Key", key)
-                    .header("User-Agent", "postato-bench")
-                    .body(sized_body(i, size))
-                    .send()
-                    .await
-                    .expect("the plain request succeeds");
-                assert_eq!(response.status(), 202);
-                response.bytes().await.expect("the body reads");
+        for plain_side in [round % 2 == 0, round % 2 == 1] {
+            if plain_side {
+                let took = plain_loop(&endpoint, load, format!("plain-{tag}-{round}")).await;
+                best_plain = best_plain.max(load.posts as f64 / took.as_secs_f64());
+            } else {
+                let took = our_loop(&ours, load, format!("ours-{tag}-{round}")).await;
+                best_ours = best_ours.max(load.posts as f64 / took.as_secs_f64());
             }
-        })
-        .await;
-        let c = ours.clone();
-        let prefix = format!("ours-{tag}-{round}");
-        let with_client = run(posts, load.concurrency, move |i| {
-            let (c, post) = (c.clone(), sized_post(&prefix, i, size));
-            async move {
-                c.publish(&post).await.expect("the publish succeeds");
-            }
-        })
-        .await;
-        best_plain = best_plain.max(posts as f64 / plain.as_secs_f64());
-        best_ours = best_ours.max(posts as f64 / with_client.as_secs_f64());
+        }
     }
+    let posts = load.posts;
     Overhead {
         parameters: OverheadParameters {
             posts,
@@ -105,4 +88,40 @@ async fn compare(sim: &postato_sim::SimulatorHandle, load: &Load) -> Overhead {
             figures: Rate { publishes_per_second: best_plain },
         },
     }
+}
+
+/// The plain loop: each post one reqwest POST with the headers our client sends.
+async fn plain_loop(endpoint: &Endpoint, load: &Load, prefix: String) -> std::time::Duration {
+    let (e, size) = (endpoint.clone(), load.content_bytes);
+    run(load.posts, load.concurrency, move |i| {
+        let (e, key) = (e.clone(), postato::idempotency_key(&format!("{prefix}-{i}")));
+        async move {
+            let response = e
+                .http
+                .post(&e.url)
+                .header("Authorization", format!("Bearer {}", e.api_key))
+                .header("Content-Type", "application/json")
+                .header("Idempotency-Key", key)
+                .header("User-Agent", "postato-bench")
+                .body(sized_body(i, size))
+                .send()
+                .await
+                .expect("the plain request succeeds");
+            assert_eq!(response.status(), 202);
+            response.bytes().await.expect("the body reads");
+        }
+    })
+    .await
+}
+
+/// Our client's loop: each post one `Client::publish`.
+async fn our_loop(client: &postato::Client, load: &Load, prefix: String) -> std::time::Duration {
+    let (c, size) = (client.clone(), load.content_bytes);
+    run(load.posts, load.concurrency, move |i| {
+        let (c, post) = (c.clone(), sized_post(&prefix, i, size));
+        async move {
+            c.publish(&post).await.expect("the publish succeeds");
+        }
+    })
+    .await
 }

@@ -130,7 +130,7 @@ pub use outbox::{
 pub use policy::{Jitter, RetryPolicy};
 pub use post::{format_timestamp, parse_timestamp, Content, Media, Post, PostStatus, ThreadItem};
 pub use post_builder::PostBuilder;
-pub use request::{Request, VERSION};
+pub use request::{Request, RequestParts, VERSION};
 pub use response::{classify, parse_published_body, LimitScope, PublishedBody, Response, Verdict, LONGEST_SERVER_WAIT};
 pub use retry_after::{format_http_date, parse_http_date, parse_retry_after};
 pub use secret::{without_credentials, ApiKey, REDACTED};

@@ -99,6 +99,22 @@ pub enum Content {
     Thread(Vec<ThreadItem>),
 }
 
+impl Content {
+    /// The bytes of its text and media ids: what sizes its JSON body, escapes aside.
+    fn text_bytes(&self) -> usize {
+        match self {
+            Content::Text(text) => text.len(),
+            Content::Thread(items) => items
+                .iter()
+                .map(|item| {
+                    let media = item.media.iter().flatten().map(|m| m.id.len() + 10).sum::<usize>();
+                    item.text.len() + media + 24
+                })
+                .sum(),
+        }
+    }
+}
+
 impl From<&str> for Content {
     fn from(text: &str) -> Self {
         Content::Text(text.to_owned())
@@ -181,7 +197,12 @@ impl Post {
             content: &self.content,
             scheduled_at: self.scheduled_at,
         };
-        serde_json::to_vec(&body).expect("a post body always serialises")
+        // Sized once for the fields and their JSON around them (escapes aside): a large
+        // content is copied once, not again at every doubling of the buffer.
+        let fields = self.platform.len() + self.account_id.len() + self.post_type.len() + self.content.text_bytes();
+        let mut bytes = Vec::with_capacity(fields + 160);
+        serde_json::to_writer(&mut bytes, &body).expect("a post body always serialises");
+        bytes
     }
 }
 

@@ -2,6 +2,7 @@
 
 use bytes::Bytes;
 use percent_encoding::{utf8_percent_encode, AsciiSet, NON_ALPHANUMERIC};
+use std::sync::{Arc, OnceLock};
 
 use crate::key::{idempotency_key, payload_fingerprint};
 use crate::limits::Scope;
@@ -16,27 +17,24 @@ const PATH_SEGMENT: &AsciiSet = &NON_ALPHANUMERIC.remove(b'-').remove(b'_').remo
 /// This crate's version, named in the `User-Agent`.
 pub const VERSION: &str = env!("CARGO_PKG_VERSION");
 
-/// One publish request. The body is serialised once; every attempt sends these exact bytes
-/// with the same `Idempotency-Key`. Its `Debug` output never shows the API key.
-#[derive(Clone, Debug)]
-pub struct Request {
+/// What every request of one client shares: its path, `User-Agent` and `Authorization`, and
+/// the key redacted from answers. Checked and built once per client ([`RequestParts::new`]),
+/// not once per publish. Its `Debug` output never shows the API key.
+#[derive(Debug)]
+pub struct RequestParts {
     path: String,
-    idempotency_key: String,
-    fingerprint: String,
     user_agent: String,
     /// `Bearer <key>`, kept as a secret so `Debug` never shows it.
     authorization: ApiKey,
     /// The key alone: what is redacted from everything the server sends back.
     api_key: ApiKey,
-    body: Bytes,
-    scope: Scope,
 }
 
-impl Request {
-    /// Validates `post`, then builds its request for `workspace_id`. `language` names the
-    /// calling language in the `User-Agent` (for example `rust`, `python/3.11`).
-    pub fn new(post: &Post, workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
-        post.validate()?;
+impl RequestParts {
+    /// Checks `workspace_id` and `api_key`, then builds what requests to `workspace_id` share.
+    /// `language` names the calling language in the `User-Agent` (for example `rust`,
+    /// `python/3.11`).
+    pub fn new(workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Arc<Self>, ValidationError> {
         check_workspace_id(workspace_id)?;
         if api_key.is_empty() {
             return Err(ValidationError::setting("apiKey", "is empty: give a Postato API key"));
@@ -47,15 +45,50 @@ impl Request {
                 "contains spaces or control characters: check how it was copied",
             ));
         }
-        let body = Bytes::from(post.wire_body());
-        check_body_size(&body)?;
-        Ok(Request {
+        Ok(Arc::new(RequestParts {
             path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
-            idempotency_key: idempotency_key(&post.business_key),
-            fingerprint: payload_fingerprint(&body),
             user_agent: format!("postato/{VERSION} ({language})"),
             authorization: ApiKey::new(format!("Bearer {}", api_key.expose())),
             api_key: api_key.clone(),
+        }))
+    }
+}
+
+/// One publish request. The body is serialised once; every attempt sends these exact bytes
+/// with the same `Idempotency-Key`. Its `Debug` output never shows the API key.
+#[derive(Clone, Debug)]
+pub struct Request {
+    parts: Arc<RequestParts>,
+    idempotency_key: String,
+    /// Worked out when first asked for (a store's records need it; a bare publish does not,
+    /// and a SHA-256 of a large body is most of the client's own work on it).
+    fingerprint: OnceLock<String>,
+    body: Bytes,
+    scope: Scope,
+}
+
+impl Request {
+    /// Validates `post`, then builds its request for `workspace_id`. `language` names the
+    /// calling language in the `User-Agent` (for example `rust`, `python/3.11`).
+    pub fn new(post: &Post, workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
+        post.validate()?;
+        Request::build(post, RequestParts::new(workspace_id, api_key, language)?)
+    }
+
+    /// Validates `post`, then builds its request from a client's `parts`.
+    pub fn with_parts(post: &Post, parts: Arc<RequestParts>) -> Result<Self, ValidationError> {
+        post.validate()?;
+        Request::build(post, parts)
+    }
+
+    /// The request of a validated `post`.
+    fn build(post: &Post, parts: Arc<RequestParts>) -> Result<Self, ValidationError> {
+        let body = Bytes::from(post.wire_body());
+        check_body_size(&body)?;
+        Ok(Request {
+            parts,
+            idempotency_key: idempotency_key(&post.business_key),
+            fingerprint: OnceLock::new(),
             body,
             scope: Scope::of(post),
         })
@@ -73,7 +106,7 @@ impl Request {
 
     /// `/v1/workspaces/{workspaceId}/posts`, the workspace id percent-encoded.
     pub fn path(&self) -> &str {
-        &self.path
+        &self.parts.path
     }
 
     /// The `Idempotency-Key` sent on every attempt.
@@ -83,7 +116,7 @@ impl Request {
 
     /// The payload fingerprint of the body (see [`payload_fingerprint`]).
     pub fn fingerprint(&self) -> &str {
-        &self.fingerprint
+        self.fingerprint.get_or_init(|| payload_fingerprint(&self.body))
     }
 
     /// The JSON body bytes.
@@ -94,26 +127,26 @@ impl Request {
     /// The headers to send, `Authorization` included: never log these values.
     pub fn headers(&self) -> [(&'static str, &str); 4] {
         [
-            ("authorization", self.authorization.expose()),
+            ("authorization", self.parts.authorization.expose()),
             ("content-type", "application/json"),
             ("idempotency-key", &self.idempotency_key),
-            ("user-agent", &self.user_agent),
+            ("user-agent", &self.parts.user_agent),
         ]
     }
 
     /// `response` with the API key redacted from its body and header values, or `None` when
     /// it holds no copy of the key (the common case: nothing is copied).
     pub fn redacted(&self, response: &Response) -> Option<Response> {
-        let raw = self.api_key.redact_bytes(&response.body);
+        let raw = self.parts.api_key.redact_bytes(&response.body);
         let body = self.redacted_json(raw.as_deref().unwrap_or(&response.body)).or(raw);
-        let echoed = |(_, value): &(String, String)| value.contains(self.api_key.expose());
+        let echoed = |(_, value): &(String, String)| value.contains(self.parts.api_key.expose());
         if body.is_none() && !response.headers.iter().any(echoed) {
             return None;
         }
         let headers = response
             .headers
             .iter()
-            .map(|(name, value)| (name.clone(), self.api_key.redact(value).unwrap_or_else(|| value.clone())))
+            .map(|(name, value)| (name.clone(), self.parts.api_key.redact(value).unwrap_or_else(|| value.clone())))
             .collect();
         let body = body.unwrap_or_else(|| response.body.clone());
         Some(Response { headers, body, ..response.clone() })
@@ -149,12 +182,12 @@ impl Request {
                 _ => false,
             }
         }
-        redact(&mut value, &self.api_key).then(|| serde_json::to_vec(&value).unwrap_or_default())
+        redact(&mut value, &self.parts.api_key).then(|| serde_json::to_vec(&value).unwrap_or_default())
     }
 
     /// `text` (a transport's message, say) with the API key redacted.
     pub fn redact(&self, text: String) -> String {
-        self.api_key.redact(&text).unwrap_or(text)
+        self.parts.api_key.redact(&text).unwrap_or(text)
     }
 
     /// The body as shared bytes: every attempt sends this one buffer, never a copy.
@@ -176,4 +209,30 @@ pub(crate) fn check_body_size(body: &[u8]) -> Result<(), ValidationError> {
         ));
     }
     Ok(())
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::post::PostStatus;
+
+    #[test]
+    fn a_request_from_a_clients_parts_is_the_request_built_alone() {
+        let post = Post::new("order-1", "x", "acc_1", PostStatus::Publish, "post", "hello");
+        let key = ApiKey::new("sk_test");
+        let alone = Request::new(&post, "ws 1", &key, "rust").unwrap();
+        let parts = RequestParts::new("ws 1", &key, "rust").unwrap();
+        let shared = Request::with_parts(&post, parts).unwrap();
+        assert_eq!((shared.path(), shared.headers(), shared.body()), (alone.path(), alone.headers(), alone.body()));
+        assert_eq!(shared.path(), "/v1/workspaces/ws%201/posts");
+        assert_eq!(shared.fingerprint(), payload_fingerprint(alone.body()));
+        assert!(!format!("{shared:?}").contains("sk_test"), "{shared:?}");
+    }
+
+    #[test]
+    fn parts_refuse_what_no_request_could_carry() {
+        assert_eq!(RequestParts::new("ws_1", &ApiKey::new(""), "rust").unwrap_err().field, "apiKey");
+        assert_eq!(RequestParts::new("ws_1", &ApiKey::new("sk x"), "rust").unwrap_err().field, "apiKey");
+        assert!(RequestParts::new("", &ApiKey::new("sk"), "rust").is_err());
+    }
 }

@@ -4,7 +4,7 @@
 
 use postato_core::{
     drive, ApiKey, Event, GateSnapshot, LimitsSnapshot, Post, PublishError, PublishMachine, Published, Request,
-    RetryBudgetConfig, RetryPolicy, Scope, SharedLimits, Transport,
+    RequestParts, RetryBudgetConfig, RetryPolicy, Scope, SharedLimits, Transport, ValidationError,
 };
 use std::collections::hash_map::RandomState;
 use std::hash::{BuildHasher, Hasher};
@@ -41,6 +41,9 @@ struct Inner<T> {
     publishes: AtomicU64,
     /// Where requests go, for the attempt spans.
     endpoint: Endpoint,
+    /// What every request shares (path, headers), built once; or why the workspace id or API
+    /// key cannot make one, reported by each publish after its post's own checks.
+    parts: Result<Arc<RequestParts>, ValidationError>,
 }
 
 /// Publishes posts to one workspace. Cheap to clone: clones share the connection pool, the
@@ -87,6 +90,7 @@ impl<T: Transport> Client<T> {
             inner: Arc::new(Inner {
                 clock: ClientClock::new(config.fast_forward_waits),
                 endpoint: Endpoint::new(&config.base_url, &config.workspace_id),
+                parts: RequestParts::new(&config.workspace_id, &config.api_key, &config.language),
                 config,
                 transport,
                 limits,
@@ -180,8 +184,13 @@ impl<T: Transport> Client<T> {
 
     /// Builds the request for `post` (validating it): what every attempt sends.
     pub fn request_for(&self, post: &Post) -> Result<Request, PublishError> {
-        let c = &self.inner.config;
-        Ok(Request::new(post, &c.workspace_id, &c.api_key, &c.language)?)
+        match &self.inner.parts {
+            Ok(parts) => Ok(Request::with_parts(post, Arc::clone(parts))?),
+            Err(unusable) => {
+                post.validate()?;
+                Err(unusable.clone().into())
+            }
+        }
     }
 
     /// The retry policy of one publish: the client's, with `options` over it, checked as the

@@ -5,6 +5,7 @@
 
 use std::collections::HashMap;
 use std::fmt;
+use std::sync::Arc;
 use std::time::Duration;
 
 use super::gate::RateLimitGate;
@@ -13,10 +14,11 @@ use crate::time::Timestamp;
 
 /// The account a post is published through: its platform and account id. Limits the server
 /// puts on one account are charged to its scope and never delay another account's posts.
+/// Cheap to clone: its names are shared.
 #[derive(Clone, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
 pub struct Scope {
-    platform: Box<str>,
-    account_id: Box<str>,
+    platform: Arc<str>,
+    account_id: Arc<str>,
 }
 
 impl Scope {
