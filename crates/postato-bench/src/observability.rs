@@ -3,7 +3,8 @@
 //! that drops what it is given), with its metrics recorded (`ClientBuilder::meter`, the SDK's
 //! instruments), and with both, each beside the same client with neither (the spans' filter
 //! switched off, so every callsite is disabled as with no subscriber), in the same run, after
-//! a warm-up, in rounds that alternate which side goes first, best of 5 each.
+//! a warm-up, in rounds that alternate which side goes first, best of 5 each. The last row
+//! runs both against answers that come 20 ms late, as an API's do.
 
 use opentelemetry::metrics::MeterProvider as _;
 use opentelemetry::trace::TracerProvider as _;
@@ -11,7 +12,7 @@ use opentelemetry_sdk::error::OTelSdkResult;
 use opentelemetry_sdk::metrics::{InMemoryMetricExporter, PeriodicReader, SdkMeterProvider};
 use opentelemetry_sdk::trace::{SdkTracerProvider, SpanData, SpanExporter};
 use postato::Client;
-use postato_sim::{SimConfig, SimulatorHandle};
+use postato_sim::{FaultRates, SimConfig, SimulatorHandle};
 use std::sync::atomic::{AtomicU64, Ordering};
 use tracing_subscriber::filter::LevelFilter;
 use tracing_subscriber::layer::SubscriberExt;
@@ -22,6 +23,8 @@ use crate::workload::{post, run, simulator};
 
 const CONCURRENCY: usize = 64;
 const ROUNDS: usize = 5;
+/// How late every answer is in the last row.
+const LATE_MS: u64 = 20;
 /// With spans and metrics on, at least this share of the client's throughput without them.
 const MIN_RATIO: f64 = 0.95;
 
@@ -68,13 +71,21 @@ pub async fn observability(posts: usize) -> Vec<Scenario> {
             .expect("the filter switches");
     };
     let mut scenarios = Vec::new();
-    for (recording, name) in [
-        (Recording::Spans, "spans exported"),
-        (Recording::Metrics, "metrics recorded"),
-        (Recording::Both, "spans and metrics"),
-    ] {
+    // The last row as a service meets the API: every answer 20 ms late (a round trip and the
+    // server's work), so a publish waits far longer than it computes.
+    let late = SimConfig {
+        faults: FaultRates { latency: 1.0, latency_ms: LATE_MS, ..FaultRates::default() },
+        ..SimConfig::default()
+    };
+    let rows = [
+        (Recording::Spans, "spans exported".to_owned(), SimConfig::default(), posts),
+        (Recording::Metrics, "metrics recorded".to_owned(), SimConfig::default(), posts),
+        (Recording::Both, "spans and metrics".to_owned(), SimConfig::default(), posts),
+        (Recording::Both, format!("spans and metrics, every answer {LATE_MS} ms late"), late, posts / 4),
+    ];
+    for (recording, name, config, posts) in rows {
         // A simulator of its own, warmed by one untimed run: connections and allocators too.
-        let sim = simulator(SimConfig::default()).await;
+        let sim = simulator(config).await;
         switch(false);
         rate(&sim, None, posts / 4, format!("obs-warm-{name}")).await;
         let (mut best_off, mut best_on) = (0f64, 0f64);
@@ -107,9 +118,9 @@ pub async fn observability(posts: usize) -> Vec<Scenario> {
     let exported = EXPORTED.load(Ordering::Relaxed);
     // Every publish of the spans' rounds, with its attempt: a run that exported fewer measured
     // nothing.
-    // Two scenarios' rounds of spans, a publish's and its attempt's each at least: fewer (the
+    // Three rows' rounds of spans, a publish's and its attempt's each at least: fewer (the
     // batch queue full and spans dropped, the filter not switched) and the rows measured less.
-    let least = 2 * ROUNDS * posts * 2;
+    let least = 2 * ROUNDS * (posts + posts + posts / 4);
     assert!(exported >= least as u64, "only {exported} spans were exported, for {least} or more");
     scenarios
 }

@@ -257,7 +257,7 @@ impl PublishMachine {
                 idempotency_key: self.request.idempotency_key().to_owned(),
                 attempts,
                 replayed: response.replayed(),
-                request_id: headers().request_id().map(|id| self.request.redact(id.to_owned())),
+                request_id: response.request_id().map(|id| self.request.redact(id.to_owned())),
             }),
             Verdict::InvalidResponse { reason } => {
                 let body = body_text(&response.body);
@@ -292,7 +292,7 @@ impl PublishMachine {
             Err(e) => Decision::Fail(e.kind()),
         };
         self.record(status, response.replayed(), decision);
-        self.finish(result);
+        self.end(result);
     }
 
     /// Feeds a transport failure of the attempt in flight: retryable, unless the server's
@@ -317,7 +317,7 @@ impl PublishMachine {
                 attempts => PublishError::Transient { last: Failure::Transport(failure.clone()), attempts },
             };
             self.last = Some(Failure::Transport(failure));
-            self.finish(Err(ended));
+            self.end(Err(ended));
             return;
         }
         self.last = Some(Failure::Transport(failure));
@@ -327,7 +327,7 @@ impl PublishMachine {
     /// Cancels the publish: it ends with `Cancelled` and nothing more is sent.
     pub fn cancel(&mut self) {
         if !self.is_done() {
-            self.finish(Err(PublishError::Cancelled { attempts: self.sends }));
+            self.end(Err(PublishError::Cancelled { attempts: self.sends }));
         }
     }
 
@@ -346,7 +346,7 @@ impl PublishMachine {
         let attempts = self.sends;
         if retry_after > self.policy.max_retry_after || self.rate_limit_waits >= self.policy.max_rate_limit_waits {
             self.record(status, false, Decision::Fail(crate::ErrorKind::RateLimited));
-            self.finish(Err(PublishError::RateLimited { retry_after, status, attempts, headers: headers() }));
+            self.end(Err(PublishError::RateLimited { retry_after, status, attempts, headers: headers() }));
             return;
         }
         self.record(status, false, Decision::Retry);
@@ -359,7 +359,7 @@ impl PublishMachine {
         self.failures += 1;
         if self.failures >= self.policy.max_attempts {
             let last = self.last.clone().expect("a failure was recorded before backing off");
-            self.finish(Err(PublishError::Transient { last, attempts: self.sends }));
+            self.end(Err(PublishError::Transient { last, attempts: self.sends }));
             return;
         }
         let delay = self.policy.backoff(self.failures, self.rng.next_u64()).max(min_wait.unwrap_or_default());
@@ -401,12 +401,18 @@ impl PublishMachine {
     }
 
     fn finish(&mut self, result: Result<Published, PublishError>) -> Action {
+        self.end(result);
+        self.current_action()
+    }
+
+    /// Ends the publish with `result`, for a caller that returns no action (the result is
+    /// then not cloned until polled).
+    fn end(&mut self, result: Result<Published, PublishError>) {
         self.events.push_back(Event::Finished {
             attempts: self.sends,
             result: result.as_ref().map(|_| ()).map_err(PublishError::kind),
         });
         self.state = State::Done(result);
-        self.current_action()
     }
 
     fn current_action(&self) -> Action {

@@ -34,7 +34,7 @@ impl RequestParts {
     /// Checks `workspace_id` and `api_key`, then builds what requests to `workspace_id` share.
     /// `language` names the calling language in the `User-Agent` (for example `rust`,
     /// `python/3.11`).
-    pub fn new(workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Arc<Self>, ValidationError> {
+    pub fn new(workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
         check_workspace_id(workspace_id)?;
         if api_key.is_empty() {
             return Err(ValidationError::setting("apiKey", "is empty: give a Postato API key"));
@@ -45,18 +45,18 @@ impl RequestParts {
                 "contains spaces or control characters: check how it was copied",
             ));
         }
-        Ok(Arc::new(RequestParts {
+        Ok(RequestParts {
             path: format!("/v1/workspaces/{}/posts", utf8_percent_encode(workspace_id, PATH_SEGMENT)),
             user_agent: format!("postato/{VERSION} ({language})"),
             authorization: ApiKey::new(format!("Bearer {}", api_key.expose())),
             api_key: api_key.clone(),
-        }))
+        })
     }
 }
 
 /// One publish request. The body is serialised once; every attempt sends these exact bytes
 /// with the same `Idempotency-Key`. Its `Debug` output never shows the API key.
-#[derive(Clone, Debug)]
+#[derive(Clone)]
 pub struct Request {
     parts: Arc<RequestParts>,
     idempotency_key: String,
@@ -67,12 +67,24 @@ pub struct Request {
     scope: Scope,
 }
 
+impl std::fmt::Debug for Request {
+    /// The same whether or not the fingerprint was asked for; the API key redacted.
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Request")
+            .field("parts", &self.parts)
+            .field("idempotency_key", &self.idempotency_key)
+            .field("body_bytes", &self.body.len())
+            .field("scope", &self.scope)
+            .finish()
+    }
+}
+
 impl Request {
     /// Validates `post`, then builds its request for `workspace_id`. `language` names the
     /// calling language in the `User-Agent` (for example `rust`, `python/3.11`).
     pub fn new(post: &Post, workspace_id: &str, api_key: &ApiKey, language: &str) -> Result<Self, ValidationError> {
         post.validate()?;
-        Request::build(post, RequestParts::new(workspace_id, api_key, language)?)
+        Request::build(post, Arc::new(RequestParts::new(workspace_id, api_key, language)?))
     }
 
     /// Validates `post`, then builds its request from a client's `parts`.
@@ -221,7 +233,7 @@ mod tests {
         let post = Post::new("order-1", "x", "acc_1", PostStatus::Publish, "post", "hello");
         let key = ApiKey::new("sk_test");
         let alone = Request::new(&post, "ws 1", &key, "rust").unwrap();
-        let parts = RequestParts::new("ws 1", &key, "rust").unwrap();
+        let parts = Arc::new(RequestParts::new("ws 1", &key, "rust").unwrap());
         let shared = Request::with_parts(&post, parts).unwrap();
         assert_eq!((shared.path(), shared.headers(), shared.body()), (alone.path(), alone.headers(), alone.body()));
         assert_eq!(shared.path(), "/v1/workspaces/ws%201/posts");

@@ -61,6 +61,11 @@ impl Response {
         self.headers.iter().find(|(n, _)| n.eq_ignore_ascii_case(name)).map(|(_, v)| v.as_str())
     }
 
+    /// The server's id for the request (`X-Request-Id`, else `Request-Id`), if it sent one.
+    pub fn request_id(&self) -> Option<&str> {
+        crate::error::REQUEST_ID_HEADERS.iter().find_map(|name| self.header(name))
+    }
+
     /// Whether the server says it replayed a stored response (`Idempotent-Replayed: true`).
     pub fn replayed(&self) -> bool {
         self.header("idempotent-replayed").is_some_and(|v| v.trim().eq_ignore_ascii_case("true"))

@@ -23,6 +23,33 @@ fn the_body_matches_the_reference_json_stringify() {
 }
 
 #[test]
+fn the_body_writes_every_string_as_serde_json_does() {
+    // Each field's text alone, and each at the end of a long text (the scan goes a chunk at a
+    // time): quotes, backslashes, every control character, DEL, U+2028, emoji, a slash.
+    let mut texts: Vec<String> = vec!["".into(), "plain".into(), "say \"hi\"".into(), "C:\\path".into()];
+    texts.extend((0u8..0x20).map(|b| format!("a{}b", b as char)));
+    texts.extend(["\u{7f}", "line\u{2028}sep", "🚀 launch", "a/b", "é", "\u{1f}"].map(String::from));
+    let long: Vec<String> = texts.iter().map(|t| format!("{}{t}", ".".repeat(200))).collect();
+    for text in texts.iter().chain(&long) {
+        let mut p = post("k");
+        (p.platform, p.account_id, p.post_type, p.content) =
+            (text.clone(), text.clone(), text.clone(), Content::Text(text.clone()));
+        let expected = serde_json::to_string(&serde_json::json!({
+            "platform": text, "accountId": text, "status": "publish", "postType": text, "content": text,
+        }))
+        .unwrap();
+        let expected_in_order = format!(
+            "{{\"platform\":{q},\"accountId\":{q},\"status\":\"publish\",\"postType\":{q},\"content\":{q}}}",
+            q = serde_json::to_string(text).unwrap()
+        );
+        let body = String::from_utf8(p.wire_body()).unwrap();
+        assert_eq!(body, expected_in_order, "{text:?}");
+        let parsed: serde_json::Value = serde_json::from_str(&body).unwrap();
+        assert_eq!(parsed, serde_json::from_str::<serde_json::Value>(&expected).unwrap());
+    }
+}
+
+#[test]
 fn campaign_lines_parse_with_camel_case_and_offsets_become_utc() {
     let line = r#"{"businessKey":"b1","platform":"linkedin","accountId":"a","status":"scheduled","postType":"post","content":"x","scheduledAt":"2026-12-01T10:00:00.5+01:00"}"#;
     let post: Post = serde_json::from_str(line).unwrap();

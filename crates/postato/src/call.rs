@@ -142,10 +142,8 @@ impl<'a, T: Transport> PublishCall<'a, T> {
     pub async fn send(self) -> Result<Published, PublishError> {
         let request = self.client.request_for(self.post)?;
         let policy = self.client.policy_for(&self.options)?;
-        let never = CancellationToken::new();
-        let cancel = self.cancel.unwrap_or(&never);
         let refusals = AtomicU32::new(0);
-        self.client.publish_counting_refusals(self.post, request, policy, cancel, &refusals).await
+        self.client.publish_counting_refusals(self.post, request, policy, self.cancel, &refusals).await
     }
 }
 

@@ -90,7 +90,7 @@ impl<T: Transport> Client<T> {
             inner: Arc::new(Inner {
                 clock: ClientClock::new(config.fast_forward_waits),
                 endpoint: Endpoint::new(&config.base_url, &config.workspace_id),
-                parts: RequestParts::new(&config.workspace_id, &config.api_key, &config.language),
+                parts: RequestParts::new(&config.workspace_id, &config.api_key, &config.language).map(Arc::new),
                 config,
                 transport,
                 limits,
@@ -227,7 +227,7 @@ impl<T: Transport> Client<T> {
         post: &Post,
         request: Request,
         policy: RetryPolicy,
-        cancel: &CancellationToken,
+        cancel: Option<&CancellationToken>,
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
         let inner = &*self.inner;
@@ -264,6 +264,8 @@ impl<T: Transport> Client<T> {
         // The publish span is not entered on every poll of the run (entering costs a subscriber
         // more than the span itself): its attempt and wait spans name it as their parent.
         let run = drive(machine, &inner.transport, &inner.clock, Some(&inner.limits), on_event);
+        // With no token, the publish is the only future: nothing to register per poll.
+        let Some(cancel) = cancel else { return run.await };
         tokio::select! {
             biased;
             _ = cancel.cancelled() => {

@@ -338,7 +338,7 @@ impl<T: Transport> Publisher<T> {
         refusals: &AtomicU32,
     ) -> Result<Published, PublishError> {
         let key = post.business_key.as_str();
-        let publish = self.client.publish_counting_refusals(post, request, policy, cancel, refusals);
+        let publish = self.client.publish_counting_refusals(post, request, policy, Some(cancel), refusals);
         let keep_claim = self.keep_claim(key, claimant);
         tokio::pin!(publish, keep_claim);
         tokio::select! {

@@ -34,6 +34,18 @@ pub struct ReqwestTransport {
     max_response_bytes: usize,
     /// The first path sent and its URL: a client's requests all go to its workspace's path.
     posts_url: Arc<OnceLock<(String, Result<Url, String>)>>,
+    /// The `Authorization` and `User-Agent` values of the first request, reused while a
+    /// request carries the same strings (every request of one client does).
+    fixed_headers: Arc<OnceLock<FixedHeaders>>,
+}
+
+/// Header values made once per client rather than on every attempt.
+#[derive(Debug)]
+struct FixedHeaders {
+    /// Marked sensitive: its `Debug` shows no key.
+    authorization: HeaderValue,
+    /// The request's own `User-Agent`, and the value sent for it (the app's agent before it).
+    user_agent: (String, HeaderValue),
 }
 
 fn parse_url(base_url: &str, path: &str) -> Result<Url, String> {
@@ -60,6 +72,7 @@ impl ReqwestTransport {
             base_url: base_url.trim_end_matches('/').to_owned(),
             max_response_bytes,
             posts_url: Arc::new(OnceLock::new()),
+            fixed_headers: Arc::new(OnceLock::new()),
         })
     }
 
@@ -75,17 +88,7 @@ impl ReqwestTransport {
 
     async fn exchange(&self, request: &Request, timeout: Duration) -> Result<Response, TransportFailure> {
         let url = self.url(request.path()).map_err(|why| TransportFailure::new(TransportFailureKind::Io, why))?;
-        let mut headers = HeaderMap::with_capacity(4);
-        for (name, value) in request.headers() {
-            let mut value = HeaderValue::from_str(value).map_err(|_| {
-                TransportFailure::new(TransportFailureKind::Io, format!("the {name} header is not valid"))
-            })?;
-            value.set_sensitive(name == "authorization");
-            if let (Some(app), "user-agent") = (&self.settings.http.user_agent, name) {
-                value = join_agents(app, &value);
-            }
-            headers.insert(HeaderName::from_static(name), value);
-        }
+        let headers = self.headers(request)?;
         let (generation, client) = self.client.read().unwrap_or_else(|p| p.into_inner()).clone();
         let sent = client.post(url).timeout(timeout).headers(headers).body(request.body_bytes()).send();
         let response = sent.await.map_err(failure)?;
@@ -100,6 +103,41 @@ impl ReqwestTransport {
             ));
         }
         self.read(response).await.map_err(failure)
+    }
+
+    /// The headers of `request`: `Authorization` and `User-Agent` as made for the client's
+    /// first request (when they are the same strings), the others made here.
+    fn headers(&self, request: &Request) -> Result<HeaderMap, TransportFailure> {
+        let fixed = self.fixed_headers.get();
+        let mut headers = HeaderMap::with_capacity(4);
+        for (name, value) in request.headers() {
+            let value = match (name, fixed) {
+                ("authorization", Some(f)) if f.authorization.as_bytes() == value.as_bytes() => f.authorization.clone(),
+                ("user-agent", Some(f)) if f.user_agent.0 == value => f.user_agent.1.clone(),
+                _ => self.header_value(name, value)?,
+            };
+            headers.insert(HeaderName::from_static(name), value);
+        }
+        if fixed.is_none() {
+            if let (Some(authorization), Some(agent)) = (headers.get("authorization"), headers.get("user-agent")) {
+                let user_agent = request.headers().iter().find(|(name, _)| *name == "user-agent").map(|(_, v)| *v);
+                let user_agent = (user_agent.unwrap_or_default().to_owned(), agent.clone());
+                let _ = self.fixed_headers.set(FixedHeaders { authorization: authorization.clone(), user_agent });
+            }
+        }
+        Ok(headers)
+    }
+
+    /// The value of header `name` (a request's own, checked): `Authorization` marked
+    /// sensitive, the app's `User-Agent` before postato's.
+    fn header_value(&self, name: &str, value: &str) -> Result<HeaderValue, TransportFailure> {
+        let mut value = HeaderValue::from_str(value)
+            .map_err(|_| TransportFailure::new(TransportFailureKind::Io, format!("the {name} header is not valid")))?;
+        value.set_sensitive(name == "authorization");
+        if let (Some(app), "user-agent") = (&self.settings.http.user_agent, name) {
+            value = join_agents(app, &value);
+        }
+        Ok(value)
     }
 
     /// Why `response` is not the answer to `request`, if it is not: it carries another

@@ -59,6 +59,22 @@ async fn an_invalid_post_makes_no_request() {
 }
 
 #[tokio::test]
+async fn a_key_no_request_could_carry_fails_each_publish_after_the_posts_own_checks() {
+    let sim = sim().await;
+    let client = Client::builder().api_key("sk x").workspace_id("ws_1").base_url(sim.base_url()).build().unwrap();
+    let mut bad = post("k");
+    bad.account_id.clear();
+    let error = client.publish(&bad).await.unwrap_err();
+    assert_eq!((error.kind(), error.field()), (ErrorKind::InvalidInput, Some("accountId")));
+    for _ in 0..2 {
+        let error = client.publish(&post("k")).await.unwrap_err();
+        assert_eq!((error.kind(), error.field(), error.attempts()), (ErrorKind::InvalidInput, Some("apiKey"), 0));
+        assert!(!format!("{error} {error:?}").contains("sk x"), "{error:?}");
+    }
+    assert_eq!(sim.stats().requests, 0);
+}
+
+#[tokio::test]
 async fn bodies_over_the_cap_are_cut_and_a_2xx_becomes_invalid_response() {
     let sim = sim().await;
     let k = key("huge");
