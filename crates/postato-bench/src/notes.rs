@@ -102,9 +102,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              SDK's export thread share: tracing's span registry, tracing-opentelemetry's span building and the \
              SDK's queue. Entering the publish span on every poll of the publish cost more, and is gone (the \
              spans row went from 0.73 to 0.81 in a run of its own); turning off tracing-opentelemetry's \
-             location, thread and busy-time attributes changed nothing measurable. Against an API that takes \
-             milliseconds to answer that is far below 1 % (not measured here); on this row, where a publish \
-             costs about 30 µs of CPU, it misses the target."
+             location, thread and busy-time attributes changed nothing measurable. Against answers 20 ms late it \
+             does not show (the last row of 9); on this row, where a publish costs about 30 µs of CPU, it \
+             misses the target."
             .into(),
         Figures::Overhead(_) => format!(
             "Client and simulator share the {cores}, so every cycle the client spends is taken from the server; this \
@@ -114,16 +114,21 @@ fn note(results: &Results, s: &Scenario) -> String {
              first, and one simulator served every row and kept every post). Where a publish's time goes beyond \
              the plain loop, from perf (cpu-clock at 2,999 Hz) on a loop outside the harness, 40,000 publishes at \
              concurrency 64, the simulator on a runtime of its own so that the client's threads are counted \
-             alone, with the changes below already made: 11.8 µs of CPU a publish on the plain loop's threads, \
-             16.4 µs on ours. Of the 4.6 µs between them, named functions account for 1.3 µs: building the \
-             request (validation, the JSON body, the idempotency key) 0.39 µs, reading the answer into a result \
-             0.29 µs, the attempt timeout's tokio timer 0.25 µs, the shared limits 0.25 µs, the clock 0.1 µs; the \
-             other 3.3 µs are spread over allocation, the runtime and the kernel in slices too thin to name (each \
-             under 0.1 µs). Done once per client or not at all since: the path, `User-Agent` and `Authorization` \
-             strings of every request (built once per client; reqwest still copies each header value into its \
-             header map on every attempt), the SHA-256 payload fingerprint (worked out only when a store asks for \
-             it), the account scope's copy for the shared limits (now shared), and the cancellation token a \
-             publish without one used to make and wait on."
+             alone, after the first of the changes below (the fingerprint, the request's parts, the scope): 11.8 \
+             µs of CPU a publish on the plain loop's threads, 16.4 µs on ours. Of the 4.6 µs between them, named \
+             functions account for 1.3 µs: building the request (validation, the JSON body, the idempotency key) \
+             0.39 µs, reading the answer into a result 0.29 µs, the attempt timeout's tokio timer 0.25 µs, the \
+             shared limits 0.25 µs, the clock 0.1 µs; the other 3.3 µs are spread over allocation, the runtime \
+             and the kernel in slices too thin to name (each under 0.1 µs). Allocations a publish, client and \
+             simulator together (`cargo run --release -p postato-bench --example allocations`): 146 for the \
+             plain loop; for ours 172 after the first changes, 162 after the second (the result cloned once \
+             less, the request id read without copying the answer's headers, the `Authorization` and \
+             `User-Agent` values made once per client, no cancellation token made for a publish given none). \
+             Done once per client or not at all since: the path, `User-Agent` and `Authorization` of every \
+             request, the SHA-256 payload fingerprint (worked out only when a store asks for it), the account \
+             scope's copy for the shared limits (now shared). A tokio timer per attempt (its timeout) and a \
+             mutex taken twice per attempt (the shared limits) remain: the timeout is a guarantee, and the \
+             limits are what every publish of a client shares."
         ),
         Figures::Goodput(g) if g.parameters.rate_limit_headers => format!(
             "The first request probes the limit; `RateLimit-Policy` then paces every publish a little below the \
@@ -220,7 +225,12 @@ fn note(results: &Results, s: &Scenario) -> String {
 /// How the gap to plain reqwest moves with concurrency and body size.
 const SCALING: &str =
     "The same two loops as row 1, each comparison on a simulator of its own, each side warmed up untimed, \
-     then best of 3 rounds that alternate which side goes first. At concurrency 1 every request waits for \
+     then best of 3 rounds that alternate which side goes first. Before (the client of commit 3571c18 under \
+     this same harness, two runs on this machine beside runs of this code): concurrency 1 0.93 and 0.81, 8 \
+     0.86 and 0.93, 64 0.85 and 0.84, 512 0.81 and 0.82, 100 B 0.83 and 0.82, 10 KiB 0.79 and 0.80, 1 MiB \
+     0.71 and 0.69; the rows here are after. (Under the harness before, whose plain loop always went first \
+     and whose one simulator kept every row's posts, the rows read 0.54, 1.08, 0.90, 0.85, 0.88, 0.84 and \
+     0.61.) At concurrency 1 every request waits for \
      its answer, and the runtime's scheduling decides much of the figure: a round in which the client's \
      task, its connection and the simulator stay on one thread goes up to twice as fast as one in which \
      each answer wakes another thread (perf: a wake-up of a sleeping thread costs 10 to 20 µs on this \
