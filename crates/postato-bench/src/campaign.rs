@@ -147,6 +147,7 @@ pub async fn campaign(cli: &Path, sizes: &[usize]) -> Vec<Scenario> {
             concurrency: CONCURRENCY,
             rounds: 1,
             content_bytes: None,
+            latency_ms: None,
         },
         ours: Rate { publishes_per_second: largest.posts_per_second },
         baseline: Baseline {

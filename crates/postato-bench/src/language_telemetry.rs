@@ -98,6 +98,7 @@ pub fn language_telemetry(repo: &Path, sim: &SimulatorHandle, posts: usize) -> V
                         concurrency: CONCURRENCY,
                         rounds: ROUNDS,
                         content_bytes: None,
+                        latency_ms: None,
                     },
                     ours: Rate { publishes_per_second: best.get(&(mode, *style)).copied().unwrap_or(0.0) },
                     baseline: Baseline {

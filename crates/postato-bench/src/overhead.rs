@@ -98,6 +98,7 @@ async fn compare(load: &Load) -> Overhead {
             concurrency: load.concurrency,
             rounds: load.rounds,
             content_bytes: load.content_bytes,
+            latency_ms: None,
         },
         ours: Rate { publishes_per_second: best_ours },
         baseline: Baseline {

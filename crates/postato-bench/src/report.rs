@@ -75,10 +75,11 @@ fn row(s: &Scenario) -> Row {
             let p = &o.parameters;
             Row {
                 scenario: format!(
-                    "{id}. {name}: {} publishes, concurrency {}, {} content, no faults{}",
+                    "{id}. {name}: {} publishes, concurrency {}, {} content, {}{}",
                     p.posts,
                     p.concurrency,
                     p.content_bytes.map_or("short".to_owned(), |b| format!("{b}-byte")),
+                    p.latency_ms.map_or("no faults".to_owned(), |ms| format!("every answer {ms} ms late")),
                     if p.rounds > 1 { format!(" (best of {})", p.rounds) } else { String::new() }
                 ),
                 ours: format!("{:.0} publishes/s", o.ours.publishes_per_second),

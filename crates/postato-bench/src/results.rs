@@ -187,6 +187,9 @@ pub struct OverheadParameters {
     /// The size of each post's content, when not the short default.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub content_bytes: Option<usize>,
+    /// How late the simulator's every answer came, if it was made late.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub latency_ms: Option<u64>,
 }
 
 impl Overhead {
@@ -590,7 +593,13 @@ mod tests {
     #[test]
     fn a_scenario_round_trips_with_its_kind_beside_its_figures() {
         let figures = Figures::Overhead(Overhead {
-            parameters: OverheadParameters { posts: 10, concurrency: 2, rounds: 3, content_bytes: None },
+            parameters: OverheadParameters {
+                posts: 10,
+                concurrency: 2,
+                rounds: 3,
+                content_bytes: None,
+                latency_ms: None,
+            },
             ours: Rate { publishes_per_second: 90.0 },
             baseline: Baseline { description: "plain".into(), figures: Rate { publishes_per_second: 100.0 } },
         });

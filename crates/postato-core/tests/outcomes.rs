@@ -437,3 +437,22 @@ fn an_absurd_wait_is_read_as_a_month_so_a_deferred_post_comes_due_again() {
         assert_eq!((e.kind(), e.retry_after()), (ErrorKind::RateLimited, Some(LONGEST_SERVER_WAIT)), "{e:?}");
     }
 }
+
+#[test]
+fn a_finished_publish_answers_every_poll_with_its_result_and_tells_its_end_once() {
+    let mut machine = PublishMachine::new(request("done-twice"), RetryPolicy::default(), 1, T0);
+    let Action::Send(_) = machine.poll(T0) else { panic!("the first poll sends") };
+    let mut ok = Response::new(202, r#"{"id":"post_1","status":"published"}"#);
+    ok.headers.push(("X-Request-Id".into(), "req_1".into()));
+    machine.handle_response(T0, &ok);
+    let results: Vec<_> = (0..2)
+        .map(|_| match machine.poll(T0) {
+            Action::Done(Ok(published)) => published,
+            other => panic!("{other:?}"),
+        })
+        .collect();
+    assert_eq!(results[0], results[1]);
+    assert_eq!((results[0].id.as_str(), results[0].request_id.as_deref()), ("post_1", Some("req_1")));
+    let ends = std::iter::from_fn(|| machine.poll_event()).filter(|e| matches!(e, Event::Finished { .. })).count();
+    assert_eq!(ends, 1);
+}

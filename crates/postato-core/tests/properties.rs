@@ -167,4 +167,27 @@ proptest! {
     fn composed_keys_are_injective(a in proptest::collection::vec(".{0,6}", 0..4), b in proptest::collection::vec(".{0,6}", 0..4)) {
         prop_assert_eq!(compose_business_key(&a) == compose_business_key(&b), a == b);
     }
+
+    #[test]
+    fn the_body_is_what_serde_json_writes(
+        // Texts of every kind, and long ones whose escapes fall on any byte of a 64-byte chunk.
+        text in prop_oneof![any::<String>(), "[a\\n\"\\\\\\t\\u{0}-\\u{1f}é🚀\\u{2028}]{0,300}"],
+        account in any::<String>(),
+        thread in proptest::option::of(proptest::collection::vec(any::<String>(), 1..3)),
+    ) {
+        let mut post = Post::new("k", text.clone(), account.clone(), PostStatus::Draft, text.clone(), text.clone());
+        if let Some(items) = &thread {
+            post.content = Content::Thread(items.iter().map(|t| ThreadItem { text: t.clone(), media: None }).collect());
+        }
+        let json = |v: &str| serde_json::to_string(v).unwrap();
+        let content = match &post.content {
+            Content::Text(t) => json(t),
+            thread => serde_json::to_string(thread).unwrap(),
+        };
+        let expected = format!(
+            "{{\"platform\":{},\"accountId\":{},\"status\":\"draft\",\"postType\":{},\"content\":{content}}}",
+            json(&text), json(&account), json(&text)
+        );
+        prop_assert_eq!(String::from_utf8(post.wire_body()).unwrap(), expected);
+    }
 }

@@ -39,8 +39,8 @@ pub struct ReqwestTransport {
     fixed_headers: Arc<OnceLock<FixedHeaders>>,
 }
 
-/// Header values made once per client rather than on every attempt.
-#[derive(Debug)]
+/// Header values made once per client rather than on every attempt. Its `Debug` names them and
+/// shows no value.
 struct FixedHeaders {
     /// Marked sensitive: its `Debug` shows no key.
     authorization: HeaderValue,
@@ -194,6 +194,12 @@ impl ReqwestTransport {
     }
 }
 
+impl std::fmt::Debug for FixedHeaders {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("FixedHeaders([authorization, user-agent])")
+    }
+}
+
 /// What a transport's HTTP client is built from; Debug shows no header value or proxy URL.
 #[derive(Debug)]
 struct HttpSettings {
@@ -283,6 +289,23 @@ mod tests {
     use super::*;
     use postato_core::{ApiKey, Post, PostStatus};
     use postato_sim::{ScriptAction, SimConfig, Simulator};
+
+    #[tokio::test]
+    async fn every_request_carries_the_clients_headers_and_the_transport_shows_none() {
+        let sim = Simulator::start(SimConfig::default()).await.unwrap();
+        let transport =
+            ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new(), CheckedHttp::default())
+                .unwrap();
+        for key in ["fixed-1", "fixed-2", "fixed-3"] {
+            let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
+            let request = Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust-agent-probe").unwrap();
+            // The simulator answers 401 to a request without its key: each 202 says it was sent.
+            assert_eq!(transport.send(&request, Duration::from_secs(5)).await.unwrap().status, 202, "{key}");
+        }
+        assert!(transport.fixed_headers.get().is_some(), "made once, after the first request");
+        let shown = format!("{transport:?}");
+        assert!(!shown.contains(sim.api_key()) && !shown.contains("rust-agent-probe"), "{shown}");
+    }
 
     #[tokio::test]
     async fn a_2xx_keeps_only_the_headers_the_client_reads_and_an_error_keeps_them_all() {
