@@ -131,9 +131,10 @@ fn note(results: &Results, s: &Scenario) -> String {
              `User-Agent` values made once per client, no cancellation token made for a publish given none). \
              Done once per client or not at all since: the path, `User-Agent` and `Authorization` of every \
              request, the SHA-256 payload fingerprint (worked out only when a store asks for it), the account \
-             scope's copy for the shared limits (now shared). A tokio timer per attempt (its timeout) and a \
-             mutex taken twice per attempt (the shared limits) remain: the timeout is a guarantee, and the \
-             limits are what every publish of a client shares."
+             scope's copy for the shared limits (now shared). Per publish now: no task spawned, no copy of the \
+             body per attempt (every attempt sends the one shared buffer), one tokio timer per attempt (its \
+             timeout) and a mutex taken twice per attempt (the shared limits): the timeout is a guarantee, and \
+             the limits are what every publish of a client shares."
         ),
         Figures::Goodput(g) if g.parameters.rate_limit_headers => format!(
             "The first request probes the limit; `RateLimit-Policy` then paces every publish a little below the \
