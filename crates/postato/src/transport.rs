@@ -110,18 +110,22 @@ impl ReqwestTransport {
     fn headers(&self, request: &Request) -> Result<HeaderMap, TransportFailure> {
         let fixed = self.fixed_headers.get();
         let mut headers = HeaderMap::with_capacity(4);
+        let mut agent_source = "";
         for (name, value) in request.headers() {
             let value = match (name, fixed) {
                 ("authorization", Some(f)) if f.authorization.as_bytes() == value.as_bytes() => f.authorization.clone(),
                 ("user-agent", Some(f)) if f.user_agent.0 == value => f.user_agent.1.clone(),
+                ("user-agent", _) => {
+                    agent_source = value;
+                    self.header_value(name, value)?
+                }
                 _ => self.header_value(name, value)?,
             };
             headers.insert(HeaderName::from_static(name), value);
         }
         if fixed.is_none() {
             if let (Some(authorization), Some(agent)) = (headers.get("authorization"), headers.get("user-agent")) {
-                let user_agent = request.headers().iter().find(|(name, _)| *name == "user-agent").map(|(_, v)| *v);
-                let user_agent = (user_agent.unwrap_or_default().to_owned(), agent.clone());
+                let user_agent = (agent_source.to_owned(), agent.clone());
                 let _ = self.fixed_headers.set(FixedHeaders { authorization: authorization.clone(), user_agent });
             }
         }
@@ -288,17 +292,28 @@ impl Transport for ReqwestTransport {
 mod tests {
     use super::*;
     use postato_core::{ApiKey, Post, PostStatus};
-    use postato_sim::{ScriptAction, SimConfig, Simulator};
+    use postato_sim::{ScriptAction, SimConfig, Simulator, SimulatorHandle};
 
-    #[tokio::test]
-    async fn every_request_carries_the_clients_headers_and_the_transport_shows_none() {
+    /// A simulator and a transport to it with the client's defaults.
+    async fn transport_to_simulator() -> (SimulatorHandle, ReqwestTransport) {
         let sim = Simulator::start(SimConfig::default()).await.unwrap();
         let transport =
             ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new(), CheckedHttp::default())
                 .unwrap();
+        (sim, transport)
+    }
+
+    /// The request of a short post under `key`, naming `language` in its `User-Agent`.
+    fn request(sim: &SimulatorHandle, key: &str, language: &str) -> Request {
+        let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
+        Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), language).unwrap()
+    }
+
+    #[tokio::test]
+    async fn every_request_carries_the_clients_headers_and_the_transport_shows_none() {
+        let (sim, transport) = transport_to_simulator().await;
         for key in ["fixed-1", "fixed-2", "fixed-3"] {
-            let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
-            let request = Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust-agent-probe").unwrap();
+            let request = request(&sim, key, "rust-agent-probe");
             // The simulator answers 401 to a request without its key: each 202 says it was sent.
             assert_eq!(transport.send(&request, Duration::from_secs(5)).await.unwrap().status, 202, "{key}");
         }
@@ -309,14 +324,8 @@ mod tests {
 
     #[tokio::test]
     async fn a_2xx_keeps_only_the_headers_the_client_reads_and_an_error_keeps_them_all() {
-        let sim = Simulator::start(SimConfig::default()).await.unwrap();
-        let transport =
-            ReqwestTransport::new(&sim.base_url(), Duration::from_secs(5), 1 << 20, Vec::new(), CheckedHttp::default())
-                .unwrap();
-        let send = |key: &str| {
-            let post = Post::new(key, "x", "acc_1", PostStatus::Publish, "post", "hello");
-            Request::new(&post, "ws_1", &ApiKey::new(sim.api_key()), "rust").unwrap()
-        };
+        let (sim, transport) = transport_to_simulator().await;
+        let send = |key: &str| request(&sim, key, "rust");
         let ok = transport.send(&send("headers-ok"), Duration::from_secs(5)).await.unwrap();
         assert_eq!(ok.status, 202);
         assert!(ok.header("content-type").is_none() && ok.header("date").is_none(), "{:?}", ok.headers);
