@@ -49,13 +49,23 @@ fn note(results: &Results, s: &Scenario) -> String {
              acknowledged; with WAL and synchronous=NORMAL, as before, a power loss may lose the last commits): \
              a post published but not yet recorded when \
              the process dies still has its intent (or nothing) in the store, and the next run sends it again \
-             under the same idempotency key, which the server replays. What keeps it below the client alone: per \
-             post the CLI spends about two and a half times the client's CPU; a profile shows SQLite's statements \
-             (a lookup, the intent, the record and its two deletes) and the hand-offs between the runtime and the \
-             store's thread (futex wake-ups) as the largest shares beside the HTTP exchange, and the same run on \
-             tmpfs is markedly faster (the WAL's writes and checkpoints). What would close it: one statement per \
-             post (the intent and the record as one row, updated in place), the lookups of many lines read in \
-             one query, and store work done on the publishing thread without a hand-off.",
+             under the same idempotency key, which the server replays. Each side publishes the same number of \
+             posts on a simulator process of its own, fresh for each round (before, the client ran on a simulator in \
+             the harness's process after a million-post campaign had run through it, and its figure ranged from \
+             19,700 to 47,000/s between runs). Before (the CLI of commit caafcdd, on this machine, the same hour, \
+             by hand as this row runs it: 100,000 posts on a fresh simulator process): 17,163 and 17,479/s; after: \
+             22,818 and 23,926/s. Per post (perf, 300,000 posts) the CLI spent 64 µs of CPU, the client alone about \
+             34 µs; what changed: a claim is taken before the one lookup (two lookups before), a round's reads and \
+             writes share one transaction whose `BEGIN` and `COMMIT` are parsed once, the command runs on the \
+             runtime's workers (its tasks no longer each wake a worker from the main thread), the reader hands \
+             lines over a chunk at a time (one wake-up per chunk instead of one per line), new stores keep \
+             `published` and `intents` without a rowid (one B-tree each), and the binary allocates with mimalloc \
+             (glibc's malloc took a fifth of the CPU, its arenas locking as one thread freed what another \
+             allocated): 46 µs. What is left beside the client's own work: the store's thread, about a quarter of \
+             the CLI's CPU, two fifths of it in commits (writing the WAL's pages, a few pages per commit of a few \
+             posts) and the rest in the statements of the lookup, the intent and the record; the reader (4 to 6 %); \
+             and the hand-offs to and from the store's thread. What would close it: the intent and the record as \
+             one row (fewer pages per commit), larger commits, and the lookups of many lines read in one query.",
             o.parameters.concurrency
         ),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
@@ -166,7 +176,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              the first line of each business key win: 16 bytes a key, in shards of 57,344 keys that never grow \
              (a growing table would hold its old and new arrays at once when it doubles). That index is why \
              memory is not flat in N, as it was before first-line-wins: the target is therefore a bound on growth \
-             per post beside the 64 MiB ceiling. The store's writes are \
+             per post beside the 64 MiB ceiling. The binary allocates with mimalloc (row 4b), which keeps more \
+             memory at hand than glibc's malloc did: 21 and 38 MiB at 100,000 and 1,000,000 posts before, 34 and \
+             52 to 56 MiB after. The store's writes are \
              group-committed (WAL, synchronous=NORMAL; row 4b); the baseline is the store written by one writer, \
              one record per commit: {:.0} records/s on the shared {cores}.",
             c.baseline.figures.records_per_second

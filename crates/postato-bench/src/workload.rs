@@ -96,10 +96,15 @@ pub async fn client_rate_at(base_url: &str, api_key: &str, n: usize, concurrency
 /// Publishes/s of the Rust client in a process of its own (this harness run again with
 /// `--client-process`), as the language scripts and `postato batch` run: `n` posts, 64 tasks.
 pub async fn client_process_rate(sim: &SimulatorHandle, n: usize, prefix: &str) -> f64 {
+    client_process_rate_at(&sim.base_url(), sim.api_key(), n, prefix).await
+}
+
+/// [`client_process_rate`] against the simulator at `base_url`.
+pub async fn client_process_rate_at(base_url: &str, api_key: &str, n: usize, prefix: &str) -> f64 {
     let exe = std::env::current_exe().expect("the harness knows its path");
-    // Waited for without blocking a worker: the simulator in this process keeps both.
+    // Waited for without blocking a worker: a simulator in this process may need both.
     let output = tokio::process::Command::new(exe)
-        .args(["--client-process", &sim.base_url(), sim.api_key(), &n.to_string(), prefix])
+        .args(["--client-process", base_url, api_key, &n.to_string(), prefix])
         .output()
         .await
         .expect("the harness runs again");

@@ -131,6 +131,11 @@ fn json_output_asked() -> bool {
         || std::env::args().any(|a| a == "--output=json")
 }
 
+/// mimalloc rather than glibc's malloc: a batch frees on one thread what another allocated
+/// (see the dependency's note in Cargo.toml).
+#[global_allocator]
+static ALLOCATOR: mimalloc::MiMalloc = mimalloc::MiMalloc;
+
 fn main() -> std::process::ExitCode {
     // Before parsing, so that clap's own help and errors obey --no-color too.
     terminal::init(false, terminal::no_color_asked());
@@ -146,20 +151,13 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(exit::FAILURE);
         }
     };
-    let code = runtime.block_on(async {
-        match &cli.command {
-            Command::Key(args) => cmd::key::run(args),
-            Command::Publish(args) => cmd::publish::run(args).await,
-            Command::Batch(args) => cmd::batch::run(args).await,
-            Command::Dlq(args) => cmd::dlq::run(args).await,
-            Command::Status(args) => cmd::status::run(args).await,
-            Command::Report(args) => cmd::report::run(args).await,
-            Command::Enqueue(args) => cmd::enqueue::run(args).await,
-            Command::Worker(args) => cmd::worker::run(args).await,
-            Command::Sim(args) => cmd::sim::run(args).await,
-            Command::Demo(args) => cmd::demo::run(args).await,
-            Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),
-        }
+    // The command runs as a task on the runtime's workers, not on this thread: the tasks it
+    // spawns (a batch's, one per line) then start on the worker that spawned them instead of
+    // each waking a worker from outside.
+    let command = runtime.spawn(run(cli.command));
+    let code = runtime.block_on(command).unwrap_or_else(|e| {
+        errln!("error: the command failed inside postato ({e}): running it again is safe");
+        exit::FAILURE
     });
     // Every command awaited its own work; a thread still blocked on a source that sends
     // nothing (stdin from an idle pipe, after a stop signal) must not keep the process alive.
@@ -171,6 +169,23 @@ fn main() -> std::process::ExitCode {
     #[cfg(not(feature = "otlp"))]
     let () = export;
     std::process::ExitCode::from(code)
+}
+
+/// Runs `command` to its exit code.
+async fn run(command: Command) -> u8 {
+    match &command {
+        Command::Key(args) => cmd::key::run(args),
+        Command::Publish(args) => cmd::publish::run(args).await,
+        Command::Batch(args) => cmd::batch::run(args).await,
+        Command::Dlq(args) => cmd::dlq::run(args).await,
+        Command::Status(args) => cmd::status::run(args).await,
+        Command::Report(args) => cmd::report::run(args).await,
+        Command::Enqueue(args) => cmd::enqueue::run(args).await,
+        Command::Worker(args) => cmd::worker::run(args).await,
+        Command::Sim(args) => cmd::sim::run(args).await,
+        Command::Demo(args) => cmd::demo::run(args).await,
+        Command::Completion(args) => cmd::completion::run(args, <Cli as clap::CommandFactory>::command()),
+    }
 }
 
 /// Logs to stderr (`--verbose`, `POSTATO_LOG`) and, when asked for, spans to an OpenTelemetry

@@ -35,7 +35,8 @@ pub(super) async fn process(
     events: Option<&EventLog>,
 ) -> Outcome {
     let line = item.line;
-    let account = item.post.as_ref().ok().map(|post| format!("{}/{}", post.platform, post.account_id));
+    // Only an event log shows the account: no string is made for it otherwise.
+    let account = events.and(item.post.as_ref().ok()).map(|post| format!("{}/{}", post.platform, post.account_id));
     let log = |business_key: &str, outcome: &'static str, kind: Option<&str>, attempts: u32, until_ms: Option<u64>| {
         if let Some(events) = events {
             let account = account.clone();

@@ -91,6 +91,7 @@ pub async fn run(
         stop: stop.clone(),
         cancel: cancel.clone(),
         concurrency: concurrency.max(1),
+        chunk: if reopenable { concurrency.max(1) } else { 1 },
         events,
     };
     let passes = async {
@@ -123,6 +124,11 @@ struct Batch {
     stop: CancellationToken,
     cancel: CancellationToken,
     concurrency: usize,
+    /// Lines the reader hands over at once: `concurrency` for a source that can be read again
+    /// (a file, which never keeps a line waiting), so the reader and the runtime wake each
+    /// other once per chunk rather than per line; one for a stream (stdin), whose lines may
+    /// come slowly and start as they come.
+    chunk: usize,
     /// `--events`: each line's outcome is written to it.
     events: Option<Arc<EventLog>>,
 }
@@ -170,28 +176,33 @@ impl Batch {
     /// One pass over `lines` (only the line numbers in `only`, when given). With `skip_held`,
     /// the line numbers left because another worker held them come back in its end.
     ///
-    /// A reader thread reads ahead at most `2 × concurrency` lines; lines start in campaign
+    /// A reader thread reads ahead, in chunks of [`Batch::chunk`] lines, at most three chunks
+    /// (the one it fills, the one waiting, the one being started); lines start in campaign
     /// order, each as its own task, with at most `concurrency` in flight.
     async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
-        let (tx, mut rx) = tokio::sync::mpsc::channel::<CampaignLine>(self.concurrency * 2);
+        let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CampaignLine>>(1);
         let reader = {
-            let stop = self.stop.clone();
+            let (stop, chunk) = (self.stop.clone(), self.chunk);
             tokio::task::spawn_blocking(move || -> Result<(), String> {
                 // A later pass reads only lines the first let through.
                 let mut first_line_wins = only.is_none().then(FirstLineWins::default);
-                for item in lines {
-                    if stop.is_cancelled() {
-                        break;
+                let mut lines = lines.peekable();
+                while lines.peek().is_some() && !stop.is_cancelled() {
+                    let mut items = Vec::with_capacity(chunk);
+                    for item in lines.by_ref() {
+                        let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
+                        if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
+                            continue;
+                        }
+                        items.push(match &mut first_line_wins {
+                            Some(first_line_wins) => first_line_wins.check(item),
+                            None => item,
+                        });
+                        if items.len() == chunk || stop.is_cancelled() {
+                            break;
+                        }
                     }
-                    let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
-                    if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
-                        continue;
-                    }
-                    let item = match &mut first_line_wins {
-                        Some(first_line_wins) => first_line_wins.check(item),
-                        None => item,
-                    };
-                    if tx.blocking_send(item).is_err() {
+                    if !items.is_empty() && tx.blocking_send(items).is_err() {
                         break;
                     }
                 }
@@ -200,19 +211,28 @@ impl Batch {
         };
         let mut in_flight = JoinSet::new();
         let mut end = PassEnd::default();
+        let mut chunk = Vec::new().into_iter();
         loop {
             while in_flight.len() >= self.concurrency {
                 if let Some(finished) = in_flight.join_next().await {
                     end.note(&self.tally, finished);
                 }
             }
-            // A stop ends the wait for the next line too: a source that sends nothing (a pipe
-            // from a stalled producer) never holds the run.
-            let item = tokio::select! {
-                _ = self.stop.cancelled() => None,
-                item = rx.recv() => item,
+            let item = match chunk.next() {
+                Some(item) => item,
+                // A stop ends the wait for the next line too: a source that sends nothing (a
+                // pipe from a stalled producer) never holds the run.
+                None => match tokio::select! {
+                    _ = self.stop.cancelled() => None,
+                    items = rx.recv() => items,
+                } {
+                    Some(items) => {
+                        chunk = items.into_iter();
+                        continue;
+                    }
+                    None => break,
+                },
             };
-            let Some(item) = item else { break };
             if self.stop.is_cancelled() || self.tally.has_setting_error() {
                 break;
             }

@@ -70,18 +70,19 @@ impl Claims {
     }
 
     /// Begins `key` for `worker`: published (by `lookup`), held by another, or claimed (and
-    /// maybe deferred). The lookup runs again once the claim is taken, so a record written in
-    /// between is seen.
+    /// maybe deferred). The claim is taken before the one lookup, so every record written
+    /// before the claim is seen; a key another worker holds is looked up too, so a published
+    /// one is answered at once rather than waited for.
     pub async fn begin<F, Fut>(&self, key: &str, worker: &str, lease: Duration, lookup: F) -> Result<Begin, StoreError>
     where
-        F: Fn() -> Fut,
+        F: FnOnce() -> Fut,
         Fut: Future<Output = Result<Recorded, StoreError>>,
     {
-        if let Recorded::Published(record) = lookup().await? {
-            return Ok(Begin::Published(record));
-        }
         if let Err(expires_in) = self.claim(key, worker, lease) {
-            return Ok(Begin::HeldByOther { expires_in });
+            return match lookup().await? {
+                Recorded::Published(record) => Ok(Begin::Published(record)),
+                Recorded::Deferred(_) | Recorded::Nothing => Ok(Begin::HeldByOther { expires_in }),
+            };
         }
         match lookup().await {
             Ok(Recorded::Nothing) => Ok(Begin::Claimed),
@@ -117,17 +118,32 @@ mod tests {
     }
 
     #[tokio::test]
-    async fn a_record_written_between_the_lookup_and_the_claim_is_seen_and_the_claim_let_go() {
+    async fn the_lookup_runs_once_the_claim_is_taken_and_a_published_key_lets_the_claim_go() {
         let claims = Claims::default();
-        let lookups = Cell::new(0);
+        let held_while_looking = Cell::new(None);
         let lookup = || {
-            lookups.set(lookups.get() + 1);
-            let found = if lookups.get() > 1 { Recorded::Published(record("k")) } else { Recorded::Nothing };
-            async move { Ok(found) }
+            held_while_looking.set(Some(claims.claim("k", "other", Duration::from_secs(60)).is_err()));
+            async { Ok(Recorded::Published(record("k"))) }
         };
         let begun = claims.begin("k", "a", Duration::from_secs(60), lookup).await.unwrap();
         assert_eq!(begun, Begin::Published(record("k")));
+        assert_eq!(held_while_looking.get(), Some(true), "the key was claimed while it was looked up");
         assert_eq!(claims.claim("k", "b", Duration::from_secs(60)), Ok(()), "the claim was released");
+    }
+
+    #[tokio::test]
+    async fn a_key_held_by_another_is_answered_from_its_record_or_waited_for() {
+        let claims = Claims::default();
+        claims.claim("k", "holder", Duration::from_secs(60)).unwrap();
+        let published = || async { Ok(Recorded::Published(record("k"))) };
+        assert_eq!(
+            claims.begin("k", "a", Duration::from_secs(60), published).await.unwrap(),
+            Begin::Published(record("k"))
+        );
+        let nothing = || async { Ok(Recorded::Nothing) };
+        let held = claims.begin("k", "a", Duration::from_secs(60), nothing).await.unwrap();
+        assert!(matches!(held, Begin::HeldByOther { expires_in } if expires_in > Duration::from_secs(59)), "{held:?}");
+        assert!(!claims.may_record("k", "a"), "the holder keeps its claim");
     }
 
     #[test]

@@ -1,8 +1,9 @@
 //! Group commit for [`super::SqliteStore`]: one thread at a time serves the connection's
-//! queue. Each round takes every queued operation, answers the reads from one snapshot of the
-//! state committed so far, runs every write in one transaction (taking the write lock at
-//! once), commits, and only then answers each writer; it repeats while operations keep
-//! arriving. No timer: an operation waits at most for the round in progress and its own,
+//! queue. Each round takes every queued operation and runs them in one transaction (taking the
+//! write lock at once when there are writes): the reads first, answered at once from the state
+//! committed so far, then every write; it commits, and only then answers each writer. It
+//! repeats while operations keep arriving. `BEGIN` and `COMMIT` go through the statement
+//! cache, parsed once per connection. No timer: an operation waits at most for the round in progress and its own,
 //! so a transaction grows with the load (up to the number of publishes in flight) and is
 //! committed at once when the load stops.
 //!
@@ -19,7 +20,7 @@
 //! sub-journal: a third of the store's time in `postato batch`.) A failed commit fails every
 //! write of its transaction.
 
-use rusqlite::{Connection, TransactionBehavior};
+use rusqlite::Connection;
 use std::panic::AssertUnwindSafe;
 use std::sync::{Arc, Mutex};
 use tokio::sync::oneshot;
@@ -195,41 +196,78 @@ fn flush(queue: &Mutex<Queue>, conn: &Mutex<Connection>) {
             }
             (std::mem::take(&mut queue.reads), std::mem::take(&mut queue.writes))
         };
-        let mut conn = conn.lock().unwrap_or_else(|p| p.into_inner());
-        round(&mut conn, reads, writes, queue);
+        let conn = conn.lock().unwrap_or_else(|p| p.into_inner());
+        round(&conn, reads, writes, queue);
     }
 }
 
-/// One round: the reads in one transaction, then the writes in another.
-fn round(
-    conn: &mut Connection,
-    reads: Vec<Box<dyn Operation>>,
-    writes: Vec<Box<dyn Operation>>,
-    counter: &Mutex<Queue>,
-) {
-    if !reads.is_empty() {
-        read_round(conn, reads);
+/// One round. With writes: one transaction taking the write lock, in which the reads run
+/// first (they see only what was committed before it) and are answered at once, then the
+/// writes; without: the reads in a read transaction.
+fn round(conn: &Connection, reads: Vec<Box<dyn Operation>>, writes: Vec<Box<dyn Operation>>, queue: &Mutex<Queue>) {
+    if writes.is_empty() {
+        return read_round(conn, reads);
     }
-    if !writes.is_empty() {
-        write_round(conn, writes, counter);
+    let moved = queue.lock().unwrap_or_else(|p| p.into_inner()).file.as_ref().map_or(Ok(()), FileGuard::check);
+    if let Err(why) = moved {
+        read_round(conn, reads);
+        return answer_all(writes, &why);
+    }
+    if let Err(e) = begin(conn, BEGIN_WRITE) {
+        // Another process holds the write lock past the busy timeout: the reads need none.
+        read_round(conn, reads);
+        return answer_all(writes, &format!("could not begin a transaction: {e}"));
+    }
+    queue.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
+    for mut read in reads {
+        run(&mut read, conn);
+        read.answer(None);
+    }
+    write_round(conn, writes, queue);
+}
+
+/// Begins a transaction with `sql` through the statement cache, so that it is parsed once per
+/// connection rather than once per round.
+fn begin(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
+    conn.prepare_cached(sql)?.execute([]).map(drop)
+}
+
+/// Commits the open transaction (a cached statement, like [`begin`]).
+fn commit(conn: &Connection) -> rusqlite::Result<()> {
+    conn.prepare_cached("COMMIT")?.execute([]).map(drop)
+}
+
+/// Rolls back the open transaction, if SQLite has not ended it already.
+fn roll_back(conn: &Connection) {
+    if still_open(conn) {
+        let _ = conn.execute_batch("ROLLBACK");
+    }
+}
+
+/// Takes the write lock at once, so that a round never fails half-way for want of it.
+const BEGIN_WRITE: &str = "BEGIN IMMEDIATE";
+
+fn answer_all(operations: Vec<Box<dyn Operation>>, why: &str) {
+    for operation in operations {
+        operation.answer(Some(why));
     }
 }
 
 /// The reads, answered from one snapshot of the committed state.
-fn read_round(conn: &mut Connection, reads: Vec<Box<dyn Operation>>) {
-    match conn.transaction() {
-        Ok(tx) => {
-            for mut read in reads {
-                run(&mut read, &tx);
-                read.answer(None);
-            }
-        }
-        Err(e) => {
-            let why = format!("could not begin a transaction: {e}");
-            for read in reads {
-                read.answer(Some(&why));
-            }
-        }
+fn read_round(conn: &Connection, reads: Vec<Box<dyn Operation>>) {
+    if reads.is_empty() {
+        return;
+    }
+    if let Err(e) = begin(conn, "BEGIN") {
+        return answer_all(reads, &format!("could not begin a transaction: {e}"));
+    }
+    for mut read in reads {
+        run(&mut read, conn);
+        read.answer(None);
+    }
+    // A read transaction has nothing to keep: ending it cannot lose an answer.
+    if commit(conn).is_err() {
+        roll_back(conn);
     }
 }
 
@@ -239,43 +277,38 @@ fn still_open(conn: &Connection) -> bool {
     !conn.is_autocommit()
 }
 
-/// The writes in one transaction; if one fails, each again in a transaction of its own.
-fn write_round(conn: &mut Connection, mut writes: Vec<Box<dyn Operation>>, counter: &Mutex<Queue>) {
-    let moved = counter.lock().unwrap_or_else(|p| p.into_inner()).file.as_ref().map_or(Ok(()), FileGuard::check);
-    if let Err(why) = moved {
-        for write in writes {
-            write.answer(Some(&why));
+/// The writes in the transaction begun by [`round`]; if one fails, each again in a
+/// transaction of its own.
+fn write_round(conn: &Connection, mut writes: Vec<Box<dyn Operation>>, counter: &Mutex<Queue>) {
+    if writes.iter_mut().all(|write| run(write, conn) && still_open(conn)) {
+        let commit_error = commit(conn).err().map(|e| e.to_string());
+        if commit_error.is_some() {
+            roll_back(conn);
         }
-        return;
-    }
-    let tx = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-        Ok(tx) => tx,
-        Err(e) => {
-            let why = format!("could not begin a transaction: {e}");
-            for write in writes {
-                write.answer(Some(&why));
-            }
-            return;
-        }
-    };
-    counter.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
-    if writes.iter_mut().all(|write| run(write, &tx) && still_open(&tx)) {
-        let commit_error = tx.commit().err().map(|e| e.to_string());
         for write in writes {
             write.answer(commit_error.as_deref());
         }
         return;
     }
     // A write failed: undo the round, then give each write a transaction of its own.
-    drop(tx);
+    roll_back(conn);
     for mut write in writes {
         counter.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
-        let error = match conn.transaction_with_behavior(TransactionBehavior::Immediate) {
-            Ok(tx) if run(&mut write, &tx) && still_open(&tx) => tx.commit().err().map(|e| e.to_string()),
-            // Dropped: rolled back. The write's own error is its answer, or, if SQLite ended
-            // the transaction under it, that its statements may not have been kept.
-            Ok(tx) if !still_open(&tx) => Some("SQLite ended the transaction (out of memory or I/O)".to_owned()),
-            Ok(_) => None,
+        let error = match begin(conn, BEGIN_WRITE) {
+            Ok(()) if run(&mut write, conn) && still_open(conn) => {
+                let error = commit(conn).err().map(|e| e.to_string());
+                if error.is_some() {
+                    roll_back(conn);
+                }
+                error
+            }
+            // The write's own error is its answer, or, if SQLite ended the transaction under
+            // it, that its statements may not have been kept.
+            Ok(()) if !still_open(conn) => Some("SQLite ended the transaction (out of memory or I/O)".to_owned()),
+            Ok(()) => {
+                roll_back(conn);
+                None
+            }
             Err(e) => Some(format!("could not begin a transaction: {e}")),
         };
         write.answer(error.as_deref());
@@ -350,6 +383,34 @@ mod tests {
             assert_eq!(outcome.is_err(), k == 7, "write {k}: {outcome:?}");
         }
         assert_eq!(rows(&path), 19, "the failed write rolled back only itself");
+    }
+
+    /// A queued operation running `f`, and the receiver of its answer.
+    fn queued<R: Send + 'static>(
+        f: impl Fn(&Connection) -> rusqlite::Result<R> + Send + 'static,
+    ) -> (Box<dyn Operation>, oneshot::Receiver<Result<R, StoreError>>) {
+        let (reply, answer) = oneshot::channel();
+        (Box::new(Queued { statements: f, outcome: None, reply }), answer)
+    }
+
+    #[test]
+    fn a_round_reads_what_was_committed_before_it_then_writes_in_the_same_transaction() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("round.db");
+        let conn = connection(&path);
+        let queue = Mutex::new(Queue::default());
+        let count = |c: &Connection| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0));
+        let (first, first_answer) = queued(|c| c.execute(INSERT, [1]));
+        round(&conn.lock().unwrap(), Vec::new(), vec![first], &queue);
+        first_answer.blocking_recv().unwrap().unwrap();
+        let (read, read_answer) = queued(count);
+        let (write, write_answer) = queued(|c| c.execute(INSERT, [2]));
+        round(&conn.lock().unwrap(), vec![read], vec![write], &queue);
+        assert_eq!(read_answer.blocking_recv().unwrap().unwrap(), 1, "the read saw only what was committed before");
+        write_answer.blocking_recv().unwrap().unwrap();
+        assert_eq!(rows(&path), 2);
+        assert_eq!(queue.lock().unwrap().transactions, 2, "one transaction per round, its reads included");
+        assert!(conn.lock().unwrap().is_autocommit(), "no transaction is left open");
     }
 
     #[tokio::test]
