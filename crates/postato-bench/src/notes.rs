@@ -52,20 +52,28 @@ fn note(results: &Results, s: &Scenario) -> String {
              under the same idempotency key, which the server replays. Each side publishes the same number of \
              posts on a simulator process of its own, fresh for each round (before, the client ran on a simulator in \
              the harness's process after a million-post campaign had run through it, and its figure ranged from \
-             19,700 to 47,000/s between runs). Before (the CLI of commit caafcdd, on this machine, the same hour, \
-             by hand as this row runs it: 100,000 posts on a fresh simulator process): 17,163 and 17,479/s; after: \
-             22,818 and 23,926/s. Per post (perf, 300,000 posts) the CLI spent 64 µs of CPU, the client alone about \
-             34 µs; what changed: a claim is taken before the one lookup (two lookups before), a round's reads and \
-             writes share one transaction whose `BEGIN` and `COMMIT` are parsed once, the command runs on the \
-             runtime's workers (its tasks no longer each wake a worker from the main thread), the reader hands \
-             lines over a chunk at a time (one wake-up per chunk instead of one per line), new stores keep \
-             `published` and `intents` without a rowid (one B-tree each), and the binary allocates with mimalloc \
-             (glibc's malloc took a fifth of the CPU, its arenas locking as one thread freed what another \
-             allocated): 46 µs. What is left beside the client's own work: the store's thread, about a quarter of \
-             the CLI's CPU, two fifths of it in commits (writing the WAL's pages, a few pages per commit of a few \
-             posts) and the rest in the statements of the lookup, the intent and the record; the reader (4 to 6 %); \
-             and the hand-offs to and from the store's thread. What would close it: the intent and the record as \
-             one row (fewer pages per commit), larger commits, and the lookups of many lines read in one query.",
+             19,700 to 47,000/s between runs; on this harness it still ranges from 38,000 to 48,000/s, and the \
+             ratio from 0.51 to 0.58). The CLI allocates with mimalloc; the client-alone process with glibc's \
+             malloc, as a program using the library does unless it picks another. Before (the CLI of commit \
+             caafcdd, on this machine, the same hour, by hand as this row runs it: 100,000 posts on a fresh \
+             simulator process): 17,163 and 17,479/s; after the first of the changes below: 22,818 and 23,926/s. \
+             CPU per post (300,000 posts, a simulator process of its own; /proc and perf): the CLI 64 µs before, \
+             the client alone 24 µs, the simulator 23 µs for either. What changed, with what each saved where it \
+             was measured alone: a claim is taken before the one lookup (two lookups before); a round's reads \
+             and writes share one transaction whose `BEGIN` and `COMMIT` are parsed once; the command runs on \
+             the runtime's workers; the reader hands lines over half the concurrency at a time from a regular \
+             file (one wake-up per chunk instead of one per line; a FIFO or stdin still line by line) — these \
+             together 64 to 57 µs; mimalloc instead of glibc's malloc, whose arenas locked as one thread freed \
+             what another allocated, 57 to 46 µs (and 13 MiB more memory, row 4); the lines in flight as futures \
+             of one task instead of a task each, about 3 µs more. Counted by /proc over a whole run of 100,000 \
+             posts, its start included, the CLI now spends 48 µs a post. What is left beside the client's own work (perf): the store's thread, about a quarter of the \
+             CLI's CPU, two fifths of that in commits (the WAL's pages: a few per commit, of about three posts) \
+             and the rest in the statements of the lookup, the intent and the record; the reader, 5 %; the \
+             hand-offs to and from the store's thread and the runtime's scheduling. A share of the CPU is idle \
+             during the run (75 % of the two cores busy, against 87 % for the client alone). What would close it: \
+             the store written a batch at a time (the intents of many lines in one transaction before their \
+             sends, their records in one after, the lookups in one query), the intent and the record as one \
+             row, and no hand-off per post.",
             o.parameters.concurrency
         ),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
@@ -177,8 +185,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              (a growing table would hold its old and new arrays at once when it doubles). That index is why \
              memory is not flat in N, as it was before first-line-wins: the target is therefore a bound on growth \
              per post beside the 64 MiB ceiling. The binary allocates with mimalloc (row 4b), which keeps more \
-             memory at hand than glibc's malloc did: 21 and 38 MiB at 100,000 and 1,000,000 posts before, 34 and \
-             52 to 56 MiB after. The store's writes are \
+             memory at hand than glibc's malloc did: 21 and 38 MiB at 100,000 and 1,000,000 posts before, 33 to 34 \
+             and 52 to 57 MiB in the runs after (26 against 39 MiB at 300,000 posts, glibc's and mimalloc's \
+             builds of the same code). The store's writes are \
              group-committed (WAL, synchronous=NORMAL; row 4b); the baseline is the store written by one writer, \
              one record per commit: {:.0} records/s on the shared {cores}.",
             c.baseline.figures.records_per_second

@@ -151,9 +151,9 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::from(exit::FAILURE);
         }
     };
-    // The command runs as a task on the runtime's workers, not on this thread: the tasks it
-    // spawns (a batch's, one per line) then start on the worker that spawned them instead of
-    // each waking a worker from outside.
+    // The command runs as a task on the runtime's workers, not on this thread: what it spawns
+    // (a connection's task) then starts on the worker that spawned it instead of waking a
+    // worker from outside.
     let command = runtime.spawn(run(cli.command));
     let code = runtime.block_on(command).unwrap_or_else(|e| {
         errln!("error: the command failed inside postato ({e}): running it again is safe");

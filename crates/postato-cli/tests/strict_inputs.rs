@@ -229,7 +229,7 @@ async fn a_batch_of_dev_zero_dead_letters_its_line_and_stops_without_growing() {
     let dir = tempfile::tempdir().unwrap();
     let store = dir.path().join("s.db");
     // With progress on (the default): counting the lines of an endless device must not hang.
-    let args: Vec<String> = batch_args(std::path::Path::new("/dev/zero"), store.to_str().unwrap(), 1, &[], &sim)
+    let args: Vec<String> = batch_args(std::path::Path::new("/dev/zero"), store.to_str().unwrap(), 64, &[], &sim)
         .into_iter()
         .filter(|a| a != "--no-progress")
         .collect();

@@ -170,11 +170,15 @@ pub async fn run(args: &BatchArgs) -> u8 {
     let publisher = Publisher::with_shared_store(client, store)
         .lease(std::time::Duration::from_millis(args.lease_ms))
         .key_retention(args.key_retention_hours.0);
-    let reopenable = args.campaign != "-";
+    let input = match args.campaign.as_str() {
+        "-" => runner::Input::Stdin,
+        path if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => runner::Input::File,
+        _ => runner::Input::OtherPath,
+    };
     if let Some(events) = &events {
         events.run_started(&args.campaign, &args::store_display(&args.store), settings_json(args));
     }
-    let ran = runner::run(publisher, open, reopenable, args.concurrency as usize, progress, args.wait, events.clone());
+    let ran = runner::run(publisher, open, input, args.concurrency as usize, progress, args.wait, events.clone());
     match ran.await {
         Ok(mut summary) => {
             if let Some(events) = &events {

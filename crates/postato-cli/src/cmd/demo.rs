@@ -144,7 +144,7 @@ async fn demo(args: &DemoArgs) -> Result<u8, String> {
     let mut summary = runner::run(
         publisher,
         open,
-        true,
+        runner::Input::File,
         args.concurrency as usize,
         Progress { total: Some(lines), enabled: true },
         true,

@@ -159,7 +159,7 @@ pub async fn run(args: &DlqArgs) -> u8 {
             match runner::run(
                 publisher,
                 move || Ok(Box::new(lines.clone().into_iter().map(Ok)) as runner::Lines),
-                true,
+                runner::Input::File,
                 *concurrency as usize,
                 progress,
                 false,

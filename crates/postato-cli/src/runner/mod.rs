@@ -11,11 +11,13 @@ mod progress;
 mod summary;
 mod tally;
 
+use futures_util::stream::FuturesUnordered;
+use futures_util::{FutureExt, StreamExt};
 use postato::{CancellationToken, Publisher, Timestamp};
+use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
-use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
 use crate::events::EventLog;
@@ -34,18 +36,32 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// A campaign's lines.
 pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
 
+/// Where a run's lines come from: whether a later pass may read them again, and whether the
+/// reader may hand them over a chunk at a time.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Input {
+    /// A regular file, or lines in memory: read again by a later pass, and handed over in
+    /// chunks (reading one never keeps a line waiting).
+    File,
+    /// Another path (a FIFO, a device): opened again by a later pass, and each line handed
+    /// over as it comes, since a producer may send them slowly.
+    OtherPath,
+    /// Stdin: read once, each line handed over as it comes.
+    Stdin,
+}
+
 /// Publishes every line of `open()` with at most `concurrency` publishes at once. With
 /// `wait`, then waits for the lines deferred by their rate limit and publishes each once due,
 /// until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
 ///
-/// When the source can be read again (`reopenable`), a first pass leaves the keys that another
+/// When the source can be read again (not [`Input::Stdin`]), a first pass leaves the keys that another
 /// worker holds for a second pass, which re-reads the source and finishes just those lines
 /// (waiting for the other worker where needed); so several processes can share one campaign
 /// without waiting on each other. A source read once (stdin) gets one waiting pass.
 pub async fn run(
     publisher: Publisher,
     mut open: impl FnMut() -> Result<Lines, String>,
-    reopenable: bool,
+    input: Input,
     concurrency: usize,
     progress: Progress,
     wait: bool,
@@ -91,11 +107,11 @@ pub async fn run(
         stop: stop.clone(),
         cancel: cancel.clone(),
         concurrency: concurrency.max(1),
-        chunk: if reopenable { concurrency.max(1) } else { 1 },
+        chunk: if input == Input::File { (concurrency / 2).max(1) } else { 1 },
         events,
     };
     let passes = async {
-        let mut end = batch.pass(open()?, None, reopenable).await?;
+        let mut end = batch.pass(open()?, None, input != Input::Stdin).await?;
         if !end.held.is_empty() && !stop.is_cancelled() && !tally.has_setting_error() {
             let second = batch.pass(open()?, Some(std::mem::take(&mut end.held)), false).await?;
             end.deferred.extend(second.deferred);
@@ -124,10 +140,9 @@ struct Batch {
     stop: CancellationToken,
     cancel: CancellationToken,
     concurrency: usize,
-    /// Lines the reader hands over at once: `concurrency` for a source that can be read again
-    /// (a file, which never keeps a line waiting), so the reader and the runtime wake each
-    /// other once per chunk rather than per line; one for a stream (stdin), whose lines may
-    /// come slowly and start as they come.
+    /// Lines the reader hands over at once: half the concurrency for an [`Input::File`], so
+    /// the reader and the runtime wake each other once per chunk rather than per line; one
+    /// for any other input, whose lines may come slowly and start as they come.
     chunk: usize,
     /// `--events`: each line's outcome is written to it.
     events: Option<Arc<EventLog>>,
@@ -177,8 +192,9 @@ impl Batch {
     /// the line numbers left because another worker held them come back in its end.
     ///
     /// A reader thread reads ahead, in chunks of [`Batch::chunk`] lines, at most three chunks
-    /// (the one it fills, the one waiting, the one being started); lines start in campaign
-    /// order, each as its own task, with at most `concurrency` in flight.
+    /// (the one it fills, the one waiting, the one being started: one and a half times the
+    /// concurrency for a file, three lines otherwise); lines start in campaign
+    /// order, each as a future of this pass's task, with at most `concurrency` in flight.
     async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CampaignLine>>(1);
         let reader = {
@@ -190,7 +206,17 @@ impl Batch {
                 while lines.peek().is_some() && !stop.is_cancelled() {
                     let mut items = Vec::with_capacity(chunk);
                     for item in lines.by_ref() {
-                        let item = item.map_err(|e| format!("could not read the campaign: {e}"))?;
+                        let item = match item {
+                            Ok(item) => item,
+                            Err(e) => {
+                                // The lines read before the error are published (or
+                                // dead-lettered) first, as they were when each went alone.
+                                if !items.is_empty() {
+                                    let _ = tx.blocking_send(items);
+                                }
+                                return Err(format!("could not read the campaign: {e}"));
+                            }
+                        };
                         if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
                             continue;
                         }
@@ -209,42 +235,51 @@ impl Batch {
                 Ok(())
             })
         };
-        let mut in_flight = JoinSet::new();
+        // The lines in flight are futures of this task rather than tasks of their own: none is
+        // spawned, scheduled across threads or joined, and each borrows the run's Publisher,
+        // tally and token instead of cloning them.
+        let mut in_flight = FuturesUnordered::new();
         let mut end = PassEnd::default();
         let mut chunk = Vec::new().into_iter();
         loop {
             while in_flight.len() >= self.concurrency {
-                if let Some(finished) = in_flight.join_next().await {
+                if let Some(finished) = in_flight.next().await {
                     end.note(&self.tally, finished);
                 }
             }
             let item = match chunk.next() {
                 Some(item) => item,
-                // A stop ends the wait for the next line too: a source that sends nothing (a
-                // pipe from a stalled producer) never holds the run.
-                None => match tokio::select! {
-                    _ = self.stop.cancelled() => None,
-                    items = rx.recv() => items,
-                } {
-                    Some(items) => {
-                        chunk = items.into_iter();
-                        continue;
+                // The lines in flight go on while the next chunk is awaited, and a stop ends the
+                // wait: a source that sends nothing (a pipe from a stalled producer) never holds
+                // the run.
+                None => {
+                    let items = loop {
+                        tokio::select! {
+                            _ = self.stop.cancelled() => break None,
+                            items = rx.recv() => break items,
+                            Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
+                                end.note(&self.tally, finished);
+                            }
+                        }
+                    };
+                    match items {
+                        Some(items) => {
+                            chunk = items.into_iter();
+                            continue;
+                        }
+                        None => break,
                     }
-                    None => break,
-                },
+                }
             };
             if self.stop.is_cancelled() || self.tally.has_setting_error() {
                 break;
             }
-            let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
-            let events = self.events.clone();
-            in_flight.spawn(async move {
-                let line = item.line;
-                (line, process(&publisher, item, &tally, &cancel, skip_held, events.as_deref()).await)
-            });
+            let line = item.line;
+            let publish = process(&self.publisher, item, &self.tally, &self.cancel, skip_held, self.events.as_deref());
+            in_flight.push(async move { (line, AssertUnwindSafe(publish).catch_unwind().await) });
         }
         drop(rx);
-        while let Some(finished) = in_flight.join_next().await {
+        while let Some(finished) = in_flight.next().await {
             end.note(&self.tally, finished);
         }
         // After a stop the reader may be blocked on such a source: it is left behind, never
@@ -259,15 +294,24 @@ impl Batch {
 
 impl PassEnd {
     /// Keeps a finished line that another worker held or that was deferred; counts a line
-    /// whose task panicked as failed (the run then exits 1), so that no line is lost silently.
-    fn note(&mut self, tally: &Tally, finished: Result<(u64, Outcome), JoinError>) {
+    /// whose publish panicked as failed (the run then exits 1), so that no line is lost silently.
+    fn note(&mut self, tally: &Tally, (line, finished): (u64, std::thread::Result<Outcome>)) {
         match finished {
-            Ok((line, Outcome::HeldByAnotherWorker)) => self.held.push(line),
-            Ok((_, Outcome::Deferred { until, item })) => self.deferred.push((until, item)),
-            Ok((_, Outcome::Done | Outcome::Cancelled)) => {}
-            Err(e) => {
+            Ok(Outcome::HeldByAnotherWorker) => self.held.push(line),
+            Ok(Outcome::Deferred { until, item }) => self.deferred.push((until, item)),
+            Ok(Outcome::Done | Outcome::Cancelled) => {}
+            Err(panic) => {
                 tally.failed.fetch_add(1, Ordering::Relaxed);
-                tracing::error!(error = %e, "publishing a line failed inside postato; running the campaign again is safe");
+                let why = panic
+                    .downcast_ref::<&str>()
+                    .map(|s| (*s).to_owned())
+                    .or_else(|| panic.downcast_ref::<String>().cloned())
+                    .unwrap_or_default();
+                tracing::error!(
+                    line,
+                    error = why.as_str(),
+                    "publishing a line failed inside postato; running the campaign again is safe"
+                );
             }
         }
     }

@@ -208,3 +208,33 @@ async fn batch_serves_its_metrics_as_prometheus_text_while_it_runs() {
     let summary: Value = serde_json::from_slice(&output.stdout).unwrap();
     assert_eq!((summary["published"].as_u64(), summary["deadLettered"].as_u64()), (Some(3), Some(1)), "{summary}");
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn a_campaign_from_a_fifo_publishes_each_line_as_it_comes_not_when_a_chunk_fills() {
+    let sim = Simulator::start(SimConfig::default()).await.unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let fifo = dir.path().join("campaign.fifo");
+    let path = std::ffi::CString::new(fifo.to_str().unwrap()).unwrap();
+    // SAFETY: a NUL-terminated path, and a mode.
+    assert_eq!(unsafe { libc::mkfifo(path.as_ptr(), 0o600) }, 0, "a FIFO");
+    let store = dir.path().join("fifo.db");
+    let args = batch_args(&fifo, store.to_str().unwrap(), 64, &[], &sim);
+    let batch = tokio::spawn(async move { postato(&strings(&args), None).await });
+    // A producer that sends one line, then the next only once the first is published: a
+    // reader that waited for a chunk of lines would hold the first until the end.
+    let mut producer = tokio::fs::OpenOptions::new().write(true).open(&fifo).await.unwrap();
+    use tokio::io::AsyncWriteExt;
+    producer.write_all(format!("{}\n", post_line("fifo-1", "first")).as_bytes()).await.unwrap();
+    let published = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+        while sim.stats().platform_publishes < 1 {
+            tokio::time::sleep(std::time::Duration::from_millis(20)).await;
+        }
+    })
+    .await;
+    producer.write_all(format!("{}\n", post_line("fifo-2", "second")).as_bytes()).await.unwrap();
+    drop(producer);
+    let output = batch.await.unwrap();
+    assert!(published.is_ok(), "the first line waited for more lines before it was published");
+    assert_eq!(code(&output), 0, "{output:?}");
+    assert_eq!(sim.stats().platform_publishes, 2);
+}

@@ -73,7 +73,7 @@ struct Queue {
     reads: Vec<Box<dyn Operation>>,
     writes: Vec<Box<dyn Operation>>,
     flushing: bool,
-    /// Write transactions begun (reruns included), for tests that check writes are grouped.
+    /// Transactions begun (reruns included), for tests that check operations are grouped.
     transactions: u64,
     /// The store's file, checked before each write round: one deleted or replaced fails the
     /// writes rather than let them land in an unlinked file.
@@ -206,22 +206,27 @@ fn flush(queue: &Mutex<Queue>, conn: &Mutex<Connection>) {
 /// writes; without: the reads in a read transaction.
 fn round(conn: &Connection, reads: Vec<Box<dyn Operation>>, writes: Vec<Box<dyn Operation>>, queue: &Mutex<Queue>) {
     if writes.is_empty() {
-        return read_round(conn, reads);
+        return read_round(conn, reads, queue);
     }
     let moved = queue.lock().unwrap_or_else(|p| p.into_inner()).file.as_ref().map_or(Ok(()), FileGuard::check);
     if let Err(why) = moved {
-        read_round(conn, reads);
+        read_round(conn, reads, queue);
         return answer_all(writes, &why);
     }
     if let Err(e) = begin(conn, BEGIN_WRITE) {
         // Another process holds the write lock past the busy timeout: the reads need none.
-        read_round(conn, reads);
+        read_round(conn, reads, queue);
         return answer_all(writes, &format!("could not begin a transaction: {e}"));
     }
     queue.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
     for mut read in reads {
         run(&mut read, conn);
         read.answer(None);
+    }
+    if !still_open(conn) {
+        // SQLite ended the transaction under a read (out of memory, I/O): the writes would
+        // commit one statement at a time. None has run, so none is kept.
+        return answer_all(writes, "SQLite ended the transaction (out of memory or I/O); nothing was written");
     }
     write_round(conn, writes, queue);
 }
@@ -254,13 +259,14 @@ fn answer_all(operations: Vec<Box<dyn Operation>>, why: &str) {
 }
 
 /// The reads, answered from one snapshot of the committed state.
-fn read_round(conn: &Connection, reads: Vec<Box<dyn Operation>>) {
+fn read_round(conn: &Connection, reads: Vec<Box<dyn Operation>>, queue: &Mutex<Queue>) {
     if reads.is_empty() {
         return;
     }
     if let Err(e) = begin(conn, "BEGIN") {
         return answer_all(reads, &format!("could not begin a transaction: {e}"));
     }
+    queue.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
     for mut read in reads {
         run(&mut read, conn);
         read.answer(None);
@@ -393,12 +399,18 @@ mod tests {
         (Box::new(Queued { statements: f, outcome: None, reply }), answer)
     }
 
+    /// A store's file in a new directory (kept while the directory lives), its connection and
+    /// a queue of its own, for running rounds directly.
+    fn for_rounds() -> (tempfile::TempDir, std::path::PathBuf, Arc<Mutex<Connection>>, Mutex<Queue>) {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("rounds.db");
+        let conn = connection(&path);
+        (dir, path, conn, Mutex::new(Queue::default()))
+    }
+
     #[test]
     fn a_round_reads_what_was_committed_before_it_then_writes_in_the_same_transaction() {
-        let dir = tempfile::tempdir().unwrap();
-        let path = dir.path().join("round.db");
-        let conn = connection(&path);
-        let queue = Mutex::new(Queue::default());
+        let (_dir, path, conn, queue) = for_rounds();
         let count = |c: &Connection| c.query_row("SELECT COUNT(*) FROM t", [], |r| r.get::<_, i64>(0));
         let (first, first_answer) = queued(|c| c.execute(INSERT, [1]));
         round(&conn.lock().unwrap(), Vec::new(), vec![first], &queue);
@@ -411,6 +423,18 @@ mod tests {
         assert_eq!(rows(&path), 2);
         assert_eq!(queue.lock().unwrap().transactions, 2, "one transaction per round, its reads included");
         assert!(conn.lock().unwrap().is_autocommit(), "no transaction is left open");
+    }
+
+    #[test]
+    fn writes_after_a_read_that_ended_the_transaction_are_refused_not_kept_one_by_one() {
+        let (_dir, path, conn, queue) = for_rounds();
+        // As SQLite does on an I/O error or out of memory: the transaction ends under the read.
+        let (read, read_answer) = queued(|c| c.execute_batch("ROLLBACK"));
+        let (write, write_answer) = queued(|c| c.execute(INSERT, [1]));
+        round(&conn.lock().unwrap(), vec![read], vec![write], &queue);
+        read_answer.blocking_recv().unwrap().unwrap();
+        assert!(write_answer.blocking_recv().unwrap().is_err(), "the write is refused");
+        assert_eq!(rows(&path), 0, "and not kept outside a transaction");
     }
 
     #[tokio::test]

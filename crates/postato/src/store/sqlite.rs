@@ -15,11 +15,6 @@ use super::{Begin, DeadLetter, Deferral, Intent, PublishedRecord, ResultStore, S
 const STATEMENT_CACHE: usize = 64;
 
 /// The schema version this build writes.
-///
-/// `published` and `intents`, small rows looked up and written by their key alone, are
-/// `WITHOUT ROWID` in a store created since: one B-tree each instead of a table and its key's
-/// index, so a post's writes touch half the pages. A store created before keeps its tables as
-/// they are; the statements are the same for both.
 const SCHEMA_VERSION: i64 = 3;
 
 const SCHEMA_V1: &str = "
@@ -32,7 +27,7 @@ CREATE TABLE IF NOT EXISTS published (
     attempts        INTEGER NOT NULL,
     replayed        INTEGER NOT NULL,
     published_at_ms INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 CREATE TABLE IF NOT EXISTS dead_letters (
     business_key TEXT PRIMARY KEY,
     kind         TEXT NOT NULL,
@@ -52,7 +47,7 @@ CREATE TABLE IF NOT EXISTS intents (
     business_key     TEXT PRIMARY KEY,
     fingerprint      TEXT NOT NULL,
     first_sent_at_ms INTEGER NOT NULL
-) WITHOUT ROWID;
+);
 ";
 
 /// Version 3: deferred posts, each published once its `not_before_ms` has come.
