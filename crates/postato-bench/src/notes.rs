@@ -53,27 +53,26 @@ fn note(results: &Results, s: &Scenario) -> String {
              posts on a simulator process of its own, fresh for each round (before, the client ran on a simulator in \
              the harness's process after a million-post campaign had run through it, and its figure ranged from \
              19,700 to 47,000/s between runs; on this harness it still ranges from 38,000 to 48,000/s, and the \
-             ratio from 0.51 to 0.58). The CLI allocates with mimalloc; the client-alone process with glibc's \
-             malloc, as a program using the library does unless it picks another. Before (the CLI of commit \
-             caafcdd, on this machine, the same hour, by hand as this row runs it: 100,000 posts on a fresh \
-             simulator process): 17,163 and 17,479/s; after the first of the changes below: 22,818 and 23,926/s. \
-             CPU per post (300,000 posts, a simulator process of its own; /proc and perf): the CLI 64 µs before, \
-             the client alone 24 µs, the simulator 23 µs for either. What changed, with what each saved where it \
-             was measured alone: a claim is taken before the one lookup (two lookups before); a round's reads \
-             and writes share one transaction whose `BEGIN` and `COMMIT` are parsed once; the command runs on \
-             the runtime's workers; the reader hands lines over half the concurrency at a time from a regular \
-             file (one wake-up per chunk instead of one per line; a FIFO or stdin still line by line) — these \
-             together 64 to 57 µs; mimalloc instead of glibc's malloc, whose arenas locked as one thread freed \
-             what another allocated, 57 to 46 µs (and 13 MiB more memory, row 4); the lines in flight as futures \
-             of one task instead of a task each, about 3 µs more. Counted by /proc over a whole run of 100,000 \
-             posts, its start included, the CLI now spends 48 µs a post. What is left beside the client's own work (perf): the store's thread, about a quarter of the \
-             CLI's CPU, two fifths of that in commits (the WAL's pages: a few per commit, of about three posts) \
-             and the rest in the statements of the lookup, the intent and the record; the reader, 5 %; the \
-             hand-offs to and from the store's thread and the runtime's scheduling. A share of the CPU is idle \
-             during the run (75 % of the two cores busy, against 87 % for the client alone). What would close it: \
-             the store written a batch at a time (the intents of many lines in one transaction before their \
-             sends, their records in one after, the lookups in one query), the intent and the record as one \
-             row, and no hand-off per post.",
+             ratio from 0.51 to 0.58, in the runs of this hour). The CLI allocates with mimalloc; the client-alone \
+             process with glibc's malloc, as a program using the library does unless it picks another. Before and \
+             after, by hand as this row runs it (100,000 posts on a fresh simulator process, two rounds, the CLI of \
+             commit caafcdd against this one, alternating): 15,391 and 15,197/s against 21,416 and 20,095/s; CPU per \
+             post, counted by /proc over each whole run, 81 and 83 µs against 55 and 59 µs. What changed, and \
+             what it saved where it was measured (perf builds, 300,000 posts): a claim is taken before the one \
+             lookup (two lookups before); a round's reads and writes share one transaction whose `BEGIN` and \
+             `COMMIT` are parsed once; the command runs on the runtime's workers; the reader hands lines over half \
+             the concurrency at a time from a regular file (one wake-up per chunk instead of one per line; a FIFO \
+             or stdin still line by line) — measured together, 64 to 57 µs a post; then mimalloc instead of \
+             glibc's malloc, whose arenas locked as one thread freed what another allocated, 57 to 46 µs (and 13 \
+             MiB more memory, row 4). The client alone spends 24 µs a post and the simulator 23 µs for either side \
+             (/proc, 100,000 posts). What is left beside the client's own work (perf): the store's thread, about \
+             a quarter of the CLI's CPU, two fifths of that in commits (the WAL's pages: a few per commit, of \
+             about three posts) and the rest in the statements of the lookup, the intent and the record; the \
+             reader, 5 %; the hand-offs to and from the store's thread and the runtime's scheduling. A share of \
+             the cores is idle during the run (75 % busy, against 87 % for the client alone). What would close \
+             it: the store written a batch at a time (the intents of many lines in one transaction before their \
+             sends, their records in one after, the lookups in one query), the intent and the record as one row, \
+             and no hand-off per post.",
             o.parameters.concurrency
         ),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
@@ -185,7 +184,7 @@ fn note(results: &Results, s: &Scenario) -> String {
              (a growing table would hold its old and new arrays at once when it doubles). That index is why \
              memory is not flat in N, as it was before first-line-wins: the target is therefore a bound on growth \
              per post beside the 64 MiB ceiling. The binary allocates with mimalloc (row 4b), which keeps more \
-             memory at hand than glibc's malloc did: 21 and 38 MiB at 100,000 and 1,000,000 posts before, 33 to 34 \
+             memory at hand than glibc's malloc did: 21 and 38 MiB at 100,000 and 1,000,000 posts before, 32 to 34 \
              and 52 to 57 MiB in the runs after (26 against 39 MiB at 300,000 posts, glibc's and mimalloc's \
              builds of the same code). The store's writes are \
              group-committed (WAL, synchronous=NORMAL; row 4b); the baseline is the store written by one writer, \

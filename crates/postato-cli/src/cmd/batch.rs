@@ -161,20 +161,23 @@ pub async fn run(args: &BatchArgs) -> u8 {
         };
         Ok(Box::new(campaign::read(reader, source, Arc::clone(&name))))
     };
-    if let Err(message) = open() {
-        report::fatal(args.output, &message);
-        return exit::INVALID_INPUT;
-    }
+    // Opened once here, so that a campaign that cannot be opened stops before anything else, and
+    // handed to the first pass: a FIFO opened twice would lose what its producer wrote between.
+    let mut opened = match open() {
+        Ok(lines) => Some(lines),
+        Err(message) => {
+            report::fatal(args.output, &message);
+            return exit::INVALID_INPUT;
+        }
+    };
+    let open = move || opened.take().map_or_else(&open, Ok);
     let total = if args.campaign == "-" || args.no_progress { None } else { count_lines(&args.campaign) };
     let progress = Progress { total, enabled: !args.no_progress };
     let publisher = Publisher::with_shared_store(client, store)
         .lease(std::time::Duration::from_millis(args.lease_ms))
         .key_retention(args.key_retention_hours.0);
-    let input = match args.campaign.as_str() {
-        "-" => runner::Input::Stdin,
-        path if std::fs::metadata(path).is_ok_and(|m| m.is_file()) => runner::Input::File,
-        _ => runner::Input::OtherPath,
-    };
+    let regular_file = args.campaign != "-" && std::fs::metadata(&args.campaign).is_ok_and(|m| m.is_file());
+    let input = if regular_file { runner::Input::File } else { runner::Input::Stream };
     if let Some(events) = &events {
         events.run_started(&args.campaign, &args::store_display(&args.store), settings_json(args));
     }

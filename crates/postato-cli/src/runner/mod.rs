@@ -11,13 +11,11 @@ mod progress;
 mod summary;
 mod tally;
 
-use futures_util::stream::FuturesUnordered;
-use futures_util::{FutureExt, StreamExt};
 use postato::{CancellationToken, Publisher, Timestamp};
-use std::panic::AssertUnwindSafe;
 use std::sync::atomic::Ordering;
 use std::sync::Arc;
 use std::time::{Duration, Instant};
+use tokio::task::{JoinError, JoinSet};
 
 use crate::campaign::{CampaignLine, FirstLineWins};
 use crate::events::EventLog;
@@ -36,28 +34,26 @@ const STOP_GRACE: Duration = Duration::from_secs(5);
 /// A campaign's lines.
 pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
 
-/// Where a run's lines come from: whether a later pass may read them again, and whether the
-/// reader may hand them over a chunk at a time.
+/// Where a run's lines come from, which decides whether a later pass may read them again and
+/// whether the reader may hand them over a chunk at a time.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 pub enum Input {
     /// A regular file, or lines in memory: read again by a later pass, and handed over in
     /// chunks (reading one never keeps a line waiting).
     File,
-    /// Another path (a FIFO, a device): opened again by a later pass, and each line handed
-    /// over as it comes, since a producer may send them slowly.
-    OtherPath,
-    /// Stdin: read once, each line handed over as it comes.
-    Stdin,
+    /// Stdin, a FIFO or a device: read once (the lines another worker held get one waiting
+    /// pass), each line handed over as it comes, since a producer may send them slowly.
+    Stream,
 }
 
 /// Publishes every line of `open()` with at most `concurrency` publishes at once. With
 /// `wait`, then waits for the lines deferred by their rate limit and publishes each once due,
 /// until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
 ///
-/// When the source can be read again (not [`Input::Stdin`]), a first pass leaves the keys that another
+/// When the source can be read again ([`Input::File`]), a first pass leaves the keys that another
 /// worker holds for a second pass, which re-reads the source and finishes just those lines
 /// (waiting for the other worker where needed); so several processes can share one campaign
-/// without waiting on each other. A source read once (stdin) gets one waiting pass.
+/// without waiting on each other. A source read once ([`Input::Stream`]) gets one waiting pass.
 pub async fn run(
     publisher: Publisher,
     mut open: impl FnMut() -> Result<Lines, String>,
@@ -111,7 +107,7 @@ pub async fn run(
         events,
     };
     let passes = async {
-        let mut end = batch.pass(open()?, None, input != Input::Stdin).await?;
+        let mut end = batch.pass(open()?, None, input == Input::File).await?;
         if !end.held.is_empty() && !stop.is_cancelled() && !tally.has_setting_error() {
             let second = batch.pass(open()?, Some(std::mem::take(&mut end.held)), false).await?;
             end.deferred.extend(second.deferred);
@@ -142,7 +138,7 @@ struct Batch {
     concurrency: usize,
     /// Lines the reader hands over at once: half the concurrency for an [`Input::File`], so
     /// the reader and the runtime wake each other once per chunk rather than per line; one
-    /// for any other input, whose lines may come slowly and start as they come.
+    /// for an [`Input::Stream`], whose lines may come slowly and start as they come.
     chunk: usize,
     /// `--events`: each line's outcome is written to it.
     events: Option<Arc<EventLog>>,
@@ -191,100 +187,66 @@ impl Batch {
     /// One pass over `lines` (only the line numbers in `only`, when given). With `skip_held`,
     /// the line numbers left because another worker held them come back in its end.
     ///
-    /// A reader thread reads ahead, in chunks of [`Batch::chunk`] lines, at most three chunks
-    /// (the one it fills, the one waiting, the one being started: one and a half times the
-    /// concurrency for a file, three lines otherwise); lines start in campaign
-    /// order, each as a future of this pass's task, with at most `concurrency` in flight.
+    /// A reader thread reads ahead ([`read_ahead`]), at most three chunks of [`Batch::chunk`]
+    /// lines (the one it fills, the one waiting, the one being started: one and a half times
+    /// the concurrency for a file, three lines for a stream); lines start in campaign order,
+    /// each as its own task, with at most `concurrency` in flight.
     async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CampaignLine>>(1);
         let reader = {
             let (stop, chunk) = (self.stop.clone(), self.chunk);
-            tokio::task::spawn_blocking(move || -> Result<(), String> {
-                // A later pass reads only lines the first let through.
-                let mut first_line_wins = only.is_none().then(FirstLineWins::default);
-                let mut lines = lines.peekable();
-                while lines.peek().is_some() && !stop.is_cancelled() {
-                    let mut items = Vec::with_capacity(chunk);
-                    for item in lines.by_ref() {
-                        let item = match item {
-                            Ok(item) => item,
-                            Err(e) => {
-                                // The lines read before the error are published (or
-                                // dead-lettered) first, as they were when each went alone.
-                                if !items.is_empty() {
-                                    let _ = tx.blocking_send(items);
-                                }
-                                return Err(format!("could not read the campaign: {e}"));
-                            }
-                        };
-                        if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
-                            continue;
-                        }
-                        items.push(match &mut first_line_wins {
-                            Some(first_line_wins) => first_line_wins.check(item),
-                            None => item,
-                        });
-                        if items.len() == chunk || stop.is_cancelled() {
-                            break;
-                        }
-                    }
-                    if !items.is_empty() && tx.blocking_send(items).is_err() {
-                        break;
-                    }
-                }
-                Ok(())
+            tokio::task::spawn_blocking(move || {
+                read_ahead(lines, only, chunk, &stop, |items| tx.blocking_send(items).is_ok())
             })
         };
-        // The lines in flight are futures of this task rather than tasks of their own: none is
-        // spawned, scheduled across threads or joined, and each borrows the run's Publisher,
-        // tally and token instead of cloning them.
-        let mut in_flight = FuturesUnordered::new();
+        let mut in_flight = JoinSet::new();
         let mut end = PassEnd::default();
         let mut chunk = Vec::new().into_iter();
+        // Whether every line was read: the reader has ended, or ends without waiting for its
+        // source. Otherwise (a stop, a setting error) it may be blocked on a stream that sends
+        // nothing, and is left behind.
+        let mut read_all = false;
         loop {
             while in_flight.len() >= self.concurrency {
-                if let Some(finished) = in_flight.next().await {
+                if let Some(finished) = in_flight.join_next().await {
                     end.note(&self.tally, finished);
                 }
             }
             let item = match chunk.next() {
                 Some(item) => item,
-                // The lines in flight go on while the next chunk is awaited, and a stop ends the
-                // wait: a source that sends nothing (a pipe from a stalled producer) never holds
-                // the run.
-                None => {
-                    let items = loop {
-                        tokio::select! {
-                            _ = self.stop.cancelled() => break None,
-                            items = rx.recv() => break items,
-                            Some(finished) = in_flight.next(), if !in_flight.is_empty() => {
-                                end.note(&self.tally, finished);
-                            }
-                        }
-                    };
-                    match items {
-                        Some(items) => {
-                            chunk = items.into_iter();
-                            continue;
-                        }
-                        None => break,
+                // A stop ends the wait for the next chunk too: a source that sends nothing (a
+                // pipe from a stalled producer) never holds the run.
+                None => match tokio::select! {
+                    _ = self.stop.cancelled() => None,
+                    items = rx.recv() => {
+                        read_all = items.is_none();
+                        items
                     }
-                }
+                } {
+                    Some(items) => {
+                        chunk = items.into_iter();
+                        continue;
+                    }
+                    None => break,
+                },
             };
             if self.stop.is_cancelled() || self.tally.has_setting_error() {
                 break;
             }
-            let line = item.line;
-            let publish = process(&self.publisher, item, &self.tally, &self.cancel, skip_held, self.events.as_deref());
-            in_flight.push(async move { (line, AssertUnwindSafe(publish).catch_unwind().await) });
+            let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
+            let events = self.events.clone();
+            in_flight.spawn(async move {
+                let line = item.line;
+                (line, process(&publisher, item, &tally, &cancel, skip_held, events.as_deref()).await)
+            });
         }
         drop(rx);
-        while let Some(finished) = in_flight.next().await {
+        while let Some(finished) = in_flight.join_next().await {
             end.note(&self.tally, finished);
         }
-        // After a stop the reader may be blocked on such a source: it is left behind, never
-        // waited for (the process ends without it), unless it has ended, with an error to say.
-        if !self.stop.is_cancelled() || reader.is_finished() {
+        // A reader left behind is never waited for (the process ends without it), unless it
+        // has ended, with an error to say.
+        if read_all || reader.is_finished() {
             reader.await.map_err(|e| format!("the campaign reader failed: {e}"))??;
         }
         end.held.sort_unstable();
@@ -292,27 +254,103 @@ impl Batch {
     }
 }
 
-impl PassEnd {
-    /// Keeps a finished line that another worker held or that was deferred; counts a line
-    /// whose publish panicked as failed (the run then exits 1), so that no line is lost silently.
-    fn note(&mut self, tally: &Tally, (line, finished): (u64, std::thread::Result<Outcome>)) {
-        match finished {
-            Ok(Outcome::HeldByAnotherWorker) => self.held.push(line),
-            Ok(Outcome::Deferred { until, item }) => self.deferred.push((until, item)),
-            Ok(Outcome::Done | Outcome::Cancelled) => {}
-            Err(panic) => {
-                tally.failed.fetch_add(1, Ordering::Relaxed);
-                let why = panic
-                    .downcast_ref::<&str>()
-                    .map(|s| (*s).to_owned())
-                    .or_else(|| panic.downcast_ref::<String>().cloned())
-                    .unwrap_or_default();
-                tracing::error!(
-                    line,
-                    error = why.as_str(),
-                    "publishing a line failed inside postato; running the campaign again is safe"
-                );
+/// Reads `lines` (only the line numbers in `only`, when given; the first line of each business
+/// key winning on a first pass) and hands them to `send` in chunks of at most `chunk`, until
+/// they end, `stop` fires or `send` says no one listens. A read error ends it, after the lines
+/// read before it are handed over: each is published (or dead-lettered) as when it went alone.
+fn read_ahead(
+    lines: Lines,
+    only: Option<Vec<u64>>,
+    chunk: usize,
+    stop: &CancellationToken,
+    mut send: impl FnMut(Vec<CampaignLine>) -> bool,
+) -> Result<(), String> {
+    // A later pass reads only lines the first let through.
+    let mut first_line_wins = only.is_none().then(FirstLineWins::default);
+    let mut lines = lines.peekable();
+    while lines.peek().is_some() && !stop.is_cancelled() {
+        let mut items = Vec::with_capacity(chunk);
+        let mut failed = None;
+        for item in lines.by_ref() {
+            let item = match item {
+                Ok(item) => item,
+                Err(e) => {
+                    failed = Some(format!("could not read the campaign: {e}"));
+                    break;
+                }
+            };
+            if only.as_ref().is_some_and(|only| only.binary_search(&item.line).is_err()) {
+                continue;
+            }
+            items.push(match &mut first_line_wins {
+                Some(first_line_wins) => first_line_wins.check(item),
+                None => item,
+            });
+            if items.len() == chunk || stop.is_cancelled() {
+                break;
             }
         }
+        let listened = items.is_empty() || send(items);
+        if let Some(why) = failed {
+            return Err(why);
+        }
+        if !listened {
+            break;
+        }
+    }
+    Ok(())
+}
+
+impl PassEnd {
+    /// Keeps a finished line that another worker held or that was deferred; counts a line
+    /// whose task panicked as failed (the run then exits 1), so that no line is lost silently.
+    fn note(&mut self, tally: &Tally, finished: Result<(u64, Outcome), JoinError>) {
+        match finished {
+            Ok((line, Outcome::HeldByAnotherWorker)) => self.held.push(line),
+            Ok((_, Outcome::Deferred { until, item })) => self.deferred.push((until, item)),
+            Ok((_, Outcome::Done | Outcome::Cancelled)) => {}
+            Err(e) => {
+                tally.failed.fetch_add(1, Ordering::Relaxed);
+                tracing::error!(error = %e, "publishing a line failed inside postato; running the campaign again is safe");
+            }
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::campaign::UnreadableLine;
+
+    /// Line `n` of a campaign (one that is not a post: the reader hands it on all the same).
+    fn line(n: u64) -> std::io::Result<CampaignLine> {
+        let post = Err(UnreadableLine { business_key: format!("k{n}"), reason: String::new(), text: String::new() });
+        Ok(CampaignLine { line: n, campaign: Arc::from("c"), post, force: false })
+    }
+
+    /// What `read_ahead` hands over, chunk by chunk (line numbers), and how it ends.
+    fn chunks_of(lines: Vec<std::io::Result<CampaignLine>>, chunk: usize) -> (Vec<Vec<u64>>, Result<(), String>) {
+        let mut sent = Vec::new();
+        let send = |items: Vec<CampaignLine>| {
+            sent.push(items.iter().map(|item| item.line).collect());
+            true
+        };
+        let ended = read_ahead(Box::new(lines.into_iter()), None, chunk, &CancellationToken::new(), send);
+        (sent, ended)
+    }
+
+    #[test]
+    fn lines_are_handed_over_in_chunks_in_campaign_order() {
+        let (sent, ended) = chunks_of((1..=5).map(line).collect(), 2);
+        assert_eq!(sent, vec![vec![1, 2], vec![3, 4], vec![5]]);
+        assert_eq!(ended, Ok(()));
+    }
+
+    #[test]
+    fn the_lines_read_before_a_read_error_are_handed_over_before_it_ends_the_pass() {
+        let broken = std::io::Error::other("the disk went away");
+        let (sent, ended) = chunks_of(vec![line(1), line(2), Err(broken), line(4)], 8);
+        assert_eq!(sent, vec![vec![1, 2]], "lines 1 and 2 are published; nothing after the error is read");
+        assert_eq!(ended, Err("could not read the campaign: the disk went away".to_owned()));
     }
 }

@@ -222,10 +222,13 @@ async fn a_campaign_from_a_fifo_publishes_each_line_as_it_comes_not_when_a_chunk
     let batch = tokio::spawn(async move { postato(&strings(&args), None).await });
     // A producer that sends one line, then the next only once the first is published: a
     // reader that waited for a chunk of lines would hold the first until the end.
-    let mut producer = tokio::fs::OpenOptions::new().write(true).open(&fifo).await.unwrap();
+    let wait = std::time::Duration::from_secs(30);
+    let mut options = tokio::fs::OpenOptions::new();
+    let opening = options.write(true).open(&fifo);
+    let mut producer = tokio::time::timeout(wait, opening).await.expect("postato opens the FIFO").unwrap();
     use tokio::io::AsyncWriteExt;
     producer.write_all(format!("{}\n", post_line("fifo-1", "first")).as_bytes()).await.unwrap();
-    let published = tokio::time::timeout(std::time::Duration::from_secs(30), async {
+    let published = tokio::time::timeout(wait, async {
         while sim.stats().platform_publishes < 1 {
             tokio::time::sleep(std::time::Duration::from_millis(20)).await;
         }
@@ -233,7 +236,7 @@ async fn a_campaign_from_a_fifo_publishes_each_line_as_it_comes_not_when_a_chunk
     .await;
     producer.write_all(format!("{}\n", post_line("fifo-2", "second")).as_bytes()).await.unwrap();
     drop(producer);
-    let output = batch.await.unwrap();
+    let output = tokio::time::timeout(wait, batch).await.expect("the batch ends with its FIFO").unwrap();
     assert!(published.is_ok(), "the first line waited for more lines before it was published");
     assert_eq!(code(&output), 0, "{output:?}");
     assert_eq!(sim.stats().platform_publishes, 2);
