@@ -150,13 +150,14 @@ pub async fn run(args: &BatchArgs) -> u8 {
     };
     let campaign = args.campaign.clone();
     let name = campaign::campaign_name(&campaign);
+    // A regular file ends and can be read again; stdin, a FIFO or a device may not.
+    let regular_file = campaign != "-" && std::fs::metadata(&campaign).is_ok_and(|m| m.is_file());
     let open = move || -> Result<runner::Lines, String> {
         let (reader, source): (Box<dyn BufRead + Send>, _) = if campaign == "-" {
             (Box::new(BufReader::new(std::io::stdin())), campaign::Source::Stream)
         } else {
             let file = std::fs::File::open(&campaign).map_err(|e| format!("cannot open {campaign}: {e}"))?;
-            let regular = file.metadata().is_ok_and(|m| m.is_file());
-            let source = if regular { campaign::Source::File } else { campaign::Source::Stream };
+            let source = if regular_file { campaign::Source::File } else { campaign::Source::Stream };
             (Box::new(BufReader::new(file)), source)
         };
         Ok(Box::new(campaign::read(reader, source, Arc::clone(&name))))
@@ -176,7 +177,6 @@ pub async fn run(args: &BatchArgs) -> u8 {
     let publisher = Publisher::with_shared_store(client, store)
         .lease(std::time::Duration::from_millis(args.lease_ms))
         .key_retention(args.key_retention_hours.0);
-    let regular_file = args.campaign != "-" && std::fs::metadata(&args.campaign).is_ok_and(|m| m.is_file());
     let input = if regular_file { runner::Input::File } else { runner::Input::Stream };
     if let Some(events) = &events {
         events.run_started(&args.campaign, &args::store_display(&args.store), settings_json(args));

@@ -213,10 +213,10 @@ fn round(conn: &Connection, reads: Vec<Box<dyn Operation>>, writes: Vec<Box<dyn 
         read_round(conn, reads, queue);
         return answer_all(writes, &why);
     }
-    if let Err(e) = begin(conn, BEGIN_WRITE) {
+    if let Err(why) = begin(conn, BEGIN_WRITE) {
         // Another process holds the write lock past the busy timeout: the reads need none.
         read_round(conn, reads, queue);
-        return answer_all(writes, &format!("could not begin a transaction: {e}"));
+        return answer_all(writes, &why);
     }
     queue.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
     for mut read in reads {
@@ -232,14 +232,21 @@ fn round(conn: &Connection, reads: Vec<Box<dyn Operation>>, writes: Vec<Box<dyn 
 }
 
 /// Begins a transaction with `sql` through the statement cache, so that it is parsed once per
-/// connection rather than once per round.
-fn begin(conn: &Connection, sql: &str) -> rusqlite::Result<()> {
-    conn.prepare_cached(sql)?.execute([]).map(drop)
+/// connection rather than once per round; the error says why it could not.
+fn begin(conn: &Connection, sql: &str) -> Result<(), String> {
+    let begun = conn.prepare_cached(sql).and_then(|mut statement| statement.execute([]));
+    begun.map(drop).map_err(|e| format!("could not begin a transaction: {e}"))
 }
 
-/// Commits the open transaction (a cached statement, like [`begin`]).
-fn commit(conn: &Connection) -> rusqlite::Result<()> {
-    conn.prepare_cached("COMMIT")?.execute([]).map(drop)
+/// Commits the open transaction (a cached statement, like [`begin`]), or rolls it back if the
+/// commit fails; the commit's error, if any.
+fn commit(conn: &Connection) -> Option<String> {
+    let committed = conn.prepare_cached("COMMIT").and_then(|mut statement| statement.execute([]));
+    let error = committed.err().map(|e| e.to_string());
+    if error.is_some() {
+        roll_back(conn);
+    }
+    error
 }
 
 /// Rolls back the open transaction, if SQLite has not ended it already.
@@ -263,8 +270,8 @@ fn read_round(conn: &Connection, reads: Vec<Box<dyn Operation>>, queue: &Mutex<Q
     if reads.is_empty() {
         return;
     }
-    if let Err(e) = begin(conn, "BEGIN") {
-        return answer_all(reads, &format!("could not begin a transaction: {e}"));
+    if let Err(why) = begin(conn, "BEGIN") {
+        return answer_all(reads, &why);
     }
     queue.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
     for mut read in reads {
@@ -272,9 +279,7 @@ fn read_round(conn: &Connection, reads: Vec<Box<dyn Operation>>, queue: &Mutex<Q
         read.answer(None);
     }
     // A read transaction has nothing to keep: ending it cannot lose an answer.
-    if commit(conn).is_err() {
-        roll_back(conn);
-    }
+    commit(conn);
 }
 
 /// Whether a transaction began on `conn` is still open: SQLite ends one by itself on some
@@ -287,10 +292,7 @@ fn still_open(conn: &Connection) -> bool {
 /// transaction of its own.
 fn write_round(conn: &Connection, mut writes: Vec<Box<dyn Operation>>, counter: &Mutex<Queue>) {
     if writes.iter_mut().all(|write| run(write, conn) && still_open(conn)) {
-        let commit_error = commit(conn).err().map(|e| e.to_string());
-        if commit_error.is_some() {
-            roll_back(conn);
-        }
+        let commit_error = commit(conn);
         for write in writes {
             write.answer(commit_error.as_deref());
         }
@@ -301,13 +303,7 @@ fn write_round(conn: &Connection, mut writes: Vec<Box<dyn Operation>>, counter: 
     for mut write in writes {
         counter.lock().unwrap_or_else(|p| p.into_inner()).transactions += 1;
         let error = match begin(conn, BEGIN_WRITE) {
-            Ok(()) if run(&mut write, conn) && still_open(conn) => {
-                let error = commit(conn).err().map(|e| e.to_string());
-                if error.is_some() {
-                    roll_back(conn);
-                }
-                error
-            }
+            Ok(()) if run(&mut write, conn) && still_open(conn) => commit(conn),
             // The write's own error is its answer, or, if SQLite ended the transaction under
             // it, that its statements may not have been kept.
             Ok(()) if !still_open(conn) => Some("SQLite ended the transaction (out of memory or I/O)".to_owned()),
@@ -315,7 +311,7 @@ fn write_round(conn: &Connection, mut writes: Vec<Box<dyn Operation>>, counter: 
                 roll_back(conn);
                 None
             }
-            Err(e) => Some(format!("could not begin a transaction: {e}")),
+            Err(why) => Some(why),
         };
         write.answer(error.as_deref());
     }
