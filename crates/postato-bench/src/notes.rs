@@ -44,7 +44,7 @@ fn note(results: &Results, s: &Scenario) -> String {
             "`postato batch` does what the client alone does, plus reading and checking each line, the first-line-wins \
              index, a claim, an intent written before the first send and the published record after it. Those \
              writes go through SQLite's group commit: the writes of concurrent publishes share one transaction \
-             (one commit for up to {} posts in flight, never a timer), and a writer hears `Ok` only after its \
+             (one commit for up to {} lines in flight, never a timer), and a writer hears `Ok` only after its \
              commit, so crash safety is that of a commit per write (a crash of the process loses nothing \
              acknowledged; with WAL and synchronous=NORMAL, as before, a power loss may lose the last commits): \
              a post published but not yet recorded when \
@@ -52,11 +52,13 @@ fn note(results: &Results, s: &Scenario) -> String {
              under the same idempotency key, which the server replays. Each side publishes the same number of \
              posts on a simulator process of its own, fresh for each round (before, the client ran on a simulator in \
              the harness's process after a million-post campaign had run through it, and its figure ranged from \
-             19,700 to 47,000/s between runs; on this harness it still ranges from 38,000 to 48,000/s, and the \
-             ratio from 0.51 to 0.58, in the runs of this hour). The CLI allocates with mimalloc; the client-alone \
+             19,700 to 47,000/s between runs; on this harness it ranged from 38,000 to 48,000/s in one session's \
+             runs and from 27,000 to 29,500/s in the next; the ratio from 0.51 to 0.58, then 0.62 and 0.67 with the \
+             change below). The CLI \
+             allocates with mimalloc; the client-alone \
              process with glibc's malloc, as a program using the library does unless it picks another. Before and \
              after, by hand as this row runs it (100,000 posts on a fresh simulator process, two rounds, the CLI of \
-             commit caafcdd against this one, alternating): 15,391 and 15,197/s against 21,416 and 20,095/s; CPU per \
+             commit caafcdd against 376173b, alternating): 15,391 and 15,197/s against 21,416 and 20,095/s; CPU per \
              post, counted by /proc over each whole run, 81 and 83 µs against 55 and 59 µs. What changed, and \
              what it saved where it was measured (perf builds, 300,000 posts): a claim is taken before the one \
              lookup (two lookups before); a round's reads and writes share one transaction whose `BEGIN` and \
@@ -64,16 +66,26 @@ fn note(results: &Results, s: &Scenario) -> String {
              the concurrency at a time from a regular file (one wake-up per chunk instead of one per line; a FIFO \
              or stdin still line by line) — measured together, 64 to 57 µs a post; then mimalloc instead of \
              glibc's malloc, whose arenas locked as one thread freed what another allocated, 57 to 46 µs (and 13 \
-             MiB more memory, row 4). The client alone spends 24 µs a post and the simulator 23 µs for either side \
-             (/proc, 100,000 posts). What is left beside the client's own work (perf): the store's thread, about \
-             a quarter of the CLI's CPU, two fifths of that in commits (the WAL's pages: a few per commit, of \
-             about three posts) and the rest in the statements of the lookup, the intent and the record; the \
-             reader, 5 %; the hand-offs to and from the store's thread and the runtime's scheduling. A share of \
-             the cores is idle during the run (75 % busy, against 87 % for the client alone). What would close \
-             it: the store written a batch at a time (the intents of many lines in one transaction before their \
-             sends, their records in one after, the lookups in one query), the intent and the record as one row, \
-             and no hand-off per post.",
-            o.parameters.concurrency
+             MiB more memory, row 4). Then (after 376173b) a line's store steps no longer hold a request slot: \
+             `--concurrency` bounds the requests in flight (a permit held from the intent's write to the last \
+             answer), and twice as many lines are in flight, the lookups and records of some running while \
+             others' requests are out. By hand, 376173b against this, alternating, each on a fresh simulator \
+             process: 300,000 posts at concurrency 64, 15,060 and 15,831/s against 16,807 and 17,036/s (CPU a \
+             post 76 and 71 µs against 69 and 68 µs); 100,000 posts at concurrency 8, 9,940 and 10,070/s against \
+             11,933 and 11,723/s (110 and 105 µs against 94 and 95 µs). Four lines per request was slower than \
+             two (18.8 against 17.6–17.9 s for 300,000 posts). A commit delay under load (PostgreSQL's \
+             `commit_delay`, 500 µs) was tried too: no change at concurrency 64, 20 % slower at 8; dropped. \
+             The client alone spends 24 µs a post and the simulator 23 µs for either side \
+             (/proc, 100,000 posts, the earlier session; 35 and 28 µs on this session's slower machine). What is \
+             left beside the client's own work (perf): the store's thread, about \
+             a quarter of the CLI's CPU, two fifths of that in commits (the WAL's pages: about 1.5 page writes a \
+             post, counted by strace) and the rest in the statements of the lookup, the intent and the record; the \
+             reader, 5 %; the hand-offs to and from the store's thread and the runtime's scheduling. With the \
+             simulator on the same two cores, the run is bound by CPU: even a store that cost nothing would leave \
+             the ratio near 0.8. What would close it: the store written a batch at a time (the intents of many \
+             lines in one transaction before their sends, their records in one after, the lookups in one query), \
+             the intent and the record as one row, and no hand-off per post.",
+            o.parameters.concurrency * 2
         ),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
         Figures::Overhead(_) if s.id == "9" && s.name.ends_with("the OpenTelemetry API, no SDK") => "The binding \
@@ -188,7 +200,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              and 52 to 57 MiB in the runs after (26 against 39 MiB at 300,000 posts, glibc's and mimalloc's \
              builds of the same code). The store's writes are \
              group-committed (WAL, synchronous=NORMAL; row 4b); the baseline is the store written by one writer, \
-             one record per commit: {:.0} records/s on the shared {cores}.",
+             one record per commit: {:.0} records/s on the shared {cores}. It runs right after the \
+             million-post campaign, while the disk still writes that campaign back, and moves with it: 39,883 and \
+             44,150 records/s in two runs, 9,903 and 12,863 in two others, with the same store code.",
             c.baseline.figures.records_per_second
         ),
         Figures::Binding(_) => format!(

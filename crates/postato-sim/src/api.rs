@@ -34,12 +34,34 @@ enum Processing {
     Slow(Duration),
 }
 
+/// Counts a publish request in flight, from its arrival until its answer (or its connection's
+/// end), for [`Stats::peak_in_flight`](crate::Stats::peak_in_flight).
+struct InFlight(Arc<State>);
+
+impl InFlight {
+    fn enter(state: &Arc<State>) -> InFlight {
+        let mut s = state.lock();
+        s.in_flight += 1;
+        s.stats.peak_in_flight = s.stats.peak_in_flight.max(s.in_flight);
+        InFlight(Arc::clone(state))
+    }
+}
+
+impl Drop for InFlight {
+    fn drop(&mut self) {
+        // A reset while it was answered started the count again at 0.
+        let mut s = self.0.lock();
+        s.in_flight = s.in_flight.saturating_sub(1);
+    }
+}
+
 pub(crate) async fn publish(
     state: Arc<State>,
     workspace: String,
     headers: HeaderMap,
     body: Result<Bytes, Reply>,
 ) -> Reply {
+    let _in_flight = InFlight::enter(&state);
     let now = Instant::now();
     let idempotency_key = headers.get("idempotency-key").map(|v| v.to_str().map(str::to_owned));
     let (rate_headers, latency, fault) = {

@@ -60,6 +60,8 @@ pub(crate) struct Inner {
     pub outage: Option<(Instant, Instant)>,
     pub rng: Pcg64Mcg,
     pub next_id: u64,
+    /// Publish requests being answered now.
+    pub in_flight: u64,
     pub stats: Stats,
     inserts_since_sweep: u64,
 }
@@ -94,6 +96,7 @@ impl State {
                 accounts: crate::accounts::AccountLimits::new(Instant::now()),
                 outage: None,
                 next_id: 0,
+                in_flight: 0,
                 stats: Stats::default(),
                 inserts_since_sweep: 0,
             }),

@@ -34,4 +34,7 @@ pub struct Stats {
     pub published_keys: u64,
     /// Idempotency keys published more than once: must stay empty.
     pub duplicate_keys: Vec<String>,
+    /// The most publish requests the API was answering at once.
+    #[serde(default)]
+    pub peak_in_flight: u64,
 }

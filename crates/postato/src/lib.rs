@@ -73,4 +73,5 @@ pub use postato_core::{
     PostStatus, PublishError, Published, ResponseHeaders, RetryBudgetConfig, RetryPolicy, Scope, Subject, ThreadItem,
     Timestamp, ValidationError, WaitReason, WhenBudgetEmpty, MAX_IDLE_SCOPES,
 };
+pub use tokio::sync::Semaphore;
 pub use tokio_util::sync::CancellationToken;

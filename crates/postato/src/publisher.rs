@@ -9,6 +9,7 @@ use postato_core::{
 use std::sync::atomic::{AtomicU32, AtomicU64, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
+use tokio::sync::SemaphorePermit;
 use tokio_util::sync::CancellationToken;
 
 use crate::client::Client;
@@ -266,7 +267,15 @@ impl<T: Transport> Publisher<T> {
         claimant: &str,
         guard: ClaimGuard,
     ) -> Result<PublishReport, PublishError> {
-        let (line, cancel) = (call.line, call.cancel);
+        let line = call.line;
+        let sending = match self.wait_for_permit(call, &post.business_key, claimant).await {
+            Ok(sending) => sending,
+            Err(error) => {
+                let error = self.record_failure(post, line, error, claimant).await;
+                guard.disarm();
+                return Err(error);
+            }
+        };
         let fingerprint = request.fingerprint().to_owned();
         let created = match self.note_intent(&post.business_key, &fingerprint, call.force).await {
             Ok(created) => created,
@@ -277,7 +286,8 @@ impl<T: Transport> Publisher<T> {
             }
         };
         let refusals = AtomicU32::new(0);
-        let sent = self.publish_renewing(post, (request, policy), claimant, cancel, &refusals).await;
+        let sent = self.publish_renewing(post, (request, policy), claimant, call.cancel, &refusals).await;
+        drop(sending);
         let result = match sent {
             Ok(published) => Ok(self.record_published(&post.business_key, fingerprint, published, claimant).await),
             Err(error) => {
@@ -296,7 +306,36 @@ impl<T: Transport> Publisher<T> {
         result
     }
 
-    /// Step 1b: records the intent before the first send (whether this publish created it), or
+    /// Step 1b, for a publish [`sends_within`](crate::PublisherCall::sends_within) a semaphore:
+    /// waits for a permit, renewing the claim meanwhile; the permit is held from before the
+    /// intent is written (so that an intent never waits long for its send) to the last answer.
+    /// A cancellation, or the semaphore closed (a batch that stops), ends the publish
+    /// `Cancelled` with nothing written or sent.
+    async fn wait_for_permit<'s>(
+        &self,
+        call: &CallShape<'s>,
+        key: &str,
+        claimant: &str,
+    ) -> Result<Option<SemaphorePermit<'s>>, PublishError> {
+        let Some(sends) = call.sends else { return Ok(None) };
+        let cancelled = || PublishError::Cancelled { attempts: 0 };
+        let acquire = sends.acquire();
+        let keep_claim = self.keep_claim(key, claimant);
+        tokio::pin!(acquire, keep_claim);
+        let mut renewing = true;
+        loop {
+            tokio::select! {
+                biased;
+                _ = call.cancel.cancelled() => return Err(cancelled()),
+                permit = &mut acquire => return permit.map(Some).map_err(|_closed| cancelled()),
+                // Lost to another worker: sending is still retry-safe (the same idempotency
+                // key), as when the claim is lost mid-request (see `publish_renewing`).
+                () = &mut keep_claim, if renewing => renewing = false,
+            }
+        }
+    }
+
+    /// Step 1c: records the intent before the first send (whether this publish created it), or
     /// finds one from an earlier run. An intent older than the server's key retention means
     /// "sent, outcome never recorded, and the server no longer dedupes it": not sent again,
     /// unless forced. A store that cannot record or read the intent ends the publish with

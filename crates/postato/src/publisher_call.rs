@@ -6,6 +6,7 @@
 use postato_core::{Post, PublishError, Transport};
 use std::future::{Future, IntoFuture};
 use std::pin::Pin;
+use tokio::sync::Semaphore;
 use tokio_util::sync::CancellationToken;
 
 use crate::call::CallOptions;
@@ -21,6 +22,8 @@ pub(crate) struct CallShape<'a> {
     pub cancel: &'a CancellationToken,
     /// Sends even when an earlier send's outcome is unknown.
     pub force: bool,
+    /// Holds one of its permits while the requests are in flight.
+    pub sends: Option<&'a Semaphore>,
 }
 
 /// A publish with options of its own, from [`Publisher::publish_with`]; `.await` it (or call
@@ -41,11 +44,13 @@ pub struct PublisherCall<'a, T> {
     line: Option<u64>,
     cancel: Option<&'a CancellationToken>,
     force: bool,
+    sends: Option<&'a Semaphore>,
 }
 
 impl<'a, T: Transport> PublisherCall<'a, T> {
     pub(crate) fn new(publisher: &'a Publisher<T>, post: &'a Post) -> Self {
-        PublisherCall { publisher, post, options: CallOptions::default(), line: None, cancel: None, force: false }
+        let options = CallOptions::default();
+        PublisherCall { publisher, post, options, line: None, cancel: None, force: false, sends: None }
     }
 
     crate::call::call_option_methods!();
@@ -71,6 +76,17 @@ impl<'a, T: Transport> PublisherCall<'a, T> {
         self
     }
 
+    /// Holds one of `sends`' permits from just before its first request (its intent is
+    /// written holding it) to the last answer, the waits between included, and none while the
+    /// store is asked for the key or the outcome is recorded: a batch that bounds its requests
+    /// with one semaphore runs those store steps of some posts while others' requests are out.
+    /// The claim is renewed while it waits. Closing the semaphore ends the publishes waiting
+    /// for a permit `Cancelled`, with nothing written or sent (a batch that stops).
+    pub fn sends_within(mut self, sends: &'a Semaphore) -> Self {
+        self.sends = Some(sends);
+        self
+    }
+
     /// Publishes unless the store has the post: an option outside its bounds is an
     /// `InvalidInput` naming it, before the store or the network is asked anything. While
     /// another publish holds a live claim on the key, it waits for that claim to end.
@@ -89,7 +105,8 @@ impl<'a, T: Transport> PublisherCall<'a, T> {
     }
 
     fn shape(self, never: &'a CancellationToken) -> CallShape<'a> {
-        CallShape { options: self.options, line: self.line, cancel: self.cancel.unwrap_or(never), force: self.force }
+        let cancel = self.cancel.unwrap_or(never);
+        CallShape { options: self.options, line: self.line, cancel, force: self.force, sends: self.sends }
     }
 }
 

@@ -140,7 +140,8 @@ pub async fn run(args: &BatchArgs) -> u8 {
             }
         }
     }
-    // One connection per publish in flight, and two for claims' renewals.
+    // One connection per request in flight, and two for claims' renewals (the lines in their
+    // store steps beside those wait their turn for one).
     let store = match open_store(&args.store, args.concurrency, StoreUse::Publish).await {
         Ok(store) => store,
         Err(message) => {

@@ -5,6 +5,7 @@
 
 use postato::{CancellationToken, DeadLetter, ErrorKind, Failure, PublishError, Publisher, Timestamp};
 use std::sync::atomic::Ordering;
+use tokio::sync::Semaphore;
 
 use super::tally::Tally;
 use crate::campaign::{self, CampaignLine};
@@ -24,14 +25,22 @@ pub(super) enum Outcome {
     Cancelled,
 }
 
-/// Publishes one line and counts the result in `tally`. With `skip_held`, a key that another
-/// worker holds is not waited for: the line is left, [`Outcome::HeldByAnotherWorker`].
+/// What a line runs within: the run's cancellation, the permits of requests in flight, and
+/// whether a key another worker holds is left for a later pass.
+pub(super) struct Within<'a> {
+    pub cancel: &'a CancellationToken,
+    pub requests: &'a Semaphore,
+    pub skip_held: bool,
+}
+
+/// Publishes one line and counts the result in `tally`, its requests holding one of
+/// `within.requests`' permits. With `within.skip_held`, a key that another worker holds is not
+/// waited for: the line is left, [`Outcome::HeldByAnotherWorker`].
 pub(super) async fn process(
     publisher: &Publisher,
     item: CampaignLine,
     tally: &Tally,
-    cancel: &CancellationToken,
-    skip_held: bool,
+    within: Within<'_>,
     events: Option<&EventLog>,
 ) -> Outcome {
     let line = item.line;
@@ -61,11 +70,12 @@ pub(super) async fn process(
             ..invalid(unreadable.business_key.clone(), unreadable.reason.clone())
         }),
         Ok(post) => {
-            let mut call = publisher.publish_with(post).line(item.line).cancel_on(cancel);
+            let mut call = publisher.publish_with(post).line(item.line).cancel_on(within.cancel);
+            call = call.sends_within(within.requests);
             if item.force {
                 call = call.force();
             }
-            let published = if skip_held { call.try_send().await } else { call.send().await.map(Some) };
+            let published = if within.skip_held { call.try_send().await } else { call.send().await.map(Some) };
             match published {
                 Ok(None) => return Outcome::HeldByAnotherWorker,
                 Err(e) if e.kind() == ErrorKind::Cancelled => return Outcome::Cancelled,
@@ -96,8 +106,10 @@ pub(super) async fn process(
                     None
                 }
                 Err(error) if error.is_setting() => {
-                    // A setting holds for every post: nothing is dead-lettered, the run stops.
+                    // A setting holds for every post: nothing is dead-lettered, the run stops,
+                    // and no line waiting to send does.
                     tally.stop_for_setting(error);
+                    within.requests.close();
                     return Outcome::Cancelled;
                 }
                 Err(PublishError::InvalidInput(invalid_post)) => {

@@ -31,6 +31,11 @@ use tally::Tally;
 /// recorded) before they are cancelled: within `docker stop`'s 10 s and systemd's 90 s.
 const STOP_GRACE: Duration = Duration::from_secs(5);
 
+/// Lines a pass keeps in flight for each request `--concurrency` lets out at once: a line
+/// whose store steps run (its claim and intent before its requests, its record after) holds
+/// no request slot, so those steps overlap the other lines' requests instead of idling one.
+const LINES_PER_REQUEST: usize = 2;
+
 /// A campaign's lines.
 pub type Lines = Box<dyn Iterator<Item = std::io::Result<CampaignLine>> + Send>;
 
@@ -46,7 +51,7 @@ pub enum Input {
     Stream,
 }
 
-/// Publishes every line of `open()` with at most `concurrency` publishes at once. With
+/// Publishes every line of `open()` with at most `concurrency` lines' requests in flight at once. With
 /// `wait`, then waits for the lines deferred by their rate limit and publishes each once due,
 /// until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
 ///
@@ -68,13 +73,17 @@ pub async fn run(
     let stop = CancellationToken::new();
     let cancel = CancellationToken::new();
     let stopped_by = Arc::new(std::sync::Mutex::new(None));
+    // `--concurrency`'s permits: closed by a stop, so that no line waiting for one sends.
+    let requests = Arc::new(tokio::sync::Semaphore::new(concurrency.max(1)));
     let signals = {
         let (stop, cancel, stopped_by) = (stop.clone(), cancel.clone(), Arc::clone(&stopped_by));
+        let requests = Arc::clone(&requests);
         let mut signals = StopSignals::listen();
         tokio::spawn(async move {
             let signal = signals.next().await;
             *stopped_by.lock().unwrap_or_else(|e| e.into_inner()) = Some(signal);
             stop.cancel();
+            requests.close();
             terminal::info(&format!(
                 "stopping ({}): no new posts; posts in flight finish within {} s (a second signal cancels them at once, retry-safe)",
                 signal.name(),
@@ -102,7 +111,8 @@ pub async fn run(
         tally: Arc::clone(&tally),
         stop: stop.clone(),
         cancel: cancel.clone(),
-        concurrency: concurrency.max(1),
+        lines_in_flight: concurrency.max(1) * LINES_PER_REQUEST,
+        requests,
         chunk: if input == Input::File { (concurrency / 2).max(1) } else { 1 },
         events,
     };
@@ -135,7 +145,11 @@ struct Batch {
     /// Cancelled by the first stop signal: nothing new starts.
     stop: CancellationToken,
     cancel: CancellationToken,
-    concurrency: usize,
+    /// Lines started and not finished, at most ([`LINES_PER_REQUEST`] for each request).
+    lines_in_flight: usize,
+    /// `--concurrency`: the lines whose requests are in flight hold its permits; closed by a
+    /// stop or a setting error, which ends the lines waiting for one with nothing sent.
+    requests: Arc<tokio::sync::Semaphore>,
     /// Lines the reader hands over at once: half the concurrency for an [`Input::File`], so
     /// the reader and the runtime wake each other once per chunk rather than per line; one
     /// for an [`Input::Stream`], whose lines may come slowly and start as they come.
@@ -190,7 +204,8 @@ impl Batch {
     /// A reader thread reads ahead ([`read_ahead`]), at most three chunks of [`Batch::chunk`]
     /// lines (the one it fills, the one waiting, the one being started: one and a half times
     /// the concurrency for a file, three lines for a stream); lines start in campaign order,
-    /// each as its own task, with at most `concurrency` in flight.
+    /// each as its own task, with at most [`Batch::lines_in_flight`] started and unfinished, and
+    /// at most `--concurrency` of them with requests in flight.
     async fn pass(&self, lines: Lines, only: Option<Vec<u64>>, skip_held: bool) -> Result<PassEnd, String> {
         let (tx, mut rx) = tokio::sync::mpsc::channel::<Vec<CampaignLine>>(1);
         let reader = {
@@ -207,7 +222,7 @@ impl Batch {
         // nothing, and is left behind.
         let mut read_all = false;
         loop {
-            while in_flight.len() >= self.concurrency {
+            while in_flight.len() >= self.lines_in_flight {
                 if let Some(finished) = in_flight.join_next().await {
                     end.note(&self.tally, finished);
                 }
@@ -234,10 +249,11 @@ impl Batch {
                 break;
             }
             let (publisher, tally, cancel) = (self.publisher.clone(), Arc::clone(&self.tally), self.cancel.clone());
-            let events = self.events.clone();
+            let (events, requests) = (self.events.clone(), Arc::clone(&self.requests));
             in_flight.spawn(async move {
                 let line = item.line;
-                (line, process(&publisher, item, &tally, &cancel, skip_held, events.as_deref()).await)
+                let within = line::Within { cancel: &cancel, requests: &requests, skip_held };
+                (line, process(&publisher, item, &tally, within, events.as_deref()).await)
             });
         }
         drop(rx);

@@ -72,6 +72,19 @@ async fn batch_publishes_dead_letters_resumes_and_dlq_retry_requeues() {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn concurrency_bounds_the_requests_in_flight_while_other_lines_use_the_store() {
+    // Slow answers: every line's request overlaps others', so a runner that let each line in
+    // flight send would show twice the concurrency here.
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 20, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let batch = RunningBatch::start(&sim, "bounded", 60, 4);
+    let (output, _, _, _) = batch.output().await;
+    assert_eq!(json_line(&output)["published"].as_u64(), Some(60), "{output:?}");
+    let peak = sim.stats().peak_in_flight;
+    assert!((2..=4).contains(&peak), "{peak} requests at once with --concurrency 4");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_whose_store_is_deleted_under_it_ends_with_an_error_not_ok() {
     let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 30, ..Default::default() };
     let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();

@@ -61,6 +61,24 @@ async fn sigterm_and_sighup_stop_a_batch_as_ctrl_c_does_and_record_what_was_in_f
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn after_a_stop_no_line_waiting_for_a_request_slot_sends() {
+    use postato::ResultStore;
+    // Every answer takes a second: when the signal comes, 4 lines' requests are out (the
+    // --concurrency) and more lines wait for a slot with their keys claimed.
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 1_000, ..Default::default() };
+    let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
+    let batch = RunningBatch::start(&sim, "slots", 40, 4);
+    batch.until_published(4).await;
+    batch.signal("-TERM");
+    let (output, store, _, _dir) = batch.output().await;
+    assert_eq!(code(&output), 143, "{output:?}");
+    let recorded = store.counts().await.unwrap().published;
+    let stats = sim.stats();
+    assert_eq!((stats.requests, stats.published_keys as u64), (recorded, recorded), "every request was recorded");
+    assert!(recorded <= 8, "the 4 recorded and the 4 in flight, no more: {recorded}");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_batch_started_with_sighup_ignored_as_nohup_does_goes_on_after_one() {
     use std::os::unix::process::CommandExt;
     let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 100, ..Default::default() };
