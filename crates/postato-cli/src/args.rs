@@ -351,7 +351,7 @@ mod tests {
     #[test]
     fn a_flag_s_help_gives_the_range_of_its_setting() {
         assert_eq!(help(settings::TIMEOUT.row()), format!("{} [in ms: 1 to 600000]", settings::TIMEOUT.doc));
-        assert_eq!(help(settings::CONCURRENCY.row()), "Publishes at once [1 to 1024]");
+        assert_eq!(help(settings::CONCURRENCY.row()), "Requests in flight at once [1 to 1024]");
         assert_eq!(
             help(settings::KEY_RETENTION.row()),
             format!("{} [in hours: 1 s to 365 days]", settings::KEY_RETENTION.doc)

@@ -207,10 +207,11 @@ table! {
         default: Some(DAY),
         names: names!(rust: Some("key_retention"), python: Some("key_retention"), mobile: Some("keyRetentionMs"), node: Some("keyRetentionMs"), cli: Some("--key-retention-hours")),
     };
-    /// Publishes at once in a batch, `publish_many` and `publish_due`.
+    /// Requests in flight at once in a batch, `publish_many` and `publish_due` (a batch keeps
+    /// more lines than that in flight: those in their store steps hold no request slot).
     pub const CONCURRENCY: Setting<u32> = Setting {
         name: "concurrency",
-        doc: "Publishes at once",
+        doc: "Requests in flight at once",
         unit: Unit::Count,
         min: 1,
         max: 1024,

@@ -280,6 +280,7 @@ impl<T: Transport> Publisher<T> {
         let created = match self.note_intent(&post.business_key, &fingerprint, call.force).await {
             Ok(created) => created,
             Err(error) => {
+                drop(sending);
                 let error = self.record_failure(post, line, error, claimant).await;
                 guard.disarm();
                 return Err(error);

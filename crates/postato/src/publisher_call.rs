@@ -81,7 +81,8 @@ impl<'a, T: Transport> PublisherCall<'a, T> {
     /// store is asked for the key or the outcome is recorded: a batch that bounds its requests
     /// with one semaphore runs those store steps of some posts while others' requests are out.
     /// The claim is renewed while it waits. Closing the semaphore ends the publishes waiting
-    /// for a permit `Cancelled`, with nothing written or sent (a batch that stops).
+    /// for a permit `Cancelled`, with nothing written or sent (a batch that stops). A semaphore
+    /// with no permits to give waits until one is added, the call cancelled, or it is closed.
     pub fn sends_within(mut self, sends: &'a Semaphore) -> Self {
         self.sends = Some(sends);
         self

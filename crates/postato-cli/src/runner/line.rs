@@ -21,7 +21,8 @@ pub(super) enum Outcome {
     Deferred { until: Timestamp, item: CampaignLine },
     /// Another worker holds its business key; nothing was counted, a later pass finishes it.
     HeldByAnotherWorker,
-    /// Cancelled in flight (a second Ctrl-C); nothing was counted, and running again is safe.
+    /// Cancelled: in flight by a second Ctrl-C, or waiting for a request slot when the run
+    /// stopped (a first signal, a setting error); nothing was counted, and running again is safe.
     Cancelled,
 }
 

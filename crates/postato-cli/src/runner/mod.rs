@@ -179,11 +179,11 @@ impl Batch {
             loop {
                 let left = next.saturating_since(clock.now());
                 tokio::time::sleep(left.clamp(Duration::from_millis(10), Duration::from_millis(200))).await;
-                if left <= Duration::from_millis(200) || self.stop.is_cancelled() {
+                if left <= Duration::from_millis(200) || self.stop.is_cancelled() || self.tally.has_setting_error() {
                     break;
                 }
             }
-            if self.stop.is_cancelled() {
+            if self.stop.is_cancelled() || self.tally.has_setting_error() {
                 return Ok(());
             }
             let now = clock.now();

@@ -63,9 +63,10 @@ async fn sigterm_and_sighup_stop_a_batch_as_ctrl_c_does_and_record_what_was_in_f
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn after_a_stop_no_line_waiting_for_a_request_slot_sends() {
     use postato::ResultStore;
-    // Every answer takes a second: when the signal comes, 4 lines' requests are out (the
-    // --concurrency) and more lines wait for a slot with their keys claimed.
-    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 1_000, ..Default::default() };
+    // Every answer takes two seconds: when the signal comes, 4 lines' requests are out (the
+    // --concurrency) and more lines wait for a slot with their keys claimed; the signal has two
+    // seconds to land before the next 4 would go out.
+    let faults = postato_sim::FaultRates { latency: 1.0, latency_ms: 2_000, ..Default::default() };
     let sim = Simulator::start(SimConfig { faults, ..SimConfig::default() }).await.unwrap();
     let batch = RunningBatch::start(&sim, "slots", 40, 4);
     batch.until_published(4).await;
