@@ -255,8 +255,8 @@ pub fn store_location(text: &str) -> Result<String, String> {
 /// by many workers, or a SQLite file path. A PostgreSQL pool holds one connection per request
 /// in flight (`concurrency`, 0 for a command that only reads) and two more for claims' renewals
 /// and reads; a batch's lines in their store steps (as many again at most) wait their turn for
-/// one, a store step being short beside a request. The error, a store that cannot be opened or reached, is said as
-/// `--store: what is wrong`; commands exit 1 ([`crate::exit::FAILURE`]) on it.
+/// one, a store step being short beside a request. The error, a store that cannot be opened or
+/// reached, is said as `--store: what is wrong`; commands exit 1 ([`crate::exit::FAILURE`]) on it.
 pub async fn open_store(location: &str, concurrency: u32, mode: StoreUse) -> Result<Arc<dyn ResultStore>, String> {
     let store = if is_postgres(location) {
         let pool = (concurrency + 2).min(settings::POOL_SIZE.max) as usize;

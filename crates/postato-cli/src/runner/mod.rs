@@ -51,9 +51,9 @@ pub enum Input {
     Stream,
 }
 
-/// Publishes every line of `open()` with at most `concurrency` lines' requests in flight at once. With
-/// `wait`, then waits for the lines deferred by their rate limit and publishes each once due,
-/// until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
+/// Publishes every line of `open()` with at most `concurrency` lines' requests in flight at
+/// once. With `wait`, then waits for the lines deferred by their rate limit and publishes each
+/// once due, until none is left (or Ctrl-C: what is deferred stays in the store for a later run).
 ///
 /// When the source can be read again ([`Input::File`]), a first pass leaves the keys that another
 /// worker holds for a second pass, which re-reads the source and finishes just those lines
