@@ -7,7 +7,8 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
 
-/// Answers every request after 50 ms (real time: the peak is counted while the requests overlap), counting the requests in flight and their peak.
+/// Answers every request after 50 ms, counting the requests in flight and their peak (real
+/// time: the peak is counted while the requests overlap).
 #[derive(Clone, Default)]
 struct CountingTransport {
     in_flight: Arc<AtomicUsize>,
@@ -16,13 +17,12 @@ struct CountingTransport {
 }
 
 impl Transport for CountingTransport {
-    async fn send(&self, request: &Request, _timeout: Duration) -> Result<Response, TransportFailure> {
+    async fn send(&self, _request: &Request, _timeout: Duration) -> Result<Response, TransportFailure> {
         let now = self.in_flight.fetch_add(1, Ordering::SeqCst) + 1;
         self.peak.fetch_max(now, Ordering::SeqCst);
         tokio::time::sleep(Duration::from_millis(50)).await;
         self.in_flight.fetch_sub(1, Ordering::SeqCst);
         let n = self.sent.fetch_add(1, Ordering::SeqCst);
-        assert!(!request.idempotency_key().is_empty());
         Ok(Response::new(202, format!(r#"{{"id":"post_{n}","status":"published"}}"#)))
     }
 }
@@ -40,9 +40,9 @@ fn post(n: usize) -> Post {
     Post::new(format!("sends-within-{n}"), "x", format!("acc_{n}"), PostStatus::Publish, "post", format!("post {n}"))
 }
 
-/// Publishes 12 posts (each to an account of its own, so that no account limit holds them) at once through one Publisher, each within `sends` when given; the
-/// peak of requests in flight.
-async fn peak_of_twelve(sends: Option<&tokio::sync::Semaphore>) -> usize {
+/// Publishes 12 posts at once through one Publisher (each to an account of its own, so that no
+/// account limit holds them), each within `sends` when given; the peak of requests in flight.
+async fn peak_of_twelve(sends: Option<&Semaphore>) -> usize {
     let (transport, publisher, _) = publisher();
     let posts: Vec<Post> = (0..12).map(post).collect();
     let publishes = posts.iter().map(|post| {
@@ -62,7 +62,7 @@ async fn peak_of_twelve(sends: Option<&tokio::sync::Semaphore>) -> usize {
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn a_semaphore_bounds_the_requests_in_flight_and_every_post_is_published() {
-    let sends = tokio::sync::Semaphore::new(3);
+    let sends = Semaphore::new(3);
     let peak = peak_of_twelve(Some(&sends)).await;
     assert!((1..=3).contains(&peak), "{peak} requests were in flight at once");
     assert_eq!(sends.available_permits(), 3, "every permit came back");
@@ -70,11 +70,11 @@ async fn a_semaphore_bounds_the_requests_in_flight_and_every_post_is_published()
     assert!(unbounded > 3, "without it, more publishes send at once ({unbounded})");
 }
 
-/// A publish of one post waiting for a permit of a semaphore that has none, until `end` runs
-/// on it (after a second); its outcome, with what was sent and kept for it.
-async fn waiting_for_a_permit_until(end: impl FnOnce(&tokio::sync::Semaphore, &CancellationToken)) {
+/// Checks a publish of one post waiting for a permit of a semaphore that has none, until `end`
+/// runs on it (after a second): it ends `Cancelled`, nothing sent, no intent, its key free.
+async fn waiting_for_a_permit_until(end: impl FnOnce(&Semaphore, &CancellationToken)) {
     let (transport, publisher, store) = publisher();
-    let (sends, cancel) = (tokio::sync::Semaphore::new(0), CancellationToken::new());
+    let (sends, cancel) = (Semaphore::new(0), CancellationToken::new());
     let post = post(0);
     let waiting = publisher.publish_with(&post).sends_within(&sends).cancel_on(&cancel).send();
     let (outcome, ()) = tokio::join!(waiting, async {
@@ -103,7 +103,7 @@ async fn a_claim_is_renewed_while_its_publish_waits_for_a_permit_longer_than_the
     let (transport, publisher, store) = publisher();
     let lease = Duration::from_secs(3);
     let publisher = publisher.lease(lease);
-    let sends = tokio::sync::Semaphore::new(0);
+    let sends = Semaphore::new(0);
     let post = post(0);
     let waiting = publisher.publish_with(&post).sends_within(&sends).send();
     let (outcome, ()) = tokio::join!(waiting, async {
