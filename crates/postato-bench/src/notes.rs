@@ -94,19 +94,20 @@ fn note(results: &Results, s: &Scenario) -> String {
              client alone 0.11; part of the difference was the store's thread parking after each flush and being \
              woken for the next (21,000 parks of the runtime's blocking threads in one run). By hand, 8 \
              alternating pairs (100,000 posts, each on a fresh simulator process, perf builds), at concurrency \
-             64: with the yield a median of 21,319/s (20,512 to 22,779), without 20,506/s (19,630 to 21,715), \
-             the yield ahead in 6 of the 8 pairs; CPU a post 55.2 µs with, 58.4 without; context switches 0.40 \
-             a post with, 0.66 without. At concurrency 16 and 32 (4 pairs each) no difference showed (medians \
-             18,021 with and 17,621/s without; 20,445 and 20,652/s). At the default concurrency of 8, rounds \
-             never reach 24 (16 lines in flight, one operation each at most), so nothing changes there; a yield \
-             after every round cost 9 % at 8 (12,597/s with, 13,863/s without, medians of 5). This does not \
-             move the row: the merged run (best of 3 rounds from this run on, as issue #31 judges the rows; best \
-             of 2 before) read 24,341/s for the batch and 41,241/s for the client alone, a ratio of 0.59; a \
-             first run of this change with 2 rounds, 24,367 and 39,172/s (0.62); the run before the change, \
-             16,788 and 27,164/s (0.62). The machine ran faster for both sides, as the store-alone figure of \
-             row 4 shows, which this change does not touch. Tried and \
-             dropped, measured the same way: tables without rowids (27 % fewer WAL writes, no change in \
-             throughput); lookups on a second, read-only connection, run on the runtime's workers (slower: \
+             64: CPU a post 55.2 µs with the yield, 58.4 without (medians); context switches 0.40 a post with, \
+             0.66 without; throughput a median of 21,319/s with (20,512 to 22,779), 20,506/s without (19,630 to \
+             21,715), the yield ahead in 6 of the 8 pairs, a difference within the noise of this machine. At \
+             concurrency 16 and 32 (4 pairs each) no difference showed: 18,021/s with (15,842 to 18,889) and \
+             17,621/s without (17,205 to 18,754); 20,445/s (18,487 to 21,963) and 20,652/s (18,597 to 21,677). \
+             At the default concurrency of 8, rounds never reach 24 (16 lines in flight, one operation each at \
+             most), so nothing changes there; a yield after every round cost 9 % at 8 (medians of 5: 12,597/s, \
+             12,230 to 13,236, against 13,863/s, 13,340 to 14,212). This does not move the row: the merged run \
+             (best of 3 rounds from this run on, as issue #31 judges the rows; best of 2 before) read 24,341/s \
+             for the batch and 41,241/s for the client alone, a ratio of 0.59; a first run of this change with \
+             2 rounds, 24,367 and 39,172/s (0.62); the run before the change, 16,788 and 27,164/s (0.62). The \
+             machine ran faster for both sides, as the client alone's figure shows (it runs no store code). \
+             Tried and dropped, measured the same way: tables without rowids (27 % fewer WAL writes, no change \
+             in throughput); lookups on a second, read-only connection, run on the runtime's workers (slower: \
              each read transaction takes the WAL's shared-memory locks); mimalloc's version 2 (no change)."
             .into(),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
@@ -224,8 +225,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              group-committed (WAL, synchronous=NORMAL; row 4b); the baseline is the store written by one writer, \
              one record per commit: {:.0} records/s on the shared {cores}. It runs right after the \
              million-post campaign and moves more than any other figure of this row between runs of the same \
-             store code (39,883 and 44,150 records/s in two runs, 9,903 and 12,863 in two others, 22,898 and \
-             54,942 in two more).",
+             store code (39,883 and 44,150 records/s in two runs, 9,903 and 12,863 in two others; 22,898 and \
+             54,942 in the two runs of the change to row 4b's store thread, which leaves the one-write rounds \
+             of this baseline as they were).",
             c.baseline.figures.records_per_second
         ),
         Figures::Binding(_) => format!(

@@ -241,10 +241,13 @@ impl Worker {
                 (false, true) => self.until_next_due().await,
                 (false, false) => self.until_next_due().await.min(LISTEN_RETRY),
             };
+            // Waited on even if the connection ended since `listening` was read (during the
+            // query for the next due row, say): its end left a wake-up that ends this wait at
+            // once, so the loop listens again instead of sleeping a whole poll.
             let notified = async {
                 match &listener {
-                    Some(listener) if listener.is_listening() => listener.notified().await,
-                    _ => std::future::pending().await,
+                    Some(listener) => listener.notified().await,
+                    None => std::future::pending().await,
                 }
             };
             tokio::select! {
