@@ -208,6 +208,9 @@ impl Hop {
         let (is_cut, connections) = (cut.clone(), open.clone());
         tokio::spawn(async move {
             while let Ok((mut inbound, _)) = listener.accept().await {
+                // The flag is read under the lock `cut` drains the connections with: a
+                // connection accepted while it runs is either dropped here or aborted there.
+                let mut open = connections.lock().unwrap();
                 if is_cut.load(std::sync::atomic::Ordering::SeqCst) {
                     continue; // dropped: closed at once
                 }
@@ -217,15 +220,16 @@ impl Hop {
                         let _ = tokio::io::copy_bidirectional(&mut inbound, &mut outbound).await;
                     }
                 });
-                connections.lock().unwrap().push(task.abort_handle());
+                open.push(task.abort_handle());
             }
         });
         Hop { addr, cut, open }
     }
 
     fn cut(&self) {
+        let mut open = self.open.lock().unwrap();
         self.cut.store(true, std::sync::atomic::Ordering::SeqCst);
-        for connection in self.open.lock().unwrap().drain(..) {
+        for connection in open.drain(..) {
             connection.abort();
         }
     }

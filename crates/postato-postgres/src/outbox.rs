@@ -356,7 +356,10 @@ impl PostgresStore {
 type Messages = futures_util::stream::BoxStream<'static, Result<tokio_postgres::AsyncMessage, tokio_postgres::Error>>;
 
 /// Drives the listening connection: each notification wakes the listener; the end of the
-/// connection marks it as no longer listening (and wakes it, to poll).
+/// connection marks it as no longer listening and wakes it once more. That last wake-up is a
+/// `notify_one`, kept for the next wait when nobody waits yet: a worker that read
+/// [`OutboxListener::is_listening`] just before the end still hears of it at once (with
+/// `notify_waiters` it would sleep a whole poll).
 async fn forward(
     mut messages: Messages,
     wake: Arc<tokio::sync::Notify>,
@@ -370,7 +373,7 @@ async fn forward(
             Err(_) => break,
         }
     }
-    listening.store(false, std::sync::atomic::Ordering::Relaxed);
+    listening.store(false, std::sync::atomic::Ordering::Release);
     wake.notify_one();
 }
 
@@ -384,14 +387,15 @@ pub struct OutboxListener {
 
 impl OutboxListener {
     /// Waits for the next enqueue's commit (one notification wakes one wait; notifications
-    /// while nobody waits wake the next wait at once).
+    /// while nobody waits wake the next wait at once). The connection's end wakes one wait
+    /// too, at once if nobody waits: check [`OutboxListener::is_listening`] after it.
     pub async fn notified(&self) {
         self.wake.notified().await;
     }
 
     /// Whether the connection still listens.
     pub fn is_listening(&self) -> bool {
-        self.listening.load(std::sync::atomic::Ordering::Relaxed)
+        self.listening.load(std::sync::atomic::Ordering::Acquire)
     }
 }
 

@@ -116,3 +116,27 @@ async fn a_listener_is_woken_by_the_commit_not_before() {
     tokio::time::timeout(Duration::from_secs(10), listener.notified()).await.expect("woken by the commit");
     assert!(listener.is_listening());
 }
+
+#[tokio::test]
+async fn a_listener_whose_connection_ends_wakes_its_next_wait_at_once() {
+    let Some((store, app)) = setup("outbox_listen_end").await else { return };
+    let listener = store.outbox_listen().await.unwrap();
+    let ended: i64 = app
+        .query_one(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity
+             WHERE datname = current_database() AND query = 'LISTEN postato_outbox'",
+            &[],
+        )
+        .await
+        .unwrap()
+        .get(0);
+    assert_eq!(ended, 1, "the listener's backend was ended");
+    let started = std::time::Instant::now();
+    while listener.is_listening() {
+        assert!(started.elapsed() < Duration::from_secs(10), "the listener never saw its connection end");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
+    // Nobody waited when the connection ended: its wake-up was kept for this wait (a worker
+    // that read `is_listening` just before the end must not sleep a whole poll).
+    tokio::time::timeout(Duration::from_secs(1), listener.notified()).await.expect("woken by the connection's end");
+}

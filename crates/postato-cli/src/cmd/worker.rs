@@ -321,11 +321,13 @@ impl Worker {
     }
 
     /// How long to wait when nothing is due: until the next row is due (by the database's
-    /// clock), at most the poll.
+    /// clock), at most the poll. A database that cannot say (out of reach) is asked again within
+    /// [`LISTEN_RETRY`]: waiting the whole poll would leave rows that became due meanwhile.
     async fn until_next_due(&self) -> Duration {
         match bounded(self.store.outbox_next_due_in()).await {
             Ok(Some(due)) => due.clamp(Duration::from_millis(5), self.poll),
-            _ => self.poll,
+            Ok(None) => self.poll,
+            Err(_) => LISTEN_RETRY.min(self.poll),
         }
     }
 
