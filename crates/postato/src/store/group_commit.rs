@@ -189,9 +189,10 @@ fn run(op: &mut Box<dyn Operation>, conn: &Connection) -> bool {
 
 /// A round of at least this many operations is a loaded one: many publishes are between two of
 /// their store steps. It sits above the 16 lines `postato batch` keeps in flight at its default
-/// concurrency of 8 (each line has one operation queued at most), where rounds never reach it;
-/// 24 itself is the one value measured (at concurrency 16, 32 and 64: BENCHMARKS.md, row 4b),
-/// not the best of several.
+/// concurrency of 8 (each line has one operation queued at most), where rounds never reach it.
+/// Not tuned: 16 (tried: at concurrency 8 it paused after the rounds of 16, and lost about as
+/// much as a pause after every round) and 32 (tried: no gain at 64 in two runs) were measured less
+/// than 24 (at concurrency 16, 32 and 64: BENCHMARKS.md, row 4b).
 const LOADED_ROUND: usize = 24;
 
 /// Serves the queue until it is empty (found empty twice after a loaded round), then marks the
