@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # The soak a person runs before resolving anything that touches the publisher, the stores, the
 # limits, the outbox or the simulation: the deterministic simulation in release mode, 1,000,000
-# seeds by default, spread over every core, then the outbox's simulation on a tenth as many.
+# seeds by default, spread over every core, then the outbox's simulation on a tenth as many
+# (from a tenth of FIRST_SEED, so that a soak from a new FIRST_SEED runs new outbox seeds too).
 #   ./scripts/soak.sh [SEEDS] [FIRST_SEED]      e.g. ./scripts/soak.sh 1000000 5000000
 # It prints `simulation: N seeds, V violations (…)` and `simulation of the outbox: …`; a failing
 # seed is printed with its replay command, and belongs in
@@ -18,6 +19,6 @@ export CARGO_PROFILE_RELEASE_DEBUG=0
 POSTATO_SIM_SEEDS=$SEEDS POSTATO_SIM_FIRST_SEED=$FIRST \
   cargo test --release --quiet -p postato --test simulation simulation_of_the_shared_machinery_keeps_every_invariant \
   -- --exact --nocapture
-POSTATO_SIM_OUTBOX_SEEDS=$(( (SEEDS + 9) / 10 )) \
+POSTATO_SIM_OUTBOX_SEEDS=$(( (SEEDS + 9) / 10 )) POSTATO_SIM_OUTBOX_FIRST_SEED=$(( FIRST / 10 )) \
   cargo test --release --quiet -p postato --test simulation \
   simulation_of_the_outbox_publishes_every_row_once_through_crashed_workers -- --exact --nocapture

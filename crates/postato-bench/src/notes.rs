@@ -78,15 +78,35 @@ fn note(results: &Results, s: &Scenario) -> String {
              commit (under load, a round waited up to 500 µs for more writes, as PostgreSQL's `commit_delay` \
              does) was tried too: no change at concurrency 64, 20 % slower at 8; dropped. \
              The client alone spends 24 µs a post and the simulator 23 µs for either side \
-             (/proc, 100,000 posts, the earlier session; 35 and 28 µs on this session's slower machine). What is \
-             left beside the client's own work (perf): the store's thread, about \
-             a quarter of the CLI's CPU, two fifths of that in commits (the WAL's pages: about 1.5 page writes a \
-             post, counted by strace) and the rest in the statements of the lookup, the intent and the record; the \
-             reader, 5 %; the hand-offs to and from the store's thread and the runtime's scheduling. With the \
-             simulator on the same two cores, the run is bound by CPU: even a store that cost nothing would leave \
-             the ratio near 0.8. What would close it: the store written a batch at a time (the intents of many \
-             lines in one transaction before their sends, their records in one after, the lookups in one query), \
-             the intent and the record as one row, and no hand-off per post. \
+             (/proc, 100,000 posts, the earlier session; 35 and 28 µs on this session's slower machine). Where a post's \
+             time goes beyond the client alone's, measured by hand as this row runs it (100,000 posts at \
+             concurrency 64, each run on a fresh simulator process, the sides alternating, 6 runs of each CLI and \
+             2 of the client alone, CPU counted over each whole run): the same CLI with its SQLite store swapped for the memory store (one line of \
+             `cmd/batch.rs`, a build made for this measure only) published 29,764 to 35,433/s (5 of the 6 runs \
+             at 33,418/s or more) at 33.3 to 38.0 µs of CPU a post, against 22,536 to 24,976/s and 46.3 to 50.3 µs \
+             with the SQLite store, and 40,586 and 43,983/s for the client alone (23.5 µs a post) in the same \
+             alternation: the SQLite store costs about 13 µs a post, and without it the batch would read about \
+             0.83 of the client alone; the other 10 to 12 µs are the reader (perf: 6 % of the CLI's CPU, half of \
+             it parsing JSON), a task spawned and joined per line, the claims, the index and the tally. Inside \
+             the store (a build counting its rounds, and perf with call graphs): 16,000 to 21,000 rounds per \
+             100,000 posts, 14 to 18 operations a round on average (16 to 20 writes in a round that writes, so \
+             about 0.1 commits a post); the three operations' statements about 6 µs of CPU a post (1 µs of it the \
+             statement cache's lookups), the commits about 3 µs, the hand-offs and wake-ups the rest. A commit \
+             costs about 30 µs of CPU, most of it writing about 8 pages to the WAL (`strace -c` on the counting \
+             build: 161,173 writes for 100,000 posts, a 24-byte frame header and a 4 KiB page each, over 10,112 \
+             commits, the checkpoints' few included): the pages grow with the commits, not with the posts, but \
+             the commits come to 3 µs a post all told, so even rounds twice as big would spare about 1.5 µs (the \
+             commit delay above, which made them bigger, showed no change). Each measured alone, by builds made for the measure (3 alternating \
+             pairs each): the lookup removed altogether (not safe; an upper bound for batching lookups) gained \
+             1.3 µs a post, 25,136 to 25,903/s against 24,263 to 25,720/s; the record's two deletes of a dead \
+             letter and a deferral removed (idem) gained about 1 µs, 23,228 to 23,873/s against 22,313 to \
+             23,399/s; 1 KiB or 2 KiB pages and tables without rowids, alone and together (4 variants beside \
+             the store as it is, 4 alternations), showed no variant ahead (22,046 to 25,088/s, each within the others' range). By these \
+             shares (an estimate, not a measure), a SQLite store cut to its floor, two operations and two \
+             statements a post (the intent and the record, the lookups batched) with its commits as they are, \
+             would still cost 6 to 7 µs a post and leave the ratio near 0.7; 0.8 needs a durable store that \
+             costs about 2 µs a post (no statement, commit or hand-off per post: an append-only log, say), or \
+             the row judged against a peer that keeps the same promises. \
              Then the store's thread, finding its queue empty after a round of 24 operations or more, yields its \
              core once and looks again before it parks: the publishes that round answered may queue their next \
              steps meanwhile (the intent after a lookup, a new line's lookup after a record). Before it, `postato \

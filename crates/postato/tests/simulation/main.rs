@@ -62,13 +62,16 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
 }
 
 /// The outbox drained by two workers, one of which dies and has a successor: every row is
-/// published or dead-lettered, none twice (`POSTATO_SIM_OUTBOX_SEEDS`, default 2,000;
-/// `POSTATO_SIM_OUTBOX_SEED` replays one).
+/// published or dead-lettered, none twice (`POSTATO_SIM_OUTBOX_SEEDS`, default 2,000, from
+/// `POSTATO_SIM_OUTBOX_FIRST_SEED`, default 0; `POSTATO_SIM_OUTBOX_SEED` replays one).
 #[test]
 fn simulation_of_the_outbox_publishes_every_row_once_through_crashed_workers() {
     let seeds: Vec<u64> = match env_number("POSTATO_SIM_OUTBOX_SEED") {
         Some(seed) => vec![seed],
-        None => (0..env_number("POSTATO_SIM_OUTBOX_SEEDS").unwrap_or(2_000)).collect(),
+        None => {
+            let first = env_number("POSTATO_SIM_OUTBOX_FIRST_SEED").unwrap_or(0);
+            (first..first + env_number("POSTATO_SIM_OUTBOX_SEEDS").unwrap_or(2_000)).collect()
+        }
     };
     let started = Instant::now();
     let results: Vec<(u64, Vec<String>, bool)> = on_every_core(&seeds, |seed| {
