@@ -101,7 +101,9 @@ fn note(results: &Results, s: &Scenario) -> String {
              1.3 µs a post, 25,136 to 25,903/s against 24,263 to 25,720/s; the record's two deletes of a dead \
              letter and a deferral removed (idem) gained about 1 µs, 23,228 to 23,873/s against 22,313 to \
              23,399/s; 1 KiB or 2 KiB pages and tables without rowids, alone and together (4 variants beside \
-             the store as it is, 4 alternations), showed no variant ahead (22,046 to 25,088/s, each within the others' range). By these \
+             the store as it is, 4 alternations), showed no variant ahead (22,046 to 25,088/s, each within the others' range); the \
+             lines polled in the pass's own task (a `FuturesUnordered`) rather than a task spawned for each: \
+             no change (24,751 to 25,192/s against 24,350 to 26,559/s). By these \
              shares (an estimate, not a measure), a SQLite store cut to its floor, two operations and two \
              statements a post (the intent and the record, the lookups batched) with its commits as they are, \
              would still cost 6 to 7 µs a post and leave the ratio near 0.7; 0.8 needs a durable store that \
