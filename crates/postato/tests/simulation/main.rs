@@ -33,14 +33,18 @@ fn env_number(name: &str) -> Option<u64> {
     Some(value.trim().parse().unwrap_or_else(|_| panic!("{name}={value:?} is not a whole number")))
 }
 
+/// The seeds from `$first` (default 0), `$count` of them (default `default_count`).
+fn seed_range(first: &str, count: &str, default_count: u64) -> Vec<u64> {
+    let (from, n) = (env_number(first).unwrap_or(0), env_number(count).unwrap_or(default_count));
+    let end = from.checked_add(n).unwrap_or_else(|| panic!("{first}={from} and {count}={n} go past the last seed"));
+    (from..end).collect()
+}
+
 #[test]
 fn simulation_of_the_shared_machinery_keeps_every_invariant() {
     let seeds: Vec<u64> = match env_number("POSTATO_SIM_SEED") {
         Some(seed) => vec![seed],
-        None => {
-            let first = env_number("POSTATO_SIM_FIRST_SEED").unwrap_or(0);
-            (first..first + env_number("POSTATO_SIM_SEEDS").unwrap_or(10_000)).collect()
-        }
+        None => seed_range("POSTATO_SIM_FIRST_SEED", "POSTATO_SIM_SEEDS", 10_000),
     };
     // POSTATO_SIM_ONE_ACCOUNT=1 replays a seed as drawn before accounts were (the seeds list's).
     let plan: fn(u64) -> Plan = match std::env::var_os("POSTATO_SIM_ONE_ACCOUNT") {
@@ -68,10 +72,7 @@ fn simulation_of_the_shared_machinery_keeps_every_invariant() {
 fn simulation_of_the_outbox_publishes_every_row_once_through_crashed_workers() {
     let seeds: Vec<u64> = match env_number("POSTATO_SIM_OUTBOX_SEED") {
         Some(seed) => vec![seed],
-        None => {
-            let first = env_number("POSTATO_SIM_OUTBOX_FIRST_SEED").unwrap_or(0);
-            (first..first + env_number("POSTATO_SIM_OUTBOX_SEEDS").unwrap_or(2_000)).collect()
-        }
+        None => seed_range("POSTATO_SIM_OUTBOX_FIRST_SEED", "POSTATO_SIM_OUTBOX_SEEDS", 2_000),
     };
     let started = Instant::now();
     let results: Vec<(u64, Vec<String>, bool)> = on_every_core(&seeds, |seed| {
