@@ -142,9 +142,10 @@ fn note(results: &Results, s: &Scenario) -> String {
              hand-off per post\") would save the 2.2 µs measured above and at most the 4 µs or so of hand-offs \
              (not measured), and leave the ratio at 0.6 to 0.7, an estimate. Reaching 0.8 means cutting about \
              12 µs a post (an estimate) from a store that costs 13.5 and a rest of the batch that costs 10 to \
-             14.5 (where the one piece tried, a task per line, gave nothing): a durable store of another kind, \
-             one that costs next to nothing a post, or most of the rest as well, or the row judged against a \
-             peer that keeps the same promises (an intent before each send, a durable record after it)."
+             14.5 (where the one piece tried, a task per line, gave nothing). That takes a durable store of another \
+             kind, costing next to nothing a post; or the issue's store asks and most of the rest of the batch \
+             together; or the row judged against a peer that keeps the same promises (an intent before each \
+             send, a durable record after it)."
             .into(),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
         Figures::Overhead(_) if s.id == "9" && s.name.ends_with("the OpenTelemetry API, no SDK") => "The binding \
