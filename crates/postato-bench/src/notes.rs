@@ -101,51 +101,50 @@ fn note(results: &Results, s: &Scenario) -> String {
              Tried and dropped, measured the same way: tables without rowids (27 % fewer WAL writes, no change \
              in throughput); lookups on a second, read-only connection, run on the runtime's workers (slower: \
              each read transaction takes the WAL's shared-memory locks); mimalloc's version 2 (no change). \
-             Where a post's time goes beyond the client alone's, measured by hand after the yield above, as \
-             this row runs it (100,000 posts at concurrency 64, each run on a fresh simulator process, the sides \
-             alternating, 6 runs of each CLI and 2 of the client alone, each of those the best of 2 rounds in \
-             one process as the harness runs it; CPU counted over each whole run): the same CLI with its SQLite \
-             store swapped for the memory store (one line of `cmd/batch.rs`, a build made for this measure only) \
-             published 29,764 to 35,433/s (5 of the 6 runs at 33,418/s or more) at 33.3 to 38.0 µs of CPU a \
-             post, against 22,536 to 24,976/s at 46.3 to 50.3 µs with the SQLite store, and 40,586 and \
-             43,983/s at about 23.5 µs for the client alone: the SQLite store costs about 13.5 µs a post (the \
-             means, 48.5 against 34.9 µs), and without it the batch reads 0.77 to 0.82 of the client alone \
-             (0.77 in the one set that measured the client alone's rate beside it, 33,903 against 43,983/s; \
-             0.82 for the memory store's median against the client alone's mean; 0.57 with the SQLite \
-             store). The other 9.8 to 14.5 µs are the reader (perf: 6 % \
-             of the CLI's CPU, more than half of it parsing JSON), a task spawned and joined per line, the \
-             claims, the index and the tally. Inside the store as it is (4 KiB pages; a build counting its \
-             rounds, 3 runs): 16,406 to 18,328 rounds per 100,000 posts, 16 to 18 operations a round on \
-             average, about 19 writes in a round that writes (about 0.1 commits a post); by perf's call graphs, the operations' statements take \
-             about 6 µs of CPU a post (the statement cache's lookups 1 µs of it) and the commits about 3 µs \
-             (about 30 µs a commit, over the counting build's number of commits), and the rest, by \
-             inference, is the hand-offs and wake-ups; by the counting build's timers (wall \
-             time on the store's thread, which the other threads preempt), the writes' statements 4.8 to 4.9 µs \
-             a post, the commits 6.3 to 7.2 µs (59 to 71 µs a commit) and the reads 1.2 to 1.3 µs. A commit \
-             writes about 8 pages to the WAL (`strace -c` on the counting build: 161,173 `pwrite` calls for \
-             100,000 posts over 10,112 commits, two a page, a 24-byte frame header then the 4 KiB page, the \
-             checkpoints' few included); since a round's writes share their pages, bigger rounds would write \
-             fewer pages a post, but all the commits together come to 3 µs of CPU a post, and the commit delay above, \
-             which made rounds bigger, showed no change. Each measured alone, by builds made for the measure (3 \
-             alternating pairs each): the lookup removed altogether (not safe; the most that batching the \
-             lookups could save) gained 1.2 µs of CPU a post, 25,136 to 25,903/s against 24,263 to 25,720/s; \
-             the record's two deletes of a dead letter and a deferral removed (idem, for fewer statements a \
-             post) about 1 µs, 23,228 to 23,873/s against 22,313 to 23,399/s; the lines polled in the pass's \
-             own task (a `FuturesUnordered`) rather than a task spawned for each, 41.6 to 42.6 µs of CPU a post \
-             against 42.4 to 46.5 µs and no gain in throughput (24,751 to 25,192/s against 24,350 to \
-             26,559/s, slower in 2 of the 3 pairs). Pages of 1 KiB were ahead of 4 KiB in 5 of 6 comparisons (two pairs, 26,315 and 27,683/s \
-             against 24,547 and 25,610/s; then 4 alternations beside tables without rowids, alone and with 1 or \
-             2 KiB pages, where 1 KiB averaged 3 % ahead of the store as it is and the others 0 to 2.5 %), and 2 KiB pages \
-             in the first two pairs at 26,507 and 27,187/s, all within this machine's noise and not kept: a smaller page makes deeper trees and more overflow pages for the \
-             outbox's payloads and the dead letters' bodies, a trade for new stores only that this evidence \
-             does not settle. So the store as the issue asks for it (\"one statement per post, lookups batched, no thread \
-             hand-off per post\") would save the 2.2 µs measured above and at most the 4 µs or so of hand-offs \
-             (not measured), and leave the ratio at 0.6 to 0.7, an estimate. Reaching 0.8 means cutting about \
-             12 µs a post (an estimate) from a store that costs 13.5 and a rest of the batch that costs 10 to \
-             14.5 (where the one piece tried, a task per line, gave nothing). That takes a durable store of another \
-             kind, costing next to nothing a post; or the issue's store asks and most of the rest of the batch \
-             together; or the row judged against a peer that keeps the same promises (an intent before each \
-             send, a durable record after it)."
+             Where a post's time goes beyond the client alone's, measured by hand after the yield above, as this \
+             row runs it (100,000 posts at concurrency 64, each run on a fresh simulator process, the sides \
+             alternating, 6 runs of each CLI and 2 of the client alone, each of those the best of 2 rounds in one \
+             process as the harness runs it; CPU counted over each whole run): the same CLI with its SQLite store \
+             swapped for the memory store (one line of `cmd/batch.rs`, a build made for this measure only) \
+             published 29,764 to 35,433/s (5 of the 6 runs at 33,418/s or more) at 33.3 to 38.0 µs of CPU a post, \
+             against 22,536 to 24,976/s at 46.3 to 50.3 µs with the SQLite store, and 40,586 and 43,983/s at about \
+             23.5 µs for the client alone: the SQLite store costs about 13.5 µs a post (the means, 48.5 against \
+             34.9 µs), and without it the batch reads 0.77 to 0.82 of the client alone (0.77 in the one set that \
+             measured the client alone's rate beside it, 33,903 against 43,983/s; 0.82 for the memory store's \
+             median against the client alone's mean; 0.57 with the SQLite store). The other 9.8 to 14.5 µs are the \
+             reader (perf: 6 % of the CLI's CPU, more than half of it parsing JSON), a task spawned and joined per \
+             line, the claims, the index and the tally. Inside the store as it is (4 KiB pages; a build counting \
+             its rounds, 3 runs): 16,406 to 18,328 rounds per 100,000 posts, 16 to 18 operations a round on \
+             average, about 19 writes in a round that writes (about 0.1 commits a post); by perf's call graphs, the \
+             operations' statements take about 6 µs of CPU a post (the statement cache's lookups 1 µs of it) and \
+             the commits about 3 µs (about 30 µs a commit, over the counting build's number of commits), and the \
+             rest, by inference, is the hand-offs and wake-ups; by the counting build's timers (wall time on the \
+             store's thread, which the other threads preempt), the writes' statements 4.8 to 4.9 µs a post, the \
+             commits 6.3 to 7.2 µs (59 to 71 µs a commit) and the reads 1.2 to 1.3 µs. A commit writes about 8 \
+             pages to the WAL (`strace -c` on the counting build: 161,173 `pwrite` calls for 100,000 posts over \
+             10,112 commits, two a page, a 24-byte frame header then the 4 KiB page, the checkpoints' few \
+             included); since a round's writes share their pages, bigger rounds would write fewer pages a post, but \
+             all the commits together come to 3 µs of CPU a post, and the commit delay above, which made rounds \
+             bigger, showed no change. Each measured alone, by builds made for the measure (3 alternating pairs \
+             each): the lookup removed altogether (not safe; the most that batching the lookups could save) gained \
+             1.2 µs of CPU a post, 25,136 to 25,903/s against 24,263 to 25,720/s; the record's two deletes of a \
+             dead letter and a deferral removed (idem, for fewer statements a post) about 1 µs, 23,228 to 23,873/s \
+             against 22,313 to 23,399/s; the lines polled in the pass's own task (a `FuturesUnordered`) rather than \
+             a task spawned for each, 41.6 to 42.6 µs of CPU a post against 42.4 to 46.5 µs and no gain in \
+             throughput (24,751 to 25,192/s against 24,350 to 26,559/s, slower in 2 of the 3 pairs). Pages of 1 KiB \
+             were ahead of 4 KiB in 5 of 6 comparisons (two pairs, 26,315 and 27,683/s against 24,547 and 25,610/s; \
+             then 4 alternations beside tables without rowids, alone and with 1 or 2 KiB pages, where 1 KiB \
+             averaged 3 % ahead of the store as it is and the others 0 to 2.5 %), and 2 KiB pages in the first two \
+             pairs at 26,507 and 27,187/s, all within this machine's noise and not kept: a smaller page makes \
+             deeper trees and more overflow pages for the outbox's payloads and the dead letters' bodies, a trade \
+             for new stores only that this evidence does not settle. So the store as the issue asks for it (\"one \
+             statement per post, lookups batched, no thread hand-off per post\") would save the 2.2 µs measured \
+             above and at most the 4 µs or so of hand-offs (not measured), and leave the ratio at 0.6 to 0.7, an \
+             estimate. Reaching 0.8 means cutting about 12 µs a post (an estimate) from a store that costs 13.5 and \
+             a rest of the batch that costs 10 to 14.5 (where the one piece tried, a task per line, gave nothing). \
+             That takes a durable store of another kind, costing next to nothing a post; or the issue's store asks \
+             and most of the rest of the batch together; or the row judged against a peer that keeps the same \
+             promises (an intent before each send, a durable record after it)."
             .into(),
         Figures::Overhead(_) if s.id == "7" => SCALING.into(),
         Figures::Overhead(_) if s.id == "9" && s.name.ends_with("the OpenTelemetry API, no SDK") => "The binding \
